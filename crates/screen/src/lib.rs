@@ -1,0 +1,186 @@
+//! The Rounds screening engine.
+//!
+//! A [`Screener`] is compiled once from a [`Policy`] and then screens one [`Message`] at a time,
+//! returning a [`Report`]: findings with byte spans into the original text and an explanation each,
+//! an overall [`Decision`], PHI entities with their HIPAA Safe Harbor category, and an adverse-event
+//! candidate with its four reportable elements.
+//!
+//! The engine does no I/O and never panics: lexicons are compiled into the binary, and every input
+//! is valid (texts over [`MAX_MESSAGE_BYTES`] are refused with an error instead of screened slowly).
+
+mod detect;
+mod message;
+mod policy;
+mod report;
+pub mod rules;
+mod text;
+
+use std::collections::HashMap;
+
+use detect::{Ctx, Detectors, Hit, Sink};
+
+pub use message::{Attachments, Direction, Message};
+pub use policy::{
+    Effective, Links, OrgKind, Organization, Policy, PolicyError, Product, RuleSetting, Terms,
+    category_by_name,
+};
+pub use report::{
+    Action, AdverseEventCandidate, Category, Decision, Element, Field, Finding, PhiEntity, Report,
+    SafeHarbor, Severity, Span,
+};
+pub use rules::RuleInfo;
+
+/// The largest message the engine screens, in bytes (1 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Why the engine could not be built or could not screen a message.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A pattern or lexicon built from the policy could not be compiled.
+    #[error("could not compile {what}: {message}")]
+    Compile {
+        /// Which part of the policy or lexicon.
+        what: String,
+        /// The underlying error.
+        message: String,
+    },
+    /// The message is larger than [`MAX_MESSAGE_BYTES`].
+    #[error("message is {len} bytes; the limit is {max} bytes (1 MiB): split it before screening")]
+    TooLarge {
+        /// Size of the message in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// A compiled screening engine. Cheap to share between threads.
+pub struct Screener {
+    policy: Policy,
+    detectors: Detectors,
+    effective: HashMap<&'static str, Effective>,
+    allowed: Vec<String>,
+}
+
+impl Screener {
+    /// Compile an engine for `policy`.
+    pub fn new(policy: Policy) -> Result<Self, ScreenError> {
+        policy.validate("")?;
+        let detectors = Detectors::new(&policy)?;
+        let effective = rules::all().map(|r| (r.id, policy.effective(r))).collect();
+        let allowed = policy.terms.allowed.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+        Ok(Screener { policy, detectors, effective, allowed })
+    }
+
+    /// The policy this engine was compiled from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Screen one message.
+    pub fn screen(&self, msg: &Message) -> Result<Report, ScreenError> {
+        let alt_len = msg.attachments.alt_text.as_ref().map_or(0, String::len);
+        let len = msg.text.len() + alt_len;
+        if len > MAX_MESSAGE_BYTES {
+            return Err(ScreenError::TooLarge { len, max: MAX_MESSAGE_BYTES });
+        }
+        let mut findings = Vec::new();
+        let mut phi = Vec::new();
+        let mut adverse_event = None;
+        self.screen_field(msg, &msg.text, Field::Text, &mut findings, &mut phi, &mut adverse_event);
+        if let Some(alt) = msg.attachments.alt_text.as_deref() {
+            let mut alt_msg_phi = Vec::new();
+            let mut alt_ae = None;
+            self.screen_field(msg, alt, Field::AltText, &mut findings, &mut alt_msg_phi, &mut alt_ae);
+            if adverse_event.is_none() {
+                adverse_event = alt_ae;
+            }
+        }
+        let decision = findings
+            .iter()
+            .map(|f| Decision::from_action(f.action))
+            .max()
+            .unwrap_or(Decision::Allow);
+        Ok(Report { decision, findings, phi, adverse_event })
+    }
+
+    fn screen_field(
+        &self,
+        msg: &Message,
+        text: &str,
+        field: Field,
+        findings: &mut Vec<Finding>,
+        phi: &mut Vec<PhiEntity>,
+        adverse_event: &mut Option<AdverseEventCandidate>,
+    ) {
+        let scan = text::Scan::new(text);
+        let cx = Ctx { msg, scan: &scan };
+        let mut sink = Sink::default();
+        self.detectors.run(&cx, &mut sink);
+        let start = findings.len();
+        let mut hits = std::mem::take(&mut sink.hits);
+        hits.sort_by(|a, b| {
+            (a.span.start, std::cmp::Reverse(a.span.end), a.rule.id).cmp(&(b.span.start, std::cmp::Reverse(b.span.end), b.rule.id))
+        });
+        let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        for hit in hits {
+            if hit.span.end > text.len() || hit.span.is_empty() || !text.is_char_boundary(hit.span.start) || !text.is_char_boundary(hit.span.end) {
+                continue;
+            }
+            if kept.iter().any(|k| k.rule.id == hit.rule.id && k.span.overlaps(&hit.span)) {
+                continue;
+            }
+            kept.push(hit);
+        }
+        let mut has_ae = false;
+        for hit in kept {
+            let Some(eff) = self.effective.get(hit.rule.id) else { continue };
+            if !eff.enabled {
+                continue;
+            }
+            let action = match msg.direction {
+                Direction::Incoming => eff.incoming,
+                Direction::Outgoing => eff.outgoing,
+            };
+            let Some(action) = action else { continue };
+            let matched = &text[hit.span.start..hit.span.end];
+            if !self.allowed.is_empty() && self.allowed.iter().any(|a| a.eq_ignore_ascii_case(matched.trim())) {
+                continue;
+            }
+            let context_boost = u8::from(hit.phi.is_some() && sink.health_context);
+            let severity = eff.severity.raised(hit.boost.saturating_add(context_boost));
+            if let Some(category) = hit.phi
+                && field == Field::Text
+                && !phi.iter().any(|p: &PhiEntity| p.span.overlaps(&hit.span))
+            {
+                phi.push(PhiEntity {
+                    category,
+                    span: hit.span,
+                    text: matched.to_owned(),
+                    health_context: sink.health_context,
+                });
+            }
+            has_ae |= hit.rule.category == Category::AdverseEvent;
+            findings.push(Finding {
+                rule_id: hit.rule.id.to_owned(),
+                category: hit.rule.category,
+                severity,
+                action,
+                span: hit.span,
+                matched: matched.to_owned(),
+                explanation: hit.explanation,
+                suggestion: hit.suggestion,
+                phi_category: hit.phi,
+                field,
+            });
+        }
+        findings[start..].sort_by_key(|f| (f.span.start, f.span.end));
+        phi.sort_by_key(|p| p.span.start);
+        if has_ae {
+            *adverse_event = sink.adverse_event;
+        }
+    }
+}

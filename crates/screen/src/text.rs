@@ -1,0 +1,259 @@
+//! Normalization and tokenization shared by every detector.
+//!
+//! Detectors match against `Scan::norm`, a lower-cased, NFKD-folded, confusable-folded copy of the
+//! message, so that "Ⅹarelto", "XARELTO" and "Хarelto" (Cyrillic Х) all read "xarelto". Every
+//! normalized byte remembers which original byte it came from, so a match in `norm` always maps back
+//! to a span of whole characters in the original text.
+
+use std::ops::Range;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::report::Span;
+
+/// Token shape facts, read from the original (not lower-cased) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    /// The first character is an upper-case letter.
+    pub capitalized: bool,
+    /// Every letter is upper case and there are at least two.
+    pub all_upper: bool,
+    /// At least one ASCII digit.
+    pub has_digit: bool,
+    /// Every character is an ASCII digit.
+    pub all_digit: bool,
+}
+
+/// One word or number: a maximal run of alphanumerics (with inner apostrophes) in `norm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// Byte range in `Scan::norm`.
+    pub start: usize,
+    /// End of the byte range in `Scan::norm`.
+    pub end: usize,
+    /// Shape of the original text under the token.
+    pub shape: Shape,
+}
+
+/// A message prepared for matching: original text, normalized text, offset map, tokens.
+#[derive(Debug)]
+pub(crate) struct Scan<'a> {
+    /// The original text.
+    pub text: &'a str,
+    /// Lower-cased, folded text that detectors match on.
+    pub norm: String,
+    /// `map[i]` is the original byte offset of the character that produced `norm` byte `i`;
+    /// empty when `norm` is a byte-for-byte lower-case copy (pure ASCII input).
+    map: Vec<u32>,
+    /// Words and numbers in text order.
+    pub tokens: Vec<Token>,
+}
+
+fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}')
+}
+
+/// Characters that should read as an ASCII apostrophe, quote or dash when matching.
+fn fold_punct(c: char) -> Option<char> {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{02BC}' => Some('\''),
+        '\u{201C}' | '\u{201D}' | '\u{201F}' | '\u{2033}' => Some('"'),
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => Some('-'),
+        _ => None,
+    }
+}
+
+impl<'a> Scan<'a> {
+    /// Normalize and tokenize `text`.
+    pub fn new(text: &'a str) -> Self {
+        let (norm, map) = if text.is_ascii() {
+            (text.to_ascii_lowercase(), Vec::new())
+        } else {
+            normalize(text)
+        };
+        let mut scan = Scan { text, norm, map, tokens: Vec::new() };
+        scan.tokenize();
+        scan
+    }
+
+    /// Map a byte range of `norm` to the span of whole original characters it came from.
+    pub fn orig(&self, r: Range<usize>) -> Span {
+        if self.map.is_empty() {
+            return Span::new(r.start, r.end);
+        }
+        let len = self.norm.len();
+        let start = if r.start >= len { self.text.len() } else { self.map[r.start] as usize };
+        let end = if r.end == 0 {
+            start
+        } else if r.end >= len {
+            self.text.len()
+        } else {
+            let next = self.map[r.end] as usize;
+            let last = self.map[r.end - 1] as usize;
+            if next == last {
+                // The range ends inside one original character's expansion: take the whole character.
+                last + self.text[last..].chars().next().map_or(0, char::len_utf8)
+            } else {
+                next
+            }
+        };
+        Span::new(start, end.max(start))
+    }
+
+    /// The original text of a normalized byte range.
+    pub fn orig_text(&self, r: Range<usize>) -> &'a str {
+        let s = self.orig(r);
+        self.text.get(s.start..s.end).unwrap_or_default()
+    }
+
+    /// The normalized text of token `i`.
+    pub fn tok(&self, i: usize) -> &str {
+        let t = &self.tokens[i];
+        &self.norm[t.start..t.end]
+    }
+
+    /// True when `norm[r]` starts and ends at word boundaries (no alphanumeric on either side).
+    pub fn at_word_boundaries(&self, r: Range<usize>) -> bool {
+        let before = self.norm[..r.start].chars().next_back();
+        let after = self.norm[r.end..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    }
+
+    /// Index of the first token whose start is at or after normalized byte `pos`.
+    pub fn token_at_or_after(&self, pos: usize) -> usize {
+        self.tokens.partition_point(|t| t.start < pos)
+    }
+
+    fn tokenize(&mut self) {
+        let norm = self.norm.as_bytes();
+        let mut tokens = Vec::with_capacity(norm.len() / 5 + 1);
+        let mut iter = self.norm.char_indices().peekable();
+        while let Some((i, c)) = iter.next() {
+            if !c.is_alphanumeric() {
+                continue;
+            }
+            let start = i;
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = iter.peek() {
+                if d.is_alphanumeric() {
+                    end = j + d.len_utf8();
+                    iter.next();
+                } else if d == '\'' && norm.get(j + 1).is_some_and(|b| b.is_ascii_alphabetic()) {
+                    iter.next();
+                } else {
+                    break;
+                }
+            }
+            let shape = self.shape_of(start..end);
+            tokens.push(Token { start, end, shape });
+        }
+        self.tokens = tokens;
+    }
+
+    fn shape_of(&self, r: Range<usize>) -> Shape {
+        let orig = self.orig_text(r);
+        let mut chars = orig.chars();
+        let first = chars.next();
+        let mut letters = 0usize;
+        let mut upper = 0usize;
+        let mut digits = 0usize;
+        let mut total = 0usize;
+        for c in orig.chars() {
+            total += 1;
+            if c.is_alphabetic() {
+                letters += 1;
+                if c.is_uppercase() {
+                    upper += 1;
+                }
+            } else if c.is_ascii_digit() {
+                digits += 1;
+            }
+        }
+        Shape {
+            capitalized: first.is_some_and(char::is_uppercase),
+            all_upper: letters >= 2 && upper == letters,
+            has_digit: digits > 0,
+            all_digit: digits > 0 && digits == total,
+        }
+    }
+}
+
+/// Full normalization for non-ASCII text, with the byte map back to the original.
+fn normalize(text: &str) -> (String, Vec<u32>) {
+    let mut norm = String::with_capacity(text.len() + 8);
+    let mut map: Vec<u32> = Vec::with_capacity(text.len() + 8);
+    let push = |norm: &mut String, map: &mut Vec<u32>, c: char, at: usize| {
+        for l in c.to_lowercase() {
+            let before = norm.len();
+            norm.push(l);
+            map.extend(std::iter::repeat_n(at as u32, norm.len() - before));
+        }
+    };
+    let mut buf = [0u8; 4];
+    for (at, c) in text.char_indices() {
+        if c.is_ascii() {
+            push(&mut norm, &mut map, c, at);
+            continue;
+        }
+        if is_zero_width(c) {
+            continue;
+        }
+        if let Some(p) = fold_punct(c) {
+            push(&mut norm, &mut map, p, at);
+            continue;
+        }
+        for d in std::iter::once(c).nfkd() {
+            if is_combining_mark(d) {
+                continue;
+            }
+            if d.is_ascii() {
+                push(&mut norm, &mut map, d, at);
+                continue;
+            }
+            for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
+                if !is_combining_mark(s) {
+                    push(&mut norm, &mut map, s, at);
+                }
+            }
+        }
+    }
+    (norm, map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_is_lowercased_in_place() {
+        let s = Scan::new("Call John at 555");
+        assert_eq!(s.norm, "call john at 555");
+        assert_eq!(s.tokens.len(), 4);
+        assert!(s.tokens[1].shape.capitalized);
+        assert!(s.tokens[3].shape.all_digit);
+        assert_eq!(s.orig_text(5..9), "John");
+    }
+
+    #[test]
+    fn confusables_and_accents_fold_and_map_back() {
+        let text = "Хarelto for José";
+        let s = Scan::new(text);
+        assert_eq!(s.norm, "xarelto for jose");
+        assert_eq!(s.orig_text(0..7), "Хarelto");
+        assert_eq!(s.orig_text(12..16), "José");
+    }
+
+    #[test]
+    fn fullwidth_and_zero_width_fold() {
+        let s = Scan::new("ｋｉｌｌ my\u{200B}self");
+        assert_eq!(s.norm, "kill myself");
+        assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn apostrophes_stay_inside_words() {
+        let s = Scan::new("don’t stop");
+        assert_eq!(s.tok(0), "don't");
+    }
+}
