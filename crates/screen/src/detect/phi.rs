@@ -1,23 +1,858 @@
-//! Placeholder until the phi rules land.
+//! Structured PHI identifiers (HIPAA Safe Harbor B–R): phone and fax numbers, emails, SSNs, record,
+//! plan, account and licence numbers, vehicle and device ids, person URLs, IP addresses, dates,
+//! ages, ZIP codes, street addresses, rooms and beds, and images in clinical context. Names and
+//! places are found by `names.rs`.
+//!
+//! One Aho-Corasick pass over the normalized text finds health-context terms and the context cues
+//! ("DOB", "MRN", "member id", "fax", …) that some identifiers need; every regex below is gated on
+//! a cheap byte count (digits, `@`, `:`), so a message without digits costs one automaton pass.
 
-use crate::policy::Policy;
-use crate::rules::RuleInfo;
+mod address;
+mod checks;
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
+
 use crate::ScreenError;
+use crate::message::Direction;
+use crate::policy::Policy;
+use crate::report::{Action, Category, SafeHarbor, Severity};
+use crate::rules::RuleInfo;
+use crate::text::Scan;
 
-use super::{Ctx, Sink};
+use super::{Ctx, Hit, Sink};
 
-/// The phi rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+const fn rule(
+    id: &'static str,
+    severity: Severity,
+    incoming: Option<Action>,
+    outgoing: Option<Action>,
+    summary: &'static str,
+) -> RuleInfo {
+    RuleInfo { id, category: Category::Phi, severity, incoming, outgoing, summary }
+}
 
-/// The compiled phi detector.
-pub(crate) struct Detector;
+const FLAG: Option<Action> = Some(Action::Flag);
+const REVIEW: Option<Action> = Some(Action::Review);
+const HIDE: Option<Action> = Some(Action::Hide);
+const BLOCK: Option<Action> = Some(Action::Block);
+
+const PHONE: RuleInfo = rule("phi.phone", Severity::High, HIDE, REVIEW, "Telephone numbers, US/NANP and international (Safe Harbor D).");
+const FAX: RuleInfo = rule("phi.fax", Severity::High, HIDE, REVIEW, "Fax numbers: a phone-shaped number next to the word fax (Safe Harbor E).");
+const EMAIL: RuleInfo = rule("phi.email", Severity::High, HIDE, REVIEW, "Email addresses outside the organization's own domains (Safe Harbor F).");
+const SSN: RuleInfo = rule("phi.ssn", Severity::Critical, HIDE, BLOCK, "Social Security numbers in valid SSA ranges (Safe Harbor G).");
+const MRN: RuleInfo = rule("phi.mrn", Severity::High, HIDE, BLOCK, "Medical record and chart numbers (Safe Harbor H).");
+const HEALTH_PLAN: RuleInfo = rule("phi.health_plan", Severity::High, HIDE, BLOCK, "Health plan member, policy and Medicare (MBI) numbers (Safe Harbor I).");
+const ACCOUNT: RuleInfo = rule("phi.account", Severity::High, HIDE, BLOCK, "Payment cards (Luhn), IBANs (mod 97) and account numbers (Safe Harbor J).");
+const LICENSE: RuleInfo = rule("phi.license", Severity::High, HIDE, BLOCK, "Driver's licence, DEA and NPI numbers (Safe Harbor K).");
+const VEHICLE: RuleInfo = rule("phi.vehicle", Severity::Medium, HIDE, BLOCK, "VINs with a valid check digit and licence plates (Safe Harbor L).");
+const DEVICE: RuleInfo = rule("phi.device", Severity::Medium, HIDE, BLOCK, "Device serial numbers and ids, e.g. of an implant (Safe Harbor M).");
+const URL: RuleInfo = rule("phi.url", Severity::Medium, HIDE, REVIEW, "URLs that point at a person: social profiles and photo pages (Safe Harbor N).");
+const IP: RuleInfo = rule("phi.ip", Severity::Medium, HIDE, BLOCK, "IPv4 and IPv6 addresses (Safe Harbor O).");
+const DATE: RuleInfo = rule("phi.date", Severity::Low, FLAG, FLAG, "Dates more precise than a year, with no tie to a person in sight (Safe Harbor C).");
+const PERSONAL_DATE: RuleInfo = rule("phi.personal_date", Severity::High, HIDE, BLOCK, "Dates tied to a person: birth, admission, discharge, death, service (Safe Harbor C).");
+const AGE: RuleInfo = rule("phi.age", Severity::Info, FLAG, FLAG, "Ages of 89 and under: a quasi-identifier, not a Safe Harbor identifier.");
+const AGE_OVER_89: RuleInfo = rule("phi.age_over_89", Severity::High, HIDE, BLOCK, "Ages over 89, which Safe Harbor C treats as identifiers.");
+const ZIP: RuleInfo = rule("phi.zip", Severity::Medium, HIDE, REVIEW, "ZIP and postal codes after a state or a zip/postal cue (Safe Harbor B).");
+const ADDRESS: RuleInfo = rule("phi.address", Severity::Medium, HIDE, REVIEW, "Street addresses and P.O. boxes, US and international (Safe Harbor B).");
+const ROOM_BED: RuleInfo = rule("phi.room_bed", Severity::High, HIDE, BLOCK, "Room, bed and bay numbers in a care setting (Safe Harbor R).");
+const OTHER_ID: RuleInfo = rule("phi.other_id", Severity::Medium, HIDE, BLOCK, "Patient, case, claim and similar numbers named as such (Safe Harbor R).");
+const IMAGE_CLINICAL: RuleInfo = rule("phi.image_clinical", Severity::High, REVIEW, REVIEW, "An image attached to a message about health may show a patient (Safe Harbor Q).");
+const IMAGE_EXIF: RuleInfo = rule("phi.image_exif", Severity::Medium, None, BLOCK, "An outgoing image still carries EXIF metadata: GPS, time, camera serial (Safe Harbor M/R).");
+
+/// The structured-identifier PHI rules.
+pub(crate) const RULES: &[RuleInfo] = &[
+    PHONE, FAX, EMAIL, SSN, MRN, HEALTH_PLAN, ACCOUNT, LICENSE, VEHICLE, DEVICE, URL, IP, DATE, PERSONAL_DATE, AGE,
+    AGE_OVER_89, ZIP, ADDRESS, ROOM_BED, OTHER_ID, IMAGE_CLINICAL, IMAGE_EXIF,
+];
+
+/// Clinical terms whose presence puts a message in health context.
+const HEALTH_TERMS: &str = include_str!("../../lexicons/en/clinical/health_terms.txt");
+
+/// What a context word announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// A phone number follows ("call", "phone:").
+    Phone,
+    /// A phone number precedes ("… office", "… mobile").
+    PhoneAfter,
+    /// A fax number follows or precedes.
+    Fax,
+    Ssn,
+    Mrn,
+    Plan,
+    Account,
+    License,
+    Dea,
+    Npi,
+    Plate,
+    Device,
+    OtherId,
+    Zip,
+    /// A date that follows belongs to a person ("DOB", "admitted on").
+    PersonDate,
+    /// A street address follows ("lives at", "address:").
+    Address,
+}
+
+/// Context words, matched on whole words in the normalized text.
+const CUES: &[(&str, Cue)] = &[
+    ("phone", Cue::Phone),
+    ("phone number", Cue::Phone),
+    ("telephone", Cue::Phone),
+    ("tel", Cue::Phone),
+    ("ph", Cue::Phone),
+    ("call", Cue::Phone),
+    ("calling", Cue::Phone),
+    ("call me", Cue::Phone),
+    ("call me on", Cue::Phone),
+    ("cell", Cue::Phone),
+    ("text", Cue::Phone),
+    ("text me", Cue::Phone),
+    ("reach", Cue::Phone),
+    ("reach me", Cue::Phone),
+    ("contact", Cue::Phone),
+    ("whatsapp", Cue::Phone),
+    ("my number", Cue::Phone),
+    ("number is", Cue::Phone),
+    ("answering", Cue::Phone),
+    ("answering at", Cue::Phone),
+    ("dial", Cue::Phone),
+    ("mobile", Cue::PhoneAfter),
+    ("office", Cue::PhoneAfter),
+    ("home", Cue::PhoneAfter),
+    ("work", Cue::PhoneAfter),
+    ("fax", Cue::Fax),
+    ("facsimile", Cue::Fax),
+    ("fax number", Cue::Fax),
+    ("ssn", Cue::Ssn),
+    ("ss#", Cue::Ssn),
+    ("social security", Cue::Ssn),
+    ("social security number", Cue::Ssn),
+    ("soc sec", Cue::Ssn),
+    ("mrn", Cue::Mrn),
+    ("medical record", Cue::Mrn),
+    ("medical record number", Cue::Mrn),
+    ("med rec", Cue::Mrn),
+    ("chart number", Cue::Mrn),
+    ("chart no", Cue::Mrn),
+    ("chart", Cue::Mrn),
+    ("hospital number", Cue::Mrn),
+    ("member id", Cue::Plan),
+    ("member number", Cue::Plan),
+    ("member", Cue::Plan),
+    ("policy number", Cue::Plan),
+    ("policy no", Cue::Plan),
+    ("policy", Cue::Plan),
+    ("subscriber id", Cue::Plan),
+    ("subscriber number", Cue::Plan),
+    ("subscriber", Cue::Plan),
+    ("group number", Cue::Plan),
+    ("medicare", Cue::Plan),
+    ("medicare number", Cue::Plan),
+    ("medicaid", Cue::Plan),
+    ("medicaid number", Cue::Plan),
+    ("insurance id", Cue::Plan),
+    ("insurance number", Cue::Plan),
+    ("beneficiary", Cue::Plan),
+    ("mbi", Cue::Plan),
+    ("account", Cue::Account),
+    ("account number", Cue::Account),
+    ("acct", Cue::Account),
+    ("bank account", Cue::Account),
+    ("routing number", Cue::Account),
+    ("driver's license", Cue::License),
+    ("drivers license", Cue::License),
+    ("driver license", Cue::License),
+    ("driver's licence", Cue::License),
+    ("drivers licence", Cue::License),
+    ("driving licence", Cue::License),
+    ("license", Cue::License),
+    ("licence", Cue::License),
+    ("license number", Cue::License),
+    ("dl", Cue::License),
+    ("certificate", Cue::License),
+    ("certificate number", Cue::License),
+    ("dea", Cue::Dea),
+    ("dea number", Cue::Dea),
+    ("npi", Cue::Npi),
+    ("license plate", Cue::Plate),
+    ("licence plate", Cue::Plate),
+    ("plate", Cue::Plate),
+    ("plate number", Cue::Plate),
+    ("registration plate", Cue::Plate),
+    ("tag number", Cue::Plate),
+    ("serial", Cue::Device),
+    ("serial number", Cue::Device),
+    ("serial no", Cue::Device),
+    ("s/n", Cue::Device),
+    ("device id", Cue::Device),
+    ("imei", Cue::Device),
+    ("udi", Cue::Device),
+    ("patient id", Cue::OtherId),
+    ("patient number", Cue::OtherId),
+    ("patient no", Cue::OtherId),
+    ("case", Cue::OtherId),
+    ("case number", Cue::OtherId),
+    ("case no", Cue::OtherId),
+    ("claim", Cue::OtherId),
+    ("claim number", Cue::OtherId),
+    ("claim no", Cue::OtherId),
+    ("claim id", Cue::OtherId),
+    ("reference number", Cue::OtherId),
+    ("ref", Cue::OtherId),
+    ("encounter", Cue::OtherId),
+    ("visit number", Cue::OtherId),
+    ("accession number", Cue::OtherId),
+    ("zip", Cue::Zip),
+    ("zip code", Cue::Zip),
+    ("zipcode", Cue::Zip),
+    ("postal code", Cue::Zip),
+    ("postcode", Cue::Zip),
+    ("post code", Cue::Zip),
+    ("dob", Cue::PersonDate),
+    ("d.o.b", Cue::PersonDate),
+    ("date of birth", Cue::PersonDate),
+    ("birth date", Cue::PersonDate),
+    ("birthdate", Cue::PersonDate),
+    ("birthday", Cue::PersonDate),
+    ("born", Cue::PersonDate),
+    ("born on", Cue::PersonDate),
+    ("admitted", Cue::PersonDate),
+    ("admitted on", Cue::PersonDate),
+    ("admission", Cue::PersonDate),
+    ("admit date", Cue::PersonDate),
+    ("discharged", Cue::PersonDate),
+    ("discharged on", Cue::PersonDate),
+    ("discharge date", Cue::PersonDate),
+    ("died", Cue::PersonDate),
+    ("died on", Cue::PersonDate),
+    ("passed away", Cue::PersonDate),
+    ("passed away on", Cue::PersonDate),
+    ("date of death", Cue::PersonDate),
+    ("dod", Cue::PersonDate),
+    ("date of service", Cue::PersonDate),
+    ("dos", Cue::PersonDate),
+    ("surgery on", Cue::PersonDate),
+    ("seen on", Cue::PersonDate),
+    ("address", Cue::Address),
+    ("address is", Cue::Address),
+    ("lives at", Cue::Address),
+    ("lives on", Cue::Address),
+    ("live at", Cue::Address),
+    ("located at", Cue::Address),
+    ("sent to", Cue::Address),
+    ("send to", Cue::Address),
+    ("ship to", Cue::Address),
+    ("deliver to", Cue::Address),
+    ("moved to", Cue::Address),
+    ("meet me at", Cue::Address),
+    ("is at", Cue::Address),
+    ("drops you off at", Cue::Address),
+    ("return to", Cue::Address),
+];
+
+/// What one automaton pattern means: a cue, a health-context term, or both.
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    cue: Option<Cue>,
+    health: bool,
+}
+
+/// Cue occurrences in one message; a fixed buffer so that screening a message allocates nothing
+/// until something is found. Cues past the capacity are dropped (they only add context).
+struct Cues {
+    items: [(Cue, usize, usize); Cues::CAP],
+    len: usize,
+}
+
+impl Cues {
+    const CAP: usize = 32;
+
+    fn new() -> Self {
+        Cues { items: [(Cue::Phone, 0, 0); Cues::CAP], len: 0 }
+    }
+
+    fn push(&mut self, cue: Cue, start: usize, end: usize) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (cue, start, end);
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Cue, usize, usize)> {
+        self.items.iter().take(self.len)
+    }
+
+    /// A cue of one of `kinds` ends at most `window` bytes before `pos`.
+    fn before(&self, kinds: &[Cue], pos: usize, window: usize) -> bool {
+        self.nearest_before(kinds, pos, window).is_some()
+    }
+
+    fn nearest_before(&self, kinds: &[Cue], pos: usize, window: usize) -> Option<Cue> {
+        self.iter()
+            .filter(|(c, _, end)| kinds.contains(c) && *end <= pos && pos - end <= window)
+            .max_by_key(|(_, _, end)| *end)
+            .map(|(c, _, _)| *c)
+    }
+
+    /// A cue of one of `kinds` starts at most `window` bytes after `pos`.
+    fn after(&self, kinds: &[Cue], pos: usize, window: usize) -> Option<Cue> {
+        self.iter()
+            .filter(|(c, start, _)| kinds.contains(c) && *start >= pos && start - pos <= window)
+            .min_by_key(|(_, start, _)| *start)
+            .map(|(c, _, _)| *c)
+    }
+}
+
+/// Collects hits and the normalized ranges already taken, so that one number is reported once
+/// under its most specific rule (a card is not also a phone).
+struct Out<'s, 'a, 'k> {
+    scan: &'s Scan<'a>,
+    sink: &'k mut Sink,
+    claimed: Vec<Range<usize>>,
+}
+
+impl Out<'_, '_, '_> {
+    fn free(&self, r: &Range<usize>) -> bool {
+        !self.claimed.iter().any(|c| c.start < r.end && r.start < c.end)
+    }
+
+    fn push(&mut self, rule: &'static RuleInfo, r: Range<usize>, harbor: Option<SafeHarbor>, why: &str, fix: &str) {
+        let mut hit = Hit::new(rule, self.scan.orig(r.clone()), why).suggest(fix);
+        if let Some(h) = harbor {
+            hit = hit.phi(h);
+        }
+        self.sink.hits.push(hit);
+        self.claimed.push(r);
+    }
+}
+
+const FIX_CONTACT: &str = "Remove it and move the conversation to a private, secure channel.";
+const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
+
+/// The compiled structured-PHI detector.
+pub(crate) struct Detector {
+    lexicon: AhoCorasick,
+    patterns: Vec<Pattern>,
+    org_domains: Vec<String>,
+    email: Regex,
+    url: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+    iban: Regex,
+    nanp: Regex,
+    intl: Regex,
+    grouped: Regex,
+    card: Regex,
+    ssn: Regex,
+    mbi: Regex,
+    vin: Regex,
+    dea: Regex,
+    npi: Regex,
+    num_date: Regex,
+    month_date: Regex,
+    time_after: Regex,
+    id_after: Regex,
+    state_zip: Regex,
+    age: Regex,
+    room_bed: Regex,
+}
+
+fn compile(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| ScreenError::Compile { what: format!("phi {what} pattern"), message: e.to_string() })
+}
+
+const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+const WEEKDAY: &str = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)";
 
 impl Detector {
-    /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+    /// Compile the lexicon and patterns; organization domains exempt the org's own emails.
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let mut words: Vec<String> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut add = |w: &str, cue: Option<Cue>, health: bool| {
+            if let Some(i) = words.iter().position(|x| x == w) {
+                let p = &mut patterns[i];
+                p.cue = p.cue.or(cue);
+                p.health |= health;
+            } else {
+                words.push(w.to_owned());
+                patterns.push(Pattern { cue, health });
+            }
+        };
+        for (w, c) in CUES {
+            add(w, Some(*c), false);
+        }
+        for line in HEALTH_TERMS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            add(line, None, true);
+        }
+        let lexicon = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&words)
+            .map_err(|e| ScreenError::Compile { what: "phi lexicon".to_owned(), message: e.to_string() })?;
+        let b = r"(?-u:\b)";
+        Ok(Detector {
+            lexicon,
+            patterns,
+            org_domains: policy.organization.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect(),
+            email: compile("email", r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")?,
+            url: compile(
+                "url",
+                &format!(r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#),
+            )?,
+            ipv4: compile("ipv4", &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"))?,
+            ipv6: compile(
+                "ipv6",
+                &format!(r"{b}(?:(?:[0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}|(?:[0-9a-f]{{1,4}}:){{1,6}}:(?:[0-9a-f]{{1,4}}:){{0,5}}[0-9a-f]{{1,4}}){b}"),
+            )?,
+            iban: compile("iban", &format!(r"{b}[a-z]{{2}}\d{{2}}(?: ?[a-z0-9]{{4}}){{2,7}}(?: ?[a-z0-9]{{1,3}})?{b}"))?,
+            nanp: compile(
+                "phone",
+                r"(?:\+?1[ .\-]?|001[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?: ?(?:x|ext\.?|extension) ?\d{1,6})?",
+            )?,
+            intl: compile("international phone", r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}")?,
+            grouped: compile("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,6}){0,5}")?,
+            card: compile("card", r"\d(?:[ \-]?\d){12,18}")?,
+            ssn: compile("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
+            mbi: compile(
+                "mbi",
+                &format!(r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"),
+            )?,
+            vin: compile("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
+            dea: compile("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
+            npi: compile("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
+            num_date: compile("numeric date", r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})")?,
+            month_date: compile(
+                "month date",
+                &format!(
+                    r"{b}(?:{WEEKDAY}?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{MONTH}\.?(?:,?\s+(\d{{4}}))?|{WEEKDAY}?{MONTH}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?|{MONTH}\.?,?\s+(\d{{4}})){b}"
+                ),
+            )?,
+            time_after: compile("time", r"^(?:t|\s+|\s*,\s*|\s+at\s+)\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?")?,
+            id_after: compile(
+                "identifier",
+                r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|of|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
+            )?,
+            state_zip: compile(
+                "state and zip",
+                &format!(r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"),
+            )?,
+            age: compile(
+                "age",
+                &format!(
+                    r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns)\s+(\d{{1,3}}){b}"
+                ),
+            )?,
+            room_bed: compile(
+                "room or bed",
+                &format!(r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"),
+            )?,
+        })
     }
 
     /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let scan = cx.scan;
+        let norm = scan.norm.as_str();
+        let bytes = norm.as_bytes();
+        let mut cues = Cues::new();
+        let mut first_health: Option<Range<usize>> = None;
+        for m in self.lexicon.find_iter(norm) {
+            let r = m.range();
+            if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
+                continue;
+            }
+            let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
+            if p.health && first_health.is_none() {
+                first_health = Some(r.clone());
+            }
+            if let Some(c) = p.cue {
+                cues.push(c, r.start, r.end);
+            }
+        }
+        sink.health_context |= first_health.is_some();
+        let health = sink.health_context;
+        let mut out = Out { scan, sink, claimed: Vec::new() };
+        if memchr::memchr(b'@', bytes).is_some() {
+            self.emails(norm, &mut out);
+        }
+        if memchr::memmem::find(bytes, b"://").is_some() || memchr::memmem::find(bytes, b"www.").is_some() || memchr::memmem::find(bytes, b".com/").is_some() {
+            self.urls(norm, &mut out);
+        }
+        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        if digits > 0 {
+            self.numbers(norm, digits, &cues, health, &mut out);
+        }
+        self.images(cx, first_health, &mut out);
+    }
+
+    fn emails(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        for m in self.email.find_iter(norm) {
+            let domain = m.as_str().rsplit('@').next().unwrap_or_default();
+            let own = self.org_domains.iter().any(|d| domain == d || domain.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.')));
+            if !own {
+                out.push(&EMAIL, m.range(), Some(SafeHarbor::F), "An email address: email addresses are HIPAA identifiers (Safe Harbor F) and usually name the person outright.", FIX_CONTACT);
+            }
+        }
+    }
+
+    fn urls(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        for m in self.url.find_iter(norm) {
+            let url = m.as_str().trim_end_matches(['.', ',', '!', '?', ';', ':']);
+            if !out.free(&m.range()) || !points_at_person(url) {
+                continue;
+            }
+            let r = m.start()..m.start() + url.len();
+            out.push(&URL, r, Some(SafeHarbor::N), "A link to a personal profile or photo: URLs that point at a person are HIPAA identifiers (Safe Harbor N).", "Remove the link to the person's profile or photo.");
+        }
+    }
+
+    fn numbers(&self, norm: &str, digits: usize, cues: &Cues, health: bool, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        if digits >= 4 {
+            self.ips(norm, out);
+        }
+        if digits >= 7 {
+            for m in self.nanp.find_iter(norm) {
+                if digit_bounded(bytes, m.range()) {
+                    self.phone(m.range(), cues, out);
+                }
+            }
+        }
+        if digits >= 8 {
+            self.ibans(norm, out);
+        }
+        if digits >= 13 {
+            self.cards(norm, out);
+        }
+        if digits >= 9 {
+            self.ssns(norm, cues, out);
+        }
+        if digits >= 4 {
+            self.codes(norm, cues, out);
+        }
+        self.dates(norm, cues, out);
+        if digits >= 7 {
+            for re in [&self.intl, &self.grouped] {
+                for m in re.find_iter(norm) {
+                    let r = trim_parens(bytes, m.range());
+                    let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
+                    if !(7..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
+                        continue;
+                    }
+                    let lead = bytes.get(r.start).copied();
+                    let strong = lead == Some(b'+') || (matches!(lead, Some(b'0' | b'(')) && n >= 8);
+                    let cued = cues.before(&[Cue::Phone, Cue::Fax], r.start, 40) || cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).is_some();
+                    if strong || cued {
+                        self.phone(r, cues, out);
+                    }
+                }
+            }
+        }
+        self.ids_after_cues(norm, cues, out);
+        let mut found = Vec::new();
+        address::find(out.scan, &out.claimed, |pos| cues.before(&[Cue::Address], pos, 24), &mut found);
+        for r in found {
+            out.push(&ADDRESS, r, Some(SafeHarbor::B), "A street address: addresses are HIPAA identifiers (Safe Harbor B) and say where the person lives or can be found.", "Remove the street address; a city or state is enough.");
+        }
+        self.state_zips(norm, out);
+        self.ages(norm, out);
+        self.rooms(norm, health, out);
+    }
+
+    fn phone(&self, r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        if !out.free(&r) {
+            return;
+        }
+        let label = cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).or_else(|| cues.nearest_before(&[Cue::Phone, Cue::Fax], r.start, 25));
+        if label == Some(Cue::Fax) {
+            out.push(&FAX, r, Some(SafeHarbor::E), "A fax number (the word \"fax\" is next to it): fax numbers are HIPAA identifiers (Safe Harbor E).", FIX_CONTACT);
+        } else {
+            out.push(&PHONE, r, Some(SafeHarbor::D), "A telephone number: phone numbers are HIPAA identifiers (Safe Harbor D) and let anyone call or look up the person.", FIX_CONTACT);
+        }
+    }
+
+    fn ips(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
+            for c in self.ipv4.captures_iter(norm) {
+                let Some(m) = c.get(0) else { continue };
+                let octets_ok = (1..=4).all(|i| c.get(i).and_then(|g| g.as_str().parse::<u16>().ok()).is_some_and(|v| v <= 255));
+                if octets_ok && digit_bounded(bytes, m.range()) {
+                    out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv4 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
+                }
+            }
+        }
+        if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
+            for m in self.ipv6.find_iter(norm) {
+                if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2 && out.free(&m.range()) {
+                    out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv6 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
+                }
+            }
+        }
+    }
+
+    fn ibans(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        for m in self.iban.find_iter(norm) {
+            // The optional tail group can swallow a short next word ("… 32 for"): drop trailing
+            // chunks until the checksum holds.
+            let mut s = m.as_str();
+            loop {
+                let compact: Vec<u8> = s.bytes().filter(|b| *b != b' ').collect();
+                if checks::iban(&compact) {
+                    let r = m.start()..m.start() + s.len();
+                    if out.free(&r) {
+                        out.push(&ACCOUNT, r, Some(SafeHarbor::J), "An IBAN bank account number with a valid mod-97 checksum: account numbers are HIPAA identifiers (Safe Harbor J).", FIX_NUMBER);
+                    }
+                    break;
+                }
+                match s.rfind(' ') {
+                    Some(i) if i >= 15 => s = &s[..i],
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    fn cards(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        for m in self.card.find_iter(norm) {
+            let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
+            let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
+            let varied = ds.iter().any(|d| Some(d) != ds.first());
+            if (13..=19).contains(&ds.len()) && issuer && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
+                out.push(&ACCOUNT, m.range(), Some(SafeHarbor::J), "A payment card number that passes the Luhn check: account numbers are HIPAA identifiers (Safe Harbor J) and a fraud risk.", FIX_NUMBER);
+            }
+        }
+    }
+
+    fn ssns(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        for c in self.ssn.captures_iter(norm) {
+            let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
+                continue;
+            };
+            if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !checks::ssn(a.as_str().as_bytes(), g.as_str().as_bytes(), s.as_str().as_bytes()) {
+                continue;
+            }
+            let dashed = s1.as_str() == "-";
+            if (dashed || cues.before(&[Cue::Ssn], m.start(), 30)) && out.free(&m.range()) {
+                out.push(&SSN, m.range(), Some(SafeHarbor::G), "A Social Security number in a valid SSA range: SSNs are HIPAA identifiers (Safe Harbor G) and enable identity theft.", FIX_NUMBER);
+            }
+        }
+    }
+
+    /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA, NPI.
+    fn codes(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        let letters = norm.bytes().any(|b| b.is_ascii_alphabetic());
+        if !letters {
+            return;
+        }
+        for m in self.mbi.find_iter(norm) {
+            if out.free(&m.range()) {
+                out.push(&HEALTH_PLAN, m.range(), Some(SafeHarbor::I), "A Medicare Beneficiary Identifier (MBI format): health plan numbers are HIPAA identifiers (Safe Harbor I).", FIX_NUMBER);
+            }
+        }
+        if norm.len() >= 17 {
+            for m in self.vin.find_iter(norm) {
+                let s = m.as_str().as_bytes();
+                let ds = s.iter().filter(|b| b.is_ascii_digit()).count();
+                if ds >= 5 && ds < 17 && checks::vin(s) && out.free(&m.range()) {
+                    out.push(&VEHICLE, m.range(), Some(SafeHarbor::L), "A vehicle identification number with a valid check digit: vehicle identifiers are HIPAA identifiers (Safe Harbor L).", FIX_NUMBER);
+                }
+            }
+        }
+        for m in self.dea.find_iter(norm) {
+            let upper = out.scan.orig_text(m.start()..m.start() + 1).bytes().all(|b| b.is_ascii_uppercase());
+            if checks::dea(m.as_str().as_bytes()) && (upper || cues.before(&[Cue::Dea], m.start(), 20)) && out.free(&m.range()) {
+                out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A DEA registration number with a valid checksum: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
+            }
+        }
+        for m in self.npi.find_iter(norm) {
+            if cues.before(&[Cue::Npi], m.start(), 20) && checks::npi(m.as_str().as_bytes()) && out.free(&m.range()) {
+                out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A National Provider Identifier with a valid check digit: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
+            }
+        }
+    }
+
+    fn dates(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        for c in self.num_date.captures_iter(norm) {
+            let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
+                continue;
+            };
+            if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str()) {
+                continue;
+            }
+            self.date(norm, m.range(), cues, out);
+        }
+        for c in self.month_date.captures_iter(norm) {
+            let Some(m) = c.get(0) else { continue };
+            let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| d.as_str().parse::<u8>().is_ok_and(|v| (1..=31).contains(&v)));
+            let year_ok = [2, 4, 5].iter().filter_map(|&i| c.get(i)).all(|y| y.as_str().parse::<u16>().is_ok_and(|v| (1800..=2199).contains(&v)));
+            if day_ok && year_ok && bytes.get(m.end()).is_none_or(|b| !b.is_ascii_digit() && *b != b':') {
+                self.date(norm, m.range(), cues, out);
+            }
+        }
+    }
+
+    fn date(&self, norm: &str, mut r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        if let Some(t) = norm.get(r.end..).and_then(|rest| self.time_after.find(rest)) {
+            r.end += t.end();
+        }
+        if !out.free(&r) {
+            return;
+        }
+        if cues.before(&[Cue::PersonDate], r.start, 48) {
+            out.push(&PERSONAL_DATE, r, Some(SafeHarbor::C), "A date tied to a person (birth, admission, discharge, death or service): such dates are HIPAA identifiers (Safe Harbor C).", "Remove the date, or keep only the year.");
+        } else {
+            out.push(&DATE, r, Some(SafeHarbor::C), "A date more precise than a year: dates related to a person are HIPAA identifiers (Safe Harbor C), so check whose date this is.", "If this is a patient's date, remove it or keep only the year.");
+        }
+    }
+
+    /// Identifiers announced by a cue: "MRN 12345678", "member id: XJH123456", "serial PJN123456".
+    fn ids_after_cues(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        for &(cue, _, end) in cues.iter() {
+            let (rule, harbor, min_digits, why): (&'static RuleInfo, SafeHarbor, usize, &str) = match cue {
+                Cue::Mrn => (&MRN, SafeHarbor::H, 4, "A medical record number: MRNs are HIPAA identifiers (Safe Harbor H) that lead straight to a patient's chart."),
+                Cue::Plan => (&HEALTH_PLAN, SafeHarbor::I, 4, "A health plan member or policy number: beneficiary numbers are HIPAA identifiers (Safe Harbor I)."),
+                Cue::Account => (&ACCOUNT, SafeHarbor::J, 4, "An account number: account numbers are HIPAA identifiers (Safe Harbor J)."),
+                Cue::License => (&LICENSE, SafeHarbor::K, 4, "A driver's licence or certificate number: licence numbers are HIPAA identifiers (Safe Harbor K)."),
+                Cue::Plate => (&VEHICLE, SafeHarbor::L, 1, "A licence plate: vehicle identifiers are HIPAA identifiers (Safe Harbor L)."),
+                Cue::Device => (&DEVICE, SafeHarbor::M, 3, "A device serial number or id: device identifiers are HIPAA identifiers (Safe Harbor M) and trace back to the patient who has the device."),
+                Cue::OtherId => (&OTHER_ID, SafeHarbor::R, 3, "A patient, case or claim number: unique identifying numbers are HIPAA identifiers (Safe Harbor R)."),
+                Cue::Zip => (&ZIP, SafeHarbor::B, 3, "A ZIP or postal code: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B)."),
+                _ => continue,
+            };
+            let Some(c) = norm.get(end..).and_then(|rest| self.id_after.captures(rest)) else { continue };
+            let Some(id) = c.get(1) else { continue };
+            let r = end + id.start()..end + id.end();
+            let ds = id.as_str().bytes().filter(u8::is_ascii_digit).count();
+            let fits = match cue {
+                Cue::Plate => (2..=8).contains(&id.len()),
+                Cue::Zip => id.len() <= 10,
+                _ => true,
+            };
+            if ds >= min_digits && fits && id.start() <= 24 && out.free(&r) {
+                out.push(rule, r, Some(harbor), why, FIX_NUMBER);
+            }
+        }
+    }
+
+    fn state_zips(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        for c in self.state_zip.captures_iter(norm) {
+            let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else { continue };
+            let upper = out.scan.orig_text(state.range()).bytes().all(|b| b.is_ascii_uppercase());
+            if upper && out.free(&zip.range()) {
+                out.push(&ZIP, zip.range(), Some(SafeHarbor::B), "A ZIP code after a state: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B).", "Remove the ZIP code; the state alone is not an identifier.");
+            }
+        }
+    }
+
+    fn ages(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+        for c in self.age.captures_iter(norm) {
+            let Some(n) = (1..=3).find_map(|i| c.get(i)) else { continue };
+            let Ok(age) = n.as_str().parse::<u16>() else { continue };
+            if !(1..=125).contains(&age) || !out.free(&n.range()) {
+                continue;
+            }
+            if age > 89 {
+                out.push(&AGE_OVER_89, n.range(), Some(SafeHarbor::C), "An age over 89: HIPAA Safe Harbor (C) treats ages over 89 as identifiers because so few people are that old.", "Write \"90 or older\" instead of the exact age.");
+            } else {
+                out.push(&AGE, n.range(), Some(SafeHarbor::C), "An age: ages of 89 and under are not Safe Harbor identifiers alone, but with other details they narrow down who the person is.", "Leave the age out if it is not needed.");
+            }
+        }
+    }
+
+    fn rooms(&self, norm: &str, health: bool, out: &mut Out<'_, '_, '_>) {
+        let bytes = norm.as_bytes();
+        for c in self.room_bed.captures_iter(norm) {
+            let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else { continue };
+            let unit = c.get(1).is_some();
+            // "3 bed 2 bath" is a flat listing, not a hospital bed.
+            let listing = norm.get(..m.start()).and_then(|s| s.trim_end().bytes().next_back()).is_some_and(|b| b.is_ascii_digit());
+            let clinical = match kind.as_str() {
+                "bed" | "cubicle" => true,
+                _ => unit || health,
+            };
+            if clinical && !listing && bytes.get(m.end()).is_none_or(|b| *b != b'/' && *b != b':') && out.free(&m.range()) {
+                out.push(&ROOM_BED, m.range(), Some(SafeHarbor::R), "A room or bed number in a care setting: it points to one patient (HIPAA identifier, Safe Harbor R).", "Remove the room or bed number.");
+            }
+        }
+    }
+
+    fn images(&self, cx: &Ctx<'_, '_>, first_health: Option<Range<usize>>, out: &mut Out<'_, '_, '_>) {
+        let att = &cx.msg.attachments;
+        if att.has_image {
+            if let Some(r) = first_health {
+                let hit = Hit::new(&IMAGE_CLINICAL, out.scan.orig(r), "An image is attached to a message about health: a photo in a clinical setting may show a patient (HIPAA Safe Harbor Q).")
+                    .suggest("Check that no patient, chart or screen is recognizable and that you hold written consent.");
+                out.sink.hits.push(hit);
+            }
+        }
+        if att.exif_present && cx.msg.direction == Direction::Outgoing {
+            if let Some(t) = out.scan.tokens.first() {
+                let hit = Hit::new(&IMAGE_EXIF, out.scan.orig(t.start..t.end), "The attached image still carries EXIF metadata, which can hold the GPS location, the time and the camera's serial number.")
+                    .suggest("Strip the image metadata before publishing.");
+                out.sink.hits.push(hit);
+            }
+        }
+    }
+}
+
+/// True when `url` points at one person: a profile on a social network or a photo or user page.
+fn points_at_person(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.strip_prefix("www.").unwrap_or(rest);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    const MARKERS: &[&str] = &["profile", "user/", "users/", "u/", "people/", "photos/", "photo", "@", "in/", "~"];
+    if MARKERS.iter().any(|m| path.starts_with(m) || path.contains(&format!("/{m}"))) {
+        return true;
+    }
+    const SOCIAL: &[&str] = &["facebook.com", "fb.com", "instagram.com", "twitter.com", "x.com", "tiktok.com", "bsky.app", "threads.net", "reddit.com", "pinterest.com", "flickr.com"];
+    const NOT_PEOPLE: &[&str] = &["", "about", "help", "events", "groups", "pages", "hashtag", "search", "watch", "share", "sharer", "sharer.php", "intent", "explore", "policies", "legal", "privacy", "business", "ads", "login", "signup", "home", "settings", "tos", "r", "p", "reel", "status"];
+    let first = path.split(['/', '?', '#']).next().unwrap_or_default();
+    SOCIAL.contains(&host) && !NOT_PEOPLE.contains(&first)
+}
+
+/// No digit, letter or digit-continuing separator touches the range: "555-201-3344" inside
+/// "1555-201-33445" or a longer dashed run is not a phone.
+fn digit_bounded(bytes: &[u8], r: Range<usize>) -> bool {
+    let before = r.start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+    let before2 = r.start.checked_sub(2).and_then(|i| bytes.get(i)).copied();
+    let after = bytes.get(r.end).copied();
+    let after2 = bytes.get(r.end + 1).copied();
+    let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    let joiner = |b: Option<u8>| matches!(b, Some(b'-' | b'.' | b'/'));
+    !alnum(before) && !alnum(after) && !(joiner(before) && digit(before2)) && !(joiner(after) && digit(after2))
+}
+
+/// Drop an unbalanced parenthesis the grouped phone pattern picked up.
+fn trim_parens(bytes: &[u8], r: Range<usize>) -> Range<usize> {
+    let s = bytes.get(r.clone()).unwrap_or_default();
+    if s.first() == Some(&b'(') && !s.contains(&b')') {
+        return r.start + 1..r.end;
+    }
+    r
+}
+
+/// m/d/y, d/m/y (2- or 4-digit year) or y-m-d with plausible month and day.
+fn valid_numeric_date(a: &str, b: &str, y: &str) -> bool {
+    let (Ok(x), Ok(m), Ok(z)) = (a.parse::<u16>(), b.parse::<u16>(), y.parse::<u16>()) else { return false };
+    if a.len() == 4 {
+        return (1800..=2199).contains(&x) && (1..=12).contains(&m) && y.len() == 2 && (1..=31).contains(&z);
+    }
+    if a.len() > 2 || y.len() == 3 || (y.len() == 4 && !(1800..=2199).contains(&z)) {
+        return false;
+    }
+    let md = (1..=12).contains(&x) && (1..=31).contains(&m);
+    let dm = (1..=31).contains(&x) && (1..=12).contains(&m);
+    md || dm
 }

@@ -1,0 +1,266 @@
+//! Street addresses (Safe Harbor B), found on tokens rather than one big regex because real
+//! addresses come in too many shapes: US "2450 Crown St Apt. 5", European "Strickstrasse 61" or
+//! "64 Schaarsteinweg 97", "rue du Centre 320", P.O. and military boxes, and multi-line blocks that
+//! continue with unit, city, state, country and postal-code lines.
+//!
+//! A core (house number and street, or a box) must be found first; the span is then extended over
+//! what follows as long as it reads like the rest of an address: a unit, a postal code, or
+//! capitalized place words up to the end of the line, a comma or a sentence break.
+
+use std::ops::Range;
+
+use crate::text::Scan;
+
+/// Street-type words that end a US-style street name after a house number.
+const SUFFIXES: &[&str] = &[
+    "street", "st", "avenue", "ave", "av", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive", "dr",
+    "way", "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway",
+    "hwy", "square", "sq", "trail", "trl", "crescent", "close", "row", "plaza", "alley", "path", "pass",
+    "loop", "walk", "heights", "gardens", "grove", "mews", "pike", "turnpike", "route", "rte", "expressway",
+    "freeway", "broadway",
+];
+
+/// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
+const PREFIX_MARKERS: &[&str] = &[
+    "rue", "via", "viale", "vicolo", "piazza", "piazzetta", "calle", "avenida", "rua", "travessa", "estrada",
+    "praça", "praca", "largo", "ul", "ulica", "utca", "strada", "chaussee", "allee", "quai", "camino",
+    "carrera", "paseo", "avinguda", "carrer", "rambla", "corso", "avenue", "boulevard", "paso", "r",
+];
+
+/// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej").
+const ENDING_MARKERS: &[&str] = &[
+    "strasse", "straße", "str", "weg", "gasse", "platz", "allee", "damm", "ufer", "vej", "gade", "gata",
+    "gatan", "vagen", "vag", "veien", "vegen", "katu", "kuja", "tie", "laan", "straat", "gracht", "plein",
+    "baan", "dreef", "kade", "steeg", "street", "avenue", "road", "lane", "sokak", "caddesi", "utja",
+];
+
+/// Unit designators that continue an address ("Apt. 864", "Suite 245").
+const UNITS: &[&str] = &["apt", "apartment", "suite", "ste", "unit", "floor", "fl", "bldg", "building", "flat", "box"];
+
+/// Lower-case words inside street and place names ("rue du Centre", "Saint Kitts and Nevis").
+const CONNECTORS: &[&str] = &[
+    "de", "du", "del", "da", "do", "das", "dos", "di", "la", "le", "les", "van", "von", "der", "den", "of", "y",
+    "e", "and", "the", "san", "santa",
+];
+
+/// Words that end an address when the extension reaches them, whatever their case.
+const STOPWORDS: &[&str] = &[
+    "for", "in", "on", "at", "to", "a", "an", "is", "are", "was", "were", "be", "i", "we", "you", "he", "she",
+    "it", "they", "my", "your", "his", "her", "our", "their", "this", "that", "after", "before", "last",
+    "next", "if", "please", "thanks", "thank", "with", "from", "by", "near", "since", "until", "when",
+    "where", "which", "who", "so", "but", "or", "as", "then", "there", "here", "today", "tomorrow",
+    "tonight", "yesterday", "now", "fax", "office", "mobile", "phone", "tel", "email", "e-mail", "call",
+    "website", "name", "address", "card", "it's", "i'm", "we'll", "i'll", "can", "will", "would", "could",
+];
+
+/// Month and weekday names: "March 4" and "Friday 13" are dates, not streets.
+const CALENDAR: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+];
+
+/// The longest address, in tokens; stops runaway extension over lists of capitalized words.
+const MAX_TOKENS: usize = 32;
+
+fn has_ending_marker(w: &str) -> bool {
+    ENDING_MARKERS.iter().any(|m| w.len() >= m.len() + 2 && w.ends_with(m)) || ENDING_MARKERS.contains(&w)
+}
+
+/// Token facts the address finder needs, read once per candidate.
+struct View<'s, 'a> {
+    scan: &'s Scan<'a>,
+    /// The message has no upper-case letters, so capitalization says nothing.
+    lower_text: bool,
+    claimed: &'s [Range<usize>],
+}
+
+impl View<'_, '_> {
+    fn word(&self, i: usize) -> &str {
+        self.scan.tokens.get(i).and_then(|t| self.scan.norm.get(t.start..t.end)).unwrap_or_default()
+    }
+
+    fn is_number(&self, i: usize, max_len: usize) -> bool {
+        self.scan.tokens.get(i).is_some_and(|t| {
+            let w = self.word(i).as_bytes();
+            w.len() <= max_len
+                && w.first().is_some_and(u8::is_ascii_digit)
+                && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
+                && t.shape.has_digit
+        })
+    }
+
+    fn is_alpha(&self, i: usize) -> bool {
+        self.scan.tokens.get(i).is_some_and(|t| !t.shape.has_digit)
+    }
+
+    fn is_capitalized(&self, i: usize) -> bool {
+        self.lower_text || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized)
+    }
+
+    fn is_claimed(&self, i: usize) -> bool {
+        self.scan.tokens.get(i).is_some_and(|t| self.claimed.iter().any(|c| c.start < t.end && t.start < c.end))
+    }
+
+    /// The text between tokens `i - 1` and `i`.
+    fn gap(&self, i: usize) -> &str {
+        let (Some(a), Some(b)) = (i.checked_sub(1).and_then(|p| self.scan.tokens.get(p)), self.scan.tokens.get(i)) else {
+            return "";
+        };
+        self.scan.norm.get(a.end..b.start).unwrap_or_default()
+    }
+
+    /// Tokens `i - 1` and `i` sit on one line with only spaces (and an abbreviation dot) between.
+    fn inline(&self, i: usize) -> bool {
+        let g = self.gap(i);
+        g.len() <= 3 && g.bytes().all(|b| b == b' ' || b == b'.' || b == b'\t')
+    }
+
+    /// Street core starting at token `i`: (first, last) token of the house number and street name.
+    fn core(&self, i: usize, cued: bool) -> Option<(usize, usize)> {
+        let w = self.word(i);
+        if (w == "po" || w == "pob") && self.word(i + 1) == "box" && self.is_number(i + 2, 8) {
+            return Some((i, i + 2));
+        }
+        if w == "p" && self.word(i + 1) == "o" && self.word(i + 2) == "box" && self.is_number(i + 3, 8) {
+            return Some((i, i + 3));
+        }
+        if matches!(w, "psc" | "cmr" | "unit") && self.is_number(i + 1, 6) && self.word(i + 2) == "box" && self.is_number(i + 3, 6)
+        {
+            return Some((i, i + 3));
+        }
+        if matches!(w, "usns" | "uss") && self.is_alpha(i + 1) && self.inline(i + 1) {
+            let next = self.word(i + 2);
+            if matches!(next, "apo" | "fpo" | "dpo") {
+                return Some((i, i + 1));
+            }
+        }
+        let mut j = i;
+        while j < i + 2 && self.is_number(j, 6) && (j == i || self.inline(j)) {
+            j += 1;
+        }
+        let leading = j > i;
+        let first_word = j;
+        let mut last_suffix = None;
+        let mut marker = false;
+        let mut all_caps = true;
+        while j < first_word + 5 && self.is_alpha(j) && (j == i || self.inline(j)) {
+            let w = self.word(j);
+            if STOPWORDS.contains(&w) && !CONNECTORS.contains(&w) || CALENDAR.contains(&w) || UNITS.contains(&w) {
+                break;
+            }
+            if j == first_word && CONNECTORS.contains(&w) {
+                break;
+            }
+            let connector = j > first_word && CONNECTORS.contains(&w);
+            if !connector && !self.is_capitalized(j) {
+                all_caps = false;
+            }
+            if j > first_word && SUFFIXES.contains(&w) {
+                last_suffix = Some(j);
+            }
+            marker |= PREFIX_MARKERS.contains(&w) && j == first_word || has_ending_marker(w);
+            j += 1;
+        }
+        let words = j - first_word;
+        if words == 0 || (first_word..j).any(|k| self.is_claimed(k)) {
+            return None;
+        }
+        let first_cap = self.is_capitalized(first_word) || marker;
+        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) {
+            let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
+            let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
+            if !numeric_tail && first_cap && (leading && all_caps || marker || cued) {
+                return Some((i, j));
+            }
+        }
+        if leading && first_cap {
+            if let Some(s) = last_suffix {
+                return Some((i, s));
+            }
+            if marker {
+                return Some((i, j - 1));
+            }
+        }
+        None
+    }
+
+    /// Extend an address past token `last` over units, postal codes and place lines.
+    fn extend(&self, first: usize, mut last: usize) -> usize {
+        let n = self.scan.tokens.len();
+        let mut newlines_run = 0usize;
+        while last + 1 < n && last + 1 - first < MAX_TOKENS {
+            let k = last + 1;
+            let gap = self.gap(k);
+            if gap.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"')) {
+                break;
+            }
+            let newlines = gap.bytes().filter(|&b| b == b'\n').count();
+            let commas = gap.bytes().filter(|&b| b == b',').count();
+            if newlines > 2 || commas > 1 {
+                break;
+            }
+            let dot_break = gap.contains('.') && newlines == 0 && !self.abbreviation(last);
+            if dot_break || self.is_claimed(k) {
+                break;
+            }
+            newlines_run = if newlines > 0 { newlines_run + 1 } else { newlines_run };
+            if newlines_run > 5 {
+                break;
+            }
+            let w = self.word(k);
+            if UNITS.contains(&w) && self.scan.tokens.get(k + 1).is_some_and(|t| t.shape.has_digit) {
+                last = k + 1;
+                continue;
+            }
+            if self.is_number(k, 10) && self.scan.tokens.get(k).is_some_and(|t| t.end - t.start >= 3) {
+                last = k;
+                continue;
+            }
+            if self.is_alpha(k) && !STOPWORDS.contains(&w) && !CALENDAR.contains(&w) {
+                let separated = newlines > 0 || commas > 0;
+                let place = if self.lower_text { separated || self.run_after_unit(first, last) } else { self.is_capitalized(k) };
+                if place {
+                    last = k;
+                    continue;
+                }
+                if CONNECTORS.contains(&w) && self.is_alpha(k + 1) && self.inline(k + 1) && !self.lower_text && self.is_capitalized(k + 1) {
+                    last = k + 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        last
+    }
+
+    /// In lower-case text, a unit ("apt. 335") is followed by the town on the same line.
+    fn run_after_unit(&self, first: usize, last: usize) -> bool {
+        (first..=last).any(|k| UNITS.contains(&self.word(k)))
+    }
+
+    fn abbreviation(&self, i: usize) -> bool {
+        let w = self.word(i);
+        w.len() <= 4 && (SUFFIXES.contains(&w) || UNITS.contains(&w) || PREFIX_MARKERS.contains(&w) || w == "str")
+    }
+}
+
+/// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges.
+/// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
+pub(super) fn find(scan: &Scan<'_>, claimed: &[Range<usize>], cued_at: impl Fn(usize) -> bool, out: &mut Vec<Range<usize>>) {
+    let lower_text = !scan.text.chars().any(char::is_uppercase);
+    let view = View { scan, lower_text, claimed };
+    let n = scan.tokens.len();
+    let mut i = 0;
+    while i < n {
+        let start = scan.tokens[i].start;
+        if let Some((first, last)) = view.core(i, cued_at(start)) {
+            let last = view.extend(first, last);
+            let end = scan.tokens.get(last).map_or(start, |t| t.end);
+            out.push(start..end);
+            i = last + 1;
+        } else {
+            i += 1;
+        }
+    }
+}
