@@ -80,6 +80,8 @@ enum Cue {
     PhoneAfter,
     /// A fax number follows or precedes.
     Fax,
+    /// A payment card number follows.
+    Card,
     Ssn,
     Mrn,
     Plan,
@@ -127,6 +129,12 @@ const CUES: &[(&str, Cue)] = &[
     ("fax", Cue::Fax),
     ("facsimile", Cue::Fax),
     ("fax number", Cue::Fax),
+    ("card", Cue::Card),
+    ("card number", Cue::Card),
+    ("card #", Cue::Card),
+    ("cc", Cue::Card),
+    ("credit card", Cue::Card),
+    ("debit card", Cue::Card),
     ("ssn", Cue::Ssn),
     ("ss#", Cue::Ssn),
     ("social security", Cue::Ssn),
@@ -330,6 +338,9 @@ impl Out<'_, '_, '_> {
     }
 }
 
+/// Cues that may stand before a phone number ("Mobile: 737 219 628").
+const PHONE_CUES: &[Cue] = &[Cue::Phone, Cue::PhoneAfter, Cue::Fax];
+
 const FIX_CONTACT: &str = "Remove it and move the conversation to a private, secure channel.";
 const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
 
@@ -417,8 +428,8 @@ impl Detector {
                 r"(?:\+?1[ .\-]?|001[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?: ?(?:x|ext\.?|extension) ?\d{1,6})?",
             )?,
             intl: compile("international phone", r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}")?,
-            grouped: compile("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,6}){0,5}")?,
-            card: compile("card", r"\d(?:[ \-]?\d){12,18}")?,
+            grouped: compile("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
+            card: compile("card", r"\d(?:[ \-]?\d){11,18}")?,
             ssn: compile("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
             mbi: compile(
                 "mbi",
@@ -446,7 +457,7 @@ impl Detector {
             age: compile(
                 "age",
                 &format!(
-                    r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns)\s+(\d{{1,3}}){b}"
+                    r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns?|when (?:i|he|she|they) (?:was|were))\s+(\d{{1,3}}){b}"
                 ),
             )?,
             room_bed: compile(
@@ -528,8 +539,8 @@ impl Detector {
         if digits >= 8 {
             self.ibans(norm, out);
         }
-        if digits >= 13 {
-            self.cards(norm, out);
+        if digits >= 12 {
+            self.cards(norm, cues, out);
         }
         if digits >= 9 {
             self.ssns(norm, cues, out);
@@ -543,13 +554,13 @@ impl Detector {
                 for m in re.find_iter(norm) {
                     let r = trim_parens(bytes, m.range());
                     let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
-                    if !(7..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
+                    if !(6..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
                         continue;
                     }
                     let lead = bytes.get(r.start).copied();
                     let strong = lead == Some(b'+') || (matches!(lead, Some(b'0' | b'(')) && n >= 8);
-                    let cued = cues.before(&[Cue::Phone, Cue::Fax], r.start, 40) || cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).is_some();
-                    if strong || cued {
+                    let cued = cues.before(PHONE_CUES, r.start, 40) || cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).is_some();
+                    if (strong && n >= 7) || cued {
                         self.phone(r, cues, out);
                     }
                 }
@@ -570,7 +581,7 @@ impl Detector {
         if !out.free(&r) {
             return;
         }
-        let label = cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).or_else(|| cues.nearest_before(&[Cue::Phone, Cue::Fax], r.start, 25));
+        let label = cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).or_else(|| cues.nearest_before(PHONE_CUES, r.start, 25));
         if label == Some(Cue::Fax) {
             out.push(&FAX, r, Some(SafeHarbor::E), "A fax number (the word \"fax\" is next to it): fax numbers are HIPAA identifiers (Safe Harbor E).", FIX_CONTACT);
         } else {
@@ -620,13 +631,15 @@ impl Detector {
         }
     }
 
-    fn cards(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+    fn cards(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         for m in self.card.find_iter(norm) {
             let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
-            if (13..=19).contains(&ds.len()) && issuer && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
+            // 12-digit Maestro cards look like any long number: only with "card" just before.
+            let long_enough = ds.len() >= 13 || (ds.len() == 12 && cues.before(&[Cue::Card], m.start(), 24));
+            if long_enough && ds.len() <= 19 && (issuer || ds.len() == 12) && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
                 out.push(&ACCOUNT, m.range(), Some(SafeHarbor::J), "A payment card number that passes the Luhn check: account numbers are HIPAA identifiers (Safe Harbor J) and a fraud risk.", FIX_NUMBER);
             }
         }

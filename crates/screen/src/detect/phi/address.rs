@@ -31,7 +31,8 @@ const PREFIX_MARKERS: &[&str] = &[
 const ENDING_MARKERS: &[&str] = &[
     "strasse", "straße", "str", "weg", "gasse", "platz", "allee", "damm", "ufer", "vej", "gade", "gata",
     "gatan", "vagen", "vag", "veien", "vegen", "katu", "kuja", "tie", "laan", "straat", "gracht", "plein",
-    "baan", "dreef", "kade", "steeg", "street", "avenue", "road", "lane", "sokak", "caddesi", "utja",
+    "baan", "dreef", "kade", "steeg", "street", "avenue", "road", "lane", "sokak", "caddesi", "utja", "ter", "vei",
+    "tee", "rkp", "koz", "bypass",
 ];
 
 /// Unit designators that continue an address ("Apt. 864", "Suite 245").
@@ -49,7 +50,7 @@ const STOPWORDS: &[&str] = &[
     "it", "they", "my", "your", "his", "her", "our", "their", "this", "that", "after", "before", "last",
     "next", "if", "please", "thanks", "thank", "with", "from", "by", "near", "since", "until", "when",
     "where", "which", "who", "so", "but", "or", "as", "then", "there", "here", "today", "tomorrow",
-    "tonight", "yesterday", "now", "fax", "office", "mobile", "phone", "tel", "email", "e-mail", "call",
+    "tonight", "yesterday", "now", "the", "fax", "office", "mobile", "phone", "tel", "email", "e-mail", "call",
     "website", "name", "address", "card", "it's", "i'm", "we'll", "i'll", "can", "will", "would", "could",
 ];
 
@@ -81,7 +82,8 @@ impl View<'_, '_> {
     }
 
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| {
+        !self.is_ordinal(i)
+            && self.scan.tokens.get(i).is_some_and(|t| {
             let w = self.word(i).as_bytes();
             w.len() <= max_len
                 && w.first().is_some_and(u8::is_ascii_digit)
@@ -91,7 +93,29 @@ impl View<'_, '_> {
     }
 
     fn is_alpha(&self, i: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| !t.shape.has_digit)
+        self.scan.tokens.get(i).is_some_and(|t| !t.shape.has_digit) || self.is_ordinal(i)
+    }
+
+    /// "40th", "1st": a street name word, not a house number.
+    fn is_ordinal(&self, i: usize) -> bool {
+        let w = self.word(i);
+        let digits = w.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && matches!(w.get(digits..), Some("st" | "nd" | "rd" | "th"))
+    }
+
+    /// A unit designator with its number ("Apt. 864") starts at token `i`.
+    fn is_unit(&self, i: usize) -> bool {
+        UNITS.contains(&self.word(i)) && self.scan.tokens.get(i + 1).is_some_and(|t| t.shape.has_digit)
+    }
+
+    /// What follows token `i` confirms an address: a unit, or (with `line_break`) a line break
+    /// before more of it.
+    fn tail_supports(&self, i: usize, line_break: bool) -> bool {
+        let mut k = i + 1;
+        while k < i + 4 && self.is_alpha(k) && self.inline(k) && self.is_capitalized(k) && !self.is_unit(k) {
+            k += 1;
+        }
+        self.is_unit(k) || (line_break && k == i + 1 && self.gap(k).contains('\n') && self.scan.tokens.get(k).is_some())
     }
 
     fn is_capitalized(&self, i: usize) -> bool {
@@ -119,6 +143,9 @@ impl View<'_, '_> {
     /// Street core starting at token `i`: (first, last) token of the house number and street name.
     fn core(&self, i: usize, cued: bool) -> Option<(usize, usize)> {
         let w = self.word(i);
+        if w == "corner" || (w == "the" && self.word(i + 1) == "corner") {
+            return self.corner(i);
+        }
         if (w == "po" || w == "pob") && self.word(i + 1) == "box" && self.is_number(i + 2, 8) {
             return Some((i, i + 2));
         }
@@ -129,7 +156,7 @@ impl View<'_, '_> {
         {
             return Some((i, i + 3));
         }
-        if matches!(w, "usns" | "uss") && self.is_alpha(i + 1) && self.inline(i + 1) {
+        if matches!(w, "usns" | "usnv" | "uss" | "uscgc") && self.is_alpha(i + 1) && self.inline(i + 1) {
             let next = self.word(i + 2);
             if matches!(next, "apo" | "fpo" | "dpo") {
                 return Some((i, i + 1));
@@ -167,10 +194,11 @@ impl View<'_, '_> {
             return None;
         }
         let first_cap = self.is_capitalized(first_word) || marker;
-        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) {
+        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) && !self.is_decade(j) {
             let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
             let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
-            if !numeric_tail && first_cap && (leading && all_caps || marker || cued) {
+            let supported = self.tail_supports(j, true);
+            if !numeric_tail && first_cap && (leading && (all_caps || supported) || marker || cued || supported && all_caps) {
                 return Some((i, j));
             }
         }
@@ -178,11 +206,36 @@ impl View<'_, '_> {
             if let Some(s) = last_suffix {
                 return Some((i, s));
             }
-            if marker {
+            if marker || self.tail_supports(j - 1, false) && (all_caps || cued) {
                 return Some((i, j - 1));
             }
         }
         None
+    }
+
+    /// "the corner of Hochstrasse 63 and Henriksen Street": two street names joined by "and".
+    fn corner(&self, i: usize) -> Option<(usize, usize)> {
+        let c = if self.word(i) == "the" { i + 1 } else { i };
+        if self.word(c) != "corner" || self.word(c + 1) != "of" {
+            return None;
+        }
+        let and = (c + 3..c + 9).find(|&k| self.word(k) == "and")?;
+        let mut last = and;
+        let mut k = and + 1;
+        while k < and + 6 && self.inline(k) && !self.is_claimed(k) {
+            let w = self.word(k);
+            if STOPWORDS.contains(&w) || !(self.is_capitalized(k) || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit)) {
+                break;
+            }
+            last = k;
+            k += 1;
+        }
+        let named = (c + 2..=last).any(|k| {
+            let w = self.word(k);
+            SUFFIXES.contains(&w) || has_ending_marker(w) || PREFIX_MARKERS.contains(&w) || self.is_number(k, 5)
+        });
+        let inline = (c + 1..=last).all(|k| self.inline(k) || self.gap(k).trim() == ",");
+        (last > and && named && inline && !(c..=last).any(|k| self.is_claimed(k))).then_some((i, last))
     }
 
     /// Extend an address past token `last` over units, postal codes and place lines.
@@ -192,7 +245,9 @@ impl View<'_, '_> {
         while last + 1 < n && last + 1 - first < MAX_TOKENS {
             let k = last + 1;
             let gap = self.gap(k);
-            if gap.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"')) {
+            // Sentence punctuation ends the address, except in a line prefix ("??? Suite 574").
+            let before_break = gap.split('\n').next().unwrap_or_default();
+            if before_break.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"')) {
                 break;
             }
             let newlines = gap.bytes().filter(|&b| b == b'\n').count();
@@ -200,7 +255,7 @@ impl View<'_, '_> {
             if newlines > 2 || commas > 1 {
                 break;
             }
-            let dot_break = gap.contains('.') && newlines == 0 && !self.abbreviation(last);
+            let dot_break = gap.contains('.') && newlines == 0 && !self.abbreviation(last) && !self.is_unit(k);
             if dot_break || self.is_claimed(k) {
                 break;
             }
@@ -209,7 +264,7 @@ impl View<'_, '_> {
                 break;
             }
             let w = self.word(k);
-            if UNITS.contains(&w) && self.scan.tokens.get(k + 1).is_some_and(|t| t.shape.has_digit) {
+            if self.is_unit(k) {
                 last = k + 1;
                 continue;
             }
@@ -229,6 +284,15 @@ impl View<'_, '_> {
                     continue;
                 }
             }
+            // One unrecognized word between address parts ("Oeschenbach, n/a 12282") is bridged
+            // when a postal code follows it.
+            if (newlines > 0 || commas > 0) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
+                let g = self.gap(k + 1);
+                if !g.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'.')) && g.len() <= 6 {
+                    last = k + 1;
+                    continue;
+                }
+            }
             break;
         }
         last
@@ -237,6 +301,20 @@ impl View<'_, '_> {
     /// In lower-case text, a unit ("apt. 335") is followed by the town on the same line.
     fn run_after_unit(&self, first: usize, last: usize) -> bool {
         (first..=last).any(|k| UNITS.contains(&self.word(k)))
+    }
+
+    /// Include a unit written before the street ("Apt. 630 39 Rincon 9082").
+    fn unit_before(&self, first: usize) -> usize {
+        match first.checked_sub(2) {
+            Some(u) if self.is_unit(u) && self.inline(u + 1) && self.inline(first) && !self.is_claimed(u + 1) => u,
+            _ => first,
+        }
+    }
+
+    /// "the 70s": a decade, not a house number.
+    fn is_decade(&self, i: usize) -> bool {
+        let w = self.word(i).as_bytes();
+        w.len() >= 3 && w.ends_with(b"0s")
     }
 
     fn abbreviation(&self, i: usize) -> bool {
@@ -253,10 +331,12 @@ pub(super) fn find(scan: &Scan<'_>, claimed: &[Range<usize>], cued_at: impl Fn(u
     let n = scan.tokens.len();
     let mut i = 0;
     while i < n {
-        let start = scan.tokens[i].start;
-        if let Some((first, last)) = view.core(i, cued_at(start)) {
+        let at = scan.tokens.get(i).map_or(0, |t| t.start);
+        if let Some((first, last)) = view.core(i, cued_at(at)) {
+            let first = view.unit_before(first);
             let last = view.extend(first, last);
-            let end = scan.tokens.get(last).map_or(start, |t| t.end);
+            let start = scan.tokens.get(first).map_or(at, |t| t.start);
+            let end = scan.tokens.get(last).map_or(at, |t| t.end);
             out.push(start..end);
             i = last + 1;
         } else {
