@@ -516,7 +516,12 @@ impl Detector {
     fn urls(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
         for m in self.url.find_iter(norm) {
             let url = m.as_str().trim_end_matches(['.', ',', '!', '?', ';', ':']);
-            if !out.free(&m.range()) || !points_at_person(url) {
+            if !out.free(&m.range()) {
+                continue;
+            }
+            if !points_at_person(url) {
+                // Dates and numbers inside a link's path are not about a person.
+                out.claimed.push(m.range());
                 continue;
             }
             let r = m.start()..m.start() + url.len();

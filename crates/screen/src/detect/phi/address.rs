@@ -24,7 +24,7 @@ const SUFFIXES: &[&str] = &[
 const PREFIX_MARKERS: &[&str] = &[
     "rue", "via", "viale", "vicolo", "piazza", "piazzetta", "calle", "avenida", "rua", "travessa", "estrada",
     "praça", "praca", "largo", "ul", "ulica", "utca", "strada", "chaussee", "allee", "quai", "camino",
-    "carrera", "paseo", "avinguda", "carrer", "rambla", "corso", "avenue", "boulevard", "paso", "r",
+    "carrera", "paseo", "avinguda", "carrer", "rambla", "corso", "avenue", "boulevard", "paso",
 ];
 
 /// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej").
@@ -64,8 +64,15 @@ const CALENDAR: &[&str] = &[
 /// The longest address, in tokens; stops runaway extension over lists of capitalized words.
 const MAX_TOKENS: usize = 32;
 
+/// Short endings match inside a longer word only for these ("Schaarsteinweg", "Ringvej"); others
+/// ("ter", "tie") would match "Twitter" and "Katie", so they count only as whole words.
+const SHORT_ENDINGS: &[&str] = &["weg", "vej", "vei", "vag"];
+
 fn has_ending_marker(w: &str) -> bool {
-    ENDING_MARKERS.iter().any(|m| w.len() >= m.len() + 2 && w.ends_with(m)) || ENDING_MARKERS.contains(&w)
+    ENDING_MARKERS.contains(&w)
+        || ENDING_MARKERS
+            .iter()
+            .any(|m| (m.len() >= 4 || SHORT_ENDINGS.contains(m)) && w.len() >= m.len() + 2 && w.ends_with(m))
 }
 
 /// Token facts the address finder needs, read once per candidate.
@@ -137,7 +144,21 @@ impl View<'_, '_> {
     /// Tokens `i - 1` and `i` sit on one line with only spaces (and an abbreviation dot) between.
     fn inline(&self, i: usize) -> bool {
         let g = self.gap(i);
-        g.len() <= 3 && g.bytes().all(|b| b == b' ' || b == b'.' || b == b'\t')
+        let short_word = i.checked_sub(1).is_some_and(|p| self.is_alpha(p) && self.word(p).len() <= 4);
+        g.len() <= 3 && g.bytes().all(|b| b == b' ' || b == b'\t' || (b == b'.' && short_word))
+    }
+
+    /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
+    /// also checks what precedes it (not wanted for the second of two house numbers).
+    fn in_numeric_context(&self, i: usize, look_back: bool) -> bool {
+        let Some(t) = self.scan.tokens.get(i) else { return false };
+        let bytes = self.scan.norm.as_bytes();
+        let before = t.start.checked_sub(1).and_then(|p| bytes.get(p)).copied();
+        let after = bytes.get(t.end).copied();
+        let after2 = bytes.get(t.end + 1).copied();
+        look_back && matches!(before, Some(b':' | b'/' | b'#' | b'$' | b'-' | b'.' | b','))
+            || matches!(after, Some(b'%' | b':' | b'/'))
+            || (matches!(after, Some(b',' | b'.' | b'-')) && after2.is_some_and(|b| b.is_ascii_digit()))
     }
 
     /// Street core starting at token `i`: (first, last) token of the house number and street name.
@@ -163,10 +184,13 @@ impl View<'_, '_> {
             }
         }
         let mut j = i;
-        while j < i + 2 && self.is_number(j, 6) && (j == i || self.inline(j)) {
+        while j < i + 2 && self.is_number(j, 5) && (j == i || self.inline(j)) {
             j += 1;
         }
         let leading = j > i;
+        if leading && (self.in_numeric_context(i, true) || (i + 1 < j && self.in_numeric_context(j - 1, false))) {
+            return None;
+        }
         let first_word = j;
         let mut last_suffix = None;
         let mut marker = false;
@@ -180,13 +204,16 @@ impl View<'_, '_> {
                 break;
             }
             let connector = j > first_word && CONNECTORS.contains(&w);
-            if !connector && !self.is_capitalized(j) {
+            // Lower-case text gives no capitalization evidence either way.
+            let shouted = self.scan.tokens.get(j).is_some_and(|t| t.shape.all_upper);
+            if !connector && (self.lower_text || shouted || !self.is_capitalized(j)) {
                 all_caps = false;
             }
             if j > first_word && SUFFIXES.contains(&w) {
                 last_suffix = Some(j);
             }
-            marker |= PREFIX_MARKERS.contains(&w) && j == first_word || has_ending_marker(w);
+            // A bare "Road 2" is not enough: the marker must open the name or end a longer word.
+            marker |= PREFIX_MARKERS.contains(&w) && j == first_word || has_ending_marker(w) && !SUFFIXES.contains(&w);
             j += 1;
         }
         let words = j - first_word;
@@ -194,7 +221,7 @@ impl View<'_, '_> {
             return None;
         }
         let first_cap = self.is_capitalized(first_word) || marker;
-        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) && !self.is_decade(j) {
+        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) && !self.is_decade(j) && !self.in_numeric_context(j, true) {
             let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
             let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
             let supported = self.tail_supports(j, true);
