@@ -448,7 +448,7 @@ impl Detector {
             time_after: compile("time", r"^(?:t|\s+|\s*,\s*|\s+at\s+)\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?")?,
             id_after: compile(
                 "identifier",
-                r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|of|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
+                r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
             )?,
             state_zip: compile(
                 "state and zip",
@@ -752,10 +752,12 @@ impl Detector {
             let Some(id) = c.get(1) else { continue };
             let r = end + id.start()..end + id.end();
             let ds = id.as_str().bytes().filter(u8::is_ascii_digit).count();
+            // Four bare digits after "chart" or "case" are more often a year or a count than an id.
             let fits = match cue {
                 Cue::Plate => (2..=8).contains(&id.len()),
                 Cue::Zip => id.len() <= 10,
-                _ => true,
+                Cue::License => true,
+                _ => ds < id.len() || id.len() >= 5,
             };
             if ds >= min_digits && fits && id.start() <= 24 && out.free(&r) {
                 out.push(rule, r, Some(harbor), why, FIX_NUMBER);
@@ -873,4 +875,233 @@ fn valid_numeric_date(a: &str, b: &str, y: &str) -> bool {
     let md = (1..=12).contains(&x) && (1..=31).contains(&m);
     let dm = (1..=31).contains(&x) && (1..=12).contains(&m);
     md || dm
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Attachments, Decision, Direction, Message, Policy, SafeHarbor, Screener, Severity};
+
+    fn screener() -> Screener {
+        Screener::new(Policy::default()).expect("default policy compiles")
+    }
+
+    /// (rule id, matched text) of every phi finding, in text order.
+    fn found(msg: &Message) -> Vec<(String, String)> {
+        let report = screener().screen(msg).expect("screens");
+        report.findings.into_iter().filter(|f| f.rule_id.starts_with("phi.")).map(|f| (f.rule_id, f.matched)).collect()
+    }
+
+    fn incoming(text: &str) -> Vec<(String, String)> {
+        found(&Message::incoming(text))
+    }
+
+    fn has(text: &str, rule: &str, matched: &str) {
+        let got = incoming(text);
+        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: wanted {rule} {matched:?}, got {got:?}");
+    }
+
+    fn lacks(text: &str, rule: &str) {
+        let got = incoming(text);
+        assert!(!got.iter().any(|(r, _)| r == rule), "{text:?}: {rule} should not fire, got {got:?}");
+    }
+
+    #[test]
+    fn the_er_example_finds_dob_bed_and_phone_and_blocks() {
+        let text = "Crazy night in the ER — John Miller (DOB 3/4/1961) in bed 4 came in after his Xarelto dose, call his wife at 555-201-3344";
+        let report = screener().screen(&Message::outgoing(text)).expect("screens");
+        let got: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.rule_id.as_str(), f.matched.as_str())).collect();
+        assert!(got.contains(&("phi.personal_date", "3/4/1961")), "{got:?}");
+        assert!(got.contains(&("phi.room_bed", "bed 4")), "{got:?}");
+        assert!(got.contains(&("phi.phone", "555-201-3344")), "{got:?}");
+        assert_eq!(report.decision, Decision::Block);
+        assert!(report.phi.iter().all(|p| p.health_context));
+        let dob = report.findings.iter().find(|f| f.rule_id == "phi.personal_date").expect("dob finding");
+        assert_eq!(dob.severity, Severity::Critical, "health context raises the DOB from high");
+        assert_eq!(dob.phi_category, Some(SafeHarbor::C));
+    }
+
+    #[test]
+    fn phones_in_us_and_international_formats() {
+        has("call (555) 201-3344 now", "phi.phone", "(555) 201-3344");
+        has("it's 555.201.3344", "phi.phone", "555.201.3344");
+        has("reach me on +1 555 201 3344", "phi.phone", "+1 555 201 3344");
+        has("London office +44 20 7946 0958", "phi.phone", "+44 20 7946 0958");
+        has("call me 5552013344 tonight", "phi.phone", "5552013344");
+        has("Phone:\n0496 46 46 70", "phi.phone", "0496 46 46 70");
+        has("169-825-3303 fax", "phi.fax", "169-825-3303");
+        has("Fax: (555) 201-3345", "phi.fax", "(555) 201-3345");
+    }
+
+    #[test]
+    fn years_prices_counts_and_zips_are_not_phones() {
+        for text in ["we served 1200 patients in 2019 and 2020", "it cost $1,234,567 in total", "ZIP 90210-1234", "on 12/03/2019 at noon", "order 5552013344 shipped"] {
+            lacks(text, "phi.phone");
+        }
+    }
+
+    #[test]
+    fn emails_except_the_organizations_own() {
+        has("write to jane.doe@gmail.com", "phi.email", "jane.doe@gmail.com");
+        let policy = Policy::from_toml("[organization]\ndomains = [\"examplehealth.org\"]\n").expect("policy");
+        let s = Screener::new(policy).expect("compiles");
+        let report = s.screen(&Message::outgoing("Questions? info@examplehealth.org")).expect("screens");
+        assert!(report.findings.iter().all(|f| f.rule_id != "phi.email"));
+    }
+
+    #[test]
+    fn ssns_with_valid_ranges_only() {
+        has("Here's my SSN: 161-42-3291", "phi.ssn", "161-42-3291");
+        has("ssn 161423291", "phi.ssn", "161423291");
+        for text in ["000-12-3456", "666-12-3456", "912-12-3456", "161-00-3291", "161-42-0000", "order 161423291"] {
+            lacks(text, "phi.ssn");
+        }
+    }
+
+    #[test]
+    fn record_plan_and_other_numbers_need_their_cue() {
+        has("MRN 12345678", "phi.mrn", "12345678");
+        has("medical record # 445566", "phi.mrn", "445566");
+        has("chart number: A123456", "phi.mrn", "A123456");
+        has("member id: XJH123456789", "phi.health_plan", "XJH123456789");
+        has("my MBI is 1EG4-TE5-MK73", "phi.health_plan", "1EG4-TE5-MK73");
+        has("patient id 778812", "phi.other_id", "778812");
+        has("claim number 99812345", "phi.other_id", "99812345");
+        lacks("we opened 12345678 accounts", "phi.mrn");
+        lacks("a chart of 2024 results", "phi.mrn");
+    }
+
+    #[test]
+    fn cards_and_ibans_pass_their_checksums() {
+        has("card 4111 1111 1111 1111 please", "phi.account", "4111 1111 1111 1111");
+        has("IBAN GB82 WEST 1234 5698 7654 32 for rent", "phi.account", "GB82 WEST 1234 5698 7654 32");
+        has("account number 12345678", "phi.account", "12345678");
+        lacks("card 4111 1111 1111 1112", "phi.account");
+        lacks("IBAN GB82 WEST 1234 5698 7654 33", "phi.account");
+    }
+
+    #[test]
+    fn licences_vehicles_and_devices() {
+        has("My driver's license number is F162823540116", "phi.license", "F162823540116");
+        has("DEA AB1234563", "phi.license", "AB1234563");
+        has("NPI 1234567893", "phi.license", "1234567893");
+        lacks("NPI 1234567890", "phi.license");
+        has("VIN 1M8GDM9AXKP042788", "phi.vehicle", "1M8GDM9AXKP042788");
+        lacks("code 1M8GDM9A1KP042788", "phi.vehicle");
+        has("license plate 7ABC123", "phi.vehicle", "7ABC123");
+        has("pacemaker serial PJN123456", "phi.device", "PJN123456");
+    }
+
+    #[test]
+    fn urls_only_when_they_point_at_a_person() {
+        has("see https://facebook.com/john.miller.77", "phi.url", "https://facebook.com/john.miller.77");
+        has("pics at www.example.com/photos/jm", "phi.url", "www.example.com/photos/jm");
+        lacks("visit https://www.examplehealth.org today", "phi.url");
+        lacks("https://facebook.com/events/123", "phi.url");
+    }
+
+    #[test]
+    fn ip_addresses_with_range_checks() {
+        has("address 41.176.181.243 blocked", "phi.ip", "41.176.181.243");
+        has("from 3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e", "phi.ip", "3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e");
+        lacks("999.1.1.1", "phi.ip");
+        lacks("version 1.2.3.4.5", "phi.ip");
+    }
+
+    #[test]
+    fn dates_in_common_formats() {
+        has("seen 3/4/1961", "phi.date", "3/4/1961");
+        has("seen 03-04-61", "phi.date", "03-04-61");
+        has("on 2019-04-03 we met", "phi.date", "2019-04-03");
+        has("When: 1997-02-21 14:02:26", "phi.date", "1997-02-21 14:02:26");
+        has("March 4, 1961 was cold", "phi.date", "March 4, 1961");
+        has("it was 4 March 1961", "phi.date", "4 March 1961");
+        has("see you Mar 4th", "phi.date", "Mar 4th");
+        has("on the 4th of March", "phi.date", "the 4th of March");
+        has("Tuesday, March 4 works", "phi.date", "Tuesday, March 4");
+        has("in September 2019", "phi.date", "September 2019");
+        for text in ["founded in 1961", "add 3/4 cup", "version 1.2.3", "score 13/45/2"] {
+            lacks(text, "phi.date");
+        }
+    }
+
+    #[test]
+    fn dates_tied_to_a_person_are_personal() {
+        has("She was born on 2/19/1956.", "phi.personal_date", "2/19/1956");
+        has("Please tell me your date of birth. It's 6/24/1991", "phi.personal_date", "6/24/1991");
+        has("admitted on March 3, 2024 with chest pain", "phi.personal_date", "March 3, 2024");
+        lacks("Join us March 3 for the fair", "phi.personal_date");
+    }
+
+    #[test]
+    fn ages_over_89_are_identifiers_younger_ones_info() {
+        has("a 45-year-old man", "phi.age", "45");
+        has("she is 52 years old", "phi.age", "52");
+        has("aged 34, no history", "phi.age", "34");
+        has("Grandma turned 93 today", "phi.age_over_89", "93");
+        lacks("5 years ago", "phi.age");
+        lacks("10 years of experience", "phi.age");
+        let report = screener().screen(&Message::incoming("a 45-year-old man")).expect("screens");
+        assert_eq!(report.findings.first().map(|f| f.severity), Some(Severity::Info));
+    }
+
+    #[test]
+    fn zip_codes_need_a_state_or_a_cue() {
+        has("My zip code is 90010", "phi.zip", "90010");
+        has("Springfield, IL 62704", "phi.zip", "62704");
+        lacks("we sold 62704 units", "phi.zip");
+        lacks("sign in 62704 times", "phi.zip");
+    }
+
+    #[test]
+    fn street_addresses_us_and_international() {
+        has("I live at 100 Main St, Springfield", "phi.address", "100 Main St, Springfield");
+        has("6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677", "phi.address", "6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677");
+        has("send it to P.O. Box 123", "phi.address", "P.O. Box 123");
+        has("Sandra lives on Hansinegata 120 street.", "phi.address", "Hansinegata 120");
+        has("the corner of Hochstrasse 63 and Henriksen Street", "phi.address", "the corner of Hochstrasse 63 and Henriksen Street");
+        for text in ["I have 3 kids and 2 dogs", "Jan 14 13:30 Temperature 13C", "5 Musicians Of The 70s", "faster than 3,000 miles", "Katie up 6-0 after 1st"] {
+            lacks(text, "phi.address");
+        }
+    }
+
+    #[test]
+    fn rooms_and_beds_in_a_care_setting() {
+        has("the lady in bed 4 keeps calling", "phi.room_bed", "bed 4");
+        has("ICU bed 7 needs a nurse", "phi.room_bed", "ICU bed 7");
+        has("the patient in room 12B", "phi.room_bed", "room 12B");
+        lacks("our hotel room 12 was lovely", "phi.room_bed");
+        lacks("3 bed 2 bath flat for rent", "phi.room_bed");
+    }
+
+    #[test]
+    fn org_event_posts_are_not_blocked() {
+        let report = screener().screen(&Message::outgoing("Join us March 3 at 100 Main St for our health fair")).expect("screens");
+        let rules: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        assert!(rules.contains(&"phi.date") && rules.contains(&"phi.address"), "{rules:?}");
+        assert!(report.decision < Decision::Block, "{:?}", report.decision);
+        assert!(report.findings.iter().all(|f| f.severity <= Severity::Medium));
+    }
+
+    #[test]
+    fn images_in_clinical_context_and_exif() {
+        let mut msg = Message::outgoing("Back home after surgery!");
+        msg.attachments = Attachments { has_image: true, alt_text: None, exif_present: true };
+        let got = found(&msg);
+        assert!(got.contains(&("phi.image_clinical".to_owned(), "surgery".to_owned())), "{got:?}");
+        assert!(got.iter().any(|(r, _)| r == "phi.image_exif"), "{got:?}");
+        msg.direction = Direction::Incoming;
+        assert!(!found(&msg).iter().any(|(r, _)| r == "phi.image_exif"));
+        let plain = Message { attachments: Attachments { has_image: true, ..Attachments::default() }, ..Message::incoming("Happy Friday!") };
+        assert!(found(&plain).is_empty());
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let s = screener();
+        let long_digits = "9".repeat(5000);
+        let mixed = "١٢٣ ４５６-７８９０ Ⅻ 𝟓𝟓𝟓-𝟐𝟎𝟏-𝟑𝟑𝟒𝟒 ".repeat(50);
+        for text in ["", "\0", "@", "://", "bed", "1", "0-0-0", "Apt.", "corner of and", long_digits.as_str(), mixed.as_str()] {
+            assert!(s.screen(&Message::incoming(text)).is_ok());
+        }
+    }
 }
