@@ -12,7 +12,7 @@ mod checks;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::ScreenError;
@@ -97,6 +97,12 @@ enum Cue {
     PersonDate,
     /// A street address follows ("lives at", "address:").
     Address,
+    /// A month or weekday name: the month-name date pattern is worth running.
+    Month,
+    /// An age may be near ("years old", "aged", "turned").
+    Age,
+    /// A room or bed may be named ("bed", "room", "bay").
+    Room,
 }
 
 /// Context words, matched on whole words in the normalized text.
@@ -104,8 +110,6 @@ const CUES: &[(&str, Cue)] = &[
     ("phone", Cue::Phone),
     ("phone number", Cue::Phone),
     ("telephone", Cue::Phone),
-    ("tel", Cue::Phone),
-    ("ph", Cue::Phone),
     ("call", Cue::Phone),
     ("calling", Cue::Phone),
     ("call me", Cue::Phone),
@@ -132,7 +136,6 @@ const CUES: &[(&str, Cue)] = &[
     ("card", Cue::Card),
     ("card number", Cue::Card),
     ("card #", Cue::Card),
-    ("cc", Cue::Card),
     ("credit card", Cue::Card),
     ("debit card", Cue::Card),
     ("ssn", Cue::Ssn),
@@ -180,7 +183,6 @@ const CUES: &[(&str, Cue)] = &[
     ("license", Cue::License),
     ("licence", Cue::License),
     ("license number", Cue::License),
-    ("dl", Cue::License),
     ("certificate", Cue::License),
     ("certificate number", Cue::License),
     ("dea", Cue::Dea),
@@ -210,7 +212,8 @@ const CUES: &[(&str, Cue)] = &[
     ("claim no", Cue::OtherId),
     ("claim id", Cue::OtherId),
     ("reference number", Cue::OtherId),
-    ("ref", Cue::OtherId),
+    ("ref no", Cue::OtherId),
+    ("ref #", Cue::OtherId),
     ("encounter", Cue::OtherId),
     ("visit number", Cue::OtherId),
     ("accession number", Cue::OtherId),
@@ -260,6 +263,45 @@ const CUES: &[(&str, Cue)] = &[
     ("is at", Cue::Address),
     ("drops you off at", Cue::Address),
     ("return to", Cue::Address),
+    ("jan", Cue::Month),
+    ("january", Cue::Month),
+    ("feb", Cue::Month),
+    ("february", Cue::Month),
+    ("mar", Cue::Month),
+    ("march", Cue::Month),
+    ("apr", Cue::Month),
+    ("april", Cue::Month),
+    ("may", Cue::Month),
+    ("jun", Cue::Month),
+    ("june", Cue::Month),
+    ("jul", Cue::Month),
+    ("july", Cue::Month),
+    ("aug", Cue::Month),
+    ("august", Cue::Month),
+    ("sep", Cue::Month),
+    ("sept", Cue::Month),
+    ("september", Cue::Month),
+    ("oct", Cue::Month),
+    ("october", Cue::Month),
+    ("nov", Cue::Month),
+    ("november", Cue::Month),
+    ("dec", Cue::Month),
+    ("december", Cue::Month),
+    ("old", Cue::Age),
+    ("age", Cue::Age),
+    ("aged", Cue::Age),
+    ("turn", Cue::Age),
+    ("turns", Cue::Age),
+    ("turned", Cue::Age),
+    ("turning", Cue::Age),
+    ("y/o", Cue::Age),
+    ("y.o", Cue::Age),
+    ("was", Cue::Age),
+    ("were", Cue::Age),
+    ("bed", Cue::Room),
+    ("room", Cue::Room),
+    ("bay", Cue::Room),
+    ("cubicle", Cue::Room),
 ];
 
 /// What one automaton pattern means: a cue, a health-context term, or both.
@@ -277,7 +319,7 @@ struct Cues {
 }
 
 impl Cues {
-    const CAP: usize = 32;
+    const CAP: usize = 48;
 
     fn new() -> Self {
         Cues { items: [(Cue::Phone, 0, 0); Cues::CAP], len: 0 }
@@ -292,6 +334,11 @@ impl Cues {
 
     fn iter(&self) -> impl Iterator<Item = &(Cue, usize, usize)> {
         self.items.iter().take(self.len)
+    }
+
+    /// Some cue of this kind was seen anywhere.
+    fn any(&self, kind: Cue) -> bool {
+        self.iter().any(|(c, _, _)| *c == kind)
     }
 
     /// A cue of one of `kinds` ends at most `window` bytes before `pos`.
@@ -348,6 +395,8 @@ const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
 pub(crate) struct Detector {
     lexicon: AhoCorasick,
     patterns: Vec<Pattern>,
+    /// "://", "www." and ".com/": a link may be present.
+    link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
     email: Regex,
     url: Regex,
@@ -403,14 +452,18 @@ impl Detector {
         for line in HEALTH_TERMS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             add(line, None, true);
         }
+        // A full DFA: this pass runs on every message, so it gets the fastest automaton.
         let lexicon = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&words)
             .map_err(|e| ScreenError::Compile { what: "phi lexicon".to_owned(), message: e.to_string() })?;
         let b = r"(?-u:\b)";
         Ok(Detector {
             lexicon,
             patterns,
+            link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy.organization.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect(),
             email: compile("email", r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")?,
             url: compile(
@@ -493,10 +546,16 @@ impl Detector {
         if memchr::memchr(b'@', bytes).is_some() {
             self.emails(norm, &mut out);
         }
-        if memchr::memmem::find(bytes, b"://").is_some() || memchr::memmem::find(bytes, b"www.").is_some() || memchr::memmem::find(bytes, b".com/").is_some() {
+        if self.link_markers.iter().any(|f| f.find(bytes).is_some()) {
             self.urls(norm, &mut out);
         }
-        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
+        // count towards the gates that decide which number patterns run.
+        let digits = if out.claimed.is_empty() {
+            bytes.iter().filter(|b| b.is_ascii_digit()).count()
+        } else {
+            bytes.iter().enumerate().filter(|&(i, b)| b.is_ascii_digit() && !out.claimed.iter().any(|c| c.contains(&i))).count()
+        };
         if digits > 0 {
             self.numbers(norm, digits, &cues, health, &mut out);
         }
@@ -550,10 +609,14 @@ impl Detector {
         if digits >= 9 {
             self.ssns(norm, cues, out);
         }
-        if digits >= 4 {
+        // MBI, VIN and DEA numbers mix letters and digits in one token.
+        if digits >= 4 && out.scan.tokens.iter().any(|t| t.shape.has_digit && !t.shape.all_digit && out.free(&(t.start..t.end))) {
             self.codes(norm, cues, out);
         }
-        self.dates(norm, cues, out);
+        if digits >= 10 && cues.any(Cue::Npi) {
+            self.npis(norm, cues, out);
+        }
+        self.dates(norm, digits, cues, out);
         if digits >= 7 {
             for re in [&self.intl, &self.grouped] {
                 for m in re.find_iter(norm) {
@@ -577,9 +640,15 @@ impl Detector {
         for r in found {
             out.push(&ADDRESS, r, Some(SafeHarbor::B), "A street address: addresses are HIPAA identifiers (Safe Harbor B) and say where the person lives or can be found.", "Remove the street address; a city or state is enough.");
         }
-        self.state_zips(norm, out);
-        self.ages(norm, out);
-        self.rooms(norm, health, out);
+        if digits >= 5 {
+            self.state_zips(norm, out);
+        }
+        if cues.any(Cue::Age) {
+            self.ages(norm, out);
+        }
+        if cues.any(Cue::Room) {
+            self.rooms(norm, health, out);
+        }
     }
 
     fn phone(&self, r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
@@ -666,12 +735,8 @@ impl Detector {
         }
     }
 
-    /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA, NPI.
+    /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA.
     fn codes(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        let letters = norm.bytes().any(|b| b.is_ascii_alphabetic());
-        if !letters {
-            return;
-        }
         for m in self.mbi.find_iter(norm) {
             if out.free(&m.range()) {
                 out.push(&HEALTH_PLAN, m.range(), Some(SafeHarbor::I), "A Medicare Beneficiary Identifier (MBI format): health plan numbers are HIPAA identifiers (Safe Harbor I).", FIX_NUMBER);
@@ -681,7 +746,7 @@ impl Detector {
             for m in self.vin.find_iter(norm) {
                 let s = m.as_str().as_bytes();
                 let ds = s.iter().filter(|b| b.is_ascii_digit()).count();
-                if ds >= 5 && ds < 17 && checks::vin(s) && out.free(&m.range()) {
+                if (5..17).contains(&ds) && checks::vin(s) && out.free(&m.range()) {
                     out.push(&VEHICLE, m.range(), Some(SafeHarbor::L), "A vehicle identification number with a valid check digit: vehicle identifiers are HIPAA identifiers (Safe Harbor L).", FIX_NUMBER);
                 }
             }
@@ -692,6 +757,10 @@ impl Detector {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A DEA registration number with a valid checksum: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
             }
         }
+    }
+
+    /// NPIs are ten plain digits, so they are only looked for after "NPI".
+    fn npis(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         for m in self.npi.find_iter(norm) {
             if cues.before(&[Cue::Npi], m.start(), 20) && checks::npi(m.as_str().as_bytes()) && out.free(&m.range()) {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A National Provider Identifier with a valid check digit: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
@@ -699,16 +768,22 @@ impl Detector {
         }
     }
 
-    fn dates(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+    fn dates(&self, norm: &str, digits: usize, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        for c in self.num_date.captures_iter(norm) {
-            let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
-                continue;
-            };
-            if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str()) {
-                continue;
+        let numeric = digits >= 3 && (memchr::memchr3(b'/', b'-', b'.', bytes).is_some());
+        if numeric {
+            for c in self.num_date.captures_iter(norm) {
+                let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
+                    continue;
+                };
+                if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str()) {
+                        continue;
+                }
+                self.date(norm, m.range(), cues, out);
             }
-            self.date(norm, m.range(), cues, out);
+        }
+        if !cues.any(Cue::Month) {
+            return;
         }
         for c in self.month_date.captures_iter(norm) {
             let Some(m) = c.get(0) else { continue };
@@ -832,7 +907,8 @@ fn points_at_person(url: &str) -> bool {
     let rest = rest.strip_prefix("www.").unwrap_or(rest);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     const MARKERS: &[&str] = &["profile", "user/", "users/", "u/", "people/", "photos/", "photo", "@", "in/", "~"];
-    if MARKERS.iter().any(|m| path.starts_with(m) || path.contains(&format!("/{m}"))) {
+    let segment_starts = std::iter::once(path).chain(path.match_indices('/').filter_map(|(i, _)| path.get(i + 1..)));
+    if segment_starts.into_iter().any(|seg| MARKERS.iter().any(|m| seg.starts_with(m))) {
         return true;
     }
     const SOCIAL: &[&str] = &["facebook.com", "fb.com", "instagram.com", "twitter.com", "x.com", "tiktok.com", "bsky.app", "threads.net", "reddit.com", "pinterest.com", "flickr.com"];
@@ -851,7 +927,7 @@ fn digit_bounded(bytes: &[u8], r: Range<usize>) -> bool {
     let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
     let joiner = |b: Option<u8>| matches!(b, Some(b'-' | b'.' | b'/'));
-    !alnum(before) && !alnum(after) && !(joiner(before) && digit(before2)) && !(joiner(after) && digit(after2))
+    !(alnum(before) || alnum(after) || joiner(before) && digit(before2) || joiner(after) && digit(after2))
 }
 
 /// Drop an unbalanced parenthesis the grouped phone pattern picked up.

@@ -12,20 +12,26 @@ use std::ops::Range;
 use crate::text::Scan;
 
 /// Street-type words that end a US-style street name after a house number.
-const SUFFIXES: &[&str] = &[
-    "street", "st", "avenue", "ave", "av", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive", "dr",
-    "way", "court", "ct", "place", "pl", "terrace", "ter", "circle", "cir", "parkway", "pkwy", "highway",
-    "hwy", "square", "sq", "trail", "trl", "crescent", "close", "row", "plaza", "alley", "path", "pass",
-    "loop", "walk", "heights", "gardens", "grove", "mews", "pike", "turnpike", "route", "rte", "expressway",
-    "freeway", "broadway",
-];
+fn is_suffix(w: &str) -> bool {
+    matches!(
+        w,
+        "street" | "st" | "avenue" | "ave" | "av" | "road" | "rd" | "boulevard" | "blvd" | "lane" | "ln" | "drive" | "dr" |
+        "way" | "court" | "ct" | "place" | "pl" | "terrace" | "ter" | "circle" | "cir" | "parkway" | "pkwy" | "highway" |
+        "hwy" | "square" | "sq" | "trail" | "trl" | "crescent" | "close" | "row" | "plaza" | "alley" | "path" | "pass" |
+        "loop" | "walk" | "heights" | "gardens" | "grove" | "mews" | "pike" | "turnpike" | "route" | "rte" | "expressway" |
+        "freeway" | "broadway"
+    )
+}
 
 /// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
-const PREFIX_MARKERS: &[&str] = &[
-    "rue", "via", "viale", "vicolo", "piazza", "piazzetta", "calle", "avenida", "rua", "travessa", "estrada",
-    "praça", "praca", "largo", "ul", "ulica", "utca", "strada", "chaussee", "allee", "quai", "camino",
-    "carrera", "paseo", "avinguda", "carrer", "rambla", "corso", "avenue", "boulevard", "paso",
-];
+fn is_prefix_marker(w: &str) -> bool {
+    matches!(
+        w,
+        "rue" | "via" | "viale" | "vicolo" | "piazza" | "piazzetta" | "calle" | "avenida" | "rua" | "travessa" | "estrada" |
+        "praça" | "praca" | "largo" | "ul" | "ulica" | "utca" | "strada" | "chaussee" | "allee" | "quai" | "camino" |
+        "carrera" | "paseo" | "avinguda" | "carrer" | "rambla" | "corso" | "avenue" | "boulevard" | "paso"
+    )
+}
 
 /// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej").
 const ENDING_MARKERS: &[&str] = &[
@@ -36,30 +42,44 @@ const ENDING_MARKERS: &[&str] = &[
 ];
 
 /// Unit designators that continue an address ("Apt. 864", "Suite 245").
-const UNITS: &[&str] = &["apt", "apartment", "suite", "ste", "unit", "floor", "fl", "bldg", "building", "flat", "box"];
+fn is_unit_word(w: &str) -> bool {
+    matches!(
+        w,
+        "apt" | "apartment" | "suite" | "ste" | "unit" | "floor" | "fl" | "bldg" | "building" | "flat" | "box"
+    )
+}
 
 /// Lower-case words inside street and place names ("rue du Centre", "Saint Kitts and Nevis").
-const CONNECTORS: &[&str] = &[
-    "de", "du", "del", "da", "do", "das", "dos", "di", "la", "le", "les", "van", "von", "der", "den", "of", "y",
-    "e", "and", "the", "san", "santa",
-];
+fn is_connector(w: &str) -> bool {
+    matches!(
+        w,
+        "de" | "du" | "del" | "da" | "do" | "das" | "dos" | "di" | "la" | "le" | "les" | "van" | "von" | "der" | "den" | "of" | "y" |
+        "e" | "and" | "the" | "san" | "santa"
+    )
+}
 
 /// Words that end an address when the extension reaches them, whatever their case.
-const STOPWORDS: &[&str] = &[
-    "for", "in", "on", "at", "to", "a", "an", "is", "are", "was", "were", "be", "i", "we", "you", "he", "she",
-    "it", "they", "my", "your", "his", "her", "our", "their", "this", "that", "after", "before", "last",
-    "next", "if", "please", "thanks", "thank", "with", "from", "by", "near", "since", "until", "when",
-    "where", "which", "who", "so", "but", "or", "as", "then", "there", "here", "today", "tomorrow",
-    "tonight", "yesterday", "now", "the", "fax", "office", "mobile", "phone", "tel", "email", "e-mail", "call",
-    "website", "name", "address", "card", "it's", "i'm", "we'll", "i'll", "can", "will", "would", "could",
-];
+fn is_stopword(w: &str) -> bool {
+    matches!(
+        w,
+        "for" | "in" | "on" | "at" | "to" | "a" | "an" | "is" | "are" | "was" | "were" | "be" | "i" | "we" | "you" | "he" | "she" |
+        "it" | "they" | "my" | "your" | "his" | "her" | "our" | "their" | "this" | "that" | "after" | "before" | "last" |
+        "next" | "if" | "please" | "thanks" | "thank" | "with" | "from" | "by" | "near" | "since" | "until" | "when" |
+        "where" | "which" | "who" | "so" | "but" | "or" | "as" | "then" | "there" | "here" | "today" | "tomorrow" |
+        "tonight" | "yesterday" | "now" | "the" | "fax" | "office" | "mobile" | "phone" | "tel" | "email" | "e-mail" | "call" |
+        "website" | "name" | "address" | "card" | "it's" | "i'm" | "we'll" | "i'll" | "can" | "will" | "would" | "could"
+    )
+}
 
 /// Month and weekday names: "March 4" and "Friday 13" are dates, not streets.
-const CALENDAR: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-    "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-];
+fn is_calendar(w: &str) -> bool {
+    matches!(
+        w,
+        "january" | "february" | "march" | "april" | "may" | "june" | "july" | "august" | "september" | "october" |
+        "november" | "december" | "jan" | "feb" | "mar" | "apr" | "jun" | "jul" | "aug" | "sep" | "sept" | "oct" | "nov" |
+        "dec" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
+    )
+}
 
 /// The longest address, in tokens; stops runaway extension over lists of capitalized words.
 const MAX_TOKENS: usize = 32;
@@ -69,6 +89,11 @@ const MAX_TOKENS: usize = 32;
 const SHORT_ENDINGS: &[&str] = &["weg", "vej", "vei", "vag"];
 
 fn has_ending_marker(w: &str) -> bool {
+    // Most words end in none of the markers' last two bytes: rule them out before scanning the list.
+    let tail = w.as_bytes().get(w.len().saturating_sub(2)..).unwrap_or_default();
+    if !matches!(tail, b"ad" | b"ag" | b"ak" | b"an" | b"at" | b"de" | b"ee" | b"ef" | b"eg" | b"ei" | b"ej" | b"en" | b"er" | b"et" | b"ht" | b"ie" | b"in" | b"ja" | b"kp" | b"mm" | b"ne" | b"oz" | b"se" | b"si" | b"ss" | b"ta" | b"tr" | b"tu" | b"tz" | b"ue" | b"\x9fe") {
+        return false;
+    }
     ENDING_MARKERS.contains(&w)
         || ENDING_MARKERS
             .iter()
@@ -89,7 +114,8 @@ impl View<'_, '_> {
     }
 
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        !self.is_ordinal(i)
+        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit)
+            && !self.is_ordinal(i)
             && self.scan.tokens.get(i).is_some_and(|t| {
             let w = self.word(i).as_bytes();
             w.len() <= max_len
@@ -112,7 +138,7 @@ impl View<'_, '_> {
 
     /// A unit designator with its number ("Apt. 864") starts at token `i`.
     fn is_unit(&self, i: usize) -> bool {
-        UNITS.contains(&self.word(i)) && self.scan.tokens.get(i + 1).is_some_and(|t| t.shape.has_digit)
+        is_unit_word(self.word(i)) && self.scan.tokens.get(i + 1).is_some_and(|t| t.shape.has_digit)
     }
 
     /// What follows token `i` confirms an address: a unit, or (with `line_break`) a line break
@@ -192,36 +218,41 @@ impl View<'_, '_> {
             return None;
         }
         let first_word = j;
+        if !leading && !self.is_capitalized(i) && !self.marker_word(i, true) {
+            return None;
+        }
         let mut last_suffix = None;
-        let mut marker = false;
         let mut all_caps = true;
         while j < first_word + 5 && self.is_alpha(j) && (j == i || self.inline(j)) {
             let w = self.word(j);
-            if STOPWORDS.contains(&w) && !CONNECTORS.contains(&w) || CALENDAR.contains(&w) || UNITS.contains(&w) {
+            if is_stopword(w) && !is_connector(w) || is_calendar(w) || is_unit_word(w) {
                 break;
             }
-            if j == first_word && CONNECTORS.contains(&w) {
+            if j == first_word && is_connector(w) {
                 break;
             }
-            let connector = j > first_word && CONNECTORS.contains(&w);
+            let connector = j > first_word && is_connector(w);
             // Lower-case text gives no capitalization evidence either way.
             let shouted = self.scan.tokens.get(j).is_some_and(|t| t.shape.all_upper);
             if !connector && (self.lower_text || shouted || !self.is_capitalized(j)) {
                 all_caps = false;
             }
-            if j > first_word && SUFFIXES.contains(&w) {
+            if j > first_word && is_suffix(w) {
                 last_suffix = Some(j);
             }
-            // A bare "Road 2" is not enough: the marker must open the name or end a longer word.
-            marker |= PREFIX_MARKERS.contains(&w) && j == first_word || has_ending_marker(w) && !SUFFIXES.contains(&w);
             j += 1;
         }
         let words = j - first_word;
         if words == 0 || (first_word..j).any(|k| self.is_claimed(k)) {
             return None;
         }
+        let trailing_number = self.is_number(j, 5) && self.inline(j);
+        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j))) {
+            return None;
+        }
+        let marker = (first_word..j).any(|k| self.marker_word(k, k == first_word));
         let first_cap = self.is_capitalized(first_word) || marker;
-        if self.is_number(j, 5) && self.inline(j) && !self.is_claimed(j) && !self.is_decade(j) && !self.in_numeric_context(j, true) {
+        if trailing_number && !self.is_claimed(j) && !self.is_decade(j) && !self.in_numeric_context(j, true) {
             let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
             let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
             let supported = self.tail_supports(j, true);
@@ -251,7 +282,7 @@ impl View<'_, '_> {
         let mut k = and + 1;
         while k < and + 6 && self.inline(k) && !self.is_claimed(k) {
             let w = self.word(k);
-            if STOPWORDS.contains(&w) || !(self.is_capitalized(k) || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit)) {
+            if is_stopword(w) || !(self.is_capitalized(k) || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit)) {
                 break;
             }
             last = k;
@@ -259,7 +290,7 @@ impl View<'_, '_> {
         }
         let named = (c + 2..=last).any(|k| {
             let w = self.word(k);
-            SUFFIXES.contains(&w) || has_ending_marker(w) || PREFIX_MARKERS.contains(&w) || self.is_number(k, 5)
+            is_suffix(w) || has_ending_marker(w) || is_prefix_marker(w) || self.is_number(k, 5)
         });
         let inline = (c + 1..=last).all(|k| self.inline(k) || self.gap(k).trim() == ",");
         (last > and && named && inline && !(c..=last).any(|k| self.is_claimed(k))).then_some((i, last))
@@ -299,14 +330,14 @@ impl View<'_, '_> {
                 last = k;
                 continue;
             }
-            if self.is_alpha(k) && !STOPWORDS.contains(&w) && !CALENDAR.contains(&w) {
+            if self.is_alpha(k) && !is_stopword(w) && !is_calendar(w) {
                 let separated = newlines > 0 || commas > 0;
                 let place = if self.lower_text { separated || self.run_after_unit(first, last) } else { self.is_capitalized(k) };
                 if place {
                     last = k;
                     continue;
                 }
-                if CONNECTORS.contains(&w) && self.is_alpha(k + 1) && self.inline(k + 1) && !self.lower_text && self.is_capitalized(k + 1) {
+                if is_connector(w) && self.is_alpha(k + 1) && self.inline(k + 1) && !self.lower_text && self.is_capitalized(k + 1) {
                     last = k + 1;
                     continue;
                 }
@@ -327,7 +358,7 @@ impl View<'_, '_> {
 
     /// In lower-case text, a unit ("apt. 335") is followed by the town on the same line.
     fn run_after_unit(&self, first: usize, last: usize) -> bool {
-        (first..=last).any(|k| UNITS.contains(&self.word(k)))
+        (first..=last).any(|k| is_unit_word(self.word(k)))
     }
 
     /// Include a unit written before the street ("Apt. 630 39 Rincon 9082").
@@ -338,6 +369,13 @@ impl View<'_, '_> {
         }
     }
 
+    /// Token `k` marks a street name: an opening word ("rue", when `first`) or a street-name
+    /// ending. A bare "Road 2" is not enough, so suffix words alone do not count.
+    fn marker_word(&self, k: usize, first: bool) -> bool {
+        let w = self.word(k);
+        first && is_prefix_marker(w) || !is_suffix(w) && has_ending_marker(w)
+    }
+
     /// "the 70s": a decade, not a house number.
     fn is_decade(&self, i: usize) -> bool {
         let w = self.word(i).as_bytes();
@@ -346,18 +384,35 @@ impl View<'_, '_> {
 
     fn abbreviation(&self, i: usize) -> bool {
         let w = self.word(i);
-        w.len() <= 4 && (SUFFIXES.contains(&w) || UNITS.contains(&w) || PREFIX_MARKERS.contains(&w) || w == "str")
+        w.len() <= 4 && (is_suffix(w) || is_unit_word(w) || is_prefix_marker(w) || w == "str")
     }
 }
 
 /// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges.
 /// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
 pub(super) fn find(scan: &Scan<'_>, claimed: &[Range<usize>], cued_at: impl Fn(usize) -> bool, out: &mut Vec<Range<usize>>) {
-    let lower_text = !scan.text.chars().any(char::is_uppercase);
+    let lower_text = if scan.text.is_ascii() {
+        !scan.text.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        !scan.text.chars().any(char::is_uppercase)
+    };
     let view = View { scan, lower_text, claimed };
     let n = scan.tokens.len();
     let mut i = 0;
+    // Every core holds a number within its first six tokens, so only tokens with a number at
+    // most five tokens ahead can start one; `next_num` walks forward with `i`.
+    let mut next_num = 0;
     while i < n {
+        while next_num < n && (next_num < i || !scan.tokens[next_num].shape.has_digit) {
+            next_num += 1;
+        }
+        if next_num >= n {
+            break;
+        }
+        if next_num > i + 5 && view.word(i) != "the" && view.word(i) != "corner" {
+            i += 1;
+            continue;
+        }
         let at = scan.tokens.get(i).map_or(0, |t| t.start);
         if let Some((first, last)) = view.core(i, cued_at(at)) {
             let first = view.unit_before(first);
