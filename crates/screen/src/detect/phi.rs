@@ -712,6 +712,10 @@ impl Detector {
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
             // 12-digit Maestro cards look like any long number: only with "card" just before.
+            // IMEIs and other serials use Luhn too: after "IMEI" or "serial" it is a device id.
+            if cues.before(&[Cue::Device], m.start(), 12) {
+                continue;
+            }
             let long_enough = ds.len() >= 13 || (ds.len() == 12 && cues.before(&[Cue::Card], m.start(), 24));
             if long_enough && ds.len() <= 19 && (issuer || ds.len() == 12) && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
                 out.push(&ACCOUNT, m.range(), Some(SafeHarbor::J), "A payment card number that passes the Luhn check: account numbers are HIPAA identifiers (Safe Harbor J) and a fraud risk.", FIX_NUMBER);
@@ -1065,6 +1069,7 @@ mod tests {
         lacks("code 1M8GDM9A1KP042788", "phi.vehicle");
         has("license plate 7ABC123", "phi.vehicle", "7ABC123");
         has("pacemaker serial PJN123456", "phi.device", "PJN123456");
+        has("IMEI 356938035643809", "phi.device", "356938035643809");
     }
 
     #[test]
