@@ -305,7 +305,7 @@ impl View<'_, '_> {
             let gap = self.gap(k);
             // Sentence punctuation ends the address, except in a line prefix ("??? Suite 574").
             let before_break = gap.split('\n').next().unwrap_or_default();
-            if before_break.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"')) {
+            if before_break.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"' | b'[' | b']' | b'~' | b'*' | b'&' | b'=')) {
                 break;
             }
             let newlines = gap.bytes().filter(|&b| b == b'\n').count();
@@ -330,6 +330,11 @@ impl View<'_, '_> {
                 last = k;
                 continue;
             }
+            // Second half of a split postal code ("340 12", "B0J 2H0").
+            if self.is_number(k, 3) && newlines == 0 && self.is_number(last, 5) && self.word(last).len() >= 3 {
+                last = k;
+                continue;
+            }
             if self.is_alpha(k) && !is_stopword(w) && !is_calendar(w) {
                 let separated = newlines > 0 || commas > 0;
                 let place = if self.lower_text { separated || self.run_after_unit(first, last) } else { self.is_capitalized(k) };
@@ -344,7 +349,7 @@ impl View<'_, '_> {
             }
             // One unrecognized word between address parts ("Oeschenbach, n/a 12282") is bridged
             // when a postal code follows it.
-            if (newlines > 0 || commas > 0) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
+            if !is_stopword(w) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
                 let g = self.gap(k + 1);
                 if !g.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'.')) && g.len() <= 6 {
                     last = k + 1;
@@ -363,8 +368,10 @@ impl View<'_, '_> {
 
     /// Include a unit written before the street ("Apt. 630 39 Rincon 9082").
     fn unit_before(&self, first: usize) -> usize {
-        match first.checked_sub(2) {
-            Some(u) if self.is_unit(u) && self.inline(u + 1) && self.inline(first) && !self.is_claimed(u + 1) => u,
+        match (first.checked_sub(2), first.checked_sub(1)) {
+            (Some(u), _) if self.is_unit(u) && self.inline(u + 1) && self.inline(first) && !self.is_claimed(u + 1) => u,
+            // The core took the unit's number as a house number: "Suite 913 0547 Bygget 91".
+            (_, Some(u)) if is_unit_word(self.word(u)) && self.is_number(first, 6) && self.inline(first) => u,
             _ => first,
         }
     }
