@@ -961,8 +961,10 @@ fn valid_numeric_date(a: &str, b: &str, y: &str) -> bool {
 mod tests {
     use crate::{Attachments, Decision, Direction, Message, Policy, SafeHarbor, Screener, Severity};
 
-    fn screener() -> Screener {
-        Screener::new(Policy::default()).expect("default policy compiles")
+    /// One engine for all tests: compiling it per proptest case would dominate the run.
+    fn screener() -> &'static Screener {
+        static ENGINE: std::sync::OnceLock<Screener> = std::sync::OnceLock::new();
+        ENGINE.get_or_init(|| Screener::new(Policy::default()).expect("default policy compiles"))
     }
 
     /// (rule id, matched text) of every phi finding, in text order.
@@ -1174,6 +1176,20 @@ mod tests {
         assert!(!found(&msg).iter().any(|(r, _)| r == "phi.image_exif"));
         let plain = Message { attachments: Attachments { has_image: true, ..Attachments::default() }, ..Message::incoming("Happy Friday!") };
         assert!(found(&plain).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn number_and_address_soup_never_panics(text in "[0-9a-zA-Z .,:/\\-\n@#()+?ßÅ]{0,160}") {
+            let s = screener();
+            proptest::prop_assert!(s.screen(&Message::incoming(text.clone())).is_ok());
+            proptest::prop_assert!(s.screen(&Message::outgoing(text)).is_ok());
+        }
+
+        #[test]
+        fn any_unicode_never_panics(text in "\\PC{0,120}") {
+            proptest::prop_assert!(screener().screen(&Message::incoming(text)).is_ok());
+        }
     }
 
     #[test]
