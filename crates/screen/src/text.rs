@@ -211,6 +211,13 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
                 push(&mut norm, &mut map, d, at);
                 continue;
             }
+            // A letter must stay a letter: the skeleton of "ð" is "∂", which would split "Höfðagata"
+            // into two tokens.
+            let symbol = |s: char| !s.is_alphanumeric() && !is_combining_mark(s);
+            if d.is_alphabetic() && unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)).any(symbol) {
+                push(&mut norm, &mut map, d, at);
+                continue;
+            }
             for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
                 if !is_combining_mark(s) {
                     push(&mut norm, &mut map, s, at);
@@ -249,6 +256,13 @@ mod tests {
         let s = Scan::new("ｋｉｌｌ my\u{200B}self");
         assert_eq!(s.norm, "kill myself");
         assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn letters_whose_skeleton_is_a_symbol_stay_letters() {
+        let s = Scan::new("Höfðagata 39");
+        assert_eq!(s.tokens.len(), 2);
+        assert_eq!(s.orig_text(s.tokens[0].start..s.tokens[0].end), "Höfðagata");
     }
 
     #[test]

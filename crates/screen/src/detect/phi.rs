@@ -617,7 +617,7 @@ impl Detector {
             self.npis(norm, cues, out);
         }
         self.dates(norm, digits, cues, out);
-        if digits >= 7 {
+        if digits >= 6 {
             for re in [&self.intl, &self.grouped] {
                 for m in re.find_iter(norm) {
                     let r = trim_parens(bytes, m.range());

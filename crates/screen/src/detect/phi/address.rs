@@ -152,7 +152,7 @@ impl View<'_, '_> {
     }
 
     fn is_capitalized(&self, i: usize) -> bool {
-        self.lower_text || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized)
+        self.lower_text || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized) || self.is_ordinal(i)
     }
 
     fn is_claimed(&self, i: usize) -> bool {
@@ -247,7 +247,7 @@ impl View<'_, '_> {
             return None;
         }
         let trailing_number = self.is_number(j, 5) && self.inline(j);
-        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j))) {
+        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j) || cued)) {
             return None;
         }
         let marker = (first_word..j).any(|k| self.marker_word(k, k == first_word));
@@ -264,7 +264,8 @@ impl View<'_, '_> {
             if let Some(s) = last_suffix {
                 return Some((i, s));
             }
-            if marker || self.tail_supports(j - 1, false) && (all_caps || cued) {
+            // "The restaurant is at 9816 214 Pavlou Drandaki": a cue and a title-case name are enough.
+            if marker || self.tail_supports(j - 1, false) && (all_caps || cued) || cued && all_caps {
                 return Some((i, j - 1));
             }
         }
@@ -300,6 +301,8 @@ impl View<'_, '_> {
     fn extend(&self, first: usize, mut last: usize) -> usize {
         let n = self.scan.tokens.len();
         let mut newlines_run = 0usize;
+        // Capitalized words on the core's line without a comma: a town or country, not a title.
+        let mut inline_words = 0usize;
         while last + 1 < n && last + 1 - first < MAX_TOKENS {
             let k = last + 1;
             let gap = self.gap(k);
@@ -326,7 +329,13 @@ impl View<'_, '_> {
                 last = k + 1;
                 continue;
             }
-            if self.is_number(k, 10) && self.scan.tokens.get(k).is_some_and(|t| t.end - t.start >= 3) {
+            let separated = newlines > 0 || commas > 0;
+            inline_words = if separated { 0 } else { inline_words + 1 };
+            if inline_words > 4 {
+                break;
+            }
+            let min_len = if separated || !self.is_alpha(last) { 3 } else { 4 };
+            if self.is_number(k, 10) && self.scan.tokens.get(k).is_some_and(|t| t.end - t.start >= min_len) {
                 last = k;
                 continue;
             }
@@ -335,8 +344,9 @@ impl View<'_, '_> {
                 last = k;
                 continue;
             }
-            if self.is_alpha(k) && !is_stopword(w) && !is_calendar(w) {
-                let separated = newlines > 0 || commas > 0;
+            // State and country codes ("BY", "IN", "OR") are place words even when they spell a stopword.
+            let code = self.scan.tokens.get(k).is_some_and(|t| t.shape.all_upper && t.end - t.start == 2);
+            if self.is_alpha(k) && (code || !is_stopword(w)) && !is_calendar(w) {
                 let place = if self.lower_text { separated || self.run_after_unit(first, last) } else { self.is_capitalized(k) };
                 if place {
                     last = k;
@@ -349,7 +359,7 @@ impl View<'_, '_> {
             }
             // One unrecognized word between address parts ("Oeschenbach, n/a 12282") is bridged
             // when a postal code follows it.
-            if !is_stopword(w) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
+            if self.is_alpha(k) && !is_stopword(w) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
                 let g = self.gap(k + 1);
                 if !g.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'.')) && g.len() <= 6 {
                     last = k + 1;
