@@ -311,29 +311,32 @@ struct Pattern {
     health: bool,
 }
 
-/// Cue occurrences in one message; a fixed buffer so that screening a message allocates nothing
-/// until something is found. Cues past the capacity are dropped (they only add context).
+/// Cue occurrences in one message. The first `CAP` live in a fixed buffer so that a short message
+/// allocates nothing; long drafts spill into `more`.
 struct Cues {
     items: [(Cue, usize, usize); Cues::CAP],
     len: usize,
+    more: Vec<(Cue, usize, usize)>,
 }
 
 impl Cues {
-    const CAP: usize = 48;
+    const CAP: usize = 32;
 
     fn new() -> Self {
-        Cues { items: [(Cue::Phone, 0, 0); Cues::CAP], len: 0 }
+        Cues { items: [(Cue::Phone, 0, 0); Cues::CAP], len: 0, more: Vec::new() }
     }
 
     fn push(&mut self, cue: Cue, start: usize, end: usize) {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = (cue, start, end);
             self.len += 1;
+        } else {
+            self.more.push((cue, start, end));
         }
     }
 
     fn iter(&self) -> impl Iterator<Item = &(Cue, usize, usize)> {
-        self.items.iter().take(self.len)
+        self.items.iter().take(self.len).chain(self.more.iter())
     }
 
     /// Some cue of this kind was seen anywhere.
@@ -1048,6 +1051,8 @@ mod tests {
         has("my MBI is 1EG4-TE5-MK73", "phi.health_plan", "1EG4-TE5-MK73");
         has("patient id 778812", "phi.other_id", "778812");
         has("claim number 99812345", "phi.other_id", "99812345");
+        let long = format!("{} MRN 12345678", "it was old work at home. ".repeat(40));
+        has(&long, "phi.mrn", "12345678");
         lacks("we opened 12345678 accounts", "phi.mrn");
         lacks("a chart of 2024 results", "phi.mrn");
     }
