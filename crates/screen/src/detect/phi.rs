@@ -620,6 +620,8 @@ impl Detector {
             self.npis(norm, cues, out);
         }
         self.dates(norm, digits, cues, out);
+        // Named ids first: "MRN 12345678" after "call home." is a record number, not a phone.
+        self.ids_after_cues(norm, cues, out);
         if digits >= 6 {
             for re in [&self.intl, &self.grouped] {
                 for m in re.find_iter(norm) {
@@ -637,7 +639,6 @@ impl Detector {
                 }
             }
         }
-        self.ids_after_cues(norm, cues, out);
         let mut found = Vec::new();
         address::find(out.scan, &out.claimed, |pos| cues.before(&[Cue::Address], pos, 24), &mut found);
         for r in found {
