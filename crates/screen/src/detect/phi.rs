@@ -416,6 +416,7 @@ pub(crate) struct Detector {
     dea: Regex,
     npi: Regex,
     num_date: Regex,
+    short_date: Regex,
     month_date: Regex,
     time_after: Regex,
     id_after: Regex,
@@ -495,6 +496,7 @@ impl Detector {
             dea: compile("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
             npi: compile("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
             num_date: compile("numeric date", r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})")?,
+            short_date: compile("month/day date", r"(\d{1,2})/(\d{1,2})")?,
             month_date: compile(
                 "month date",
                 &format!(
@@ -788,6 +790,16 @@ impl Detector {
                         continue;
                 }
                 self.date(norm, m.range(), cues, out);
+            }
+        }
+        // "discharged on 5/12": without a year, m/d is a date only right after a person-date cue.
+        if numeric && cues.any(Cue::PersonDate) {
+            for c in self.short_date.captures_iter(norm) {
+                let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+                let (Ok(mo), Ok(d)) = (a.as_str().parse::<u8>(), b.as_str().parse::<u8>()) else { continue };
+                if (1..=12).contains(&mo) && (1..=31).contains(&d) && digit_bounded(bytes, m.range()) && cues.before(&[Cue::PersonDate], m.start(), 24) {
+                    self.date(norm, m.range(), cues, out);
+                }
             }
         }
         if !cues.any(Cue::Month) {
@@ -1118,6 +1130,8 @@ mod tests {
         has("She was born on 2/19/1956.", "phi.personal_date", "2/19/1956");
         has("Please tell me your date of birth. It's 6/24/1991", "phi.personal_date", "6/24/1991");
         has("admitted on March 3, 2024 with chest pain", "phi.personal_date", "March 3, 2024");
+        has("Mrs. Jones in room 412 was discharged on 5/12", "phi.personal_date", "5/12");
+        lacks("add 3/4 cup of flour, born bakers know", "phi.personal_date");
         lacks("Join us March 3 for the fair", "phi.personal_date");
     }
 
