@@ -9,6 +9,7 @@
 //! is valid (texts over [`MAX_MESSAGE_BYTES`] are refused with an error instead of screened slowly).
 
 mod detect;
+pub mod model;
 mod message;
 mod policy;
 mod report;

@@ -1,23 +1,604 @@
-//! Placeholder until the adverse rules land.
+//! Adverse events: an incoming message that describes a side effect, a reaction or a withdrawal
+//! effect, with or without the suspect product named.
+//!
+//! The text is cut into sentence-like segments. One Aho-Corasick automaton finds drug names (the
+//! trimmed drug dictionary plus the organization's products and aliases); another finds NegEx /
+//! ConText triggers, relation words ("my mother") and words that imply a medicine ("this med").
+//! The triggers mark which tokens sit in a negated or hypothetical scope. A hashed-feature linear
+//! model (`crate::model`, trained on PsyTAR) scores each segment; in a positive segment a second,
+//! token-level model picks the reaction phrase. Phrases wholly inside a negated or hypothetical scope
+//! are dropped ("no side effects", "worried it might cause a rash"). The four FDA elements
+//! (identifiable patient, reporter, product, event) are then filled in.
 
-use crate::policy::Policy;
-use crate::rules::RuleInfo;
+use std::collections::HashSet;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+
 use crate::ScreenError;
+use crate::message::Direction;
+use crate::model::{AdrModel, DRUG, HYP, NEG, TokFeat};
+use crate::policy::Policy;
+use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
+use crate::rules::RuleInfo;
+use crate::text::Scan;
 
-use super::{Ctx, Sink};
+use super::{Ctx, Hit, Sink};
 
-/// The adverse rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+/// The adverse-event rules.
+pub(crate) const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "adverse_event.own_product",
+        category: Category::AdverseEvent,
+        severity: Severity::Critical,
+        incoming: Some(Action::Escalate),
+        outgoing: None,
+        summary: "An incoming message reports a side effect of one of the organization's own products (pharmacovigilance clock).",
+    },
+    RuleInfo {
+        id: "adverse_event.report",
+        category: Category::AdverseEvent,
+        severity: Severity::High,
+        incoming: Some(Action::Review),
+        outgoing: None,
+        summary: "An incoming message reports a side effect together with a named medicine.",
+    },
+    RuleInfo {
+        id: "adverse_event.possible",
+        category: Category::AdverseEvent,
+        severity: Severity::Low,
+        incoming: Some(Action::Flag),
+        outgoing: None,
+        summary: "An incoming message describes what reads as a side effect, but names no medicine.",
+    },
+];
 
-/// The compiled adverse detector.
-pub(crate) struct Detector;
+const OWN: &RuleInfo = &RULES[0];
+const REPORT: &RuleInfo = &RULES[1];
+const POSSIBLE: &RuleInfo = &RULES[2];
+
+/// The most tokens one segment holds; longer sentences are cut into pieces of this size.
+pub(crate) const MAX_SEG: usize = 64;
+
+/// How many tokens a preceding negation trigger reaches (NegEx uses five words).
+const NEG_REACH: usize = 5;
+/// How many tokens a following negation trigger reaches back.
+const POST_REACH: usize = 3;
+/// How many tokens a hypothetical trigger reaches.
+const HYP_REACH: usize = 8;
+
+const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
+const DRUG_STOPLIST: &str = include_str!("../../lexicons/en/drugs/stoplist.txt");
+const TRIGGERS_TSV: &str = include_str!("../../lexicons/en/negation/triggers.tsv");
+const MODEL: &[u8] = include_bytes!("../../models/adr.bin");
+
+/// People whose side effects the author may report; "my" marks them as identifiable to the author.
+const RELATIONS: &[&str] = &[
+    "my mom", "my mum", "my mother", "my dad", "my father", "my son", "my daughter", "my husband",
+    "my wife", "my child", "my kid", "my kids", "my baby", "my toddler", "my brother", "my sister",
+    "my grandma", "my grandmother", "my grandpa", "my grandfather", "my grandson", "my granddaughter",
+    "my aunt", "my uncle", "my nephew", "my niece", "my cousin", "my friend", "my partner",
+    "my boyfriend", "my girlfriend", "my fiance", "my fiancee", "my stepson", "my stepdaughter",
+    "my patient", "my patients", "my client", "our son", "our daughter", "our baby", "our child",
+];
+
+/// Phrases that imply a medicine without naming it.
+const IMPLIED: &[&str] = &[
+    "this med", "this meds", "these meds", "this medication", "this medicine", "this drug",
+    "the med", "the meds", "the medication", "the medicine", "the drug", "my meds", "my medication",
+    "my medicine", "this pill", "these pills", "the pill", "the pills", "side effect", "side effects",
+    "side-effect", "side-effects", "the vaccine", "the shot", "the jab", "the injection",
+    "antidepressant", "antidepressants", "ssri", "ssris", "snri", "snris", "started taking",
+    "since taking", "after taking", "while taking", "stopped taking", "coming off", "withdrawal",
+    "withdrawals", "the dose", "my dose", "the dosage",
+];
+
+/// Words that make the author the patient.
+const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    Pre,
+    Post,
+    Pseudo,
+    Term,
+    Hyp,
+    Implied,
+    Relation,
+}
+
+/// A run of tokens `first..end` read as one sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Index of the first token.
+    pub first: usize,
+    /// One past the last token.
+    pub end: usize,
+}
+
+/// Something the lexicons found while marking a segment.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// A drug name: pattern index and normalized byte range.
+    Drug(usize, usize, usize),
+    /// A relation ("my mother"): normalized byte range.
+    Relation(usize, usize),
+    /// A phrase implying a medicine: normalized byte range.
+    Implied(usize, usize),
+}
+
+/// A product the automaton can match.
+#[derive(Debug, Clone)]
+struct ProductName {
+    /// The canonical (generic) name, or the policy product's name.
+    canonical: String,
+    /// One of the organization's own products.
+    own: bool,
+}
+
+/// The compiled lexicons: drug names and context cues.
+pub(crate) struct Lexicon {
+    drugs: AhoCorasick,
+    products: Vec<ProductName>,
+    cues: AhoCorasick,
+    cue_kinds: Vec<Cue>,
+}
+
+fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
+    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+}
+
+impl Lexicon {
+    /// The built-in lexicons with the organization's products added.
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let stop: HashSet<&str> = DRUG_STOPLIST.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let mut patterns: Vec<String> = Vec::with_capacity(36_000);
+        let mut products: Vec<ProductName> = Vec::with_capacity(36_000);
+        for p in &policy.products {
+            for name in std::iter::once(&p.name).chain(std::iter::once(&p.generic)).chain(p.aliases.iter()) {
+                let norm = Scan::new(name.trim()).norm;
+                if norm.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
+                    continue;
+                }
+                patterns.push(norm);
+                products.push(ProductName { canonical: p.name.trim().to_owned(), own: true });
+            }
+        }
+        for line in DRUGS_TSV.lines() {
+            let mut cols = line.split('\t');
+            let Some(variant) = cols.next().filter(|v| !v.is_empty()) else { continue };
+            if stop.contains(variant) {
+                continue;
+            }
+            let canonical = cols.next().unwrap_or(variant);
+            patterns.push(variant.to_owned());
+            products.push(ProductName { canonical: canonical.to_owned(), own: false });
+        }
+        let drugs = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .map_err(|e| compile_error("drug lexicon", e))?;
+
+        let mut cue_patterns: Vec<&str> = Vec::new();
+        let mut cue_kinds = Vec::new();
+        for line in TRIGGERS_TSV.lines().filter(|l| !l.starts_with('#')) {
+            let mut cols = line.split('\t');
+            let (Some(kind), Some(phrase)) = (cols.next(), cols.next()) else { continue };
+            let kind = match kind {
+                "pre" => Cue::Pre,
+                "post" => Cue::Post,
+                "pseudo" => Cue::Pseudo,
+                "term" => Cue::Term,
+                "hyp" => Cue::Hyp,
+                _ => return Err(compile_error("negation triggers", format!("unknown kind `{kind}`"))),
+            };
+            cue_patterns.push(phrase);
+            cue_kinds.push(kind);
+        }
+        for r in RELATIONS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Relation);
+        }
+        for r in IMPLIED {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Implied);
+        }
+        let cues = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&cue_patterns)
+            .map_err(|e| compile_error("negation triggers", e))?;
+        Ok(Lexicon { drugs, products, cues, cue_kinds })
+    }
+
+    /// The built-in lexicons alone, as used for training.
+    pub fn base() -> Self {
+        // The built-in lexicons are constants checked by the tests, so this cannot fail in practice;
+        // an empty policy adds no patterns.
+        match Lexicon::new(&Policy::default()) {
+            Ok(l) => l,
+            Err(e) => unreachable!("built-in lexicons must compile: {e}"),
+        }
+    }
+
+    /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
+    /// tokens, and report drug names, relations and implied products to `found`.
+    fn mark(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
+        let n = seg.end.saturating_sub(seg.first).min(out.len());
+        let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1))) else {
+            return;
+        };
+        let range = first.start..last.end;
+        let mut flags = [0u8; MAX_SEG];
+        let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
+        for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
+            if !scan.at_word_boundaries(m.range()) {
+                continue;
+            }
+            let begin = local(scan.token_at_or_after(m.start()));
+            let after = local(scan.token_at_or_after(m.end()));
+            let kind = self.cue_kinds.get(m.pattern().as_usize()).copied().unwrap_or(Cue::Pseudo);
+            match kind {
+                Cue::Pre => set(&mut flags, after..(after + NEG_REACH).min(n), NEG),
+                Cue::Post => set(&mut flags, begin.saturating_sub(POST_REACH)..begin, NEG),
+                Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
+                Cue::Term => flags.iter_mut().take(n).skip(begin).for_each(|f| *f &= !(NEG | HYP)),
+                Cue::Pseudo => {}
+                Cue::Implied => found(Found::Implied(m.start(), m.end())),
+                Cue::Relation => found(Found::Relation(m.start(), m.end())),
+            }
+        }
+        for m in self.drugs.find_iter(Input::new(&scan.norm).range(range)) {
+            if !scan.at_word_boundaries(m.range()) {
+                continue;
+            }
+            let begin = local(scan.token_at_or_after(m.start()));
+            let after = local(scan.token_at_or_after(m.end()));
+            set(&mut flags, begin..after, DRUG);
+            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
+        }
+        for (j, (slot, flag)) in out.iter_mut().zip(flags).take(n).enumerate() {
+            let i = seg.first + j;
+            let Some(t) = scan.tokens.get(i) else { break };
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            *slot = TokFeat::new(word, t.shape.has_digit, flag);
+        }
+    }
+
+    /// Model inputs for the tokens of `seg` (at most [`MAX_SEG`]), for training.
+    pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
+        self.mark(scan, seg, out, &mut |_| {});
+    }
+
+    /// True when the text names any drug; used for health context on outgoing messages.
+    fn any_drug(&self, scan: &Scan<'_>) -> bool {
+        self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+    }
+}
+
+/// Set `bit` on the flags of tokens `r` (clipped to the slice).
+fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
+    flags.iter_mut().skip(r.start).take(r.len()).for_each(|f| *f |= bit);
+}
+
+/// Call `f` with each sentence-like segment of the scan, in order.
+fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
+    let toks = &scan.tokens;
+    let norm = scan.norm.as_bytes();
+    let mut first = 0;
+    for i in 0..toks.len() {
+        let ends = match (toks.get(i), toks.get(i + 1)) {
+            (Some(a), Some(b)) => {
+                let gap = norm.get(a.end..b.start).unwrap_or_default();
+                i + 1 - first >= MAX_SEG
+                    || gap.iter().any(|c| matches!(c, b'!' | b'?' | b'\n' | b';'))
+                    || (gap.contains(&b'.') && gap.iter().any(u8::is_ascii_whitespace))
+            }
+            _ => true,
+        };
+        if ends {
+            f(Segment { first, end: i + 1 });
+            first = i + 1;
+        }
+    }
+}
+
+/// One reaction phrase found in a positive segment.
+#[derive(Debug, Clone)]
+struct Event {
+    /// Normalized byte range of the phrase.
+    norm: Range<usize>,
+    /// The segment it was found in.
+    seg: Segment,
+    /// How sure the segment model is (log-odds over threshold).
+    margin: f32,
+}
+
+/// The compiled adverse-event detector.
+pub(crate) struct Detector {
+    lex: Lexicon,
+    model: AdrModel,
+}
 
 impl Detector {
     /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
+        Ok(Detector { lex: Lexicon::new(policy)?, model })
     }
 
     /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let scan = cx.scan;
+        if cx.msg.direction == Direction::Outgoing {
+            if !sink.health_context && self.lex.any_drug(scan) {
+                sink.health_context = true;
+            }
+            return;
+        }
+        let mut found: Vec<(Found, Segment)> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        let mut feats = [TokFeat::default(); MAX_SEG];
+        for_each_segment(scan, |seg| {
+            let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
+            let toks = &mut feats[..n];
+            self.lex.mark(scan, seg, toks, &mut |f| found.push((f, seg)));
+            let margin = self.model.segment_margin(toks);
+            if margin > 0.0 {
+                self.reaction_phrases(scan, seg, toks, margin, &mut events);
+            }
+        });
+        if found.iter().any(|(f, _)| matches!(f, Found::Drug(..))) {
+            sink.health_context = true;
+        }
+        if events.is_empty() {
+            return;
+        }
+        sink.health_context = true;
+        self.report(scan, &found, &events, sink);
+    }
+
+    /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts, or
+    /// its single best token when it accepts none; phrases wholly negated or hypothetical are dropped.
+    fn reaction_phrases(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], margin: f32, events: &mut Vec<Event>) {
+        let mut scores = [0f32; MAX_SEG];
+        for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
+            *s = self.model.token_score(toks, j);
+        }
+        let scores = &scores[..toks.len()];
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        let mut j = 0;
+        while j < scores.len() {
+            if scores[j] > 0.0 {
+                let start = j;
+                while j < scores.len() && scores[j] > 0.0 {
+                    j += 1;
+                }
+                runs.push(start..j);
+            } else {
+                j += 1;
+            }
+        }
+        if runs.is_empty() {
+            let best = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+            runs.push(best..best + 1);
+        }
+        for run in runs {
+            let negated = toks.get(run.clone()).is_some_and(|t| t.iter().all(|t| t.flags & (NEG | HYP) != 0));
+            let only_drug = toks.get(run.clone()).is_some_and(|t| t.iter().all(|t| t.flags & DRUG != 0));
+            if negated || only_drug {
+                continue;
+            }
+            let (Some(a), Some(b)) = (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end - 1)) else {
+                continue;
+            };
+            events.push(Event { norm: a.start..b.end, seg, margin });
+        }
+    }
+
+    /// Build the candidate and one hit per reaction phrase.
+    fn report(&self, scan: &Scan<'_>, found: &[(Found, Segment)], events: &[Event], sink: &mut Sink) {
+        let drugs = || {
+            found.iter().filter_map(|(f, seg)| match *f {
+                Found::Drug(p, s, e) => self.lex.products.get(p).map(|info| (info, s..e, *seg)),
+                _ => None,
+            })
+        };
+        let implied = found.iter().find_map(|(f, _)| match *f {
+            Found::Implied(s, e) => Some(s..e),
+            _ => None,
+        });
+        let patient = self.patient(scan, found);
+        let reporter = patient.as_ref().map(|_| Element { found: true, span: None, text: None });
+        let mut best: Option<(AdverseEventCandidate, f32)> = None;
+        for ev in events {
+            let product = drugs()
+                .min_by_key(|(info, r, seg)| (!info.own, *seg != ev.seg, r.start.abs_diff(ev.norm.start)))
+                .map(|(info, r, _)| (info, r));
+            let event_span = scan.orig(ev.norm.clone());
+            let event_text = scan.orig_text(ev.norm.clone());
+            let product_el = product.as_ref().map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
+            let patient_el = patient.clone().unwrap_or_else(Element::missing);
+            let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
+            let reportable = patient_el.found && reporter_el.found && product_el.found;
+            let who = match &patient_el.text {
+                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => "the author is the patient and the reporter".to_owned(),
+                Some(t) => format!("the patient is \"{t}\" and the author is the reporter"),
+                None => "no identifiable patient or reporter yet".to_owned(),
+            };
+            let hit = match &product {
+                Some((info, r)) => {
+                    let named = scan.orig_text(r.clone());
+                    let completeness = if reportable {
+                        "all four reportable elements are present".to_owned()
+                    } else {
+                        format!("{who}, so the report is not yet complete")
+                    };
+                    if info.own {
+                        Hit::new(OWN, event_span, format!(
+                            "\"{event_text}\" is described after taking {named}, one of your products ({completeness}; {who}): an adverse-event report that starts the pharmacovigilance reporting clock."
+                        ))
+                        .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
+                    } else {
+                        let canonical = if info.canonical.eq_ignore_ascii_case(named) { String::new() } else { format!(" ({})", info.canonical) };
+                        Hit::new(REPORT, event_span, format!(
+                            "\"{event_text}\" is described with {named}{canonical}, a possible adverse drug reaction ({completeness}; {who}) that should reach the manufacturer or the FDA MedWatch programme."
+                        ))
+                        .suggest("Review it, forward it to pharmacovigilance or point the author to MedWatch, and reply privately rather than in public.")
+                    }
+                }
+                None => {
+                    let hint = implied
+                        .as_ref()
+                        .map_or_else(String::new, |r| format!(" (\"{}\" implies one)", scan.orig_text(r.clone())));
+                    let hit = Hit::new(POSSIBLE, event_span, format!(
+                        "\"{event_text}\" reads as a side effect or reaction but no medicine is named{hint}, so it may be an adverse event that needs the product asked for."
+                    ))
+                    .suggest("Ask privately which medicine was involved before treating it as an adverse-event report.");
+                    if implied.is_some() { hit.boost(1) } else { hit }
+                }
+            };
+            sink.hits.push(hit);
+            let rank = ev.margin + if product_el.found { 100.0 } else { 0.0 };
+            if best.as_ref().is_none_or(|(_, r)| rank > *r) {
+                let candidate = AdverseEventCandidate {
+                    reportable: reportable && !event_text.is_empty(),
+                    patient: patient_el,
+                    reporter: reporter_el,
+                    product: product_el,
+                    event: Element { found: true, span: Some(event_span), text: Some(event_text.to_owned()) },
+                };
+                best = Some((candidate, rank));
+            }
+        }
+        if let Some((c, _)) = best {
+            sink.adverse_event = Some(c);
+        }
+    }
+
+    /// The patient: a relation ("my mother") if one is named, else the author when the text speaks
+    /// in the first person.
+    fn patient(&self, scan: &Scan<'_>, found: &[(Found, Segment)]) -> Option<Element> {
+        let relation = found.iter().find_map(|(f, _)| match *f {
+            Found::Relation(s, e) => Some(s..e),
+            _ => None,
+        });
+        if let Some(r) = relation {
+            return Some(element(scan, r));
+        }
+        scan.tokens
+            .iter()
+            .find(|t| scan.norm.get(t.start..t.end).is_some_and(|w| FIRST_PERSON.contains(&w)))
+            .map(|t| element(scan, t.start..t.end))
+    }
+}
+
+fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
+    Element { found: true, span: Some(scan.orig(r.clone())), text: Some(scan.orig_text(r).to_owned()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, Policy, Product, Screener};
+
+    fn screener() -> Screener {
+        let policy = Policy {
+            products: vec![Product {
+                name: "Cardiolex".into(),
+                generic: "examplimab".into(),
+                aliases: vec!["cardio-lex".into()],
+                ..Product::default()
+            }],
+            ..Policy::default()
+        };
+        Screener::new(policy).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ae(text: &str) -> Vec<(String, String)> {
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        r.findings
+            .iter()
+            .filter(|f| f.category == Category::AdverseEvent)
+            .map(|f| (f.rule_id.clone(), f.matched.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn lexicons_compile() {
+        assert!(Lexicon::new(&Policy::default()).is_ok());
+        assert!(AdrModel::from_bytes(MODEL).is_ok());
+    }
+
+    #[test]
+    fn named_drug_with_reaction_is_a_report() {
+        let text = "Zoloft made me so dizzy I could barely stand.";
+        let hits = ae(text);
+        assert!(hits.iter().any(|(id, m)| id == "adverse_event.report" && m.contains("dizzy")), "{hits:?}");
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.product.text.as_deref(), Some("Zoloft"));
+        assert_eq!(c.patient.text.as_deref(), Some("me"));
+        assert!(c.reporter.found && c.reporter.span.is_none());
+        assert!(c.reportable);
+    }
+
+    #[test]
+    fn own_product_escalates() {
+        let text = "My mother got a terrible rash after starting Cardiolex.";
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let f = r.findings.iter().find(|f| f.rule_id == "adverse_event.own_product").unwrap_or_else(|| panic!("{r:?}"));
+        assert_eq!(f.action, Action::Escalate);
+        assert!(f.matched.contains("rash"), "{}", f.matched);
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.patient.text.as_deref(), Some("My mother"));
+        assert_eq!(c.product.text.as_deref(), Some("Cardiolex"));
+    }
+
+    #[test]
+    fn reaction_without_product_is_possible() {
+        let hits = ae("I have had terrible headaches and nausea since I started this med.");
+        assert!(hits.iter().all(|(id, _)| id == "adverse_event.possible"), "{hits:?}");
+        assert!(hits.iter().any(|(_, m)| m.contains("headaches") || m.contains("nausea")), "{hits:?}");
+    }
+
+    #[test]
+    fn negated_and_hypothetical_reactions_do_not_fire() {
+        for text in [
+            "No side effects at all on Lexapro, it has been great.",
+            "Zoloft works great for me, my mood is so much better.",
+            "Thanks for the update on the new clinic hours!",
+        ] {
+            assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
+        }
+    }
+
+    #[test]
+    fn outgoing_messages_are_not_screened_for_adverse_events() {
+        let r = screener().screen(&Message::outgoing("Zoloft made me so dizzy.")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().all(|f| f.category != Category::AdverseEvent));
+    }
+
+    #[test]
+    fn drug_names_need_word_boundaries() {
+        let lex = Lexicon::base();
+        let scan = Scan::new("the zoloftish vibes");
+        assert!(!lex.any_drug(&scan));
+        assert!(lex.any_drug(&Scan::new("on zoloft")));
+    }
+
+    #[test]
+    fn segments_split_on_sentence_punctuation() {
+        let scan = Scan::new("Took 2.5 mg. Felt sick! ok");
+        let mut segs = Vec::new();
+        for_each_segment(&scan, |s| segs.push((s.first, s.end)));
+        assert_eq!(segs, vec![(0, 4), (4, 6), (6, 7)]);
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let s = screener();
+        for text in ["", " ", "。", "\u{200B}", "no", "I", &"dizzy ".repeat(500), "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲"] {
+            assert!(s.screen(&Message::incoming(text)).is_ok());
+        }
+    }
 }
