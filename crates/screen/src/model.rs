@@ -280,7 +280,7 @@ const EPOCHS: usize = 12;
 const SEED: u64 = 0x0AD2_2026;
 
 /// Logistic regression by SGD over sparse hashed rows; returns full-precision weights and bias.
-fn fit(rows: &[(Vec<u32>, bool)], pos_weight: f32) -> (Vec<f32>, f32) {
+fn fit(rows: &[(Vec<u32>, bool)]) -> (Vec<f32>, f32) {
     let mut w = vec![0f32; TABLE];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -288,14 +288,13 @@ fn fit(rows: &[(Vec<u32>, bool)], pos_weight: f32) -> (Vec<f32>, f32) {
     let l2 = 1e-6f32;
     for epoch in 0..EPOCHS {
         rng.shuffle(&mut order);
-        let lr = 0.2 / (1.0 + epoch as f32 * 0.5);
+        let lr = 0.05 / (1.0 + epoch as f32 * 0.5);
         for &i in &order {
             let Some((feats, y)) = rows.get(i) else { continue };
             let z = bias + feats.iter().map(|&k| w[k as usize]).sum::<f32>();
             let p = 1.0 / (1.0 + (-z).exp());
             let target = if *y { 1.0 } else { 0.0 };
-            let weight = if *y { pos_weight } else { 1.0 };
-            let g = (p - target) * weight;
+            let g = p - target;
             bias -= lr * g;
             for &k in feats {
                 let wk = &mut w[k as usize];
@@ -340,8 +339,8 @@ fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
     rows
 }
 
-/// The log-odds threshold that maximizes F1 over out-of-fold scores.
-fn best_threshold(scored: &mut [(f32, bool)]) -> f32 {
+/// The log-odds threshold that maximizes F1 over out-of-fold scores, and that F1.
+fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let total_pos = scored.iter().filter(|s| s.1).count() as f64;
     let (mut tp, mut fp) = (0f64, 0f64);
@@ -358,10 +357,31 @@ fn best_threshold(scored: &mut [(f32, bool)]) -> f32 {
             best_t = if next.is_finite() { (score + next) / 2.0 } else { *score - 1.0 };
         }
     }
-    best_t
+    (best_t, best_f1)
 }
 
 const FOLDS: usize = 5;
+
+/// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold out-of-fold
+/// predictions on `rows`, and that cross-validated F1.
+fn cross_validate(rows: &[(Vec<u32>, bool)]) -> (f32, f64) {
+    let mut scored = Vec::with_capacity(rows.len());
+    for k in 0..FOLDS {
+        let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
+        let (w, b) = fit(&train);
+        for (_, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
+            let z = b + feats.iter().map(|&i| w[i as usize]).sum::<f32>();
+            scored.push((z, *y));
+        }
+    }
+    best_threshold(&mut scored)
+}
+
+/// The 5-fold cross-validated F1 of the segment model on `sentences` (for reports; no weights).
+pub fn cross_validated_f1(sentences: &[SentenceExample]) -> f64 {
+    let rows = segment_rows(&Lexicon::base(), sentences);
+    cross_validate(&rows).1
+}
 
 /// Train both models and return the weights file (`models/adr.bin`).
 ///
@@ -370,21 +390,10 @@ const FOLDS: usize = 5;
 pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Vec<u8> {
     let lex = Lexicon::base();
     let rows = segment_rows(&lex, sentences);
-    let pos = rows.iter().filter(|r| r.1).count().max(1) as f32;
-    let pos_weight = ((rows.len() as f32 - pos) / pos).clamp(1.0, 3.0);
-    let mut scored = Vec::with_capacity(rows.len());
-    for k in 0..FOLDS {
-        let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
-        let (w, b) = fit(&train, pos_weight);
-        for (_, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
-            let z = b + feats.iter().map(|&i| w[i as usize]).sum::<f32>();
-            scored.push((z, *y));
-        }
-    }
-    let threshold = best_threshold(&mut scored);
-    let (sw, sb) = fit(&rows, pos_weight);
+    let (threshold, _) = cross_validate(&rows);
+    let (sw, sb) = fit(&rows);
     let trows = token_rows(&lex, spans);
-    let (tw, tb) = fit(&trows, 1.0);
+    let (tw, tb) = fit(&trows);
     let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE));
     out.extend_from_slice(MAGIC);
     out.push(BITS as u8);
