@@ -326,7 +326,9 @@ fn segment_rows(lex: &Lexicon, data: &[SentenceExample]) -> Vec<(Vec<u32>, bool)
 
 fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
     let mut rows = Vec::new();
-    for ex in data {
+    // The token model only runs inside segments the segment model accepted, so it learns which
+    // words of a reaction sentence are the reaction, from sentences that have one.
+    for ex in data.iter().filter(|ex| !ex.spans.is_empty()) {
         let (scan, toks) = featurize(lex, &ex.text);
         for (j, tok) in scan.tokens.iter().take(toks.len()).enumerate() {
             let orig = scan.orig(tok.start..tok.end);

@@ -362,7 +362,9 @@ impl Detector {
     fn reaction_phrases(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], margin: f32, events: &mut Vec<Event>) {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
-            *s = self.model.token_score(toks, j);
+            // The person is the patient element, never part of the event.
+            let person = scan.tokens.get(seg.first + j).and_then(|t| scan.norm.get(t.start..t.end)).is_some_and(is_person);
+            *s = if person { f32::NEG_INFINITY } else { self.model.token_score(toks, j) };
         }
         let scores = &scores[..toks.len()];
         let mut runs: Vec<Range<usize>> = Vec::new();
@@ -378,8 +380,9 @@ impl Detector {
                 j += 1;
             }
         }
-        if runs.is_empty() {
-            let best = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+        if runs.is_empty()
+            && let Some((best, _)) = scores.iter().enumerate().filter(|(_, s)| s.is_finite()).max_by(|a, b| a.1.total_cmp(b.1))
+        {
             runs.push(best..best + 1);
         }
         for run in runs {
@@ -428,11 +431,7 @@ impl Detector {
             let hit = match &product {
                 Some((info, r)) => {
                     let named = scan.orig_text(r.clone());
-                    let completeness = if reportable {
-                        "all four reportable elements are present".to_owned()
-                    } else {
-                        format!("{who}, so the report is not yet complete")
-                    };
+                    let completeness = if reportable { "all four reportable elements are present" } else { "not yet a complete report" };
                     if info.own {
                         Hit::new(OWN, event_span, format!(
                             "\"{event_text}\" is described after taking {named}, one of your products ({completeness}; {who}): an adverse-event report that starts the pharmacovigilance reporting clock."
@@ -492,6 +491,11 @@ impl Detector {
     }
 }
 
+/// True for a first-person pronoun or a relation noun ("mother", "son").
+fn is_person(word: &str) -> bool {
+    FIRST_PERSON.contains(&word) || RELATIONS.iter().any(|r| r.rsplit(' ').next() == Some(word))
+}
+
 fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
     Element { found: true, span: Some(scan.orig(r.clone())), text: Some(scan.orig_text(r).to_owned()) }
 }
@@ -531,12 +535,12 @@ mod tests {
 
     #[test]
     fn named_drug_with_reaction_is_a_report() {
-        let text = "Zoloft made me so dizzy I could barely stand.";
+        let text = "Lexapro gave me constant nausea and headaches.";
         let hits = ae(text);
-        assert!(hits.iter().any(|(id, m)| id == "adverse_event.report" && m.contains("dizzy")), "{hits:?}");
+        assert!(hits.iter().any(|(id, m)| id == "adverse_event.report" && m == "constant nausea"), "{hits:?}");
         let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
-        assert_eq!(c.product.text.as_deref(), Some("Zoloft"));
+        assert_eq!(c.product.text.as_deref(), Some("Lexapro"));
         assert_eq!(c.patient.text.as_deref(), Some("me"));
         assert!(c.reporter.found && c.reporter.span.is_none());
         assert!(c.reportable);
@@ -544,13 +548,16 @@ mod tests {
 
     #[test]
     fn own_product_escalates() {
-        let text = "My mother got a terrible rash after starting Cardiolex.";
+        let text = "My son has had bad nightmares and night sweats since he started Cardiolex.";
         let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
-        let f = r.findings.iter().find(|f| f.rule_id == "adverse_event.own_product").unwrap_or_else(|| panic!("{r:?}"));
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "adverse_event.own_product" && f.matched == "bad nightmares")
+            .unwrap_or_else(|| panic!("{r:?}"));
         assert_eq!(f.action, Action::Escalate);
-        assert!(f.matched.contains("rash"), "{}", f.matched);
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
-        assert_eq!(c.patient.text.as_deref(), Some("My mother"));
+        assert_eq!(c.patient.text.as_deref(), Some("My son"));
         assert_eq!(c.product.text.as_deref(), Some("Cardiolex"));
     }
 
