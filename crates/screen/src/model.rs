@@ -165,6 +165,8 @@ pub(crate) struct AdrModel {
     token: Linear,
     /// Log-odds above which a segment reports an adverse reaction (chosen by cross-validation).
     threshold: f32,
+    /// Bit set of words (and 5-byte prefixes) typical of reaction phrases in the training spans.
+    cues: Vec<u8>,
 }
 
 /// Why a weights file could not be read.
@@ -184,10 +186,22 @@ impl AdrModel {
         let threshold = r.f32()?;
         let segment = r.linear()?;
         let token = r.linear()?;
+        let cues = r.take((1 << CUE_BITS) / 8)?.to_vec();
         if r.pos != b.len() {
             return Err(BadModel("trailing bytes"));
         }
-        Ok(AdrModel { segment, token, threshold })
+        Ok(AdrModel { segment, token, threshold, cues })
+    }
+
+    /// True when some token is a word (or shares the prefix of a word) that the training data shows
+    /// inside reaction phrases: without one, a segment is not scored at all.
+    pub fn has_event_cue(&self, toks: &[TokFeat]) -> bool {
+        toks.iter().any(|t| self.is_event_cue(t))
+    }
+
+    /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
+    pub fn is_event_cue(&self, t: &TokFeat) -> bool {
+        cue_bit(&self.cues, t.word) || (t.prefix != 0 && cue_bit(&self.cues, t.prefix))
     }
 
     /// Log-odds that the segment reports an adverse reaction, minus the decision threshold:
@@ -200,6 +214,18 @@ impl AdrModel {
     pub fn token_score(&self, toks: &[TokFeat], j: usize) -> f32 {
         self.token.dot(|f| token_features(toks, j, f))
     }
+}
+
+/// log2 of the size of the event-cue bit set; two probes per word keep false hits near 0.1%.
+const CUE_BITS: u32 = 18;
+const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
+
+fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
+    CUE_SALTS.into_iter().map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+}
+
+fn cue_bit(bits: &[u8], h: u64) -> bool {
+    cue_probes(h).all(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
 }
 
 struct Reader<'a> {
@@ -324,6 +350,44 @@ fn segment_rows(lex: &Lexicon, data: &[SentenceExample]) -> Vec<(Vec<u32>, bool)
         .collect()
 }
 
+/// Words (by hash) seen at least this often inside reaction phrases can be event cues…
+const CUE_MIN_COUNT: u32 = 2;
+/// …if at least this share of all their occurrences is inside a phrase.
+const CUE_MIN_SHARE: f32 = 0.3;
+
+/// The event-cue bit set: words and prefixes typical of reaction phrases in `data`.
+fn event_cues(lex: &Lexicon, data: &[SpanExample]) -> Vec<u8> {
+    let mut counts: std::collections::BTreeMap<u64, (u32, u32)> = std::collections::BTreeMap::new();
+    for ex in data {
+        let (scan, toks) = featurize(lex, &ex.text);
+        for (tok, feat) in scan.tokens.iter().zip(&toks) {
+            if feat.word == DRUG_WORD || feat.word == NUM_WORD || tok.end - tok.start < 3 {
+                continue;
+            }
+            let orig = scan.orig(tok.start..tok.end);
+            let inside = ex.spans.iter().any(|s| s.start <= orig.start && orig.end <= s.end);
+            for h in [feat.word, feat.prefix].into_iter().filter(|h| *h != 0) {
+                let c = counts.entry(h).or_default();
+                c.1 += 1;
+                if inside {
+                    c.0 += 1;
+                }
+            }
+        }
+    }
+    let mut bits = vec![0u8; (1 << CUE_BITS) / 8];
+    for (h, (inside, total)) in counts {
+        if inside >= CUE_MIN_COUNT && inside as f32 >= CUE_MIN_SHARE * total as f32 {
+            for i in cue_probes(h) {
+                if let Some(b) = bits.get_mut(i / 8) {
+                    *b |= 1 << (i % 8);
+                }
+            }
+        }
+    }
+    bits
+}
+
 fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
     let mut rows = Vec::new();
     // The token model only runs inside segments the segment model accepted, so it learns which
@@ -341,7 +405,8 @@ fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
     rows
 }
 
-/// The log-odds threshold that maximizes F1 over out-of-fold scores, and that F1.
+/// The log-odds threshold that maximizes F1 over out-of-fold scores, and that F1; scores of
+/// minus infinity are never accepted.
 fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let total_pos = scored.iter().filter(|s| s.1).count() as f64;
@@ -350,7 +415,7 @@ fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
     for (i, (score, y)) in scored.iter().enumerate() {
         if *y { tp += 1.0 } else { fp += 1.0 }
         let next = scored.get(i + 1).map_or(f32::NEG_INFINITY, |s| s.0);
-        if next == *score {
+        if next == *score || !score.is_finite() {
             continue;
         }
         let f1 = 2.0 * tp / (tp + fp + total_pos);
@@ -366,23 +431,42 @@ const FOLDS: usize = 5;
 
 /// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold out-of-fold
 /// predictions on `rows`, and that cross-validated F1.
-fn cross_validate(rows: &[(Vec<u32>, bool)]) -> (f32, f64) {
+///
+/// A sentence the detector would not score (no event cue and no drug, see `gated`) counts as a
+/// "no" whatever its score, so the threshold fits the sentences the model actually sees.
+fn cross_validate(rows: &[(Vec<u32>, bool)], gated: &[bool]) -> (f32, f64) {
     let mut scored = Vec::with_capacity(rows.len());
     for k in 0..FOLDS {
         let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
         let (w, b) = fit(&train);
-        for (_, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
-            let z = b + feats.iter().map(|&i| w[i as usize]).sum::<f32>();
+        for (i, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
+            let z = if gated.get(i).copied().unwrap_or(true) {
+                b + feats.iter().map(|&i| w[i as usize]).sum::<f32>()
+            } else {
+                f32::NEG_INFINITY
+            };
             scored.push((z, *y));
         }
     }
     best_threshold(&mut scored)
 }
 
-/// The 5-fold cross-validated F1 of the segment model on `sentences` (for reports; no weights).
-pub fn cross_validated_f1(sentences: &[SentenceExample]) -> f64 {
-    let rows = segment_rows(&Lexicon::base(), sentences);
-    cross_validate(&rows).1
+/// Which sentences pass the detector's gate: an event cue or a drug name among their tokens.
+fn gates(lex: &Lexicon, data: &[SentenceExample], cues: &[u8]) -> Vec<bool> {
+    data.iter()
+        .map(|ex| {
+            let (_, toks) = featurize(lex, &ex.text);
+            toks.iter().any(|t| t.flags & DRUG != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
+        })
+        .collect()
+}
+
+/// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
+pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> f64 {
+    let lex = Lexicon::base();
+    let cues = event_cues(&lex, spans);
+    let rows = segment_rows(&lex, sentences);
+    cross_validate(&rows, &gates(&lex, sentences, &cues)).1
 }
 
 /// Train both models and return the weights file (`models/adr.bin`).
@@ -391,17 +475,19 @@ pub fn cross_validated_f1(sentences: &[SentenceExample]) -> f64 {
 /// out-of-fold predictions on `sentences`, so no held-out data is looked at.
 pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Vec<u8> {
     let lex = Lexicon::base();
+    let cues = event_cues(&lex, spans);
     let rows = segment_rows(&lex, sentences);
-    let (threshold, _) = cross_validate(&rows);
+    let (threshold, _) = cross_validate(&rows, &gates(&lex, sentences, &cues));
     let (sw, sb) = fit(&rows);
     let trows = token_rows(&lex, spans);
     let (tw, tb) = fit(&trows);
-    let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE));
+    let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
     out.extend_from_slice(MAGIC);
     out.push(BITS as u8);
     out.extend_from_slice(&threshold.to_le_bytes());
     quantize(&sw, sb, &mut out);
     quantize(&tw, tb, &mut out);
+    out.extend(cues);
     out
 }
 

@@ -93,6 +93,14 @@ const IMPLIED: &[&str] = &[
     "withdrawals", "the dose", "my dose", "the dosage",
 ];
 
+/// The person words of [`RELATIONS`]: never part of an event phrase.
+const RELATION_NOUNS: &[&str] = &[
+    "mom", "mum", "mother", "dad", "father", "son", "daughter", "husband", "wife", "child", "kid", "kids",
+    "baby", "toddler", "brother", "sister", "grandma", "grandmother", "grandpa", "grandfather", "grandson",
+    "granddaughter", "aunt", "uncle", "nephew", "niece", "cousin", "friend", "partner", "boyfriend",
+    "girlfriend", "fiance", "fiancee", "stepson", "stepdaughter", "patient", "patients", "client",
+];
+
 /// Words that make the author the patient.
 const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine"];
 
@@ -341,7 +349,14 @@ impl Detector {
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
             let toks = &mut feats[..n];
+            let before = found.len();
             self.lex.mark(scan, seg, toks, &mut |f| found.push((f, seg)));
+            // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
+            // it only gets a say when a reaction word, a drug or an implied medicine is present.
+            let medicine = found.get(before..).is_some_and(|f| f.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..))));
+            if !medicine && !self.model.has_event_cue(toks) {
+                return;
+            }
             let margin = self.model.segment_margin(toks);
             if margin > 0.0 {
                 self.reaction_phrases(scan, seg, toks, margin, &mut events);
@@ -357,8 +372,9 @@ impl Detector {
         self.report(scan, &found, &events, sink);
     }
 
-    /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts, or
-    /// its single best token when it accepts none; phrases wholly negated or hypothetical are dropped.
+    /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
+    /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
+    /// Phrases wholly negated or hypothetical are dropped.
     fn reaction_phrases(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], margin: f32, events: &mut Vec<Event>) {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
@@ -380,22 +396,42 @@ impl Detector {
                 j += 1;
             }
         }
-        if runs.is_empty()
-            && let Some((best, _)) = scores.iter().enumerate().filter(|(_, s)| s.is_finite()).max_by(|a, b| a.1.total_cmp(b.1))
-        {
-            runs.push(best..best + 1);
-        }
+        let mut negated_any = false;
+        let mut pushed = false;
         for run in runs {
-            let negated = toks.get(run.clone()).is_some_and(|t| t.iter().all(|t| t.flags & (NEG | HYP) != 0));
-            let only_drug = toks.get(run.clone()).is_some_and(|t| t.iter().all(|t| t.flags & DRUG != 0));
-            if negated || only_drug {
+            let Some(run_toks) = toks.get(run.clone()) else { continue };
+            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
+                negated_any = true;
                 continue;
             }
-            let (Some(a), Some(b)) = (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end - 1)) else {
-                continue;
-            };
-            events.push(Event { norm: a.start..b.end, seg, margin });
+            if run_toks.iter().any(|t| self.model.is_event_cue(t)) {
+                pushed |= self.push_event(scan, seg, run, margin, events);
+            }
         }
+        if pushed || negated_any {
+            return;
+        }
+        // The segment reads as a reaction but the token model found no phrase with a reaction word:
+        // anchor the phrase on the best-scoring reaction word that is not negated.
+        let anchor = toks
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .filter(|(_, (t, s))| s.is_finite() && t.flags & (NEG | HYP) == 0 && self.model.is_event_cue(t))
+            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
+            .map(|(j, _)| j);
+        if let Some(j) = anchor {
+            self.push_event(scan, seg, j..j + 1, margin, events);
+        }
+    }
+
+    /// Push tokens `run` of `seg` as an event; false when the tokens are out of range.
+    fn push_event(&self, scan: &Scan<'_>, seg: Segment, run: Range<usize>, margin: f32, events: &mut Vec<Event>) -> bool {
+        let (Some(a), Some(b)) = (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1))) else {
+            return false;
+        };
+        events.push(Event { norm: a.start..b.end, seg, margin });
+        true
     }
 
     /// Build the candidate and one hit per reaction phrase.
@@ -493,7 +529,7 @@ impl Detector {
 
 /// True for a first-person pronoun or a relation noun ("mother", "son").
 fn is_person(word: &str) -> bool {
-    FIRST_PERSON.contains(&word) || RELATIONS.iter().any(|r| r.rsplit(' ').next() == Some(word))
+    FIRST_PERSON.contains(&word) || RELATION_NOUNS.contains(&word)
 }
 
 fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
