@@ -82,8 +82,8 @@ pub(crate) struct TokFeat {
 }
 
 impl TokFeat {
-    /// Features of one normalized word with its lexicon flags.
-    pub fn new(word: &str, has_digit: bool, flags: u8) -> Self {
+    /// Features of one normalized word, given its [`hash_bytes`] hash, with its lexicon flags.
+    pub fn new(word: &str, hash: u64, has_digit: bool, flags: u8) -> Self {
         let b = word.as_bytes();
         let (word, prefix) = if flags & DRUG != 0 {
             (DRUG_WORD, 0)
@@ -91,7 +91,7 @@ impl TokFeat {
             (NUM_WORD, 0)
         } else {
             let prefix = if b.len() > 6 { b.get(..5).map_or(0, hash_bytes) } else { 0 };
-            (hash_bytes(b), prefix)
+            (hash, prefix)
         };
         TokFeat { word, prefix, flags }
     }

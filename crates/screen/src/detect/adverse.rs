@@ -13,11 +13,11 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 use crate::ScreenError;
 use crate::message::Direction;
-use crate::model::{AdrModel, DRUG, HYP, NEG, TokFeat};
+use crate::model::{AdrModel, DRUG, HYP, NEG, TokFeat, hash_bytes};
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
 use crate::rules::RuleInfo;
@@ -66,6 +66,13 @@ const NEG_REACH: usize = 5;
 const POST_REACH: usize = 3;
 /// How many tokens a hypothetical trigger reaches.
 const HYP_REACH: usize = 8;
+
+/// Size of the drug-key bit set: 2^20 bits keep false hits near 3% for 36k names.
+const DRUG_KEY_BITS: usize = 1 << 20;
+
+fn key_bit(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) as usize
+}
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
 const DRUG_STOPLIST: &str = include_str!("../../lexicons/en/drugs/stoplist.txt");
@@ -147,6 +154,9 @@ struct ProductName {
 /// The compiled lexicons: drug names and context cues.
 pub(crate) struct Lexicon {
     drugs: AhoCorasick,
+    /// Bit set over the hashes of the longest word of every drug name ("doz" of "no doz"): the drug
+    /// automaton only runs on a segment that has such a word.
+    drug_keys: Vec<u64>,
     products: Vec<ProductName>,
     cues: AhoCorasick,
     cue_kinds: Vec<Cue>,
@@ -182,6 +192,16 @@ impl Lexicon {
             patterns.push(variant.to_owned());
             products.push(ProductName { canonical: canonical.to_owned(), own: false });
         }
+        let mut drug_keys = vec![0u64; DRUG_KEY_BITS / 64];
+        for p in &patterns {
+            let scan = Scan::new(p);
+            if let Some(t) = scan.tokens.iter().rev().max_by_key(|t| t.end - t.start) {
+                let i = key_bit(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
+                if let Some(w) = drug_keys.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -213,9 +233,10 @@ impl Lexicon {
         }
         let cues = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
-        Ok(Lexicon { drugs, products, cues, cue_kinds })
+        Ok(Lexicon { drugs, drug_keys, products, cues, cue_kinds })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -237,6 +258,14 @@ impl Lexicon {
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
+        let mut hashes = [0u64; MAX_SEG];
+        let mut maybe_drug = false;
+        for (j, h) in hashes.iter_mut().enumerate().take(n) {
+            let Some(t) = scan.tokens.get(seg.first + j) else { break };
+            *h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+            let i = key_bit(*h);
+            maybe_drug |= self.drug_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0);
+        }
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
             if !scan.at_word_boundaries(m.range()) {
@@ -255,7 +284,8 @@ impl Lexicon {
                 Cue::Relation => found(Found::Relation(m.start(), m.end())),
             }
         }
-        for m in self.drugs.find_iter(Input::new(&scan.norm).range(range)) {
+        let drug_matches = maybe_drug.then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
+        for m in drug_matches.into_iter().flatten() {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
@@ -264,11 +294,10 @@ impl Lexicon {
             set(&mut flags, begin..after, DRUG);
             found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
-        for (j, (slot, flag)) in out.iter_mut().zip(flags).take(n).enumerate() {
-            let i = seg.first + j;
-            let Some(t) = scan.tokens.get(i) else { break };
+        for (j, ((slot, flag), hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate() {
+            let Some(t) = scan.tokens.get(seg.first + j) else { break };
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            *slot = TokFeat::new(word, t.shape.has_digit, flag);
+            *slot = TokFeat::new(word, hash, t.shape.has_digit, flag);
         }
     }
 
