@@ -24,6 +24,12 @@ pub(crate) const NEG: u8 = 1;
 pub(crate) const HYP: u8 = 2;
 /// The token is part of a drug or product name.
 pub(crate) const DRUG: u8 = 4;
+/// The token names an unspecified reaction ("side effects", "withdrawal").
+pub(crate) const GENERIC: u8 = 8;
+/// The token is part of a phrase that implies a medicine ("this med", "since taking").
+pub(crate) const IMPLIED: u8 = 16;
+/// Flags that let a segment through the gate whatever its words.
+const GATE_FLAGS: u8 = DRUG | GENERIC | IMPLIED;
 
 // Salts keep the feature families apart in the shared hash space.
 const S_UNI: u64 = 0x5A17_0001;
@@ -193,10 +199,11 @@ impl AdrModel {
         Ok(AdrModel { segment, token, threshold, cues })
     }
 
-    /// True when some token is a word (or shares the prefix of a word) that the training data shows
-    /// inside reaction phrases: without one, a segment is not scored at all.
-    pub fn has_event_cue(&self, toks: &[TokFeat]) -> bool {
-        toks.iter().any(|t| self.is_event_cue(t))
+    /// True when the segment is worth scoring: some token is a drug name, a medicine-implying or
+    /// unspecified-reaction phrase, or a word (or shares the prefix of a word) that the training data
+    /// shows inside reaction phrases.
+    pub fn passes_gate(&self, toks: &[TokFeat]) -> bool {
+        passes_gate(&self.cues, toks)
     }
 
     /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
@@ -222,6 +229,10 @@ const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
     CUE_SALTS.into_iter().map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+}
+
+fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
+    toks.iter().any(|t| t.flags & GATE_FLAGS != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
 }
 
 fn cue_bit(bits: &[u8], h: u64) -> bool {
@@ -451,12 +462,12 @@ fn cross_validate(rows: &[(Vec<u32>, bool)], gated: &[bool]) -> (f32, f64) {
     best_threshold(&mut scored)
 }
 
-/// Which sentences pass the detector's gate: an event cue or a drug name among their tokens.
+/// Which sentences pass the detector's gate (see [`AdrModel::passes_gate`]).
 fn gates(lex: &Lexicon, data: &[SentenceExample], cues: &[u8]) -> Vec<bool> {
     data.iter()
         .map(|ex| {
             let (_, toks) = featurize(lex, &ex.text);
-            toks.iter().any(|t| t.flags & DRUG != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
+            passes_gate(cues, &toks)
         })
         .collect()
 }

@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 use crate::ScreenError;
 use crate::message::Direction;
-use crate::model::{AdrModel, DRUG, HYP, NEG, TokFeat, hash_bytes};
+use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_bytes};
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
 use crate::rules::RuleInfo;
@@ -90,14 +90,21 @@ const RELATIONS: &[&str] = &[
 ];
 
 /// Phrases that imply a medicine without naming it.
-const IMPLIED: &[&str] = &[
+const IMPLIED_PHRASES: &[&str] = &[
     "this med", "this meds", "these meds", "this medication", "this medicine", "this drug",
     "the med", "the meds", "the medication", "the medicine", "the drug", "my meds", "my medication",
-    "my medicine", "this pill", "these pills", "the pill", "the pills", "side effect", "side effects",
-    "side-effect", "side-effects", "the vaccine", "the shot", "the jab", "the injection",
-    "antidepressant", "antidepressants", "ssri", "ssris", "snri", "snris", "started taking",
-    "since taking", "after taking", "while taking", "stopped taking", "coming off", "withdrawal",
-    "withdrawals", "the dose", "my dose", "the dosage",
+    "my medicine", "this pill", "these pills", "the pill", "the pills", "the vaccine", "the shot",
+    "the jab", "the injection", "antidepressant", "antidepressants", "ssri", "ssris", "snri", "snris",
+    "started taking", "since taking", "after taking", "while taking", "stopped taking", "coming off",
+    "the dose", "my dose", "the dosage",
+];
+
+/// Words for an unspecified reaction: they imply a medicine and can stand for the event itself
+/// ("I quit because of the side effects" reports an adverse event without naming it).
+const GENERIC_EVENTS: &[&str] = &[
+    "side effect", "side effects", "side-effect", "side-effects", "side affects", "adverse reaction",
+    "adverse reactions", "allergic reaction", "bad reaction", "withdrawal", "withdrawals",
+    "withdrawal symptoms", "discontinuation syndrome",
 ];
 
 /// The person words of [`RELATIONS`]: never part of an event phrase.
@@ -119,6 +126,7 @@ enum Cue {
     Term,
     Hyp,
     Implied,
+    Generic,
     Relation,
 }
 
@@ -227,9 +235,13 @@ impl Lexicon {
             cue_patterns.push(r);
             cue_kinds.push(Cue::Relation);
         }
-        for r in IMPLIED {
+        for r in IMPLIED_PHRASES {
             cue_patterns.push(r);
             cue_kinds.push(Cue::Implied);
+        }
+        for r in GENERIC_EVENTS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Generic);
         }
         let cues = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
@@ -280,7 +292,14 @@ impl Lexicon {
                 Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
                 Cue::Term => flags.iter_mut().take(n).skip(begin).for_each(|f| *f &= !(NEG | HYP)),
                 Cue::Pseudo => {}
-                Cue::Implied => found(Found::Implied(m.start(), m.end())),
+                Cue::Implied => {
+                    set(&mut flags, begin..after, IMPLIED);
+                    found(Found::Implied(m.start(), m.end()));
+                }
+                Cue::Generic => {
+                    set(&mut flags, begin..after, GENERIC);
+                    found(Found::Implied(m.start(), m.end()));
+                }
                 Cue::Relation => found(Found::Relation(m.start(), m.end())),
             }
         }
@@ -378,12 +397,10 @@ impl Detector {
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
             let toks = &mut feats[..n];
-            let before = found.len();
             self.lex.mark(scan, seg, toks, &mut |f| found.push((f, seg)));
             // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
             // it only gets a say when a reaction word, a drug or an implied medicine is present.
-            let medicine = found.get(before..).is_some_and(|f| f.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..))));
-            if !medicine && !self.model.has_event_cue(toks) {
+            if !self.model.passes_gate(toks) {
                 return;
             }
             let margin = self.model.segment_margin(toks);
@@ -433,7 +450,7 @@ impl Detector {
                 negated_any = true;
                 continue;
             }
-            if run_toks.iter().any(|t| self.model.is_event_cue(t)) {
+            if run_toks.iter().any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0) {
                 pushed |= self.push_event(scan, seg, run, margin, events);
             }
         }
@@ -446,7 +463,7 @@ impl Detector {
             .iter()
             .zip(scores)
             .enumerate()
-            .filter(|(_, (t, s))| s.is_finite() && t.flags & (NEG | HYP) == 0 && self.model.is_event_cue(t))
+            .filter(|(_, (t, s))| s.is_finite() && t.flags & (NEG | HYP) == 0 && (self.model.is_event_cue(t) || t.flags & GENERIC != 0))
             .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
             .map(|(j, _)| j);
         if let Some(j) = anchor {
