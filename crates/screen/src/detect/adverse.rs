@@ -96,7 +96,8 @@ const IMPLIED_PHRASES: &[&str] = &[
     "my medicine", "this pill", "these pills", "the pill", "the pills", "the vaccine", "the shot",
     "the jab", "the injection", "antidepressant", "antidepressants", "ssri", "ssris", "snri", "snris",
     "started taking", "since taking", "after taking", "while taking", "stopped taking", "coming off",
-    "the dose", "my dose", "the dosage",
+    "the dose", "my dose", "the dosage", "his dose", "her dose", "his meds", "her meds",
+    "his medication", "her medication",
 ];
 
 /// Words for an unspecified reaction: they imply a medicine and can stand for the event itself
@@ -115,6 +116,25 @@ const RELATION_NOUNS: &[&str] = &[
     "girlfriend", "fiance", "fiancee", "stepson", "stepdaughter", "patient", "patients", "client",
 ];
 
+/// Well-known reactions and serious outcomes. The model learned from psychiatric-drug reviews and
+/// can miss these; next to a named or implied medicine in the same sentence, and not negated,
+/// hypothetical or asked about, each is an event on its own.
+const KNOWN_EVENTS: &[&str] = &[
+    "rash", "hives", "itching", "itchy", "swelling", "swollen", "anaphylaxis", "anaphylactic shock",
+    "stroke", "heart attack", "seizure", "seizures", "fainted", "passed out", "blacked out",
+    "the er", "emergency room", "in the hospital", "to the hospital", "hospitalized", "hospitalised",
+    "icu", "died", "bleeding", "blood clot", "blood clots", "chest pain", "palpitations",
+    "heart racing", "shortness of breath", "trouble breathing", "couldn't breathe", "dizzy",
+    "dizziness", "vertigo", "nausea", "nauseous", "nauseated", "vomiting", "threw up", "throwing up",
+    "headache", "headaches", "migraine", "migraines", "insomnia", "couldn't sleep", "can't sleep",
+    "hair loss", "hair falling out", "weight gain", "gained weight", "weight loss", "tremor",
+    "tremors", "shaking", "confused", "confusion", "memory loss", "blurred vision", "blurry vision",
+    "diarrhea", "diarrhoea", "constipation", "fatigue", "exhausted", "drowsy", "drowsiness",
+    "numbness", "tingling", "muscle pain", "joint pain", "jaundice", "liver damage", "kidney damage",
+    "hallucinations", "hallucinating", "nightmares", "night sweats", "sweating", "fever",
+    "suicidal thoughts", "brain zaps", "mood swings", "panic attacks", "anxiety attacks",
+];
+
 /// Words that make the author the patient.
 const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine"];
 
@@ -127,6 +147,7 @@ enum Cue {
     Hyp,
     Implied,
     Generic,
+    Known,
     Relation,
 }
 
@@ -148,6 +169,8 @@ enum Found {
     Relation(usize, usize),
     /// A phrase implying a medicine: normalized byte range.
     Implied(usize, usize),
+    /// A well-known reaction ([`KNOWN_EVENTS`]): normalized byte range.
+    Known(usize, usize),
 }
 
 /// A product the automaton can match.
@@ -243,6 +266,10 @@ impl Lexicon {
             cue_patterns.push(r);
             cue_kinds.push(Cue::Generic);
         }
+        for r in KNOWN_EVENTS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Known);
+        }
         let cues = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
@@ -301,6 +328,7 @@ impl Lexicon {
                     found(Found::Implied(m.start(), m.end()));
                 }
                 Cue::Relation => found(Found::Relation(m.start(), m.end())),
+                Cue::Known => found(Found::Known(m.start(), m.end())),
             }
         }
         let drug_matches = maybe_drug.then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
@@ -397,7 +425,11 @@ impl Detector {
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
             let toks = &mut feats[..n];
+            let before = found.len();
             self.lex.mark(scan, seg, toks, &mut |f| found.push((f, seg)));
+            if let Some(new) = found.get(before..) {
+                known_events(scan, seg, toks, new, &mut events);
+            }
             // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
             // it only gets a say when a reaction word, a drug or an implied medicine is present.
             if !self.model.passes_gate(toks) {
@@ -451,7 +483,7 @@ impl Detector {
                 continue;
             }
             if run_toks.iter().any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0) {
-                pushed |= self.push_event(scan, seg, run, margin, events);
+                pushed |= self.push_event(scan, seg, toks, run, margin, events);
             }
         }
         if pushed || negated_any {
@@ -467,12 +499,21 @@ impl Detector {
             .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
             .map(|(j, _)| j);
         if let Some(j) = anchor {
-            self.push_event(scan, seg, j..j + 1, margin, events);
+            self.push_event(scan, seg, toks, j..j + 1, margin, events);
         }
     }
 
-    /// Push tokens `run` of `seg` as an event; false when the tokens are out of range.
-    fn push_event(&self, scan: &Scan<'_>, seg: Segment, run: Range<usize>, margin: f32, events: &mut Vec<Event>) -> bool {
+    /// Push tokens `run` of `seg` as an event, widened to whole unspecified-reaction phrases ("side"
+    /// becomes "side effects"); false when the tokens are out of range.
+    fn push_event(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], run: Range<usize>, margin: f32, events: &mut Vec<Event>) -> bool {
+        let generic = |j: usize| toks.get(j).is_some_and(|t| t.flags & GENERIC != 0);
+        let mut run = run;
+        while run.start > 0 && generic(run.start) && generic(run.start - 1) {
+            run.start -= 1;
+        }
+        while run.end < toks.len() && generic(run.end - 1) && generic(run.end) {
+            run.end += 1;
+        }
         let (Some(a), Some(b)) = (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1))) else {
             return false;
         };
@@ -573,6 +614,31 @@ impl Detector {
     }
 }
 
+/// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
+/// question or the reaction is negated or hypothetical.
+fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found, Segment)], events: &mut Vec<Event>) {
+    let medicine = found.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
+    if !medicine {
+        return;
+    }
+    let question = scan
+        .tokens
+        .get(seg.end.saturating_sub(1))
+        .is_some_and(|t| scan.norm.as_bytes().get(t.end..).unwrap_or_default().iter().take_while(|c| !c.is_ascii_alphanumeric()).any(|c| *c == b'?'));
+    if question {
+        return;
+    }
+    for (f, _) in found {
+        let Found::Known(s, e) = *f else { continue };
+        let first = scan.token_at_or_after(s).saturating_sub(seg.first);
+        let last = scan.token_at_or_after(e).saturating_sub(seg.first);
+        let free = toks.get(first..last).is_some_and(|t| t.iter().any(|t| t.flags & (NEG | HYP) == 0));
+        if free {
+            events.push(Event { norm: s..e, seg, margin: 0.0 });
+        }
+    }
+}
+
 /// True for a first-person pronoun or a relation noun ("mother", "son").
 fn is_person(word: &str) -> bool {
     FIRST_PERSON.contains(&word) || RELATION_NOUNS.contains(&word)
@@ -659,6 +725,41 @@ mod tests {
         ] {
             assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
         }
+    }
+
+    #[test]
+    fn known_reactions_next_to_a_medicine_fire_even_when_the_model_is_unsure() {
+        let r = screener().screen(&Message::incoming("Cardiolex gave my patient a terrible rash")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.own_product" && f.matched == "rash"), "{r:?}");
+        assert_eq!(r.adverse_event.and_then(|c| c.patient.text).as_deref(), Some("my patient"));
+    }
+
+    #[test]
+    fn family_history_is_still_a_report_about_the_relative() {
+        let r = screener().screen(&Message::incoming("my dad had a stroke on xarelto years ago")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.report" && f.matched == "stroke"), "{r:?}");
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.patient.text.as_deref(), Some("my dad"));
+        assert!(c.reportable);
+    }
+
+    #[test]
+    fn negated_hypothetical_and_asked_reactions_are_not_events() {
+        for text in [
+            "Zoloft didn't cause any dizziness for me",
+            "I'm worried Lexapro might cause weight gain",
+            "Does Cardiolex cause hair loss?",
+            "If it causes headaches, stop taking it.",
+            "Zoloft works great, no more panic attacks!",
+        ] {
+            assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
+        }
+    }
+
+    #[test]
+    fn unspecified_reaction_is_widened_to_the_whole_phrase() {
+        let hits = ae("The side effects of Cardiolex were awful.");
+        assert_eq!(hits, vec![("adverse_event.own_product".to_owned(), "side effects".to_owned())]);
     }
 
     #[test]
