@@ -519,7 +519,7 @@ mod tests {
         let data: Vec<_> = (0..20)
             .flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)])
             .collect();
-        let spans = vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: vec![14..19] }];
+        let spans = vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
         let a = train(&data, &spans);
         assert_eq!(a, train(&data, &spans));
         let m = AdrModel::from_bytes(&a).map_err(|e| e.0).unwrap_or_else(|e| panic!("{e}"));

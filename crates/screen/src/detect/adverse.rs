@@ -401,13 +401,17 @@ struct Event {
 pub(crate) struct Detector {
     lex: Lexicon,
     model: AdrModel,
+    /// Sorted word hashes of first-person pronouns and relation nouns: never part of an event.
+    persons: Vec<u64>,
 }
 
 impl Detector {
     /// Compile for `policy`.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
-        Ok(Detector { lex: Lexicon::new(policy)?, model })
+        let mut persons: Vec<u64> = FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
+        persons.sort_unstable();
+        Ok(Detector { lex: Lexicon::new(policy)?, model, persons })
     }
 
     /// Append hits for one message.
@@ -457,7 +461,7 @@ impl Detector {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
             // The person is the patient element, never part of the event.
-            let person = scan.tokens.get(seg.first + j).and_then(|t| scan.norm.get(t.start..t.end)).is_some_and(is_person);
+            let person = toks.get(j).is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
             *s = if person { f32::NEG_INFINITY } else { self.model.token_score(toks, j) };
         }
         let scores = &scores[..toks.len()];
@@ -523,12 +527,15 @@ impl Detector {
 
     /// Build the candidate and one hit per reaction phrase.
     fn report(&self, scan: &Scan<'_>, found: &[(Found, Segment)], events: &[Event], sink: &mut Sink) {
-        let drugs = || {
-            found.iter().filter_map(|(f, seg)| match *f {
+        // `found` is in text order, so these lists are sorted by start.
+        let drugs: Vec<DrugMention<'_>> = found
+            .iter()
+            .filter_map(|(f, seg)| match *f {
                 Found::Drug(p, s, e) => self.lex.products.get(p).map(|info| (info, s..e, *seg)),
                 _ => None,
             })
-        };
+            .collect();
+        let own: Vec<DrugMention<'_>> = drugs.iter().filter(|d| d.0.own).cloned().collect();
         let implied = found.iter().find_map(|(f, _)| match *f {
             Found::Implied(s, e) => Some(s..e),
             _ => None,
@@ -537,9 +544,7 @@ impl Detector {
         let reporter = patient.as_ref().map(|_| Element { found: true, span: None, text: None });
         let mut best: Option<(AdverseEventCandidate, f32)> = None;
         for ev in events {
-            let product = drugs()
-                .min_by_key(|(info, r, seg)| (!info.own, *seg != ev.seg, r.start.abs_diff(ev.norm.start)))
-                .map(|(info, r, _)| (info, r));
+            let product = nearest(&own, ev).or_else(|| nearest(&drugs, ev)).map(|(info, r, _)| (*info, r.clone()));
             let event_span = scan.orig(ev.norm.clone());
             let event_text = scan.orig_text(ev.norm.clone());
             let product_el = product.as_ref().map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
@@ -639,9 +644,14 @@ fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found
     }
 }
 
-/// True for a first-person pronoun or a relation noun ("mother", "son").
-fn is_person(word: &str) -> bool {
-    FIRST_PERSON.contains(&word) || RELATION_NOUNS.contains(&word)
+/// A product mention: what it is, its normalized byte range, its segment.
+type DrugMention<'a> = (&'a ProductName, Range<usize>, Segment);
+
+/// The mention closest to the event (one of the two around it), preferring its own segment.
+fn nearest<'l, 'a>(mentions: &'l [DrugMention<'a>], ev: &Event) -> Option<&'l DrugMention<'a>> {
+    let i = mentions.partition_point(|d| d.1.start < ev.norm.start);
+    let before = i.checked_sub(1).and_then(|j| mentions.get(j));
+    before.into_iter().chain(mentions.get(i)).min_by_key(|d| (d.2 != ev.seg, d.1.start.abs_diff(ev.norm.start)))
 }
 
 fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
