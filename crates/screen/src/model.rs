@@ -65,15 +65,24 @@ fn slot(h: u64) -> usize {
     (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - BITS)) as usize
 }
 
-/// FNV-1a over the bytes of a word.
+/// Hash of a word, eight bytes at a time (words are short, so this is one or two multiplies).
 #[inline]
 pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in b {
-        h ^= u64::from(x);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (b.len() as u64);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if let Ok(a) = <[u8; 8]>::try_from(c) {
+            h = (h ^ u64::from_le_bytes(a)).wrapping_mul(K).rotate_left(29);
+        }
     }
-    h
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Assembled in a register: writing bytes to an array and reading it back as a u64 stalls.
+        let v = rest.iter().enumerate().fold(0u64, |v, (i, &b)| v | u64::from(b) << (8 * i));
+        h = (h ^ v).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 31)
 }
 
 /// Per-token inputs of the feature functions: word hash, prefix hash (0 when none), lexicon flags.

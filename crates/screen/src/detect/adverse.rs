@@ -67,11 +67,18 @@ const POST_REACH: usize = 3;
 /// How many tokens a hypothetical trigger reaches.
 const HYP_REACH: usize = 8;
 
-/// Size of the drug-key bit set: 2^20 bits keep false hits near 3% for 36k names.
-const DRUG_KEY_BITS: usize = 1 << 20;
+/// Size of the drug-key bit set: 2^21 bits and two probes keep false hits near 0.1% per word for
+/// 36k names, so ordinary messages rarely pay for the drug automaton.
+const DRUG_KEY_BITS: usize = 1 << 21;
 
-fn key_bit(h: u64) -> usize {
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) as usize
+fn key_bits(h: u64) -> [usize; 2] {
+    [(h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 43) as usize, (h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 43) as usize]
+}
+
+const GATE_BITS: usize = 1 << 12;
+
+fn gate_bit(h: u64) -> usize {
+    (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
@@ -165,8 +172,6 @@ pub(crate) struct Segment {
 enum Found {
     /// A drug name: pattern index and normalized byte range.
     Drug(usize, usize, usize),
-    /// A relation ("my mother"): normalized byte range.
-    Relation(usize, usize),
     /// A phrase implying a medicine: normalized byte range.
     Implied(usize, usize),
     /// A well-known reaction ([`KNOWN_EVENTS`]): normalized byte range.
@@ -185,7 +190,7 @@ struct ProductName {
 /// The compiled lexicons: drug names and context cues.
 pub(crate) struct Lexicon {
     drugs: AhoCorasick,
-    /// Bit set over the hashes of the longest word of every drug name ("doz" of "no doz"): the drug
+    /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of "no doz"): the drug
     /// automaton only runs on a segment that has such a word.
     drug_keys: Vec<u64>,
     products: Vec<ProductName>,
@@ -226,10 +231,11 @@ impl Lexicon {
         let mut drug_keys = vec![0u64; DRUG_KEY_BITS / 64];
         for p in &patterns {
             let scan = Scan::new(p);
-            if let Some(t) = scan.tokens.iter().rev().max_by_key(|t| t.end - t.start) {
-                let i = key_bit(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
-                if let Some(w) = drug_keys.get_mut(i / 64) {
-                    *w |= 1 << (i % 64);
+            if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
+                for i in key_bits(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default())) {
+                    if let Some(w) = drug_keys.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
                 }
             }
         }
@@ -290,21 +296,14 @@ impl Lexicon {
 
     /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
     /// tokens, and report drug names, relations and implied products to `found`.
-    fn mark(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
-        let n = seg.end.saturating_sub(seg.first).min(out.len());
+    fn mark(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64], out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
+        let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
         let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1))) else {
             return;
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
-        let mut hashes = [0u64; MAX_SEG];
-        let mut maybe_drug = false;
-        for (j, h) in hashes.iter_mut().enumerate().take(n) {
-            let Some(t) = scan.tokens.get(seg.first + j) else { break };
-            *h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
-            let i = key_bit(*h);
-            maybe_drug |= self.drug_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0);
-        }
+        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
             if !scan.at_word_boundaries(m.range()) {
@@ -327,7 +326,7 @@ impl Lexicon {
                     set(&mut flags, begin..after, GENERIC);
                     found(Found::Implied(m.start(), m.end()));
                 }
-                Cue::Relation => found(Found::Relation(m.start(), m.end())),
+                Cue::Relation => {}
                 Cue::Known => found(Found::Known(m.start(), m.end())),
             }
         }
@@ -341,7 +340,7 @@ impl Lexicon {
             set(&mut flags, begin..after, DRUG);
             found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
-        for (j, ((slot, flag), hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate() {
+        for (j, ((slot, flag), &hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate() {
             let Some(t) = scan.tokens.get(seg.first + j) else { break };
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
             *slot = TokFeat::new(word, hash, t.shape.has_digit, flag);
@@ -350,7 +349,22 @@ impl Lexicon {
 
     /// Model inputs for the tokens of `seg` (at most [`MAX_SEG`]), for training.
     pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
-        self.mark(scan, seg, out, &mut |_| {});
+        let mut hashes = [0u64; MAX_SEG];
+        hash_segment(scan, seg, &mut hashes);
+        self.mark(scan, seg, &hashes, out, &mut |_| {});
+    }
+
+    /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
+    fn may_be_drug(&self, h: u64) -> bool {
+        key_bits(h).iter().all(|i| self.drug_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+    }
+
+    /// The first relation ("my mother") named anywhere in the text.
+    fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
+        self.cues
+            .find_iter(scan.norm.as_str())
+            .find(|m| self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation) && scan.at_word_boundaries(m.range()))
+            .map(|m| m.range())
     }
 
     /// True when the text names any drug; used for health context on outgoing messages.
@@ -362,6 +376,14 @@ impl Lexicon {
 /// Set `bit` on the flags of tokens `r` (clipped to the slice).
 fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
     flags.iter_mut().skip(r.start).take(r.len()).for_each(|f| *f |= bit);
+}
+
+/// Fill `out` with the word hashes of the tokens of `seg`.
+fn hash_segment(scan: &Scan<'_>, seg: Segment, out: &mut [u64; MAX_SEG]) {
+    for (j, h) in out.iter_mut().enumerate().take(seg.end.saturating_sub(seg.first)) {
+        let Some(t) = scan.tokens.get(seg.first + j) else { break };
+        *h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+    }
 }
 
 /// Call `f` with each sentence-like segment of the scan, in order.
@@ -403,6 +425,9 @@ pub(crate) struct Detector {
     model: AdrModel,
     /// Sorted word hashes of first-person pronouns and relation nouns: never part of an event.
     persons: Vec<u64>,
+    /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
+    /// unspecified-reaction phrase.
+    gate_words: Vec<u64>,
 }
 
 impl Detector {
@@ -411,7 +436,17 @@ impl Detector {
         let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
         let mut persons: Vec<u64> = FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
         persons.sort_unstable();
-        Ok(Detector { lex: Lexicon::new(policy)?, model, persons })
+        let mut gate_words = vec![0u64; GATE_BITS / 64];
+        for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
+            let scan = Scan::new(p);
+            if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
+                let i = gate_bit(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
+                if let Some(w) = gate_words.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
+        Ok(Detector { lex: Lexicon::new(policy)?, model, persons, gate_words })
     }
 
     /// Append hits for one message.
@@ -426,11 +461,16 @@ impl Detector {
         let mut found: Vec<(Found, Segment)> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
         let mut feats = [TokFeat::default(); MAX_SEG];
+        let mut hashes = [0u64; MAX_SEG];
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
+            hash_segment(scan, seg, &mut hashes);
+            if !self.worth_marking(scan, seg, &hashes[..n]) {
+                return;
+            }
             let toks = &mut feats[..n];
             let before = found.len();
-            self.lex.mark(scan, seg, toks, &mut |f| found.push((f, seg)));
+            self.lex.mark(scan, seg, &hashes[..n], toks, &mut |f| found.push((f, seg)));
             if let Some(new) = found.get(before..) {
                 known_events(scan, seg, toks, new, &mut events);
             }
@@ -440,7 +480,7 @@ impl Detector {
                 return;
             }
             let margin = self.model.segment_margin(toks);
-            if margin > 0.0 {
+            if margin > 0.0 && !general_question(scan, seg) {
                 self.reaction_phrases(scan, seg, toks, margin, &mut events);
             }
         });
@@ -452,6 +492,21 @@ impl Detector {
         }
         sink.health_context = true;
         self.report(scan, &found, &events, sink);
+    }
+
+    /// A cheap test before any automaton runs: can the segment pass the model's gate? True when a
+    /// word may be a drug name, is the key word of a medicine-implying or unspecified-reaction
+    /// phrase, or is an event cue. Everything the gate accepts passes this test.
+    fn worth_marking(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64]) -> bool {
+        hashes.iter().enumerate().any(|(j, &h)| {
+            let g = gate_bit(h);
+            if self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0) || self.lex.may_be_drug(h) {
+                return true;
+            }
+            let Some(t) = scan.tokens.get(seg.first + j) else { return false };
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            self.model.is_event_cue(&TokFeat::new(word, h, t.shape.has_digit, 0))
+        })
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
@@ -540,7 +595,7 @@ impl Detector {
             Found::Implied(s, e) => Some(s..e),
             _ => None,
         });
-        let patient = self.patient(scan, found);
+        let patient = self.patient(scan);
         let reporter = patient.as_ref().map(|_| Element { found: true, span: None, text: None });
         let mut best: Option<(AdverseEventCandidate, f32)> = None;
         for ev in events {
@@ -604,12 +659,8 @@ impl Detector {
 
     /// The patient: a relation ("my mother") if one is named, else the author when the text speaks
     /// in the first person.
-    fn patient(&self, scan: &Scan<'_>, found: &[(Found, Segment)]) -> Option<Element> {
-        let relation = found.iter().find_map(|(f, _)| match *f {
-            Found::Relation(s, e) => Some(s..e),
-            _ => None,
-        });
-        if let Some(r) = relation {
+    fn patient(&self, scan: &Scan<'_>) -> Option<Element> {
+        if let Some(r) = self.lex.first_relation(scan) {
             return Some(element(scan, r));
         }
         scan.tokens
@@ -626,11 +677,7 @@ fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found
     if !medicine {
         return;
     }
-    let question = scan
-        .tokens
-        .get(seg.end.saturating_sub(1))
-        .is_some_and(|t| scan.norm.as_bytes().get(t.end..).unwrap_or_default().iter().take_while(|c| !c.is_ascii_alphanumeric()).any(|c| *c == b'?'));
-    if question {
+    if ends_with_question_mark(scan, seg) {
         return;
     }
     for (f, _) in found {
@@ -642,6 +689,27 @@ fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found
             events.push(Event { norm: s..e, seg, margin: 0.0 });
         }
     }
+}
+
+/// True when the segment ends with a question mark.
+fn ends_with_question_mark(scan: &Scan<'_>, seg: Segment) -> bool {
+    scan.tokens
+        .get(seg.end.saturating_sub(1))
+        .is_some_and(|t| scan.norm.as_bytes().get(t.end..).unwrap_or_default().iter().take_while(|c| !c.is_ascii_alphanumeric()).any(|c| *c == b'?'))
+}
+
+/// Auxiliaries that open a yes/no question.
+const QUESTION_OPENERS: &[&str] = &["does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might"];
+
+/// True for a general question about a medicine ("Does Cardiolex cause hair loss?"): it opens with
+/// an auxiliary, ends with a question mark and has no first person in it, so it asks rather than
+/// reports ("Do I have to stop if I get a rash?" reports nothing either way, but "Is it normal that I
+/// can't sleep?" does, and keeps its "I").
+fn general_question(scan: &Scan<'_>, seg: Segment) -> bool {
+    let word = |i: usize| scan.tokens.get(i).and_then(|t| scan.norm.get(t.start..t.end)).unwrap_or_default();
+    QUESTION_OPENERS.contains(&word(seg.first))
+        && ends_with_question_mark(scan, seg)
+        && !(seg.first..seg.end).any(|i| FIRST_PERSON.contains(&word(i)))
 }
 
 /// A product mention: what it is, its normalized byte range, its segment.
