@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let (train, spans) = rounds_eval::psytar::training_data(&shared)?;
-    println!("segment model, 5-fold cross-validated F1 on train: {:.3}", screen::model::cross_validated_f1(&train, &spans));
+    println!("segment model, 5-fold cross-validated F1 on train: {:.3}", screen::model::cross_validated_f1(&train, &spans)?);
     let weights = rounds_eval::psytar::train(&shared)?;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../screen/models/adr.bin");
     std::fs::write(&out, &weights)?;

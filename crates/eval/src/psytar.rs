@@ -171,7 +171,7 @@ pub fn training_data(shared: &Path) -> Result<(Vec<SentenceExample>, Vec<SpanExa
 /// (`crates/screen/models/adr.bin`).
 pub fn train(shared: &Path) -> Result<Vec<u8>, EvalError> {
     let (sentences, spans) = training_data(shared)?;
-    Ok(screen::model::train(&sentences, &spans))
+    Ok(screen::model::train(&sentences, &spans)?)
 }
 
 /// Score sentence-level ADR detection on `file`.

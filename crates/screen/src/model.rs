@@ -11,6 +11,7 @@
 //! module); it is deterministic, so the committed `models/adr.bin` can be rebuilt byte for byte.
 
 use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
+use crate::ScreenError;
 use crate::text::Scan;
 
 /// log2 of the number of weights in each table.
@@ -482,19 +483,19 @@ fn gates(lex: &Lexicon, data: &[SentenceExample], cues: &[u8]) -> Vec<bool> {
 }
 
 /// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
-pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> f64 {
-    let lex = Lexicon::base();
+pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<f64, ScreenError> {
+    let lex = Lexicon::base()?;
     let cues = event_cues(&lex, spans);
     let rows = segment_rows(&lex, sentences);
-    cross_validate(&rows, &gates(&lex, sentences, &cues)).1
+    Ok(cross_validate(&rows, &gates(&lex, sentences, &cues)).1)
 }
 
 /// Train both models and return the weights file (`models/adr.bin`).
 ///
 /// The segment model's decision threshold is the one that maximizes F1 over 5-fold
 /// out-of-fold predictions on `sentences`, so no held-out data is looked at.
-pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Vec<u8> {
-    let lex = Lexicon::base();
+pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec<u8>, ScreenError> {
+    let lex = Lexicon::base()?;
     let cues = event_cues(&lex, spans);
     let rows = segment_rows(&lex, sentences);
     let (threshold, _) = cross_validate(&rows, &gates(&lex, sentences, &cues));
@@ -508,7 +509,7 @@ pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Vec<u8> {
     quantize(&sw, sb, &mut out);
     quantize(&tw, tb, &mut out);
     out.extend(cues);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -529,11 +530,12 @@ mod tests {
             .flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)])
             .collect();
         let spans = vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
-        let a = train(&data, &spans);
-        assert_eq!(a, train(&data, &spans));
+        let a = train(&data, &spans).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Some(&a), train(&data, &spans).ok().as_ref());
         let m = AdrModel::from_bytes(&a).map_err(|e| e.0).unwrap_or_else(|e| panic!("{e}"));
-        let (_, yes) = featurize(&Lexicon::base(), "made me dizzy");
-        let (_, no) = featurize(&Lexicon::base(), "works great");
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let (_, yes) = featurize(&lex, "made me dizzy");
+        let (_, no) = featurize(&lex, "works great");
         assert!(m.segment_margin(&yes) > m.segment_margin(&no));
     }
 }

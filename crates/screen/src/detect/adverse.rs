@@ -285,13 +285,8 @@ impl Lexicon {
     }
 
     /// The built-in lexicons alone, as used for training.
-    pub fn base() -> Self {
-        // The built-in lexicons are constants checked by the tests, so this cannot fail in practice;
-        // an empty policy adds no patterns.
-        match Lexicon::new(&Policy::default()) {
-            Ok(l) => l,
-            Err(e) => unreachable!("built-in lexicons must compile: {e}"),
-        }
+    pub fn base() -> Result<Self, ScreenError> {
+        Lexicon::new(&Policy::default())
     }
 
     /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
@@ -848,7 +843,7 @@ mod tests {
 
     #[test]
     fn drug_names_need_word_boundaries() {
-        let lex = Lexicon::base();
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let scan = Scan::new("the zoloftish vibes");
         assert!(!lex.any_drug(&scan));
         assert!(lex.any_drug(&Scan::new("on zoloft")));
@@ -860,6 +855,21 @@ mod tests {
         let mut segs = Vec::new();
         for_each_segment(&scan, |s| segs.push((s.first, s.end)));
         assert_eq!(segs, vec![(0, 4), (4, 6), (6, 7)]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn never_panics_and_spans_are_valid(text in "(?s).{0,300}", words in proptest::collection::vec("(zoloft|dizzy|no|if|my son|side effects|rash|\\?|\\.|I|Cardiolex|ｘａｒｅｌｔｏ)", 0..30)) {
+            static SCREENER: std::sync::OnceLock<Screener> = std::sync::OnceLock::new();
+            let s = SCREENER.get_or_init(screener);
+            for t in [text.clone(), words.join(" "), format!("{text} {}", words.join(" "))] {
+                let r = s.screen(&Message::incoming(t.as_str())).unwrap_or_else(|e| panic!("{e}"));
+                for f in &r.findings {
+                    proptest::prop_assert!(t.get(f.span.start..f.span.end).is_some());
+                }
+            }
+        }
     }
 
     #[test]
