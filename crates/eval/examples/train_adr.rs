@@ -12,13 +12,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let c = row.counts;
             println!(
                 "{:<12} {:<45} P {:.3} R {:.3} F1 {:.3} (tp {} fp {} fn {})",
-                row.dataset, row.task, c.precision(), c.recall(), c.f1(), c.tp, c.fp, c.fn_
+                row.dataset,
+                row.task,
+                c.precision(),
+                c.recall(),
+                c.f1(),
+                c.tp,
+                c.fp,
+                c.fn_
             );
         }
         return Ok(());
     }
     let (train, spans) = rounds_eval::psytar::training_data(&shared)?;
-    println!("segment model, 5-fold cross-validated F1 on train: {:.3}", screen::model::cross_validated_f1(&train, &spans)?);
+    println!(
+        "segment model, 5-fold cross-validated F1 on train: {:.3}",
+        screen::model::cross_validated_f1(&train, &spans)?
+    );
     let weights = rounds_eval::psytar::train(&shared)?;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../screen/models/adr.bin");
     std::fs::write(&out, &weights)?;

@@ -10,8 +10,8 @@
 //! Training is pure computation over examples the caller has read (see `rounds-eval`'s `psytar`
 //! module); it is deterministic, so the committed `models/adr.bin` can be rebuilt byte for byte.
 
-use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
 use crate::ScreenError;
+use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
 use crate::text::Scan;
 
 /// log2 of the number of weights in each table.
@@ -242,7 +242,8 @@ fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
 }
 
 fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
-    toks.iter().any(|t| t.flags & GATE_FLAGS != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
+    toks.iter()
+        .any(|t| t.flags & GATE_FLAGS != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
 }
 
 fn cue_bit(bits: &[u8], h: u64) -> bool {
@@ -434,7 +435,11 @@ fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
     let (mut tp, mut fp) = (0f64, 0f64);
     let (mut best_f1, mut best_t) = (0f64, 0f32);
     for (i, (score, y)) in scored.iter().enumerate() {
-        if *y { tp += 1.0 } else { fp += 1.0 }
+        if *y {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
         let next = scored.get(i + 1).map_or(f32::NEG_INFINITY, |s| s.0);
         if next == *score || !score.is_finite() {
             continue;
@@ -526,10 +531,10 @@ mod tests {
     #[test]
     fn training_is_deterministic_and_learns() {
         let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
-        let data: Vec<_> = (0..20)
-            .flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)])
-            .collect();
-        let spans = vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
+        let data: Vec<_> =
+            (0..20).flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)]).collect();
+        let spans =
+            vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
         let a = train(&data, &spans).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Some(&a), train(&data, &spans).ok().as_ref());
         let m = AdrModel::from_bytes(&a).map_err(|e| e.0).unwrap_or_else(|e| panic!("{e}"));

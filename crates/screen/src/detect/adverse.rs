@@ -71,12 +71,15 @@ const HYP_REACH: usize = 8;
 /// 36k names, so ordinary messages rarely pay for the drug automaton.
 const DRUG_KEY_BITS: usize = 1 << 21;
 
+/// The two bits of a word hash in the drug-key set.
 fn key_bits(h: u64) -> [usize; 2] {
     [(h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 43) as usize, (h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 43) as usize]
 }
 
+/// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
 const GATE_BITS: usize = 1 << 12;
 
+/// The bit of a word hash in the gate-word set.
 fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
@@ -87,6 +90,7 @@ const TRIGGERS_TSV: &str = include_str!("../../lexicons/en/negation/triggers.tsv
 const MODEL: &[u8] = include_bytes!("../../models/adr.bin");
 
 /// People whose side effects the author may report; "my" marks them as identifiable to the author.
+#[rustfmt::skip]
 const RELATIONS: &[&str] = &[
     "my mom", "my mum", "my mother", "my dad", "my father", "my son", "my daughter", "my husband",
     "my wife", "my child", "my kid", "my kids", "my baby", "my toddler", "my brother", "my sister",
@@ -97,6 +101,7 @@ const RELATIONS: &[&str] = &[
 ];
 
 /// Phrases that imply a medicine without naming it.
+#[rustfmt::skip]
 const IMPLIED_PHRASES: &[&str] = &[
     "this med", "this meds", "these meds", "this medication", "this medicine", "this drug",
     "the med", "the meds", "the medication", "the medicine", "the drug", "my meds", "my medication",
@@ -109,6 +114,7 @@ const IMPLIED_PHRASES: &[&str] = &[
 
 /// Words for an unspecified reaction: they imply a medicine and can stand for the event itself
 /// ("I quit because of the side effects" reports an adverse event without naming it).
+#[rustfmt::skip]
 const GENERIC_EVENTS: &[&str] = &[
     "side effect", "side effects", "side-effect", "side-effects", "side affects", "adverse reaction",
     "adverse reactions", "allergic reaction", "bad reaction", "withdrawal", "withdrawals",
@@ -116,6 +122,7 @@ const GENERIC_EVENTS: &[&str] = &[
 ];
 
 /// The person words of [`RELATIONS`]: never part of an event phrase.
+#[rustfmt::skip]
 const RELATION_NOUNS: &[&str] = &[
     "mom", "mum", "mother", "dad", "father", "son", "daughter", "husband", "wife", "child", "kid", "kids",
     "baby", "toddler", "brother", "sister", "grandma", "grandmother", "grandpa", "grandfather", "grandson",
@@ -126,6 +133,7 @@ const RELATION_NOUNS: &[&str] = &[
 /// Well-known reactions and serious outcomes. The model learned from psychiatric-drug reviews and
 /// can miss these; next to a named or implied medicine in the same sentence, and not negated,
 /// hypothetical or asked about, each is an event on its own.
+#[rustfmt::skip]
 const KNOWN_EVENTS: &[&str] = &[
     "rash", "hives", "itching", "itchy", "swelling", "swollen", "anaphylaxis", "anaphylactic shock",
     "stroke", "heart attack", "seizure", "seizures", "fainted", "passed out", "blacked out",
@@ -190,8 +198,8 @@ struct ProductName {
 /// The compiled lexicons: drug names and context cues.
 pub(crate) struct Lexicon {
     drugs: AhoCorasick,
-    /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of "no doz"): the drug
-    /// automaton only runs on a segment that has such a word.
+    /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of
+    /// "no doz"): the drug automaton only runs on a segment that has such a word.
     drug_keys: Vec<u64>,
     products: Vec<ProductName>,
     cues: AhoCorasick,
@@ -205,7 +213,8 @@ fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
 impl Lexicon {
     /// The built-in lexicons with the organization's products added.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
-        let stop: HashSet<&str> = DRUG_STOPLIST.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let stop: HashSet<&str> =
+            DRUG_STOPLIST.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         let mut patterns: Vec<String> = Vec::with_capacity(36_000);
         let mut products: Vec<ProductName> = Vec::with_capacity(36_000);
         for p in &policy.products {
@@ -293,7 +302,8 @@ impl Lexicon {
     /// tokens, and report drug names, relations and implied products to `found`.
     fn mark(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64], out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
         let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
-        let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1))) else {
+        let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1)))
+        else {
             return;
         };
         let range = first.start..last.end;
@@ -358,7 +368,9 @@ impl Lexicon {
     fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
         self.cues
             .find_iter(scan.norm.as_str())
-            .find(|m| self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation) && scan.at_word_boundaries(m.range()))
+            .find(|m| {
+                self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation) && scan.at_word_boundaries(m.range())
+            })
             .map(|m| m.range())
     }
 
@@ -429,7 +441,8 @@ impl Detector {
     /// Compile for `policy`.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
-        let mut persons: Vec<u64> = FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
+        let mut persons: Vec<u64> =
+            FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
         persons.sort_unstable();
         let mut gate_words = vec![0u64; GATE_BITS / 64];
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
@@ -549,7 +562,9 @@ impl Detector {
             .iter()
             .zip(scores)
             .enumerate()
-            .filter(|(_, (t, s))| s.is_finite() && t.flags & (NEG | HYP) == 0 && (self.model.is_event_cue(t) || t.flags & GENERIC != 0))
+            .filter(|(_, (t, s))| {
+                s.is_finite() && t.flags & (NEG | HYP) == 0 && (self.model.is_event_cue(t) || t.flags & GENERIC != 0)
+            })
             .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
             .map(|(j, _)| j);
         if let Some(j) = anchor {
@@ -559,7 +574,15 @@ impl Detector {
 
     /// Push tokens `run` of `seg` as an event, widened to whole unspecified-reaction phrases ("side"
     /// becomes "side effects"); false when the tokens are out of range.
-    fn push_event(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], run: Range<usize>, margin: f32, events: &mut Vec<Event>) -> bool {
+    fn push_event(
+        &self,
+        scan: &Scan<'_>,
+        seg: Segment,
+        toks: &[TokFeat],
+        run: Range<usize>,
+        margin: f32,
+        events: &mut Vec<Event>,
+    ) -> bool {
         let generic = |j: usize| toks.get(j).is_some_and(|t| t.flags & GENERIC != 0);
         let mut run = run;
         while run.start > 0 && generic(run.start) && generic(run.start - 1) {
@@ -568,7 +591,9 @@ impl Detector {
         while run.end < toks.len() && generic(run.end - 1) && generic(run.end) {
             run.end += 1;
         }
-        let (Some(a), Some(b)) = (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1))) else {
+        let (Some(a), Some(b)) =
+            (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1)))
+        else {
             return false;
         };
         events.push(Event { norm: a.start..b.end, seg, margin });
@@ -602,21 +627,31 @@ impl Detector {
             let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
             let reportable = patient_el.found && reporter_el.found && product_el.found;
             let who = match &patient_el.text {
-                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => "the author is the patient and the reporter".to_owned(),
+                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
+                    "the author is the patient and the reporter".to_owned()
+                }
                 Some(t) => format!("the patient is \"{t}\" and the author is the reporter"),
                 None => "no identifiable patient or reporter yet".to_owned(),
             };
             let hit = match &product {
                 Some((info, r)) => {
                     let named = scan.orig_text(r.clone());
-                    let completeness = if reportable { "all four reportable elements are present" } else { "not yet a complete report" };
+                    let completeness = if reportable {
+                        "all four reportable elements are present"
+                    } else {
+                        "not yet a complete report"
+                    };
                     if info.own {
                         Hit::new(OWN, event_span, format!(
                             "\"{event_text}\" is described after taking {named}, one of your products ({completeness}; {who}): an adverse-event report that starts the pharmacovigilance reporting clock."
                         ))
                         .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
                     } else {
-                        let canonical = if info.canonical.eq_ignore_ascii_case(named) { String::new() } else { format!(" ({})", info.canonical) };
+                        let canonical = if info.canonical.eq_ignore_ascii_case(named) {
+                            String::new()
+                        } else {
+                            format!(" ({})", info.canonical)
+                        };
                         Hit::new(REPORT, event_span, format!(
                             "\"{event_text}\" is described with {named}{canonical}, a possible adverse drug reaction ({completeness}; {who}) that should reach the manufacturer or the FDA MedWatch programme."
                         ))
@@ -688,13 +723,20 @@ fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found
 
 /// True when the segment ends with a question mark.
 fn ends_with_question_mark(scan: &Scan<'_>, seg: Segment) -> bool {
-    scan.tokens
-        .get(seg.end.saturating_sub(1))
-        .is_some_and(|t| scan.norm.as_bytes().get(t.end..).unwrap_or_default().iter().take_while(|c| !c.is_ascii_alphanumeric()).any(|c| *c == b'?'))
+    scan.tokens.get(seg.end.saturating_sub(1)).is_some_and(|t| {
+        scan.norm
+            .as_bytes()
+            .get(t.end..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| !c.is_ascii_alphanumeric())
+            .any(|c| *c == b'?')
+    })
 }
 
 /// Auxiliaries that open a yes/no question.
-const QUESTION_OPENERS: &[&str] = &["does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might"];
+const QUESTION_OPENERS: &[&str] =
+    &["does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might"];
 
 /// True for a general question about a medicine ("Does Cardiolex cause hair loss?"): it opens with
 /// an auxiliary, ends with a question mark and has no first person in it, so it asks rather than
@@ -802,14 +844,18 @@ mod tests {
 
     #[test]
     fn known_reactions_next_to_a_medicine_fire_even_when_the_model_is_unsure() {
-        let r = screener().screen(&Message::incoming("Cardiolex gave my patient a terrible rash")).unwrap_or_else(|e| panic!("{e}"));
+        let r = screener()
+            .screen(&Message::incoming("Cardiolex gave my patient a terrible rash"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.own_product" && f.matched == "rash"), "{r:?}");
         assert_eq!(r.adverse_event.and_then(|c| c.patient.text).as_deref(), Some("my patient"));
     }
 
     #[test]
     fn family_history_is_still_a_report_about_the_relative() {
-        let r = screener().screen(&Message::incoming("my dad had a stroke on xarelto years ago")).unwrap_or_else(|e| panic!("{e}"));
+        let r = screener()
+            .screen(&Message::incoming("my dad had a stroke on xarelto years ago"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.report" && f.matched == "stroke"), "{r:?}");
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
         assert_eq!(c.patient.text.as_deref(), Some("my dad"));
@@ -875,7 +921,8 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         let s = screener();
-        for text in ["", " ", "。", "\u{200B}", "no", "I", &"dizzy ".repeat(500), "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲"] {
+        for text in ["", " ", "。", "\u{200B}", "no", "I", &"dizzy ".repeat(500), "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲"]
+        {
             assert!(s.screen(&Message::incoming(text)).is_ok());
         }
     }
