@@ -701,13 +701,14 @@ impl Detector {
 }
 
 /// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
-/// question or the reaction is negated or hypothetical.
+/// general question or the reaction is negated or hypothetical ("Anyone else get brain zaps coming
+/// off Effexor?" still counts: the author implies having them).
 fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found, Segment)], events: &mut Vec<Event>) {
     let medicine = found.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
     if !medicine {
         return;
     }
-    if ends_with_question_mark(scan, seg) {
+    if general_question(scan, seg) {
         return;
     }
     for (f, _) in found {
@@ -873,6 +874,12 @@ mod tests {
         ] {
             assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
         }
+    }
+
+    #[test]
+    fn a_question_that_implies_experience_still_reports() {
+        let hits = ae("Anyone else get brain zaps coming off Effexor?");
+        assert_eq!(hits, vec![("adverse_event.report".to_owned(), "brain zaps".to_owned())]);
     }
 
     #[test]
