@@ -374,9 +374,13 @@ impl Lexicon {
             .map(|m| m.range())
     }
 
-    /// True when the text names any drug; used for health context on outgoing messages.
+    /// True when the text names any drug; used for health context on outgoing messages. The
+    /// automaton only runs when some word may be a drug's key word.
     fn any_drug(&self, scan: &Scan<'_>) -> bool {
-        self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+        let maybe = scan.tokens.iter().any(|t| {
+            self.may_be_drug(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()))
+        });
+        maybe && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
     }
 }
 
