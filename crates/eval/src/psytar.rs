@@ -151,7 +151,7 @@ pub fn load_spans(path: &Path) -> Result<Vec<SpanExample>, EvalError> {
 /// Letters and digits only, lower-cased: the same sentence in the CSV and CoNLL files gets the
 /// same key whatever its tokenization.
 pub fn key(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    screen::model::sentence_key(text)
 }
 
 /// The training data: the train sentences for the segment model, and the CoNLL train phrases for

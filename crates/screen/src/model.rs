@@ -458,41 +458,45 @@ const FOLDS: usize = 5;
 /// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold out-of-fold
 /// predictions on `rows`, and that cross-validated F1.
 ///
-/// A sentence the detector would not score (no event cue and no drug, see `gated`) counts as a
-/// "no" whatever its score, so the threshold fits the sentences the model actually sees.
-fn cross_validate(rows: &[(Vec<u32>, bool)], gated: &[bool]) -> (f32, f64) {
+/// A sentence the detector would not score (see [`AdrModel::passes_gate`]) counts as a "no"
+/// whatever its score, so the threshold fits the sentences the model actually sees. The event cues
+/// of each fold are learned from the phrase data minus that fold's sentences, so held-out
+/// sentences never shape their own gate.
+fn cross_validate(
+    lex: &Lexicon,
+    rows: &[(Vec<u32>, bool)],
+    sentences: &[SentenceExample],
+    spans: &[SpanExample],
+) -> (f32, f64) {
     let mut scored = Vec::with_capacity(rows.len());
     for k in 0..FOLDS {
         let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
         let (w, b) = fit(&train);
+        let held_out: std::collections::HashSet<String> =
+            sentences.iter().enumerate().filter(|(i, _)| i % FOLDS == k).map(|(_, s)| sentence_key(&s.text)).collect();
+        let fold_spans: Vec<SpanExample> =
+            spans.iter().filter(|s| !held_out.contains(&sentence_key(&s.text))).cloned().collect();
+        let cues = event_cues(lex, &fold_spans);
         for (i, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
-            let z = if gated.get(i).copied().unwrap_or(true) {
-                b + feats.iter().map(|&i| w[i as usize]).sum::<f32>()
-            } else {
-                f32::NEG_INFINITY
-            };
+            let gated = sentences.get(i).is_some_and(|ex| passes_gate(&cues, &featurize(lex, &ex.text).1));
+            let z = if gated { b + feats.iter().map(|&i| w[i as usize]).sum::<f32>() } else { f32::NEG_INFINITY };
             scored.push((z, *y));
         }
     }
     best_threshold(&mut scored)
 }
 
-/// Which sentences pass the detector's gate (see [`AdrModel::passes_gate`]).
-fn gates(lex: &Lexicon, data: &[SentenceExample], cues: &[u8]) -> Vec<bool> {
-    data.iter()
-        .map(|ex| {
-            let (_, toks) = featurize(lex, &ex.text);
-            passes_gate(cues, &toks)
-        })
-        .collect()
+/// Letters and digits only, lower-cased: the same sentence gets the same key in the sentence and
+/// phrase files whatever their tokenization.
+pub fn sentence_key(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
 pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<f64, ScreenError> {
     let lex = Lexicon::base()?;
-    let cues = event_cues(&lex, spans);
     let rows = segment_rows(&lex, sentences);
-    Ok(cross_validate(&rows, &gates(&lex, sentences, &cues)).1)
+    Ok(cross_validate(&lex, &rows, sentences, spans).1)
 }
 
 /// Train both models and return the weights file (`models/adr.bin`).
@@ -503,7 +507,7 @@ pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec
     let lex = Lexicon::base()?;
     let cues = event_cues(&lex, spans);
     let rows = segment_rows(&lex, sentences);
-    let (threshold, _) = cross_validate(&rows, &gates(&lex, sentences, &cues));
+    let (threshold, _) = cross_validate(&lex, &rows, sentences, spans);
     let (sw, sb) = fit(&rows);
     let trows = token_rows(&lex, spans);
     let (tw, tb) = fit(&trows);
