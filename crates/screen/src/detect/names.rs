@@ -1,23 +1,637 @@
-//! Placeholder until the names rules land.
+//! Person names (Safe Harbor A) and places (Safe Harbor B).
+//!
+//! Names are found from three kinds of evidence, weighed per token: membership in the US Census
+//! first-name and surname lists, capitalization (discounted at sentence starts, in all-lower-case
+//! text and in Title Case headlines), and cues before the word ("Dr.", "my name is", "thanks",
+//! "patient"). Words that are names but usually ordinary words (Will, May, Hope, Long, White) need a
+//! cue or a surname after them. Places come from a hand-written gazetteer, or from a place cue ("lives
+//! in", "from", "moved to") before a capitalized word that no lexicon knows.
+//!
+//! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
+//! message has more than `STACK_TOKENS` tokens or something is found.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
 use crate::policy::Policy;
+use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
+use crate::text::Scan;
 use crate::ScreenError;
 
-use super::{Ctx, Sink};
+use super::{Ctx, Hit, Sink};
+
+const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
+const SURNAMES: &str = include_str!("../../lexicons/en/names/last.txt");
+const COMMON_WORDS: &str = include_str!("../../lexicons/en/names/common.txt");
+const PLACES: &str = include_str!("../../lexicons/en/places/places.tsv");
 
 /// The names rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+pub(crate) const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "phi.name",
+        category: Category::Phi,
+        severity: Severity::Medium,
+        incoming: Some(Action::Flag),
+        outgoing: Some(Action::Review),
+        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context.",
+    },
+    RuleInfo {
+        id: "phi.location",
+        category: Category::Phi,
+        severity: Severity::Low,
+        incoming: Some(Action::Flag),
+        outgoing: Some(Action::Review),
+        summary: "A city, town, neighbourhood or other place tied to a person (HIPAA Safe Harbor B).",
+    },
+];
 
-/// The compiled names detector.
-pub(crate) struct Detector;
+const NAME: &RuleInfo = &RULES[0];
+const LOCATION: &RuleInfo = &RULES[1];
 
-impl Detector {
-    /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+/// Tokens whose facts live on the stack; longer messages allocate one small vector.
+const STACK_TOKENS: usize = 96;
+
+/// Longest name span, in tokens (first, middle, particles, surname).
+const MAX_NAME_TOKENS: usize = 5;
+
+/// Longest multi-word place, in tokens.
+const MAX_PLACE_TOKENS: usize = 5;
+
+// Lexicon flags, one bit per fact about a lower-cased word.
+const FIRST: u32 = 1;
+const LAST: u32 = 1 << 1;
+const COMMON: u32 = 1 << 2;
+const PLACE: u32 = 1 << 3;
+const PLACE_HEAD: u32 = 1 << 4;
+const TITLE: u32 = 1 << 5;
+const PARTICLE: u32 = 1 << 6;
+const CALENDAR: u32 = 1 << 7;
+const GREETING: u32 = 1 << 8;
+const SPEECH: u32 = 1 << 9;
+const PATIENT: u32 = 1 << 10;
+const PLACE_CUE: u32 = 1 << 11;
+const RESIDES: u32 = 1 << 12;
+const ORG: u32 = 1 << 13;
+// Per-message flags, read from the text around the token.
+const CAP: u32 = 1 << 16;
+const SENT_START: u32 = 1 << 17;
+const POSSESSIVE: u32 = 1 << 18;
+const DIGIT: u32 = 1 << 19;
+const SHORT: u32 = 1 << 20;
+
+/// Honorifics and roles written before a name.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "nurse", "sister", "sr",
+    "rev", "reverend", "father", "pastor", "rabbi", "imam", "sir", "dame", "madam", "aunt", "auntie",
+    "uncle", "grandma", "grandpa", "coach", "captain", "officer", "judge", "senator", "governor",
+];
+
+/// Lower-case surname particles ("van der Voet", "da Silva").
+const PARTICLES: &[&str] = &["van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "das", "du", "le", "la", "ter", "ten", "bin", "ibn", "al", "el"];
+
+/// Words that address or introduce someone by name.
+const GREETINGS: &[&str] = &[
+    "dear", "hi", "hello", "hey", "thanks", "thank", "thx", "congrats", "congratulations", "welcome",
+    "bye", "goodbye", "named", "called", "call", "meet", "met", "love", "miss", "ask", "tell",
+    "cc", "attn", "attention",
+];
+
+/// Verbs of speech that sit next to a speaker's name ("said Felix").
+const SPEECH_WORDS: &[&str] = &["said", "says", "asked", "asks", "told", "tells", "replied", "wrote", "writes", "answered"];
+
+/// Words that mark the named person as a patient.
+const PATIENT_WORDS: &[&str] = &["patient", "patients", "pt", "pts", "resident", "client"];
+
+/// Prepositions and verbs that put a place after them.
+const PLACE_CUES: &[&str] = &[
+    "in", "from", "to", "at", "near", "visit", "visiting", "visited", "outside", "around", "toward",
+    "towards", "via", "across",
+];
+
+/// Words before a place cue that tie the place to a person ("lives in", "moved to", "born in").
+const RESIDE_WORDS: &[&str] = &[
+    "live", "lives", "living", "lived", "moved", "move", "moving", "born", "raised", "up", "based",
+    "staying", "stay", "stayed", "arrived", "relocated", "reside", "resides", "located", "here",
+    "home", "hometown", "i'm", "im", "am", "we're", "are", "is", "was", "be",
+];
+
+/// Months, weekdays and holidays: capitalized, sometimes names, never people here.
+const CALENDAR_WORDS: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon",
+    "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "christmas", "easter", "thanksgiving",
+    "halloween", "xmas",
+];
+
+/// Passes pre-computed hashes through unchanged: keys are already FNV-1a hashes of the word.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
     }
 
-    /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// What kind of place a gazetteer entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlaceKind {
+    Country,
+    State,
+    City,
+    Region,
+}
+
+impl PlaceKind {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "country" => Some(PlaceKind::Country),
+            "state" => Some(PlaceKind::State),
+            "city" => Some(PlaceKind::City),
+            "region" => Some(PlaceKind::Region),
+            _ => None,
+        }
+    }
+
+    /// Smaller than a state: a Safe Harbor identifier on its own.
+    fn is_subdivision(self) -> bool {
+        matches!(self, PlaceKind::City)
+    }
+}
+
+/// One word or phrase of the lexicon.
+struct Entry {
+    text: Box<str>,
+    flags: u32,
+    place: Option<PlaceKind>,
+}
+
+/// All words and phrases the detector knows, keyed by the FNV-1a hash of their lower-case text
+/// (phrase words joined by one space), with the text kept to reject hash collisions.
+#[derive(Default)]
+struct Lexicon {
+    map: HashMap<u64, Entry, BuildHasherDefault<PassThrough>>,
+}
+
+impl Lexicon {
+    fn add(&mut self, text: &str, flags: u32, place: Option<PlaceKind>) {
+        let e = self.map.entry(fnv(FNV_OFFSET, text.as_bytes())).or_insert_with(|| Entry {
+            text: text.into(),
+            flags: 0,
+            place: None,
+        });
+        if &*e.text == text {
+            e.flags |= flags;
+            if place.is_some() && e.place.is_none() {
+                e.place = place;
+            }
+        }
+    }
+
+    fn get(&self, text: &str) -> Option<&Entry> {
+        self.map.get(&fnv(FNV_OFFSET, text.as_bytes())).filter(|e| &*e.text == text)
+    }
+
+    fn flags(&self, text: &str) -> u32 {
+        self.get(text).map_or(0, |e| e.flags)
+    }
+}
+
+/// Lower-case words of a phrase, split the way `Scan` splits tokens.
+fn words(phrase: &str) -> impl Iterator<Item = &str> {
+    phrase.split(|c: char| !(c.is_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+}
+
+/// The compiled names detector.
+pub(crate) struct Detector {
+    lex: Lexicon,
+}
+
+/// Facts about one token of the message being screened.
+#[derive(Clone, Copy, Default)]
+struct Tok {
+    flags: u32,
+    /// End of the token in `norm` without a possessive "'s".
+    end: usize,
+}
+
+/// Which evidence made a span a name; worded into the explanation.
+#[derive(Clone, Copy)]
+enum NameWhy {
+    Title,
+    Introduced,
+    Addressed,
+    Patient,
+    FirstName,
+    FullName,
+    Possessive,
+}
+
+impl NameWhy {
+    fn words(self) -> &'static str {
+        match self {
+            NameWhy::Title => "follows a title such as Dr. or Mrs.",
+            NameWhy::Introduced => "is introduced as a name (\"my name is\", \"I'm\", \"call me\")",
+            NameWhy::Addressed => "is someone addressed or quoted by name",
+            NameWhy::Patient => "is given as a patient's name",
+            NameWhy::FirstName => "is a common first name in the US Census lists",
+            NameWhy::FullName => "is a first name followed by a surname",
+            NameWhy::Possessive => "is a name used in the possessive",
+        }
+    }
+}
+
+impl Detector {
+    /// Compile for `policy`: the Census lists, the common-word list, the gazetteer and the cue words,
+    /// plus the organization's and its products' own names, which are never reported.
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let mut lex = Lexicon::default();
+        lex.map.reserve(100_000);
+        for w in FIRST_NAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
+            lex.add(w, FIRST, None);
+        }
+        for w in SURNAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
+            lex.add(w, LAST, None);
+        }
+        for w in COMMON_WORDS.lines().map(str::trim).filter(|w| !w.is_empty()) {
+            lex.add(w, COMMON, None);
+        }
+        for (n, line) in PLACES.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, kind) = line.split_once('\t').and_then(|(n, k)| Some((n, PlaceKind::parse(k.trim())?))).ok_or_else(|| {
+                ScreenError::Compile { what: "places gazetteer".to_owned(), message: format!("line {}: expected name<TAB>kind", n + 1) }
+            })?;
+            let parts: Vec<&str> = words(name).collect();
+            if parts.len() > MAX_PLACE_TOKENS {
+                continue;
+            }
+            if let [head, _, ..] = parts.as_slice() {
+                lex.add(head, PLACE_HEAD, None);
+            }
+            lex.add(&parts.join(" "), PLACE, Some(kind));
+        }
+        let small: [(&[&str], u32); 8] = [
+            (TITLES, TITLE),
+            (PARTICLES, PARTICLE),
+            (GREETINGS, GREETING),
+            (SPEECH_WORDS, SPEECH),
+            (PATIENT_WORDS, PATIENT),
+            (PLACE_CUES, PLACE_CUE),
+            (RESIDE_WORDS, RESIDES),
+            (CALENDAR_WORDS, CALENDAR),
+        ];
+        for (list, flag) in small {
+            for w in list {
+                lex.add(w, flag, None);
+            }
+        }
+        let own = std::iter::once(policy.organization.name.as_str())
+            .chain(policy.products.iter().flat_map(|p| {
+                std::iter::once(p.name.as_str()).chain(std::iter::once(p.generic.as_str())).chain(p.aliases.iter().map(String::as_str))
+            }));
+        for phrase in own {
+            for w in words(&phrase.to_lowercase()) {
+                lex.add(w, ORG, None);
+            }
+        }
+        Ok(Detector { lex })
+    }
+
+    /// Append name and place hits for one message.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let scan = cx.scan;
+        let n = scan.tokens.len();
+        if n == 0 {
+            return;
+        }
+        let mut stack = [Tok::default(); STACK_TOKENS];
+        let mut heap = Vec::new();
+        let toks: &mut [Tok] = if n <= STACK_TOKENS {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, Tok::default());
+            &mut heap
+        };
+        let (mut alpha, mut caps) = (0usize, 0usize);
+        for (i, t) in scan.tokens.iter().enumerate() {
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            let (word, possessive) = match word.strip_suffix("'s") {
+                Some(w) if !w.is_empty() => (w, true),
+                _ => (word, false),
+            };
+            let mut flags = self.lex.flags(word);
+            if possessive {
+                flags |= POSSESSIVE;
+            }
+            if t.shape.capitalized {
+                flags |= CAP;
+            }
+            if t.shape.has_digit {
+                flags |= DIGIT;
+            } else if word.len() >= 2 {
+                alpha += 1;
+                caps += usize::from(t.shape.capitalized);
+            }
+            if word.chars().nth(1).is_none() {
+                flags |= SHORT;
+            }
+            let prev_end = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |p| p.end);
+            let gap = scan.norm.get(prev_end..t.start).unwrap_or_default();
+            if i == 0 || starts_sentence(gap) {
+                flags |= SENT_START;
+            }
+            toks[i] = Tok { flags, end: t.start + word.len() };
+        }
+        // Capitalization says nothing when the message is all lower case or Title Case.
+        let weak_caps = caps == 0 || (alpha >= 4 && caps * 10 >= alpha * 7);
+        let mut patient_near = false;
+        let mut i = 0;
+        while i < n {
+            let f = toks[i].flags;
+            patient_near |= f & PATIENT != 0;
+            if let Some(next) = self.place_at(cx, sink, toks, i, weak_caps) {
+                i = next;
+                continue;
+            }
+            if let Some(next) = self.name_at(cx, sink, toks, i, weak_caps) {
+                i = next;
+                continue;
+            }
+            i += 1;
+        }
+        if patient_near {
+            sink.health_context = true;
+        }
+    }
+
+    /// A place starting at token `i`: returns the index after it when one was reported.
+    fn place_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
+        let scan = cx.scan;
+        let f = toks[i].flags;
+        let cue = place_cue(scan, toks, i);
+        let multi = if f & PLACE_HEAD != 0 { self.multi_place(scan, toks, i) } else { None };
+        let found = multi.or_else(|| {
+            let kind = self.lex.get(word(scan, toks, i)).and_then(|e| e.place)?;
+            Some((i + 1, kind))
+        });
+        if let Some((end, kind)) = found {
+            let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
+            let proper = f & CAP != 0 || weak_caps;
+            let accept = if !ambiguous {
+                proper || cue.is_some()
+            } else if f & COMMON != 0 {
+                cue.is_some() && f & CAP != 0 && !weak_caps
+            } else {
+                proper && (cue.is_some() || kind == PlaceKind::Country)
+            };
+            if accept && f & ORG == 0 {
+                self.push_place(cx, sink, toks, i..end, Some(kind), cue);
+                return Some(end);
+            }
+            return None;
+        }
+        // A capitalized word no lexicon knows, right after a place cue: "arrived at Bauru".
+        let cue = cue?;
+        let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
+        let proper = f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
+        if !unknown || !proper {
+            return None;
+        }
+        let mut end = i + 1;
+        while end < toks.len() && end - i < 3 {
+            let g = toks[end].flags;
+            if g & CAP == 0 || g & (COMMON | CALENDAR | DIGIT) != 0 || !name_gap(scan, toks, end) || toks[end - 1].flags & POSSESSIVE != 0 {
+                break;
+            }
+            end += 1;
+        }
+        self.push_place(cx, sink, toks, i..end, None, Some(cue));
+        Some(end)
+    }
+
+    /// The longest gazetteer phrase of two or more tokens starting at `i`.
+    fn multi_place(&self, scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<(usize, PlaceKind)> {
+        let mut best = None;
+        let mut h = fnv(FNV_OFFSET, scan.tok(i).as_bytes());
+        for j in i + 1..toks.len().min(i + MAX_PLACE_TOKENS) {
+            if !place_gap(scan, j) {
+                break;
+            }
+            h = fnv(fnv(h, b" "), scan.tok(j).as_bytes());
+            if let Some(e) = self.lex.map.get(&h)
+                && let Some(kind) = e.place
+                && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))
+            {
+                best = Some((j + 1, kind));
+            }
+        }
+        best
+    }
+
+    fn push_place(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], r: Range<usize>, kind: Option<PlaceKind>, cue: Option<Cue>) {
+        let scan = cx.scan;
+        let (Some(first), Some(last)) = (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1))) else { return };
+        let span = scan.orig(first.start..last.end);
+        let text = scan.orig_text(first.start..last.end);
+        let tied = cue == Some(Cue::Resides);
+        let small = kind.is_none_or(PlaceKind::is_subdivision);
+        let what = match kind {
+            Some(PlaceKind::Country) => "a country",
+            Some(PlaceKind::State) => "a state or province",
+            Some(PlaceKind::Region) => "a region",
+            Some(PlaceKind::City) => "a city or neighbourhood",
+            None => "a place name (capitalized after a place word such as \"in\" or \"from\")",
+        };
+        let why = if small {
+            "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
+        } else {
+            "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
+        };
+        let person = if tied { " and is tied to where someone lives or comes from" } else { "" };
+        let hit = Hit::new(LOCATION, span, format!("\"{text}\" is {what}{person}; {why}."))
+            .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
+            .phi(SafeHarbor::B)
+            .boost(u8::from(tied && small));
+        sink.hits.push(hit);
+    }
+
+    /// A person's name starting at token `i`: returns the index after it when one was reported.
+    fn name_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
+        let scan = cx.scan;
+        let f = toks[i].flags;
+        let cap = f & CAP != 0;
+        if f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
+            return None;
+        }
+        let cue = name_cue(scan, toks, i);
+        let next_surname = self.surname_follows(scan, toks, i, weak_caps);
+        let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
+        let known = f & FIRST != 0 || titled && f & LAST != 0;
+        let why = match cue {
+            Some(why) if (f & COMMON == 0 || cap && !weak_caps && known) && (f & PLACE == 0 || f & FIRST != 0) => why,
+            _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
+                if next_surname { NameWhy::FullName } else if f & POSSESSIVE != 0 { NameWhy::Possessive } else { NameWhy::FirstName }
+            }
+            _ if f & FIRST != 0 && cap && !weak_caps && next_surname => NameWhy::FullName,
+            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && cap && !weak_caps && f & SENT_START == 0 => NameWhy::Possessive,
+            _ => return None,
+        };
+        let mut end = i + 1;
+        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0 {
+            if !name_gap(scan, toks, end) {
+                break;
+            }
+            let g = toks[end].flags;
+            if g & PARTICLE != 0 && g & CAP == 0 && end + 1 < toks.len() && toks[end + 1].flags & CAP != 0 && name_gap(scan, toks, end + 1) {
+                end += 2;
+                continue;
+            }
+            if !self.continues_name(g, weak_caps) {
+                break;
+            }
+            end += 1;
+        }
+        let first = scan.tokens.get(i)?;
+        let last_end = toks.get(end - 1)?.end;
+        let span = scan.orig(first.start..last_end);
+        let text = scan.orig_text(first.start..last_end);
+        let patient = matches!(why, NameWhy::Patient);
+        let hit = Hit::new(NAME, span, format!("\"{text}\" looks like a person's name: it {}; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient.", why.words()))
+            .suggest("Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.")
+            .phi(SafeHarbor::A)
+            .boost(u8::from(patient));
+        sink.hits.push(hit);
+        if patient {
+            sink.health_context = true;
+        }
+        Some(end)
+    }
+
+    /// True when the token after `i` can be a surname: capitalized, not an ordinary word.
+    fn surname_follows(&self, scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
+        let Some(next) = toks.get(i + 1) else { return false };
+        toks[i].flags & POSSESSIVE == 0 && name_gap(scan, toks, i + 1) && self.continues_name(next.flags, weak_caps) && (next.flags & LAST != 0 || !weak_caps)
+    }
+
+    /// Whether a token with `g` flags can continue a name already started.
+    fn continues_name(&self, g: u32, weak_caps: bool) -> bool {
+        if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT) != 0 || g & PLACE != 0 && g & (FIRST | LAST) == 0 {
+            return false;
+        }
+        if weak_caps {
+            return g & (FIRST | LAST) != 0 && g & COMMON == 0 && (g & CAP != 0 || g & SHORT == 0);
+        }
+        g & CAP != 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+    }
+}
+
+/// Cue before a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// A preposition: "in", "at", "to".
+    Plain,
+    /// Ties the place to a person: "lives in", "moved to", "from".
+    Resides,
+}
+
+/// The place cue right before token `i`, if any.
+fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+    let p = i.checked_sub(1)?;
+    if toks[p].flags & PLACE_CUE == 0 || !plain_gap(scan, i) {
+        return None;
+    }
+    let tied = scan.tok(p) == "from" || p.checked_sub(1).is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
+    Some(if tied { Cue::Resides } else { Cue::Plain })
+}
+
+/// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
+fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
+    let p = i.checked_sub(1)?;
+    let pf = toks[p].flags;
+    let gap = gap_before(scan, i);
+    let tight = gap.bytes().all(|b| b == b' ' || b == b'.' || b == b',' || b == b':') && gap.len() <= 3;
+    if !tight {
+        return None;
+    }
+    if pf & TITLE != 0 && !gap.contains(',') {
+        let patient = p.checked_sub(1).is_some_and(|q| toks[q].flags & PATIENT != 0);
+        return Some(if patient { NameWhy::Patient } else { NameWhy::Title });
+    }
+    if pf & PATIENT != 0 && !gap.contains('.') {
+        return Some(NameWhy::Patient);
+    }
+    if pf & (GREETING | SPEECH) != 0 && !gap.contains('.') {
+        return Some(NameWhy::Addressed);
+    }
+    let prev = scan.tok(p);
+    let before = p.checked_sub(1).map(|q| scan.tok(q));
+    let introduced = matches!(prev, "i'm" | "im" | "name's" | "names")
+        || matches!((before, prev), (Some("name"), "is") | (Some("call"), "me") | (Some("i"), "am") | (Some("this"), "is") | (Some("named"), "is") | (Some("name"), "was"));
+    (introduced && !gap.contains('.')).then_some(NameWhy::Introduced)
+}
+
+/// Token `i` without a possessive "'s", as looked up in the lexicon.
+fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
+    let start = scan.tokens.get(i).map_or(0, |t| t.start);
+    scan.norm.get(start..toks.get(i).map_or(start, |t| t.end)).unwrap_or_default()
+}
+
+/// The normalized text between token `i - 1` and token `i`.
+fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
+    let start = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |t| t.end);
+    let end = scan.tokens.get(i).map_or(start, |t| t.start);
+    scan.norm.get(start..end).unwrap_or_default()
+}
+
+/// Words of one name are separated by a space or a hyphen, or by ". " after an initial.
+fn name_gap(scan: &Scan<'_>, toks: &[Tok], i: usize) -> bool {
+    let gap = gap_before(scan, i);
+    match gap {
+        " " | "-" | "  " => true,
+        ". " | "." => i.checked_sub(1).is_some_and(|p| toks[p].flags & SHORT != 0),
+        _ => false,
+    }
+}
+
+/// Words of one place name are separated by spaces, a hyphen or an abbreviation point ("St. Louis").
+fn place_gap(scan: &Scan<'_>, i: usize) -> bool {
+    matches!(gap_before(scan, i), " " | "-" | ". " | "." | "  ")
+}
+
+/// A cue and the word after it are separated by plain spaces.
+fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
+    let gap = gap_before(scan, i);
+    !gap.is_empty() && gap.len() <= 2 && gap.bytes().all(|b| b == b' ')
+}
+
+/// The gap before a token ends a sentence or a line.
+fn starts_sentence(gap: &str) -> bool {
+    gap.bytes().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
 }
