@@ -53,6 +53,10 @@ const LOCATION: &RuleInfo = &RULES[1];
 /// Tokens whose facts live on the stack; longer messages allocate one small vector.
 const STACK_TOKENS: usize = 96;
 
+/// First names this common (by Census rank) win over a city of the same name ("Austin", "Charlotte")
+/// unless a place cue comes before them.
+const POPULAR_FIRST_NAMES: usize = 400;
+
 /// Longest name span, in tokens (first, middle, particles, surname).
 const MAX_NAME_TOKENS: usize = 5;
 
@@ -80,6 +84,8 @@ const SENT_START: u32 = 1 << 17;
 const POSSESSIVE: u32 = 1 << 18;
 const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
+const UPPER: u32 = 1 << 21;
+const POPULAR: u32 = 1 << 14;
 
 /// Honorifics and roles written before a name.
 const TITLES: &[&str] = &[
@@ -249,6 +255,7 @@ enum NameWhy {
     FirstName,
     FullName,
     Possessive,
+    Listed,
 }
 
 impl NameWhy {
@@ -261,6 +268,7 @@ impl NameWhy {
             NameWhy::FirstName => "is a common first name in the US Census lists",
             NameWhy::FullName => "is a first name followed by a surname",
             NameWhy::Possessive => "is a name used in the possessive",
+            NameWhy::Listed => "is listed together with another name",
         }
     }
 }
@@ -271,8 +279,8 @@ impl Detector {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let mut lex = Lexicon::default();
         lex.map.reserve(100_000);
-        for w in FIRST_NAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
-            lex.add(w, FIRST, None);
+        for (rank, w) in FIRST_NAMES.lines().map(str::trim).filter(|w| !w.is_empty()).enumerate() {
+            lex.add(w, if rank < POPULAR_FIRST_NAMES { FIRST | POPULAR } else { FIRST }, None);
         }
         for w in SURNAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
             lex.add(w, LAST, None);
@@ -353,6 +361,9 @@ impl Detector {
             if t.shape.capitalized {
                 flags |= CAP;
             }
+            if t.shape.all_upper {
+                flags |= UPPER;
+            }
             if t.shape.has_digit {
                 flags |= DIGIT;
             } else if word.len() >= 2 {
@@ -370,8 +381,9 @@ impl Detector {
             toks[i] = Tok { flags, end: t.start + word.len() };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
-        let weak_caps = caps == 0 || (alpha >= 4 && caps * 10 >= alpha * 7);
+        let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
         let mut patient_near = false;
+        let mut name_end = usize::MAX;
         let mut i = 0;
         while i < n {
             let f = toks[i].flags;
@@ -380,7 +392,8 @@ impl Detector {
                 i = next;
                 continue;
             }
-            if let Some(next) = self.name_at(cx, sink, toks, i, weak_caps) {
+            if let Some(next) = self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)) {
+                name_end = next;
                 i = next;
                 continue;
             }
@@ -409,7 +422,7 @@ impl Detector {
             } else if f & COMMON != 0 {
                 cue.is_some() && f & CAP != 0 && !weak_caps
             } else {
-                proper && (cue.is_some() || kind == PlaceKind::Country)
+                proper && (cue.is_some() || kind != PlaceKind::City || f & POPULAR == 0) && name_cue(scan, toks, i).is_none()
             };
             if accept && f & ORG == 0 {
                 self.push_place(cx, sink, toks, i..end, Some(kind), cue);
@@ -417,17 +430,20 @@ impl Detector {
             }
             return None;
         }
-        // A capitalized word no lexicon knows, right after a place cue: "arrived at Bauru".
-        let cue = cue?;
+        // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
+        // on the city line of a postal address ("Apt. 297\n Zalakaros").
+        let cue = cue.or_else(|| address_city(scan, toks, i))?;
         let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
+        let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
         let proper = f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
-        if !unknown || !proper {
+        let initial_follows = toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
+        if !unknown || !proper || acronym || initial_follows {
             return None;
         }
         let mut end = i + 1;
         while end < toks.len() && end - i < 3 {
             let g = toks[end].flags;
-            if g & CAP == 0 || g & (COMMON | CALENDAR | DIGIT) != 0 || !name_gap(scan, toks, end) || toks[end - 1].flags & POSSESSIVE != 0 {
+            if g & CAP == 0 || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0 || !name_gap(scan, toks, end) || toks[end - 1].flags & POSSESSIVE != 0 {
                 break;
             }
             end += 1;
@@ -483,7 +499,7 @@ impl Detector {
     }
 
     /// A person's name starting at token `i`: returns the index after it when one was reported.
-    fn name_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
+    fn name_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool, listed: bool) -> Option<usize> {
         let scan = cx.scan;
         let f = toks[i].flags;
         let cap = f & CAP != 0;
@@ -491,16 +507,19 @@ impl Detector {
             return None;
         }
         let cue = name_cue(scan, toks, i);
-        let next_surname = self.surname_follows(scan, toks, i, weak_caps);
+        let next_surname = surname_follows(scan, toks, i, weak_caps);
         let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
         let known = f & FIRST != 0 || titled && f & LAST != 0;
+        let unknown = f & (FIRST | COMMON | PLACE | UPPER | GREETING | SPEECH | PATIENT) == 0;
+        let mid = cap && !weak_caps && f & SENT_START == 0;
         let why = match cue {
-            Some(why) if (f & COMMON == 0 || cap && !weak_caps && known) && (f & PLACE == 0 || f & FIRST != 0) => why,
+            Some(why) if (f & COMMON == 0 || cap && !weak_caps && known) && (f & PLACE == 0 || f & FIRST != 0) && f & UPPER == 0 && (cap && !weak_caps || f & (FIRST | LAST) != 0) => why,
             _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
                 if next_surname { NameWhy::FullName } else if f & POSSESSIVE != 0 { NameWhy::Possessive } else { NameWhy::FirstName }
             }
-            _ if f & FIRST != 0 && cap && !weak_caps && next_surname => NameWhy::FullName,
-            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && cap && !weak_caps && f & SENT_START == 0 => NameWhy::Possessive,
+            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => NameWhy::FullName,
+            _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
+            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => NameWhy::Possessive,
             _ => return None,
         };
         let mut end = i + 1;
@@ -509,11 +528,13 @@ impl Detector {
                 break;
             }
             let g = toks[end].flags;
-            if g & PARTICLE != 0 && g & CAP == 0 && end + 1 < toks.len() && toks[end + 1].flags & CAP != 0 && name_gap(scan, toks, end + 1) {
+            let joins_next = end + 1 < toks.len() && name_gap(scan, toks, end + 1) && continues_name(toks[end + 1].flags, weak_caps);
+            if g & PARTICLE != 0 && g & CAP == 0 && joins_next && toks[end + 1].flags & CAP != 0 {
                 end += 2;
                 continue;
             }
-            if !self.continues_name(g, weak_caps) {
+            let initial = g & SHORT != 0 && g & (CAP | DIGIT) == CAP;
+            if !(initial && joins_next || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0)) {
                 break;
             }
             end += 1;
@@ -533,23 +554,30 @@ impl Detector {
         }
         Some(end)
     }
+}
 
-    /// True when the token after `i` can be a surname: capitalized, not an ordinary word.
-    fn surname_follows(&self, scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
-        let Some(next) = toks.get(i + 1) else { return false };
-        toks[i].flags & POSSESSIVE == 0 && name_gap(scan, toks, i + 1) && self.continues_name(next.flags, weak_caps) && (next.flags & LAST != 0 || !weak_caps)
+/// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
+fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
+    let Some(next) = toks.get(i + 1) else { return false };
+    if toks[i].flags & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
+        return false;
     }
+    let g = next.flags;
+    if g & SHORT != 0 && g & (CAP | DIGIT) == CAP {
+        return toks.get(i + 2).is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps)) && name_gap(scan, toks, i + 2);
+    }
+    continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
+}
 
-    /// Whether a token with `g` flags can continue a name already started.
-    fn continues_name(&self, g: u32, weak_caps: bool) -> bool {
-        if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT) != 0 || g & PLACE != 0 && g & (FIRST | LAST) == 0 {
-            return false;
-        }
-        if weak_caps {
-            return g & (FIRST | LAST) != 0 && g & COMMON == 0 && (g & CAP != 0 || g & SHORT == 0);
-        }
-        g & CAP != 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+/// Whether a token with flags `g` can continue a name already started.
+fn continues_name(g: u32, weak_caps: bool) -> bool {
+    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT) != 0 || g & PLACE != 0 && g & (FIRST | LAST) == 0 {
+        return false;
     }
+    if weak_caps {
+        return g & (FIRST | LAST) != 0 && g & COMMON == 0;
+    }
+    g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
 }
 
 /// Cue before a place.
@@ -571,11 +599,26 @@ fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
     Some(if tied { Cue::Resides } else { Cue::Plain })
 }
 
+/// Token `i` opens the town line of a postal address: it follows a line or a comma that ends in a
+/// number or a street word ("Apt. 297\n Zalakaros", "Farnell Street, LOOMBAH").
+fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+    let p = i.checked_sub(1)?;
+    let gap = gap_before(scan, i);
+    let breaks = gap.contains('\n') || gap.trim() == ",";
+    let street = matches!(scan.tok(p), "street" | "st" | "road" | "rd" | "avenue" | "ave" | "place" | "lane" | "drive" | "way" | "boulevard" | "blvd" | "court" | "square");
+    let label = scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.end..).is_some_and(|r| r.starts_with(':')))
+        || scan.norm.get(scan.tokens.get(i)?.end..).is_some_and(|r| r.starts_with(':'));
+    (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
+}
+
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
 fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
     let pf = toks[p].flags;
     let gap = gap_before(scan, i);
+    if matches!(gap.trim(), ":" | "?") {
+        return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
+    }
     let tight = gap.bytes().all(|b| b == b' ' || b == b'.' || b == b',' || b == b':') && gap.len() <= 3;
     if !tight {
         return None;
@@ -601,6 +644,14 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
 fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
     let start = scan.tokens.get(i).map_or(0, |t| t.start);
     scan.norm.get(start..toks.get(i).map_or(start, |t| t.end)).unwrap_or_default()
+}
+
+/// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
+fn listed_after(scan: &Scan<'_>, i: usize, name_end: usize) -> bool {
+    if name_end == i {
+        return matches!(gap_before(scan, i), ", " | " & " | " / ");
+    }
+    name_end.checked_add(1) == Some(i) && matches!(scan.tok(name_end), "and" | "or") && gap_before(scan, i) == " "
 }
 
 /// The normalized text between token `i - 1` and token `i`.
@@ -634,4 +685,35 @@ fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
 /// The gap before a token ends a sentence or a line.
 fn starts_sentence(gap: &str) -> bool {
     gap.bytes().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+
+    fn hits(text: &str) -> Vec<(&'static str, String)> {
+        let det = Detector::new(&Policy::default()).expect("lexicons compile");
+        let msg = Message::incoming(text);
+        let scan = Scan::new(text);
+        let cx = Ctx { msg: &msg, scan: &scan };
+        let mut sink = Sink::default();
+        det.run(&cx, &mut sink);
+        sink.hits.iter().map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned())).collect()
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        hits(text).into_iter().filter(|h| h.0 == "phi.name").map(|h| h.1).collect()
+    }
+
+    fn places(text: &str) -> Vec<String> {
+        hits(text).into_iter().filter(|h| h.0 == "phi.location").map(|h| h.1).collect()
+    }
+
+    #[test]
+    fn debug() {
+        for t in ["Stephan M Urner\n\n4844 Søndergade 52", "Karin M. Beike\nLeasing consultant", "My IBAN is GB59"] {
+            eprintln!("{t:?} {:?}", hits(t));
+        }
+    }
 }
