@@ -4,12 +4,15 @@
 //! comment, and the `phi.name` findings are compared with the gold `person` spans: exactly (same
 //! first and last byte) and by overlap. Location spans are scored the same way against
 //! `phi.location`, for information: WNUT labels landmarks and venues as locations too.
+//!
+//! `train_names` trains the name model embedded as `crates/screen/models/names.bin`.
 
 use std::path::Path;
 
+use screen::name_model::{BUCKETS, LABELS, NameFeaturizer, encode};
 use screen::{Message, Screener};
 
-use crate::{Counts, EvalError, Row, read};
+use crate::{Counts, EvalError, Row, presidio, read};
 
 /// The development file, relative to the shared folder; rules are tuned on the train file only.
 pub const DEV: &str = "data/ner-social/wnut17/emerging.dev.conll";
@@ -149,6 +152,81 @@ pub fn evaluate_file(path: &Path, label: &str, screener: &Screener) -> Result<Ve
 /// Person-name (and location) span accuracy on the WNUT-17 development file.
 pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalError> {
     evaluate_file(&shared.join(DEV), "wnut17-dev", screener)
+}
+
+/// Passes over the training rows.
+const EPOCHS: usize = 8;
+
+/// One training row: hashed features and the class (0 neither, 1 person, 2 place).
+type Example = (Vec<u32>, usize);
+
+fn class_of(kind: &str) -> usize {
+    match kind {
+        "person" | "PERSON" => 1,
+        "location" | "LOCATION" | "GPE" => 2,
+        _ => 0,
+    }
+}
+
+fn examples(feat: &NameFeaturizer, text: &str, gold: &[(usize, usize, usize)], out: &mut Vec<Example>) {
+    for c in feat.candidates(text) {
+        let class = gold.iter().find(|g| g.0 < c.span.end && c.span.start < g.1).map_or(0, |g| g.2);
+        out.push((c.features, class));
+    }
+}
+
+/// Train the name model (averaged perceptron over hashed features) on WNUT-17 train and the even
+/// template ids of presidio-synthetic; the odd ids and WNUT-17 dev stay unseen for checking.
+pub fn train_names(shared: &Path) -> Result<Vec<u8>, EvalError> {
+    let feat = NameFeaturizer::new()?;
+    let mut rows = Vec::new();
+    for doc in load(&shared.join(TRAIN))? {
+        let gold: Vec<_> = doc.spans.iter().map(|s| (s.0, s.1, class_of(&s.2))).collect();
+        examples(&feat, &doc.text, &gold, &mut rows);
+    }
+    for s in presidio::load(shared)?.iter().filter(|s| s.template_id.is_some_and(|t| t % 2 == 0)) {
+        let byte = |c: usize| s.full_text.char_indices().nth(c).map_or(s.full_text.len(), |(b, _)| b);
+        let gold: Vec<_> = s.spans.iter().map(|g| (byte(g.start_position), byte(g.end_position), class_of(&g.entity_type))).collect();
+        examples(&feat, &s.full_text, &gold, &mut rows);
+    }
+    Ok(encode(&perceptron(&rows)))
+}
+
+/// Averaged multi-class perceptron; rows are visited in a fixed pseudo-random order per epoch.
+fn perceptron(rows: &[Example]) -> Vec<f32> {
+    let mut w = vec![0f32; BUCKETS * LABELS];
+    let mut acc = vec![0f32; BUCKETS * LABELS];
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = 1f32;
+    for _ in 0..EPOCHS {
+        for i in (1..order.len()).rev() {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        for &r in &order {
+            let (features, gold) = &rows[r];
+            let mut scores = [0f32; LABELS];
+            for &f in features {
+                let base = (f as usize % BUCKETS) * LABELS;
+                for (k, s) in scores.iter_mut().enumerate() {
+                    *s += w[base + k];
+                }
+            }
+            let guess = (0..LABELS).fold(0, |b, k| if scores[k] > scores[b] { k } else { b });
+            if guess != *gold {
+                for &f in features {
+                    let base = (f as usize % BUCKETS) * LABELS;
+                    w[base + gold] += 1.0;
+                    acc[base + gold] += step;
+                    w[base + guess] -= 1.0;
+                    acc[base + guess] -= step;
+                }
+            }
+            step += 1.0;
+        }
+    }
+    w.iter().zip(&acc).map(|(w, a)| w - a / step).collect()
 }
 
 #[cfg(test)]

@@ -14,18 +14,27 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
+use crate::message::Message;
 use crate::policy::Policy;
-use crate::report::{Action, Category, SafeHarbor, Severity};
+use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
 use crate::ScreenError;
 
+use super::names_model::{Label, Model};
 use super::{Ctx, Hit, Sink};
 
 const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
 const SURNAMES: &str = include_str!("../../lexicons/en/names/last.txt");
 const COMMON_WORDS: &str = include_str!("../../lexicons/en/names/common.txt");
 const PLACES: &str = include_str!("../../lexicons/en/places/places.tsv");
+const NAME_MODEL: &[u8] = include_bytes!("../../models/names.bin");
+
+/// Features per token for the model.
+const MAX_FEATURES: usize = 32;
+
+/// How far (in weight units) the model's best class must beat "neither" to report a token.
+const MODEL_MARGIN: f32 = 0.0;
 
 /// The names rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -48,6 +57,8 @@ pub(crate) const RULES: &[RuleInfo] = &[
 ];
 
 const NAME: &RuleInfo = &RULES[0];
+
+const NAME_SUGGESTION: &str = "Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.";
 const LOCATION: &RuleInfo = &RULES[1];
 
 /// Tokens whose facts live on the stack; longer messages allocate one small vector.
@@ -86,6 +97,13 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const POPULAR: u32 = 1 << 14;
+const COVERED: u32 = 1 << 22;
+/// Facts about the token itself that the model sees.
+const OWN_MASK: u32 = FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
+/// Facts about a neighbouring token that the model sees.
+const CONTEXT_MASK: u32 = OWN_MASK | COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | DIGIT | SHORT | COVERED;
+/// Neighbours whose own word the model sees: ordinary words and cues, never a possible name.
+const CONTEXT_WORD: u32 = COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
 
 /// Honorifics and roles written before a name.
 const TITLES: &[&str] = &[
@@ -235,6 +253,7 @@ fn words(phrase: &str) -> impl Iterator<Item = &str> {
 /// The compiled names detector.
 pub(crate) struct Detector {
     lex: Lexicon,
+    model: Option<Model>,
 }
 
 /// Facts about one token of the message being screened.
@@ -329,13 +348,12 @@ impl Detector {
                 lex.add(w, ORG, None);
             }
         }
-        Ok(Detector { lex })
+        Ok(Detector { lex, model: Model::parse(NAME_MODEL) })
     }
 
     /// Append name and place hits for one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
-        let scan = cx.scan;
-        let n = scan.tokens.len();
+        let n = cx.scan.tokens.len();
         if n == 0 {
             return;
         }
@@ -347,8 +365,19 @@ impl Detector {
             heap.resize(n, Tok::default());
             &mut heap
         };
+        let weak_caps = self.rules(cx, sink, toks);
+        if let Some(model) = &self.model {
+            self.model_pass(cx, sink, toks, weak_caps, model);
+        }
+    }
+
+    /// Fill `toks` with the facts about each token, run the rules, and mark the tokens they
+    /// reported as `COVERED`. Returns whether capitalization is uninformative in this message.
+    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &mut [Tok]) -> bool {
+        let scan = cx.scan;
+        let n = toks.len().min(scan.tokens.len());
         let (mut alpha, mut caps) = (0usize, 0usize);
-        for (i, t) in scan.tokens.iter().enumerate() {
+        for (i, t) in scan.tokens.iter().enumerate().take(n) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
             let (word, possessive) = match word.strip_suffix("'s") {
                 Some(w) if !w.is_empty() => (w, true),
@@ -386,22 +415,122 @@ impl Detector {
         let mut name_end = usize::MAX;
         let mut i = 0;
         while i < n {
-            let f = toks[i].flags;
-            patient_near |= f & PATIENT != 0;
-            if let Some(next) = self.place_at(cx, sink, toks, i, weak_caps) {
-                i = next;
-                continue;
+            patient_near |= toks[i].flags & PATIENT != 0;
+            let found = match self.place_at(cx, sink, toks, i, weak_caps) {
+                Some(next) => Some(next),
+                None => self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)).inspect(|&next| name_end = next),
+            };
+            match found {
+                Some(next) => {
+                    for t in toks.iter_mut().take(next).skip(i) {
+                        t.flags |= COVERED;
+                    }
+                    i = next.max(i + 1);
+                }
+                None => i += 1,
             }
-            if let Some(next) = self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)) {
-                name_end = next;
-                i = next;
-                continue;
-            }
-            i += 1;
         }
         if patient_near {
             sink.health_context = true;
         }
+        weak_caps
+    }
+
+    /// Tokens the model may label: capitalized (or any, in lower-case text), not ordinary words, not
+    /// already reported by a rule.
+    fn model_candidate(f: u32, weak_caps: bool) -> bool {
+        (f & CAP != 0 || weak_caps) && f & (COMMON | DIGIT | CALENDAR | TITLE | ORG | COVERED | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | SHORT) == 0
+    }
+
+    /// Let the model label what the rules left, merging neighbouring tokens of the same class.
+    fn model_pass(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], weak_caps: bool, model: &Model) {
+        let scan = cx.scan;
+        let mut feats = [0u32; MAX_FEATURES];
+        let mut open: Option<(usize, usize, Label, f32)> = None;
+        for i in 0..toks.len() {
+            let f = toks[i].flags;
+            let predicted = if Self::model_candidate(f, weak_caps) {
+                let k = self.features(scan, toks, i, weak_caps, &mut feats);
+                model.predict(feats.get(..k).unwrap_or_default(), MODEL_MARGIN)
+            } else {
+                None
+            };
+            match (predicted, open) {
+                (Some((label, m)), Some((s, e, l, best))) if l == label && e == i && name_gap(scan, toks, i) && toks[i - 1].flags & POSSESSIVE == 0 => {
+                    open = Some((s, i + 1, l, best.max(m)));
+                }
+                (p, o) => {
+                    if let Some(o) = o {
+                        self.push_model_hit(cx, sink, toks, o);
+                    }
+                    open = p.map(|(label, m)| (i, i + 1, label, m));
+                }
+            }
+        }
+        if let Some(o) = open {
+            self.push_model_hit(cx, sink, toks, o);
+        }
+    }
+
+    fn push_model_hit(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], (s, e, label, _): (usize, usize, Label, f32)) {
+        match label {
+            Label::Place => self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s)),
+            Label::Person => {
+                let scan = cx.scan;
+                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1))) else { return };
+                let text = scan.orig_text(first.start..last.end);
+                sink.hits.push(
+                    Hit::new(NAME, scan.orig(first.start..last.end), format!("\"{text}\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."))
+                        .suggest(NAME_SUGGESTION)
+                        .phi(SafeHarbor::A),
+                );
+            }
+        }
+    }
+
+    /// Hashed features of token `i` for the model, written to `out`; returns how many.
+    fn features(&self, scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool, out: &mut [u32; MAX_FEATURES]) -> usize {
+        let mut k = 0;
+        let mut put = |kind: u8, bytes: &[u8]| {
+            if let Some(slot) = out.get_mut(k) {
+                *slot = fnv(fnv(FNV_OFFSET, &[kind]), bytes) as u32;
+                k += 1;
+            }
+        };
+        let f = toks[i].flags;
+        let w = word(scan, toks, i);
+        put(0, b"");
+        put(1, &(f & OWN_MASK).to_le_bytes());
+        put(2, &[u8::from(weak_caps)]);
+        for bit in 0..22 {
+            if f & OWN_MASK & (1 << bit) != 0 {
+                put(3, &[bit]);
+            }
+        }
+        let tail = |n: usize| w.char_indices().rev().nth(n - 1).map_or(w, |(b, _)| w.get(b..).unwrap_or_default());
+        put(4, tail(3).as_bytes());
+        put(5, tail(2).as_bytes());
+        put(6, &[w.len().min(12) as u8]);
+        for (kind, j) in [(7u8, i.checked_sub(1)), (9, i.checked_sub(2)), (11, i.checked_add(1).filter(|&j| j < toks.len())), (13, i.checked_add(2).filter(|&j| j < toks.len()))] {
+            match j {
+                Some(j) => {
+                    let g = toks[j].flags;
+                    put(kind, &(g & CONTEXT_MASK).to_le_bytes());
+                    if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
+                        put(kind + 1, word(scan, toks, j).as_bytes());
+                    }
+                }
+                None => put(kind, b"edge"),
+            }
+        }
+        let gap_class = |g: &str| -> [u8; 2] {
+            let t = g.trim_matches(' ');
+            [t.bytes().next().unwrap_or(b' '), u8::from(g.contains('\n'))]
+        };
+        put(15, &gap_class(gap_before(scan, i)));
+        let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));
+        put(16, &gap_class(after));
+        k
     }
 
     /// A place starting at token `i`: returns the index after it when one was reported.
@@ -545,7 +674,7 @@ impl Detector {
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
         let hit = Hit::new(NAME, span, format!("\"{text}\" looks like a person's name: it {}; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient.", why.words()))
-            .suggest("Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.")
+            .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
         sink.hits.push(hit);
@@ -578,6 +707,46 @@ fn continues_name(g: u32, weak_caps: bool) -> bool {
         return g & (FIRST | LAST) != 0 && g & COMMON == 0;
     }
     g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+}
+
+/// Builds the name model's training rows: the tokens the rules leave to the model, with features.
+pub struct NameFeaturizer {
+    det: Detector,
+}
+
+/// One token the model would label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCandidate {
+    /// Byte range of the token in the original text.
+    pub span: Span,
+    /// Hashed feature ids (reduce modulo `BUCKETS`).
+    pub features: Vec<u32>,
+}
+
+impl NameFeaturizer {
+    /// Compile the lexicons with the default policy.
+    pub fn new() -> Result<Self, ScreenError> {
+        Ok(NameFeaturizer { det: Detector::new(&Policy::default())? })
+    }
+
+    /// The candidate tokens of `text` and their features, as the detector sees them.
+    pub fn candidates(&self, text: &str) -> Vec<NameCandidate> {
+        let msg = Message::incoming(text);
+        let scan = Scan::new(text);
+        let cx = Ctx { msg: &msg, scan: &scan };
+        let mut sink = Sink::default();
+        let mut toks = vec![Tok::default(); scan.tokens.len()];
+        let weak_caps = self.det.rules(&cx, &mut sink, &mut toks);
+        let mut feats = [0u32; MAX_FEATURES];
+        let mut out = Vec::new();
+        for (i, t) in scan.tokens.iter().enumerate() {
+            if Detector::model_candidate(toks[i].flags, weak_caps) {
+                let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
+                out.push(NameCandidate { span: scan.orig(t.start..t.end), features: feats.get(..k).unwrap_or_default().to_vec() });
+            }
+        }
+        out
+    }
 }
 
 /// Cue before a place.
@@ -690,7 +859,6 @@ fn starts_sentence(gap: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Message;
 
     fn hits(text: &str) -> Vec<(&'static str, String)> {
         let det = Detector::new(&Policy::default()).expect("lexicons compile");
