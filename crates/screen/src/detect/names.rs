@@ -658,9 +658,14 @@ impl Detector {
             }
             let g = toks[end].flags;
             let joins_next = end + 1 < toks.len() && name_gap(scan, toks, end + 1) && continues_name(toks[end + 1].flags, weak_caps);
-            if g & PARTICLE != 0 && g & CAP == 0 && joins_next && toks[end + 1].flags & CAP != 0 {
-                end += 2;
-                continue;
+            if g & PARTICLE != 0 && g & CAP == 0 {
+                match particles_then_surname(scan, toks, end) {
+                    Some(next) => {
+                        end = next;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             let initial = g & SHORT != 0 && g & (CAP | DIGIT) == CAP;
             if !(initial && joins_next || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0)) {
@@ -683,6 +688,20 @@ impl Detector {
         }
         Some(end)
     }
+}
+
+/// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
+/// that completes them, if there is one.
+fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usize> {
+    let mut k = i;
+    while toks.get(k).is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0) && k - i < 3 {
+        k += 1;
+        if !name_gap(scan, toks, k) {
+            return None;
+        }
+    }
+    let t = toks.get(k)?;
+    (t.flags & CAP != 0 && t.flags & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
 }
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
@@ -878,10 +897,85 @@ mod tests {
         hits(text).into_iter().filter(|h| h.0 == "phi.location").map(|h| h.1).collect()
     }
 
+    fn sink_for(text: &str, policy: &Policy) -> Sink {
+        let det = Detector::new(policy).expect("lexicons compile");
+        let msg = Message::outgoing(text);
+        let scan = Scan::new(text);
+        let mut sink = Sink::default();
+        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+        sink
+    }
+
     #[test]
-    fn debug() {
-        for t in ["Stephan M Urner\n\n4844 Søndergade 52", "Karin M. Beike\nLeasing consultant", "My IBAN is GB59"] {
-            eprintln!("{t:?} {:?}", hits(t));
+    fn names_after_titles_intros_and_greetings() {
+        assert_eq!(names("Mrs. Diana Usamov is in bed 4"), ["Diana Usamov"]);
+        assert_eq!(names("My name is Melissa Lombardi."), ["Melissa Lombardi"]);
+        assert_eq!(names("Thanks, Judy!"), ["Judy"]);
+        assert_eq!(names("Dr. White will see you"), ["White"]);
+        assert_eq!(names("I'm so jealous! said Felix to Linda"), ["Felix", "Linda"]);
+        assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
+    }
+
+    #[test]
+    fn full_names_with_initials_particles_and_possessives() {
+        assert_eq!(names("Donald van der Voet called"), ["Donald van der Voet"]);
+        assert_eq!(names("Stephan M Urner"), ["Stephan M Urner"]);
+        assert_eq!(names("we asked Péter M. Novák twice"), ["Péter M. Novák"]);
+        assert_eq!(names("Tamara's scan came back clear"), ["Tamara"]);
+        assert_eq!(names("judy said the pain was worse"), ["judy"]);
+    }
+
+    #[test]
+    fn ordinary_words_that_are_names_stay_quiet() {
+        assert!(names("Will you be open on May 5?").is_empty());
+        assert!(names("Hope you feel better. Grace period ends Monday.").is_empty());
+        assert!(names("Bill me later, Mark said no.").is_empty());
+        assert!(names("Happy Birthday To Everyone At The Clinic Today").is_empty());
+        assert!(names("I'm tired today").is_empty());
+        assert!(names("Dear Doctor, thank you").is_empty());
+        assert!(hits("Take your pills with food").is_empty());
+    }
+
+    #[test]
+    fn places_from_gazetteer_and_cues() {
+        assert_eq!(places("She lives in Dayton, Ohio."), ["Dayton", "Ohio"]);
+        assert_eq!(places("We moved here from Bauru last year"), ["Bauru"]);
+        assert_eq!(places("the princess royal arrived at bauru this morning from bahrain."), ["bauru", "bahrain"]);
+        assert_eq!(places("He moved to New Zealand"), ["New Zealand"]);
+        assert_eq!(places("808 Imre u. 12.\n Apt. 762\n Zalakaros\n Hungary 06554"), ["Zalakaros", "Hungary"]);
+    }
+
+    #[test]
+    fn ambiguous_places_need_a_cue() {
+        assert!(places("What a nice day for reading").is_empty());
+        assert!(places("Withdraw money from the ATM").is_empty());
+        assert_eq!(places("We live in Reading now"), ["Reading"]);
+    }
+
+    #[test]
+    fn tied_towns_and_patients_are_raised() {
+        let sink = sink_for("my patient John Smith moved to Dayton", &Policy::default());
+        assert!(sink.health_context);
+        let boosts: Vec<_> = sink.hits.iter().map(|h| (h.rule.id, h.boost)).collect();
+        assert_eq!(boosts, [("phi.name", 1), ("phi.location", 1)]);
+        assert!(sink.hits.iter().all(|h| h.explanation.contains("Safe Harbor")));
+    }
+
+    #[test]
+    fn organization_and_product_names_are_not_people() {
+        let mut policy = Policy::default();
+        policy.organization.name = "Mercy Hospital".to_owned();
+        policy.products.push(crate::policy::Product { name: "Cardiolex".to_owned(), ..Default::default() });
+        let sink = sink_for("Thanks, Mercy! Ask Cardiolex about it", &policy);
+        assert!(sink.hits.is_empty(), "{:?}", sink.hits);
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let long = "Judy Smith went to Paris. ".repeat(200);
+        assert_eq!(names(&long).len(), 200);
+        for t in ["", "'s", "Dr.", "Mr. ", "\u{200B}Ｊｕｄｙ", "ǅ ß İ", "from", "van der", "Name:", "Ⅻ's"] {
+            hits(t);
         }
     }
 }
