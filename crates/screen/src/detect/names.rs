@@ -97,6 +97,7 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const POPULAR: u32 = 1 << 14;
+const STREET: u32 = 1 << 15;
 const COVERED: u32 = 1 << 22;
 /// Facts about the token itself that the model sees.
 const OWN_MASK: u32 = FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
@@ -140,6 +141,9 @@ const RESIDE_WORDS: &[&str] = &[
     "staying", "stay", "stayed", "arrived", "relocated", "reside", "resides", "located", "here",
     "home", "hometown", "i'm", "im", "am", "we're", "are", "is", "was", "be",
 ];
+
+/// Street words that end the street line of a postal address.
+const STREET_WORDS: &[&str] = &["street", "st", "road", "rd", "avenue", "ave", "place", "lane", "drive", "way", "boulevard", "blvd", "court", "square"];
 
 /// Months, weekdays and holidays: capitalized, sometimes names, never people here.
 const CALENDAR_WORDS: &[&str] = &[
@@ -240,9 +244,6 @@ impl Lexicon {
         self.map.get(&fnv(FNV_OFFSET, text.as_bytes())).filter(|e| &*e.text == text)
     }
 
-    fn flags(&self, text: &str) -> u32 {
-        self.get(text).map_or(0, |e| e.flags)
-    }
 }
 
 /// Lower-case words of a phrase, split the way `Scan` splits tokens.
@@ -260,6 +261,8 @@ pub(crate) struct Detector {
 #[derive(Clone, Copy, Default)]
 struct Tok {
     flags: u32,
+    /// Gazetteer kind when the word alone is a place.
+    place: Option<PlaceKind>,
     /// End of the token in `norm` without a possessive "'s".
     end: usize,
 }
@@ -324,7 +327,8 @@ impl Detector {
             }
             lex.add(&parts.join(" "), PLACE, Some(kind));
         }
-        let small: [(&[&str], u32); 8] = [
+        let small: [(&[&str], u32); 9] = [
+            (STREET_WORDS, STREET),
             (TITLES, TITLE),
             (PARTICLES, PARTICLE),
             (GREETINGS, GREETING),
@@ -383,7 +387,8 @@ impl Detector {
                 Some(w) if !w.is_empty() => (w, true),
                 _ => (word, false),
             };
-            let mut flags = self.lex.flags(word);
+            let entry = self.lex.get(word);
+            let mut flags = entry.map_or(0, |e| e.flags);
             if possessive {
                 flags |= POSSESSIVE;
             }
@@ -407,7 +412,7 @@ impl Detector {
             if i == 0 || starts_sentence(gap) {
                 flags |= SENT_START;
             }
-            toks[i] = Tok { flags, end: t.start + word.len() };
+            toks[i] = Tok { flags, place: entry.and_then(|e| e.place), end: t.start + word.len() };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
         let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
@@ -537,12 +542,12 @@ impl Detector {
     fn place_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
         let scan = cx.scan;
         let f = toks[i].flags;
+        if f & (PLACE | PLACE_HEAD) == 0 && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps) {
+            return None;
+        }
         let cue = place_cue(scan, toks, i);
         let multi = if f & PLACE_HEAD != 0 { self.multi_place(scan, toks, i) } else { None };
-        let found = multi.or_else(|| {
-            let kind = self.lex.get(word(scan, toks, i)).and_then(|e| e.place)?;
-            Some((i + 1, kind))
-        });
+        let found = multi.or_else(|| Some((i + 1, toks[i].place?)));
         if let Some((end, kind)) = found {
             let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
             let proper = f & CAP != 0 || weak_caps;
@@ -560,7 +565,10 @@ impl Detector {
             return None;
         }
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
-        // on the city line of a postal address ("Apt. 297\n Zalakaros").
+        // on the town line of a postal address ("Apt. 297\n Zalakaros").
+        if i.checked_sub(1).is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0) {
+            return None;
+        }
         let cue = cue.or_else(|| address_city(scan, toks, i))?;
         let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
         let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
@@ -632,7 +640,9 @@ impl Detector {
         let scan = cx.scan;
         let f = toks[i].flags;
         let cap = f & CAP != 0;
-        if f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
+        // Only lexicon names can start a name in lower-case or Title Case text.
+        let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps) || weak_caps && f & (FIRST | LAST) == 0;
+        if ordinary || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
             return None;
         }
         let cue = name_cue(scan, toks, i);
@@ -793,7 +803,7 @@ fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
     let gap = gap_before(scan, i);
     let breaks = gap.contains('\n') || gap.trim() == ",";
-    let street = matches!(scan.tok(p), "street" | "st" | "road" | "rd" | "avenue" | "ave" | "place" | "lane" | "drive" | "way" | "boulevard" | "blvd" | "court" | "square");
+    let street = toks[p].flags & STREET != 0;
     let label = scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.end..).is_some_and(|r| r.starts_with(':')))
         || scan.norm.get(scan.tokens.get(i)?.end..).is_some_and(|r| r.starts_with(':'));
     (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
