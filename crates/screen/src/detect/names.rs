@@ -556,7 +556,7 @@ impl Detector {
             } else if f & COMMON != 0 {
                 cue.is_some() && f & CAP != 0 && !weak_caps
             } else {
-                proper && (cue.is_some() || kind != PlaceKind::City || f & POPULAR == 0) && name_cue(scan, toks, i).is_none()
+                proper && (cue.is_some() || (kind != PlaceKind::City || f & POPULAR == 0) && !surname_follows(scan, toks, i, weak_caps)) && name_cue(scan, toks, i).is_none()
             };
             if accept && f & ORG == 0 {
                 self.push_place(cx, sink, toks, i..end, Some(kind), cue);
@@ -978,6 +978,14 @@ mod tests {
         policy.products.push(crate::policy::Product { name: "Cardiolex".to_owned(), ..Default::default() });
         let sink = sink_for("Thanks, Mercy! Ask Cardiolex about it", &policy);
         assert!(sink.hits.is_empty(), "{:?}", sink.hits);
+    }
+
+    #[test]
+    fn cities_named_like_people() {
+        assert_eq!(names("Charlotte is a great nurse"), ["Charlotte"]);
+        assert_eq!(places("She lives in Charlotte now"), ["Charlotte"]);
+        assert_eq!(names("Paris Hilton was there"), ["Paris Hilton"]);
+        assert_eq!(places("Austin is hot in June"), ["Austin"]);
     }
 
     #[test]
