@@ -642,7 +642,14 @@ impl Detector {
         let cap = f & CAP != 0;
         // Only lexicon names can start a name in lower-case or Title Case text.
         let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps) || weak_caps && f & (FIRST | LAST) == 0;
-        if ordinary || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
+        let month_named = f & (CALENDAR | FIRST) == CALENDAR | FIRST && cap && !weak_caps;
+        if month_named {
+            // "Jan Jílek", "Dr. April Smith": a month that is also a first name, with a surname or title.
+            let strong = matches!(name_cue(scan, toks, i), Some(NameWhy::Title | NameWhy::Introduced | NameWhy::Patient));
+            if !strong && !surname_follows(scan, toks, i, weak_caps) {
+                return None;
+            }
+        } else if ordinary || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
             return None;
         }
         let cue = name_cue(scan, toks, i);
@@ -677,7 +684,7 @@ impl Detector {
                     None => break,
                 }
             }
-            let initial = g & SHORT != 0 && g & (CAP | DIGIT) == CAP;
+            let initial = is_initial(g, weak_caps);
             if !(initial && joins_next || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0)) {
                 break;
             }
@@ -721,10 +728,15 @@ fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> 
         return false;
     }
     let g = next.flags;
-    if g & SHORT != 0 && g & (CAP | DIGIT) == CAP {
+    if is_initial(g, weak_caps) {
         return toks.get(i + 2).is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps)) && name_gap(scan, toks, i + 2);
     }
     continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
+}
+
+/// A single letter that can be a middle initial: capitalized, or any letter in lower-case text.
+fn is_initial(g: u32, weak_caps: bool) -> bool {
+    g & SHORT != 0 && g & DIGIT == 0 && (g & CAP != 0 || weak_caps)
 }
 
 /// Whether a token with flags `g` can continue a name already started.
@@ -933,6 +945,8 @@ mod tests {
         assert_eq!(names("we asked Péter M. Novák twice"), ["Péter M. Novák"]);
         assert_eq!(names("Tamara's scan came back clear"), ["Tamara"]);
         assert_eq!(names("judy said the pain was worse"), ["judy"]);
+        assert_eq!(names("Follow up with Jan Kowalski soon"), ["Jan Kowalski"]);
+        assert!(names("See you on Jan 5").is_empty());
     }
 
     #[test]
