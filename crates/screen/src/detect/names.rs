@@ -7,6 +7,9 @@
 //! cue or a surname after them. Places come from a hand-written gazetteer, or from a place cue ("lives
 //! in", "from", "moved to") before a capitalized word that no lexicon knows.
 //!
+//! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
+//! are not ordinary words, judged from their shape, suffix and neighbours.
+//!
 //! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
 //! message has more than `STACK_TOKENS` tokens or something is found.
 
@@ -57,9 +60,9 @@ pub(crate) const RULES: &[RuleInfo] = &[
 ];
 
 const NAME: &RuleInfo = &RULES[0];
+const LOCATION: &RuleInfo = &RULES[1];
 
 const NAME_SUGGESTION: &str = "Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.";
-const LOCATION: &RuleInfo = &RULES[1];
 
 /// Tokens whose facts live on the stack; longer messages allocate one small vector.
 const STACK_TOKENS: usize = 96;
@@ -89,6 +92,8 @@ const PATIENT: u32 = 1 << 10;
 const PLACE_CUE: u32 = 1 << 11;
 const RESIDES: u32 = 1 << 12;
 const ORG: u32 = 1 << 13;
+const POPULAR: u32 = 1 << 14;
+const STREET: u32 = 1 << 15;
 // Per-message flags, read from the text around the token.
 const CAP: u32 = 1 << 16;
 const SENT_START: u32 = 1 << 17;
@@ -96,8 +101,6 @@ const POSSESSIVE: u32 = 1 << 18;
 const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
-const POPULAR: u32 = 1 << 14;
-const STREET: u32 = 1 << 15;
 const COVERED: u32 = 1 << 22;
 /// Facts about the token itself that the model sees.
 const OWN_MASK: u32 = FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
@@ -451,7 +454,7 @@ impl Detector {
     fn model_pass(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], weak_caps: bool, model: &Model) {
         let scan = cx.scan;
         let mut feats = [0u32; MAX_FEATURES];
-        let mut open: Option<(usize, usize, Label, f32)> = None;
+        let mut open: Option<(usize, usize, Label)> = None;
         for i in 0..toks.len() {
             let f = toks[i].flags;
             let predicted = if Self::model_candidate(f, weak_caps) {
@@ -461,14 +464,14 @@ impl Detector {
                 None
             };
             match (predicted, open) {
-                (Some((label, m)), Some((s, e, l, best))) if l == label && e == i && name_gap(scan, toks, i) && toks[i - 1].flags & POSSESSIVE == 0 => {
-                    open = Some((s, i + 1, l, best.max(m)));
+                (Some(label), Some((s, e, l))) if l == label && e == i && name_gap(scan, toks, i) && toks[i - 1].flags & POSSESSIVE == 0 => {
+                    open = Some((s, i + 1, l));
                 }
                 (p, o) => {
                     if let Some(o) = o {
                         self.push_model_hit(cx, sink, toks, o);
                     }
-                    open = p.map(|(label, m)| (i, i + 1, label, m));
+                    open = p.map(|label| (i, i + 1, label));
                 }
             }
         }
@@ -477,7 +480,7 @@ impl Detector {
         }
     }
 
-    fn push_model_hit(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], (s, e, label, _): (usize, usize, Label, f32)) {
+    fn push_model_hit(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], (s, e, label): (usize, usize, Label)) {
         match label {
             Label::Place => self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s)),
             Label::Person => {

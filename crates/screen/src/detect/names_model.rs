@@ -44,8 +44,8 @@ impl Model {
         Some(Model { weights, scale })
     }
 
-    /// The predicted class of one token and its margin over "neither", when the margin beats `min`.
-    pub fn predict(&self, features: &[u32], min: f32) -> Option<(Label, f32)> {
+    /// The predicted class of one token, when its margin over "neither" beats `min`.
+    pub fn predict(&self, features: &[u32], min: f32) -> Option<Label> {
         let mut s = [0i32; LABELS];
         for &f in features {
             let base = (f as usize % BUCKETS) * LABELS;
@@ -55,7 +55,7 @@ impl Model {
         }
         let (label, best) = if s[1] >= s[2] { (Label::Person, s[1]) } else { (Label::Place, s[2]) };
         let margin = (best - s[0]) as f32 / self.scale;
-        (margin > min).then_some((label, margin))
+        (margin > min).then_some(label)
     }
 }
 
@@ -87,7 +87,7 @@ mod tests {
         let mut w = vec![0f32; BUCKETS * LABELS];
         w[7 * LABELS + 1] = 2.0;
         let m = Model::parse(&encode(&w)).expect("encoded model parses");
-        assert_eq!(m.predict(&[7], 0.5).map(|p| p.0), Some(Label::Person));
+        assert_eq!(m.predict(&[7], 0.5), Some(Label::Person));
         assert_eq!(m.predict(&[8], 0.5), None);
         assert!(Model::parse(b"RNM1").is_none());
         assert!(Model::parse(&[]).is_none());
