@@ -114,6 +114,7 @@ const TITLES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "nurse", "sister", "sr",
     "rev", "reverend", "father", "pastor", "rabbi", "imam", "sir", "dame", "madam", "aunt", "auntie",
     "uncle", "grandma", "grandpa", "coach", "captain", "officer", "judge", "senator", "governor",
+    "president", "pope", "lord", "lady", "saint", "dj",
 ];
 
 /// Lower-case surname particles ("van der Voet", "da Silva").
@@ -130,7 +131,7 @@ const GREETINGS: &[&str] = &[
 const SPEECH_WORDS: &[&str] = &["said", "says", "asked", "asks", "told", "tells", "replied", "wrote", "writes", "answered"];
 
 /// Words that mark the named person as a patient.
-const PATIENT_WORDS: &[&str] = &["patient", "patients", "pt", "pts", "resident", "client"];
+const PATIENT_WORDS: &[&str] = &["patient", "patients", "pt", "pts"];
 
 /// Prepositions and verbs that put a place after them.
 const PLACE_CUES: &[&str] = &[
@@ -658,7 +659,9 @@ impl Detector {
         let cue = name_cue(scan, toks, i);
         let next_surname = surname_follows(scan, toks, i, weak_caps);
         let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
-        let known = f & FIRST != 0 || titled && f & LAST != 0;
+        // An ordinary word is a name after a cue only as a surname after a title ("Dr. White") or as a
+        // first name after a greeting or introduction ("Thanks, Grace!"), never "Princess Royal".
+        let known = if titled { f & LAST != 0 } else { f & FIRST != 0 };
         let unknown = f & (FIRST | COMMON | PLACE | UPPER | GREETING | SPEECH | PATIENT) == 0;
         let mid = cap && !weak_caps && f & SENT_START == 0;
         let why = match cue {
@@ -937,6 +940,8 @@ mod tests {
         assert_eq!(names("My name is Melissa Lombardi."), ["Melissa Lombardi"]);
         assert_eq!(names("Thanks, Judy!"), ["Judy"]);
         assert_eq!(names("Dr. White will see you"), ["White"]);
+        assert_eq!(names("Thanks, Grace!"), ["Grace"]);
+        assert!(names("The Princess Royal arrived").is_empty());
         assert_eq!(names("I'm so jealous! said Felix to Linda"), ["Felix", "Linda"]);
         assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
     }
