@@ -907,8 +907,13 @@ fn starts_sentence(gap: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn detector() -> &'static Detector {
+        static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DET.get_or_init(|| Detector::new(&Policy::default()).expect("lexicons compile"))
+    }
+
     fn hits(text: &str) -> Vec<(&'static str, String)> {
-        let det = Detector::new(&Policy::default()).expect("lexicons compile");
+        let det = detector();
         let msg = Message::incoming(text);
         let scan = Scan::new(text);
         let cx = Ctx { msg: &msg, scan: &scan };
@@ -1008,6 +1013,21 @@ mod tests {
         assert_eq!(places("She lives in Charlotte now"), ["Charlotte"]);
         assert_eq!(names("Paris Hilton was there"), ["Paris Hilton"]);
         assert_eq!(places("Austin is hot in June"), ["Austin"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_spans_on_char_boundaries(text in "\\PC{0,120}", caps in "[A-Z][a-z]{1,8}( [A-Z][a-z]{1,8}){0,3}") {
+            for t in [text.clone(), format!("Dr. {caps} from {caps}'s {text}")] {
+                let msg = Message::incoming(t.as_str());
+                let scan = Scan::new(&t);
+                let mut sink = Sink::default();
+                detector().run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+                for h in &sink.hits {
+                    proptest::prop_assert!(t.get(h.span.start..h.span.end).is_some_and(|m| !m.is_empty()));
+                }
+            }
+        }
     }
 
     #[test]
