@@ -624,7 +624,7 @@ impl Detector {
             Some(PlaceKind::State) => "a state or province",
             Some(PlaceKind::Region) => "a region",
             Some(PlaceKind::City) => "a city or neighbourhood",
-            None => "a place name (a capitalized word after \"in\", \"from\" or \"at\", or on the town line of an address)",
+            None => "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)",
         };
         let why = if small {
             "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
