@@ -29,6 +29,8 @@ pub use report::{
     SafeHarbor, Severity, Span,
 };
 pub use rules::RuleInfo;
+/// Training support for the name model (features, weight encoding); used by `rounds-eval`.
+pub use detect::names_model::training as name_model;
 
 /// The largest message the engine screens, in bytes (1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
