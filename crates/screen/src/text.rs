@@ -232,19 +232,6 @@ impl Scan<'_> {
             .take_while(move |t| t.start >= floor)
             .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
     }
-
-    /// The normalized words of up to `n` tokens that start at or after `pos` and end at or before
-    /// `ceil`, in text order.
-    pub fn words_after(&self, pos: usize, n: usize, ceil: usize) -> impl Iterator<Item = &str> {
-        let idx = self.token_at_or_after(pos);
-        let to = idx.saturating_add(n).min(self.tokens.len());
-        self.tokens
-            .get(idx..to)
-            .unwrap_or_default()
-            .iter()
-            .take_while(move |t| t.end <= ceil)
-            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
-    }
 }
 
 /// Full normalization for non-ASCII text, with the byte map back to the original.
