@@ -232,6 +232,17 @@ impl Scan<'_> {
             .take_while(move |t| t.start >= floor)
             .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
     }
+
+    /// The normalized words of up to `n` tokens that start at or after `pos`, in text order.
+    pub fn words_after(&self, pos: usize, n: usize) -> impl Iterator<Item = &str> {
+        let idx = self.token_at_or_after(pos);
+        self.tokens
+            .get(idx..)
+            .unwrap_or_default()
+            .iter()
+            .take(n)
+            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
+    }
 }
 
 /// Full normalization for non-ASCII text, with the byte map back to the original.

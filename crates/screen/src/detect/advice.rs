@@ -10,7 +10,7 @@
 //! when a trigger is found does its anchored pattern run, on a short window of text after it, so a
 //! message with no trigger costs one automaton pass.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::message::Direction;
@@ -138,6 +138,8 @@ impl Side {
             }
         }
         let triggers = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&trigger_texts)
             .map_err(|e| ScreenError::Compile { what: "medical advice triggers".to_owned(), message: e.to_string() })?;
@@ -438,7 +440,7 @@ mod tests {
             products: vec![Product { name: "Zelvora".into(), generic: "zelvumab".into(), ..Product::default() }],
             ..Policy::default()
         };
-        let det = Detector::new(&policy).unwrap();
+        let det = Detector::new(&policy).unwrap_or_else(|e| panic!("{e}"));
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
         det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);

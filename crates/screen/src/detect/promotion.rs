@@ -11,7 +11,7 @@
 //! One automaton holds every cue (product names, conditions, claim, risk, comparison and disclosure
 //! words); a post with no cue costs one pass and no allocation.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::message::Direction;
 use crate::policy::{Policy, Product};
@@ -333,6 +333,8 @@ impl Detector {
             add(&mut patterns, &mut meanings, w, Cue::Disclosure);
         }
         let cues = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .map_err(|e| ScreenError::Compile { what: "promotion cues".to_owned(), message: e.to_string() })?;
@@ -589,7 +591,7 @@ fn nearest_mention<'m>(scan: &Scan<'_>, mentions: &'m [Found], f: &Found, previo
         .unwrap_or_default()
         .iter()
         .take_while(|m| m.end <= sentence.end)
-        .min_by_key(|m| if m.start > f.start { m.start - f.start } else { f.start - m.start })
+        .min_by_key(|m| m.start.abs_diff(f.start))
 }
 
 #[cfg(test)]
@@ -620,7 +622,7 @@ mod tests {
     }
 
     fn run(policy: &Policy, msg: &Message) -> Vec<(&'static str, String)> {
-        let det = Detector::new(policy).unwrap();
+        let det = Detector::new(policy).unwrap_or_else(|e| panic!("{e}"));
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
         det.run(&Ctx { msg, scan: &scan }, &mut sink);
