@@ -221,7 +221,7 @@ impl Scan<'_> {
 
     /// The normalized words of up to `n` tokens that end at or before `pos` and start at or after
     /// `floor`, nearest first.
-    pub fn words_before(&self, pos: usize, n: usize, floor: usize) -> impl Iterator<Item = &str> {
+    pub fn words_before(&self, pos: usize, n: usize, floor: usize) -> impl Iterator<Item = &str> + Clone {
         let idx = self.tokens.partition_point(|t| t.end <= pos);
         let from = idx.saturating_sub(n);
         self.tokens
@@ -234,7 +234,7 @@ impl Scan<'_> {
     }
 
     /// The normalized words of up to `n` tokens that start at or after `pos`, in text order.
-    pub fn words_after(&self, pos: usize, n: usize) -> impl Iterator<Item = &str> {
+    pub fn words_after(&self, pos: usize, n: usize) -> impl Iterator<Item = &str> + Clone {
         let idx = self.token_at_or_after(pos);
         self.tokens
             .get(idx..)

@@ -77,11 +77,28 @@ diabetes|asthma|sinusitis|shingles|sciatica|tendonitis|gout|vertigo|appendicitis
 enum Guard {
     /// Fires whenever the pattern matches.
     None,
+    /// Fires only when the reader is addressed: no first- or third-person subject just before
+    /// ("I don't need a doctor" is a story, "you don't need a doctor" is advice).
+    Addressed,
     /// Does not fire next to a referral to the reader's own clinician ("talk to your doctor").
     Deferral,
-    /// Also does not fire when negated ("do not take more than 4 tablets" is label text, not advice).
-    DeferralAndNegation,
+    /// An instruction: said to the reader as an imperative ("take 2 pills", not "I take 2 pills"),
+    /// not negated ("do not take more than 4 tablets" is label text), not deferring to a clinician.
+    Instruction,
 }
+
+/// Subjects that make a statement narration rather than advice to the reader.
+const NARRATORS: &[&str] = &[
+    "i", "i'm", "im", "i've", "i'd", "i'll", "me", "my", "we", "we've", "we'd", "we'll", "he", "she", "they",
+    "he's", "she's", "they're", "his", "her", "their", "doctor", "dr", "who", "it", "to", "when", "if",
+];
+
+/// Words that may lead an imperative ("just take", "then increase", "you can stop taking").
+const IMPERATIVE_LEAD: &[&str] = &[
+    "please", "just", "simply", "then", "so", "and", "now", "also", "always", "only", "you", "can", "could",
+    "should", "may", "might", "must", "definitely", "immediately", "gradually", "slowly", "safely", "first",
+    "next", "instead", "or", "but",
+];
 
 /// One anchored pattern that runs where its triggers are found.
 struct Pattern {
@@ -260,7 +277,7 @@ impl Detector {
                      in the (?:morning|evening)|with (?:food|meals|water)|on an empty stomach|before (?:bed|meals))\\b|\
                      ^take (?:some |an? |more |extra )?(?:{names})\\b"
                 ),
-                guard: Guard::DeferralAndNegation,
+                guard: Guard::Instruction,
             },
             Pattern {
                 rule: GIVEN,
@@ -270,7 +287,7 @@ impl Detector {
                     "double the", "lower the", "reduce the", "cut the", "halve the", "skip the",
                 ],
                 regex: format!("^\\w+ (?:your|the) (?:\\w+ )?(?:{MED_WORDS}|insulin|{names})\\b"),
-                guard: Guard::DeferralAndNegation,
+                guard: Guard::Instruction,
             },
             Pattern {
                 rule: GIVEN,
@@ -283,7 +300,7 @@ impl Detector {
                      ^stop your (?:\\w+ )?(?:{MED_WORDS}|treatment|insulin|{names})\\b|\
                      ^(?:come|go|get) off (?:of )?(?:your|the|it|them|{names})\\b|^wean (?:yourself |him |her |them )?off\\b"
                 ),
-                guard: Guard::DeferralAndNegation,
+                guard: Guard::Instruction,
             },
             Pattern {
                 rule: GIVEN,
@@ -315,7 +332,7 @@ impl Detector {
                         ^no need (?:to (?:see|go to|visit|call) |for )(?:a |an |the |your |any )?\
                         (?:doctor|dr|physician|er|emergency room|emergency|hospital|urgent care|specialist|medical (?:attention|care|help))\\b"
                     .to_owned(),
-                guard: Guard::None,
+                guard: Guard::Addressed,
             },
             Pattern {
                 rule: GIVEN,
@@ -406,18 +423,33 @@ impl Detector {
             return false;
         }
         let sentence = scan.sentence_at(start);
-        if guard == Guard::DeferralAndNegation
-            && scan
-                .words_before(start, 2, sentence.start)
-                .any(|w| matches!(w, "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont"))
-        {
+        let mut before = scan.words_before(start, 3, sentence.start);
+        if matches!(guard, Guard::Addressed | Guard::Instruction) && before.clone().any(|w| NARRATORS.contains(&w)) {
             return true;
+        }
+        if guard == Guard::Addressed {
+            return false;
+        }
+        if guard == Guard::Instruction {
+            if before.clone().take(2).any(|w| matches!(w, "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont")) {
+                return true;
+            }
+            let lead_ok = before.next().is_none_or(|w| IMPERATIVE_LEAD.contains(&w)) || clause_start(&scan.norm, start);
+            if !lead_ok {
+                return true;
+            }
         }
         // A referral usually sits in the same sentence or the one right after it.
         let next = scan.sentence_at(sentence.end.saturating_add(1).min(scan.norm.len()));
         let end = if next.start > sentence.end { next.end } else { sentence.end };
         scan.norm.get(sentence.start..end).is_some_and(|s| self.deferral.is_match(s))
     }
+}
+
+/// True when only spaces separate `pos` from clause punctuation or the start of the text.
+fn clause_start(norm: &str, pos: usize) -> bool {
+    let head = norm.get(..pos).unwrap_or_default().trim_end();
+    head.is_empty() || head.ends_with([',', ':', ';', '-', '(', '"', '.', '!', '?', '\n'])
 }
 
 /// The largest char boundary of `s` at or below `i`.
@@ -505,6 +537,8 @@ mod tests {
                 ("No need for a doctor, it will pass.", "No need for a doctor"),
                 ("Sounds like you have a sinus infection.", "Sounds like you have a sinus infection"),
                 ("We recommend taking ibuprofen for the swelling.", "We recommend taking ibuprofen"),
+                ("For pain, take 2 tablets every 6 hours.", "take 2 tablets"),
+                ("If it stops working, then increase your dose.", "increase your dose"),
             ],
             Message::outgoing,
             "medical_advice.given",
@@ -526,6 +560,11 @@ mod tests {
             "You should take a break and hydrate.",
             "It is safe to take two steps at a time.",
             "Stop taking risks with your heart: get screened.",
+            "I take 10mg per day and feel great.",
+            "I had to stop taking it last year.",
+            "We decided to come off it slowly.",
+            "I don't need a doctor to tell me that.",
+            "It is very hard to stop taking it.",
         ] {
             let got = hits(Message::outgoing(text));
             assert!(got.is_empty(), "{text}: {got:?}");
