@@ -293,12 +293,12 @@ impl Detector {
                 rule: GIVEN,
                 triggers: &[
                     "stop taking", "quit taking", "stop using", "quit using", "discontinue", "stop your", "come off",
-                    "go off", "get off", "wean",
+                    "go off", "get off", "wean", "try taking",
                 ],
                 regex: format!(
                     "^(?:stop|quit) (?:taking|using) (?:it|them|this|that|these|those|{med}|(?:your|the|any|all|this|these|those) (?:\\w+ )?{med})\\b|^discontinue (?:your|the|taking|using|it|them)\\b|\
                      ^stop your (?:\\w+ )?(?:{MED_WORDS}|treatment|insulin|{names})\\b|\
-                     ^(?:come|go|get) off (?:of )?(?:your|the|it|them|{names})\\b|^wean (?:yourself |him |her |them )?off\\b"
+                     ^(?:come|go|get) off (?:of )?(?:your|the|it|them|{names})\\b|^wean (?:yourself |him |her |them )?off\\b|^try taking\\b"
                 ),
                 guard: Guard::Instruction,
             },
@@ -307,11 +307,9 @@ impl Detector {
                 triggers: &[
                     "you should", "you need to", "you must", "you'll need to", "you will need to", "you ought to",
                     "we recommend", "i recommend", "i'd recommend", "we'd recommend", "we suggest", "i suggest",
-                    "try taking",
                 ],
                 regex: format!(
-                    "^try taking\\b|\
-                     ^{advise} (?:(?:definitely|probably|just|also) )?(?:start|stop|quit|keep|continue|resume|skip|double|\
+                    "^{advise} (?:(?:definitely|probably|just|also) )?(?:start|stop|quit|keep|continue|resume|skip|double|\
                      increase|decrease|lower|reduce|halve|cut|starting|stopping|increasing|decreasing|doubling) \
                      (?:taking|using|your|the|on|back on)\\b|\
                      ^{advise} (?:(?:definitely|probably|just|also) )?(?:take|try|use|switch to|be taking|taking|trying)\\b\
@@ -431,6 +429,9 @@ impl Detector {
             return false;
         }
         if guard == Guard::Instruction {
+            if scan.norm.as_bytes().get(sentence.end) == Some(&b'?') {
+                return true;
+            }
             if before.clone().take(2).any(|w| matches!(w, "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont")) {
                 return true;
             }
@@ -539,6 +540,7 @@ mod tests {
                 ("We recommend taking ibuprofen for the swelling.", "We recommend taking ibuprofen"),
                 ("For pain, take 2 tablets every 6 hours.", "take 2 tablets"),
                 ("If it stops working, then increase your dose.", "increase your dose"),
+                ("Try taking it with food.", "Try taking"),
             ],
             Message::outgoing,
             "medical_advice.given",
@@ -565,6 +567,8 @@ mod tests {
             "We decided to come off it slowly.",
             "I don't need a doctor to tell me that.",
             "It is very hard to stop taking it.",
+            "Should I up the dose or go off it?",
+            "My doctor suggested I try taking it at night.",
         ] {
             let got = hits(Message::outgoing(text));
             assert!(got.is_empty(), "{text}: {got:?}");
