@@ -469,11 +469,14 @@ mod tests {
     use crate::policy::Product;
 
     fn hits(msg: Message) -> Vec<(&'static str, String)> {
-        let policy = Policy {
-            products: vec![Product { name: "Zelvora".into(), generic: "zelvumab".into(), ..Product::default() }],
-            ..Policy::default()
-        };
-        let det = Detector::new(&policy).unwrap_or_else(|e| panic!("{e}"));
+        static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        let det = DETECTOR.get_or_init(|| {
+            let policy = Policy {
+                products: vec![Product { name: "Zelvora".into(), generic: "zelvumab".into(), ..Product::default() }],
+                ..Policy::default()
+            };
+            Detector::new(&policy).unwrap_or_else(|e| panic!("{e}"))
+        });
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
         det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
@@ -580,4 +583,14 @@ mod tests {
         assert!(hits(Message::outgoing("What dose should I use? Is it safe to mix them?")).is_empty());
         assert!(hits(Message::incoming("take 2 pills twice a day")).is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,300}", cue in "(should i |take 2 |stop taking |is it safe to |you don't need to see )?", outgoing: bool) {
+            let text = format!("{cue}{text}");
+            let msg = if outgoing { Message::outgoing(text) } else { Message::incoming(text) };
+            let _ = hits(msg);
+        }
+    }
+
 }

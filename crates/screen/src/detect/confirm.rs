@@ -295,8 +295,13 @@ mod tests {
     use super::*;
     use crate::message::Message;
 
+    fn detector() -> &'static Detector {
+        static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DETECTOR.get_or_init(|| Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}")))
+    }
+
     fn hits(text: &str) -> Vec<(&'static str, String)> {
-        let det = Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}"));
+        let det = detector();
         let msg = Message::outgoing(text);
         let scan = Scan::new(text);
         let cx = Ctx { msg: &msg, scan: &scan };
@@ -352,11 +357,30 @@ mod tests {
 
     #[test]
     fn incoming_messages_are_ignored() {
-        let det = Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}"));
+        let det = detector();
         let msg = Message::incoming("our records show nothing; your visit was awful");
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
         det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
         assert!(sink.hits.is_empty());
     }
+
+    #[test]
+    fn folded_text_maps_back_to_the_original() {
+        assert_eq!(
+            hits("Ｓｏｒｒｙ about ｙｏｕｒ ｒｅｃｅｎｔ ｖｉｓｉｔ"),
+            vec![("patient_confirmation.your_care", "ｙｏｕｒ ｒｅｃｅｎｔ ｖｉｓｉｔ".to_owned())]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,300}", tail in "(your (recent )?visit|our records show|when you were here)?") {
+            let text = format!("{text} {tail}");
+            for h in hits(&text) {
+                proptest::prop_assert!(!h.1.is_empty());
+            }
+        }
+    }
+
 }

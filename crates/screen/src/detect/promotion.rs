@@ -719,4 +719,20 @@ mod tests {
         let msg = Message { paid: true, ..Message::incoming("Zelvora is 100% safe and better than anything") };
         assert!(run(&pharma(), &msg).is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,300}", cue in "(Zelvora |zelvumab |cures |100% safe |weight loss |better than )*", paid: bool) {
+            let msg = Message { paid, ..Message::outgoing(format!("{cue}{text}{cue}")) };
+            static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+            let det = DETECTOR.get_or_init(|| Detector::new(&pharma()).unwrap_or_else(|e| panic!("{e}")));
+            let scan = Scan::new(&msg.text);
+            let mut sink = Sink::default();
+            det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+            for h in &sink.hits {
+                proptest::prop_assert!(msg.text.get(h.span.start..h.span.end).is_some());
+            }
+        }
+    }
+
 }
