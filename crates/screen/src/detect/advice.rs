@@ -170,7 +170,7 @@ impl Detector {
         let mut names = DRUG_NAMES.to_owned();
         for p in &policy.products {
             for n in std::iter::once(&p.name).chain(std::iter::once(&p.generic)).chain(&p.aliases) {
-                let n = n.trim().to_lowercase();
+                let n = Scan::new(n.trim()).norm;
                 if !n.is_empty() {
                     names.push('|');
                     names.push_str(&regex::escape(&n));

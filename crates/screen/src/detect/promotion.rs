@@ -231,9 +231,10 @@ pub(crate) struct Detector {
     condition_names: Vec<&'static str>,
 }
 
-/// Adds `pattern` with meaning `cue`, merging duplicates.
+/// Adds `pattern` with meaning `cue`, merging duplicates. Patterns are normalized like message
+/// text, so a policy's "Zelvöra" matches a post's "ZELVORA".
 fn add(patterns: &mut Vec<String>, meanings: &mut Vec<Vec<Cue>>, pattern: &str, cue: Cue) {
-    let pattern = pattern.trim().to_lowercase();
+    let pattern = Scan::new(pattern.trim()).norm;
     if pattern.is_empty() {
         return;
     }
@@ -519,7 +520,7 @@ impl Detector {
 /// The product facts the checks need, with indications resolved to condition groups.
 fn product_info(p: &Product, groups: &[(&'static str, Vec<&'static str>)]) -> ProductInfo {
     let indications: Vec<String> =
-        p.indications.iter().map(|i| i.trim().to_lowercase()).filter(|i| !i.is_empty()).collect();
+        p.indications.iter().map(|i| Scan::new(i.trim()).norm).filter(|i| !i.is_empty()).collect();
     let approved = groups
         .iter()
         .enumerate()
@@ -698,6 +699,7 @@ mod tests {
     fn missing_generic() {
         fires("Ask about Zelvora today.", "promotion.missing_generic", "Zelvora");
         fires("The ZELVORA PEN is here.", "promotion.missing_generic", "ZELVORA PEN");
+        fires("Ask about Ｚｅｌｖｏｒａ today.", "promotion.missing_generic", "Ｚｅｌｖｏｒａ");
         silent("Ask about Zelvora (zelvumab) today.", "promotion.missing_generic");
         silent("Zelvumab is studied in new trials.", "promotion.missing_generic");
     }
