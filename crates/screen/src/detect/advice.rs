@@ -194,6 +194,9 @@ impl Detector {
         let adverb = "(?:(?:still|really|just|now|also|safely|maybe|ever) )?";
         let okay = "(?:safe|ok|okay|alright|all right|fine|dangerous|bad|risky|harmful)";
         let who = "(?: for (?:me|my \\w+|him|her|us|kids|children|a \\w+))?";
+        // Everyday activities that become medical questions around a treatment ("drive after my colonoscopy").
+        let activity = "(?:breastfeed|nurse|get (?:the |a |my )?(?:vaccine|shot|booster|vaccinated)|drive|fly|exercise|\
+                        shower|swim|work out|drink alcohol|drink) (?:after|while|on|with|before)\\b";
 
         let incoming = vec![
             Pattern {
@@ -214,7 +217,7 @@ impl Detector {
                     "is it safe", "is it ok", "is it okay", "is it alright", "is it all right", "is it fine",
                     "is it dangerous", "is it bad", "is it risky", "is it harmful",
                 ],
-                regex: format!("^is it {okay}(?:{who} to | if {subject} ){adverb}{act}"),
+                regex: format!("^is it {okay}(?:{who} to | if {subject} ){adverb}(?:{act}|{activity})"),
                 guard: Guard::None,
             },
             Pattern {
@@ -275,7 +278,7 @@ impl Detector {
                     "^take {amount} ?(?:of )?(?:(?:a|an|your|the|more) )?(?:[\\w-]+ )?{dose_unit}\\b|\
                      ^take (?:it|them|this|one|your (?:\\w+ )?(?:{MED_WORDS})) (?:twice|once|three times|every|at (?:bedtime|night)|\
                      in the (?:morning|evening)|with (?:food|meals|water)|on an empty stomach|before (?:bed|meals))\\b|\
-                     ^take (?:some |an? |more |extra )?(?:{names})\\b"
+                     ^take (?:some |an? |more |extra |{amount} )?(?:{names})\\b"
                 ),
                 guard: Guard::Instruction,
             },
@@ -505,6 +508,7 @@ mod tests {
                 ("Should my daughter see a doctor about this cough", "Should my daughter see a doctor"),
                 ("What can I take for a headache?", "What can I take for"),
                 ("Is it okay to take zyrtec while pregnant??", "Is it okay to take zyrtec"),
+                ("Is it safe to breastfeed after getting the covid vaccine?", "Is it safe to breastfeed after"),
             ],
             Message::incoming,
             "medical_advice.request",
@@ -542,6 +546,7 @@ mod tests {
                 ("Sounds like you have a sinus infection.", "Sounds like you have a sinus infection"),
                 ("We recommend taking ibuprofen for the swelling.", "We recommend taking ibuprofen"),
                 ("For pain, take 2 tablets every 6 hours.", "take 2 tablets"),
+                ("For a mild headache, take two ibuprofen and rest.", "take two ibuprofen"),
                 ("If it stops working, then increase your dose.", "increase your dose"),
                 ("Try taking it with food.", "Try taking"),
             ],

@@ -95,6 +95,9 @@ const RELATIVES: &[&str] = &[
     "grandpa's", "partner's", "family's", "one's", "spouse's", "parent's", "aunt's", "uncle's",
 ];
 
+/// Modifiers that make the reference about care in general ("your annual checkup is covered").
+const GENERIC_MODIFIERS: &[&str] = &["annual", "yearly", "routine", "regular", "preventive", "free"];
+
 /// Modifiers that pin the reference to one real episode of care.
 const SPECIFIC_MODIFIERS: &[&str] =
     &["recent", "last", "previous", "latest", "yesterday's", "today's", "tomorrow's", "recently"];
@@ -103,7 +106,7 @@ const SPECIFIC_MODIFIERS: &[&str] =
 const CLINICAL_MODIFIERS: &[&str] = &[
     "test", "lab", "blood", "biopsy", "pathology", "covid", "mri", "ct", "imaging", "medical", "health",
     "patient", "care", "surgical", "hospital", "er", "icu", "emergency", "follow", "up", "upcoming",
-    "next", "scheduled", "annual", "routine", "first", "outpatient", "inpatient", "clinic", "x", "ray",
+    "next", "scheduled", "first", "outpatient", "inpatient", "clinic", "x", "ray",
     "screening", "cardiology", "oncology", "physical", "ultrasound",
 ];
 
@@ -144,8 +147,8 @@ const GENERIC_AFTER: &[&str] =
 
 /// Words right after the noun that place it in time ("your surgery went well", "your visit last week").
 const SPECIFIC_AFTER: &[&str] = &[
-    "was", "went", "were", "wasn't", "got", "came", "last", "yesterday", "today", "tonight",
-    "tomorrow", "earlier", "this", "has", "have", "didn't", "had",
+    "was", "went", "were", "wasn't", "got", "came", "last", "yesterday", "earlier", "has", "have", "didn't",
+    "had",
 ];
 
 /// Sentence words that show the post answers one person ("we're sorry about your stay").
@@ -246,9 +249,11 @@ fn your_care_end(scan: &Scan<'_>, your: Range<usize>, sentence: Range<usize>) ->
         specific = true;
         i = 1;
     }
+    let mut general = false;
     for _ in 0..3 {
         match word(i) {
             Some(w) if SPECIFIC_MODIFIERS.contains(&w) => specific = true,
+            Some(w) if GENERIC_MODIFIERS.contains(&w) => general = true,
             Some(w) if CLINICAL_MODIFIERS.contains(&w) => clinical = true,
             _ => break,
         }
@@ -277,6 +282,9 @@ fn your_care_end(scan: &Scan<'_>, your: Range<usize>, sentence: Range<usize>) ->
     let sentence_text = scan.norm.get(sentence.clone()).unwrap_or_default();
     let answering = ANSWERING.iter().any(|a| sentence_text.contains(a));
     let specific = specific || located || timed || answering;
+    if general && !specific {
+        return None;
+    }
     let generic = || scan.words_before(your.start, 3, sentence.start).any(|w| GENERIC_BEFORE.contains(&w));
     let fires = if STAFF.contains(&noun) {
         located
@@ -315,6 +323,8 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             ("We're so sorry about your visit.", "patient_confirmation.your_care", "your visit"),
             ("Glad your procedure went smoothly!", "patient_confirmation.your_care", "your procedure"),
+            ("We apologize for the wait during your ER visit on Tuesday.", "patient_confirmation.your_care", "your ER visit"),
+            ("Your prescription is ready for pickup.", "patient_confirmation.your_care", "Your prescription"),
             ("Your appointment has been moved to 3pm.", "patient_confirmation.your_care", "Your appointment"),
             ("Thank you for sharing your stay with us.", "patient_confirmation.your_care", "your stay with us"),
             ("Hope your surgery last week went well", "patient_confirmation.your_care", "your surgery"),
@@ -350,6 +360,8 @@ mod tests {
             "If you were seen in our ER on May 3, call us.",
             "Pay your bill online in minutes.",
             "Everyone who was admitted last year gets a survey.",
+            "Did you know? Your annual checkup is covered by most insurance plans.",
+            "Schedule your mammogram today: October is Breast Cancer Awareness Month.",
         ] {
             assert!(hits(text).is_empty(), "{text}: {:?}", hits(text));
         }

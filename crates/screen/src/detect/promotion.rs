@@ -120,8 +120,9 @@ const ABSOLUTE_CLAIMS: &[&str] = &[
     "results guaranteed", "guaranteed relief", "guaranteed to work", "guaranteed to cure", "guaranteed to help",
     "guaranteed to heal", "guaranteed to relieve", "guaranteed success", "success guaranteed", "we guarantee",
     "miracle drug", "miracle cure", "miracle pill", "miracle treatment", "miracle medicine", "miracle worker",
-    "miracle product", "miracle results", "miracle surgery", "painless surgery", "painless procedure",
-    "painless treatment", "pain-free surgery", "pain-free procedure", "pain free surgery", "100% effective",
+    "miracle product", "miracle results", "miracle surgery", "painless surgery", "painless surgeries",
+    "painless procedure", "painless procedures", "painless treatment", "painless treatments", "pain-free surgery",
+    "pain-free procedure", "pain-free procedures", "pain free surgery", "100% effective",
     "100 percent effective", "100% success", "works for everyone", "works every time", "always works",
     "never fails", "permanent cure", "instant cure",
 ];
@@ -387,12 +388,18 @@ impl Detector {
         let substantiated = any(Cue::Substantiation);
         let mut claimed = vec![false; self.products.len()];
         for f in found {
-            if !matches!(f.cue, Cue::Benefit | Cue::Indication(_) | Cue::Superiority) {
+            if !matches!(f.cue, Cue::Benefit | Cue::Indication(_) | Cue::Superiority | Cue::Condition(_)) {
                 continue;
             }
             let Some(m) = nearest_mention(scan, mentions, f, true) else { continue };
             let Cue::Product(p, _) = m.cue else { continue };
             let Some(info) = self.products.get(p) else { continue };
+            // Naming the product with its indication is a product claim; unapproved uses are off_label's.
+            if let Cue::Condition(g) = f.cue
+                && !info.approved.contains(&g)
+            {
+                continue;
+            }
             if claimed.get(p).copied().unwrap_or(true) || general_risk || any(Cue::RiskUrl(p)) {
                 continue;
             }
@@ -578,20 +585,25 @@ fn negated(scan: &Scan<'_>, pos: usize) -> bool {
     scan.words_before(pos, 3, sentence.start).any(|w| NEGATORS.contains(&w))
 }
 
-/// The product mention closest to `f` in its sentence or, with `previous`, in the sentence before
-/// ("Meet Zelvora. It lowers …").
-fn nearest_mention<'m>(scan: &Scan<'_>, mentions: &'m [Found], f: &Found, previous: bool) -> Option<&'m Found> {
+/// The product mention closest to `f` in its sentence or, with `neighbours`, also in the sentences
+/// just before and after it ("Meet Zelvora. It lowers …", "Living with psoriasis? Ask about Zelvora.").
+fn nearest_mention<'m>(scan: &Scan<'_>, mentions: &'m [Found], f: &Found, neighbours: bool) -> Option<&'m Found> {
     let sentence = scan.sentence_at(f.start);
-    let mut from = sentence.start;
-    if previous && from > 0 {
-        from = scan.sentence_at(from.saturating_sub(2)).start;
+    let (mut from, mut to) = (sentence.start, sentence.end);
+    if neighbours {
+        if from > 0 {
+            from = scan.sentence_at(from.saturating_sub(2)).start;
+        }
+        if to < scan.norm.len() {
+            to = scan.sentence_at(to.saturating_add(1)).end.max(to);
+        }
     }
     let first = mentions.partition_point(|m| m.start < from);
     mentions
         .get(first..)
         .unwrap_or_default()
         .iter()
-        .take_while(|m| m.end <= sentence.end)
+        .take_while(|m| m.end <= to)
         .min_by_key(|m| m.start.abs_diff(f.start))
 }
 
@@ -650,6 +662,8 @@ mod tests {
         silent("Cardiquil (examplatan) lowers blood pressure. Safety information: https://ex.com/c", "promotion.fair_balance");
         silent("Cardiquil (examplatan) works. See Full Prescribing Information incl. Boxed Warning.", "promotion.fair_balance");
         silent("Our team helps patients every day.", "promotion.fair_balance");
+        fires("Living with plaque psoriasis? Ask your doctor about Zelvora.", "promotion.fair_balance", "plaque psoriasis");
+        silent("Zelvora (zelvumab) is now available in a pen. See Important Safety Information.", "promotion.fair_balance");
     }
 
     #[test]
