@@ -77,13 +77,13 @@ diabetes|asthma|sinusitis|shingles|sciatica|tendonitis|gout|vertigo|appendicitis
 enum Guard {
     /// Fires whenever the pattern matches.
     None,
-    /// Fires only when the reader is addressed: no first- or third-person subject just before
-    /// ("I don't need a doctor" is a story, "you don't need a doctor" is advice).
+    /// Fires only when the reader is told something: no first- or third-person subject just before
+    /// ("I don't need a doctor" is a story, "you don't need a doctor" is advice) and not a question.
     Addressed,
     /// Does not fire next to a referral to the reader's own clinician ("talk to your doctor").
     Deferral,
-    /// An instruction: said to the reader as an imperative ("take 2 pills", not "I take 2 pills"),
-    /// not negated ("do not take more than 4 tablets" is label text), not deferring to a clinician.
+    /// An instruction: told to the reader as an imperative ("take 2 pills", not "I take 2 pills" or
+    /// "should I take 2 pills?"), not negated ("do not take more than 4 tablets" is label text), not deferring to a clinician.
     Instruction,
 }
 
@@ -425,16 +425,15 @@ impl Detector {
         }
         let sentence = scan.sentence_at(start);
         let mut before = scan.words_before(start, 3, sentence.start);
-        if matches!(guard, Guard::Addressed | Guard::Instruction) && before.clone().any(|w| NARRATORS.contains(&w)) {
+        if matches!(guard, Guard::Addressed | Guard::Instruction)
+            && (before.clone().any(|w| NARRATORS.contains(&w)) || scan.norm.as_bytes().get(sentence.end) == Some(&b'?'))
+        {
             return true;
         }
         if guard == Guard::Addressed {
             return false;
         }
         if guard == Guard::Instruction {
-            if scan.norm.as_bytes().get(sentence.end) == Some(&b'?') {
-                return true;
-            }
             if before.clone().take(2).any(|w| matches!(w, "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont")) {
                 return true;
             }
@@ -574,6 +573,7 @@ mod tests {
             "I had to stop taking it last year.",
             "We decided to come off it slowly.",
             "I don't need a doctor to tell me that.",
+            "Don't need a doctor? Try our virtual urgent care!",
             "It is very hard to stop taking it.",
             "Should I up the dose or go off it?",
             "My doctor suggested I try taking it at night.",
