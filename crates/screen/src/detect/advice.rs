@@ -185,10 +185,14 @@ impl Detector {
              (?:up )?(?:on )?(?:my|the|a|this|his|her|our|their|your) (?:\\w+ )?(?:{MED_WORDS}|insulin|{names})\\b"
         );
         let off = format!("(?:come|go|get|wean) off (?:of )?(?:my|the|it|them|this|{names}|{MED_WORDS})\\b|double (?:up|dose)\\b");
-        let take = format!("(?:take|use|give|mix|combine|try|have|drink)\\b[^.!?\\n]{{0,40}}?\\b(?:{med}|{TAKING_CONTEXT})\\b");
+        let take = format!(
+            "(?:take|use|give|mix|combine|drink)\\b[^.!?\\n]{{0,40}}?\\b(?:{med}|{TAKING_CONTEXT})\\b|\
+             (?:have|try)\\b[^.!?\\n]{{0,40}}?\\b{med}\\b|take (?:two|three|another|an extra|a double|double|extra|half)\\b"
+        );
         let triage = "(?:go|head|come) (?:in )?to (?:the |an |a )?(?:er|e\\.r|emergency|hospital|urgent care)\\b|\
                       see (?:a |my |the |an )?(?:doctor|dr|specialist|physician|gp)\\b|call 911\\b|be (?:worried|concerned)\\b|\
-                      worry\\b|get (?:tested|checked|screened|stitches|an x-?ray|antibiotics)\\b";
+                      worry\\b|get (?:tested|checked|screened|stitches|an x-?ray|antibiotics)\\b|\
+                      get (?:the |a |my )?(?:flu )?(?:booster|vaccine|shot|jab)\\b";
         let act = format!("(?:{stop}|{change}|{off}|{take})");
         let act_or_triage = format!("(?:{stop}|{change}|{off}|{take}|{triage})");
         let adverb = "(?:(?:still|really|just|now|also|safely|maybe|ever) )?";
@@ -207,7 +211,7 @@ impl Detector {
             },
             Pattern {
                 rule: REQUEST,
-                triggers: &["can i", "can we", "can my", "could i", "may i"],
+                triggers: &["can i", "can we", "can my", "could i", "may i", "can you"],
                 regex: format!("^(?:can|could|may) {subject} {adverb}{act}"),
                 guard: Guard::None,
             },
@@ -228,8 +232,8 @@ impl Detector {
             },
             Pattern {
                 rule: REQUEST,
-                triggers: &["what dose", "what dosage", "what strength", "which dose", "which dosage"],
-                regex: "^(?:what|which) (?:dose|dosage|strength)\\b".to_owned(),
+                triggers: &["what dose", "what dosage", "what strength", "which dose", "which dosage", "max dose", "maximum dose", "max dosage", "maximum dosage"],
+                regex: "^(?:what|which) (?:dose|dosage|strength)\\b|^max(?:imum)? (?:dose|dosage)\\b".to_owned(),
                 guard: Guard::None,
             },
             Pattern {
@@ -506,6 +510,10 @@ mod tests {
                 ("Does it interact with birth control?", "interact with birth control"),
                 ("Should my daughter see a doctor about this cough", "Should my daughter see a doctor"),
                 ("What can I take for a headache?", "What can I take for"),
+                ("I missed my dose yesterday, should I take two today?", "should I take two"),
+                ("Can you take Zelvora if you're pregnant?", "Can you take Zelvora"),
+                ("what's the max dose of tylenol per day", "max dose"),
+                ("Should I get the booster if I already had covid?", "Should I get the booster"),
                 ("Is it okay to take zyrtec while pregnant??", "Is it okay to take zyrtec"),
                 ("Is it safe to breastfeed after getting the covid vaccine?", "Is it safe to breastfeed after"),
             ],
@@ -525,6 +533,10 @@ mod tests {
             "Should I call to book or use the app?",
             "Do I need to bring my ID?",
             "How long is the wait today?",
+            "Can I have visitors after surgery?",
+            "Can I take my mom to the cafeteria?",
+            "Do I need to take my shoes off for the MRI?",
+            "Can you stop by the front desk?",
         ] {
             let got = hits(Message::incoming(text));
             assert!(got.is_empty(), "{text}: {got:?}");
