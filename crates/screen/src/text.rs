@@ -277,8 +277,20 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
                 push(&mut norm, &mut map, d, at);
                 continue;
             }
+            // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
+            let mut folded = [' '; 4];
+            let mut n = 0;
             for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
-                if !is_combining_mark(s) {
+                if !is_combining_mark(s) && n < folded.len() {
+                    folded[n] = s;
+                    n += 1;
+                }
+            }
+            let folded = &folded[..n];
+            if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
+                push(&mut norm, &mut map, d, at);
+            } else {
+                for &s in folded {
                     push(&mut norm, &mut map, s, at);
                 }
             }
@@ -315,6 +327,12 @@ mod tests {
         let s = Scan::new("ｋｉｌｌ my\u{200B}self");
         assert_eq!(s.norm, "kill myself");
         assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn letters_never_fold_to_symbols() {
+        let s = Scan::new("Garðar");
+        assert_eq!(s.tokens.len(), 1, "{:?}", s.norm);
     }
 
     #[test]
