@@ -64,7 +64,8 @@ const MED_WORDS: &str =
     "meds?|medications?|medicines?|pills?|tablets?|capsules?|doses?|dosage|prescriptions?|drugs?|\\d+ ?mg|mg";
 
 /// Contexts that make "take it" medical even with an unfamiliar drug name.
-const TAKING_CONTEXT: &str = "while (?:pregnant|breastfeeding|nursing|on)|with (?:alcohol|food|milk|grapefruit|my|other)|\
+const TAKING_CONTEXT: &str = "while (?:pregnant|breastfeeding|nursing|on)|\
+if (?:i'm|i am|you're|you are|she's|she is) (?:pregnant|breastfeeding|nursing)|with (?:alcohol|food|milk|grapefruit|my|other)|\
 together|at the same time|on an empty stomach|before (?:surgery|bed)|after (?:surgery|drinking)";
 
 /// Conditions a post might diagnose ("sounds like you have the flu").
