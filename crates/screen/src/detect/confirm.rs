@@ -92,7 +92,7 @@ const RECORD_PHRASES: &[&str] = &[
 const RELATIVES: &[&str] = &[
     "mom's", "mother's", "dad's", "father's", "son's", "daughter's", "wife's", "husband's", "child's",
     "baby's", "kid's", "brother's", "sister's", "grandmother's", "grandma's", "grandfather's",
-    "grandpa's", "partner's", "family's", "one's", "spouse's", "parent's", "aunt's", "uncle's",
+    "grandpa's", "partner's", "family's", "spouse's", "parent's", "aunt's", "uncle's",
 ];
 
 /// Modifiers that make the reference about care in general ("your annual checkup is covered").
@@ -331,6 +331,7 @@ mod tests {
             ("We reviewed your test results and will call.", "patient_confirmation.your_care", "your test results"),
             ("I passed this to your doctor here.", "patient_confirmation.your_care", "your doctor here"),
             ("Sorry about your mom's recent stay.", "patient_confirmation.your_care", "your mom's recent stay"),
+            ("We hope your loved one's stay was comfortable.", "patient_confirmation.your_care", "your loved one's stay"),
             ("Your care team has been notified.", "patient_confirmation.your_care", "Your care team"),
             ("Our records show you missed a dose.", "patient_confirmation.records", "Our records show"),
             ("We have you scheduled for Friday.", "patient_confirmation.records", "We have you scheduled"),
