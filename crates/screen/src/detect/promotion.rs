@@ -492,13 +492,14 @@ impl Detector {
         if RISK_FRAMING.iter().any(|r| text.contains(r)) || negated(scan, f.start) {
             return;
         }
-        let use_name = self.condition_names.get(group).copied().unwrap_or_default().replace('_', " ");
+        let group_name = self.condition_names.get(group).copied().unwrap_or_default().replace('_', " ");
+        let use_name = if group_name.is_empty() || group_name == said_norm { String::new() } else { format!(" ({group_name})") };
         sink.hits.push(
             Hit::new(
                 OFF_LABEL,
                 scan.orig(f.start..f.end),
                 format!(
-                    "\"{said}\" ({use_name}) is presented as a use of {}, which is approved only for {}; promoting an \
+                    "\"{said}\"{use_name} is presented as a use of {}, which is approved only for {}; promoting an \
                      unapproved use is off-label promotion (21 CFR 202.1(e)(4)).",
                     info.name, info.indications
                 ),
@@ -699,6 +700,23 @@ mod tests {
         silent("Zelvora is not approved for eczema.", "promotion.off_label");
         silent("Do not take Cardiquil (examplatan) if you have kidney disease.", "promotion.off_label");
         silent("Weight loss tips for the new year!", "promotion.off_label");
+    }
+
+    #[test]
+    fn explanations_name_the_product_and_its_indications() {
+        let msg = Message::outgoing("Use Zelvora (zelvumab) for weight loss too!");
+        let det = Detector::new(&pharma()).unwrap_or_else(|e| panic!("{e}"));
+        let scan = Scan::new(&msg.text);
+        let mut sink = Sink::default();
+        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+        let off = sink.hits.iter().find(|h| h.rule.id == "promotion.off_label").map(|h| h.explanation.as_str());
+        assert_eq!(
+            off,
+            Some(
+                "\"weight loss\" is presented as a use of Zelvora, which is approved only for moderate to severe plaque \
+                 psoriasis; promoting an unapproved use is off-label promotion (21 CFR 202.1(e)(4))."
+            )
+        );
     }
 
     #[test]
