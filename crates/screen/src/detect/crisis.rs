@@ -424,7 +424,7 @@ mod tests {
     fn ideation_fires_with_construct() {
         fires("Honestly I want to die", "crisis.suicidal_ideation", "I want to die");
         fires("i'm going to KILL MYSELF tonight", "crisis.suicidal_ideation", "KILL MYSELF");
-        fires("I wanna die", "crisis.suicidal_ideation", "wanna die");
+        fires("I wanna die", "crisis.suicidal_ideation", "I wanna die");
         fires("I have nothing to live for anymore", "crisis.suicidal_ideation", "nothing to live for");
         fires("been stockpiling my pills for a week", "crisis.suicidal_ideation", "stockpiling my pills");
         fires("my son said he wants to kill himself", "crisis.suicidal_ideation", "kill himself");
