@@ -175,7 +175,8 @@ const SCAM_TRIGGERS: &[&str] = &[
     "usdt", "eth ", "giveaway", "double your", "claim your", "you have won", "you've won", "congratulations", "invest",
     "forex", "recover",
 ];
-const PHARMACY_TRIGGERS: &[&str] = &["pharmacy", "prescription", " rx", "pills"];
+const PHARMACY_TRIGGERS: &[&str] =
+    &["pharmacy", "prescription", " rx", "pills", "buy", "order", "cheap", "sale", "selling", "purchase", "discount"];
 const FOLLOWER_TRIGGERS: &[&str] = &["followers", "likes", "subscribers", "views", "retweets", "promote your"];
 
 /// Drugs that fake pharmacies sell: controlled substances, lifestyle and weight-loss drugs.

@@ -102,6 +102,11 @@ const ADDITIONS: &[(&str, &str, &str)] = &[
     ("ideation", "suicidal ideation about someone else", "end her life"),
     ("ideation", "suicidal ideation about someone else", "take his own life"),
     ("ideation", "suicidal ideation about someone else", "take her own life"),
+    ("self_harm", "self-injury", "self-harm"),
+    ("self_harm", "self-injury", "self harming"),
+    ("self_harm", "self-injury", "self-harming"),
+    ("self_harm", "self-injury", "self harmed"),
+    ("self_harm", "self-injury", "self-harmed"),
     ("self_harm", "self-injury", "harm himself"),
     ("self_harm", "self-injury", "harm herself"),
 ];
