@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::policy::Policy;
@@ -21,6 +21,7 @@ use crate::text::Scan;
 use crate::ScreenError;
 
 use super::links;
+use super::ascii_regex as regex;
 use super::{Ctx, Hit, Sink};
 
 /// The abuse and spam rules.
@@ -231,9 +232,6 @@ fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
     ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
 }
 
-fn regex(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
-    regex::RegexBuilder::new(pattern).size_limit(1 << 22).build().map_err(|e| compile_err(what, e))
-}
 
 fn collapse(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
@@ -261,8 +259,74 @@ fn unleet(b: u8) -> Option<u8> {
     })
 }
 
-fn is_leet_symbol(b: u8) -> bool {
-    matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$' | b'!' | b'|' | b'+' | b'*' | b'#')
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const SYMBOL: u8 = 4;
+
+/// Byte classes for the obfuscation pre-check.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_lowercase() {
+            LETTER
+        } else if matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8') {
+            DIGIT
+        } else if matches!(b, b'@' | b'$' | b'!' | b'|' | b'+' | b'*' | b'#') {
+            SYMBOL
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Branch-free (vectorizable) pre-check for `next_suspect`: some digit or symbol touches a
+/// letter, or three equal bytes follow each other.
+fn may_be_obfuscated(b: &[u8]) -> bool {
+    let n = b.len().saturating_sub(2);
+    let (Some(x), Some(y), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2)) else { return false };
+    if n == 0 {
+        return false;
+    }
+    let letter = |c: u8| c.wrapping_sub(b'a') < 26;
+    let digit = |c: u8| c.wrapping_sub(b'0') < 10;
+    let symbol = |c: u8| matches!(c, b'@' | b'$' | b'!' | b'|' | b'+' | b'*' | b'#');
+    let mut acc = (digit(x[0]) | symbol(x[0])) & letter(y[0]);
+    for ((&p, &c), &q) in x.iter().zip(y).zip(z) {
+        let starts = !letter(p) & !digit(p) & letter(q);
+        acc |= (digit(c) & ((letter(p) & letter(q)) | starts))
+            | (symbol(c) & (letter(p) | starts))
+            | ((p == c) & (c == q) & letter(c));
+    }
+    acc
+}
+
+/// The next position at or after `from` that may sit inside an obfuscated word: a digit between
+/// letters ("sh1t"), a symbol after a letter ("f*ck", "b!tch"), a digit or symbol that starts a
+/// word of letters ("@ss", "$hit", "5hit"), or a letter typed three times ("fuuuck"). Numbers
+/// with units ("20mg") do not qualify, which keeps the common case to one table lookup a byte.
+fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
+    let class = |i: usize| b.get(i).map_or(0, |x| CLASS[*x as usize]);
+    let mut i = from;
+    while i + 1 < b.len() {
+        let p = if i == 0 { 0 } else { class(i - 1) };
+        let (c, n) = (class(i), class(i + 1));
+        let starts_word = p == 0 && n == LETTER && class(i + 2) == LETTER;
+        let hit = match c {
+            DIGIT => (p == LETTER && n == LETTER) || starts_word,
+            SYMBOL => (p == LETTER && n != 0) || starts_word,
+            LETTER => i > 0 && b[i - 1] == b[i] && b[i] == b[i + 1],
+            _ => false,
+        };
+        if hit {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 impl Detector {
@@ -312,6 +376,8 @@ impl Detector {
         // Overlapping search: "fuck you" (harassment) must not hide "fuck" in "fuck your rules".
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| compile_err("abuse lexicon", e))?;
         let insult = r"(?:idiots?|morons?|imbeciles?|dumbass(?:es)?|retards?|losers?|clowns?|scum|quacks?|butchers?|jerks?|bitch(?:es)?|bastards?|assholes?|cunts?|dicks?|whores?|sluts?|pricks?|twats?|wankers?|douche(?:bag)?s?|pigs?|freaks?|creeps?|cowards?|hacks?|liars?|frauds?|crooks?|trash|garbage|murderers?|criminals?)";
@@ -498,60 +564,50 @@ impl Detector {
     /// Leetspeak, masked, spaced and stretched spellings.
     fn obfuscated(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
-        let has_symbol = norm.iter().any(|&b| is_leet_symbol(b));
-        let has_run = norm.windows(3).any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic());
-        if has_symbol || has_run {
-            self.chunks(scan, sink);
+        let mut pos = if may_be_obfuscated(norm) { 0 } else { norm.len() };
+        while let Some(at) = next_suspect(norm, pos) {
+            let start = norm.get(..at).and_then(|b| b.iter().rposition(u8::is_ascii_whitespace)).map_or(0, |i| i + 1);
+            let end = norm.get(at..).and_then(|b| b.iter().position(u8::is_ascii_whitespace)).map_or(norm.len(), |i| at + i);
+            self.chunk(scan, start, end, sink);
+            pos = end.max(at + 1);
         }
         self.spaced(scan, sink);
     }
 
-    /// Rebuild whitespace-separated chunks that mix letters with leetspeak symbols or stretch letters.
-    fn chunks(&self, scan: &Scan<'_>, sink: &mut Sink) {
+    /// Rebuild one whitespace-separated chunk that mixes letters with leetspeak or stretches letters.
+    fn chunk(&self, scan: &Scan<'_>, start: usize, end: usize, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
-        let mut pos = 0;
-        while pos < norm.len() {
-            let start = pos + norm[pos..].iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let end = start + norm[start..].iter().take_while(|b| !b.is_ascii_whitespace()).count();
-            pos = end.max(start + 1);
-            let mut s = start;
-            let mut e = end;
-            while s < e && matches!(norm[s], b'"' | b'\'' | b'(' | b'[' | b',' | b'.' | b':' | b';') {
-                s += 1;
-            }
-            while e > s && matches!(norm[e - 1], b'"' | b'\'' | b')' | b']' | b',' | b'.' | b':' | b';' | b'?' | b'!') {
-                e -= 1;
-            }
-            let Some(chunk) = norm.get(s..e) else { continue };
-            if chunk.len() < 3 || chunk.len() > 24 || chunk.contains(&b'/') {
-                continue;
-            }
-            let letters = chunk.iter().filter(|b| b.is_ascii_alphabetic()).count();
-            let symbols = chunk.iter().filter(|&&b| is_leet_symbol(b)).count();
-            let stretched = chunk.windows(3).any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic());
-            if letters < 2 || (symbols == 0 && !stretched) || chunk.iter().all(u8::is_ascii_alphabetic) && !stretched {
-                continue;
-            }
-            let mut buf = [0u8; 24];
-            let mut n = 0;
-            let mut clean = true;
-            for &b in chunk {
-                match unleet(b) {
-                    Some(c) => {
-                        buf[n] = c;
-                        n += 1;
-                    }
-                    None if matches!(b, b'.' | b'-' | b'_') => {}
-                    None => clean = false,
+        let (mut s, mut e) = (start, end.min(norm.len()));
+        while s < e && matches!(norm[s], b'"' | b'\'' | b'(' | b'[' | b',' | b'.' | b':' | b';') {
+            s += 1;
+        }
+        while e > s && matches!(norm[e - 1], b'"' | b'\'' | b')' | b']' | b',' | b'.' | b':' | b';' | b'?' | b'!') {
+            e -= 1;
+        }
+        let Some(chunk) = norm.get(s..e) else { return };
+        if chunk.len() < 3 || chunk.len() > 24 || chunk.contains(&b'/') {
+            return;
+        }
+        let mut buf = [0u8; 24];
+        let mut n = 0;
+        let mut letters = 0;
+        for &b in chunk {
+            match unleet(b) {
+                Some(c) => {
+                    letters += usize::from(b.is_ascii_alphabetic());
+                    buf[n] = c;
+                    n += 1;
                 }
+                None if matches!(b, b'.' | b'-' | b'_') => {}
+                None => return,
             }
-            let Some(rebuilt) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) else { continue };
-            if !clean || rebuilt.len() < 2 {
-                continue;
-            }
-            if let Some((word, kind)) = self.lookup(rebuilt) {
-                sink.hits.push(word_hit(scan, s..e, kind, Some(word)));
-            }
+        }
+        let Some(rebuilt) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) else { return };
+        if letters < 2 {
+            return;
+        }
+        if let Some((word, kind)) = self.lookup(rebuilt) {
+            sink.hits.push(word_hit(scan, s..e, kind, Some(word)));
         }
     }
 
@@ -711,32 +767,12 @@ fn shouting(text: &str) -> bool {
 
 /// One character, emoji or word repeated far past emphasis.
 fn flood(scan: &Scan<'_>, sink: &mut Sink) {
-    let text = scan.text;
-    let mut run_start = 0;
-    let mut run_len = 0usize;
-    let mut prev = None;
-    let mut reported = false;
-    for (i, c) in text.char_indices() {
-        if Some(c) == prev {
-            run_len += 1;
-        } else {
-            if !reported {
-                reported = report_run(text, run_start, i, run_len, prev, sink);
-            }
-            run_start = i;
-            run_len = 1;
-            prev = Some(c);
-        }
-    }
-    if !reported {
-        reported = report_run(text, run_start, text.len(), run_len, prev, sink);
-    }
-    if reported {
+    if maybe_char_flood(scan.text.as_bytes()) && char_flood(scan.text, sink) {
         return;
     }
     let tokens = &scan.tokens;
     let mut i = 0;
-    while i < tokens.len() {
+    while i + 4 < tokens.len() {
         let word = scan.tok(i);
         let mut j = i + 1;
         while j < tokens.len() && scan.tok(j) == word {
@@ -749,6 +785,52 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
         }
         i = j;
     }
+}
+
+/// Cheap byte test: a byte repeated 6 times, or a 4-byte (emoji) sequence repeated 6 times.
+fn maybe_char_flood(b: &[u8]) -> bool {
+    // Branch-free pre-check first: three equal bytes in a row, or a non-ASCII byte equal to the
+    // one 4 ahead (the same emoji twice).
+    let n = b.len().saturating_sub(4);
+    let (Some(x), Some(y), Some(w), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2), b.get(4..n + 4)) else {
+        return false;
+    };
+    let mut acc = false;
+    for (((&p, &c), &d), &q) in x.iter().zip(y).zip(w).zip(z) {
+        acc |= ((p == c) & (c == d)) | ((p == q) & (p >= 0x80));
+    }
+    if !acc {
+        return false;
+    }
+    let (mut same1, mut same4) = (0u32, 0u32);
+    for i in 1..b.len() {
+        same1 = if b[i] == b[i - 1] { same1 + 1 } else { 0 };
+        same4 = if i >= 4 && b[i] == b[i - 4] && b[i] >= 0x80 { same4 + 1 } else { 0 };
+        if same1 >= 5 || same4 >= 20 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Report the first run of one character long enough to be a flood.
+fn char_flood(text: &str, sink: &mut Sink) -> bool {
+    let mut run_start = 0;
+    let mut run_len = 0usize;
+    let mut prev = None;
+    for (i, c) in text.char_indices() {
+        if Some(c) == prev {
+            run_len += 1;
+            continue;
+        }
+        if run_len >= 6 && report_run(text, run_start, i, run_len, prev, sink) {
+            return true;
+        }
+        run_start = i;
+        run_len = 1;
+        prev = Some(c);
+    }
+    run_len >= 6 && report_run(text, run_start, text.len(), run_len, prev, sink)
 }
 
 fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>, sink: &mut Sink) -> bool {

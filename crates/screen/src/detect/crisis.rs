@@ -9,7 +9,7 @@
 //! A denial ("I'm not suicidal") is not dropped: it goes to review under `crisis.denial`, because
 //! whether a denial is reassuring is a clinician's call, not the engine's.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::policy::Policy;
@@ -18,7 +18,7 @@ use crate::rules::RuleInfo;
 use crate::text::Scan;
 use crate::ScreenError;
 
-use super::{Ctx, Hit, Sink};
+use super::{ascii_regex, Ctx, Hit, Sink};
 
 /// The crisis rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -241,21 +241,23 @@ impl Detector {
         }
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| compile_err("crisis lexicon", e))?;
         let speaker = r"(?:i'?m going to|i am going to|i'?m gonna|im gonna|gonna|i'?ll|ill|i will|i want to|i wanna|imma|ima|i'?m coming to|i'?m about to|going to)";
         let threat = format!(
             r"\b(?:{speaker}\s+(?:fucking\s+|just\s+|really\s+|come\s+(?:and\s+)?|go\s+(?:and\s+)?)?(?:kill|shoot|stab|murder|strangle|beat\s+up|hurt|punch|bomb|blow\s+up|shoot\s+up|burn\s+down|torch)\s+(?:you|u|ya|him|her|them|y'?all|everyone|everybody|all\s+of\s+you|(?:the|that|this|your|those|these|every|my|his|her|their)\s+(?:\w+\s+)?{PERSON})|(?:bring|bringing|take|taking|carry|carrying)\s+(?:a|my|an|the)\s+(?:gun|rifle|ar-?15|knife|bomb|weapon|shotgun|pistol|machete)\s+(?:to|into|in)\s+(?:the\s+|your\s+|this\s+|that\s+|my\s+)?(?:hospital|clinic|er|office|pharmacy|emergency\s+room|ward|building|school|work|practice|lobby|waiting\s+room)|(?:shoot|shooting|blow|blowing|burn|burning)\s+(?:up|down)\s+(?:the|your|this|that)\s+(?:hospital|clinic|place|office|er|school|building|pharmacy)|i\s+know\s+where\s+you\s+live|watch\s+your\s+back)\b"
         );
-        let threat = Regex::new(&threat).map_err(|e| compile_err("crisis threat pattern", e))?;
-        let emergency = Regex::new(
+        let threat = ascii_regex("crisis threat pattern", &threat)?;
+        let emergency = ascii_regex(
+            "crisis emergency pattern",
             r"\b(?:(?:i'?m|i am|im|he'?s|she'?s|he is|she is|they'?re|my\s+\w+\s+(?:is|'s))\s+(?:having|in)\s+(?:a\s+|an\s+)?(?:heart\s+attack|stroke|seizure|anaphylactic\s+(?:shock|reaction)|severe\s+allergic\s+reaction|asthma\s+attack|cardiac\s+arrest|diabetic\s+(?:coma|emergency))|(?:i|he|she|they|we|my\s+\w+)\s+(?:can'?t|cannot|can\s+not|couldn'?t)\s+breathe|(?:i'?m|im|he'?s|she'?s|he\s+is|she\s+is|they'?re|is)\s+not\s+breathing|stopped\s+breathing|(?:i|he|she|they|my\s+\w+)\s+(?:just\s+)?(?:overdosed|od'd)|(?:i|he|she|just)\s+took\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:of\s+)?(?:my|the|his|her))\s+(?:pills|tablets)|(?:won'?t|can'?t|cannot)\s+stop\s+(?:the\s+)?bleeding|bleeding\s+(?:heavily|out|badly)|(?:is|went|he'?s|she'?s)\s+(?:unconscious|unresponsive)|won'?t\s+wake\s+up|(?:crushing|severe)\s+chest\s+pain|throat\s+is\s+(?:closing|swelling))\b",
-        )
-        .map_err(|e| compile_err("crisis emergency pattern", e))?;
-        let self_harm_intent = Regex::new(
+        )?;
+        let self_harm_intent = ascii_regex(
+            "crisis self-harm pattern",
             r"\b(?:want|wanna|going|gonna|urge|urges|tempted|need|needing|planning|plan|thinking\s+about|thought\s+about|keep\s+wanting)\s+(?:to\s+)?(?:hurt|harm|cut|burn|hit|punish)(?:ing)?\s+myself\b",
-        )
-        .map_err(|e| compile_err("crisis self-harm pattern", e))?;
+        )?;
         Ok(Detector { ac, entries, threat, emergency, self_harm_intent })
     }
 

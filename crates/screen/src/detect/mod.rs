@@ -31,6 +31,18 @@ pub(crate) const RULE_TABLES: &[&[RuleInfo]] = &[
     links::RULES,
 ];
 
+/// Compile a detector pattern meant for `Scan::norm` with ASCII `\b`, `\s` and `\w`.
+///
+/// Unicode word boundaries stop the regex crate's fast DFA engines and fall back to a slow
+/// simulation; detector patterns only describe ASCII words, so ASCII classes lose nothing.
+pub(crate) fn ascii_regex(what: &str, pattern: &str) -> Result<regex::Regex, ScreenError> {
+    let pattern = pattern.replace(r"\b", r"(?-u:\b)").replace(r"\s", r"(?-u:\s)").replace(r"\w", r"(?-u:\w)");
+    regex::RegexBuilder::new(&pattern)
+        .size_limit(1 << 23)
+        .build()
+        .map_err(|e| ScreenError::Compile { what: what.to_owned(), message: e.to_string() })
+}
+
 /// One rule firing, before the policy decides its final severity and action.
 #[derive(Debug, Clone)]
 pub(crate) struct Hit {
