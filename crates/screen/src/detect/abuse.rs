@@ -415,7 +415,7 @@ impl Detector {
         )?;
         let followers = regex(
             "followers pattern",
-            r"\b(?:(?:buy|get|gain|grow|boost|sell(?:ing)?)\s+(?:\d[\d,.]*k?\s+)?(?:(?:real|active|instant|organic|cheap|free|more|targeted)\s+)*(?:followers|likes|subscribers|views|retweets)\b|(?:\d[\d,.]*k?)\s+(?:real\s+|active\s+|instant\s+)?(?:followers|likes|subscribers)\s+(?:for\s+(?:just\s+|only\s+)?\$\s?\d|in\s+\d+\s+(?:hours?|days?))|promote\s+your\s+(?:page|account|profile|business|channel))",
+            r"\b(?:(?:buy|boost|sell(?:ing)?)\s+(?:\d[\d,.]*k?\s+)?(?:(?:real|active|instant|organic|cheap|free|more|targeted)\s+)*(?:followers|likes|subscribers|views|retweets)\b|(?:get|gain|grow)\s+(?:\d[\d,.]*k?\s+)?(?:real|active|instant|organic|cheap|free|targeted)\s+(?:followers|likes|subscribers|views|retweets)\b|(?:\d[\d,.]*k?)\s+(?:real\s+|active\s+|instant\s+)?(?:followers|likes|subscribers)\s+(?:for\s+(?:just\s+|only\s+)?\$\s?\d|in\s+\d+\s+(?:hours?|days?))|promote\s+your\s+(?:page|account|profile|business|channel))",
         )?;
         let blocked_terms: Vec<String> = policy
             .terms
@@ -831,20 +831,26 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
             run_len += 1;
             continue;
         }
-        if run_len >= 6 && report_run(text, run_start, i, run_len, prev, sink) {
+        if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
             return true;
         }
         run_start = i;
         run_len = 1;
         prev = Some(c);
     }
-    run_len >= 6 && report_run(text, run_start, text.len(), run_len, prev, sink)
+    run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink)
 }
 
 fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>, sink: &mut Sink) -> bool {
     let Some(c) = c else { return false };
-    let emoji = !c.is_ascii() && !c.is_alphanumeric();
-    let limit = if emoji { 6 } else { 12 };
+    // Stretched letters ("soooo") are emphasis long before they are a flood.
+    let limit = if c.is_alphabetic() {
+        20
+    } else if c.is_ascii() {
+        15
+    } else {
+        8
+    };
     if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.') {
         return false;
     }
@@ -938,8 +944,10 @@ mod tests {
         fires("Buy 1000 real followers now", "spam.followers", "Buy 1000 real followers");
         fires("see bit.ly/a and bit.ly/a", "spam.repeated_links", "bit.ly/a");
         fires("CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ", "spam.caps_links", "CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ");
-        fires("wow!!!!!!!!!!!!!!", "spam.flood", "!!!!!!!!!!!!!!");
-        fires("😂😂😂😂😂😂😂", "spam.flood", "😂😂😂😂😂😂😂");
+        fires("wow!!!!!!!!!!!!!!!!", "spam.flood", "!!!!!!!!!!!!!!!!");
+        fires("😂😂😂😂😂😂😂😂", "spam.flood", "😂😂😂😂😂😂😂😂");
+        assert!(hits("sooooooooooooo excited!!! 😂😂😂").is_empty());
+        assert!(hits("if I get 100 likes I'll dye my hair").is_empty());
         assert!(hits("Naloxone is available without a prescription at our pharmacy").is_empty());
         assert!(hits("Order your prescriptions online through the patient portal").is_empty());
     }
