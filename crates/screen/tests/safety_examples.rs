@@ -54,3 +54,16 @@ fn abuse_and_spam_examples() {
 fn link_examples() {
     check(include_str!("data/links.tsv"), "links.tsv");
 }
+
+proptest::proptest! {
+    /// Arbitrary text, including look-alike letters, leetspeak and URL fragments, never panics
+    /// and every finding's span lies on character boundaries of the text it indexes.
+    #[test]
+    fn arbitrary_text_never_panics(text in r"(?:[a-zA-Z0-9 .:/@$!*#'-]|[а-яё]|😂|ｆ|\u{200B}|xn--|www\.|://|bit\.ly|f u c k|kill myself){0,40}") {
+        static SCREENER: std::sync::OnceLock<Screener> = std::sync::OnceLock::new();
+        let report = SCREENER.get_or_init(screener).screen(&Message::incoming(text.clone())).unwrap_or_else(|e| panic!("{e}"));
+        for f in &report.findings {
+            proptest::prop_assert!(text.is_char_boundary(f.span.start) && text.is_char_boundary(f.span.end));
+        }
+    }
+}
