@@ -171,6 +171,13 @@ const GROUP_WORDS: &[&str] = &[
 const HATE_VERBS: &[&str] = &["kill all", "gas the", "gas all", "exterminate", "deport all", "lynch", "hang all", "shoot all"];
 
 const HARASS_TRIGGERS: &[&str] = &["you", "ur ", "u r "];
+/// Words the "you …" pattern needs (profane words count too); a message without one skips it.
+const INSULT_TRIGGERS: &[&str] = &[
+    "idiot", "moron", "imbecile", "dumb", "retard", "loser", "clown", "scum", "quack", "butcher", "jerk", "douche",
+    "pig", "freak", "creep", "coward", "hack", "liar", "fraud", "crook", "trash", "garbage", "murderer", "criminal",
+    "stupid", "useless", "pathetic", "incompetent", "worthless", "ignorant", "disgusting", "evil", "joke", "disgrace",
+    "waste", "piece",
+];
 const SCAM_TRIGGERS: &[&str] = &[
     "dm ", "message me", "inbox me", "text me", "whatsapp", "telegram", "earn", "btc", "bitcoin", "crypto", "ethereum",
     "usdt", "eth ", "giveaway", "double your", "claim your", "you have won", "you've won", "congratulations", "invest",
@@ -192,6 +199,7 @@ enum Kind {
 #[derive(Clone, Copy)]
 enum Family {
     Harass,
+    Insult,
     Hate,
     Scam,
     Pharmacy,
@@ -259,6 +267,9 @@ fn unleet(b: u8) -> Option<u8> {
     })
 }
 
+/// Bytes checked at a time by the branch-free obfuscation pre-check.
+const BLOCK: usize = 64;
+
 const LETTER: u8 = 1;
 const DIGIT: u8 = 2;
 const SYMBOL: u8 = 4;
@@ -308,10 +319,10 @@ fn may_be_obfuscated(b: &[u8]) -> bool {
 /// letters ("sh1t"), a symbol after a letter ("f*ck", "b!tch"), a digit or symbol that starts a
 /// word of letters ("@ss", "$hit", "5hit"), or a letter typed three times ("fuuuck"). Numbers
 /// with units ("20mg") do not qualify, which keeps the common case to one table lookup a byte.
-fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
+fn next_suspect(b: &[u8], from: usize, to: usize) -> Option<usize> {
     let class = |i: usize| b.get(i).map_or(0, |x| CLASS[*x as usize]);
     let mut i = from;
-    while i + 1 < b.len() {
+    while i < to && i + 1 < b.len() {
         let p = if i == 0 { 0 } else { class(i - 1) };
         let (c, n) = (class(i), class(i + 1));
         let starts_word = p == 0 && n == LETTER && class(i + 2) == LETTER;
@@ -359,8 +370,9 @@ impl Detector {
             patterns.push((*p).to_owned());
             entries.push(Entry::Hate);
         }
-        let families: [(Family, &[&str]); 6] = [
+        let families: [(Family, &[&str]); 7] = [
             (Family::Harass, HARASS_TRIGGERS),
+            (Family::Insult, INSULT_TRIGGERS),
             (Family::Hate, GROUP_WORDS),
             (Family::Hate, HATE_VERBS),
             (Family::Scam, SCAM_TRIGGERS),
@@ -454,18 +466,28 @@ impl Detector {
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
-        let mut families = [false; 5];
+        let mut families = [false; 6];
+        // "you" is in most messages: its pattern only runs once an insult word has been seen.
+        let mut you = [0usize; 8];
+        let mut n_you = 0;
         for m in self.ac.find_overlapping_iter(norm) {
             let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
             let range = m.range();
             match entry {
-                Entry::Trigger(f @ (Family::Harass | Family::Hate)) => {
+                Entry::Trigger(Family::Harass) => {
+                    if n_you < you.len() && starts_word(norm, range.start) {
+                        you[n_you] = range.start;
+                        n_you += 1;
+                    }
+                }
+                Entry::Trigger(Family::Hate) => {
                     if starts_word(norm, range.start) {
-                        self.anchored(scan, range.start, *f, sink);
+                        self.anchored(scan, range.start, Family::Hate, sink);
                     }
                 }
                 Entry::Trigger(f) => families[*f as usize] = true,
                 Entry::Word(kind) => {
+                    families[Family::Insult as usize] = true;
                     if let Some(end) = self.word_end(scan, range.clone()) {
                         sink.hits.push(word_hit(scan, range.start..end, *kind, None));
                     }
@@ -480,6 +502,11 @@ impl Detector {
                         sink.hits.push(hate_hit(scan, range));
                     }
                 }
+            }
+        }
+        if families[Family::Insult as usize] {
+            for &at in you.get(..n_you).unwrap_or_default() {
+                self.anchored(scan, at, Family::Harass, sink);
             }
         }
         self.obfuscated(scan, sink);
@@ -565,8 +592,16 @@ impl Detector {
     /// Leetspeak, masked, spaced and stretched spellings.
     fn obfuscated(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
-        let mut pos = if may_be_obfuscated(norm) { 0 } else { norm.len() };
-        while let Some(at) = next_suspect(norm, pos) {
+        let mut pos = 0;
+        while pos < norm.len() {
+            // Blocks with nothing suspicious are skipped by the branch-free check alone.
+            let block_end = pos.saturating_add(BLOCK).min(norm.len());
+            let window = norm.get(pos.saturating_sub(1)..block_end.saturating_add(2).min(norm.len())).unwrap_or_default();
+            let found = if may_be_obfuscated(window) { next_suspect(norm, pos, block_end) } else { None };
+            let Some(at) = found else {
+                pos = block_end;
+                continue;
+            };
             let start = norm.get(..at).and_then(|b| b.iter().rposition(u8::is_ascii_whitespace)).map_or(0, |i| i + 1);
             let end = norm.get(at..).and_then(|b| b.iter().position(u8::is_ascii_whitespace)).map_or(norm.len(), |i| at + i);
             self.chunk(scan, start, end, sink);

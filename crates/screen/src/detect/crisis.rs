@@ -384,7 +384,8 @@ fn negated(scan: &Scan<'_>, start: usize) -> bool {
         if word == "but" {
             return false;
         }
-        if NEGATORS.contains(&word) {
+        let no_longer = word == "longer" && i > 0 && scan.tok(i - 1) == "no";
+        if NEGATORS.contains(&word) || no_longer {
             // "I don't know why I want to die" negates the knowing, not the wish.
             let next = scan.tokens.get(i + 1).map(|n| &scan.norm[n.start..n.end]);
             return !matches!(next, Some("know" | "care" | "think" | "see"));
@@ -453,6 +454,7 @@ mod tests {
         fires("I'm not suicidal, just sad", "crisis.denial", "suicidal");
         fires("I would never kill myself", "crisis.denial", "kill myself");
         fires("I don't know why I want to die", "crisis.suicidal_ideation", "I want to die");
+        fires("I no longer am suicidal", "crisis.denial", "suicidal");
     }
 
     #[test]
