@@ -489,17 +489,17 @@ impl Detector {
                 Entry::Word(kind) => {
                     families[Family::Insult as usize] = true;
                     if let Some(end) = self.word_end(scan, range.clone()) {
-                        sink.hits.push(word_hit(scan, range.start..end, *kind, None));
+                        sink.push(word_hit(scan, range.start..end, *kind, None));
                     }
                 }
                 Entry::Harass => {
                     if scan.at_word_boundaries(range.clone()) && !drop_dead_praise(scan, range.clone()) && !reported_speech(scan, range.start) {
-                        sink.hits.push(harass_hit(scan, range));
+                        sink.push(harass_hit(scan, range));
                     }
                 }
                 Entry::Hate => {
                     if scan.at_word_boundaries(range.clone()) {
-                        sink.hits.push(hate_hit(scan, range));
+                        sink.push(hate_hit(scan, range));
                     }
                 }
             }
@@ -513,7 +513,7 @@ impl Detector {
         if families[Family::Scam as usize] {
             for m in self.scam.find_iter(norm) {
                 let found = scan.orig_text(m.range());
-                sink.hits.push(
+                sink.push(
                     Hit::new(SCAM, scan.orig(m.range()), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
                         .suggest("Hide the comment and report the account to the platform."),
                 );
@@ -522,7 +522,7 @@ impl Detector {
         if families[Family::Pharmacy as usize] && self.pharmacy_context.is_match(norm) {
             for m in self.pharmacy.find_iter(norm) {
                 let found = scan.orig_text(m.range());
-                sink.hits.push(
+                sink.push(
                     Hit::new(
                         PHARMACY,
                         scan.orig(m.range()),
@@ -535,7 +535,7 @@ impl Detector {
         if families[Family::Followers as usize] {
             for m in self.followers.find_iter(norm) {
                 let found = scan.orig_text(m.range());
-                sink.hits.push(Hit::new(
+                sink.push(Hit::new(
                     FOLLOWERS,
                     scan.orig(m.range()),
                     format!("\"{found}\" sells followers or engagement, a spam pattern that breaks platform rules."),
@@ -556,7 +556,7 @@ impl Detector {
         };
         if let Some((len, harass)) = found {
             let range = start..start + len;
-            sink.hits.push(if harass { harass_hit(scan, range) } else { hate_hit(scan, range) });
+            sink.push(if harass { harass_hit(scan, range) } else { hate_hit(scan, range) });
         }
     }
 
@@ -643,7 +643,7 @@ impl Detector {
             return;
         }
         if let Some((word, kind)) = self.lookup(rebuilt) {
-            sink.hits.push(word_hit(scan, s..e, kind, Some(word)));
+            sink.push(word_hit(scan, s..e, kind, Some(word)));
         }
     }
 
@@ -693,7 +693,7 @@ impl Detector {
                 let word: String = (i..j).map(|k| scan.tok(k)).collect();
                 if let Some((w, kind)) = self.lookup(&word) {
                     let range = tokens[i].start..tokens[j - 1].end;
-                    sink.hits.push(word_hit(scan, range, kind, Some(w)));
+                    sink.push(word_hit(scan, range, kind, Some(w)));
                 }
             }
             i = j;
@@ -706,30 +706,33 @@ impl Detector {
             return;
         }
         let mut seen: Vec<Range<usize>> = Vec::new();
+        let mut count = 0usize;
+        let mut last_end = 0;
         let mut repeated = None;
         for url in links::urls(&scan.norm).filter(|u| u.known) {
+            count += 1;
             let text = scan.norm.get(url.range.clone()).unwrap_or_default();
             if repeated.is_none() && seen.iter().any(|r| scan.norm.get(r.clone()) == Some(text)) {
                 repeated = Some(url.range.clone());
             }
-            seen.push(url.range);
+            // Comparing against the first few links finds any real repetition without going quadratic.
+            if seen.len() < 32 {
+                seen.push(url.range.clone());
+            }
+            last_end = url.range.end;
         }
         if let Some(r) = repeated {
             let found = scan.orig_text(r.clone());
-            sink.hits.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("The link \"{found}\" is posted more than once, a typical spam pattern.")));
-        } else if seen.len() >= 4 {
-            let r = seen[0].start..seen[seen.len() - 1].end;
-            sink.hits.push(Hit::new(
-                REPEATED_LINKS,
-                scan.orig(r),
-                format!("{} links in one message is a typical spam pattern.", seen.len()),
-            ));
+            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("The link \"{found}\" is posted more than once, a typical spam pattern.")));
+        } else if let (true, Some(first)) = (count >= 4, seen.first()) {
+            let r = first.start..last_end;
+            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("{count} links in one message is a typical spam pattern.")));
         }
-        if seen.len() >= 2 && shouting(scan.text) {
-            sink.hits.push(Hit::new(
+        if count >= 2 && shouting(scan.text) {
+            sink.push(Hit::new(
                 CAPS_LINKS,
                 scan.orig(0..scan.norm.len()),
-                format!("The message is written in capitals and carries {} links, a typical spam pattern.", seen.len()),
+                format!("The message is written in capitals and carries {count} links, a typical spam pattern."),
             ));
         }
     }
@@ -740,7 +743,7 @@ impl Detector {
         for m in ac.find_iter(&scan.norm) {
             if scan.at_word_boundaries(m.range()) {
                 let found = scan.orig_text(m.range());
-                sink.hits.push(Hit::new(
+                sink.push(Hit::new(
                     BLOCKED_TERM,
                     scan.orig(m.range()),
                     format!("\"{found}\" is on the organization's blocked-terms list."),
@@ -823,7 +826,7 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
         }
         if j - i >= 5 && word.len() >= 2 {
             let range = tokens[i].start..tokens[j - 1].end;
-            sink.hits.push(Hit::new(FLOOD, scan.orig(range), format!("The word \"{word}\" is repeated {} times in a row, a flooding pattern.", j - i)));
+            sink.push(Hit::new(FLOOD, scan.orig(range), format!("The word \"{word}\" is repeated {} times in a row, a flooding pattern.", j - i)));
             return;
         }
         i = j;
@@ -889,7 +892,7 @@ fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>,
     if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.') {
         return false;
     }
-    sink.hits.push(Hit::new(
+    sink.push(Hit::new(
         FLOOD,
         crate::report::Span::new(start, end),
         format!("\"{}\" is repeated {len} times in a row, a flooding pattern.", text.get(start..start + c.len_utf8()).unwrap_or_default()),

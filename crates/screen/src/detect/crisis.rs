@@ -280,7 +280,7 @@ impl Detector {
             for m in self.self_harm_intent.find_iter(&scan.norm) {
                 let range = m.range();
                 if !negated(scan, range.start) && !accidental(scan, range.clone()) {
-                    sink.hits.push(self_harm_hit(scan, range, "intent to self-injure"));
+                    sink.push(self_harm_hit(scan, range, "intent to self-injure"));
                 }
             }
         }
@@ -291,7 +291,7 @@ impl Detector {
                     continue;
                 }
                 let found = scan.orig_text(range.clone());
-                sink.hits.push(
+                sink.push(
                     Hit::new(
                         THREAT,
                         scan.orig(range),
@@ -309,7 +309,7 @@ impl Detector {
                 }
                 let found = scan.orig_text(range.clone());
                 sink.health_context = true;
-                sink.hits.push(
+                sink.push(
                     Hit::new(
                         EMERGENCY,
                         scan.orig(range),
@@ -332,7 +332,7 @@ impl Detector {
         let found = scan.orig_text(range.clone());
         let span = scan.orig(range.clone());
         if tier != Tier::Risk && negated(scan, range.start) {
-            sink.hits.push(Hit::new(
+            sink.push(Hit::new(
                 DENIAL,
                 span,
                 format!("Negated {construct} (\"{found}\"): a denial still raises the topic, so a clinician should read it rather than the engine dismissing it."),
@@ -353,7 +353,7 @@ impl Detector {
                 format!("Suicide-risk language ({construct}: \"{found}\"): not an emergency on its own, but a trained person should read the whole message."),
             ),
         };
-        sink.hits.push(hit);
+        sink.push(hit);
     }
 }
 

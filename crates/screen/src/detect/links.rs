@@ -358,30 +358,30 @@ impl Detector {
         let span = scan.orig(url.range.clone());
         let shown = scan.orig_text(url.range.clone());
         if let Some(d) = blocked {
-            sink.hits.push(
+            sink.push(
                 Hit::new(BLOCKED, span, format!("Link to \"{host}\", which is under the blocked domain \"{d}\" in the organization's policy."))
                     .suggest("Remove the link or replace it with an approved source."),
             );
         }
         if url.ip {
-            sink.hits.push(Hit::new(
+            sink.push(Hit::new(
                 IP_LITERAL,
                 span,
                 format!("Link \"{shown}\" points at a bare IP address, which hides who runs the site and is typical of phishing and malware."),
             ));
         } else if SHORTENERS.contains(&host) {
-            sink.hits.push(
+            sink.push(
                 Hit::new(SHORTENER, span, format!("\"{host}\" is a URL shortener, so readers cannot see where \"{shown}\" really leads."))
                     .suggest("Post the full destination URL instead of a shortened one."),
             );
         } else if let Some(why) = self.lookalike(host, homograph) {
-            sink.hits.push(
+            sink.push(
                 Hit::new(LOOKALIKE, span, format!("Link to \"{host}\", which {why}; look-alike domains are a common phishing trick."))
                     .suggest("Do not follow the link; link only to the organization's real domain."),
             );
         }
         if let Some(ext) = download_ext(scan.norm.get(url.path.clone()).unwrap_or_default()) {
-            sink.hits.push(Hit::new(
+            sink.push(Hit::new(
                 DOWNLOAD,
                 span,
                 format!("Link \"{shown}\" downloads a .{ext} file directly, a common way to deliver malware."),

@@ -104,6 +104,19 @@ pub(crate) struct Sink {
     pub adverse_event: Option<AdverseEventCandidate>,
 }
 
+/// The most hits one message collects; past this a reviewer learns nothing new, and a flood of
+/// repeated words must not make screening slow.
+pub(crate) const MAX_HITS: usize = 1000;
+
+impl Sink {
+    /// Add a hit unless the message already has [`MAX_HITS`].
+    pub fn push(&mut self, hit: Hit) {
+        if self.hits.len() < MAX_HITS {
+            self.hits.push(hit);
+        }
+    }
+}
+
 /// All detectors, compiled once from a policy.
 pub(crate) struct Detectors {
     phi: phi::Detector,
