@@ -55,6 +55,30 @@ fn link_examples() {
     check(include_str!("data/links.tsv"), "links.tsv");
 }
 
+#[test]
+fn actions_follow_direction() {
+    use screen::{Action, Decision};
+    let s = screener();
+    let action = |msg: Message, rule: &str| {
+        let r = s.screen(&msg).unwrap_or_else(|e| panic!("{e}"));
+        r.findings.iter().find(|f| f.rule_id == rule).map(|f| f.action)
+    };
+    assert_eq!(action(Message::outgoing("Read more: bit.ly/abc"), "link.shortener"), Some(Action::Review));
+    assert_eq!(action(Message::incoming("Read more: bit.ly/abc"), "link.shortener"), Some(Action::Flag));
+    assert_eq!(action(Message::incoming("pay at examp1ehealth.org"), "link.lookalike"), Some(Action::Hide));
+    assert_eq!(action(Message::outgoing("pay at examp1ehealth.org"), "link.lookalike"), Some(Action::Block));
+    assert_eq!(action(Message::incoming("I want to kill myself"), "crisis.suicidal_ideation"), Some(Action::Escalate));
+    let r = s.screen(&Message::incoming("I want to kill myself")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.decision, Decision::Escalate);
+}
+
+#[test]
+fn floods_of_findings_are_capped() {
+    let text = "sh1t ".repeat(50_000);
+    let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!r.findings.is_empty() && r.findings.len() <= 1000, "{}", r.findings.len());
+}
+
 proptest::proptest! {
     /// Arbitrary text, including look-alike letters, leetspeak and URL fragments, never panics
     /// and every finding's span lies on character boundaries of the text it indexes.
