@@ -160,7 +160,7 @@ const THREAT_TRIGGERS: &[&str] = &[
 ];
 const EMERGENCY_TRIGGERS: &[&str] = &[
     "heart attack", "stroke", "seizure", "anaphyla", "allergic", "asthma", "cardiac", "breath", "overdos", "od'd",
-    "too many", "bleed", "unconscious", "unresponsive", "collapsed", "wake up", "chest pain", "throat",
+    "too many", "bleed", "unconscious", "unresponsive", "collapsed", "wake up", "chest pain", "throat", "ambulance",
 ];
 
 /// The compiled crisis detector.
@@ -247,12 +247,12 @@ impl Detector {
             .map_err(|e| compile_err("crisis lexicon", e))?;
         let speaker = r"(?:i'?m going to|i am going to|i'?m gonna|im gonna|gonna|i'?ll|ill|i will|i want to|i wanna|imma|ima|i'?m coming to|i'?m about to|going to)";
         let threat = format!(
-            r"\b(?:{speaker}\s+(?:fucking\s+|just\s+|really\s+|come\s+(?:and\s+)?|go\s+(?:and\s+)?)?(?:kill|shoot|stab|murder|strangle|beat\s+up|hurt|punch|bomb|blow\s+up|shoot\s+up|burn\s+down|torch)\s+(?:you|u|ya|him|her|them|y'?all|everyone|everybody|all\s+of\s+you|(?:the|that|this|your|those|these|every|my|his|her|their)\s+(?:\w+\s+)?{PERSON})|(?:bring|bringing|take|taking|carry|carrying)\s+(?:a|my|an|the)\s+(?:gun|rifle|ar-?15|knife|bomb|weapon|shotgun|pistol|machete)\s+(?:to|into|in)\s+(?:the\s+|your\s+|this\s+|that\s+|my\s+)?(?:hospital|clinic|er|office|pharmacy|emergency\s+room|ward|building|school|work|practice|lobby|waiting\s+room)|(?:shoot|shooting|blow|blowing|burn|burning)\s+(?:up|down)\s+(?:the|your|this|that)\s+(?:hospital|clinic|place|office|er|school|building|pharmacy)|i\s+know\s+where\s+you\s+live|watch\s+your\s+back)\b"
+            r"\b(?:{speaker}\s+(?:fucking\s+|just\s+|really\s+|come\s+(?:and\s+)?|go\s+(?:and\s+)?)?(?:kill|shoot|stab|murder|strangle|beat\s+up|hurt|punch|bomb|blow\s+up|shoot\s+up|burn\s+down|torch)\s+(?:you|u|ya|him|her|them|y'?all|everyone|everybody|someone|somebody|all\s+of\s+you|(?:the|that|this|your|those|these|every|my|his|her|their)\s+(?:\w+\s+)?{PERSON})|(?:bring|bringing|take|taking|carry|carrying)\s+(?:a|my|an|the)\s+(?:gun|rifle|ar-?15|knife|bomb|weapon|shotgun|pistol|machete)\s+(?:to|into|in)\s+(?:the\s+|your\s+|this\s+|that\s+|my\s+)?(?:hospital|clinic|er|office|pharmacy|emergency\s+room|ward|building|school|work|practice|lobby|waiting\s+room)|(?:shoot|shooting|blow|blowing|burn|burning)\s+(?:up|down)\s+(?:the|your|this|that)\s+(?:hospital|clinic|place|office|er|school|building|pharmacy)|i\s+know\s+where\s+you\s+live|watch\s+your\s+back)\b"
         );
         let threat = ascii_regex("crisis threat pattern", &threat)?;
         let emergency = ascii_regex(
             "crisis emergency pattern",
-            r"\b(?:(?:i'?m|i am|im|he'?s|she'?s|he is|she is|they'?re|my\s+\w+\s+(?:is|'s))\s+(?:having|in)\s+(?:a\s+|an\s+)?(?:heart\s+attack|stroke|seizure|anaphylactic\s+(?:shock|reaction)|severe\s+allergic\s+reaction|asthma\s+attack|cardiac\s+arrest|diabetic\s+(?:coma|emergency))|(?:i|he|she|they|we|my\s+\w+)\s+(?:can'?t|cannot|can\s+not|couldn'?t)\s+breathe|(?:i'?m|im|he'?s|she'?s|he\s+is|she\s+is|they'?re|is)\s+not\s+breathing|stopped\s+breathing|(?:i|he|she|they|my\s+\w+)\s+(?:just\s+)?(?:overdosed|od'd)|(?:i|he|she|just)\s+took\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:of\s+)?(?:my|the|his|her))\s+(?:pills|tablets)|(?:won'?t|can'?t|cannot)\s+stop\s+(?:the\s+)?bleeding|bleeding\s+(?:heavily|out|badly)|(?:is|went|he'?s|she'?s)\s+(?:unconscious|unresponsive)|won'?t\s+wake\s+up|(?:crushing|severe)\s+chest\s+pain|throat\s+is\s+(?:closing|swelling))\b",
+            r"\b(?:(?:i'?m|i am|im|he'?s|she'?s|he is|she is|they'?re|my\s+\w+\s+(?:is|'s))\s+(?:having|in)\s+(?:a\s+|an\s+)?(?:heart\s+attack|stroke|seizure|anaphylactic\s+(?:shock|reaction)|severe\s+allergic\s+reaction|asthma\s+attack|cardiac\s+arrest|diabetic\s+(?:coma|emergency))|(?:i|he|she|they|we|my\s+\w+)\s+(?:can'?t|cannot|can\s+not|couldn'?t)\s+breathe|(?:i'?m|im|he'?s|she'?s|he\s+is|she\s+is|they'?re|is)\s+not\s+breathing|isn'?t\s+breathing|(?:i'?m|im|i\s+am)\s+having\s+(?:trouble|difficulty)\s+breathing|can'?t\s+catch\s+my\s+breath|(?:i'?m|im|i\s+am)\s+having\s+(?:bad\s+|severe\s+)?chest\s+pains?|(?:need|call|send)\s+an\s+ambulance|stopped\s+breathing|(?:i|he|she|they|my\s+\w+)\s+(?:just\s+)?(?:overdosed|od'd)|(?:i|he|she|just)\s+took\s+(?:too\s+many|a\s+bunch\s+of|all\s+(?:of\s+)?(?:my|the|his|her))\s+(?:pills|tablets)|(?:won'?t|can'?t|cannot)\s+stop\s+(?:the\s+)?bleeding|bleeding\s+(?:heavily|out|badly)|(?:is|went|he'?s|she'?s)\s+(?:unconscious|unresponsive)|won'?t\s+wake\s+up|(?:crushing|severe)\s+chest\s+pain|throat\s+is\s+(?:closing|swelling))\b",
         )?;
         let self_harm_intent = ascii_regex(
             "crisis self-harm pattern",
@@ -464,6 +464,11 @@ mod tests {
         fires("I think I'm having a heart attack", "crisis.medical_emergency", "I'm having a heart attack");
         fires("help my dad can't breathe", "crisis.medical_emergency", "my dad can't breathe");
         fires("she overdosed", "crisis.medical_emergency", "she overdosed");
+        fires("my baby isn't breathing", "crisis.medical_emergency", "isn't breathing");
+        fires("I'm having chest pains and sweating", "crisis.medical_emergency", "I'm having chest pains");
+        fires("I'm going to hurt someone today", "crisis.violence_threat", "I'm going to hurt someone");
+        assert!(rules("Tips for breathing exercises during labor").is_empty());
+        assert!(rules("she is breathing on her own again").is_empty());
     }
 
     #[test]
