@@ -22,7 +22,7 @@ use crate::ScreenError;
 
 use super::links;
 use super::ascii_regex as regex;
-use super::{Ctx, Hit, Sink};
+use super::{find_near, Ctx, Hit, Sink, NEAR};
 
 /// The abuse and spam rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -466,7 +466,8 @@ impl Detector {
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
-        let mut families = [false; 6];
+        let mut insult = false;
+        let mut near: [Vec<usize>; 6] = Default::default();
         // "you" is in most messages: its pattern only runs once an insult word has been seen.
         let mut you = [0usize; 8];
         let mut n_you = 0;
@@ -485,9 +486,10 @@ impl Detector {
                         self.anchored(scan, range.start, Family::Hate, sink);
                     }
                 }
-                Entry::Trigger(f) => families[*f as usize] = true,
+                Entry::Trigger(Family::Insult) => insult = true,
+                Entry::Trigger(f) => near[*f as usize].push(range.start),
                 Entry::Word(kind) => {
-                    families[Family::Insult as usize] = true;
+                    insult = true;
                     if let Some(end) = self.word_end(scan, range.clone()) {
                         sink.push(word_hit(scan, range.start..end, *kind, None));
                     }
@@ -504,44 +506,41 @@ impl Detector {
                 }
             }
         }
-        if families[Family::Insult as usize] {
+        if insult {
             for &at in you.get(..n_you).unwrap_or_default() {
                 self.anchored(scan, at, Family::Harass, sink);
             }
         }
         self.obfuscated(scan, sink);
-        if families[Family::Scam as usize] {
-            for m in self.scam.find_iter(norm) {
-                let found = scan.orig_text(m.range());
-                sink.push(
-                    Hit::new(SCAM, scan.orig(m.range()), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
-                        .suggest("Hide the comment and report the account to the platform."),
-                );
-            }
-        }
-        if families[Family::Pharmacy as usize] && self.pharmacy_context.is_match(norm) {
-            for m in self.pharmacy.find_iter(norm) {
-                let found = scan.orig_text(m.range());
+        find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
+            let found = scan.orig_text(range.clone());
+            sink.push(
+                Hit::new(SCAM, scan.orig(range), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
+                    .suggest("Hide the comment and report the account to the platform."),
+            );
+        });
+        find_near(&self.pharmacy, norm, &near[Family::Pharmacy as usize], |range| {
+            let context = self.pharmacy_context.is_match(around(norm, &range));
+            if context {
+                let found = scan.orig_text(range.clone());
                 sink.push(
                     Hit::new(
                         PHARMACY,
-                        scan.orig(m.range()),
+                        scan.orig(range),
                         format!("\"{found}\" advertises drugs sold without a prescription, typical of illegal online pharmacies and counterfeit medicine."),
                     )
                     .suggest("Hide the comment and report the account; counterfeit medicines can be dangerous."),
                 );
             }
-        }
-        if families[Family::Followers as usize] {
-            for m in self.followers.find_iter(norm) {
-                let found = scan.orig_text(m.range());
-                sink.push(Hit::new(
-                    FOLLOWERS,
-                    scan.orig(m.range()),
-                    format!("\"{found}\" sells followers or engagement, a spam pattern that breaks platform rules."),
-                ));
-            }
-        }
+        });
+        find_near(&self.followers, norm, &near[Family::Followers as usize], |range| {
+            let found = scan.orig_text(range.clone());
+            sink.push(Hit::new(
+                FOLLOWERS,
+                scan.orig(range),
+                format!("\"{found}\" sells followers or engagement, a spam pattern that breaks platform rules."),
+            ));
+        });
         self.links(scan, sink);
         flood(scan, sink);
         self.blocked_terms(scan, sink);
@@ -792,6 +791,19 @@ fn reported_speech(scan: &Scan<'_>, start: usize) -> bool {
     i > 0 && matches!(scan.tok(i - 1), "to" | "not" | "don't" | "dont" | "never" | "wanna" | "gonna")
 }
 
+/// The text within [`NEAR`] bytes of `range`, on character boundaries.
+fn around<'t>(norm: &'t str, range: &Range<usize>) -> &'t str {
+    let mut lo = range.start.saturating_sub(NEAR);
+    while !norm.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let mut hi = range.end.saturating_add(NEAR).min(norm.len());
+    while !norm.is_char_boundary(hi) {
+        hi += 1;
+    }
+    norm.get(lo..hi).unwrap_or_default()
+}
+
 /// "drop dead gorgeous" is praise, not a curse.
 fn drop_dead_praise(scan: &Scan<'_>, range: Range<usize>) -> bool {
     if scan.norm.get(range.clone()) != Some("drop dead") {
@@ -988,6 +1000,13 @@ mod tests {
         assert!(hits("if I get 100 likes I'll dye my hair").is_empty());
         assert!(hits("Naloxone is available without a prescription at our pharmacy").is_empty());
         assert!(hits("Order your prescriptions online through the patient portal").is_empty());
+    }
+
+    #[test]
+    fn spam_fires_deep_in_long_text() {
+        let filler = "Thanks for the great care at the clinic. ".repeat(200);
+        fires(&format!("{filler}DM me to earn $500 a day {filler}"), "spam.scam", "DM me to earn");
+        fires(&format!("{filler}buy oxycodone online {filler}"), "spam.pharmacy", "buy oxycodone");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::rules::RuleInfo;
 use crate::text::Scan;
 use crate::ScreenError;
 
-use super::{ascii_regex, Ctx, Hit, Sink};
+use super::{ascii_regex, find_near, Ctx, Hit, Sink};
 
 /// The crisis rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -264,11 +264,11 @@ impl Detector {
     /// Append hits for one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
-        let mut families = [false; 3];
+        let mut near: [Vec<usize>; 3] = Default::default();
         for m in self.ac.find_iter(&scan.norm) {
             let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
             match entry {
-                Entry::Trigger(f) => families[*f as usize] = true,
+                Entry::Trigger(f) => near[*f as usize].push(m.start()),
                 Entry::Phrase(tier, construct) => {
                     if scan.at_word_boundaries(m.range()) {
                         self.phrase_hit(scan, m.range(), *tier, construct, sink);
@@ -276,20 +276,13 @@ impl Detector {
                 }
             }
         }
-        if families[Family::SelfHarmIntent as usize] {
-            for m in self.self_harm_intent.find_iter(&scan.norm) {
-                let range = m.range();
-                if !negated(scan, range.start) && !accidental(scan, range.clone()) {
-                    sink.push(self_harm_hit(scan, range, "intent to self-injure"));
-                }
+        find_near(&self.self_harm_intent, &scan.norm, &near[Family::SelfHarmIntent as usize], |range| {
+            if !negated(scan, range.start) && !accidental(scan, range.clone()) {
+                sink.push(self_harm_hit(scan, range, "intent to self-injure"));
             }
-        }
-        if families[Family::Threat as usize] {
-            for m in self.threat.find_iter(&scan.norm) {
-                let range = m.range();
-                if negated(scan, range.start) {
-                    continue;
-                }
+        });
+        find_near(&self.threat, &scan.norm, &near[Family::Threat as usize], |range| {
+            if !negated(scan, range.start) {
                 let found = scan.orig_text(range.clone());
                 sink.push(
                     Hit::new(
@@ -300,13 +293,9 @@ impl Detector {
                     .suggest("Alert security and keep the message as evidence; do not reply publicly."),
                 );
             }
-        }
-        if families[Family::Emergency as usize] {
-            for m in self.emergency.find_iter(&scan.norm) {
-                let range = m.range();
-                if negated(scan, range.start) {
-                    continue;
-                }
+        });
+        find_near(&self.emergency, &scan.norm, &near[Family::Emergency as usize], |range| {
+            if !negated(scan, range.start) {
                 let found = scan.orig_text(range.clone());
                 sink.health_context = true;
                 sink.push(
@@ -318,7 +307,7 @@ impl Detector {
                     .suggest("Tell the writer to call 911 (or their local emergency number) now, and alert the on-call team."),
                 );
             }
-        }
+        });
     }
 
     fn phrase_hit(&self, scan: &Scan<'_>, range: std::ops::Range<usize>, tier: Tier, construct: &str, sink: &mut Sink) {
@@ -469,6 +458,13 @@ mod tests {
         fires("I'm going to hurt someone today", "crisis.violence_threat", "I'm going to hurt someone");
         assert!(rules("Tips for breathing exercises during labor").is_empty());
         assert!(rules("she is breathing on her own again").is_empty());
+    }
+
+    #[test]
+    fn patterns_fire_deep_in_long_text() {
+        let filler = "We waited a long time in the lobby today. ".repeat(200);
+        fires(&format!("{filler}I'm going to bring a gun to the hospital. {filler}"), "crisis.violence_threat", "bring a gun to the hospital");
+        fires(&format!("{filler}my dad can't breathe. {filler}"), "crisis.medical_emergency", "my dad can't breathe");
     }
 
     #[test]
