@@ -126,6 +126,10 @@ impl<'a> Scan<'a> {
     }
 
     fn tokenize(&mut self) {
+        if self.map.is_empty() {
+            self.tokens = tokenize_ascii(self.text.as_bytes());
+            return;
+        }
         let norm = self.norm.as_bytes();
         let mut tokens = Vec::with_capacity(norm.len() / 5 + 1);
         let mut iter = self.norm.char_indices().peekable();
@@ -245,6 +249,49 @@ impl Scan<'_> {
     }
 }
 
+/// Tokens of pure-ASCII text in one pass over the bytes; the same tokens and shapes as the general
+/// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
+fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut letters, mut upper, mut digits, mut total) = (0usize, 0usize, 0usize, 0usize);
+        let mut end = i;
+        while i < text.len() {
+            let b = text[i];
+            if b.is_ascii_alphanumeric() {
+                if b.is_ascii_alphabetic() {
+                    letters += 1;
+                    upper += usize::from(b.is_ascii_uppercase());
+                } else {
+                    digits += 1;
+                }
+                total += 1;
+                i += 1;
+                end = i;
+            } else if b == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                total += 1;
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let shape = Shape {
+            capitalized: text[start].is_ascii_uppercase(),
+            all_upper: letters >= 2 && upper == letters,
+            has_digit: digits > 0,
+            all_digit: digits > 0 && digits == total,
+        };
+        tokens.push(Token { start, end, shape });
+    }
+    tokens
+}
+
 /// Full normalization for non-ASCII text, with the byte map back to the original.
 fn normalize(text: &str) -> (String, Vec<u32>) {
     let mut norm = String::with_capacity(text.len() + 8);
@@ -327,6 +374,17 @@ mod tests {
         let s = Scan::new("ｋｉｌｌ my\u{200B}self");
         assert_eq!(s.norm, "kill myself");
         assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_general_tokenizer() {
+        for text in ["Dr. O'Brien's MRN-12345 isn't 42x", "  'tis A1c HbA1c  ", "x", "", "''a'b'"] {
+            let fast = Scan::new(text);
+            let map = (0..text.len() as u32).collect();
+            let mut slow = Scan { text, norm: text.to_ascii_lowercase(), map, tokens: Vec::new() };
+            slow.tokenize();
+            assert_eq!(fast.tokens, slow.tokens, "{text}");
+        }
     }
 
     #[test]
