@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 
 pub mod presidio;
+pub mod psytar;
+pub mod wnut;
 
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]
@@ -122,5 +124,7 @@ pub(crate) fn read(path: &Path) -> Result<String, EvalError> {
 /// Every accuracy row Rounds reports, for every labelled set found under `shared`.
 pub fn evaluate_all(shared: &Path, screener: &screen::Screener) -> Result<Vec<Row>, EvalError> {
     let mut rows = presidio::evaluate(shared, screener)?;
+    rows.extend(wnut::evaluate(shared, screener)?);
+    rows.extend(psytar::evaluate(shared, screener)?);
     Ok(rows)
 }

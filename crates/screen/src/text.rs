@@ -126,6 +126,10 @@ impl<'a> Scan<'a> {
     }
 
     fn tokenize(&mut self) {
+        if self.map.is_empty() {
+            self.tokens = tokenize_ascii(self.text.as_bytes());
+            return;
+        }
         let norm = self.norm.as_bytes();
         let mut tokens = Vec::with_capacity(norm.len() / 5 + 1);
         let mut iter = self.norm.char_indices().peekable();
@@ -179,6 +183,115 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// How far sentence lookups scan each way, so that text without punctuation stays linear.
+const SENTENCE_SCAN_LIMIT: usize = 400;
+
+impl Scan<'_> {
+    /// Byte range in `norm` of the sentence around `pos`: bounded by a line break, `!`, `?`, or a `.`
+    /// followed by whitespace (so "2.5 mg" and "example.com" stay whole), and never wider than a few
+    /// hundred bytes on either side.
+    pub fn sentence_at(&self, pos: usize) -> Range<usize> {
+        let b = self.norm.as_bytes();
+        let pos = pos.min(b.len());
+        let is_end = |i: usize| match b.get(i) {
+            Some(b'\n' | b'!' | b'?') => true,
+            Some(b'.') => b.get(i + 1).is_none_or(u8::is_ascii_whitespace),
+            _ => false,
+        };
+        let lo = pos.saturating_sub(SENTENCE_SCAN_LIMIT);
+        let mut start = lo;
+        for i in (lo..pos).rev() {
+            if is_end(i) {
+                start = i + 1;
+                break;
+            }
+        }
+        let hi = pos.saturating_add(SENTENCE_SCAN_LIMIT).min(b.len());
+        let mut end = hi;
+        for i in pos..hi {
+            if is_end(i) {
+                end = i;
+                break;
+            }
+        }
+        while start < end && !self.norm.is_char_boundary(start) {
+            start += 1;
+        }
+        while end > start && !self.norm.is_char_boundary(end) {
+            end -= 1;
+        }
+        start..end
+    }
+
+    /// The normalized words of up to `n` tokens that end at or before `pos` and start at or after
+    /// `floor`, nearest first.
+    pub fn words_before(&self, pos: usize, n: usize, floor: usize) -> impl Iterator<Item = &str> + Clone {
+        let idx = self.tokens.partition_point(|t| t.end <= pos);
+        let from = idx.saturating_sub(n);
+        self.tokens
+            .get(from..idx)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take_while(move |t| t.start >= floor)
+            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
+    }
+
+    /// The normalized words of up to `n` tokens that start at or after `pos`, in text order.
+    pub fn words_after(&self, pos: usize, n: usize) -> impl Iterator<Item = &str> + Clone {
+        let idx = self.token_at_or_after(pos);
+        self.tokens
+            .get(idx..)
+            .unwrap_or_default()
+            .iter()
+            .take(n)
+            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
+    }
+}
+
+/// Tokens of pure-ASCII text in one pass over the bytes; the same tokens and shapes as the general
+/// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
+fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut letters, mut upper, mut digits, mut total) = (0usize, 0usize, 0usize, 0usize);
+        let mut end = i;
+        while i < text.len() {
+            let b = text[i];
+            if b.is_ascii_alphanumeric() {
+                if b.is_ascii_alphabetic() {
+                    letters += 1;
+                    upper += usize::from(b.is_ascii_uppercase());
+                } else {
+                    digits += 1;
+                }
+                total += 1;
+                i += 1;
+                end = i;
+            } else if b == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                total += 1;
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let shape = Shape {
+            capitalized: text[start].is_ascii_uppercase(),
+            all_upper: letters >= 2 && upper == letters,
+            has_digit: digits > 0,
+            all_digit: digits > 0 && digits == total,
+        };
+        tokens.push(Token { start, end, shape });
+    }
+    tokens
+}
+
 /// Full normalization for non-ASCII text, with the byte map back to the original.
 fn normalize(text: &str) -> (String, Vec<u32>) {
     let mut norm = String::with_capacity(text.len() + 8);
@@ -211,15 +324,20 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
                 push(&mut norm, &mut map, d, at);
                 continue;
             }
-            // A letter must stay a letter: the skeleton of "ð" is "∂", which would split "Höfðagata"
-            // into two tokens.
-            let symbol = |s: char| !s.is_alphanumeric() && !is_combining_mark(s);
-            if d.is_alphabetic() && unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)).any(symbol) {
-                push(&mut norm, &mut map, d, at);
-                continue;
-            }
+            // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
+            let mut folded = [' '; 4];
+            let mut n = 0;
             for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
-                if !is_combining_mark(s) {
+                if !is_combining_mark(s) && n < folded.len() {
+                    folded[n] = s;
+                    n += 1;
+                }
+            }
+            let folded = &folded[..n];
+            if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
+                push(&mut norm, &mut map, d, at);
+            } else {
+                for &s in folded {
                     push(&mut norm, &mut map, s, at);
                 }
             }
@@ -259,10 +377,20 @@ mod tests {
     }
 
     #[test]
-    fn letters_whose_skeleton_is_a_symbol_stay_letters() {
-        let s = Scan::new("Höfðagata 39");
-        assert_eq!(s.tokens.len(), 2);
-        assert_eq!(s.orig_text(s.tokens[0].start..s.tokens[0].end), "Höfðagata");
+    fn ascii_fast_path_matches_general_tokenizer() {
+        for text in ["Dr. O'Brien's MRN-12345 isn't 42x", "  'tis A1c HbA1c  ", "x", "", "''a'b'"] {
+            let fast = Scan::new(text);
+            let map = (0..text.len() as u32).collect();
+            let mut slow = Scan { text, norm: text.to_ascii_lowercase(), map, tokens: Vec::new() };
+            slow.tokenize();
+            assert_eq!(fast.tokens, slow.tokens, "{text}");
+        }
+    }
+
+    #[test]
+    fn letters_never_fold_to_symbols() {
+        let s = Scan::new("Garðar");
+        assert_eq!(s.tokens.len(), 1, "{:?}", s.norm);
     }
 
     #[test]

@@ -1,23 +1,1016 @@
-//! Placeholder until the abuse rules land.
+//! Abuse and spam: profanity, harassment, hate, the policy's blocked terms, scams, fake
+//! pharmacies, follower selling and link or character floods.
+//!
+//! Profanity comes from the npm bad-words and naughty-words lists, de-obfuscated and trimmed of
+//! words hospitals use every day ("anal", "breast", "sex", "rectum"). Words match whole (with a
+//! few inflection suffixes), so "Scunthorpe", "assessment", "cocktail" and "Dickens" never fire.
+//! Obfuscated spellings are rebuilt only for the rare chunks that need it: leetspeak and masks
+//! ("sh1t", "@ss", "f*ck"), spaced letters ("f u c k") and stretched letters ("fuuuuck");
+//! look-alike Unicode is already folded by `Scan::norm`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::Regex;
 
 use crate::policy::Policy;
+use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
+use crate::text::Scan;
 use crate::ScreenError;
 
-use super::{Ctx, Sink};
+use super::links;
+use super::ascii_regex as regex;
+use super::{find_near, Ctx, Hit, Sink, NEAR};
 
-/// The abuse rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+/// The abuse and spam rules.
+pub(crate) const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "abuse.profanity",
+        category: Category::Abuse,
+        severity: Severity::Medium,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Block),
+        summary: "Profanity or sexually explicit slang, including obfuscated spellings (f*ck, sh1t, f u c k).",
+    },
+    RuleInfo {
+        id: "abuse.harassment",
+        category: Category::Abuse,
+        severity: Severity::High,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Block),
+        summary: "Insults or abuse aimed at a person (\"you're an idiot\", \"go to hell\", \"kill yourself\").",
+    },
+    RuleInfo {
+        id: "abuse.hate",
+        category: Category::Abuse,
+        severity: Severity::High,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Block),
+        summary: "Slurs and dehumanizing or violent statements about a protected group.",
+    },
+    RuleInfo {
+        id: "abuse.blocked_term",
+        category: Category::Abuse,
+        severity: Severity::Medium,
+        incoming: Some(Action::Review),
+        outgoing: Some(Action::Block),
+        summary: "A word or phrase on the policy's blocked-terms list.",
+    },
+    RuleInfo {
+        id: "spam.scam",
+        category: Category::Spam,
+        severity: Severity::High,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Block),
+        summary: "Crypto, giveaway and easy-money scams (\"DM me to earn $500 a day\", \"send 0.1 BTC\").",
+    },
+    RuleInfo {
+        id: "spam.pharmacy",
+        category: Category::Spam,
+        severity: Severity::High,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Block),
+        summary: "Fake online pharmacy selling drugs without a prescription.",
+    },
+    RuleInfo {
+        id: "spam.followers",
+        category: Category::Spam,
+        severity: Severity::Medium,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Review),
+        summary: "Selling followers, likes or views.",
+    },
+    RuleInfo {
+        id: "spam.repeated_links",
+        category: Category::Spam,
+        severity: Severity::Medium,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Review),
+        summary: "The same link posted more than once, or four or more links in one message.",
+    },
+    RuleInfo {
+        id: "spam.caps_links",
+        category: Category::Spam,
+        severity: Severity::Medium,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Review),
+        summary: "A message shouted in capitals that also carries several links.",
+    },
+    RuleInfo {
+        id: "spam.flood",
+        category: Category::Spam,
+        severity: Severity::Low,
+        incoming: Some(Action::Flag),
+        outgoing: Some(Action::Flag),
+        summary: "A flood of one repeated character, emoji or word.",
+    },
+];
 
-/// The compiled abuse detector.
-pub(crate) struct Detector;
+const PROFANITY: &RuleInfo = &RULES[0];
+const HARASSMENT: &RuleInfo = &RULES[1];
+const HATE: &RuleInfo = &RULES[2];
+const BLOCKED_TERM: &RuleInfo = &RULES[3];
+const SCAM: &RuleInfo = &RULES[4];
+const PHARMACY: &RuleInfo = &RULES[5];
+const FOLLOWERS: &RuleInfo = &RULES[6];
+const REPEATED_LINKS: &RuleInfo = &RULES[7];
+const CAPS_LINKS: &RuleInfo = &RULES[8];
+const FLOOD: &RuleInfo = &RULES[9];
+
+/// Trimmed profanity lexicon: `term<TAB>profanity|slur`.
+const LEXICON: &str = include_str!("../../lexicons/en/profanity/profanity.tsv");
+
+/// Rounds additions: common compounds the lists lack.
+const EXTRA_PROFANITY: &[&str] = &[
+    "dumbass", "jackass", "dipshit", "shithead", "douchebag", "wanker", "bellend", "fuckface", "fuckwit", "fucked",
+    "motherfucking", "bullshitting", "shitshow", "goddamn", "asshat",
+];
+
+/// Endings that keep a profane root profane ("bitchy", "fuckers", "shitting").
+const SUFFIXES: &[&str] =
+    &["s", "es", "ed", "er", "ers", "ing", "in", "y", "ty", "ier", "iest", "ting", "ted", "head", "heads", "face", "hole"];
+
+/// Whole words that start with a profane root but are ordinary.
+const NOT_PROFANE: &[&str] = &["cocky", "cocker", "cockers", "dicky", "dickey", "assy", "shitake", "titty"];
+
+/// Lexicon words that are also names ("Dick Van Dyke").
+const NAME_LIKE: &[&str] = &["dick", "dyke", "cock", "wank"];
+
+/// Profane words common enough to be worth recognizing under a mask ("f*ck", "s**t").
+const MASKABLE: &[&str] = &[
+    "fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "cock", "asshole", "bastard", "pussy", "whore", "slut",
+    "motherfucker", "bullshit", "nigger", "faggot", "twat", "prick",
+];
+
+/// Abuse aimed at the reader, matched as whole phrases.
+const HARASS_PHRASES: &[&str] = &[
+    "go to hell", "rot in hell", "burn in hell", "go fuck yourself", "go f yourself", "fuck you", "fuck u", "fuck off",
+    "fuck yourself", "fuck ya", "screw you", "screw u", "stfu", "gtfo", "kys", "kill yourself", "kill urself",
+    "go kill yourself", "go die", "hope you die", "hope u die", "hope you all die", "hope you rot", "hope you burn",
+    "hope you suffer", "hope you get cancer", "you deserve to die", "drop dead", "die in a fire", "die in a hole",
+    "nobody likes you", "nobody cares about you", "you'll regret this", "you will regret this", "you'll pay for this",
+    "you will pay for this", "i'll make you pay", "i will find you", "i'll find you", "i'll have your job",
+    "i'll have your license", "shut up bitch", "shut up idiot", "eat shit", "piss off", "get fucked",
+];
+
+/// Words after "drop dead" that make it praise.
+const DROP_DEAD_PRAISE: &[&str] = &["gorgeous", "beautiful", "handsome", "sexy", "funny", "stunning", "brilliant", "cute"];
+
+/// Hate phrases beyond single slurs.
+const HATE_PHRASES: &[&str] = &["white power", "heil hitler", "sieg heil", "1488", "white genocide", "race traitor", "subhuman"];
+
+const GROUPS: &str = r"(?:immigrants|migrants|muslims|jews|blacks|gays|lesbians|mexicans|arabs|asians|africans|homosexuals|refugees|illegals|foreigners|trans(?:gender)?\s+people|transgenders|hindus|christians|catholics|latinos|hispanics|chinese|indians|whites|women|disabled\s+people)";
+
+const GROUP_WORDS: &[&str] = &[
+    "immigrants", "migrants", "muslims", "jews", "blacks", "gays", "lesbians", "mexicans", "arabs", "asians", "africans",
+    "homosexuals", "refugees", "illegals", "foreigners", "trans people", "transgender people", "transgenders", "hindus",
+    "christians", "catholics", "latinos", "hispanics", "chinese", "indians", "whites", "women", "disabled people",
+];
+const HATE_VERBS: &[&str] = &["kill all", "gas the", "gas all", "exterminate", "deport all", "lynch", "hang all", "shoot all"];
+
+const HARASS_TRIGGERS: &[&str] = &["you", "ur ", "u r "];
+/// Words the "you …" pattern needs (profane words count too); a message without one skips it.
+const INSULT_TRIGGERS: &[&str] = &[
+    "idiot", "moron", "imbecile", "dumb", "retard", "loser", "clown", "scum", "quack", "butcher", "jerk", "douche",
+    "pig", "freak", "creep", "coward", "hack", "liar", "fraud", "crook", "trash", "garbage", "murderer", "criminal",
+    "stupid", "useless", "pathetic", "incompetent", "worthless", "ignorant", "disgusting", "evil", "joke", "disgrace",
+    "waste", "piece",
+];
+const SCAM_TRIGGERS: &[&str] = &[
+    "dm ", "message me", "inbox me", "text me", "whatsapp", "telegram", "earn", "btc", "bitcoin", "crypto", "ethereum",
+    "usdt", "eth ", "giveaway", "double your", "claim your", "you have won", "you've won", "congratulations", "invest",
+    "forex", "recover",
+];
+const PHARMACY_TRIGGERS: &[&str] =
+    &["pharmacy", "prescription", " rx", "pills", "buy", "order", "cheap", "sale", "selling", "purchase", "discount"];
+const FOLLOWER_TRIGGERS: &[&str] = &["followers", "likes", "subscribers", "views", "retweets", "promote your"];
+
+/// Drugs that fake pharmacies sell: controlled substances, lifestyle and weight-loss drugs.
+const SPAM_DRUGS: &str = r"(?:oxycodone|oxycontin|oxy|xanax|alprazolam|adderall|percocet|vicodin|hydrocodone|valium|diazepam|tramadol|fentanyl|codeine|morphine|dilaudid|hydromorphone|klonopin|clonazepam|ambien|zolpidem|modafinil|provigil|ritalin|viagra|cialis|levitra|sildenafil|tadalafil|ozempic|wegovy|semaglutide|mounjaro|tirzepatide|phentermine|suboxone|methadone|ketamine|lorazepam|ativan|soma|carisoprodol|lyrica|pregabalin|steroids|hgh|pills)";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Profanity,
+    Slur,
+}
+
+#[derive(Clone, Copy)]
+enum Family {
+    Harass,
+    Insult,
+    Hate,
+    Scam,
+    Pharmacy,
+    Followers,
+}
+
+/// What an automaton match means.
+enum Entry {
+    /// A profane word or slur (may take a suffix).
+    Word(Kind),
+    /// A harassment phrase.
+    Harass,
+    /// A hate phrase.
+    Hate,
+    /// A cheap trigger saying a pattern family is worth running.
+    Trigger(Family),
+}
+
+/// The compiled abuse and spam detector.
+pub(crate) struct Detector {
+    ac: AhoCorasick,
+    entries: Vec<Entry>,
+    /// Single words (spaces and hyphens removed) for rebuilt obfuscated chunks.
+    words: HashMap<String, Kind>,
+    /// Words with every letter run collapsed to one letter, for stretched spellings.
+    collapsed: HashMap<String, (String, Kind)>,
+    harass_you: Regex,
+    hate_group: Regex,
+    hate_verb: Regex,
+    scam: Regex,
+    pharmacy: Regex,
+    pharmacy_context: Regex,
+    followers: Regex,
+    blocked: Option<AhoCorasick>,
+}
+
+fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
+    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+}
+
+
+fn collapse(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The letter a leetspeak character stands for; `?` marks a mask that stands for any letter.
+fn unleet(b: u8) -> Option<u8> {
+    Some(match b {
+        b'a'..=b'z' => b,
+        b'0' => b'o',
+        b'1' | b'!' | b'|' => b'i',
+        b'3' => b'e',
+        b'4' | b'@' => b'a',
+        b'5' | b'$' => b's',
+        b'7' | b'+' => b't',
+        b'8' => b'b',
+        b'*' | b'#' => b'?',
+        _ => return None,
+    })
+}
+
+/// Bytes checked at a time by the branch-free obfuscation pre-check.
+const BLOCK: usize = 64;
+
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const SYMBOL: u8 = 4;
+
+/// Byte classes for the obfuscation pre-check.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_lowercase() {
+            LETTER
+        } else if matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8') {
+            DIGIT
+        } else if matches!(b, b'@' | b'$' | b'!' | b'|' | b'+' | b'*' | b'#') {
+            SYMBOL
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Branch-free (vectorizable) pre-check for `next_suspect`: some digit or symbol touches a
+/// letter, or three equal bytes follow each other.
+fn may_be_obfuscated(b: &[u8]) -> bool {
+    let n = b.len().saturating_sub(2);
+    let (Some(x), Some(y), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2)) else { return false };
+    if n == 0 {
+        return false;
+    }
+    let letter = |c: u8| c.wrapping_sub(b'a') < 26;
+    let digit = |c: u8| c.wrapping_sub(b'0') < 10;
+    let symbol = |c: u8| matches!(c, b'@' | b'$' | b'!' | b'|' | b'+' | b'*' | b'#');
+    let mut acc = (digit(x[0]) | symbol(x[0])) & letter(y[0]);
+    for ((&p, &c), &q) in x.iter().zip(y).zip(z) {
+        let starts = !letter(p) & !digit(p) & letter(q);
+        acc |= (digit(c) & ((letter(p) & letter(q)) | starts))
+            | (symbol(c) & (letter(p) | starts))
+            | ((p == c) & (c == q) & letter(c));
+    }
+    acc
+}
+
+/// The next position at or after `from` that may sit inside an obfuscated word: a digit between
+/// letters ("sh1t"), a symbol after a letter ("f*ck", "b!tch"), a digit or symbol that starts a
+/// word of letters ("@ss", "$hit", "5hit"), or a letter typed three times ("fuuuck"). Numbers
+/// with units ("20mg") do not qualify, which keeps the common case to one table lookup a byte.
+fn next_suspect(b: &[u8], from: usize, to: usize) -> Option<usize> {
+    let class = |i: usize| b.get(i).map_or(0, |x| CLASS[*x as usize]);
+    let mut i = from;
+    while i < to && i + 1 < b.len() {
+        let p = if i == 0 { 0 } else { class(i - 1) };
+        let (c, n) = (class(i), class(i + 1));
+        let starts_word = p == 0 && n == LETTER && class(i + 2) == LETTER;
+        let hit = match c {
+            DIGIT => (p == LETTER && n == LETTER) || starts_word,
+            SYMBOL => (p == LETTER && n != 0) || starts_word,
+            LETTER => i > 0 && b[i - 1] == b[i] && b[i] == b[i + 1],
+            _ => false,
+        };
+        if hit {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
 
 impl Detector {
     /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut entries = Vec::new();
+        let mut words = HashMap::new();
+        let mut collapsed = HashMap::new();
+        let lexicon = LEXICON
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(t, k)| (t, if k == "slur" { Kind::Slur } else { Kind::Profanity }))
+            .chain(EXTRA_PROFANITY.iter().map(|t| (*t, Kind::Profanity)));
+        for (term, kind) in lexicon {
+            let joined: String = term.chars().filter(|c| c.is_alphanumeric() || !c.is_ascii()).collect();
+            if joined.chars().all(char::is_alphabetic) {
+                collapsed.entry(collapse(&joined)).or_insert_with(|| (term.to_owned(), kind));
+                words.entry(joined).or_insert(kind);
+            }
+            patterns.push(term.to_owned());
+            entries.push(Entry::Word(kind));
+        }
+        for p in HARASS_PHRASES {
+            patterns.push((*p).to_owned());
+            entries.push(Entry::Harass);
+        }
+        for p in HATE_PHRASES {
+            patterns.push((*p).to_owned());
+            entries.push(Entry::Hate);
+        }
+        let families: [(Family, &[&str]); 7] = [
+            (Family::Harass, HARASS_TRIGGERS),
+            (Family::Insult, INSULT_TRIGGERS),
+            (Family::Hate, GROUP_WORDS),
+            (Family::Hate, HATE_VERBS),
+            (Family::Scam, SCAM_TRIGGERS),
+            (Family::Pharmacy, PHARMACY_TRIGGERS),
+            (Family::Followers, FOLLOWER_TRIGGERS),
+        ];
+        for (family, triggers) in families {
+            for t in triggers {
+                patterns.push((*t).to_owned());
+                entries.push(Entry::Trigger(family));
+            }
+        }
+        // Overlapping search: "fuck you" (harassment) must not hide "fuck" in "fuck your rules".
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(&patterns)
+            .map_err(|e| compile_err("abuse lexicon", e))?;
+        let insult = r"(?:idiots?|morons?|imbeciles?|dumbass(?:es)?|retards?|losers?|clowns?|scum|quacks?|butchers?|jerks?|bitch(?:es)?|bastards?|assholes?|cunts?|dicks?|whores?|sluts?|pricks?|twats?|wankers?|douche(?:bag)?s?|pigs?|freaks?|creeps?|cowards?|hacks?|liars?|frauds?|crooks?|trash|garbage|murderers?|criminals?)";
+        let adjective = r"(?:stupid|dumb|retarded|useless|pathetic|incompetent|worthless|ignorant|disgusting|evil|a\s+joke|a\s+disgrace|a\s+waste\s+of\s+space|a\s+piece\s+of\s+(?:shit|crap|garbage|trash))";
+        let filler = r"(?:(?:such|so|a|an|the|just|really|truly|total|complete|fucking|freaking|absolute|bunch\s+of|fat|lazy|little|big|damn|bloody|sorry|pathetic|useless|incompetent|worthless|stupid|dumb|ugly)\s+)";
+        let harass_you = regex(
+            "harassment pattern",
+            &format!(
+                r"^(?:(?:you(?:'re|re|\s+are|\s+r)|u\s+r|ur)\s+{filler}{{0,3}}(?:{insult}|{adjective})|you\s+{filler}{{0,2}}{insult})\b"
+            ),
+        )?;
+        let hate_group = regex(
+            "hate pattern",
+            &format!(
+                r"^{GROUPS}\s+(?:(?:should|must|need\s+to|deserve\s+to|ought\s+to)\s+(?:all\s+)?(?:die|be\s+(?:killed|shot|gassed|exterminated|eliminated|wiped\s+out|hanged|lynched)|burn|hang|rot)|are\s+(?:all\s+)?(?:animals|vermin|subhuman|parasites|rats|cockroaches|savages|a\s+disease|a\s+plague|filth|scum))\b"
+            ),
+        )?;
+        let hate_verb = regex(
+            "hate pattern",
+            &format!(r"^(?:kill\s+all|gas\s+(?:the|all)|exterminate|deport\s+all|lynch|hang\s+all|shoot\s+all)\s+(?:the\s+|those\s+|these\s+)?{GROUPS}\b"),
+        )?;
+        let scam = regex(
+            "scam pattern",
+            r"\b(?:(?:dm|message|inbox|text|whatsapp|telegram)\s+(?:me|us)\b.{0,60}?\b(?:earn|make|profit|income|invest|bitcoin|btc|crypto|forex|\$\s?\d)|(?:earn|make|making)\s+(?:up\s+to\s+)?\$\s?\d[\d,.]*k?\s*(?:/|a|per|every|each)\s*(?:day|week|hour|month|daily|weekly)|send\s+(?:me\s+)?\d*\.?\d+\s*(?:btc|eth|bitcoin|ethereum|usdt|bnb|doge)\b|(?:double|triple|2x|10x)\s+your\s+(?:money|bitcoin|btc|crypto|investment|eth|income)|(?:crypto|bitcoin|btc|eth|nft|usdt)\s+giveaway|(?:recover|recovery\s+of)\s+(?:your\s+)?(?:lost|stolen|scammed)\s+(?:funds|crypto|bitcoin|money)|(?:claim\s+your|you\s+have\s+won|you've\s+won)\s+(?:a\s+|the\s+|your\s+)?(?:prize|reward|\$\s?\d|gift\s+card|iphone)|(?:contact|message|text|reach)\s+(?:me|him|her|us)\s+(?:on|via)\s+(?:whatsapp|telegram|wickr))",
+        )?;
+        let pharmacy = regex(
+            "pharmacy pattern",
+            &format!(
+                r"\b(?:(?:buy|order|purchase|cheap|discount(?:ed)?|selling|sell)\s+(?:\w+\s+){{0,2}}?{SPAM_DRUGS}\b|(?:online|canadian|mexican|indian)\s+pharmacy\b|{SPAM_DRUGS}\s+for\s+sale\b)"
+            ),
+        )?;
+        let pharmacy_context = regex(
+            "pharmacy context pattern",
+            r"\b(?:online|without\s+(?:a\s+)?(?:prescription|rx|script)|no\s+(?:prescription|rx|script)|overnight\s+(?:delivery|shipping)|discreet|in\s+stock|whatsapp|telegram|wickr|best\s+price|cash\s+app|for\s+sale)\b",
+        )?;
+        let followers = regex(
+            "followers pattern",
+            r"\b(?:(?:buy|boost|sell(?:ing)?)\s+(?:\d[\d,.]*k?\s+)?(?:(?:real|active|instant|organic|cheap|free|more|targeted)\s+)*(?:followers|likes|subscribers|views|retweets)\b|(?:get|gain|grow)\s+(?:\d[\d,.]*k?\s+)?(?:real|active|instant|organic|cheap|free|targeted)\s+(?:followers|likes|subscribers|views|retweets)\b|(?:\d[\d,.]*k?)\s+(?:real\s+|active\s+|instant\s+)?(?:followers|likes|subscribers)\s+(?:for\s+(?:just\s+|only\s+)?\$\s?\d|in\s+\d+\s+(?:hours?|days?))|promote\s+your\s+(?:page|account|profile|business|channel))",
+        )?;
+        let blocked_terms: Vec<String> = policy
+            .terms
+            .blocked
+            .iter()
+            .map(|t| Scan::new(t.trim()).norm)
+            .filter(|t| !t.is_empty())
+            .collect();
+        let blocked = if blocked_terms.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&blocked_terms)
+                    .map_err(|e| compile_err("policy terms.blocked", e))?,
+            )
+        };
+        Ok(Detector {
+            ac,
+            entries,
+            words,
+            collapsed,
+            harass_you,
+            hate_group,
+            hate_verb,
+            scam,
+            pharmacy,
+            pharmacy_context,
+            followers,
+            blocked,
+        })
     }
 
     /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let scan = cx.scan;
+        let norm = scan.norm.as_str();
+        let mut insult = false;
+        let mut near: [Vec<usize>; 6] = Default::default();
+        // "you" is in most messages: its pattern only runs once an insult word has been seen.
+        let mut you = [0usize; 8];
+        let mut n_you = 0;
+        for m in self.ac.find_overlapping_iter(norm) {
+            let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
+            let range = m.range();
+            match entry {
+                Entry::Trigger(Family::Harass) => {
+                    if n_you < you.len() && starts_word(norm, range.start) {
+                        you[n_you] = range.start;
+                        n_you += 1;
+                    }
+                }
+                Entry::Trigger(Family::Hate) => {
+                    if starts_word(norm, range.start) {
+                        self.anchored(scan, range.start, Family::Hate, sink);
+                    }
+                }
+                Entry::Trigger(Family::Insult) => insult = true,
+                Entry::Trigger(f) => near[*f as usize].push(range.start),
+                Entry::Word(kind) => {
+                    insult = true;
+                    if let Some(end) = self.word_end(scan, range.clone()) {
+                        sink.push(word_hit(scan, range.start..end, *kind, None));
+                    }
+                }
+                Entry::Harass => {
+                    if scan.at_word_boundaries(range.clone()) && !drop_dead_praise(scan, range.clone()) && !reported_speech(scan, range.start) {
+                        sink.push(harass_hit(scan, range));
+                    }
+                }
+                Entry::Hate => {
+                    if scan.at_word_boundaries(range.clone()) {
+                        sink.push(hate_hit(scan, range));
+                    }
+                }
+            }
+        }
+        if insult {
+            for &at in you.get(..n_you).unwrap_or_default() {
+                self.anchored(scan, at, Family::Harass, sink);
+            }
+        }
+        self.obfuscated(scan, sink);
+        find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
+            let found = scan.orig_text(range.clone());
+            sink.push(
+                Hit::new(SCAM, scan.orig(range), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
+                    .suggest("Hide the comment and report the account to the platform."),
+            );
+        });
+        find_near(&self.pharmacy, norm, &near[Family::Pharmacy as usize], |range| {
+            let context = self.pharmacy_context.is_match(around(norm, &range));
+            if context {
+                let found = scan.orig_text(range.clone());
+                sink.push(
+                    Hit::new(
+                        PHARMACY,
+                        scan.orig(range),
+                        format!("\"{found}\" advertises drugs sold without a prescription, typical of illegal online pharmacies and counterfeit medicine."),
+                    )
+                    .suggest("Hide the comment and report the account; counterfeit medicines can be dangerous."),
+                );
+            }
+        });
+        find_near(&self.followers, norm, &near[Family::Followers as usize], |range| {
+            let found = scan.orig_text(range.clone());
+            sink.push(Hit::new(
+                FOLLOWERS,
+                scan.orig(range),
+                format!("\"{found}\" sells followers or engagement, a spam pattern that breaks platform rules."),
+            ));
+        });
+        self.links(scan, sink);
+        flood(scan, sink);
+        self.blocked_terms(scan, sink);
+    }
+
+    /// Run the anchored harassment or hate pattern that starts at a trigger word.
+    fn anchored(&self, scan: &Scan<'_>, start: usize, family: Family, sink: &mut Sink) {
+        let Some(rest) = scan.norm.get(start..) else { return };
+        let found = match family {
+            Family::Harass => self.harass_you.find(rest).map(|m| (m.end(), true)),
+            _ => self.hate_group.find(rest).or_else(|| self.hate_verb.find(rest)).map(|m| (m.end(), false)),
+        };
+        if let Some((len, harass)) = found {
+            let range = start..start + len;
+            sink.push(if harass { harass_hit(scan, range) } else { hate_hit(scan, range) });
+        }
+    }
+
+    /// Where a lexicon word that starts at `range.start` ends, with its suffix, if it is a whole word.
+    fn word_end(&self, scan: &Scan<'_>, range: Range<usize>) -> Option<usize> {
+        let norm = scan.norm.as_str();
+        if !starts_word(norm, range.start) {
+            return None;
+        }
+        let tail = norm.get(range.end..)?;
+        let suffix_len = tail.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let suffix = tail.get(..suffix_len)?;
+        if !suffix.is_empty() && !SUFFIXES.contains(&suffix) {
+            return None;
+        }
+        let end = range.end + suffix_len;
+        let word = norm.get(range.start..end)?;
+        if NOT_PROFANE.contains(&word) {
+            return None;
+        }
+        // "Dick Smith", "Dick Van Dyke": a capitalized word next to another one is a name.
+        if NAME_LIKE.contains(&word) {
+            let i = scan.token_at_or_after(range.start);
+            let capitalized = |j: usize| scan.tokens.get(j).is_some_and(|t| t.shape.capitalized);
+            let possessive = tail.starts_with('\'') || scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.start..t.end) == Some("s"));
+            if capitalized(i) && ((i > 0 && capitalized(i - 1)) || capitalized(i + 1) || possessive) {
+                return None;
+            }
+        }
+        Some(end)
+    }
+
+    /// Leetspeak, masked, spaced and stretched spellings.
+    fn obfuscated(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        let norm = scan.norm.as_bytes();
+        let mut pos = 0;
+        while pos < norm.len() {
+            // Blocks with nothing suspicious are skipped by the branch-free check alone.
+            let block_end = pos.saturating_add(BLOCK).min(norm.len());
+            let window = norm.get(pos.saturating_sub(1)..block_end.saturating_add(2).min(norm.len())).unwrap_or_default();
+            let found = if may_be_obfuscated(window) { next_suspect(norm, pos, block_end) } else { None };
+            let Some(at) = found else {
+                pos = block_end;
+                continue;
+            };
+            let start = norm.get(..at).and_then(|b| b.iter().rposition(u8::is_ascii_whitespace)).map_or(0, |i| i + 1);
+            let end = norm.get(at..).and_then(|b| b.iter().position(u8::is_ascii_whitespace)).map_or(norm.len(), |i| at + i);
+            self.chunk(scan, start, end, sink);
+            pos = end.max(at + 1);
+        }
+        self.spaced(scan, sink);
+    }
+
+    /// Rebuild one whitespace-separated chunk that mixes letters with leetspeak or stretches letters.
+    fn chunk(&self, scan: &Scan<'_>, start: usize, end: usize, sink: &mut Sink) {
+        let norm = scan.norm.as_bytes();
+        let (mut s, mut e) = (start, end.min(norm.len()));
+        while s < e && matches!(norm[s], b'"' | b'\'' | b'(' | b'[' | b',' | b'.' | b':' | b';') {
+            s += 1;
+        }
+        while e > s && matches!(norm[e - 1], b'"' | b'\'' | b')' | b']' | b',' | b'.' | b':' | b';' | b'?' | b'!') {
+            e -= 1;
+        }
+        let Some(chunk) = norm.get(s..e) else { return };
+        if chunk.len() < 3 || chunk.len() > 24 || chunk.contains(&b'/') {
+            return;
+        }
+        let mut buf = [0u8; 24];
+        let mut n = 0;
+        let mut letters = 0;
+        for &b in chunk {
+            match unleet(b) {
+                Some(c) => {
+                    letters += usize::from(b.is_ascii_alphabetic());
+                    buf[n] = c;
+                    n += 1;
+                }
+                None if matches!(b, b'.' | b'-' | b'_') => {}
+                None => return,
+            }
+        }
+        let Some(rebuilt) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) else { return };
+        if letters < 2 {
+            return;
+        }
+        if let Some((word, kind)) = self.lookup(rebuilt) {
+            sink.push(word_hit(scan, s..e, kind, Some(word)));
+        }
+    }
+
+    /// The dictionary word an obfuscated spelling stands for.
+    fn lookup(&self, rebuilt: &str) -> Option<(String, Kind)> {
+        if rebuilt.contains('?') {
+            let first = rebuilt.as_bytes().first()?;
+            if *first == b'?' || rebuilt.bytes().filter(u8::is_ascii_alphabetic).count() < 2 {
+                return None;
+            }
+            let word = MASKABLE.iter().find(|w| {
+                w.len() == rebuilt.len() && w.bytes().zip(rebuilt.bytes()).all(|(a, b)| b == b'?' || a == b)
+            })?;
+            return Some(((*word).to_owned(), self.words.get(*word).copied().unwrap_or(Kind::Profanity)));
+        }
+        if let Some(kind) = self.words.get(rebuilt) {
+            return Some((rebuilt.to_owned(), *kind));
+        }
+        let stem = SUFFIXES.iter().find_map(|s| rebuilt.strip_suffix(s).filter(|st| self.words.contains_key(*st)));
+        if let Some(stem) = stem {
+            return Some((rebuilt.to_owned(), self.words.get(stem).copied().unwrap_or(Kind::Profanity)));
+        }
+        self.collapsed.get(&collapse(rebuilt)).map(|(w, k)| (w.clone(), *k))
+    }
+
+    /// Letters typed apart: "f u c k", "s.h.i.t".
+    fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        let tokens = &scan.tokens;
+        let norm = scan.norm.as_bytes();
+        let single = |j: usize| tokens.get(j).is_some_and(|t| t.end - t.start == 1 && norm.get(t.start).is_some_and(u8::is_ascii_alphabetic));
+        let joined = |j: usize| {
+            let (Some(p), Some(t)) = (tokens.get(j - 1), tokens.get(j)) else { return false };
+            let gap = norm.get(p.end..t.start).unwrap_or_default();
+            !gap.is_empty() && gap.len() <= 2 && gap.iter().all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
+        };
+        let mut i = 0;
+        while i < tokens.len() {
+            if !single(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while single(j) && joined(j) {
+                j += 1;
+            }
+            if j - i >= 3 {
+                let word: String = (i..j).map(|k| scan.tok(k)).collect();
+                if let Some((w, kind)) = self.lookup(&word) {
+                    let range = tokens[i].start..tokens[j - 1].end;
+                    sink.push(word_hit(scan, range, kind, Some(w)));
+                }
+            }
+            i = j;
+        }
+    }
+
+    /// Repeated links, and capitals with several links.
+    fn links(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        if memchr::memchr(b'.', scan.norm.as_bytes()).is_none() {
+            return;
+        }
+        let mut seen: Vec<Range<usize>> = Vec::new();
+        let mut count = 0usize;
+        let mut last_end = 0;
+        let mut repeated = None;
+        for url in links::urls(&scan.norm).filter(|u| u.known) {
+            count += 1;
+            let text = scan.norm.get(url.range.clone()).unwrap_or_default();
+            if repeated.is_none() && seen.iter().any(|r| scan.norm.get(r.clone()) == Some(text)) {
+                repeated = Some(url.range.clone());
+            }
+            // Comparing against the first few links finds any real repetition without going quadratic.
+            if seen.len() < 32 {
+                seen.push(url.range.clone());
+            }
+            last_end = url.range.end;
+        }
+        if let Some(r) = repeated {
+            let found = scan.orig_text(r.clone());
+            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("The link \"{found}\" is posted more than once, a typical spam pattern.")));
+        } else if let (true, Some(first)) = (count >= 4, seen.first()) {
+            let r = first.start..last_end;
+            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("{count} links in one message is a typical spam pattern.")));
+        }
+        if count >= 2 && shouting(scan.text) {
+            sink.push(Hit::new(
+                CAPS_LINKS,
+                scan.orig(0..scan.norm.len()),
+                format!("The message is written in capitals and carries {count} links, a typical spam pattern."),
+            ));
+        }
+    }
+
+    /// The policy's blocked terms, as whole words.
+    fn blocked_terms(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        let Some(ac) = &self.blocked else { return };
+        for m in ac.find_iter(&scan.norm) {
+            if scan.at_word_boundaries(m.range()) {
+                let found = scan.orig_text(m.range());
+                sink.push(Hit::new(
+                    BLOCKED_TERM,
+                    scan.orig(m.range()),
+                    format!("\"{found}\" is on the organization's blocked-terms list."),
+                ));
+            }
+        }
+    }
+}
+
+fn starts_word(norm: &str, start: usize) -> bool {
+    !norm.get(..start).and_then(|s| s.chars().next_back()).is_some_and(char::is_alphanumeric)
+}
+
+fn word_hit(scan: &Scan<'_>, range: Range<usize>, kind: Kind, rebuilt: Option<String>) -> Hit {
+    let found = scan.orig_text(range.clone());
+    let disguise = rebuilt.map(|w| format!(" (a disguised spelling of \"{w}\")")).unwrap_or_default();
+    match kind {
+        Kind::Profanity => Hit::new(
+            PROFANITY,
+            scan.orig(range),
+            format!("\"{found}\"{disguise} is profanity or explicit slang, which the organization does not publish or show on its pages."),
+        ),
+        Kind::Slur => Hit::new(
+            HATE,
+            scan.orig(range),
+            format!("\"{found}\"{disguise} is a slur against a group of people, which is hate speech under platform and organization rules."),
+        ),
+    }
+}
+
+fn harass_hit(scan: &Scan<'_>, range: Range<usize>) -> Hit {
+    let found = scan.orig_text(range.clone());
+    Hit::new(HARASSMENT, scan.orig(range), format!("\"{found}\" is abuse aimed at a person; staff and other commenters should not be exposed to it."))
+        .suggest("Hide the comment; if it targets a staff member, let them and their manager know.")
+}
+
+fn hate_hit(scan: &Scan<'_>, range: Range<usize>) -> Hit {
+    let found = scan.orig_text(range.clone());
+    Hit::new(HATE, scan.orig(range), format!("\"{found}\" attacks people for who they are, which is hate speech under platform and organization rules."))
+}
+
+/// "trying to kill yourself", "do not kill yourself": the phrase is talked about, not said to
+/// someone.
+fn reported_speech(scan: &Scan<'_>, start: usize) -> bool {
+    let i = scan.token_at_or_after(start);
+    i > 0 && matches!(scan.tok(i - 1), "to" | "not" | "don't" | "dont" | "never" | "wanna" | "gonna")
+}
+
+/// The text within [`NEAR`] bytes of `range`, on character boundaries.
+fn around<'t>(norm: &'t str, range: &Range<usize>) -> &'t str {
+    let mut lo = range.start.saturating_sub(NEAR);
+    while !norm.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let mut hi = range.end.saturating_add(NEAR).min(norm.len());
+    while !norm.is_char_boundary(hi) {
+        hi += 1;
+    }
+    norm.get(lo..hi).unwrap_or_default()
+}
+
+/// "drop dead gorgeous" is praise, not a curse.
+fn drop_dead_praise(scan: &Scan<'_>, range: Range<usize>) -> bool {
+    if scan.norm.get(range.clone()) != Some("drop dead") {
+        return false;
+    }
+    let next = scan.token_at_or_after(range.end);
+    next < scan.tokens.len() && DROP_DEAD_PRAISE.contains(&scan.tok(next))
+}
+
+/// At least 20 letters, 70% or more of them capitals.
+fn shouting(text: &str) -> bool {
+    let (mut letters, mut upper) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        upper += usize::from(c.is_uppercase());
+    }
+    letters >= 20 && upper * 10 >= letters * 7
+}
+
+/// One character, emoji or word repeated far past emphasis.
+fn flood(scan: &Scan<'_>, sink: &mut Sink) {
+    if maybe_char_flood(scan.text.as_bytes()) && char_flood(scan.text, sink) {
+        return;
+    }
+    let tokens = &scan.tokens;
+    let mut i = 0;
+    while i + 4 < tokens.len() {
+        let word = scan.tok(i);
+        let mut j = i + 1;
+        while j < tokens.len() && scan.tok(j) == word {
+            j += 1;
+        }
+        if j - i >= 5 && word.len() >= 2 {
+            let range = tokens[i].start..tokens[j - 1].end;
+            sink.push(Hit::new(FLOOD, scan.orig(range), format!("The word \"{word}\" is repeated {} times in a row, a flooding pattern.", j - i)));
+            return;
+        }
+        i = j;
+    }
+}
+
+/// Cheap byte test: a byte repeated 6 times, or a 4-byte (emoji) sequence repeated 6 times.
+fn maybe_char_flood(b: &[u8]) -> bool {
+    // Branch-free pre-check first: three equal bytes in a row, or a non-ASCII byte equal to the
+    // one 4 ahead (the same emoji twice).
+    let n = b.len().saturating_sub(4);
+    let (Some(x), Some(y), Some(w), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2), b.get(4..n + 4)) else {
+        return false;
+    };
+    let mut acc = false;
+    for (((&p, &c), &d), &q) in x.iter().zip(y).zip(w).zip(z) {
+        acc |= ((p == c) & (c == d)) | ((p == q) & (p >= 0x80));
+    }
+    if !acc {
+        return false;
+    }
+    let (mut same1, mut same4) = (0u32, 0u32);
+    for i in 1..b.len() {
+        same1 = if b[i] == b[i - 1] { same1 + 1 } else { 0 };
+        same4 = if i >= 4 && b[i] == b[i - 4] && b[i] >= 0x80 { same4 + 1 } else { 0 };
+        if same1 >= 5 || same4 >= 20 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Report the first run of one character long enough to be a flood.
+fn char_flood(text: &str, sink: &mut Sink) -> bool {
+    let mut run_start = 0;
+    let mut run_len = 0usize;
+    let mut prev = None;
+    for (i, c) in text.char_indices() {
+        if Some(c) == prev {
+            run_len += 1;
+            continue;
+        }
+        if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
+            return true;
+        }
+        run_start = i;
+        run_len = 1;
+        prev = Some(c);
+    }
+    run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink)
+}
+
+fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>, sink: &mut Sink) -> bool {
+    let Some(c) = c else { return false };
+    // Stretched letters ("soooo") are emphasis long before they are a flood.
+    let limit = if c.is_alphabetic() {
+        20
+    } else if c.is_ascii() {
+        15
+    } else {
+        8
+    };
+    if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.') {
+        return false;
+    }
+    sink.push(Hit::new(
+        FLOOD,
+        crate::report::Span::new(start, end),
+        format!("\"{}\" is repeated {len} times in a row, a flooding pattern.", text.get(start..start + c.len_utf8()).unwrap_or_default()),
+    ));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Message, Policy, Screener};
+
+    fn screener() -> Screener {
+        let mut p = Policy::default();
+        p.terms.blocked = vec!["Project Falcon".to_owned()];
+        Screener::new(p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn hits(text: &str) -> Vec<(String, String)> {
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        r.findings
+            .into_iter()
+            .filter(|f| f.rule_id.starts_with("abuse.") || f.rule_id.starts_with("spam."))
+            .map(|f| (f.rule_id, f.matched))
+            .collect()
+    }
+
+    fn fires(text: &str, rule: &str, matched: &str) {
+        let got = hits(text);
+        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: want {rule} on {matched:?}, got {got:?}");
+    }
+
+    #[test]
+    fn profanity_plain_and_obfuscated() {
+        fires("this place is shit", "abuse.profanity", "shit");
+        fires("What a bitchy reply", "abuse.profanity", "bitchy");
+        fires("f*ck this wait", "abuse.profanity", "f*ck");
+        fires("total sh1t service", "abuse.profanity", "sh1t");
+        fires("kiss my @ss", "abuse.profanity", "@ss");
+        fires("you b!tch.", "abuse.profanity", "b!tch");
+        fires("f u c k this", "abuse.profanity", "f u c k");
+        fires("fuuuuck that", "abuse.profanity", "fuuuuck");
+        fires("ＳＨＩＴ", "abuse.profanity", "ＳＨＩＴ");
+    }
+
+    #[test]
+    fn scunthorpe_and_medical_words_do_not_fire() {
+        for text in [
+            "Scunthorpe United won",
+            "Your assessment is booked for class on Monday",
+            "cocktail party for Dickens fans",
+            "shitake mushrooms are good for you",
+            "Breast cancer screening and anal fistula surgery",
+            "Talk to your doctor about sex after a heart attack",
+            "urine and bowel samples go to the lab",
+            "Dick Van Dyke visited the ward",
+            "We passed 100 followers today, thank you!",
+            "Summa cum laude graduate",
+            "I was so cocky",
+            "drop-dead gorgeous flowers",
+            "drop dead gorgeous nurses",
+            "Dick's Sporting Goods sale",
+            "prices are up",
+            "Please do not kill yourself trying to finish it all today",
+        ] {
+            assert!(hits(text).is_empty(), "{text:?}: {:?}", hits(text));
+        }
+    }
+
+    #[test]
+    fn harassment_and_hate() {
+        fires("you're an idiot", "abuse.harassment", "you're an idiot");
+        fires("You are such a useless quack", "abuse.harassment", "You are such a useless quack");
+        fires("go to hell", "abuse.harassment", "go to hell");
+        fires("fuck you doctor", "abuse.harassment", "fuck you");
+        fires("immigrants should be exterminated", "abuse.hate", "immigrants should be exterminated");
+        fires("those jews are vermin", "abuse.hate", "jews are vermin");
+        fires("gas the jews", "abuse.hate", "gas the jews");
+        assert!(hits("Immigrants should be welcomed at every clinic").is_empty());
+        assert!(hits("You are so kind, thank you!").is_empty());
+    }
+
+    #[test]
+    fn spam_patterns() {
+        fires("DM me to earn $500 a day from home", "spam.scam", "DM me to earn");
+        fires("send 0.1 BTC to get 1 back", "spam.scam", "send 0.1 BTC");
+        fires("buy oxycodone without prescription, fast shipping", "spam.pharmacy", "buy oxycodone");
+        fires("Buy 1000 real followers now", "spam.followers", "Buy 1000 real followers");
+        fires("see bit.ly/a and bit.ly/a", "spam.repeated_links", "bit.ly/a");
+        fires("CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ", "spam.caps_links", "CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ");
+        fires("wow!!!!!!!!!!!!!!!!", "spam.flood", "!!!!!!!!!!!!!!!!");
+        fires("😂😂😂😂😂😂😂😂", "spam.flood", "😂😂😂😂😂😂😂😂");
+        assert!(hits("sooooooooooooo excited!!! 😂😂😂").is_empty());
+        assert!(hits("if I get 100 likes I'll dye my hair").is_empty());
+        assert!(hits("Naloxone is available without a prescription at our pharmacy").is_empty());
+        assert!(hits("Order your prescriptions online through the patient portal").is_empty());
+    }
+
+    #[test]
+    fn spam_fires_deep_in_long_text() {
+        let filler = "Thanks for the great care at the clinic. ".repeat(200);
+        fires(&format!("{filler}DM me to earn $500 a day {filler}"), "spam.scam", "DM me to earn");
+        fires(&format!("{filler}buy oxycodone online {filler}"), "spam.pharmacy", "buy oxycodone");
+    }
+
+    #[test]
+    fn blocked_terms_from_policy() {
+        fires("leak: project falcon launches", "abuse.blocked_term", "project falcon");
+    }
 }

@@ -1,23 +1,940 @@
-//! Placeholder until the adverse rules land.
+//! Adverse events: an incoming message that describes a side effect, a reaction or a withdrawal
+//! effect, with or without the suspect product named.
+//!
+//! The text is cut into sentence-like segments. One Aho-Corasick automaton finds drug names (the
+//! trimmed drug dictionary plus the organization's products and aliases); another finds NegEx /
+//! ConText triggers, relation words ("my mother") and words that imply a medicine ("this med").
+//! The triggers mark which tokens sit in a negated or hypothetical scope. A hashed-feature linear
+//! model (`crate::model`, trained on PsyTAR) scores each segment; in a positive segment a second,
+//! token-level model picks the reaction phrase. Phrases wholly inside a negated or hypothetical scope
+//! are dropped ("no side effects", "worried it might cause a rash"). The four FDA elements
+//! (identifiable patient, reporter, product, event) are then filled in.
 
-use crate::policy::Policy;
-use crate::rules::RuleInfo;
+use std::collections::HashSet;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+
 use crate::ScreenError;
+use crate::message::Direction;
+use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_bytes};
+use crate::policy::Policy;
+use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
+use crate::rules::RuleInfo;
+use crate::text::Scan;
 
-use super::{Ctx, Sink};
+use super::{Ctx, Hit, Sink};
 
-/// The adverse rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+/// The adverse-event rules.
+pub(crate) const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "adverse_event.own_product",
+        category: Category::AdverseEvent,
+        severity: Severity::Critical,
+        incoming: Some(Action::Escalate),
+        outgoing: None,
+        summary: "An incoming message reports a side effect of one of the organization's own products (pharmacovigilance clock).",
+    },
+    RuleInfo {
+        id: "adverse_event.report",
+        category: Category::AdverseEvent,
+        severity: Severity::High,
+        incoming: Some(Action::Review),
+        outgoing: None,
+        summary: "An incoming message reports a side effect together with a named medicine.",
+    },
+    RuleInfo {
+        id: "adverse_event.possible",
+        category: Category::AdverseEvent,
+        severity: Severity::Low,
+        incoming: Some(Action::Flag),
+        outgoing: None,
+        summary: "An incoming message describes what reads as a side effect, but names no medicine.",
+    },
+];
 
-/// The compiled adverse detector.
-pub(crate) struct Detector;
+const OWN: &RuleInfo = &RULES[0];
+const REPORT: &RuleInfo = &RULES[1];
+const POSSIBLE: &RuleInfo = &RULES[2];
+
+/// The most tokens one segment holds; longer sentences are cut into pieces of this size.
+pub(crate) const MAX_SEG: usize = 64;
+
+/// How many tokens a preceding negation trigger reaches (NegEx uses five words).
+const NEG_REACH: usize = 5;
+/// How many tokens a following negation trigger reaches back.
+const POST_REACH: usize = 3;
+/// How many tokens a hypothetical trigger reaches.
+const HYP_REACH: usize = 8;
+
+/// Size of the drug-key bit set: 2^21 bits and two probes keep false hits near 0.1% per word for
+/// 36k names, so ordinary messages rarely pay for the drug automaton.
+const DRUG_KEY_BITS: usize = 1 << 21;
+
+/// The two bits of a word hash in the drug-key set.
+fn key_bits(h: u64) -> [usize; 2] {
+    [(h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 43) as usize, (h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 43) as usize]
+}
+
+/// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
+const GATE_BITS: usize = 1 << 12;
+
+/// The bit of a word hash in the gate-word set.
+fn gate_bit(h: u64) -> usize {
+    (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
+}
+
+const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
+const DRUG_STOPLIST: &str = include_str!("../../lexicons/en/drugs/stoplist.txt");
+const TRIGGERS_TSV: &str = include_str!("../../lexicons/en/negation/triggers.tsv");
+const MODEL: &[u8] = include_bytes!("../../models/adr.bin");
+
+/// People whose side effects the author may report; "my" marks them as identifiable to the author.
+#[rustfmt::skip]
+const RELATIONS: &[&str] = &[
+    "my mom", "my mum", "my mother", "my dad", "my father", "my son", "my daughter", "my husband",
+    "my wife", "my child", "my kid", "my kids", "my baby", "my toddler", "my brother", "my sister",
+    "my grandma", "my grandmother", "my grandpa", "my grandfather", "my grandson", "my granddaughter",
+    "my aunt", "my uncle", "my nephew", "my niece", "my cousin", "my friend", "my partner",
+    "my boyfriend", "my girlfriend", "my fiance", "my fiancee", "my stepson", "my stepdaughter",
+    "my patient", "my patients", "my client", "our son", "our daughter", "our baby", "our child",
+];
+
+/// Phrases that imply a medicine without naming it.
+#[rustfmt::skip]
+const IMPLIED_PHRASES: &[&str] = &[
+    "this med", "this meds", "these meds", "this medication", "this medicine", "this drug",
+    "the med", "the meds", "the medication", "the medicine", "the drug", "my meds", "my medication",
+    "my medicine", "this pill", "these pills", "the pill", "the pills", "the vaccine", "the shot",
+    "the jab", "the injection", "antidepressant", "antidepressants", "ssri", "ssris", "snri", "snris",
+    "started taking", "since taking", "after taking", "while taking", "stopped taking", "coming off",
+    "the dose", "my dose", "the dosage", "his dose", "her dose", "his meds", "her meds",
+    "his medication", "her medication",
+];
+
+/// Words for an unspecified reaction: they imply a medicine and can stand for the event itself
+/// ("I quit because of the side effects" reports an adverse event without naming it).
+#[rustfmt::skip]
+const GENERIC_EVENTS: &[&str] = &[
+    "side effect", "side effects", "side-effect", "side-effects", "side affects", "adverse reaction",
+    "adverse reactions", "allergic reaction", "bad reaction", "withdrawal", "withdrawals",
+    "withdrawal symptoms", "discontinuation syndrome",
+];
+
+/// The person words of [`RELATIONS`]: never part of an event phrase.
+#[rustfmt::skip]
+const RELATION_NOUNS: &[&str] = &[
+    "mom", "mum", "mother", "dad", "father", "son", "daughter", "husband", "wife", "child", "kid", "kids",
+    "baby", "toddler", "brother", "sister", "grandma", "grandmother", "grandpa", "grandfather", "grandson",
+    "granddaughter", "aunt", "uncle", "nephew", "niece", "cousin", "friend", "partner", "boyfriend",
+    "girlfriend", "fiance", "fiancee", "stepson", "stepdaughter", "patient", "patients", "client",
+];
+
+/// Well-known reactions and serious outcomes. The model learned from psychiatric-drug reviews and
+/// can miss these; next to a named or implied medicine in the same sentence, and not negated,
+/// hypothetical or asked about, each is an event on its own.
+#[rustfmt::skip]
+const KNOWN_EVENTS: &[&str] = &[
+    "rash", "hives", "itching", "itchy", "swelling", "swollen", "anaphylaxis", "anaphylactic shock",
+    "stroke", "heart attack", "seizure", "seizures", "fainted", "passed out", "blacked out",
+    "the er", "emergency room", "in the hospital", "to the hospital", "hospitalized", "hospitalised",
+    "icu", "died", "bleeding", "blood clot", "blood clots", "chest pain", "palpitations",
+    "heart racing", "shortness of breath", "trouble breathing", "couldn't breathe", "dizzy",
+    "dizziness", "vertigo", "nausea", "nauseous", "nauseated", "vomiting", "threw up", "throwing up",
+    "headache", "headaches", "migraine", "migraines", "insomnia", "couldn't sleep", "can't sleep",
+    "hair loss", "hair falling out", "weight gain", "gained weight", "weight loss", "tremor",
+    "tremors", "shaking", "confused", "confusion", "memory loss", "blurred vision", "blurry vision",
+    "diarrhea", "diarrhoea", "constipation", "fatigue", "exhausted", "drowsy", "drowsiness",
+    "numbness", "tingling", "muscle pain", "joint pain", "jaundice", "liver damage", "kidney damage",
+    "hallucinations", "hallucinating", "nightmares", "night sweats", "sweating", "fever",
+    "suicidal thoughts", "brain zaps", "mood swings", "panic attacks", "anxiety attacks",
+];
+
+/// Words that make the author the patient.
+const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    Pre,
+    Post,
+    Pseudo,
+    Term,
+    Hyp,
+    Implied,
+    Generic,
+    Known,
+    Relation,
+}
+
+/// A run of tokens `first..end` read as one sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Index of the first token.
+    pub first: usize,
+    /// One past the last token.
+    pub end: usize,
+}
+
+/// Something the lexicons found while marking a segment.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// A drug name: pattern index and normalized byte range.
+    Drug(usize, usize, usize),
+    /// A phrase implying a medicine: normalized byte range.
+    Implied(usize, usize),
+    /// A well-known reaction ([`KNOWN_EVENTS`]): normalized byte range.
+    Known(usize, usize),
+}
+
+/// A product the automaton can match.
+#[derive(Debug, Clone)]
+struct ProductName {
+    /// The canonical (generic) name, or the policy product's name.
+    canonical: String,
+    /// One of the organization's own products.
+    own: bool,
+}
+
+/// The compiled lexicons: drug names and context cues.
+pub(crate) struct Lexicon {
+    drugs: AhoCorasick,
+    /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of
+    /// "no doz"): the drug automaton only runs on a segment that has such a word.
+    drug_keys: Vec<u64>,
+    products: Vec<ProductName>,
+    cues: AhoCorasick,
+    cue_kinds: Vec<Cue>,
+}
+
+fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
+    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+}
+
+impl Lexicon {
+    /// The built-in lexicons with the organization's products added.
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let stop: HashSet<&str> =
+            DRUG_STOPLIST.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let mut patterns: Vec<String> = Vec::with_capacity(36_000);
+        let mut products: Vec<ProductName> = Vec::with_capacity(36_000);
+        for p in &policy.products {
+            for name in std::iter::once(&p.name).chain(std::iter::once(&p.generic)).chain(p.aliases.iter()) {
+                let norm = Scan::new(name.trim()).norm;
+                if norm.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
+                    continue;
+                }
+                patterns.push(norm);
+                products.push(ProductName { canonical: p.name.trim().to_owned(), own: true });
+            }
+        }
+        for line in DRUGS_TSV.lines() {
+            let mut cols = line.split('\t');
+            let Some(variant) = cols.next().filter(|v| !v.is_empty()) else { continue };
+            if stop.contains(variant) {
+                continue;
+            }
+            let canonical = cols.next().unwrap_or(variant);
+            patterns.push(variant.to_owned());
+            products.push(ProductName { canonical: canonical.to_owned(), own: false });
+        }
+        let mut drug_keys = vec![0u64; DRUG_KEY_BITS / 64];
+        for p in &patterns {
+            let scan = Scan::new(p);
+            if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
+                for i in key_bits(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default())) {
+                    if let Some(w) = drug_keys.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
+                }
+            }
+        }
+        let drugs = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .map_err(|e| compile_error("drug lexicon", e))?;
+
+        let mut cue_patterns: Vec<&str> = Vec::new();
+        let mut cue_kinds = Vec::new();
+        for line in TRIGGERS_TSV.lines().filter(|l| !l.starts_with('#')) {
+            let mut cols = line.split('\t');
+            let (Some(kind), Some(phrase)) = (cols.next(), cols.next()) else { continue };
+            let kind = match kind {
+                "pre" => Cue::Pre,
+                "post" => Cue::Post,
+                "pseudo" => Cue::Pseudo,
+                "term" => Cue::Term,
+                "hyp" => Cue::Hyp,
+                _ => return Err(compile_error("negation triggers", format!("unknown kind `{kind}`"))),
+            };
+            cue_patterns.push(phrase);
+            cue_kinds.push(kind);
+        }
+        for r in RELATIONS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Relation);
+        }
+        for r in IMPLIED_PHRASES {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Implied);
+        }
+        for r in GENERIC_EVENTS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Generic);
+        }
+        for r in KNOWN_EVENTS {
+            cue_patterns.push(r);
+            cue_kinds.push(Cue::Known);
+        }
+        let cues = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&cue_patterns)
+            .map_err(|e| compile_error("negation triggers", e))?;
+        Ok(Lexicon { drugs, drug_keys, products, cues, cue_kinds })
+    }
+
+    /// The built-in lexicons alone, as used for training.
+    pub fn base() -> Result<Self, ScreenError> {
+        Lexicon::new(&Policy::default())
+    }
+
+    /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
+    /// tokens, and report drug names, relations and implied products to `found`.
+    fn mark(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64], out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
+        let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
+        let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1)))
+        else {
+            return;
+        };
+        let range = first.start..last.end;
+        let mut flags = [0u8; MAX_SEG];
+        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
+        let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
+        for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
+            if !scan.at_word_boundaries(m.range()) {
+                continue;
+            }
+            let begin = local(scan.token_at_or_after(m.start()));
+            let after = local(scan.token_at_or_after(m.end()));
+            let kind = self.cue_kinds.get(m.pattern().as_usize()).copied().unwrap_or(Cue::Pseudo);
+            match kind {
+                Cue::Pre => set(&mut flags, after..(after + NEG_REACH).min(n), NEG),
+                Cue::Post => set(&mut flags, begin.saturating_sub(POST_REACH)..begin, NEG),
+                Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
+                Cue::Term => flags.iter_mut().take(n).skip(begin).for_each(|f| *f &= !(NEG | HYP)),
+                Cue::Pseudo => {}
+                Cue::Implied => {
+                    set(&mut flags, begin..after, IMPLIED);
+                    found(Found::Implied(m.start(), m.end()));
+                }
+                Cue::Generic => {
+                    set(&mut flags, begin..after, GENERIC);
+                    found(Found::Implied(m.start(), m.end()));
+                }
+                Cue::Relation => {}
+                Cue::Known => found(Found::Known(m.start(), m.end())),
+            }
+        }
+        let drug_matches = maybe_drug.then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
+        for m in drug_matches.into_iter().flatten() {
+            if !scan.at_word_boundaries(m.range()) {
+                continue;
+            }
+            let begin = local(scan.token_at_or_after(m.start()));
+            let after = local(scan.token_at_or_after(m.end()));
+            set(&mut flags, begin..after, DRUG);
+            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
+        }
+        for (j, ((slot, flag), &hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate() {
+            let Some(t) = scan.tokens.get(seg.first + j) else { break };
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            *slot = TokFeat::new(word, hash, t.shape.has_digit, flag);
+        }
+    }
+
+    /// Model inputs for the tokens of `seg` (at most [`MAX_SEG`]), for training.
+    pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
+        let mut hashes = [0u64; MAX_SEG];
+        hash_segment(scan, seg, &mut hashes);
+        self.mark(scan, seg, &hashes, out, &mut |_| {});
+    }
+
+    /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
+    fn may_be_drug(&self, h: u64) -> bool {
+        key_bits(h).iter().all(|i| self.drug_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+    }
+
+    /// The first relation ("my mother") named anywhere in the text.
+    fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
+        self.cues
+            .find_iter(scan.norm.as_str())
+            .find(|m| {
+                self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation) && scan.at_word_boundaries(m.range())
+            })
+            .map(|m| m.range())
+    }
+
+    /// True when the text names any drug; used for health context on outgoing messages. The
+    /// automaton only runs when some word may be a drug's key word.
+    fn any_drug(&self, scan: &Scan<'_>) -> bool {
+        let maybe = scan.tokens.iter().any(|t| {
+            self.may_be_drug(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()))
+        });
+        maybe && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+    }
+}
+
+/// Set `bit` on the flags of tokens `r` (clipped to the slice).
+fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
+    flags.iter_mut().skip(r.start).take(r.len()).for_each(|f| *f |= bit);
+}
+
+/// Fill `out` with the word hashes of the tokens of `seg`.
+fn hash_segment(scan: &Scan<'_>, seg: Segment, out: &mut [u64; MAX_SEG]) {
+    for (j, h) in out.iter_mut().enumerate().take(seg.end.saturating_sub(seg.first)) {
+        let Some(t) = scan.tokens.get(seg.first + j) else { break };
+        *h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+    }
+}
+
+/// Call `f` with each sentence-like segment of the scan, in order.
+fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
+    let toks = &scan.tokens;
+    let norm = scan.norm.as_bytes();
+    let mut first = 0;
+    for i in 0..toks.len() {
+        let ends = match (toks.get(i), toks.get(i + 1)) {
+            (Some(a), Some(b)) => {
+                let gap = norm.get(a.end..b.start).unwrap_or_default();
+                i + 1 - first >= MAX_SEG
+                    || gap.iter().any(|c| matches!(c, b'!' | b'?' | b'\n' | b';'))
+                    || (gap.contains(&b'.') && gap.iter().any(u8::is_ascii_whitespace))
+            }
+            _ => true,
+        };
+        if ends {
+            f(Segment { first, end: i + 1 });
+            first = i + 1;
+        }
+    }
+}
+
+/// One reaction phrase found in a positive segment.
+#[derive(Debug, Clone)]
+struct Event {
+    /// Normalized byte range of the phrase.
+    norm: Range<usize>,
+    /// The segment it was found in.
+    seg: Segment,
+    /// How sure the segment model is (log-odds over threshold).
+    margin: f32,
+}
+
+/// The compiled adverse-event detector.
+pub(crate) struct Detector {
+    lex: Lexicon,
+    model: AdrModel,
+    /// Sorted word hashes of first-person pronouns and relation nouns: never part of an event.
+    persons: Vec<u64>,
+    /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
+    /// unspecified-reaction phrase.
+    gate_words: Vec<u64>,
+}
 
 impl Detector {
     /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
+        let mut persons: Vec<u64> =
+            FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
+        persons.sort_unstable();
+        let mut gate_words = vec![0u64; GATE_BITS / 64];
+        for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
+            let scan = Scan::new(p);
+            if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
+                let i = gate_bit(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
+                if let Some(w) = gate_words.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
+        Ok(Detector { lex: Lexicon::new(policy)?, model, persons, gate_words })
     }
 
     /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let scan = cx.scan;
+        if cx.msg.direction == Direction::Outgoing {
+            if !sink.health_context && self.lex.any_drug(scan) {
+                sink.health_context = true;
+            }
+            return;
+        }
+        let mut found: Vec<(Found, Segment)> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        let mut feats = [TokFeat::default(); MAX_SEG];
+        let mut hashes = [0u64; MAX_SEG];
+        for_each_segment(scan, |seg| {
+            let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
+            hash_segment(scan, seg, &mut hashes);
+            if !self.worth_marking(scan, seg, &hashes[..n]) {
+                return;
+            }
+            let toks = &mut feats[..n];
+            let before = found.len();
+            self.lex.mark(scan, seg, &hashes[..n], toks, &mut |f| found.push((f, seg)));
+            if let Some(new) = found.get(before..) {
+                known_events(scan, seg, toks, new, &mut events);
+            }
+            // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
+            // it only gets a say when a reaction word, a drug or an implied medicine is present.
+            if !self.model.passes_gate(toks) {
+                return;
+            }
+            let margin = self.model.segment_margin(toks);
+            if margin > 0.0 && !general_question(scan, seg) {
+                self.reaction_phrases(scan, seg, toks, margin, &mut events);
+            }
+        });
+        if found.iter().any(|(f, _)| matches!(f, Found::Drug(..))) {
+            sink.health_context = true;
+        }
+        if events.is_empty() {
+            return;
+        }
+        sink.health_context = true;
+        self.report(scan, &found, &events, sink);
+    }
+
+    /// A cheap test before any automaton runs: can the segment pass the model's gate? True when a
+    /// word may be a drug name, is the key word of a medicine-implying or unspecified-reaction
+    /// phrase, or is an event cue. Everything the gate accepts passes this test.
+    fn worth_marking(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64]) -> bool {
+        hashes.iter().enumerate().any(|(j, &h)| {
+            let g = gate_bit(h);
+            if self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0) || self.lex.may_be_drug(h) {
+                return true;
+            }
+            let Some(t) = scan.tokens.get(seg.first + j) else { return false };
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            self.model.is_event_cue(&TokFeat::new(word, h, t.shape.has_digit, 0))
+        })
+    }
+
+    /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
+    /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
+    /// Phrases wholly negated or hypothetical are dropped.
+    fn reaction_phrases(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], margin: f32, events: &mut Vec<Event>) {
+        let mut scores = [0f32; MAX_SEG];
+        for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
+            // The person is the patient element, never part of the event.
+            let person = toks.get(j).is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
+            *s = if person { f32::NEG_INFINITY } else { self.model.token_score(toks, j) };
+        }
+        let scores = &scores[..toks.len()];
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        let mut j = 0;
+        while j < scores.len() {
+            if scores[j] > 0.0 {
+                let start = j;
+                while j < scores.len() && scores[j] > 0.0 {
+                    j += 1;
+                }
+                runs.push(start..j);
+            } else {
+                j += 1;
+            }
+        }
+        let mut negated_any = false;
+        let mut pushed = false;
+        for run in runs {
+            let Some(run_toks) = toks.get(run.clone()) else { continue };
+            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
+                negated_any = true;
+                continue;
+            }
+            if run_toks.iter().any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0) {
+                pushed |= self.push_event(scan, seg, toks, run, margin, events);
+            }
+        }
+        if pushed || negated_any {
+            return;
+        }
+        // The segment reads as a reaction but the token model found no phrase with a reaction word:
+        // anchor the phrase on the best-scoring reaction word that is not negated.
+        let anchor = toks
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .filter(|(_, (t, s))| {
+                s.is_finite() && t.flags & (NEG | HYP) == 0 && (self.model.is_event_cue(t) || t.flags & GENERIC != 0)
+            })
+            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
+            .map(|(j, _)| j);
+        if let Some(j) = anchor {
+            self.push_event(scan, seg, toks, j..j + 1, margin, events);
+        }
+    }
+
+    /// Push tokens `run` of `seg` as an event, widened to whole unspecified-reaction phrases ("side"
+    /// becomes "side effects"); false when the tokens are out of range.
+    fn push_event(
+        &self,
+        scan: &Scan<'_>,
+        seg: Segment,
+        toks: &[TokFeat],
+        run: Range<usize>,
+        margin: f32,
+        events: &mut Vec<Event>,
+    ) -> bool {
+        let generic = |j: usize| toks.get(j).is_some_and(|t| t.flags & GENERIC != 0);
+        let mut run = run;
+        while run.start > 0 && generic(run.start) && generic(run.start - 1) {
+            run.start -= 1;
+        }
+        while run.end < toks.len() && generic(run.end - 1) && generic(run.end) {
+            run.end += 1;
+        }
+        let (Some(a), Some(b)) =
+            (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1)))
+        else {
+            return false;
+        };
+        events.push(Event { norm: a.start..b.end, seg, margin });
+        true
+    }
+
+    /// Build the candidate and one hit per reaction phrase.
+    fn report(&self, scan: &Scan<'_>, found: &[(Found, Segment)], events: &[Event], sink: &mut Sink) {
+        // `found` is in text order, so these lists are sorted by start.
+        let drugs: Vec<DrugMention<'_>> = found
+            .iter()
+            .filter_map(|(f, seg)| match *f {
+                Found::Drug(p, s, e) => self.lex.products.get(p).map(|info| (info, s..e, *seg)),
+                _ => None,
+            })
+            .collect();
+        let own: Vec<DrugMention<'_>> = drugs.iter().filter(|d| d.0.own).cloned().collect();
+        let implied = found.iter().find_map(|(f, _)| match *f {
+            Found::Implied(s, e) => Some(s..e),
+            _ => None,
+        });
+        let patient = self.patient(scan);
+        let reporter = patient.as_ref().map(|_| Element { found: true, span: None, text: None });
+        let mut best: Option<(AdverseEventCandidate, f32)> = None;
+        for ev in events {
+            let product = nearest(&own, ev).or_else(|| nearest(&drugs, ev)).map(|(info, r, _)| (*info, r.clone()));
+            let event_span = scan.orig(ev.norm.clone());
+            let event_text = scan.orig_text(ev.norm.clone());
+            let product_el = product.as_ref().map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
+            let patient_el = patient.clone().unwrap_or_else(Element::missing);
+            let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
+            let reportable = patient_el.found && reporter_el.found && product_el.found;
+            let who = match &patient_el.text {
+                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
+                    "the author is the patient and the reporter".to_owned()
+                }
+                Some(t) => format!("the patient is \"{t}\" and the author is the reporter"),
+                None => "no identifiable patient or reporter yet".to_owned(),
+            };
+            let hit = match &product {
+                Some((info, r)) => {
+                    let named = scan.orig_text(r.clone());
+                    let completeness = if reportable {
+                        "all four reportable elements are present"
+                    } else {
+                        "not yet a complete report"
+                    };
+                    if info.own {
+                        Hit::new(OWN, event_span, format!(
+                            "\"{event_text}\" is described after taking {named}, one of your products ({completeness}; {who}): an adverse-event report that starts the pharmacovigilance reporting clock."
+                        ))
+                        .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
+                    } else {
+                        let canonical = if info.canonical.eq_ignore_ascii_case(named) {
+                            String::new()
+                        } else {
+                            format!(" ({})", info.canonical)
+                        };
+                        Hit::new(REPORT, event_span, format!(
+                            "\"{event_text}\" is described with {named}{canonical}, a possible adverse drug reaction ({completeness}; {who}) that should reach the manufacturer or the FDA MedWatch programme."
+                        ))
+                        .suggest("Review it, forward it to pharmacovigilance or point the author to MedWatch, and reply privately rather than in public.")
+                    }
+                }
+                None => {
+                    let hint = implied
+                        .as_ref()
+                        .map_or_else(String::new, |r| format!(" (\"{}\" implies one)", scan.orig_text(r.clone())));
+                    let hit = Hit::new(POSSIBLE, event_span, format!(
+                        "\"{event_text}\" reads as a side effect or reaction but no medicine is named{hint}, so it may be an adverse event that needs the product asked for."
+                    ))
+                    .suggest("Ask privately which medicine was involved before treating it as an adverse-event report.");
+                    if implied.is_some() { hit.boost(1) } else { hit }
+                }
+            };
+            sink.hits.push(hit);
+            let rank = ev.margin + if product_el.found { 100.0 } else { 0.0 };
+            if best.as_ref().is_none_or(|(_, r)| rank > *r) {
+                let candidate = AdverseEventCandidate {
+                    reportable: reportable && !event_text.is_empty(),
+                    patient: patient_el,
+                    reporter: reporter_el,
+                    product: product_el,
+                    event: Element { found: true, span: Some(event_span), text: Some(event_text.to_owned()) },
+                };
+                best = Some((candidate, rank));
+            }
+        }
+        if let Some((c, _)) = best {
+            sink.adverse_event = Some(c);
+        }
+    }
+
+    /// The patient: a relation ("my mother") if one is named, else the author when the text speaks
+    /// in the first person.
+    fn patient(&self, scan: &Scan<'_>) -> Option<Element> {
+        if let Some(r) = self.lex.first_relation(scan) {
+            return Some(element(scan, r));
+        }
+        scan.tokens
+            .iter()
+            .find(|t| scan.norm.get(t.start..t.end).is_some_and(|w| FIRST_PERSON.contains(&w)))
+            .map(|t| element(scan, t.start..t.end))
+    }
+}
+
+/// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
+/// general question or the reaction is negated or hypothetical ("Anyone else get brain zaps coming
+/// off Effexor?" still counts: the author implies having them).
+fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found, Segment)], events: &mut Vec<Event>) {
+    let medicine = found.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
+    if !medicine {
+        return;
+    }
+    if general_question(scan, seg) {
+        return;
+    }
+    for (f, _) in found {
+        let Found::Known(s, e) = *f else { continue };
+        let first = scan.token_at_or_after(s).saturating_sub(seg.first);
+        let last = scan.token_at_or_after(e).saturating_sub(seg.first);
+        let free = toks.get(first..last).is_some_and(|t| t.iter().any(|t| t.flags & (NEG | HYP) == 0));
+        if free {
+            events.push(Event { norm: s..e, seg, margin: 0.0 });
+        }
+    }
+}
+
+/// True when the segment ends with a question mark.
+fn ends_with_question_mark(scan: &Scan<'_>, seg: Segment) -> bool {
+    scan.tokens.get(seg.end.saturating_sub(1)).is_some_and(|t| {
+        scan.norm
+            .as_bytes()
+            .get(t.end..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| !c.is_ascii_alphanumeric())
+            .any(|c| *c == b'?')
+    })
+}
+
+/// Auxiliaries that open a yes/no question.
+const QUESTION_OPENERS: &[&str] =
+    &["does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might"];
+
+/// True for a general question about a medicine ("Does Cardiolex cause hair loss?"): it opens with
+/// an auxiliary, ends with a question mark and has no first person in it, so it asks rather than
+/// reports ("Do I have to stop if I get a rash?" reports nothing either way, but "Is it normal that I
+/// can't sleep?" does, and keeps its "I").
+fn general_question(scan: &Scan<'_>, seg: Segment) -> bool {
+    let word = |i: usize| scan.tokens.get(i).and_then(|t| scan.norm.get(t.start..t.end)).unwrap_or_default();
+    QUESTION_OPENERS.contains(&word(seg.first))
+        && ends_with_question_mark(scan, seg)
+        && !(seg.first..seg.end).any(|i| FIRST_PERSON.contains(&word(i)))
+}
+
+/// A product mention: what it is, its normalized byte range, its segment.
+type DrugMention<'a> = (&'a ProductName, Range<usize>, Segment);
+
+/// The mention closest to the event (one of the two around it), preferring its own segment.
+fn nearest<'l, 'a>(mentions: &'l [DrugMention<'a>], ev: &Event) -> Option<&'l DrugMention<'a>> {
+    let i = mentions.partition_point(|d| d.1.start < ev.norm.start);
+    let before = i.checked_sub(1).and_then(|j| mentions.get(j));
+    before.into_iter().chain(mentions.get(i)).min_by_key(|d| (d.2 != ev.seg, d.1.start.abs_diff(ev.norm.start)))
+}
+
+fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
+    Element { found: true, span: Some(scan.orig(r.clone())), text: Some(scan.orig_text(r).to_owned()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, Policy, Product, Screener};
+
+    fn screener() -> Screener {
+        let policy = Policy {
+            products: vec![Product {
+                name: "Cardiolex".into(),
+                generic: "examplimab".into(),
+                aliases: vec!["cardio-lex".into()],
+                ..Product::default()
+            }],
+            ..Policy::default()
+        };
+        Screener::new(policy).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ae(text: &str) -> Vec<(String, String)> {
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        r.findings
+            .iter()
+            .filter(|f| f.category == Category::AdverseEvent)
+            .map(|f| (f.rule_id.clone(), f.matched.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn lexicons_compile() {
+        assert!(Lexicon::new(&Policy::default()).is_ok());
+        assert!(AdrModel::from_bytes(MODEL).is_ok());
+    }
+
+    #[test]
+    fn named_drug_with_reaction_is_a_report() {
+        let text = "Lexapro gave me constant nausea and headaches.";
+        let hits = ae(text);
+        assert!(hits.iter().any(|(id, m)| id == "adverse_event.report" && m == "constant nausea"), "{hits:?}");
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.product.text.as_deref(), Some("Lexapro"));
+        assert_eq!(c.patient.text.as_deref(), Some("me"));
+        assert!(c.reporter.found && c.reporter.span.is_none());
+        assert!(c.reportable);
+    }
+
+    #[test]
+    fn own_product_escalates() {
+        let text = "My son has had bad nightmares and night sweats since he started Cardiolex.";
+        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "adverse_event.own_product" && f.matched == "bad nightmares")
+            .unwrap_or_else(|| panic!("{r:?}"));
+        assert_eq!(f.action, Action::Escalate);
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.patient.text.as_deref(), Some("My son"));
+        assert_eq!(c.product.text.as_deref(), Some("Cardiolex"));
+    }
+
+    #[test]
+    fn reaction_without_product_is_possible() {
+        let hits = ae("I have had terrible headaches and nausea since I started this med.");
+        assert!(hits.iter().all(|(id, _)| id == "adverse_event.possible"), "{hits:?}");
+        assert!(hits.iter().any(|(_, m)| m.contains("headaches") || m.contains("nausea")), "{hits:?}");
+    }
+
+    #[test]
+    fn negated_and_hypothetical_reactions_do_not_fire() {
+        for text in [
+            "No side effects at all on Lexapro, it has been great.",
+            "Zoloft works great for me, my mood is so much better.",
+            "Thanks for the update on the new clinic hours!",
+        ] {
+            assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
+        }
+    }
+
+    #[test]
+    fn known_reactions_next_to_a_medicine_fire_even_when_the_model_is_unsure() {
+        let r = screener()
+            .screen(&Message::incoming("Cardiolex gave my patient a terrible rash"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.own_product" && f.matched == "rash"), "{r:?}");
+        assert_eq!(r.adverse_event.and_then(|c| c.patient.text).as_deref(), Some("my patient"));
+    }
+
+    #[test]
+    fn family_history_is_still_a_report_about_the_relative() {
+        let r = screener()
+            .screen(&Message::incoming("my dad had a stroke on xarelto years ago"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.report" && f.matched == "stroke"), "{r:?}");
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.patient.text.as_deref(), Some("my dad"));
+        assert!(c.reportable);
+    }
+
+    #[test]
+    fn negated_hypothetical_and_asked_reactions_are_not_events() {
+        for text in [
+            "Zoloft didn't cause any dizziness for me",
+            "I'm worried Lexapro might cause weight gain",
+            "Does Cardiolex cause hair loss?",
+            "If it causes headaches, stop taking it.",
+            "Zoloft works great, no more panic attacks!",
+        ] {
+            assert!(ae(text).is_empty(), "{text}: {:?}", ae(text));
+        }
+    }
+
+    #[test]
+    fn a_question_that_implies_experience_still_reports() {
+        let hits = ae("Anyone else get brain zaps coming off Effexor?");
+        assert_eq!(hits, vec![("adverse_event.report".to_owned(), "brain zaps".to_owned())]);
+    }
+
+    #[test]
+    fn unspecified_reaction_is_widened_to_the_whole_phrase() {
+        let hits = ae("The side effects of Cardiolex were awful.");
+        assert_eq!(hits, vec![("adverse_event.own_product".to_owned(), "side effects".to_owned())]);
+    }
+
+    #[test]
+    fn outgoing_messages_are_not_screened_for_adverse_events() {
+        let r = screener().screen(&Message::outgoing("Zoloft made me so dizzy.")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.findings.iter().all(|f| f.category != Category::AdverseEvent));
+    }
+
+    #[test]
+    fn drug_names_need_word_boundaries() {
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let scan = Scan::new("the zoloftish vibes");
+        assert!(!lex.any_drug(&scan));
+        assert!(lex.any_drug(&Scan::new("on zoloft")));
+    }
+
+    #[test]
+    fn segments_split_on_sentence_punctuation() {
+        let scan = Scan::new("Took 2.5 mg. Felt sick! ok");
+        let mut segs = Vec::new();
+        for_each_segment(&scan, |s| segs.push((s.first, s.end)));
+        assert_eq!(segs, vec![(0, 4), (4, 6), (6, 7)]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn never_panics_and_spans_are_valid(text in "(?s).{0,300}", words in proptest::collection::vec("(zoloft|dizzy|no|if|my son|side effects|rash|\\?|\\.|I|Cardiolex|ｘａｒｅｌｔｏ)", 0..30)) {
+            static SCREENER: std::sync::OnceLock<Screener> = std::sync::OnceLock::new();
+            let s = SCREENER.get_or_init(screener);
+            for t in [text.clone(), words.join(" "), format!("{text} {}", words.join(" "))] {
+                let r = s.screen(&Message::incoming(t.as_str())).unwrap_or_else(|e| panic!("{e}"));
+                for f in &r.findings {
+                    proptest::prop_assert!(t.get(f.span.start..f.span.end).is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let s = screener();
+        for text in ["", " ", "。", "\u{200B}", "no", "I", &"dizzy ".repeat(500), "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲"]
+        {
+            assert!(s.screen(&Message::incoming(text)).is_ok());
+        }
+    }
 }

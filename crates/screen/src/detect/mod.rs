@@ -15,6 +15,7 @@ pub(crate) mod confirm;
 pub(crate) mod crisis;
 pub(crate) mod links;
 pub(crate) mod names;
+pub(crate) mod names_model;
 pub(crate) mod phi;
 pub(crate) mod promotion;
 
@@ -30,6 +31,71 @@ pub(crate) const RULE_TABLES: &[&[RuleInfo]] = &[
     abuse::RULES,
     links::RULES,
 ];
+
+/// Compile a detector pattern meant for `Scan::norm` with ASCII `\b`, `\s` and `\w`.
+///
+/// Unicode word boundaries stop the regex crate's fast DFA engines and fall back to a slow
+/// simulation; detector patterns only describe ASCII words, so ASCII classes lose nothing.
+pub(crate) fn ascii_regex(what: &str, pattern: &str) -> Result<regex::Regex, ScreenError> {
+    let pattern = pattern.replace(r"\b", r"(?-u:\b)").replace(r"\s", r"(?-u:\s)").replace(r"\w", r"(?-u:\w)");
+    regex::RegexBuilder::new(&pattern)
+        .size_limit(1 << 23)
+        .build()
+        .map_err(|e| ScreenError::Compile { what: what.to_owned(), message: e.to_string() })
+}
+
+/// How far around a trigger word a pattern is searched; a sentence or two.
+pub(crate) const NEAR: usize = 160;
+
+/// Run `re` only over the parts of `norm` within [`NEAR`] bytes of the sorted trigger positions,
+/// calling `f` with each match's range in `norm`. Short messages are searched whole; a long text
+/// is searched around its triggers instead of end to end once per pattern.
+pub(crate) fn find_near(re: &regex::Regex, norm: &str, triggers: &[usize], mut f: impl FnMut(std::ops::Range<usize>)) {
+    let mut i = 0;
+    let mut done = 0;
+    while let Some(&t) = triggers.get(i) {
+        let mut end = t.saturating_add(NEAR);
+        i += 1;
+        while let Some(&next) = triggers.get(i).filter(|&&n| n.saturating_sub(NEAR) <= end) {
+            end = next.saturating_add(NEAR);
+            i += 1;
+        }
+        let start = word_start(norm, t.saturating_sub(NEAR).max(done));
+        let end = word_end(norm, end.min(norm.len()));
+        if let Some(hay) = norm.get(start..end) {
+            for m in re.find_iter(hay) {
+                f(start + m.start()..start + m.end());
+            }
+        }
+        done = end;
+    }
+}
+
+/// `pos` moved back (at most 32 bytes) to the start of its word, on a character boundary.
+fn word_start(s: &str, mut pos: usize) -> usize {
+    let b = s.as_bytes();
+    let floor = pos.saturating_sub(32);
+    while pos > floor && b.get(pos - 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+        pos -= 1;
+    }
+    while pos > 0 && !s.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    pos
+}
+
+/// `pos` moved forward (at most 32 bytes) to the end of its word, on a character boundary.
+fn word_end(s: &str, mut pos: usize) -> usize {
+    let b = s.as_bytes();
+    let ceil = pos.saturating_add(32).min(b.len());
+    while pos < ceil && b.get(pos).is_some_and(|c| !c.is_ascii_whitespace()) {
+        pos += 1;
+    }
+    while pos < b.len() && !s.is_char_boundary(pos) {
+        pos += 1;
+    }
+    pos.min(b.len())
+}
 
 /// One rule firing, before the policy decides its final severity and action.
 #[derive(Debug, Clone)]
@@ -90,6 +156,19 @@ pub(crate) struct Sink {
     pub health_context: bool,
     /// Set by the adverse-event detector.
     pub adverse_event: Option<AdverseEventCandidate>,
+}
+
+/// The most hits one message collects; past this a reviewer learns nothing new, and a flood of
+/// repeated words must not make screening slow.
+pub(crate) const MAX_HITS: usize = 1000;
+
+impl Sink {
+    /// Add a hit unless the message already has [`MAX_HITS`].
+    pub fn push(&mut self, hit: Hit) {
+        if self.hits.len() < MAX_HITS {
+            self.hits.push(hit);
+        }
+    }
 }
 
 /// All detectors, compiled once from a policy.

@@ -1,0 +1,550 @@
+//! A compact hashed-feature linear classifier for adverse drug reactions, and its trainer.
+//!
+//! Two logistic-regression models share one feature scheme over the tokens of a text segment:
+//! a *segment* model ("does this sentence report an adverse reaction?") and a *token* model ("is
+//! this word part of the reaction phrase?"). Features are hashes of words, 5-byte prefixes and
+//! bigrams, plus lexicon marks (inside a negation or hypothetical scope, a drug name); each one
+//! indexes a table of `2^BITS` weights quantized to `i8`, so inference is a handful of table
+//! look-ups per token and allocates nothing.
+//!
+//! Training is pure computation over examples the caller has read (see `rounds-eval`'s `psytar`
+//! module); it is deterministic, so the committed `models/adr.bin` can be rebuilt byte for byte.
+
+use crate::ScreenError;
+use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
+use crate::text::Scan;
+
+/// log2 of the number of weights in each table.
+const BITS: u32 = 16;
+const TABLE: usize = 1 << BITS;
+const MAGIC: &[u8; 4] = b"RAD1";
+
+/// The token is inside the scope of a negation trigger ("no", "didn't", "free of").
+pub(crate) const NEG: u8 = 1;
+/// The token is inside the scope of a hypothetical or merely-possible trigger ("if", "worried").
+pub(crate) const HYP: u8 = 2;
+/// The token is part of a drug or product name.
+pub(crate) const DRUG: u8 = 4;
+/// The token names an unspecified reaction ("side effects", "withdrawal").
+pub(crate) const GENERIC: u8 = 8;
+/// The token is part of a phrase that implies a medicine ("this med", "since taking").
+pub(crate) const IMPLIED: u8 = 16;
+/// Flags that let a segment through the gate whatever its words.
+const GATE_FLAGS: u8 = DRUG | GENERIC | IMPLIED;
+
+// Salts keep the feature families apart in the shared hash space.
+const S_UNI: u64 = 0x5A17_0001;
+const S_BI: u64 = 0x5A17_0002;
+const S_PRE: u64 = 0x5A17_0003;
+const S_NEG: u64 = 0x5A17_0004;
+const S_HYP: u64 = 0x5A17_0005;
+const S_DRUGF: u64 = 0x5A17_0006;
+const T_CUR: u64 = 0x7A60_0001;
+const T_PREV: u64 = 0x7A60_0002;
+const T_NEXT: u64 = 0x7A60_0003;
+const T_PREV2: u64 = 0x7A60_0004;
+const T_NEXT2: u64 = 0x7A60_0005;
+const T_BIL: u64 = 0x7A60_0006;
+const T_BIR: u64 = 0x7A60_0007;
+const T_PRE: u64 = 0x7A60_0008;
+const T_FLAG: u64 = 0x7A60_0009;
+const BOS: u64 = 0xB05_B05;
+const EOS: u64 = 0xE05_E05;
+/// Word hash used for every drug name, so what is learned about "zoloft" carries to any drug.
+const DRUG_WORD: u64 = 0xD2D6_D2D6;
+/// Word hash used for every token with a digit ("20mg", "2", "10lbs").
+const NUM_WORD: u64 = 0x4E55_4D00;
+
+/// Combine two hashes; the multiply spreads the bits so the top `BITS` make a good index.
+#[inline]
+fn mix(a: u64, b: u64) -> u64 {
+    (a ^ b.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (a >> 17)
+}
+
+#[inline]
+fn slot(h: u64) -> usize {
+    (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - BITS)) as usize
+}
+
+/// Hash of a word, eight bytes at a time (words are short, so this is one or two multiplies).
+#[inline]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (b.len() as u64);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if let Ok(a) = <[u8; 8]>::try_from(c) {
+            h = (h ^ u64::from_le_bytes(a)).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Assembled in a register: writing bytes to an array and reading it back as a u64 stalls.
+        let v = rest.iter().enumerate().fold(0u64, |v, (i, &b)| v | u64::from(b) << (8 * i));
+        h = (h ^ v).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 31)
+}
+
+/// Per-token inputs of the feature functions: word hash, prefix hash (0 when none), lexicon flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokFeat {
+    /// Hash of the word (or of its class: drug, number).
+    pub word: u64,
+    /// Hash of the first five bytes of a long word; 0 for short words.
+    pub prefix: u64,
+    /// `NEG | HYP | DRUG` bits.
+    pub flags: u8,
+}
+
+impl TokFeat {
+    /// Features of one normalized word, given its [`hash_bytes`] hash, with its lexicon flags.
+    pub fn new(word: &str, hash: u64, has_digit: bool, flags: u8) -> Self {
+        let b = word.as_bytes();
+        let (word, prefix) = if flags & DRUG != 0 {
+            (DRUG_WORD, 0)
+        } else if has_digit {
+            (NUM_WORD, 0)
+        } else {
+            let prefix = if b.len() > 6 { b.get(..5).map_or(0, hash_bytes) } else { 0 };
+            (hash, prefix)
+        };
+        TokFeat { word, prefix, flags }
+    }
+}
+
+/// Call `f` with every segment-model feature of `toks`.
+fn segment_features(toks: &[TokFeat], mut f: impl FnMut(usize)) {
+    let mut prev = BOS;
+    for t in toks {
+        f(slot(mix(t.word, S_UNI)));
+        if t.prefix != 0 {
+            f(slot(mix(t.prefix, S_PRE)));
+        }
+        if t.flags & NEG != 0 {
+            f(slot(mix(t.word, S_NEG)));
+        }
+        if t.flags & HYP != 0 {
+            f(slot(mix(t.word, S_HYP)));
+        }
+        if t.flags & DRUG != 0 {
+            f(slot(S_DRUGF));
+        }
+        f(slot(mix(mix(prev, t.word), S_BI)));
+        prev = t.word;
+    }
+    f(slot(mix(mix(prev, EOS), S_BI)));
+}
+
+/// Call `f` with every token-model feature of token `j` of `toks`.
+fn token_features(toks: &[TokFeat], j: usize, mut f: impl FnMut(usize)) {
+    let word = |k: Option<usize>, edge: u64| k.and_then(|k| toks.get(k)).map_or(edge, |t| t.word);
+    let Some(t) = toks.get(j) else { return };
+    let p1 = word(j.checked_sub(1), BOS);
+    let p2 = word(j.checked_sub(2), BOS);
+    let n1 = word(j.checked_add(1), EOS);
+    let n2 = word(j.checked_add(2), EOS);
+    f(slot(mix(t.word, T_CUR)));
+    if t.prefix != 0 {
+        f(slot(mix(t.prefix, T_PRE)));
+    }
+    f(slot(mix(p1, T_PREV)));
+    f(slot(mix(n1, T_NEXT)));
+    f(slot(mix(p2, T_PREV2)));
+    f(slot(mix(n2, T_NEXT2)));
+    f(slot(mix(mix(p1, t.word), T_BIL)));
+    f(slot(mix(mix(t.word, n1), T_BIR)));
+    if t.flags != 0 {
+        f(slot(mix(u64::from(t.flags), T_FLAG)));
+        f(slot(mix(mix(t.word, u64::from(t.flags)), T_FLAG)));
+    }
+}
+
+/// One linear model: quantized weights, their scale, and a bias.
+struct Linear {
+    weights: Vec<i8>,
+    scale: f32,
+    bias: f32,
+}
+
+impl Linear {
+    fn dot(&self, feats: impl FnOnce(&mut dyn FnMut(usize))) -> f32 {
+        let mut sum: i32 = 0;
+        feats(&mut |i| sum += i32::from(self.weights.get(i).copied().unwrap_or(0)));
+        self.bias + self.scale * sum as f32
+    }
+}
+
+/// The trained adverse-reaction models.
+pub(crate) struct AdrModel {
+    segment: Linear,
+    token: Linear,
+    /// Log-odds above which a segment reports an adverse reaction (chosen by cross-validation).
+    threshold: f32,
+    /// Bit set of words (and 5-byte prefixes) typical of reaction phrases in the training spans.
+    cues: Vec<u8>,
+}
+
+/// Why a weights file could not be read.
+#[derive(Debug)]
+pub(crate) struct BadModel(pub &'static str);
+
+impl AdrModel {
+    /// Read weights written by [`train`].
+    pub fn from_bytes(b: &[u8]) -> Result<Self, BadModel> {
+        let mut r = Reader { b, pos: 0 };
+        if r.take(4)? != MAGIC {
+            return Err(BadModel("not an adverse-reaction model (bad magic)"));
+        }
+        if r.take(1)? != [BITS as u8] {
+            return Err(BadModel("table size does not match this build"));
+        }
+        let threshold = r.f32()?;
+        let segment = r.linear()?;
+        let token = r.linear()?;
+        let cues = r.take((1 << CUE_BITS) / 8)?.to_vec();
+        if r.pos != b.len() {
+            return Err(BadModel("trailing bytes"));
+        }
+        Ok(AdrModel { segment, token, threshold, cues })
+    }
+
+    /// True when the segment is worth scoring: some token is a drug name, a medicine-implying or
+    /// unspecified-reaction phrase, or a word (or shares the prefix of a word) that the training data
+    /// shows inside reaction phrases.
+    pub fn passes_gate(&self, toks: &[TokFeat]) -> bool {
+        passes_gate(&self.cues, toks)
+    }
+
+    /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
+    pub fn is_event_cue(&self, t: &TokFeat) -> bool {
+        cue_bit(&self.cues, t.word) || (t.prefix != 0 && cue_bit(&self.cues, t.prefix))
+    }
+
+    /// Log-odds that the segment reports an adverse reaction, minus the decision threshold:
+    /// positive means "yes".
+    pub fn segment_margin(&self, toks: &[TokFeat]) -> f32 {
+        self.segment.dot(|f| segment_features(toks, f)) - self.threshold
+    }
+
+    /// Log-odds that token `j` is part of the reaction phrase.
+    pub fn token_score(&self, toks: &[TokFeat], j: usize) -> f32 {
+        self.token.dot(|f| token_features(toks, j, f))
+    }
+}
+
+/// log2 of the size of the event-cue bit set; two probes per word keep false hits near 0.1%.
+const CUE_BITS: u32 = 18;
+const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
+
+fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
+    CUE_SALTS.into_iter().map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+}
+
+fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
+    toks.iter()
+        .any(|t| t.flags & GATE_FLAGS != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
+}
+
+fn cue_bit(bits: &[u8], h: u64) -> bool {
+    cue_probes(h).all(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BadModel> {
+        let end = self.pos.checked_add(n).ok_or(BadModel("truncated"))?;
+        let s = self.b.get(self.pos..end).ok_or(BadModel("truncated"))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn f32(&mut self) -> Result<f32, BadModel> {
+        let s = self.take(4)?;
+        let arr: [u8; 4] = s.try_into().map_err(|_| BadModel("truncated"))?;
+        Ok(f32::from_le_bytes(arr))
+    }
+
+    fn linear(&mut self) -> Result<Linear, BadModel> {
+        let scale = self.f32()?;
+        let bias = self.f32()?;
+        let weights = self.take(TABLE)?.iter().map(|&x| x as i8).collect();
+        Ok(Linear { weights, scale, bias })
+    }
+}
+
+/// A labelled sentence for the segment model.
+#[derive(Debug, Clone)]
+pub struct SentenceExample {
+    /// The sentence.
+    pub text: String,
+    /// It reports an adverse reaction.
+    pub adr: bool,
+}
+
+/// A sentence with the byte ranges of its adverse-reaction phrases, for the token model.
+#[derive(Debug, Clone)]
+pub struct SpanExample {
+    /// The sentence.
+    pub text: String,
+    /// Byte ranges of the reaction phrases in `text`.
+    pub spans: Vec<std::ops::Range<usize>>,
+}
+
+/// Feature rows of one example: the token features of its (first, capped) segment.
+fn featurize<'a>(lex: &Lexicon, text: &'a str) -> (Scan<'a>, Vec<TokFeat>) {
+    let scan = Scan::new(text);
+    let n = scan.tokens.len().min(MAX_SEG);
+    let mut toks = [TokFeat::default(); MAX_SEG];
+    lex.token_feats(&scan, Segment { first: 0, end: n }, &mut toks);
+    let v = toks.get(..n).unwrap_or_default().to_vec();
+    (scan, v)
+}
+
+/// Deterministic pseudo-random numbers (xorshift64*), so training order is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+const EPOCHS: usize = 12;
+const SEED: u64 = 0x0AD2_2026;
+
+/// Logistic regression by SGD over sparse hashed rows; returns full-precision weights and bias.
+fn fit(rows: &[(Vec<u32>, bool)]) -> (Vec<f32>, f32) {
+    let mut w = vec![0f32; TABLE];
+    let mut bias = 0f32;
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut rng = Rng(SEED);
+    let l2 = 1e-6f32;
+    for epoch in 0..EPOCHS {
+        rng.shuffle(&mut order);
+        let lr = 0.05 / (1.0 + epoch as f32 * 0.5);
+        for &i in &order {
+            let Some((feats, y)) = rows.get(i) else { continue };
+            let z = bias + feats.iter().map(|&k| w[k as usize]).sum::<f32>();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let target = if *y { 1.0 } else { 0.0 };
+            let g = p - target;
+            bias -= lr * g;
+            for &k in feats {
+                let wk = &mut w[k as usize];
+                *wk -= lr * (g + l2 * *wk);
+            }
+        }
+    }
+    (w, bias)
+}
+
+fn quantize(w: &[f32], bias: f32, out: &mut Vec<u8>) {
+    let max = w.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    out.extend_from_slice(&scale.to_le_bytes());
+    out.extend_from_slice(&bias.to_le_bytes());
+    out.extend(w.iter().map(|x| ((x / scale).round().clamp(-127.0, 127.0) as i8) as u8));
+}
+
+fn segment_rows(lex: &Lexicon, data: &[SentenceExample]) -> Vec<(Vec<u32>, bool)> {
+    data.iter()
+        .map(|ex| {
+            let (_, toks) = featurize(lex, &ex.text);
+            let mut feats = Vec::new();
+            segment_features(&toks, |i| feats.push(i as u32));
+            (feats, ex.adr)
+        })
+        .collect()
+}
+
+/// Words (by hash) seen at least this often inside reaction phrases can be event cues…
+const CUE_MIN_COUNT: u32 = 2;
+/// …if at least this share of all their occurrences is inside a phrase.
+const CUE_MIN_SHARE: f32 = 0.3;
+
+/// The event-cue bit set: words and prefixes typical of reaction phrases in `data`.
+fn event_cues(lex: &Lexicon, data: &[SpanExample]) -> Vec<u8> {
+    let mut counts: std::collections::BTreeMap<u64, (u32, u32)> = std::collections::BTreeMap::new();
+    for ex in data {
+        let (scan, toks) = featurize(lex, &ex.text);
+        for (tok, feat) in scan.tokens.iter().zip(&toks) {
+            if feat.word == DRUG_WORD || feat.word == NUM_WORD || tok.end - tok.start < 3 {
+                continue;
+            }
+            let orig = scan.orig(tok.start..tok.end);
+            let inside = ex.spans.iter().any(|s| s.start <= orig.start && orig.end <= s.end);
+            for h in [feat.word, feat.prefix].into_iter().filter(|h| *h != 0) {
+                let c = counts.entry(h).or_default();
+                c.1 += 1;
+                if inside {
+                    c.0 += 1;
+                }
+            }
+        }
+    }
+    let mut bits = vec![0u8; (1 << CUE_BITS) / 8];
+    for (h, (inside, total)) in counts {
+        if inside >= CUE_MIN_COUNT && inside as f32 >= CUE_MIN_SHARE * total as f32 {
+            for i in cue_probes(h) {
+                if let Some(b) = bits.get_mut(i / 8) {
+                    *b |= 1 << (i % 8);
+                }
+            }
+        }
+    }
+    bits
+}
+
+fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
+    let mut rows = Vec::new();
+    // The token model only runs inside segments the segment model accepted, so it learns which
+    // words of a reaction sentence are the reaction, from sentences that have one.
+    for ex in data.iter().filter(|ex| !ex.spans.is_empty()) {
+        let (scan, toks) = featurize(lex, &ex.text);
+        for (j, tok) in scan.tokens.iter().take(toks.len()).enumerate() {
+            let orig = scan.orig(tok.start..tok.end);
+            let inside = ex.spans.iter().any(|s| s.start <= orig.start && orig.end <= s.end);
+            let mut feats = Vec::new();
+            token_features(&toks, j, |i| feats.push(i as u32));
+            rows.push((feats, inside));
+        }
+    }
+    rows
+}
+
+/// The log-odds threshold that maximizes F1 over out-of-fold scores, and that F1; scores of
+/// minus infinity are never accepted.
+fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total_pos = scored.iter().filter(|s| s.1).count() as f64;
+    let (mut tp, mut fp) = (0f64, 0f64);
+    let (mut best_f1, mut best_t) = (0f64, 0f32);
+    for (i, (score, y)) in scored.iter().enumerate() {
+        if *y {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let next = scored.get(i + 1).map_or(f32::NEG_INFINITY, |s| s.0);
+        if next == *score || !score.is_finite() {
+            continue;
+        }
+        let f1 = 2.0 * tp / (tp + fp + total_pos);
+        if f1 > best_f1 {
+            best_f1 = f1;
+            best_t = if next.is_finite() { (score + next) / 2.0 } else { *score - 1.0 };
+        }
+    }
+    (best_t, best_f1)
+}
+
+const FOLDS: usize = 5;
+
+/// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold out-of-fold
+/// predictions on `rows`, and that cross-validated F1.
+///
+/// A sentence the detector would not score (see [`AdrModel::passes_gate`]) counts as a "no"
+/// whatever its score, so the threshold fits the sentences the model actually sees. The event cues
+/// of each fold are learned from the phrase data minus that fold's sentences, so held-out
+/// sentences never shape their own gate.
+fn cross_validate(
+    lex: &Lexicon,
+    rows: &[(Vec<u32>, bool)],
+    sentences: &[SentenceExample],
+    spans: &[SpanExample],
+) -> (f32, f64) {
+    let mut scored = Vec::with_capacity(rows.len());
+    for k in 0..FOLDS {
+        let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
+        let (w, b) = fit(&train);
+        let held_out: std::collections::HashSet<String> =
+            sentences.iter().enumerate().filter(|(i, _)| i % FOLDS == k).map(|(_, s)| sentence_key(&s.text)).collect();
+        let fold_spans: Vec<SpanExample> =
+            spans.iter().filter(|s| !held_out.contains(&sentence_key(&s.text))).cloned().collect();
+        let cues = event_cues(lex, &fold_spans);
+        for (i, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
+            let gated = sentences.get(i).is_some_and(|ex| passes_gate(&cues, &featurize(lex, &ex.text).1));
+            let z = if gated { b + feats.iter().map(|&i| w[i as usize]).sum::<f32>() } else { f32::NEG_INFINITY };
+            scored.push((z, *y));
+        }
+    }
+    best_threshold(&mut scored)
+}
+
+/// Letters and digits only, lower-cased: the same sentence gets the same key in the sentence and
+/// phrase files whatever their tokenization.
+pub fn sentence_key(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
+pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<f64, ScreenError> {
+    let lex = Lexicon::base()?;
+    let rows = segment_rows(&lex, sentences);
+    Ok(cross_validate(&lex, &rows, sentences, spans).1)
+}
+
+/// Train both models and return the weights file (`models/adr.bin`).
+///
+/// The segment model's decision threshold is the one that maximizes F1 over 5-fold
+/// out-of-fold predictions on `sentences`, so no held-out data is looked at.
+pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec<u8>, ScreenError> {
+    let lex = Lexicon::base()?;
+    let cues = event_cues(&lex, spans);
+    let rows = segment_rows(&lex, sentences);
+    let (threshold, _) = cross_validate(&lex, &rows, sentences, spans);
+    let (sw, sb) = fit(&rows);
+    let trows = token_rows(&lex, spans);
+    let (tw, tb) = fit(&trows);
+    let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
+    out.extend_from_slice(MAGIC);
+    out.push(BITS as u8);
+    out.extend_from_slice(&threshold.to_le_bytes());
+    quantize(&sw, sb, &mut out);
+    quantize(&tw, tb, &mut out);
+    out.extend(cues);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_truncated_and_foreign_files() {
+        assert!(AdrModel::from_bytes(b"").is_err());
+        assert!(AdrModel::from_bytes(b"RAD1\x10\0\0").is_err());
+        assert!(AdrModel::from_bytes(b"NOPE").is_err());
+    }
+
+    #[test]
+    fn training_is_deterministic_and_learns() {
+        let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
+        let data: Vec<_> =
+            (0..20).flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)]).collect();
+        let spans =
+            vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
+        let a = train(&data, &spans).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Some(&a), train(&data, &spans).ok().as_ref());
+        let m = AdrModel::from_bytes(&a).map_err(|e| e.0).unwrap_or_else(|e| panic!("{e}"));
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let (_, yes) = featurize(&lex, "made me dizzy");
+        let (_, no) = featurize(&lex, "works great");
+        assert!(m.segment_margin(&yes) > m.segment_margin(&no));
+    }
+}
