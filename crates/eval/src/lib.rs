@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod presidio;
+
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -81,6 +83,8 @@ pub struct Row {
     pub counts: Counts,
     /// Target F1 and recall, if the project set one.
     pub target: Option<Target>,
+    /// Only recall is meaningful (a per-type breakdown of a type-blind score): print no precision.
+    pub recall_only: bool,
 }
 
 /// A goal for a row.
@@ -113,4 +117,10 @@ pub fn shared_dir() -> Option<PathBuf> {
 /// Read a whole file, naming it in the error.
 pub(crate) fn read(path: &Path) -> Result<String, EvalError> {
     std::fs::read_to_string(path).map_err(|source| EvalError::Io { path: path.to_owned(), source })
+}
+
+/// Every accuracy row Rounds reports, for every labelled set found under `shared`.
+pub fn evaluate_all(shared: &Path, screener: &screen::Screener) -> Result<Vec<Row>, EvalError> {
+    let mut rows = presidio::evaluate(shared, screener)?;
+    Ok(rows)
 }
