@@ -65,9 +65,10 @@ fn table(rows: &[Row], md: bool) -> String {
             [
                 r.dataset.clone(),
                 r.task.clone(),
-                format!("{:.3}", r.counts.precision()),
+                // A per-type row of a type-blind score has no meaningful precision, hence no F1.
+                if r.recall_only { "-".to_owned() } else { format!("{:.3}", r.counts.precision()) },
                 format!("{:.3}", r.counts.recall()),
-                format!("{:.3}", r.counts.f1()),
+                if r.recall_only { "-".to_owned() } else { format!("{:.3}", r.counts.f1()) },
                 target_text(r),
                 met_text(r).to_owned(),
             ]
@@ -163,8 +164,16 @@ mod tests {
                 task: "PHI tokens (type-blind)".to_owned(),
                 counts: Counts { tp: 80, fp: 20, fn_: 20 },
                 target: Some(Target { f1: 0.75, recall: Some(0.9) }),
+                recall_only: false,
             },
-            Row { dataset: "psytar/dev".to_owned(), task: "ADR sentences".to_owned(), counts: Counts { tp: 0, fp: 0, fn_: 5 }, target: None },
+            Row {
+                dataset: "presidio-synthetic".to_owned(),
+                task: "PERSON tokens".to_owned(),
+                counts: Counts { tp: 9, fp: 0, fn_: 1 },
+                target: None,
+                recall_only: true,
+            },
+            Row { dataset: "psytar/dev".to_owned(), task: "ADR sentences".to_owned(), counts: Counts { tp: 0, fp: 0, fn_: 5 }, target: None, recall_only: false },
         ]
     }
 
@@ -177,7 +186,7 @@ mod tests {
     #[test]
     fn dates_from_days() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_517), (2026, 3, 4));
+        assert_eq!(civil_from_days(20_517), (2026, 3, 5));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

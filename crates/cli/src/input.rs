@@ -57,6 +57,7 @@ impl Input {
 }
 
 /// A message read from an input, with where it came from.
+#[derive(Debug)]
 pub(crate) struct Record {
     /// 1-based line of the input where the message is (or starts, for a whole text file).
     pub line: usize,
