@@ -19,8 +19,8 @@ use crate::screen_cmd::{self, Options};
 const CHUNK_BYTES: usize = 100 * 1024;
 /// Length of the draft used for latency.
 const DRAFT_CHARS: usize = 2_000;
-/// Size of the generated JSON Lines stream used for the memory check.
-const STREAM_BYTES: u64 = 32 << 20;
+/// Bytes of generated JSON Lines streamed per second of `--seconds` for the memory check.
+const STREAM_BYTES_PER_SECOND: f64 = 16.0 * 1024.0 * 1024.0;
 
 /// Options of `rounds bench`.
 #[derive(Args, Debug)]
@@ -102,14 +102,15 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
 
     let before = peak_rss_kib();
-    let streamed = stream_jsonl(&screener, &corpus)?;
+    let stream_bytes = (budget.as_secs_f64() * STREAM_BYTES_PER_SECOND).clamp(1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0) as u64;
+    let streamed = stream_jsonl(&screener, &corpus, stream_bytes)?;
     let after = peak_rss_kib();
     println!(
-        "\nmemory: peak RSS {} at start, {} before and {} after streaming {:.0} MiB of JSON Lines ({} messages) through `screen --format jsonl`",
+        "\nmemory: peak RSS {} at start, {} before and {} after streaming {:.1} MiB of JSON Lines ({} messages) through `screen --format jsonl`",
         fmt_kib(rss_start),
         fmt_kib(before),
         fmt_kib(after),
-        STREAM_BYTES as f64 / f64::from(1 << 20),
+        stream_bytes as f64 / f64::from(1 << 20),
         streamed,
     );
     if let (Some(b), Some(a)) = (before, after) {
@@ -226,10 +227,10 @@ fn latency(screener: &Screener, draft: &Message, budget: Duration) -> (Duration,
     (at(0.5), at(0.99))
 }
 
-/// Stream a generated JSON Lines input of [`STREAM_BYTES`] through the same code as
-/// `rounds screen --format jsonl`, writing to nowhere; returns the messages screened.
-fn stream_jsonl(screener: &Screener, corpus: &Corpus) -> anyhow::Result<u64> {
-    let generator = Generator { messages: corpus.messages.clone(), next: 0, left: STREAM_BYTES, pending: Vec::new(), pos: 0 };
+/// Stream `bytes` of generated JSON Lines through the same code as `rounds screen --format
+/// jsonl`, writing to nowhere; returns the messages screened.
+fn stream_jsonl(screener: &Screener, corpus: &Corpus, bytes: u64) -> anyhow::Result<u64> {
+    let generator = Generator { messages: corpus.messages.clone(), next: 0, left: bytes, pending: Vec::new(), pos: 0 };
     let mut input = Input::from_reader("generated.jsonl", Box::new(BufReader::with_capacity(1 << 16, generator)));
     let read = ReadOptions { kind: InputKind::Jsonl, per_line: false, direction: Direction::Incoming };
     let opts = Options { direction: Direction::Incoming, redact: false, progress: false };

@@ -25,9 +25,12 @@ pub(crate) enum InputKind {
     Jsonl,
 }
 
+/// The name stdin goes by in messages and reports.
+pub(crate) const STDIN: &str = "<stdin>";
+
 /// One input stream with the name used in messages and reports.
 pub(crate) struct Input {
-    /// File name as given, or `-` for stdin.
+    /// File name as given, or [`STDIN`].
     pub name: String,
     /// Size in bytes when known (regular files), for the progress bar.
     pub len: Option<u64>,
@@ -38,7 +41,7 @@ impl Input {
     /// Open a file, or stdin for `-`.
     pub fn open(path: &str) -> anyhow::Result<Input> {
         if path == "-" {
-            return Ok(Input::from_reader("-", Box::new(io::stdin().lock())));
+            return Ok(Input::from_reader(STDIN, Box::new(io::stdin().lock())));
         }
         let file = File::open(path).with_context(|| format!("cannot open {path}"))?;
         let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
@@ -163,7 +166,7 @@ fn read_whole_text(reader: &mut dyn BufRead, direction: Direction) -> io::Result
                 line,
                 id: None,
                 message: format!(
-                    "invalid UTF-8 at byte {bad} (line {line}, byte {} of the line)",
+                    "invalid UTF-8 at byte offset {bad} (line {line}, byte {} of the line)",
                     bad - line_start + 1
                 ),
             })
@@ -228,7 +231,11 @@ fn json_line(buf: &[u8], line: usize, direction: Direction) -> Option<Item> {
         Ok(m) => m,
         Err(e) => {
             let id = serde_json::from_slice::<JsonId>(buf).ok().and_then(|j| j.id).filter(valid_id);
-            return Some(Err(RecordError { line, id, message: format!("invalid JSON message: {e}") }));
+            // serde's own "at line 1 column N" would read as the file's line 1: keep the column only.
+            let text = e.to_string();
+            let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
+            let message = format!("invalid JSON at column {}: {what}", e.column());
+            return Some(Err(RecordError { line, id, message }));
         }
     };
     let id = parsed.id.filter(|v| !v.is_null());
@@ -358,7 +365,7 @@ mod tests {
         assert_eq!(msgs.len(), 3);
         assert_eq!((msgs[0].0, msgs[0].1.clone()), (1, Some(Value::from(3))));
         assert!(msgs[0].2.contains("missing field `text`"), "{}", msgs[0].2);
-        assert!(msgs[1].2.contains("line 1 column 2"), "{}", msgs[1].2);
+        assert_eq!(msgs[1].2, "invalid JSON at column 2: key must be a string");
         assert_eq!(msgs[2].2, "`id` must be a string or a number");
     }
 
@@ -367,7 +374,7 @@ mod tests {
         let items = read(InputKind::Text, false, b"ok\nfine \xff here\n");
         let [Err(e)] = items.as_slice() else { panic!("{items:?}") };
         assert_eq!(e.line, 2);
-        assert_eq!(e.message, "invalid UTF-8 at byte 8 (line 2, byte 6 of the line)");
+        assert_eq!(e.message, "invalid UTF-8 at byte offset 8 (line 2, byte 6 of the line)");
     }
 
     #[test]

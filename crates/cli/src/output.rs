@@ -27,7 +27,7 @@ pub(crate) enum Format {
 
 /// One screened message, with where it came from.
 pub(crate) struct Screened<'a> {
-    /// Input name (`-` for stdin).
+    /// Input name (`<stdin>` for stdin).
     pub source: &'a str,
     /// 1-based line of the input where the message is.
     pub line: usize,

@@ -53,7 +53,7 @@ impl<'w> Sarif<'w> {
 }
 
 fn uri(source: &str) -> &str {
-    if source == "-" { "stdin" } else { source }
+    if source == crate::input::STDIN { "stdin" } else { source }
 }
 
 impl Output for Sarif<'_> {
