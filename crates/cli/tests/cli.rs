@@ -1,6 +1,8 @@
 //! End-to-end tests of the `rounds` binary: exit codes, the JSON Lines contract, error messages,
 //! redaction and SARIF.
 
+#![allow(clippy::expect_used, reason = "test helpers: failing to run the binary or write a scratch file should fail the test loudly")]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench -p rounds-screen --bench screen`.
 
+#![allow(clippy::expect_used, reason = "the default policy must compile; if it does not, stop loudly")]
+
 use std::hint::black_box;
 use std::sync::OnceLock;
 

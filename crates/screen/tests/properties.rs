@@ -1,6 +1,8 @@
 //! Properties that must hold for any input: screening never panics, every finding points at
 //! the text it reports, and oversized messages are refused rather than screened.
 
+#![allow(clippy::expect_used, reason = "the default policy must compile; if it does not, stop loudly")]
+
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
