@@ -112,7 +112,7 @@ impl Renderer {
             self.adverse_event(out, ae)?;
         }
         if let Some(r) = item.redacted {
-            writeln!(out, "  {} {r}", self.paint(BOLD, "redacted:"))?;
+            writeln!(out, "  {} {}", self.paint(BOLD, "redacted:"), r.trim_end_matches(['\n', '\r']))?;
         }
         Ok(())
     }
