@@ -17,7 +17,7 @@ pub(crate) fn run(shared: Option<PathBuf>, write: Option<&Path>) -> anyhow::Resu
         .with_context(|| format!("evaluation over {} failed", shared.display()))?;
     print!("{}", table(&rows, false));
     if let Some(path) = write {
-        let doc = markdown(&rows, &today(), git_commit().as_deref());
+        let doc = markdown(&rows, &today(), git_commit().as_deref(), path);
         std::fs::write(path, doc).with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -101,12 +101,13 @@ fn table(rows: &[Row], md: bool) -> String {
 }
 
 /// The markdown page written by `--write`.
-fn markdown(rows: &[Row], date: &str, commit: Option<&str>) -> String {
+fn markdown(rows: &[Row], date: &str, commit: Option<&str>, path: &Path) -> String {
     let mut out = String::from("# Accuracy\n\n");
     let _ = writeln!(
         out,
-        "Measured {date} at commit {} with the default policy by `rounds eval --write docs/accuracy.md`.\n",
-        commit.unwrap_or("unknown")
+        "Measured {date} at commit {} with the default policy by `rounds eval --write {}`.\n",
+        commit.unwrap_or("unknown"),
+        path.display()
     );
     out.push_str("Precision, recall and F1 are over the labelled sets in the shared data folder; ");
     out.push_str("the target column is the project's goal for that row.\n\n");
@@ -180,7 +181,7 @@ mod tests {
     #[test]
     fn text_and_markdown_tables() {
         insta::assert_snapshot!(table(&rows(), false));
-        insta::assert_snapshot!(markdown(&rows(), "2026-11-25", Some("abc123")));
+        insta::assert_snapshot!(markdown(&rows(), "2026-11-25", Some("abc123"), Path::new("docs/accuracy.md")));
     }
 
     #[test]
