@@ -256,9 +256,9 @@ fn rules_lists_every_rule_as_table_and_json() {
 
 #[test]
 fn eval_without_shared_data_says_where_to_put_it() {
-    let out = rounds(&["eval", "--shared", "/nonexistent/shared"], b"");
+    let out = rounds(&["eval", "--shared", "/nonexistent/shared", "--write", "/nonexistent/accuracy.md"], b"");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is not a shared data folder"), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: /nonexistent/shared is not a shared data folder"), "{}", stderr(&out));
 }
 
 #[test]
@@ -284,4 +284,23 @@ fn human_output_end_to_end() {
     insta::with_settings!({ snapshot_suffix => suffix }, {
         insta::assert_snapshot!(stable);
     });
+}
+
+#[test]
+fn json_format_is_one_array_in_input_order() {
+    let input = b"{\"id\":\"a\",\"text\":\"first\"}\n{\"id\":\"b\",\"text\":\"second\"}\n";
+    let out = rounds(&["screen", "--input", "jsonl", "--format", "json"], input);
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).expect("one JSON array");
+    let ids: Vec<&Value> = list.iter().map(|r| &r["id"]).collect();
+    assert_eq!(ids, [&Value::from("a"), &Value::from("b")]);
+    let out = rounds(&["screen", "--input", "jsonl", "--format", "json"], b"\n");
+    assert_eq!(serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("empty array").len(), 0);
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let plain = rounds(&["screen"], b"hello");
+    assert!(!plain.stdout.contains(&0x1b), "{}", stdout(&plain));
+    let forced = rounds(&["screen", "--color", "always"], b"hello");
+    assert!(forced.stdout.contains(&0x1b), "{}", stdout(&forced));
 }
