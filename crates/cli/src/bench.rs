@@ -3,9 +3,9 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::rc::Rc;
 use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -56,11 +56,19 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     for s in &corpus.sources {
         println!("  {s}");
     }
-    println!("one thread, every detector on, default policy unless --policy; {:.1} s per figure\n", budget.as_secs_f64());
+    println!(
+        "one thread, every detector on, default policy unless --policy; {:.1} s per figure\n",
+        budget.as_secs_f64()
+    );
 
     let rss_start = peak_rss_kib();
     let floor = measure(budget, || floor_pass(&corpus.messages));
-    println!("{:<32}{:>14.0} msg/s {:>10.1} MB/s", "floor (read and split)", floor.per_sec(count), floor.mb_per_sec(bytes));
+    println!(
+        "{:<32}{:>14.0} msg/s {:>10.1} MB/s",
+        "floor (read and split)",
+        floor.per_sec(count),
+        floor.mb_per_sec(bytes)
+    );
 
     for direction in [Direction::Incoming, Direction::Outgoing] {
         let msgs: Vec<Message> =
@@ -104,7 +112,8 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
 
     let before = peak_rss_kib();
-    let stream_bytes = (budget.as_secs_f64() * STREAM_BYTES_PER_SECOND).clamp(1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0) as u64;
+    let stream_bytes =
+        (budget.as_secs_f64() * STREAM_BYTES_PER_SECOND).clamp(1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0) as u64;
     let started = Instant::now();
     let (streamed, stream_bytes) = stream_jsonl(&screener, &corpus, stream_bytes, started + budget * 4)?;
     let took = started.elapsed().as_secs_f64().max(1e-9);
@@ -125,7 +134,10 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
     if let (Some(b), Some(a)) = (before, after) {
         let grew = a.saturating_sub(b);
-        println!("        peak grew by {grew} KiB while streaming: {}", if grew < 16 * 1024 { "flat" } else { "NOT flat" });
+        println!(
+            "        peak grew by {grew} KiB while streaming: {}",
+            if grew < 16 * 1024 { "flat" } else { "NOT flat" }
+        );
     }
     Ok(())
 }

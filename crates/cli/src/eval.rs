@@ -28,9 +28,9 @@ pub(crate) fn run(shared: Option<PathBuf>, write: Option<&Path>) -> anyhow::Resu
 pub(crate) fn shared_folder(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = match given.or_else(rounds_eval::shared_dir) {
         Some(d) => d,
-        None => bail!(
-            "cannot find the shared data folder: pass --shared DIR, set ROUNDS_SHARED, or put it at ../shared"
-        ),
+        None => {
+            bail!("cannot find the shared data folder: pass --shared DIR, set ROUNDS_SHARED, or put it at ../shared")
+        }
     };
     if !dir.join("data").is_dir() {
         bail!("{} is not a shared data folder (it has no data/ inside)", dir.display());
@@ -117,9 +117,7 @@ fn markdown(rows: &[Row], date: &str, commit: Option<&str>, path: &Path) -> Stri
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -174,7 +172,13 @@ mod tests {
                 target: None,
                 recall_only: true,
             },
-            Row { dataset: "psytar/dev".to_owned(), task: "ADR sentences".to_owned(), counts: Counts { tp: 0, fp: 0, fn_: 5 }, target: None, recall_only: false },
+            Row {
+                dataset: "psytar/dev".to_owned(),
+                task: "ADR sentences".to_owned(),
+                counts: Counts { tp: 0, fp: 0, fn_: 5 },
+                target: None,
+                recall_only: false,
+            },
         ]
     }
 

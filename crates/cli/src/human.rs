@@ -33,11 +33,7 @@ struct Paint<T: fmt::Display>(Style, T, bool);
 
 impl<T: fmt::Display> fmt::Display for Paint<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.2 {
-            write!(f, "{}{}{:#}", self.0, self.1, self.0)
-        } else {
-            write!(f, "{}", self.1)
-        }
+        if self.2 { write!(f, "{}{}{:#}", self.0, self.1, self.0) } else { write!(f, "{}", self.1) }
     }
 }
 
@@ -99,13 +95,7 @@ impl Renderer {
             writeln!(out, "  {}", self.paint(BOLD, "PHI:"))?;
             for p in &report.phi {
                 let ctx = if p.health_context { ", in health context" } else { "" };
-                writeln!(
-                    out,
-                    "    {:?}  Safe Harbor ({:?}) {}{ctx}",
-                    p.text,
-                    p.category,
-                    p.category.description()
-                )?;
+                writeln!(out, "    {:?}  Safe Harbor ({:?}) {}{ctx}", p.text, p.category, p.category.description())?;
             }
         }
         if let Some(ae) = &report.adverse_event {
@@ -117,7 +107,14 @@ impl Renderer {
         Ok(())
     }
 
-    fn finding(&self, out: &mut String, f: &Finding, text: &str, lines: &mut LineCursor, base_line: usize) -> fmt::Result {
+    fn finding(
+        &self,
+        out: &mut String,
+        f: &Finding,
+        text: &str,
+        lines: &mut LineCursor,
+        base_line: usize,
+    ) -> fmt::Result {
         use fmt::Write as _;
         let sev = severity_style(f.severity);
         let phi = f.phi_category.map(|c| format!(", Safe Harbor ({c:?}) {}", c.description())).unwrap_or_default();
@@ -152,7 +149,12 @@ impl Renderer {
         )?;
         writeln!(out, "    {} {}", self.paint(GUTTER, format_args!("{pad} =")), f.explanation)?;
         if let Some(s) = &f.suggestion {
-            writeln!(out, "    {} {} {s}", self.paint(GUTTER, format_args!("{pad} =")), self.paint(BOLD, "suggestion:"))?;
+            writeln!(
+                out,
+                "    {} {} {s}",
+                self.paint(GUTTER, format_args!("{pad} =")),
+                self.paint(BOLD, "suggestion:")
+            )?;
         }
         Ok(())
     }
@@ -165,7 +167,9 @@ impl Renderer {
             "not yet reportable: elements missing"
         };
         writeln!(out, "  {} {verdict}", self.paint(BOLD, "adverse event:"))?;
-        for (name, e) in [("patient", &ae.patient), ("reporter", &ae.reporter), ("product", &ae.product), ("event", &ae.event)] {
+        for (name, e) in
+            [("patient", &ae.patient), ("reporter", &ae.reporter), ("product", &ae.product), ("event", &ae.event)]
+        {
             writeln!(out, "    {name:<9}{}", self.element(e))?;
         }
         Ok(())
@@ -242,17 +246,15 @@ impl LineCursor {
         self.line += memchr::memchr_iter(b'\n', skipped).count();
         self.pos = start;
         let line_start = memchr::memrchr(b'\n', text.as_bytes().get(..start).unwrap_or_default()).map_or(0, |i| i + 1);
-        let line_end = memchr::memchr(b'\n', text.as_bytes().get(start..).unwrap_or_default()).map_or(text.len(), |i| start + i);
+        let line_end =
+            memchr::memchr(b'\n', text.as_bytes().get(start..).unwrap_or_default()).map_or(text.len(), |i| start + i);
         let span_end = end.min(line_end);
         let before = text.get(line_start..start).unwrap_or_default();
         let span = text.get(start..span_end).unwrap_or_default();
         let after = text.get(span_end..line_end).unwrap_or_default();
         let multi_line = end > line_end;
-        let snippet = Snippet {
-            before: clip_left(before),
-            span: clip_span(span, multi_line),
-            after: clip_right(after),
-        };
+        let snippet =
+            Snippet { before: clip_left(before), span: clip_span(span, multi_line), after: clip_right(after) };
         (self.line, snippet)
     }
 }
@@ -297,7 +299,14 @@ mod tests {
     use super::*;
     use screen::{Action, AdverseEventCandidate, Category, Decision, Message, PhiEntity, Report, SafeHarbor, Span};
 
-    fn finding(rule: &str, category: Category, severity: Severity, action: Action, text: &str, needle: &str) -> Finding {
+    fn finding(
+        rule: &str,
+        category: Category,
+        severity: Severity,
+        action: Action,
+        text: &str,
+        needle: &str,
+    ) -> Finding {
         let start = text.find(needle).unwrap_or_else(|| panic!("{needle} not in {text}"));
         Finding {
             rule_id: rule.to_owned(),
@@ -314,7 +323,16 @@ mod tests {
     }
 
     fn screened<'a>(message: &'a Message, report: &'a Report, redacted: Option<&'a str>) -> Screened<'a> {
-        Screened { source: "notes.txt", line: 3, per_line: true, byte_offset: Some(40), id: None, message, report, redacted }
+        Screened {
+            source: "notes.txt",
+            line: 3,
+            per_line: true,
+            byte_offset: Some(40),
+            id: None,
+            message,
+            report,
+            redacted,
+        }
     }
 
     #[test]
@@ -331,7 +349,12 @@ mod tests {
             findings: vec![name.clone(), phone.clone()],
             phi: vec![
                 PhiEntity { category: SafeHarbor::A, span: name.span, text: "Jane".to_owned(), health_context: true },
-                PhiEntity { category: SafeHarbor::D, span: phone.span, text: phone.matched.clone(), health_context: true },
+                PhiEntity {
+                    category: SafeHarbor::D,
+                    span: phone.span,
+                    text: phone.matched.clone(),
+                    health_context: true,
+                },
             ],
             adverse_event: None,
         };
@@ -343,7 +366,14 @@ mod tests {
     fn adverse_event_on_second_line_of_a_whole_file() {
         let text = "Loved the nurses.\nAfter two weeks on Cardiolex my mother got a terrible rash.";
         let message = Message::incoming(text);
-        let ae = finding("adverse_event.report", Category::AdverseEvent, Severity::High, Action::Escalate, text, "terrible rash");
+        let ae = finding(
+            "adverse_event.report",
+            Category::AdverseEvent,
+            Severity::High,
+            Action::Escalate,
+            text,
+            "terrible rash",
+        );
         let el = |t: &str| {
             let s = text.find(t).unwrap_or(0);
             Element { found: true, span: Some(Span::new(s, s + t.len())), text: Some(t.to_owned()) }
@@ -360,7 +390,16 @@ mod tests {
                 reportable: true,
             }),
         };
-        let item = Screened { source: "review.txt", line: 1, per_line: false, byte_offset: Some(0), id: None, message: &message, report: &report, redacted: None };
+        let item = Screened {
+            source: "review.txt",
+            line: 1,
+            per_line: false,
+            byte_offset: Some(0),
+            id: None,
+            message: &message,
+            report: &report,
+            redacted: None,
+        };
         insta::assert_snapshot!(render(&item, false));
     }
 
@@ -370,15 +409,27 @@ mod tests {
         let text = format!("{filler}\tbuy cheap meds now at http://rx-deals.example {}", "and more text ".repeat(6));
         let mut message = Message::incoming(text.as_str());
         message.attachments.alt_text = Some("photo of a wristband\nMRN 00123456".to_owned());
-        let spam = finding("spam.pharmacy", Category::Spam, Severity::Medium, Action::Hide, &text, "buy cheap meds now");
-        let link = finding("link.suspicious", Category::Link, Severity::Low, Action::Review, &text, "http://rx-deals.example");
+        let spam =
+            finding("spam.pharmacy", Category::Spam, Severity::Medium, Action::Hide, &text, "buy cheap meds now");
+        let link =
+            finding("link.suspicious", Category::Link, Severity::Low, Action::Review, &text, "http://rx-deals.example");
         let alt = message.attachments.alt_text.clone().unwrap_or_default();
         let mut mrn = finding("phi.mrn", Category::Phi, Severity::High, Action::Hide, &alt, "MRN 00123456");
         mrn.field = Field::AltText;
         mrn.phi_category = Some(SafeHarbor::H);
-        let report = Report { decision: Decision::Hide, findings: vec![spam, link, mrn], phi: vec![], adverse_event: None };
+        let report =
+            Report { decision: Decision::Hide, findings: vec![spam, link, mrn], phi: vec![], adverse_event: None };
         let id = serde_json::Value::from("c-17");
-        let item = Screened { source: "in.jsonl", line: 12, per_line: true, byte_offset: None, id: Some(&id), message: &message, report: &report, redacted: None };
+        let item = Screened {
+            source: "in.jsonl",
+            line: 12,
+            per_line: true,
+            byte_offset: None,
+            id: Some(&id),
+            message: &message,
+            report: &report,
+            redacted: None,
+        };
         insta::assert_snapshot!(render(&item, false));
     }
 

@@ -107,8 +107,8 @@ pub(crate) fn read_all(
     let name = input.name.clone();
     match (opts.kind, opts.per_line) {
         (InputKind::Text, false) => {
-            let item = read_whole_text(&mut input.reader, opts.direction)
-                .with_context(|| format!("cannot read {name}"))?;
+            let item =
+                read_whole_text(&mut input.reader, opts.direction).with_context(|| format!("cannot read {name}"))?;
             let done = item.as_ref().map_or(0, |r| r.message.text.len() as u64);
             each(item, done)
         }
@@ -145,8 +145,7 @@ fn read_whole_text(reader: &mut dyn BufRead, direction: Direction) -> io::Result
         return Ok(Err(RecordError {
             line: 1,
             id: None,
-            message: "the text is larger than the 1 MiB limit for one message; use --per-line or split it"
-                .to_owned(),
+            message: "the text is larger than the 1 MiB limit for one message; use --per-line or split it".to_owned(),
         }));
     }
     Ok(match String::from_utf8(bytes) {
@@ -351,7 +350,11 @@ mod tests {
 
     #[test]
     fn jsonl_keeps_line_numbers_across_blank_lines_and_echoes_ids() {
-        let items = read(InputKind::Jsonl, false, b"{\"id\":7,\"text\":\"a\"}\n\n{\"id\":\"x\",\"text\":\"b\",\"direction\":\"outgoing\"}\r\n");
+        let items = read(
+            InputKind::Jsonl,
+            false,
+            b"{\"id\":7,\"text\":\"a\"}\n\n{\"id\":\"x\",\"text\":\"b\",\"direction\":\"outgoing\"}\r\n",
+        );
         let [Ok(a), Ok(b)] = items.as_slice() else { panic!("{items:?}") };
         assert_eq!((a.line, a.id.as_ref(), a.message.text.as_str()), (1, Some(&Value::from(7)), "a"));
         assert_eq!((b.line, b.id.as_ref(), b.message.direction), (3, Some(&Value::from("x")), Direction::Outgoing));

@@ -82,7 +82,8 @@ impl Output for Sarif<'_> {
                     None => format!("line {}", item.line),
                 };
                 let field = if f.field == Field::AltText { "attachments.alt_text" } else { "text" };
-                location["logicalLocations"] = json!([{ "name": name, "kind": "object", "fullyQualifiedName": format!("{name}.{field}") }]);
+                location["logicalLocations"] =
+                    json!([{ "name": name, "kind": "object", "fullyQualifiedName": format!("{name}.{field}") }]);
             }
             let mut result = json!({
                 "ruleId": f.rule_id,

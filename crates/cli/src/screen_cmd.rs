@@ -99,7 +99,8 @@ pub(crate) fn load_screener(policy: Option<&std::path::Path>) -> anyhow::Result<
     let policy = match policy {
         None => Policy::default(),
         Some(path) => {
-            let src = std::fs::read_to_string(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+            let src =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read policy {}", path.display()))?;
             Policy::from_toml(&src).with_context(|| format!("policy {}", path.display()))?
         }
     };
@@ -116,7 +117,8 @@ pub(crate) fn run(args: &ScreenArgs) -> anyhow::Result<u8> {
     };
     let stdout = io::stdout().lock();
     let mut out = output::make(args.format, Box::new(io::BufWriter::with_capacity(1 << 16, stdout)), color);
-    let files: Vec<&str> = if args.files.is_empty() { vec!["-"] } else { args.files.iter().map(String::as_str).collect() };
+    let files: Vec<&str> =
+        if args.files.is_empty() { vec!["-"] } else { args.files.iter().map(String::as_str).collect() };
     let mut summary = Summary::default();
     let opts = Options {
         direction: match args.direction {

@@ -1,7 +1,10 @@
 //! End-to-end tests of the `rounds` binary: exit codes, the JSON Lines contract, error messages,
 //! redaction and SARIF.
 
-#![allow(clippy::expect_used, reason = "test helpers: failing to run the binary or write a scratch file should fail the test loudly")]
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: failing to run the binary or write a scratch file should fail the test loudly"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -124,7 +127,8 @@ fn fail_on_sets_the_exit_code() {
     }
     let out = rounds(&["screen", "--direction", "outgoing", "--fail-on", "info"], SSN_TEXT.as_bytes());
     assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
-    let out = rounds(&["screen", "--direction", "outgoing", "--fail-on", "info"], b"See you at the 5k run on Saturday!");
+    let out =
+        rounds(&["screen", "--direction", "outgoing", "--fail-on", "info"], b"See you at the 5k run on Saturday!");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
@@ -153,7 +157,10 @@ fn bad_json_names_file_line_and_column_and_keeps_going() {
     let out = rounds(&["screen", "--format", "jsonl", name], b"");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(&format!("{name}:3: invalid JSON at column 16: invalid type: integer `5`, expected a string")), "{err}");
+    assert!(
+        err.contains(&format!("{name}:3: invalid JSON at column 16: invalid type: integer `5`, expected a string")),
+        "{err}"
+    );
     assert!(err.contains(&format!("{name}:4: invalid JSON at column 8: missing field `text`")), "{err}");
     assert!(err.contains(&format!("{name}:5: invalid JSON at column")), "{err}");
     let reports = jsonl(&out);
@@ -171,7 +178,11 @@ fn invalid_utf8_names_line_and_byte() {
     let name = path.to_str().expect("utf-8 path");
     let out = rounds(&["screen", name], b"");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(&format!("{name}: invalid UTF-8 at byte offset 13 (line 2, byte 4 of the line)")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{name}: invalid UTF-8 at byte offset 13 (line 2, byte 4 of the line)")),
+        "{}",
+        stderr(&out)
+    );
 
     let out = rounds(&["screen", "--per-line", name], b"");
     assert_eq!(out.status.code(), Some(2));
@@ -234,7 +245,8 @@ fn sarif_is_valid_json_with_required_fields() {
         assert!(result["ruleId"].is_string() && result["message"]["text"].is_string(), "{result}");
         assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap_or_default()), "{result}");
         let region = &result["locations"][0]["physicalLocation"]["region"];
-        let (offset, len) = (region["byteOffset"].as_u64().expect("offset"), region["byteLength"].as_u64().expect("len"));
+        let (offset, len) =
+            (region["byteOffset"].as_u64().expect("offset"), region["byteLength"].as_u64().expect("len"));
         assert!(offset + len <= SSN_TEXT.len() as u64, "offsets are in the file: {result}");
     }
     assert_eq!(run["invocations"][0]["executionSuccessful"], true);
@@ -266,7 +278,9 @@ fn bench_falls_back_to_the_synthetic_corpus() {
     let out = rounds(&["bench", "--shared", "/nonexistent/shared", "--seconds", "0.05"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    for needle in ["built-in synthetic corpus", "floor", "short messages, incoming", "long text", "draft latency", "peak RSS"] {
+    for needle in
+        ["built-in synthetic corpus", "floor", "short messages, incoming", "long text", "draft latency", "peak RSS"]
+    {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
@@ -274,7 +288,18 @@ fn bench_falls_back_to_the_synthetic_corpus() {
 #[test]
 fn human_output_end_to_end() {
     let path = file("e2e.txt", format!("{SSN_TEXT}\nCall me at 555-201-3344 if the rash gets worse.\n").as_bytes());
-    let out = rounds(&["screen", "--per-line", "--direction", "outgoing", "--fail-on", "critical", path.to_str().expect("utf-8 path")], b"");
+    let out = rounds(
+        &[
+            "screen",
+            "--per-line",
+            "--direction",
+            "outgoing",
+            "--fail-on",
+            "critical",
+            path.to_str().expect("utf-8 path"),
+        ],
+        b"",
+    );
     assert!(!out.stdout.contains(&0x1b), "no colour when stdout is not a terminal");
     let text = stdout(&out).replace(path.to_str().expect("utf-8 path"), "e2e.txt");
     // Explanations and suggestions are worded by each detector and reworded often; the snapshot

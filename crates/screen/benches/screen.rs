@@ -8,8 +8,8 @@
 use std::hint::black_box;
 use std::sync::OnceLock;
 
-use divan::counter::{BytesCount, ItemsCount};
 use divan::Bencher;
+use divan::counter::{BytesCount, ItemsCount};
 use screen::{Message, Policy, Screener};
 
 fn main() {

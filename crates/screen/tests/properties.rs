@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use screen::{Direction, Field, Message, Policy, Report, ScreenError, Screener, MAX_MESSAGE_BYTES};
+use screen::{Direction, Field, MAX_MESSAGE_BYTES, Message, Policy, Report, ScreenError, Screener};
 
 fn screener() -> &'static Screener {
     static S: OnceLock<Screener> = OnceLock::new();
@@ -21,7 +21,12 @@ fn check(msg: &Message, report: &Report) -> Result<(), TestCaseError> {
             Field::AltText => msg.attachments.alt_text.as_deref().unwrap_or_default(),
         };
         prop_assert!(f.span.start < f.span.end, "empty span {:?} for {}", f.span, f.rule_id);
-        prop_assert!(text.is_char_boundary(f.span.start) && text.is_char_boundary(f.span.end), "{} {:?} off char boundary", f.rule_id, f.span);
+        prop_assert!(
+            text.is_char_boundary(f.span.start) && text.is_char_boundary(f.span.end),
+            "{} {:?} off char boundary",
+            f.rule_id,
+            f.span
+        );
         prop_assert_eq!(text.get(f.span.start..f.span.end), Some(f.matched.as_str()), "{}", f.rule_id);
         prop_assert!(f.rule_id.starts_with(f.category.as_str()), "{} not in {}", f.rule_id, f.category);
     }
@@ -51,13 +56,87 @@ fn screen_both_ways(text: &str, alt: Option<String>) -> Result<(), TestCaseError
 /// Pieces that stress normalization and tokenization: combining marks, confusables, zero-width
 /// and bidi controls, expanding ligatures, digits in many scripts, and real-looking identifiers.
 const PIECES: &[&str] = &[
-    "a", "Z", " ", "\n", "\t", ".", "@", "-", "(", ")", "/", ":", "#", "+1 ", "0", "7", "555", "-0199",
-    "\u{301}", "\u{308}\u{323}", "\u{200b}", "\u{200d}", "\u{feff}", "\u{202e}", "\u{2066}", "\u{ad}",
-    "е", "о", "а", "ı", "İ", "ß", "ẞ", "ﬁ", "ﬃ", "Ⅻ", "①", "٣", "߁", "𝟗", "０", "１２", "ǅ", "ꭓ",
-    "🙂", "👩‍⚕️", "🇺🇸", "\u{10ffff}", "\u{fffd}", "\r\n", "é", "ñ", "한", "日本", "ﷺ", "ヶ",
-    "John", "Smith", "MRN", "SSN", "room 12", "bed 4", "DOB", "03/14/1961", "078-05-1120", "(555) 201-3344",
-    "john.smith@example.org", "http://", "https://xn--80ak6aa92e.com/", "www.", "192.168.0.1", "4111 1111 1111 1111",
-    "my mother", "Xarelto", "rash", "kill myself", "cures", "no side effects", "buy now", "f*ck", "suicide",
+    "a",
+    "Z",
+    " ",
+    "\n",
+    "\t",
+    ".",
+    "@",
+    "-",
+    "(",
+    ")",
+    "/",
+    ":",
+    "#",
+    "+1 ",
+    "0",
+    "7",
+    "555",
+    "-0199",
+    "\u{301}",
+    "\u{308}\u{323}",
+    "\u{200b}",
+    "\u{200d}",
+    "\u{feff}",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{ad}",
+    "е",
+    "о",
+    "а",
+    "ı",
+    "İ",
+    "ß",
+    "ẞ",
+    "ﬁ",
+    "ﬃ",
+    "Ⅻ",
+    "①",
+    "٣",
+    "߁",
+    "𝟗",
+    "０",
+    "１２",
+    "ǅ",
+    "ꭓ",
+    "🙂",
+    "👩‍⚕️",
+    "🇺🇸",
+    "\u{10ffff}",
+    "\u{fffd}",
+    "\r\n",
+    "é",
+    "ñ",
+    "한",
+    "日本",
+    "ﷺ",
+    "ヶ",
+    "John",
+    "Smith",
+    "MRN",
+    "SSN",
+    "room 12",
+    "bed 4",
+    "DOB",
+    "03/14/1961",
+    "078-05-1120",
+    "(555) 201-3344",
+    "john.smith@example.org",
+    "http://",
+    "https://xn--80ak6aa92e.com/",
+    "www.",
+    "192.168.0.1",
+    "4111 1111 1111 1111",
+    "my mother",
+    "Xarelto",
+    "rash",
+    "kill myself",
+    "cures",
+    "no side effects",
+    "buy now",
+    "f*ck",
+    "suicide",
 ];
 
 fn pieces() -> impl Strategy<Value = String> {
