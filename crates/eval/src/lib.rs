@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod presidio;
+pub mod wnut;
 
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]
@@ -122,5 +123,6 @@ pub(crate) fn read(path: &Path) -> Result<String, EvalError> {
 /// Every accuracy row Rounds reports, for every labelled set found under `shared`.
 pub fn evaluate_all(shared: &Path, screener: &screen::Screener) -> Result<Vec<Row>, EvalError> {
     let mut rows = presidio::evaluate(shared, screener)?;
+    rows.extend(wnut::evaluate(shared, screener)?);
     Ok(rows)
 }

@@ -29,6 +29,8 @@ pub use report::{
     SafeHarbor, Severity, Span,
 };
 pub use rules::RuleInfo;
+/// Training support for the name model (features, weight encoding); used by `rounds-eval`.
+pub use detect::names_model::training as name_model;
 
 /// The largest message the engine screens, in bytes (1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -126,16 +128,22 @@ impl Screener {
             (a.span.start, std::cmp::Reverse(a.span.end), a.rule.id).cmp(&(b.span.start, std::cmp::Reverse(b.span.end), b.rule.id))
         });
         let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        // Hits come sorted by start, so a hit overlaps an earlier one of its rule exactly when it
+        // starts before the furthest end seen for that rule; there are few rules, many hits.
+        let mut rule_ends: Vec<(&'static str, usize)> = Vec::new();
         for hit in hits {
             if hit.span.end > text.len() || hit.span.is_empty() || !text.is_char_boundary(hit.span.start) || !text.is_char_boundary(hit.span.end) {
                 continue;
             }
-            if kept.iter().any(|k| k.rule.id == hit.rule.id && k.span.overlaps(&hit.span)) {
-                continue;
+            match rule_ends.iter_mut().find(|(id, _)| *id == hit.rule.id) {
+                Some((_, end)) if hit.span.start < *end => continue,
+                Some((_, end)) => *end = hit.span.end,
+                None => rule_ends.push((hit.rule.id, hit.span.end)),
             }
             kept.push(hit);
         }
         let mut has_ae = false;
+        let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
         for hit in kept {
             let Some(eff) = self.effective.get(hit.rule.id) else { continue };
             if !eff.enabled {
@@ -154,8 +162,9 @@ impl Screener {
             let severity = eff.severity.raised(hit.boost.saturating_add(context_boost));
             if let Some(category) = hit.phi
                 && field == Field::Text
-                && !phi.iter().any(|p: &PhiEntity| p.span.overlaps(&hit.span))
+                && hit.span.start >= phi_end
             {
+                phi_end = hit.span.end;
                 phi.push(PhiEntity {
                     category,
                     span: hit.span,

@@ -179,6 +179,72 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// How far sentence lookups scan each way, so that text without punctuation stays linear.
+const SENTENCE_SCAN_LIMIT: usize = 400;
+
+impl Scan<'_> {
+    /// Byte range in `norm` of the sentence around `pos`: bounded by a line break, `!`, `?`, or a `.`
+    /// followed by whitespace (so "2.5 mg" and "example.com" stay whole), and never wider than a few
+    /// hundred bytes on either side.
+    pub fn sentence_at(&self, pos: usize) -> Range<usize> {
+        let b = self.norm.as_bytes();
+        let pos = pos.min(b.len());
+        let is_end = |i: usize| match b.get(i) {
+            Some(b'\n' | b'!' | b'?') => true,
+            Some(b'.') => b.get(i + 1).is_none_or(u8::is_ascii_whitespace),
+            _ => false,
+        };
+        let lo = pos.saturating_sub(SENTENCE_SCAN_LIMIT);
+        let mut start = lo;
+        for i in (lo..pos).rev() {
+            if is_end(i) {
+                start = i + 1;
+                break;
+            }
+        }
+        let hi = pos.saturating_add(SENTENCE_SCAN_LIMIT).min(b.len());
+        let mut end = hi;
+        for i in pos..hi {
+            if is_end(i) {
+                end = i;
+                break;
+            }
+        }
+        while start < end && !self.norm.is_char_boundary(start) {
+            start += 1;
+        }
+        while end > start && !self.norm.is_char_boundary(end) {
+            end -= 1;
+        }
+        start..end
+    }
+
+    /// The normalized words of up to `n` tokens that end at or before `pos` and start at or after
+    /// `floor`, nearest first.
+    pub fn words_before(&self, pos: usize, n: usize, floor: usize) -> impl Iterator<Item = &str> + Clone {
+        let idx = self.tokens.partition_point(|t| t.end <= pos);
+        let from = idx.saturating_sub(n);
+        self.tokens
+            .get(from..idx)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take_while(move |t| t.start >= floor)
+            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
+    }
+
+    /// The normalized words of up to `n` tokens that start at or after `pos`, in text order.
+    pub fn words_after(&self, pos: usize, n: usize) -> impl Iterator<Item = &str> + Clone {
+        let idx = self.token_at_or_after(pos);
+        self.tokens
+            .get(idx..)
+            .unwrap_or_default()
+            .iter()
+            .take(n)
+            .map(|t| self.norm.get(t.start..t.end).unwrap_or_default())
+    }
+}
+
 /// Full normalization for non-ASCII text, with the byte map back to the original.
 fn normalize(text: &str) -> (String, Vec<u32>) {
     let mut norm = String::with_capacity(text.len() + 8);
@@ -211,8 +277,20 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
                 push(&mut norm, &mut map, d, at);
                 continue;
             }
+            // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
+            let mut folded = [' '; 4];
+            let mut n = 0;
             for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
-                if !is_combining_mark(s) {
+                if !is_combining_mark(s) && n < folded.len() {
+                    folded[n] = s;
+                    n += 1;
+                }
+            }
+            let folded = &folded[..n];
+            if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
+                push(&mut norm, &mut map, d, at);
+            } else {
+                for &s in folded {
                     push(&mut norm, &mut map, s, at);
                 }
             }
@@ -249,6 +327,12 @@ mod tests {
         let s = Scan::new("ｋｉｌｌ my\u{200B}self");
         assert_eq!(s.norm, "kill myself");
         assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn letters_never_fold_to_symbols() {
+        let s = Scan::new("Garðar");
+        assert_eq!(s.tokens.len(), 1, "{:?}", s.norm);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod confirm;
 pub(crate) mod crisis;
 pub(crate) mod links;
 pub(crate) mod names;
+pub(crate) mod names_model;
 pub(crate) mod phi;
 pub(crate) mod promotion;
 

@@ -1,23 +1,1041 @@
-//! Placeholder until the names rules land.
+//! Person names (Safe Harbor A) and places (Safe Harbor B).
+//!
+//! Names are found from three kinds of evidence, weighed per token: membership in the US Census
+//! first-name and surname lists, capitalization (discounted at sentence starts, in all-lower-case
+//! text and in Title Case headlines), and cues before the word ("Dr.", "my name is", "thanks",
+//! "patient"). Words that are names but usually ordinary words (Will, May, Hope, Long, White) need a
+//! cue or a surname after them. Places come from a hand-written gazetteer, or from a place cue ("lives
+//! in", "from", "moved to") before a capitalized word that no lexicon knows.
+//!
+//! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
+//! are not ordinary words, judged from their shape, suffix and neighbours.
+//!
+//! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
+//! message has more than `STACK_TOKENS` tokens or something is found.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+
+use crate::message::Message;
 use crate::policy::Policy;
+use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
+use crate::text::Scan;
 use crate::ScreenError;
 
-use super::{Ctx, Sink};
+use super::names_model::{Label, Model};
+use super::{Ctx, Hit, Sink};
+
+const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
+const SURNAMES: &str = include_str!("../../lexicons/en/names/last.txt");
+const COMMON_WORDS: &str = include_str!("../../lexicons/en/names/common.txt");
+const PLACES: &str = include_str!("../../lexicons/en/places/places.tsv");
+const NAME_MODEL: &[u8] = include_bytes!("../../models/names.bin");
+
+/// Features per token for the model.
+const MAX_FEATURES: usize = 32;
+
+/// How far (in weight units) the model's best class must beat "neither" to report a token.
+const MODEL_MARGIN: f32 = 0.0;
 
 /// The names rules.
-pub(crate) const RULES: &[RuleInfo] = &[];
+pub(crate) const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "phi.name",
+        category: Category::Phi,
+        severity: Severity::Medium,
+        incoming: Some(Action::Flag),
+        outgoing: Some(Action::Review),
+        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context.",
+    },
+    RuleInfo {
+        id: "phi.location",
+        category: Category::Phi,
+        severity: Severity::Low,
+        incoming: Some(Action::Flag),
+        outgoing: Some(Action::Review),
+        summary: "A city, town, neighbourhood or other place tied to a person (HIPAA Safe Harbor B).",
+    },
+];
 
-/// The compiled names detector.
-pub(crate) struct Detector;
+const NAME: &RuleInfo = &RULES[0];
+const LOCATION: &RuleInfo = &RULES[1];
 
-impl Detector {
-    /// Compile for `policy`.
-    pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        Ok(Detector)
+const NAME_SUGGESTION: &str = "Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.";
+
+/// Tokens whose facts live on the stack; longer messages allocate one small vector.
+const STACK_TOKENS: usize = 96;
+
+/// First names this common (by Census rank) win over a city of the same name ("Austin", "Charlotte")
+/// unless a place cue comes before them.
+const POPULAR_FIRST_NAMES: usize = 400;
+
+/// Longest name span, in tokens (first, middle, particles, surname).
+const MAX_NAME_TOKENS: usize = 5;
+
+/// Longest multi-word place, in tokens.
+const MAX_PLACE_TOKENS: usize = 5;
+
+// Lexicon flags, one bit per fact about a lower-cased word.
+const FIRST: u32 = 1;
+const LAST: u32 = 1 << 1;
+const COMMON: u32 = 1 << 2;
+const PLACE: u32 = 1 << 3;
+const PLACE_HEAD: u32 = 1 << 4;
+const TITLE: u32 = 1 << 5;
+const PARTICLE: u32 = 1 << 6;
+const CALENDAR: u32 = 1 << 7;
+const GREETING: u32 = 1 << 8;
+const SPEECH: u32 = 1 << 9;
+const PATIENT: u32 = 1 << 10;
+const PLACE_CUE: u32 = 1 << 11;
+const RESIDES: u32 = 1 << 12;
+const ORG: u32 = 1 << 13;
+const POPULAR: u32 = 1 << 14;
+const STREET: u32 = 1 << 15;
+// Per-message flags, read from the text around the token.
+const CAP: u32 = 1 << 16;
+const SENT_START: u32 = 1 << 17;
+const POSSESSIVE: u32 = 1 << 18;
+const DIGIT: u32 = 1 << 19;
+const SHORT: u32 = 1 << 20;
+const UPPER: u32 = 1 << 21;
+const COVERED: u32 = 1 << 22;
+/// Facts about the token itself that the model sees.
+const OWN_MASK: u32 = FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
+/// Facts about a neighbouring token that the model sees.
+const CONTEXT_MASK: u32 = OWN_MASK | COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | DIGIT | SHORT | COVERED;
+/// Neighbours whose own word the model sees: ordinary words and cues, never a possible name.
+const CONTEXT_WORD: u32 = COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
+
+/// Honorifics and roles written before a name.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "nurse", "sister", "sr",
+    "rev", "reverend", "father", "pastor", "rabbi", "imam", "sir", "dame", "madam", "aunt", "auntie",
+    "uncle", "grandma", "grandpa", "coach", "captain", "officer", "judge", "senator", "governor",
+    "president", "pope", "lord", "lady", "saint", "dj",
+];
+
+/// Lower-case surname particles ("van der Voet", "da Silva").
+const PARTICLES: &[&str] = &["van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "das", "du", "le", "la", "ter", "ten", "bin", "ibn", "al", "el"];
+
+/// Words that address or introduce someone by name.
+const GREETINGS: &[&str] = &[
+    "dear", "hi", "hello", "hey", "thanks", "thank", "thx", "congrats", "congratulations", "welcome",
+    "bye", "goodbye", "named", "called", "call", "meet", "met", "love", "miss", "ask", "tell",
+    "cc", "attn", "attention",
+];
+
+/// Verbs of speech that sit next to a speaker's name ("said Felix").
+const SPEECH_WORDS: &[&str] = &["said", "says", "asked", "asks", "told", "tells", "replied", "wrote", "writes", "answered"];
+
+/// Words that mark the named person as a patient.
+const PATIENT_WORDS: &[&str] = &["patient", "patients", "pt", "pts"];
+
+/// Prepositions and verbs that put a place after them.
+const PLACE_CUES: &[&str] = &[
+    "in", "from", "to", "at", "near", "visit", "visiting", "visited", "outside", "around", "toward",
+    "towards", "via", "across",
+];
+
+/// Words before a place cue that tie the place to a person ("lives in", "moved to", "born in").
+const RESIDE_WORDS: &[&str] = &[
+    "live", "lives", "living", "lived", "moved", "move", "moving", "born", "raised", "up", "based",
+    "staying", "stay", "stayed", "arrived", "relocated", "reside", "resides", "located", "here",
+    "home", "hometown", "i'm", "im", "am", "we're", "are", "is", "was", "be",
+];
+
+/// Street words that end the street line of a postal address.
+const STREET_WORDS: &[&str] = &["street", "st", "road", "rd", "avenue", "ave", "place", "lane", "drive", "way", "boulevard", "blvd", "court", "square"];
+
+/// Months, weekdays and holidays: capitalized, sometimes names, never people here.
+const CALENDAR_WORDS: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon",
+    "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "christmas", "easter", "thanksgiving",
+    "halloween", "xmas",
+];
+
+/// Passes pre-computed hashes through unchanged: keys are already FNV-1a hashes of the word.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
     }
 
-    /// Append hits for one message.
-    pub fn run(&self, _cx: &Ctx<'_, '_>, _sink: &mut Sink) {}
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// What kind of place a gazetteer entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlaceKind {
+    Country,
+    State,
+    City,
+    Region,
+}
+
+impl PlaceKind {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "country" => Some(PlaceKind::Country),
+            "state" => Some(PlaceKind::State),
+            "city" => Some(PlaceKind::City),
+            "region" => Some(PlaceKind::Region),
+            _ => None,
+        }
+    }
+
+    /// Smaller than a state: a Safe Harbor identifier on its own.
+    fn is_subdivision(self) -> bool {
+        matches!(self, PlaceKind::City)
+    }
+}
+
+/// One word or phrase of the lexicon.
+struct Entry {
+    text: Box<str>,
+    flags: u32,
+    place: Option<PlaceKind>,
+}
+
+/// All words and phrases the detector knows, keyed by the FNV-1a hash of their lower-case text
+/// (phrase words joined by one space), with the text kept to reject hash collisions.
+#[derive(Default)]
+struct Lexicon {
+    map: HashMap<u64, Entry, BuildHasherDefault<PassThrough>>,
+}
+
+impl Lexicon {
+    fn add(&mut self, text: &str, flags: u32, place: Option<PlaceKind>) {
+        let e = self.map.entry(fnv(FNV_OFFSET, text.as_bytes())).or_insert_with(|| Entry {
+            text: text.into(),
+            flags: 0,
+            place: None,
+        });
+        if &*e.text == text {
+            e.flags |= flags;
+            if place.is_some() && e.place.is_none() {
+                e.place = place;
+            }
+        }
+    }
+
+    fn get(&self, text: &str) -> Option<&Entry> {
+        self.map.get(&fnv(FNV_OFFSET, text.as_bytes())).filter(|e| &*e.text == text)
+    }
+
+}
+
+/// Lower-case words of a phrase, split the way `Scan` splits tokens.
+fn words(phrase: &str) -> impl Iterator<Item = &str> {
+    phrase.split(|c: char| !(c.is_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+}
+
+/// The compiled names detector.
+pub(crate) struct Detector {
+    lex: Lexicon,
+    model: Option<Model>,
+}
+
+/// Facts about one token of the message being screened.
+#[derive(Clone, Copy, Default)]
+struct Tok {
+    flags: u32,
+    /// Gazetteer kind when the word alone is a place.
+    place: Option<PlaceKind>,
+    /// End of the token in `norm` without a possessive "'s".
+    end: usize,
+}
+
+/// Which evidence made a span a name; worded into the explanation.
+#[derive(Clone, Copy)]
+enum NameWhy {
+    Title,
+    Introduced,
+    Addressed,
+    Patient,
+    FirstName,
+    FullName,
+    Possessive,
+    Listed,
+}
+
+impl NameWhy {
+    fn words(self) -> &'static str {
+        match self {
+            NameWhy::Title => "follows a title such as Dr. or Mrs.",
+            NameWhy::Introduced => "is introduced as a name (\"my name is\", \"I'm\", \"call me\")",
+            NameWhy::Addressed => "is someone addressed or quoted by name",
+            NameWhy::Patient => "is given as a patient's name",
+            NameWhy::FirstName => "is a common first name in the US Census lists",
+            NameWhy::FullName => "is a first name followed by a surname",
+            NameWhy::Possessive => "is a name used in the possessive",
+            NameWhy::Listed => "is listed together with another name",
+        }
+    }
+}
+
+impl Detector {
+    /// Compile for `policy`: the Census lists, the common-word list, the gazetteer and the cue words,
+    /// plus the organization's and its products' own names, which are never reported.
+    pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        let mut lex = Lexicon::default();
+        lex.map.reserve(100_000);
+        for (rank, w) in FIRST_NAMES.lines().map(str::trim).filter(|w| !w.is_empty()).enumerate() {
+            lex.add(w, if rank < POPULAR_FIRST_NAMES { FIRST | POPULAR } else { FIRST }, None);
+        }
+        for w in SURNAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
+            lex.add(w, LAST, None);
+        }
+        for w in COMMON_WORDS.lines().map(str::trim).filter(|w| !w.is_empty()) {
+            lex.add(w, COMMON, None);
+        }
+        for (n, line) in PLACES.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, kind) = line.split_once('\t').and_then(|(n, k)| Some((n, PlaceKind::parse(k.trim())?))).ok_or_else(|| {
+                ScreenError::Compile { what: "places gazetteer".to_owned(), message: format!("line {}: expected name<TAB>kind", n + 1) }
+            })?;
+            let parts: Vec<&str> = words(name).collect();
+            if parts.len() > MAX_PLACE_TOKENS {
+                continue;
+            }
+            if let [head, _, ..] = parts.as_slice() {
+                lex.add(head, PLACE_HEAD, None);
+            }
+            lex.add(&parts.join(" "), PLACE, Some(kind));
+        }
+        let small: [(&[&str], u32); 9] = [
+            (STREET_WORDS, STREET),
+            (TITLES, TITLE),
+            (PARTICLES, PARTICLE),
+            (GREETINGS, GREETING),
+            (SPEECH_WORDS, SPEECH),
+            (PATIENT_WORDS, PATIENT),
+            (PLACE_CUES, PLACE_CUE),
+            (RESIDE_WORDS, RESIDES),
+            (CALENDAR_WORDS, CALENDAR),
+        ];
+        for (list, flag) in small {
+            for w in list {
+                lex.add(w, flag, None);
+            }
+        }
+        let own = std::iter::once(policy.organization.name.as_str())
+            .chain(policy.products.iter().flat_map(|p| {
+                std::iter::once(p.name.as_str()).chain(std::iter::once(p.generic.as_str())).chain(p.aliases.iter().map(String::as_str))
+            }));
+        for phrase in own {
+            for w in words(&phrase.to_lowercase()) {
+                lex.add(w, ORG, None);
+            }
+        }
+        Ok(Detector { lex, model: Model::parse(NAME_MODEL) })
+    }
+
+    /// Append name and place hits for one message.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        let n = cx.scan.tokens.len();
+        if n == 0 {
+            return;
+        }
+        let mut stack = [Tok::default(); STACK_TOKENS];
+        let mut heap = Vec::new();
+        let toks: &mut [Tok] = if n <= STACK_TOKENS {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, Tok::default());
+            &mut heap
+        };
+        let weak_caps = self.rules(cx, sink, toks);
+        if let Some(model) = &self.model {
+            self.model_pass(cx, sink, toks, weak_caps, model);
+        }
+    }
+
+    /// Fill `toks` with the facts about each token, run the rules, and mark the tokens they
+    /// reported as `COVERED`. Returns whether capitalization is uninformative in this message.
+    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &mut [Tok]) -> bool {
+        let scan = cx.scan;
+        let n = toks.len().min(scan.tokens.len());
+        let (mut alpha, mut caps) = (0usize, 0usize);
+        for (i, t) in scan.tokens.iter().enumerate().take(n) {
+            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            let (word, possessive) = match word.strip_suffix("'s") {
+                Some(w) if !w.is_empty() => (w, true),
+                _ => (word, false),
+            };
+            let entry = self.lex.get(word);
+            let mut flags = entry.map_or(0, |e| e.flags);
+            if possessive {
+                flags |= POSSESSIVE;
+            }
+            if t.shape.capitalized {
+                flags |= CAP;
+            }
+            if t.shape.all_upper {
+                flags |= UPPER;
+            }
+            if t.shape.has_digit {
+                flags |= DIGIT;
+            } else if word.len() >= 2 {
+                alpha += 1;
+                caps += usize::from(t.shape.capitalized);
+            }
+            if word.chars().nth(1).is_none() {
+                flags |= SHORT;
+            }
+            let prev_end = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |p| p.end);
+            let gap = scan.norm.get(prev_end..t.start).unwrap_or_default();
+            if i == 0 || starts_sentence(gap) {
+                flags |= SENT_START;
+            }
+            toks[i] = Tok { flags, place: entry.and_then(|e| e.place), end: t.start + word.len() };
+        }
+        // Capitalization says nothing when the message is all lower case or Title Case.
+        let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
+        let mut patient_near = false;
+        let mut name_end = usize::MAX;
+        let mut i = 0;
+        while i < n {
+            patient_near |= toks[i].flags & PATIENT != 0;
+            let found = match self.place_at(cx, sink, toks, i, weak_caps) {
+                Some(next) => Some(next),
+                None => self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)).inspect(|&next| name_end = next),
+            };
+            match found {
+                Some(next) => {
+                    for t in toks.iter_mut().take(next).skip(i) {
+                        t.flags |= COVERED;
+                    }
+                    i = next.max(i + 1);
+                }
+                None => i += 1,
+            }
+        }
+        if patient_near {
+            sink.health_context = true;
+        }
+        weak_caps
+    }
+
+    /// Tokens the model may label: capitalized (or any, in lower-case text), not ordinary words, not
+    /// already reported by a rule.
+    fn model_candidate(f: u32, weak_caps: bool) -> bool {
+        (f & CAP != 0 || weak_caps) && f & (COMMON | DIGIT | CALENDAR | TITLE | ORG | COVERED | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | SHORT) == 0
+    }
+
+    /// Let the model label what the rules left, merging neighbouring tokens of the same class.
+    fn model_pass(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], weak_caps: bool, model: &Model) {
+        let scan = cx.scan;
+        let mut feats = [0u32; MAX_FEATURES];
+        let mut open: Option<(usize, usize, Label)> = None;
+        for i in 0..toks.len() {
+            let f = toks[i].flags;
+            let predicted = if Self::model_candidate(f, weak_caps) {
+                let k = self.features(scan, toks, i, weak_caps, &mut feats);
+                model.predict(feats.get(..k).unwrap_or_default(), MODEL_MARGIN)
+            } else {
+                None
+            };
+            match (predicted, open) {
+                (Some(label), Some((s, e, l))) if l == label && e == i && name_gap(scan, toks, i) && toks[i - 1].flags & POSSESSIVE == 0 => {
+                    open = Some((s, i + 1, l));
+                }
+                (p, o) => {
+                    if let Some(o) = o {
+                        self.push_model_hit(cx, sink, toks, o);
+                    }
+                    open = p.map(|label| (i, i + 1, label));
+                }
+            }
+        }
+        if let Some(o) = open {
+            self.push_model_hit(cx, sink, toks, o);
+        }
+    }
+
+    fn push_model_hit(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], (s, e, label): (usize, usize, Label)) {
+        match label {
+            Label::Place => self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s)),
+            Label::Person => {
+                let scan = cx.scan;
+                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1))) else { return };
+                let text = scan.orig_text(first.start..last.end);
+                sink.hits.push(
+                    Hit::new(NAME, scan.orig(first.start..last.end), format!("\"{text}\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."))
+                        .suggest(NAME_SUGGESTION)
+                        .phi(SafeHarbor::A),
+                );
+            }
+        }
+    }
+
+    /// Hashed features of token `i` for the model, written to `out`; returns how many.
+    fn features(&self, scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool, out: &mut [u32; MAX_FEATURES]) -> usize {
+        let mut k = 0;
+        let mut put = |kind: u8, bytes: &[u8]| {
+            if let Some(slot) = out.get_mut(k) {
+                *slot = fnv(fnv(FNV_OFFSET, &[kind]), bytes) as u32;
+                k += 1;
+            }
+        };
+        let f = toks[i].flags;
+        let w = word(scan, toks, i);
+        put(0, b"");
+        put(1, &(f & OWN_MASK).to_le_bytes());
+        put(2, &[u8::from(weak_caps)]);
+        for bit in 0..22 {
+            if f & OWN_MASK & (1 << bit) != 0 {
+                put(3, &[bit]);
+            }
+        }
+        let tail = |n: usize| w.char_indices().rev().nth(n - 1).map_or(w, |(b, _)| w.get(b..).unwrap_or_default());
+        put(4, tail(3).as_bytes());
+        put(5, tail(2).as_bytes());
+        put(6, &[w.len().min(12) as u8]);
+        for (kind, j) in [(7u8, i.checked_sub(1)), (9, i.checked_sub(2)), (11, i.checked_add(1).filter(|&j| j < toks.len())), (13, i.checked_add(2).filter(|&j| j < toks.len()))] {
+            match j {
+                Some(j) => {
+                    let g = toks[j].flags;
+                    put(kind, &(g & CONTEXT_MASK).to_le_bytes());
+                    if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
+                        put(kind + 1, word(scan, toks, j).as_bytes());
+                    }
+                }
+                None => put(kind, b"edge"),
+            }
+        }
+        let gap_class = |g: &str| -> [u8; 2] {
+            let t = g.trim_matches(' ');
+            [t.bytes().next().unwrap_or(b' '), u8::from(g.contains('\n'))]
+        };
+        put(15, &gap_class(gap_before(scan, i)));
+        let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));
+        put(16, &gap_class(after));
+        k
+    }
+
+    /// A place starting at token `i`: returns the index after it when one was reported.
+    fn place_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
+        let scan = cx.scan;
+        let f = toks[i].flags;
+        if f & (PLACE | PLACE_HEAD) == 0 && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps) {
+            return None;
+        }
+        let cue = place_cue(scan, toks, i);
+        let multi = if f & PLACE_HEAD != 0 { self.multi_place(scan, toks, i) } else { None };
+        let found = multi.or_else(|| Some((i + 1, toks[i].place?)));
+        if let Some((end, kind)) = found {
+            let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
+            let proper = f & CAP != 0 || weak_caps;
+            let accept = if !ambiguous {
+                proper || cue.is_some()
+            } else if f & COMMON != 0 {
+                cue.is_some() && f & CAP != 0 && !weak_caps
+            } else {
+                proper && (cue.is_some() || (kind != PlaceKind::City || f & POPULAR == 0) && !surname_follows(scan, toks, i, weak_caps)) && name_cue(scan, toks, i).is_none()
+            };
+            if accept && f & ORG == 0 {
+                self.push_place(cx, sink, toks, i..end, Some(kind), cue);
+                return Some(end);
+            }
+            return None;
+        }
+        // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
+        // on the town line of a postal address ("Apt. 297\n Zalakaros").
+        if i.checked_sub(1).is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0) {
+            return None;
+        }
+        let cue = cue.or_else(|| address_city(scan, toks, i))?;
+        let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
+        let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
+        let proper = f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
+        let initial_follows = toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
+        if !unknown || !proper || acronym || initial_follows {
+            return None;
+        }
+        let mut end = i + 1;
+        while end < toks.len() && end - i < 3 {
+            let g = toks[end].flags;
+            if g & CAP == 0 || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0 || !name_gap(scan, toks, end) || toks[end - 1].flags & POSSESSIVE != 0 {
+                break;
+            }
+            end += 1;
+        }
+        self.push_place(cx, sink, toks, i..end, None, Some(cue));
+        Some(end)
+    }
+
+    /// The longest gazetteer phrase of two or more tokens starting at `i`.
+    fn multi_place(&self, scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<(usize, PlaceKind)> {
+        let mut best = None;
+        let mut h = fnv(FNV_OFFSET, scan.tok(i).as_bytes());
+        for j in i + 1..toks.len().min(i + MAX_PLACE_TOKENS) {
+            if !place_gap(scan, j) {
+                break;
+            }
+            h = fnv(fnv(h, b" "), scan.tok(j).as_bytes());
+            if let Some(e) = self.lex.map.get(&h)
+                && let Some(kind) = e.place
+                && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))
+            {
+                best = Some((j + 1, kind));
+            }
+        }
+        best
+    }
+
+    fn push_place(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], r: Range<usize>, kind: Option<PlaceKind>, cue: Option<Cue>) {
+        let scan = cx.scan;
+        let (Some(first), Some(last)) = (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1))) else { return };
+        let span = scan.orig(first.start..last.end);
+        let text = scan.orig_text(first.start..last.end);
+        let tied = cue == Some(Cue::Resides);
+        let small = kind.is_none_or(PlaceKind::is_subdivision);
+        let what = match kind {
+            Some(PlaceKind::Country) => "a country",
+            Some(PlaceKind::State) => "a state or province",
+            Some(PlaceKind::Region) => "a region",
+            Some(PlaceKind::City) => "a city or neighbourhood",
+            None => "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)",
+        };
+        let why = if small {
+            "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
+        } else {
+            "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
+        };
+        let person = if tied { " and is tied to where someone lives or comes from" } else { "" };
+        let hit = Hit::new(LOCATION, span, format!("\"{text}\" is {what}{person}; {why}."))
+            .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
+            .phi(SafeHarbor::B)
+            .boost(u8::from(tied && small));
+        sink.hits.push(hit);
+    }
+
+    /// A person's name starting at token `i`: returns the index after it when one was reported.
+    fn name_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool, listed: bool) -> Option<usize> {
+        let scan = cx.scan;
+        let f = toks[i].flags;
+        let cap = f & CAP != 0;
+        // Only lexicon names can start a name in lower-case or Title Case text.
+        let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps) || weak_caps && f & (FIRST | LAST) == 0;
+        let month_named = f & (CALENDAR | FIRST) == CALENDAR | FIRST && cap && !weak_caps;
+        if month_named {
+            // "Jan Jílek", "Dr. April Smith": a month that is also a first name, with a surname or title.
+            let strong = matches!(name_cue(scan, toks, i), Some(NameWhy::Title | NameWhy::Introduced | NameWhy::Patient));
+            if !strong && !surname_follows(scan, toks, i, weak_caps) {
+                return None;
+            }
+        } else if ordinary || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
+            return None;
+        }
+        let cue = name_cue(scan, toks, i);
+        let next_surname = surname_follows(scan, toks, i, weak_caps);
+        let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
+        // An ordinary word is a name after a cue only as a surname after a title ("Dr. White") or as a
+        // first name after a greeting or introduction ("Thanks, Grace!"), never "Princess Royal".
+        let known = if titled { f & LAST != 0 } else { f & FIRST != 0 };
+        let unknown = f & (FIRST | COMMON | PLACE | UPPER | GREETING | SPEECH | PATIENT) == 0;
+        let mid = cap && !weak_caps && f & SENT_START == 0;
+        let why = match cue {
+            Some(why) if (f & COMMON == 0 || cap && !weak_caps && known) && (f & PLACE == 0 || f & FIRST != 0) && f & UPPER == 0 && (cap && !weak_caps || f & (FIRST | LAST) != 0) => why,
+            _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
+                if next_surname { NameWhy::FullName } else if f & POSSESSIVE != 0 { NameWhy::Possessive } else { NameWhy::FirstName }
+            }
+            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => NameWhy::FullName,
+            _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
+            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => NameWhy::Possessive,
+            _ => return None,
+        };
+        let mut end = i + 1;
+        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0 {
+            if !name_gap(scan, toks, end) {
+                break;
+            }
+            let g = toks[end].flags;
+            let joins_next = end + 1 < toks.len() && name_gap(scan, toks, end + 1) && continues_name(toks[end + 1].flags, weak_caps);
+            if g & PARTICLE != 0 && g & CAP == 0 {
+                match particles_then_surname(scan, toks, end) {
+                    Some(next) => {
+                        end = next;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let initial = is_initial(g, weak_caps);
+            if !(initial && joins_next || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0)) {
+                break;
+            }
+            end += 1;
+        }
+        let first = scan.tokens.get(i)?;
+        let last_end = toks.get(end - 1)?.end;
+        let span = scan.orig(first.start..last_end);
+        let text = scan.orig_text(first.start..last_end);
+        let patient = matches!(why, NameWhy::Patient);
+        let hit = Hit::new(NAME, span, format!("\"{text}\" looks like a person's name: it {}; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient.", why.words()))
+            .suggest(NAME_SUGGESTION)
+            .phi(SafeHarbor::A)
+            .boost(u8::from(patient));
+        sink.hits.push(hit);
+        if patient {
+            sink.health_context = true;
+        }
+        Some(end)
+    }
+}
+
+/// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
+/// that completes them, if there is one.
+fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usize> {
+    let mut k = i;
+    while toks.get(k).is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0) && k - i < 3 {
+        k += 1;
+        if !name_gap(scan, toks, k) {
+            return None;
+        }
+    }
+    let t = toks.get(k)?;
+    (t.flags & CAP != 0 && t.flags & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
+}
+
+/// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
+fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
+    let Some(next) = toks.get(i + 1) else { return false };
+    if toks[i].flags & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
+        return false;
+    }
+    let g = next.flags;
+    if is_initial(g, weak_caps) {
+        return toks.get(i + 2).is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps)) && name_gap(scan, toks, i + 2);
+    }
+    continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
+}
+
+/// A single letter that can be a middle initial: capitalized, or any letter in lower-case text.
+fn is_initial(g: u32, weak_caps: bool) -> bool {
+    g & SHORT != 0 && g & DIGIT == 0 && (g & CAP != 0 || weak_caps)
+}
+
+/// Whether a token with flags `g` can continue a name already started.
+fn continues_name(g: u32, weak_caps: bool) -> bool {
+    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT) != 0 || g & PLACE != 0 && g & (FIRST | LAST) == 0 {
+        return false;
+    }
+    if weak_caps {
+        return g & (FIRST | LAST) != 0 && g & COMMON == 0;
+    }
+    g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+}
+
+/// Builds the name model's training rows: the tokens the rules leave to the model, with features.
+pub struct NameFeaturizer {
+    det: Detector,
+}
+
+/// One token the model would label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCandidate {
+    /// Byte range of the token in the original text.
+    pub span: Span,
+    /// Hashed feature ids (reduce modulo `BUCKETS`).
+    pub features: Vec<u32>,
+}
+
+impl NameFeaturizer {
+    /// Compile the lexicons with the default policy.
+    pub fn new() -> Result<Self, ScreenError> {
+        Ok(NameFeaturizer { det: Detector::new(&Policy::default())? })
+    }
+
+    /// The candidate tokens of `text` and their features, as the detector sees them.
+    pub fn candidates(&self, text: &str) -> Vec<NameCandidate> {
+        let msg = Message::incoming(text);
+        let scan = Scan::new(text);
+        let cx = Ctx { msg: &msg, scan: &scan };
+        let mut sink = Sink::default();
+        let mut toks = vec![Tok::default(); scan.tokens.len()];
+        let weak_caps = self.det.rules(&cx, &mut sink, &mut toks);
+        let mut feats = [0u32; MAX_FEATURES];
+        let mut out = Vec::new();
+        for (i, t) in scan.tokens.iter().enumerate() {
+            if Detector::model_candidate(toks[i].flags, weak_caps) {
+                let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
+                out.push(NameCandidate { span: scan.orig(t.start..t.end), features: feats.get(..k).unwrap_or_default().to_vec() });
+            }
+        }
+        out
+    }
+}
+
+/// Cue before a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// A preposition: "in", "at", "to".
+    Plain,
+    /// Ties the place to a person: "lives in", "moved to", "from".
+    Resides,
+}
+
+/// The place cue right before token `i`, if any.
+fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+    let p = i.checked_sub(1)?;
+    if toks[p].flags & PLACE_CUE == 0 || !plain_gap(scan, i) {
+        return None;
+    }
+    let tied = scan.tok(p) == "from" || p.checked_sub(1).is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
+    Some(if tied { Cue::Resides } else { Cue::Plain })
+}
+
+/// Token `i` opens the town line of a postal address: it follows a line or a comma that ends in a
+/// number or a street word ("Apt. 297\n Zalakaros", "Farnell Street, LOOMBAH").
+fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+    let p = i.checked_sub(1)?;
+    let gap = gap_before(scan, i);
+    let breaks = gap.contains('\n') || gap.trim() == ",";
+    let street = toks[p].flags & STREET != 0;
+    let label = scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.end..).is_some_and(|r| r.starts_with(':')))
+        || scan.norm.get(scan.tokens.get(i)?.end..).is_some_and(|r| r.starts_with(':'));
+    (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
+}
+
+/// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
+fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
+    let p = i.checked_sub(1)?;
+    let pf = toks[p].flags;
+    let gap = gap_before(scan, i);
+    if matches!(gap.trim(), ":" | "?") {
+        return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
+    }
+    let tight = gap.bytes().all(|b| b == b' ' || b == b'.' || b == b',' || b == b':') && gap.len() <= 3;
+    if !tight {
+        return None;
+    }
+    if pf & TITLE != 0 && !gap.contains(',') {
+        let patient = p.checked_sub(1).is_some_and(|q| toks[q].flags & PATIENT != 0);
+        return Some(if patient { NameWhy::Patient } else { NameWhy::Title });
+    }
+    if pf & PATIENT != 0 && !gap.contains('.') {
+        return Some(NameWhy::Patient);
+    }
+    if pf & (GREETING | SPEECH) != 0 && !gap.contains('.') {
+        return Some(NameWhy::Addressed);
+    }
+    let prev = scan.tok(p);
+    let before = p.checked_sub(1).map(|q| scan.tok(q));
+    let introduced = matches!(prev, "i'm" | "im" | "name's" | "names")
+        || matches!((before, prev), (Some("name"), "is") | (Some("call"), "me") | (Some("i"), "am") | (Some("this"), "is") | (Some("named"), "is") | (Some("name"), "was"));
+    (introduced && !gap.contains('.')).then_some(NameWhy::Introduced)
+}
+
+/// Token `i` without a possessive "'s", as looked up in the lexicon.
+fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
+    let start = scan.tokens.get(i).map_or(0, |t| t.start);
+    scan.norm.get(start..toks.get(i).map_or(start, |t| t.end)).unwrap_or_default()
+}
+
+/// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
+fn listed_after(scan: &Scan<'_>, i: usize, name_end: usize) -> bool {
+    if name_end == i {
+        return matches!(gap_before(scan, i), ", " | " & " | " / ");
+    }
+    name_end.checked_add(1) == Some(i) && matches!(scan.tok(name_end), "and" | "or") && gap_before(scan, i) == " "
+}
+
+/// The normalized text between token `i - 1` and token `i`.
+fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
+    let start = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |t| t.end);
+    let end = scan.tokens.get(i).map_or(start, |t| t.start);
+    scan.norm.get(start..end).unwrap_or_default()
+}
+
+/// Words of one name are separated by a space or a hyphen, or by ". " after an initial.
+fn name_gap(scan: &Scan<'_>, toks: &[Tok], i: usize) -> bool {
+    let gap = gap_before(scan, i);
+    match gap {
+        " " | "-" | "  " => true,
+        ". " | "." => i.checked_sub(1).is_some_and(|p| toks[p].flags & SHORT != 0),
+        _ => false,
+    }
+}
+
+/// Words of one place name are separated by spaces, a hyphen or an abbreviation point ("St. Louis").
+fn place_gap(scan: &Scan<'_>, i: usize) -> bool {
+    matches!(gap_before(scan, i), " " | "-" | ". " | "." | "  ")
+}
+
+/// A cue and the word after it are separated by plain spaces.
+fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
+    let gap = gap_before(scan, i);
+    !gap.is_empty() && gap.len() <= 2 && gap.bytes().all(|b| b == b' ')
+}
+
+/// The gap before a token ends a sentence or a line.
+fn starts_sentence(gap: &str) -> bool {
+    gap.bytes().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector() -> &'static Detector {
+        static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DET.get_or_init(|| Detector::new(&Policy::default()).expect("lexicons compile"))
+    }
+
+    fn hits(text: &str) -> Vec<(&'static str, String)> {
+        let det = detector();
+        let msg = Message::incoming(text);
+        let scan = Scan::new(text);
+        let cx = Ctx { msg: &msg, scan: &scan };
+        let mut sink = Sink::default();
+        det.run(&cx, &mut sink);
+        sink.hits.iter().map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned())).collect()
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        hits(text).into_iter().filter(|h| h.0 == "phi.name").map(|h| h.1).collect()
+    }
+
+    fn places(text: &str) -> Vec<String> {
+        hits(text).into_iter().filter(|h| h.0 == "phi.location").map(|h| h.1).collect()
+    }
+
+    fn sink_for(text: &str, policy: &Policy) -> Sink {
+        let det = Detector::new(policy).expect("lexicons compile");
+        let msg = Message::outgoing(text);
+        let scan = Scan::new(text);
+        let mut sink = Sink::default();
+        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+        sink
+    }
+
+    #[test]
+    fn names_after_titles_intros_and_greetings() {
+        assert_eq!(names("Mrs. Diana Usamov is in bed 4"), ["Diana Usamov"]);
+        assert_eq!(names("My name is Melissa Lombardi."), ["Melissa Lombardi"]);
+        assert_eq!(names("Thanks, Judy!"), ["Judy"]);
+        assert_eq!(names("Dr. White will see you"), ["White"]);
+        assert_eq!(names("Thanks, Grace!"), ["Grace"]);
+        assert!(names("The Princess Royal arrived").is_empty());
+        assert_eq!(names("I'm so jealous! said Felix to Linda"), ["Felix", "Linda"]);
+        assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
+    }
+
+    #[test]
+    fn full_names_with_initials_particles_and_possessives() {
+        assert_eq!(names("Donald van der Voet called"), ["Donald van der Voet"]);
+        assert_eq!(names("Stephan M Urner"), ["Stephan M Urner"]);
+        assert_eq!(names("we asked Péter M. Novák twice"), ["Péter M. Novák"]);
+        assert_eq!(names("Tamara's scan came back clear"), ["Tamara"]);
+        assert_eq!(names("judy said the pain was worse"), ["judy"]);
+        assert_eq!(names("Follow up with Jan Kowalski soon"), ["Jan Kowalski"]);
+        assert!(names("See you on Jan 5").is_empty());
+    }
+
+    #[test]
+    fn ordinary_words_that_are_names_stay_quiet() {
+        assert!(names("Will you be open on May 5?").is_empty());
+        assert!(names("Hope you feel better. Grace period ends Monday.").is_empty());
+        assert!(names("Bill me later, Mark said no.").is_empty());
+        assert!(names("Happy Birthday To Everyone At The Clinic Today").is_empty());
+        assert!(names("I'm tired today").is_empty());
+        assert!(names("Dear Doctor, thank you").is_empty());
+        assert!(hits("Take your pills with food").is_empty());
+    }
+
+    #[test]
+    fn places_from_gazetteer_and_cues() {
+        assert_eq!(places("She lives in Dayton, Ohio."), ["Dayton", "Ohio"]);
+        assert_eq!(places("We moved here from Bauru last year"), ["Bauru"]);
+        assert_eq!(places("the princess royal arrived at bauru this morning from bahrain."), ["bauru", "bahrain"]);
+        assert_eq!(places("He moved to New Zealand"), ["New Zealand"]);
+        assert_eq!(places("808 Imre u. 12.\n Apt. 762\n Zalakaros\n Hungary 06554"), ["Zalakaros", "Hungary"]);
+    }
+
+    #[test]
+    fn ambiguous_places_need_a_cue() {
+        assert!(places("What a nice day for reading").is_empty());
+        assert!(places("Withdraw money from the ATM").is_empty());
+        assert_eq!(places("We live in Reading now"), ["Reading"]);
+    }
+
+    #[test]
+    fn tied_towns_and_patients_are_raised() {
+        let sink = sink_for("my patient John Smith moved to Dayton", &Policy::default());
+        assert!(sink.health_context);
+        let boosts: Vec<_> = sink.hits.iter().map(|h| (h.rule.id, h.boost)).collect();
+        assert_eq!(boosts, [("phi.name", 1), ("phi.location", 1)]);
+        assert!(sink.hits.iter().all(|h| h.explanation.contains("Safe Harbor")));
+    }
+
+    #[test]
+    fn organization_and_product_names_are_not_people() {
+        let mut policy = Policy::default();
+        policy.organization.name = "Mercy Hospital".to_owned();
+        policy.products.push(crate::policy::Product { name: "Cardiolex".to_owned(), ..Default::default() });
+        let sink = sink_for("Thanks, Mercy! Ask Cardiolex about it", &policy);
+        assert!(sink.hits.is_empty(), "{:?}", sink.hits);
+    }
+
+    #[test]
+    fn cities_named_like_people() {
+        assert_eq!(names("Charlotte is a great nurse"), ["Charlotte"]);
+        assert_eq!(places("She lives in Charlotte now"), ["Charlotte"]);
+        assert_eq!(names("Paris Hilton was there"), ["Paris Hilton"]);
+        assert_eq!(places("Austin is hot in June"), ["Austin"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_spans_on_char_boundaries(text in "\\PC{0,120}", caps in "[A-Z][a-z]{1,8}( [A-Z][a-z]{1,8}){0,3}") {
+            for t in [text.clone(), format!("Dr. {caps} from {caps}'s {text}")] {
+                let msg = Message::incoming(t.as_str());
+                let scan = Scan::new(&t);
+                let mut sink = Sink::default();
+                detector().run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+                for h in &sink.hits {
+                    proptest::prop_assert!(t.get(h.span.start..h.span.end).is_some_and(|m| !m.is_empty()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let long = "Judy Smith went to Paris. ".repeat(200);
+        assert_eq!(names(&long).len(), 200);
+        for t in ["", "'s", "Dr.", "Mr. ", "\u{200B}Ｊｕｄｙ", "ǅ ß İ", "from", "van der", "Name:", "Ⅻ's"] {
+            hits(t);
+        }
+    }
 }
