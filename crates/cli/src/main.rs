@@ -1,6 +1,19 @@
-//! The `rounds` command.
+//! The `rounds` command: screen messages, list rules, evaluate accuracy and measure speed.
 
-use clap::{Parser, Subcommand};
+mod bench;
+mod corpus;
+mod eval;
+mod human;
+mod input;
+mod output;
+mod rules;
+mod sarif;
+mod screen_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Rounds: safe social media for healthcare organizations.
 #[derive(Parser)]
@@ -12,18 +25,67 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Screen messages from files or stdin and report what the engine finds.
+    Screen(screen_cmd::ScreenArgs),
     /// List every screening rule with its category, default severity and actions.
-    Rules,
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Score the engine on the labelled sets in the shared data folder.
+    Eval {
+        /// The shared data folder (default: $ROUNDS_SHARED, or ../shared).
+        #[arg(long)]
+        shared: Option<PathBuf>,
+        /// Also write the table as markdown to this file (e.g. docs/accuracy.md).
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
+    /// Measure screening speed and memory on the shared corpora.
+    Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+/// How `rounds rules` prints.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    /// Aligned columns for people.
+    Table,
+    /// A JSON array for scripts.
+    Json,
+}
+
+/// Process exit codes shared by every subcommand.
+pub(crate) mod exit {
+    /// Nothing at or above the `--fail-on` severity.
+    pub const CLEAN: u8 = 0;
+    /// At least one finding at or above the `--fail-on` severity.
+    pub const FINDINGS: u8 = 1;
+    /// Bad input, bad policy, unreadable file or any other error.
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Rules => {
-            for r in screen::rules::all() {
-                println!("{}\t{}\t{}", r.id, r.severity, r.summary);
+    let result = match cli.command {
+        Command::Screen(args) => screen_cmd::run(&args),
+        Command::Rules { format } => rules::run(format == TableFormat::Json).map(|()| exit::CLEAN),
+        Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),
+        Command::Bench(args) => bench::run(&args).map(|()| exit::CLEAN),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                // The reader went away (`rounds screen … | head`): nothing left to tell anyone.
+                return ExitCode::from(exit::CLEAN);
             }
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
         }
     }
-    Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
