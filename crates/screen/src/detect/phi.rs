@@ -314,34 +314,25 @@ struct Pattern {
 /// Cue occurrences in one message. The first `CAP` live in a fixed buffer so that a short message
 /// allocates nothing; long drafts spill into `more`.
 struct Cues {
-    items: [(Cue, usize, usize); Cues::CAP],
-    len: usize,
-    more: Vec<(Cue, usize, usize)>,
+    /// In text order: one left-most automaton pass yields matches with rising starts and ends,
+    /// which lets the window queries below binary-search instead of scanning every cue.
+    items: Vec<(Cue, usize, usize)>,
+    seen: u64,
 }
 
 impl Cues {
-    const CAP: usize = 32;
-
     fn new() -> Self {
-        Cues { items: [(Cue::Phone, 0, 0); Cues::CAP], len: 0, more: Vec::new() }
+        Cues { items: Vec::new(), seen: 0 }
     }
 
     fn push(&mut self, cue: Cue, start: usize, end: usize) {
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = (cue, start, end);
-            self.len += 1;
-        } else {
-            self.more.push((cue, start, end));
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(Cue, usize, usize)> {
-        self.items.iter().take(self.len).chain(self.more.iter())
+        self.items.push((cue, start, end));
+        self.seen |= 1u64 << (cue as u32);
     }
 
     /// Some cue of this kind was seen anywhere.
     fn any(&self, kind: Cue) -> bool {
-        self.iter().any(|(c, _, _)| *c == kind)
+        self.seen & (1u64 << (kind as u32)) != 0
     }
 
     /// A cue of one of `kinds` ends at most `window` bytes before `pos`.
@@ -350,18 +341,59 @@ impl Cues {
     }
 
     fn nearest_before(&self, kinds: &[Cue], pos: usize, window: usize) -> Option<Cue> {
-        self.iter()
-            .filter(|(c, _, end)| kinds.contains(c) && *end <= pos && pos - end <= window)
-            .max_by_key(|(_, _, end)| *end)
+        let upto = self.items.partition_point(|(_, _, end)| *end <= pos);
+        self.items[..upto]
+            .iter()
+            .rev()
+            .take_while(|(_, _, end)| pos - end <= window)
+            .find(|(c, _, _)| kinds.contains(c))
             .map(|(c, _, _)| *c)
     }
 
     /// A cue of one of `kinds` starts at most `window` bytes after `pos`.
     fn after(&self, kinds: &[Cue], pos: usize, window: usize) -> Option<Cue> {
-        self.iter()
-            .filter(|(c, start, _)| kinds.contains(c) && *start >= pos && start - pos <= window)
-            .min_by_key(|(_, start, _)| *start)
+        let from = self.items.partition_point(|(_, start, _)| *start < pos);
+        self.items[from..]
+            .iter()
+            .take_while(|(_, start, _)| start - pos <= window)
+            .find(|(c, _, _)| kinds.contains(c))
             .map(|(c, _, _)| *c)
+    }
+}
+
+/// Normalized byte ranges already reported or ruled out, merged and sorted so that overlap
+/// queries are a binary search even on long text with many numbers.
+#[derive(Debug, Default)]
+pub(super) struct Claims {
+    ranges: Vec<Range<usize>>,
+}
+
+impl Claims {
+    /// Record `r`, merging it with any claims it touches.
+    fn insert(&mut self, r: Range<usize>) {
+        let lo = self.ranges.partition_point(|c| c.end < r.start);
+        let hi = self.ranges.partition_point(|c| c.start <= r.end);
+        if lo >= hi {
+            self.ranges.insert(lo, r);
+            return;
+        }
+        let start = r.start.min(self.ranges[lo].start);
+        let end = r.end.max(self.ranges[hi - 1].end);
+        self.ranges.splice(lo..hi, std::iter::once(start..end));
+    }
+
+    /// Some claim shares a byte with `r`.
+    pub(super) fn overlaps(&self, r: &Range<usize>) -> bool {
+        let i = self.ranges.partition_point(|c| c.end <= r.start);
+        self.ranges.get(i).is_some_and(|c| c.start < r.end)
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.overlaps(&(i..i + 1))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
     }
 }
 
@@ -370,12 +402,12 @@ impl Cues {
 struct Out<'s, 'a, 'k> {
     scan: &'s Scan<'a>,
     sink: &'k mut Sink,
-    claimed: Vec<Range<usize>>,
+    claimed: Claims,
 }
 
 impl Out<'_, '_, '_> {
     fn free(&self, r: &Range<usize>) -> bool {
-        !self.claimed.iter().any(|c| c.start < r.end && r.start < c.end)
+        !self.claimed.overlaps(r)
     }
 
     fn push(&mut self, rule: &'static RuleInfo, r: Range<usize>, harbor: Option<SafeHarbor>, why: &str, fix: &str) {
@@ -384,7 +416,7 @@ impl Out<'_, '_, '_> {
             hit = hit.phi(h);
         }
         self.sink.hits.push(hit);
-        self.claimed.push(r);
+        self.claimed.insert(r);
     }
 }
 
@@ -547,7 +579,7 @@ impl Detector {
         }
         sink.health_context |= first_health.is_some();
         let health = sink.health_context;
-        let mut out = Out { scan, sink, claimed: Vec::new() };
+        let mut out = Out { scan, sink, claimed: Claims::default() };
         if memchr::memchr(b'@', bytes).is_some() {
             self.emails(norm, &mut out);
         }
@@ -559,7 +591,7 @@ impl Detector {
         let digits = if out.claimed.is_empty() {
             bytes.iter().filter(|b| b.is_ascii_digit()).count()
         } else {
-            bytes.iter().enumerate().filter(|&(i, b)| b.is_ascii_digit() && !out.claimed.iter().any(|c| c.contains(&i))).count()
+            bytes.iter().enumerate().filter(|&(i, b)| b.is_ascii_digit() && !out.claimed.contains(i)).count()
         };
         if digits > 0 {
             self.numbers(norm, digits, &cues, health, &mut out);
@@ -585,7 +617,7 @@ impl Detector {
             }
             if !points_at_person(url) {
                 // Dates and numbers inside a link's path are not about a person.
-                out.claimed.push(m.range());
+                out.claimed.insert(m.range());
                 continue;
             }
             let r = m.start()..m.start() + url.len();
@@ -831,7 +863,7 @@ impl Detector {
 
     /// Identifiers announced by a cue: "MRN 12345678", "member id: XJH123456", "serial PJN123456".
     fn ids_after_cues(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        for &(cue, _, end) in cues.iter() {
+        for &(cue, _, end) in &cues.items {
             let (rule, harbor, min_digits, why): (&'static RuleInfo, SafeHarbor, usize, &str) = match cue {
                 Cue::Mrn => (&MRN, SafeHarbor::H, 4, "A medical record number: MRNs are HIPAA identifiers (Safe Harbor H) that lead straight to a patient's chart."),
                 Cue::Plan => (&HEALTH_PLAN, SafeHarbor::I, 4, "A health plan member or policy number: beneficiary numbers are HIPAA identifiers (Safe Harbor I)."),

@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use crate::text::Scan;
+use super::Claims;
 
 /// Street-type words that end a US-style street name after a house number.
 fn is_suffix(w: &str) -> bool {
@@ -105,7 +106,7 @@ struct View<'s, 'a> {
     scan: &'s Scan<'a>,
     /// The message has no upper-case letters, so capitalization says nothing.
     lower_text: bool,
-    claimed: &'s [Range<usize>],
+    claimed: &'s Claims,
 }
 
 impl View<'_, '_> {
@@ -156,7 +157,7 @@ impl View<'_, '_> {
     }
 
     fn is_claimed(&self, i: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| self.claimed.iter().any(|c| c.start < t.end && t.start < c.end))
+        self.scan.tokens.get(i).is_some_and(|t| self.claimed.overlaps(&(t.start..t.end)))
     }
 
     /// The text between tokens `i - 1` and `i`.
@@ -407,7 +408,7 @@ impl View<'_, '_> {
 
 /// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges.
 /// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
-pub(super) fn find(scan: &Scan<'_>, claimed: &[Range<usize>], cued_at: impl Fn(usize) -> bool, out: &mut Vec<Range<usize>>) {
+pub(super) fn find(scan: &Scan<'_>, claimed: &Claims, cued_at: impl Fn(usize) -> bool, out: &mut Vec<Range<usize>>) {
     let lower_text = if scan.text.is_ascii() {
         !scan.text.bytes().any(|b| b.is_ascii_uppercase())
     } else {
