@@ -265,7 +265,7 @@ fn stream_jsonl(screener: &Screener, corpus: &Corpus, bytes: u64, deadline: Inst
     };
     let mut input = Input::from_reader("generated.jsonl", Box::new(BufReader::with_capacity(1 << 16, generator)));
     let read = ReadOptions { kind: InputKind::Jsonl, per_line: false, direction: Direction::Incoming };
-    let opts = Options { direction: Direction::Incoming, redact: false, progress: false };
+    let opts = Options { redact: false, progress: false };
     let mut out = output::make(Format::Jsonl, Box::new(io::sink()), false);
     let mut summary = Summary::default();
     screen_cmd::screen_input(screener, &mut input, read, opts, out.as_mut(), &mut summary)?;

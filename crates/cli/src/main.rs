@@ -9,6 +9,7 @@ mod output;
 mod rules;
 mod sarif;
 mod screen_cmd;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,23 @@ enum Command {
     },
     /// Measure screening speed and memory on the shared corpora.
     Bench(bench::BenchArgs),
+    /// Re-train a model from the shared data.
+    #[command(subcommand)]
+    Train(TrainCommand),
+}
+
+/// The models `rounds train` can rebuild.
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// The adverse-event (ADR) model, from the PsyTAR train split.
+    Adr {
+        /// The shared data folder (default: $ROUNDS_SHARED, or ../shared).
+        #[arg(long)]
+        shared: Option<PathBuf>,
+        /// Where to write the weights.
+        #[arg(long, default_value = "crates/screen/models/adr.bin")]
+        out: PathBuf,
+    },
 }
 
 /// How `rounds rules` prints.
@@ -72,6 +90,7 @@ fn main() -> ExitCode {
         Command::Rules { format } => rules::run(format == TableFormat::Json).map(|()| exit::CLEAN),
         Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),
         Command::Bench(args) => bench::run(&args).map(|()| exit::CLEAN),
+        Command::Train(TrainCommand::Adr { shared, out }) => train::adr(shared, &out).map(|()| exit::CLEAN),
     };
     match result {
         Ok(code) => ExitCode::from(code),

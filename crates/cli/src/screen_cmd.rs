@@ -120,18 +120,15 @@ pub(crate) fn run(args: &ScreenArgs) -> anyhow::Result<u8> {
     let files: Vec<&str> =
         if args.files.is_empty() { vec!["-"] } else { args.files.iter().map(String::as_str).collect() };
     let mut summary = Summary::default();
-    let opts = Options {
-        direction: match args.direction {
-            Some(DirectionArg::Outgoing) => Direction::Outgoing,
-            _ => Direction::Incoming,
-        },
-        redact: args.redact,
-        progress: io::stderr().is_terminal(),
+    let direction = match args.direction {
+        Some(DirectionArg::Outgoing) => Direction::Outgoing,
+        Some(DirectionArg::Incoming) | None => Direction::Incoming,
     };
+    let opts = Options { redact: args.redact, progress: io::stderr().is_terminal() };
     for file in files {
         let mut input = Input::open(file)?;
         let kind = args.input.unwrap_or_else(|| input.default_kind());
-        let read = ReadOptions { kind, per_line: args.per_line, direction: opts.direction };
+        let read = ReadOptions { kind, per_line: args.per_line, direction };
         screen_input(&screener, &mut input, read, opts, out.as_mut(), &mut summary)?;
     }
     out.finish(&summary)?;
@@ -146,8 +143,6 @@ pub(crate) fn run(args: &ScreenArgs) -> anyhow::Result<u8> {
 /// Settings that apply to every input of a run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Options {
-    /// Direction of text messages.
-    pub direction: Direction,
     /// Add the redacted text to each report.
     pub redact: bool,
     /// Draw a progress bar for large inputs.

@@ -330,3 +330,21 @@ fn colour_only_when_asked_or_on_a_terminal() {
     let forced = rounds(&["screen", "--color", "always"], b"hello");
     assert!(forced.stdout.contains(&0x1b), "{}", stdout(&forced));
 }
+
+#[test]
+fn train_adr_reproduces_the_shipped_model() {
+    let Some(shared) = std::env::var_os("ROUNDS_SHARED").map(PathBuf::from).filter(|p| p.join("data").is_dir()) else {
+        eprintln!("skipped: ROUNDS_SHARED not set");
+        return;
+    };
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests-adr.bin");
+    let run = rounds(
+        &["train", "adr", "--shared", shared.to_str().expect("utf-8 path"), "--out", out.to_str().expect("utf-8 path")],
+        b"",
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../screen/models/adr.bin");
+    let (trained, shipped) =
+        (std::fs::read(&out).expect("trained model"), std::fs::read(shipped).expect("shipped model"));
+    assert!(trained == shipped, "training is deterministic and the shipped adr.bin is up to date");
+}
