@@ -62,6 +62,15 @@ enum TrainCommand {
         #[arg(long, default_value = "crates/screen/models/adr.bin")]
         out: PathBuf,
     },
+    /// The person-name token model, from WNUT-17 train and the even presidio templates.
+    Names {
+        /// The shared data folder (default: $ROUNDS_SHARED, or ../shared).
+        #[arg(long)]
+        shared: Option<PathBuf>,
+        /// Where to write the weights.
+        #[arg(long, default_value = "crates/screen/models/names.bin")]
+        out: PathBuf,
+    },
 }
 
 /// How `rounds rules` prints.
@@ -91,6 +100,7 @@ fn main() -> ExitCode {
         Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),
         Command::Bench(args) => bench::run(&args).map(|()| exit::CLEAN),
         Command::Train(TrainCommand::Adr { shared, out }) => train::adr(shared, &out).map(|()| exit::CLEAN),
+        Command::Train(TrainCommand::Names { shared, out }) => train::names(shared, &out).map(|()| exit::CLEAN),
     };
     match result {
         Ok(code) => ExitCode::from(code),

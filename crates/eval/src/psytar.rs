@@ -257,6 +257,6 @@ mod tests {
         };
         let weights = train(&shared).unwrap_or_else(|e| panic!("{e}"));
         let committed = include_bytes!("../../screen/models/adr.bin");
-        assert!(weights == committed, "models/adr.bin is stale: run `cargo run -p rounds-eval --example train_adr`");
+        assert!(weights == committed, "models/adr.bin is stale: run `rounds train adr`");
     }
 }

@@ -231,6 +231,17 @@ fn perceptron(rows: &[Example]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_committed_name_model_is_what_training_produces() {
+        let Some(shared) = crate::shared_dir() else {
+            eprintln!("skipping: no shared data");
+            return;
+        };
+        let weights = train_names(&shared).unwrap_or_else(|e| panic!("{e}"));
+        let committed = include_bytes!("../../screen/models/names.bin");
+        assert!(weights == committed, "models/names.bin is stale: run `rounds train names`");
+    }
+
     use super::*;
 
     #[test]
