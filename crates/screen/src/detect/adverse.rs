@@ -299,8 +299,17 @@ impl Lexicon {
     }
 
     /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
-    /// tokens, and report drug names, relations and implied products to `found`.
-    fn mark(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64], out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
+    /// tokens, and report drug names, relations and implied products to `found`. `maybe_drug` says
+    /// whether some word of the segment may be a drug's key word (else the drug automaton is skipped).
+    fn mark(
+        &self,
+        scan: &Scan<'_>,
+        seg: Segment,
+        hashes: &[u64],
+        maybe_drug: bool,
+        out: &mut [TokFeat],
+        found: &mut dyn FnMut(Found),
+    ) {
         let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
         let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1)))
         else {
@@ -308,7 +317,6 @@ impl Lexicon {
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
-        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
             if !scan.at_word_boundaries(m.range()) {
@@ -356,7 +364,9 @@ impl Lexicon {
     pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
         let mut hashes = [0u64; MAX_SEG];
         hash_segment(scan, seg, &mut hashes);
-        self.mark(scan, seg, &hashes, out, &mut |_| {});
+        let n = seg.end.saturating_sub(seg.first).min(out.len());
+        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
+        self.mark(scan, seg, &hashes, maybe_drug, out, &mut |_| {});
     }
 
     /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
@@ -476,13 +486,13 @@ impl Detector {
         let mut hashes = [0u64; MAX_SEG];
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            hash_segment(scan, seg, &mut hashes);
-            if !self.worth_marking(scan, seg, &hashes[..n]) {
+            let (worth, maybe_drug) = self.prepare(scan, seg, &mut hashes);
+            if !worth {
                 return;
             }
             let toks = &mut feats[..n];
             let before = found.len();
-            self.lex.mark(scan, seg, &hashes[..n], toks, &mut |f| found.push((f, seg)));
+            self.lex.mark(scan, seg, &hashes[..n], maybe_drug, toks, &mut |f| found.push((f, seg)));
             if let Some(new) = found.get(before..) {
                 known_events(scan, seg, toks, new, &mut events);
             }
@@ -506,19 +516,27 @@ impl Detector {
         self.report(scan, &found, &events, sink);
     }
 
-    /// A cheap test before any automaton runs: can the segment pass the model's gate? True when a
-    /// word may be a drug name, is the key word of a medicine-implying or unspecified-reaction
-    /// phrase, or is an event cue. Everything the gate accepts passes this test.
-    fn worth_marking(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64]) -> bool {
-        hashes.iter().enumerate().any(|(j, &h)| {
-            let g = gate_bit(h);
-            if self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0) || self.lex.may_be_drug(h) {
-                return true;
-            }
-            let Some(t) = scan.tokens.get(seg.first + j) else { return false };
+    /// Fill `hashes` with the word hashes of `seg` (at most [`MAX_SEG`]) and, in the same pass, run
+    /// the cheap tests that come before any automaton. Returns whether the segment can pass the
+    /// model's gate (a word may be a drug name, is the key word of a medicine-implying or
+    /// unspecified-reaction phrase, or is an event cue: everything the gate accepts passes this
+    /// test), and whether some word may be a drug's key word.
+    fn prepare(&self, scan: &Scan<'_>, seg: Segment, hashes: &mut [u64; MAX_SEG]) -> (bool, bool) {
+        let (mut worth, mut maybe_drug) = (false, false);
+        let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
+        for (h, t) in hashes.iter_mut().zip(toks) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            self.model.is_event_cue(&TokFeat::new(word, h, t.shape.has_digit, 0))
-        })
+            *h = hash_bytes(word.as_bytes());
+            let drug = self.lex.may_be_drug(*h);
+            maybe_drug |= drug;
+            if !worth {
+                let g = gate_bit(*h);
+                worth = drug
+                    || self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0)
+                    || self.model.is_event_cue(&TokFeat::new(word, *h, t.shape.has_digit, 0));
+            }
+        }
+        (worth, maybe_drug)
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
