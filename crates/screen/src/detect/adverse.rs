@@ -21,7 +21,7 @@ use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_byt
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, Token};
 
 use super::{Ctx, Hit, Sink};
 
@@ -75,6 +75,10 @@ const DRUG_KEY_BITS: usize = 1 << 21;
 fn key_bits(h: u64) -> [usize; 2] {
     [(h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 43) as usize, (h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 43) as usize]
 }
+
+/// The most alphanumeric runs [`Lexicon::drug_runs_present`] collects; past this it lets the
+/// automaton decide, so that the test stays linear on long text.
+const MAX_RUNS: usize = 2 * MAX_SEG;
 
 /// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
 const GATE_BITS: usize = 1 << 12;
@@ -201,6 +205,13 @@ pub(crate) struct Lexicon {
     /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of
     /// "no doz"): the drug automaton only runs on a segment that has such a word.
     drug_keys: Vec<u64>,
+    /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
+    /// sorted by the hash of its longest run, which comes first.
+    drug_runs: Vec<Box<[u64]>>,
+    /// Bit set over the longest-run hashes of `drug_runs`.
+    run_keys: Vec<u64>,
+    /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
+    runless: bool,
     products: Vec<ProductName>,
     cues: AhoCorasick,
     cue_kinds: Vec<Cue>,
@@ -248,6 +259,26 @@ impl Lexicon {
                 }
             }
         }
+        let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
+        let mut run_keys = vec![0u64; DRUG_KEY_BITS / 64];
+        let mut runless = false;
+        for p in &patterns {
+            let mut runs: Vec<&str> = p.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).collect();
+            let Some(longest) = runs.iter().enumerate().max_by_key(|(_, r)| r.len()).map(|(i, _)| i) else {
+                runless = true;
+                continue;
+            };
+            runs.swap(0, longest);
+            let hashes: Box<[u64]> = runs.iter().map(|r| hash_bytes(r.as_bytes())).collect();
+            for i in key_bits(hashes[0]) {
+                if let Some(w) = run_keys.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+            drug_runs.push(hashes);
+        }
+        drug_runs.sort_unstable();
+        drug_runs.dedup();
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -290,7 +321,7 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
-        Ok(Lexicon { drugs, drug_keys, products, cues, cue_kinds })
+        Ok(Lexicon { drugs, drug_keys, drug_runs, run_keys, runless, products, cues, cue_kinds })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -299,8 +330,17 @@ impl Lexicon {
     }
 
     /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
-    /// tokens, and report drug names, relations and implied products to `found`.
-    fn mark(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64], out: &mut [TokFeat], found: &mut dyn FnMut(Found)) {
+    /// tokens, and report drug names, relations and implied products to `found`. `maybe_drug` says
+    /// whether some word of the segment may be a drug's key word (else the drug automaton is skipped).
+    fn mark(
+        &self,
+        scan: &Scan<'_>,
+        seg: Segment,
+        hashes: &[u64],
+        maybe_drug: bool,
+        out: &mut [TokFeat],
+        found: &mut dyn FnMut(Found),
+    ) {
         let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
         let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1)))
         else {
@@ -308,7 +348,6 @@ impl Lexicon {
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
-        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
             if !scan.at_word_boundaries(m.range()) {
@@ -335,7 +374,9 @@ impl Lexicon {
                 Cue::Known => found(Found::Known(m.start(), m.end())),
             }
         }
-        let drug_matches = maybe_drug.then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
+        let tokens = scan.tokens.get(seg.first..seg.first + n).unwrap_or_default();
+        let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens, hashes))
+            .then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
         for m in drug_matches.into_iter().flatten() {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
@@ -356,7 +397,9 @@ impl Lexicon {
     pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
         let mut hashes = [0u64; MAX_SEG];
         hash_segment(scan, seg, &mut hashes);
-        self.mark(scan, seg, &hashes, out, &mut |_| {});
+        let n = seg.end.saturating_sub(seg.first).min(out.len());
+        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
+        self.mark(scan, seg, &hashes, maybe_drug, out, &mut |_| {});
     }
 
     /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
@@ -377,10 +420,59 @@ impl Lexicon {
     /// True when the text names any drug; used for health context on outgoing messages. The
     /// automaton only runs when some word may be a drug's key word.
     fn any_drug(&self, scan: &Scan<'_>) -> bool {
-        let maybe = scan.tokens.iter().any(|t| {
-            self.may_be_drug(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()))
-        });
-        maybe && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+        let mut hashes = [0u64; MAX_RUNS];
+        let mut maybe = false;
+        for (i, t) in scan.tokens.iter().enumerate() {
+            let h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+            maybe |= self.may_be_drug(h);
+            if let Some(slot) = hashes.get_mut(i) {
+                *slot = h;
+            }
+        }
+        maybe
+            && (scan.tokens.len() > MAX_RUNS || self.drug_runs_present(scan, &scan.tokens, &hashes))
+            && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+    }
+
+    /// False when no drug name can match at word boundaries within `tokens`, so the drug automaton
+    /// would find nothing there. A match bounded by non-alphanumerics has every alphanumeric run of
+    /// its name as a whole run of the text, so some name must have all its runs among the tokens'
+    /// runs (the tokens' pieces between apostrophes). Words that are only the key word of a longer
+    /// name ("day", "first") then no longer cost an automaton pass. `hashes` are the tokens' word
+    /// hashes.
+    fn drug_runs_present(&self, scan: &Scan<'_>, tokens: &[Token], hashes: &[u64]) -> bool {
+        if self.runless {
+            return true;
+        }
+        let mut runs = [0u64; MAX_RUNS];
+        let mut k = 0;
+        for (t, &h) in tokens.iter().zip(hashes) {
+            let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
+            if !word.contains(&b'\'') {
+                let Some(slot) = runs.get_mut(k) else { return true };
+                *slot = h;
+                k += 1;
+                continue;
+            }
+            for r in word.split(|&b| b == b'\'') {
+                let Some(slot) = runs.get_mut(k) else { return true };
+                *slot = hash_bytes(r);
+                k += 1;
+            }
+        }
+        let runs = runs.get(..k).unwrap_or_default();
+        runs.iter().any(|&r| {
+            if !key_bits(r).iter().all(|i| self.run_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)) {
+                return false;
+            }
+            let from = self.drug_runs.partition_point(|d| d.first().is_some_and(|&h| h < r));
+            self.drug_runs
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|d| d.first() == Some(&r))
+                .any(|d| d.iter().all(|h| runs.contains(h)))
+        })
     }
 }
 
@@ -476,13 +568,13 @@ impl Detector {
         let mut hashes = [0u64; MAX_SEG];
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            hash_segment(scan, seg, &mut hashes);
-            if !self.worth_marking(scan, seg, &hashes[..n]) {
+            let (worth, maybe_drug) = self.prepare(scan, seg, &mut hashes);
+            if !worth {
                 return;
             }
             let toks = &mut feats[..n];
             let before = found.len();
-            self.lex.mark(scan, seg, &hashes[..n], toks, &mut |f| found.push((f, seg)));
+            self.lex.mark(scan, seg, &hashes[..n], maybe_drug, toks, &mut |f| found.push((f, seg)));
             if let Some(new) = found.get(before..) {
                 known_events(scan, seg, toks, new, &mut events);
             }
@@ -506,19 +598,27 @@ impl Detector {
         self.report(scan, &found, &events, sink);
     }
 
-    /// A cheap test before any automaton runs: can the segment pass the model's gate? True when a
-    /// word may be a drug name, is the key word of a medicine-implying or unspecified-reaction
-    /// phrase, or is an event cue. Everything the gate accepts passes this test.
-    fn worth_marking(&self, scan: &Scan<'_>, seg: Segment, hashes: &[u64]) -> bool {
-        hashes.iter().enumerate().any(|(j, &h)| {
-            let g = gate_bit(h);
-            if self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0) || self.lex.may_be_drug(h) {
-                return true;
-            }
-            let Some(t) = scan.tokens.get(seg.first + j) else { return false };
+    /// Fill `hashes` with the word hashes of `seg` (at most [`MAX_SEG`]) and, in the same pass, run
+    /// the cheap tests that come before any automaton. Returns whether the segment can pass the
+    /// model's gate (a word may be a drug name, is the key word of a medicine-implying or
+    /// unspecified-reaction phrase, or is an event cue: everything the gate accepts passes this
+    /// test), and whether some word may be a drug's key word.
+    fn prepare(&self, scan: &Scan<'_>, seg: Segment, hashes: &mut [u64; MAX_SEG]) -> (bool, bool) {
+        let (mut worth, mut maybe_drug) = (false, false);
+        let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
+        for (h, t) in hashes.iter_mut().zip(toks) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            self.model.is_event_cue(&TokFeat::new(word, h, t.shape.has_digit, 0))
-        })
+            *h = hash_bytes(word.as_bytes());
+            let drug = self.lex.may_be_drug(*h);
+            maybe_drug |= drug;
+            if !worth {
+                let g = gate_bit(*h);
+                worth = drug
+                    || self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0)
+                    || self.model.is_event_cue(&TokFeat::new(word, *h, t.shape.has_digit, 0));
+            }
+        }
+        (worth, maybe_drug)
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
@@ -904,6 +1004,21 @@ mod tests {
         let scan = Scan::new("the zoloftish vibes");
         assert!(!lex.any_drug(&scan));
         assert!(lex.any_drug(&Scan::new("on zoloft")));
+    }
+
+    #[test]
+    fn run_test_needs_every_run_of_a_name() {
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let runs = |text: &str| {
+            let scan = Scan::new(text);
+            let hashes: Vec<u64> = scan.tokens.iter().map(|t| hash_bytes(scan.norm[t.start..t.end].as_bytes())).collect();
+            lex.drug_runs_present(&scan, &scan.tokens, &hashes)
+        };
+        assert!(runs("took zoloft today"));
+        assert!(runs("St. John's Wort helps"));
+        assert!(!runs("St. John's birthday"));
+        assert!(!runs("a long day at work"));
+        assert!(lex.any_drug(&Scan::new("St. John's Wort helps")));
     }
 
     #[test]

@@ -511,10 +511,11 @@ impl Detector {
         put(0, b"");
         put(1, &(f & OWN_MASK).to_le_bytes());
         put(2, &[u8::from(weak_caps)]);
-        for bit in 0..22 {
-            if f & OWN_MASK & (1 << bit) != 0 {
-                put(3, &[bit]);
-            }
+        // Set bits in ascending order, as the model was trained.
+        let mut own = f & OWN_MASK;
+        while own != 0 {
+            put(3, &[own.trailing_zeros() as u8]);
+            own &= own - 1;
         }
         let tail = |n: usize| w.char_indices().rev().nth(n - 1).map_or(w, |(b, _)| w.get(b..).unwrap_or_default());
         put(4, tail(3).as_bytes());
@@ -532,9 +533,9 @@ impl Detector {
                 None => put(kind, b"edge"),
             }
         }
+        // The first byte that is not a space (a space when there is none), and whether it breaks a line.
         let gap_class = |g: &str| -> [u8; 2] {
-            let t = g.trim_matches(' ');
-            [t.bytes().next().unwrap_or(b' '), u8::from(g.contains('\n'))]
+            [g.bytes().find(|&b| b != b' ').unwrap_or(b' '), u8::from(g.bytes().any(|b| b == b'\n'))]
         };
         put(15, &gap_class(gap_before(scan, i)));
         let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));

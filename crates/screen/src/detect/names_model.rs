@@ -18,7 +18,8 @@ const MAGIC: &[u8; 4] = b"RNM1";
 
 /// The embedded weights: `LABELS` i16 per bucket, and the factor that turns them back into floats.
 pub(crate) struct Model {
-    weights: Vec<i16>,
+    /// One row per bucket, so that a feature costs one bounds check and one cache line.
+    weights: Vec<[i16; LABELS]>,
     scale: f32,
 }
 
@@ -40,7 +41,10 @@ impl Model {
         if rest.len() != BUCKETS * LABELS * 2 || !(scale.is_finite() && scale > 0.0) {
             return None;
         }
-        let weights = rest.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        let weights = rest
+            .chunks_exact(2 * LABELS)
+            .map(|row| std::array::from_fn(|k| i16::from_le_bytes([row[2 * k], row[2 * k + 1]])))
+            .collect();
         Some(Model { weights, scale })
     }
 
@@ -48,9 +52,10 @@ impl Model {
     pub fn predict(&self, features: &[u32], min: f32) -> Option<Label> {
         let mut s = [0i32; LABELS];
         for &f in features {
-            let base = (f as usize % BUCKETS) * LABELS;
-            for (k, acc) in s.iter_mut().enumerate() {
-                *acc += i32::from(self.weights.get(base + k).copied().unwrap_or(0));
+            if let Some(row) = self.weights.get(f as usize % BUCKETS) {
+                for (acc, &w) in s.iter_mut().zip(row) {
+                    *acc += i32::from(w);
+                }
             }
         }
         let (label, best) = if s[1] >= s[2] { (Label::Person, s[1]) } else { (Label::Place, s[2]) };
