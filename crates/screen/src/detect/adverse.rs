@@ -19,7 +19,7 @@ use crate::ScreenError;
 use crate::message::Direction;
 use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_bytes};
 use crate::policy::Policy;
-use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity};
+use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, Token};
 
@@ -152,6 +152,10 @@ const KNOWN_EVENTS: &[&str] = &[
     "numbness", "tingling", "muscle pain", "joint pain", "jaundice", "liver damage", "kidney damage",
     "hallucinations", "hallucinating", "nightmares", "night sweats", "sweating", "fever",
     "suicidal thoughts", "brain zaps", "mood swings", "panic attacks", "anxiety attacks",
+    "nosebleed", "nosebleeds", "nose bleeds", "bruising", "bruises easily", "blood in my urine",
+    "blood in my stool", "black stools", "coughing up blood", "allergic reaction", "injection site reaction",
+    "swollen ankles", "dry cough", "muscle cramps", "stomach pain", "abdominal pain", "pancreatitis",
+    "low blood sugar", "kidney failure", "liver failure", "irregular heartbeat", "dry mouth",
 ];
 
 /// Words that make the author the patient.
@@ -419,6 +423,15 @@ impl Lexicon {
 
     /// True when the text names any drug; used for health context on outgoing messages. The
     /// automaton only runs when some word may be a drug's key word.
+    /// Record the original spans of the drug names in `scan`; true when there is one.
+    fn drug_spans(&self, scan: &Scan<'_>, out: &mut Vec<Span>) -> bool {
+        if !self.any_drug(scan) {
+            return false;
+        }
+        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
+        true
+    }
+
     fn any_drug(&self, scan: &Scan<'_>) -> bool {
         let mut hashes = [0u64; MAX_RUNS];
         let mut maybe = false;
@@ -557,7 +570,7 @@ impl Detector {
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
         if cx.msg.direction == Direction::Outgoing {
-            if !sink.health_context && self.lex.any_drug(scan) {
+            if self.lex.drug_spans(scan, &mut sink.products) {
                 sink.health_context = true;
             }
             return;
@@ -588,8 +601,11 @@ impl Detector {
                 self.reaction_phrases(scan, seg, toks, margin, &mut events);
             }
         });
-        if found.iter().any(|(f, _)| matches!(f, Found::Drug(..))) {
-            sink.health_context = true;
+        for (f, _) in &found {
+            if let Found::Drug(_, start, end) = f {
+                sink.products.push(scan.orig(*start..*end));
+                sink.health_context = true;
+            }
         }
         if events.is_empty() {
             return;

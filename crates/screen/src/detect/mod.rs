@@ -156,6 +156,8 @@ pub(crate) struct Sink {
     pub health_context: bool,
     /// Set by the adverse-event detector.
     pub adverse_event: Option<AdverseEventCandidate>,
+    /// Where medicinal products are named (set by the adverse-event detector).
+    pub products: Vec<Span>,
 }
 
 /// The most hits one message collects; past this a reviewer learns nothing new, and a flood of
@@ -211,5 +213,13 @@ impl Detectors {
         self.crisis.run(cx, sink);
         self.abuse.run(cx, sink);
         self.links.run(cx, sink);
+        // A product is not a person or a place ("my mom took Xarelto"): the name rules read a
+        // capitalized word from its context, and only the drug lexicon knows it is a medicine.
+        if !sink.products.is_empty() {
+            let products = std::mem::take(&mut sink.products);
+            sink.hits.retain(|h| {
+                !(names::RULES.iter().any(|r| r.id == h.rule.id) && products.iter().any(|p| p.overlaps(&h.span)))
+            });
+        }
     }
 }
