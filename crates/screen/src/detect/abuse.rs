@@ -251,6 +251,21 @@ fn collapse(word: &str) -> String {
     out
 }
 
+/// [`collapse`] for an ASCII word of at most 32 bytes, written into `buf`; `None` otherwise.
+fn collapse_ascii<'b>(word: &str, buf: &'b mut [u8; 32]) -> Option<&'b str> {
+    if !word.is_ascii() || word.len() > buf.len() {
+        return None;
+    }
+    let mut n = 0;
+    for b in word.bytes() {
+        if n == 0 || buf[n - 1] != b {
+            buf[n] = b;
+            n += 1;
+        }
+    }
+    std::str::from_utf8(buf.get(..n)?).ok()
+}
+
 /// The letter a leetspeak character stands for; `?` marks a mask that stands for any letter.
 fn unleet(b: u8) -> Option<u8> {
     Some(match b {
@@ -665,7 +680,13 @@ impl Detector {
         if let Some(stem) = stem {
             return Some((rebuilt.to_owned(), self.words.get(stem).copied().unwrap_or(Kind::Profanity)));
         }
-        self.collapsed.get(&collapse(rebuilt)).map(|(w, k)| (w.clone(), *k))
+        // Obfuscated chunks are short ASCII: collapse them on the stack, not in a new String.
+        let mut buf = [0u8; 32];
+        let collapsed = match collapse_ascii(rebuilt, &mut buf) {
+            Some(c) => self.collapsed.get(c),
+            None => self.collapsed.get(&collapse(rebuilt)),
+        };
+        collapsed.map(|(w, k)| (w.clone(), *k))
     }
 
     /// Letters typed apart: "f u c k", "s.h.i.t".
@@ -816,9 +837,27 @@ fn drop_dead_praise(scan: &Scan<'_>, range: Range<usize>) -> bool {
 /// At least 20 letters, 70% or more of them capitals.
 fn shouting(text: &str) -> bool {
     let (mut letters, mut upper) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
-        letters += 1;
-        upper += usize::from(c.is_uppercase());
+    let bytes = text.as_bytes();
+    for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
+        if chunk.is_ascii() {
+            // Branch-free (vectorizable) counts; nearly all text takes this path.
+            letters += chunk.iter().map(|&b| usize::from((b | 0x20).wrapping_sub(b'a') < 26)).sum::<usize>();
+            upper += chunk.iter().map(|&b| usize::from(b.wrapping_sub(b'A') < 26)).sum::<usize>();
+            continue;
+        }
+        // Other characters are decoded at their lead byte; continuation bytes are skipped.
+        for (k, &b) in chunk.iter().enumerate() {
+            if b < 0x80 {
+                letters += usize::from(b.is_ascii_alphabetic());
+                upper += usize::from(b.is_ascii_uppercase());
+            } else if b >= 0xC0
+                && let Some(c) = text.get(at * BLOCK + k..).and_then(|s| s.chars().next())
+                && c.is_alphabetic()
+            {
+                letters += 1;
+                upper += usize::from(c.is_uppercase());
+            }
+        }
     }
     letters >= 20 && upper * 10 >= letters * 7
 }
@@ -829,14 +868,24 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
         return;
     }
     let tokens = &scan.tokens;
+    let norm = scan.norm.as_bytes();
+    // Tokens compared as byte ranges, lengths first: most neighbours differ in length.
+    let same = |a: &crate::text::Token, b: &crate::text::Token| {
+        a.end - a.start == b.end - b.start && norm.get(a.start..a.end) == norm.get(b.start..b.end)
+    };
     let mut i = 0;
     while i + 4 < tokens.len() {
-        let word = scan.tok(i);
+        let first = &tokens[i];
         let mut j = i + 1;
-        while j < tokens.len() && scan.tok(j) == word {
+        while j < tokens.len() && same(first, &tokens[j]) {
             j += 1;
         }
-        if j - i >= 5 && word.len() >= 2 {
+        if j - i < 5 {
+            i = j;
+            continue;
+        }
+        let word = scan.tok(i);
+        if word.len() >= 2 {
             let range = tokens[i].start..tokens[j - 1].end;
             sink.push(Hit::new(FLOOD, scan.orig(range), format!("The word \"{word}\" is repeated {} times in a row, a flooding pattern.", j - i)));
             return;
@@ -847,8 +896,24 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
 
 /// Cheap byte test: a byte repeated 6 times, or a 4-byte (emoji) sequence repeated 6 times.
 fn maybe_char_flood(b: &[u8]) -> bool {
-    // Branch-free pre-check first: three equal bytes in a row, or a non-ASCII byte equal to the
-    // one 4 ahead (the same emoji twice).
+    // Block by block, so that one "------" in a long text does not send the whole text through
+    // the exact loop. A run that ends in a block starts at most 24 bytes before it.
+    let mut s = 0;
+    while s < b.len() {
+        let e = s.saturating_add(BLOCK).min(b.len());
+        let lo = s.saturating_sub(24);
+        let window = b.get(lo..e.saturating_add(4).min(b.len())).unwrap_or_default();
+        if may_repeat(window) && repeats(b.get(lo..e).unwrap_or_default()) {
+            return true;
+        }
+        s = e;
+    }
+    false
+}
+
+/// Branch-free pre-check: three equal bytes in a row, or a non-ASCII byte equal to the one 4
+/// ahead (the same emoji twice).
+fn may_repeat(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(4);
     let (Some(x), Some(y), Some(w), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2), b.get(4..n + 4)) else {
         return false;
@@ -857,9 +922,11 @@ fn maybe_char_flood(b: &[u8]) -> bool {
     for (((&p, &c), &d), &q) in x.iter().zip(y).zip(w).zip(z) {
         acc |= ((p == c) & (c == d)) | ((p == q) & (p >= 0x80));
     }
-    if !acc {
-        return false;
-    }
+    acc
+}
+
+/// A byte repeated 6 times, or 20 non-ASCII bytes in a row each equal to the one 4 before.
+fn repeats(b: &[u8]) -> bool {
     let (mut same1, mut same4) = (0u32, 0u32);
     for i in 1..b.len() {
         same1 = if b[i] == b[i - 1] { same1 + 1 } else { 0 };
@@ -873,12 +940,24 @@ fn maybe_char_flood(b: &[u8]) -> bool {
 
 /// Report the first run of one character long enough to be a flood.
 fn char_flood(text: &str, sink: &mut Sink) -> bool {
+    let b = text.as_bytes();
     let mut run_start = 0;
     let mut run_len = 0usize;
     let mut prev = None;
-    for (i, c) in text.char_indices() {
+    let mut i = 0;
+    while i < b.len() {
+        // ASCII characters are their byte; only other characters are decoded.
+        let c = match b[i] {
+            x if x < 0x80 => char::from(x),
+            _ => match text.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        let next = i + c.len_utf8();
         if Some(c) == prev {
             run_len += 1;
+            i = next;
             continue;
         }
         if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
@@ -887,6 +966,7 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
         run_start = i;
         run_len = 1;
         prev = Some(c);
+        i = next;
     }
     run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink)
 }

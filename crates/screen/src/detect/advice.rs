@@ -139,7 +139,10 @@ fn compile(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
 }
 
 impl Side {
-    fn new(patterns: Vec<Pattern>) -> Result<Self, ScreenError> {
+    /// `prefilter`: let the automaton skip ahead with a SIMD search for its triggers' first bytes;
+    /// worth it when the triggers are rare in ordinary text (the incoming questions), not when
+    /// one of them is a common word ("take" in outgoing posts).
+    fn new(patterns: Vec<Pattern>, prefilter: bool) -> Result<Self, ScreenError> {
         let mut trigger_texts: Vec<&'static str> = Vec::new();
         let mut by_trigger: Vec<Vec<usize>> = Vec::new();
         let mut compiled = Vec::with_capacity(patterns.len());
@@ -157,7 +160,7 @@ impl Side {
         }
         let triggers = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
+            .prefilter(prefilter)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&trigger_texts)
             .map_err(|e| ScreenError::Compile { what: "medical advice triggers".to_owned(), message: e.to_string() })?;
@@ -364,7 +367,7 @@ impl Detector {
              pharmacist)(?: may| might| will| can| says| tells| recommends| prescribes| prescribed| advises| told| has)|\
              under (?:medical|a doctor's) supervision|without (?:first )?(?:talking|speaking|checking|consulting)",
         )?;
-        Ok(Detector { incoming: Side::new(incoming)?, outgoing: Side::new(outgoing)?, deferral })
+        Ok(Detector { incoming: Side::new(incoming, true)?, outgoing: Side::new(outgoing, false)?, deferral })
     }
 
     /// Append hits for one message: requests on incoming messages, advice on outgoing ones.
