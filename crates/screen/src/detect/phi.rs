@@ -27,37 +27,48 @@ use super::{Ctx, Hit, Sink};
 use window::{Anchor, Reach, Runs, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
-/// most significant bytes before the first digit (`before`), and one more than the most between
-/// two digits or after the last one (`after`); `min_digits` is what the pattern and the checks
-/// after it need.
-const fn reach(before: usize, after: usize, min_digits: usize) -> Reach {
-    Reach { anchor: Anchor::Digit, before, after, min_digits }
+/// most significant bytes before the first digit (`before`), one more than the most between two
+/// digits or after the last one (`after`), the digits the pattern and the checks after it need,
+/// and a cheap test every match passes.
+const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -> bool) -> Reach {
+    Reach { anchor: Anchor::Digit, before, after, min_digits, need }
 }
-const REACH_IPV4: Reach = reach(0, 2, 4);
+const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').count() >= 3);
 /// "+1 (555) 201-3344 extension 12".
-const REACH_NANP: Reach = reach(1, 10, 10);
+const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
 /// Intl and grouped phones are kept only with 6 to 15 digits.
-const REACH_INTL: Reach = reach(1, 4, 6);
-const REACH_GROUPED: Reach = reach(1, 3, 6);
-const REACH_CARD: Reach = reach(0, 2, 12);
-const REACH_SSN: Reach = reach(0, 2, 9);
-/// "1EG4-TE5-MK73": up to three letters and a dash between digits.
-const REACH_MBI: Reach = reach(0, 4, 5);
+const REACH_INTL: Reach = reach(1, 4, 6, |w| memchr::memchr(b'+', w).is_some());
+const REACH_GROUPED: Reach = reach(1, 3, 6, window::anything);
+const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
+const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
+/// "1EG4-TE5-MK73": up to three letters and a dash between digits; a digit then a letter first.
+const REACH_MBI: Reach = reach(0, 4, 5, |w| w.windows(2).any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase()));
 /// A 17-character VIN, kept only with 5 or more digits.
-const REACH_VIN: Reach = reach(16, 17, 5);
-const REACH_DEA: Reach = reach(2, 1, 7);
-const REACH_NPI: Reach = reach(0, 1, 10);
-const REACH_NUM_DATE: Reach = reach(0, 2, 4);
-const REACH_SHORT_DATE: Reach = reach(0, 2, 2);
+const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
+const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
+const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
+const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| memchr::memchr3(b'/', b'.', b'-', w).is_some());
+const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| memchr::memchr(b'/', w).is_some());
 /// "Wednesday., September. 4" before the day; "th of September., 1961" between day and year.
-const REACH_MONTH_DATE: Reach = reach(21, 16, 1);
-/// "when they were 45"; "45 - years - of age".
-const REACH_AGE: Reach = reach(12, 13, 1);
+const REACH_MONTH_DATE: Reach = reach(21, 16, 1, |w| window::any_trigram(w, |k| MONTHS3.contains(&k)));
+/// The first three letters of each month name, as `window::any_trigram` reads them.
+const MONTHS3: [u32; 12] = {
+    use window::trigram as t;
+    [t(b"jan"), t(b"feb"), t(b"mar"), t(b"apr"), t(b"may"), t(b"jun"), t(b"jul"), t(b"aug"), t(b"sep"), t(b"oct"), t(b"nov"), t(b"dec")]
+};
+/// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
+const REACH_AGE: Reach = reach(12, 13, 1, |w| {
+    w.windows(2).any(|p| p[0] == b'y' && matches!(p[1], b'e' | b'r' | b'/' | b'.' | b'o'))
+        || window::any_trigram(w, |k| k == window::trigram(b"age") || k == window::trigram(b"tur") || k == window::trigram(b"whe"))
+});
 /// "trauma exam room number 12b".
-const REACH_ROOM_BED: Reach = reach(20, 2, 1);
-const REACH_STATE_ZIP: Reach = reach(3, 2, 5);
+const REACH_ROOM_BED: Reach = reach(20, 2, 1, |w| {
+    w.windows(2).any(|p| p == b"rm")
+        || window::any_trigram(w, |k| k == window::trigram(b"bed") || k == window::trigram(b"roo") || k == window::trigram(b"bay") || k == window::trigram(b"cub"))
+});
+const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
-const REACH_IBAN: Reach = Reach { anchor: Anchor::Iban, before: 0, after: 35, min_digits: 1 };
+const REACH_IBAN: Reach = Reach { anchor: Anchor::Iban, before: 0, after: 35, min_digits: 1, need: window::anything };
 
 const fn rule(
     id: &'static str,
@@ -1264,6 +1275,57 @@ mod tests {
         assert!(!found(&msg).iter().any(|(r, _)| r == "phi.image_exif"));
         let plain = Message { attachments: Attachments { has_image: true, ..Attachments::default() }, ..Message::incoming("Happy Friday!") };
         assert!(found(&plain).is_empty());
+    }
+
+    /// Pieces of numbers, dates and their context words, to be glued into long texts.
+    const PIECES: &[&str] = &[
+        "555-201-3344", "+1 (555) 201-3344 extension 12", "+44 20 7946 0958", "0496 46 46 70", "4111 1111 1111 1111", "161-42-3291",
+        "161423291", "1eg4-te5-mk73", "1m8gdm9axkp042788", "ab1234563", "1234567893", "3/4/1961", "2019-04-03", "5/12", "41.176.181.243",
+        "wednesday., september. 4th, 1961", "the 4th of march", "march 2019", "when they were 45", "45 - years - of age", "52 y/o",
+        "trauma exam room number 12b", "bed 4", "springfield, il 62704-1234", "gb82 west 1234 5698 7654 32", "١٢٣-٤٥٦-٧٨٩٠", "é", "ß",
+        "word", "x", "-", ".", "/", ":", "+", "(", ")", "1", "12", "2024", "90210", "aged", "\n", "\t", "the", "of", "years",
+    ];
+    const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
+
+    fn searches(d: &super::Detector) -> Vec<(&regex::Regex, super::Reach)> {
+        use super::*;
+        vec![
+            (&d.ipv4, REACH_IPV4), (&d.nanp, REACH_NANP), (&d.intl, REACH_INTL), (&d.grouped, REACH_GROUPED), (&d.card, REACH_CARD),
+            (&d.ssn, REACH_SSN), (&d.mbi, REACH_MBI), (&d.vin, REACH_VIN), (&d.dea, REACH_DEA), (&d.npi, REACH_NPI),
+            (&d.num_date, REACH_NUM_DATE), (&d.short_date, REACH_SHORT_DATE), (&d.month_date, REACH_MONTH_DATE), (&d.age, REACH_AGE),
+            (&d.room_bed, REACH_ROOM_BED), (&d.state_zip, REACH_STATE_ZIP), (&d.iban, REACH_IBAN),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn windows_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 60..400)) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
+            let runs = super::Runs::new(&text);
+            for (re, reach) in searches(d) {
+                // Matches with fewer digits than the pattern's checks need may be skipped.
+                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
+                let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
+                let whole: Vec<_> = re.captures_iter(&text).filter(|c| c.get(0).is_some_and(|m| kept(&m))).map(groups).collect();
+                let mut windowed = Vec::new();
+                super::captures_each(re, &text, &runs, reach, |c| {
+                    if c.get(0).is_some_and(|m| kept(&m)) {
+                        windowed.push(groups(c));
+                    }
+                });
+                proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
+                let mut found = Vec::new();
+                super::find_each(re, &text, &runs, reach, |m| {
+                    if kept(&m) {
+                        found.push(Some(m.range()));
+                    }
+                });
+                let starts: Vec<_> = whole.iter().map(|g| g.first().cloned().flatten()).collect();
+                proptest::prop_assert_eq!(starts, found);
+            }
+        }
     }
 
     proptest::proptest! {

@@ -29,6 +29,9 @@ pub(super) struct Reach {
     /// The fewest digit-like bytes (see `maybe_digit`) of anchoring runs a window needs for any
     /// match in it to be kept: a window below this is skipped.
     pub min_digits: usize,
+    /// A cheap test that the bytes of every match pass, and so does any text holding one: a
+    /// window (or short text) that fails it is not searched.
+    pub need: fn(&[u8]) -> bool,
 }
 
 /// What anchors a match.
@@ -158,11 +161,16 @@ impl Runs {
 /// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them.
 pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
     if !runs.long {
-        re.find_iter(hay).for_each(f);
+        if (reach.need)(hay.as_bytes()) {
+            re.find_iter(hay).for_each(f);
+        }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
+        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+            return;
+        }
         let mut at = w.start;
         while let Some(m) = re.find_at(part, at) {
             // Every windowed pattern needs at least one byte, so the search always moves on.
@@ -179,11 +187,16 @@ pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach,
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` would.
 pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
     if !runs.long {
-        re.captures_iter(hay).for_each(f);
+        if (reach.need)(hay.as_bytes()) {
+            re.captures_iter(hay).for_each(f);
+        }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
+        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+            return;
+        }
         let mut at = w.start;
         while let Some(c) = re.captures_at(part, at) {
             let Some(m) = c.get(0) else { break };
@@ -195,4 +208,44 @@ pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Re
             }
         }
     });
+}
+
+/// No test: any text may hold a match.
+pub(super) fn anything(_: &[u8]) -> bool {
+    true
+}
+
+/// Some run of digit-like bytes is at least `n` long (`\d{n}`; a Unicode digit is several bytes).
+pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    for &b in w {
+        run = if maybe_digit(b) { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
+/// Some run of ASCII letters and digits is at least `n` long.
+pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    for &b in w {
+        run = if b.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
+/// Some three bytes of `w`, read as a little-endian number, pass `hit`: one pass over the
+/// window, where searching for each of a dozen words would take a dozen.
+pub(super) fn any_trigram(w: &[u8], hit: impl Fn(u32) -> bool) -> bool {
+    w.windows(3).any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
+}
+
+/// The little-endian number `any_trigram` reads for three bytes.
+pub(super) const fn trigram(t: &[u8; 3]) -> u32 {
+    t[0] as u32 | (t[1] as u32) << 8 | (t[2] as u32) << 16
 }
