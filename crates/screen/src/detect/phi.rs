@@ -9,6 +9,7 @@
 
 mod address;
 mod checks;
+mod window;
 
 use std::ops::Range;
 
@@ -23,6 +24,51 @@ use crate::rules::RuleInfo;
 use crate::text::Scan;
 
 use super::{Ctx, Hit, Sink};
+use window::{Anchor, Reach, Runs, captures_each, find_each};
+
+/// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
+/// most significant bytes before the first digit (`before`), one more than the most between two
+/// digits or after the last one (`after`), the digits the pattern and the checks after it need,
+/// and a cheap test every match passes.
+const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -> bool) -> Reach {
+    Reach { anchor: Anchor::Digit, before, after, min_digits, need }
+}
+const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').count() >= 3);
+/// "+1 (555) 201-3344 extension 12".
+const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
+/// Intl and grouped phones are kept only with 6 to 15 digits.
+const REACH_INTL: Reach = reach(1, 4, 6, |w| memchr::memchr(b'+', w).is_some());
+const REACH_GROUPED: Reach = reach(1, 3, 6, window::anything);
+const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
+const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
+/// "1EG4-TE5-MK73": up to three letters and a dash between digits; a digit then a letter first.
+const REACH_MBI: Reach = reach(0, 4, 5, |w| w.windows(2).any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase()));
+/// A 17-character VIN, kept only with 5 or more digits.
+const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
+const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
+const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
+const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| memchr::memchr3(b'/', b'.', b'-', w).is_some());
+const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| memchr::memchr(b'/', w).is_some());
+/// "Wednesday., September. 4" before the day; "th of September., 1961" between day and year.
+const REACH_MONTH_DATE: Reach = reach(21, 16, 1, |w| window::any_trigram(w, |k| MONTHS3.contains(&k)));
+/// The first three letters of each month name, as `window::any_trigram` reads them.
+const MONTHS3: [u32; 12] = {
+    use window::trigram as t;
+    [t(b"jan"), t(b"feb"), t(b"mar"), t(b"apr"), t(b"may"), t(b"jun"), t(b"jul"), t(b"aug"), t(b"sep"), t(b"oct"), t(b"nov"), t(b"dec")]
+};
+/// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
+const REACH_AGE: Reach = reach(12, 13, 1, |w| {
+    w.windows(2).any(|p| p[0] == b'y' && matches!(p[1], b'e' | b'r' | b'/' | b'.' | b'o'))
+        || window::any_trigram(w, |k| k == window::trigram(b"age") || k == window::trigram(b"tur") || k == window::trigram(b"whe"))
+});
+/// "trauma exam room number 12b".
+const REACH_ROOM_BED: Reach = reach(20, 2, 1, |w| {
+    w.windows(2).any(|p| p == b"rm")
+        || window::any_trigram(w, |k| k == window::trigram(b"bed") || k == window::trigram(b"roo") || k == window::trigram(b"bay") || k == window::trigram(b"cub"))
+});
+const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
+/// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
+const REACH_IBAN: Reach = Reach { anchor: Anchor::Iban, before: 0, after: 35, min_digits: 1, need: window::anything };
 
 const fn rule(
     id: &'static str,
@@ -627,42 +673,43 @@ impl Detector {
 
     fn numbers(&self, norm: &str, digits: usize, cues: &Cues, health: bool, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
+        let runs = Runs::new(norm);
         if digits >= 4 {
-            self.ips(norm, out);
+            self.ips(norm, &runs, out);
         }
         if digits >= 7 {
-            for m in self.nanp.find_iter(norm) {
+            find_each(&self.nanp, norm, &runs, REACH_NANP, |m| {
                 if digit_bounded(bytes, m.range()) {
                     self.phone(m.range(), cues, out);
                 }
-            }
+            });
         }
         if digits >= 8 {
-            self.ibans(norm, out);
+            self.ibans(norm, &runs, out);
         }
         if digits >= 12 {
-            self.cards(norm, cues, out);
+            self.cards(norm, &runs, cues, out);
         }
         if digits >= 9 {
-            self.ssns(norm, cues, out);
+            self.ssns(norm, &runs, cues, out);
         }
         // MBI, VIN and DEA numbers mix letters and digits in one token.
         if digits >= 4 && out.scan.tokens.iter().any(|t| t.shape.has_digit && !t.shape.all_digit && out.free(&(t.start..t.end))) {
-            self.codes(norm, cues, out);
+            self.codes(norm, &runs, cues, out);
         }
         if digits >= 10 && cues.any(Cue::Npi) {
-            self.npis(norm, cues, out);
+            self.npis(norm, &runs, cues, out);
         }
-        self.dates(norm, digits, cues, out);
+        self.dates(norm, &runs, digits, cues, out);
         // Named ids first: "MRN 12345678" after "call home." is a record number, not a phone.
         self.ids_after_cues(norm, cues, out);
         if digits >= 6 {
-            for re in [&self.intl, &self.grouped] {
-                for m in re.find_iter(norm) {
+            for (re, reach) in [(&self.intl, REACH_INTL), (&self.grouped, REACH_GROUPED)] {
+                find_each(re, norm, &runs, reach, |m| {
                     let r = trim_parens(bytes, m.range());
                     let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
                     if !(6..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
-                        continue;
+                        return;
                     }
                     let lead = bytes.get(r.start).copied();
                     let strong = lead == Some(b'+') || (matches!(lead, Some(b'0' | b'(')) && n >= 8);
@@ -670,7 +717,7 @@ impl Detector {
                     if (strong && n >= 7) || cued {
                         self.phone(r, cues, out);
                     }
-                }
+                });
             }
         }
         let mut found = Vec::new();
@@ -679,13 +726,13 @@ impl Detector {
             out.push(&ADDRESS, r, Some(SafeHarbor::B), "A street address: addresses are HIPAA identifiers (Safe Harbor B) and say where the person lives or can be found.", "Remove the street address; a city or state is enough.");
         }
         if digits >= 5 {
-            self.state_zips(norm, out);
+            self.state_zips(norm, &runs, out);
         }
         if cues.any(Cue::Age) {
-            self.ages(norm, out);
+            self.ages(norm, &runs, out);
         }
         if cues.any(Cue::Room) {
-            self.rooms(norm, health, out);
+            self.rooms(norm, &runs, health, out);
         }
     }
 
@@ -701,16 +748,16 @@ impl Detector {
         }
     }
 
-    fn ips(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
+    fn ips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
-            for c in self.ipv4.captures_iter(norm) {
-                let Some(m) = c.get(0) else { continue };
+            captures_each(&self.ipv4, norm, runs, REACH_IPV4, |c| {
+                let Some(m) = c.get(0) else { return };
                 let octets_ok = (1..=4).all(|i| c.get(i).and_then(|g| g.as_str().parse::<u16>().ok()).is_some_and(|v| v <= 255));
                 if octets_ok && digit_bounded(bytes, m.range()) {
                     out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv4 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
                 }
-            }
+            });
         }
         if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
             for m in self.ipv6.find_iter(norm) {
@@ -721,8 +768,8 @@ impl Detector {
         }
     }
 
-    fn ibans(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
-        for m in self.iban.find_iter(norm) {
+    fn ibans(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
+        find_each(&self.iban, norm, runs, REACH_IBAN, |m| {
             // The optional tail group can swallow a short next word ("… 32 for"): drop trailing
             // chunks until the checksum holds.
             let mut s = m.as_str();
@@ -740,111 +787,111 @@ impl Detector {
                     _ => break,
                 }
             }
-        }
+        });
     }
 
-    fn cards(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+    fn cards(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        for m in self.card.find_iter(norm) {
+        find_each(&self.card, norm, runs, REACH_CARD, |m| {
             let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
             // 12-digit Maestro cards look like any long number: only with "card" just before.
             // IMEIs and other serials use Luhn too: after "IMEI" or "serial" it is a device id.
             if cues.before(&[Cue::Device], m.start(), 12) {
-                continue;
+                return;
             }
             let long_enough = ds.len() >= 13 || (ds.len() == 12 && cues.before(&[Cue::Card], m.start(), 24));
             if long_enough && ds.len() <= 19 && (issuer || ds.len() == 12) && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
                 out.push(&ACCOUNT, m.range(), Some(SafeHarbor::J), "A payment card number that passes the Luhn check: account numbers are HIPAA identifiers (Safe Harbor J) and a fraud risk.", FIX_NUMBER);
             }
-        }
+        });
     }
 
-    fn ssns(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+    fn ssns(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        for c in self.ssn.captures_iter(norm) {
+        captures_each(&self.ssn, norm, runs, REACH_SSN, |c| {
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
-                continue;
+                return;
             };
             if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !checks::ssn(a.as_str().as_bytes(), g.as_str().as_bytes(), s.as_str().as_bytes()) {
-                continue;
+                return;
             }
             let dashed = s1.as_str() == "-";
             if (dashed || cues.before(&[Cue::Ssn], m.start(), 30)) && out.free(&m.range()) {
                 out.push(&SSN, m.range(), Some(SafeHarbor::G), "A Social Security number in a valid SSA range: SSNs are HIPAA identifiers (Safe Harbor G) and enable identity theft.", FIX_NUMBER);
             }
-        }
+        });
     }
 
     /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA.
-    fn codes(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        for m in self.mbi.find_iter(norm) {
+    fn codes(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        find_each(&self.mbi, norm, runs, REACH_MBI, |m| {
             if out.free(&m.range()) {
                 out.push(&HEALTH_PLAN, m.range(), Some(SafeHarbor::I), "A Medicare Beneficiary Identifier (MBI format): health plan numbers are HIPAA identifiers (Safe Harbor I).", FIX_NUMBER);
             }
-        }
+        });
         if norm.len() >= 17 {
-            for m in self.vin.find_iter(norm) {
+            find_each(&self.vin, norm, runs, REACH_VIN, |m| {
                 let s = m.as_str().as_bytes();
                 let ds = s.iter().filter(|b| b.is_ascii_digit()).count();
                 if (5..17).contains(&ds) && checks::vin(s) && out.free(&m.range()) {
                     out.push(&VEHICLE, m.range(), Some(SafeHarbor::L), "A vehicle identification number with a valid check digit: vehicle identifiers are HIPAA identifiers (Safe Harbor L).", FIX_NUMBER);
                 }
-            }
+            });
         }
-        for m in self.dea.find_iter(norm) {
+        find_each(&self.dea, norm, runs, REACH_DEA, |m| {
             let upper = out.scan.orig_text(m.start()..m.start() + 1).bytes().all(|b| b.is_ascii_uppercase());
             if checks::dea(m.as_str().as_bytes()) && (upper || cues.before(&[Cue::Dea], m.start(), 20)) && out.free(&m.range()) {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A DEA registration number with a valid checksum: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
             }
-        }
+        });
     }
 
     /// NPIs are ten plain digits, so they are only looked for after "NPI".
-    fn npis(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        for m in self.npi.find_iter(norm) {
+    fn npis(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+        find_each(&self.npi, norm, runs, REACH_NPI, |m| {
             if cues.before(&[Cue::Npi], m.start(), 20) && checks::npi(m.as_str().as_bytes()) && out.free(&m.range()) {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A National Provider Identifier with a valid check digit: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
             }
-        }
+        });
     }
 
-    fn dates(&self, norm: &str, digits: usize, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+    fn dates(&self, norm: &str, runs: &Runs, digits: usize, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         let numeric = digits >= 3 && (memchr::memchr3(b'/', b'-', b'.', bytes).is_some());
         if numeric {
-            for c in self.num_date.captures_iter(norm) {
+            captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |c| {
                 let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
-                    continue;
+                    return;
                 };
                 if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str()) {
-                        continue;
+                    return;
                 }
                 self.date(norm, m.range(), cues, out);
-            }
+            });
         }
         // "discharged on 5/12": without a year, m/d is a date only right after a person-date cue.
         if numeric && cues.any(Cue::PersonDate) {
-            for c in self.short_date.captures_iter(norm) {
-                let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else { continue };
-                let (Ok(mo), Ok(d)) = (a.as_str().parse::<u8>(), b.as_str().parse::<u8>()) else { continue };
+            captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |c| {
+                let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else { return };
+                let (Ok(mo), Ok(d)) = (a.as_str().parse::<u8>(), b.as_str().parse::<u8>()) else { return };
                 if (1..=12).contains(&mo) && (1..=31).contains(&d) && digit_bounded(bytes, m.range()) && cues.before(&[Cue::PersonDate], m.start(), 24) {
                     self.date(norm, m.range(), cues, out);
                 }
-            }
+            });
         }
         if !cues.any(Cue::Month) {
             return;
         }
-        for c in self.month_date.captures_iter(norm) {
-            let Some(m) = c.get(0) else { continue };
+        captures_each(&self.month_date, norm, runs, REACH_MONTH_DATE, |c| {
+            let Some(m) = c.get(0) else { return };
             let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| d.as_str().parse::<u8>().is_ok_and(|v| (1..=31).contains(&v)));
             let year_ok = [2, 4, 5].iter().filter_map(|&i| c.get(i)).all(|y| y.as_str().parse::<u16>().is_ok_and(|v| (1800..=2199).contains(&v)));
             if day_ok && year_ok && bytes.get(m.end()).is_none_or(|b| !b.is_ascii_digit() && *b != b':') {
                 self.date(norm, m.range(), cues, out);
             }
-        }
+        });
     }
 
     fn date(&self, norm: &str, mut r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
@@ -892,35 +939,35 @@ impl Detector {
         }
     }
 
-    fn state_zips(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
-        for c in self.state_zip.captures_iter(norm) {
-            let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else { continue };
+    fn state_zips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
+        captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |c| {
+            let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else { return };
             let upper = out.scan.orig_text(state.range()).bytes().all(|b| b.is_ascii_uppercase());
             if upper && out.free(&zip.range()) {
                 out.push(&ZIP, zip.range(), Some(SafeHarbor::B), "A ZIP code after a state: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B).", "Remove the ZIP code; the state alone is not an identifier.");
             }
-        }
+        });
     }
 
-    fn ages(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
-        for c in self.age.captures_iter(norm) {
-            let Some(n) = (1..=3).find_map(|i| c.get(i)) else { continue };
-            let Ok(age) = n.as_str().parse::<u16>() else { continue };
+    fn ages(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
+        captures_each(&self.age, norm, runs, REACH_AGE, |c| {
+            let Some(n) = (1..=3).find_map(|i| c.get(i)) else { return };
+            let Ok(age) = n.as_str().parse::<u16>() else { return };
             if !(1..=125).contains(&age) || !out.free(&n.range()) {
-                continue;
+                return;
             }
             if age > 89 {
                 out.push(&AGE_OVER_89, n.range(), Some(SafeHarbor::C), "An age over 89: HIPAA Safe Harbor (C) treats ages over 89 as identifiers because so few people are that old.", "Write \"90 or older\" instead of the exact age.");
             } else {
                 out.push(&AGE, n.range(), Some(SafeHarbor::C), "An age: ages of 89 and under are not Safe Harbor identifiers alone, but with other details they narrow down who the person is.", "Leave the age out if it is not needed.");
             }
-        }
+        });
     }
 
-    fn rooms(&self, norm: &str, health: bool, out: &mut Out<'_, '_, '_>) {
+    fn rooms(&self, norm: &str, runs: &Runs, health: bool, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        for c in self.room_bed.captures_iter(norm) {
-            let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else { continue };
+        captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |c| {
+            let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else { return };
             let unit = c.get(1).is_some();
             // "3 bed 2 bath" is a flat listing, not a hospital bed.
             let listing = norm.get(..m.start()).and_then(|s| s.trim_end().bytes().next_back()).is_some_and(|b| b.is_ascii_digit());
@@ -931,7 +978,7 @@ impl Detector {
             if clinical && !listing && bytes.get(m.end()).is_none_or(|b| *b != b'/' && *b != b':') && out.free(&m.range()) {
                 out.push(&ROOM_BED, m.range(), Some(SafeHarbor::R), "A room or bed number in a care setting: it points to one patient (HIPAA identifier, Safe Harbor R).", "Remove the room or bed number.");
             }
-        }
+        });
     }
 
     fn images(&self, cx: &Ctx<'_, '_>, first_health: Option<Range<usize>>, out: &mut Out<'_, '_, '_>) {
@@ -1228,6 +1275,57 @@ mod tests {
         assert!(!found(&msg).iter().any(|(r, _)| r == "phi.image_exif"));
         let plain = Message { attachments: Attachments { has_image: true, ..Attachments::default() }, ..Message::incoming("Happy Friday!") };
         assert!(found(&plain).is_empty());
+    }
+
+    /// Pieces of numbers, dates and their context words, to be glued into long texts.
+    const PIECES: &[&str] = &[
+        "555-201-3344", "+1 (555) 201-3344 extension 12", "+44 20 7946 0958", "0496 46 46 70", "4111 1111 1111 1111", "161-42-3291",
+        "161423291", "1eg4-te5-mk73", "1m8gdm9axkp042788", "ab1234563", "1234567893", "3/4/1961", "2019-04-03", "5/12", "41.176.181.243",
+        "wednesday., september. 4th, 1961", "the 4th of march", "march 2019", "when they were 45", "45 - years - of age", "52 y/o",
+        "trauma exam room number 12b", "bed 4", "springfield, il 62704-1234", "gb82 west 1234 5698 7654 32", "١٢٣-٤٥٦-٧٨٩٠", "é", "ß",
+        "word", "x", "-", ".", "/", ":", "+", "(", ")", "1", "12", "2024", "90210", "aged", "\n", "\t", "the", "of", "years",
+    ];
+    const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
+
+    fn searches(d: &super::Detector) -> Vec<(&regex::Regex, super::Reach)> {
+        use super::*;
+        vec![
+            (&d.ipv4, REACH_IPV4), (&d.nanp, REACH_NANP), (&d.intl, REACH_INTL), (&d.grouped, REACH_GROUPED), (&d.card, REACH_CARD),
+            (&d.ssn, REACH_SSN), (&d.mbi, REACH_MBI), (&d.vin, REACH_VIN), (&d.dea, REACH_DEA), (&d.npi, REACH_NPI),
+            (&d.num_date, REACH_NUM_DATE), (&d.short_date, REACH_SHORT_DATE), (&d.month_date, REACH_MONTH_DATE), (&d.age, REACH_AGE),
+            (&d.room_bed, REACH_ROOM_BED), (&d.state_zip, REACH_STATE_ZIP), (&d.iban, REACH_IBAN),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn windows_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 60..400)) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
+            let runs = super::Runs::new(&text);
+            for (re, reach) in searches(d) {
+                // Matches with fewer digits than the pattern's checks need may be skipped.
+                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
+                let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
+                let whole: Vec<_> = re.captures_iter(&text).filter(|c| c.get(0).is_some_and(|m| kept(&m))).map(groups).collect();
+                let mut windowed = Vec::new();
+                super::captures_each(re, &text, &runs, reach, |c| {
+                    if c.get(0).is_some_and(|m| kept(&m)) {
+                        windowed.push(groups(c));
+                    }
+                });
+                proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
+                let mut found = Vec::new();
+                super::find_each(re, &text, &runs, reach, |m| {
+                    if kept(&m) {
+                        found.push(Some(m.range()));
+                    }
+                });
+                let starts: Vec<_> = whole.iter().map(|g| g.first().cloned().flatten()).collect();
+                proptest::prop_assert_eq!(starts, found);
+            }
+        }
     }
 
     proptest::proptest! {

@@ -189,7 +189,8 @@ impl View<'_, '_> {
     }
 
     /// Street core starting at token `i`: (first, last) token of the house number and street name.
-    fn core(&self, i: usize, cued: bool) -> Option<(usize, usize)> {
+    /// `cued` (an address cue just before) is asked only when the shape leaves it open.
+    fn core(&self, i: usize, cued: impl Fn() -> bool) -> Option<(usize, usize)> {
         let w = self.word(i);
         if w == "corner" || (w == "the" && self.word(i + 1) == "corner") {
             return self.corner(i);
@@ -248,7 +249,7 @@ impl View<'_, '_> {
             return None;
         }
         let trailing_number = self.is_number(j, 5) && self.inline(j);
-        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j) || cued)) {
+        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j) || cued())) {
             return None;
         }
         let marker = (first_word..j).any(|k| self.marker_word(k, k == first_word));
@@ -257,7 +258,7 @@ impl View<'_, '_> {
             let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
             let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
             let supported = self.tail_supports(j, true);
-            if !numeric_tail && first_cap && (leading && (all_caps || supported) || marker || cued || supported && all_caps) {
+            if !numeric_tail && first_cap && (leading && (all_caps || supported) || marker || cued() || supported && all_caps) {
                 return Some((i, j));
             }
         }
@@ -266,7 +267,7 @@ impl View<'_, '_> {
                 return Some((i, s));
             }
             // "The restaurant is at 9816 214 Pavlou Drandaki": a cue and a title-case name are enough.
-            if marker || self.tail_supports(j - 1, false) && (all_caps || cued) || cued && all_caps {
+            if marker || self.tail_supports(j - 1, false) && (all_caps || cued()) || cued() && all_caps {
                 return Some((i, j - 1));
             }
         }
@@ -432,7 +433,7 @@ pub(super) fn find(scan: &Scan<'_>, claimed: &Claims, cued_at: impl Fn(usize) ->
             continue;
         }
         let at = scan.tokens.get(i).map_or(0, |t| t.start);
-        if let Some((first, last)) = view.core(i, cued_at(at)) {
+        if let Some((first, last)) = view.core(i, || cued_at(at)) {
             let first = view.unit_before(first);
             let last = view.extend(first, last);
             let start = scan.tokens.get(first).map_or(at, |t| t.start);

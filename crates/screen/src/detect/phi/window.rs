@@ -1,0 +1,251 @@
+//! Run a number pattern only on the parts of a long text that can hold one of its matches.
+//!
+//! Every pattern searched this way matches only strings that hold an anchor (a digit, or for
+//! IBANs two letters and two digits) with at most `before` and fewer than `after` significant
+//! bytes on either side of it; whitespace and non-ASCII bytes are not counted, because `\s+` and
+//! Unicode classes have no length bound. Such a match lies inside the window spanned by its
+//! anchor, so searching each (merged) window in turn finds exactly the matches that one search
+//! over the whole text finds: a search starts at the window start with the text before it still
+//! visible to `\b`, and ends at the window end, where no match can end.
+//!
+//! Short messages are searched whole: windows only pay off when most of the text is words.
+
+use std::ops::Range;
+
+use regex::{Captures, Match, Regex};
+
+/// Texts up to this length are one window.
+const WHOLE: usize = 512;
+
+/// How far a pattern's matches reach around an anchor, in significant bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reach {
+    /// What a position must look like to anchor a match.
+    pub anchor: Anchor,
+    /// The most significant bytes a match holds before its anchor.
+    pub before: usize,
+    /// One more than the most significant bytes a match holds after its anchor byte; at least 1.
+    pub after: usize,
+    /// The fewest digit-like bytes (see `maybe_digit`) of anchoring runs a window needs for any
+    /// match in it to be kept: a window below this is skipped.
+    pub min_digits: usize,
+    /// A cheap test that the bytes of every match pass, and so does any text holding one: a
+    /// window (or short text) that fails it is not searched.
+    pub need: fn(&[u8]) -> bool,
+}
+
+/// What anchors a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Anchor {
+    /// An ASCII digit, or the first byte of a non-ASCII character, which may be a Unicode digit.
+    Digit,
+    /// The start of an IBAN: two ASCII letters after a word boundary, then a digit.
+    Iban,
+}
+
+impl Anchor {
+    /// The first and last anchor byte a digit run gives, if it gives one.
+    fn of_run(self, bytes: &[u8], run: &Range<usize>) -> Option<(usize, usize)> {
+        match self {
+            Anchor::Digit => Some((run.start, run.end.checked_sub(1)?)),
+            // A run starts after a non-digit, so the run's first byte is the code's first digit.
+            Anchor::Iban => {
+                let i = run.start.checked_sub(2)?;
+                let letter = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_lowercase);
+                let bounded = i.checked_sub(1).and_then(|k| bytes.get(k)).is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
+                (letter(i) && letter(i + 1) && bounded).then_some((i, i))
+            }
+        }
+    }
+}
+
+/// A byte that may belong to a digit: ASCII digits and, since `\d` takes Unicode digits, every
+/// non-ASCII byte.
+fn maybe_digit(b: u8) -> bool {
+    b.is_ascii_digit() || b >= 0x80
+}
+
+/// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
+fn free(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || b >= 0x80
+}
+
+/// The position `n` significant bytes before `from`, or `floor` if that comes first.
+fn back(bytes: &[u8], from: usize, n: usize, floor: usize) -> usize {
+    let mut i = from;
+    let mut seen = 0;
+    while i > floor && seen < n {
+        i -= 1;
+        if !bytes.get(i).copied().is_some_and(free) {
+            seen += 1;
+        }
+    }
+    i
+}
+
+/// The position just past the `n`-th significant byte after the byte at `from`.
+fn forward(bytes: &[u8], from: usize, n: usize) -> usize {
+    let mut i = from + 1;
+    let mut seen = 0;
+    while i < bytes.len() && seen < n {
+        if !free(bytes[i]) {
+            seen += 1;
+        }
+        i += 1;
+    }
+    i.min(bytes.len())
+}
+
+/// The runs of digit-like bytes of one text, found once and shared by all its patterns. A text of
+/// at most `WHOLE` bytes has none and is searched whole.
+pub(super) struct Runs {
+    long: bool,
+    runs: Vec<Range<usize>>,
+}
+
+impl Runs {
+    /// Index `hay` if it is long enough for windows to pay off.
+    pub(super) fn new(hay: &str) -> Self {
+        let bytes = hay.as_bytes();
+        let mut runs = Vec::new();
+        let long = bytes.len() > WHOLE;
+        if long {
+            let mut i = 0;
+            while i < bytes.len() {
+                if maybe_digit(bytes[i]) {
+                    let start = i;
+                    while i < bytes.len() && maybe_digit(bytes[i]) {
+                        i += 1;
+                    }
+                    runs.push(start..i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Runs { long, runs }
+    }
+
+    /// The merged windows of `reach` over `bytes` with enough digits to matter, in text order.
+    fn windows(&self, bytes: &[u8], reach: Reach, mut each: impl FnMut(Range<usize>)) {
+        let after = reach.after.max(1);
+        // (start, end, digits) of the window being grown.
+        let mut open: Option<(usize, usize, usize)> = None;
+        for run in &self.runs {
+            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else { continue };
+            let floor = open.map_or(0, |(_, end, _)| end);
+            let start = back(bytes, lo, reach.before, floor);
+            let end = forward(bytes, hi, after);
+            match &mut open {
+                Some((_, e, digits)) if start <= *e => {
+                    *e = (*e).max(end);
+                    *digits += run.len();
+                }
+                _ => {
+                    if let Some((s, e, digits)) = open.replace((start, end, run.len())) {
+                        if digits >= reach.min_digits {
+                            each(s..e);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((s, e, digits)) = open {
+            if digits >= reach.min_digits {
+                each(s..e);
+            }
+        }
+    }
+}
+
+/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them.
+pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
+    if !runs.long {
+        if (reach.need)(hay.as_bytes()) {
+            re.find_iter(hay).for_each(f);
+        }
+        return;
+    }
+    runs.windows(hay.as_bytes(), reach, |w| {
+        let Some(part) = hay.get(..w.end) else { return };
+        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+            return;
+        }
+        let mut at = w.start;
+        while let Some(m) = re.find_at(part, at) {
+            // Every windowed pattern needs at least one byte, so the search always moves on.
+            at = m.end();
+            let empty = m.is_empty();
+            f(m);
+            if empty {
+                break;
+            }
+        }
+    });
+}
+
+/// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` would.
+pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
+    if !runs.long {
+        if (reach.need)(hay.as_bytes()) {
+            re.captures_iter(hay).for_each(f);
+        }
+        return;
+    }
+    runs.windows(hay.as_bytes(), reach, |w| {
+        let Some(part) = hay.get(..w.end) else { return };
+        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+            return;
+        }
+        let mut at = w.start;
+        while let Some(c) = re.captures_at(part, at) {
+            let Some(m) = c.get(0) else { break };
+            at = m.end();
+            let empty = m.is_empty();
+            f(c);
+            if empty {
+                break;
+            }
+        }
+    });
+}
+
+/// No test: any text may hold a match.
+pub(super) fn anything(_: &[u8]) -> bool {
+    true
+}
+
+/// Some run of digit-like bytes is at least `n` long (`\d{n}`; a Unicode digit is several bytes).
+pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    for &b in w {
+        run = if maybe_digit(b) { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
+/// Some run of ASCII letters and digits is at least `n` long.
+pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    for &b in w {
+        run = if b.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
+/// Some three bytes of `w`, read as a little-endian number, pass `hit`: one pass over the
+/// window, where searching for each of a dozen words would take a dozen.
+pub(super) fn any_trigram(w: &[u8], hit: impl Fn(u32) -> bool) -> bool {
+    w.windows(3).any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
+}
+
+/// The little-endian number `any_trigram` reads for three bytes.
+pub(super) const fn trigram(t: &[u8; 3]) -> u32 {
+    t[0] as u32 | (t[1] as u32) << 8 | (t[2] as u32) << 16
+}
