@@ -385,6 +385,7 @@ impl Detector {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let (mut alpha, mut caps) = (0usize, 0usize);
+        let mut prev_end = 0;
         for (i, t) in scan.tokens.iter().enumerate().take(n) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
             let (word, possessive) = match word.strip_suffix("'s") {
@@ -408,14 +409,14 @@ impl Detector {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
             }
-            if word.chars().nth(1).is_none() {
+            // One character is at most four bytes, so longer words skip the char decoding.
+            if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
                 flags |= SHORT;
             }
-            let prev_end = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |p| p.end);
-            let gap = scan.norm.get(prev_end..t.start).unwrap_or_default();
-            if i == 0 || starts_sentence(gap) {
+            if i == 0 || scan.norm.as_bytes().get(prev_end..t.start).is_some_and(starts_sentence) {
                 flags |= SENT_START;
             }
+            prev_end = t.end;
             toks[i] = Tok { flags, place: entry.and_then(|e| e.place), end: t.start + word.len() };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
@@ -424,7 +425,14 @@ impl Detector {
         let mut name_end = usize::MAX;
         let mut i = 0;
         while i < n {
-            patient_near |= toks[i].flags & PATIENT != 0;
+            let f = toks[i].flags;
+            patient_near |= f & PATIENT != 0;
+            // Neither a place nor a name can start at a lower-case word that no gazetteer knows
+            // (both `place_at` and `name_at` would say so at once); most words of a message are such.
+            if f & (PLACE | PLACE_HEAD | CAP) == 0 && !weak_caps {
+                i += 1;
+                continue;
+            }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
                 None => self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)).inspect(|&next| name_end = next),
@@ -900,8 +908,8 @@ fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
 }
 
 /// The gap before a token ends a sentence or a line.
-fn starts_sentence(gap: &str) -> bool {
-    gap.bytes().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
+fn starts_sentence(gap: &[u8]) -> bool {
+    gap.iter().any(|&b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
 }
 
 #[cfg(test)]
