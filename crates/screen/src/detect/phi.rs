@@ -613,6 +613,10 @@ impl Detector {
         let bytes = norm.as_bytes();
         let mut cues = Cues::new();
         let mut first_health: Option<Range<usize>> = None;
+        // Cues only serve the number patterns: without a digit the pass is over at the first
+        // health term, and nothing is stored on the way.
+        let all_digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        let numeric = all_digits > 0;
         for m in self.lexicon.find_iter(norm) {
             let r = m.range();
             if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
@@ -621,8 +625,11 @@ impl Detector {
             let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
             if p.health && first_health.is_none() {
                 first_health = Some(r.clone());
+                if !numeric {
+                    break;
+                }
             }
-            if let Some(c) = p.cue {
+            if let Some(c) = p.cue.filter(|_| numeric) {
                 cues.push(c, r.start, r.end);
             }
         }
@@ -638,7 +645,7 @@ impl Detector {
         // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
         // count towards the gates that decide which number patterns run.
         let digits = if out.claimed.is_empty() {
-            bytes.iter().filter(|b| b.is_ascii_digit()).count()
+            all_digits
         } else {
             bytes.iter().enumerate().filter(|&(i, b)| b.is_ascii_digit() && !out.claimed.contains(i)).count()
         };
