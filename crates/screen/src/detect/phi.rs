@@ -615,7 +615,8 @@ impl Detector {
         let mut first_health: Option<Range<usize>> = None;
         // Cues only serve the number patterns: without a digit the pass is over at the first
         // health term, and nothing is stored on the way.
-        let all_digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        // Branch-free so that it vectorizes: this runs on every message.
+        let all_digits: usize = bytes.iter().map(|&b| usize::from(b.wrapping_sub(b'0') < 10)).sum();
         let numeric = all_digits > 0;
         for m in self.lexicon.find_iter(norm) {
             let r = m.range();
