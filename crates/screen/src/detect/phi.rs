@@ -47,8 +47,8 @@ const REACH_MBI: Reach = reach(0, 4, 5, |w| w.windows(2).any(|p| matches!(p[0], 
 const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
 const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
 const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
-const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| memchr::memchr3(b'/', b'.', b'-', w).is_some());
-const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| memchr::memchr(b'/', w).is_some());
+const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
+const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
 /// "Wednesday., September. 4" before the day; "th of September., 1961" between day and year.
 const REACH_MONTH_DATE: Reach = reach(21, 16, 1, |w| window::any_trigram(w, |k| MONTHS3.contains(&k)));
 /// The first three letters of each month name, as `window::any_trigram` reads them.
@@ -433,14 +433,6 @@ impl Claims {
         let i = self.ranges.partition_point(|c| c.end <= r.start);
         self.ranges.get(i).is_some_and(|c| c.start < r.end)
     }
-
-    fn contains(&self, i: usize) -> bool {
-        self.overlaps(&(i..i + 1))
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
 }
 
 /// Collects hits and the normalized ranges already taken, so that one number is reported once
@@ -465,6 +457,9 @@ impl Out<'_, '_, '_> {
         self.claimed.insert(r);
     }
 }
+
+/// How far after its cue an announced id can end: it starts within 24 bytes and is at most 49 long.
+const ID_REACH: usize = 24 + 49;
 
 /// Cues that may stand before a phone number ("Mobile: 737 219 628").
 const PHONE_CUES: &[Cue] = &[Cue::Phone, Cue::PhoneAfter, Cue::Fax];
@@ -610,6 +605,10 @@ impl Detector {
         let bytes = norm.as_bytes();
         let mut cues = Cues::new();
         let mut first_health: Option<Range<usize>> = None;
+        // Cues only serve the number patterns: without a digit the pass is over at the first
+        // health term, and nothing is stored on the way.
+        let all_digits = count_digits(bytes);
+        let numeric = all_digits > 0;
         for m in self.lexicon.find_iter(norm) {
             let r = m.range();
             if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
@@ -618,8 +617,11 @@ impl Detector {
             let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
             if p.health && first_health.is_none() {
                 first_health = Some(r.clone());
+                if !numeric {
+                    break;
+                }
             }
-            if let Some(c) = p.cue {
+            if let Some(c) = p.cue.filter(|_| numeric) {
                 cues.push(c, r.start, r.end);
             }
         }
@@ -634,11 +636,8 @@ impl Detector {
         }
         // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
         // count towards the gates that decide which number patterns run.
-        let digits = if out.claimed.is_empty() {
-            bytes.iter().filter(|b| b.is_ascii_digit()).count()
-        } else {
-            bytes.iter().enumerate().filter(|&(i, b)| b.is_ascii_digit() && !out.claimed.contains(i)).count()
-        };
+        let claimed_digits: usize = out.claimed.ranges.iter().map(|r| bytes.get(r.clone()).map_or(0, count_digits)).sum();
+        let digits = all_digits.saturating_sub(claimed_digits);
         if digits > 0 {
             self.numbers(norm, digits, &cues, health, &mut out);
         }
@@ -704,7 +703,11 @@ impl Detector {
         // Named ids first: "MRN 12345678" after "call home." is a record number, not a phone.
         self.ids_after_cues(norm, cues, out);
         if digits >= 6 {
-            for (re, reach) in [(&self.intl, REACH_INTL), (&self.grouped, REACH_GROUPED)] {
+            // Without a phone cue a number is kept only when it opens with "+", "0" or "(": a
+            // message with none of those and no cue cannot yield a phone here.
+            let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c)) || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
+            let searches: &[(&Regex, Reach)] = if cue_or_lead { &[(&self.intl, REACH_INTL), (&self.grouped, REACH_GROUPED)] } else { &[] };
+            for &(re, reach) in searches {
                 find_each(re, norm, &runs, reach, |m| {
                     let r = trim_parens(bytes, m.range());
                     let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
@@ -922,7 +925,9 @@ impl Detector {
                 Cue::Zip => (&ZIP, SafeHarbor::B, 3, "A ZIP or postal code: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B)."),
                 _ => continue,
             };
-            let Some(c) = norm.get(end..).and_then(|rest| self.id_after.captures(rest)) else { continue };
+            // Every kind of id needs a digit, and it ends within `ID_REACH` bytes of its cue.
+            let Some(rest) = norm.get(end..).filter(|rest| rest.as_bytes().iter().take(ID_REACH).any(u8::is_ascii_digit)) else { continue };
+            let Some(c) = self.id_after.captures(rest) else { continue };
             let Some(id) = c.get(1) else { continue };
             let r = end + id.start()..end + id.end();
             let ds = id.as_str().bytes().filter(u8::is_ascii_digit).count();
@@ -998,6 +1003,12 @@ impl Detector {
             }
         }
     }
+}
+
+/// The number of ASCII digits in `bytes`, counted branch-free in byte lanes so that it
+/// vectorizes: it runs on every message.
+fn count_digits(bytes: &[u8]) -> usize {
+    bytes.chunks(255).map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'0') < 10)))).sum()
 }
 
 /// True when `url` points at one person: a profile on a social network or a photo or user page.

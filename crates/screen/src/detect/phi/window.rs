@@ -210,6 +210,18 @@ pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Re
     });
 }
 
+/// Some byte of `seps` sits between two digits ("3/4", "2019-04"), as in every numeric date.
+pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
+    let between_digits = |i: usize| {
+        i.checked_sub(1).and_then(|p| w.get(p)).copied().is_some_and(maybe_digit) && w.get(i + 1).copied().is_some_and(maybe_digit)
+    };
+    match *seps {
+        [a] => memchr::memchr_iter(a, w).any(between_digits),
+        [a, b, c] => memchr::memchr3_iter(a, b, c, w).any(between_digits),
+        _ => w.iter().enumerate().any(|(i, x)| seps.contains(x) && between_digits(i)),
+    }
+}
+
 /// No test: any text may hold a match.
 pub(super) fn anything(_: &[u8]) -> bool {
     true
