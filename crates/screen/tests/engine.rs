@@ -3,7 +3,7 @@
 use screen::{Decision, Message, Policy, SafeHarbor, Screener};
 
 fn screener() -> Screener {
-    Screener::new(Policy::default()).expect("default policy compiles")
+    Screener::new(Policy::default()).unwrap_or_else(|e| panic!("default policy compiles: {e}"))
 }
 
 #[test]

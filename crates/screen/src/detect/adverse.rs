@@ -1027,7 +1027,7 @@ mod tests {
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let runs = |text: &str| {
             let scan = Scan::new(text);
-            let hashes: Vec<u64> = scan.tokens.iter().map(|t| hash_bytes(scan.norm[t.start..t.end].as_bytes())).collect();
+            let hashes: Vec<u64> = scan.tokens.iter().map(|t| hash_bytes(&scan.norm.as_bytes()[t.start..t.end])).collect();
             lex.drug_runs_present(&scan, &scan.tokens, &hashes)
         };
         assert!(runs("took zoloft today"));
