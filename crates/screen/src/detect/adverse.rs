@@ -304,21 +304,17 @@ impl Lexicon {
             cue_patterns.push(phrase);
             cue_kinds.push(kind);
         }
-        for r in RELATIONS {
-            cue_patterns.push(r);
-            cue_kinds.push(Cue::Relation);
-        }
-        for r in IMPLIED_PHRASES {
-            cue_patterns.push(r);
-            cue_kinds.push(Cue::Implied);
-        }
-        for r in GENERIC_EVENTS {
-            cue_patterns.push(r);
-            cue_kinds.push(Cue::Generic);
-        }
-        for r in KNOWN_EVENTS {
-            cue_patterns.push(r);
-            cue_kinds.push(Cue::Known);
+        let built_in = [
+            (RELATIONS, Cue::Relation),
+            (IMPLIED_PHRASES, Cue::Implied),
+            (GENERIC_EVENTS, Cue::Generic),
+            (KNOWN_EVENTS, Cue::Known),
+        ];
+        for (phrases, kind) in built_in {
+            for r in phrases {
+                cue_patterns.push(r);
+                cue_kinds.push(kind);
+            }
         }
         let cues = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
