@@ -1,0 +1,12 @@
+//! Pure types of the Rounds platform, shared by the store, the server and the CLI.
+//!
+//! Nothing here does I/O: roles and what each may do ([`access`]), the audit event and its hash
+//! chain ([`audit`]), and the validated inputs every entry point checks the same way ([`input`]).
+
+pub mod access;
+pub mod audit;
+pub mod input;
+
+pub use access::{Permission, Role};
+pub use audit::{AuditAction, AuditRecord, ChainBreak, GENESIS_HASH};
+pub use input::{Email, InputError, OrgKind};
