@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod input;
+pub mod secret;
 
 pub use access::{Permission, Role};
 pub use audit::{AuditAction, AuditRecord, ChainBreak, GENESIS_HASH};
