@@ -78,6 +78,11 @@ impl Store {
         todo!()
     }
 
+    /// Creates another organization beside the first (the demo sandbox next to a real one).
+    pub async fn create_org(&self, org: &NewOrg, actor: &Actor) -> Result<Org> {
+        todo!()
+    }
+
     /// One organization.
     pub async fn org(&self, org_id: i64) -> Result<Org> {
         todo!()
