@@ -208,6 +208,12 @@ pub enum AuditAction {
     BackupCreated,
     /// The demo sandbox was seeded.
     DemoSeeded,
+    /// An organization was created beside the first (the demo sandbox next to a real one).
+    OrgCreated,
+    /// A social account was added to an organization.
+    ChannelCreated,
+    /// A post was saved.
+    PostCreated,
 }
 
 impl AuditAction {
@@ -236,6 +242,9 @@ impl AuditAction {
             AuditAction::AuditExported => "audit.exported",
             AuditAction::BackupCreated => "backup.created",
             AuditAction::DemoSeeded => "demo.seeded",
+            AuditAction::OrgCreated => "org.created",
+            AuditAction::ChannelCreated => "channel.created",
+            AuditAction::PostCreated => "post.created",
         }
     }
 }
