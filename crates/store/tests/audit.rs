@@ -1,6 +1,8 @@
 //! The audit log: one event per change, an append-only table, a chain that names the first tampered
 //! event, serialized appends, and backups that restore with a verified chain.
 
+#![allow(clippy::unwrap_used, reason = "helpers shared by the tests: a failure must stop the test loudly")]
+
 use rounds_domain::{AuditAction, ChainBreak, Email, OrgKind, Role};
 use rounds_store::testing::scratch_stores;
 use rounds_store::{Actor, AuditFilter, Backend, NewOrg, NewUser, Store, StoreError, User};
