@@ -47,6 +47,7 @@ pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> 
         Backend::Postgres => AnyPoolOptions::new().max_connections(16),
     };
     let pool = options.connect(&connect_url).await.map_err(|e| StoreError::Open(e.to_string()))?;
+    tracing::debug!(?backend, "database connected");
     Ok((pool, backend))
 }
 
@@ -78,6 +79,16 @@ pub(crate) async fn write_tx(pool: &AnyPool, backend: Backend) -> Result<Transac
             sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
             Ok(tx)
         }
+    }
+}
+
+/// Begins a transaction that writes without appending to the audit log. On SQLite it takes the write
+/// lock at once: a deferred transaction that reads and then writes fails with `SQLITE_BUSY` (no wait)
+/// when another writer committed in between.
+pub(crate) async fn plain_write_tx(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    match backend {
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => Ok(pool.begin().await?),
     }
 }
 
