@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use rounds_domain::{AuditAction, AuditRecord, GENESIS_HASH};
+use rounds_domain::{AuditAction, AuditRecord, CSV_HEADER, GENESIS_HASH};
 use rounds_store::{Actor, AuditFilter, Store};
 
 use crate::db::{self, DbArgs};
@@ -50,7 +50,7 @@ enum AuditCommand {
 enum ExportFormat {
     /// One JSON object per line, exactly the stored record, so the export can be re-verified.
     Jsonl,
-    /// A header, then one row per event, RFC 4180 quoting.
+    /// A header, then one row per event (RFC 4180 quoting; formulas defused for spreadsheets).
     Csv,
 }
 
@@ -157,7 +157,7 @@ async fn write_export(
 ) -> anyhow::Result<u64> {
     let head = page(store, &AuditFilter { limit: 1, ..AuditFilter::default() }).await?.first().map_or(0, |r| r.seq);
     if format == ExportFormat::Csv {
-        writeln!(w, "{}", CSV_HEADER.join(","))?;
+        writeln!(w, "{CSV_HEADER}")?;
     }
     let mut count = 0;
     let mut low = 1;
@@ -169,43 +169,13 @@ async fn write_export(
         for r in events.iter().rev() {
             match format {
                 ExportFormat::Jsonl => writeln!(w, "{}", serde_json::to_string(r)?)?,
-                ExportFormat::Csv => writeln!(w, "{}", csv_row(r).join(","))?,
+                ExportFormat::Csv => writeln!(w, "{}", r.csv_row())?,
             }
             count += 1;
         }
         low = high;
     }
     Ok(count)
-}
-
-/// The CSV columns, in order.
-const CSV_HEADER: [&str; 12] =
-    ["seq", "at", "at_ms", "org_id", "actor_id", "actor", "action", "target", "detail", "ip", "prev_hash", "hash"];
-
-fn csv_row(r: &AuditRecord) -> [String; 12] {
-    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    [
-        r.seq.to_string(),
-        format_ms(r.at_ms),
-        r.at_ms.to_string(),
-        opt(r.org_id),
-        opt(r.actor_id),
-        csv_field(&r.actor),
-        csv_field(&r.action),
-        csv_field(&r.target),
-        csv_field(&r.detail),
-        csv_field(r.ip.as_deref().unwrap_or("")),
-        hex::encode(r.prev_hash),
-        hex::encode(r.hash),
-    ]
-}
-
-/// One CSV field (RFC 4180): quoted when it holds a comma, a quote, a line break or edge spaces,
-/// with inner quotes doubled.
-fn csv_field(s: &str) -> String {
-    let needs_quotes =
-        s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ');
-    if needs_quotes { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
 /// Unix milliseconds as RFC 3339 in UTC, e.g. `2026-11-25T17:52:51Z` (`.123` when not whole seconds).
@@ -317,16 +287,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("user.created"), "user.created");
-        assert_eq!(csv_field("Lopez, Ana"), "\"Lopez, Ana\"");
-        assert_eq!(csv_field(r#"{"role":"admin","was":"viewer"}"#), r#""{""role"":""admin"",""was"":""viewer""}""#);
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field(" padded"), "\" padded\"");
-        assert_eq!(csv_field(""), "");
-    }
 
     #[test]
     fn times_round_trip() {

@@ -11,10 +11,10 @@ use rounds_store::Store;
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DbArgs {
     /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "ROUNDS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, global = true, env = "ROUNDS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
     /// File holding the key that seals stored secrets (created when missing).
-    #[arg(long, env = "ROUNDS_KEY_FILE", default_value = "rounds-data/secret.key")]
+    #[arg(long, global = true, env = "ROUNDS_KEY_FILE", default_value = "rounds-data/secret.key")]
     pub key_file: PathBuf,
 }
 

@@ -31,6 +31,13 @@ pub(crate) struct UserArgs {
 enum UserCommand {
     /// Create a user with a password (asked for twice on a terminal, else read from stdin).
     Add(AddArgs),
+    #[command(flatten)]
+    Other(OtherCommand),
+}
+
+/// The subcommands that need no password.
+#[derive(Subcommand, Debug)]
+enum OtherCommand {
     /// List users: email, name, role, MFA, disabled, last sign-in.
     List {
         /// Only this organization's users (default: every organization).
@@ -120,56 +127,61 @@ struct UserRow<'a> {
 /// Run `rounds user …`; returns the exit code.
 pub(crate) fn run(args: UserArgs) -> anyhow::Result<u8> {
     let UserArgs { db, command } = args;
-    // The password is read and checked before touching the database, so a typo costs nothing.
-    let password = match &command {
+    match command {
         UserCommand::Add(add) => {
-            let email = Email::parse(&add.email)?;
-            let password = read_password(add.password_stdin)?;
-            check_password(&password, Some(&email))?;
-            Some(password)
+            // Checked and hashed before the database is touched, so a typo costs nothing.
+            let user = new_user(&add)?;
+            db::block_on(db::with_store(&db, async |store| add_user(store, &add, &user).await))?;
         }
-        _ => None,
-    };
-    db::block_on(db::with_store(&db, async |store| {
-        match command {
-            UserCommand::Add(add) => add_user(store, &add, password.as_deref().unwrap_or_default()).await,
-            UserCommand::List { org, format } => list(store, org, format).await,
-            UserCommand::Disable { email } => {
-                let user = find(store, &email).await?;
-                store.set_disabled(user.id, true, &Actor::cli()).await?;
-                println!("disabled {} and signed them out everywhere", user.email);
-                Ok(())
-            }
-            UserCommand::Enable { email } => {
-                let user = find(store, &email).await?;
-                store.set_disabled(user.id, false, &Actor::cli()).await?;
-                println!("enabled {}", user.email);
-                Ok(())
-            }
-            UserCommand::SetRole { email, role } => {
-                let user = find(store, &email).await?;
-                store.set_role(user.id, role, &Actor::cli()).await?;
-                println!("{}: role {} → {}", user.email, user.role, role);
-                if role.requires_mfa() && !user.mfa_enabled {
-                    println!("note: the {role} role needs a second factor; they will be asked to enrol at next sign-in");
-                }
-                Ok(())
-            }
-            UserCommand::ResetMfa { email } => {
-                let user = find(store, &email).await?;
-                store.reset_mfa(user.id, &Actor::cli()).await?;
-                println!("removed the second factor of {} and signed them out everywhere", user.email);
-                Ok(())
-            }
-            UserCommand::RevokeSessions { email } => {
-                let user = find(store, &email).await?;
-                let n = store.revoke_sessions(user.id, None, &Actor::cli()).await?;
-                println!("ended {n} session(s) of {}", user.email);
-                Ok(())
-            }
-        }
-    }))?;
+        UserCommand::Other(other) => db::block_on(db::with_store(&db, async |store| change(store, other).await))?,
+    }
     Ok(exit::CLEAN)
+}
+
+/// The user `rounds user add` creates, with the password read, checked and hashed.
+fn new_user(add: &AddArgs) -> anyhow::Result<NewUser> {
+    let email = Email::parse(&add.email)?;
+    let display_name = check_name("name", &add.name, MAX_NAME_CHARS)?;
+    let password = read_password(add.password_stdin)?;
+    check_password(&password, Some(&email))?;
+    let password_hash = hash_password(&password)?;
+    Ok(NewUser { email, display_name, role: add.role, password_hash })
+}
+
+/// Every subcommand but `add`.
+async fn change(store: &Store, command: OtherCommand) -> anyhow::Result<()> {
+    match command {
+        OtherCommand::List { org, format } => list(store, org, format).await?,
+        OtherCommand::Disable { email } => {
+            let user = find(store, &email).await?;
+            store.set_disabled(user.id, true, &Actor::cli()).await?;
+            println!("disabled {} and signed them out everywhere", user.email);
+        }
+        OtherCommand::Enable { email } => {
+            let user = find(store, &email).await?;
+            store.set_disabled(user.id, false, &Actor::cli()).await?;
+            println!("enabled {}", user.email);
+        }
+        OtherCommand::SetRole { email, role } => {
+            let user = find(store, &email).await?;
+            store.set_role(user.id, role, &Actor::cli()).await?;
+            println!("{}: role {} → {role}", user.email, user.role);
+            if role.requires_mfa() && !user.mfa_enabled {
+                println!("note: the {role} role needs a second factor; they will be asked to enrol at next sign-in");
+            }
+        }
+        OtherCommand::ResetMfa { email } => {
+            let user = find(store, &email).await?;
+            store.reset_mfa(user.id, &Actor::cli()).await?;
+            println!("removed the second factor of {} and signed them out everywhere", user.email);
+        }
+        OtherCommand::RevokeSessions { email } => {
+            let user = find(store, &email).await?;
+            let n = store.revoke_sessions(user.id, None, &Actor::cli()).await?;
+            println!("ended {n} session(s) of {}", user.email);
+        }
+    }
+    Ok(())
 }
 
 /// The user with this sign-in email, or an error saying there is none.
@@ -178,11 +190,7 @@ async fn find(store: &Store, raw: &str) -> anyhow::Result<User> {
     store.user_by_email(&email).await?.with_context(|| format!("no user with email {email}"))
 }
 
-async fn add_user(store: &Store, add: &AddArgs, password: &str) -> anyhow::Result<()> {
-    let email = Email::parse(&add.email)?;
-    let display_name = check_name("name", &add.name, MAX_NAME_CHARS)?;
-    let password_hash = hash_password(password)?;
-    let user = NewUser { email, display_name, role: add.role, password_hash };
+async fn add_user(store: &Store, add: &AddArgs, user: &NewUser) -> anyhow::Result<()> {
     let orgs = store.orgs().await?;
     if let (Some(name), Some(kind)) = (&add.org_name, add.org_kind) {
         if !orgs.is_empty() {
@@ -192,12 +200,12 @@ async fn add_user(store: &Store, add: &AddArgs, password: &str) -> anyhow::Resul
             bail!("the first user of a new organization must be an admin (--role admin)");
         }
         let org = NewOrg { name: check_name("organization name", name, MAX_NAME_CHARS)?, kind, is_demo: false };
-        let (org, user) = store.complete_setup(&org, &user, None).await.context("set-up failed")?;
+        let (org, user) = store.complete_setup(&org, user, None).await.context("set-up failed")?;
         println!("set up {} and added {} ({}) as its first admin", describe(&org), user.email, user.role);
         return Ok(());
     }
     let org_id = pick_org(&orgs, add.org)?;
-    let created = store.create_user(org_id, &user, &Actor::cli()).await?;
+    let created = store.create_user(org_id, user, &Actor::cli()).await?;
     println!("added {} ({}) to organization {}", created.email, created.role, org_id);
     if created.role.requires_mfa() {
         println!("note: the {} role needs a second factor; they will be asked to enrol at first sign-in", created.role);
@@ -353,11 +361,11 @@ mod tests {
         assert_eq!(pick_org(&[org(3, false)], None).ok(), Some(3));
         let two = [org(1, false), org(2, true)];
         assert_eq!(pick_org(&two, Some(2)).ok(), Some(2));
-        let e = pick_org(&two, None).map_err(|e| e.to_string()).err().unwrap_or_default();
+        let e = pick_org(&two, None).unwrap_err().to_string();
         assert!(e.contains("--org") && e.contains("2 \"Org 2\" (demo)"), "{e}");
-        let e = pick_org(&two, Some(9)).map_err(|e| e.to_string()).err().unwrap_or_default();
+        let e = pick_org(&two, Some(9)).unwrap_err().to_string();
         assert!(e.contains("no organization with id 9"), "{e}");
-        let e = pick_org(&[], None).map_err(|e| e.to_string()).err().unwrap_or_default();
+        let e = pick_org(&[], None).unwrap_err().to_string();
         assert!(e.contains("/setup") && e.contains("--org-name"), "{e}");
     }
 
@@ -384,8 +392,8 @@ mod tests {
             },
         ];
         let mut out = Vec::new();
-        write_table(&mut out, &rows).unwrap_or_default();
-        let text = String::from_utf8(out).unwrap_or_default();
+        write_table(&mut out, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[1].contains("1970-01-01T00:00:00Z") && lines[2].ends_with("never"), "{text}");
