@@ -239,6 +239,12 @@ pub enum AuditAction {
     BackupCreated,
     /// The demo sandbox was seeded.
     DemoSeeded,
+    /// An organization was created beside the first (the demo sandbox next to a real one).
+    OrgCreated,
+    /// A social account was added to an organization.
+    ChannelCreated,
+    /// A post was saved.
+    PostCreated,
 }
 
 impl AuditAction {
@@ -267,6 +273,9 @@ impl AuditAction {
             AuditAction::AuditExported => "audit.exported",
             AuditAction::BackupCreated => "backup.created",
             AuditAction::DemoSeeded => "demo.seeded",
+            AuditAction::OrgCreated => "org.created",
+            AuditAction::ChannelCreated => "channel.created",
+            AuditAction::PostCreated => "post.created",
         }
     }
 }
