@@ -233,7 +233,9 @@ fn parse_since(s: &str) -> Result<i64, String> {
     let (hms, frac) = clock.split_once('.').map_or((clock, None), |(a, b)| (a, Some(b)));
     let mut hms = hms.split(':');
     let (hh, mm, ss) = match (hms.next(), hms.next(), hms.next(), hms.next()) {
-        (Some(h), Some(m), Some(s), None) if h.len() == 2 && m.len() == 2 && s.len() == 2 => (num(h)?, num(m)?, num(s)?),
+        (Some(h), Some(m), Some(s), None) if h.len() == 2 && m.len() == 2 && s.len() == 2 => {
+            (num(h)?, num(m)?, num(s)?)
+        }
         _ => return Err(bad()),
     };
     if hh > 23 || mm > 59 || ss > 60 {
@@ -305,7 +307,17 @@ mod tests {
         assert_eq!(parse_since("2026-11-25T19:52:51.5+02:00"), Ok(1_795_629_171_500));
         assert_eq!(parse_since("2026-11-25T12:52:51-05:00"), Ok(1_795_629_171_000));
         assert_eq!(parse_since("2024-02-29"), Ok(1_709_164_800_000));
-        for bad in ["", "yesterday", "2026-13-01", "2026-02-30", "2025-02-29", "2026-11-25T25:00:00Z", "2026-11-25T10:00:00", "26-11-25", "2026-11-25T10:00Z"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-02-30",
+            "2025-02-29",
+            "2026-11-25T25:00:00Z",
+            "2026-11-25T10:00:00",
+            "26-11-25",
+            "2026-11-25T10:00Z",
+        ] {
             assert!(parse_since(bad).is_err(), "{bad}");
         }
     }

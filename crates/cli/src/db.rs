@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact_url("postgres://rounds:s3cret@db.local:5432/rounds"), "postgres://rounds:***@db.local:5432/rounds");
+        assert_eq!(
+            redact_url("postgres://rounds:s3cret@db.local:5432/rounds"),
+            "postgres://rounds:***@db.local:5432/rounds"
+        );
         assert_eq!(redact_url("postgres://rounds@db.local/rounds"), "postgres://rounds@db.local/rounds");
         assert_eq!(redact_url("sqlite://rounds-data/rounds.db"), "sqlite://rounds-data/rounds.db");
     }

@@ -154,17 +154,17 @@ async fn change(store: &Store, command: OtherCommand) -> anyhow::Result<()> {
         OtherCommand::List { org, format } => list(store, org, format).await?,
         OtherCommand::Disable { email } => {
             let user = find(store, &email).await?;
-            store.set_disabled(user.id, true, &Actor::cli()).await?;
+            store.set_disabled(user.id, true, &cli_in(&user)).await?;
             println!("disabled {} and signed them out everywhere", user.email);
         }
         OtherCommand::Enable { email } => {
             let user = find(store, &email).await?;
-            store.set_disabled(user.id, false, &Actor::cli()).await?;
+            store.set_disabled(user.id, false, &cli_in(&user)).await?;
             println!("enabled {}", user.email);
         }
         OtherCommand::SetRole { email, role } => {
             let user = find(store, &email).await?;
-            store.set_role(user.id, role, &Actor::cli()).await?;
+            store.set_role(user.id, role, &cli_in(&user)).await?;
             println!("{}: role {} → {role}", user.email, user.role);
             if role.requires_mfa() && !user.mfa_enabled {
                 println!("note: the {role} role needs a second factor; they will be asked to enrol at next sign-in");
@@ -172,16 +172,22 @@ async fn change(store: &Store, command: OtherCommand) -> anyhow::Result<()> {
         }
         OtherCommand::ResetMfa { email } => {
             let user = find(store, &email).await?;
-            store.reset_mfa(user.id, &Actor::cli()).await?;
+            store.reset_mfa(user.id, &cli_in(&user)).await?;
             println!("removed the second factor of {} and signed them out everywhere", user.email);
         }
         OtherCommand::RevokeSessions { email } => {
             let user = find(store, &email).await?;
-            let n = store.revoke_sessions(user.id, None, &Actor::cli()).await?;
+            let n = store.revoke_sessions(user.id, None, &cli_in(&user)).await?;
             println!("ended {n} session(s) of {}", user.email);
         }
     }
     Ok(())
+}
+
+/// The command line acting on `user`: the event belongs to the user's organization, so the
+/// organization's own audit view shows it.
+fn cli_in(user: &User) -> Actor {
+    Actor { org_id: Some(user.org_id), ..Actor::cli() }
 }
 
 /// The user with this sign-in email, or an error saying there is none.
@@ -205,7 +211,7 @@ async fn add_user(store: &Store, add: &AddArgs, user: &NewUser) -> anyhow::Resul
         return Ok(());
     }
     let org_id = pick_org(&orgs, add.org)?;
-    let created = store.create_user(org_id, user, &Actor::cli()).await?;
+    let created = store.create_user(org_id, user, &Actor { org_id: Some(org_id), ..Actor::cli() }).await?;
     println!("added {} ({}) to organization {}", created.email, created.role, org_id);
     if created.role.requires_mfa() {
         println!("note: the {} role needs a second factor; they will be asked to enrol at first sign-in", created.role);
@@ -238,9 +244,11 @@ fn list_orgs(orgs: &[Org]) -> String {
 }
 
 async fn list(store: &Store, org: Option<i64>, format: ListFormat) -> anyhow::Result<()> {
-    let org_ids = match org {
-        Some(id) => vec![store.org(id).await.with_context(|| format!("organization {id}"))?.id],
-        None => store.orgs().await?.iter().map(|o| o.id).collect(),
+    let orgs = store.orgs().await?;
+    let org_ids: Vec<i64> = match org {
+        Some(id) if orgs.iter().any(|o| o.id == id) => vec![id],
+        Some(id) => bail!("no organization with id {id} (there are: {})", list_orgs(&orgs)),
+        None => orgs.iter().map(|o| o.id).collect(),
     };
     let mut users = Vec::new();
     for id in org_ids {
