@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use rounds_domain::{AuditAction, AuditRecord, CSV_HEADER, GENESIS_HASH};
 use rounds_store::{Actor, AuditFilter, Store};
 
-use crate::db::{self, DbArgs};
+use crate::db::{self, DbArgs, IfMissing};
 use crate::exit;
 
 /// Events asked for per query: the store's page size cap.
@@ -66,7 +66,7 @@ impl ExportFormat {
 /// Run `rounds audit …`; returns the exit code.
 pub(crate) fn run(args: AuditArgs) -> anyhow::Result<u8> {
     let AuditArgs { db, command } = args;
-    db::block_on(db::with_store(&db, async |store| match command {
+    db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| match command {
         AuditCommand::Verify => verify(store).await,
         AuditCommand::Export { format, since, action, out } => {
             export(store, format, since, action, out.as_deref()).await.map(|()| exit::CLEAN)

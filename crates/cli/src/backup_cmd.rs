@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use rounds_store::{Actor, Store};
 
-use crate::db::{self, DbArgs};
+use crate::db::{self, DbArgs, IfMissing};
 
 /// Options of `rounds backup`.
 #[derive(Args, Debug)]
@@ -33,7 +33,7 @@ pub(crate) struct RestoreArgs {
 pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let BackupArgs { db, out } = args;
     db::create_parent(&out)?;
-    db::block_on(db::with_store(&db, async |store| {
+    db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| {
         store.backup(&out, &Actor::cli()).await.with_context(|| format!("backup to {} failed", out.display()))?;
         println!("wrote {}", out.display());
         println!(

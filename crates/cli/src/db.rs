@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use rounds_store::Store;
 
@@ -21,10 +21,27 @@ pub(crate) struct DbArgs {
 /// The database `rounds serve` and the admin commands use when none is given.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://rounds-data/rounds.db";
 
+/// What to do when the SQLite file does not exist yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IfMissing {
+    /// Create it: the command may be the first one of a new installation (`user add`).
+    Create,
+    /// Refuse: a command that reads or copies data was most likely run from the wrong folder, and
+    /// an empty new database would answer it misleadingly ("0 events, intact").
+    Refuse,
+}
+
 impl DbArgs {
     /// Opens the store, first creating the folders of the SQLite file and of the key file.
-    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
+    pub(crate) async fn open(&self, if_missing: IfMissing) -> anyhow::Result<Store> {
         if let Some(path) = sqlite_path(&self.database_url) {
+            if if_missing == IfMissing::Refuse && !path.exists() {
+                bail!(
+                    "no database at {} (run from the folder `rounds serve` runs in, or pass --database-url \
+                     or set ROUNDS_DATABASE_URL)",
+                    path.display()
+                );
+            }
             create_parent(&path)?;
         }
         create_parent(&self.key_file)?;
@@ -47,9 +64,10 @@ pub(crate) fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyh
 /// checkpoints its write-ahead log before the process exits.
 pub(crate) async fn with_store<T>(
     db: &DbArgs,
+    if_missing: IfMissing,
     work: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let store = db.open().await?;
+    let store = db.open(if_missing).await?;
     let result = work(&store).await;
     store.close().await;
     result

@@ -12,7 +12,7 @@ use rounds_store::{Actor, NewOrg, NewUser, Org, Store, User};
 use serde::Serialize;
 
 use crate::audit_cmd::format_ms;
-use crate::db::{self, DbArgs};
+use crate::db::{self, DbArgs, IfMissing};
 use crate::exit;
 
 /// Longest display or organization name accepted, as on the web forms.
@@ -131,9 +131,11 @@ pub(crate) fn run(args: UserArgs) -> anyhow::Result<u8> {
         UserCommand::Add(add) => {
             // Checked and hashed before the database is touched, so a typo costs nothing.
             let user = new_user(&add)?;
-            db::block_on(db::with_store(&db, async |store| add_user(store, &add, &user).await))?;
+            db::block_on(db::with_store(&db, IfMissing::Create, async |store| add_user(store, &add, &user).await))?;
         }
-        UserCommand::Other(other) => db::block_on(db::with_store(&db, async |store| change(store, other).await))?,
+        UserCommand::Other(other) => {
+            db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| change(store, other).await))?
+        }
     }
     Ok(exit::CLEAN)
 }

@@ -8,7 +8,7 @@
 )]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use rounds_domain::{AuditRecord, CSV_HEADER, Email};
@@ -413,18 +413,33 @@ fn several_organizations_need_a_choice() {
 #[test]
 fn database_options_come_from_the_environment() {
     let i = Install::sqlite();
-    let url = format!("sqlite://{}", i.dir.path().join("elsewhere/db.sqlite").display());
+    let db = i.dir.path().join("elsewhere/db.sqlite");
     let key = i.dir.path().join("keys/k");
-    let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
-        .args(["user", "list"])
-        .current_dir(i.dir.path())
-        .env("ROUNDS_DATABASE_URL", &url)
-        .env("ROUNDS_KEY_FILE", &key)
-        .output()
-        .unwrap();
+    let rounds = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rounds"));
+        cmd.args(args)
+            .current_dir(i.dir.path())
+            .env("ROUNDS_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("ROUNDS_KEY_FILE", &key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(PASSWORD.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+
+    for args in [&["user", "list"][..], &["audit", "verify"], &["audit", "export"], &["backup", "b.db"]] {
+        let out = rounds(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("no database at"), "{args:?}: {}", text(&out.stderr));
+    }
+    assert!(!db.exists(), "reading commands never create an empty database");
+
+    let add = ["user", "add", "--email", "ana@mercy.org", "--name", "Ana", "--role", "admin"];
+    let out = rounds(&[&add[..], &["--org-name", "Mercy", "--org-kind", "hospital"]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("(no users)"));
-    assert!(Path::new(&i.dir.path().join("elsewhere/db.sqlite")).is_file());
-    assert!(key.is_file());
-    assert!(!i.dir.path().join("rounds-data").exists());
+    assert!(db.is_file() && key.is_file());
+    assert!(text(&rounds(&["user", "list"]).stdout).contains("ana@mercy.org"));
+    assert!(!i.dir.path().join("rounds-data").exists(), "the defaults were not used");
 }
