@@ -129,15 +129,29 @@ pub(crate) fn run(args: UserArgs) -> anyhow::Result<u8> {
     let UserArgs { db, command } = args;
     match command {
         UserCommand::Add(add) => {
-            // Checked and hashed before the database is touched, so a typo costs nothing.
+            // Checked (and the password hashed) before the database is touched, so a typo costs nothing.
+            let setup = new_org(&add)?;
             let user = new_user(&add)?;
-            db::block_on(db::with_store(&db, IfMissing::Create, async |store| add_user(store, &add, &user).await))?;
+            db::block_on(db::with_store(&db, IfMissing::Create, async |store| {
+                add_user(store, &user, setup.as_ref(), add.org).await
+            }))?;
         }
         UserCommand::Other(other) => {
             db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| change(store, other).await))?
         }
     }
     Ok(exit::CLEAN)
+}
+
+/// The organization a headless set-up creates, when `--org-name` and `--org-kind` are given.
+fn new_org(add: &AddArgs) -> anyhow::Result<Option<NewOrg>> {
+    let (Some(name), Some(kind)) = (&add.org_name, add.org_kind) else {
+        return Ok(None);
+    };
+    if add.role != Role::Admin {
+        bail!("the first user of a new organization must be an admin (--role admin)");
+    }
+    Ok(Some(NewOrg { name: check_name("organization name", name, MAX_NAME_CHARS)?, kind, is_demo: false }))
 }
 
 /// The user `rounds user add` creates, with the password read, checked and hashed.
@@ -198,21 +212,17 @@ async fn find(store: &Store, raw: &str) -> anyhow::Result<User> {
     store.user_by_email(&email).await?.with_context(|| format!("no user with email {email}"))
 }
 
-async fn add_user(store: &Store, add: &AddArgs, user: &NewUser) -> anyhow::Result<()> {
+async fn add_user(store: &Store, user: &NewUser, setup: Option<&NewOrg>, org: Option<i64>) -> anyhow::Result<()> {
     let orgs = store.orgs().await?;
-    if let (Some(name), Some(kind)) = (&add.org_name, add.org_kind) {
-        if !orgs.is_empty() {
-            bail!("Rounds is already set up (organization {}); drop --org-name and --org-kind", describe(&orgs[0]));
+    if let Some(new_org) = setup {
+        if let Some(existing) = orgs.first() {
+            bail!("Rounds is already set up (organization {}); drop --org-name and --org-kind", describe(existing));
         }
-        if add.role != Role::Admin {
-            bail!("the first user of a new organization must be an admin (--role admin)");
-        }
-        let org = NewOrg { name: check_name("organization name", name, MAX_NAME_CHARS)?, kind, is_demo: false };
-        let (org, user) = store.complete_setup(&org, user, None).await.context("set-up failed")?;
-        println!("set up {} and added {} ({}) as its first admin", describe(&org), user.email, user.role);
+        let (org, admin) = store.complete_setup(new_org, user, None).await.context("set-up failed")?;
+        println!("set up {} and added {} ({}) as its first admin", describe(&org), admin.email, admin.role);
         return Ok(());
     }
-    let org_id = pick_org(&orgs, add.org)?;
+    let org_id = pick_org(&orgs, org)?;
     let created = store.create_user(org_id, user, &Actor { org_id: Some(org_id), ..Actor::cli() }).await?;
     println!("added {} ({}) to organization {}", created.email, created.role, org_id);
     if created.role.requires_mfa() {

@@ -197,6 +197,9 @@ fn set_up_and_add_users(i: &Install) {
     assert!(out.contains("Mercy General") && out.contains("ana.lopez@mercy.org"), "{out}");
     let err = i.fails(&headless, PASSWORD, 2);
     assert!(err.contains("already set up"), "{err}");
+    let viewer_first = [&add_ana[..6], &["--role", "viewer", "--org-name", "X", "--org-kind", "pharma"]].concat();
+    let err = i.fails(&viewer_first, "", 2);
+    assert!(err.contains("must be an admin"), "{err}");
 
     let ana = i.user("ana.lopez@mercy.org");
     assert_eq!(ana["name"], "Ana Lopez");
