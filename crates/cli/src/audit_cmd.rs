@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use rounds_domain::{AuditAction, AuditRecord, CSV_HEADER, GENESIS_HASH};
+use rounds_domain::{AuditAction, CSV_HEADER, GENESIS_HASH};
 use rounds_store::{Actor, AuditFilter, Store};
 
 use crate::db::{self, DbArgs, IfMissing};
 use crate::exit;
 
 /// Events asked for per query: the store's page size cap.
-const PAGE: i64 = 1000;
+const PAGE: u32 = 1000;
 
 /// `rounds audit` and its subcommands.
 #[derive(Args, Debug)]
@@ -79,7 +79,8 @@ async fn verify(store: &Store) -> anyhow::Result<u8> {
         Ok(count) => {
             let head = match i64::try_from(count)? {
                 0 => GENESIS_HASH,
-                n => page(store, &AuditFilter { before_seq: Some(n + 1), limit: 1, ..AuditFilter::default() })
+                n => store
+                    .audit_page(&AuditFilter { before_seq: Some(n + 1), limit: 1, ..AuditFilter::default() })
                     .await?
                     .first()
                     .map(|r| r.hash)
@@ -93,10 +94,6 @@ async fn verify(store: &Store) -> anyhow::Result<u8> {
             Ok(exit::FINDINGS)
         }
     }
-}
-
-async fn page(store: &Store, filter: &AuditFilter) -> anyhow::Result<Vec<AuditRecord>> {
-    Ok(store.audit_page(filter).await?)
 }
 
 async fn export(
@@ -145,35 +142,39 @@ async fn export(
 
 /// Writes every event matching `filter`, oldest first, and returns how many.
 ///
-/// The store pages newest first below a `seq` cursor, so the log is walked in windows of [`PAGE`]
-/// sequence numbers from the first event up to the head as it was when the export began: one
-/// query per window returns at most that window's events, which are reversed into order. Memory
-/// stays at one page however long the log.
+/// The store pages newest first below a `seq` cursor. A first walk down from the head (as it was
+/// when the export began) keeps only the cursor of each page; the pages are then fetched again
+/// from the oldest cursor up and written reversed. Events never change, so the second walk sees
+/// exactly the first one's pages, each query stops after one page of matches, and memory holds one
+/// page plus one number per page however long the log.
 async fn write_export(
     store: &Store,
     filter: &AuditFilter,
     format: ExportFormat,
     w: &mut impl Write,
 ) -> anyhow::Result<u64> {
-    let head = page(store, &AuditFilter { limit: 1, ..AuditFilter::default() }).await?.first().map_or(0, |r| r.seq);
+    let newest = AuditFilter { limit: 1, ..AuditFilter::default() };
+    let head = store.audit_page(&newest).await?.first().map_or(0, |r| r.seq);
+    let page = |before: i64| AuditFilter { before_seq: Some(before), limit: PAGE, ..filter.clone() };
+    let mut cursors = Vec::new();
+    let mut cursor = head.saturating_add(1);
+    // Stop only on an empty page, not a short one, so a store that caps pages lower loses nothing.
+    while let Some(oldest) = store.audit_page(&page(cursor)).await?.last() {
+        cursors.push(cursor);
+        cursor = oldest.seq;
+    }
     if format == ExportFormat::Csv {
         writeln!(w, "{CSV_HEADER}")?;
     }
     let mut count = 0;
-    let mut low = 1;
-    while low <= head {
-        let high = low.saturating_add(PAGE).min(head + 1);
-        let window = AuditFilter { before_seq: Some(high), limit: u32::try_from(PAGE)?, ..filter.clone() };
-        let mut events = page(store, &window).await?;
-        events.retain(|r| r.seq >= low);
-        for r in events.iter().rev() {
+    for &cursor in cursors.iter().rev() {
+        for r in store.audit_page(&page(cursor)).await?.iter().rev() {
             match format {
                 ExportFormat::Jsonl => writeln!(w, "{}", serde_json::to_string(r)?)?,
                 ExportFormat::Csv => writeln!(w, "{}", r.csv_row())?,
             }
             count += 1;
         }
-        low = high;
     }
     Ok(count)
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use rounds_domain::{AuditRecord, CSV_HEADER, Email};
+use rounds_domain::{AuditAction, AuditRecord, CSV_HEADER, Email};
 use rounds_store::{Actor, NewSession, Store};
 use serde_json::Value;
 
@@ -445,4 +445,37 @@ fn database_options_come_from_the_environment() {
     assert!(db.is_file() && key.is_file());
     assert!(text(&rounds(&["user", "list"]).stdout).contains("ana@mercy.org"));
     assert!(!i.dir.path().join("rounds-data").exists(), "the defaults were not used");
+}
+
+#[test]
+fn export_pages_through_a_long_log_oldest_first() {
+    let i = Install::sqlite();
+    let setup = ["--org-name", "Mercy", "--org-kind", "hospital"];
+    i.ok(
+        &[&["user", "add", "--email", "ana@mercy.org", "--name", "Ana", "--role", "admin"][..], &setup].concat(),
+        PASSWORD,
+    );
+    // More than two store pages, with the rarer action spread thinly across them.
+    i.with_store(async |s: &Store| {
+        for n in 0..2_345 {
+            let action = if n % 97 == 0 { AuditAction::Logout } else { AuditAction::LoginFailed };
+            s.audit(&Actor::system(), action, &format!("user:{n}"), serde_json::json!({ "n": n })).await.unwrap();
+        }
+    });
+    let total = i.verified_count();
+    assert_eq!(total, 2_346);
+
+    let all: Vec<AuditRecord> =
+        i.ok(&["audit", "export"], "").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=2_346).collect::<Vec<i64>>());
+    assert_eq!(rounds_domain::audit::verify(all), Ok(total));
+
+    let logouts: Vec<AuditRecord> = i
+        .ok(&["audit", "export", "--action", "auth.logout"], "")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logouts.len(), 2_345usize.div_ceil(97));
+    assert!(logouts.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+    assert!(logouts.iter().all(|r| r.action == "auth.logout"));
 }
