@@ -1,4 +1,5 @@
-//! The `rounds` command: screen messages, list rules, evaluate accuracy and measure speed.
+//! The `rounds` command: screen messages, list rules, evaluate accuracy, measure speed, and administer
+//! the platform (users, audit log, backups).
 
 mod audit_cmd;
 mod backup_cmd;

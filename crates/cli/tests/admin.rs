@@ -351,6 +351,14 @@ fn backup_and_restore(i: &Install, count: u64) {
     assert!(err.contains("already exists") || err.contains("not empty"), "{err}");
     let err = i.fails(&["restore", "backups/missing", "--database-url", "sqlite://elsewhere/r.db"], "", 2);
     assert!(err.contains("no backup file"), "{err}");
+    if !i.is_sqlite() {
+        let err = i.fails(&["restore", "backups/one", "--database-url", "sqlite://elsewhere/r.db"], "", 2);
+        assert!(err.contains("is a PostgreSQL backup"), "{err}");
+    }
+    std::fs::write(i.dir.path().join("notes.txt"), "not a database").unwrap();
+    let err = i.fails(&["restore", "notes.txt", "--database-url", "sqlite://elsewhere/r.db"], "", 2);
+    assert!(err.contains("is not a backup"), "{err}");
+    assert!(!i.dir.path().join("elsewhere").exists(), "a refused restore leaves nothing behind");
 
     let out = i.ok(&["audit", "verify", "--database-url", &target, "--key-file", "restored.key"], "");
     assert!(out.starts_with(&format!("audit chain intact: {count} events")), "{out}");
