@@ -25,7 +25,9 @@ pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> 
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Open(format!("cannot create the data folder {}: {e}", parent.display())))?;
         }
-        (Backend::Sqlite, format!("sqlite://{}?mode=rwc", file.display()))
+        // Escaped because the driver percent-decodes the path and stops it at `?` or `#`.
+        let escaped = file.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+        (Backend::Sqlite, format!("sqlite://{escaped}?mode=rwc"))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (Backend::Postgres, url.to_owned())
     } else {
@@ -45,6 +47,7 @@ pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> 
         Backend::Postgres => AnyPoolOptions::new().max_connections(16),
     };
     let pool = options.connect(&connect_url).await.map_err(|e| StoreError::Open(e.to_string()))?;
+    tracing::debug!(?backend, "database connected");
     Ok((pool, backend))
 }
 
@@ -76,6 +79,16 @@ pub(crate) async fn write_tx(pool: &AnyPool, backend: Backend) -> Result<Transac
             sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
             Ok(tx)
         }
+    }
+}
+
+/// Begins a transaction that writes without appending to the audit log. On SQLite it takes the write
+/// lock at once: a deferred transaction that reads and then writes fails with `SQLITE_BUSY` (no wait)
+/// when another writer committed in between.
+pub(crate) async fn plain_write_tx(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    match backend {
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => Ok(pool.begin().await?),
     }
 }
 

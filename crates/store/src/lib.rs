@@ -402,7 +402,7 @@ impl Store {
 
     /// Stores a new session (the id is stored only as its SHA-256 hash).
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = db::plain_write_tx(&self.pool, self.backend).await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, mfa_passed, created_at, last_seen_at, ip, user_agent) \
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
@@ -791,7 +791,7 @@ impl Store {
 
     /// Stores an incoming comment, mention or message (idempotent on channel + network id).
     pub async fn create_inbox_item(&self, org_id: i64, item: &NewInboxItem) -> Result<InboxItem> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = db::plain_write_tx(&self.pool, self.backend).await?;
         let channel_org: i64 = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
             .bind(item.channel_id)
             .fetch_optional(&mut *tx)

@@ -32,32 +32,74 @@ pub(crate) async fn restore(backup: &Path, url: &str) -> Result<u64> {
             format!("the backup {} does not exist", backup.display()),
         )));
     }
-    let pool = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        let target = db::sqlite_file(rest)?;
-        refuse_existing(&target)?;
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        tokio::fs::copy(backup, &target).await?;
-        db::connect(url).await?.0
-    } else {
-        let (pool, _) = db::connect_unmigrated(url).await?;
-        let tables: i64 = sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
-            .fetch_one(&pool)
-            .await?
-            .try_get(0)?;
-        if tables > 0 {
+    match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Some(rest) => restore_sqlite(backup, url, &db::sqlite_file(rest)?).await,
+        None => restore_postgres(backup, url).await,
+    }
+}
+
+async fn restore_sqlite(backup: &Path, url: &str, target: &Path) -> Result<u64> {
+    refuse_existing(target)?;
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::copy(backup, target).await?;
+    let verified = match db::connect(url).await {
+        Ok((pool, _)) => {
+            let verified = crate::verify_chain(&pool).await;
             pool.close().await;
-            return Err(StoreError::Conflict("the target database is not empty: restore into a freshly created database"));
+            verified
         }
-        let args = [std::ffi::OsStr::new("--no-owner"), "--exit-on-error".as_ref(), backup.as_os_str()];
-        run_tool("pg_restore", &args, url).await?;
-        db::migrate(&pool, Backend::Postgres).await?;
-        pool
+        Err(e) => Err(e),
     };
-    let verified = crate::verify_chain(&pool).await;
+    match verified {
+        Ok(Ok(n)) => Ok(n),
+        // A copy whose log does not verify must not be left where it could be opened as if sound.
+        Ok(Err(broken)) => {
+            discard_sqlite(target).await;
+            Err(StoreError::AuditChain(broken))
+        }
+        Err(e) => {
+            discard_sqlite(target).await;
+            Err(e)
+        }
+    }
+}
+
+async fn restore_postgres(backup: &Path, url: &str) -> Result<u64> {
+    let (pool, _) = db::connect_unmigrated(url).await?;
+    let tables: i64 = sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        .fetch_one(&pool)
+        .await?
+        .try_get(0)?;
+    if tables > 0 {
+        pool.close().await;
+        return Err(StoreError::Conflict("the target database is not empty: restore into a freshly created database"));
+    }
+    let args = [std::ffi::OsStr::new("--no-owner"), "--exit-on-error".as_ref(), backup.as_os_str()];
+    let restored = match run_tool("pg_restore", &args, url).await {
+        Ok(()) => db::migrate(&pool, Backend::Postgres).await,
+        Err(e) => Err(e),
+    };
+    let verified = match restored {
+        Ok(()) => crate::verify_chain(&pool).await,
+        Err(e) => Err(e),
+    };
     pool.close().await;
     verified?.map_err(StoreError::AuditChain)
+}
+
+/// Removes a restored SQLite file and its WAL companions.
+async fn discard_sqlite(target: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = target.as_os_str().to_owned();
+        name.push(suffix);
+        if let Err(e) = tokio::fs::remove_file(&name).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %std::path::Path::new(&name).display(), "cannot remove a rejected restore: {e}");
+        }
+    }
 }
 
 fn refuse_existing(path: &Path) -> Result<()> {

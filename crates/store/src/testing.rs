@@ -9,7 +9,7 @@ pub const POSTGRES_URL_VAR: &str = "ROUNDS_TEST_POSTGRES_URL";
 ///
 /// # Panics
 /// When the temporary folder or the database cannot be created (tests only).
-#[allow(clippy::expect_used)]
+#[allow(clippy::expect_used, reason = "test support: a scratch store that cannot be made must stop the test loudly")]
 pub async fn scratch_sqlite() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("create a temporary folder");
     let url = format!("sqlite://{}", dir.path().join("rounds.db").display());
@@ -22,7 +22,7 @@ pub async fn scratch_sqlite() -> (tempfile::TempDir, Store) {
 ///
 /// # Panics
 /// When `CI` is set and the variable is not (CI must run both backends), or the database cannot be created.
-#[allow(clippy::expect_used)]
+#[allow(clippy::expect_used, reason = "test support: a scratch store that cannot be made must stop the test loudly")]
 pub async fn scratch_postgres() -> Option<(tempfile::TempDir, Store)> {
     let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
         assert!(std::env::var_os("CI").is_none(), "{POSTGRES_URL_VAR} must be set in CI so that the PostgreSQL tests run");
@@ -40,7 +40,7 @@ pub async fn scratch_postgres() -> Option<(tempfile::TempDir, Store)> {
 ///
 /// # Panics
 /// When the database cannot be created.
-#[allow(clippy::expect_used)]
+#[allow(clippy::expect_used, reason = "test support: a scratch store that cannot be made must stop the test loudly")]
 pub async fn scratch_postgres_url() -> Option<String> {
     let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
     let name = format!("rounds_test_{}", hex::encode(rounds_domain::secret::random_bytes::<8>().expect("random name")));

@@ -1,6 +1,8 @@
 //! The audit log: one event per change, an append-only table, a chain that names the first tampered
 //! event, serialized appends, and backups that restore with a verified chain.
 
+#![allow(clippy::unwrap_used, reason = "helpers shared by the tests: a failure must stop the test loudly")]
+
 use rounds_domain::{AuditAction, ChainBreak, Email, OrgKind, Role};
 use rounds_store::testing::scratch_stores;
 use rounds_store::{Actor, AuditFilter, Backend, NewOrg, NewUser, Store, StoreError, User};
@@ -171,4 +173,80 @@ fn both_backends_have_the_same_migrations() {
     let sqlite = names("sqlite");
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, names("postgres"));
+}
+
+/// Writes `n` valid events straight into the table (one transaction), to test verification across pages.
+async fn insert_chain(store: &Store, n: i64) {
+    let mut tx = store.pool().begin().await.unwrap();
+    let mut prev = rounds_domain::GENESIS_HASH;
+    for seq in 1..=n {
+        let r = rounds_domain::AuditRecord {
+            seq,
+            at_ms: 1_700_000_000_000 + seq,
+            org_id: None,
+            actor_id: None,
+            actor: "system".into(),
+            action: AuditAction::DemoSeeded.as_str().into(),
+            target: format!("n:{seq}"),
+            detail: "{}".into(),
+            ip: None,
+            prev_hash: prev,
+            hash: [0; 32],
+        }
+        .seal();
+        prev = r.hash;
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at_ms, org_id, actor_id, actor, action, target, detail, ip, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(r.seq)
+        .bind(r.at_ms)
+        .bind(r.org_id)
+        .bind(r.actor_id)
+        .bind(r.actor)
+        .bind(r.action)
+        .bind(r.target)
+        .bind(r.detail)
+        .bind(r.ip)
+        .bind(r.prev_hash.to_vec())
+        .bind(r.hash.to_vec())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn verification_reads_the_chain_across_pages() {
+    for (backend, _dir, store) in scratch_stores().await {
+        insert_chain(&store, 2_100).await;
+        // The API appends after a long chain too.
+        store.audit(&Actor::cli(), AuditAction::AuditExported, "audit", serde_json::json!({})).await.unwrap();
+        assert_eq!(store.audit_verify().await.unwrap(), Ok(2_101), "{backend:?}");
+        let disable = match backend {
+            Backend::Sqlite => "DROP TRIGGER audit_events_no_update",
+            Backend::Postgres => "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        };
+        sqlx::query(disable).execute(store.pool()).await.unwrap();
+        sqlx::query("UPDATE audit_events SET actor = 'someone' WHERE seq = 1500").execute(store.pool()).await.unwrap();
+        assert_eq!(store.audit_verify().await.unwrap(), Err(ChainBreak::Altered { seq: 1500 }), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn restore_refuses_a_tampered_backup() {
+    let (dir, store) = rounds_store::testing::scratch_sqlite().await;
+    set_up(&store).await;
+    for _ in 0..2 {
+        store.audit(&Actor::cli(), AuditAction::AuditExported, "audit", serde_json::json!({})).await.unwrap();
+    }
+    sqlx::query("DROP TRIGGER audit_events_no_delete").execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq = 2").execute(store.pool()).await.unwrap();
+    let file = dir.path().join("backup.db");
+    store.backup(&file, &Actor::cli()).await.unwrap();
+    let target = dir.path().join("restored.db");
+    let result = Store::restore(&file, &format!("sqlite://{}", target.display())).await;
+    assert!(matches!(result, Err(StoreError::AuditChain(ChainBreak::Gap { seq: 3, expected: 2 }))), "{result:?}");
+    assert!(!target.exists(), "a restore that does not verify leaves no database behind");
 }

@@ -1,5 +1,7 @@
 //! Set-up, users, sessions, second factor, throttling, invitations and API tokens, on every backend.
 
+#![allow(clippy::unwrap_used, reason = "helpers shared by the tests: a failure must stop the test loudly")]
+
 use rounds_domain::{AuditAction, Email, OrgKind, Role};
 use rounds_store::testing::scratch_stores;
 use rounds_store::{Actor, NewInvitation, NewOrg, NewSession, NewUser, Store, StoreError, User};
@@ -264,7 +266,7 @@ async fn invitations_accept_once() {
 
         assert_eq!(store.invitation_by_token("tok-hash", 0).await.unwrap(), Some(created.clone()));
         assert_eq!(store.invitation_by_token("tok-hash", far).await.unwrap(), None, "expired");
-        assert_eq!(store.invitations(admin.org_id).await.unwrap(), [created.clone()]);
+        assert_eq!(store.invitations(admin.org_id).await.unwrap(), std::slice::from_ref(&created));
 
         let user = store.accept_invitation(created.id, "New Person", "$argon2id$x", Some("10.0.0.9")).await.unwrap();
         assert_eq!((user.email.as_str(), user.role, user.org_id), ("new@example.org", Role::Responder, admin.org_id));
