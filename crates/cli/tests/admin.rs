@@ -172,6 +172,10 @@ fn admin_commands_on_sqlite() {
 #[test]
 fn admin_commands_on_postgres() {
     let Some(install) = Install::postgres() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ROUNDS_TEST_POSTGRES_URL must be set in CI so that PostgreSQL is tested"
+        );
         eprintln!("skipped: ROUNDS_TEST_POSTGRES_URL is not set");
         return;
     };
