@@ -24,9 +24,9 @@ pub(crate) struct BackupArgs {
 pub(crate) struct RestoreArgs {
     /// A file written by `rounds backup`.
     backup: PathBuf,
-    /// The database to restore into; it must be empty (PostgreSQL) or not exist yet (SQLite).
-    #[arg(long, env = "ROUNDS_DATABASE_URL", default_value = db::DEFAULT_DATABASE_URL)]
-    database_url: String,
+    /// Where to restore: a database that must be empty (PostgreSQL) or not exist yet (SQLite).
+    #[command(flatten)]
+    target: db::UrlArgs,
 }
 
 /// Run `rounds backup`: safe while `rounds serve` runs, since the store copies inside one read
@@ -40,7 +40,7 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<()> {
         println!(
             "note: the backup does not hold the key file ({}); keep a copy of it apart from the backups, \
              or MFA secrets cannot be read after a restore",
-            db.key_file.display()
+            db.key_file().display()
         );
         Ok(())
     }))
@@ -51,21 +51,18 @@ pub(crate) fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     if !args.backup.is_file() {
         bail!("no backup file at {}", args.backup.display());
     }
-    let sqlite_target = db::sqlite_path(&args.database_url);
+    let url = args.target.url();
+    let sqlite_target = db::sqlite_path(&url);
     check_kind(&args.backup, sqlite_target.is_some())?;
     if let Some(path) = &sqlite_target {
         db::create_parent(path)?;
     }
     let events = db::block_on(async {
-        Store::restore(&args.backup, &args.database_url).await.with_context(|| {
-            format!("cannot restore {} into {}", args.backup.display(), db::redact_url(&args.database_url))
-        })
+        Store::restore(&args.backup, &url)
+            .await
+            .with_context(|| format!("cannot restore {} into {}", args.backup.display(), db::redact_url(&url)))
     })?;
-    println!(
-        "restored {} into {}: audit chain intact, {events} events",
-        args.backup.display(),
-        db::redact_url(&args.database_url)
-    );
+    println!("restored {} into {}: audit chain intact, {events} events", args.backup.display(), db::redact_url(&url));
     Ok(())
 }
 

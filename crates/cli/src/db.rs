@@ -7,19 +7,33 @@ use anyhow::{Context, bail};
 use clap::Args;
 use rounds_store::Store;
 
+/// Which database to use, resolved as `rounds serve` resolves it (`Config::database_url`).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct UrlArgs {
+    /// Folder of the embedded database and the key file, when they are not given one by one.
+    #[arg(long, global = true, env = "ROUNDS_DATA_DIR", default_value = "rounds-data")]
+    data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB` [default: sqlite://<data-dir>/rounds.db].
+    #[arg(long, global = true, env = "ROUNDS_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl UrlArgs {
+    /// The database URL in effect.
+    pub(crate) fn url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rounds.db").display()))
+    }
+}
+
 /// Where the database and the key file are; the same defaults as `rounds serve`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DbArgs {
-    /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
-    #[arg(long, global = true, env = "ROUNDS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub database_url: String,
-    /// File holding the key that seals stored secrets (created when missing).
-    #[arg(long, global = true, env = "ROUNDS_KEY_FILE", default_value = "rounds-data/secret.key")]
-    pub key_file: PathBuf,
+    #[command(flatten)]
+    database: UrlArgs,
+    /// File holding the key that seals stored secrets, created when missing [default: <data-dir>/secret.key].
+    #[arg(long, global = true, env = "ROUNDS_KEY_FILE")]
+    key_file: Option<PathBuf>,
 }
-
-/// The database `rounds serve` and the admin commands use when none is given.
-pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://rounds-data/rounds.db";
 
 /// What to do when the SQLite file does not exist yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +46,16 @@ pub(crate) enum IfMissing {
 }
 
 impl DbArgs {
+    /// The key file in effect.
+    pub(crate) fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.database.data_dir.join("secret.key"))
+    }
+
     /// Opens the store, first creating the folders of the SQLite file and of the key file.
     pub(crate) async fn open(&self, if_missing: IfMissing) -> anyhow::Result<Store> {
-        if let Some(path) = sqlite_path(&self.database_url) {
+        let url = self.database.url();
+        let key_file = self.key_file();
+        if let Some(path) = sqlite_path(&url) {
             if if_missing == IfMissing::Refuse && !path.exists() {
                 bail!(
                     "no database at {} (run from the folder `rounds serve` runs in, or pass --database-url \
@@ -44,10 +65,8 @@ impl DbArgs {
             }
             create_parent(&path)?;
         }
-        create_parent(&self.key_file)?;
-        Store::open(&self.database_url, &self.key_file)
-            .await
-            .with_context(|| format!("database {}", redact_url(&self.database_url)))
+        create_parent(&key_file)?;
+        Store::open(&url, &key_file).await.with_context(|| format!("database {}", redact_url(&url)))
     }
 }
 

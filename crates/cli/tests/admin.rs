@@ -58,6 +58,7 @@ impl Install {
             .current_dir(self.dir.path())
             .env_remove("ROUNDS_DATABASE_URL")
             .env_remove("ROUNDS_KEY_FILE")
+            .env_remove("ROUNDS_DATA_DIR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -490,4 +491,35 @@ fn export_pages_through_a_long_log_oldest_first() {
     assert_eq!(logouts.len(), 2_345usize.div_ceil(97));
     assert!(logouts.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
     assert!(logouts.iter().all(|r| r.action == "auth.logout"));
+}
+
+#[test]
+fn the_data_folder_holds_database_and_key_as_for_rounds_serve() {
+    let i = Install::sqlite();
+    let setup = ["--org-name", "Mercy", "--org-kind", "hospital"];
+    let add = [&["user", "add", "--email", "ana@mercy.org", "--name", "Ana", "--role", "admin"][..], &setup].concat();
+    let out = Command::new(env!("CARGO_BIN_EXE_rounds"))
+        .args(&add)
+        .current_dir(i.dir.path())
+        .env_remove("ROUNDS_DATABASE_URL")
+        .env_remove("ROUNDS_KEY_FILE")
+        .env("ROUNDS_DATA_DIR", "var/rounds")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(i.dir.path().join("var/rounds/rounds.db").is_file());
+    assert!(i.dir.path().join("var/rounds/secret.key").is_file());
+    let listed = i.ok(&["user", "list", "--data-dir", "var/rounds"], "");
+    assert!(listed.contains("ana@mercy.org"), "{listed}");
+    let out = i.ok(&["backup", "b.db", "--data-dir", "var/rounds"], "");
+    assert!(out.contains("var/rounds/secret.key"), "the reminder names the key file in effect: {out}");
+    let out = i.ok(&["restore", "b.db", "--data-dir", "var/restored"], "");
+    assert!(out.contains("sqlite://var/restored/rounds.db"), "{out}");
 }
