@@ -9,6 +9,7 @@ mod output;
 mod rules;
 mod sarif;
 mod screen_cmd;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the web app and the JSON API (embedded SQLite by default).
+    Serve(serve::ServeArgs),
     /// Screen messages from files or stdin and report what the engine finds.
     Screen(screen_cmd::ScreenArgs),
     /// List every screening rule with its category, default severity and actions.
@@ -95,6 +98,7 @@ pub(crate) mod exit {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args).map(|()| exit::CLEAN),
         Command::Screen(args) => screen_cmd::run(&args),
         Command::Rules { format } => rules::run(format == TableFormat::Json).map(|()| exit::CLEAN),
         Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),

@@ -69,6 +69,37 @@ impl AuditRecord {
     }
 }
 
+/// The header of the CSV export; [`AuditRecord::csv_row`] writes rows in this order.
+pub const CSV_HEADER: &str = "seq,at_ms,org_id,actor_id,actor,action,target,detail,ip,prev_hash,hash";
+
+impl AuditRecord {
+    /// The record as one CSV line (RFC 4180 quoting), without the line break.
+    pub fn csv_row(&self) -> String {
+        let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        [
+            self.seq.to_string(),
+            self.at_ms.to_string(),
+            opt(self.org_id),
+            opt(self.actor_id),
+            csv_field(&self.actor),
+            csv_field(&self.action),
+            csv_field(&self.target),
+            csv_field(&self.detail),
+            csv_field(self.ip.as_deref().unwrap_or("")),
+            hex::encode(self.prev_hash),
+            hex::encode(self.hash),
+        ]
+        .join(",")
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, quote or line break; a leading `=`, `+`, `-` or `@`
+/// is prefixed with `'` so a spreadsheet never runs it as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
 /// Where and why a chain stopped verifying.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
@@ -208,6 +239,12 @@ pub enum AuditAction {
     BackupCreated,
     /// The demo sandbox was seeded.
     DemoSeeded,
+    /// An organization was created beside the first (the demo sandbox next to a real one).
+    OrgCreated,
+    /// A social account was added to an organization.
+    ChannelCreated,
+    /// A post was saved.
+    PostCreated,
 }
 
 impl AuditAction {
@@ -236,6 +273,9 @@ impl AuditAction {
             AuditAction::AuditExported => "audit.exported",
             AuditAction::BackupCreated => "backup.created",
             AuditAction::DemoSeeded => "demo.seeded",
+            AuditAction::OrgCreated => "org.created",
+            AuditAction::ChannelCreated => "channel.created",
+            AuditAction::PostCreated => "post.created",
         }
     }
 }
@@ -281,6 +321,17 @@ mod tests {
                 r
             })
             .collect()
+    }
+
+    #[test]
+    fn csv_rows_quote_and_defuse() {
+        let mut r = chain(1).remove(0);
+        r.detail = r#"{"a":"b, c"}"#.into();
+        r.actor = "=HYPERLINK(1)".into();
+        let row = r.csv_row();
+        assert!(row.contains(r#""{""a"":""b, c""}""#), "{row}");
+        assert!(row.contains("'=HYPERLINK(1)"), "{row}");
+        assert_eq!(row.matches(',').count(), CSV_HEADER.matches(',').count() + 1);
     }
 
     #[test]

@@ -9,5 +9,5 @@ pub mod input;
 pub mod secret;
 
 pub use access::{Permission, Role};
-pub use audit::{AuditAction, AuditRecord, ChainBreak, GENESIS_HASH};
+pub use audit::{AuditAction, AuditRecord, CSV_HEADER, ChainBreak, GENESIS_HASH};
 pub use input::{Email, InputError, OrgKind};

@@ -288,6 +288,20 @@ impl PostStatus {
             PostStatus::Rejected => "rejected",
         }
     }
+
+    /// The status stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<PostStatus> {
+        [
+            PostStatus::Draft,
+            PostStatus::InReview,
+            PostStatus::Approved,
+            PostStatus::Scheduled,
+            PostStatus::Published,
+            PostStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
 }
 
 /// A post: one text for one or more channels.
