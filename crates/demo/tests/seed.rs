@@ -7,18 +7,18 @@ use rounds_demo::content::{self, WEB_DOMAIN};
 use rounds_domain::Role;
 use rounds_domain::secret::verify_password;
 use rounds_store::testing::scratch_stores;
-use rounds_store::{Page, PostStatus, Store};
+use rounds_store::{Page, PostStatus, Store, StoreError};
 use screen::{Category, Message, Policy, Screener};
 
 const ALL: Page = Page { before_id: None, limit: 500 };
 
-async fn counts(store: &Store, org_id: i64) -> (usize, usize, usize, usize) {
-    (
-        store.users(org_id).await.unwrap().len(),
-        store.channels(org_id).await.unwrap().len(),
-        store.posts(org_id, None, &ALL).await.unwrap().len(),
-        store.inbox_items(org_id, &ALL).await.unwrap().len(),
-    )
+async fn counts(store: &Store, org_id: i64) -> Result<(usize, usize, usize, usize), StoreError> {
+    Ok((
+        store.users(org_id).await?.len(),
+        store.channels(org_id).await?.len(),
+        store.posts(org_id, None, &ALL).await?.len(),
+        store.inbox_items(org_id, &ALL).await?.len(),
+    ))
 }
 
 #[tokio::test]
@@ -57,10 +57,10 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         let three_days = 3 * 24 * 3_600_000;
         assert!(inbox.iter().all(|i| i.received_at <= now && i.received_at > now - three_days));
 
-        let before = counts(&store, org.id).await;
+        let before = counts(&store, org.id).await.unwrap();
         let again = rounds_demo::seed(&store).await.unwrap();
         assert_eq!(again, logins, "{backend:?}");
-        assert_eq!(counts(&store, org.id).await, before, "{backend:?}");
+        assert_eq!(counts(&store, org.id).await.unwrap(), before, "{backend:?}");
         assert_eq!(store.orgs().await.unwrap().len(), 1);
     }
 }
@@ -83,8 +83,8 @@ async fn demo_sits_beside_a_real_organization() {
     }
 }
 
-fn categories(screener: &Screener, text: &str) -> BTreeSet<Category> {
-    screener.screen(&Message::incoming(text)).unwrap().findings.iter().map(|f| f.category).collect()
+fn categories(screener: &Screener, text: &str) -> Result<BTreeSet<Category>, screen::ScreenError> {
+    Ok(screener.screen(&Message::incoming(text))?.findings.iter().map(|f| f.category).collect())
 }
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn screening_the_seeded_inbox_shows_the_engine() {
         let inbox = store.inbox_items(logins.org_id, &ALL).await.unwrap();
         let found = |needle: &str| {
             let item = inbox.iter().find(|i| i.body.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not seeded"));
-            categories(&screener, &item.body)
+            categories(&screener, &item.body).unwrap()
         };
         let expect = [
             ("Lipitor", Category::AdverseEvent),

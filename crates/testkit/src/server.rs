@@ -1,8 +1,4 @@
 //! A Rounds server running inside the test process on a scratch store.
-//!
-//! Not yet part of the build: it needs `rounds_server::App` and `rounds-store`'s `testing` feature.
-//! When both are on main, add `mod server; pub use server::TestServer;` to lib.rs, `axum` to the
-//! dependencies and `features = ["testing"]` to the `rounds-store` dependency.
 
 use std::net::SocketAddr;
 
