@@ -57,6 +57,13 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         let three_days = 3 * 24 * 3_600_000;
         assert!(inbox.iter().all(|i| i.received_at <= now && i.received_at > now - three_days));
 
+        let invited = rounds_store::NewUser {
+            email: rounds_domain::Email::parse("visitor@example.test").unwrap(),
+            display_name: "Visitor".into(),
+            role: Role::Viewer,
+            password_hash: rounds_domain::secret::hash_password("a password of their own").unwrap(),
+        };
+        store.create_user(org.id, &invited, &rounds_store::Actor::system()).await.unwrap();
         let before = counts(&store, org.id).await.unwrap();
         let again = rounds_demo::seed(&store).await.unwrap();
         assert_eq!(again, logins, "{backend:?}");
