@@ -104,7 +104,9 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
 
 async fn existing_logins(store: &Store, org: &Org) -> Result<DemoLogins, DemoError> {
     let password = store.settings(org.id).await?.remove(PASSWORD_SETTING).ok_or(DemoError::NoPassword(org.id))?;
-    let users = store.users(org.id).await?;
+    // Only the built-in accounts: people invited into the sandbox chose their own passwords.
+    let built_in = |u: &User| STAFF.iter().any(|(_, local, _)| u.email == format!("{local}@{EMAIL_DOMAIN}"));
+    let users: Vec<User> = store.users(org.id).await?.into_iter().filter(built_in).collect();
     Ok(DemoLogins { org_id: org.id, password, users: table(&users) })
 }
 
