@@ -1,0 +1,456 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`.
+//!
+//! Authenticate with a personal API token (`Authorization: Bearer rnd_…`) or a browser session
+//! (then state-changing calls need the `x-csrf-token` header). Errors are
+//! `{"error": code, "message": text, "operation_id": id}` with stable snake_case codes. Lists are
+//! newest first and paged with an opaque `cursor` (the `next_cursor` of the previous page).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use rounds_domain::secret::{random_token, sha256_hex};
+use rounds_domain::{Email, Role};
+use screen::{Attachments, Direction, Message};
+use rounds_store::{AuditFilter, NewInvitation, Page, PostStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::session::Viewer;
+use crate::{AppState, now_ms};
+
+/// A JSON body whose every rejection (bad syntax, wrong shape, invalid UTF-8, wrong content type)
+/// becomes a 400 `invalid_json` error naming the problem.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::with(ErrorCode::InvalidJson, "Send the body as JSON with Content-Type: application/json.")),
+            Err(JsonRejection::BytesRejection(r)) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::new(ErrorCode::PayloadTooLarge)),
+            Err(e) => Err(AppError::with(ErrorCode::InvalidJson, e.body_text())),
+        }
+    }
+}
+
+/// The error body every endpoint returns on failure.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable snake_case code, e.g. `forbidden`, `invalid_json`.
+    error: String,
+    /// What went wrong, for people.
+    message: String,
+    /// Quote this to an administrator: it finds the request in the server log.
+    operation_id: String,
+}
+
+/// The signed-in user.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Me {
+    id: i64,
+    email: String,
+    display_name: String,
+    /// Role identifier, e.g. `social_manager`.
+    role: String,
+    /// Permission identifiers the role holds.
+    permissions: Vec<String>,
+    mfa_enabled: bool,
+    org: OrgOut,
+}
+
+/// An organization.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OrgOut {
+    id: i64,
+    name: String,
+    /// `hospital`, `health_system`, `pharma`, `biotech` or `other`.
+    kind: String,
+    is_demo: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("token" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+/// Who the token or session belongs to.
+pub(crate) async fn me(viewer: Viewer) -> Json<Me> {
+    Json(Me {
+        id: viewer.user.id,
+        email: viewer.user.email.clone(),
+        display_name: viewer.user.display_name.clone(),
+        role: viewer.user.role.as_str().to_owned(),
+        permissions: viewer.user.role.permissions().map(|p| p.as_str().to_owned()).collect(),
+        mfa_enabled: viewer.user.mfa_enabled,
+        org: OrgOut { id: viewer.org.id, name: viewer.org.name.clone(), kind: viewer.org.kind.as_str().to_owned(), is_demo: viewer.org.is_demo },
+    })
+}
+
+/// A screening rule.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RuleOut {
+    /// Stable id, `<category>.<name>`.
+    id: String,
+    category: String,
+    severity: String,
+    /// Default action on incoming messages; absent when the rule does not apply to them.
+    incoming: Option<String>,
+    /// Default action on outgoing messages; absent when the rule does not apply to them.
+    outgoing: Option<String>,
+    summary: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/rules", tag = "screening", security(("token" = [])),
+    responses((status = 200, body = Vec<RuleOut>), (status = 401, body = ErrorBody)))]
+/// Every screening rule with its defaults.
+pub(crate) async fn rules() -> Json<Vec<RuleOut>> {
+    Json(
+        screen::rules::all()
+            .map(|r| RuleOut {
+                id: r.id.to_owned(),
+                category: r.category.as_str().to_owned(),
+                severity: r.severity.as_str().to_owned(),
+                incoming: r.incoming.map(|a| a.as_str().to_owned()),
+                outgoing: r.outgoing.map(|a| a.as_str().to_owned()),
+                summary: r.summary.to_owned(),
+            })
+            .collect(),
+    )
+}
+
+/// Text to screen.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScreenIn {
+    /// The text exactly as it will be (or was) published.
+    text: String,
+    /// `incoming` (a comment we received, the default) or `outgoing` (a post or reply we would publish).
+    #[serde(default)]
+    direction: Option<String>,
+    /// The network, e.g. `facebook`; informational.
+    #[serde(default)]
+    channel: Option<String>,
+    /// Paid or advocacy content (needs a disclosure).
+    #[serde(default)]
+    paid: bool,
+    /// An image is attached.
+    #[serde(default)]
+    has_image: bool,
+    /// The image's alt text, screened too.
+    #[serde(default)]
+    alt_text: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/screen", tag = "screening", security(("token" = [])), request_body = ScreenIn,
+    responses((status = 200, description = "The screening report: decision, findings with byte spans, PHI entities, adverse-event candidate", body = Object),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+/// Screens one text and returns the full report.
+pub(crate) async fn screen(State(state): State<AppState>, ApiJson(input): ApiJson<ScreenIn>) -> AppResult<Json<Value>> {
+    let direction = match input.direction.as_deref() {
+        None | Some("incoming") => Direction::Incoming,
+        Some("outgoing") => Direction::Outgoing,
+        Some(other) => return Err(AppError::with(ErrorCode::InvalidInput, format!("direction must be incoming or outgoing, not {other:?}"))),
+    };
+    let msg = Message {
+        text: input.text,
+        direction,
+        channel: input.channel,
+        attachments: Attachments { has_image: input.has_image, alt_text: input.alt_text, ..Attachments::default() },
+        paid: input.paid,
+    };
+    let report = state.screener.screen(&msg).map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+    Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?))
+}
+
+/// A user of the organization.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserOut {
+    id: i64,
+    email: String,
+    display_name: String,
+    role: String,
+    mfa_enabled: bool,
+    disabled: bool,
+    /// Unix milliseconds.
+    created_at: i64,
+    /// Unix milliseconds.
+    last_login_at: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("token" = [])),
+    responses((status = 200, body = Vec<UserOut>), (status = 403, body = ErrorBody)))]
+/// The organization's users.
+pub(crate) async fn users(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<UserOut>>> {
+    let users = state.store.users(viewer.org.id).await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserOut {
+                id: u.id,
+                email: u.email,
+                display_name: u.display_name,
+                role: u.role.as_str().to_owned(),
+                mfa_enabled: u.mfa_enabled,
+                disabled: u.disabled,
+                created_at: u.created_at,
+                last_login_at: u.last_login_at,
+            })
+            .collect(),
+    ))
+}
+
+/// An invitation to create.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InvitationIn {
+    email: String,
+    /// Role identifier, e.g. `responder`.
+    role: String,
+}
+
+/// A created invitation; the link is returned only now.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvitationOut {
+    id: i64,
+    email: String,
+    role: String,
+    /// Unix milliseconds.
+    expires_at: i64,
+    /// Send this to the person through a channel you trust.
+    link: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/invitations", tag = "users", security(("token" = [])), request_body = InvitationIn,
+    responses((status = 200, body = InvitationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Invites someone with a role.
+pub(crate) async fn invite(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<InvitationIn>) -> AppResult<Json<InvitationOut>> {
+    let email = Email::parse(&input.email)?;
+    let role: Role = input.role.parse().map_err(|e: rounds_domain::access::UnknownRole| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+    if role == Role::Admin && viewer.user.role != Role::Admin {
+        return Err(AppError::with(ErrorCode::Forbidden, "Only an administrator can grant the Admin role."));
+    }
+    let token = random_token()?;
+    let new = NewInvitation { org_id: viewer.org.id, email, role, token_hash: sha256_hex(token.as_bytes()), expires_at: now_ms() + 7 * 86_400_000 };
+    let inv = state.store.create_invitation(&new, &viewer.actor()).await?;
+    Ok(Json(InvitationOut { id: inv.id, email: inv.email, role: inv.role.as_str().to_owned(), expires_at: inv.expires_at, link: format!("{}/invite/{token}", state.config.public_url()) }))
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct PageQuery {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+}
+
+impl PageQuery {
+    fn page(&self) -> AppResult<Page> {
+        Ok(Page { before_id: cursor(self.cursor.as_deref())?, limit: self.limit.unwrap_or(50).clamp(1, 500) })
+    }
+}
+
+fn cursor(raw: Option<&str>) -> AppResult<Option<i64>> {
+    raw.map(|c| c.parse::<i64>().map_err(|_| AppError::with(ErrorCode::BadRequest, "The cursor is not one this API returned.")))
+        .transpose()
+}
+
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Paged<T> {
+    items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+fn paged<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Paged<T> {
+    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|i| id(i).to_string())).flatten();
+    Paged { items, next_cursor }
+}
+
+/// Audit list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct AuditQuery {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<u32>,
+    /// Only actions starting with this, e.g. `auth.`.
+    action: Option<String>,
+}
+
+/// An audit event with its chain link.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditOut {
+    seq: i64,
+    /// Unix milliseconds.
+    at_ms: i64,
+    actor: String,
+    action: String,
+    target: String,
+    /// JSON object with the details of the change.
+    #[schema(value_type = Object)]
+    detail: Value,
+    ip: Option<String>,
+    /// Hex SHA-256 of the previous event.
+    prev_hash: String,
+    /// Hex SHA-256 of this event.
+    hash: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("token" = [])), params(AuditQuery),
+    responses((status = 200, body = Paged<AuditOut>), (status = 403, body = ErrorBody)))]
+/// Audit events, newest first.
+pub(crate) async fn audit(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> AppResult<Json<Paged<AuditOut>>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = AuditFilter { org_id: Some(viewer.org.id), action_prefix: q.action.clone(), before_seq: cursor(q.cursor.as_deref())?, limit, ..AuditFilter::default() };
+    let events = state.store.audit_page(&filter).await?;
+    let items = events
+        .into_iter()
+        .map(|e| AuditOut {
+            seq: e.seq,
+            at_ms: e.at_ms,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
+            ip: e.ip,
+            prev_hash: hex::encode(e.prev_hash),
+            hash: hex::encode(e.hash),
+        })
+        .collect();
+    Ok(Json(paged(items, limit, |e: &AuditOut| e.seq)))
+}
+
+/// An inbox item.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InboxOut {
+    id: i64,
+    channel_id: i64,
+    /// `comment`, `mention` or `message`.
+    kind: String,
+    author_handle: String,
+    author_name: String,
+    body: String,
+    /// Unix milliseconds.
+    received_at: i64,
+    status: String,
+    /// The screening decision for this item: `allow`, `hold_for_review`, `hide`, `block` or `escalate`.
+    decision: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("token" = [])), params(PageQuery),
+    responses((status = 200, body = Paged<InboxOut>), (status = 403, body = ErrorBody)))]
+/// Inbox items, newest first, each with its screening decision.
+pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PageQuery>) -> AppResult<Json<Paged<InboxOut>>> {
+    let page = q.page()?;
+    let items = state.store.inbox_items(viewer.org.id, &page).await?;
+    let items = items
+        .into_iter()
+        .map(|i| {
+            let decision = state.screener.screen(&Message::incoming(i.body.as_str())).map(|r| r.decision.as_str().to_owned()).unwrap_or_else(|_| "hold_for_review".into());
+            InboxOut { id: i.id, channel_id: i.channel_id, kind: i.kind, author_handle: i.author_handle, author_name: i.author_name, body: i.body, received_at: i.received_at, status: i.status, decision }
+        })
+        .collect();
+    Ok(Json(paged(items, page.limit, |i: &InboxOut| i.id)))
+}
+
+/// Post list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct PostsQuery {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+    /// Only posts in this status: `draft`, `in_review`, `approved`, `scheduled`, `published`, `rejected`.
+    status: Option<String>,
+}
+
+/// A post.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PostOut {
+    id: i64,
+    body: String,
+    channel_ids: Vec<i64>,
+    status: String,
+    /// Unix milliseconds.
+    scheduled_at: Option<i64>,
+    paid: bool,
+    /// Unix milliseconds.
+    updated_at: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/posts", tag = "posts", security(("token" = [])), params(PostsQuery),
+    responses((status = 200, body = Paged<PostOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Posts, newest first.
+pub(crate) async fn posts(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PostsQuery>) -> AppResult<Json<Paged<PostOut>>> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
+                .into_iter()
+                .find(|p| p.as_str() == s)
+                .ok_or_else(|| AppError::with(ErrorCode::InvalidInput, format!("unknown status {s:?}")))?,
+        ),
+    };
+    let page = Page { before_id: cursor(q.cursor.as_deref())?, limit: q.limit.unwrap_or(50).clamp(1, 500) };
+    let posts = state.store.posts(viewer.org.id, status, &page).await?;
+    let items = posts
+        .into_iter()
+        .map(|p| PostOut { id: p.id, body: p.body, channel_ids: p.channel_ids, status: p.status.as_str().to_owned(), scheduled_at: p.scheduled_at, paid: p.paid, updated_at: p.updated_at })
+        .collect();
+    Ok(Json(paged(items, page.limit, |p: &PostOut| p.id)))
+}
+
+/// A social account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChannelOut {
+    id: i64,
+    network: String,
+    handle: String,
+    display_name: String,
+    status: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/channels", tag = "posts", security(("token" = [])),
+    responses((status = 200, body = Vec<ChannelOut>), (status = 403, body = ErrorBody)))]
+/// The organization's channels.
+pub(crate) async fn channels(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ChannelOut>>> {
+    let channels = state.store.channels(viewer.org.id).await?;
+    Ok(Json(channels.into_iter().map(|c| ChannelOut { id: c.id, network: c.network, handle: c.handle, display_name: c.display_name, status: c.status }).collect()))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox and posts of a Rounds organization."),
+    paths(me, rules, screen, users, invite, audit, inbox, posts, channels),
+    modifiers(&TokenAuth)
+)]
+struct ApiDoc;
+
+struct TokenAuth;
+
+impl Modify for TokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A personal API token from the account page.")).build());
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme("token", scheme);
+    }
+}
+
+/// The OpenAPI 3.1 document.
+pub(crate) async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// The paths the OpenAPI document describes (a test checks they match the route table).
+#[cfg(test)]
+pub(crate) fn documented_paths() -> Vec<String> {
+    ApiDoc::openapi().paths.paths.keys().cloned().collect()
+}

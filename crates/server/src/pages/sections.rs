@@ -1,0 +1,377 @@
+//! The working sections: home, inbox, compose, calendar, approvals, cases, archive, reports and
+//! the screening page. Inbox, cases and approvals screen their items as they are shown.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use rounds_domain::Permission;
+use rounds_store::{Channel, NewPost, Page, Post, PostStatus};
+use serde::Deserialize;
+
+use super::NoticeQuery;
+use super::account::when;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::screening::{Screened, screen};
+use crate::session::Viewer;
+use crate::views::{Layout, render, render_status};
+use crate::AppState;
+
+/// Longest text the compose and screen pages accept (the engine's own limit is far higher).
+const MAX_TEXT: usize = 20_000;
+
+fn page(limit: u32) -> Page {
+    Page { before_id: None, limit }
+}
+
+fn channel_names(channels: &[Channel]) -> HashMap<i64, String> {
+    channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network))).collect()
+}
+
+/// An inbox item with its screening.
+struct ItemView {
+    id: i64,
+    channel: String,
+    author: String,
+    kind: String,
+    when: String,
+    status: String,
+    screened: Screened,
+}
+
+/// A post with its screening.
+struct PostView {
+    id: i64,
+    channels: String,
+    status: &'static str,
+    when: String,
+    paid: bool,
+    screened: Screened,
+}
+
+fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) -> Vec<PostView> {
+    posts
+        .into_iter()
+        .filter_map(|p| {
+            let screened = screen(state, &p.body, true).ok()?;
+            Some(PostView {
+                id: p.id,
+                channels: p.channel_ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", "),
+                status: p.status.as_str(),
+                when: p.scheduled_at.map(when).unwrap_or_else(|| format!("updated {}", when(p.updated_at))),
+                paid: p.paid,
+                screened,
+            })
+        })
+        .collect()
+}
+
+async fn inbox_views(state: &AppState, viewer: &Viewer, limit: u32) -> AppResult<Vec<ItemView>> {
+    let names = channel_names(&state.store.channels(viewer.org.id).await?);
+    let items = state.store.inbox_items(viewer.org.id, &page(limit)).await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|i| {
+            let screened = screen(state, &i.body, false).ok()?;
+            Some(ItemView {
+                id: i.id,
+                channel: names.get(&i.channel_id).cloned().unwrap_or_default(),
+                author: format!("{} ({})", i.author_name, i.author_handle),
+                kind: i.kind,
+                when: when(i.received_at),
+                status: i.status,
+                screened,
+            })
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    layout: Layout,
+    can_inbox: bool,
+    can_posts: bool,
+    can_compose: bool,
+    needs_attention: usize,
+    escalations: usize,
+    inbox_total: usize,
+    in_review: usize,
+    scheduled: usize,
+}
+
+/// Home: what needs attention now.
+pub(crate) async fn dashboard(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
+    let (mut needs_attention, mut escalations, mut inbox_total) = (0, 0, 0);
+    if viewer.can(Permission::ViewInbox) {
+        let items = inbox_views(&state, &viewer, 200).await?;
+        inbox_total = items.len();
+        needs_attention = items.iter().filter(|i| i.screened.tone != "ok").count();
+        escalations = items.iter().filter(|i| i.screened.tone == "escalate").count();
+    }
+    let (mut in_review, mut scheduled) = (0, 0);
+    if viewer.can(Permission::ViewPosts) {
+        in_review = state.store.posts(viewer.org.id, Some(PostStatus::InReview), &page(500)).await?.len();
+        scheduled = state.store.posts(viewer.org.id, Some(PostStatus::Scheduled), &page(500)).await?.len();
+    }
+    let page = Dashboard {
+        layout: Layout::new(&viewer, "Home", "/").with_notice(q.notice.as_deref()),
+        can_inbox: viewer.can(Permission::ViewInbox),
+        can_posts: viewer.can(Permission::ViewPosts),
+        can_compose: viewer.can(Permission::ComposePosts),
+        needs_attention,
+        escalations,
+        inbox_total,
+        in_review,
+        scheduled,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    layout: Layout,
+    items: Vec<ItemView>,
+}
+
+/// Every channel's comments, mentions and messages, newest first, each screened.
+pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let items = inbox_views(&state, &viewer, 100).await?;
+    Ok(render(&InboxPage { layout: Layout::new(&viewer, "Inbox", "/inbox"), items }))
+}
+
+#[derive(Template)]
+#[template(path = "compose.html")]
+struct ComposePage {
+    layout: Layout,
+    channels: Vec<Channel>,
+    text: String,
+    selected: Vec<i64>,
+    paid: bool,
+    result: Option<Screened>,
+    error: Option<String>,
+}
+
+/// The compose page: a draft, checked by the screening engine as you type.
+pub(crate) async fn compose(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
+    let channels = state.store.channels(viewer.org.id).await?;
+    let layout = Layout::new(&viewer, "Compose", "/compose").with_notice(q.notice.as_deref());
+    Ok(render(&ComposePage { layout, channels, text: String::new(), selected: Vec::new(), paid: false, result: None, error: None }))
+}
+
+/// Compose form fields; `channel` repeats (one per ticked box).
+struct ComposeForm {
+    text: String,
+    channel: Vec<i64>,
+    paid: Option<String>,
+    intent: String,
+}
+
+/// Saves the draft, or submits it for approval; the screening result is shown again either way.
+pub(crate) async fn compose_submit(State(state): State<AppState>, viewer: Viewer, body: axum::body::Bytes) -> AppResult<Response> {
+    // Repeated `channel` fields need the non-strict decoder; serde_urlencoded keeps the last only.
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::new(ErrorCode::BadRequest))?;
+    let form = ComposeForm {
+        text: pairs.iter().find(|(k, _)| k == "text").map(|(_, v)| v.clone()).unwrap_or_default(),
+        channel: pairs.iter().filter(|(k, _)| k == "channel").filter_map(|(_, v)| v.parse().ok()).collect(),
+        paid: pairs.iter().find(|(k, _)| k == "paid").map(|(_, v)| v.clone()),
+        intent: pairs.iter().find(|(k, _)| k == "intent").map(|(_, v)| v.clone()).unwrap_or_default(),
+    };
+    let channels = state.store.channels(viewer.org.id).await?;
+    let text = form.text.trim().to_owned();
+    let problem = if text.is_empty() {
+        Some("Write something first.".to_owned())
+    } else if text.len() > MAX_TEXT {
+        Some(format!("The draft is longer than {MAX_TEXT} bytes."))
+    } else if form.channel.iter().any(|id| !channels.iter().any(|c| c.id == *id)) {
+        Some("One of the chosen channels does not exist.".to_owned())
+    } else if form.intent == "submit" && form.channel.is_empty() {
+        Some("Choose at least one channel before submitting for approval.".to_owned())
+    } else {
+        None
+    };
+    let result = screen(&state, &text, true).ok();
+    if let Some(problem) = problem {
+        let layout = Layout::new(&viewer, "Compose", "/compose");
+        let page = ComposePage { layout, channels, text: form.text, selected: form.channel, paid: form.paid.is_some(), result, error: Some(problem) };
+        return Ok(render_status(StatusCode::BAD_REQUEST, &page));
+    }
+    let status = if form.intent == "submit" { PostStatus::InReview } else { PostStatus::Draft };
+    let post = NewPost { author_id: Some(viewer.user.id), body: text, channel_ids: form.channel, status, scheduled_at: None, paid: form.paid.is_some() };
+    state.store.create_post(viewer.org.id, &post, &viewer.actor()).await?;
+    let notice = if status == PostStatus::InReview { "submitted" } else { "draft_saved" };
+    Ok(Redirect::to(&format!("/compose?notice={notice}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "posts.html")]
+struct PostsPage {
+    layout: Layout,
+    heading: &'static str,
+    intro: &'static str,
+    groups: Vec<(String, Vec<PostView>)>,
+    empty: &'static str,
+    empty_all: bool,
+}
+
+impl PostsPage {
+    fn new(layout: Layout, heading: &'static str, intro: &'static str, groups: Vec<(String, Vec<PostView>)>, empty: &'static str) -> PostsPage {
+        let empty_all = groups.iter().all(|(_, posts)| posts.is_empty());
+        PostsPage { layout, heading, intro, groups, empty, empty_all }
+    }
+}
+
+/// Scheduled and recently published posts by day.
+pub(crate) async fn calendar(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let names = channel_names(&state.store.channels(viewer.org.id).await?);
+    let mut posts = state.store.posts(viewer.org.id, Some(PostStatus::Scheduled), &page(500)).await?;
+    posts.extend(state.store.posts(viewer.org.id, Some(PostStatus::Published), &page(100)).await?);
+    posts.sort_by_key(|p| p.scheduled_at.unwrap_or(p.updated_at));
+    let mut groups: BTreeMap<String, Vec<PostView>> = BTreeMap::new();
+    for view in post_views(&state, posts, &names) {
+        let day = view.when.get(..10).unwrap_or("unscheduled").to_owned();
+        groups.entry(day).or_default().push(view);
+    }
+    let page = PostsPage::new(
+        Layout::new(&viewer, "Calendar", "/calendar"),
+        "Calendar",
+        "Scheduled and published posts by day (UTC). Scheduling and automatic publishing arrive with channel connections.",
+        groups.into_iter().collect(),
+        "Nothing is scheduled.",
+    );
+    Ok(render(&page))
+}
+
+/// Posts waiting for sign-off, with what screening found in each.
+pub(crate) async fn approvals(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let names = channel_names(&state.store.channels(viewer.org.id).await?);
+    let posts = state.store.posts(viewer.org.id, Some(PostStatus::InReview), &page(200)).await?;
+    let page = PostsPage::new(
+        Layout::new(&viewer, "Approvals", "/approvals"),
+        "Waiting for approval",
+        "Drafts submitted for sign-off, each with its screening result. Approval chains (Legal, Medical and Privacy sign-off in order) arrive with publishing.",
+        vec![("In review".to_owned(), post_views(&state, posts, &names))],
+        "Nothing is waiting for approval.",
+    );
+    Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    layout: Layout,
+    items: Vec<ItemView>,
+}
+
+/// Inbox items that will open adverse-event or crisis cases.
+pub(crate) async fn cases(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let items = inbox_views(&state, &viewer, 500)
+        .await?
+        .into_iter()
+        .filter(|i| i.screened.adverse_event.is_some() || i.screened.findings.iter().any(|f| f.category == "crisis" || f.category == "adverse_event"))
+        .collect();
+    Ok(render(&CasesPage { layout: Layout::new(&viewer, "Cases", "/cases"), items }))
+}
+
+#[derive(Template)]
+#[template(path = "archive.html")]
+struct ArchivePage {
+    layout: Layout,
+    posts: usize,
+    items: usize,
+}
+
+/// What the archive holds so far, and what it will offer.
+pub(crate) async fn archive(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let posts = state.store.posts(viewer.org.id, None, &page(500)).await?.len();
+    let items = state.store.inbox_items(viewer.org.id, &page(500)).await?.len();
+    Ok(render(&ArchivePage { layout: Layout::new(&viewer, "Archive", "/archive"), posts, items }))
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    layout: Layout,
+    decisions: Vec<(String, usize)>,
+    categories: Vec<(String, usize)>,
+    statuses: Vec<(&'static str, usize)>,
+    total: usize,
+}
+
+/// Counts: inbox decisions and finding categories, posts by status.
+pub(crate) async fn reports(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let items = inbox_views(&state, &viewer, 500).await?;
+    let mut decisions: BTreeMap<String, usize> = BTreeMap::new();
+    let mut categories: BTreeMap<String, usize> = BTreeMap::new();
+    for i in &items {
+        *decisions.entry(i.screened.decision.to_owned()).or_default() += 1;
+        let mut seen: Vec<&str> = i.screened.findings.iter().map(|f| f.category).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for c in seen {
+            *categories.entry(c.to_owned()).or_default() += 1;
+        }
+    }
+    let posts = state.store.posts(viewer.org.id, None, &page(500)).await?;
+    let statuses = [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
+        .iter()
+        .map(|s| (s.as_str(), posts.iter().filter(|p| p.status == *s).count()))
+        .collect();
+    let page = ReportsPage {
+        layout: Layout::new(&viewer, "Reports", "/reports"),
+        total: items.len(),
+        decisions: decisions.into_iter().collect(),
+        categories: categories.into_iter().collect(),
+        statuses,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "screen.html")]
+struct ScreenPage {
+    layout: Layout,
+    text: String,
+    outgoing: bool,
+    result: Option<Screened>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "screen_result.html")]
+struct ScreenResult {
+    result: Screened,
+}
+
+/// The screening page: paste any text and see what the engine finds and why.
+pub(crate) async fn screen_form(viewer: Viewer) -> Response {
+    render(&ScreenPage { layout: Layout::new(&viewer, "Screen text", "/screen"), text: String::new(), outgoing: true, result: None, error: None })
+}
+
+/// Screening form fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScreenForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    direction: String,
+}
+
+/// Screens the text; htmx requests get only the result fragment.
+pub(crate) async fn screen_check(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap, Form(form): Form<ScreenForm>) -> AppResult<Response> {
+    let outgoing = form.direction != "incoming";
+    if form.text.len() > MAX_TEXT {
+        return Err(AppError::with(ErrorCode::InvalidInput, format!("The text is longer than {MAX_TEXT} bytes.")));
+    }
+    let result = screen(&state, &form.text, outgoing).map_err(|e| AppError::with(ErrorCode::InvalidInput, e))?;
+    if headers.contains_key("hx-request") {
+        return Ok(render(&ScreenResult { result }));
+    }
+    let layout = Layout::new(&viewer, "Screen text", "/screen");
+    Ok(render(&ScreenPage { layout, text: form.text, outgoing, result: Some(result), error: None }))
+}
+
