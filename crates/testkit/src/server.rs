@@ -34,11 +34,13 @@ impl TestServer {
                 None => return Ok(None),
             },
         };
-        // The data folder is the scratch folder, so nothing a test does lands in the working tree.
-        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::for_tests() };
-        let app = App::new(store.clone(), config).context("cannot build the server")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on 127.0.0.1")?;
         let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        // The data folder is the scratch folder, so nothing a test does lands in the working tree;
+        // the public URL is the real address, so the invitation links the server hands out open.
+        let config = Config { data_dir: dir.path().to_path_buf(), public_url: Some(base_url.clone()), ..Config::for_tests() };
+        let app = App::new(store.clone(), config).context("cannot build the server")?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         // With the peer address, as `rounds serve` does: sessions and the audit log record it.
         let service = app.router().into_make_service_with_connect_info::<SocketAddr>();
@@ -55,7 +57,7 @@ impl TestServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Some(TestServer { base_url: format!("http://{addr}"), store, client, shutdown: Some(shutdown), _dir: dir }))
+        Ok(Some(TestServer { base_url, store, client, shutdown: Some(shutdown), _dir: dir }))
     }
 
     /// A server on every backend available here: SQLite always, PostgreSQL when configured.
