@@ -96,6 +96,11 @@ async fn at_home(browser: &Browser) -> anyhow::Result<String> {
     text_of(browser, "main h1").await
 }
 
+/// Where a redirect points ("" when the response is not one).
+fn location(res: &reqwest::Response) -> String {
+    res.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned()
+}
+
 /// The `href`s of the navigation entries on the current page.
 async fn nav_links(browser: &Browser) -> anyhow::Result<Vec<String>> {
     let mut hrefs = Vec::new();
@@ -141,6 +146,10 @@ async fn first_run_enrolment_sign_out_and_sign_in_with_totp_and_recovery_codes()
         let Some(browser) = Browser::start().await? else { return Ok(()) };
 
         // A fresh installation sends visitors through sign-in to set-up.
+        let home = server.client.get(server.url("/")).send().await?;
+        ensure!(location(&home).starts_with("/login"), "/ sends a visitor to {:?}", location(&home));
+        let login = server.client.get(server.url("/login")).send().await?;
+        ensure!(location(&login) == "/setup", "/login sends a fresh installation to {:?}", location(&login));
         browser.goto(&server.url("/")).await?;
         wait_for_path(&browser, "/setup").await?;
         ensure!(text_of(&browser, "main h1").await? == "Set up Rounds");
@@ -363,6 +372,7 @@ async fn every_demo_page_fits_a_phone_screen() -> anyhow::Result<()> {
         let (scroll, client) = (widths[0].as_i64().unwrap_or(i64::MAX), widths[1].as_i64().unwrap_or(0));
         ensure!(scroll <= client, "{page} is {scroll} px wide on a {client} px screen");
     }
+    audit_holds(&server.store, &["auth.login"]).await?;
     browser.close().await?;
     Ok(())
 }
