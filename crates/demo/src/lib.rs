@@ -57,7 +57,7 @@ pub struct DemoLogins {
 
 impl fmt::Display for DemoLogins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Demo sandbox: {ORG_NAME} (organization {})", self.org_id)?;
+        writeln!(f, "Demo sandbox: {ORG_NAME}, organization id {}", self.org_id)?;
         writeln!(f, "Password for every account: {}", self.password)?;
         writeln!(f, "No second factor: MFA is not enforced in the demo organization.")?;
         writeln!(f)?;
