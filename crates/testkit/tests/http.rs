@@ -1,6 +1,8 @@
 //! The server over real HTTP on every backend: the route × role matrix, CSRF, session fixation,
 //! TOTP replay, lock-out without user enumeration, escaping of user input, and bad input.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
 use std::collections::HashMap;
 
 use reqwest::StatusCode;
