@@ -1,7 +1,11 @@
-//! The `rounds` command: screen messages, list rules, evaluate accuracy and measure speed.
+//! The `rounds` command: screen messages, list rules, evaluate accuracy, measure speed, and administer
+//! the platform (users, audit log, backups).
 
+mod audit_cmd;
+mod backup_cmd;
 mod bench;
 mod corpus;
+mod db;
 mod eval;
 mod human;
 mod input;
@@ -11,6 +15,7 @@ mod sarif;
 mod screen_cmd;
 mod serve;
 mod train;
+mod user_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +56,14 @@ enum Command {
     /// Re-train a model from the shared data.
     #[command(subcommand)]
     Train(TrainCommand),
+    /// Add, list, disable and change users of the platform.
+    User(user_cmd::UserArgs),
+    /// Verify the audit log's hash chain or export it.
+    Audit(audit_cmd::AuditArgs),
+    /// Write a consistent copy of the database (safe while `rounds serve` runs).
+    Backup(backup_cmd::BackupArgs),
+    /// Restore a backup into an empty database and verify its audit chain.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 /// The models `rounds train` can rebuild.
@@ -89,7 +102,7 @@ enum TableFormat {
 pub(crate) mod exit {
     /// Nothing at or above the `--fail-on` severity.
     pub const CLEAN: u8 = 0;
-    /// At least one finding at or above the `--fail-on` severity.
+    /// At least one finding at or above the `--fail-on` severity; for `audit verify`, a broken chain.
     pub const FINDINGS: u8 = 1;
     /// Bad input, bad policy, unreadable file or any other error.
     pub const ERROR: u8 = 2;
@@ -105,6 +118,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args).map(|()| exit::CLEAN),
         Command::Train(TrainCommand::Adr { shared, out }) => train::adr(shared, &out).map(|()| exit::CLEAN),
         Command::Train(TrainCommand::Names { shared, out }) => train::names(shared, &out).map(|()| exit::CLEAN),
+        Command::User(args) => user_cmd::run(args),
+        Command::Audit(args) => audit_cmd::run(args),
+        Command::Backup(args) => backup_cmd::backup(args).map(|()| exit::CLEAN),
+        Command::Restore(args) => backup_cmd::restore(args).map(|()| exit::CLEAN),
     };
     match result {
         Ok(code) => ExitCode::from(code),

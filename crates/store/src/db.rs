@@ -25,8 +25,10 @@ pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> 
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Open(format!("cannot create the data folder {}: {e}", parent.display())))?;
         }
-        // Escaped because the driver percent-decodes the path and stops it at `?` or `#`.
-        let escaped = file.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+        // Absolute, so that no part of a relative path is taken for a URL host; escaped because the
+        // driver percent-decodes the path and ends it at `?` or `#`.
+        let absolute = std::path::absolute(&file).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", file.display())))?;
+        let escaped = absolute.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
         (Backend::Sqlite, format!("sqlite://{escaped}?mode=rwc"))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (Backend::Postgres, url.to_owned())

@@ -657,16 +657,18 @@ impl Store {
         let mut ints: Vec<i64> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         // Integers are bound first, then texts; placeholders are numbered to match.
+        // Installation-wide events (sign-in attempts for unknown emails, backups) belong to every
+        // organization's view: an attacker probing addresses must show up in the audit log.
         let int_conditions = [
-            ("org_id = ", filter.org_id),
-            ("at_ms >= ", filter.since_ms),
-            ("at_ms < ", filter.until_ms),
-            ("seq < ", filter.before_seq),
+            ("(org_id IS NULL OR org_id = ", filter.org_id, ")"),
+            ("at_ms >= ", filter.since_ms, ""),
+            ("at_ms < ", filter.until_ms, ""),
+            ("seq < ", filter.before_seq, ""),
         ];
-        for (condition, value) in int_conditions {
+        for (condition, value, close) in int_conditions {
             if let Some(v) = value {
                 ints.push(v);
-                sql.push_str(&format!(" AND {condition}${}", ints.len()));
+                sql.push_str(&format!(" AND {condition}${}{close}", ints.len()));
             }
         }
         let mut text_conditions = Vec::new();

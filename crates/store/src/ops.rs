@@ -112,22 +112,76 @@ fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs a PostgreSQL client tool against `url`.
+/// Runs a PostgreSQL client tool against `url`. The password travels in `PGPASSWORD`, not on the
+/// command line, where every local user could read it in the process list.
 async fn run_tool(tool: &str, args: &[&std::ffi::OsStr], url: &str) -> Result<()> {
-    let output = tokio::process::Command::new(tool)
-        .args(args)
-        .arg(format!("--dbname={url}"))
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                StoreError::Tool(format!("{tool} was not found on PATH: install the PostgreSQL client tools (same major version as the server)"))
-            }
-            _ => StoreError::Tool(format!("cannot run {tool}: {e}")),
-        })?;
+    let (url, password) = split_password(url);
+    let mut command = tokio::process::Command::new(tool);
+    command.args(args).arg(format!("--dbname={url}")).kill_on_drop(true);
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let output = command.output().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            StoreError::Tool(format!("{tool} was not found on PATH: install the PostgreSQL client tools (same major version as the server)"))
+        }
+        _ => StoreError::Tool(format!("cannot run {tool}: {e}")),
+    })?;
     if !output.status.success() {
         return Err(StoreError::Tool(format!("{tool} failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())));
     }
     Ok(())
+}
+
+/// `postgres://user:secret@host/db` → (`postgres://user@host/db`, `Some("secret")`), the password
+/// percent-decoded; a URL without one is returned as is.
+fn split_password(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = url[scheme_end..].find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let Some((user, password)) = authority[..at].split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    let stripped = format!("{}{user}{}{}", &url[..scheme_end], &authority[at..], &url[authority_end..]);
+    (stripped, Some(percent_decode(password)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%').then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_password;
+
+    #[test]
+    fn password_is_taken_out_of_the_url() {
+        assert_eq!(
+            split_password("postgres://rounds:p%40ss:word@db.example:5432/rounds?sslmode=require"),
+            ("postgres://rounds@db.example:5432/rounds?sslmode=require".to_owned(), Some("p@ss:word".to_owned()))
+        );
+        assert_eq!(split_password("postgres://rounds@db/rounds"), ("postgres://rounds@db/rounds".to_owned(), None));
+        assert_eq!(split_password("postgres://db/rounds"), ("postgres://db/rounds".to_owned(), None));
+    }
 }

@@ -203,7 +203,7 @@ pub struct ApiToken {
 /// Which audit events to list.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// Only this organization's events (installation-wide events have none).
+    /// Only this organization's events and installation-wide ones (which have no organization).
     pub org_id: Option<i64>,
     /// Only actions starting with this (e.g. `auth.`).
     pub action_prefix: Option<String>,

@@ -58,8 +58,10 @@ async fn each_change_leaves_its_event_and_the_chain_verifies() {
         assert_eq!(by_admin.len(), 5);
         let older = store.audit_page(&AuditFilter { before_seq: Some(3), limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(older.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 1]);
-        let org_only = store.audit_page(&AuditFilter { org_id: Some(admin.org_id), limit: 2, ..Default::default() }).await.unwrap();
-        assert_eq!(org_only.iter().map(|r| r.seq).collect::<Vec<_>>(), [5, 4]);
+        let org_view = store.audit_page(&AuditFilter { org_id: Some(admin.org_id), limit: 3, ..Default::default() }).await.unwrap();
+        assert_eq!(org_view.iter().map(|r| r.seq).collect::<Vec<_>>(), [6, 5, 4], "installation-wide events show in every organization's view");
+        let other_org = store.audit_page(&AuditFilter { org_id: Some(admin.org_id + 1), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(other_org.iter().map(|r| r.seq).collect::<Vec<_>>(), [6]);
         let underscore = store.audit_page(&AuditFilter { action_prefix: Some("user_".into()), limit: 10, ..Default::default() }).await.unwrap();
         assert!(underscore.is_empty(), "LIKE wildcards in the filter are literal");
     }
