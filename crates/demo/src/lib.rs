@@ -15,12 +15,6 @@ use rounds_store::{
 
 use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF};
 
-/// The organization setting that keeps the sandbox's shared password.
-///
-/// The password is kept in clear so that every later `rounds serve --demo` can print the sign-in
-/// table again: the sandbox holds only fictional data, and its accounts reach only the sandbox.
-pub const PASSWORD_SETTING: &str = "demo_password";
-
 /// Why the sandbox could not be seeded.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -33,9 +27,6 @@ pub enum DemoError {
     /// A built-in sample value does not pass the checks real input passes.
     #[error("a built-in demo value is invalid: {0}")]
     Input(#[from] InputError),
-    /// A demo organization exists but has no recorded password (seeded by something else).
-    #[error("the demo organization {0} has no recorded password; reset the demo users' passwords with the CLI")]
-    NoPassword(i64),
     /// A sample post or inbox item names a network that has no demo channel.
     #[error("demo content names the network {0:?}, which has no demo channel")]
     UnknownNetwork(&'static str),
@@ -70,11 +61,11 @@ impl fmt::Display for DemoLogins {
     }
 }
 
-/// Creates the demo sandbox, or returns the sign-in details of the one that exists.
+/// Creates the demo sandbox, or gives the built-in accounts of the one that exists a fresh password.
 ///
 /// On an empty database the sandbox becomes the first organization (through the first-run set-up);
-/// otherwise it is created beside the real one. Seeding again adds nothing and returns the same
-/// logins.
+/// otherwise it is created beside the real one. Seeding again adds no content. The password is never
+/// stored in clear (not even for the sandbox), so a later start sets a new one and prints it.
 pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
     if let Some(org) = store.orgs().await?.into_iter().find(|o| o.is_demo) {
         return existing_logins(store, &org).await;
@@ -93,7 +84,6 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
         org
     };
     let actor = Actor { org_id: Some(org.id), ..Actor::system() };
-    store.set_setting(org.id, PASSWORD_SETTING, &password, &actor).await?;
     for staff in &STAFF[users.len()..] {
         users.push(store.create_user(org.id, &new_user(*staff, &password_hash)?, &actor).await?);
     }
@@ -103,10 +93,15 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
 }
 
 async fn existing_logins(store: &Store, org: &Org) -> Result<DemoLogins, DemoError> {
-    let password = store.settings(org.id).await?.remove(PASSWORD_SETTING).ok_or(DemoError::NoPassword(org.id))?;
+    let password = typeable_password()?;
+    let password_hash = hash_password(&password)?;
+    let actor = Actor { org_id: Some(org.id), ..Actor::system() };
     // Only the built-in accounts: people invited into the sandbox chose their own passwords.
     let built_in = |u: &User| STAFF.iter().any(|(_, local, _)| u.email == format!("{local}@{EMAIL_DOMAIN}"));
     let users: Vec<User> = store.users(org.id).await?.into_iter().filter(built_in).collect();
+    for user in &users {
+        store.set_password(user.id, &password_hash, None, &actor).await?;
+    }
     Ok(DemoLogins { org_id: org.id, password, users: table(&users) })
 }
 

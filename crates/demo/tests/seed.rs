@@ -66,8 +66,15 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         store.create_user(org.id, &invited, &rounds_store::Actor::system()).await.unwrap();
         let before = counts(&store, org.id).await.unwrap();
         let again = rounds_demo::seed(&store).await.unwrap();
-        assert_eq!(again, logins, "{backend:?}");
+        assert_eq!((again.org_id, &again.users), (logins.org_id, &logins.users), "{backend:?}");
+        assert_ne!(again.password, logins.password, "a later start sets and prints a fresh password");
+        for user in store.users(org.id).await.unwrap() {
+            let expected = if user.email == "visitor@example.test" { "a password of their own" } else { again.password.as_str() };
+            assert!(verify_password(expected, &user.password_hash), "{backend:?}: {}", user.email);
+        }
         assert_eq!(counts(&store, org.id).await.unwrap(), before, "{backend:?}");
+        let settings = store.settings(org.id).await.unwrap();
+        assert!(settings.values().all(|v| !v.contains(&again.password)), "no password is stored in clear");
         assert_eq!(store.orgs().await.unwrap().len(), 1);
     }
 }
