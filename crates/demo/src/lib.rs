@@ -13,7 +13,16 @@ use rounds_store::{
     Actor, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, Store, StoreError, User,
 };
 
-use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF};
+use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF, WEB_DOMAIN};
+
+/// The screening policy of the sandbox: the default rules, with the demo organization's name and web
+/// domain so that look-alike links in the sample comments are caught.
+pub fn policy() -> screen::Policy {
+    let mut policy = screen::Policy::default();
+    policy.organization.name = ORG_NAME.to_owned();
+    policy.organization.domains = vec![WEB_DOMAIN.to_owned()];
+    policy
+}
 
 /// Why the sandbox could not be seeded.
 #[derive(Debug, thiserror::Error)]

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rounds_demo::content::{self, WEB_DOMAIN};
+use rounds_demo::content;
 use rounds_domain::Role;
 use rounds_domain::secret::verify_password;
 use rounds_store::testing::scratch_stores;
 use rounds_store::{Page, PostStatus, Store, StoreError};
-use screen::{Category, Message, Policy, Screener};
+use screen::{Category, Message, Screener};
 
 const ALL: Page = Page { before_id: None, limit: 500 };
 
@@ -103,10 +103,7 @@ fn categories(screener: &Screener, text: &str) -> Result<BTreeSet<Category>, scr
 
 #[tokio::test]
 async fn screening_the_seeded_inbox_shows_the_engine() {
-    let mut policy = Policy::default();
-    policy.organization.name = content::ORG_NAME.into();
-    policy.organization.domains = vec![WEB_DOMAIN.into()];
-    let screener = Screener::new(policy).unwrap();
+    let screener = Screener::new(rounds_demo::policy()).unwrap();
     for (backend, _dir, store) in scratch_stores().await {
         let logins = rounds_demo::seed(&store).await.unwrap();
         let inbox = store.inbox_items(logins.org_id, &ALL).await.unwrap();
