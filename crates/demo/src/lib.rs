@@ -152,7 +152,10 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
         let post_actor = author.map_or_else(|| actor.clone(), |u| Actor::user(u, None));
         store.create_post(org_id, &new, &post_actor).await?;
     }
-    for (i, item) in INBOX.iter().enumerate() {
+    // Oldest first, as a network delivers them, so the inbox's newest-first order is by time too.
+    let mut inbox: Vec<(usize, &content::DemoInboxItem)> = INBOX.iter().enumerate().collect();
+    inbox.sort_by_key(|(_, item)| std::cmp::Reverse(item.minutes_ago));
+    for (i, item) in inbox {
         let new = NewInboxItem {
             channel_id: channel_id(item.network)?,
             network_id: format!("demo-{}", i + 1),

@@ -56,6 +56,7 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         assert!(inbox.len() >= 30, "{backend:?}");
         let three_days = 3 * 24 * 3_600_000;
         assert!(inbox.iter().all(|i| i.received_at <= now && i.received_at > now - three_days));
+        assert!(inbox.windows(2).all(|w| w[0].received_at >= w[1].received_at), "the inbox lists newest first");
 
         let invited = rounds_store::NewUser {
             email: rounds_domain::Email::parse("visitor@example.test").unwrap(),
