@@ -56,7 +56,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let set_up = store.is_set_up().await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let app = App::new(store.clone(), config)?;
+    let app = if demo && config.policy_file.is_none() { App::with_policy(store.clone(), config, rounds_demo::policy())? } else { App::new(store.clone(), config)? };
     println!("Rounds is running at http://{addr}/  (database: {})", redact_password(&url));
     match logins {
         Some(logins) => println!("\n{logins}"),

@@ -13,13 +13,16 @@ use rounds_store::{
     Actor, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, Store, StoreError, User,
 };
 
-use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF};
+use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF, WEB_DOMAIN};
 
-/// The organization setting that keeps the sandbox's shared password.
-///
-/// The password is kept in clear so that every later `rounds serve --demo` can print the sign-in
-/// table again: the sandbox holds only fictional data, and its accounts reach only the sandbox.
-pub const PASSWORD_SETTING: &str = "demo_password";
+/// The screening policy of the sandbox: the default rules, with the demo organization's name and web
+/// domain so that look-alike links in the sample comments are caught.
+pub fn policy() -> screen::Policy {
+    let mut policy = screen::Policy::default();
+    policy.organization.name = ORG_NAME.to_owned();
+    policy.organization.domains = vec![WEB_DOMAIN.to_owned()];
+    policy
+}
 
 /// Why the sandbox could not be seeded.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +36,6 @@ pub enum DemoError {
     /// A built-in sample value does not pass the checks real input passes.
     #[error("a built-in demo value is invalid: {0}")]
     Input(#[from] InputError),
-    /// A demo organization exists but has no recorded password (seeded by something else).
-    #[error("the demo organization {0} has no recorded password; reset the demo users' passwords with the CLI")]
-    NoPassword(i64),
     /// A sample post or inbox item names a network that has no demo channel.
     #[error("demo content names the network {0:?}, which has no demo channel")]
     UnknownNetwork(&'static str),
@@ -57,7 +57,7 @@ pub struct DemoLogins {
 
 impl fmt::Display for DemoLogins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Demo sandbox: {ORG_NAME} (organization {})", self.org_id)?;
+        writeln!(f, "Demo sandbox: {ORG_NAME}, organization id {}", self.org_id)?;
         writeln!(f, "Password for every account: {}", self.password)?;
         writeln!(f, "No second factor: MFA is not enforced in the demo organization.")?;
         writeln!(f)?;
@@ -70,11 +70,11 @@ impl fmt::Display for DemoLogins {
     }
 }
 
-/// Creates the demo sandbox, or returns the sign-in details of the one that exists.
+/// Creates the demo sandbox, or gives the built-in accounts of the one that exists a fresh password.
 ///
 /// On an empty database the sandbox becomes the first organization (through the first-run set-up);
-/// otherwise it is created beside the real one. Seeding again adds nothing and returns the same
-/// logins.
+/// otherwise it is created beside the real one. Seeding again adds no content. The password is never
+/// stored in clear (not even for the sandbox), so a later start sets a new one and prints it.
 pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
     if let Some(org) = store.orgs().await?.into_iter().find(|o| o.is_demo) {
         return existing_logins(store, &org).await;
@@ -93,7 +93,6 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
         org
     };
     let actor = Actor { org_id: Some(org.id), ..Actor::system() };
-    store.set_setting(org.id, PASSWORD_SETTING, &password, &actor).await?;
     for staff in &STAFF[users.len()..] {
         users.push(store.create_user(org.id, &new_user(*staff, &password_hash)?, &actor).await?);
     }
@@ -103,10 +102,15 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
 }
 
 async fn existing_logins(store: &Store, org: &Org) -> Result<DemoLogins, DemoError> {
-    let password = store.settings(org.id).await?.remove(PASSWORD_SETTING).ok_or(DemoError::NoPassword(org.id))?;
+    let password = typeable_password()?;
+    let password_hash = hash_password(&password)?;
+    let actor = Actor { org_id: Some(org.id), ..Actor::system() };
     // Only the built-in accounts: people invited into the sandbox chose their own passwords.
     let built_in = |u: &User| STAFF.iter().any(|(_, local, _)| u.email == format!("{local}@{EMAIL_DOMAIN}"));
     let users: Vec<User> = store.users(org.id).await?.into_iter().filter(built_in).collect();
+    for user in &users {
+        store.set_password(user.id, &password_hash, None, &actor).await?;
+    }
     Ok(DemoLogins { org_id: org.id, password, users: table(&users) })
 }
 
@@ -148,7 +152,10 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
         let post_actor = author.map_or_else(|| actor.clone(), |u| Actor::user(u, None));
         store.create_post(org_id, &new, &post_actor).await?;
     }
-    for (i, item) in INBOX.iter().enumerate() {
+    // Oldest first, as a network delivers them, so the inbox's newest-first order is by time too.
+    let mut inbox: Vec<(usize, &content::DemoInboxItem)> = INBOX.iter().enumerate().collect();
+    inbox.sort_by_key(|(_, item)| std::cmp::Reverse(item.minutes_ago));
+    for (i, item) in inbox {
         let new = NewInboxItem {
             channel_id: channel_id(item.network)?,
             network_id: format!("demo-{}", i + 1),

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rounds_demo::content::{self, WEB_DOMAIN};
+use rounds_demo::content;
 use rounds_domain::Role;
 use rounds_domain::secret::verify_password;
 use rounds_store::testing::scratch_stores;
 use rounds_store::{Page, PostStatus, Store, StoreError};
-use screen::{Category, Message, Policy, Screener};
+use screen::{Category, Message, Screener};
 
 const ALL: Page = Page { before_id: None, limit: 500 };
 
@@ -56,6 +56,7 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         assert!(inbox.len() >= 30, "{backend:?}");
         let three_days = 3 * 24 * 3_600_000;
         assert!(inbox.iter().all(|i| i.received_at <= now && i.received_at > now - three_days));
+        assert!(inbox.windows(2).all(|w| w[0].received_at >= w[1].received_at), "the inbox lists newest first");
 
         let invited = rounds_store::NewUser {
             email: rounds_domain::Email::parse("visitor@example.test").unwrap(),
@@ -66,8 +67,15 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         store.create_user(org.id, &invited, &rounds_store::Actor::system()).await.unwrap();
         let before = counts(&store, org.id).await.unwrap();
         let again = rounds_demo::seed(&store).await.unwrap();
-        assert_eq!(again, logins, "{backend:?}");
+        assert_eq!((again.org_id, &again.users), (logins.org_id, &logins.users), "{backend:?}");
+        assert_ne!(again.password, logins.password, "a later start sets and prints a fresh password");
+        for user in store.users(org.id).await.unwrap() {
+            let expected = if user.email == "visitor@example.test" { "a password of their own" } else { again.password.as_str() };
+            assert!(verify_password(expected, &user.password_hash), "{backend:?}: {}", user.email);
+        }
         assert_eq!(counts(&store, org.id).await.unwrap(), before, "{backend:?}");
+        let settings = store.settings(org.id).await.unwrap();
+        assert!(settings.values().all(|v| !v.contains(&again.password)), "no password is stored in clear");
         assert_eq!(store.orgs().await.unwrap().len(), 1);
     }
 }
@@ -96,10 +104,7 @@ fn categories(screener: &Screener, text: &str) -> Result<BTreeSet<Category>, scr
 
 #[tokio::test]
 async fn screening_the_seeded_inbox_shows_the_engine() {
-    let mut policy = Policy::default();
-    policy.organization.name = content::ORG_NAME.into();
-    policy.organization.domains = vec![WEB_DOMAIN.into()];
-    let screener = Screener::new(policy).unwrap();
+    let screener = Screener::new(rounds_demo::policy()).unwrap();
     for (backend, _dir, store) in scratch_stores().await {
         let logins = rounds_demo::seed(&store).await.unwrap();
         let inbox = store.inbox_items(logins.org_id, &ALL).await.unwrap();

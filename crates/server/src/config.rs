@@ -126,6 +126,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure type is fixed by figment")]
 mod tests {
     use super::*;
 

@@ -78,7 +78,8 @@ pub struct App {
 }
 
 impl App {
-    /// Compiles the screening policy and builds the routes over an opened store.
+    /// Compiles the screening policy (the configured file, or the built-in default) and builds the
+    /// routes over an opened store.
     pub fn new(store: Store, config: Config) -> Result<App, ServerError> {
         let policy = match &config.policy_file {
             Some(path) => {
@@ -88,6 +89,11 @@ impl App {
             }
             None => Policy::default(),
         };
+        App::with_policy(store, config, policy)
+    }
+
+    /// Like [`App::new`], with a policy built by the caller (the demo sandbox brings its own).
+    pub fn with_policy(store: Store, config: Config, policy: Policy) -> Result<App, ServerError> {
         let screener = Screener::new(policy).map_err(|e| ServerError::Policy { path: "(built-in)".into(), message: e.to_string() })?;
         let (routes, table) = routes::build();
         let state = AppState(Arc::new(Inner { store, config, screener, routes: table }));

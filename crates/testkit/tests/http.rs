@@ -1,6 +1,8 @@
 //! The server over real HTTP on every backend: the route × role matrix, CSRF, session fixation,
 //! TOTP replay, lock-out without user enumeration, escaping of user input, and bad input.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
 use std::collections::HashMap;
 
 use reqwest::StatusCode;
@@ -342,4 +344,54 @@ async fn pages_carry_security_headers_and_the_openapi_document_is_served() {
     let doc: serde_json::Value = plain_client().get(server.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["paths"]["/api/v1/screen"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
+}
+
+#[tokio::test]
+async fn set_up_works_once_then_closes_for_good() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let client = plain_client();
+        assert_eq!(request(&client, "GET", &server.url("/login"), None, None).await.headers()[LOCATION], "/setup");
+        let form = [("org_name", "Mercy General"), ("org_kind", "hospital"), ("name", "Ada"), ("email", "ada@mercy.test"), ("password", PASSWORD), ("password_again", PASSWORD)];
+        let weak = [("org_name", "Mercy General"), ("org_kind", "hospital"), ("name", "Ada"), ("email", "ada@mercy.test"), ("password", "short"), ("password_again", "short")];
+        let refused = client.post(server.url("/setup")).form(&weak).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(!server.store.is_set_up().await.unwrap(), "a refused set-up writes nothing");
+        let done = client.post(server.url("/setup")).form(&form).send().await.unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert_eq!(done.headers()[LOCATION], "/account/mfa", "an admin goes straight to two-factor enrolment");
+        assert!(session_cookie(&done).is_some());
+        assert_eq!(request(&client, "GET", &server.url("/setup"), None, None).await.status(), StatusCode::NOT_FOUND);
+        let second = client.post(server.url("/setup")).form(&[("org_name", "Evil Org"), ("org_kind", "other"), ("name", "Eve"), ("email", "eve@evil.test"), ("password", PASSWORD), ("password_again", PASSWORD)]).send().await.unwrap();
+        assert_eq!(second.status(), StatusCode::NOT_FOUND);
+        assert_eq!(server.store.orgs().await.unwrap().len(), 1);
+        assert!(server.store.user_by_email(&Email::parse("eve@evil.test").unwrap()).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn audit_exports_are_complete_and_themselves_audited() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let admin = set_up(&server.store).await;
+        server.store.enable_totp(admin.id, &[8u8; 20], &[], &Actor::system()).await.unwrap();
+        let viewer = add_user(&server.store, admin.org_id, "viewer@mercy.test", Role::Viewer).await;
+        server.store.set_role(viewer.id, Role::Responder, &Actor::user(&admin, None)).await.unwrap();
+        let (cookie, _) = session_for(&server.store, &admin).await;
+        let client = plain_client();
+        let jsonl = request(&client, "GET", &server.url("/audit/export.jsonl"), Some(&cookie), None).await;
+        assert_eq!(jsonl.status(), StatusCode::OK);
+        let body = jsonl.text().await.unwrap();
+        let records: Vec<rounds_domain::AuditRecord> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(rounds_domain::audit::verify(records.clone()), Ok(records.len() as u64), "an export of the whole log verifies on its own");
+        assert!(records.iter().any(|r| r.action == "user.role_changed"));
+        let csv = request(&client, "GET", &server.url("/audit/export.csv?action=user."), Some(&cookie), None).await;
+        assert!(csv.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+        let text = csv.text().await.unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(rounds_domain::CSV_HEADER));
+        assert!(lines.all(|l| l.contains(",user.")), "{text}");
+        let exports = server.store.audit_page(&rounds_store::AuditFilter { action_prefix: Some("audit.exported".into()), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(exports.len(), 2);
+        let page = request(&client, "GET", &server.url("/audit?verify=1"), Some(&cookie), None).await.text().await.unwrap();
+        assert!(page.contains("The chain is intact"), "{page}");
+    }
 }
