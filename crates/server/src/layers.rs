@@ -51,6 +51,7 @@ async fn operation(req: Request, next: Next) -> Response {
     let status = res.status();
     let _enter = span.enter();
     let error = res.extensions_mut().remove::<AppError>();
+    let viewer = res.extensions_mut().remove::<Viewer>();
     let ours = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -71,7 +72,7 @@ async fn operation(req: Request, next: Next) -> Response {
             let body = serde_json::json!({"error": err.code.as_str(), "message": err.message, "operation_id": id});
             (status, axum::Json(body)).into_response()
         } else {
-            views::error_page(status, &err, &id, htmx)
+            views::error_page(status, &err, &id, htmx, viewer.as_ref())
         };
         // Keep headers a handler or layer set on purpose (Allow, Set-Cookie, Retry-After).
         for name in [header::ALLOW, header::SET_COOKIE, header::RETRY_AFTER] {
@@ -117,20 +118,30 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 /// Resolves the viewer, applies the route's access rule and, for state-changing requests, the CSRF
 /// and same-origin checks.
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match check(&state, req).await {
+    let ip = client_ip(req.extensions());
+    let viewer = match resolve(&state, req.headers(), ip).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let mut res = match check(&state, req, viewer.clone()).await {
         Ok(req) => next.run(req).await,
         Err(res) => res,
+    };
+    // Error pages of a fully signed-in person keep the page frame: header, navigation, sign-out.
+    if let Some(v) = viewer.filter(|v| v.mfa == MfaState::Passed)
+        && (res.status().is_client_error() || res.status().is_server_error())
+    {
+        res.extensions_mut().insert(v);
     }
+    res
 }
 
-async fn check(state: &AppState, mut req: Request) -> Result<Request, Response> {
+async fn check(state: &AppState, mut req: Request, viewer: Option<Viewer>) -> Result<Request, Response> {
     let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
     let Some(rule) = lookup(&state.routes, req.method(), &matched).copied() else {
         tracing::error!(path = %matched, method = %req.method(), "route has no access rule");
         return Err(AppError::with(ErrorCode::Forbidden, "This address has no access rule and is refused.").into_response());
     };
-    let ip = client_ip(req.extensions());
-    let viewer = resolve(state, req.headers(), ip).await.map_err(IntoResponse::into_response)?;
     let page = !rule.is_api();
     let next_url = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
     match (rule.access, &viewer) {

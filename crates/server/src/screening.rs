@@ -54,6 +54,17 @@ fn tone(decision: Decision) -> &'static str {
     }
 }
 
+/// The decision in words people read.
+fn decision_label(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allow => "Allow",
+        Decision::HoldForReview => "Hold for review",
+        Decision::Hide => "Hide",
+        Decision::Block => "Block",
+        Decision::Escalate => "Escalate",
+    }
+}
+
 fn severity_class(s: screen::Severity) -> &'static str {
     match s.as_str() {
         "critical" => "sev-critical",
@@ -112,7 +123,7 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
         n => format!("{n} findings."),
     };
     Screened {
-        decision: report.decision.as_str(),
+        decision: decision_label(report.decision),
         tone: tone(report.decision),
         summary,
         segments,

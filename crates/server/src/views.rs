@@ -154,13 +154,17 @@ struct ErrorPartial<'a> {
     operation_id: &'a str,
 }
 
-/// The error page (or, for an htmx request, the error fragment) with the operation id.
-pub(crate) fn error_page(status: StatusCode, err: &AppError, operation_id: &str, htmx: bool) -> Response {
+/// The error page (or, for an htmx request, the error fragment) with the operation id; inside the
+/// normal page frame when a signed-in person made the request.
+pub(crate) fn error_page(status: StatusCode, err: &AppError, operation_id: &str, htmx: bool, viewer: Option<&Viewer>) -> Response {
     let html = if htmx {
         ErrorPartial { message: &err.message, operation_id }.render()
     } else {
         ErrorPage {
-            layout: Layout::anonymous(status.canonical_reason().unwrap_or("Error")),
+            layout: match viewer {
+                Some(v) => Layout::new(v, status.canonical_reason().unwrap_or("Error"), ""),
+                None => Layout::anonymous(status.canonical_reason().unwrap_or("Error")),
+            },
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error"),
             message: &err.message,

@@ -395,3 +395,17 @@ async fn audit_exports_are_complete_and_themselves_audited() {
         assert!(page.contains("The chain is intact"), "{page}");
     }
 }
+
+#[tokio::test]
+async fn a_denied_page_keeps_the_signed_in_frame() {
+    let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
+    let admin = set_up(&server.store).await;
+    let viewer = add_user(&server.store, admin.org_id, "viewer@mercy.test", Role::Viewer).await;
+    let (cookie, _) = session_for(&server.store, &viewer).await;
+    let res = request(&plain_client(), "GET", &server.url("/users"), Some(&cookie), None).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Sign out") && body.contains("href=\"/inbox\""), "navigation and sign-out stay on the error page");
+    assert!(!body.contains("href=\"/users\""), "the denied section is not offered");
+    assert!(body.contains("class=\"opid\""));
+}

@@ -52,6 +52,18 @@ struct PostView {
     screened: Screened,
 }
 
+/// A post status in words people read.
+fn status_label(status: PostStatus) -> &'static str {
+    match status {
+        PostStatus::Draft => "Draft",
+        PostStatus::InReview => "In review",
+        PostStatus::Approved => "Approved",
+        PostStatus::Scheduled => "Scheduled",
+        PostStatus::Published => "Published",
+        PostStatus::Rejected => "Rejected",
+    }
+}
+
 fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) -> Vec<PostView> {
     posts
         .into_iter()
@@ -60,7 +72,7 @@ fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) 
             Some(PostView {
                 id: p.id,
                 channels: p.channel_ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", "),
-                status: p.status.as_str(),
+                status: status_label(p.status),
                 when: p.scheduled_at.map(when).unwrap_or_else(|| format!("updated {}", when(p.updated_at))),
                 paid: p.paid,
                 screened,
@@ -319,7 +331,7 @@ pub(crate) async fn reports(State(state): State<AppState>, viewer: Viewer) -> Ap
     let posts = state.store.posts(viewer.org.id, None, &page(500)).await?;
     let statuses = [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
         .iter()
-        .map(|s| (s.as_str(), posts.iter().filter(|p| p.status == *s).count()))
+        .map(|s| (status_label(*s), posts.iter().filter(|p| p.status == *s).count()))
         .collect();
     let page = ReportsPage {
         layout: Layout::new(&viewer, "Reports", "/reports"),
