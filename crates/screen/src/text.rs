@@ -305,8 +305,10 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
     };
     let mut buf = [0u8; 4];
     for (at, c) in text.char_indices() {
+        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters.
         if c.is_ascii() {
-            push(&mut norm, &mut map, c, at);
+            norm.push(c.to_ascii_lowercase());
+            map.push(at as u32);
             continue;
         }
         if is_zero_width(c) {

@@ -417,18 +417,9 @@ impl Lexicon {
             .map(|m| m.range())
     }
 
-    /// True when the text names any drug; used for health context on outgoing messages. The
-    /// automaton only runs when some word may be a drug's key word.
-    /// Record the original spans of the drug names in `scan`; true when there is one.
+    /// Record the original spans of the drug names in `scan`; true when there is one. The automaton
+    /// only runs, once, when some word may be a drug's key word and some name has all its runs.
     fn drug_spans(&self, scan: &Scan<'_>, out: &mut Vec<Span>) -> bool {
-        if !self.any_drug(scan) {
-            return false;
-        }
-        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
-        true
-    }
-
-    fn any_drug(&self, scan: &Scan<'_>) -> bool {
         let mut hashes = [0u64; MAX_RUNS];
         let mut maybe = false;
         for (i, t) in scan.tokens.iter().enumerate() {
@@ -438,9 +429,12 @@ impl Lexicon {
                 *slot = h;
             }
         }
-        maybe
-            && (scan.tokens.len() > MAX_RUNS || self.drug_runs_present(scan, &scan.tokens, &hashes))
-            && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+        if !maybe || (scan.tokens.len() <= MAX_RUNS && !self.drug_runs_present(scan, &scan.tokens, &hashes)) {
+            return false;
+        }
+        let before = out.len();
+        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
+        out.len() > before
     }
 
     /// False when no drug name can match at word boundaries within `tokens`, so the drug automaton
@@ -1013,9 +1007,13 @@ mod tests {
     #[test]
     fn drug_names_need_word_boundaries() {
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
-        let scan = Scan::new("the zoloftish vibes");
-        assert!(!lex.any_drug(&scan));
-        assert!(lex.any_drug(&Scan::new("on zoloft")));
+        let spans = |text: &str| {
+            let mut out = Vec::new();
+            let found = lex.drug_spans(&Scan::new(text), &mut out);
+            (found, out)
+        };
+        assert_eq!(spans("the zoloftish vibes"), (false, vec![]));
+        assert_eq!(spans("on zoloft"), (true, vec![Span::new(3, 9)]));
     }
 
     #[test]
@@ -1030,7 +1028,7 @@ mod tests {
         assert!(runs("St. John's Wort helps"));
         assert!(!runs("St. John's birthday"));
         assert!(!runs("a long day at work"));
-        assert!(lex.any_drug(&Scan::new("St. John's Wort helps")));
+        assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
     }
 
     #[test]
