@@ -212,6 +212,9 @@ pub(crate) struct Lexicon {
     /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
     /// sorted by the hash of its longest run, which comes first.
     drug_runs: Vec<Box<[u64]>>,
+    /// The first hash of each of `drug_runs`, in the same order: the binary search reads this flat
+    /// array rather than one heap allocation per probe.
+    drug_heads: Vec<u64>,
     /// Bit set over the longest-run hashes of `drug_runs`.
     run_keys: Vec<u64>,
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
@@ -283,6 +286,7 @@ impl Lexicon {
         }
         drug_runs.sort_unstable();
         drug_runs.dedup();
+        let drug_heads = drug_runs.iter().map(|d| d.first().copied().unwrap_or_default()).collect();
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -321,7 +325,7 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
-        Ok(Lexicon { drugs, drug_keys, drug_runs, run_keys, runless, products, cues, cue_kinds })
+        Ok(Lexicon { drugs, drug_keys, drug_runs, drug_heads, run_keys, runless, products, cues, cue_kinds })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -468,13 +472,10 @@ impl Lexicon {
             if !key_bits(r).iter().all(|i| self.run_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)) {
                 return false;
             }
-            let from = self.drug_runs.partition_point(|d| d.first().is_some_and(|&h| h < r));
-            self.drug_runs
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|d| d.first() == Some(&r))
-                .any(|d| d.iter().all(|h| runs.contains(h)))
+            let from = self.drug_heads.partition_point(|&h| h < r);
+            let heads = self.drug_heads.get(from..).unwrap_or_default();
+            let names = self.drug_runs.get(from..).unwrap_or_default();
+            heads.iter().zip(names).take_while(|(h, _)| **h == r).any(|(_, d)| d.iter().all(|h| runs.contains(h)))
         })
     }
 }
