@@ -130,21 +130,27 @@ impl<'a> Scan<'a> {
             self.tokens = tokenize_ascii(self.text.as_bytes());
             return;
         }
+        // Byte steps over ASCII and a char decode only at non-ASCII bytes: long pasted text often
+        // has one curly quote, which must not make every one of its words pay for char iteration.
         let norm = self.norm.as_bytes();
         let mut tokens = Vec::with_capacity(norm.len() / 5 + 1);
-        let mut iter = self.norm.char_indices().peekable();
-        while let Some((i, c)) = iter.next() {
-            if !c.is_alphanumeric() {
+        let mut i = 0;
+        while i < norm.len() {
+            let (alnum, len) = alnum_at(&self.norm, i);
+            if !alnum {
+                i += len;
                 continue;
             }
             let start = i;
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = iter.peek() {
-                if d.is_alphanumeric() {
-                    end = j + d.len_utf8();
-                    iter.next();
-                } else if d == '\'' && norm.get(j + 1).is_some_and(|b| b.is_ascii_alphabetic()) {
-                    iter.next();
+            i += len;
+            let mut end = i;
+            while i < norm.len() {
+                let (alnum, len) = alnum_at(&self.norm, i);
+                if alnum {
+                    i += len;
+                    end = i;
+                } else if norm.get(i) == Some(&b'\'') && norm.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                    i += 1;
                 } else {
                     break;
                 }
@@ -157,6 +163,9 @@ impl<'a> Scan<'a> {
 
     fn shape_of(&self, r: Range<usize>) -> Shape {
         let orig = self.orig_text(r);
+        if orig.is_ascii() {
+            return ascii_shape(orig.as_bytes());
+        }
         let mut chars = orig.chars();
         let first = chars.next();
         let mut letters = 0usize;
@@ -249,6 +258,34 @@ impl Scan<'_> {
     }
 }
 
+/// Whether the character at byte `i` of `s` is alphanumeric, and its length in bytes (1 past the end
+/// or off a character boundary, so that callers always advance).
+fn alnum_at(s: &str, i: usize) -> (bool, usize) {
+    match s.as_bytes().get(i) {
+        Some(b) if b.is_ascii() => (b.is_ascii_alphanumeric(), 1),
+        _ => s.get(i..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+    }
+}
+
+/// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
+fn ascii_shape(word: &[u8]) -> Shape {
+    let (mut letters, mut upper, mut digits) = (0usize, 0usize, 0usize);
+    for b in word {
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+            upper += usize::from(b.is_ascii_uppercase());
+        } else if b.is_ascii_digit() {
+            digits += 1;
+        }
+    }
+    Shape {
+        capitalized: word.first().is_some_and(u8::is_ascii_uppercase),
+        all_upper: letters >= 2 && upper == letters,
+        has_digit: digits > 0,
+        all_digit: digits > 0 && digits == word.len(),
+    }
+}
+
 /// Tokens of pure-ASCII text in one pass over the bytes; the same tokens and shapes as the general
 /// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
 fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
@@ -305,8 +342,10 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
     };
     let mut buf = [0u8; 4];
     for (at, c) in text.char_indices() {
+        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters.
         if c.is_ascii() {
-            push(&mut norm, &mut map, c, at);
+            norm.push(c.to_ascii_lowercase());
+            map.push(at as u32);
             continue;
         }
         if is_zero_width(c) {

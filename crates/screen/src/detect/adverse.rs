@@ -212,6 +212,9 @@ pub(crate) struct Lexicon {
     /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
     /// sorted by the hash of its longest run, which comes first.
     drug_runs: Vec<Box<[u64]>>,
+    /// The first hash of each of `drug_runs`, in the same order: the binary search reads this flat
+    /// array rather than one heap allocation per probe.
+    drug_heads: Vec<u64>,
     /// Bit set over the longest-run hashes of `drug_runs`.
     run_keys: Vec<u64>,
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
@@ -283,6 +286,7 @@ impl Lexicon {
         }
         drug_runs.sort_unstable();
         drug_runs.dedup();
+        let drug_heads = drug_runs.iter().map(|d| d.first().copied().unwrap_or_default()).collect();
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -321,7 +325,7 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
-        Ok(Lexicon { drugs, drug_keys, drug_runs, run_keys, runless, products, cues, cue_kinds })
+        Ok(Lexicon { drugs, drug_keys, drug_runs, drug_heads, run_keys, runless, products, cues, cue_kinds })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -417,18 +421,9 @@ impl Lexicon {
             .map(|m| m.range())
     }
 
-    /// True when the text names any drug; used for health context on outgoing messages. The
-    /// automaton only runs when some word may be a drug's key word.
-    /// Record the original spans of the drug names in `scan`; true when there is one.
+    /// Record the original spans of the drug names in `scan`; true when there is one. The automaton
+    /// only runs, once, when some word may be a drug's key word and some name has all its runs.
     fn drug_spans(&self, scan: &Scan<'_>, out: &mut Vec<Span>) -> bool {
-        if !self.any_drug(scan) {
-            return false;
-        }
-        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
-        true
-    }
-
-    fn any_drug(&self, scan: &Scan<'_>) -> bool {
         let mut hashes = [0u64; MAX_RUNS];
         let mut maybe = false;
         for (i, t) in scan.tokens.iter().enumerate() {
@@ -438,9 +433,12 @@ impl Lexicon {
                 *slot = h;
             }
         }
-        maybe
-            && (scan.tokens.len() > MAX_RUNS || self.drug_runs_present(scan, &scan.tokens, &hashes))
-            && self.drugs.find_iter(scan.norm.as_str()).any(|m| scan.at_word_boundaries(m.range()))
+        if !maybe || (scan.tokens.len() <= MAX_RUNS && !self.drug_runs_present(scan, &scan.tokens, &hashes)) {
+            return false;
+        }
+        let before = out.len();
+        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
+        out.len() > before
     }
 
     /// False when no drug name can match at word boundaries within `tokens`, so the drug automaton
@@ -474,13 +472,10 @@ impl Lexicon {
             if !key_bits(r).iter().all(|i| self.run_keys.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)) {
                 return false;
             }
-            let from = self.drug_runs.partition_point(|d| d.first().is_some_and(|&h| h < r));
-            self.drug_runs
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|d| d.first() == Some(&r))
-                .any(|d| d.iter().all(|h| runs.contains(h)))
+            let from = self.drug_heads.partition_point(|&h| h < r);
+            let heads = self.drug_heads.get(from..).unwrap_or_default();
+            let names = self.drug_runs.get(from..).unwrap_or_default();
+            heads.iter().zip(names).take_while(|(h, _)| **h == r).any(|(_, d)| d.iter().all(|h| runs.contains(h)))
         })
     }
 }
@@ -1013,9 +1008,13 @@ mod tests {
     #[test]
     fn drug_names_need_word_boundaries() {
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
-        let scan = Scan::new("the zoloftish vibes");
-        assert!(!lex.any_drug(&scan));
-        assert!(lex.any_drug(&Scan::new("on zoloft")));
+        let spans = |text: &str| {
+            let mut out = Vec::new();
+            let found = lex.drug_spans(&Scan::new(text), &mut out);
+            (found, out)
+        };
+        assert_eq!(spans("the zoloftish vibes"), (false, vec![]));
+        assert_eq!(spans("on zoloft"), (true, vec![Span::new(3, 9)]));
     }
 
     #[test]
@@ -1030,7 +1029,7 @@ mod tests {
         assert!(runs("St. John's Wort helps"));
         assert!(!runs("St. John's birthday"));
         assert!(!runs("a long day at work"));
-        assert!(lex.any_drug(&Scan::new("St. John's Wort helps")));
+        assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
     }
 
     #[test]
