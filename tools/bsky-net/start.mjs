@@ -26,8 +26,10 @@ function portFromEnv(name, fallback) {
 
 const dbPostgresUrl = process.env.DB_POSTGRES_URL;
 if (!dbPostgresUrl) fail('DB_POSTGRES_URL is not set (a PostgreSQL database the network may fill)');
-const redisHost = process.env.REDIS_HOST;
-if (!redisHost) fail('REDIS_HOST is not set (host:port of a Redis server)');
+// dev-env 0.6.7 insists on REDIS_HOST but none of the services it starts connects to Redis; a name
+// under .invalid never resolves, so a future version that does connect fails loudly instead of
+// reaching some unrelated Redis.
+process.env.REDIS_HOST ||= 'unused.invalid:6379';
 const schema = process.env.DB_POSTGRES_SCHEMA || 'rounds_bsky';
 // The AppView, bsync and Ozone each derive a schema name from this one and quote none of them.
 if (!/^[A-Za-z_]+$/.test(schema)) fail(`DB_POSTGRES_SCHEMA may hold only letters and underscores, got ${JSON.stringify(schema)}`);
