@@ -26,12 +26,13 @@ function portFromEnv(name, fallback) {
 
 const dbPostgresUrl = process.env.DB_POSTGRES_URL;
 if (!dbPostgresUrl) fail('DB_POSTGRES_URL is not set (a PostgreSQL database the network may fill)');
-// dev-env 0.6.7 insists on REDIS_HOST but none of the services it starts connects to Redis; a name
-// under .invalid never resolves, so a future version that does connect fails loudly instead of
-// reaching some unrelated Redis.
+// dev-env 0.6.7 insists on REDIS_HOST but none of the services it starts connects to Redis. A name
+// under .invalid never resolves, so a future version that does connect gets resolution errors rather
+// than some unrelated Redis on this machine.
 process.env.REDIS_HOST ||= 'unused.invalid:6379';
 const schema = process.env.DB_POSTGRES_SCHEMA || 'rounds_bsky';
-// The AppView, bsync and Ozone each derive a schema name from this one and quote none of them.
+// dev-env builds the AppView's, bsync's and Ozone's schema names from this one, and they take only
+// letters and underscores.
 if (!/^[A-Za-z_]+$/.test(schema)) fail(`DB_POSTGRES_SCHEMA may hold only letters and underscores, got ${JSON.stringify(schema)}`);
 const ports = {
   plc: portFromEnv('BSKY_NET_PLC_PORT', 2582),
