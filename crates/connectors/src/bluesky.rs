@@ -310,7 +310,8 @@ impl Connector for Bluesky {
                 ConnectorError::new(N, ErrorKind::Rejected, None, format!("{c:?} is not a Bluesky fetch cursor"))
             })?),
         };
-        let mut items = Vec::new();
+        let session = self.session().await?;
+        let mut items: Vec<RemoteItem> = Vec::new();
         let mut newest = since;
         let mut page: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -327,8 +328,11 @@ impl Connector for Bluesky {
                     break;
                 }
                 newest = Some(newest.map_or(indexed, |m: i64| m.max(indexed)));
-                if let Some(item) = notification_item(n) {
-                    items.push(item);
+                // A post that both answers and names the account comes as two notifications.
+                if let Some(item) = notification_item(n, &session.did) {
+                    if !items.iter().any(|i| i.remote.id == item.remote.id) {
+                        items.push(item);
+                    }
                 }
             }
             page = opt_str(&v, "/cursor");
@@ -349,9 +353,14 @@ impl Connector for Bluesky {
     }
 }
 
-fn notification_item(n: &Value) -> Option<RemoteItem> {
+/// The item a notification announces, for the account `own_did`. A post that answers one of the
+/// account's posts is a reply even when it also names the account (the AppView then says "mention").
+fn notification_item(n: &Value, own_did: &str) -> Option<RemoteItem> {
+    let answers_us = opt_str(n, "/record/reply/parent/uri")
+        .is_some_and(|parent| split_at_uri(&parent).is_some_and(|(repo, _, _)| repo == own_did));
     let kind = match str_at(n, "/reason") {
         "reply" => ItemKind::Reply,
+        "mention" | "quote" if answers_us => ItemKind::Reply,
         "mention" | "quote" => ItemKind::Mention,
         _ => return None,
     };
@@ -523,7 +532,7 @@ mod tests {
             "isRead": false,
             "indexedAt": "2024-05-01T12:00:00.150Z"
         });
-        let item = notification_item(&n).unwrap_or_else(|| panic!("a reply is an item"));
+        let item = notification_item(&n, "did:plc:clinic").unwrap_or_else(|| panic!("a reply is an item"));
         assert_eq!(item.kind, ItemKind::Reply);
         assert_eq!(item.author_handle, "bob.test");
         assert_eq!(item.remote.url.as_deref(), Some("https://bsky.app/profile/bob.test/post/3kabc"));
@@ -532,6 +541,10 @@ mod tests {
         assert_eq!(parent.cid.as_deref(), Some("bafyroot"));
         assert_eq!(parent.root.map(|r| r.id).as_deref(), Some("at://did:plc:clinic/app.bsky.feed.post/3kroot"));
         let like = json!({ "reason": "like", "uri": "at://x/app.bsky.feed.like/1" });
-        assert!(notification_item(&like).is_none());
+        assert!(notification_item(&like, "did:plc:clinic").is_none());
+        let mut mention = n.clone();
+        mention["reason"] = json!("mention");
+        assert_eq!(notification_item(&mention, "did:plc:clinic").map(|i| i.kind), Some(ItemKind::Reply));
+        assert_eq!(notification_item(&mention, "did:plc:other").map(|i| i.kind), Some(ItemKind::Mention));
     }
 }
