@@ -18,6 +18,9 @@ use crate::Connector;
 
 const N: Network = Network::Bluesky;
 const POST: &str = "app.bsky.feed.post";
+const THREADGATE: &str = "app.bsky.feed.threadgate";
+/// The threadgate lexicon's limit on `hiddenReplies`.
+const MAX_HIDDEN_REPLIES: usize = 300;
 /// Pages of notifications read per fetch when catching up from a cursor.
 const MAX_PAGES: usize = 4;
 
@@ -343,13 +346,63 @@ impl Connector for Bluesky {
         Ok(Fetched { items, cursor: newest.map(|ms| ms.to_string()) })
     }
 
-    async fn set_hidden(&self, _item: &RemoteRef, _hidden: bool) -> Result<(), ConnectorError> {
-        Err(ConnectorError::new(
-            N,
-            ErrorKind::Unsupported,
-            None,
-            "Rounds cannot hide Bluesky replies yet; delete, block or report them in Bluesky",
-        ))
+    /// Hides a reply through the thread root's threadgate (`hiddenReplies`), which only the author
+    /// of the root post can write: the AppView then shows the reply behind "hidden replies".
+    async fn set_hidden(&self, item: &RemoteRef, hidden: bool) -> Result<(), ConnectorError> {
+        let session = self.session().await?;
+        let root_uri = match item.root.as_deref() {
+            Some(root) => root.id.clone(),
+            None => {
+                let (repo, collection, rkey) = split_at_uri(&item.id).ok_or_else(|| not_a_post(&item.id))?;
+                let query = [("repo", repo), ("collection", collection), ("rkey", rkey)];
+                let v = self.call("com.atproto.repo.getRecord", Body::Query(&query)).await?;
+                opt_str(&v, "/value/reply/root/uri").ok_or_else(|| {
+                    ConnectorError::new(N, ErrorKind::Rejected, None, "only replies can be hidden on Bluesky")
+                })?
+            }
+        };
+        let (root_repo, _, root_rkey) = split_at_uri(&root_uri).ok_or_else(|| not_a_post(&root_uri))?;
+        if root_repo != session.did {
+            return Err(ConnectorError::new(
+                N,
+                ErrorKind::Rejected,
+                None,
+                "Bluesky lets only the author of a thread's first post hide its replies",
+            ));
+        }
+        let query = [("repo", session.did.as_str()), ("collection", THREADGATE), ("rkey", root_rkey)];
+        let (mut gate, swap) = match self.call("com.atproto.repo.getRecord", Body::Query(&query)).await {
+            Ok(v) => (v.get("value").cloned().unwrap_or_else(|| json!({})), opt_str(&v, "/cid")),
+            // No threadgate yet: without `allow`, anyone may still reply.
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                (json!({ "$type": THREADGATE, "post": root_uri, "createdAt": format_time_ms(now_ms()) }), None)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut replies: Vec<String> = gate
+            .get("hiddenReplies")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let present = replies.contains(&item.id);
+        match (hidden, present) {
+            (true, true) | (false, false) => return Ok(()),
+            (true, false) if replies.len() >= MAX_HIDDEN_REPLIES => {
+                return Err(ConnectorError::new(
+                    N,
+                    ErrorKind::Rejected,
+                    None,
+                    format!("Bluesky hides at most {MAX_HIDDEN_REPLIES} replies in one thread"),
+                ));
+            }
+            (true, false) => replies.push(item.id.clone()),
+            (false, true) => replies.retain(|r| r != &item.id),
+        }
+        gate["hiddenReplies"] = json!(replies);
+        let mut body = json!({ "repo": session.did, "collection": THREADGATE, "rkey": root_rkey, "record": gate });
+        // Another writer changing the threadgate in between makes this fail instead of losing its change.
+        body["swapRecord"] = swap.map_or(Value::Null, Value::String);
+        self.call("com.atproto.repo.putRecord", Body::Json(&body)).await.map(|_| ())
     }
 }
 

@@ -204,11 +204,43 @@ async fn a_wrong_app_password_is_invalid_credentials() {
     assert!(!format!("{err} {err:?}").contains("aaaa-bbbb-cccc-dddd"));
 }
 
+/// The replies the root post's threadgate hides, as the AppView reports them.
+async fn hidden_replies(pds: &str, viewer: &Account, root: &str) -> Vec<String> {
+    let seen = thread(pds, viewer, root).await.expect("the thread is visible");
+    seen["threadgate"]["record"]["hiddenReplies"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn hiding_is_unsupported() {
+async fn the_thread_author_can_hide_and_show_a_reply() {
     let Some(pds) = pds() else { return };
-    let me = account(&pds).await;
-    let c = connect(&me.creds, &http_client()).unwrap();
-    let err = c.set_hidden(&connectors::RemoteRef::new("at://did:plc:x/app.bsky.feed.post/3k"), true).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Unsupported);
+    let clinic = account(&pds).await;
+    let troll = account(&pds).await;
+    let clinic_c = connect(&clinic.creds, &http_client()).unwrap();
+    let troll_c = connect(&troll.creds, &http_client()).unwrap();
+    let root = clinic_c.publish(&post("root", "Flu clinic this Saturday.")).await.unwrap();
+    let mut spam = post("spam", "Buy followers at example.com");
+    spam.reply_to = Some(root.remote.clone());
+    let spam = troll_c.publish(&spam).await.unwrap();
+    // Known by its id alone, as an item stored without its thread root.
+    let item = connectors::RemoteRef::new(spam.remote.id.clone());
+
+    clinic_c.set_hidden(&item, true).await.unwrap();
+    clinic_c.set_hidden(&item, true).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hidden_replies(&pds, &clinic, &root.remote.id).await != [spam.remote.id.clone()] {
+        assert!(Instant::now() < deadline, "the threadgate did not reach the AppView within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    clinic_c.set_hidden(&item, false).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !hidden_replies(&pds, &clinic, &root.remote.id).await.is_empty() {
+        assert!(Instant::now() < deadline, "the reply was not shown again within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Only the thread's author may hide its replies.
+    let err = troll_c.set_hidden(&item, true).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Rejected);
 }
