@@ -46,6 +46,8 @@ pub(crate) struct Bluesky {
 
 /// What an XRPC call sends.
 enum Body<'a> {
+    /// A procedure without input: the PDS refuses a body where none is expected.
+    Empty,
     Query(&'a [(&'a str, &'a str)]),
     Json(&'a Value),
     Blob(&'a [u8], &'a str),
@@ -70,6 +72,7 @@ impl Bluesky {
     fn request(&self, nsid: &str, body: &Body<'_>, token: Option<&str>) -> reqwest::RequestBuilder {
         let url = format!("{}/xrpc/{nsid}", self.service);
         let mut request = match body {
+            Body::Empty => self.http.post(url),
             Body::Query(query) => self.http.get(url).query(query),
             Body::Json(value) => self.http.post(url).json(value),
             Body::Blob(bytes, mime) => {
@@ -115,7 +118,7 @@ impl Bluesky {
             }
             let reply = exchange(
                 N,
-                self.request("com.atproto.server.refreshSession", &Body::Json(&json!({})), Some(&current.refresh)),
+                self.request("com.atproto.server.refreshSession", &Body::Empty, Some(&current.refresh)),
             )
             .await?;
             if reply.ok() {
@@ -515,6 +518,71 @@ fn opt_str(v: &Value, pointer: &str) -> Option<String> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    /// The local Bluesky network's PDS (see tests/bluesky_local.rs), or `None` outside CI.
+    fn local_pds() -> Option<String> {
+        match std::env::var("ROUNDS_TEST_BSKY_PDS") {
+            Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
+            _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
+            _ => {
+                eprintln!("skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS)");
+                None
+            }
+        }
+    }
+
+    async fn post_json(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+        let mut request = http.post(url).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let reply = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+        reply.json().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Access tokens last two hours, so a long-running server meets `ExpiredToken`; the renewal it
+    /// triggers is exercised here against the real PDS.
+    #[tokio::test]
+    async fn sessions_are_renewed_on_the_real_network() {
+        let Some(pds) = local_pds() else { return };
+        let http = crate::http_client();
+        let handle = format!("renew{}{}.test", std::process::id(), now_ms() % 1_000_000);
+        let account = post_json(
+            &http,
+            format!("{pds}/xrpc/com.atproto.server.createAccount"),
+            None,
+            json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" }),
+        )
+        .await;
+        let app = post_json(
+            &http,
+            format!("{pds}/xrpc/com.atproto.server.createAppPassword"),
+            account["accessJwt"].as_str(),
+            json!({ "name": "rounds" }),
+        )
+        .await;
+        let c = Bluesky::new(http.clone(), &pds, &handle, app["password"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = c.session().await.unwrap_or_else(|e| panic!("{e}"));
+        // Access tokens differ only by their issue time, in whole seconds.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let renewed = c.renew(&first.access).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(renewed.access, first.access);
+        assert!(c.health().await.is_ok());
+        // A renewal another task already made is not repeated.
+        assert_eq!(c.renew(&first.access).await.map(|s| s.access).ok(), Some(renewed.access.clone()));
+        // A spent refresh token (the session was signed out) falls back to signing in again.
+        let signed_out = http
+            .post(format!("{pds}/xrpc/com.atproto.server.deleteSession"))
+            .bearer_auth(&renewed.refresh)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        assert_eq!(signed_out.ok(), Some(200));
+        let again = c.renew(&renewed.access).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(again.refresh, renewed.refresh);
+        assert!(c.health().await.is_ok());
+    }
 
     fn reply(status: u16, body: &str) -> Reply {
         Reply { status, headers: HeaderMap::new(), body: body.to_owned() }
