@@ -63,32 +63,20 @@ pub fn connect(credentials: &Credentials, http: &reqwest::Client) -> Result<Box<
 }
 
 /// The HTTP client every connector should share: connect timeout 10 s, whole request 30 s, user agent
-/// `Rounds/<version>`, TLS by rustls with the ring provider.
+/// `Rounds/<version>`, TLS by rustls.
 pub fn http_client() -> reqwest::Client {
-    // reqwest is built without a default crypto provider (its default pulls in aws-lc-sys, a heavy C
-    // build); install ring unless the process already chose one. Losing the race to another thread
-    // installing one is fine: any installed provider works.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")))
         .build()
-        // The builder fails only when the TLS backend cannot start, which the provider above rules out.
+        // The builder fails only when the TLS backend cannot start; rustls with its built-in provider does.
         .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn http_client_builds_with_the_ring_provider() {
-        let _client = http_client();
-        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
-    }
 
     #[test]
     fn connect_refuses_a_service_url_that_is_not_http() {
