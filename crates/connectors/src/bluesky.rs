@@ -487,7 +487,7 @@ pub(crate) fn classify(reply: &Reply, now_ms: i64) -> ConnectorError {
 /// `ratelimit-reset` holds the Unix time (seconds) when the window resets.
 fn ratelimit_reset_ms(headers: &HeaderMap, now_ms: i64) -> Option<i64> {
     let reset: i64 = http::header(headers, "ratelimit-reset")?.parse().ok()?;
-    Some((reset.saturating_mul(1000) - now_ms).max(0))
+    Some(reset.saturating_mul(1000).saturating_sub(now_ms).max(0))
 }
 
 fn post_url(handle: &str, rkey: &str) -> String {
@@ -620,6 +620,11 @@ mod tests {
         let err = classify(&r, 1_700_000_000_000);
         assert_eq!(err.retry_after_ms, Some(300_000));
         assert!(err.is_retryable());
+        // Nonsense from the network is no reason to overflow.
+        r.headers.insert("ratelimit-reset", HeaderValue::from_static("-9223372036854775808"));
+        assert_eq!(classify(&r, 1_700_000_000_000).retry_after_ms, Some(0));
+        r.headers.insert("ratelimit-reset", HeaderValue::from_static("9223372036854775807"));
+        assert!(classify(&r, 0).to_string().contains("minutes"));
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl fmt::Display for ConnectorError {
 impl std::error::Error for ConnectorError {}
 
 fn wait(ms: i64) -> String {
-    let s = (ms.max(0) + 999) / 1000;
+    let s = ms.max(0).saturating_add(999) / 1000;
     match s {
         0..=1 => "a second".into(),
         2..=119 => format!("{s} seconds"),
@@ -124,6 +124,8 @@ mod tests {
         assert!(e.is_retryable());
         e.retry_after_ms = Some(3_600_000);
         assert!(e.to_string().contains("in 60 minutes"));
+        e.retry_after_ms = Some(i64::MAX);
+        assert!(e.to_string().contains("minutes"));
         let e = ConnectorError::new(Network::Facebook, ErrorKind::TokenExpired, Some(400), "");
         assert_eq!(e.to_string(), "The Facebook access for this channel has expired; reconnect the channel");
         assert!(!e.is_retryable());

@@ -199,7 +199,7 @@ impl Connector for Facebook {
 
     async fn find_published(&self, post: &Outgoing, since_ms: i64) -> Result<Option<Published>, ConnectorError> {
         let wanted = normalize_ws(&post.text);
-        let recent = |created: &str| parse_time_ms(created).is_some_and(|t| t >= since_ms - CLOCK_SKEW_MS);
+        let recent = |created: &str| parse_time_ms(created).is_some_and(|t| t >= since_ms.saturating_sub(CLOCK_SKEW_MS));
         if let Some(parent) = &post.reply_to {
             let request = self
                 .http

@@ -227,7 +227,7 @@ impl Connector for Mastodon {
         Ok(statuses
             .iter()
             .find(|s| {
-                parse_time_ms(&s.created_at).is_some_and(|t| t >= since_ms - CLOCK_SKEW_MS)
+                parse_time_ms(&s.created_at).is_some_and(|t| t >= since_ms.saturating_sub(CLOCK_SKEW_MS))
                     && s.in_reply_to_id.as_deref() == parent
                     && s.media_attachments.len() == post.images.len()
                     && s.account.as_ref().is_none_or(|a| a.id == id)

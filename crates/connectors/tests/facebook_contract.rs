@@ -176,7 +176,7 @@ async fn find_published_after_a_crash_matches_text_and_time() {
         .and(path(format!("/v21.0/{PAGE}/feed")))
         .and(query_param("fields", "id,message,created_time,permalink_url"))
         .respond_with(ok("feed.json"))
-        .expect(3)
+        .expect(4)
         .mount(&server)
         .await;
     // The attempt began at 12:00:03.500; Graph times have whole seconds.
@@ -188,6 +188,8 @@ async fn find_published_after_a_crash_matches_text_and_time() {
     let older = text_post("k2", "Visiting hours change on Monday.");
     assert_eq!(c.find_published(&older, since).await.unwrap(), None);
     assert_eq!(c.find_published(&text_post("k3", "never posted"), 0).await.unwrap(), None);
+    let any_time = c.find_published(&text_post("k4", FLU), i64::MIN).await.unwrap();
+    assert_eq!(any_time.map(|p| p.remote.id).as_deref(), Some("105687512233355_108119451990161"));
 }
 
 #[tokio::test]
