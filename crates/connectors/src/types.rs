@@ -42,6 +42,8 @@ pub struct Limits {
     pub max_image_bytes: usize,
     /// Longest alt text, in characters.
     pub max_alt_chars: usize,
+    /// What every `http(s)://` link counts as, where the network counts links at a fixed length.
+    pub link_chars: Option<usize>,
 }
 
 /// Text over a network's length limit.
@@ -91,9 +93,10 @@ impl Network {
                 image_types: &["image/jpeg", "image/png", "image/webp", "image/gif"],
                 max_image_bytes: 1_000_000,
                 max_alt_chars: 2000,
+                link_chars: None,
             },
-            // A default instance: 500 characters (StatusLengthValidator counts grapheme clusters),
-            // 4 attachments, 16 MB images, 1500-character descriptions.
+            // A default instance: 500 characters (StatusLengthValidator counts grapheme clusters and
+            // every link as 23), 4 attachments, 16 MB images, 1500-character descriptions.
             Network::Mastodon => Limits {
                 max_chars: 500,
                 counts_graphemes: true,
@@ -101,6 +104,7 @@ impl Network {
                 image_types: &["image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/avif"],
                 max_image_bytes: 16 * 1024 * 1024,
                 max_alt_chars: 1500,
+                link_chars: Some(23),
             },
             // Page posts: 63,206 characters; photos under 4 MB in JPEG, PNG, GIF, BMP or TIFF.
             Network::Facebook => Limits {
@@ -110,13 +114,23 @@ impl Network {
                 image_types: &["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"],
                 max_image_bytes: 4 * 1024 * 1024,
                 max_alt_chars: 1000,
+                link_chars: None,
             },
         }
     }
 
     /// The text's length as this network counts it.
     pub fn text_length(self, text: &str) -> usize {
-        if self.limits().counts_graphemes { text.graphemes(true).count() } else { text.chars().count() }
+        let limits = self.limits();
+        let count = |s: &str| if limits.counts_graphemes { s.graphemes(true).count() } else { s.chars().count() };
+        let Some(link_chars) = limits.link_chars else { return count(text) };
+        let mut length = 0;
+        let mut from = 0;
+        for link in crate::text::links(text) {
+            length += count(&text[from..link.start]) + link_chars;
+            from = link.end;
+        }
+        length + count(&text[from..])
     }
 
     /// Checks the text against this network's length limit.
@@ -401,6 +415,16 @@ mod tests {
             Network::Bluesky.check_text(&over),
             Err(TextTooLong { network: Network::Bluesky, length: 301, limit: 300 })
         );
+    }
+
+    #[test]
+    fn mastodon_counts_a_link_as_23() {
+        let link = format!("https://example.org/{}", "a".repeat(200));
+        let text = format!("Book here: {link} today");
+        assert_eq!(Network::Mastodon.text_length(&text), 11 + 23 + 6);
+        assert_eq!(Network::Bluesky.text_length(&text), text.chars().count());
+        assert!(Network::Mastodon.check_text(&format!("{} {link}", "a".repeat(476))).is_ok());
+        assert!(Network::Mastodon.check_text(&format!("{} {link}", "a".repeat(477))).is_err());
     }
 
     #[test]
