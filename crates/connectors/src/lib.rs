@@ -48,6 +48,10 @@ pub trait Connector: Send + Sync {
 }
 
 /// Builds the connector for a channel's credentials; nothing is sent until the first call.
+///
+/// Keep one connector per channel for as long as its credentials stand: a Bluesky connector signs in
+/// on first use and reuses the session, and bsky.social allows only 30 sign-ins per five minutes and
+/// 300 a day per account.
 pub fn connect(credentials: &Credentials, http: &reqwest::Client) -> Result<Box<dyn Connector>, ConnectorError> {
     Ok(match credentials {
         Credentials::Bluesky { service, identifier, app_password } => {
