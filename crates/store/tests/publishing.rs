@@ -117,7 +117,7 @@ async fn full_life_through_a_two_step_chain() {
         assert!(matches!(own, Err(StoreError::Refused(DecisionRefused::OwnPost))), "{own:?}");
         let old = store.decide(t.org, post.id, 0, DecisionKind::Approve, None, t.medical.id, &who(&t.medical)).await;
         assert!(matches!(old, Err(StoreError::Conflict(_))), "{old:?}");
-        assert_eq!(store.approval_queue(t.org, t.medical.id).await.unwrap(), [post.clone()]);
+        assert_eq!(store.approval_queue(t.org, t.medical.id).await.unwrap(), std::slice::from_ref(&post));
         assert!(store.approval_queue(t.org, t.legal[0].id).await.unwrap().is_empty());
 
         let mut ids = vec![t.legal[0].id, t.legal[1].id];
@@ -193,7 +193,7 @@ async fn full_life_through_a_two_step_chain() {
             assert!(actions.iter().any(|a| a == expected), "{backend:?}: {expected} missing from {actions:?}");
         }
         assert_eq!(actions.iter().filter(|a| *a == "post.published").count(), 1);
-        assert!(matches!(store.audit_verify().await.unwrap(), Ok(_)));
+        assert!(store.audit_verify().await.unwrap().is_ok(), "the audit chain verifies");
     }
 }
 
@@ -222,7 +222,7 @@ async fn an_edit_voids_approvals_and_cancels_jobs() {
 
         // Version 2 needs its own approval; version 1's stays in the record.
         let resubmitted = store.submit_post(t.org, post.id, 2, json!({}), None, &who(&t.author)).await.unwrap();
-        assert_eq!(store.approval_queue(t.org, t.manager.id).await.unwrap(), [resubmitted.clone()]);
+        assert_eq!(store.approval_queue(t.org, t.manager.id).await.unwrap(), std::slice::from_ref(&resubmitted));
         decide(&store, &t, &resubmitted, &t.manager, DecisionKind::Approve).await.unwrap();
         let jobs = store.jobs_of_post(t.org, post.id).await.unwrap();
         assert_eq!(jobs.iter().map(|j| (j.version, j.state)).collect::<Vec<_>>(), [(1, JobState::Cancelled), (2, JobState::Queued)]);
