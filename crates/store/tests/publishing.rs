@@ -485,3 +485,25 @@ async fn concurrent_claimers_never_share_a_job() {
         }
     }
 }
+
+#[tokio::test]
+async fn approvals_and_the_archive_are_append_only() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let t = team(&store).await;
+        let post = approved_post(&store, &t, vec![t.channel.id], None).await;
+        let claimed = store.claim_due_jobs("w", now() + 1_000, 1_000, 10).await.unwrap();
+        let done = PublishedRecord { remote: json!({ "id": "1" }), url: None, at_ms: now() };
+        store.complete_job(claimed[0].job_id, "w", &done).await.unwrap();
+        for sql in [
+            "UPDATE approvals SET decision = 'reject'",
+            "DELETE FROM approvals",
+            "UPDATE archive_items SET body = 'something else'",
+            "DELETE FROM archive_items",
+        ] {
+            let changed = sqlx::query(sql).execute(store.pool()).await;
+            assert!(changed.is_err(), "{backend:?}: {sql} must be refused");
+        }
+        assert_eq!(store.approval_record(t.org, post.id).await.unwrap().len(), 1);
+        assert_eq!(store.archive_items(t.org, &Page { before_id: None, limit: 10 }).await.unwrap()[0].body, post.body);
+    }
+}
