@@ -148,6 +148,8 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
             status: post.status,
             scheduled_at: post.hours_ahead.map(|h| now + h * 3_600_000),
             paid: post.paid,
+            content_type: "general".into(),
+            media_ids: Vec::new(),
         };
         let post_actor = author.map_or_else(|| actor.clone(), |u| Actor::user(u, None));
         store.create_post(org_id, &new, &post_actor).await?;

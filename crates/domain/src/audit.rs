@@ -245,6 +245,32 @@ pub enum AuditAction {
     ChannelCreated,
     /// A post was saved.
     PostCreated,
+    /// A post's content changed: a new version, earlier approvals void.
+    PostEdited,
+    /// A post version was sent for approval.
+    PostSubmitted,
+    /// A blocking screening finding was overridden with a written reason.
+    ScreeningOverridden,
+    /// A reviewer approved a step of a post's chain.
+    PostApproved,
+    /// A reviewer rejected a post.
+    PostRejected,
+    /// A reviewer sent a post back for changes.
+    ChangesRequested,
+    /// A post was given a (new) publishing time.
+    PostRescheduled,
+    /// A post reached a channel.
+    PostPublished,
+    /// Publishing to a channel failed and will be tried again later.
+    PublishRetried,
+    /// Publishing to a channel failed for good.
+    PublishFailed,
+    /// A published item was deleted from its network.
+    PublicationDeleted,
+    /// An approval chain was created or changed.
+    ApprovalChainSaved,
+    /// An approval chain was removed.
+    ApprovalChainDeleted,
 }
 
 impl AuditAction {
@@ -276,6 +302,19 @@ impl AuditAction {
             AuditAction::OrgCreated => "org.created",
             AuditAction::ChannelCreated => "channel.created",
             AuditAction::PostCreated => "post.created",
+            AuditAction::PostEdited => "post.edited",
+            AuditAction::PostSubmitted => "post.submitted",
+            AuditAction::ScreeningOverridden => "post.screening_overridden",
+            AuditAction::PostApproved => "post.approved",
+            AuditAction::PostRejected => "post.rejected",
+            AuditAction::ChangesRequested => "post.changes_requested",
+            AuditAction::PostRescheduled => "post.rescheduled",
+            AuditAction::PostPublished => "post.published",
+            AuditAction::PublishRetried => "post.publish_retried",
+            AuditAction::PublishFailed => "post.publish_failed",
+            AuditAction::PublicationDeleted => "post.publication_deleted",
+            AuditAction::ApprovalChainSaved => "approval_chain.saved",
+            AuditAction::ApprovalChainDeleted => "approval_chain.deleted",
         }
     }
 }

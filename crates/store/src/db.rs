@@ -2,12 +2,12 @@
 
 use std::str::FromStr;
 
-use rounds_domain::{AuditAction, AuditRecord, GENESIS_HASH};
+use rounds_domain::{AuditAction, AuditRecord, GENESIS_HASH, PostStatus};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use crate::{Actor, ApiToken, Backend, Channel, InboxItem, Invitation, Org, Post, PostStatus, Result, Session, StoreError, User};
+use crate::{Actor, ApiToken, Backend, Channel, InboxItem, Invitation, Org, Post, Result, Session, StoreError, User};
 
 /// Opens a pool on `url` and applies pending migrations.
 pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
@@ -297,7 +297,8 @@ pub(crate) fn channel(row: &AnyRow) -> Result<Channel> {
 }
 
 /// Columns of [`post`].
-pub(crate) const POST_COLS: &str = "id, org_id, author_id, body, channel_ids, status, scheduled_at, paid, created_at, updated_at";
+pub(crate) const POST_COLS: &str =
+    "id, org_id, author_id, body, channel_ids, status, scheduled_at, paid, created_at, updated_at, version, content_type, media_ids, status_note";
 
 /// A post from [`POST_COLS`].
 pub(crate) fn post(row: &AnyRow) -> Result<Post> {
@@ -308,13 +309,22 @@ pub(crate) fn post(row: &AnyRow) -> Result<Post> {
         org_id: row.try_get(1)?,
         author_id: row.try_get(2)?,
         body: row.try_get(3)?,
-        channel_ids: serde_json::from_str(&channel_ids).map_err(|e| decode_error(format!("post channel list: {e}")))?,
+        channel_ids: json_ids(&channel_ids, "post channel list")?,
         status: PostStatus::parse(&status).ok_or_else(|| decode_error(format!("unknown post status {status:?}")))?,
         scheduled_at: row.try_get(6)?,
         paid: flag(row, 7)?,
         created_at: row.try_get(8)?,
         updated_at: row.try_get(9)?,
+        version: row.try_get(10)?,
+        content_type: row.try_get(11)?,
+        media_ids: json_ids(&row.try_get::<String, _>(12)?, "post media list")?,
+        status_note: row.try_get(13)?,
     })
+}
+
+/// A stored JSON list of ids.
+pub(crate) fn json_ids(text: &str, what: &str) -> Result<Vec<i64>> {
+    serde_json::from_str(text).map_err(|e| decode_error(format!("{what}: {e}")))
 }
 
 /// Columns of [`inbox_item`].

@@ -7,11 +7,14 @@
 
 mod db;
 mod ops;
+mod publishing;
 mod seal;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
 
+pub use publishing::*;
+pub use rounds_domain::PostStatus;
 pub use types::*;
 
 use std::sync::Arc;
@@ -47,6 +50,12 @@ pub enum StoreError {
     /// Running `pg_dump` or `pg_restore` failed.
     #[error("{0}")]
     Tool(String),
+    /// A post cannot make this move in its life (e.g. editing a published post).
+    #[error("{0}")]
+    Transition(#[from] rounds_domain::TransitionError),
+    /// The user may not decide on this post now (their own post, another step's role, already decided).
+    #[error("{0}")]
+    Refused(#[from] rounds_domain::DecisionRefused),
     /// Any other database error.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -734,41 +743,32 @@ impl Store {
         rows.iter().map(db::channel).collect()
     }
 
-    /// Saves a draft post.
+    /// Saves a post as its version 1.
     pub async fn create_post(&self, org_id: i64, post: &NewPost, actor: &Actor) -> Result<Post> {
-        let channel_ids = serde_json::to_string(&post.channel_ids).map_err(|e| db::decode_error(e.to_string()))?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        // channel_ids is a JSON list, so no foreign key guards it: check each belongs to this organization.
-        for channel_id in &post.channel_ids {
-            let n: i64 = sqlx::query("SELECT COUNT(*) FROM channels WHERE id = $1 AND org_id = $2")
-                .bind(*channel_id)
-                .bind(org_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            if n == 0 {
-                return Err(StoreError::NotFound("channel"));
-            }
-        }
+        publishing::check_channels(&mut tx, org_id, &post.channel_ids).await?;
         let now = now_ms();
         let sql = format!(
-            "INSERT INTO posts (org_id, author_id, body, channel_ids, status, scheduled_at, paid, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {}",
+            "INSERT INTO posts (org_id, author_id, body, channel_ids, status, scheduled_at, paid, content_type, media_ids, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {}",
             db::POST_COLS
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org_id)
             .bind(post.author_id)
             .bind(post.body.as_str())
-            .bind(channel_ids)
+            .bind(publishing::ids_json(&post.channel_ids)?)
             .bind(post.status.as_str())
             .bind(post.scheduled_at)
             .bind(i64::from(post.paid))
+            .bind(post.content_type.as_str())
+            .bind(publishing::ids_json(&post.media_ids)?)
             .bind(now)
             .fetch_one(&mut *tx)
             .await
             .map_err(foreign_key("organization or author"))?;
         let created = db::post(&row)?;
+        publishing::insert_version(&mut tx, &created, actor.user_id).await?;
         let detail = json!({ "status": created.status.as_str(), "channels": created.channel_ids, "paid": created.paid });
         append_audit(&mut tx, actor, AuditAction::PostCreated, &format!("post:{}", created.id), detail).await?;
         tx.commit().await?;

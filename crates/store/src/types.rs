@@ -1,6 +1,6 @@
 //! The rows the store reads and writes.
 
-use rounds_domain::{OrgKind, Role};
+use rounds_domain::{OrgKind, PostStatus, Role};
 use serde::Serialize;
 
 /// Which database engine a [`crate::Store`] runs on.
@@ -258,52 +258,6 @@ pub struct NewChannel {
     pub display_name: String,
 }
 
-/// Where a post is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PostStatus {
-    /// Being written.
-    Draft,
-    /// Submitted, waiting for sign-off.
-    InReview,
-    /// Signed off by everyone required.
-    Approved,
-    /// Approved and queued for a time.
-    Scheduled,
-    /// On the network.
-    Published,
-    /// Sent back by a reviewer.
-    Rejected,
-}
-
-impl PostStatus {
-    /// The stored identifier.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PostStatus::Draft => "draft",
-            PostStatus::InReview => "in_review",
-            PostStatus::Approved => "approved",
-            PostStatus::Scheduled => "scheduled",
-            PostStatus::Published => "published",
-            PostStatus::Rejected => "rejected",
-        }
-    }
-
-    /// The status stored as `s`, if it is one.
-    pub fn parse(s: &str) -> Option<PostStatus> {
-        [
-            PostStatus::Draft,
-            PostStatus::InReview,
-            PostStatus::Approved,
-            PostStatus::Scheduled,
-            PostStatus::Published,
-            PostStatus::Rejected,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-    }
-}
-
 /// A post: one text for one or more channels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Post {
@@ -327,6 +281,14 @@ pub struct Post {
     pub created_at: i64,
     /// Last change, Unix ms.
     pub updated_at: i64,
+    /// The current version (1 at creation, one more per edit); decisions belong to a version.
+    pub version: i64,
+    /// What kind of content it is (e.g. `general`, `brand_promotion`): picks the approval chain.
+    pub content_type: String,
+    /// The attached media, in order.
+    pub media_ids: Vec<i64>,
+    /// Why the post is in its status, when that needs saying (the network's error, a missed slot).
+    pub status_note: Option<String>,
 }
 
 /// What is needed to create a post.
@@ -344,6 +306,10 @@ pub struct NewPost {
     pub scheduled_at: Option<i64>,
     /// Whether it is paid or advocacy content.
     pub paid: bool,
+    /// What kind of content it is (`general` unless it needs a special chain).
+    pub content_type: String,
+    /// The attached media, in order.
+    pub media_ids: Vec<i64>,
 }
 
 /// A comment, mention or direct message received on a channel.

@@ -37,13 +37,15 @@ async fn channels_posts_and_inbox() {
                 status: if i % 2 == 0 { PostStatus::Draft } else { PostStatus::InReview },
                 scheduled_at: (i == 4).then_some(99),
                 paid: i == 3,
+                content_type: "general".into(),
+                media_ids: Vec::new(),
             };
             let created = store.create_post(org.id, &post, &actor).await.unwrap();
             assert_eq!((created.body.as_str(), created.channel_ids.as_slice(), created.paid), (post.body.as_str(), &[channel.id][..], i == 3));
             ids.push(created.id);
         }
         assert_eq!(last_action(&store).await, "post.created");
-        let cross = NewPost { author_id: None, body: "x".into(), channel_ids: vec![foreign.id], status: PostStatus::Draft, scheduled_at: None, paid: false };
+        let cross = NewPost { author_id: None, body: "x".into(), channel_ids: vec![foreign.id], status: PostStatus::Draft, scheduled_at: None, paid: false, content_type: "general".into(), media_ids: Vec::new() };
         assert!(matches!(store.create_post(org.id, &cross, &actor).await, Err(StoreError::NotFound("channel"))), "{backend:?}");
 
         let first = store.posts(org.id, None, &Page { before_id: None, limit: 2 }).await.unwrap();

@@ -52,18 +52,6 @@ struct PostView {
     screened: Screened,
 }
 
-/// A post status in words people read.
-fn status_label(status: PostStatus) -> &'static str {
-    match status {
-        PostStatus::Draft => "Draft",
-        PostStatus::InReview => "In review",
-        PostStatus::Approved => "Approved",
-        PostStatus::Scheduled => "Scheduled",
-        PostStatus::Published => "Published",
-        PostStatus::Rejected => "Rejected",
-    }
-}
-
 fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) -> Vec<PostView> {
     posts
         .into_iter()
@@ -72,7 +60,7 @@ fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) 
             Some(PostView {
                 id: p.id,
                 channels: p.channel_ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", "),
-                status: status_label(p.status),
+                status: p.status.label(),
                 when: p.scheduled_at.map(when).unwrap_or_else(|| format!("updated {}", when(p.updated_at))),
                 paid: p.paid,
                 screened,
@@ -213,7 +201,7 @@ pub(crate) async fn compose_submit(State(state): State<AppState>, viewer: Viewer
         return Ok(render_status(StatusCode::BAD_REQUEST, &page));
     }
     let status = if form.intent == "submit" { PostStatus::InReview } else { PostStatus::Draft };
-    let post = NewPost { author_id: Some(viewer.user.id), body: text, channel_ids: form.channel, status, scheduled_at: None, paid: form.paid.is_some() };
+    let post = NewPost { author_id: Some(viewer.user.id), body: text, channel_ids: form.channel, status, scheduled_at: None, paid: form.paid.is_some(), content_type: "general".into(), media_ids: Vec::new() };
     state.store.create_post(viewer.org.id, &post, &viewer.actor()).await?;
     let notice = if status == PostStatus::InReview { "submitted" } else { "draft_saved" };
     Ok(Redirect::to(&format!("/compose?notice={notice}")).into_response())
@@ -331,7 +319,7 @@ pub(crate) async fn reports(State(state): State<AppState>, viewer: Viewer) -> Ap
     let posts = state.store.posts(viewer.org.id, None, &page(500)).await?;
     let statuses = [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
         .iter()
-        .map(|s| (status_label(*s), posts.iter().filter(|p| p.status == *s).count()))
+        .map(|s| (s.label(), posts.iter().filter(|p| p.status == *s).count()))
         .collect();
     let page = ReportsPage {
         layout: Layout::new(&viewer, "Reports", "/reports"),
