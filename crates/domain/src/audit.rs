@@ -245,6 +245,20 @@ pub enum AuditAction {
     ChannelCreated,
     /// A post was saved.
     PostCreated,
+    /// A channel's network credentials were stored (connected or re-connected).
+    ChannelConnected,
+    /// A channel's credentials were wiped.
+    ChannelDisconnected,
+    /// A channel was deleted.
+    ChannelDeleted,
+    /// A channel became errored or expired (a call to its network failed).
+    ChannelStatusChanged,
+    /// The key that seals stored secrets was replaced and every sealed value re-sealed.
+    KeyRotated,
+    /// An image was uploaded.
+    MediaUploaded,
+    /// An image's alt text changed.
+    MediaAltChanged,
 }
 
 impl AuditAction {
@@ -276,6 +290,13 @@ impl AuditAction {
             AuditAction::OrgCreated => "org.created",
             AuditAction::ChannelCreated => "channel.created",
             AuditAction::PostCreated => "post.created",
+            AuditAction::ChannelConnected => "channel.connected",
+            AuditAction::ChannelDisconnected => "channel.disconnected",
+            AuditAction::ChannelDeleted => "channel.deleted",
+            AuditAction::ChannelStatusChanged => "channel.status_changed",
+            AuditAction::KeyRotated => "key.rotated",
+            AuditAction::MediaUploaded => "media.uploaded",
+            AuditAction::MediaAltChanged => "media.alt_changed",
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Pure types of the Rounds platform, shared by the store, the server and the CLI.
 //!
 //! Nothing here does I/O: roles and what each may do ([`access`]), the audit event and its hash
-//! chain ([`audit`]), and the validated inputs every entry point checks the same way ([`input`]).
+//! chain ([`audit`]), the validated inputs every entry point checks the same way ([`input`]), and
+//! uploaded images stripped of their metadata ([`media`]).
 
 pub mod access;
 pub mod audit;
 pub mod input;
+pub mod media;
 pub mod secret;
 
 pub use access::{Permission, Role};
