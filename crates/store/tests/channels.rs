@@ -237,7 +237,7 @@ async fn rotation_reseals_everything_with_a_new_key() {
         assert_ne!(new_key, old_key);
         assert_eq!(new_key.len(), 32);
         let kept = summary.old_key_file.clone().unwrap();
-        assert_eq!(old_keys(&dir), [kept.clone()]);
+        assert_eq!(old_keys(&dir), std::slice::from_ref(&kept));
         assert_eq!(std::fs::read(&kept).unwrap(), old_key, "the previous key is kept");
         assert!(!dir.path().join("rounds.key.new").exists());
         #[cfg(unix)]
