@@ -519,28 +519,39 @@ impl Store {
     }
 
     /// Settles a rotation that stopped before its key files were swapped (`<key>.new` exists). The
-    /// rotation's audit event commits with the re-sealed values, so the newest `key.rotated` event
-    /// decides: naming the pending key, the database needs it and the swap is finished; otherwise
-    /// nothing was re-sealed and the pending key is dropped.
+    /// re-sealing is one transaction, so the stored values are all sealed with one of the two keys:
+    /// the one that opens a stored value wins. With no sealed value to try, the newest `key.rotated`
+    /// event (committed with the re-sealing) decides. Winning, the pending key is moved into place;
+    /// losing, it is dropped.
     pub(crate) async fn finish_interrupted_rotation(&self) -> Result<()> {
         let path = self.key.path().to_owned();
         let pending = seal::pending_path(&path);
         if !pending.exists() {
             return Ok(());
         }
-        let detail: Option<String> = sqlx::query("SELECT detail FROM audit_events WHERE action = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(AuditAction::KeyRotated.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let committed_id = detail
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-            .and_then(|d| d.get("new_key_id").and_then(|v| v.as_str()).map(str::to_owned));
         // A pending file that does not even read as a key was cut short before the transaction began.
         let new_key = seal::Key::read(&pending).ok();
+        let current = self.key.current();
+        let new_key_needed = match (&new_key, self.sealed_sample().await?) {
+            (None, _) => false,
+            (Some(key), Some((purpose, sealed))) => {
+                if key.try_open(&purpose, &sealed).is_some() {
+                    true
+                } else if current.try_open(&purpose, &sealed).is_some() {
+                    false
+                } else {
+                    return Err(StoreError::Secret(format!(
+                        "a key rotation was interrupted, and neither the key file {} nor {} opens the stored secrets: \
+                         restore the key file from its backup",
+                        path.display(),
+                        pending.display()
+                    )));
+                }
+            }
+            (Some(key), None) => self.last_rotation_key_id().await?.as_deref() == Some(key.id()),
+        };
         match new_key {
-            Some(key) if committed_id.as_deref() == Some(key.id()) => {
+            Some(key) if new_key_needed => {
                 let old = seal::finish_swap(&path, now_ms())?;
                 tracing::warn!(key_file = %path.display(), old = %old.display(), "finished an interrupted key rotation");
                 self.key.replace(key);
@@ -551,6 +562,30 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// One sealed value and its purpose, to find out which key the stored values need.
+    async fn sealed_sample(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let user = sqlx::query("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        if let Some(row) = user {
+            return Ok(Some((crate::totp_purpose(row.try_get(0)?), row.try_get(1)?)));
+        }
+        let channel =
+            sqlx::query("SELECT id, credentials FROM channels WHERE credentials IS NOT NULL ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        channel.map(|row| Ok((credentials_purpose(row.try_get(0)?), row.try_get(1)?))).transpose()
+    }
+
+    /// The key id the newest `key.rotated` event names as the new key.
+    async fn last_rotation_key_id(&self) -> Result<Option<String>> {
+        let detail: Option<String> = sqlx::query("SELECT detail FROM audit_events WHERE action = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(AuditAction::KeyRotated.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        Ok(detail
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|d| d.get("new_key_id").and_then(|v| v.as_str()).map(str::to_owned)))
     }
 }
 

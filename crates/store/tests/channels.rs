@@ -325,6 +325,39 @@ async fn rotation_interrupted_before_commit_is_rolled_back_on_open() {
 }
 
 #[tokio::test]
+async fn rotation_interrupted_with_nothing_sealed_follows_the_audit_log() {
+    for (backend, dir, store) in scratch_stores().await {
+        set_up(&store).await;
+        let url = store_url(&store, &dir).await;
+        let summary = store.rotate_key_interrupted(&Actor::cli()).await.unwrap();
+        assert_eq!(summary.totp_secrets + summary.channel_credentials, 0);
+        store.close().await;
+        let new_key = std::fs::read(dir.path().join("rounds.key.new")).unwrap();
+        let recovered = Store::open(&url, &key_file(&dir)).await.unwrap();
+        assert_eq!(std::fs::read(key_file(&dir)).unwrap(), new_key, "{backend:?}: the committed rotation is finished");
+        recovered.close().await;
+    }
+}
+
+#[tokio::test]
+async fn rotation_interrupted_with_neither_key_fitting_refuses_to_guess() {
+    let (dir, store) = rounds_store::testing::scratch_sqlite().await;
+    sealed_values(&store).await;
+    let url = store_url(&store, &dir).await;
+    store.close().await;
+    let old_key = std::fs::read(key_file(&dir)).unwrap();
+    std::fs::write(key_file(&dir), [3u8; 32]).unwrap();
+    std::fs::write(dir.path().join("rounds.key.new"), [4u8; 32]).unwrap();
+    let err = Store::open(&url, &key_file(&dir)).await.err().unwrap().to_string();
+    assert!(err.contains("neither the key file") && err.contains("rounds.key.new"), "{err}");
+    assert!(dir.path().join("rounds.key.new").exists(), "nothing is deleted while the right key is unknown");
+    std::fs::write(key_file(&dir), old_key).unwrap();
+    let recovered = Store::open(&url, &key_file(&dir)).await.unwrap();
+    assert!(!dir.path().join("rounds.key.new").exists());
+    recovered.close().await;
+}
+
+#[tokio::test]
 async fn rotation_with_a_value_the_key_cannot_open_changes_nothing() {
     for (backend, dir, store) in scratch_stores().await {
         let (admin, ch, _) = sealed_values(&store).await;
