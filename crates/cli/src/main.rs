@@ -1,5 +1,5 @@
 //! The `rounds` command: screen messages, list rules, evaluate accuracy, measure speed, and administer
-//! the platform (users, audit log, backups).
+//! the platform (users, audit log, backups, key rotation).
 
 mod audit_cmd;
 mod backup_cmd;
@@ -9,6 +9,7 @@ mod db;
 mod eval;
 mod human;
 mod input;
+mod keys_cmd;
 mod output;
 mod rules;
 mod sarif;
@@ -64,6 +65,8 @@ enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Restore a backup into an empty database and verify its audit chain.
     Restore(backup_cmd::RestoreArgs),
+    /// Replace the key that seals stored secrets (`rounds keys rotate`).
+    Keys(keys_cmd::KeysArgs),
 }
 
 /// The models `rounds train` can rebuild.
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit_cmd::run(args),
         Command::Backup(args) => backup_cmd::backup(args).map(|()| exit::CLEAN),
         Command::Restore(args) => backup_cmd::restore(args).map(|()| exit::CLEAN),
+        Command::Keys(args) => keys_cmd::run(args).map(|()| exit::CLEAN),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -271,6 +271,20 @@ pub enum AuditAction {
     ApprovalChainSaved,
     /// An approval chain was removed.
     ApprovalChainDeleted,
+    /// A channel's network credentials were stored (connected or re-connected).
+    ChannelConnected,
+    /// A channel's credentials were wiped.
+    ChannelDisconnected,
+    /// A channel was deleted.
+    ChannelDeleted,
+    /// A channel became errored or expired (a call to its network failed).
+    ChannelStatusChanged,
+    /// The key that seals stored secrets was replaced and every sealed value re-sealed.
+    KeyRotated,
+    /// An image was uploaded.
+    MediaUploaded,
+    /// An image's alt text changed.
+    MediaAltChanged,
 }
 
 impl AuditAction {
@@ -315,6 +329,13 @@ impl AuditAction {
             AuditAction::PublicationDeleted => "post.publication_deleted",
             AuditAction::ApprovalChainSaved => "approval_chain.saved",
             AuditAction::ApprovalChainDeleted => "approval_chain.deleted",
+            AuditAction::ChannelConnected => "channel.connected",
+            AuditAction::ChannelDisconnected => "channel.disconnected",
+            AuditAction::ChannelDeleted => "channel.deleted",
+            AuditAction::ChannelStatusChanged => "channel.status_changed",
+            AuditAction::KeyRotated => "key.rotated",
+            AuditAction::MediaUploaded => "media.uploaded",
+            AuditAction::MediaAltChanged => "media.alt_changed",
         }
     }
 }

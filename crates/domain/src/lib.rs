@@ -1,12 +1,14 @@
 //! Pure types of the Rounds platform, shared by the store, the server and the CLI.
 //!
 //! Nothing here does I/O: roles and what each may do ([`access`]), the audit event and its hash
-//! chain ([`audit`]), the validated inputs every entry point checks the same way ([`input`]), and the
-//! rules of a post's life and its approval chain ([`publishing`]).
+//! chain ([`audit`]), the validated inputs every entry point checks the same way ([`input`]), the
+//! rules of a post's life and its approval chain ([`publishing`]), and uploaded images stripped of
+//! their metadata ([`media`]).
 
 pub mod access;
 pub mod audit;
 pub mod input;
+pub mod media;
 pub mod publishing;
 pub mod secret;
 

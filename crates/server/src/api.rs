@@ -424,7 +424,7 @@ pub(crate) struct ChannelOut {
 /// The organization's channels.
 pub(crate) async fn channels(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ChannelOut>>> {
     let channels = state.store.channels(viewer.org.id).await?;
-    Ok(Json(channels.into_iter().map(|c| ChannelOut { id: c.id, network: c.network, handle: c.handle, display_name: c.display_name, status: c.status }).collect()))
+    Ok(Json(channels.into_iter().map(|c| ChannelOut { id: c.id, network: c.network, handle: c.handle, display_name: c.display_name, status: c.status.as_str().to_owned() }).collect()))
 }
 
 #[derive(OpenApi)]

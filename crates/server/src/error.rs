@@ -147,6 +147,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound(what) => AppError::with(ErrorCode::NotFound, format!("{what} not found.")),
             StoreError::Conflict(msg) => AppError::with(ErrorCode::Conflict, msg),
+            StoreError::Invalid(msg) => AppError::with(ErrorCode::InvalidInput, msg),
             other => AppError::internal(other),
         }
     }

@@ -7,7 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use crate::{Actor, ApiToken, Backend, Channel, InboxItem, Invitation, Org, Post, Result, Session, StoreError, User};
+use crate::{Actor, ApiToken, Backend, Channel, ChannelStatus, InboxItem, Invitation, Org, Post, Result, Session, StoreError, User};
 
 /// Opens a pool on `url` and applies pending migrations.
 pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
@@ -281,18 +281,26 @@ pub(crate) fn audit_record(row: &AnyRow) -> Result<Option<AuditRecord>> {
 }
 
 /// Columns of [`channel`].
-pub(crate) const CHANNEL_COLS: &str = "id, org_id, network, handle, display_name, status, created_at";
+pub(crate) const CHANNEL_COLS: &str = "id, org_id, network, handle, display_name, status, created_at, token_expires_at, \
+     last_success_at, last_error, last_error_at, last_checked_at, sync_cursor";
 
 /// A channel from [`CHANNEL_COLS`].
 pub(crate) fn channel(row: &AnyRow) -> Result<Channel> {
+    let status: String = row.try_get(5)?;
     Ok(Channel {
         id: row.try_get(0)?,
         org_id: row.try_get(1)?,
         network: row.try_get(2)?,
         handle: row.try_get(3)?,
         display_name: row.try_get(4)?,
-        status: row.try_get(5)?,
+        status: ChannelStatus::parse(&status).ok_or_else(|| decode_error(format!("unknown channel status {status:?}")))?,
         created_at: row.try_get(6)?,
+        token_expires_at: row.try_get(7)?,
+        last_success_at: row.try_get(8)?,
+        last_error: row.try_get(9)?,
+        last_error_at: row.try_get(10)?,
+        last_checked_at: row.try_get(11)?,
+        sync_cursor: row.try_get(12)?,
     })
 }
 

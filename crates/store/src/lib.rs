@@ -5,6 +5,7 @@
 //! (`$1` placeholders, `RETURNING`, `ON CONFLICT`); migrations live in `migrations/{sqlite,postgres}`
 //! and are applied on open.
 
+mod channels;
 mod db;
 mod ops;
 mod publishing;
@@ -15,6 +16,7 @@ mod types;
 
 pub use publishing::*;
 pub use rounds_domain::PostStatus;
+pub use channels::{ChannelHealth, ChannelStatus, MAX_ALT_CHARS, MAX_MEDIA_BYTES, Media, NewMedia, RotateSummary};
 pub use types::*;
 
 use std::sync::Arc;
@@ -41,6 +43,9 @@ pub enum StoreError {
     /// A uniqueness rule was violated (e.g. an email already in use) or a one-time step was already taken.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The input cannot be stored as given (an image over the size limit, credentials that are not JSON).
+    #[error("{0}")]
+    Invalid(String),
     /// Encrypting or decrypting a secret failed (wrong key file, damaged ciphertext).
     #[error("cannot decrypt a stored secret: {0}")]
     Secret(String),
@@ -86,12 +91,15 @@ impl Store {
     ///
     /// `sqlite://rounds-data/rounds.db` creates the folder and the file, turns on WAL and foreign keys;
     /// `postgres://user@host/db` connects to an existing database. `key_file` holds the 32-byte key
-    /// that encrypts TOTP secrets (and later social-account tokens); it is created (mode 0600) when
-    /// missing and never stored in the database.
+    /// that encrypts TOTP secrets and channel credentials; it is created (mode 0600) when missing and
+    /// never stored in the database. A key rotation interrupted by a crash is finished or rolled back
+    /// here (see [`Store::rotate_key`]).
     pub async fn open(url: &str, key_file: &std::path::Path) -> Result<Store> {
         let key = seal::SecretKey::load_or_create(key_file)?;
         let (pool, backend) = db::connect(url).await?;
-        Ok(Store { pool, backend, key, url: url.into() })
+        let store = Store { pool, backend, key, url: url.into() };
+        store.finish_interrupted_rotation().await?;
+        Ok(store)
     }
 
     /// Which backend this store runs on.
@@ -292,12 +300,13 @@ impl Store {
     /// Stores a freshly enrolled TOTP secret (sealed with the key) and the hashes of the recovery
     /// codes, replacing any earlier ones.
     pub async fn enable_totp(&self, user_id: i64, secret: &[u8], recovery_code_hashes: &[String], actor: &Actor) -> Result<()> {
-        let sealed = self.key.seal(&totp_purpose(user_id), secret)?;
+        let (sealed, key_id) = self.key.seal_stamped(&totp_purpose(user_id), secret)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
         // A new secret starts a new step history: the old one's last step says nothing about it.
-        let done = sqlx::query("UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
+        let done = sqlx::query("UPDATE users SET totp_secret = $2, totp_key_id = $3, totp_last_step = NULL WHERE id = $1")
             .bind(user_id)
             .bind(sealed)
+            .bind(key_id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
@@ -319,9 +328,10 @@ impl Store {
 
     /// The user's TOTP secret, unsealed; `None` when MFA is not enrolled.
     pub async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT totp_secret FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?;
-        let sealed: Option<Vec<u8>> = row.ok_or(StoreError::NotFound("user"))?.try_get(0)?;
-        sealed.map(|s| self.key.open(&totp_purpose(user_id), &s)).transpose()
+        let row = sqlx::query("SELECT totp_secret, totp_key_id FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+        let row = row.ok_or(StoreError::NotFound("user"))?;
+        let (sealed, stamped): (Option<Vec<u8>>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+        sealed.map(|s| self.key.open_stamped(&totp_purpose(user_id), &s, stamped.as_deref(), "TOTP secret")).transpose()
     }
 
     /// Claims a TOTP time step for the user: `true` only if it is later than every step used before,

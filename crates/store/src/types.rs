@@ -241,8 +241,20 @@ pub struct Channel {
     pub handle: String,
     /// The name shown in Rounds.
     pub display_name: String,
-    /// `not_connected`, `connected`, `error` (credentials come with publishing).
-    pub status: String,
+    /// Whether Rounds can act on it.
+    pub status: crate::ChannelStatus,
+    /// When the access token expires, Unix ms.
+    pub token_expires_at: Option<i64>,
+    /// The last call to the network that worked, Unix ms.
+    pub last_success_at: Option<i64>,
+    /// The last failure in the network's own words.
+    pub last_error: Option<String>,
+    /// When that failure happened, Unix ms.
+    pub last_error_at: Option<i64>,
+    /// The last call to the network, Unix ms.
+    pub last_checked_at: Option<i64>,
+    /// Where reading replies and mentions got to (the network's cursor).
+    pub sync_cursor: Option<String>,
     /// Creation time, Unix ms.
     pub created_at: i64,
 }
