@@ -282,7 +282,8 @@ async fn a_token_mastodon_refuses_shows_its_words_and_stores_nothing() {
         let org = set_up(&server.store).await;
         let (_, manager) = org.user(Role::SocialManager).await;
         let before = server.store.channels(org.org_id).await.unwrap().len();
-        let fields = [("network", "mastodon"), ("instance", mastodon.uri().as_str()), ("access_token", secret)];
+        let uri = mastodon.uri();
+        let fields = [("network", "mastodon"), ("instance", uri.as_str()), ("access_token", secret)];
         let (status, page) = form(&server, &manager, "/channels", &fields).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(page.contains("The access token is invalid"), "{page}");
@@ -312,7 +313,8 @@ async fn a_token_mastodon_accepts_connects_the_channel_sealed() {
     for server in TestServer::every_backend().await.unwrap() {
         let org = set_up(&server.store).await;
         let (_, manager) = org.user(Role::SocialManager).await;
-        let fields = [("network", "mastodon"), ("instance", mastodon.uri().as_str()), ("access_token", secret)];
+        let uri = mastodon.uri();
+        let fields = [("network", "mastodon"), ("instance", uri.as_str()), ("access_token", secret)];
         let (status, _) = form(&server, &manager, "/channels", &fields).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let channels = server.store.channels(org.org_id).await.unwrap();
