@@ -145,6 +145,11 @@ async fn a_blocking_finding_needs_a_written_override_by_someone_who_may_publish(
         assert!(page.contains("John Smith</mark>"), "the name is marked in the preview");
         assert!(page.contains("Redact as [PHONE]"));
         assert!(page.contains("recovering well"), "the text stays in the form");
+        let phone = PHI.find("555-867-5309").unwrap();
+        let (start, end) = (phone.to_string(), (phone + 12).to_string());
+        let (status, field) = form(&server, &responder, "/compose/redact", &[("text", PHI), ("start", start.as_str()), ("end", end.as_str())]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(field.contains("call his wife at [PHONE]") && !field.contains("5309"), "{field}");
 
         let (_, post) = api(&server, &responder, "POST", "/api/v1/posts", json!({ "body": PHI, "channel_ids": [org.bluesky.id] })).await;
         let id = post["id"].as_i64().unwrap();

@@ -657,3 +657,28 @@ pub(crate) async fn upload(State(state): State<AppState>, viewer: Viewer, header
 struct UploadRefused {
     message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+    use super::*;
+
+    #[test]
+    fn the_cut_lies_where_the_network_stops_counting() {
+        let text = format!("{}tail", "a".repeat(300));
+        assert_eq!(over_limit_at(Network::Bluesky, &text), Some(300));
+        assert_eq!(over_limit_at(Network::Bluesky, &"é".repeat(300)), None);
+        assert_eq!(over_limit_at(Network::Bluesky, &"é".repeat(301)), Some(600), "a byte index on a character boundary");
+    }
+
+    #[test]
+    fn local_times_follow_the_organization_zone() {
+        let chicago = time_zone("America/Chicago").unwrap();
+        let ms = parse_local("2026-07-01T09:30", &chicago).unwrap();
+        assert_eq!(ms, parse_rfc3339("2026-07-01T14:30:00Z").unwrap());
+        assert_eq!(format_local(ms, &chicago), "2026-07-01T09:30");
+        assert!(time_zone("Mars/Olympus_Mons").is_err());
+        assert!(parse_local("next tuesday", &chicago).is_err());
+    }
+}
