@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use rounds_domain::secret::{random_token, sha256_hex};
 use rounds_domain::{Email, Role};
@@ -19,6 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::pages::channels::{ConnectForm, connect_new};
+use crate::pages::compose::{Draft, media_of_post, parse_rfc3339, screen_post, store_error, submit_checked, validate_draft};
 use crate::session::Viewer;
 use crate::{AppState, now_ms};
 
@@ -409,28 +411,326 @@ pub(crate) async fn posts(State(state): State<AppState>, viewer: Viewer, Query(q
     Ok(Json(paged(items, page.limit, |p: &PostOut| p.id)))
 }
 
-/// A social account.
+/// A social account with the health of its sign-in.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ChannelOut {
     id: i64,
+    /// `bluesky`, `mastodon` or `facebook`.
     network: String,
     handle: String,
     display_name: String,
+    /// `not_connected`, `connected`, `error` or `expired`.
     status: String,
+    /// When the token expires, Unix milliseconds; absent when it does not.
+    token_expires_at: Option<i64>,
+    /// The last call to the network that worked, Unix milliseconds.
+    last_success_at: Option<i64>,
+    /// The last failure, in the network's own words.
+    last_error: Option<String>,
+    /// When it failed, Unix milliseconds.
+    last_error_at: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/channels", tag = "posts", security(("token" = [])),
+impl From<rounds_store::Channel> for ChannelOut {
+    fn from(c: rounds_store::Channel) -> ChannelOut {
+        ChannelOut {
+            id: c.id,
+            network: c.network,
+            handle: c.handle,
+            display_name: c.display_name,
+            status: c.status.as_str().to_owned(),
+            token_expires_at: c.token_expires_at,
+            last_success_at: c.last_success_at,
+            last_error: c.last_error,
+            last_error_at: c.last_error_at,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", security(("token" = [])),
     responses((status = 200, body = Vec<ChannelOut>), (status = 403, body = ErrorBody)))]
 /// The organization's channels.
 pub(crate) async fn channels(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ChannelOut>>> {
     let channels = state.store.channels(viewer.org.id).await?;
-    Ok(Json(channels.into_iter().map(|c| ChannelOut { id: c.id, network: c.network, handle: c.handle, display_name: c.display_name, status: c.status.as_str().to_owned() }).collect()))
+    Ok(Json(channels.into_iter().map(ChannelOut::from).collect()))
+}
+
+/// The credentials of a channel to connect; which fields are needed depends on `network`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChannelIn {
+    /// `bluesky`, `mastodon` or `facebook`.
+    network: String,
+    /// Bluesky: the PDS URL (default `https://bsky.social`).
+    #[serde(default)]
+    service: Option<String>,
+    /// Bluesky: the handle or email address.
+    #[serde(default)]
+    identifier: Option<String>,
+    /// Bluesky: an app password, never the account password.
+    #[serde(default)]
+    app_password: Option<String>,
+    /// Mastodon: the instance URL.
+    #[serde(default)]
+    instance: Option<String>,
+    /// Mastodon: an access token with the read and write scopes.
+    #[serde(default)]
+    access_token: Option<String>,
+    /// Facebook: the page id.
+    #[serde(default)]
+    page_id: Option<String>,
+    /// Facebook: a page access token.
+    #[serde(default)]
+    page_access_token: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", security(("token" = [])), request_body = ChannelIn,
+    responses((status = 200, description = "Connected: the network accepted the credentials, which are now stored sealed", body = ChannelOut),
+              (status = 400, description = "`invalid_input`, or `network_refused` with the network's own message; nothing is stored", body = ErrorBody),
+              (status = 403, body = ErrorBody),
+              (status = 502, description = "`network_unavailable`: the network could not be reached; nothing is stored", body = ErrorBody)))]
+/// Connects a channel: the network checks the credentials before anything is stored.
+pub(crate) async fn connect_channel(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<ChannelIn>) -> AppResult<Json<ChannelOut>> {
+    let form = ConnectForm {
+        network: input.network,
+        service: input.service.unwrap_or_default(),
+        identifier: input.identifier.unwrap_or_default(),
+        app_password: input.app_password.unwrap_or_default(),
+        instance: input.instance.unwrap_or_default(),
+        access_token: input.access_token.unwrap_or_default(),
+        page_id: input.page_id.unwrap_or_default(),
+        page_access_token: input.page_access_token.unwrap_or_default(),
+    };
+    let channel = connect_new(&state, &viewer, &form).await.map_err(AppError::from)?;
+    Ok(Json(channel.into()))
+}
+
+/// One screening finding of a post.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FindingOut {
+    /// Stable rule id, e.g. `phi.phone`.
+    rule: String,
+    severity: String,
+    action: String,
+    /// Byte offsets into `body`.
+    start: usize,
+    end: usize,
+    matched: String,
+    explanation: String,
+    suggestion: Option<String>,
+}
+
+/// A post with its current version's screening.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PostDetail {
+    id: i64,
+    /// Send it back as `expected_version` when editing or submitting.
+    version: i64,
+    body: String,
+    channel_ids: Vec<i64>,
+    /// `draft`, `in_review`, `changes_requested`, `rejected`, `approved`, `scheduled`, `published`, `failed` or `needs_reschedule`.
+    status: String,
+    /// Why the post is in its status, when that needs saying.
+    status_note: Option<String>,
+    content_type: String,
+    paid: bool,
+    media_ids: Vec<i64>,
+    /// Unix milliseconds.
+    scheduled_at: Option<i64>,
+    /// Unix milliseconds.
+    updated_at: i64,
+    /// The screening decision for the current text: `allow`, `hold_for_review`, `hide`, `block` or `escalate`.
+    decision: String,
+    findings: Vec<FindingOut>,
+}
+
+async fn post_detail(state: &AppState, org_id: i64, post: rounds_store::Post) -> AppResult<PostDetail> {
+    let media = media_of_post(state, org_id, &post).await?;
+    let report = screen_post(state, &post.body, post.paid, &media)?;
+    Ok(PostDetail {
+        id: post.id,
+        version: post.version,
+        status: post.status.as_str().to_owned(),
+        status_note: post.status_note,
+        content_type: post.content_type,
+        paid: post.paid,
+        media_ids: post.media_ids,
+        scheduled_at: post.scheduled_at,
+        updated_at: post.updated_at,
+        channel_ids: post.channel_ids,
+        decision: report.decision.as_str().to_owned(),
+        findings: report
+            .findings
+            .iter()
+            .filter(|f| f.field.is_text())
+            .map(|f| FindingOut {
+                rule: f.rule_id.clone(),
+                severity: f.severity.as_str().to_owned(),
+                action: f.action.as_str().to_owned(),
+                start: f.span.start,
+                end: f.span.end,
+                matched: f.matched.clone(),
+                explanation: f.explanation.clone(),
+                suggestion: f.suggestion.clone(),
+            })
+            .collect(),
+        body: post.body,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/posts/{id}", tag = "posts", security(("token" = [])), params(("id" = i64, Path, description = "Post id")),
+    responses((status = 200, body = PostDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// One post with its current version's screening.
+pub(crate) async fn post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Json<PostDetail>> {
+    let post = state.store.post(viewer.org.id, id).await?;
+    Ok(Json(post_detail(&state, viewer.org.id, post).await?))
+}
+
+/// A draft's content.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DraftIn {
+    body: String,
+    #[serde(default)]
+    channel_ids: Vec<i64>,
+    #[serde(default)]
+    paid: bool,
+    /// `general` (default), `brand_promotion`, `disease_awareness`, `clinical_trial` or `crisis_communication`: picks the approval chain.
+    #[serde(default)]
+    content_type: Option<String>,
+    /// When to publish once approved, RFC 3339 (e.g. `2026-11-26T09:30:00Z`); absent: as soon as approved.
+    #[serde(default)]
+    scheduled_at: Option<String>,
+    /// Uploaded images, in order.
+    #[serde(default)]
+    media_ids: Vec<i64>,
+}
+
+impl DraftIn {
+    fn draft(self) -> AppResult<Draft> {
+        Ok(Draft {
+            body: self.body.trim().to_owned(),
+            channel_ids: self.channel_ids,
+            paid: self.paid,
+            scheduled_at: self.scheduled_at.as_deref().map(parse_rfc3339).transpose()?,
+            content_type: self.content_type.unwrap_or_else(|| "general".into()),
+            media_ids: self.media_ids,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("token" = [])), request_body = DraftIn,
+    responses((status = 200, body = PostDetail), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Creates a draft.
+pub(crate) async fn create_post(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<DraftIn>) -> AppResult<Json<PostDetail>> {
+    let draft = input.draft()?;
+    validate_draft(&state, viewer.org.id, &draft).await?;
+    let new = rounds_store::NewPost {
+        author_id: Some(viewer.user.id),
+        body: draft.body,
+        channel_ids: draft.channel_ids,
+        status: PostStatus::Draft,
+        scheduled_at: draft.scheduled_at,
+        paid: draft.paid,
+        content_type: draft.content_type,
+        media_ids: draft.media_ids,
+    };
+    let post = state.store.create_post(viewer.org.id, &new, &viewer.actor()).await.map_err(store_error)?;
+    Ok(Json(post_detail(&state, viewer.org.id, post).await?))
+}
+
+/// A new version of a post.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditIn {
+    /// The `version` you read; a post changed since then is refused with `conflict`.
+    expected_version: i64,
+    body: String,
+    #[serde(default)]
+    channel_ids: Vec<i64>,
+    #[serde(default)]
+    paid: bool,
+    #[serde(default)]
+    content_type: Option<String>,
+    /// RFC 3339; absent: as soon as approved.
+    #[serde(default)]
+    scheduled_at: Option<String>,
+    #[serde(default)]
+    media_ids: Vec<i64>,
+}
+
+#[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", security(("token" = [])), params(("id" = i64, Path, description = "Post id")), request_body = EditIn,
+    responses((status = 200, description = "The new version; the post is a draft again (approvals were for the old text)", body = PostDetail),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`conflict`: the post changed since `expected_version`, or was published", body = ErrorBody)))]
+/// Edits a post: a new version, checked against the version the client read.
+pub(crate) async fn edit_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<EditIn>) -> AppResult<Json<PostDetail>> {
+    let expected = input.expected_version;
+    let draft = DraftIn { body: input.body, channel_ids: input.channel_ids, paid: input.paid, content_type: input.content_type, scheduled_at: input.scheduled_at, media_ids: input.media_ids }.draft()?;
+    validate_draft(&state, viewer.org.id, &draft).await?;
+    let edit = rounds_store::PostEdit {
+        body: draft.body,
+        channel_ids: draft.channel_ids,
+        paid: draft.paid,
+        scheduled_at: draft.scheduled_at,
+        content_type: draft.content_type,
+        media_ids: draft.media_ids,
+    };
+    let post = state.store.update_post(viewer.org.id, id, expected, &edit, &viewer.actor()).await.map_err(store_error)?;
+    Ok(Json(post_detail(&state, viewer.org.id, post).await?))
+}
+
+/// Submission for approval.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubmitIn {
+    /// The `version` you read; absent: the current one.
+    #[serde(default)]
+    expected_version: Option<i64>,
+    /// Overrides a blocking screening decision: at least 20 characters, only for roles that may publish; audited.
+    #[serde(default)]
+    override_reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/posts/{id}/submit", tag = "posts", security(("token" = [])), params(("id" = i64, Path, description = "Post id")), request_body = SubmitIn,
+    responses((status = 200, body = PostDetail),
+              (status = 400, description = "`invalid_input`: no channel, too long for a chosen network, an image without alt text", body = ErrorBody),
+              (status = 403, description = "`forbidden`, also when a role that may not publish gives an override reason", body = ErrorBody),
+              (status = 409, body = ErrorBody),
+              (status = 422, description = "`screening_blocked`: a blocking finding and no valid override", body = ErrorBody)))]
+/// Submits the current version for approval; the server screens it again first.
+pub(crate) async fn submit_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<SubmitIn>) -> AppResult<Json<PostDetail>> {
+    let post = state.store.post(viewer.org.id, id).await?;
+    if input.expected_version.is_some_and(|v| v != post.version) {
+        return Err(AppError::with(ErrorCode::Conflict, "The post changed since you read it; read it again before submitting."));
+    }
+    let post = submit_checked(&state, &viewer, &post, input.override_reason.as_deref()).await?;
+    Ok(Json(post_detail(&state, viewer.org.id, post).await?))
+}
+
+/// A new time for an approved post.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleIn {
+    /// RFC 3339, e.g. `2026-11-26T09:30:00-05:00`.
+    at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/posts/{id}/schedule", tag = "posts", security(("token" = [])), params(("id" = i64, Path, description = "Post id")), request_body = ScheduleIn,
+    responses((status = 200, body = PostDetail), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`conflict`: the post is not approved, scheduled, late or failed", body = ErrorBody)))]
+/// Schedules an approved (or late, or failed) post for a new time; for its author or a role that may publish.
+pub(crate) async fn schedule_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<ScheduleIn>) -> AppResult<Json<PostDetail>> {
+    let at = parse_rfc3339(&input.at)?;
+    let post = state.store.post(viewer.org.id, id).await?;
+    let post = crate::pages::posts::schedule_post(&state, &viewer, &post, at).await?;
+    Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox and posts of a Rounds organization."),
-    paths(me, rules, screen, users, invite, audit, inbox, posts, channels),
+    info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox, channels and posts of a Rounds organization."),
+    paths(me, rules, screen, users, invite, audit, inbox, posts, channels, connect_channel, post, create_post, edit_post, submit_post, schedule_post),
     modifiers(&TokenAuth)
 )]
 struct ApiDoc;

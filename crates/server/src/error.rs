@@ -30,6 +30,12 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The change conflicts with the current state (duplicate email, set-up already done).
     Conflict,
+    /// Screening blocks the post and no valid written override was given.
+    ScreeningBlocked,
+    /// The social network refused the request (bad credentials, content it does not take).
+    NetworkRefused,
+    /// The social network could not be reached, had a server error or is rate limiting.
+    NetworkUnavailable,
     /// Too many failed sign-ins; wait and retry.
     TooManyAttempts,
     /// The request took too long.
@@ -53,6 +59,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::ScreeningBlocked => "screening_blocked",
+            ErrorCode::NetworkRefused => "network_refused",
+            ErrorCode::NetworkUnavailable => "network_unavailable",
             ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
@@ -70,6 +79,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::ScreeningBlocked => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NetworkRefused => StatusCode::BAD_REQUEST,
+            ErrorCode::NetworkUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Timeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,6 +119,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "The request is too large.",
             ErrorCode::UnsupportedMediaType => "This content type is not accepted here.",
             ErrorCode::Conflict => "That conflicts with the current state.",
+            ErrorCode::ScreeningBlocked => "Screening blocks this post.",
+            ErrorCode::NetworkRefused => "The social network refused the request.",
+            ErrorCode::NetworkUnavailable => "The social network could not be reached; try again later.",
             ErrorCode::TooManyAttempts => "Too many attempts. Wait a few minutes and try again.",
             ErrorCode::Timeout => "The request took too long.",
             ErrorCode::Internal => "Something went wrong on our side. The operation id below helps your administrator find it.",

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) screener: Screener,
     pub(crate) routes: Vec<RouteRule>,
+    /// One HTTP client for every call to a social network, so connections and TLS sessions are shared.
+    pub(crate) http: reqwest::Client,
 }
 
 impl std::ops::Deref for AppState {
@@ -96,7 +98,7 @@ impl App {
     pub fn with_policy(store: Store, config: Config, policy: Policy) -> Result<App, ServerError> {
         let screener = Screener::new(policy).map_err(|e| ServerError::Policy { path: "(built-in)".into(), message: e.to_string() })?;
         let (routes, table) = routes::build();
-        let state = AppState(Arc::new(Inner { store, config, screener, routes: table }));
+        let state = AppState(Arc::new(Inner { store, config, screener, routes: table, http: connectors::http_client() }));
         let router = layers::wrap(routes, &state).with_state(state.clone());
         Ok(App { state, router })
     }

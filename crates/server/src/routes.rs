@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::handler::Handler;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use rounds_domain::Permission;
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ pub enum Access {
 /// One route: method, path pattern and access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RouteRule {
-    /// `GET` or `POST`.
+    /// `GET`, `POST` or `PUT`.
     pub method: &'static str,
     /// The axum path pattern, e.g. `/users/{id}/role`.
     pub path: &'static str,
@@ -56,6 +56,16 @@ impl Table {
     {
         self.router = self.router.route(path, get(handler));
         self.rules.push(RouteRule { method: "GET", path, access });
+        self
+    }
+
+    fn put<H, T>(mut self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, put(handler));
+        self.rules.push(RouteRule { method: "PUT", path, access });
         self
     }
 
@@ -97,8 +107,22 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .post("/account/tokens", SignedIn, pages::account::create_token)
         .post("/account/tokens/{id}/revoke", SignedIn, pages::account::revoke_token)
         .get("/inbox", perm(P::ViewInbox), pages::sections::inbox)
-        .get("/compose", perm(P::ComposePosts), pages::sections::compose)
-        .post("/compose", perm(P::ComposePosts), pages::sections::compose_submit)
+        .get("/compose", perm(P::ComposePosts), pages::compose::compose)
+        .post("/compose", perm(P::ComposePosts), pages::compose::compose_submit)
+        .post("/compose/preview", perm(P::ComposePosts), pages::compose::preview)
+        .post("/compose/redact", perm(P::ComposePosts), pages::compose::redact)
+        .post("/compose/upload", perm(P::ComposePosts), pages::compose::upload)
+        .get("/posts/{id}", perm(P::ViewPosts), pages::posts::show)
+        .get("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_form)
+        .post("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_submit)
+        .post("/posts/{id}/submit", perm(P::ComposePosts), pages::posts::submit)
+        .post("/posts/{id}/reschedule", perm(P::ComposePosts), pages::posts::reschedule)
+        .post("/posts/{id}/publications/{publication}/delete", perm(P::Publish), pages::posts::delete_publication)
+        .get("/channels", perm(P::ViewPosts), pages::channels::list)
+        .post("/channels", perm(P::ManageChannels), pages::channels::add)
+        .post("/channels/{id}/connect", perm(P::ManageChannels), pages::channels::reconnect)
+        .post("/channels/{id}/check", perm(P::ManageChannels), pages::channels::check)
+        .post("/channels/{id}/disconnect", perm(P::ManageChannels), pages::channels::disconnect)
         .get("/calendar", perm(P::ViewPosts), pages::sections::calendar)
         .get("/approvals", perm(P::ViewPosts), pages::sections::approvals)
         .get("/cases", perm(P::ViewCases), pages::sections::cases)
@@ -127,7 +151,13 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .get("/api/v1/audit", perm(P::ViewAudit), api::audit)
         .get("/api/v1/inbox", perm(P::ViewInbox), api::inbox)
         .get("/api/v1/posts", perm(P::ViewPosts), api::posts)
-        .get("/api/v1/channels", perm(P::ViewPosts), api::channels);
+        .get("/api/v1/channels", perm(P::ViewPosts), api::channels)
+        .post("/api/v1/channels", perm(P::ManageChannels), api::connect_channel)
+        .post("/api/v1/posts", perm(P::ComposePosts), api::create_post)
+        .get("/api/v1/posts/{id}", perm(P::ViewPosts), api::post)
+        .put("/api/v1/posts/{id}", perm(P::ComposePosts), api::edit_post)
+        .post("/api/v1/posts/{id}/submit", perm(P::ComposePosts), api::submit_post)
+        .post("/api/v1/posts/{id}/schedule", perm(P::ComposePosts), api::schedule_post);
     (t.router, t.rules)
 }
 

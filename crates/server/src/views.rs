@@ -18,12 +18,13 @@ pub(crate) struct NavItem {
 }
 
 /// The sections, in navigation order, with the permission that shows each.
-const SECTIONS: [(&str, &str, Option<Permission>); 12] = [
+const SECTIONS: [(&str, &str, Option<Permission>); 13] = [
     ("/", "Home", None),
     ("/inbox", "Inbox", Some(Permission::ViewInbox)),
     ("/compose", "Compose", Some(Permission::ComposePosts)),
     ("/calendar", "Calendar", Some(Permission::ViewPosts)),
     ("/approvals", "Approvals", Some(Permission::ViewPosts)),
+    ("/channels", "Channels", Some(Permission::ViewPosts)),
     ("/cases", "Cases", Some(Permission::ViewCases)),
     ("/archive", "Archive", Some(Permission::ViewArchive)),
     ("/reports", "Reports", Some(Permission::ViewReports)),
@@ -112,6 +113,11 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "settings_saved" => "Settings saved.",
         "draft_saved" => "Draft saved.",
         "submitted" => "Submitted for approval.",
+        "rescheduled" => "The post has its new time.",
+        "publication_deleted" => "The post was deleted from the network.",
+        "channel_connected" => "The channel is connected.",
+        "channel_checked" => "The channel was checked; its status below is the network's answer.",
+        "channel_disconnected" => "The channel was disconnected and its credentials erased.",
         "signed_out" => "You are signed out.",
         "setup_done" => "Your organization is ready. Sign in with the admin account you just created.",
         "invitation_accepted" => "Your account is ready. Sign in.",

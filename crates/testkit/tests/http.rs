@@ -62,7 +62,8 @@ async fn request(client: &reqwest::Client, method: &str, url: &str, cookie: Opti
         if let Some(t) = csrf {
             headers.insert("x-csrf-token", HeaderValue::from_str(t).unwrap());
         }
-        client.post(url).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body("")
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        client.request(method, url).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body("")
     };
     builder.headers(headers).send().await.unwrap()
 }

@@ -3,6 +3,9 @@
 pub(crate) mod account;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod channels;
+pub(crate) mod compose;
+pub(crate) mod posts;
 pub(crate) mod sections;
 pub(crate) mod settings;
 pub(crate) mod users;

@@ -1,4 +1,4 @@
-//! The working sections: home, inbox, compose, calendar, approvals, cases, archive, reports and
+//! The working sections: home, inbox, calendar, approvals, cases, archive, reports and
 //! the screening page. Inbox, cases and approvals screen their items as they are shown.
 
 use std::collections::{BTreeMap, HashMap};
@@ -6,22 +6,21 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use rounds_domain::Permission;
-use rounds_store::{Channel, NewPost, Page, Post, PostStatus};
+use rounds_store::{Channel, Page, Post, PostStatus};
 use serde::Deserialize;
 
 use super::NoticeQuery;
+use super::compose::MAX_TEXT;
 use super::account::when;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::screening::{Screened, screen};
 use crate::session::Viewer;
-use crate::views::{Layout, render, render_status};
+use crate::views::{Layout, render};
 use crate::AppState;
 
-/// Longest text the compose and screen pages accept (the engine's own limit is far higher).
-const MAX_TEXT: usize = 20_000;
 
 fn page(limit: u32) -> Page {
     Page { before_id: None, limit }
@@ -142,69 +141,6 @@ struct InboxPage {
 pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
     let items = inbox_views(&state, &viewer, 100).await?;
     Ok(render(&InboxPage { layout: Layout::new(&viewer, "Inbox", "/inbox"), items }))
-}
-
-#[derive(Template)]
-#[template(path = "compose.html")]
-struct ComposePage {
-    layout: Layout,
-    channels: Vec<Channel>,
-    text: String,
-    selected: Vec<i64>,
-    paid: bool,
-    result: Option<Screened>,
-    error: Option<String>,
-}
-
-/// The compose page: a draft, checked by the screening engine as you type.
-pub(crate) async fn compose(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
-    let channels = state.store.channels(viewer.org.id).await?;
-    let layout = Layout::new(&viewer, "Compose", "/compose").with_notice(q.notice.as_deref());
-    Ok(render(&ComposePage { layout, channels, text: String::new(), selected: Vec::new(), paid: false, result: None, error: None }))
-}
-
-/// Compose form fields; `channel` repeats (one per ticked box).
-struct ComposeForm {
-    text: String,
-    channel: Vec<i64>,
-    paid: Option<String>,
-    intent: String,
-}
-
-/// Saves the draft, or submits it for approval; the screening result is shown again either way.
-pub(crate) async fn compose_submit(State(state): State<AppState>, viewer: Viewer, body: axum::body::Bytes) -> AppResult<Response> {
-    // Repeated `channel` fields need the non-strict decoder; serde_urlencoded keeps the last only.
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::new(ErrorCode::BadRequest))?;
-    let form = ComposeForm {
-        text: pairs.iter().find(|(k, _)| k == "text").map(|(_, v)| v.clone()).unwrap_or_default(),
-        channel: pairs.iter().filter(|(k, _)| k == "channel").filter_map(|(_, v)| v.parse().ok()).collect(),
-        paid: pairs.iter().find(|(k, _)| k == "paid").map(|(_, v)| v.clone()),
-        intent: pairs.iter().find(|(k, _)| k == "intent").map(|(_, v)| v.clone()).unwrap_or_default(),
-    };
-    let channels = state.store.channels(viewer.org.id).await?;
-    let text = form.text.trim().to_owned();
-    let problem = if text.is_empty() {
-        Some("Write something first.".to_owned())
-    } else if text.len() > MAX_TEXT {
-        Some(format!("The draft is longer than {MAX_TEXT} bytes."))
-    } else if form.channel.iter().any(|id| !channels.iter().any(|c| c.id == *id)) {
-        Some("One of the chosen channels does not exist.".to_owned())
-    } else if form.intent == "submit" && form.channel.is_empty() {
-        Some("Choose at least one channel before submitting for approval.".to_owned())
-    } else {
-        None
-    };
-    let result = screen(&state, &text, true).ok();
-    if let Some(problem) = problem {
-        let layout = Layout::new(&viewer, "Compose", "/compose");
-        let page = ComposePage { layout, channels, text: form.text, selected: form.channel, paid: form.paid.is_some(), result, error: Some(problem) };
-        return Ok(render_status(StatusCode::BAD_REQUEST, &page));
-    }
-    let status = if form.intent == "submit" { PostStatus::InReview } else { PostStatus::Draft };
-    let post = NewPost { author_id: Some(viewer.user.id), body: text, channel_ids: form.channel, status, scheduled_at: None, paid: form.paid.is_some(), content_type: "general".into(), media_ids: Vec::new() };
-    state.store.create_post(viewer.org.id, &post, &viewer.actor()).await?;
-    let notice = if status == PostStatus::InReview { "submitted" } else { "draft_saved" };
-    Ok(Redirect::to(&format!("/compose?notice={notice}")).into_response())
 }
 
 #[derive(Template)]
