@@ -165,6 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn the_publishing_table_turns_the_in_process_publisher_off() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::default().publishing, Publishing { worker: true, lease_secs: 300 });
+            jail.create_file("rounds.toml", "[publishing]\nworker = false\nlease_secs = 60\n")?;
+            let c = Config::load(Some(Path::new("rounds.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.publishing, Publishing { worker: false, lease_secs: 60 });
+            jail.create_file("typo.toml", "[publishing]\nwrker = false\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_and_missing_files_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("rounds.toml", "bnid = \"0.0.0.0:9000\"\n")?;
