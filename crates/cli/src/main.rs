@@ -17,6 +17,7 @@ mod screen_cmd;
 mod serve;
 mod train;
 mod user_cmd;
+mod worker_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Run the web app and the JSON API (embedded SQLite by default).
     Serve(serve::ServeArgs),
+    /// Publish scheduled posts only, against the same database as `rounds serve` (run several to share the work).
+    Worker(worker_cmd::WorkerArgs),
     /// Screen messages from files or stdin and report what the engine finds.
     Screen(screen_cmd::ScreenArgs),
     /// List every screening rule with its category, default severity and actions.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).map(|()| exit::CLEAN),
+        Command::Worker(args) => worker_cmd::run(args).map(|()| exit::CLEAN),
         Command::Screen(args) => screen_cmd::run(&args),
         Command::Rules { format } => rules::run(format == TableFormat::Json).map(|()| exit::CLEAN),
         Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),

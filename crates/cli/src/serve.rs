@@ -1,9 +1,11 @@
-//! `rounds serve`: opens the store, optionally seeds the demo sandbox, and serves the web app and API.
+//! `rounds serve`: opens the store, optionally seeds the demo sandbox, and serves the web app and API,
+//! publishing scheduled posts in the same process unless told not to.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use jobs::{Publisher, PublisherOptions};
 use rounds_server::{App, Config};
 use rounds_store::Store;
 
@@ -25,6 +27,9 @@ pub(crate) struct ServeArgs {
     /// Start with a sandbox organization full of sample content and print its sign-in details.
     #[arg(long)]
     demo: bool,
+    /// Do not publish scheduled posts in this process (run `rounds worker` processes instead).
+    #[arg(long)]
+    no_publisher: bool,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -45,11 +50,18 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.database_url {
         config.database_url = Some(url);
     }
+    if args.no_publisher {
+        config.publishing.worker = false;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(serve(config, args.demo))
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let publishing = config.publishing.worker.then(|| PublisherOptions {
+        lease: std::time::Duration::from_secs(config.publishing.lease_secs.max(1)),
+        ..PublisherOptions::default()
+    });
     let url = config.database_url();
     let store = Store::open(&url, &config.key_file()).await.with_context(|| format!("cannot open the database {url}"))?;
     let logins = if demo { Some(rounds_demo::seed(&store).await.context("cannot seed the demo sandbox")?) } else { None };
@@ -63,13 +75,41 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         None if !set_up => println!("First start: open http://{addr}/setup to create your organization and its administrator."),
         None => {}
     }
+    // One signal stops both the web app and the publisher.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = std::sync::Arc::new(stop);
+    let publisher = publishing.map(|options| {
+        let publisher = Publisher::new(store.clone(), connectors::http_client(), jobs::worker_id(), options);
+        println!("Publishing scheduled posts as worker {}.", publisher.worker_id());
+        tokio::spawn(publisher.run(stopped_signal(stopped.clone())))
+    });
     println!("Press Ctrl-C to stop.");
-    app.serve(listener, shutdown_signal()).await?;
+    let on_signal = std::sync::Arc::clone(&stop);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = on_signal.send(true);
+    });
+    let served = app.serve(listener, stopped_signal(stopped)).await;
+    // Also when the web app stopped on an error: the publisher must not outlive it.
+    let _ = stop.send(true);
+    if let Some(publisher) = publisher {
+        // The publisher finishes the job in hand: a post half-sent is worse than a slower exit.
+        if let Err(e) = publisher.await {
+            tracing::error!(error = %e, "the publisher stopped abnormally");
+        }
+    }
     store.close().await;
+    served?;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes once `stopped` turns true (or its sender is gone).
+async fn stopped_signal(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|&stop| stop).await;
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -90,7 +130,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing requests and the publishing job in flight");
 }
 
 /// A database URL fit for the console: the password replaced by `***`.

@@ -38,6 +38,25 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// A screening policy TOML file; default: the built-in hospital policy.
     pub policy_file: Option<PathBuf>,
+    /// Scheduled publishing in this process.
+    pub publishing: Publishing,
+}
+
+/// The `[publishing]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Publishing {
+    /// Whether `rounds serve` publishes due posts itself; `false` when `rounds worker` processes do it.
+    pub worker: bool,
+    /// How long a worker holds a job before another may take it over (and first checks the network).
+    pub lease_secs: u64,
+}
+
+impl Default for Publishing {
+    fn default() -> Self {
+        // Five minutes outlast a publish with four image uploads at the connectors' 30 s timeout.
+        Publishing { worker: true, lease_secs: 300 }
+    }
 }
 
 impl Default for Config {
@@ -56,12 +75,13 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             policy_file: None,
+            publishing: Publishing::default(),
         }
     }
 }
 
 /// The keys of [`Config`], as read from `ROUNDS_<KEY>` environment variables.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "bind",
     "data_dir",
     "database_url",
@@ -75,6 +95,7 @@ const KEYS: [&str; 13] = [
     "max_body_bytes",
     "request_timeout_secs",
     "policy_file",
+    "publishing",
 ];
 
 /// The configuration file or environment could not be read.
@@ -139,6 +160,19 @@ mod tests {
             assert_eq!(c.bind.port(), 9000);
             assert_eq!(c.session_idle_minutes, 20);
             assert_eq!(c.database_url(), "sqlite://rounds-data/rounds.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_publishing_table_turns_the_in_process_publisher_off() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::default().publishing, Publishing { worker: true, lease_secs: 300 });
+            jail.create_file("rounds.toml", "[publishing]\nworker = false\nlease_secs = 60\n")?;
+            let c = Config::load(Some(Path::new("rounds.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.publishing, Publishing { worker: false, lease_secs: 60 });
+            jail.create_file("typo.toml", "[publishing]\nwrker = false\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())
         });
     }

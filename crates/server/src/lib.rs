@@ -24,7 +24,7 @@ use axum::Router;
 use screen::{Policy, Screener};
 use rounds_store::Store;
 
-pub use config::Config;
+pub use config::{Config, Publishing};
 pub use error::{AppError, ErrorCode};
 pub use routes::{Access, RouteRule};
 
