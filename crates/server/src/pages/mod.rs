@@ -1,8 +1,12 @@
 //! Handlers of the web pages, one module per area.
 
 pub(crate) mod account;
+pub(crate) mod approvals;
+pub(crate) mod archive;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod calendar;
+pub(crate) mod notifications;
 pub(crate) mod sections;
 pub(crate) mod settings;
 pub(crate) mod users;
