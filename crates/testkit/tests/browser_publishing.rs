@@ -213,8 +213,13 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["url"], url);
         assert_eq!(lines[0]["record"]["approvals"].as_array().map(Vec::len), Some(3), "both versions' decisions");
-        let archived: Value = api("/api/v1/archive").send().await.unwrap().json().await.unwrap();
+        let denied = api("/api/v1/archive").send().await.unwrap();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN, "a Medical reviewer has no archive access");
+        let admin_token = "rnd_admin_token_for_tests_0123456789";
+        store.create_api_token(admin.id, "tests", &sha256_hex(admin_token.as_bytes()), "rnd_admi", &actor(&admin)).await.unwrap();
+        let archived: Value = client().get(server.url("/api/v1/archive")).bearer_auth(admin_token).send().await.unwrap().json().await.unwrap();
         assert_eq!(archived["items"][0]["post_id"], post.id, "{archived}");
+        assert_eq!(archived["items"][0]["url"], url);
 
         // The published post stays on the calendar (API and page) with its address.
         let (from, to) = (format!("{}:00Z", utc_minute(now_ms() - 86_400_000)), format!("{}:00Z", utc_minute(now_ms() + 86_400_000)));
