@@ -97,7 +97,7 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
         let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
         let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
         let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
-        let legal = add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
+        add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
         let medical = add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
         let actor = |u: &User| Actor::user(u, None);
         let channel = store.create_channel(org.id, &NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() }, &actor(&admin)).await.unwrap();
