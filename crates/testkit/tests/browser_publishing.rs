@@ -2,7 +2,8 @@
 //! two-step sign-off by two reviewers (one on the review page, one through the API), a decision on a
 //! stale version refused, the word diff since the version a reviewer decided on, the calendar with
 //! its re-scheduling form, the archive with the network link and the approval record, the JSON
-//! Lines export, and notifications.
+//! Lines export, and notifications; then two reviewers signing off in their own headless Chromium
+//! sessions and the post showing as scheduled on the calendar.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
@@ -231,4 +232,62 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
         let (_, page) = get(&server, &admin_s, "/calendar").await;
         assert!(page.contains("Published") && page.contains(&format!("href=\"{url}\"")), "{page}");
     }
+}
+
+/// Waits (bounded) for an element matching `css` in a browser.
+async fn wait_for(browser: &rounds_testkit::Browser, css: &str) -> fantoccini::elements::Element {
+    browser.wait().at_most(std::time::Duration::from_secs(20)).for_element(fantoccini::Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css:?}: {e}"))
+}
+
+/// Signs in on the sign-in page and waits for the home page.
+async fn browser_sign_in(browser: &rounds_testkit::Browser, server: &TestServer, email: &str) {
+    browser.goto(&server.url("/login")).await.unwrap();
+    wait_for(browser, "input[name=email]").await.send_keys(email).await.unwrap();
+    wait_for(browser, "input[name=password]").await.send_keys(PASSWORD).await.unwrap();
+    wait_for(browser, "form[action='/login'] button[type=submit]").await.click().await.unwrap();
+    wait_for(browser, "nav.sections").await;
+}
+
+#[tokio::test]
+async fn two_reviewers_sign_off_in_their_own_browsers() {
+    let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
+    let store = &server.store;
+    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
+    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
+    let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
+    let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
+    add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
+    add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
+    let channel = store.create_channel(org.id, &NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() }, &Actor::user(&admin, None)).await.unwrap();
+    let steps = vec![
+        rounds_domain::publishing::ChainStep { role: Role::LegalReviewer, mode: rounds_domain::publishing::StepMode::Any },
+        rounds_domain::publishing::ChainStep { role: Role::MedicalReviewer, mode: rounds_domain::publishing::StepMode::Any },
+    ];
+    let chain = rounds_store::NewChain { name: "Clinical".into(), channel_id: None, content_type: None, chain: rounds_domain::publishing::ApprovalChain::new(steps).unwrap() };
+    store.save_approval_chain(org.id, &chain, &Actor::user(&admin, None)).await.unwrap();
+    let slot = now_ms() + 3 * 3_600_000;
+    let new = NewPost { author_id: Some(author.id), body: "Join our flu shot clinic on Saturday".into(), channel_ids: vec![channel.id], status: PostStatus::Draft, scheduled_at: Some(slot), paid: false, content_type: "general".into(), media_ids: Vec::new() };
+    let post = store.create_post(org.id, &new, &Actor::user(&author, None)).await.unwrap();
+    store.submit_post(org.id, post.id, 1, json!({"decision": "allow", "findings": []}), None, &Actor::user(&author, None)).await.unwrap();
+
+    for (email, step) in [("lee@mercy.test", "Step 1 of 2"), ("mo@mercy.test", "Step 2 of 2")] {
+        let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
+        browser_sign_in(&browser, &server, email).await;
+        browser.goto(&server.url("/approvals")).await.unwrap();
+        wait_for(&browser, &format!("a[href='/approvals/{}']", post.id)).await.click().await.unwrap();
+        let summary = wait_for(&browser, "p.chain-summary").await.text().await.unwrap();
+        assert!(summary.starts_with(step), "{email} sees {summary:?}");
+        assert_eq!(wait_for(&browser, ".diff-note").await.text().await.unwrap(), "First time you see this post.");
+        wait_for(&browser, "button[name=kind][value=approve]").await.click().await.unwrap();
+        let notice = wait_for(&browser, "main .notice").await.text().await.unwrap();
+        assert_eq!(notice, "Your decision was recorded.");
+        if email.starts_with("mo") {
+            let day = &utc_minute(slot)[..10];
+            browser.goto(&server.url(&format!("/calendar?view=week&date={day}"))).await.unwrap();
+            let status = wait_for(&browser, &format!("#post-{} .badge.status", post.id)).await.text().await.unwrap();
+            assert_eq!(status, "Scheduled");
+        }
+        browser.close().await.unwrap();
+    }
+    assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
 }
