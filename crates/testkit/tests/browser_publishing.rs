@@ -3,7 +3,8 @@
 //! stale version refused, the word diff since the version a reviewer decided on, the calendar with
 //! its re-scheduling form, the archive with the network link and the approval record, the JSON
 //! Lines export, and notifications; then two reviewers signing off in their own headless Chromium
-//! sessions and the post showing as scheduled on the calendar.
+//! sessions, the real publisher putting the post on the local Bluesky network, and the calendar and
+//! the archive showing it with its network link.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
@@ -290,4 +291,59 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
         browser.close().await.unwrap();
     }
     assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
+
+    // Publishing, by the real publisher, to an account on the local Bluesky network.
+    let Some(pds) = local_bluesky() else { return };
+    let (handle, credentials) = bluesky_account(&pds).await;
+    let health = rounds_store::ChannelHealth { handle: handle.clone(), display_name: handle.clone(), token_expires_at: None };
+    store.connect_channel(org.id, channel.id, &serde_json::to_string(&credentials).unwrap(), &health, &Actor::user(&admin, None)).await.unwrap();
+    let publisher = jobs::Publisher::new(store.clone(), connectors::http_client(), "browser-test".into(), jobs::PublisherOptions::default());
+    let reports = publisher.publish_due(slot + 1_000).await.unwrap();
+    let jobs::Outcome::Published { url } = &reports[0].outcome else { panic!("{reports:?}") };
+    assert!(url.starts_with(&format!("https://bsky.app/profile/{handle}/post/")), "{url}");
+    let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
+    browser_sign_in(&browser, &server, "admin@mercy.test").await;
+    browser.goto(&server.url("/archive")).await.unwrap();
+    wait_for(&browser, &format!("a.network-link[href='{url}']")).await;
+    let record = wait_for(&browser, "ul.approvals").await.text().await.unwrap();
+    assert!(record.contains("Approved by Lee Legal") && record.contains("Approved by Mo Medical"), "{record}");
+    let day = &utc_minute(slot)[..10];
+    browser.goto(&server.url(&format!("/calendar?view=week&date={day}"))).await.unwrap();
+    wait_for(&browser, &format!("#post-{} a.network-link[href='{url}']", post.id)).await;
+    assert_eq!(wait_for(&browser, &format!("#post-{} .badge.status", post.id)).await.text().await.unwrap(), "Published");
+    browser.close().await.unwrap();
+}
+
+/// The local Bluesky network's PDS; `None` (skipping, with a message) without one outside CI.
+fn local_bluesky() -> Option<String> {
+    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
+        _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
+        _ => {
+            eprintln!("publishing skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS, or run scripts/test)");
+            None
+        }
+    }
+}
+
+/// A fresh `*.test` account on the PDS and an app password for Rounds.
+async fn bluesky_account(pds: &str) -> (String, connectors::Credentials) {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let handle = format!("w{:x}{nanos:x}.test", std::process::id());
+    let http = connectors::http_client();
+    let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
+    let created: Value = http.post(format!("{pds}/xrpc/com.atproto.server.createAccount")).json(&body).send().await.unwrap().json().await.unwrap();
+    let access = created["accessJwt"].as_str().unwrap_or_else(|| panic!("createAccount: {created}"));
+    let app: Value = http
+        .post(format!("{pds}/xrpc/com.atproto.server.createAppPassword"))
+        .bearer_auth(access)
+        .json(&json!({ "name": "rounds" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app_password = app["password"].as_str().unwrap_or_else(|| panic!("createAppPassword: {app}")).to_owned();
+    (handle.clone(), connectors::Credentials::Bluesky { service: pds.to_owned(), identifier: handle, app_password })
 }
