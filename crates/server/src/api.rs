@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pages::channels::{ConnectForm, connect_new};
 use crate::pages::compose::{Draft, media_of_post, parse_rfc3339, screen_post, store_error, submit_checked, validate_draft};
 use crate::session::Viewer;
-use crate::{AppState, now_ms};
+use crate::{AppState, now_ms, pages};
 
 /// A JSON body whose every rejection (bad syntax, wrong shape, invalid UTF-8, wrong content type)
 /// becomes a 400 `invalid_json` error naming the problem.
@@ -727,10 +727,224 @@ pub(crate) async fn schedule_post(State(state): State<AppState>, viewer: Viewer,
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
+// Approvals, calendar and archive.
+
+/// A post waiting for the caller's decision.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApprovalOut {
+    post_id: i64,
+    /// Decide on this version (send it as `expected_version`).
+    version: i64,
+    body: String,
+    channel_ids: Vec<i64>,
+    /// Unix milliseconds.
+    scheduled_at: Option<i64>,
+    /// Its slot is less than 24 hours away (or already passed).
+    approval_due: bool,
+    /// Where the chain stands, in words.
+    summary: String,
+    /// The chain's steps: `[{"role": "legal_reviewer", "mode": "any"}, …]`.
+    #[schema(value_type = Object)]
+    chain: Value,
+    /// `{"state": "awaiting_step", "step": 0, "waiting_on": [user ids]}` and the like.
+    #[schema(value_type = Object)]
+    progress: Value,
+}
+
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", security(("token" = [])),
+    responses((status = 200, body = Vec<ApprovalOut>), (status = 403, body = ErrorBody)))]
+/// The caller's approval queue: posts whose current step waits for them, oldest first.
+pub(crate) async fn approvals(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ApprovalOut>>> {
+    let org = viewer.org.id;
+    let members = pages::approvals::role_members(&state.store.users(org).await?);
+    let now = now_ms();
+    let mut out = Vec::new();
+    for post in state.store.approval_queue(org, viewer.user.id).await? {
+        let cs = pages::approvals::chain_state(&state, org, &post, &members).await?;
+        out.push(ApprovalOut {
+            post_id: post.id,
+            version: post.version,
+            approval_due: pages::calendar::approval_due(&post, now),
+            summary: pages::approvals::progress_summary(&cs.chain, &cs.progress),
+            chain: serde_json::to_value(&cs.chain).map_err(AppError::internal)?,
+            progress: serde_json::to_value(&cs.progress).map_err(AppError::internal)?,
+            body: post.body,
+            channel_ids: post.channel_ids,
+            scheduled_at: post.scheduled_at,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// A reviewer's decision on one version of a post.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecisionIn {
+    /// `approve`, `request_changes` or `reject`.
+    kind: String,
+    /// Required for `request_changes` and `reject`.
+    #[serde(default)]
+    comment: Option<String>,
+    /// The version the reviewer read; a decision on an older version is refused with 409.
+    expected_version: i64,
+}
+
+/// The post after the decision.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DecisionOut {
+    post_id: i64,
+    /// The post's status now, e.g. `in_review`, `scheduled`, `needs_reschedule`, `rejected`.
+    status: String,
+    /// Where the chain stands, in words.
+    summary: String,
+    #[schema(value_type = Object)]
+    progress: Value,
+}
+
+#[utoipa::path(post, path = "/api/v1/posts/{id}/decisions", tag = "approvals", security(("token" = [])), request_body = DecisionIn,
+    params(("id" = i64, Path, description = "The post")),
+    responses((status = 200, body = DecisionOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not this user's step (their own post, another role, already decided)"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The post changed since that version was read")))]
+/// Approves, rejects or requests changes on the version the reviewer read.
+pub(crate) async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<DecisionIn>) -> AppResult<Json<DecisionOut>> {
+    let (kind, comment) = pages::approvals::check_decision(&input.kind, input.comment.as_deref())?;
+    let progress = state
+        .store
+        .decide(viewer.org.id, id, input.expected_version, kind, comment.as_deref(), viewer.user.id, &viewer.actor())
+        .await
+        .map_err(pages::approvals::decision_error)?;
+    let post = state.store.post(viewer.org.id, id).await?;
+    let chain = pages::approvals::chain_state(&state, viewer.org.id, &post, &pages::approvals::role_members(&state.store.users(viewer.org.id).await?)).await?.chain;
+    Ok(Json(DecisionOut {
+        post_id: id,
+        status: post.status.as_str().to_owned(),
+        summary: pages::approvals::progress_summary(&chain, &progress),
+        progress: serde_json::to_value(&progress).map_err(AppError::internal)?,
+    }))
+}
+
+/// Calendar range, RFC 3339 instants.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct CalendarQuery {
+    /// Start, inclusive, e.g. `2026-11-01T00:00:00Z`.
+    from: String,
+    /// End, exclusive; at most 100 days after `from`.
+    to: String,
+}
+
+/// Where a post was published.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PublicationOut {
+    channel_id: i64,
+    version: i64,
+    url: Option<String>,
+    /// Unix milliseconds.
+    published_at: i64,
+    /// Unix milliseconds; set once it was deleted from the network.
+    deleted_at: Option<i64>,
+}
+
+/// A post on the calendar.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CalendarOut {
+    post_id: i64,
+    /// `in_review`, `approved`, `scheduled`, `needs_reschedule`, `failed` or `published`.
+    status: String,
+    channel_ids: Vec<i64>,
+    /// Unix milliseconds.
+    scheduled_at: Option<i64>,
+    /// Still in review less than 24 hours before its slot.
+    approval_due: bool,
+    /// Why it is in its status, when that needs saying (a missed slot, the network's error).
+    status_note: Option<String>,
+    publications: Vec<PublicationOut>,
+}
+
+fn rfc3339(name: &str, raw: &str) -> AppResult<i64> {
+    raw.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| AppError::with(ErrorCode::InvalidInput, format!("{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z, not {raw:?}")))
+}
+
+/// The longest range one calendar request covers.
+const CALENDAR_MAX_MS: i64 = 100 * 86_400_000;
+
+#[utoipa::path(get, path = "/api/v1/calendar", tag = "approvals", security(("token" = [])), params(CalendarQuery),
+    responses((status = 200, body = Vec<CalendarOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// Posts in review or scheduled in the range, and posts published in it, by time.
+pub(crate) async fn calendar(State(state): State<AppState>, viewer: Viewer, Query(q): Query<CalendarQuery>) -> AppResult<Json<Vec<CalendarOut>>> {
+    let (from, to) = (rfc3339("from", &q.from)?, rfc3339("to", &q.to)?);
+    if to <= from || to - from > CALENDAR_MAX_MS {
+        return Err(AppError::with(ErrorCode::InvalidInput, "to must come after from, at most 100 days later."));
+    }
+    let org = viewer.org.id;
+    let now = now_ms();
+    let mut entries: Vec<(i64, CalendarOut)> = Vec::new();
+    let out = |post: rounds_store::Post, publications: Vec<rounds_store::Publication>| CalendarOut {
+        post_id: post.id,
+        status: post.status.as_str().to_owned(),
+        approval_due: pages::calendar::approval_due(&post, now),
+        publications: publications
+            .into_iter()
+            .map(|p| PublicationOut { channel_id: p.channel_id, version: p.version, url: p.url, published_at: p.published_at, deleted_at: p.deleted_at })
+            .collect(),
+        channel_ids: post.channel_ids,
+        scheduled_at: post.scheduled_at,
+        status_note: post.status_note,
+    };
+    for e in state.store.posts_between(org, from, to).await? {
+        let at = e.publications.iter().map(|p| p.published_at).min().or(e.post.scheduled_at).unwrap_or(e.post.created_at);
+        entries.push((at, out(e.post, e.publications)));
+    }
+    for status in [PostStatus::InReview, PostStatus::Approved] {
+        for post in state.store.posts(org, Some(status), &Page { before_id: None, limit: 500 }).await? {
+            if let Some(at) = post.scheduled_at.filter(|t| (from..to).contains(t)) {
+                entries.push((at, out(post, Vec::new())));
+            }
+        }
+    }
+    entries.sort_by_key(|(at, e)| (*at, e.post_id));
+    Ok(Json(entries.into_iter().map(|(_, e)| e).collect()))
+}
+
+/// An archived item.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ArchiveOut {
+    id: i64,
+    /// `post`, `deletion` or `edit`.
+    kind: String,
+    post_id: Option<i64>,
+    channel_id: Option<i64>,
+    /// The item's address on the network.
+    url: Option<String>,
+    /// The text as published.
+    body: String,
+    /// `{"version", "approvals": [{version, step, user_id, user_name, user_email, decision, comment, at_ms}], "report", "override_reason", "network"}`.
+    #[schema(value_type = Object)]
+    record: Value,
+    /// Unix milliseconds.
+    at_ms: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/archive", tag = "approvals", security(("token" = [])), params(PageQuery),
+    responses((status = 200, body = Paged<ArchiveOut>), (status = 403, body = ErrorBody)))]
+/// Archived items, newest first, each with its approval record and screening report.
+pub(crate) async fn archive(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PageQuery>) -> AppResult<Json<Paged<ArchiveOut>>> {
+    let page = q.page()?;
+    let items = state.store.archive_items(viewer.org.id, &page).await?;
+    let items = items
+        .into_iter()
+        .map(|i| ArchiveOut { id: i.id, kind: i.kind, post_id: i.post_id, channel_id: i.channel_id, url: i.url, body: i.body, record: i.record, at_ms: i.at_ms })
+        .collect();
+    Ok(Json(paged(items, page.limit, |i: &ArchiveOut| i.id)))
+}
+
+// End of approvals, calendar and archive.
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox, channels and posts of a Rounds organization."),
-    paths(me, rules, screen, users, invite, audit, inbox, posts, channels, connect_channel, post, create_post, edit_post, submit_post, schedule_post),
+    info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox, channels, posts, approvals, calendar and archive of a Rounds organization."),
+    paths(me, rules, screen, users, invite, audit, inbox, posts, channels, connect_channel, post, create_post, edit_post, submit_post, schedule_post, approvals, decide, calendar, archive),
     modifiers(&TokenAuth)
 )]
 struct ApiDoc;

@@ -1,10 +1,14 @@
 //! Handlers of the web pages, one module per area.
 
 pub(crate) mod account;
+pub(crate) mod approvals;
+pub(crate) mod archive;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod calendar;
 pub(crate) mod channels;
 pub(crate) mod compose;
+pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod sections;
 pub(crate) mod settings;

@@ -1,5 +1,5 @@
-//! The working sections: home, inbox, calendar, approvals, cases, archive, reports and
-//! the screening page. Inbox, cases and approvals screen their items as they are shown.
+//! The working sections: home, inbox, cases, reports and the screening page. Inbox and cases
+//! screen their items as they are shown.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use rounds_domain::Permission;
-use rounds_store::{Channel, Page, Post, PostStatus};
+use rounds_store::{Channel, Page, PostStatus};
 use serde::Deserialize;
 
 use super::NoticeQuery;
@@ -39,33 +39,6 @@ struct ItemView {
     when: String,
     status: String,
     screened: Screened,
-}
-
-/// A post with its screening.
-struct PostView {
-    id: i64,
-    channels: String,
-    status: &'static str,
-    when: String,
-    paid: bool,
-    screened: Screened,
-}
-
-fn post_views(state: &AppState, posts: Vec<Post>, names: &HashMap<i64, String>) -> Vec<PostView> {
-    posts
-        .into_iter()
-        .filter_map(|p| {
-            let screened = screen(state, &p.body, true).ok()?;
-            Some(PostView {
-                id: p.id,
-                channels: p.channel_ids.iter().filter_map(|id| names.get(id).cloned()).collect::<Vec<_>>().join(", "),
-                status: p.status.label(),
-                when: p.scheduled_at.map(when).unwrap_or_else(|| format!("updated {}", when(p.updated_at))),
-                paid: p.paid,
-                screened,
-            })
-        })
-        .collect()
 }
 
 async fn inbox_views(state: &AppState, viewer: &Viewer, limit: u32) -> AppResult<Vec<ItemView>> {
@@ -144,59 +117,6 @@ pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer) -> AppR
 }
 
 #[derive(Template)]
-#[template(path = "posts.html")]
-struct PostsPage {
-    layout: Layout,
-    heading: &'static str,
-    intro: &'static str,
-    groups: Vec<(String, Vec<PostView>)>,
-    empty: &'static str,
-    empty_all: bool,
-}
-
-impl PostsPage {
-    fn new(layout: Layout, heading: &'static str, intro: &'static str, groups: Vec<(String, Vec<PostView>)>, empty: &'static str) -> PostsPage {
-        let empty_all = groups.iter().all(|(_, posts)| posts.is_empty());
-        PostsPage { layout, heading, intro, groups, empty, empty_all }
-    }
-}
-
-/// Scheduled and recently published posts by day.
-pub(crate) async fn calendar(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    let names = channel_names(&state.store.channels(viewer.org.id).await?);
-    let mut posts = state.store.posts(viewer.org.id, Some(PostStatus::Scheduled), &page(500)).await?;
-    posts.extend(state.store.posts(viewer.org.id, Some(PostStatus::Published), &page(100)).await?);
-    posts.sort_by_key(|p| p.scheduled_at.unwrap_or(p.updated_at));
-    let mut groups: BTreeMap<String, Vec<PostView>> = BTreeMap::new();
-    for view in post_views(&state, posts, &names) {
-        let day = view.when.get(..10).unwrap_or("unscheduled").to_owned();
-        groups.entry(day).or_default().push(view);
-    }
-    let page = PostsPage::new(
-        Layout::new(&viewer, "Calendar", "/calendar"),
-        "Calendar",
-        "Scheduled and published posts by day (UTC). Scheduling and automatic publishing arrive with channel connections.",
-        groups.into_iter().collect(),
-        "Nothing is scheduled.",
-    );
-    Ok(render(&page))
-}
-
-/// Posts waiting for sign-off, with what screening found in each.
-pub(crate) async fn approvals(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    let names = channel_names(&state.store.channels(viewer.org.id).await?);
-    let posts = state.store.posts(viewer.org.id, Some(PostStatus::InReview), &page(200)).await?;
-    let page = PostsPage::new(
-        Layout::new(&viewer, "Approvals", "/approvals"),
-        "Waiting for approval",
-        "Drafts submitted for sign-off, each with its screening result. Approval chains (Legal, Medical and Privacy sign-off in order) arrive with publishing.",
-        vec![("In review".to_owned(), post_views(&state, posts, &names))],
-        "Nothing is waiting for approval.",
-    );
-    Ok(render(&page))
-}
-
-#[derive(Template)]
 #[template(path = "cases.html")]
 struct CasesPage {
     layout: Layout,
@@ -211,21 +131,6 @@ pub(crate) async fn cases(State(state): State<AppState>, viewer: Viewer) -> AppR
         .filter(|i| i.screened.adverse_event.is_some() || i.screened.findings.iter().any(|f| f.category == "crisis" || f.category == "adverse_event"))
         .collect();
     Ok(render(&CasesPage { layout: Layout::new(&viewer, "Cases", "/cases"), items }))
-}
-
-#[derive(Template)]
-#[template(path = "archive.html")]
-struct ArchivePage {
-    layout: Layout,
-    posts: usize,
-    items: usize,
-}
-
-/// What the archive holds so far, and what it will offer.
-pub(crate) async fn archive(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    let posts = state.store.posts(viewer.org.id, None, &page(500)).await?.len();
-    let items = state.store.inbox_items(viewer.org.id, &page(500)).await?.len();
-    Ok(render(&ArchivePage { layout: Layout::new(&viewer, "Archive", "/archive"), posts, items }))
 }
 
 #[derive(Template)]
