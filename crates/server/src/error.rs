@@ -157,15 +157,10 @@ impl AppError {
     }
 }
 
-/// A domain error message as a sentence: capitalized, with a full stop.
-fn sentence(msg: &str) -> String {
+/// A domain error message (lower-case, as `thiserror` messages are) as the start of a sentence.
+pub(crate) fn capitalise(msg: &str) -> String {
     let mut chars = msg.chars();
-    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-    out.push_str(chars.as_str());
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 impl From<StoreError> for AppError {
@@ -175,8 +170,8 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(msg) => AppError::with(ErrorCode::Conflict, msg),
             StoreError::Invalid(msg) => AppError::with(ErrorCode::InvalidInput, msg),
             // The post moved on (or the person is not the one to decide): say why, as a conflict, not a fault.
-            StoreError::Transition(e) => AppError::with(ErrorCode::Conflict, sentence(&e.to_string())),
-            StoreError::Refused(e) => AppError::with(ErrorCode::Forbidden, sentence(&e.to_string())),
+            StoreError::Transition(e) => AppError::with(ErrorCode::Conflict, capitalise(&e.to_string())),
+            StoreError::Refused(e) => AppError::with(ErrorCode::Forbidden, capitalise(&e.to_string())),
             other => AppError::internal(other),
         }
     }

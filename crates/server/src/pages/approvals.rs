@@ -16,7 +16,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::NoticeQuery;
 use super::calendar::{Clock, approval_due};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode, capitalise};
 use crate::screening::{Screened, screen};
 use crate::session::Viewer;
 use crate::views::{Layout, render, render_status};
@@ -287,11 +287,6 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
     })
 }
 
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
 /// The review page of one post.
 pub(crate) async fn review(State(state): State<AppState>, viewer: Viewer, Path(post_id): Path<i64>, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
     Ok(render(&review_page(&state, &viewer, post_id, q.notice.as_deref(), None, String::new()).await?))
@@ -320,11 +315,9 @@ pub(crate) fn check_decision(kind: &str, comment: Option<&str>) -> Result<(Decis
     Ok((kind, comment))
 }
 
-/// What a refused or conflicting decision tells the reviewer; other store errors pass through.
+/// A stale decision gets the reviewer-facing wording; refusals and transitions map as everywhere else.
 pub(crate) fn decision_error(e: StoreError) -> AppError {
     match e {
-        StoreError::Refused(r) => AppError::with(ErrorCode::Forbidden, capitalise(&r.to_string())),
-        StoreError::Transition(t) => AppError::with(ErrorCode::Conflict, capitalise(&t.to_string())),
         StoreError::Conflict(m) if m.starts_with("the post changed") => AppError::with(ErrorCode::Conflict, STALE),
         other => other.into(),
     }
