@@ -106,10 +106,10 @@ pub(crate) async fn save(State(state): State<AppState>, viewer: Viewer, Form(for
     if current.get("mfa_required_for_all").map_or("false", String::as_str) != mfa_for_all {
         state.store.set_setting(viewer.org.id, "mfa_required_for_all", mfa_for_all, &viewer.actor()).await?;
     }
-    if let Some(zone) = zone {
-        if current.get("time_zone").map_or("UTC", String::as_str) != zone {
-            state.store.set_setting(viewer.org.id, "time_zone", &zone, &viewer.actor()).await?;
-        }
+    if let Some(zone) = zone
+        && current.get("time_zone").map_or("UTC", String::as_str) != zone
+    {
+        state.store.set_setting(viewer.org.id, "time_zone", &zone, &viewer.actor()).await?;
     }
     Ok(Redirect::to("/settings?notice=settings_saved").into_response())
 }
