@@ -370,3 +370,30 @@ async fn api_create_edit_submit_round_trip() {
         assert_eq!(org.audit_actions("post.submitted").await.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_time_zone_and_a_bogus_one_changes_nothing() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, admin) = org.user(Role::Admin).await;
+        let (_, viewer) = org.user(Role::Viewer).await;
+        let fields = |zone| [("org_name", "Mercy General"), ("org_kind", "hospital"), ("time_zone", zone)];
+        let (status, _) = form(&server, &admin, "/settings", &fields("America/Chicago")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
+        let (status, page) = get(&server, &admin, "/settings").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(r#"<option value="America/Chicago" selected>"#), "{page}");
+        assert!(!page.contains(r#"<option value="UTC" selected>"#));
+        assert!(org.audit_actions("").await.iter().any(|(_, detail)| detail.contains("America/Chicago")), "the change is audited");
+
+        let (status, page) = form(&server, &admin, "/settings", &fields("Mars/Olympus_Mons")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("is not a time zone name"), "{page}");
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
+
+        let (status, _) = form(&server, &viewer, "/settings", &fields("Europe/London")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
+    }
+}
