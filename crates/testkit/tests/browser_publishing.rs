@@ -266,10 +266,9 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     ];
     let chain = rounds_store::NewChain { name: "Clinical".into(), channel_id: None, content_type: None, chain: rounds_domain::publishing::ApprovalChain::new(steps).unwrap() };
     store.save_approval_chain(org.id, &chain, &Actor::user(&admin, None)).await.unwrap();
-    let slot = now_ms() + 3 * 3_600_000;
-    let new = NewPost { author_id: Some(author.id), body: "Join our flu shot clinic on Saturday".into(), channel_ids: vec![channel.id], status: PostStatus::Draft, scheduled_at: Some(slot), paid: false, content_type: "general".into(), media_ids: Vec::new() };
-    let post = store.create_post(org.id, &new, &Actor::user(&author, None)).await.unwrap();
-    store.submit_post(org.id, post.id, 1, json!({"decision": "allow", "findings": []}), None, &Actor::user(&author, None)).await.unwrap();
+    // The slot is a whole minute, as the form's date-and-time field holds it.
+    let slot = (now_ms() + 3 * 3_600_000) / 60_000 * 60_000;
+    let post = compose_blocked_then_redacted(&server, org.id, author.id, channel.id, slot).await;
 
     for (email, step) in [("lee@mercy.test", "Step 1 of 2"), ("mo@mercy.test", "Step 2 of 2")] {
         let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
@@ -312,6 +311,87 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     wait_for(&browser, &format!("#post-{} a.network-link[href='{url}']", post.id)).await;
     assert_eq!(wait_for(&browser, &format!("#post-{} .badge.status", post.id)).await.text().await.unwrap(), "Published");
     browser.close().await.unwrap();
+}
+
+/// Text of a post about a patient: her name and her phone number are PHI, which blocks it.
+const PHI_TEXT: &str = "Great to see Maria Lopez back on her feet after her knee surgery! Call her at 555-201-3344 to say hi.";
+
+/// The social manager composes in the browser: live screening marks the PHI in place and the
+/// submission is refused (the post stays a draft); one click per finding redacts it, and then the
+/// post goes into review. Returns the submitted post.
+async fn compose_blocked_then_redacted(server: &TestServer, org_id: i64, author_id: i64, channel_id: i64, slot: i64) -> rounds_store::Post {
+    let store = &server.store;
+    let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { panic!("no Chromium") };
+    browser_sign_in(&browser, server, "sam@mercy.test").await;
+    browser.goto(&server.url("/compose")).await.unwrap();
+    wait_for(&browser, &format!("input[name=channel][value='{channel_id}']")).await.click().await.unwrap();
+    wait_for(&browser, "#draft-text").await.send_keys(PHI_TEXT).await.unwrap();
+    // A date-and-time field takes typed keys in the browser's locale order; setting its value does not.
+    browser.execute("document.getElementById('scheduled').value = arguments[0];", vec![json!(utc_minute(slot))]).await.unwrap();
+
+    // Live screening: the findings, and marks in the Bluesky preview, before anything is submitted.
+    let marks = wait_for(&browser, ".network-preview .highlighted mark").await;
+    assert!(!marks.text().await.unwrap().is_empty());
+    let marked = browser.find_all(fantoccini::Locator::Css(".network-preview .highlighted mark")).await.unwrap();
+    let mut marked_text = Vec::new();
+    for m in marked {
+        marked_text.push(m.text().await.unwrap());
+    }
+    assert!(marked_text.iter().any(|t| t.contains("555-201-3344")), "{marked_text:?}");
+    assert!(marked_text.iter().any(|t| t.contains("Maria Lopez")), "{marked_text:?}");
+    let decision = wait_for(&browser, "#screen-result-body p.decision").await.text().await.unwrap();
+    assert!(decision.contains("Submission is blocked"), "{decision}");
+
+    // Submitting is refused: the text is kept as a draft, the findings are listed, nothing is in review.
+    wait_for(&browser, "button[name=intent][value=submit]").await.click().await.unwrap();
+    let alert = wait_for(&browser, "main p.alert").await.text().await.unwrap();
+    assert!(alert.starts_with("Saved as a draft, not submitted: Screening blocks this post"), "{alert}");
+    let findings = wait_for(&browser, "#screen-result ol.findings").await.text().await.unwrap();
+    assert!(findings.contains("555-201-3344") && findings.contains("Maria Lopez"), "{findings}");
+    let action = wait_for(&browser, "#compose-form").await.attr("action").await.unwrap().unwrap();
+    let post_id: i64 = action.strip_prefix("/posts/").and_then(|a| a.strip_suffix("/edit")).unwrap_or_else(|| panic!("{action}")).parse().unwrap();
+    let draft = store.post(org_id, post_id).await.unwrap();
+    assert_eq!((draft.status, draft.author_id, draft.body.as_str()), (PostStatus::Draft, Some(author_id), PHI_TEXT));
+
+    // One click per PHI finding; each swaps the text in and screens it again, until none is left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut redacted = 0;
+    loop {
+        let buttons = browser.find_all(fantoccini::Locator::Css("ul.redactions button")).await.unwrap();
+        let Some(button) = buttons.into_iter().next() else { break };
+        let before = wait_for(&browser, "#draft-text").await.prop("value").await.unwrap().unwrap_or_default();
+        button.click().await.unwrap();
+        // Wait until the text changed and the preview shows the re-screened text.
+        loop {
+            assert!(std::time::Instant::now() < deadline, "redaction {redacted} did not re-screen");
+            let text = browser.find(fantoccini::Locator::Css("#draft-text")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
+            let shown = match browser.find(fantoccini::Locator::Css(".network-preview .highlighted")).await {
+                Ok(p) => p.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text != before && shown == text {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        redacted += 1;
+        assert!(redacted <= 4, "redactions do not end");
+    }
+    assert!(redacted >= 2, "the name and the number each had a redaction");
+    let text = wait_for(&browser, "#draft-text").await.prop("value").await.unwrap().unwrap_or_default();
+    assert!(!text.contains("555-201-3344") && !text.contains("Maria Lopez"), "{text}");
+    let decision = wait_for(&browser, "#screen-result-body p.decision").await.text().await.unwrap();
+    assert!(!decision.contains("Submission is blocked"), "{decision}");
+
+    wait_for(&browser, "button[name=intent][value=submit]").await.click().await.unwrap();
+    let notice = wait_for(&browser, "main .notice").await.text().await.unwrap();
+    assert!(!notice.is_empty());
+    assert_eq!(browser.current_url().await.unwrap().path(), format!("/posts/{post_id}"));
+    browser.close().await.unwrap();
+    let post = store.post(org_id, post_id).await.unwrap();
+    assert_eq!(post.status, PostStatus::InReview, "{post:?}");
+    assert_eq!((post.body.as_str(), post.scheduled_at), (text.trim(), Some(slot)));
+    post
 }
 
 /// The local Bluesky network's PDS; `None` (skipping, with a message) without one outside CI.
