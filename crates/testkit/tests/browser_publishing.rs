@@ -359,16 +359,15 @@ async fn compose_blocked_then_redacted(server: &TestServer, org_id: i64, author_
     loop {
         let buttons = browser.find_all(fantoccini::Locator::Css("ul.redactions button")).await.unwrap();
         let Some(button) = buttons.into_iter().next() else { break };
-        let before = wait_for(&browser, "#draft-text").await.prop("value").await.unwrap().unwrap_or_default();
-        button.click().await.unwrap();
+        let before = draft_and_preview(&browser).await.0;
+        // htmx may swap the list between finding the button and clicking it: find it again.
+        if button.click().await.is_err() {
+            continue;
+        }
         // Wait until the text changed and the preview shows the re-screened text.
         loop {
             assert!(std::time::Instant::now() < deadline, "redaction {redacted} did not re-screen");
-            let text = browser.find(fantoccini::Locator::Css("#draft-text")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
-            let shown = match browser.find(fantoccini::Locator::Css(".network-preview .highlighted")).await {
-                Ok(p) => p.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
+            let (text, shown) = draft_and_preview(&browser).await;
             if text != before && shown == text {
                 break;
             }
@@ -392,6 +391,15 @@ async fn compose_blocked_then_redacted(server: &TestServer, org_id: i64, author_
     assert_eq!(post.status, PostStatus::InReview, "{post:?}");
     assert_eq!((post.body.as_str(), post.scheduled_at), (text.trim(), Some(slot)));
     post
+}
+
+/// The draft's text and the text the preview shows, read in one script so that an htmx swap
+/// between two reads cannot leave a stale element behind.
+async fn draft_and_preview(browser: &rounds_testkit::Browser) -> (String, String) {
+    let script = "const d = document.getElementById('draft-text'); const p = document.querySelector('.network-preview .highlighted'); return [d ? d.value : '', p ? p.innerText : ''];";
+    let value = browser.execute(script, Vec::new()).await.unwrap();
+    let read = |i: usize| value.get(i).and_then(Value::as_str).unwrap_or_default().to_owned();
+    (read(0), read(1))
 }
 
 /// The local Bluesky network's PDS; `None` (skipping, with a message) without one outside CI.
