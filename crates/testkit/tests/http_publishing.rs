@@ -273,6 +273,54 @@ async fn uploads_lose_their_location_and_odd_types_are_refused_in_words() {
     }
 }
 
+/// A photo the size a phone takes (noise compresses badly: about 3 MB).
+fn phone_photo() -> Vec<u8> {
+    let (w, h) = (1600u16, 1200u16);
+    let mut state = 0x2545_f491_u32;
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_phone_photo_uploads_and_a_network_that_takes_smaller_images_says_so_before_submission() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, author) = org.user(Role::SocialManager).await;
+        let photo = phone_photo();
+        assert!((1_500_000..rounds_store::MAX_MEDIA_BYTES).contains(&photo.len()), "{}", photo.len());
+        let (status, fragment) = upload(&server, &author, "IMG_2041.jpg", photo, "Nurses at the new lobby desk").await;
+        assert_eq!(status, StatusCode::OK, "{fragment}");
+        let id: i64 = fragment.split("name=\"media\" value=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+
+        // The preview says at once that Bluesky would refuse it, and submission is refused the same way.
+        let (channel, media) = (org.bluesky.id.to_string(), id.to_string());
+        let fields = [("text", "Our new lobby is open"), ("channel", channel.as_str()), ("media", media.as_str())];
+        let (status, preview) = form(&server, &author, "/compose/preview", &fields).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(preview.contains("class=\"image-problems") && preview.contains("Bluesky takes images up to 1.0 MB"), "{preview}");
+        let (_, post) = api(&server, &author, "POST", "/api/v1/posts", json!({ "body": "Our new lobby is open", "channel_ids": [org.bluesky.id], "media_ids": [id] })).await;
+        let post_id = post["id"].as_i64().unwrap();
+        let (status, err) = api(&server, &author, "POST", &format!("/api/v1/posts/{post_id}/submit"), json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(err["message"].as_str().unwrap().contains("attach a smaller copy"), "{err}");
+        assert_eq!(server.store.post(org.org_id, post_id).await.unwrap().status.as_str(), "draft");
+
+        // Forms keep the small limit: a 2 MB preview is refused before it is read.
+        let big = "a".repeat(2 * 1024 * 1024);
+        let (status, _) = form(&server, &author, "/compose/preview", &[("text", big.as_str())]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
+
 #[tokio::test]
 async fn a_token_mastodon_refuses_shows_its_words_and_stores_nothing() {
     let mastodon = MockServer::start().await;
