@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectors::{Connector, ConnectorError, Credentials, ErrorKind, Image, Outgoing, Published};
-use rounds_domain::publishing::retry_delay_ms;
+use rounds_domain::publishing::{APPROVAL_WARNING_MS, retry_delay_ms};
 use rounds_store::{ChannelStatus, ClaimedJob, PublishedRecord, Store, StoreError};
 use tokio::sync::Mutex;
+
+/// How often the publisher looks for posts whose approval is running late.
+const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How a [`Publisher`] polls and holds jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +132,14 @@ impl Publisher {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.worker_id, "publisher started");
+        let mut next_warning = std::time::Instant::now();
         loop {
+            if std::time::Instant::now() >= next_warning {
+                next_warning = std::time::Instant::now() + WARNING_INTERVAL;
+                if let Err(e) = self.warn_due_approvals(now_ms()).await {
+                    tracing::error!(worker = %self.worker_id, error = %e, "cannot send approval-deadline warnings");
+                }
+            }
             let busy = match self.round(now_ms(), 1).await {
                 Ok(reports) => !reports.is_empty(),
                 Err(e) => {
@@ -151,6 +161,12 @@ impl Publisher {
             }
         }
         tracing::info!(worker = %self.worker_id, "publisher stopped");
+    }
+
+    /// Warns the reviewers and the author of every post still in review within
+    /// [`APPROVAL_WARNING_MS`] of its slot (once per slot); returns how many posts.
+    pub async fn warn_due_approvals(&self, now_ms: i64) -> Result<u32, JobsError> {
+        Ok(self.store.warn_due_approvals(now_ms, APPROVAL_WARNING_MS).await?)
     }
 
     /// One round: takes up to `batch` due jobs and handles each.

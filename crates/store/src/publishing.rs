@@ -666,6 +666,67 @@ impl Store {
         Ok(moved)
     }
 
+    /// Warns about posts still in review whose slot is within `window_ms` of `now_ms` (or already
+    /// passed): the reviewers the current step waits for, and the author (told who the post waits
+    /// for, or why nobody can approve it). One warning per post and slot, across every process: a
+    /// post warns again only after it gets a new time. Returns how many posts were warned about.
+    pub async fn warn_due_approvals(&self, now_ms: i64, window_ms: i64) -> Result<u32> {
+        let mut conn = self.pool.acquire().await?;
+        let sql = format!(
+            "SELECT {} FROM posts WHERE status = $1 AND scheduled_at IS NOT NULL AND scheduled_at <= $2 \
+             AND (approval_warned_for IS NULL OR approval_warned_for <> scheduled_at) ORDER BY scheduled_at, id",
+            db::POST_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(PostStatus::InReview.as_str()).bind(now_ms.saturating_add(window_ms)).fetch_all(&mut *conn).await?;
+        drop(conn);
+        let mut warned = 0;
+        for row in &rows {
+            let post = db::post(row)?;
+            let Some(at) = post.scheduled_at else { continue };
+            let mut tx = write_tx(&self.pool, self.backend).await?;
+            // Another process may have warned, or the post moved on, since the list was read.
+            let claimed = sqlx::query(
+                "UPDATE posts SET approval_warned_for = $2 WHERE id = $1 AND status = $3 AND scheduled_at = $2 \
+                 AND (approval_warned_for IS NULL OR approval_warned_for <> $2)",
+            )
+            .bind(post.id)
+            .bind(at)
+            .bind(PostStatus::InReview.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 0 {
+                continue;
+            }
+            let chain = version_chain(&mut tx, post.org_id, &post).await?;
+            let decisions = decisions(&mut tx, post.id, post.version).await?;
+            let members = members(&mut tx, post.org_id).await?;
+            let of_role = |role: Role| members.get(&role).cloned().unwrap_or_default();
+            let when = due_in_words(at, now_ms);
+            let link = Some(format!("/posts/{}", post.id));
+            let for_author = match rules::progress(&chain, &decisions, &of_role, post.author_id) {
+                ChainProgress::AwaitingStep { step, waiting_on } => {
+                    let role = chain.steps().get(step).map_or("reviewer", |s| s.role.label());
+                    for user in &waiting_on {
+                        let message = format!("A post scheduled {when} still needs your approval.");
+                        notify(&mut tx, post.org_id, *user, "approval_due", &message, link.clone()).await?;
+                    }
+                    format!("Your post scheduled {when} is still waiting for approval (step {} of {}: {role}).", step + 1, chain.steps().len())
+                }
+                ChainProgress::Stalled { reason, .. } => format!("Your post scheduled {when} cannot be approved in time: {reason}"),
+                ChainProgress::Complete | ChainProgress::Rejected { .. } | ChainProgress::ChangesRequested { .. } => {
+                    tx.commit().await?;
+                    continue;
+                }
+            };
+            if let Some(author) = post.author_id {
+                notify(&mut tx, post.org_id, author, "approval_due", &for_author, link).await?;
+            }
+            tx.commit().await?;
+            warned += 1;
+        }
+        Ok(warned)
+    }
+
     /// The calendar from `from_ms` (inclusive) to `to_ms` (exclusive): posts due in the range
     /// (scheduled, waiting for a new time, or failed) and posts published in it, by time.
     pub async fn posts_between(&self, org_id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<CalendarEntry>> {
@@ -1177,6 +1238,17 @@ async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str,
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// "in about 5 hours", "in 40 minutes", or "for a time that has passed".
+fn due_in_words(at_ms: i64, now_ms: i64) -> String {
+    let minutes = (at_ms - now_ms) / 60_000;
+    match minutes {
+        ..=0 => "for a time that has passed".to_owned(),
+        1 => "in 1 minute".to_owned(),
+        2..=89 => format!("in {minutes} minutes"),
+        _ => format!("in about {} hours", (minutes + 30) / 60),
+    }
 }
 
 async fn notify_reviewers(conn: &mut AnyConnection, org_id: i64, post_id: i64, users: &[i64]) -> Result<()> {

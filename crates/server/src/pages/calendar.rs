@@ -18,8 +18,6 @@ use crate::session::Viewer;
 use crate::views::{Layout, render};
 use crate::{AppState, now_ms};
 
-/// How close to its slot a post still in review is flagged "approval due".
-pub(crate) const APPROVAL_DUE_MS: i64 = 24 * 3_600_000;
 
 /// The organization's time zone, for showing and reading times.
 pub(crate) struct Clock {
@@ -85,7 +83,7 @@ pub(crate) fn channel_list(ids: &[i64], names: &HashMap<i64, String>) -> String 
 
 /// Whether a post still in review is due to go out within a day (or already late).
 pub(crate) fn approval_due(post: &Post, now: i64) -> bool {
-    post.status == PostStatus::InReview && post.scheduled_at.is_some_and(|t| t.saturating_sub(now) <= APPROVAL_DUE_MS)
+    post.status == PostStatus::InReview && post.scheduled_at.is_some_and(|t| t.saturating_sub(now) <= rounds_domain::publishing::APPROVAL_WARNING_MS)
 }
 
 /// Whether a network-supplied address is a web link (anything else is not made a link).
