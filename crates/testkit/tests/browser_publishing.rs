@@ -313,6 +313,49 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     browser.close().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_scheduled_post_is_dragged_to_another_day_of_the_calendar() {
+    let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
+    let store = &server.store;
+    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
+    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
+    let (org, _) = store.complete_setup(&org, &admin, None).await.unwrap();
+    let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
+    let reviewer = add_user(store, org.id, "rae@mercy.test", "Rae Review", Role::SocialManager).await;
+    let channel = store.create_channel(org.id, &NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() }, &Actor::user(&author, None)).await.unwrap();
+    let slot = (now_ms() + 3 * 86_400_000) / 60_000 * 60_000;
+    let new = NewPost { author_id: Some(author.id), body: "Blood drive in the main lobby".into(), channel_ids: vec![channel.id], status: PostStatus::Draft, scheduled_at: Some(slot), paid: false, content_type: "general".into(), media_ids: Vec::new() };
+    let post = store.create_post(org.id, &new, &Actor::user(&author, None)).await.unwrap();
+    store.submit_post(org.id, post.id, 1, json!({"decision": "allow", "findings": []}), None, &Actor::user(&author, None)).await.unwrap();
+    store.decide(org.id, post.id, 1, rounds_domain::DecisionKind::Approve, None, reviewer.id, &Actor::user(&reviewer, None)).await.unwrap();
+    assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
+
+    let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
+    browser_sign_in(&browser, &server, "sam@mercy.test").await;
+    let day = &utc_minute(slot)[..10];
+    browser.goto(&server.url(&format!("/calendar?view=week&date={day}"))).await.unwrap();
+    wait_for(&browser, &format!("#post-{}.movable[draggable=true]", post.id)).await;
+    // The neighbouring day inside the same week: the next one, or the one before on a Sunday.
+    let next = &utc_minute(slot + 86_400_000)[..10];
+    let target = if browser.find(fantoccini::Locator::Css(&format!("#day-{next}"))).await.is_ok() { slot + 86_400_000 } else { slot - 86_400_000 };
+    let target_day = &utc_minute(target)[..10];
+    // WebDriver cannot drive the browser's native drag and drop; the events are what a mouse sends.
+    let script = "const [from, to] = [document.getElementById(arguments[0]), document.getElementById(arguments[1])]; \
+        const data = new DataTransfer(); \
+        from.dispatchEvent(new DragEvent('dragstart', { bubbles: true, dataTransfer: data })); \
+        to.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: data })); \
+        to.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: data }));";
+    browser.execute(script, vec![json!(format!("post-{}", post.id)), json!(format!("day-{target_day}"))]).await.unwrap();
+    let notice = wait_for(&browser, "main .notice").await.text().await.unwrap();
+    assert!(!notice.is_empty());
+    wait_for(&browser, &format!("#day-{target_day} #post-{}", post.id)).await;
+    browser.close().await.unwrap();
+    let moved = store.post(org.id, post.id).await.unwrap();
+    assert_eq!((moved.status, moved.scheduled_at, moved.version), (PostStatus::Scheduled, Some(target), 1), "same time of day, no new version");
+    let jobs = store.jobs_of_post(org.id, post.id).await.unwrap();
+    assert!(jobs.iter().any(|j| j.run_at == target), "the job moves with it: {jobs:?}");
+}
+
 /// Text of a post about a patient: her name and her phone number are PHI, which blocks it.
 const PHI_TEXT: &str = "Great to see Maria Lopez back on her feet after her knee surgery! Call her at 555-201-3344 to say hi.";
 

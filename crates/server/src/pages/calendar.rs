@@ -146,6 +146,8 @@ struct CalendarPage {
     weeks: Vec<Vec<DayView>>,
     weekdays: [&'static str; 7],
     total: usize,
+    /// Some post on the page can be moved (the drag hint is shown).
+    movable: bool,
 }
 
 fn status_class(status: PostStatus) -> &'static str {
@@ -256,6 +258,7 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
         other_view: if week { "month".into() } else { "week".into() },
         channel,
         channels: channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network), channel == Some(c.id))).collect(),
+        movable: weeks.iter().flatten().flat_map(|d| &d.entries).any(|e| e.reschedule.is_some()),
         weeks,
         weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         total,
