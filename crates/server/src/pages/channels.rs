@@ -136,7 +136,11 @@ impl ChannelRow {
                 ChannelStatus::NotConnected => "review",
                 ChannelStatus::Error | ChannelStatus::Expired => "block",
             },
-            expires: c.token_expires_at.map_or_else(|| "does not expire".to_owned(), super::account::when),
+            expires: match (c.status, c.token_expires_at) {
+                (ChannelStatus::NotConnected, _) => String::new(),
+                (_, None) => "does not expire".to_owned(),
+                (_, Some(at)) => super::account::when(at),
+            },
             last_success: when(c.last_success_at),
             last_error: c.last_error.clone().unwrap_or_default(),
             last_error_at: when(c.last_error_at),
