@@ -153,6 +153,18 @@ pub struct RotateSummary {
     pub old_key_file: Option<std::path::PathBuf>,
 }
 
+/// Credentials are a JSON object and the network named the account: checked before anything is sealed.
+fn check_credentials(credentials_json: &str, health: &ChannelHealth) -> Result<()> {
+    if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err() {
+        // The credentials themselves stay out of the message: they are secret.
+        return Err(StoreError::Invalid("channel credentials must be a JSON object".into()));
+    }
+    if health.handle.trim().is_empty() {
+        return Err(StoreError::Invalid("the network did not report the account's handle".into()));
+    }
+    Ok(())
+}
+
 /// Associated data for a channel's credentials, so sealed credentials copied to another channel fail to open.
 fn credentials_purpose(channel_id: i64) -> Vec<u8> {
     format!("channel:{channel_id}:credentials").into_bytes()
@@ -201,16 +213,42 @@ impl Store {
         health: &ChannelHealth,
         actor: &Actor,
     ) -> Result<Channel> {
-        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err() {
-            // The credentials themselves stay out of the message: they are secret.
-            return Err(StoreError::Invalid("channel credentials must be a JSON object".into()));
-        }
-        if health.handle.trim().is_empty() {
-            return Err(StoreError::Invalid("the network did not report the account's handle".into()));
-        }
-        let (sealed, key_id) = self.key.seal_stamped(&credentials_purpose(channel_id), credentials_json.as_bytes())?;
+        check_credentials(credentials_json, health)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let updated = self.store_credentials(&mut tx, org_id, channel_id, credentials_json, health, actor).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Adds a channel the network has just accepted, with its credentials, in one transaction: a
+    /// failure leaves no half-made, unconnected row behind.
+    pub async fn create_connected_channel(
+        &self,
+        org_id: i64,
+        channel: &crate::NewChannel,
+        credentials_json: &str,
+        health: &ChannelHealth,
+        actor: &Actor,
+    ) -> Result<Channel> {
+        check_credentials(credentials_json, health)?;
+        let mut tx = write_tx(&self.pool, self.backend).await?;
+        let created = crate::insert_channel(&mut tx, org_id, channel, actor).await?;
+        let connected = self.store_credentials(&mut tx, org_id, created.id, credentials_json, health, actor).await?;
+        tx.commit().await?;
+        Ok(connected)
+    }
+
+    async fn store_credentials(
+        &self,
+        tx: &mut AnyConnection,
+        org_id: i64,
+        channel_id: i64,
+        credentials_json: &str,
+        health: &ChannelHealth,
+        actor: &Actor,
+    ) -> Result<Channel> {
+        let (sealed, key_id) = self.key.seal_stamped(&credentials_purpose(channel_id), credentials_json.as_bytes())?;
+        let old = fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
         let now = now_ms();
         sqlx::query(
             "UPDATE channels SET credentials = $2, key_id = $3, handle = $4, display_name = $5, token_expires_at = $6, \
@@ -231,10 +269,8 @@ impl Store {
             "token_expires_at": health.token_expires_at,
             "reconnected": old.status != crate::ChannelStatus::NotConnected,
         });
-        append_audit(&mut tx, actor, AuditAction::ChannelConnected, &format!("channel:{channel_id}"), detail).await?;
-        let updated = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
-        tx.commit().await?;
-        Ok(updated)
+        append_audit(&mut *tx, actor, AuditAction::ChannelConnected, &format!("channel:{channel_id}"), detail).await?;
+        fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))
     }
 
     /// The channel's credentials JSON, unsealed; `None` when it is not connected. A key file that does

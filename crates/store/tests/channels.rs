@@ -136,6 +136,26 @@ async fn credentials_are_sealed_and_health_recorded() {
 }
 
 #[tokio::test]
+async fn a_new_connected_channel_is_made_whole_or_not_at_all() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let (admin, actor) = set_up(&store).await;
+        let new = NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() };
+        let refused = store.create_connected_channel(admin.org_id, &new, "not json", &health(), &actor).await;
+        assert!(matches!(refused, Err(StoreError::Invalid(_))), "{backend:?}: {refused:?}");
+        let nameless = ChannelHealth { handle: " ".into(), ..health() };
+        assert!(store.create_connected_channel(admin.org_id, &new, CREDENTIALS, &nameless, &actor).await.is_err());
+        assert!(store.channels(admin.org_id).await.unwrap().is_empty(), "{backend:?}: no half-made channel");
+
+        let made = store.create_connected_channel(admin.org_id, &new, CREDENTIALS, &health(), &actor).await.unwrap();
+        assert_eq!((made.status, made.handle.as_str()), (ChannelStatus::Connected, "mercy.test"), "{backend:?}");
+        assert_eq!(store.channel_credentials(admin.org_id, made.id).await.unwrap().as_deref(), Some(CREDENTIALS));
+        let page = store.audit_page(&AuditFilter { limit: 2, ..Default::default() }).await.unwrap();
+        let actions: Vec<String> = page.iter().map(|e| e.action.clone()).collect();
+        assert_eq!(actions, ["channel.connected", "channel.created"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn channels_in_use_are_not_deleted() {
     for (backend, _dir, store) in scratch_stores().await {
         let (admin, actor) = set_up(&store).await;
