@@ -95,9 +95,7 @@ fn utc_minutes_are_civil_times() {
 async fn two_step_review_then_calendar_archive_and_notifications() {
     for server in TestServer::every_backend().await.unwrap() {
         let store = &server.store;
-        let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
-        let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
-        let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
+        let (org, admin) = sandbox(store).await;
         let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
         add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
         let medical = add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
@@ -235,6 +233,13 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
     }
 }
 
+/// A sandbox organization (no second factor needed) and its administrator, who signs in with [`PASSWORD`].
+async fn sandbox(store: &Store) -> (rounds_store::Org, User) {
+    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
+    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
+    store.complete_setup(&org, &admin, None).await.unwrap()
+}
+
 /// Waits (bounded) for an element matching `css` in a browser.
 async fn wait_for(browser: &rounds_testkit::Browser, css: &str) -> fantoccini::elements::Element {
     browser.wait().at_most(std::time::Duration::from_secs(20)).for_element(fantoccini::Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css:?}: {e}"))
@@ -253,9 +258,7 @@ async fn browser_sign_in(browser: &rounds_testkit::Browser, server: &TestServer,
 async fn two_reviewers_sign_off_in_their_own_browsers() {
     let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
     let store = &server.store;
-    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
-    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
-    let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
+    let (org, admin) = sandbox(store).await;
     let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
     add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
     add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
@@ -317,9 +320,7 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
 async fn a_scheduled_post_is_dragged_to_another_day_of_the_calendar() {
     let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
     let store = &server.store;
-    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
-    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
-    let (org, _) = store.complete_setup(&org, &admin, None).await.unwrap();
+    let (org, _) = sandbox(store).await;
     let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
     let reviewer = add_user(store, org.id, "rae@mercy.test", "Rae Review", Role::SocialManager).await;
     let channel = store.create_channel(org.id, &NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() }, &Actor::user(&author, None)).await.unwrap();
