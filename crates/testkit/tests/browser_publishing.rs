@@ -295,8 +295,9 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
 
     // Publishing, by the real publisher, to an account on the local Bluesky network.
-    let Some(pds) = local_bluesky() else { return };
-    let (handle, credentials) = bluesky_account(&pds).await;
+    let Some(pds) = connectors::testing::local_pds() else { return };
+    let account = connectors::testing::LocalAccount::create(&pds).await;
+    let (handle, credentials) = (account.handle.clone(), account.creds.clone());
     let health = rounds_store::ChannelHealth { handle: handle.clone(), display_name: handle.clone(), token_expires_at: None };
     store.connect_channel(org.id, channel.id, &serde_json::to_string(&credentials).unwrap(), &health, &Actor::user(&admin, None)).await.unwrap();
     let publisher = jobs::Publisher::new(store.clone(), connectors::http_client(), "browser-test".into(), jobs::PublisherOptions::default());
@@ -444,38 +445,4 @@ async fn draft_and_preview(browser: &rounds_testkit::Browser) -> (String, String
     let value = browser.execute(script, Vec::new()).await.unwrap();
     let read = |i: usize| value.get(i).and_then(Value::as_str).unwrap_or_default().to_owned();
     (read(0), read(1))
-}
-
-/// The local Bluesky network's PDS; `None` (skipping, with a message) without one outside CI.
-fn local_bluesky() -> Option<String> {
-    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
-        _ => {
-            eprintln!("publishing skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS, or run scripts/test)");
-            None
-        }
-    }
-}
-
-/// A fresh `*.test` account on the PDS and an app password for Rounds.
-async fn bluesky_account(pds: &str) -> (String, connectors::Credentials) {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let handle = format!("w{:x}{nanos:x}.test", std::process::id());
-    let http = connectors::http_client();
-    let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
-    let created: Value = http.post(format!("{pds}/xrpc/com.atproto.server.createAccount")).json(&body).send().await.unwrap().json().await.unwrap();
-    let access = created["accessJwt"].as_str().unwrap_or_else(|| panic!("createAccount: {created}"));
-    let app: Value = http
-        .post(format!("{pds}/xrpc/com.atproto.server.createAppPassword"))
-        .bearer_auth(access)
-        .json(&json!({ "name": "rounds" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let app_password = app["password"].as_str().unwrap_or_else(|| panic!("createAppPassword: {app}")).to_owned();
-    (handle.clone(), connectors::Credentials::Bluesky { service: pds.to_owned(), identifier: handle, app_password })
 }
