@@ -163,7 +163,8 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
             body: post.body.to_owned(),
             channel_ids: post.networks.iter().map(|n| channel_id(n)).collect::<Result<_, _>>()?,
             status: PostStatus::Draft,
-            scheduled_at: post.hours_ahead.map(|h| now + h * 3_600_000),
+            // On the hour, as people schedule.
+            scheduled_at: post.hours_ahead.map(|h| (now + h * HOUR).div_euclid(HOUR) * HOUR + HOUR),
             paid: post.paid,
             content_type: "general".into(),
             media_ids: Vec::new(),
@@ -223,6 +224,9 @@ fn typeable_password() -> Result<String, SecretError> {
     }
     Ok(out)
 }
+
+/// One hour in milliseconds.
+const HOUR: i64 = 3_600_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -46,9 +46,8 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
         }
     }
     let (Some(span), Some(category)) = (name, other) else { return };
-    let Some(who) = text.get(span.start..span.end) else { return };
     let explanation = format!(
-        "\u{201c}{who}\u{201d} appears with {} and health information in the same message: together they identify a patient and their care, which HIPAA does not allow to be published without the patient's written authorization.",
+        "This person's name appears with {} and health information in the same message: together they identify a patient and their care, which HIPAA does not allow to be published without the patient's written authorization.",
         describe(category)
     );
     sink.push(
