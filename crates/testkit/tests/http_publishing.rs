@@ -176,6 +176,9 @@ async fn a_blocking_finding_needs_a_written_override_by_someone_who_may_publish(
         let (_, page) = get(&server, &manager, &format!("/posts/{id}")).await;
         assert!(page.contains("overrode screening"), "{page}");
         assert!(page.contains("In review"));
+        // Reviewers see the override and its reason beside the findings.
+        let (_, review) = get(&server, &manager, &format!("/approvals/{id}")).await;
+        assert!(review.contains("submitted this version over blocking screening findings") && review.contains(OVERRIDE), "{review}");
     }
 }
 

@@ -228,6 +228,8 @@ struct ReviewPage {
     summary: String,
     steps: Vec<StepView>,
     record: Vec<RecordRow>,
+    /// Who overrode blocking findings to submit this version, and why; empty when nobody did.
+    overridden: String,
     /// Why this user cannot decide now; `None` when the form is shown.
     refusal: Option<String>,
     error: Option<String>,
@@ -239,9 +241,19 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
     let post = state.store.post(org, post_id).await?;
     let clock = Clock::of(state, org).await?;
     let names = super::calendar::channel_names(&state.store.channels(org).await?);
-    let members = role_members(&state.store.users(org).await?);
+    let users = state.store.users(org).await?;
+    let members = role_members(&users);
     let cs = chain_state(state, org, &post, &members).await?;
     let versions = state.store.post_versions(org, post_id).await?;
+    let overridden = versions
+        .iter()
+        .find(|v| v.version == post.version)
+        .and_then(|v| v.override_reason.as_ref().map(|r| (r, v.override_by)))
+        .map(|(reason, by)| {
+            let who = by.and_then(|id| users.iter().find(|u| u.id == id)).map_or("Someone", |u| u.display_name.as_str());
+            format!("{who} submitted this version over blocking screening findings, writing: \u{201c}{reason}\u{201d}")
+        })
+        .unwrap_or_default();
     let seen = cs.record.iter().filter(|e| e.user_id == viewer.user.id).map(|e| e.version).max();
     let (diff_note, diff) = match seen.and_then(|v| versions.iter().find(|pv| pv.version == v)) {
         None => ("First time you see this post.".to_owned(), Vec::new()),
@@ -265,6 +277,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
         due: approval_due(&post, now_ms()),
         body: post.body.clone(),
         result,
+        overridden,
         diff_note,
         diff,
         summary: progress_summary(&cs.chain, &cs.progress),
