@@ -183,6 +183,23 @@ async fn a_blocking_finding_needs_a_written_override_by_someone_who_may_publish(
 }
 
 #[tokio::test]
+async fn reviewers_see_the_findings_of_the_post_as_it_will_go_out() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, responder) = org.user(Role::Responder).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let body = "Grab your own StrideBand tracker with code MERCY20 for 20% off and join our step challenge.";
+        let (_, post) = api(&server, &responder, "POST", "/api/v1/posts", json!({ "body": body, "channel_ids": [org.bluesky.id], "paid": true })).await;
+        let id = post["id"].as_i64().unwrap();
+        let (status, post) = api(&server, &manager, "POST", &format!("/api/v1/posts/{id}/submit"), json!({ "override_reason": OVERRIDE })).await;
+        assert_eq!(status, StatusCode::OK, "{post}");
+        // Paid content without #ad: the reviewer's screening knows the post is paid.
+        let (_, review) = get(&server, &manager, &format!("/approvals/{id}")).await;
+        assert!(review.contains("promotion.missing_disclosure"), "{review}");
+    }
+}
+
+#[tokio::test]
 async fn too_long_for_bluesky_is_refused_with_the_count() {
     for server in TestServer::every_backend().await.unwrap() {
         let org = set_up(&server.store).await;

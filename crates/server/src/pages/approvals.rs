@@ -17,7 +17,7 @@ use similar::{ChangeTag, TextDiff};
 use super::NoticeQuery;
 use super::calendar::{Clock, approval_due};
 use crate::error::{AppError, AppResult, ErrorCode, capitalise};
-use crate::screening::{Screened, screen};
+use crate::screening::{Screened, shape};
 use crate::session::Viewer;
 use crate::views::{Layout, render, render_status};
 use crate::{AppState, now_ms};
@@ -265,7 +265,9 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
     } else {
         rules::may_decide(&cs.chain, &cs.progress, viewer.user.id, viewer.user.role, post.author_id).err().map(|e| capitalise(&e.to_string()))
     };
-    let result = screen(state, &post.body, true).map_err(|e| AppError::with(ErrorCode::InvalidInput, e))?;
+    // As it will go out: with its paid flag and its images' alt text.
+    let media = super::compose::media_of_post(state, org, &post).await?;
+    let result = shape(&post.body, &super::compose::screen_post(state, &post.body, post.paid, &media)?);
     Ok(ReviewPage {
         layout: Layout::new(viewer, format!("Review post {post_id}"), "/approvals").with_notice(notice),
         post_id,
