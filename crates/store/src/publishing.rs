@@ -609,6 +609,27 @@ impl Store {
         Ok(after)
     }
 
+    /// Records that `user_id` opened version `version` of the post for review, and returns the
+    /// version they had opened before (`None` the first time).
+    pub async fn record_review_view(&self, org_id: i64, post_id: i64, user_id: i64, version: i64) -> Result<Option<i64>> {
+        let mut tx = plain_write_tx(&self.pool, self.backend).await?;
+        fetch_post(&mut tx, org_id, post_id).await?;
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM post_views WHERE post_id = $1 AND user_id = $2").bind(post_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO post_views (post_id, user_id, version, at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (post_id, user_id) DO UPDATE SET version = excluded.version, at_ms = excluded.at_ms",
+        )
+        .bind(post_id)
+        .bind(user_id)
+        .bind(version)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
     /// Every decision on the post, every version, oldest first, with the reviewers' names.
     pub async fn approval_record(&self, org_id: i64, post_id: i64) -> Result<Vec<ApprovalEntry>> {
         let mut conn = self.pool.acquire().await?;

@@ -146,9 +146,11 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
         let (status, _, body) = post_form(&server, &legal_s, &path, &[("kind", "approve"), ("comment", ""), ("expected_version", "1")]).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(body.contains("This post changed since you opened it; review the new version."), "{body}");
+        // The refusal shows the new version with what changed since the one the reviewer saw.
+        assert!(body.contains("Changes since version 1, the last version you saw:"), "{body}");
+        assert!(body.contains("<ins>free </ins>"), "{body}");
         let (_, review) = get(&server, &legal_s, &path).await;
-        assert!(review.contains("Changes since version 1, the last version you decided on:"), "{review}");
-        assert!(review.contains("<ins>free </ins>"), "{review}");
+        assert!(review.contains("No changes since you last opened it (version 2)."), "{review}");
         let (status, _, body) = post_form(&server, &legal_s, &path, &[("kind", "reject"), ("comment", " "), ("expected_version", "2")]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "a rejection needs a comment");
         assert!(body.contains("Write a comment"), "{body}");

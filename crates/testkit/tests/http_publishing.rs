@@ -200,6 +200,32 @@ async fn reviewers_see_the_findings_of_the_post_as_it_will_go_out() {
 }
 
 #[tokio::test]
+async fn the_review_page_shows_the_changes_since_the_version_the_reviewer_last_opened() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, responder) = org.user(Role::Responder).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let (_, post) = api(&server, &responder, "POST", "/api/v1/posts", json!({ "body": "Flu shots on Saturday", "channel_ids": [org.bluesky.id] })).await;
+        let id = post["id"].as_i64().unwrap();
+        let submit = format!("/api/v1/posts/{id}/submit");
+        api(&server, &responder, "POST", &submit, json!({})).await;
+        let path = format!("/approvals/{id}");
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("First time you see this post."), "{review}");
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("No changes since you last opened it (version 1)."), "{review}");
+
+        // Opened, not decided: the next version is still shown against the one they read.
+        let edit = json!({ "expected_version": 1, "body": "Free flu shots on Saturday", "channel_ids": [org.bluesky.id] });
+        let (status, edited) = api(&server, &responder, "PUT", &format!("/api/v1/posts/{id}"), edit).await;
+        assert_eq!(status, StatusCode::OK, "{edited}");
+        api(&server, &responder, "POST", &submit, json!({})).await;
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("Changes since version 1, the last version you saw:") && review.contains("<ins>Free flu</ins>"), "{review}");
+    }
+}
+
+#[tokio::test]
 async fn too_long_for_bluesky_is_refused_with_the_count() {
     for server in TestServer::every_backend().await.unwrap() {
         let org = set_up(&server.store).await;

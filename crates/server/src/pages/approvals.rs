@@ -254,11 +254,16 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
             format!("{who} submitted this version over blocking screening findings, writing: \u{201c}{reason}\u{201d}")
         })
         .unwrap_or_default();
-    let seen = cs.record.iter().filter(|e| e.user_id == viewer.user.id).map(|e| e.version).max();
+    let decided = cs.record.iter().filter(|e| e.user_id == viewer.user.id).map(|e| e.version).max();
+    let opened = state.store.record_review_view(org, post_id, viewer.user.id, post.version).await?;
+    let seen = decided.max(opened);
     let (diff_note, diff) = match seen.and_then(|v| versions.iter().find(|pv| pv.version == v)) {
         None => ("First time you see this post.".to_owned(), Vec::new()),
-        Some(old) if old.version == post.version => (format!("You already decided on this version (version {}).", post.version), Vec::new()),
-        Some(old) => (format!("Changes since version {}, the last version you decided on:", old.version), word_diff(&old.body, &post.body)),
+        Some(old) if old.version == post.version && decided == Some(post.version) => {
+            (format!("You already decided on this version (version {}).", post.version), Vec::new())
+        }
+        Some(old) if old.version == post.version => (format!("No changes since you last opened it (version {}).", post.version), Vec::new()),
+        Some(old) => (format!("Changes since version {}, the last version you saw:", old.version), word_diff(&old.body, &post.body)),
     };
     let refusal = if post.status != PostStatus::InReview {
         Some(format!("This post is {}, not waiting for approval.", post.status.label().to_lowercase()))
