@@ -188,6 +188,19 @@ fn media_row(row: &AnyRow) -> Result<Media> {
     })
 }
 
+/// Notifies everyone in the organization whose role may manage channels.
+async fn notify_channel_managers(conn: &mut AnyConnection, org_id: i64, channel_id: i64, kind: &str, message: &str) -> Result<()> {
+    let rows = sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id").bind(org_id).fetch_all(&mut *conn).await?;
+    for row in &rows {
+        let role: String = row.try_get(1)?;
+        if role.parse::<rounds_domain::Role>().is_ok_and(|r| r.can(rounds_domain::Permission::ManageChannels)) {
+            let link = Some(format!("/channels#channel-{channel_id}"));
+            crate::publishing::notify(&mut *conn, org_id, row.try_get(0)?, kind, message, link).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Cuts `s` to at most `max` characters.
 fn clip(s: &str, max: usize) -> &str {
     s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
@@ -376,9 +389,68 @@ impl Store {
             let actor = Actor { org_id: Some(org_id), ..Actor::system() };
             let detail = json!({ "old": old, "new": status.as_str() });
             append_audit(&mut tx, &actor, AuditAction::ChannelStatusChanged, &format!("channel:{channel_id}"), detail).await?;
+            let channel = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+            let text = format!(
+                "The channel {} ({}) stopped working: {}. Reconnect it on the Channels page; posts due on it fail until then.",
+                channel.display_name,
+                channel.network,
+                message.trim_end_matches('.')
+            );
+            notify_channel_managers(&mut tx, org_id, channel_id, "channel_problem", &text).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Channels with credentials, connected or failing, that no call has checked since
+    /// `checked_before` (Unix ms), across organizations: the publisher asks each network about them.
+    pub async fn channels_to_check(&self, checked_before: i64) -> Result<Vec<Channel>> {
+        let sql = format!(
+            "SELECT {} FROM channels WHERE credentials IS NOT NULL AND status IN ('connected', 'error') \
+             AND (last_checked_at IS NULL OR last_checked_at < $1) ORDER BY id",
+            db::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(checked_before).fetch_all(&self.pool).await?;
+        rows.iter().map(db::channel).collect()
+    }
+
+    /// Tells the people who manage channels, once per token, that a connected channel's token
+    /// expires within `within_ms` of `now_ms`; returns how many channels were warned about.
+    pub async fn warn_expiring_tokens(&self, now_ms: i64, within_ms: i64) -> Result<u32> {
+        let sql = format!(
+            "SELECT {} FROM channels WHERE credentials IS NOT NULL AND status = 'connected' AND token_expires_at IS NOT NULL \
+             AND token_expires_at <= $1 AND (expiry_warned_for IS NULL OR expiry_warned_for <> token_expires_at) ORDER BY id",
+            db::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms.saturating_add(within_ms)).fetch_all(&self.pool).await?;
+        let mut warned = 0;
+        for row in &rows {
+            let channel = db::channel(row)?;
+            let Some(expires) = channel.token_expires_at else { continue };
+            let mut tx = write_tx(&self.pool, self.backend).await?;
+            let claimed = sqlx::query("UPDATE channels SET expiry_warned_for = $2 WHERE id = $1 AND token_expires_at = $2 AND (expiry_warned_for IS NULL OR expiry_warned_for <> $2)")
+                .bind(channel.id)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+            if claimed.rows_affected() == 0 {
+                continue;
+            }
+            let days = (expires - now_ms).max(0) / 86_400_000;
+            let when = match days {
+                0 => "within a day".to_owned(),
+                1 => "in 1 day".to_owned(),
+                n => format!("in {n} days"),
+            };
+            let text = format!(
+                "The sign-in of the channel {} ({}) expires {when}. Reconnect it on the Channels page before then, or its scheduled posts will fail.",
+                channel.display_name, channel.network
+            );
+            notify_channel_managers(&mut tx, channel.org_id, channel.id, "token_expiring", &text).await?;
+            tx.commit().await?;
+            warned += 1;
+        }
+        Ok(warned)
     }
 
     /// Remembers where reading the channel's replies and mentions got to (the network's own cursor).

@@ -1248,7 +1248,7 @@ async fn queue_jobs(conn: &mut AnyConnection, post: &Post, run_at: i64, now: i64
     Ok(queued)
 }
 
-async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str, message: &str, link: Option<String>) -> Result<()> {
+pub(crate) async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str, message: &str, link: Option<String>) -> Result<()> {
     sqlx::query("INSERT INTO notifications (org_id, user_id, kind, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(org_id)
         .bind(user_id)

@@ -156,6 +156,34 @@ async fn a_new_connected_channel_is_made_whole_or_not_at_all() {
 }
 
 #[tokio::test]
+async fn an_expiring_token_warns_the_channel_managers_once_per_token() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let (admin, actor) = set_up(&store).await;
+        let new = NewUser { email: Email::parse("viewer@mercy.test").unwrap(), display_name: "Viewer".into(), role: Role::Viewer, password_hash: "x".into() };
+        let viewer = store.create_user(admin.org_id, &new, &actor).await.unwrap();
+        let channel = channel(&store, admin.org_id, &actor).await;
+        let now = 1_800_000_000_000;
+        let day = 86_400_000;
+        let soon = ChannelHealth { token_expires_at: Some(now + 3 * day + 1_000), ..health() };
+        store.connect_channel(admin.org_id, channel.id, CREDENTIALS, &soon, &actor).await.unwrap();
+        assert_eq!(store.warn_expiring_tokens(now - 30 * day, 7 * day).await.unwrap(), 0, "{backend:?}: not yet");
+        assert_eq!(store.warn_expiring_tokens(now, 7 * day).await.unwrap(), 1, "{backend:?}");
+        assert_eq!(store.warn_expiring_tokens(now + day, 7 * day).await.unwrap(), 0, "once per token");
+        let notes = store.notifications(admin.id, true).await.unwrap();
+        assert_eq!(notes.len(), 1, "{backend:?}: {notes:?}");
+        assert_eq!(notes[0].kind, "token_expiring");
+        assert!(notes[0].message.contains("expires in 3 days"), "{}", notes[0].message);
+        assert_eq!(notes[0].link.as_deref(), Some(format!("/channels#channel-{}", channel.id).as_str()));
+        assert!(store.notifications(viewer.id, true).await.unwrap().is_empty(), "only those who manage channels");
+
+        // A reconnect brings a new token, which warns again when its time comes.
+        let renewed = ChannelHealth { token_expires_at: Some(now + 60 * day), ..health() };
+        store.connect_channel(admin.org_id, channel.id, CREDENTIALS, &renewed, &actor).await.unwrap();
+        assert_eq!(store.warn_expiring_tokens(now + 55 * day, 7 * day).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
 async fn channels_in_use_are_not_deleted() {
     for (backend, _dir, store) in scratch_stores().await {
         let (admin, actor) = set_up(&store).await;

@@ -6,3 +6,7 @@ CREATE TABLE post_views (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (post_id, user_id)
 );
+
+-- The token expiry a channel's expiry warning was sent for: one warning per token, sent again after a
+-- reconnect brings a new one.
+ALTER TABLE channels ADD COLUMN expiry_warned_for INTEGER;
