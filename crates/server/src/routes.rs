@@ -150,6 +150,8 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .post("/channels/{id}/disconnect", perm(P::ManageChannels), pages::channels::disconnect)
         .get("/calendar", perm(P::ViewPosts), pages::calendar::show)
         .post("/calendar/{post_id}/reschedule", perm(P::Publish), pages::calendar::reschedule)
+        .post("/calendar/pause", perm(P::Publish), pages::calendar::pause)
+        .post("/calendar/resume", perm(P::Publish), pages::calendar::resume)
         .get("/approvals", perm(P::ViewPosts), pages::approvals::queue)
         .get("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::review)
         .post("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::decide)

@@ -338,6 +338,39 @@ async fn a_post_still_in_review_near_its_slot_warns_once_and_says_who_it_waits_f
 }
 
 #[tokio::test]
+async fn a_paused_organization_publishes_nothing_and_posts_whose_time_passed_wait_for_a_new_one() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let t = team(&store).await;
+        let soon = approved_post(&store, &t, vec![t.channel.id], Some(now() + 60_000)).await;
+        let later = approved_post(&store, &t, vec![t.channel.id], Some(now() + 5 * HOUR)).await;
+        assert!(store.pause_publishing(t.org, "Max Manager", "  ", &who(&t.manager)).await.is_err(), "a reason is required");
+        let pause = store.pause_publishing(t.org, "Max Manager", "Mass-casualty incident downtown", &who(&t.manager)).await.unwrap();
+        assert_eq!(store.publishing_pause(t.org).await.unwrap(), Some(pause), "{backend:?}");
+        assert!(matches!(store.pause_publishing(t.org, "Max Manager", "again", &who(&t.manager)).await, Err(StoreError::Conflict(_))));
+
+        // While paused, nothing of the organization is claimed, however late.
+        assert!(store.claim_due_jobs("w1", now() + 10 * 60_000, 60_000, 10).await.unwrap().is_empty(), "{backend:?}");
+
+        // Resumed after the first post's time: it waits for a new time, its author is told; the other keeps its slot.
+        // (The store takes any time; the pages refuse one in the past. Here it stands for a slot that passed.)
+        store.reschedule(t.org, soon.id, now() - 10 * 60_000, &who(&t.manager)).await.unwrap();
+        let missed = store.resume_publishing(t.org, &who(&t.manager)).await.unwrap();
+        assert_eq!(missed, [soon.id], "{backend:?}");
+        let soon = store.post(t.org, soon.id).await.unwrap();
+        assert_eq!(soon.status, PostStatus::NeedsReschedule);
+        assert!(store.jobs_of_post(t.org, soon.id).await.unwrap().iter().all(|j| j.state == JobState::Cancelled));
+        assert!(store.notifications(t.author.id, true).await.unwrap().iter().any(|n| n.kind == "slot_missed"));
+        assert_eq!(store.post(t.org, later.id).await.unwrap().status, PostStatus::Scheduled);
+        assert_eq!(store.publishing_pause(t.org).await.unwrap(), None);
+        let claimed = store.claim_due_jobs("w1", now() + 6 * HOUR, 60_000, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|j| j.post_id).collect::<Vec<_>>(), [later.id]);
+        let audit = actions(&store).await;
+        assert!(["publishing.paused", "post.slot_missed", "publishing.resumed"].iter().all(|a| audit.iter().any(|x| x == a)), "{audit:?}");
+        assert!(matches!(store.resume_publishing(t.org, &who(&t.manager)).await, Err(StoreError::Conflict(_))));
+    }
+}
+
+#[tokio::test]
 async fn leases_retries_and_final_failure() {
     for (backend, _dir, store) in scratch_stores().await {
         let t = team(&store).await;

@@ -226,6 +226,37 @@ async fn the_review_page_shows_the_changes_since_the_version_the_reviewer_last_o
 }
 
 #[tokio::test]
+async fn a_manager_pauses_all_publishing_from_the_calendar_and_resumes_it() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, viewer) = org.user(Role::Viewer).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let (_, page) = get(&server, &viewer, "/calendar").await;
+        assert!(!page.contains("Pause all publishing"), "a viewer cannot pause");
+        let (status, _) = form(&server, &viewer, "/calendar/pause", &[("reason", "no")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, _) = form(&server, &manager, "/calendar/pause", &[("reason", " ")]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a reason is required");
+        let (status, _) = form(&server, &manager, "/calendar/pause", &[("reason", "Shooting downtown: all promotional posts on hold")]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = get(&server, &manager, "/calendar?notice=publishing_paused").await;
+        assert!(page.contains("Publishing is paused since") && page.contains("Shooting downtown: all promotional posts on hold"), "{page}");
+        assert!(page.contains("Resume publishing"));
+        assert_eq!(org.audit_actions("publishing.paused").await.len(), 1);
+        let (_, seen_by_viewer) = get(&server, &viewer, "/calendar").await;
+        assert!(seen_by_viewer.contains("Publishing is paused since") && !seen_by_viewer.contains("Resume publishing"), "everyone sees the pause");
+
+        let (status, _) = form(&server, &manager, "/calendar/resume", &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = get(&server, &manager, "/calendar?notice=publishing_resumed").await;
+        assert!(page.contains("Publishing resumed.") && page.contains("Pause all publishing"), "{page}");
+        assert_eq!(org.audit_actions("publishing.resumed").await.len(), 1);
+        assert_eq!(server.store.publishing_pause(org.org_id).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
 async fn too_long_for_bluesky_is_refused_with_the_count() {
     for server in TestServer::every_backend().await.unwrap() {
         let org = set_up(&server.store).await;

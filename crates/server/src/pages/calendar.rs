@@ -148,6 +148,10 @@ struct CalendarPage {
     total: usize,
     /// Some post on the page can be moved (the drag hint is shown).
     movable: bool,
+    /// Who paused publishing, when and why; empty while publishing runs.
+    paused: String,
+    /// The viewer may pause and resume publishing.
+    can_pause: bool,
 }
 
 fn status_class(status: PostStatus) -> &'static str {
@@ -259,6 +263,13 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
         channel,
         channels: channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network), channel == Some(c.id))).collect(),
         movable: weeks.iter().flatten().flat_map(|d| &d.entries).any(|e| e.reschedule.is_some()),
+        paused: state
+            .store
+            .publishing_pause(viewer.org.id)
+            .await?
+            .map(|p| format!("Publishing is paused since {} by {}: \u{201c}{}\u{201d}. Nothing is published until someone resumes it.", clock.format(p.at_ms), p.by, p.reason))
+            .unwrap_or_default(),
+        can_pause: viewer.can(Permission::Publish),
         weeks,
         weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         total,
@@ -307,4 +318,29 @@ mod tests {
         assert!(clock.read_local("tomorrow").is_err());
         assert!(parse_date(Some("2026-13-01")).is_none());
     }
+}
+
+/// The pause form's field.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PauseForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Stops all publishing of the organization (a crisis, a security incident), with a written reason.
+pub(crate) async fn pause(State(state): State<AppState>, viewer: Viewer, axum::Form(form): axum::Form<PauseForm>) -> AppResult<Response> {
+    if form.reason.trim().is_empty() {
+        return Err(AppError::with(ErrorCode::InvalidInput, "Say why publishing is paused; the reason is shown to everyone and audited."));
+    }
+    if form.reason.len() > 500 {
+        return Err(AppError::with(ErrorCode::InvalidInput, "Keep the reason under 500 bytes."));
+    }
+    state.store.pause_publishing(viewer.org.id, &viewer.user.display_name, &form.reason, &viewer.actor()).await?;
+    Ok(Redirect::to("/calendar?notice=publishing_paused").into_response())
+}
+
+/// Starts publishing again; posts whose time passed during the pause go back to their authors.
+pub(crate) async fn resume(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    state.store.resume_publishing(viewer.org.id, &viewer.actor()).await?;
+    Ok(Redirect::to("/calendar?notice=publishing_resumed").into_response())
 }
