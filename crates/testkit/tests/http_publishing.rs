@@ -246,6 +246,8 @@ async fn a_manager_pauses_all_publishing_from_the_calendar_and_resumes_it() {
         assert_eq!(org.audit_actions("publishing.paused").await.len(), 1);
         let (_, seen_by_viewer) = get(&server, &viewer, "/calendar").await;
         assert!(seen_by_viewer.contains("Publishing is paused since") && !seen_by_viewer.contains("Resume publishing"), "everyone sees the pause");
+        let (_, compose) = get(&server, &manager, "/compose").await;
+        assert!(compose.contains("Publishing is paused by"), "authors see it where they write");
 
         let (status, _) = form(&server, &manager, "/calendar/resume", &[]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);

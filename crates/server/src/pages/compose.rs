@@ -480,6 +480,8 @@ impl ComposeForm {
 #[template(path = "compose.html")]
 struct ComposePage {
     layout: Layout,
+    /// Set while the organization's publishing is paused: who paused it and why.
+    paused: Option<String>,
     post_id: Option<i64>,
     version: i64,
     action: String,
@@ -550,6 +552,7 @@ async fn compose_page(state: &AppState, viewer: &Viewer, post_id: Option<i64>, v
         content_types: CONTENT_TYPES.iter().map(|(v, l)| (*v, *l, *v == form.content_type)).collect(),
         scheduled: form.scheduled.clone(),
         tz_name,
+        paused: state.store.publishing_pause(viewer.org.id).await?.map(|p| format!("Publishing is paused by {}: \u{201c}{}\u{201d}. You can write and submit posts; nothing is published until someone resumes publishing on the Calendar page.", p.by, p.reason)),
         media,
         can_override: viewer.can(Permission::Publish),
         override_reason: form.override_reason.clone(),
