@@ -35,8 +35,15 @@ pub(crate) fn wrap(routes: Router<AppState>, state: &AppState) -> Router<AppStat
         .layer(from_fn(operation))
 }
 
-async fn not_found() -> AppError {
-    AppError::new(ErrorCode::NotFound)
+/// An unknown address: the error page keeps the signed-in frame, as the guard gives routed errors.
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    let mut res = AppError::new(ErrorCode::NotFound).into_response();
+    if let Ok(Some(v)) = resolve(&state, req.headers(), client_ip(req.extensions())).await
+        && v.mfa == MfaState::Passed
+    {
+        res.extensions_mut().insert(v);
+    }
+    res
 }
 
 /// Gives the request an operation id (in the `x-operation-id` header, the log and every error
