@@ -727,6 +727,65 @@ pub(crate) async fn schedule_post(State(state): State<AppState>, viewer: Viewer,
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
+/// Whether the organization publishes, and if not who paused it, when and why.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PublishingOut {
+    /// `true` while nothing is published.
+    paused: bool,
+    /// Who paused it (display name).
+    by: Option<String>,
+    /// Since when, Unix milliseconds.
+    since: Option<i64>,
+    /// Their written reason.
+    reason: Option<String>,
+    /// Posts whose time passed during the pause, sent back for a new time (only in the answer to resume).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sent_back: Vec<i64>,
+}
+
+impl PublishingOut {
+    fn of(pause: Option<rounds_store::PublishingPause>, sent_back: Vec<i64>) -> PublishingOut {
+        match pause {
+            Some(p) => PublishingOut { paused: true, by: Some(p.by), since: Some(p.at_ms), reason: Some(p.reason), sent_back },
+            None => PublishingOut { paused: false, by: None, since: None, reason: None, sent_back },
+        }
+    }
+}
+
+/// Why publishing stops.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PauseIn {
+    /// Shown to everyone and audited, e.g. "Mass-casualty incident: all promotion on hold".
+    reason: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/publishing", tag = "posts", security(("token" = [])), responses((status = 200, body = PublishingOut)))]
+/// Whether the organization's publishing is paused.
+pub(crate) async fn publishing(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<PublishingOut>> {
+    Ok(Json(PublishingOut::of(state.store.publishing_pause(viewer.org.id).await?, Vec::new())))
+}
+
+#[utoipa::path(post, path = "/api/v1/publishing/pause", tag = "posts", security(("token" = [])), request_body = PauseIn,
+    responses((status = 200, body = PublishingOut), (status = 400, description = "`invalid_input`: no reason", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, description = "`conflict`: already paused", body = ErrorBody)))]
+/// Stops every publish of the organization, on every channel, until it is resumed (a crisis, an incident).
+pub(crate) async fn pause_publishing(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<PauseIn>) -> AppResult<Json<PublishingOut>> {
+    if input.reason.trim().is_empty() || input.reason.len() > 500 {
+        return Err(AppError::with(ErrorCode::InvalidInput, "Give a reason of 1 to 500 bytes; it is shown to everyone and audited."));
+    }
+    let pause = state.store.pause_publishing(viewer.org.id, &viewer.user.display_name, &input.reason, &viewer.actor()).await?;
+    Ok(Json(PublishingOut::of(Some(pause), Vec::new())))
+}
+
+#[utoipa::path(post, path = "/api/v1/publishing/resume", tag = "posts", security(("token" = [])),
+    responses((status = 200, body = PublishingOut), (status = 403, body = ErrorBody), (status = 409, description = "`conflict`: not paused", body = ErrorBody)))]
+/// Starts publishing again; scheduled posts whose time passed meanwhile wait for a new time (listed in `sent_back`).
+pub(crate) async fn resume_publishing(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<PublishingOut>> {
+    let sent_back = state.store.resume_publishing(viewer.org.id, &viewer.actor()).await?;
+    Ok(Json(PublishingOut::of(None, sent_back)))
+}
+
 // Approvals, calendar and archive.
 
 /// A post waiting for the caller's decision.
@@ -944,7 +1003,7 @@ pub(crate) async fn archive(State(state): State<AppState>, viewer: Viewer, Query
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rounds API", version = "1", description = "Screening, users, audit log, inbox, channels, posts, approvals, calendar and archive of a Rounds organization."),
-    paths(me, rules, screen, users, invite, audit, inbox, posts, channels, connect_channel, post, create_post, edit_post, submit_post, schedule_post, approvals, decide, calendar, archive),
+    paths(me, rules, screen, users, invite, audit, inbox, posts, channels, connect_channel, post, create_post, edit_post, submit_post, schedule_post, publishing, pause_publishing, resume_publishing, approvals, decide, calendar, archive),
     modifiers(&TokenAuth)
 )]
 struct ApiDoc;

@@ -255,6 +255,18 @@ async fn a_manager_pauses_all_publishing_from_the_calendar_and_resumes_it() {
         assert!(page.contains("Publishing resumed.") && page.contains("Pause all publishing"), "{page}");
         assert_eq!(org.audit_actions("publishing.resumed").await.len(), 1);
         assert_eq!(server.store.publishing_pause(org.org_id).await.unwrap(), None);
+
+        // The same through the API (an emergency-notification system can pull the switch).
+        let (status, _) = api(&server, &viewer, "POST", "/api/v1/publishing/pause", json!({ "reason": "drill" })).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, paused) = api(&server, &manager, "POST", "/api/v1/publishing/pause", json!({ "reason": "Code Silver drill" })).await;
+        assert_eq!((status, paused["paused"].as_bool(), paused["reason"].as_str()), (StatusCode::OK, Some(true), Some("Code Silver drill")), "{paused}");
+        let (status, _) = api(&server, &manager, "POST", "/api/v1/publishing/pause", json!({ "reason": "again" })).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (_, state) = api(&server, &viewer, "GET", "/api/v1/publishing", Value::Null).await;
+        assert_eq!(state["paused"], true, "{state}");
+        let (status, resumed) = api(&server, &manager, "POST", "/api/v1/publishing/resume", Value::Null).await;
+        assert_eq!((status, resumed["paused"].as_bool()), (StatusCode::OK, Some(false)), "{resumed}");
     }
 }
 
