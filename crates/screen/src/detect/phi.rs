@@ -21,7 +21,7 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 
 use super::{Ctx, Hit, Sink};
 use window::{Anchor, Reach, Runs, captures_each, find_each};
@@ -471,6 +471,10 @@ const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
 pub(crate) struct Detector {
     lexicon: AhoCorasick,
     patterns: Vec<Pattern>,
+    /// Whether a text can hold a health term at all: without digits nothing else is looked for.
+    health_gate: WordGate,
+    /// Whether a text can hold any lexicon word.
+    lexicon_gate: WordGate,
     /// "://", "www." and ".com/": a link may be present.
     link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
@@ -536,10 +540,14 @@ impl Detector {
             .prefilter(false)
             .build(&words)
             .map_err(|e| ScreenError::Compile { what: "phi lexicon".to_owned(), message: e.to_string() })?;
+        let health_gate = WordGate::new(words.iter().zip(&patterns).filter(|(_, p)| p.health).map(|(w, _)| w.as_str()));
+        let lexicon_gate = WordGate::new(words.iter().map(String::as_str));
         let b = r"(?-u:\b)";
         Ok(Detector {
             lexicon,
             patterns,
+            health_gate,
+            lexicon_gate,
             link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy.organization.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect(),
             email: compile("email", r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")?,
@@ -609,7 +617,10 @@ impl Detector {
         // health term, and nothing is stored on the way.
         let all_digits = count_digits(bytes);
         let numeric = all_digits > 0;
-        for m in self.lexicon.find_iter(norm) {
+        // Only matches at word boundaries count, so a text without a lexicon word skips the pass.
+        let gate = if numeric { &self.lexicon_gate } else { &self.health_gate };
+        let lexicon_matches = gate.open(scan, &scan.tokens).then(|| self.lexicon.find_iter(norm));
+        for m in lexicon_matches.into_iter().flatten() {
             let r = m.range();
             if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
                 continue;
