@@ -412,13 +412,24 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
         }
     };
     let mut buf = [0u8; 4];
-    for (at, c) in text.char_indices() {
-        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters.
-        if c.is_ascii() {
-            norm.push(c.to_ascii_lowercase());
-            map.push(at as u32);
-            continue;
+    let bytes = text.as_bytes();
+    let mut next = 0;
+    while next < bytes.len() {
+        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters: a run
+        // of ASCII bytes is copied, lower-cased and mapped in bulk.
+        let run = bytes.get(next..).unwrap_or_default().iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - next);
+        if run > 0 {
+            let from = norm.len();
+            norm.push_str(text.get(next..next + run).unwrap_or_default());
+            if let Some(added) = norm.get_mut(from..) {
+                added.make_ascii_lowercase();
+            }
+            map.extend((next..next + run).map(|i| i as u32));
+            next += run;
         }
+        let at = next;
+        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else { break };
+        next += c.len_utf8();
         if is_zero_width(c) {
             continue;
         }
