@@ -107,6 +107,11 @@ impl<'a> Scan<'a> {
         Span::new(start, end.max(start))
     }
 
+    /// The text is ASCII, so `norm` is its byte-for-byte lower-case copy.
+    pub fn is_ascii(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The original text of a normalized byte range.
     pub fn orig_text(&self, r: Range<usize>) -> &'a str {
         let s = self.orig(r);
