@@ -34,13 +34,14 @@ pub(crate) struct RestoreArgs {
 pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let BackupArgs { db, out } = args;
     db::create_parent(&out)?;
+    let (_, key_file) = db.resolve()?;
     db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| {
         store.backup(&out, &Actor::cli()).await.with_context(|| format!("backup to {} failed", out.display()))?;
         println!("wrote {}", out.display());
         println!(
             "note: the backup does not hold the key file ({}); keep a copy of it apart from the backups, \
              or MFA secrets cannot be read after a restore",
-            db.key_file().display()
+            key_file.display()
         );
         Ok(())
     }))

@@ -10,19 +10,27 @@ use rounds_store::Store;
 /// Which database to use, resolved as `rounds serve` resolves it (`Config::database_url`).
 #[derive(Args, Debug, Clone)]
 pub(crate) struct UrlArgs {
-    /// Folder of the embedded database and the key file, when they are not given one by one.
-    #[arg(long, global = true, env = "ROUNDS_DATA_DIR", default_value = "rounds-data")]
-    data_dir: PathBuf,
+    /// Folder of the embedded database and the key file, when they are not given one by one [default: rounds-data].
+    #[arg(long, global = true, env = "ROUNDS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB` [default: sqlite://<data-dir>/rounds.db].
     #[arg(long, global = true, env = "ROUNDS_DATABASE_URL")]
     database_url: Option<String>,
 }
 
+/// The data folder when neither a flag, the environment nor a configuration file names one.
+const DEFAULT_DATA_DIR: &str = "rounds-data";
+
 impl UrlArgs {
     /// The database URL in effect.
     pub(crate) fn url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rounds.db").display()))
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        self.database_url.clone().unwrap_or_else(|| sqlite_url(&data_dir))
     }
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("rounds.db").display())
 }
 
 /// Where the database and the key file are; the same defaults as `rounds serve`.
@@ -33,6 +41,10 @@ pub(crate) struct DbArgs {
     /// File holding the key that seals stored secrets, created when missing [default: <data-dir>/secret.key].
     #[arg(long, global = true, env = "ROUNDS_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// The configuration file `rounds serve --config` reads: its `data_dir`, `database_url` and
+    /// `key_file` apply where no flag or environment variable gives them.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
 }
 
 /// What to do when the SQLite file does not exist yet.
@@ -46,15 +58,32 @@ pub(crate) enum IfMissing {
 }
 
 impl DbArgs {
-    /// The key file in effect.
-    pub(crate) fn key_file(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| self.database.data_dir.join("secret.key"))
+    /// The database URL and key file in effect: flags and environment first, then the
+    /// configuration file, then the defaults `rounds serve` uses.
+    pub(crate) fn resolve(&self) -> anyhow::Result<(String, PathBuf)> {
+        let file = match &self.config {
+            Some(path) => Some(rounds_server::Config::load(Some(path)).with_context(|| format!("reading {}", path.display()))?),
+            None => None,
+        };
+        let data_dir = self
+            .database
+            .data_dir
+            .clone()
+            .or_else(|| file.as_ref().map(|c| c.data_dir.clone()))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let url = self
+            .database
+            .database_url
+            .clone()
+            .or_else(|| file.as_ref().and_then(|c| c.database_url.clone()))
+            .unwrap_or_else(|| sqlite_url(&data_dir));
+        let key_file = self.key_file.clone().or_else(|| file.and_then(|c| c.key_file)).unwrap_or_else(|| data_dir.join("secret.key"));
+        Ok((url, key_file))
     }
 
     /// Opens the store, first creating the folders of the SQLite file and of the key file.
     pub(crate) async fn open(&self, if_missing: IfMissing) -> anyhow::Result<Store> {
-        let url = self.database.url();
-        let key_file = self.key_file();
+        let (url, key_file) = self.resolve()?;
         if let Some(path) = sqlite_path(&url) {
             if if_missing == IfMissing::Refuse && !path.exists() {
                 bail!(

@@ -30,7 +30,7 @@ pub(crate) fn run(args: KeysArgs) -> anyhow::Result<()> {
 }
 
 fn rotate(db: &DbArgs) -> anyhow::Result<()> {
-    let key_file = db.key_file();
+    let (_, key_file) = db.resolve()?;
     // Opening the store would create a missing key file, and a fresh key has nothing to rotate from.
     if !key_file.is_file() {
         bail!(

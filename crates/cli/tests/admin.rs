@@ -461,6 +461,23 @@ fn database_options_come_from_the_environment() {
 }
 
 #[test]
+fn database_options_come_from_the_serve_configuration_file() {
+    let i = Install::sqlite();
+    let data = i.dir.path().join("srv/data");
+    let config = i.dir.path().join("rounds.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", data.display().to_string())).unwrap();
+    let config = config.display().to_string();
+
+    let add = ["user", "add", "--email", "ana@mercy.org", "--name", "Ana", "--role", "admin", "--org-name", "Mercy", "--org-kind", "hospital"];
+    i.ok(&[&add[..], &["--config", &config]].concat(), PASSWORD);
+    assert!(data.join("rounds.db").is_file() && data.join("secret.key").is_file(), "the file's data_dir was used");
+    assert!(i.ok(&["user", "list", "--config", &config], "").contains("ana@mercy.org"));
+    assert!(i.fails(&["user", "list"], "", 2).contains("no database at"), "without it, the defaults");
+    let missing = i.dir.path().join("nope.toml").display().to_string();
+    assert!(i.fails(&["audit", "verify", "--config", &missing], "", 2).contains("does not exist"));
+}
+
+#[test]
 fn export_pages_through_a_long_log_oldest_first() {
     let i = Install::sqlite();
     let setup = ["--org-name", "Mercy", "--org-kind", "hospital"];

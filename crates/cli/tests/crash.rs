@@ -8,59 +8,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connectors::{Credentials, http_client};
+use connectors::Credentials;
+use connectors::testing::{LocalAccount, local_pds};
 use rounds_domain::{DecisionKind, Email, OrgKind, PostStatus, Role};
 use rounds_store::{Actor, ChannelHealth, NewChannel, NewOrg, NewPost, NewUser, Store};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const POSTS: usize = 10;
-
-fn pds() -> Option<String> {
-    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
-        _ => {
-            eprintln!("skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS, or run scripts/test)");
-            None
-        }
-    }
-}
-
-async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value>, query: &[(&str, &str)]) -> (u16, Value) {
-    let url = format!("{pds}/xrpc/{nsid}");
-    let http = http_client();
-    let mut request = match body {
-        Some(body) => http.post(url).json(&body),
-        None => http.get(url).query(query),
-    };
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A fresh `*.test` account and an app password for it.
-async fn account(pds: &str) -> (String, Credentials) {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let handle = format!("crash{:x}{nanos:x}.test", std::process::id());
-    let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
-    let (status, created) = xrpc(pds, "com.atproto.server.createAccount", None, Some(body), &[]).await;
-    assert_eq!(status, 200, "createAccount: {created}");
-    let access = created["accessJwt"].as_str().unwrap();
-    let (status, app) = xrpc(pds, "com.atproto.server.createAppPassword", Some(access), Some(json!({ "name": "rounds" })), &[]).await;
-    assert_eq!(status, 200, "createAppPassword: {app}");
-    let creds = Credentials::Bluesky { service: pds.into(), identifier: handle.clone(), app_password: app["password"].as_str().unwrap().into() };
-    (handle, creds)
-}
-
-/// The texts of every post in the account's repository.
-async fn records(pds: &str, handle: &str) -> Vec<String> {
-    let (status, page) = xrpc(pds, "com.atproto.repo.listRecords", None, None, &[("repo", handle), ("collection", "app.bsky.feed.post"), ("limit", "100")]).await;
-    assert_eq!(status, 200, "listRecords: {page}");
-    page["records"].as_array().unwrap().iter().map(|r| r["value"]["text"].as_str().unwrap().to_owned()).collect()
-}
 
 /// An organization with a connected Bluesky channel and `POSTS` approved posts due now; returns
 /// the organization and the posts' ids and texts.
@@ -124,7 +78,7 @@ fn serve(dir: &Path, round: u32) -> Child {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_server_publishes_every_post_exactly_once_after_restart() {
-    let Some(pds) = pds() else { return };
+    let Some(pds) = local_pds() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -133,7 +87,8 @@ async fn a_killed_server_publishes_every_post_exactly_once_after_restart() {
     let url = format!("sqlite://{}", data.join("rounds.db").display());
     let key = data.join("secret.key");
 
-    let (handle, creds) = account(&pds).await;
+    let account = LocalAccount::create(&pds).await;
+    let (handle, creds) = (account.handle.clone(), account.creds.clone());
     let nonce = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     let store = Store::open(&url, &key).await.unwrap();
     let (org, posts) = seed(&store, &handle, &creds, &nonce).await;
@@ -142,7 +97,7 @@ async fn a_killed_server_publishes_every_post_exactly_once_after_restart() {
     let mut first = serve(dir.path(), 1);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if !records(&pds, &handle).await.is_empty() {
+        if !account.post_texts().await.is_empty() {
             break;
         }
         assert!(first.try_wait().unwrap().is_none(), "rounds serve exited early: {}", log(dir.path(), 1));
@@ -151,7 +106,7 @@ async fn a_killed_server_publishes_every_post_exactly_once_after_restart() {
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    let before_restart = records(&pds, &handle).await.len();
+    let before_restart = account.post_texts().await.len();
     assert!(before_restart < POSTS, "the kill came before every post was out ({before_restart} were)");
     eprintln!("killed with {before_restart} of {POSTS} posts on the network");
 
@@ -171,7 +126,7 @@ async fn a_killed_server_publishes_every_post_exactly_once_after_restart() {
         }
     }
 
-    let mut on_network = records(&pds, &handle).await;
+    let mut on_network = account.post_texts().await;
     on_network.sort();
     let mut expected: Vec<String> = posts.iter().map(|(_, body)| body.clone()).collect();
     expected.sort();

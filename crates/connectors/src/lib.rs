@@ -13,6 +13,8 @@ mod mastodon;
 mod text;
 mod tid;
 mod types;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use tid::tid_for_key;

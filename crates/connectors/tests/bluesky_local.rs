@@ -3,102 +3,23 @@
 //! accounts, so the tests run in parallel and on a network that other tests use too.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use connectors::testing::{LocalAccount, local_pds, xrpc};
 use connectors::{Credentials, ErrorKind, Image, ItemKind, Outgoing, Published, connect, http_client};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A valid 1×1 PNG: the PDS sniffs uploaded blobs, so the bytes must be a real image.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82";
-
-/// The local PDS, or `None` (the test then passes, saying so) when there is none outside CI.
-fn pds() -> Option<String> {
-    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS")
-        }
-        _ => {
-            eprintln!("skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS)");
-            None
-        }
-    }
-}
-
-/// A fresh account with an app password, and its own session for checking what others see.
-struct Account {
-    handle: String,
-    access: String,
-    creds: Credentials,
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value>, query: &[(&str, &str)]) -> (u16, Value) {
-    let http = http_client();
-    let url = format!("{pds}/xrpc/{nsid}");
-    let mut request = match body {
-        Some(body) => http.post(url).json(&body),
-        None => http.get(url).query(query),
-    };
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn account(pds: &str) -> Account {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let handle = format!("r{:x}{n}{:x}.test", std::process::id(), nanos);
-    let (status, created) = xrpc(
-        pds,
-        "com.atproto.server.createAccount",
-        None,
-        Some(json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" })),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "createAccount: {created}");
-    let access = created["accessJwt"].as_str().unwrap().to_owned();
-    let (status, app) =
-        xrpc(pds, "com.atproto.server.createAppPassword", Some(&access), Some(json!({ "name": "rounds" })), &[]).await;
-    assert_eq!(status, 200, "createAppPassword: {app}");
-    let creds = Credentials::Bluesky {
-        service: pds.to_owned(),
-        identifier: handle.clone(),
-        app_password: app["password"].as_str().unwrap().to_owned(),
-    };
-    Account { handle, access, creds }
-}
 
 fn post(key: &str, text: &str) -> Outgoing {
     Outgoing { idempotency_key: key.into(), text: text.into(), images: vec![], reply_to: None }
 }
 
-/// Polls the AppView (which indexes in the background) for the thread of `uri`, up to 10 s.
-async fn thread(pds: &str, viewer: &Account, uri: &str) -> Option<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, v) =
-            xrpc(pds, "app.bsky.feed.getPostThread", Some(&viewer.access), None, &[("uri", uri), ("depth", "1")]).await;
-        if status == 200 {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn health_publish_with_image_see_it_and_delete_it() {
-    let Some(pds) = pds() else { return };
-    let me = account(&pds).await;
+    let Some(pds) = local_pds() else { return };
+    let me = LocalAccount::create(&pds).await;
     let c = connect(&me.creds, &http_client()).unwrap();
     let health = c.health().await.unwrap();
     assert_eq!(health.handle, me.handle);
@@ -112,7 +33,7 @@ async fn health_publish_with_image_see_it_and_delete_it() {
     let rkey = connectors::tid_for_key(&outgoing.idempotency_key);
     assert_eq!(published.url, format!("https://bsky.app/profile/{}/post/{rkey}", me.handle));
 
-    let seen = thread(&pds, &me, &published.remote.id).await.expect("the post is visible within 10 s");
+    let seen = me.thread(&published.remote.id, 1).await.expect("the post is visible within 10 s");
     let view = &seen["thread"]["post"];
     assert_eq!(view["record"]["text"], text);
     assert_eq!(view["author"]["handle"], me.handle.as_str());
@@ -130,8 +51,8 @@ async fn health_publish_with_image_see_it_and_delete_it() {
 
 #[tokio::test]
 async fn the_same_idempotency_key_makes_one_post() {
-    let Some(pds) = pds() else { return };
-    let me = account(&pds).await;
+    let Some(pds) = local_pds() else { return };
+    let me = LocalAccount::create(&pds).await;
     let c = connect(&me.creds, &http_client()).unwrap();
     let outgoing = post("post-42/channel-7", "Visiting hours change on Monday.");
     assert_eq!(c.find_published(&outgoing, 0).await.unwrap(), None);
@@ -157,9 +78,9 @@ async fn the_same_idempotency_key_makes_one_post() {
 
 #[tokio::test]
 async fn a_reply_from_another_account_is_fetched() {
-    let Some(pds) = pds() else { return };
-    let clinic = account(&pds).await;
-    let patient = account(&pds).await;
+    let Some(pds) = local_pds() else { return };
+    let clinic = LocalAccount::create(&pds).await;
+    let patient = LocalAccount::create(&pds).await;
     let clinic_c = connect(&clinic.creds, &http_client()).unwrap();
     let patient_c = connect(&patient.creds, &http_client()).unwrap();
     let root = clinic_c.publish(&post("root", "Our new wing opens today.")).await.unwrap();
@@ -187,15 +108,15 @@ async fn a_reply_from_another_account_is_fetched() {
     let mut thanks = post("thanks", "Thank you!");
     thanks.reply_to = Some(item.remote.clone());
     let thanks = clinic_c.publish(&thanks).await.unwrap();
-    let seen = thread(&pds, &clinic, &thanks.remote.id).await.expect("the answer is visible");
+    let seen = clinic.thread(&thanks.remote.id, 1).await.expect("the answer is visible");
     assert_eq!(seen["thread"]["post"]["record"]["reply"]["root"]["uri"], root.remote.id.as_str());
     assert_eq!(seen["thread"]["post"]["record"]["reply"]["parent"]["uri"], reply.remote.id.as_str());
 }
 
 #[tokio::test]
 async fn a_wrong_app_password_is_invalid_credentials() {
-    let Some(pds) = pds() else { return };
-    let me = account(&pds).await;
+    let Some(pds) = local_pds() else { return };
+    let me = LocalAccount::create(&pds).await;
     let creds = Credentials::Bluesky { service: pds.clone(), identifier: me.handle.clone(), app_password: "aaaa-bbbb-cccc-dddd".into() };
     let err = connect(&creds, &http_client()).unwrap().health().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidCredentials);
@@ -205,8 +126,8 @@ async fn a_wrong_app_password_is_invalid_credentials() {
 }
 
 /// The replies the root post's threadgate hides, as the AppView reports them.
-async fn hidden_replies(pds: &str, viewer: &Account, root: &str) -> Vec<String> {
-    let seen = thread(pds, viewer, root).await.expect("the thread is visible");
+async fn hidden_replies(viewer: &LocalAccount, root: &str) -> Vec<String> {
+    let seen = viewer.thread(root, 1).await.expect("the thread is visible");
     seen["threadgate"]["record"]["hiddenReplies"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
@@ -215,9 +136,9 @@ async fn hidden_replies(pds: &str, viewer: &Account, root: &str) -> Vec<String> 
 
 #[tokio::test]
 async fn the_thread_author_can_hide_and_show_a_reply() {
-    let Some(pds) = pds() else { return };
-    let clinic = account(&pds).await;
-    let troll = account(&pds).await;
+    let Some(pds) = local_pds() else { return };
+    let clinic = LocalAccount::create(&pds).await;
+    let troll = LocalAccount::create(&pds).await;
     let clinic_c = connect(&clinic.creds, &http_client()).unwrap();
     let troll_c = connect(&troll.creds, &http_client()).unwrap();
     let root = clinic_c.publish(&post("root", "Flu clinic this Saturday.")).await.unwrap();
@@ -230,13 +151,13 @@ async fn the_thread_author_can_hide_and_show_a_reply() {
     clinic_c.set_hidden(&item, true).await.unwrap();
     clinic_c.set_hidden(&item, true).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while hidden_replies(&pds, &clinic, &root.remote.id).await != [spam.remote.id.clone()] {
+    while hidden_replies(&clinic, &root.remote.id).await != [spam.remote.id.clone()] {
         assert!(Instant::now() < deadline, "the threadgate did not reach the AppView within 10 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     clinic_c.set_hidden(&item, false).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !hidden_replies(&pds, &clinic, &root.remote.id).await.is_empty() {
+    while !hidden_replies(&clinic, &root.remote.id).await.is_empty() {
         assert!(Instant::now() < deadline, "the reply was not shown again within 10 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -9,11 +9,12 @@ use std::fmt;
 
 use rounds_domain::secret::{SecretError, hash_password, random_bytes};
 use rounds_domain::{Email, InputError, Role};
+use rounds_domain::publishing::{ApprovalChain, ChainStep, DecisionKind, StepMode};
 use rounds_store::{
-    Actor, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, Store, StoreError, User,
+    Actor, NewChain, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, PostStatus, Store, StoreError, User,
 };
 
-use content::{CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF, WEB_DOMAIN};
+use content::{CHAIN, CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF, WEB_DOMAIN};
 
 /// The screening policy of the sandbox: the default rules, with the demo organization's name and web
 /// domain so that look-alike links in the sample comments are caught.
@@ -36,6 +37,15 @@ pub enum DemoError {
     /// A built-in sample value does not pass the checks real input passes.
     #[error("a built-in demo value is invalid: {0}")]
     Input(#[from] InputError),
+    /// The sample approval chain or a screening report could not be built.
+    #[error("cannot build the demo approval chain or screening report: {0}")]
+    Chain(String),
+    /// The screening engine refused the sandbox policy or a sample post.
+    #[error("cannot screen the demo posts: {0}")]
+    Screen(#[from] screen::ScreenError),
+    /// The staff list has no account with a role the sample content needs.
+    #[error("the demo staff has no {0:?} account")]
+    NoAccount(Role),
     /// A sample post or inbox item names a network that has no demo channel.
     #[error("demo content names the network {0:?}, which has no demo channel")]
     UnknownNetwork(&'static str),
@@ -138,21 +148,46 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
     let channel_id = |network: &'static str| {
         channels.iter().find(|c| c.network == network).map(|c| c.id).ok_or(DemoError::UnknownNetwork(network))
     };
+    let steps = CHAIN.iter().map(|&role| ChainStep { role, mode: StepMode::Any }).collect();
+    let chain = ApprovalChain::new(steps).map_err(|e| DemoError::Chain(e.to_string()))?;
+    let scope = NewChain { name: "Privacy and legal review".into(), channel_id: None, content_type: None, chain };
+    store.save_approval_chain(org_id, &scope, actor).await?;
+    let screener = screen::Screener::new(policy())?;
+    let user = |role: Role| users.iter().find(|u| u.role == role).ok_or(DemoError::NoAccount(role));
     let now = now_ms();
     for post in POSTS {
-        let author = users.iter().find(|u| u.role == post.author);
+        let author = user(post.author)?;
+        let author_actor = Actor::user(author, None);
         let new = NewPost {
-            author_id: author.map(|u| u.id),
+            author_id: Some(author.id),
             body: post.body.to_owned(),
             channel_ids: post.networks.iter().map(|n| channel_id(n)).collect::<Result<_, _>>()?,
-            status: post.status,
-            scheduled_at: post.hours_ahead.map(|h| now + h * 3_600_000),
+            status: PostStatus::Draft,
+            // On the hour, as people schedule.
+            scheduled_at: post.hours_ahead.map(|h| (now + h * HOUR).div_euclid(HOUR) * HOUR + HOUR),
             paid: post.paid,
             content_type: "general".into(),
             media_ids: Vec::new(),
         };
-        let post_actor = author.map_or_else(|| actor.clone(), |u| Actor::user(u, None));
-        store.create_post(org_id, &new, &post_actor).await?;
+        let created = store.create_post(org_id, &new, &author_actor).await?;
+        if post.status == PostStatus::Draft {
+            continue;
+        }
+        let report = screener.screen(&screen::Message { paid: post.paid, ..screen::Message::outgoing(post.body) })?;
+        let report = serde_json::to_value(&report).map_err(|e| DemoError::Chain(e.to_string()))?;
+        store.submit_post(org_id, created.id, created.version, report, post.override_reason, &author_actor).await?;
+        let approvals = match post.status {
+            PostStatus::Scheduled => CHAIN.len(),
+            _ => post.approved_steps.min(CHAIN.len()),
+        };
+        for &role in &CHAIN[..approvals] {
+            let reviewer = user(role)?;
+            store.decide(org_id, created.id, created.version, DecisionKind::Approve, None, reviewer.id, &Actor::user(reviewer, None)).await?;
+        }
+        if let Some(note) = post.review_note {
+            let reviewer = user(CHAIN[approvals.min(CHAIN.len() - 1)])?;
+            store.decide(org_id, created.id, created.version, DecisionKind::Reject, Some(note), reviewer.id, &Actor::user(reviewer, None)).await?;
+        }
     }
     // Oldest first, as a network delivers them, so the inbox's newest-first order is by time too.
     let mut inbox: Vec<(usize, &content::DemoInboxItem)> = INBOX.iter().enumerate().collect();
@@ -189,6 +224,9 @@ fn typeable_password() -> Result<String, SecretError> {
     }
     Ok(out)
 }
+
+/// One hour in milliseconds.
+const HOUR: i64 = 3_600_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()

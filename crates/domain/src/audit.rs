@@ -285,6 +285,12 @@ pub enum AuditAction {
     MediaUploaded,
     /// An image's alt text changed.
     MediaAltChanged,
+    /// Someone stopped all publishing of the organization (a crisis, an incident).
+    PublishingPaused,
+    /// Publishing was started again.
+    PublishingResumed,
+    /// A scheduled post's time passed while publishing was paused; it waits for a new time.
+    PostSlotMissed,
 }
 
 impl AuditAction {
@@ -336,6 +342,9 @@ impl AuditAction {
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::MediaUploaded => "media.uploaded",
             AuditAction::MediaAltChanged => "media.alt_changed",
+            AuditAction::PublishingPaused => "publishing.paused",
+            AuditAction::PublishingResumed => "publishing.resumed",
+            AuditAction::PostSlotMissed => "post.slot_missed",
         }
     }
 }

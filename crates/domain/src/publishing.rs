@@ -196,6 +196,10 @@ pub struct ChainStep {
     pub mode: StepMode,
 }
 
+/// How long before its slot a post still in review warns its reviewers and its author (and shows
+/// "approval due" on the calendar).
+pub const APPROVAL_WARNING_MS: i64 = 24 * 3_600_000;
+
 /// The most steps a chain may have: more is a process problem, not a safety gain.
 pub const MAX_CHAIN_STEPS: usize = 8;
 

@@ -11,9 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectors::{Connector, ConnectorError, Credentials, ErrorKind, Image, Outgoing, Published};
-use rounds_domain::publishing::retry_delay_ms;
+use rounds_domain::publishing::{APPROVAL_WARNING_MS, retry_delay_ms};
 use rounds_store::{ChannelStatus, ClaimedJob, PublishedRecord, Store, StoreError};
 use tokio::sync::Mutex;
+
+/// A channel no call has reached for this long is checked with the network (6 hours).
+pub const CHECK_EVERY_MS: i64 = 6 * 3_600_000;
+
+/// A channel whose token expires within this long warns its managers (7 days).
+pub const EXPIRY_WARNING_MS: i64 = 7 * 86_400_000;
+
+/// How often the publisher looks for posts whose approval is running late and channels to check.
+const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How a [`Publisher`] polls and holds jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +138,17 @@ impl Publisher {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.worker_id, "publisher started");
+        let mut next_warning = std::time::Instant::now();
         loop {
+            if std::time::Instant::now() >= next_warning {
+                next_warning = std::time::Instant::now() + WARNING_INTERVAL;
+                if let Err(e) = self.warn_due_approvals(now_ms()).await {
+                    tracing::error!(worker = %self.worker_id, error = %e, "cannot send approval-deadline warnings");
+                }
+                if let Err(e) = self.check_channels(now_ms()).await {
+                    tracing::error!(worker = %self.worker_id, error = %e, "cannot check the channels' sign-ins");
+                }
+            }
             let busy = match self.round(now_ms(), 1).await {
                 Ok(reports) => !reports.is_empty(),
                 Err(e) => {
@@ -151,6 +170,46 @@ impl Publisher {
             }
         }
         tracing::info!(worker = %self.worker_id, "publisher stopped");
+    }
+
+    /// Warns the reviewers and the author of every post still in review within
+    /// [`APPROVAL_WARNING_MS`] of its slot (once per slot); returns how many posts.
+    pub async fn warn_due_approvals(&self, now_ms: i64) -> Result<u32, JobsError> {
+        Ok(self.store.warn_due_approvals(now_ms, APPROVAL_WARNING_MS).await?)
+    }
+
+    /// Asks each network about the channels no call has checked for [`CHECK_EVERY_MS`], so an expired
+    /// or revoked sign-in is found (and the channel's managers told) before a scheduled post fails on
+    /// it; then warns about tokens that expire within [`EXPIRY_WARNING_MS`]. A network that is down
+    /// or limiting requests says nothing about the sign-in: the channel is left as it was. Returns
+    /// how many channels were checked.
+    pub async fn check_channels(&self, now_ms: i64) -> Result<u32, JobsError> {
+        let mut checked = 0;
+        for channel in self.store.channels_to_check(now_ms.saturating_sub(CHECK_EVERY_MS)).await? {
+            let Some(stored) = self.store.channel_credentials(channel.org_id, channel.id).await? else { continue };
+            let health = match self.connector(channel.id, &stored).await {
+                Ok(connector) => connector.health().await,
+                Err(Prepare::Network(e)) => Err(e),
+                Err(Prepare::Final(message) | Prepare::Retry(message)) => {
+                    tracing::warn!(channel = channel.id, %message, "cannot check the channel");
+                    continue;
+                }
+            };
+            checked += 1;
+            match health {
+                Ok(_) => self.store.record_channel_success(channel.id, now_ms).await?,
+                Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::RateLimited) => {
+                    tracing::info!(channel = channel.id, error = %e, "network unavailable; the channel's sign-in is checked again later");
+                }
+                Err(e) => {
+                    let status = if matches!(e.kind, ErrorKind::TokenExpired | ErrorKind::TokenRevoked) { ChannelStatus::Expired } else { ChannelStatus::Error };
+                    let words = if e.network_message.is_empty() { e.to_string() } else { e.network_message.clone() };
+                    self.store.record_channel_error(channel.id, status, &words, now_ms).await?;
+                }
+            }
+        }
+        self.store.warn_expiring_tokens(now_ms, EXPIRY_WARNING_MS).await?;
+        Ok(checked)
     }
 
     /// One round: takes up to `batch` due jobs and handles each.

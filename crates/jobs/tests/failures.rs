@@ -148,6 +148,39 @@ async fn an_expired_token_marks_the_channel_and_asks_for_a_reconnect() {
 }
 
 #[tokio::test]
+async fn a_revoked_token_is_found_by_the_periodic_check_and_its_managers_are_told() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let server = MockServer::start().await;
+        let t = team(&store).await;
+        let creds = Credentials::Mastodon { instance: server.uri(), access_token: TOKEN.into() };
+        let channel = connected_channel(&store, &t, "@hospital@mastodon.example", &creds).await;
+        let later = now() + jobs::CHECK_EVERY_MS + 60_000;
+
+        // A network that is down says nothing about the sign-in.
+        let down = Mock::given(method("GET")).and(path("/api/v1/accounts/verify_credentials")).respond_with(ResponseTemplate::new(503)).mount_as_scoped(&server).await;
+        assert_eq!(publisher(&store, "w1").check_channels(later).await.unwrap(), 1, "{backend:?}");
+        assert_eq!(store.channel(t.org, channel.id).await.unwrap().unwrap().status, ChannelStatus::Connected);
+        drop(down);
+
+        // Mastodon's documented answer to a revoked token.
+        let revoked = serde_json::json!({ "error": "The access token was revoked" });
+        Mock::given(method("GET")).and(path("/api/v1/accounts/verify_credentials")).respond_with(ResponseTemplate::new(401).set_body_json(revoked)).mount(&server).await;
+        assert_eq!(publisher(&store, "w1").check_channels(later).await.unwrap(), 1);
+        let checked = store.channel(t.org, channel.id).await.unwrap().unwrap();
+        assert_eq!((checked.status, checked.last_error.as_deref()), (ChannelStatus::Expired, Some("The access token was revoked")), "{backend:?}");
+        for user in [&t.admin, &t.manager] {
+            let notes = store.notifications(user.id, true).await.unwrap();
+            let note = notes.iter().find(|n| n.kind == "channel_problem").unwrap_or_else(|| panic!("{backend:?}: {notes:?}"));
+            assert!(note.message.contains("stopped working: The access token was revoked. Reconnect it"), "{}", note.message);
+            assert!(!note.message.contains(TOKEN));
+        }
+        // Expired stays expired until someone reconnects: no more calls, no more notifications.
+        assert_eq!(publisher(&store, "w1").check_channels(later + jobs::CHECK_EVERY_MS).await.unwrap(), 0);
+        assert_eq!(store.notifications(t.admin.id, false).await.unwrap().iter().filter(|n| n.kind == "channel_problem").count(), 1);
+    }
+}
+
+#[tokio::test]
 async fn an_outage_that_outlasts_every_retry_fails_and_tells_the_author() {
     for (backend, _dir, store) in scratch_stores().await {
         let (server, t, channel) = mastodon(&store).await;

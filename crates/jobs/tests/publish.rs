@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bsky::{Account, pds};
+use connectors::testing::{LocalAccount, local_pds};
 use common::{approved_post, connected_channel, now, publisher, reconnect, team};
 use connectors::{Outgoing, connect, http_client};
 use jobs::Outcome;
@@ -15,9 +15,9 @@ use rounds_store::{Actor, ChannelStatus, JobState, Page};
 
 #[tokio::test]
 async fn an_approved_post_is_published_archived_and_seen_on_the_network() {
-    let Some(pds) = pds() else { return };
+    let Some(pds) = local_pds() else { return };
     for (backend, _dir, store) in scratch_stores().await {
-        let me = Account::create(&pds).await;
+        let me = LocalAccount::create(&pds).await;
         let t = team(&store).await;
         let channel = connected_channel(&store, &t, &me.handle, &me.creds).await;
         let text = format!("Flu shots this Saturday, 9 to 4 at the main entrance ({backend:?}).");
@@ -50,9 +50,9 @@ async fn an_approved_post_is_published_archived_and_seen_on_the_network() {
 
 #[tokio::test]
 async fn a_job_whose_worker_died_mid_publish_is_not_posted_twice() {
-    let Some(pds) = pds() else { return };
+    let Some(pds) = local_pds() else { return };
     for (backend, _dir, store) in scratch_stores().await {
-        let me = Account::create(&pds).await;
+        let me = LocalAccount::create(&pds).await;
         let t = team(&store).await;
         let channel = connected_channel(&store, &t, &me.handle, &me.creds).await;
         let out = approved_post(&store, &t, channel.id, "Posted before the crash.", now()).await;
@@ -87,9 +87,9 @@ async fn a_job_whose_worker_died_mid_publish_is_not_posted_twice() {
 
 #[tokio::test]
 async fn a_revoked_app_password_fails_clearly_and_a_reconnect_publishes_the_post() {
-    let Some(pds) = pds() else { return };
+    let Some(pds) = local_pds() else { return };
     for (backend, _dir, store) in scratch_stores().await {
-        let me = Account::create(&pds).await;
+        let me = LocalAccount::create(&pds).await;
         let t = team(&store).await;
         let channel = connected_channel(&store, &t, &me.handle, &me.creds).await;
         me.revoke_app_password("rounds").await;
@@ -129,9 +129,9 @@ async fn a_revoked_app_password_fails_clearly_and_a_reconnect_publishes_the_post
 
 #[tokio::test]
 async fn a_publisher_runs_until_shutdown() {
-    let Some(pds) = pds() else { return };
+    let Some(pds) = local_pds() else { return };
     let (_backend, _dir, store) = scratch_stores().await.remove(0);
-    let me = Account::create(&pds).await;
+    let me = LocalAccount::create(&pds).await;
     let t = team(&store).await;
     let channel = connected_channel(&store, &t, &me.handle, &me.creds).await;
     let posts = [

@@ -50,12 +50,15 @@ pub struct Publishing {
     pub worker: bool,
     /// How long a worker holds a job before another may take it over (and first checks the network).
     pub lease_secs: u64,
+    /// Let channels point at plain `http://` or at loopback, private and link-local addresses (a
+    /// network run on this machine for testing); off, a PDS or instance URL must be public https.
+    pub allow_private_hosts: bool,
 }
 
 impl Default for Publishing {
     fn default() -> Self {
         // Five minutes outlast a publish with four image uploads at the connectors' 30 s timeout.
-        Publishing { worker: true, lease_secs: 300 }
+        Publishing { worker: true, lease_secs: 300, allow_private_hosts: false }
     }
 }
 
@@ -122,7 +125,9 @@ impl Config {
 
     /// Settings for tests: a random port and short, but not zero, timeouts.
     pub fn for_tests() -> Config {
-        Config { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() }
+        // Test networks (the local Bluesky network, contract-test servers) run on loopback over http.
+        let publishing = Publishing { allow_private_hosts: true, ..Publishing::default() };
+        Config { bind: SocketAddr::from(([127, 0, 0, 1], 0)), publishing, ..Config::default() }
     }
 
     /// The database URL in effect.
@@ -167,10 +172,10 @@ mod tests {
     #[test]
     fn the_publishing_table_turns_the_in_process_publisher_off() {
         figment::Jail::expect_with(|jail| {
-            assert_eq!(Config::default().publishing, Publishing { worker: true, lease_secs: 300 });
+            assert_eq!(Config::default().publishing, Publishing { worker: true, lease_secs: 300, allow_private_hosts: false });
             jail.create_file("rounds.toml", "[publishing]\nworker = false\nlease_secs = 60\n")?;
             let c = Config::load(Some(Path::new("rounds.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(c.publishing, Publishing { worker: false, lease_secs: 60 });
+            assert_eq!(c.publishing, Publishing { worker: false, lease_secs: 60, allow_private_hosts: false });
             jail.create_file("typo.toml", "[publishing]\nwrker = false\n")?;
             assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())

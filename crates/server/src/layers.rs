@@ -22,19 +22,28 @@ use crate::{AppState, request_timeout, views};
 /// Adds every layer to the routes.
 pub(crate) fn wrap(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let max = state.config.max_body_bytes;
+    // The transport cap fits the largest route; `check` holds every other route to its own limit.
+    let hard = max.max(crate::routes::MAX_UPLOAD_BYTES);
     routes
         .route_layer(from_fn_with_state(state.clone(), guard))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
-        .layer(RequestBodyLimitLayer::new(max))
+        .layer(RequestBodyLimitLayer::new(hard))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout(&state.config)))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| AppError::new(ErrorCode::Internal).into_response()))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(operation))
 }
 
-async fn not_found() -> AppError {
-    AppError::new(ErrorCode::NotFound)
+/// An unknown address: the error page keeps the signed-in frame, as the guard gives routed errors.
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    let mut res = AppError::new(ErrorCode::NotFound).into_response();
+    if let Ok(Some(v)) = resolve(&state, req.headers(), client_ip(req.extensions())).await
+        && v.mfa == MfaState::Passed
+    {
+        res.extensions_mut().insert(v);
+    }
+    res
 }
 
 /// Gives the request an operation id (in the `x-operation-id` header, the log and every error
@@ -142,6 +151,10 @@ async fn check(state: &AppState, mut req: Request, viewer: Option<Viewer>) -> Re
         tracing::error!(path = %matched, method = %req.method(), "route has no access rule");
         return Err(AppError::with(ErrorCode::Forbidden, "This address has no access rule and is refused.").into_response());
     };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > crate::routes::body_limit(rule.path, state.config.max_body_bytes)) {
+        return Err(AppError::new(ErrorCode::PayloadTooLarge).into_response());
+    }
     let page = !rule.is_api();
     let next_url = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
     match (rule.access, &viewer) {

@@ -4,6 +4,7 @@
 //! has no rule is refused, so adding a route means deciding who may use it.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{get, post, put};
 use rounds_domain::Permission;
@@ -43,6 +44,19 @@ impl RouteRule {
     }
 }
 
+/// Where compose uploads images.
+const UPLOAD_PATH: &str = "/compose/upload";
+
+/// Largest image upload request: the largest image the store keeps (a phone photo) plus room for
+/// the multipart framing and the alt text.
+pub(crate) const MAX_UPLOAD_BYTES: usize = rounds_store::MAX_MEDIA_BYTES + 64 * 1024;
+
+/// The largest request body a route takes: `default` (the configured limit for forms and JSON),
+/// or enough for an image on the upload route.
+pub(crate) fn body_limit(path: &str, default: usize) -> usize {
+    if path == UPLOAD_PATH { default.max(MAX_UPLOAD_BYTES) } else { default }
+}
+
 struct Table {
     router: Router<AppState>,
     rules: Vec<RouteRule>,
@@ -66,6 +80,17 @@ impl Table {
     {
         self.router = self.router.route(path, put(handler));
         self.rules.push(RouteRule { method: "PUT", path, access });
+        self
+    }
+
+    /// A POST route that takes an image, with the larger body limit of [`body_limit`].
+    fn upload<H, T>(mut self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, post(handler).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)));
+        self.rules.push(RouteRule { method: "POST", path, access });
         self
     }
 
@@ -111,7 +136,7 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .post("/compose", perm(P::ComposePosts), pages::compose::compose_submit)
         .post("/compose/preview", perm(P::ComposePosts), pages::compose::preview)
         .post("/compose/redact", perm(P::ComposePosts), pages::compose::redact)
-        .post("/compose/upload", perm(P::ComposePosts), pages::compose::upload)
+        .upload(UPLOAD_PATH, perm(P::ComposePosts), pages::compose::upload)
         .get("/posts/{id}", perm(P::ViewPosts), pages::posts::show)
         .get("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_form)
         .post("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_submit)
@@ -125,6 +150,8 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .post("/channels/{id}/disconnect", perm(P::ManageChannels), pages::channels::disconnect)
         .get("/calendar", perm(P::ViewPosts), pages::calendar::show)
         .post("/calendar/{post_id}/reschedule", perm(P::Publish), pages::calendar::reschedule)
+        .post("/calendar/pause", perm(P::Publish), pages::calendar::pause)
+        .post("/calendar/resume", perm(P::Publish), pages::calendar::resume)
         .get("/approvals", perm(P::ViewPosts), pages::approvals::queue)
         .get("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::review)
         .post("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::decide)

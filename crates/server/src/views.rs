@@ -114,6 +114,8 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "draft_saved" => "Draft saved.",
         "submitted" => "Submitted for approval.",
         "rescheduled" => "The post has its new time.",
+        "publishing_paused" => "Publishing is paused: nothing goes out until someone resumes it.",
+        "publishing_resumed" => "Publishing resumed. Posts whose time passed during the pause wait for a new time.",
         "publication_deleted" => "The post was deleted from the network.",
         "channel_connected" => "The channel is connected.",
         "channel_checked" => "The channel was checked; its status below is the network's answer.",

@@ -153,6 +153,18 @@ pub struct RotateSummary {
     pub old_key_file: Option<std::path::PathBuf>,
 }
 
+/// Credentials are a JSON object and the network named the account: checked before anything is sealed.
+fn check_credentials(credentials_json: &str, health: &ChannelHealth) -> Result<()> {
+    if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err() {
+        // The credentials themselves stay out of the message: they are secret.
+        return Err(StoreError::Invalid("channel credentials must be a JSON object".into()));
+    }
+    if health.handle.trim().is_empty() {
+        return Err(StoreError::Invalid("the network did not report the account's handle".into()));
+    }
+    Ok(())
+}
+
 /// Associated data for a channel's credentials, so sealed credentials copied to another channel fail to open.
 fn credentials_purpose(channel_id: i64) -> Vec<u8> {
     format!("channel:{channel_id}:credentials").into_bytes()
@@ -174,6 +186,19 @@ fn media_row(row: &AnyRow) -> Result<Media> {
         sha256: row.try_get(8)?,
         created_at: row.try_get(9)?,
     })
+}
+
+/// Notifies everyone in the organization whose role may manage channels.
+async fn notify_channel_managers(conn: &mut AnyConnection, org_id: i64, channel_id: i64, kind: &str, message: &str) -> Result<()> {
+    let rows = sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id").bind(org_id).fetch_all(&mut *conn).await?;
+    for row in &rows {
+        let role: String = row.try_get(1)?;
+        if role.parse::<rounds_domain::Role>().is_ok_and(|r| r.can(rounds_domain::Permission::ManageChannels)) {
+            let link = Some(format!("/channels#channel-{channel_id}"));
+            crate::publishing::notify(&mut *conn, org_id, row.try_get(0)?, kind, message, link).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Cuts `s` to at most `max` characters.
@@ -201,16 +226,42 @@ impl Store {
         health: &ChannelHealth,
         actor: &Actor,
     ) -> Result<Channel> {
-        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err() {
-            // The credentials themselves stay out of the message: they are secret.
-            return Err(StoreError::Invalid("channel credentials must be a JSON object".into()));
-        }
-        if health.handle.trim().is_empty() {
-            return Err(StoreError::Invalid("the network did not report the account's handle".into()));
-        }
-        let (sealed, key_id) = self.key.seal_stamped(&credentials_purpose(channel_id), credentials_json.as_bytes())?;
+        check_credentials(credentials_json, health)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let updated = self.store_credentials(&mut tx, org_id, channel_id, credentials_json, health, actor).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Adds a channel the network has just accepted, with its credentials, in one transaction: a
+    /// failure leaves no half-made, unconnected row behind.
+    pub async fn create_connected_channel(
+        &self,
+        org_id: i64,
+        channel: &crate::NewChannel,
+        credentials_json: &str,
+        health: &ChannelHealth,
+        actor: &Actor,
+    ) -> Result<Channel> {
+        check_credentials(credentials_json, health)?;
+        let mut tx = write_tx(&self.pool, self.backend).await?;
+        let created = crate::insert_channel(&mut tx, org_id, channel, actor).await?;
+        let connected = self.store_credentials(&mut tx, org_id, created.id, credentials_json, health, actor).await?;
+        tx.commit().await?;
+        Ok(connected)
+    }
+
+    async fn store_credentials(
+        &self,
+        tx: &mut AnyConnection,
+        org_id: i64,
+        channel_id: i64,
+        credentials_json: &str,
+        health: &ChannelHealth,
+        actor: &Actor,
+    ) -> Result<Channel> {
+        let (sealed, key_id) = self.key.seal_stamped(&credentials_purpose(channel_id), credentials_json.as_bytes())?;
+        let old = fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
         let now = now_ms();
         sqlx::query(
             "UPDATE channels SET credentials = $2, key_id = $3, handle = $4, display_name = $5, token_expires_at = $6, \
@@ -231,10 +282,8 @@ impl Store {
             "token_expires_at": health.token_expires_at,
             "reconnected": old.status != crate::ChannelStatus::NotConnected,
         });
-        append_audit(&mut tx, actor, AuditAction::ChannelConnected, &format!("channel:{channel_id}"), detail).await?;
-        let updated = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
-        tx.commit().await?;
-        Ok(updated)
+        append_audit(&mut *tx, actor, AuditAction::ChannelConnected, &format!("channel:{channel_id}"), detail).await?;
+        fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))
     }
 
     /// The channel's credentials JSON, unsealed; `None` when it is not connected. A key file that does
@@ -340,9 +389,68 @@ impl Store {
             let actor = Actor { org_id: Some(org_id), ..Actor::system() };
             let detail = json!({ "old": old, "new": status.as_str() });
             append_audit(&mut tx, &actor, AuditAction::ChannelStatusChanged, &format!("channel:{channel_id}"), detail).await?;
+            let channel = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+            let text = format!(
+                "The channel {} ({}) stopped working: {}. Reconnect it on the Channels page; posts due on it fail until then.",
+                channel.display_name,
+                channel.network,
+                message.trim_end_matches('.')
+            );
+            notify_channel_managers(&mut tx, org_id, channel_id, "channel_problem", &text).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Channels with credentials, connected or failing, that no call has checked since
+    /// `checked_before` (Unix ms), across organizations: the publisher asks each network about them.
+    pub async fn channels_to_check(&self, checked_before: i64) -> Result<Vec<Channel>> {
+        let sql = format!(
+            "SELECT {} FROM channels WHERE credentials IS NOT NULL AND status IN ('connected', 'error') \
+             AND (last_checked_at IS NULL OR last_checked_at < $1) ORDER BY id",
+            db::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(checked_before).fetch_all(&self.pool).await?;
+        rows.iter().map(db::channel).collect()
+    }
+
+    /// Tells the people who manage channels, once per token, that a connected channel's token
+    /// expires within `within_ms` of `now_ms`; returns how many channels were warned about.
+    pub async fn warn_expiring_tokens(&self, now_ms: i64, within_ms: i64) -> Result<u32> {
+        let sql = format!(
+            "SELECT {} FROM channels WHERE credentials IS NOT NULL AND status = 'connected' AND token_expires_at IS NOT NULL \
+             AND token_expires_at <= $1 AND (expiry_warned_for IS NULL OR expiry_warned_for <> token_expires_at) ORDER BY id",
+            db::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms.saturating_add(within_ms)).fetch_all(&self.pool).await?;
+        let mut warned = 0;
+        for row in &rows {
+            let channel = db::channel(row)?;
+            let Some(expires) = channel.token_expires_at else { continue };
+            let mut tx = write_tx(&self.pool, self.backend).await?;
+            let claimed = sqlx::query("UPDATE channels SET expiry_warned_for = $2 WHERE id = $1 AND token_expires_at = $2 AND (expiry_warned_for IS NULL OR expiry_warned_for <> $2)")
+                .bind(channel.id)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+            if claimed.rows_affected() == 0 {
+                continue;
+            }
+            let days = (expires - now_ms).max(0) / 86_400_000;
+            let when = match days {
+                0 => "within a day".to_owned(),
+                1 => "in 1 day".to_owned(),
+                n => format!("in {n} days"),
+            };
+            let text = format!(
+                "The sign-in of the channel {} ({}) expires {when}. Reconnect it on the Channels page before then, or its scheduled posts will fail.",
+                channel.display_name, channel.network
+            );
+            notify_channel_managers(&mut tx, channel.org_id, channel.id, "token_expiring", &text).await?;
+            tx.commit().await?;
+            warned += 1;
+        }
+        Ok(warned)
     }
 
     /// Remembers where reading the channel's replies and mentions got to (the network's own cursor).

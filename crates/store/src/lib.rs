@@ -726,22 +726,7 @@ impl Store {
     /// Adds a social account to the organization (no credentials yet: connecting is publishing's job).
     pub async fn create_channel(&self, org_id: i64, channel: &NewChannel, actor: &Actor) -> Result<Channel> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let sql = format!(
-            "INSERT INTO channels (org_id, network, handle, display_name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
-            db::CHANNEL_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org_id)
-            .bind(channel.network.as_str())
-            .bind(channel.handle.as_str())
-            .bind(channel.display_name.as_str())
-            .bind(now_ms())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(foreign_key("organization"))?;
-        let created = db::channel(&row)?;
-        let detail = json!({ "network": created.network, "handle": created.handle });
-        append_audit(&mut tx, actor, AuditAction::ChannelCreated, &format!("channel:{}", created.id), detail).await?;
+        let created = insert_channel(&mut tx, org_id, channel, actor).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -884,6 +869,27 @@ pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<Result<u64, ChainBrea
             return Ok(Ok(verifier.checked()));
         }
     }
+}
+
+/// Inserts a channel row and its audit event in `tx`.
+pub(crate) async fn insert_channel(tx: &mut sqlx::AnyConnection, org_id: i64, channel: &NewChannel, actor: &Actor) -> Result<Channel> {
+    let sql = format!(
+        "INSERT INTO channels (org_id, network, handle, display_name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+        db::CHANNEL_COLS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(channel.network.as_str())
+        .bind(channel.handle.as_str())
+        .bind(channel.display_name.as_str())
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(foreign_key("organization"))?;
+    let created = db::channel(&row)?;
+    let detail = json!({ "network": created.network, "handle": created.handle });
+    append_audit(&mut *tx, actor, AuditAction::ChannelCreated, &format!("channel:{}", created.id), detail).await?;
+    Ok(created)
 }
 
 /// Maps a foreign-key violation (a row pointing at something that does not exist) to `NotFound(what)`.

@@ -21,6 +21,20 @@ use crate::{Actor, Backend, Page, Post, Result, Store, StoreError, fetch_user, f
 /// time between the last click and the commit; later than that, a person picks a new time.
 const SLOT_GRACE_MS: i64 = 60_000;
 
+/// The organization setting that holds a publishing pause (empty when publishing runs).
+const PAUSE_KEY: &str = "publishing_paused";
+
+/// Publishing stopped for the whole organization: by whom, since when, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PublishingPause {
+    /// The display name of who paused it.
+    pub by: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Their written reason.
+    pub reason: String,
+}
+
 /// A new content for a post: every edit makes a new version.
 #[derive(Debug, Clone)]
 pub struct PostEdit {
@@ -609,6 +623,27 @@ impl Store {
         Ok(after)
     }
 
+    /// Records that `user_id` opened version `version` of the post for review, and returns the
+    /// version they had opened before (`None` the first time).
+    pub async fn record_review_view(&self, org_id: i64, post_id: i64, user_id: i64, version: i64) -> Result<Option<i64>> {
+        let mut tx = plain_write_tx(&self.pool, self.backend).await?;
+        fetch_post(&mut tx, org_id, post_id).await?;
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM post_views WHERE post_id = $1 AND user_id = $2").bind(post_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO post_views (post_id, user_id, version, at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (post_id, user_id) DO UPDATE SET version = excluded.version, at_ms = excluded.at_ms",
+        )
+        .bind(post_id)
+        .bind(user_id)
+        .bind(version)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
     /// Every decision on the post, every version, oldest first, with the reviewers' names.
     pub async fn approval_record(&self, org_id: i64, post_id: i64) -> Result<Vec<ApprovalEntry>> {
         let mut conn = self.pool.acquire().await?;
@@ -666,6 +701,137 @@ impl Store {
         Ok(moved)
     }
 
+    /// Warns about posts still in review whose slot is within `window_ms` of `now_ms` (or already
+    /// passed): the reviewers the current step waits for, and the author (told who the post waits
+    /// for, or why nobody can approve it). One warning per post and slot, across every process: a
+    /// post warns again only after it gets a new time. Returns how many posts were warned about.
+    pub async fn warn_due_approvals(&self, now_ms: i64, window_ms: i64) -> Result<u32> {
+        let mut conn = self.pool.acquire().await?;
+        let sql = format!(
+            "SELECT {} FROM posts WHERE status = $1 AND scheduled_at IS NOT NULL AND scheduled_at <= $2 \
+             AND (approval_warned_for IS NULL OR approval_warned_for <> scheduled_at) ORDER BY scheduled_at, id",
+            db::POST_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(PostStatus::InReview.as_str()).bind(now_ms.saturating_add(window_ms)).fetch_all(&mut *conn).await?;
+        drop(conn);
+        let mut warned = 0;
+        for row in &rows {
+            let post = db::post(row)?;
+            let Some(at) = post.scheduled_at else { continue };
+            let mut tx = write_tx(&self.pool, self.backend).await?;
+            // Another process may have warned, or the post moved on, since the list was read.
+            let claimed = sqlx::query(
+                "UPDATE posts SET approval_warned_for = $2 WHERE id = $1 AND status = $3 AND scheduled_at = $2 \
+                 AND (approval_warned_for IS NULL OR approval_warned_for <> $2)",
+            )
+            .bind(post.id)
+            .bind(at)
+            .bind(PostStatus::InReview.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 0 {
+                continue;
+            }
+            let chain = version_chain(&mut tx, post.org_id, &post).await?;
+            let decisions = decisions(&mut tx, post.id, post.version).await?;
+            let members = members(&mut tx, post.org_id).await?;
+            let of_role = |role: Role| members.get(&role).cloned().unwrap_or_default();
+            let when = due_in_words(at, now_ms);
+            let link = Some(format!("/posts/{}", post.id));
+            let for_author = match rules::progress(&chain, &decisions, &of_role, post.author_id) {
+                ChainProgress::AwaitingStep { step, waiting_on } => {
+                    let role = chain.steps().get(step).map_or("reviewer", |s| s.role.label());
+                    for user in &waiting_on {
+                        let message = format!("A post scheduled {when} still needs your approval.");
+                        notify(&mut tx, post.org_id, *user, "approval_due", &message, link.clone()).await?;
+                    }
+                    format!("Your post scheduled {when} is still waiting for approval (step {} of {}: {role}).", step + 1, chain.steps().len())
+                }
+                ChainProgress::Stalled { reason, .. } => format!("Your post scheduled {when} cannot be approved in time: {reason}"),
+                ChainProgress::Complete | ChainProgress::Rejected { .. } | ChainProgress::ChangesRequested { .. } => {
+                    tx.commit().await?;
+                    continue;
+                }
+            };
+            if let Some(author) = post.author_id {
+                notify(&mut tx, post.org_id, author, "approval_due", &for_author, link).await?;
+            }
+            tx.commit().await?;
+            warned += 1;
+        }
+        Ok(warned)
+    }
+
+    /// Whether the organization's publishing is paused, by whom, since when and why.
+    pub async fn publishing_pause(&self, org_id: i64) -> Result<Option<PublishingPause>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2").bind(org_id).bind(PAUSE_KEY).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let value: String = row.try_get(0)?;
+        if value.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&value).map(Some).map_err(|e| decode_error(format!("publishing pause: {e}")))
+    }
+
+    /// Stops every publish of the organization (no job of it is claimed) until [`Store::resume_publishing`];
+    /// the pause, its author and reason are audited.
+    pub async fn pause_publishing(&self, org_id: i64, by: &str, reason: &str, actor: &Actor) -> Result<PublishingPause> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::Invalid("say why publishing is paused".into()));
+        }
+        let pause = PublishingPause { by: by.to_owned(), at_ms: now_ms(), reason: reason.to_owned() };
+        let value = serde_json::to_string(&pause).map_err(|e| decode_error(e.to_string()))?;
+        let mut tx = write_tx(&self.pool, self.backend).await?;
+        let paused = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2 AND value <> ''").bind(org_id).bind(PAUSE_KEY).fetch_optional(&mut *tx).await?;
+        if paused.is_some() {
+            return Err(StoreError::Conflict("publishing is already paused"));
+        }
+        sqlx::query("INSERT INTO settings (org_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value")
+            .bind(org_id)
+            .bind(PAUSE_KEY)
+            .bind(&value)
+            .execute(&mut *tx)
+            .await?;
+        append_audit(&mut tx, actor, AuditAction::PublishingPaused, &format!("org:{org_id}"), json!({ "reason": reason })).await?;
+        tx.commit().await?;
+        Ok(pause)
+    }
+
+    /// Starts publishing again. A scheduled post whose time passed during the pause is not sent late
+    /// without anyone choosing to: its jobs are cancelled, it waits for a new time and its author is
+    /// told. Returns the posts sent back.
+    pub async fn resume_publishing(&self, org_id: i64, actor: &Actor) -> Result<Vec<i64>> {
+        let now = now_ms();
+        let mut tx = write_tx(&self.pool, self.backend).await?;
+        let updated = sqlx::query("UPDATE settings SET value = '' WHERE org_id = $1 AND key = $2 AND value <> ''").bind(org_id).bind(PAUSE_KEY).execute(&mut *tx).await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict("publishing is not paused"));
+        }
+        let sql = format!(
+            "SELECT {} FROM posts WHERE org_id = $1 AND status = $2 AND id IN \
+             (SELECT post_id FROM publish_jobs WHERE org_id = $1 AND state = 'queued' AND run_at < $3) ORDER BY id",
+            db::POST_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(PostStatus::Scheduled.as_str()).bind(now - SLOT_GRACE_MS).fetch_all(&mut *tx).await?;
+        let mut missed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let post = db::post(row)?;
+            let status = post.status.apply(PostEvent::SlotMissed)?;
+            sqlx::query("UPDATE publish_jobs SET state = 'cancelled', updated_at = $2 WHERE post_id = $1 AND state = 'queued'").bind(post.id).bind(now).execute(&mut *tx).await?;
+            let note = "Publishing was paused over this post's time; pick a new time.";
+            set_status(&mut tx, post.id, status, Some(note)).await?;
+            if let Some(author) = post.author_id {
+                notify(&mut tx, org_id, author, "slot_missed", "Publishing was paused over your post's time; pick a new time for it.", Some(format!("/posts/{}", post.id))).await?;
+            }
+            append_audit(&mut tx, actor, AuditAction::PostSlotMissed, &format!("post:{}", post.id), json!({ "scheduled_at": post.scheduled_at })).await?;
+            missed.push(post.id);
+        }
+        append_audit(&mut tx, actor, AuditAction::PublishingResumed, &format!("org:{org_id}"), json!({ "sent_back_for_a_new_time": missed })).await?;
+        tx.commit().await?;
+        Ok(missed)
+    }
+
     /// The calendar from `from_ms` (inclusive) to `to_ms` (exclusive): posts due in the range
     /// (scheduled, waiting for a new time, or failed) and posts published in it, by time.
     pub async fn posts_between(&self, org_id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<CalendarEntry>> {
@@ -703,7 +869,8 @@ impl Store {
             "UPDATE publish_jobs SET recovered = CASE WHEN state = 'running' THEN 1 ELSE 0 END, state = 'running', \
                  locked_by = $1, locked_until = $3, attempts = attempts + 1, first_started_at = COALESCE(first_started_at, $2), updated_at = $2 \
              WHERE id IN (SELECT id FROM publish_jobs \
-                 WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
+                 WHERE ((state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2)) \
+                 AND org_id NOT IN (SELECT org_id FROM settings WHERE key = '{PAUSE_KEY}' AND value <> '') \
                  ORDER BY run_at, id LIMIT $4{lock}) \
              RETURNING id"
         );
@@ -1166,7 +1333,7 @@ async fn queue_jobs(conn: &mut AnyConnection, post: &Post, run_at: i64, now: i64
     Ok(queued)
 }
 
-async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str, message: &str, link: Option<String>) -> Result<()> {
+pub(crate) async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str, message: &str, link: Option<String>) -> Result<()> {
     sqlx::query("INSERT INTO notifications (org_id, user_id, kind, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(org_id)
         .bind(user_id)
@@ -1177,6 +1344,17 @@ async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str,
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// "in about 5 hours", "in 40 minutes", or "for a time that has passed".
+fn due_in_words(at_ms: i64, now_ms: i64) -> String {
+    let minutes = (at_ms - now_ms) / 60_000;
+    match minutes {
+        ..=0 => "for a time that has passed".to_owned(),
+        1 => "in 1 minute".to_owned(),
+        2..=89 => format!("in {minutes} minutes"),
+        _ => format!("in about {} hours", (minutes + 30) / 60),
+    }
 }
 
 async fn notify_reviewers(conn: &mut AnyConnection, org_id: i64, post_id: i64, users: &[i64]) -> Result<()> {

@@ -136,6 +136,54 @@ async fn credentials_are_sealed_and_health_recorded() {
 }
 
 #[tokio::test]
+async fn a_new_connected_channel_is_made_whole_or_not_at_all() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let (admin, actor) = set_up(&store).await;
+        let new = NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() };
+        let refused = store.create_connected_channel(admin.org_id, &new, "not json", &health(), &actor).await;
+        assert!(matches!(refused, Err(StoreError::Invalid(_))), "{backend:?}: {refused:?}");
+        let nameless = ChannelHealth { handle: " ".into(), ..health() };
+        assert!(store.create_connected_channel(admin.org_id, &new, CREDENTIALS, &nameless, &actor).await.is_err());
+        assert!(store.channels(admin.org_id).await.unwrap().is_empty(), "{backend:?}: no half-made channel");
+
+        let made = store.create_connected_channel(admin.org_id, &new, CREDENTIALS, &health(), &actor).await.unwrap();
+        assert_eq!((made.status, made.handle.as_str()), (ChannelStatus::Connected, "mercy.test"), "{backend:?}");
+        assert_eq!(store.channel_credentials(admin.org_id, made.id).await.unwrap().as_deref(), Some(CREDENTIALS));
+        let page = store.audit_page(&AuditFilter { limit: 2, ..Default::default() }).await.unwrap();
+        let actions: Vec<String> = page.iter().map(|e| e.action.clone()).collect();
+        assert_eq!(actions, ["channel.connected", "channel.created"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_expiring_token_warns_the_channel_managers_once_per_token() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let (admin, actor) = set_up(&store).await;
+        let new = NewUser { email: Email::parse("viewer@mercy.test").unwrap(), display_name: "Viewer".into(), role: Role::Viewer, password_hash: "x".into() };
+        let viewer = store.create_user(admin.org_id, &new, &actor).await.unwrap();
+        let channel = channel(&store, admin.org_id, &actor).await;
+        let now = 1_800_000_000_000;
+        let day = 86_400_000;
+        let soon = ChannelHealth { token_expires_at: Some(now + 3 * day + 1_000), ..health() };
+        store.connect_channel(admin.org_id, channel.id, CREDENTIALS, &soon, &actor).await.unwrap();
+        assert_eq!(store.warn_expiring_tokens(now - 30 * day, 7 * day).await.unwrap(), 0, "{backend:?}: not yet");
+        assert_eq!(store.warn_expiring_tokens(now, 7 * day).await.unwrap(), 1, "{backend:?}");
+        assert_eq!(store.warn_expiring_tokens(now + day, 7 * day).await.unwrap(), 0, "once per token");
+        let notes = store.notifications(admin.id, true).await.unwrap();
+        assert_eq!(notes.len(), 1, "{backend:?}: {notes:?}");
+        assert_eq!(notes[0].kind, "token_expiring");
+        assert!(notes[0].message.contains("expires in 3 days"), "{}", notes[0].message);
+        assert_eq!(notes[0].link.as_deref(), Some(format!("/channels#channel-{}", channel.id).as_str()));
+        assert!(store.notifications(viewer.id, true).await.unwrap().is_empty(), "only those who manage channels");
+
+        // A reconnect brings a new token, which warns again when its time comes.
+        let renewed = ChannelHealth { token_expires_at: Some(now + 60 * day), ..health() };
+        store.connect_channel(admin.org_id, channel.id, CREDENTIALS, &renewed, &actor).await.unwrap();
+        assert_eq!(store.warn_expiring_tokens(now + 55 * day, 7 * day).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
 async fn channels_in_use_are_not_deleted() {
     for (backend, _dir, store) in scratch_stores().await {
         let (admin, actor) = set_up(&store).await;

@@ -297,6 +297,79 @@ async fn a_late_approval_asks_for_a_new_time() {
     }
 }
 
+async fn due_notes(store: &Store, user: &User) -> Vec<String> {
+    store.notifications(user.id, false).await.unwrap().into_iter().filter(|n| n.kind == "approval_due").map(|n| n.message).collect()
+}
+
+#[tokio::test]
+async fn a_post_still_in_review_near_its_slot_warns_once_and_says_who_it_waits_for() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let t = team(&store).await;
+        let submit = async |slot: i64| {
+            let post = store.create_post(t.org, &new_post(&t, vec![t.channel.id], Some(slot)), &who(&t.author)).await.unwrap();
+            store.submit_post(t.org, post.id, 1, json!({ "decision": "allow" }), None, &who(&t.author)).await.unwrap()
+        };
+        let soon = submit(now() + 5 * HOUR).await;
+        let later = submit(now() + 30 * HOUR).await;
+        assert_eq!(store.warn_due_approvals(now(), 24 * HOUR).await.unwrap(), 1, "{backend:?}");
+        assert_eq!(due_notes(&store, &t.manager).await, ["A post scheduled in about 5 hours still needs your approval."]);
+        assert_eq!(due_notes(&store, &t.author).await, ["Your post scheduled in about 5 hours is still waiting for approval (step 1 of 1: Social Manager)."]);
+        assert!(due_notes(&store, &t.medical).await.is_empty(), "only the step's reviewers hear of it");
+        let note = store.notifications(t.manager.id, false).await.unwrap().into_iter().find(|n| n.kind == "approval_due").unwrap();
+        assert_eq!(note.link, Some(format!("/posts/{}", soon.id)));
+
+        assert_eq!(store.warn_due_approvals(now(), 24 * HOUR).await.unwrap(), 0, "one warning per slot");
+        assert_eq!(due_notes(&store, &t.author).await.len(), 1);
+
+        // Approved in time: nothing more to say about it; the later one warns when its day comes.
+        decide(&store, &t, &soon, &t.manager, DecisionKind::Approve).await.unwrap();
+        assert_eq!(store.warn_due_approvals(now() + 7 * HOUR, 24 * HOUR).await.unwrap(), 1);
+        assert_eq!(due_notes(&store, &t.author).await.len(), 2);
+        assert_eq!(store.post(t.org, later.id).await.unwrap().status, PostStatus::InReview);
+
+        // Nobody holds the role a step needs: the author learns why, so they can ask an admin.
+        let scope = NewChain { name: "Privacy".into(), channel_id: Some(t.channel.id), content_type: None, chain: chain(&[(Role::PrivacyOfficer, StepMode::Any)]) };
+        store.save_approval_chain(t.org, &scope, &who(&t.admin)).await.unwrap();
+        submit(now() + 2 * HOUR).await;
+        assert_eq!(store.warn_due_approvals(now(), 24 * HOUR).await.unwrap(), 1);
+        let notes = due_notes(&store, &t.author).await;
+        assert!(notes.iter().any(|n| n.starts_with("Your post scheduled in about 2 hours cannot be approved in time:")), "{notes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_paused_organization_publishes_nothing_and_posts_whose_time_passed_wait_for_a_new_one() {
+    for (backend, _dir, store) in scratch_stores().await {
+        let t = team(&store).await;
+        let soon = approved_post(&store, &t, vec![t.channel.id], Some(now() + 60_000)).await;
+        let later = approved_post(&store, &t, vec![t.channel.id], Some(now() + 5 * HOUR)).await;
+        assert!(store.pause_publishing(t.org, "Max Manager", "  ", &who(&t.manager)).await.is_err(), "a reason is required");
+        let pause = store.pause_publishing(t.org, "Max Manager", "Mass-casualty incident downtown", &who(&t.manager)).await.unwrap();
+        assert_eq!(store.publishing_pause(t.org).await.unwrap(), Some(pause), "{backend:?}");
+        assert!(matches!(store.pause_publishing(t.org, "Max Manager", "again", &who(&t.manager)).await, Err(StoreError::Conflict(_))));
+
+        // While paused, nothing of the organization is claimed, however late.
+        assert!(store.claim_due_jobs("w1", now() + 10 * 60_000, 60_000, 10).await.unwrap().is_empty(), "{backend:?}");
+
+        // Resumed after the first post's time: it waits for a new time, its author is told; the other keeps its slot.
+        // (The store takes any time; the pages refuse one in the past. Here it stands for a slot that passed.)
+        store.reschedule(t.org, soon.id, now() - 10 * 60_000, &who(&t.manager)).await.unwrap();
+        let missed = store.resume_publishing(t.org, &who(&t.manager)).await.unwrap();
+        assert_eq!(missed, [soon.id], "{backend:?}");
+        let soon = store.post(t.org, soon.id).await.unwrap();
+        assert_eq!(soon.status, PostStatus::NeedsReschedule);
+        assert!(store.jobs_of_post(t.org, soon.id).await.unwrap().iter().all(|j| j.state == JobState::Cancelled));
+        assert!(store.notifications(t.author.id, true).await.unwrap().iter().any(|n| n.kind == "slot_missed"));
+        assert_eq!(store.post(t.org, later.id).await.unwrap().status, PostStatus::Scheduled);
+        assert_eq!(store.publishing_pause(t.org).await.unwrap(), None);
+        let claimed = store.claim_due_jobs("w1", now() + 6 * HOUR, 60_000, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|j| j.post_id).collect::<Vec<_>>(), [later.id]);
+        let audit = actions(&store).await;
+        assert!(["publishing.paused", "post.slot_missed", "publishing.resumed"].iter().all(|a| audit.iter().any(|x| x == a)), "{audit:?}");
+        assert!(matches!(store.resume_publishing(t.org, &who(&t.manager)).await, Err(StoreError::Conflict(_))));
+    }
+}
+
 #[tokio::test]
 async fn leases_retries_and_final_failure() {
     for (backend, _dir, store) in scratch_stores().await {

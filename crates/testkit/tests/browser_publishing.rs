@@ -95,9 +95,7 @@ fn utc_minutes_are_civil_times() {
 async fn two_step_review_then_calendar_archive_and_notifications() {
     for server in TestServer::every_backend().await.unwrap() {
         let store = &server.store;
-        let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
-        let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
-        let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
+        let (org, admin) = sandbox(store).await;
         let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
         add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
         let medical = add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
@@ -148,9 +146,11 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
         let (status, _, body) = post_form(&server, &legal_s, &path, &[("kind", "approve"), ("comment", ""), ("expected_version", "1")]).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(body.contains("This post changed since you opened it; review the new version."), "{body}");
+        // The refusal shows the new version with what changed since the one the reviewer saw.
+        assert!(body.contains("Changes since version 1, the last version you saw:"), "{body}");
+        assert!(body.contains("<ins>free </ins>"), "{body}");
         let (_, review) = get(&server, &legal_s, &path).await;
-        assert!(review.contains("Changes since version 1, the last version you decided on:"), "{review}");
-        assert!(review.contains("<ins>free </ins>"), "{review}");
+        assert!(review.contains("No changes since you last opened it (version 2)."), "{review}");
         let (status, _, body) = post_form(&server, &legal_s, &path, &[("kind", "reject"), ("comment", " "), ("expected_version", "2")]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "a rejection needs a comment");
         assert!(body.contains("Write a comment"), "{body}");
@@ -235,6 +235,13 @@ async fn two_step_review_then_calendar_archive_and_notifications() {
     }
 }
 
+/// A sandbox organization (no second factor needed) and its administrator, who signs in with [`PASSWORD`].
+async fn sandbox(store: &Store) -> (rounds_store::Org, User) {
+    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
+    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
+    store.complete_setup(&org, &admin, None).await.unwrap()
+}
+
 /// Waits (bounded) for an element matching `css` in a browser.
 async fn wait_for(browser: &rounds_testkit::Browser, css: &str) -> fantoccini::elements::Element {
     browser.wait().at_most(std::time::Duration::from_secs(20)).for_element(fantoccini::Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css:?}: {e}"))
@@ -253,9 +260,7 @@ async fn browser_sign_in(browser: &rounds_testkit::Browser, server: &TestServer,
 async fn two_reviewers_sign_off_in_their_own_browsers() {
     let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
     let store = &server.store;
-    let org = NewOrg { name: "Mercy Sandbox".into(), kind: OrgKind::Hospital, is_demo: true };
-    let admin = NewUser { email: Email::parse("admin@mercy.test").unwrap(), display_name: "Ada Admin".into(), role: Role::Admin, password_hash: hash_password(PASSWORD).unwrap() };
-    let (org, admin) = store.complete_setup(&org, &admin, None).await.unwrap();
+    let (org, admin) = sandbox(store).await;
     let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
     add_user(store, org.id, "lee@mercy.test", "Lee Legal", Role::LegalReviewer).await;
     add_user(store, org.id, "mo@mercy.test", "Mo Medical", Role::MedicalReviewer).await;
@@ -266,10 +271,9 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     ];
     let chain = rounds_store::NewChain { name: "Clinical".into(), channel_id: None, content_type: None, chain: rounds_domain::publishing::ApprovalChain::new(steps).unwrap() };
     store.save_approval_chain(org.id, &chain, &Actor::user(&admin, None)).await.unwrap();
-    let slot = now_ms() + 3 * 3_600_000;
-    let new = NewPost { author_id: Some(author.id), body: "Join our flu shot clinic on Saturday".into(), channel_ids: vec![channel.id], status: PostStatus::Draft, scheduled_at: Some(slot), paid: false, content_type: "general".into(), media_ids: Vec::new() };
-    let post = store.create_post(org.id, &new, &Actor::user(&author, None)).await.unwrap();
-    store.submit_post(org.id, post.id, 1, json!({"decision": "allow", "findings": []}), None, &Actor::user(&author, None)).await.unwrap();
+    // The slot is a whole minute, as the form's date-and-time field holds it.
+    let slot = (now_ms() + 3 * 3_600_000) / 60_000 * 60_000;
+    let post = compose_blocked_then_redacted(&server, org.id, author.id, channel.id, slot).await;
 
     for (email, step) in [("lee@mercy.test", "Step 1 of 2"), ("mo@mercy.test", "Step 2 of 2")] {
         let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
@@ -293,8 +297,9 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
 
     // Publishing, by the real publisher, to an account on the local Bluesky network.
-    let Some(pds) = local_bluesky() else { return };
-    let (handle, credentials) = bluesky_account(&pds).await;
+    let Some(pds) = connectors::testing::local_pds() else { return };
+    let account = connectors::testing::LocalAccount::create(&pds).await;
+    let (handle, credentials) = (account.handle.clone(), account.creds.clone());
     let health = rounds_store::ChannelHealth { handle: handle.clone(), display_name: handle.clone(), token_expires_at: None };
     store.connect_channel(org.id, channel.id, &serde_json::to_string(&credentials).unwrap(), &health, &Actor::user(&admin, None)).await.unwrap();
     let publisher = jobs::Publisher::new(store.clone(), connectors::http_client(), "browser-test".into(), jobs::PublisherOptions::default());
@@ -314,36 +319,132 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
     browser.close().await.unwrap();
 }
 
-/// The local Bluesky network's PDS; `None` (skipping, with a message) without one outside CI.
-fn local_bluesky() -> Option<String> {
-    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
-        _ => {
-            eprintln!("publishing skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS, or run scripts/test)");
-            None
-        }
-    }
+#[tokio::test]
+async fn a_scheduled_post_is_dragged_to_another_day_of_the_calendar() {
+    let Some(server) = TestServer::start(rounds_store::Backend::Sqlite).await.unwrap() else { return };
+    let store = &server.store;
+    let (org, _) = sandbox(store).await;
+    let author = add_user(store, org.id, "sam@mercy.test", "Sam Social", Role::SocialManager).await;
+    let reviewer = add_user(store, org.id, "rae@mercy.test", "Rae Review", Role::SocialManager).await;
+    let channel = store.create_channel(org.id, &NewChannel { network: "bluesky".into(), handle: "mercy.test".into(), display_name: "Mercy".into() }, &Actor::user(&author, None)).await.unwrap();
+    let slot = (now_ms() + 3 * 86_400_000) / 60_000 * 60_000;
+    let new = NewPost { author_id: Some(author.id), body: "Blood drive in the main lobby".into(), channel_ids: vec![channel.id], status: PostStatus::Draft, scheduled_at: Some(slot), paid: false, content_type: "general".into(), media_ids: Vec::new() };
+    let post = store.create_post(org.id, &new, &Actor::user(&author, None)).await.unwrap();
+    store.submit_post(org.id, post.id, 1, json!({"decision": "allow", "findings": []}), None, &Actor::user(&author, None)).await.unwrap();
+    store.decide(org.id, post.id, 1, rounds_domain::DecisionKind::Approve, None, reviewer.id, &Actor::user(&reviewer, None)).await.unwrap();
+    assert_eq!(store.post(org.id, post.id).await.unwrap().status, PostStatus::Scheduled);
+
+    let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { return };
+    browser_sign_in(&browser, &server, "sam@mercy.test").await;
+    let day = &utc_minute(slot)[..10];
+    browser.goto(&server.url(&format!("/calendar?view=week&date={day}"))).await.unwrap();
+    wait_for(&browser, &format!("#post-{}.movable[draggable=true]", post.id)).await;
+    // The neighbouring day inside the same week: the next one, or the one before on a Sunday.
+    let next = &utc_minute(slot + 86_400_000)[..10];
+    let target = if browser.find(fantoccini::Locator::Css(&format!("#day-{next}"))).await.is_ok() { slot + 86_400_000 } else { slot - 86_400_000 };
+    let target_day = &utc_minute(target)[..10];
+    // WebDriver cannot drive the browser's native drag and drop; the events are what a mouse sends.
+    let script = "const [from, to] = [document.getElementById(arguments[0]), document.getElementById(arguments[1])]; \
+        const data = new DataTransfer(); \
+        from.dispatchEvent(new DragEvent('dragstart', { bubbles: true, dataTransfer: data })); \
+        to.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: data })); \
+        to.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: data }));";
+    browser.execute(script, vec![json!(format!("post-{}", post.id)), json!(format!("day-{target_day}"))]).await.unwrap();
+    let notice = wait_for(&browser, "main .notice").await.text().await.unwrap();
+    assert!(!notice.is_empty());
+    wait_for(&browser, &format!("#day-{target_day} #post-{}", post.id)).await;
+    browser.close().await.unwrap();
+    let moved = store.post(org.id, post.id).await.unwrap();
+    assert_eq!((moved.status, moved.scheduled_at, moved.version), (PostStatus::Scheduled, Some(target), 1), "same time of day, no new version");
+    let jobs = store.jobs_of_post(org.id, post.id).await.unwrap();
+    assert!(jobs.iter().any(|j| j.run_at == target), "the job moves with it: {jobs:?}");
 }
 
-/// A fresh `*.test` account on the PDS and an app password for Rounds.
-async fn bluesky_account(pds: &str) -> (String, connectors::Credentials) {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let handle = format!("w{:x}{nanos:x}.test", std::process::id());
-    let http = connectors::http_client();
-    let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
-    let created: Value = http.post(format!("{pds}/xrpc/com.atproto.server.createAccount")).json(&body).send().await.unwrap().json().await.unwrap();
-    let access = created["accessJwt"].as_str().unwrap_or_else(|| panic!("createAccount: {created}"));
-    let app: Value = http
-        .post(format!("{pds}/xrpc/com.atproto.server.createAppPassword"))
-        .bearer_auth(access)
-        .json(&json!({ "name": "rounds" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let app_password = app["password"].as_str().unwrap_or_else(|| panic!("createAppPassword: {app}")).to_owned();
-    (handle.clone(), connectors::Credentials::Bluesky { service: pds.to_owned(), identifier: handle, app_password })
+/// Text of a post about a patient: her name and her phone number are PHI, which blocks it.
+const PHI_TEXT: &str = "Great to see Maria Lopez back on her feet after her knee surgery! Call her at 555-201-3344 to say hi.";
+
+/// The social manager composes in the browser: live screening marks the PHI in place and the
+/// submission is refused (the post stays a draft); one click per finding redacts it, and then the
+/// post goes into review. Returns the submitted post.
+async fn compose_blocked_then_redacted(server: &TestServer, org_id: i64, author_id: i64, channel_id: i64, slot: i64) -> rounds_store::Post {
+    let store = &server.store;
+    let Some(browser) = rounds_testkit::Browser::start().await.unwrap() else { panic!("no Chromium") };
+    browser_sign_in(&browser, server, "sam@mercy.test").await;
+    browser.goto(&server.url("/compose")).await.unwrap();
+    wait_for(&browser, &format!("input[name=channel][value='{channel_id}']")).await.click().await.unwrap();
+    wait_for(&browser, "#draft-text").await.send_keys(PHI_TEXT).await.unwrap();
+    // A date-and-time field takes typed keys in the browser's locale order; setting its value does not.
+    browser.execute("document.getElementById('scheduled').value = arguments[0];", vec![json!(utc_minute(slot))]).await.unwrap();
+
+    // Live screening: the findings, and marks in the Bluesky preview, before anything is submitted.
+    let marks = wait_for(&browser, ".network-preview .highlighted mark").await;
+    assert!(!marks.text().await.unwrap().is_empty());
+    let marked = browser.find_all(fantoccini::Locator::Css(".network-preview .highlighted mark")).await.unwrap();
+    let mut marked_text = Vec::new();
+    for m in marked {
+        marked_text.push(m.text().await.unwrap());
+    }
+    assert!(marked_text.iter().any(|t| t.contains("555-201-3344")), "{marked_text:?}");
+    assert!(marked_text.iter().any(|t| t.contains("Maria Lopez")), "{marked_text:?}");
+    let decision = wait_for(&browser, "#screen-result-body p.decision").await.text().await.unwrap();
+    assert!(decision.contains("Submission is blocked"), "{decision}");
+
+    // Submitting is refused: the text is kept as a draft, the findings are listed, nothing is in review.
+    wait_for(&browser, "button[name=intent][value=submit]").await.click().await.unwrap();
+    let alert = wait_for(&browser, "main p.alert").await.text().await.unwrap();
+    assert!(alert.starts_with("Saved as a draft, not submitted: Screening blocks this post"), "{alert}");
+    let findings = wait_for(&browser, "#screen-result ol.findings").await.text().await.unwrap();
+    assert!(findings.contains("555-201-3344") && findings.contains("Maria Lopez"), "{findings}");
+    let action = wait_for(&browser, "#compose-form").await.attr("action").await.unwrap().unwrap();
+    let post_id: i64 = action.strip_prefix("/posts/").and_then(|a| a.strip_suffix("/edit")).unwrap_or_else(|| panic!("{action}")).parse().unwrap();
+    let draft = store.post(org_id, post_id).await.unwrap();
+    assert_eq!((draft.status, draft.author_id, draft.body.as_str()), (PostStatus::Draft, Some(author_id), PHI_TEXT));
+
+    // One click per PHI finding; each swaps the text in and screens it again, until none is left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut redacted = 0;
+    loop {
+        let buttons = browser.find_all(fantoccini::Locator::Css("ul.redactions button")).await.unwrap();
+        let Some(button) = buttons.into_iter().next() else { break };
+        let before = draft_and_preview(&browser).await.0;
+        // htmx may swap the list between finding the button and clicking it: find it again.
+        if button.click().await.is_err() {
+            continue;
+        }
+        // Wait until the text changed and the preview shows the re-screened text.
+        loop {
+            assert!(std::time::Instant::now() < deadline, "redaction {redacted} did not re-screen");
+            let (text, shown) = draft_and_preview(&browser).await;
+            if text != before && shown == text {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        redacted += 1;
+        assert!(redacted <= 4, "redactions do not end");
+    }
+    assert!(redacted >= 2, "the name and the number each had a redaction");
+    let text = wait_for(&browser, "#draft-text").await.prop("value").await.unwrap().unwrap_or_default();
+    assert!(!text.contains("555-201-3344") && !text.contains("Maria Lopez"), "{text}");
+    let decision = wait_for(&browser, "#screen-result-body p.decision").await.text().await.unwrap();
+    assert!(!decision.contains("Submission is blocked"), "{decision}");
+
+    wait_for(&browser, "button[name=intent][value=submit]").await.click().await.unwrap();
+    let notice = wait_for(&browser, "main .notice").await.text().await.unwrap();
+    assert!(!notice.is_empty());
+    assert_eq!(browser.current_url().await.unwrap().path(), format!("/posts/{post_id}"));
+    browser.close().await.unwrap();
+    let post = store.post(org_id, post_id).await.unwrap();
+    assert_eq!(post.status, PostStatus::InReview, "{post:?}");
+    assert_eq!((post.body.as_str(), post.scheduled_at), (text.trim(), Some(slot)));
+    post
+}
+
+/// The draft's text and the text the preview shows, read in one script so that an htmx swap
+/// between two reads cannot leave a stale element behind.
+async fn draft_and_preview(browser: &rounds_testkit::Browser) -> (String, String) {
+    let script = "const d = document.getElementById('draft-text'); const p = document.querySelector('.network-preview .highlighted'); return [d ? d.value : '', p ? p.innerText : ''];";
+    let value = browser.execute(script, Vec::new()).await.unwrap();
+    let read = |i: usize| value.get(i).and_then(Value::as_str).unwrap_or_default().to_owned();
+    (read(0), read(1))
 }

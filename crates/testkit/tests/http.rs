@@ -294,7 +294,9 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         assert_eq!(form_too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let missing = request(&client, "GET", &server.url("/no/such/page"), Some(&cookie), None).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-        assert!(missing.text().await.unwrap().contains("operation id"));
+        let page = missing.text().await.unwrap();
+        assert!(page.contains("operation id"), "{page}");
+        assert!(page.contains("Sign out"), "an unknown address keeps the signed-in frame: {page}");
         let missing_api = request(&client, "GET", &server.url("/api/v1/nothing"), Some(&cookie), None).await;
         assert_eq!(missing_api.status(), StatusCode::NOT_FOUND);
         let weak = client.post(server.url("/account/password")).header(COOKIE, &cookie).form(&[("csrf_token", csrf.as_str()), ("current", PASSWORD), ("password", "short"), ("password_again", "short")]).send().await.unwrap();

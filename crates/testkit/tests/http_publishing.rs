@@ -176,6 +176,85 @@ async fn a_blocking_finding_needs_a_written_override_by_someone_who_may_publish(
         let (_, page) = get(&server, &manager, &format!("/posts/{id}")).await;
         assert!(page.contains("overrode screening"), "{page}");
         assert!(page.contains("In review"));
+        // Reviewers see the override and its reason beside the findings.
+        let (_, review) = get(&server, &manager, &format!("/approvals/{id}")).await;
+        assert!(review.contains("submitted this version over blocking screening findings") && review.contains(OVERRIDE), "{review}");
+    }
+}
+
+#[tokio::test]
+async fn reviewers_see_the_findings_of_the_post_as_it_will_go_out() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, responder) = org.user(Role::Responder).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let body = "Grab your own StrideBand tracker with code MERCY20 for 20% off and join our step challenge.";
+        let (_, post) = api(&server, &responder, "POST", "/api/v1/posts", json!({ "body": body, "channel_ids": [org.bluesky.id], "paid": true })).await;
+        let id = post["id"].as_i64().unwrap();
+        let (status, post) = api(&server, &manager, "POST", &format!("/api/v1/posts/{id}/submit"), json!({ "override_reason": OVERRIDE })).await;
+        assert_eq!(status, StatusCode::OK, "{post}");
+        // Paid content without #ad: the reviewer's screening knows the post is paid.
+        let (_, review) = get(&server, &manager, &format!("/approvals/{id}")).await;
+        assert!(review.contains("promotion.missing_disclosure"), "{review}");
+    }
+}
+
+#[tokio::test]
+async fn the_review_page_shows_the_changes_since_the_version_the_reviewer_last_opened() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, responder) = org.user(Role::Responder).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let (_, post) = api(&server, &responder, "POST", "/api/v1/posts", json!({ "body": "Flu shots on Saturday", "channel_ids": [org.bluesky.id] })).await;
+        let id = post["id"].as_i64().unwrap();
+        let submit = format!("/api/v1/posts/{id}/submit");
+        api(&server, &responder, "POST", &submit, json!({})).await;
+        let path = format!("/approvals/{id}");
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("First time you see this post."), "{review}");
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("No changes since you last opened it (version 1)."), "{review}");
+
+        // Opened, not decided: the next version is still shown against the one they read.
+        let edit = json!({ "expected_version": 1, "body": "Free flu shots on Saturday", "channel_ids": [org.bluesky.id] });
+        let (status, edited) = api(&server, &responder, "PUT", &format!("/api/v1/posts/{id}"), edit).await;
+        assert_eq!(status, StatusCode::OK, "{edited}");
+        api(&server, &responder, "POST", &submit, json!({})).await;
+        let (_, review) = get(&server, &manager, &path).await;
+        assert!(review.contains("Changes since version 1, the last version you saw:") && review.contains("<ins>Free flu</ins>"), "{review}");
+    }
+}
+
+#[tokio::test]
+async fn a_manager_pauses_all_publishing_from_the_calendar_and_resumes_it() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, viewer) = org.user(Role::Viewer).await;
+        let (_, manager) = org.user(Role::SocialManager).await;
+        let (_, page) = get(&server, &viewer, "/calendar").await;
+        assert!(!page.contains("Pause all publishing"), "a viewer cannot pause");
+        let (status, _) = form(&server, &viewer, "/calendar/pause", &[("reason", "no")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, _) = form(&server, &manager, "/calendar/pause", &[("reason", " ")]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a reason is required");
+        let (status, _) = form(&server, &manager, "/calendar/pause", &[("reason", "Shooting downtown: all promotional posts on hold")]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = get(&server, &manager, "/calendar?notice=publishing_paused").await;
+        assert!(page.contains("Publishing is paused since") && page.contains("Shooting downtown: all promotional posts on hold"), "{page}");
+        assert!(page.contains("Resume publishing"));
+        assert_eq!(org.audit_actions("publishing.paused").await.len(), 1);
+        let (_, seen_by_viewer) = get(&server, &viewer, "/calendar").await;
+        assert!(seen_by_viewer.contains("Publishing is paused since") && !seen_by_viewer.contains("Resume publishing"), "everyone sees the pause");
+        let (_, compose) = get(&server, &manager, "/compose").await;
+        assert!(compose.contains("Publishing is paused by"), "authors see it where they write");
+
+        let (status, _) = form(&server, &manager, "/calendar/resume", &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = get(&server, &manager, "/calendar?notice=publishing_resumed").await;
+        assert!(page.contains("Publishing resumed.") && page.contains("Pause all publishing"), "{page}");
+        assert_eq!(org.audit_actions("publishing.resumed").await.len(), 1);
+        assert_eq!(server.store.publishing_pause(org.org_id).await.unwrap(), None);
     }
 }
 
@@ -270,6 +349,54 @@ async fn uploads_lose_their_location_and_odd_types_are_refused_in_words() {
         let (status, err) = api(&server, &author, "POST", &format!("/api/v1/posts/{post_id}/submit"), json!({})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(err["message"].as_str().unwrap().contains("alt text"), "{err}");
+    }
+}
+
+/// A photo the size a phone takes (noise compresses badly: about 3 MB).
+fn phone_photo() -> Vec<u8> {
+    let (w, h) = (1600u16, 1200u16);
+    let mut state = 0x2545_f491_u32;
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_phone_photo_uploads_and_a_network_that_takes_smaller_images_says_so_before_submission() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, author) = org.user(Role::SocialManager).await;
+        let photo = phone_photo();
+        assert!((1_500_000..rounds_store::MAX_MEDIA_BYTES).contains(&photo.len()), "{}", photo.len());
+        let (status, fragment) = upload(&server, &author, "IMG_2041.jpg", photo, "Nurses at the new lobby desk").await;
+        assert_eq!(status, StatusCode::OK, "{fragment}");
+        let id: i64 = fragment.split("name=\"media\" value=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+
+        // The preview says at once that Bluesky would refuse it, and submission is refused the same way.
+        let (channel, media) = (org.bluesky.id.to_string(), id.to_string());
+        let fields = [("text", "Our new lobby is open"), ("channel", channel.as_str()), ("media", media.as_str())];
+        let (status, preview) = form(&server, &author, "/compose/preview", &fields).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(preview.contains("class=\"image-problems") && preview.contains("Bluesky takes images up to 1.0 MB"), "{preview}");
+        let (_, post) = api(&server, &author, "POST", "/api/v1/posts", json!({ "body": "Our new lobby is open", "channel_ids": [org.bluesky.id], "media_ids": [id] })).await;
+        let post_id = post["id"].as_i64().unwrap();
+        let (status, err) = api(&server, &author, "POST", &format!("/api/v1/posts/{post_id}/submit"), json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(err["message"].as_str().unwrap().contains("attach a smaller copy"), "{err}");
+        assert_eq!(server.store.post(org.org_id, post_id).await.unwrap().status.as_str(), "draft");
+
+        // Forms keep the small limit: a 2 MB preview is refused before it is read.
+        let big = "a".repeat(2 * 1024 * 1024);
+        let (status, _) = form(&server, &author, "/compose/preview", &[("text", big.as_str())]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
 
@@ -368,5 +495,32 @@ async fn api_create_edit_submit_round_trip() {
         let (status, _) = api(&server, &author, "POST", &format!("/api/v1/posts/{id}/schedule"), json!({ "at": "tomorrow" })).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(org.audit_actions("post.submitted").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_time_zone_and_a_bogus_one_changes_nothing() {
+    for server in TestServer::every_backend().await.unwrap() {
+        let org = set_up(&server.store).await;
+        let (_, admin) = org.user(Role::Admin).await;
+        let (_, viewer) = org.user(Role::Viewer).await;
+        let fields = |zone| [("org_name", "Mercy General"), ("org_kind", "hospital"), ("time_zone", zone)];
+        let (status, _) = form(&server, &admin, "/settings", &fields("America/Chicago")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
+        let (status, page) = get(&server, &admin, "/settings").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(r#"<option value="America/Chicago" selected>"#), "{page}");
+        assert!(!page.contains(r#"<option value="UTC" selected>"#));
+        assert!(org.audit_actions("").await.iter().any(|(_, detail)| detail.contains("America/Chicago")), "the change is audited");
+
+        let (status, page) = form(&server, &admin, "/settings", &fields("Mars/Olympus_Mons")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("is not a time zone name"), "{page}");
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
+
+        let (status, _) = form(&server, &viewer, "/settings", &fields("Europe/London")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(org.store.settings(org.org_id).await.unwrap().get("time_zone").map(String::as_str), Some("America/Chicago"));
     }
 }

@@ -2,8 +2,6 @@
 //! channels, and posts walked through submission and approval with the store's own API.
 #![allow(clippy::unwrap_used, dead_code, reason = "test helpers fail loudly; each test file uses a subset")]
 
-pub mod bsky;
-
 use std::time::Duration;
 
 use connectors::Credentials;

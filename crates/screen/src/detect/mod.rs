@@ -13,6 +13,7 @@ pub(crate) mod adverse;
 pub(crate) mod advice;
 pub(crate) mod confirm;
 pub(crate) mod crisis;
+pub(crate) mod identified;
 pub(crate) mod links;
 pub(crate) mod names;
 pub(crate) mod names_model;
@@ -23,6 +24,7 @@ pub(crate) mod promotion;
 pub(crate) const RULE_TABLES: &[&[RuleInfo]] = &[
     phi::RULES,
     names::RULES,
+    identified::RULES,
     confirm::RULES,
     adverse::RULES,
     promotion::RULES,
@@ -221,5 +223,6 @@ impl Detectors {
                 !(names::RULES.iter().any(|r| r.id == h.rule.id) && products.iter().any(|p| p.overlaps(&h.span)))
             });
         }
+        identified::run(cx.scan.text, sink);
     }
 }

@@ -17,7 +17,7 @@ use similar::{ChangeTag, TextDiff};
 use super::NoticeQuery;
 use super::calendar::{Clock, approval_due};
 use crate::error::{AppError, AppResult, ErrorCode, capitalise};
-use crate::screening::{Screened, screen};
+use crate::screening::{Screened, shape};
 use crate::session::Viewer;
 use crate::views::{Layout, render, render_status};
 use crate::{AppState, now_ms};
@@ -228,6 +228,8 @@ struct ReviewPage {
     summary: String,
     steps: Vec<StepView>,
     record: Vec<RecordRow>,
+    /// Who overrode blocking findings to submit this version, and why; empty when nobody did.
+    overridden: String,
     /// Why this user cannot decide now; `None` when the form is shown.
     refusal: Option<String>,
     error: Option<String>,
@@ -239,21 +241,38 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
     let post = state.store.post(org, post_id).await?;
     let clock = Clock::of(state, org).await?;
     let names = super::calendar::channel_names(&state.store.channels(org).await?);
-    let members = role_members(&state.store.users(org).await?);
+    let users = state.store.users(org).await?;
+    let members = role_members(&users);
     let cs = chain_state(state, org, &post, &members).await?;
     let versions = state.store.post_versions(org, post_id).await?;
-    let seen = cs.record.iter().filter(|e| e.user_id == viewer.user.id).map(|e| e.version).max();
+    let overridden = versions
+        .iter()
+        .find(|v| v.version == post.version)
+        .and_then(|v| v.override_reason.as_ref().map(|r| (r, v.override_by)))
+        .map(|(reason, by)| {
+            let who = by.and_then(|id| users.iter().find(|u| u.id == id)).map_or("Someone", |u| u.display_name.as_str());
+            format!("{who} submitted this version over blocking screening findings, writing: \u{201c}{reason}\u{201d}")
+        })
+        .unwrap_or_default();
+    let decided = cs.record.iter().filter(|e| e.user_id == viewer.user.id).map(|e| e.version).max();
+    let opened = state.store.record_review_view(org, post_id, viewer.user.id, post.version).await?;
+    let seen = decided.max(opened);
     let (diff_note, diff) = match seen.and_then(|v| versions.iter().find(|pv| pv.version == v)) {
         None => ("First time you see this post.".to_owned(), Vec::new()),
-        Some(old) if old.version == post.version => (format!("You already decided on this version (version {}).", post.version), Vec::new()),
-        Some(old) => (format!("Changes since version {}, the last version you decided on:", old.version), word_diff(&old.body, &post.body)),
+        Some(old) if old.version == post.version && decided == Some(post.version) => {
+            (format!("You already decided on this version (version {}).", post.version), Vec::new())
+        }
+        Some(old) if old.version == post.version => (format!("No changes since you last opened it (version {}).", post.version), Vec::new()),
+        Some(old) => (format!("Changes since version {}, the last version you saw:", old.version), word_diff(&old.body, &post.body)),
     };
     let refusal = if post.status != PostStatus::InReview {
         Some(format!("This post is {}, not waiting for approval.", post.status.label().to_lowercase()))
     } else {
         rules::may_decide(&cs.chain, &cs.progress, viewer.user.id, viewer.user.role, post.author_id).err().map(|e| capitalise(&e.to_string()))
     };
-    let result = screen(state, &post.body, true).map_err(|e| AppError::with(ErrorCode::InvalidInput, e))?;
+    // As it will go out: with its paid flag and its images' alt text.
+    let media = super::compose::media_of_post(state, org, &post).await?;
+    let result = shape(&post.body, &super::compose::screen_post(state, &post.body, post.paid, &media)?);
     Ok(ReviewPage {
         layout: Layout::new(viewer, format!("Review post {post_id}"), "/approvals").with_notice(notice),
         post_id,
@@ -265,6 +284,7 @@ async fn review_page(state: &AppState, viewer: &Viewer, post_id: i64, notice: Op
         due: approval_due(&post, now_ms()),
         body: post.body.clone(),
         result,
+        overridden,
         diff_note,
         diff,
         summary: progress_summary(&cs.chain, &cs.progress),

@@ -18,8 +18,6 @@ use crate::session::Viewer;
 use crate::views::{Layout, render};
 use crate::{AppState, now_ms};
 
-/// How close to its slot a post still in review is flagged "approval due".
-pub(crate) const APPROVAL_DUE_MS: i64 = 24 * 3_600_000;
 
 /// The organization's time zone, for showing and reading times.
 pub(crate) struct Clock {
@@ -85,7 +83,7 @@ pub(crate) fn channel_list(ids: &[i64], names: &HashMap<i64, String>) -> String 
 
 /// Whether a post still in review is due to go out within a day (or already late).
 pub(crate) fn approval_due(post: &Post, now: i64) -> bool {
-    post.status == PostStatus::InReview && post.scheduled_at.is_some_and(|t| t.saturating_sub(now) <= APPROVAL_DUE_MS)
+    post.status == PostStatus::InReview && post.scheduled_at.is_some_and(|t| t.saturating_sub(now) <= rounds_domain::publishing::APPROVAL_WARNING_MS)
 }
 
 /// Whether a network-supplied address is a web link (anything else is not made a link).
@@ -148,6 +146,12 @@ struct CalendarPage {
     weeks: Vec<Vec<DayView>>,
     weekdays: [&'static str; 7],
     total: usize,
+    /// Some post on the page can be moved (the drag hint is shown).
+    movable: bool,
+    /// Who paused publishing, when and why; empty while publishing runs.
+    paused: String,
+    /// The viewer may pause and resume publishing.
+    can_pause: bool,
 }
 
 fn status_class(status: PostStatus) -> &'static str {
@@ -258,6 +262,14 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
         other_view: if week { "month".into() } else { "week".into() },
         channel,
         channels: channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network), channel == Some(c.id))).collect(),
+        movable: weeks.iter().flatten().flat_map(|d| &d.entries).any(|e| e.reschedule.is_some()),
+        paused: state
+            .store
+            .publishing_pause(viewer.org.id)
+            .await?
+            .map(|p| format!("Publishing is paused since {} by {}: \u{201c}{}\u{201d}. Nothing is published until someone resumes it.", clock.format(p.at_ms), p.by, p.reason))
+            .unwrap_or_default(),
+        can_pause: viewer.can(Permission::Publish),
         weeks,
         weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         total,
@@ -306,4 +318,29 @@ mod tests {
         assert!(clock.read_local("tomorrow").is_err());
         assert!(parse_date(Some("2026-13-01")).is_none());
     }
+}
+
+/// The pause form's field.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PauseForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Stops all publishing of the organization (a crisis, a security incident), with a written reason.
+pub(crate) async fn pause(State(state): State<AppState>, viewer: Viewer, axum::Form(form): axum::Form<PauseForm>) -> AppResult<Response> {
+    if form.reason.trim().is_empty() {
+        return Err(AppError::with(ErrorCode::InvalidInput, "Say why publishing is paused; the reason is shown to everyone and audited."));
+    }
+    if form.reason.len() > 500 {
+        return Err(AppError::with(ErrorCode::InvalidInput, "Keep the reason under 500 bytes."));
+    }
+    state.store.pause_publishing(viewer.org.id, &viewer.user.display_name, &form.reason, &viewer.actor()).await?;
+    Ok(Redirect::to("/calendar?notice=publishing_paused").into_response())
+}
+
+/// Starts publishing again; posts whose time passed during the pause go back to their authors.
+pub(crate) async fn resume(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    state.store.resume_publishing(viewer.org.id, &viewer.actor()).await?;
+    Ok(Redirect::to("/calendar?notice=publishing_resumed").into_response())
 }

@@ -178,6 +178,50 @@ pub(crate) fn length_problems(text: &str, channels: &[Channel]) -> Vec<String> {
     problems
 }
 
+/// What each chosen network would refuse about a post's images (count, type, size, alt text
+/// length), one sentence each, so the author learns it while composing and not at publish time.
+pub(crate) fn image_problems(channels: &[Channel], media: &[Media]) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut problems = Vec::new();
+    for c in channels {
+        let Some(network) = Network::parse(&c.network) else { continue };
+        if seen.contains(&network) || media.is_empty() {
+            continue;
+        }
+        seen.push(network);
+        let limits = network.limits();
+        if media.len() > limits.max_images {
+            problems.push(format!("{network} takes at most {} images in a post; this one has {}.", limits.max_images, media.len()));
+        }
+        for (i, m) in media.iter().enumerate() {
+            let n = i + 1;
+            if !limits.image_types.contains(&m.mime.as_str()) {
+                problems.push(format!("{network} does not take image {n} ({}); it takes {}.", m.mime, limits.image_types.join(", ")));
+            }
+            let size = usize::try_from(m.size).unwrap_or(usize::MAX);
+            if size > limits.max_image_bytes {
+                problems.push(format!(
+                    "Image {n} is {} and {network} takes images up to {}: attach a smaller copy (e.g. resized to 2,000 pixels on the long side).",
+                    human_bytes(size),
+                    human_bytes(limits.max_image_bytes)
+                ));
+            }
+            let alt = m.alt_text.chars().count();
+            if alt > limits.max_alt_chars {
+                problems.push(format!("The alt text of image {n} has {alt} characters; {network} takes up to {}.", limits.max_alt_chars));
+            }
+        }
+    }
+    problems
+}
+
+/// A byte count as people read it: "1.0 MB", "950 KB".
+fn human_bytes(n: usize) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "a size shown to one decimal")]
+    let f = n as f64;
+    if n >= 1_000_000 { format!("{:.1} MB", f / 1e6) } else { format!("{:.0} KB", f / 1e3) }
+}
+
 /// Screens a post as it will go out: outgoing, with its paid flag and its images' alt text.
 pub(crate) fn screen_post(state: &AppState, body: &str, paid: bool, media: &[Media]) -> AppResult<Report> {
     let alt = media.iter().map(|m| m.alt_text.trim()).filter(|a| !a.is_empty()).collect::<Vec<_>>().join("\n");
@@ -222,6 +266,10 @@ pub(crate) async fn submit_checked(state: &AppState, viewer: &Viewer, post: &Pos
         return Err(invalid(too_long.join(" ")));
     }
     let media = media_of(state, viewer.org.id, &post.media_ids).await?;
+    let image_refusals = image_problems(&channels, &media);
+    if !image_refusals.is_empty() {
+        return Err(invalid(image_refusals.join(" ")));
+    }
     if let Some(pos) = media.iter().position(|m| m.alt_text.trim().is_empty()) {
         return Err(invalid(format!("Image {} has no alt text; describe it for people who use screen readers before submitting.", pos + 1)));
     }
@@ -309,6 +357,7 @@ struct Preview {
     networks: Vec<NetworkPreview>,
     redactions: Vec<Redaction>,
     blocking: bool,
+    image_problems: Vec<String>,
 }
 
 /// The byte index where `text` passes `network`'s limit, if it does.
@@ -364,7 +413,7 @@ fn build_preview(text: &str, report: &Report, networks: &[Network]) -> Preview {
         .filter(|f| f.field.is_text())
         .filter_map(|f| f.phi_category.map(|c| Redaction { start: f.span.start, end: f.span.end, matched: f.matched.clone(), replacement: format!("[{}]", c.label()) }))
         .collect();
-    Preview { result, networks: previews, redactions, blocking: is_blocking(report.decision) }
+    Preview { result, networks: previews, redactions, blocking: is_blocking(report.decision), image_problems: Vec::new() }
 }
 
 /// The form fields of compose, edit and redact; `channel` and `media` repeat.
@@ -431,6 +480,8 @@ impl ComposeForm {
 #[template(path = "compose.html")]
 struct ComposePage {
     layout: Layout,
+    /// Set while the organization's publishing is paused: who paused it and why.
+    paused: Option<String>,
     post_id: Option<i64>,
     version: i64,
     action: String,
@@ -483,7 +534,10 @@ async fn compose_page(state: &AppState, viewer: &Viewer, post_id: Option<i64>, v
     } else {
         let stored = media_of(state, viewer.org.id, &form.media).await?;
         let report = screen_post(state, &form.text, form.paid, &stored)?;
-        Some(build_preview(&form.text, &report, &networks).render().map_err(AppError::internal)?)
+        let chosen: Vec<Channel> = all.iter().filter(|c| form.channels.contains(&c.id)).cloned().collect();
+        let mut preview = build_preview(&form.text, &report, &networks);
+        preview.image_problems = image_problems(&chosen, &stored);
+        Some(preview.render().map_err(AppError::internal)?)
     };
     let action = post_id.map_or_else(|| "/compose".to_owned(), |id| format!("/posts/{id}/edit"));
     let title = if post_id.is_some() { "Edit post" } else { "Compose" };
@@ -498,6 +552,7 @@ async fn compose_page(state: &AppState, viewer: &Viewer, post_id: Option<i64>, v
         content_types: CONTENT_TYPES.iter().map(|(v, l)| (*v, *l, *v == form.content_type)).collect(),
         scheduled: form.scheduled.clone(),
         tz_name,
+        paused: state.store.publishing_pause(viewer.org.id).await?.map(|p| format!("Publishing is paused by {}: \u{201c}{}\u{201d}. You can write and submit posts; nothing is published until someone resumes publishing on the Calendar page.", p.by, p.reason)),
         media,
         can_override: viewer.can(Permission::Publish),
         override_reason: form.override_reason.clone(),

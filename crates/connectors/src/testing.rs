@@ -1,34 +1,35 @@
-//! A real local Bluesky network (`ROUNDS_TEST_BSKY_PDS`): fresh accounts and what others can see.
-#![allow(clippy::unwrap_used, dead_code, reason = "test helpers fail loudly; each test file uses a subset")]
+//! Test support for the real local Bluesky network that `scripts/test` starts (its PDS URL in
+//! `ROUNDS_TEST_BSKY_PDS`): fresh `*.test` accounts with app passwords, and what the network shows.
+//! Every crate whose tests publish to it uses this one copy.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, reason = "test support: a failed step must stop the test loudly")]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use connectors::{Credentials, http_client};
 use serde_json::{Value, json};
 
+use crate::{Credentials, http_client};
+
+/// The variable naming the local network's PDS.
+pub const PDS_VAR: &str = "ROUNDS_TEST_BSKY_PDS";
+
 /// The local PDS, or `None` (the test then passes, saying so) when there is none outside CI.
-pub fn pds() -> Option<String> {
-    match std::env::var("ROUNDS_TEST_BSKY_PDS") {
+///
+/// # Panics
+/// Under CI without the variable: CI must run these tests.
+pub fn local_pds() -> Option<String> {
+    match std::env::var(PDS_VAR) {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
         _ => {
-            eprintln!("skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS, or run scripts/test)");
+            assert!(std::env::var_os("CI").is_none(), "no local Bluesky network: CI must set {PDS_VAR}");
+            eprintln!("skipped: no local Bluesky network (set {PDS_VAR}, or run scripts/test)");
             None
         }
     }
 }
 
-/// A fresh `*.test` account: its handle, a session of its own, and an app password for Rounds.
-pub struct Account {
-    pub pds: String,
-    pub handle: String,
-    pub access: String,
-    pub creds: Credentials,
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
+/// One XRPC call: POST with `body`, or GET with `query`; the HTTP status and the JSON answer.
 pub async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value>, query: &[(&str, &str)]) -> (u16, Value) {
     let url = format!("{pds}/xrpc/{nsid}");
     let http = http_client();
@@ -44,30 +45,44 @@ pub async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn app_password(pds: &str, handle: &str, access: &str, name: &str) -> Credentials {
-    let (status, app) = xrpc(pds, "com.atproto.server.createAppPassword", Some(access), Some(json!({ "name": name })), &[]).await;
-    assert_eq!(status, 200, "createAppPassword: {app}");
-    Credentials::Bluesky { service: pds.to_owned(), identifier: handle.to_owned(), app_password: app["password"].as_str().unwrap().to_owned() }
+/// A fresh account: its handle, a session of its own (to see what others see), and an app
+/// password named `rounds` as channel credentials.
+pub struct LocalAccount {
+    /// The PDS it lives on.
+    pub pds: String,
+    /// Its `*.test` handle.
+    pub handle: String,
+    /// Its own access token.
+    pub access: String,
+    /// Credentials for a Rounds channel.
+    pub creds: Credentials,
 }
 
-impl Account {
-    pub async fn create(pds: &str) -> Account {
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl LocalAccount {
+    /// Creates an account with a handle no other test process uses.
+    pub async fn create(pds: &str) -> LocalAccount {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let handle = format!("j{:x}{n}{:x}.test", std::process::id(), nanos);
+        let handle = format!("t{:x}{n}{nanos:x}.test", std::process::id());
         let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
         let (status, created) = xrpc(pds, "com.atproto.server.createAccount", None, Some(body), &[]).await;
         assert_eq!(status, 200, "createAccount: {created}");
         let access = created["accessJwt"].as_str().unwrap().to_owned();
-        let creds = app_password(pds, &handle, &access, "rounds").await;
-        Account { pds: pds.to_owned(), handle, access, creds }
+        let mut account = LocalAccount { pds: pds.to_owned(), handle, access, creds: Credentials::Bluesky { service: String::new(), identifier: String::new(), app_password: String::new() } };
+        account.creds = account.app_password("rounds").await;
+        account
     }
 
     /// A new app password named `name`, as credentials for a channel.
     pub async fn app_password(&self, name: &str) -> Credentials {
-        app_password(&self.pds, &self.handle, &self.access, name).await
+        let (status, app) = xrpc(&self.pds, "com.atproto.server.createAppPassword", Some(&self.access), Some(json!({ "name": name })), &[]).await;
+        assert_eq!(status, 200, "createAppPassword: {app}");
+        Credentials::Bluesky { service: self.pds.clone(), identifier: self.handle.clone(), app_password: app["password"].as_str().unwrap().to_owned() }
     }
 
+    /// Revokes the app password named `name` (its sessions stop working).
     pub async fn revoke_app_password(&self, name: &str) {
         let (status, body) = xrpc(&self.pds, "com.atproto.server.revokeAppPassword", Some(&self.access), Some(json!({ "name": name })), &[]).await;
         assert_eq!(status, 200, "revokeAppPassword: {body}");
@@ -93,18 +108,25 @@ impl Account {
         }
     }
 
-    /// The post at `uri` as the AppView shows it, polling up to 10 s while it indexes.
-    pub async fn seen(&self, uri: &str) -> Option<Value> {
+    /// The thread of `uri` to `depth` replies as this account sees it on the AppView, polling up to
+    /// 10 s while it indexes; `None` when it never shows.
+    pub async fn thread(&self, uri: &str, depth: u32) -> Option<Value> {
+        let depth = depth.to_string();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (status, v) = xrpc(&self.pds, "app.bsky.feed.getPostThread", Some(&self.access), None, &[("uri", uri), ("depth", "0")]).await;
+            let (status, v) = xrpc(&self.pds, "app.bsky.feed.getPostThread", Some(&self.access), None, &[("uri", uri), ("depth", depth.as_str())]).await;
             if status == 200 {
-                return Some(v["thread"]["post"].clone());
+                return Some(v);
             }
             if Instant::now() > deadline {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The post at `uri` as the AppView shows it (see [`LocalAccount::thread`]).
+    pub async fn seen(&self, uri: &str) -> Option<Value> {
+        self.thread(uri, 0).await.map(|v| v["thread"]["post"].clone())
     }
 }

@@ -1,0 +1,130 @@
+//! Identified patient: a person's name, a second identifier and health information in one message.
+//!
+//! Each of these alone is often harmless in a hospital's post (staff names, the main phone line,
+//! a health topic), which is why the single-identifier rules mostly hold for review. Together they
+//! single out a patient and say something about their care, the case HIPAA's Privacy Rule exists
+//! for, so the combination is a rule of its own whose default stops an outgoing post. A name after
+//! a clinician's title ("Dr. Jane Smith", "Jane Smith, RN") is staff, not a patient, and does not
+//! count.
+
+use crate::report::{Action, Category, SafeHarbor, Severity};
+use crate::rules::RuleInfo;
+
+use super::{Hit, Sink};
+
+/// The identified-patient rule.
+pub(crate) const RULES: &[RuleInfo] = &[RuleInfo {
+    id: "phi.identified_patient",
+    category: Category::Phi,
+    severity: Severity::Critical,
+    incoming: Some(Action::Hide),
+    outgoing: Some(Action::Block),
+    summary: "A person's name with a second identifier (phone, address, date, record number…) and health information: an identifiable patient.",
+}];
+
+const IDENTIFIED: &RuleInfo = &RULES[0];
+
+/// Titles and credentials that mark a name as a clinician's, written before or after it.
+const TITLES_BEFORE: &[&str] = &["dr", "doctor", "nurse", "prof", "professor"];
+const CREDENTIALS_AFTER: &[&str] = &["md", "rn", "np", "pa", "phd", "dds", "dnp", "pharmd", "lpn", "crna", "facs"];
+
+/// Add one hit on the first patient name when the other PHI hits and the health context make
+/// the person identifiable; runs after every other detector.
+pub(crate) fn run(text: &str, sink: &mut Sink) {
+    if !sink.health_context {
+        return;
+    }
+    let mut other: Option<SafeHarbor> = None;
+    let mut name = None;
+    for hit in &sink.hits {
+        match hit.phi {
+            Some(SafeHarbor::A) if name.is_none() && !is_clinician(text, hit.span.start, hit.span.end) && !is_credential(text.get(hit.span.start..hit.span.end).unwrap_or("")) => {
+                name = Some(hit.span);
+            }
+            Some(SafeHarbor::A) | None => {}
+            Some(c) => other = other.or(Some(c)),
+        }
+    }
+    let (Some(span), Some(category)) = (name, other) else { return };
+    let explanation = format!(
+        "This person's name appears with {} and health information in the same message: together they identify a patient and their care, which HIPAA does not allow to be published without the patient's written authorization.",
+        describe(category)
+    );
+    sink.push(
+        Hit::new(IDENTIFIED, span, explanation)
+            .suggest("Remove the name or the other identifiers; if this is a staff member, or the patient signed an authorization, a manager can override with that reason."),
+    );
+}
+
+/// The word before the name is a clinician's title, or the word after it a credential.
+fn is_clinician(text: &str, start: usize, end: usize) -> bool {
+    let before = text.get(..start).unwrap_or("").trim_end_matches(|c: char| c.is_whitespace() || c == '.');
+    let title = before.rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    let after = text.get(end..).unwrap_or("").trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+    let credential = after.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    TITLES_BEFORE.iter().any(|t| title.eq_ignore_ascii_case(t)) || is_credential(credential)
+}
+
+/// A word written as a clinical credential ("RN", "MD", "PhD"); the names rules can read one as a name.
+fn is_credential(word: &str) -> bool {
+    word.len() >= 2 && word.chars().any(|c| c.is_ascii_uppercase()) && CREDENTIALS_AFTER.iter().any(|t| word.eq_ignore_ascii_case(t))
+}
+
+/// The second identifier in words, for the explanation.
+fn describe(c: SafeHarbor) -> &'static str {
+    match c {
+        SafeHarbor::B => "a location",
+        SafeHarbor::C => "a date or age tied to them",
+        SafeHarbor::D => "a phone number",
+        SafeHarbor::E => "a fax number",
+        SafeHarbor::F => "an email address",
+        SafeHarbor::G => "a Social Security number",
+        SafeHarbor::H => "a medical record number",
+        SafeHarbor::I => "a health plan number",
+        SafeHarbor::J => "an account number",
+        SafeHarbor::K => "a licence number",
+        SafeHarbor::L => "a vehicle identifier",
+        SafeHarbor::M => "a device identifier",
+        SafeHarbor::N => "a web address",
+        SafeHarbor::O => "an IP address",
+        SafeHarbor::P => "a biometric identifier",
+        SafeHarbor::Q => "a photograph",
+        SafeHarbor::A | SafeHarbor::R => "another identifier",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Message, Policy, Screener};
+
+    fn rules(text: &str) -> Vec<String> {
+        let screener = Screener::new(Policy::default()).unwrap();
+        let report = screener.screen(&Message::outgoing(text)).unwrap();
+        report.findings.iter().map(|f| format!("{} {}", f.rule_id, f.matched)).collect()
+    }
+
+    #[test]
+    fn a_named_patient_with_a_phone_number_and_their_surgery_is_blocked() {
+        let text = "Great to see Maria Lopez back on her feet after her knee surgery! Call her at 555-201-3344 to say hi.";
+        let screener = Screener::new(Policy::default()).unwrap();
+        let report = screener.screen(&Message::outgoing(text)).unwrap();
+        let f = report.findings.iter().find(|f| f.rule_id == "phi.identified_patient").expect("fires");
+        assert_eq!(f.matched, "Maria Lopez");
+        assert!(f.explanation.contains("a phone number"), "{}", f.explanation);
+        assert_eq!(report.decision, crate::Decision::Block);
+        assert_eq!(report.phi.iter().filter(|p| p.text == "Maria Lopez").count(), 1, "one PHI entity per name");
+    }
+
+    #[test]
+    fn staff_names_health_topics_alone_and_names_without_health_stay_quiet() {
+        for text in [
+            "Meet Dr. Jane Smith, our new cardiologist. Book a visit at 555-201-3344.",
+            "Jane Smith, RN, leads our diabetes class. Call 555-201-3344 to sign up.",
+            "Flu shots for everyone on Saturday: call 555-201-3344.",
+            "Congratulations to Maria Lopez on winning the 5K! Call 555-201-3344 for next year's race.",
+        ] {
+            let found = rules(text);
+            assert!(!found.iter().any(|r| r.starts_with("phi.identified_patient")), "{text}: {found:?}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+-- The last version of a post each reviewer opened, so the review page shows the changes since then.
+CREATE TABLE post_views (
+    post_id BIGINT NOT NULL REFERENCES posts (id),
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    version BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    PRIMARY KEY (post_id, user_id)
+);
+
+-- The token expiry a channel's expiry warning was sent for: one warning per token, sent again after a
+-- reconnect brings a new one.
+ALTER TABLE channels ADD COLUMN expiry_warned_for BIGINT;
