@@ -10,6 +10,7 @@ use std::ops::Range;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+use crate::model::hash_bytes;
 use crate::report::Span;
 
 /// Token shape facts, read from the original (not lower-cased) text.
@@ -23,6 +24,8 @@ pub(crate) struct Shape {
     pub has_digit: bool,
     /// Every character is an ASCII digit.
     pub all_digit: bool,
+    /// An inner apostrophe joins pieces of the word ("don't"), which are runs of their own.
+    pub apostrophe: bool,
 }
 
 /// One word or number: a maximal run of alphanumerics (with inner apostrophes) in `norm`.
@@ -34,6 +37,9 @@ pub(crate) struct Token {
     pub end: usize,
     /// Shape of the original text under the token.
     pub shape: Shape,
+    /// [`hash_bytes`] of the normalized word, computed once here for every detector that looks
+    /// words up by hash.
+    pub hash: u64,
 }
 
 /// A message prepared for matching: original text, normalized text, offset map, tokens.
@@ -101,6 +107,11 @@ impl<'a> Scan<'a> {
         Span::new(start, end.max(start))
     }
 
+    /// The text is ASCII, so `norm` is its byte-for-byte lower-case copy.
+    pub fn is_ascii(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The original text of a normalized byte range.
     pub fn orig_text(&self, r: Range<usize>) -> &'a str {
         let s = self.orig(r);
@@ -127,7 +138,7 @@ impl<'a> Scan<'a> {
 
     fn tokenize(&mut self) {
         if self.map.is_empty() {
-            self.tokens = tokenize_ascii(self.text.as_bytes());
+            self.tokens = tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes());
             return;
         }
         // Byte steps over ASCII and a char decode only at non-ASCII bytes: long pasted text often
@@ -144,19 +155,22 @@ impl<'a> Scan<'a> {
             let start = i;
             i += len;
             let mut end = i;
+            let mut apostrophe = false;
             while i < norm.len() {
                 let (alnum, len) = alnum_at(&self.norm, i);
                 if alnum {
                     i += len;
                     end = i;
                 } else if norm.get(i) == Some(&b'\'') && norm.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                    apostrophe = true;
                     i += 1;
                 } else {
                     break;
                 }
             }
-            let shape = self.shape_of(start..end);
-            tokens.push(Token { start, end, shape });
+            let shape = Shape { apostrophe, ..self.shape_of(start..end) };
+            let hash = hash_bytes(norm.get(start..end).unwrap_or_default());
+            tokens.push(Token { start, end, shape, hash });
         }
         self.tokens = tokens;
     }
@@ -188,6 +202,7 @@ impl<'a> Scan<'a> {
             all_upper: letters >= 2 && upper == letters,
             has_digit: digits > 0,
             all_digit: digits > 0 && digits == total,
+            apostrophe: false,
         }
     }
 }
@@ -258,6 +273,61 @@ impl Scan<'_> {
     }
 }
 
+/// Bits in a [`WordGate`] (8 KiB, so that its probes stay in cache).
+const WORD_GATE_BITS: usize = 1 << 16;
+
+/// A test, one probe per word, of whether a phrase automaton can find anything between word
+/// boundaries in a text. A phrase matched between word boundaries has each of its alphanumeric
+/// runs as a whole run of the text, which is a token or a piece of one between apostrophes; the
+/// gate holds the hash of every phrase's longest run. A wrong "maybe" costs one automaton pass
+/// and a wrong "no" cannot happen, so a detector that keeps only matches at word boundaries may
+/// skip its pass when the gate is shut, and find exactly what the pass would have found.
+pub(crate) struct WordGate {
+    bits: Box<[u64]>,
+    /// Some phrase has no alphanumeric run, so any text may match.
+    always: bool,
+}
+
+impl WordGate {
+    /// The gate of `phrases`.
+    pub fn new<'p>(phrases: impl IntoIterator<Item = &'p str>) -> Self {
+        let mut bits = vec![0u64; WORD_GATE_BITS / 64].into_boxed_slice();
+        let mut always = false;
+        for p in phrases {
+            match p.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).max_by_key(|r| r.len()) {
+                Some(run) => {
+                    let i = word_gate_bit(hash_bytes(run.as_bytes()));
+                    if let Some(w) = bits.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
+                }
+                None => always = true,
+            }
+        }
+        WordGate { bits, always }
+    }
+
+    fn has(&self, h: u64) -> bool {
+        let i = word_gate_bit(h);
+        self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Some phrase may match between word boundaries over `tokens` of `scan`.
+    pub fn open(&self, scan: &Scan<'_>, tokens: &[Token]) -> bool {
+        self.always
+            || tokens.iter().any(|t| {
+                self.has(t.hash)
+                    || t.shape.apostrophe
+                        && scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default().split(|&b| b == b'\'').any(|p| self.has(hash_bytes(p)))
+            })
+    }
+}
+
+/// The bit of a word hash in a [`WordGate`].
+fn word_gate_bit(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
 /// Whether the character at byte `i` of `s` is alphanumeric, and its length in bytes (1 past the end
 /// or off a character boundary, so that callers always advance).
 fn alnum_at(s: &str, i: usize) -> (bool, usize) {
@@ -283,12 +353,14 @@ fn ascii_shape(word: &[u8]) -> Shape {
         all_upper: letters >= 2 && upper == letters,
         has_digit: digits > 0,
         all_digit: digits > 0 && digits == word.len(),
+        apostrophe: word.contains(&b'\''),
     }
 }
 
 /// Tokens of pure-ASCII text in one pass over the bytes; the same tokens and shapes as the general
 /// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
-fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
+/// `norm` is the lower-cased text, which the word hashes are taken of.
+fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
     let mut i = 0;
     while i < text.len() {
@@ -299,6 +371,7 @@ fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
         let start = i;
         let (mut letters, mut upper, mut digits, mut total) = (0usize, 0usize, 0usize, 0usize);
         let mut end = i;
+        let mut apostrophe = false;
         while i < text.len() {
             let b = text[i];
             if b.is_ascii_alphanumeric() {
@@ -312,6 +385,7 @@ fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
                 i += 1;
                 end = i;
             } else if b == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                apostrophe = true;
                 total += 1;
                 i += 1;
             } else {
@@ -323,8 +397,10 @@ fn tokenize_ascii(text: &[u8]) -> Vec<Token> {
             all_upper: letters >= 2 && upper == letters,
             has_digit: digits > 0,
             all_digit: digits > 0 && digits == total,
+            apostrophe,
         };
-        tokens.push(Token { start, end, shape });
+        let hash = hash_bytes(norm.get(start..end).unwrap_or_default());
+        tokens.push(Token { start, end, shape, hash });
     }
     tokens
 }
@@ -341,13 +417,24 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
         }
     };
     let mut buf = [0u8; 4];
-    for (at, c) in text.char_indices() {
-        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters.
-        if c.is_ascii() {
-            norm.push(c.to_ascii_lowercase());
-            map.push(at as u32);
-            continue;
+    let bytes = text.as_bytes();
+    let mut next = 0;
+    while next < bytes.len() {
+        // Mostly-ASCII text pays for the general path only at its few non-ASCII characters: a run
+        // of ASCII bytes is copied, lower-cased and mapped in bulk.
+        let run = bytes.get(next..).unwrap_or_default().iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - next);
+        if run > 0 {
+            let from = norm.len();
+            norm.push_str(text.get(next..next + run).unwrap_or_default());
+            if let Some(added) = norm.get_mut(from..) {
+                added.make_ascii_lowercase();
+            }
+            map.extend((next..next + run).map(|i| i as u32));
+            next += run;
         }
+        let at = next;
+        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else { break };
+        next += c.len_utf8();
         if is_zero_width(c) {
             continue;
         }
@@ -413,6 +500,21 @@ mod tests {
         let s = Scan::new("ｋｉｌｌ my\u{200B}self");
         assert_eq!(s.norm, "kill myself");
         assert_eq!(s.orig_text(5..11), "my\u{200B}self");
+    }
+
+    #[test]
+    fn word_gate_opens_only_for_whole_words_and_apostrophe_pieces() {
+        let gate = WordGate::new(["phone number", "ss#", "crohn's disease", "o'brien"]);
+        let open = |text: &str| {
+            let s = Scan::new(text);
+            gate.open(&s, &s.tokens)
+        };
+        for text in ["my Number is", "SS# 12", "DISEASE!", "Mr O'Brien's", "brien", "Dr. O\u{2019}Brien"] {
+            assert!(open(text), "{text}");
+        }
+        for text in ["", "phones", "numbers", "diseases", "brienne"] {
+            assert!(!open(text), "{text}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_byt
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, Token};
+use crate::text::{Scan, Token, WordGate};
 
 use super::{Ctx, Hit, Sink};
 
@@ -222,6 +222,8 @@ pub(crate) struct Lexicon {
     products: Vec<ProductName>,
     cues: AhoCorasick,
     cue_kinds: Vec<Cue>,
+    /// Whether a segment can hold a cue: every cue counts only between word boundaries.
+    cue_gate: WordGate,
 }
 
 fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
@@ -325,7 +327,8 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
-        Ok(Lexicon { drugs, drug_keys, drug_runs, drug_heads, run_keys, runless, products, cues, cue_kinds })
+        let cue_gate = WordGate::new(cue_patterns.iter().copied());
+        Ok(Lexicon { drugs, drug_keys, drug_runs, drug_heads, run_keys, runless, products, cues, cue_kinds, cue_gate })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -353,7 +356,9 @@ impl Lexicon {
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
-        for m in self.cues.find_iter(Input::new(&scan.norm).range(range.clone())) {
+        let tokens = scan.tokens.get(seg.first..seg.first + n).unwrap_or_default();
+        let cue_matches = self.cue_gate.open(scan, tokens).then(|| self.cues.find_iter(Input::new(&scan.norm).range(range.clone())));
+        for m in cue_matches.into_iter().flatten() {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
@@ -378,7 +383,6 @@ impl Lexicon {
                 Cue::Known => found(Found::Known(m.start(), m.end())),
             }
         }
-        let tokens = scan.tokens.get(seg.first..seg.first + n).unwrap_or_default();
         let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens, hashes))
             .then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
         for m in drug_matches.into_iter().flatten() {
@@ -427,7 +431,7 @@ impl Lexicon {
         let mut hashes = [0u64; MAX_RUNS];
         let mut maybe = false;
         for (i, t) in scan.tokens.iter().enumerate() {
-            let h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+            let h = t.hash;
             maybe |= self.may_be_drug(h);
             if let Some(slot) = hashes.get_mut(i) {
                 *slot = h;
@@ -489,7 +493,7 @@ fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
 fn hash_segment(scan: &Scan<'_>, seg: Segment, out: &mut [u64; MAX_SEG]) {
     for (j, h) in out.iter_mut().enumerate().take(seg.end.saturating_sub(seg.first)) {
         let Some(t) = scan.tokens.get(seg.first + j) else { break };
-        *h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+        *h = t.hash;
     }
 }
 
@@ -615,7 +619,7 @@ impl Detector {
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         for (h, t) in hashes.iter_mut().zip(toks) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            *h = hash_bytes(word.as_bytes());
+            *h = t.hash;
             let drug = self.lex.may_be_drug(*h);
             maybe_drug |= drug;
             if !worth {

@@ -17,7 +17,7 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
@@ -119,6 +119,8 @@ struct Compiled {
 /// One direction's triggers and the patterns each one starts.
 struct Side {
     triggers: AhoCorasick,
+    /// Whether a text can hold a trigger: only triggers at word boundaries count.
+    gate: WordGate,
     /// `patterns[trigger id]` lists indexes into `compiled`.
     patterns: Vec<Vec<usize>>,
     compiled: Vec<Compiled>,
@@ -164,7 +166,8 @@ impl Side {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&trigger_texts)
             .map_err(|e| ScreenError::Compile { what: "medical advice triggers".to_owned(), message: e.to_string() })?;
-        Ok(Side { triggers, patterns: by_trigger, compiled })
+        let gate = WordGate::new(trigger_texts.iter().copied());
+        Ok(Side { triggers, gate, patterns: by_trigger, compiled })
     }
 }
 
@@ -378,6 +381,9 @@ impl Detector {
         };
         let scan = cx.scan;
         let norm = scan.norm.as_str();
+        if !side.gate.open(scan, &scan.tokens) {
+            return;
+        }
         for m in side.triggers.find_iter(norm) {
             let start = m.start();
             if !scan.at_word_boundaries(start..m.end()) {

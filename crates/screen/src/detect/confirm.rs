@@ -17,7 +17,7 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
@@ -158,19 +158,22 @@ const ANSWERING: &[&str] = &["sorry", "apolog", "regret", "glad", "thank", "hope
 pub(crate) struct Detector {
     /// Pattern 0 is "your"; the rest are [`RECORD_PHRASES`].
     cues: AhoCorasick,
+    /// Whether a text can hold a cue: only cues at word boundaries count.
+    gate: WordGate,
 }
 
 impl Detector {
     /// Compile the cue automaton; the rules do not depend on the policy.
     pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
         let patterns = std::iter::once("your").chain(RECORD_PHRASES.iter().copied());
+        let gate = WordGate::new(patterns.clone());
         let cues = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(false)
             .match_kind(MatchKind::LeftmostLongest)
             .build(patterns)
             .map_err(|e| ScreenError::Compile { what: "patient confirmation cues".to_owned(), message: e.to_string() })?;
-        Ok(Detector { cues })
+        Ok(Detector { cues, gate })
     }
 
     /// Append hits for one outgoing message.
@@ -179,6 +182,9 @@ impl Detector {
             return;
         }
         let scan = cx.scan;
+        if !self.gate.open(scan, &scan.tokens) {
+            return;
+        }
         for m in self.cues.find_iter(&scan.norm) {
             let r = m.start()..m.end();
             if !scan.at_word_boundaries(r.clone()) {

@@ -21,6 +21,7 @@ use crate::message::Message;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
+use crate::model::hash_bytes;
 use crate::text::Scan;
 use crate::ScreenError;
 
@@ -76,6 +77,9 @@ const MAX_NAME_TOKENS: usize = 5;
 
 /// Longest multi-word place, in tokens.
 const MAX_PLACE_TOKENS: usize = 5;
+
+/// The longest gazetteer phrase, in bytes; phrases are looked up from a buffer of this size.
+const MAX_PLACE_BYTES: usize = 64;
 
 // Lexicon flags, one bit per fact about a lower-cased word.
 const FIRST: u32 = 1;
@@ -158,7 +162,7 @@ const CALENDAR_WORDS: &[&str] = &[
     "halloween", "xmas",
 ];
 
-/// Passes pre-computed hashes through unchanged: keys are already FNV-1a hashes of the word.
+/// Passes pre-computed hashes through unchanged: keys are already hashes of the word (`hash_bytes`).
 #[derive(Default)]
 struct PassThrough(u64);
 
@@ -222,7 +226,7 @@ struct Entry {
     place: Option<PlaceKind>,
 }
 
-/// All words and phrases the detector knows, keyed by the FNV-1a hash of their lower-case text
+/// All words and phrases the detector knows, keyed by the `hash_bytes` hash of their lower-case text
 /// (phrase words joined by one space), with the text kept to reject hash collisions.
 #[derive(Default)]
 struct Lexicon {
@@ -231,7 +235,7 @@ struct Lexicon {
 
 impl Lexicon {
     fn add(&mut self, text: &str, flags: u32, place: Option<PlaceKind>) {
-        let e = self.map.entry(fnv(FNV_OFFSET, text.as_bytes())).or_insert_with(|| Entry {
+        let e = self.map.entry(hash_bytes(text.as_bytes())).or_insert_with(|| Entry {
             text: text.into(),
             flags: 0,
             place: None,
@@ -245,7 +249,12 @@ impl Lexicon {
     }
 
     fn get(&self, text: &str) -> Option<&Entry> {
-        self.map.get(&fnv(FNV_OFFSET, text.as_bytes())).filter(|e| &*e.text == text)
+        self.get_hashed(hash_bytes(text.as_bytes()), text)
+    }
+
+    /// The entry of `text`, whose [`hash_bytes`] is `hash`.
+    fn get_hashed(&self, hash: u64, text: &str) -> Option<&Entry> {
+        self.map.get(&hash).filter(|e| &*e.text == text)
     }
 
 }
@@ -323,13 +332,14 @@ impl Detector {
                 ScreenError::Compile { what: "places gazetteer".to_owned(), message: format!("line {}: expected name<TAB>kind", n + 1) }
             })?;
             let parts: Vec<&str> = words(name).collect();
-            if parts.len() > MAX_PLACE_TOKENS {
+            let phrase = parts.join(" ");
+            if parts.len() > MAX_PLACE_TOKENS || parts.len() > 1 && phrase.len() > MAX_PLACE_BYTES {
                 continue;
             }
             if let [head, _, ..] = parts.as_slice() {
                 lex.add(head, PLACE_HEAD, None);
             }
-            lex.add(&parts.join(" "), PLACE, Some(kind));
+            lex.add(&phrase, PLACE, Some(kind));
         }
         let small: [(&[&str], u32); 9] = [
             (STREET_WORDS, STREET),
@@ -392,7 +402,8 @@ impl Detector {
                 Some(w) if !w.is_empty() => (w, true),
                 _ => (word, false),
             };
-            let entry = self.lex.get(word);
+            // The scan hashed every word once; only a possessive's stem needs hashing again.
+            let entry = if possessive { self.lex.get(word) } else { self.lex.get_hashed(t.hash, word) };
             let mut flags = entry.map_or(0, |e| e.flags);
             if possessive {
                 flags |= POSSESSIVE;
@@ -605,12 +616,23 @@ impl Detector {
     /// The longest gazetteer phrase of two or more tokens starting at `i`.
     fn multi_place(&self, scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<(usize, PlaceKind)> {
         let mut best = None;
-        let mut h = fnv(FNV_OFFSET, scan.tok(i).as_bytes());
+        // The phrase so far, words joined by one space as the lexicon keys them.
+        let mut phrase = [0u8; MAX_PLACE_BYTES];
+        let head = scan.tok(i).as_bytes();
+        phrase.get_mut(..head.len())?.copy_from_slice(head);
+        let mut len = head.len();
         for j in i + 1..toks.len().min(i + MAX_PLACE_TOKENS) {
             if !place_gap(scan, j) {
                 break;
             }
-            h = fnv(fnv(h, b" "), scan.tok(j).as_bytes());
+            let w = scan.tok(j).as_bytes();
+            let Some(slot) = phrase.get_mut(len..len + 1 + w.len()) else { break };
+            if let Some((space, rest)) = slot.split_first_mut() {
+                *space = b' ';
+                rest.copy_from_slice(w);
+            }
+            len += 1 + w.len();
+            let h = hash_bytes(phrase.get(..len).unwrap_or_default());
             if let Some(e) = self.lex.map.get(&h)
                 && let Some(kind) = e.place
                 && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))

@@ -21,7 +21,7 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 
 use super::{Ctx, Hit, Sink};
 use window::{Anchor, Reach, Runs, captures_each, find_each};
@@ -37,8 +37,7 @@ const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').co
 /// "+1 (555) 201-3344 extension 12".
 const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
 /// Intl and grouped phones are kept only with 6 to 15 digits.
-const REACH_INTL: Reach = reach(1, 4, 6, |w| memchr::memchr(b'+', w).is_some());
-const REACH_GROUPED: Reach = reach(1, 3, 6, window::anything);
+const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
 const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
 /// "1EG4-TE5-MK73": up to three letters and a dash between digits; a digit then a letter first.
@@ -49,13 +48,6 @@ const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
 const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
 const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
-/// "Wednesday., September. 4" before the day; "th of September., 1961" between day and year.
-const REACH_MONTH_DATE: Reach = reach(21, 16, 1, |w| window::any_trigram(w, |k| MONTHS3.contains(&k)));
-/// The first three letters of each month name, as `window::any_trigram` reads them.
-const MONTHS3: [u32; 12] = {
-    use window::trigram as t;
-    [t(b"jan"), t(b"feb"), t(b"mar"), t(b"apr"), t(b"may"), t(b"jun"), t(b"jul"), t(b"aug"), t(b"sep"), t(b"oct"), t(b"nov"), t(b"dec")]
-};
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
 const REACH_AGE: Reach = reach(12, 13, 1, |w| {
     w.windows(2).any(|p| p[0] == b'y' && matches!(p[1], b'e' | b'r' | b'/' | b'.' | b'o'))
@@ -471,6 +463,10 @@ const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
 pub(crate) struct Detector {
     lexicon: AhoCorasick,
     patterns: Vec<Pattern>,
+    /// Whether a text can hold a health term at all: without digits nothing else is looked for.
+    health_gate: WordGate,
+    /// Whether a text can hold any lexicon word.
+    lexicon_gate: WordGate,
     /// "://", "www." and ".com/": a link may be present.
     link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
@@ -536,10 +532,14 @@ impl Detector {
             .prefilter(false)
             .build(&words)
             .map_err(|e| ScreenError::Compile { what: "phi lexicon".to_owned(), message: e.to_string() })?;
+        let health_gate = WordGate::new(words.iter().zip(&patterns).filter(|(_, p)| p.health).map(|(w, _)| w.as_str()));
+        let lexicon_gate = WordGate::new(words.iter().map(String::as_str));
         let b = r"(?-u:\b)";
         Ok(Detector {
             lexicon,
             patterns,
+            health_gate,
+            lexicon_gate,
             link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy.organization.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect(),
             email: compile("email", r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")?,
@@ -609,7 +609,10 @@ impl Detector {
         // health term, and nothing is stored on the way.
         let all_digits = count_digits(bytes);
         let numeric = all_digits > 0;
-        for m in self.lexicon.find_iter(norm) {
+        // Only matches at word boundaries count, so a text without a lexicon word skips the pass.
+        let gate = if numeric { &self.lexicon_gate } else { &self.health_gate };
+        let lexicon_matches = gate.open(scan, &scan.tokens).then(|| self.lexicon.find_iter(norm));
+        for m in lexicon_matches.into_iter().flatten() {
             let r = m.range();
             if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
                 continue;
@@ -706,9 +709,10 @@ impl Detector {
             // Without a phone cue a number is kept only when it opens with "+", "0" or "(": a
             // message with none of those and no cue cannot yield a phone here.
             let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c)) || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
-            let searches: &[(&Regex, Reach)] = if cue_or_lead { &[(&self.intl, REACH_INTL), (&self.grouped, REACH_GROUPED)] } else { &[] };
-            for &(re, reach) in searches {
-                find_each(re, norm, &runs, reach, |m| {
+            // (pattern, whether its matches start with "+")
+            let searches: &[(&Regex, bool)] = if cue_or_lead { &[(&self.intl, true), (&self.grouped, false)] } else { &[] };
+            for &(re, plus) in searches {
+                window::find_in_groups(re, norm, &runs, PHONE_DIGITS, plus, |m| {
                     let r = trim_parens(bytes, m.range());
                     let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
                     if !(6..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
@@ -887,7 +891,8 @@ impl Detector {
         if !cues.any(Cue::Month) {
             return;
         }
-        captures_each(&self.month_date, norm, runs, REACH_MONTH_DATE, |c| {
+        let scan = out.scan;
+        window::month_captures_each(&self.month_date, scan, |c| {
             let Some(m) = c.get(0) else { return };
             let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| d.as_str().parse::<u8>().is_ok_and(|v| (1..=31).contains(&v)));
             let year_ok = [2, 4, 5].iter().filter_map(|&i| c.get(i)).all(|y| y.as_str().parse::<u16>().is_ok_and(|v| (1800..=2199).contains(&v)));
@@ -1301,9 +1306,9 @@ mod tests {
     fn searches(d: &super::Detector) -> Vec<(&regex::Regex, super::Reach)> {
         use super::*;
         vec![
-            (&d.ipv4, REACH_IPV4), (&d.nanp, REACH_NANP), (&d.intl, REACH_INTL), (&d.grouped, REACH_GROUPED), (&d.card, REACH_CARD),
+            (&d.ipv4, REACH_IPV4), (&d.nanp, REACH_NANP), (&d.card, REACH_CARD),
             (&d.ssn, REACH_SSN), (&d.mbi, REACH_MBI), (&d.vin, REACH_VIN), (&d.dea, REACH_DEA), (&d.npi, REACH_NPI),
-            (&d.num_date, REACH_NUM_DATE), (&d.short_date, REACH_SHORT_DATE), (&d.month_date, REACH_MONTH_DATE), (&d.age, REACH_AGE),
+            (&d.num_date, REACH_NUM_DATE), (&d.short_date, REACH_SHORT_DATE), (&d.age, REACH_AGE),
             (&d.room_bed, REACH_ROOM_BED), (&d.state_zip, REACH_STATE_ZIP), (&d.iban, REACH_IBAN),
         ]
     }
@@ -1335,6 +1340,24 @@ mod tests {
                 });
                 let starts: Vec<_> = whole.iter().map(|g| g.first().cloned().flatten()).collect();
                 proptest::prop_assert_eq!(starts, found);
+            }
+            let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
+            let scan = crate::text::Scan::new(&text);
+            let whole: Vec<_> = d.month_date.captures_iter(&scan.norm).map(groups).collect();
+            let mut found = Vec::new();
+            super::window::month_captures_each(&d.month_date, &scan, |c| found.push(groups(c)));
+            proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+            for (re, plus) in [(&d.intl, true), (&d.grouped, false)] {
+                // The phone checks count ASCII digits only.
+                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+                let whole: Vec<_> = re.find_iter(&text).filter(kept).map(|m| m.range()).collect();
+                let mut found = Vec::new();
+                super::window::find_in_groups(re, &text, &runs, super::PHONE_DIGITS, plus, |m| {
+                    if kept(&m) {
+                        found.push(m.range());
+                    }
+                });
+                proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?}", re.as_str(), text);
             }
         }
     }

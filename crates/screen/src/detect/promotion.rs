@@ -17,7 +17,7 @@ use crate::message::Direction;
 use crate::policy::{Policy, Product};
 use crate::report::{Action, Category, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
@@ -228,6 +228,8 @@ pub(crate) struct Detector {
     cues: AhoCorasick,
     /// `meanings[pattern id]`.
     meanings: Vec<Vec<Cue>>,
+    /// Whether a text can hold a cue that needs word boundaries; links need none.
+    gate: WordGate,
     products: Vec<ProductInfo>,
     condition_names: Vec<&'static str>,
 }
@@ -341,7 +343,9 @@ impl Detector {
             .build(&patterns)
             .map_err(|e| ScreenError::Compile { what: "promotion cues".to_owned(), message: e.to_string() })?;
         let condition_names = groups.iter().map(|(g, _)| *g).collect();
-        Ok(Detector { cues, meanings, products, condition_names })
+        let bounded = patterns.iter().zip(&meanings).filter(|(_, cues)| cues.iter().any(|c| c.needs_boundaries()));
+        let gate = WordGate::new(bounded.map(|(p, _)| p.as_str()));
+        Ok(Detector { cues, meanings, gate, products, condition_names })
     }
 
     /// Append hits for one outgoing message.
@@ -350,6 +354,14 @@ impl Detector {
             return;
         }
         let scan = cx.scan;
+        // Without a cue that needs word boundaries only links could be found, and links alone
+        // raise nothing but the missing disclosure of a paid post.
+        if !self.gate.open(scan, &scan.tokens) {
+            if cx.msg.paid {
+                missing_disclosure(scan, sink);
+            }
+            return;
+        }
         let mut found: Vec<Found> = Vec::new();
         for m in self.cues.find_iter(&scan.norm) {
             let Some(cues) = self.meanings.get(m.pattern().as_usize()) else { continue };

@@ -34,13 +34,45 @@ fn is_prefix_marker(w: &str) -> bool {
     )
 }
 
-/// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej").
-const ENDING_MARKERS: &[&str] = &[
-    "strasse", "straße", "str", "weg", "gasse", "platz", "allee", "damm", "ufer", "vej", "gade", "gata",
-    "gatan", "vagen", "vag", "veien", "vegen", "katu", "kuja", "tie", "laan", "straat", "gracht", "plein",
-    "baan", "dreef", "kade", "steeg", "street", "avenue", "road", "lane", "sokak", "caddesi", "utja", "ter", "vei",
-    "tee", "rkp", "koz", "bypass",
-];
+/// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej"),
+/// by their last two bytes: a word is compared only with the endings it could have, and most
+/// words end in none of them.
+fn endings_in(tail: &[u8]) -> &'static [&'static str] {
+    match tail {
+        b"se" => &["strasse", "gasse"],
+        b"\x9fe" => &["straße"],
+        b"tr" => &["str"],
+        b"eg" => &["weg", "steeg"],
+        b"tz" => &["platz"],
+        b"ee" => &["allee", "tee"],
+        b"mm" => &["damm"],
+        b"er" => &["ufer", "ter"],
+        b"ej" => &["vej"],
+        b"de" => &["gade", "kade"],
+        b"ta" => &["gata"],
+        b"an" => &["gatan", "laan", "baan"],
+        b"en" => &["vagen", "veien", "vegen"],
+        b"ag" => &["vag"],
+        b"tu" => &["katu"],
+        b"ja" => &["kuja", "utja"],
+        b"ie" => &["tie"],
+        b"at" => &["straat"],
+        b"ht" => &["gracht"],
+        b"in" => &["plein"],
+        b"ef" => &["dreef"],
+        b"et" => &["street"],
+        b"ue" => &["avenue"],
+        b"ad" => &["road"],
+        b"ne" => &["lane"],
+        b"ak" => &["sokak"],
+        b"si" => &["caddesi"],
+        b"ei" => &["vei"],
+        b"kp" => &["rkp"],
+        b"oz" => &["koz"],
+        b"ss" => &["bypass"],
+        _ => &[],
+    }
+}
 
 /// Unit designators that continue an address ("Apt. 864", "Suite 245").
 fn is_unit_word(w: &str) -> bool {
@@ -90,15 +122,10 @@ const MAX_TOKENS: usize = 32;
 const SHORT_ENDINGS: &[&str] = &["weg", "vej", "vei", "vag"];
 
 fn has_ending_marker(w: &str) -> bool {
-    // Most words end in none of the markers' last two bytes: rule them out before scanning the list.
     let tail = w.as_bytes().get(w.len().saturating_sub(2)..).unwrap_or_default();
-    if !matches!(tail, b"ad" | b"ag" | b"ak" | b"an" | b"at" | b"de" | b"ee" | b"ef" | b"eg" | b"ei" | b"ej" | b"en" | b"er" | b"et" | b"ht" | b"ie" | b"in" | b"ja" | b"kp" | b"mm" | b"ne" | b"oz" | b"se" | b"si" | b"ss" | b"ta" | b"tr" | b"tu" | b"tz" | b"ue" | b"\x9fe") {
-        return false;
-    }
-    ENDING_MARKERS.contains(&w)
-        || ENDING_MARKERS
-            .iter()
-            .any(|m| (m.len() >= 4 || SHORT_ENDINGS.contains(m)) && w.len() >= m.len() + 2 && w.ends_with(m))
+    endings_in(tail)
+        .iter()
+        .any(|m| w == *m || (m.len() >= 4 || SHORT_ENDINGS.contains(m)) && w.len() >= m.len() + 2 && w.ends_with(m))
 }
 
 /// Token facts the address finder needs, read once per candidate.

@@ -14,6 +14,8 @@ use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
 
+use crate::text::Scan;
+
 /// Texts up to this length are one window.
 const WHOLE: usize = 512;
 
@@ -208,6 +210,169 @@ pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Re
             }
         }
     });
+}
+
+/// A byte that `(?-u:\b)` counts as part of a word.
+fn word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A month name or abbreviation, as the month-name date pattern spells them.
+fn is_month(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"jan" | b"january" | b"feb" | b"february" | b"mar" | b"march" | b"apr" | b"april" | b"may" | b"jun" | b"june"
+            | b"jul" | b"july" | b"aug" | b"august" | b"sep" | b"sept" | b"september" | b"oct" | b"october" | b"nov"
+            | b"november" | b"dec" | b"december"
+    )
+}
+
+/// The most significant bytes a month-name date holds before its month: "wednesday.,", "the", a
+/// two-digit day, "th" and "of".
+const MONTH_BEFORE: usize = 20;
+/// One more than the most significant bytes after the month: ".", a two-digit day, "th", "," and
+/// a four-digit year.
+const MONTH_AFTER: usize = 11;
+
+/// Call `f` on every match of the month-name date pattern `re` in `scan.norm` with its groups,
+/// as `re.captures_iter` would, searching only around month names. The pattern reads its month
+/// between word boundaries, so every match holds a month name as a whole ASCII word, with at most
+/// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
+/// argument of this module holds with month names as anchors. A window also ends at a word end,
+/// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
+pub(super) fn month_captures_each<'h>(re: &Regex, scan: &'h Scan<'_>, mut f: impl FnMut(Captures<'h>)) {
+    let hay = scan.norm.as_str();
+    let bytes = hay.as_bytes();
+    let mut search = |w: Range<usize>| {
+        // Every match holds a day or a year.
+        if !bytes.get(w.clone()).is_some_and(|b| b.iter().any(|&c| maybe_digit(c))) {
+            return;
+        }
+        let Some(part) = hay.get(..w.end) else { return };
+        let mut at = w.start;
+        while let Some(c) = re.captures_at(part, at) {
+            let Some(m) = c.get(0) else { break };
+            at = m.end();
+            let empty = m.is_empty();
+            f(c);
+            if empty {
+                break;
+            }
+        }
+    };
+    let mut open: Option<Range<usize>> = None;
+    let mut anchor = |start: usize, end: usize| {
+        let floor = open.as_ref().map_or(0, |w| w.end);
+        let from = back(bytes, start, MONTH_BEFORE, floor);
+        let mut to = forward(bytes, end.saturating_sub(1), MONTH_AFTER);
+        while to < bytes.len() && word_byte(bytes[to]) {
+            to += 1;
+        }
+        match &mut open {
+            Some(w) if from <= w.end => w.end = w.end.max(to),
+            _ => {
+                if let Some(w) = open.replace(from..to) {
+                    search(w);
+                }
+            }
+        }
+    };
+    // A whole ASCII word is a whole token, or a piece of one between its apostrophes and
+    // non-ASCII letters.
+    for t in &scan.tokens {
+        let word = bytes.get(t.start..t.end).unwrap_or_default();
+        if !t.shape.apostrophe && (scan.is_ascii() || word.is_ascii()) {
+            if (3..=9).contains(&word.len()) && is_month(word) {
+                anchor(t.start, t.end);
+            }
+            continue;
+        }
+        let mut piece = t.start;
+        for (k, &b) in word.iter().enumerate().chain(std::iter::once((word.len(), &b' '))) {
+            if !b.is_ascii_alphanumeric() {
+                let at = t.start + k;
+                if bytes.get(piece..at).is_some_and(is_month) {
+                    anchor(piece, at);
+                }
+                piece = at + 1;
+            }
+        }
+    }
+    if let Some(w) = open {
+        search(w);
+    }
+}
+
+/// Bytes that may join two digits inside one phone number: ` .-()`.
+fn joiner(b: u8) -> bool {
+    matches!(b, b' ' | b'.' | b'-' | b'(' | b')')
+}
+
+/// Call `f` on every match of `re` in `hay` with at least `n` ASCII digits, as `re.find_iter(hay)`
+/// would yield them, for a pattern without `\b` or other assertions whose matches are digits
+/// joined by at most three of ` .-()` at a time, after at most one leading `(` or `+` (the grouped
+/// and international phone patterns). Such a match lies inside one group of digit-like bytes and
+/// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
+/// words, and a search over all of it costs far more than a few short ones. With `plus`, only
+/// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
+pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize, plus: bool, mut f: impl FnMut(Match<'h>)) {
+    let bytes = hay.as_bytes();
+    let ascii_digits = |r: Range<usize>| bytes.get(r).map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count());
+    let mut search = |first: usize, last_end: usize, digits: usize| {
+        let lead = first.checked_sub(1).filter(|&p| matches!(bytes[p], b'(' | b'+'));
+        if digits < n || plus && lead.is_none_or(|p| bytes[p] != b'+') {
+            return;
+        }
+        // Up to three joiners after the last digit stay in: a closing parenthesis may end a match.
+        let tail = bytes.get(last_end..).unwrap_or_default().iter().take(3).take_while(|&&b| joiner(b)).count();
+        let Some(part) = hay.get(..last_end + tail) else { return };
+        let mut at = lead.unwrap_or(first);
+        while let Some(m) = re.find_at(part, at) {
+            at = m.end();
+            let empty = m.is_empty();
+            f(m);
+            if empty {
+                break;
+            }
+        }
+    };
+    let joined = |end: usize, next: usize| bytes.get(end..next).is_some_and(|gap| gap.len() <= 3 && gap.iter().all(|&b| joiner(b)));
+    if runs.long {
+        let mut k = 0;
+        while let Some(first) = runs.runs.get(k) {
+            let (mut last_end, mut digits) = (first.end, ascii_digits(first.clone()));
+            k += 1;
+            while let Some(next) = runs.runs.get(k).filter(|r| joined(last_end, r.start)) {
+                digits += ascii_digits(next.clone());
+                last_end = next.end;
+                k += 1;
+            }
+            search(first.start, last_end, digits);
+        }
+        return;
+    }
+    // A short text has no runs indexed: find its groups byte by byte.
+    let mut i = 0;
+    while i < bytes.len() {
+        if !maybe_digit(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let first = i;
+        let (mut last_end, mut digits) = (i, 0);
+        while i < bytes.len() {
+            if maybe_digit(bytes[i]) {
+                digits += usize::from(bytes[i].is_ascii_digit());
+                i += 1;
+                last_end = i;
+            } else if joiner(bytes[i]) && i - last_end < 3 {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        search(first, last_end, digits);
+    }
 }
 
 /// Some byte of `seps` sits between two digits ("3/4", "2019-04"), as in every numeric date.
