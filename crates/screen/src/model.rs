@@ -395,7 +395,7 @@ fn segment_rows(lex: &Lexicon, data: &[SentenceExample]) -> Vec<(Vec<u32>, bool)
 /// Words (by hash) seen at least this often inside reaction phrases can be event cues…
 const CUE_MIN_COUNT: u32 = 2;
 /// …if at least this share of all their occurrences is inside a phrase.
-const CUE_MIN_SHARE: f32 = 0.3;
+const CUE_MIN_SHARE: f32 = 0.4;
 
 /// The event-cue bit set: words and prefixes typical of reaction phrases in `data`.
 fn event_cues(lex: &Lexicon, data: &[SpanExample]) -> Vec<u8> {
