@@ -3,7 +3,8 @@
 //! Two logistic-regression models share one feature scheme over the tokens of a text segment:
 //! a *segment* model ("does this sentence report an adverse reaction?") and a *token* model ("is
 //! this word part of the reaction phrase?"). Features are hashes of words, 5-byte prefixes and
-//! bigrams, plus lexicon marks (inside a negation or hypothetical scope, a drug name); each one
+//! bigrams (the segment model also skip-bigrams and event-cue marks), plus lexicon marks (inside a
+//! negation or hypothetical scope, a drug name); each one
 //! indexes a table of `2^BITS` weights quantized to `i8`, so inference is a handful of table
 //! look-ups per token and allocates nothing.
 //!
@@ -632,5 +633,23 @@ mod tests {
         let (_, yes) = featurize(&lex, "made me dizzy");
         let (_, no) = featurize(&lex, "works great");
         assert!(m.segment_margin(&yes) > m.segment_margin(&no));
+    }
+
+    #[test]
+    fn a_fold_never_sees_cues_learned_from_its_own_phrases() {
+        let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
+        // Sentence 0 and 5 are in fold 0; only they hold the reaction word "zorbly".
+        let sentences: Vec<_> = (0..10)
+            .map(|i| if i % 5 == 0 { s("it made me zorbly", true) } else { s(&format!("works great {i}"), false) })
+            .collect();
+        let phrase = SpanExample { text: "it made me zorbly".to_owned(), spans: std::iter::once(11..17).collect() };
+        let spans = vec![phrase.clone(), phrase];
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let folds = Folds::new(&lex, &sentences, &spans);
+        let (_, toks) = featurize(&lex, "zorbly");
+        let zorbly = toks.first().copied().unwrap_or_default();
+        assert!(!is_cue(folds.cues(1 << 0), &zorbly), "fold 0 learned from its own phrases");
+        assert!(is_cue(folds.cues(1 << 1), &zorbly));
+        assert!(!is_cue(folds.cues((1 << 0) | (1 << 1)), &zorbly));
     }
 }
