@@ -3,7 +3,8 @@
 //! Two logistic-regression models share one feature scheme over the tokens of a text segment:
 //! a *segment* model ("does this sentence report an adverse reaction?") and a *token* model ("is
 //! this word part of the reaction phrase?"). Features are hashes of words, 5-byte prefixes and
-//! bigrams, plus lexicon marks (inside a negation or hypothetical scope, a drug name); each one
+//! bigrams (the segment model also skip-bigrams and event-cue marks), plus lexicon marks (inside a
+//! negation or hypothetical scope, a drug name); each one
 //! indexes a table of `2^BITS` weights quantized to `i8`, so inference is a handful of table
 //! look-ups per token and allocates nothing.
 //!
@@ -39,6 +40,8 @@ const S_PRE: u64 = 0x5A17_0003;
 const S_NEG: u64 = 0x5A17_0004;
 const S_HYP: u64 = 0x5A17_0005;
 const S_DRUGF: u64 = 0x5A17_0006;
+const S_SKIP: u64 = 0x5A17_0008;
+const S_CUE: u64 = 0x5A17_000D;
 const T_CUR: u64 = 0x7A60_0001;
 const T_PREV: u64 = 0x7A60_0002;
 const T_NEXT: u64 = 0x7A60_0003;
@@ -133,9 +136,14 @@ impl TokFeat {
     }
 }
 
-/// Call `f` with every segment-model feature of `toks`.
-fn segment_features(toks: &[TokFeat], mut f: impl FnMut(usize)) {
-    let mut prev = BOS;
+/// Call `f` with every segment-model feature of `toks`; `cues` is the event-cue bit set.
+///
+/// Besides words, prefixes, scope and drug marks and bigrams, two features reach past the words
+/// the sentence labels saw: skip-bigrams ("made … dizzy" whatever sits between) and one shared
+/// feature per event-cue word (by negation/hypothetical scope), which carries what the phrase
+/// annotations know about reaction words to words rare in the sentence labels.
+fn segment_features(toks: &[TokFeat], cues: &[u8], mut f: impl FnMut(usize)) {
+    let (mut prev, mut prev2) = (BOS, BOS);
     for t in toks {
         f(slot(mix(t.word, S_UNI)));
         if t.prefix != 0 {
@@ -149,8 +157,12 @@ fn segment_features(toks: &[TokFeat], mut f: impl FnMut(usize)) {
         }
         if t.flags & DRUG != 0 {
             f(slot(S_DRUGF));
+        } else if is_cue(cues, t) {
+            f(slot(mix(u64::from(t.flags & (NEG | HYP)), S_CUE)));
         }
         f(slot(mix(mix(prev, t.word), S_BI)));
+        f(slot(mix(mix(prev2, t.word), S_SKIP)));
+        prev2 = prev;
         prev = t.word;
     }
     f(slot(mix(mix(prev, EOS), S_BI)));
@@ -238,13 +250,13 @@ impl AdrModel {
 
     /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
     pub fn is_event_cue(&self, t: &TokFeat) -> bool {
-        cue_bit(&self.cues, t.word) || (t.prefix != 0 && cue_bit(&self.cues, t.prefix))
+        is_cue(&self.cues, t)
     }
 
     /// Log-odds that the segment reports an adverse reaction, minus the decision threshold:
     /// positive means "yes".
     pub fn segment_margin(&self, toks: &[TokFeat]) -> f32 {
-        self.segment.dot(|f| segment_features(toks, f)) - self.threshold
+        self.segment.dot(|f| segment_features(toks, &self.cues, f)) - self.threshold
     }
 
     /// Log-odds that token `j` is part of the reaction phrase.
@@ -262,8 +274,11 @@ fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
 }
 
 fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
-    toks.iter()
-        .any(|t| t.flags & GATE_FLAGS != 0 || cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix)))
+    toks.iter().any(|t| t.flags & GATE_FLAGS != 0 || is_cue(cues, t))
+}
+
+fn is_cue(cues: &[u8], t: &TokFeat) -> bool {
+    cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix))
 }
 
 fn cue_bit(bits: &[u8], h: u64) -> bool {
@@ -381,21 +396,17 @@ fn quantize(w: &[f32], bias: f32, out: &mut Vec<u8>) {
     out.extend(w.iter().map(|x| ((x / scale).round().clamp(-127.0, 127.0) as i8) as u8));
 }
 
-fn segment_rows(lex: &Lexicon, data: &[SentenceExample]) -> Vec<(Vec<u32>, bool)> {
-    data.iter()
-        .map(|ex| {
-            let (_, toks) = featurize(lex, &ex.text);
-            let mut feats = Vec::new();
-            segment_features(&toks, |i| feats.push(i as u32));
-            (feats, ex.adr)
-        })
-        .collect()
+/// The segment-model row of one featurized sentence, with the event cues `cues`.
+fn segment_row(toks: &[TokFeat], cues: &[u8], adr: bool) -> (Vec<u32>, bool) {
+    let mut feats = Vec::new();
+    segment_features(toks, cues, |i| feats.push(i as u32));
+    (feats, adr)
 }
 
 /// Words (by hash) seen at least this often inside reaction phrases can be event cues…
 const CUE_MIN_COUNT: u32 = 2;
 /// …if at least this share of all their occurrences is inside a phrase.
-const CUE_MIN_SHARE: f32 = 0.3;
+const CUE_MIN_SHARE: f32 = 0.4;
 
 /// The event-cue bit set: words and prefixes typical of reaction phrases in `data`.
 fn event_cues(lex: &Lexicon, data: &[SpanExample]) -> Vec<u8> {
@@ -475,48 +486,104 @@ fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
 
 const FOLDS: usize = 5;
 
-/// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold out-of-fold
-/// predictions on `rows`, and that cross-validated F1.
-///
-/// A sentence the detector would not score (see [`AdrModel::passes_gate`]) counts as a "no"
-/// whatever its score, so the threshold fits the sentences the model actually sees. The event cues
-/// of each fold are learned from the phrase data minus that fold's sentences, so held-out
-/// sentences never shape their own gate.
-fn cross_validate(
-    lex: &Lexicon,
-    rows: &[(Vec<u32>, bool)],
-    sentences: &[SentenceExample],
-    spans: &[SpanExample],
-) -> (f32, f64) {
-    let mut scored = Vec::with_capacity(rows.len());
-    for k in 0..FOLDS {
-        let train: Vec<_> = rows.iter().enumerate().filter(|(i, _)| i % FOLDS != k).map(|(_, r)| r.clone()).collect();
-        let (w, b) = fit(&train);
-        let held_out: std::collections::HashSet<String> =
-            sentences.iter().enumerate().filter(|(i, _)| i % FOLDS == k).map(|(_, s)| sentence_key(&s.text)).collect();
-        let fold_spans: Vec<SpanExample> =
-            spans.iter().filter(|s| !held_out.contains(&sentence_key(&s.text))).cloned().collect();
-        let cues = event_cues(lex, &fold_spans);
-        for (i, (feats, y)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == k) {
-            let gated = sentences.get(i).is_some_and(|ex| passes_gate(&cues, &featurize(lex, &ex.text).1));
-            let z = if gated { b + feats.iter().map(|&i| w[i as usize]).sum::<f32>() } else { f32::NEG_INFINITY };
-            scored.push((z, *y));
-        }
-    }
-    best_threshold(&mut scored)
-}
-
 /// Letters and digits only, lower-cased: the same sentence gets the same key in the sentence and
 /// phrase files whatever their tokenization.
 pub fn sentence_key(text: &str) -> String {
     text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// The training sentences, featurized once, with the event-cue sets learned without some folds.
+///
+/// The event cues come from the phrase annotations of (mostly) the same sentences, so a sentence's
+/// cue features must never be computed from its own annotation: a training row of fold `j` uses the
+/// cues learned without fold `j` (and, inside cross-validation for held-out fold `k`, without `k`
+/// too), and a held-out row the cues learned without its fold, as the shipped model sees new text.
+struct Folds {
+    toks: Vec<Vec<TokFeat>>,
+    labels: Vec<bool>,
+    /// Event-cue sets keyed by the bit mask of the folds left out (one or two folds).
+    cues: std::collections::BTreeMap<u32, Vec<u8>>,
+}
+
+impl Folds {
+    fn new(lex: &Lexicon, sentences: &[SentenceExample], spans: &[SpanExample]) -> Self {
+        let mut keys: Vec<std::collections::HashSet<String>> = vec![Default::default(); FOLDS];
+        for (i, s) in sentences.iter().enumerate() {
+            if let Some(k) = keys.get_mut(i % FOLDS) {
+                k.insert(sentence_key(&s.text));
+            }
+        }
+        // The folds whose sentences each phrase example belongs to (the files tokenize apart).
+        let span_folds: Vec<u32> = spans
+            .iter()
+            .map(|s| {
+                let key = sentence_key(&s.text);
+                keys.iter().enumerate().filter(|(_, k)| k.contains(&key)).fold(0, |m, (f, _)| m | 1 << f)
+            })
+            .collect();
+        let mut cues = std::collections::BTreeMap::new();
+        for a in 0..FOLDS {
+            for b in a..FOLDS {
+                let out = (1u32 << a) | (1 << b);
+                let kept: Vec<SpanExample> =
+                    spans.iter().zip(&span_folds).filter(|(_, m)| **m & out == 0).map(|(s, _)| s.clone()).collect();
+                cues.insert(out, event_cues(lex, &kept));
+            }
+        }
+        Folds {
+            toks: sentences.iter().map(|ex| featurize(lex, &ex.text).1).collect(),
+            labels: sentences.iter().map(|ex| ex.adr).collect(),
+            cues,
+        }
+    }
+
+    /// The cues learned without the folds in `out`.
+    fn cues(&self, out: u32) -> &[u8] {
+        self.cues.get(&out).map_or(&[], Vec::as_slice)
+    }
+
+    /// The rows of every sentence not in fold `held_out` (all when `None`), each with the cues
+    /// learned without its own fold and `held_out`.
+    fn training_rows(&self, held_out: Option<usize>) -> Vec<(Vec<u32>, bool)> {
+        let other = held_out.map_or(0, |k| 1u32 << k);
+        self.toks
+            .iter()
+            .zip(&self.labels)
+            .enumerate()
+            .filter(|(i, _)| Some(i % FOLDS) != held_out)
+            .map(|(i, (toks, &y))| segment_row(toks, self.cues(other | 1 << (i % FOLDS)), y))
+            .collect()
+    }
+
+    /// The segment model's decision threshold (log-odds) that maximizes F1 over 5-fold
+    /// out-of-fold predictions, and that cross-validated F1.
+    ///
+    /// A sentence the detector would not score (see [`AdrModel::passes_gate`]) counts as a "no"
+    /// whatever its score, so the threshold fits the sentences the model actually sees; the gate of
+    /// a held-out sentence uses the cues learned without its fold.
+    fn cross_validate(&self) -> (f32, f64) {
+        let mut scored = Vec::with_capacity(self.toks.len());
+        for k in 0..FOLDS {
+            let (w, b) = fit(&self.training_rows(Some(k)));
+            let cues = self.cues(1 << k);
+            for (toks, &y) in self.toks.iter().zip(&self.labels).skip(k).step_by(FOLDS) {
+                let z = if passes_gate(cues, toks) {
+                    let (feats, _) = segment_row(toks, cues, y);
+                    b + feats.iter().map(|&i| w.get(i as usize).copied().unwrap_or(0.0)).sum::<f32>()
+                } else {
+                    f32::NEG_INFINITY
+                };
+                scored.push((z, y));
+            }
+        }
+        best_threshold(&mut scored)
+    }
+}
+
 /// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
 pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<f64, ScreenError> {
     let lex = Lexicon::base()?;
-    let rows = segment_rows(&lex, sentences);
-    Ok(cross_validate(&lex, &rows, sentences, spans).1)
+    Ok(Folds::new(&lex, sentences, spans).cross_validate().1)
 }
 
 /// Train both models and return the weights file (`models/adr.bin`).
@@ -526,9 +593,9 @@ pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) 
 pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec<u8>, ScreenError> {
     let lex = Lexicon::base()?;
     let cues = event_cues(&lex, spans);
-    let rows = segment_rows(&lex, sentences);
-    let (threshold, _) = cross_validate(&lex, &rows, sentences, spans);
-    let (sw, sb) = fit(&rows);
+    let folds = Folds::new(&lex, sentences, spans);
+    let (threshold, _) = folds.cross_validate();
+    let (sw, sb) = fit(&folds.training_rows(None));
     let trows = token_rows(&lex, spans);
     let (tw, tb) = fit(&trows);
     let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
@@ -566,5 +633,23 @@ mod tests {
         let (_, yes) = featurize(&lex, "made me dizzy");
         let (_, no) = featurize(&lex, "works great");
         assert!(m.segment_margin(&yes) > m.segment_margin(&no));
+    }
+
+    #[test]
+    fn a_fold_never_sees_cues_learned_from_its_own_phrases() {
+        let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
+        // Sentence 0 and 5 are in fold 0; only they hold the reaction word "zorbly".
+        let sentences: Vec<_> = (0..10)
+            .map(|i| if i % 5 == 0 { s("it made me zorbly", true) } else { s(&format!("works great {i}"), false) })
+            .collect();
+        let phrase = SpanExample { text: "it made me zorbly".to_owned(), spans: std::iter::once(11..17).collect() };
+        let spans = vec![phrase.clone(), phrase];
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let folds = Folds::new(&lex, &sentences, &spans);
+        let (_, toks) = featurize(&lex, "zorbly");
+        let zorbly = toks.first().copied().unwrap_or_default();
+        assert!(!is_cue(folds.cues(1 << 0), &zorbly), "fold 0 learned from its own phrases");
+        assert!(is_cue(folds.cues(1 << 1), &zorbly));
+        assert!(!is_cue(folds.cues((1 << 0) | (1 << 1)), &zorbly));
     }
 }
