@@ -199,17 +199,21 @@ pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Re
         if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
             return;
         }
-        let mut at = w.start;
-        while let Some(c) = re.captures_at(part, at) {
-            let Some(m) = c.get(0) else { break };
-            at = m.end();
-            let empty = m.is_empty();
-            f(c);
-            if empty {
-                break;
-            }
-        }
+        captures_from(re, part, w.start, &mut f);
     });
+}
+
+/// Call `f` on every match of `re` in `part` that starts at or after byte `at`, in order.
+fn captures_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut(Captures<'h>)) {
+    while let Some(c) = re.captures_at(part, at) {
+        let Some(m) = c.get(0) else { break };
+        at = m.end();
+        let empty = m.is_empty();
+        f(c);
+        if empty {
+            break;
+        }
+    }
 }
 
 /// A byte that `(?-u:\b)` counts as part of a word.
@@ -249,16 +253,7 @@ pub(super) fn month_captures_each<'h>(re: &Regex, scan: &'h Scan<'_>, mut f: imp
             return;
         }
         let Some(part) = hay.get(..w.end) else { return };
-        let mut at = w.start;
-        while let Some(c) = re.captures_at(part, at) {
-            let Some(m) = c.get(0) else { break };
-            at = m.end();
-            let empty = m.is_empty();
-            f(c);
-            if empty {
-                break;
-            }
-        }
+        captures_from(re, part, w.start, &mut f);
     };
     let mut open: Option<Range<usize>> = None;
     let mut anchor = |start: usize, end: usize| {
