@@ -58,6 +58,16 @@ impl ConnectorError {
     pub fn needs_reconnect(&self) -> bool {
         matches!(self.kind, ErrorKind::InvalidCredentials | ErrorKind::TokenExpired | ErrorKind::TokenRevoked)
     }
+
+    /// The sign-in itself expired or was revoked, as opposed to refused, limited or unreachable.
+    pub fn token_lost(&self) -> bool {
+        matches!(self.kind, ErrorKind::TokenExpired | ErrorKind::TokenRevoked)
+    }
+
+    /// The network's own words when it gave any, else this error's description.
+    pub fn words(&self) -> String {
+        if self.network_message.is_empty() { self.to_string() } else { self.network_message.clone() }
+    }
 }
 
 impl fmt::Display for ConnectorError {

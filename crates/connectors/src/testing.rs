@@ -45,6 +45,13 @@ pub async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Creates an app password named `name` for the account, as channel credentials.
+async fn app_password(pds: &str, handle: &str, access: &str, name: &str) -> Credentials {
+    let (status, app) = xrpc(pds, "com.atproto.server.createAppPassword", Some(access), Some(json!({ "name": name })), &[]).await;
+    assert_eq!(status, 200, "createAppPassword: {app}");
+    Credentials::Bluesky { service: pds.to_owned(), identifier: handle.to_owned(), app_password: app["password"].as_str().unwrap().to_owned() }
+}
+
 /// A fresh account: its handle, a session of its own (to see what others see), and an app
 /// password named `rounds` as channel credentials.
 pub struct LocalAccount {
@@ -70,16 +77,13 @@ impl LocalAccount {
         let (status, created) = xrpc(pds, "com.atproto.server.createAccount", None, Some(body), &[]).await;
         assert_eq!(status, 200, "createAccount: {created}");
         let access = created["accessJwt"].as_str().unwrap().to_owned();
-        let mut account = LocalAccount { pds: pds.to_owned(), handle, access, creds: Credentials::Bluesky { service: String::new(), identifier: String::new(), app_password: String::new() } };
-        account.creds = account.app_password("rounds").await;
-        account
+        let creds = app_password(pds, &handle, &access, "rounds").await;
+        LocalAccount { pds: pds.to_owned(), handle, access, creds }
     }
 
     /// A new app password named `name`, as credentials for a channel.
     pub async fn app_password(&self, name: &str) -> Credentials {
-        let (status, app) = xrpc(&self.pds, "com.atproto.server.createAppPassword", Some(&self.access), Some(json!({ "name": name })), &[]).await;
-        assert_eq!(status, 200, "createAppPassword: {app}");
-        Credentials::Bluesky { service: self.pds.clone(), identifier: self.handle.clone(), app_password: app["password"].as_str().unwrap().to_owned() }
+        app_password(&self.pds, &self.handle, &self.access, name).await
     }
 
     /// Revokes the app password named `name` (its sessions stop working).

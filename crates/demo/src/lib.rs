@@ -37,9 +37,12 @@ pub enum DemoError {
     /// A built-in sample value does not pass the checks real input passes.
     #[error("a built-in demo value is invalid: {0}")]
     Input(#[from] InputError),
-    /// The sample approval chain or a screening report could not be built.
-    #[error("cannot build the demo approval chain or screening report: {0}")]
+    /// The sample approval chain is not a valid chain.
+    #[error("the demo approval chain is invalid: {0}")]
     Chain(String),
+    /// A sample post's screening report could not be recorded.
+    #[error("cannot record a demo post's screening report: {0}")]
+    Report(#[from] serde_json::Error),
     /// The screening engine refused the sandbox policy or a sample post.
     #[error("cannot screen the demo posts: {0}")]
     Screen(#[from] screen::ScreenError),
@@ -174,7 +177,7 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
             continue;
         }
         let report = screener.screen(&screen::Message { paid: post.paid, ..screen::Message::outgoing(post.body) })?;
-        let report = serde_json::to_value(&report).map_err(|e| DemoError::Chain(e.to_string()))?;
+        let report = serde_json::to_value(&report)?;
         store.submit_post(org_id, created.id, created.version, report, post.override_reason, &author_actor).await?;
         let approvals = match post.status {
             PostStatus::Scheduled => CHAIN.len(),

@@ -24,6 +24,11 @@ pub const EXPIRY_WARNING_MS: i64 = 7 * 86_400_000;
 /// How often the publisher looks for posts whose approval is running late and channels to check.
 const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
+/// What a failed call makes of its channel: sign-in expired when the token is gone, else in error.
+fn channel_status(e: &ConnectorError) -> ChannelStatus {
+    if e.token_lost() { ChannelStatus::Expired } else { ChannelStatus::Error }
+}
+
 /// How a [`Publisher`] polls and holds jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublisherOptions {
@@ -201,11 +206,7 @@ impl Publisher {
                 Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::RateLimited) => {
                     tracing::info!(channel = channel.id, error = %e, "network unavailable; the channel's sign-in is checked again later");
                 }
-                Err(e) => {
-                    let status = if matches!(e.kind, ErrorKind::TokenExpired | ErrorKind::TokenRevoked) { ChannelStatus::Expired } else { ChannelStatus::Error };
-                    let words = if e.network_message.is_empty() { e.to_string() } else { e.network_message.clone() };
-                    self.store.record_channel_error(channel.id, status, &words, now_ms).await?;
-                }
+                Err(e) => self.store.record_channel_error(channel.id, channel_status(&e), &e.words(), now_ms).await?,
             }
         }
         self.store.warn_expiring_tokens(now_ms, EXPIRY_WARNING_MS).await?;
@@ -325,11 +326,7 @@ impl Publisher {
 
     async fn network_failure(&self, job: &ClaimedJob, e: &ConnectorError, now: i64) -> Outcome {
         if e.needs_reconnect() {
-            let status = match e.kind {
-                ErrorKind::TokenExpired | ErrorKind::TokenRevoked => ChannelStatus::Expired,
-                _ => ChannelStatus::Error,
-            };
-            self.channel_error(job, status, e).await;
+            self.channel_error(job, channel_status(e), e).await;
             let message = format!("{e}. Once the channel is reconnected, reschedule this post to publish it.");
             return self.fail(job, message, None).await;
         }
@@ -351,8 +348,7 @@ impl Publisher {
     }
 
     async fn channel_error(&self, job: &ClaimedJob, status: ChannelStatus, e: &ConnectorError) {
-        let words = if e.network_message.is_empty() { e.to_string() } else { e.network_message.clone() };
-        if let Err(err) = self.store.record_channel_error(job.channel_id, status, &words, now_ms()).await {
+        if let Err(err) = self.store.record_channel_error(job.channel_id, status, &e.words(), now_ms()).await {
             tracing::warn!(job = job.job_id, channel = job.channel_id, error = %err, "cannot record the channel's error");
         }
     }

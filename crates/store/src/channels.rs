@@ -190,18 +190,14 @@ fn media_row(row: &AnyRow) -> Result<Media> {
 
 /// Notifies everyone in the organization whose role may manage channels.
 async fn notify_channel_managers(conn: &mut AnyConnection, org_id: i64, channel_id: i64, kind: &str, message: &str) -> Result<()> {
-    let rows = sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id").bind(org_id).fetch_all(&mut *conn).await?;
-    for row in &rows {
-        let role: String = row.try_get(1)?;
-        if role.parse::<rounds_domain::Role>().is_ok_and(|r| r.can(rounds_domain::Permission::ManageChannels)) {
-            let link = Some(format!("/channels#channel-{channel_id}"));
-            crate::publishing::notify(&mut *conn, org_id, row.try_get(0)?, kind, message, link).await?;
-        }
+    let members = crate::publishing::members(&mut *conn, org_id).await?;
+    let managers = members.iter().filter(|(role, _)| role.can(rounds_domain::Permission::ManageChannels)).flat_map(|(_, ids)| ids);
+    for user_id in managers {
+        crate::publishing::notify(&mut *conn, org_id, *user_id, kind, message, Some(format!("/channels#channel-{channel_id}"))).await?;
     }
     Ok(())
 }
 
-/// Cuts `s` to at most `max` characters.
 fn clip(s: &str, max: usize) -> &str {
     s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
 }

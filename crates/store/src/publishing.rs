@@ -1214,7 +1214,7 @@ async fn set_status(conn: &mut AnyConnection, post_id: i64, status: PostStatus, 
 }
 
 /// Enabled users of the organization by role: who can decide a step now.
-async fn members(conn: &mut AnyConnection, org_id: i64) -> Result<HashMap<Role, Vec<i64>>> {
+pub(crate) async fn members(conn: &mut AnyConnection, org_id: i64) -> Result<HashMap<Role, Vec<i64>>> {
     let rows = sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id").bind(org_id).fetch_all(&mut *conn).await?;
     let mut by_role: HashMap<Role, Vec<i64>> = HashMap::new();
     for row in &rows {

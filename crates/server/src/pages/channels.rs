@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use connectors::{ConnectorError, Credentials, DEFAULT_BLUESKY_SERVICE, DEFAULT_FACEBOOK_GRAPH, ErrorKind, NETWORKS, Network};
+use connectors::{ConnectorError, Credentials, DEFAULT_BLUESKY_SERVICE, DEFAULT_FACEBOOK_GRAPH, NETWORKS, Network};
 use rounds_domain::Permission;
 use rounds_store::{Channel, ChannelHealth, ChannelStatus, NewChannel};
 use serde::Deserialize;
@@ -296,7 +296,7 @@ pub(crate) fn network_error(e: &ConnectorError) -> AppError {
 
 /// How a failed call leaves the channel: expired when someone must connect it again.
 pub(crate) fn failed_status(e: &ConnectorError) -> ChannelStatus {
-    if matches!(e.kind, ErrorKind::TokenExpired | ErrorKind::TokenRevoked) { ChannelStatus::Expired } else { ChannelStatus::Error }
+    if e.token_lost() { ChannelStatus::Expired } else { ChannelStatus::Error }
 }
 
 /// Builds the connector of a stored channel.

@@ -161,34 +161,30 @@ pub(crate) async fn validate_draft(state: &AppState, org_id: i64, draft: &Draft)
     Ok(chosen)
 }
 
-/// The per-network length problems of a text, one sentence each.
-pub(crate) fn length_problems(text: &str, channels: &[Channel]) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut problems = Vec::new();
-    for c in channels {
-        let Some(network) = Network::parse(&c.network) else { continue };
-        if seen.contains(&network) {
-            continue;
-        }
-        seen.push(network);
-        if let Err(e) = network.check_text(text) {
-            problems.push(format!("Too long for {network}: {e}."));
+/// The distinct networks of the channels `ids` picks out of `all`, in channel order.
+fn networks_of(all: &[Channel], ids: &[i64]) -> Vec<Network> {
+    let mut networks = Vec::new();
+    for n in all.iter().filter(|c| ids.contains(&c.id)).filter_map(|c| Network::parse(&c.network)) {
+        if !networks.contains(&n) {
+            networks.push(n);
         }
     }
-    problems
+    networks
+}
+
+/// The per-network length problems of a text, one sentence each.
+pub(crate) fn length_problems(text: &str, networks: &[Network]) -> Vec<String> {
+    networks.iter().filter_map(|network| network.check_text(text).err().map(|e| format!("Too long for {network}: {e}."))).collect()
 }
 
 /// What each chosen network would refuse about a post's images (count, type, size, alt text
 /// length), one sentence each, so the author learns it while composing and not at publish time.
-pub(crate) fn image_problems(channels: &[Channel], media: &[Media]) -> Vec<String> {
-    let mut seen = Vec::new();
+pub(crate) fn image_problems(networks: &[Network], media: &[Media]) -> Vec<String> {
     let mut problems = Vec::new();
-    for c in channels {
-        let Some(network) = Network::parse(&c.network) else { continue };
-        if seen.contains(&network) || media.is_empty() {
-            continue;
-        }
-        seen.push(network);
+    if media.is_empty() {
+        return problems;
+    }
+    for &network in networks {
         let limits = network.limits();
         if media.len() > limits.max_images {
             problems.push(format!("{network} takes at most {} images in a post; this one has {}.", limits.max_images, media.len()));
@@ -260,13 +256,13 @@ pub(crate) async fn submit_checked(state: &AppState, viewer: &Viewer, post: &Pos
     if post.channel_ids.is_empty() {
         return Err(invalid("Choose at least one channel before submitting for approval.".into()));
     }
-    let channels: Vec<Channel> = state.store.channels(viewer.org.id).await?.into_iter().filter(|c| post.channel_ids.contains(&c.id)).collect();
-    let too_long = length_problems(&post.body, &channels);
+    let networks = networks_of(&state.store.channels(viewer.org.id).await?, &post.channel_ids);
+    let too_long = length_problems(&post.body, &networks);
     if !too_long.is_empty() {
         return Err(invalid(too_long.join(" ")));
     }
     let media = media_of(state, viewer.org.id, &post.media_ids).await?;
-    let image_refusals = image_problems(&channels, &media);
+    let image_refusals = image_problems(&networks, &media);
     if !image_refusals.is_empty() {
         return Err(invalid(image_refusals.join(" ")));
     }
@@ -510,17 +506,23 @@ struct MediaItem {
     m: MediaView,
 }
 
+/// The screening result and per-network previews of the form's text; `None` before any text.
+async fn preview_html(state: &AppState, viewer: &Viewer, form: &ComposeForm, all: &[Channel]) -> AppResult<Option<String>> {
+    if form.text.trim().is_empty() {
+        return Ok(None);
+    }
+    let networks = networks_of(all, &form.channels);
+    let stored = media_of(state, viewer.org.id, &form.media).await?;
+    let report = screen_post(state, &form.text, form.paid, &stored)?;
+    let mut preview = build_preview(&form.text, &report, &networks);
+    preview.image_problems = image_problems(&networks, &stored);
+    Ok(Some(preview.render().map_err(AppError::internal)?))
+}
+
 /// Everything the compose page needs besides the form values.
 async fn compose_page(state: &AppState, viewer: &Viewer, post_id: Option<i64>, version: i64, form: &ComposeForm, error: Option<String>) -> AppResult<ComposePage> {
     let (tz_name, _) = org_time_zone(state, viewer.org.id).await?;
     let all = state.store.channels(viewer.org.id).await?;
-    let chosen: Vec<Network> = all.iter().filter(|c| form.channels.contains(&c.id)).filter_map(|c| Network::parse(&c.network)).collect();
-    let mut networks = Vec::new();
-    for n in chosen {
-        if !networks.contains(&n) {
-            networks.push(n);
-        }
-    }
     let mut media = Vec::new();
     for m in media_of(state, viewer.org.id, &form.media).await? {
         let mut view = MediaView::new(&m, &[]);
@@ -529,16 +531,7 @@ async fn compose_page(state: &AppState, viewer: &Viewer, post_id: Option<i64>, v
         }
         media.push(view);
     }
-    let preview = if form.text.trim().is_empty() {
-        None
-    } else {
-        let stored = media_of(state, viewer.org.id, &form.media).await?;
-        let report = screen_post(state, &form.text, form.paid, &stored)?;
-        let chosen: Vec<Channel> = all.iter().filter(|c| form.channels.contains(&c.id)).cloned().collect();
-        let mut preview = build_preview(&form.text, &report, &networks);
-        preview.image_problems = image_problems(&chosen, &stored);
-        Some(preview.render().map_err(AppError::internal)?)
-    };
+    let preview = preview_html(state, viewer, form, &all).await?;
     let action = post_id.map_or_else(|| "/compose".to_owned(), |id| format!("/posts/{id}/edit"));
     let title = if post_id.is_some() { "Edit post" } else { "Compose" };
     Ok(ComposePage {
@@ -645,8 +638,8 @@ pub(crate) async fn preview(State(state): State<AppState>, viewer: Viewer, body:
     if form.text.len() > MAX_TEXT {
         return Err(AppError::with(ErrorCode::InvalidInput, format!("The text is longer than {MAX_TEXT} bytes.")));
     }
-    let page = compose_page(&state, &viewer, None, 0, &form, None).await?;
-    match page.preview {
+    let channels = state.store.channels(viewer.org.id).await?;
+    match preview_html(&state, &viewer, &form, &channels).await? {
         Some(html) => Ok(axum::response::Html(html).into_response()),
         None => Ok(axum::response::Html("<p class=\"muted\">Start typing to see findings and previews.</p>").into_response()),
     }
