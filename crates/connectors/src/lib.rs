@@ -10,11 +10,11 @@ mod error;
 mod facebook;
 mod http;
 mod mastodon;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod tid;
 mod types;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use tid::tid_for_key;
@@ -36,7 +36,11 @@ pub trait Connector: Send + Sync {
     /// Publishes one post (a reply when `reply_to` is set) and returns where it now lives.
     async fn publish(&self, post: &Outgoing) -> Result<Published, ConnectorError>;
     /// After a crash mid-publish: is a post with this idempotency key (published at/after `since_ms`) already there?
-    async fn find_published(&self, post: &Outgoing, since_ms: i64) -> Result<Option<Published>, ConnectorError>;
+    async fn find_published(
+        &self,
+        post: &Outgoing,
+        since_ms: i64,
+    ) -> Result<Option<Published>, ConnectorError>;
     /// Deletes a published post or comment.
     async fn delete(&self, remote: &RemoteRef) -> Result<(), ConnectorError>;
     /// Replies, mentions and comments addressed to the account, newest first.
@@ -54,17 +58,39 @@ pub trait Connector: Send + Sync {
 /// Keep one connector per channel for as long as its credentials stand: a Bluesky connector signs in
 /// on first use and reuses the session, and bsky.social allows only 30 sign-ins per five minutes and
 /// 300 a day per account.
-pub fn connect(credentials: &Credentials, http: &reqwest::Client) -> Result<Box<dyn Connector>, ConnectorError> {
+pub fn connect(
+    credentials: &Credentials,
+    http: &reqwest::Client,
+) -> Result<Box<dyn Connector>, ConnectorError> {
     Ok(match credentials {
-        Credentials::Bluesky { service, identifier, app_password } => {
-            Box::new(bluesky::Bluesky::new(http.clone(), service, identifier, app_password)?)
-        }
-        Credentials::Mastodon { instance, access_token } => {
-            Box::new(mastodon::Mastodon::new(http.clone(), instance, access_token)?)
-        }
-        Credentials::Facebook { graph, page_id, page_access_token } => {
-            Box::new(facebook::Facebook::new(http.clone(), graph, page_id, page_access_token)?)
-        }
+        Credentials::Bluesky {
+            service,
+            identifier,
+            app_password,
+        } => Box::new(bluesky::Bluesky::new(
+            http.clone(),
+            service,
+            identifier,
+            app_password,
+        )?),
+        Credentials::Mastodon {
+            instance,
+            access_token,
+        } => Box::new(mastodon::Mastodon::new(
+            http.clone(),
+            instance,
+            access_token,
+        )?),
+        Credentials::Facebook {
+            graph,
+            page_id,
+            page_access_token,
+        } => Box::new(facebook::Facebook::new(
+            http.clone(),
+            graph,
+            page_id,
+            page_access_token,
+        )?),
     })
 }
 
@@ -86,8 +112,14 @@ mod tests {
 
     #[test]
     fn connect_refuses_a_service_url_that_is_not_http() {
-        let creds = Credentials::Mastodon { instance: "ftp://example.org".into(), access_token: "secret-token".into() };
-        let err = connect(&creds, &http_client()).err().map(|e| e.to_string()).unwrap_or_default();
+        let creds = Credentials::Mastodon {
+            instance: "ftp://example.org".into(),
+            access_token: "secret-token".into(),
+        };
+        let err = connect(&creds, &http_client())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("https://"), "{err}");
         assert!(!err.contains("secret-token"));
     }

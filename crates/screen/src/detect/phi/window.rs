@@ -54,7 +54,10 @@ impl Anchor {
             Anchor::Iban => {
                 let i = run.start.checked_sub(2)?;
                 let letter = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_lowercase);
-                let bounded = i.checked_sub(1).and_then(|k| bytes.get(k)).is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
+                let bounded = i
+                    .checked_sub(1)
+                    .and_then(|k| bytes.get(k))
+                    .is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
                 (letter(i) && letter(i + 1) && bounded).then_some((i, i))
             }
         }
@@ -134,7 +137,9 @@ impl Runs {
         // (start, end, digits) of the window being grown.
         let mut open: Option<(usize, usize, usize)> = None;
         for run in &self.runs {
-            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else { continue };
+            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else {
+                continue;
+            };
             let floor = open.map_or(0, |(_, end, _)| end);
             let start = back(bytes, lo, reach.before, floor);
             let end = forward(bytes, hi, after);
@@ -161,7 +166,13 @@ impl Runs {
 }
 
 /// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them.
-pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
+pub(super) fn find_each<'h>(
+    re: &Regex,
+    hay: &'h str,
+    runs: &Runs,
+    reach: Reach,
+    mut f: impl FnMut(Match<'h>),
+) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
             re.find_iter(hay).for_each(f);
@@ -187,7 +198,13 @@ pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach,
 }
 
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` would.
-pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
+pub(super) fn captures_each<'h>(
+    re: &Regex,
+    hay: &'h str,
+    runs: &Runs,
+    reach: Reach,
+    mut f: impl FnMut(Captures<'h>),
+) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
             re.captures_iter(hay).for_each(f);
@@ -225,9 +242,30 @@ fn word_byte(b: u8) -> bool {
 fn is_month(w: &[u8]) -> bool {
     matches!(
         w,
-        b"jan" | b"january" | b"feb" | b"february" | b"mar" | b"march" | b"apr" | b"april" | b"may" | b"jun" | b"june"
-            | b"jul" | b"july" | b"aug" | b"august" | b"sep" | b"sept" | b"september" | b"oct" | b"october" | b"nov"
-            | b"november" | b"dec" | b"december"
+        b"jan"
+            | b"january"
+            | b"feb"
+            | b"february"
+            | b"mar"
+            | b"march"
+            | b"apr"
+            | b"april"
+            | b"may"
+            | b"jun"
+            | b"june"
+            | b"jul"
+            | b"july"
+            | b"aug"
+            | b"august"
+            | b"sep"
+            | b"sept"
+            | b"september"
+            | b"oct"
+            | b"october"
+            | b"nov"
+            | b"november"
+            | b"dec"
+            | b"december"
     )
 }
 
@@ -244,12 +282,19 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each<'h>(re: &Regex, scan: &'h Scan<'_>, mut f: impl FnMut(Captures<'h>)) {
+pub(super) fn month_captures_each<'h>(
+    re: &Regex,
+    scan: &'h Scan<'_>,
+    mut f: impl FnMut(Captures<'h>),
+) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
         // Every match holds a day or a year.
-        if !bytes.get(w.clone()).is_some_and(|b| b.iter().any(|&c| maybe_digit(c))) {
+        if !bytes
+            .get(w.clone())
+            .is_some_and(|b| b.iter().any(|&c| maybe_digit(c)))
+        {
             return;
         }
         let Some(part) = hay.get(..w.end) else { return };
@@ -283,7 +328,11 @@ pub(super) fn month_captures_each<'h>(re: &Regex, scan: &'h Scan<'_>, mut f: imp
             continue;
         }
         let mut piece = t.start;
-        for (k, &b) in word.iter().enumerate().chain(std::iter::once((word.len(), &b' '))) {
+        for (k, &b) in word
+            .iter()
+            .enumerate()
+            .chain(std::iter::once((word.len(), &b' ')))
+        {
             if !b.is_ascii_alphanumeric() {
                 let at = t.start + k;
                 if bytes.get(piece..at).is_some_and(is_month) {
@@ -310,17 +359,38 @@ fn joiner(b: u8) -> bool {
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
-pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize, plus: bool, mut f: impl FnMut(Match<'h>)) {
+pub(super) fn find_in_groups<'h>(
+    re: &Regex,
+    hay: &'h str,
+    runs: &Runs,
+    n: usize,
+    plus: bool,
+    mut f: impl FnMut(Match<'h>),
+) {
     let bytes = hay.as_bytes();
-    let ascii_digits = |r: Range<usize>| bytes.get(r).map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count());
+    let ascii_digits = |r: Range<usize>| {
+        bytes
+            .get(r)
+            .map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count())
+    };
     let mut search = |first: usize, last_end: usize, digits: usize| {
-        let lead = first.checked_sub(1).filter(|&p| matches!(bytes[p], b'(' | b'+'));
+        let lead = first
+            .checked_sub(1)
+            .filter(|&p| matches!(bytes[p], b'(' | b'+'));
         if digits < n || plus && lead.is_none_or(|p| bytes[p] != b'+') {
             return;
         }
         // Up to three joiners after the last digit stay in: a closing parenthesis may end a match.
-        let tail = bytes.get(last_end..).unwrap_or_default().iter().take(3).take_while(|&&b| joiner(b)).count();
-        let Some(part) = hay.get(..last_end + tail) else { return };
+        let tail = bytes
+            .get(last_end..)
+            .unwrap_or_default()
+            .iter()
+            .take(3)
+            .take_while(|&&b| joiner(b))
+            .count();
+        let Some(part) = hay.get(..last_end + tail) else {
+            return;
+        };
         let mut at = lead.unwrap_or(first);
         while let Some(m) = re.find_at(part, at) {
             at = m.end();
@@ -331,7 +401,11 @@ pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize
             }
         }
     };
-    let joined = |end: usize, next: usize| bytes.get(end..next).is_some_and(|gap| gap.len() <= 3 && gap.iter().all(|&b| joiner(b)));
+    let joined = |end: usize, next: usize| {
+        bytes
+            .get(end..next)
+            .is_some_and(|gap| gap.len() <= 3 && gap.iter().all(|&b| joiner(b)))
+    };
     if runs.long {
         let mut k = 0;
         while let Some(first) = runs.runs.get(k) {
@@ -373,12 +447,19 @@ pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize
 /// Some byte of `seps` sits between two digits ("3/4", "2019-04"), as in every numeric date.
 pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
     let between_digits = |i: usize| {
-        i.checked_sub(1).and_then(|p| w.get(p)).copied().is_some_and(maybe_digit) && w.get(i + 1).copied().is_some_and(maybe_digit)
+        i.checked_sub(1)
+            .and_then(|p| w.get(p))
+            .copied()
+            .is_some_and(maybe_digit)
+            && w.get(i + 1).copied().is_some_and(maybe_digit)
     };
     match *seps {
         [a] => memchr::memchr_iter(a, w).any(between_digits),
         [a, b, c] => memchr::memchr3_iter(a, b, c, w).any(between_digits),
-        _ => w.iter().enumerate().any(|(i, x)| seps.contains(x) && between_digits(i)),
+        _ => w
+            .iter()
+            .enumerate()
+            .any(|(i, x)| seps.contains(x) && between_digits(i)),
     }
 }
 
@@ -403,7 +484,11 @@ pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
 pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
     let mut run = 0;
     for &b in w {
-        run = if b.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        run = if b.is_ascii_alphanumeric() {
+            run + 1
+        } else {
+            0
+        };
         if run >= n {
             return true;
         }
@@ -414,7 +499,8 @@ pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
 /// Some three bytes of `w`, read as a little-endian number, pass `hit`: one pass over the
 /// window, where searching for each of a dozen words would take a dozen.
 pub(super) fn any_trigram(w: &[u8], hit: impl Fn(u32) -> bool) -> bool {
-    w.windows(3).any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
+    w.windows(3)
+        .any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
 }
 
 /// The little-endian number `any_trigram` reads for three bytes.
