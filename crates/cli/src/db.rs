@@ -63,14 +63,22 @@ pub(crate) enum IfMissing {
 }
 
 impl DbArgs {
+    /// The settings `rounds serve --config` would run with: the file (when given), then `ROUNDS_*` variables.
+    pub(crate) fn config(&self) -> anyhow::Result<rounds_server::Config> {
+        let path = self.config.as_deref();
+        rounds_server::Config::load(path).with_context(|| {
+            format!(
+                "reading {}",
+                path.map_or("the ROUNDS_* settings".into(), |p| p.display().to_string())
+            )
+        })
+    }
+
     /// The database URL and key file in effect: flags and environment first, then the
     /// configuration file, then the defaults `rounds serve` uses.
     pub(crate) fn resolve(&self) -> anyhow::Result<(String, PathBuf)> {
         let file = match &self.config {
-            Some(path) => Some(
-                rounds_server::Config::load(Some(path))
-                    .with_context(|| format!("reading {}", path.display()))?,
-            ),
+            Some(_) => Some(self.config()?),
             None => None,
         };
         let data_dir = self

@@ -67,6 +67,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let reach = connectors::Reach::allowing_private(config.publishing.allow_private_hosts);
     let publishing = config.publishing.worker.then(|| PublisherOptions {
         lease: std::time::Duration::from_secs(config.publishing.lease_secs.max(1)),
         ..PublisherOptions::default()
@@ -111,7 +112,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let publisher = publishing.map(|options| {
         let publisher = Publisher::new(
             store.clone(),
-            connectors::http_client(),
+            connectors::http_client(reach),
             jobs::worker_id(),
             options,
         );

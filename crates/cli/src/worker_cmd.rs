@@ -36,6 +36,8 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let store = args.db.open(IfMissing::Refuse).await?;
+        let reach =
+            connectors::Reach::allowing_private(args.db.config()?.publishing.allow_private_hosts);
         let options = PublisherOptions {
             poll_interval: Duration::from_secs(args.poll_secs),
             lease: Duration::from_secs(args.lease_secs),
@@ -43,7 +45,7 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         };
         let publisher = Publisher::new(
             store.clone(),
-            connectors::http_client(),
+            connectors::http_client(reach),
             jobs::worker_id(),
             options,
         );

@@ -694,7 +694,7 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_renewed_on_the_real_network() {
         let Some(pds) = local_pds() else { return };
-        let http = crate::http_client();
+        let http = crate::http_client(crate::Reach::AnyHost);
         let handle = format!("renew{}{}.test", std::process::id(), now_ms() % 1_000_000);
         let account = post_json(
             &http,

@@ -3,6 +3,7 @@
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::destination::PrivateDestination;
 use crate::error::{ConnectorError, ErrorKind};
 use crate::types::Network;
 
@@ -62,7 +63,11 @@ pub(crate) async fn exchange(
 
 /// A connection-level failure, described without the URL (a query string could hold a token).
 fn transport(network: Network, e: reqwest::Error) -> ConnectorError {
-    let what = if e.is_timeout() {
+    let refused = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+        .find_map(|e| e.downcast_ref::<PrivateDestination>());
+    let what = if let Some(refused) = refused {
+        refused.to_string()
+    } else if e.is_timeout() {
         "the request timed out".to_owned()
     } else if e.is_connect() {
         "could not connect to the server".to_owned()

@@ -6,6 +6,7 @@
 //! network's own words, what went wrong and whether trying again can help.
 
 mod bluesky;
+mod destination;
 mod error;
 mod facebook;
 mod http;
@@ -16,6 +17,7 @@ mod text;
 mod tid;
 mod types;
 
+pub use destination::{Reach, check_destination, is_public};
 pub use error::{ConnectorError, ErrorKind};
 pub use tid::tid_for_key;
 pub use types::*;
@@ -95,12 +97,14 @@ pub fn connect(
 }
 
 /// The HTTP client every connector should share: connect timeout 10 s, whole request 30 s, user agent
-/// `Rounds/<version>`, TLS by rustls.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// `Rounds/<version>`, TLS by rustls, and only the hosts `reach` allows (checked on every connection
+/// and redirect, not only when a channel is connected).
+pub fn http_client(reach: Reach) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
-        .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")));
+    destination::restrict(builder, reach)
         .build()
         // The builder fails only when the TLS backend cannot start; rustls with its built-in provider does.
         .unwrap_or_default()
@@ -116,7 +120,7 @@ mod tests {
             instance: "ftp://example.org".into(),
             access_token: "secret-token".into(),
         };
-        let err = connect(&creds, &http_client())
+        let err = connect(&creds, &http_client(Reach::AnyHost))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Credentials, http_client};
+use crate::{Credentials, Reach, http_client};
 
 /// The variable naming the local network's PDS.
 pub const PDS_VAR: &str = "ROUNDS_TEST_BSKY_PDS";
@@ -46,7 +46,7 @@ pub async fn xrpc(
     query: &[(&str, &str)],
 ) -> (u16, Value) {
     let url = format!("{pds}/xrpc/{nsid}");
-    let http = http_client();
+    let http = http_client(Reach::AnyHost);
     let mut request = match body {
         Some(body) => http.post(url).json(&body),
         None => http.get(url).query(query),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use connectors::testing::{LocalAccount, local_pds, xrpc};
 use connectors::{
-    Credentials, ErrorKind, Image, ItemKind, Outgoing, Published, connect, http_client,
+    Credentials, ErrorKind, Image, ItemKind, Outgoing, Published, Reach, connect, http_client,
 };
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ fn post(key: &str, text: &str) -> Outgoing {
 async fn health_publish_with_image_see_it_and_delete_it() {
     let Some(pds) = local_pds() else { return };
     let me = LocalAccount::create(&pds).await;
-    let c = connect(&me.creds, &http_client()).unwrap();
+    let c = connect(&me.creds, &http_client(Reach::AnyHost)).unwrap();
     let health = c.health().await.unwrap();
     assert_eq!(health.handle, me.handle);
     assert_eq!(health.display_name, me.handle);
@@ -77,7 +77,7 @@ async fn health_publish_with_image_see_it_and_delete_it() {
 async fn the_same_idempotency_key_makes_one_post() {
     let Some(pds) = local_pds() else { return };
     let me = LocalAccount::create(&pds).await;
-    let c = connect(&me.creds, &http_client()).unwrap();
+    let c = connect(&me.creds, &http_client(Reach::AnyHost)).unwrap();
     let outgoing = post("post-42/channel-7", "Visiting hours change on Monday.");
     assert_eq!(c.find_published(&outgoing, 0).await.unwrap(), None);
     let first = c.publish(&outgoing).await.unwrap();
@@ -120,8 +120,8 @@ async fn a_reply_from_another_account_is_fetched() {
     let Some(pds) = local_pds() else { return };
     let clinic = LocalAccount::create(&pds).await;
     let patient = LocalAccount::create(&pds).await;
-    let clinic_c = connect(&clinic.creds, &http_client()).unwrap();
-    let patient_c = connect(&patient.creds, &http_client()).unwrap();
+    let clinic_c = connect(&clinic.creds, &http_client(Reach::AnyHost)).unwrap();
+    let patient_c = connect(&patient.creds, &http_client(Reach::AnyHost)).unwrap();
     let root = clinic_c
         .publish(&post("root", "Our new wing opens today."))
         .await
@@ -186,7 +186,7 @@ async fn a_wrong_app_password_is_invalid_credentials() {
         identifier: me.handle.clone(),
         app_password: "aaaa-bbbb-cccc-dddd".into(),
     };
-    let err = connect(&creds, &http_client())
+    let err = connect(&creds, &http_client(Reach::AnyHost))
         .unwrap()
         .health()
         .await
@@ -216,8 +216,8 @@ async fn the_thread_author_can_hide_and_show_a_reply() {
     let Some(pds) = local_pds() else { return };
     let clinic = LocalAccount::create(&pds).await;
     let troll = LocalAccount::create(&pds).await;
-    let clinic_c = connect(&clinic.creds, &http_client()).unwrap();
-    let troll_c = connect(&troll.creds, &http_client()).unwrap();
+    let clinic_c = connect(&clinic.creds, &http_client(Reach::AnyHost)).unwrap();
+    let troll_c = connect(&troll.creds, &http_client(Reach::AnyHost)).unwrap();
     let root = clinic_c
         .publish(&post("root", "Flu clinic this Saturday."))
         .await

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use connectors::{
-    Connector, Credentials, ErrorKind, Image, ItemKind, Outgoing, RemoteRef, connect, http_client,
+    Connector, Credentials, ErrorKind, Image, ItemKind, Outgoing, Reach, RemoteRef, connect,
+    http_client,
 };
 use serde_json::Value;
 use wiremock::matchers::{header, method, path, query_param};
@@ -29,7 +30,7 @@ async fn setup() -> (MockServer, Box<dyn Connector>) {
         page_id: PAGE.into(),
         page_access_token: TOKEN.into(),
     };
-    let connector = connect(&creds, &http_client()).unwrap();
+    let connector = connect(&creds, &http_client(Reach::AnyHost)).unwrap();
     (server, connector)
 }
 

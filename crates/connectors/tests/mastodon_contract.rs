@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use connectors::{
-    Connector, Credentials, ErrorKind, Image, Outgoing, RemoteRef, connect, http_client,
+    Connector, Credentials, ErrorKind, Image, Outgoing, Reach, RemoteRef, connect, http_client,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -26,7 +26,7 @@ async fn setup() -> (MockServer, Box<dyn Connector>) {
         instance: format!("{}/", server.uri()),
         access_token: TOKEN.into(),
     };
-    let connector = connect(&creds, &http_client()).unwrap();
+    let connector = connect(&creds, &http_client(Reach::AnyHost)).unwrap();
     (server, connector)
 }
 
@@ -418,7 +418,7 @@ async fn a_dead_server_is_unavailable() {
         instance: format!("http://127.0.0.1:{port}"),
         access_token: TOKEN.into(),
     };
-    let err = connect(&creds, &http_client())
+    let err = connect(&creds, &http_client(Reach::AnyHost))
         .unwrap()
         .health()
         .await

@@ -7,7 +7,7 @@ mod common;
 
 use common::{approved_post, connected_channel, now, publisher, reconnect, team};
 use connectors::testing::{LocalAccount, local_pds};
-use connectors::{Outgoing, connect, http_client};
+use connectors::{Outgoing, Reach, connect, http_client};
 use jobs::Outcome;
 use rounds_domain::PostStatus;
 use rounds_store::testing::scratch_stores;
@@ -114,7 +114,7 @@ async fn a_job_whose_worker_died_mid_publish_is_not_posted_twice() {
             images: vec![],
             reply_to: None,
         };
-        let published = connect(&me.creds, &http_client())
+        let published = connect(&me.creds, &http_client(Reach::AnyHost))
             .unwrap()
             .publish(&outgoing)
             .await

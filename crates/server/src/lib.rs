@@ -104,12 +104,15 @@ impl App {
             message: e.to_string(),
         })?;
         let (routes, table) = routes::build();
+        let http = connectors::http_client(connectors::Reach::allowing_private(
+            config.publishing.allow_private_hosts,
+        ));
         let state = AppState(Arc::new(Inner {
             store,
             config,
             screener,
             routes: table,
-            http: connectors::http_client(),
+            http,
         }));
         let router = layers::wrap(routes, &state).with_state(state.clone());
         Ok(App { state, router })

@@ -814,7 +814,7 @@ async fn two_reviewers_sign_off_in_their_own_browsers() {
         .unwrap();
     let publisher = jobs::Publisher::new(
         store.clone(),
-        connectors::http_client(),
+        connectors::http_client(connectors::Reach::AnyHost),
         "browser-test".into(),
         jobs::PublisherOptions::default(),
     );

@@ -162,7 +162,7 @@ pub fn publisher(store: &Store, worker: &str) -> Publisher {
     };
     Publisher::new(
         store.clone(),
-        connectors::http_client(),
+        connectors::http_client(connectors::Reach::AnyHost),
         worker.into(),
         options,
     )

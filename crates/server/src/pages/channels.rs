@@ -107,9 +107,12 @@ async fn verify(state: &AppState, creds: &Credentials) -> Result<ChannelHealth, 
         Credentials::Mastodon { instance, .. } => instance,
         Credentials::Facebook { graph, .. } => graph,
     };
-    check_destination(address, state.config.publishing.allow_private_hosts)
-        .await
-        .map_err(ConnectFailure::Input)?;
+    connectors::check_destination(
+        address,
+        connectors::Reach::allowing_private(state.config.publishing.allow_private_hosts),
+    )
+    .await
+    .map_err(ConnectFailure::Input)?;
     let connector = connectors::connect(creds, &state.http).map_err(ConnectFailure::Network)?;
     let health = connector.health().await.map_err(ConnectFailure::Network)?;
     Ok(ChannelHealth {
@@ -117,71 +120,6 @@ async fn verify(state: &AppState, creds: &Credentials) -> Result<ChannelHealth, 
         display_name: health.display_name,
         token_expires_at: health.token_expires_at_ms,
     })
-}
-
-/// Refuses a channel address that would have the server call into its own network (a PDS or
-/// instance URL of `http://169.254.169.254/` or an intranet host): https, and every address the
-/// name resolves to on the public internet, unless `allow_private` (a test network on this machine).
-pub(crate) async fn check_destination(url: &str, allow_private: bool) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|e| format!("{url:?} is not a web address ({e})."))?;
-    if allow_private {
-        return Ok(());
-    }
-    let host = parsed
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    if parsed.scheme() != "https" || host.is_empty() {
-        return Err(format!("Use an https:// address, not {url:?}."));
-    }
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("{host} cannot be found ({e})."))?;
-    for address in addresses {
-        if !is_public(address.ip()) {
-            return Err(format!(
-                "{host} points to a private or local address ({}); Rounds connects only to channels on the public internet.",
-                address.ip()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// An address on the public internet: not loopback, private, link-local, shared (CGNAT),
-/// unique-local, multicast, documentation or reserved.
-fn is_public(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || a >= 240
-                || (a == 100 && (b & 0xC0) == 64))
-        }
-        std::net::IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(std::net::IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
 }
 
 fn sealed_json(creds: &Credentials) -> Result<String, ConnectFailure> {
@@ -451,49 +389,4 @@ pub(crate) async fn disconnect(
         .disconnect_channel(viewer.org.id, id, &viewer.actor())
         .await?;
     Ok(Redirect::to("/channels?notice=channel_disconnected").into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_destination;
-
-    #[tokio::test]
-    async fn channel_addresses_must_be_public_https() {
-        for url in [
-            "http://bsky.social",
-            "https://127.0.0.1:2583",
-            "https://localhost/",
-            "https://10.0.0.5/",
-            "https://192.168.1.20/",
-            "https://169.254.169.254/latest/meta-data/",
-            "https://100.64.0.1/",
-            "https://[::1]/",
-            "https://[fd00::1]/",
-            "https://[::ffff:127.0.0.1]/",
-            "not a url",
-        ] {
-            let refused = check_destination(url, false).await;
-            assert!(refused.is_err(), "{url} was allowed");
-        }
-        let message = check_destination("https://169.254.169.254/", false)
-            .await
-            .unwrap_err();
-        assert!(
-            message.contains("private or local address (169.254.169.254)"),
-            "{message}"
-        );
-        assert_eq!(
-            check_destination("https://93.184.215.14/", false).await,
-            Ok(())
-        );
-        assert_eq!(
-            check_destination("https://[2606:4700::6810:84e5]/", false).await,
-            Ok(())
-        );
-        assert_eq!(
-            check_destination("http://127.0.0.1:2583", true).await,
-            Ok(()),
-            "a test network on this machine when allowed"
-        );
-    }
 }
