@@ -294,6 +294,24 @@ mod tests {
         );
     }
 
+    /// `cargo test --release -p rounds-eval cv_f1 -- --ignored --nocapture`: the figure to compare
+    /// model changes by (dev is never used for choices); it must not fall below the shipped model's.
+    #[test]
+    #[ignore = "slow in a debug build; run in release when changing the model"]
+    fn cv_f1_on_train() {
+        let Some(shared) = crate::shared_dir() else {
+            return;
+        };
+        let (sentences, spans) = training_data(&shared).unwrap_or_else(|e| panic!("{e}"));
+        let f1 =
+            screen::model::cross_validated_f1(&sentences, &spans).unwrap_or_else(|e| panic!("{e}"));
+        println!("5-fold CV F1 on train: {f1:.4}");
+        assert!(
+            f1 >= 0.78,
+            "5-fold CV F1 on train fell to {f1:.4} (shipped model: 0.7805)"
+        );
+    }
+
     #[test]
     fn the_committed_model_is_what_training_produces() {
         let Some(shared) = crate::shared_dir() else {
