@@ -9,12 +9,45 @@
 //! visible to `\b`, and ends at the window end, where no match can end.
 //!
 //! Short messages are searched whole: windows only pay off when most of the text is words.
+//!
+//! Every pattern is searched through its [`Twin`]: the ASCII-class copy wherever the span searched
+//! is ASCII, the pattern as written elsewhere.
 
 use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
 
 use crate::text::Scan;
+
+/// A number pattern compiled twice: as written, and with ASCII classes (`\d` is `[0-9]`, `\s` ASCII
+/// whitespace). Unicode `\d` inside counted repeats (`\d{2,8}` up to five times) makes lazy DFAs
+/// too large for their cache, and the regex engine then falls back to a far slower NFA search
+/// (about 22k instructions per grouped-phone search, against 3k). On a span of ASCII bytes both
+/// copies match the same strings: the classes differ only on non-ASCII characters, and the only
+/// look-around either has is `(?-u:\b)`, which reads the byte before the span the same way. So
+/// a search whose span is ASCII runs on the ASCII copy and finds exactly what the original finds.
+pub(super) struct Twin {
+    unicode: Regex,
+    ascii: Regex,
+}
+
+impl Twin {
+    /// The pair of a pattern as written and the same pattern with Unicode classes off.
+    pub(super) fn new(unicode: Regex, ascii: Regex) -> Self {
+        Twin { unicode, ascii }
+    }
+
+    /// The copy to search `span` with.
+    fn on(&self, span: &[u8]) -> &Regex {
+        if span.is_ascii() { &self.ascii } else { &self.unicode }
+    }
+
+    /// The pattern as written, whose matches every search here reproduces.
+    #[cfg(test)]
+    pub(super) fn unicode(&self) -> &Regex {
+        &self.unicode
+    }
+}
 
 /// Texts up to this length are one window.
 const WHOLE: usize = 512;
@@ -160,19 +193,19 @@ impl Runs {
     }
 }
 
-/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them.
-pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
+/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
+/// would yield them.
+pub(super) fn find_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.find_iter(hay).for_each(f);
+            re.on(hay.as_bytes()).find_iter(hay).for_each(f);
         }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
-            return;
-        }
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else { return };
+        let re = re.on(span);
         let mut at = w.start;
         while let Some(m) = re.find_at(part, at) {
             // Every windowed pattern needs at least one byte, so the search always moves on.
@@ -186,20 +219,19 @@ pub(super) fn find_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach,
     });
 }
 
-/// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` would.
-pub(super) fn captures_each<'h>(re: &Regex, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
+/// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
+/// pattern as written would.
+pub(super) fn captures_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.captures_iter(hay).for_each(f);
+            re.on(hay.as_bytes()).captures_iter(hay).for_each(f);
         }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
-            return;
-        }
-        captures_from(re, part, w.start, &mut f);
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else { return };
+        captures_from(re.on(span), part, w.start, &mut f);
     });
 }
 
@@ -244,16 +276,14 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each<'h>(re: &Regex, scan: &'h Scan<'_>, mut f: impl FnMut(Captures<'h>)) {
+pub(super) fn month_captures_each<'h>(re: &Twin, scan: &'h Scan<'_>, mut f: impl FnMut(Captures<'h>)) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
         // Every match holds a day or a year.
-        if !bytes.get(w.clone()).is_some_and(|b| b.iter().any(|&c| maybe_digit(c))) {
-            return;
-        }
+        let Some(span) = bytes.get(w.clone()).filter(|b| b.iter().any(|&c| maybe_digit(c))) else { return };
         let Some(part) = hay.get(..w.end) else { return };
-        captures_from(re, part, w.start, &mut f);
+        captures_from(re.on(span), part, w.start, &mut f);
     };
     let mut open: Option<Range<usize>> = None;
     let mut anchor = |start: usize, end: usize| {
@@ -310,7 +340,7 @@ fn joiner(b: u8) -> bool {
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
-pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize, plus: bool, mut f: impl FnMut(Match<'h>)) {
+pub(super) fn find_in_groups<'h>(re: &Twin, hay: &'h str, runs: &Runs, n: usize, plus: bool, mut f: impl FnMut(Match<'h>)) {
     let bytes = hay.as_bytes();
     let ascii_digits = |r: Range<usize>| bytes.get(r).map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count());
     let mut search = |first: usize, last_end: usize, digits: usize| {
@@ -322,6 +352,7 @@ pub(super) fn find_in_groups<'h>(re: &Regex, hay: &'h str, runs: &Runs, n: usize
         let tail = bytes.get(last_end..).unwrap_or_default().iter().take(3).take_while(|&&b| joiner(b)).count();
         let Some(part) = hay.get(..last_end + tail) else { return };
         let mut at = lead.unwrap_or(first);
+        let re = re.on(bytes.get(at..part.len()).unwrap_or_default());
         while let Some(m) = re.find_at(part, at) {
             at = m.end();
             let empty = m.is_empty();
