@@ -49,15 +49,9 @@ const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
 const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
-const REACH_AGE: Reach = reach(12, 13, 1, |w| {
-    w.windows(2).any(|p| p[0] == b'y' && matches!(p[1], b'e' | b'r' | b'/' | b'.' | b'o'))
-        || window::any_trigram(w, |k| k == window::trigram(b"age") || k == window::trigram(b"tur") || k == window::trigram(b"whe"))
-});
+const REACH_AGE: Reach = reach(12, 13, 1, window::age_word);
 /// "trauma exam room number 12b".
-const REACH_ROOM_BED: Reach = reach(20, 2, 1, |w| {
-    w.windows(2).any(|p| p == b"rm")
-        || window::any_trigram(w, |k| k == window::trigram(b"bed") || k == window::trigram(b"roo") || k == window::trigram(b"bay") || k == window::trigram(b"cub"))
-});
+const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
 const REACH_IBAN: Reach = Reach { anchor: Anchor::Iban, before: 0, after: 35, min_digits: 1, need: window::anything };
@@ -777,11 +771,11 @@ impl Detector {
             });
         }
         if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
-            for m in self.ipv6.find_iter(norm) {
+            window::find_in_colon_runs(&self.ipv6, norm, |m| {
                 if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2 && out.free(&m.range()) {
                     out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv6 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
                 }
-            }
+            });
         }
     }
 
@@ -1310,6 +1304,7 @@ mod tests {
         "wednesday., september. 4th, 1961", "the 4th of march", "march 2019", "when they were 45", "45 - years - of age", "52 y/o",
         "trauma exam room number 12b", "bed 4", "springfield, il 62704-1234", "gb82 west 1234 5698 7654 32", "١٢٣-٤٥٦-٧٨٩٠", "é", "ß",
         "word", "x", "-", ".", "/", ":", "+", "(", ")", "1", "12", "2024", "90210", "aged", "\n", "\t", "the", "of", "years",
+        "45yo", "you", "yr", "turning", "form", "rm 12", "bedroom", "cubicle #3", "y.o.", "2001:db8::ff00:42:8329", "fe80::1", "cafe", "g",
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
@@ -1358,6 +1353,10 @@ mod tests {
             let mut found = Vec::new();
             super::window::month_captures_each(&d.month_date, &scan, |c| found.push(groups(c)));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+            let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
+            let mut found = Vec::new();
+            super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
+            proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
             for (twin, plus) in [(&d.intl, true), (&d.grouped, false)] {
                 let re = twin.unicode();
                 // The phone checks count ASCII digits only.

@@ -442,13 +442,68 @@ pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
     false
 }
 
-/// Some three bytes of `w`, read as a little-endian number, pass `hit`: one pass over the
-/// window, where searching for each of a dozen words would take a dozen.
-pub(super) fn any_trigram(w: &[u8], hit: impl Fn(u32) -> bool) -> bool {
-    w.windows(3).any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
+/// The word starting at byte `p` of `w` begins with one of `words`, and nothing but a non-word
+/// byte stands before it in `w` (at `w`'s start the byte before is unknown, so it counts as one).
+fn word_at(w: &[u8], p: usize, words: &[&[u8]]) -> bool {
+    let start = p.checked_sub(1).and_then(|k| w.get(k)).is_none_or(|&b| !word_byte(b));
+    start && words.iter().any(|x| w.get(p..).is_some_and(|rest| rest.starts_with(x)))
 }
 
-/// The little-endian number `any_trigram` reads for three bytes.
-pub(super) const fn trigram(t: &[u8; 3]) -> u32 {
-    t[0] as u32 | (t[1] as u32) << 8 | (t[2] as u32) << 16
+/// Some age phrase of the age pattern may lie in `w`. Every match holds "year" or "yr" after a
+/// space or dash, or "aged", "age of", "turn…" or "when …" after a word boundary, or "y/o",
+/// "y.o." or a whole "yo" after a digit or a space: the bytes of "you", "yes" or "yesterday"
+/// near a number do not open the search.
+pub(super) fn age_word(w: &[u8]) -> bool {
+    memchr::memchr3_iter(b'y', b'a', b't', w).chain(memchr::memchr_iter(b'w', w)).any(|p| {
+        word_at(w, p, &[b"year", b"yr", b"age", b"turn", b"when "])
+            || p.checked_sub(1).and_then(|k| w.get(k)).is_none_or(|&b| !(b.is_ascii_alphabetic() || b == b'_'))
+                && w.get(p..).is_some_and(|rest| {
+                    rest.starts_with(b"y/o") || rest.starts_with(b"y.o") || rest.starts_with(b"yo") && rest.get(2).is_none_or(|&b| !word_byte(b))
+                })
+    })
+}
+
+/// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
+/// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
+pub(super) fn room_word(w: &[u8]) -> bool {
+    memchr::memchr3_iter(b'b', b'r', b'c', w).any(|p| word_at(w, p, &[b"bed", b"room", b"rm", b"bay", b"cubicle"]))
+}
+
+/// A byte of an IPv6 address as the pattern spells it.
+fn hex_or_colon(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'a'..=b'f' | b':')
+}
+
+/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them, for a
+/// pattern whose matches hold a colon and only `[0-9a-f:]`, with `(?-u:\b)` as its only
+/// assertion (the IPv6 pattern). Each match lies inside one maximal run of those bytes, so only
+/// the runs with a colon are searched, in order, each from its start and with the byte after it
+/// in view for the closing `\b` (a non-ASCII byte there reads as the end of the text does).
+/// Long text is mostly words, and a hex letter starts a search attempt at nearly every word.
+pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut(Match<'h>)) {
+    let bytes = hay.as_bytes();
+    let mut from = 0;
+    while let Some(colon) = bytes.get(from..).and_then(|rest| memchr::memchr(b':', rest)).map(|k| from + k) {
+        let mut start = colon;
+        while start > from && start.checked_sub(1).and_then(|k| bytes.get(k)).copied().is_some_and(hex_or_colon) {
+            start -= 1;
+        }
+        let mut end = colon + 1;
+        while bytes.get(end).copied().is_some_and(hex_or_colon) {
+            end += 1;
+        }
+        let view = if bytes.get(end).is_some_and(u8::is_ascii) { end + 1 } else { end };
+        if let Some(part) = hay.get(..view) {
+            let mut at = start;
+            while let Some(m) = re.find_at(part, at) {
+                at = m.end();
+                let empty = m.is_empty();
+                f(m);
+                if empty {
+                    break;
+                }
+            }
+        }
+        from = end;
+    }
 }
