@@ -571,7 +571,7 @@ impl Detector {
                 let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1))) else { return };
                 let text = scan.orig_text(first.start..last.end);
                 sink.hits.push(
-                    Hit::new(NAME, scan.orig(first.start..last.end), format!("\"{text}\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."))
+                    Hit::new(NAME, scan.orig(first.start..last.end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
                         .suggest(NAME_SUGGESTION)
                         .phi(SafeHarbor::A),
                 );
@@ -726,7 +726,7 @@ impl Detector {
             "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
         };
         let person = if tied { " and is tied to where someone lives or comes from" } else { "" };
-        let hit = Hit::new(LOCATION, span, format!("\"{text}\" is {what}{person}; {why}."))
+        let hit = Hit::new(LOCATION, span, ["\"", text, "\" is ", what, person, "; ", why, "."].concat())
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
             .boost(u8::from(tied && small));
@@ -795,7 +795,7 @@ impl Detector {
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
-        let hit = Hit::new(NAME, span, format!("\"{text}\" looks like a person's name: it {}; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient.", why.words()))
+        let hit = Hit::new(NAME, span, ["\"", text, "\" looks like a person's name: it ", why.words(), "; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
