@@ -1017,7 +1017,7 @@ mod tests {
         let frequent = lex.map.values().filter(|e| e.flags & HOT_FLAGS != 0).count();
         assert!(filled * 10 >= frequent * 9, "{filled} of {frequent} frequent words are hot");
         assert!(lex.get("the").is_some_and(|k| k.flags & COMMON != 0));
-        assert!(lex.get("thee").is_none());
+        assert!(lex.get("qzxwv").is_none());
     }
 
     fn hits(text: &str) -> Vec<(&'static str, String)> {
