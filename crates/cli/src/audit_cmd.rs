@@ -66,12 +66,21 @@ impl ExportFormat {
 /// Run `rounds audit …`; returns the exit code.
 pub(crate) fn run(args: AuditArgs) -> anyhow::Result<u8> {
     let AuditArgs { db, command } = args;
-    db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| match command {
-        AuditCommand::Verify => verify(store).await,
-        AuditCommand::Export { format, since, action, out } => {
-            export(store, format, since, action, out.as_deref()).await.map(|()| exit::CLEAN)
-        }
-    }))
+    db::block_on(db::with_store(
+        &db,
+        IfMissing::Refuse,
+        async |store| match command {
+            AuditCommand::Verify => verify(store).await,
+            AuditCommand::Export {
+                format,
+                since,
+                action,
+                out,
+            } => export(store, format, since, action, out.as_deref())
+                .await
+                .map(|()| exit::CLEAN),
+        },
+    ))
 }
 
 async fn verify(store: &Store) -> anyhow::Result<u8> {
@@ -80,13 +89,20 @@ async fn verify(store: &Store) -> anyhow::Result<u8> {
             let head = match i64::try_from(count)? {
                 0 => GENESIS_HASH,
                 n => store
-                    .audit_page(&AuditFilter { before_seq: Some(n + 1), limit: 1, ..AuditFilter::default() })
+                    .audit_page(&AuditFilter {
+                        before_seq: Some(n + 1),
+                        limit: 1,
+                        ..AuditFilter::default()
+                    })
                     .await?
                     .first()
                     .map(|r| r.hash)
                     .with_context(|| format!("event {n} vanished while verifying"))?,
             };
-            println!("audit chain intact: {count} events, head {}", hex::encode(head));
+            println!(
+                "audit chain intact: {count} events, head {}",
+                hex::encode(head)
+            );
             Ok(exit::CLEAN)
         }
         Err(broken) => {
@@ -106,15 +122,23 @@ async fn export(
     let sink: Box<dyn Write> = match out {
         Some(path) => {
             if path.exists() {
-                bail!("{} already exists; choose another --out or remove it first", path.display());
+                bail!(
+                    "{} already exists; choose another --out or remove it first",
+                    path.display()
+                );
             }
-            let file = File::create_new(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = File::create_new(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             Box::new(file)
         }
         None => Box::new(io::stdout().lock()),
     };
     let mut w = BufWriter::new(sink);
-    let filter = AuditFilter { action_prefix: action_prefix.clone(), since_ms, ..AuditFilter::default() };
+    let filter = AuditFilter {
+        action_prefix: action_prefix.clone(),
+        since_ms,
+        ..AuditFilter::default()
+    };
     let written = write_export(store, &filter, format, &mut w).await;
     let written = written.and_then(|n| w.flush().map(|()| n).map_err(anyhow::Error::from));
     let count = match written {
@@ -133,7 +157,14 @@ async fn export(
         "since_ms": since_ms,
         "action_prefix": action_prefix,
     });
-    store.audit(&Actor::cli(), AuditAction::AuditExported, "audit_log", detail).await?;
+    store
+        .audit(
+            &Actor::cli(),
+            AuditAction::AuditExported,
+            "audit_log",
+            detail,
+        )
+        .await?;
     if let Some(path) = out {
         eprintln!("exported {count} events to {}", path.display());
     }
@@ -153,9 +184,20 @@ async fn write_export(
     format: ExportFormat,
     w: &mut impl Write,
 ) -> anyhow::Result<u64> {
-    let newest = AuditFilter { limit: 1, ..AuditFilter::default() };
-    let head = store.audit_page(&newest).await?.first().map_or(0, |r| r.seq);
-    let page = |before: i64| AuditFilter { before_seq: Some(before), limit: PAGE, ..filter.clone() };
+    let newest = AuditFilter {
+        limit: 1,
+        ..AuditFilter::default()
+    };
+    let head = store
+        .audit_page(&newest)
+        .await?
+        .first()
+        .map_or(0, |r| r.seq);
+    let page = |before: i64| AuditFilter {
+        before_seq: Some(before),
+        limit: PAGE,
+        ..filter.clone()
+    };
     let mut cursors = Vec::new();
     let mut cursor = head.saturating_add(1);
     // Stop only on an empty page, not a short one, so a store that caps pages lower loses nothing.
@@ -187,7 +229,8 @@ pub(crate) fn format_ms(ms: i64) -> String {
 /// Parses `--since`: a UTC date (`2026-11-25`, its midnight) or an RFC 3339 time with `Z` or an
 /// offset and optional fractional seconds; returns Unix milliseconds.
 fn parse_since(s: &str) -> Result<i64, String> {
-    let bad = || format!("{s:?} is not a date (2026-11-25) or an RFC 3339 time (2026-11-25T09:30:00Z)");
+    let bad =
+        || format!("{s:?} is not a date (2026-11-25) or an RFC 3339 time (2026-11-25T09:30:00Z)");
     let s = s.trim();
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return Ok(t.as_millisecond());
@@ -197,7 +240,9 @@ fn parse_since(s: &str) -> Result<i64, String> {
         return Err(bad());
     }
     let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
-    date.to_zoned_datetime(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_millisecond()).map_err(|_| bad())
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp().as_millisecond())
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -218,10 +263,20 @@ mod tests {
     fn since_accepts_dates_offsets_and_fractions() {
         assert_eq!(parse_since("2026-11-25"), Ok(1_795_564_800_000));
         assert_eq!(parse_since("2026-11-25T17:52:51Z"), Ok(1_795_629_171_000));
-        assert_eq!(parse_since("2026-11-25T19:52:51.5+02:00"), Ok(1_795_629_171_500));
-        assert_eq!(parse_since("2026-11-25T12:52:51-05:00"), Ok(1_795_629_171_000));
+        assert_eq!(
+            parse_since("2026-11-25T19:52:51.5+02:00"),
+            Ok(1_795_629_171_500)
+        );
+        assert_eq!(
+            parse_since("2026-11-25T12:52:51-05:00"),
+            Ok(1_795_629_171_000)
+        );
         assert_eq!(parse_since("2024-02-29"), Ok(1_709_164_800_000));
-        assert_eq!(parse_since("2026-11-25T17:52Z"), Ok(1_795_629_120_000), "seconds may be left out");
+        assert_eq!(
+            parse_since("2026-11-25T17:52Z"),
+            Ok(1_795_629_120_000),
+            "seconds may be left out"
+        );
         for bad in [
             "",
             "yesterday",

@@ -36,7 +36,10 @@ pub(crate) fn backup(args: BackupArgs) -> anyhow::Result<()> {
     db::create_parent(&out)?;
     let (_, key_file) = db.resolve()?;
     db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| {
-        store.backup(&out, &Actor::cli()).await.with_context(|| format!("backup to {} failed", out.display()))?;
+        store
+            .backup(&out, &Actor::cli())
+            .await
+            .with_context(|| format!("backup to {} failed", out.display()))?;
         println!("wrote {}", out.display());
         println!(
             "note: the backup does not hold the key file ({}); keep a copy of it apart from the backups, \
@@ -59,11 +62,19 @@ pub(crate) fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         db::create_parent(path)?;
     }
     let events = db::block_on(async {
-        Store::restore(&args.backup, &url)
-            .await
-            .with_context(|| format!("cannot restore {} into {}", args.backup.display(), db::redact_url(&url)))
+        Store::restore(&args.backup, &url).await.with_context(|| {
+            format!(
+                "cannot restore {} into {}",
+                args.backup.display(),
+                db::redact_url(&url)
+            )
+        })
     })?;
-    println!("restored {} into {}: audit chain intact, {events} events", args.backup.display(), db::redact_url(&url));
+    println!(
+        "restored {} into {}: audit chain intact, {events} events",
+        args.backup.display(),
+        db::redact_url(&url)
+    );
     Ok(())
 }
 
@@ -76,10 +87,17 @@ const PG_DUMP_MAGIC: &[u8] = b"PGDMP";
 /// so a wrong file never leaves a half-made target behind.
 fn check_kind(backup: &Path, into_sqlite: bool) -> anyhow::Result<()> {
     let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(backup).with_context(|| format!("cannot open {}", backup.display()))?;
-    let n = file.read(&mut head).with_context(|| format!("cannot read {}", backup.display()))?;
+    let mut file =
+        std::fs::File::open(backup).with_context(|| format!("cannot open {}", backup.display()))?;
+    let n = file
+        .read(&mut head)
+        .with_context(|| format!("cannot read {}", backup.display()))?;
     let head = &head[..n];
-    let (wanted, other) = if into_sqlite { (SQLITE_MAGIC, PG_DUMP_MAGIC) } else { (PG_DUMP_MAGIC, SQLITE_MAGIC) };
+    let (wanted, other) = if into_sqlite {
+        (SQLITE_MAGIC, PG_DUMP_MAGIC)
+    } else {
+        (PG_DUMP_MAGIC, SQLITE_MAGIC)
+    };
     if head.starts_with(wanted) {
         return Ok(());
     }
@@ -92,7 +110,10 @@ fn check_kind(backup: &Path, into_sqlite: bool) -> anyhow::Result<()> {
             kind(into_sqlite)
         );
     }
-    bail!("{} is not a backup written by `rounds backup`", backup.display())
+    bail!(
+        "{} is not a backup written by `rounds backup`",
+        backup.display()
+    )
 }
 
 #[cfg(test)]
@@ -114,12 +135,18 @@ mod tests {
         assert!(check_kind(&sqlite, true).is_ok());
         assert!(check_kind(&pg, false).is_ok());
         let e = check_kind(&pg, true).unwrap_err().to_string();
-        assert!(e.contains("is a PostgreSQL backup and cannot be restored into a SQLite database"), "{e}");
+        assert!(
+            e.contains("is a PostgreSQL backup and cannot be restored into a SQLite database"),
+            "{e}"
+        );
         let e = check_kind(&sqlite, false).unwrap_err().to_string();
         assert!(e.contains("is a SQLite backup"), "{e}");
         for path in [&text, &empty] {
             let e = check_kind(path, true).unwrap_err().to_string();
-            assert!(e.contains("is not a backup written by `rounds backup`"), "{e}");
+            assert!(
+                e.contains("is not a backup written by `rounds backup`"),
+                "{e}"
+            );
         }
     }
 }

@@ -52,7 +52,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     };
     let bytes: usize = corpus.messages.iter().map(String::len).sum();
     let count = corpus.messages.len().max(1);
-    println!("corpus ({} messages, {} bytes on average):", corpus.messages.len(), bytes / count);
+    println!(
+        "corpus ({} messages, {} bytes on average):",
+        corpus.messages.len(),
+        bytes / count
+    );
     for s in &corpus.sources {
         println!("  {s}");
     }
@@ -71,12 +75,26 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
 
     for direction in [Direction::Incoming, Direction::Outgoing] {
-        let msgs: Vec<Message> =
-            corpus.messages.iter().map(|t| Message { text: t.clone(), direction, ..Message::default() }).collect();
+        let msgs: Vec<Message> = corpus
+            .messages
+            .iter()
+            .map(|t| Message {
+                text: t.clone(),
+                direction,
+                ..Message::default()
+            })
+            .collect();
         let t = measure(budget, || screen_all(&screener, &msgs));
         println!(
             "{:<32}{:>14.0} msg/s {:>10.1} MB/s {:>9.1}× floor   (target ≥ 200,000 msg/s: {})",
-            format!("short messages, {}", if direction == Direction::Incoming { "incoming" } else { "outgoing" }),
+            format!(
+                "short messages, {}",
+                if direction == Direction::Incoming {
+                    "incoming"
+                } else {
+                    "outgoing"
+                }
+            ),
             t.per_sec(count),
             t.mb_per_sec(bytes),
             t.ratio(&floor),
@@ -98,7 +116,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         met(long.mb_per_sec(chunk_bytes) >= 50.0),
     );
 
-    let draft = Message { text: draft(&corpus), direction: Direction::Outgoing, ..Message::default() };
+    let draft = Message {
+        text: draft(&corpus),
+        direction: Direction::Outgoing,
+        ..Message::default()
+    };
     let draft_floor = measure(budget / 4, || floor_pass(std::slice::from_ref(&draft.text)));
     let (median, p99) = latency(&screener, &draft, budget);
     let floor_each = draft_floor.elapsed.as_secs_f64() / draft_floor.passes.max(1) as f64;
@@ -107,15 +129,20 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         format!("{DRAFT_CHARS}-char draft latency"),
         median.as_secs_f64() * 1e6,
         p99.as_secs_f64() * 1e6,
-        if floor_each > 0.0 { median.as_secs_f64() / floor_each } else { 0.0 },
+        if floor_each > 0.0 {
+            median.as_secs_f64() / floor_each
+        } else {
+            0.0
+        },
         met(p99 < Duration::from_millis(1)),
     );
 
     let before = peak_rss_kib();
-    let stream_bytes =
-        (budget.as_secs_f64() * STREAM_BYTES_PER_SECOND).clamp(1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0) as u64;
+    let stream_bytes = (budget.as_secs_f64() * STREAM_BYTES_PER_SECOND)
+        .clamp(1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0) as u64;
     let started = Instant::now();
-    let (streamed, stream_bytes) = stream_jsonl(&screener, &corpus, stream_bytes, started + budget * 4)?;
+    let (streamed, stream_bytes) =
+        stream_jsonl(&screener, &corpus, stream_bytes, started + budget * 4)?;
     let took = started.elapsed().as_secs_f64().max(1e-9);
     let after = peak_rss_kib();
     println!(
@@ -182,7 +209,10 @@ fn measure(budget: Duration, mut pass: impl FnMut() -> u64) -> Timing {
         }
     }
     black_box(sink);
-    Timing { passes, elapsed: start.elapsed() }
+    Timing {
+        passes,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// The floor: touch every message's bytes (length and line count) and nothing else.
@@ -190,7 +220,9 @@ fn floor_pass(messages: &[String]) -> u64 {
     let mut total = 0u64;
     for m in black_box(messages) {
         let m = black_box(m.as_bytes());
-        total = total.wrapping_add(m.len() as u64).wrapping_add(memchr::memchr_iter(b'\n', m).count() as u64 + 1);
+        total = total
+            .wrapping_add(m.len() as u64)
+            .wrapping_add(memchr::memchr_iter(b'\n', m).count() as u64 + 1);
     }
     total
 }
@@ -225,7 +257,12 @@ fn long_chunks(corpus: &Corpus) -> Vec<Message> {
 /// A draft of exactly [`DRAFT_CHARS`] characters (or the whole corpus when smaller).
 fn draft(corpus: &Corpus) -> String {
     let mut text = String::new();
-    for m in corpus.messages.iter().cycle().take(corpus.messages.len().max(1) * 64) {
+    for m in corpus
+        .messages
+        .iter()
+        .cycle()
+        .take(corpus.messages.len().max(1) * 64)
+    {
         if text.chars().count() >= DRAFT_CHARS {
             break;
         }
@@ -245,14 +282,24 @@ fn latency(screener: &Screener, draft: &Message, budget: Duration) -> (Duration,
         samples.push(t.elapsed());
     }
     samples.sort_unstable();
-    let at = |q: f64| samples.get(((samples.len() - 1) as f64 * q) as usize).copied().unwrap_or_default();
+    let at = |q: f64| {
+        samples
+            .get(((samples.len() - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     (at(0.5), at(0.99))
 }
 
 /// Stream up to `bytes` of generated JSON Lines (at least 1 MiB, and no more once `deadline` has
 /// passed, so a slow engine does not make the benchmark hang) through the same code as
 /// `rounds screen --format jsonl`, writing to nowhere; returns messages screened and bytes read.
-fn stream_jsonl(screener: &Screener, corpus: &Corpus, bytes: u64, deadline: Instant) -> anyhow::Result<(u64, u64)> {
+fn stream_jsonl(
+    screener: &Screener,
+    corpus: &Corpus,
+    bytes: u64,
+    deadline: Instant,
+) -> anyhow::Result<(u64, u64)> {
     let produced = Rc::new(Cell::new(0));
     let generator = Generator {
         messages: corpus.messages.clone(),
@@ -263,9 +310,19 @@ fn stream_jsonl(screener: &Screener, corpus: &Corpus, bytes: u64, deadline: Inst
         pending: Vec::new(),
         pos: 0,
     };
-    let mut input = Input::from_reader("generated.jsonl", Box::new(BufReader::with_capacity(1 << 16, generator)));
-    let read = ReadOptions { kind: InputKind::Jsonl, per_line: false, direction: Direction::Incoming };
-    let opts = Options { redact: false, progress: false };
+    let mut input = Input::from_reader(
+        "generated.jsonl",
+        Box::new(BufReader::with_capacity(1 << 16, generator)),
+    );
+    let read = ReadOptions {
+        kind: InputKind::Jsonl,
+        per_line: false,
+        direction: Direction::Incoming,
+    };
+    let opts = Options {
+        redact: false,
+        progress: false,
+    };
     let mut out = output::make(Format::Jsonl, Box::new(io::sink()), false);
     let mut summary = Summary::default();
     screen_cmd::screen_input(screener, &mut input, read, opts, out.as_mut(), &mut summary)?;
@@ -300,7 +357,8 @@ impl Read for Generator {
             serde_json::to_writer(&mut self.pending, &record)?;
             self.pending.push(b'\n');
             self.next += 1;
-            self.produced.set(done.saturating_add(self.pending.len() as u64));
+            self.produced
+                .set(done.saturating_add(self.pending.len() as u64));
         }
         let rest = self.pending.get(self.pos..).unwrap_or_default();
         let n = rest.len().min(buf.len());
@@ -318,5 +376,7 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn fmt_kib(k: Option<u64>) -> String {
-    k.map_or("unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+    k.map_or("unknown".to_owned(), |k| {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    })
 }

@@ -23,23 +23,32 @@ struct PresidioRecord {
 /// The shared corpora under `shared`: presidio-synthetic `full_text`, PsyTAR sentences and
 /// WNUT-17 sentences rebuilt from their tokens.
 pub(crate) fn shared(shared: &Path) -> anyhow::Result<Corpus> {
-    let mut corpus = Corpus { sources: Vec::new(), messages: Vec::new() };
+    let mut corpus = Corpus {
+        sources: Vec::new(),
+        messages: Vec::new(),
+    };
     let presidio = shared.join("data/phi/presidio-synthetic");
     let mut n = 0;
     for file in ["synth_dataset_v2.json", "generated_large.json"] {
         let path = presidio.join(file);
-        let src = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let records: Vec<PresidioRecord> =
-            serde_json::from_str(&src).with_context(|| format!("cannot parse {}", path.display()))?;
+        let src = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let records: Vec<PresidioRecord> = serde_json::from_str(&src)
+            .with_context(|| format!("cannot parse {}", path.display()))?;
         n += records.len();
-        corpus.messages.extend(records.into_iter().map(|r| r.full_text));
+        corpus
+            .messages
+            .extend(records.into_iter().map(|r| r.full_text));
     }
-    corpus.sources.push(format!("presidio-synthetic full_text: {n} messages"));
+    corpus
+        .sources
+        .push(format!("presidio-synthetic full_text: {n} messages"));
 
     let mut n = 0;
     for file in ["train.csv", "dev.csv"] {
         let path = shared.join("data/psytar").join(file);
-        let src = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let src = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         for line in src.lines().skip(1) {
             let sentence = line.split('\t').next().unwrap_or_default().trim();
             if !sentence.is_empty() {
@@ -48,17 +57,22 @@ pub(crate) fn shared(shared: &Path) -> anyhow::Result<Corpus> {
             }
         }
     }
-    corpus.sources.push(format!("PsyTAR sentences: {n} messages"));
+    corpus
+        .sources
+        .push(format!("PsyTAR sentences: {n} messages"));
 
     let mut n = 0;
     for file in ["wnut17train.conll", "emerging.dev.conll"] {
         let path = shared.join("data/ner-social/wnut17").join(file);
-        let src = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let src = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let before = corpus.messages.len();
         corpus.messages.extend(conll_sentences(&src));
         n += corpus.messages.len() - before;
     }
-    corpus.sources.push(format!("WNUT-17 sentences rebuilt from tokens: {n} messages"));
+    corpus.sources.push(format!(
+        "WNUT-17 sentences rebuilt from tokens: {n} messages"
+    ));
     Ok(corpus)
 }
 
@@ -105,7 +119,16 @@ pub(crate) fn synthetic() -> Corpus {
         "buy cheap pills online no prescription needed",
         "our new trial is enrolling adults over 18",
     ];
-    const CLOSERS: &[&str] = &["!", ".", "?", " :)", " #health", " - thoughts?", " 🙏", "..."];
+    const CLOSERS: &[&str] = &[
+        "!",
+        ".",
+        "?",
+        " :)",
+        " #health",
+        " - thoughts?",
+        " 🙏",
+        "...",
+    ];
     let mut messages = Vec::with_capacity(4_096);
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..4_096 {
@@ -114,9 +137,17 @@ pub(crate) fn synthetic() -> Corpus {
         state ^= state >> 7;
         state ^= state << 17;
         let pick = |xs: &[&'static str], shift: u32| xs[(state >> shift) as usize % xs.len()];
-        messages.push(format!("{} {}{}", pick(OPENERS, 3), pick(MIDDLES, 17), pick(CLOSERS, 31)));
+        messages.push(format!(
+            "{} {}{}",
+            pick(OPENERS, 3),
+            pick(MIDDLES, 17),
+            pick(CLOSERS, 31)
+        ));
     }
-    Corpus { sources: vec!["built-in synthetic messages: 4096 messages".to_owned()], messages }
+    Corpus {
+        sources: vec!["built-in synthetic messages: 4096 messages".to_owned()],
+        messages,
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +157,10 @@ mod tests {
     #[test]
     fn conll_rebuilds_sentences() {
         let src = "Hi\tO\nBob\tB-person\n\n\nbye\tO\n";
-        assert_eq!(conll_sentences(src), vec!["Hi Bob".to_owned(), "bye".to_owned()]);
+        assert_eq!(
+            conll_sentences(src),
+            vec!["Hi Bob".to_owned(), "bye".to_owned()]
+        );
     }
 
     #[test]

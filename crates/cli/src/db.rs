@@ -24,8 +24,13 @@ const DEFAULT_DATA_DIR: &str = "rounds-data";
 impl UrlArgs {
     /// The database URL in effect.
     pub(crate) fn url(&self) -> String {
-        let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        self.database_url.clone().unwrap_or_else(|| sqlite_url(&data_dir))
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&data_dir))
     }
 }
 
@@ -58,11 +63,22 @@ pub(crate) enum IfMissing {
 }
 
 impl DbArgs {
+    /// The settings `rounds serve --config` would run with: the file (when given), then `ROUNDS_*` variables.
+    pub(crate) fn config(&self) -> anyhow::Result<rounds_server::Config> {
+        let path = self.config.as_deref();
+        rounds_server::Config::load(path).with_context(|| {
+            format!(
+                "reading {}",
+                path.map_or("the ROUNDS_* settings".into(), |p| p.display().to_string())
+            )
+        })
+    }
+
     /// The database URL and key file in effect: flags and environment first, then the
     /// configuration file, then the defaults `rounds serve` uses.
     pub(crate) fn resolve(&self) -> anyhow::Result<(String, PathBuf)> {
         let file = match &self.config {
-            Some(path) => Some(rounds_server::Config::load(Some(path)).with_context(|| format!("reading {}", path.display()))?),
+            Some(_) => Some(self.config()?),
             None => None,
         };
         let data_dir = self
@@ -77,7 +93,11 @@ impl DbArgs {
             .clone()
             .or_else(|| file.as_ref().and_then(|c| c.database_url.clone()))
             .unwrap_or_else(|| sqlite_url(&data_dir));
-        let key_file = self.key_file.clone().or_else(|| file.and_then(|c| c.key_file)).unwrap_or_else(|| data_dir.join("secret.key"));
+        let key_file = self
+            .key_file
+            .clone()
+            .or_else(|| file.and_then(|c| c.key_file))
+            .unwrap_or_else(|| data_dir.join("secret.key"));
         Ok((url, key_file))
     }
 
@@ -95,7 +115,9 @@ impl DbArgs {
             create_parent(&path)?;
         }
         create_parent(&key_file)?;
-        Store::open(&url, &key_file).await.with_context(|| format!("database {}", redact_url(&url)))
+        Store::open(&url, &key_file)
+            .await
+            .with_context(|| format!("database {}", redact_url(&url)))
     }
 }
 
@@ -123,7 +145,9 @@ pub(crate) async fn with_store<T>(
 
 /// The file path of a `sqlite:` URL (without its `?options`); `None` for other databases.
 pub(crate) fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
@@ -141,7 +165,9 @@ pub(crate) fn create_parent(path: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).with_context(|| format!("cannot create the folder {}", dir.display()))
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the folder {}", dir.display()))
 }
 
 /// The URL with any password replaced, fit for an error message.
@@ -149,12 +175,18 @@ pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let (authority, tail) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, t)| (a, Some(t)));
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
     let user = userinfo.split(':').next().unwrap_or("");
-    let masked = if userinfo.contains(':') { format!("{user}:***@{host}") } else { format!("{user}@{host}") };
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***@{host}")
+    } else {
+        format!("{user}@{host}")
+    };
     match tail {
         Some(t) => format!("{scheme}://{masked}/{t}"),
         None => format!("{scheme}://{masked}"),
@@ -167,8 +199,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        assert_eq!(sqlite_path("sqlite://rounds-data/rounds.db"), Some(PathBuf::from("rounds-data/rounds.db")));
-        assert_eq!(sqlite_path("sqlite:///var/lib/rounds/r.db?mode=rwc"), Some(PathBuf::from("/var/lib/rounds/r.db")));
+        assert_eq!(
+            sqlite_path("sqlite://rounds-data/rounds.db"),
+            Some(PathBuf::from("rounds-data/rounds.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/rounds/r.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/rounds/r.db"))
+        );
         assert_eq!(sqlite_path("sqlite:r.db"), Some(PathBuf::from("r.db")));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://u@h/db"), None);
@@ -180,7 +218,13 @@ mod tests {
             redact_url("postgres://rounds:s3cret@db.local:5432/rounds"),
             "postgres://rounds:***@db.local:5432/rounds"
         );
-        assert_eq!(redact_url("postgres://rounds@db.local/rounds"), "postgres://rounds@db.local/rounds");
-        assert_eq!(redact_url("sqlite://rounds-data/rounds.db"), "sqlite://rounds-data/rounds.db");
+        assert_eq!(
+            redact_url("postgres://rounds@db.local/rounds"),
+            "postgres://rounds@db.local/rounds"
+        );
+        assert_eq!(
+            redact_url("sqlite://rounds-data/rounds.db"),
+            "sqlite://rounds-data/rounds.db"
+        );
     }
 }

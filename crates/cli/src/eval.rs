@@ -29,11 +29,16 @@ pub(crate) fn shared_folder(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = match given.or_else(rounds_eval::shared_dir) {
         Some(d) => d,
         None => {
-            bail!("cannot find the shared data folder: pass --shared DIR, set ROUNDS_SHARED, or put it at ../shared")
+            bail!(
+                "cannot find the shared data folder: pass --shared DIR, set ROUNDS_SHARED, or put it at ../shared"
+            )
         }
     };
     if !dir.join("data").is_dir() {
-        bail!("{} is not a shared data folder (it has no data/ inside)", dir.display());
+        bail!(
+            "{} is not a shared data folder (it has no data/ inside)",
+            dir.display()
+        );
     }
     Ok(dir)
 }
@@ -58,7 +63,16 @@ fn met_text(row: &Row) -> &'static str {
 
 /// The table as aligned text, or as a markdown table when `md` is true.
 fn table(rows: &[Row], md: bool) -> String {
-    let header = ["dataset", "task", "precision", "recall", "F1", "target", "met?"].map(str::to_owned);
+    let header = [
+        "dataset",
+        "task",
+        "precision",
+        "recall",
+        "F1",
+        "target",
+        "met?",
+    ]
+    .map(str::to_owned);
     let body: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -66,9 +80,17 @@ fn table(rows: &[Row], md: bool) -> String {
                 r.dataset.clone(),
                 r.task.clone(),
                 // A per-type row of a type-blind score has no meaningful precision, hence no F1.
-                if r.recall_only { "-".to_owned() } else { format!("{:.3}", r.counts.precision()) },
+                if r.recall_only {
+                    "-".to_owned()
+                } else {
+                    format!("{:.3}", r.counts.precision())
+                },
                 format!("{:.3}", r.counts.recall()),
-                if r.recall_only { "-".to_owned() } else { format!("{:.3}", r.counts.f1()) },
+                if r.recall_only {
+                    "-".to_owned()
+                } else {
+                    format!("{:.3}", r.counts.f1())
+                },
                 target_text(r),
                 met_text(r).to_owned(),
             ]
@@ -91,7 +113,11 @@ fn table(rows: &[Row], md: bool) -> String {
         }
     }
     for row in std::iter::once(&header).chain(&body) {
-        let cells: Vec<String> = row.iter().zip(width).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     if body.is_empty() {
@@ -117,7 +143,9 @@ fn markdown(rows: &[Row], date: &str, commit: Option<&str>, path: &Path) -> Stri
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -147,8 +175,13 @@ fn git_commit() -> Option<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     let commit = run(&["rev-parse", "--short=12", "HEAD"])?;
-    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty { format!("{commit}-dirty") } else { commit })
+    let dirty =
+        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
 }
 
 #[cfg(test)]
@@ -161,21 +194,36 @@ mod tests {
             Row {
                 dataset: "presidio-synthetic".to_owned(),
                 task: "PHI tokens (type-blind)".to_owned(),
-                counts: Counts { tp: 80, fp: 20, fn_: 20 },
-                target: Some(Target { f1: 0.75, recall: Some(0.9) }),
+                counts: Counts {
+                    tp: 80,
+                    fp: 20,
+                    fn_: 20,
+                },
+                target: Some(Target {
+                    f1: 0.75,
+                    recall: Some(0.9),
+                }),
                 recall_only: false,
             },
             Row {
                 dataset: "presidio-synthetic".to_owned(),
                 task: "PERSON tokens".to_owned(),
-                counts: Counts { tp: 9, fp: 0, fn_: 1 },
+                counts: Counts {
+                    tp: 9,
+                    fp: 0,
+                    fn_: 1,
+                },
                 target: None,
                 recall_only: true,
             },
             Row {
                 dataset: "psytar/dev".to_owned(),
                 task: "ADR sentences".to_owned(),
-                counts: Counts { tp: 0, fp: 0, fn_: 5 },
+                counts: Counts {
+                    tp: 0,
+                    fp: 0,
+                    fn_: 5,
+                },
                 target: None,
                 recall_only: false,
             },
@@ -185,7 +233,12 @@ mod tests {
     #[test]
     fn text_and_markdown_tables() {
         insta::assert_snapshot!(table(&rows(), false));
-        insta::assert_snapshot!(markdown(&rows(), "2026-11-25", Some("abc123"), Path::new("docs/accuracy.md")));
+        insta::assert_snapshot!(markdown(
+            &rows(),
+            "2026-11-25",
+            Some("abc123"),
+            Path::new("docs/accuracy.md")
+        ));
     }
 
     #[test]

@@ -33,7 +33,11 @@ struct Paint<T: fmt::Display>(Style, T, bool);
 
 impl<T: fmt::Display> fmt::Display for Paint<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.2 { write!(f, "{}{}{:#}", self.0, self.1, self.0) } else { write!(f, "{}", self.1) }
+        if self.2 {
+            write!(f, "{}{}{:#}", self.0, self.1, self.0)
+        } else {
+            write!(f, "{}", self.1)
+        }
     }
 }
 
@@ -46,7 +50,10 @@ pub(crate) struct Human<'w> {
 impl<'w> Human<'w> {
     /// A writer that emits ANSI colour only when `color` is true.
     pub fn new(w: Box<dyn Write + 'w>, color: bool) -> Self {
-        Human { w, r: Renderer { color } }
+        Human {
+            w,
+            r: Renderer { color },
+        }
     }
 }
 
@@ -72,7 +79,11 @@ impl Renderer {
     fn render_into(&self, out: &mut String, item: &Screened<'_>) -> fmt::Result {
         use fmt::Write as _;
         let report = item.report;
-        let location = if item.per_line { format!("{}:{}", item.source, item.line) } else { item.source.to_owned() };
+        let location = if item.per_line {
+            format!("{}:{}", item.source, item.line)
+        } else {
+            item.source.to_owned()
+        };
         let id = item.id.map(|id| format!(" (id {id})")).unwrap_or_default();
         let n = report.findings.len();
         writeln!(
@@ -82,27 +93,51 @@ impl Renderer {
             self.paint(BOLD, report.decision),
             if n == 1 { "" } else { "s" }
         )?;
-        let base_line = if item.per_line && item.byte_offset.is_none() { 1 } else { item.line };
+        let base_line = if item.per_line && item.byte_offset.is_none() {
+            1
+        } else {
+            item.line
+        };
         let mut lines = LineCursor::default();
         for f in &report.findings {
             let text = match f.field {
                 Field::Text => item.message.text.as_str(),
-                Field::AltText => item.message.attachments.alt_text.as_deref().unwrap_or_default(),
+                Field::AltText => item
+                    .message
+                    .attachments
+                    .alt_text
+                    .as_deref()
+                    .unwrap_or_default(),
             };
             self.finding(out, f, text, &mut lines, base_line)?;
         }
         if !report.phi.is_empty() {
             writeln!(out, "  {}", self.paint(BOLD, "PHI:"))?;
             for p in &report.phi {
-                let ctx = if p.health_context { ", in health context" } else { "" };
-                writeln!(out, "    {:?}  Safe Harbor ({:?}) {}{ctx}", p.text, p.category, p.category.description())?;
+                let ctx = if p.health_context {
+                    ", in health context"
+                } else {
+                    ""
+                };
+                writeln!(
+                    out,
+                    "    {:?}  Safe Harbor ({:?}) {}{ctx}",
+                    p.text,
+                    p.category,
+                    p.category.description()
+                )?;
             }
         }
         if let Some(ae) = &report.adverse_event {
             self.adverse_event(out, ae)?;
         }
         if let Some(r) = item.redacted {
-            writeln!(out, "  {} {}", self.paint(BOLD, "redacted:"), r.trim_end_matches(['\n', '\r']))?;
+            writeln!(
+                out,
+                "  {} {}",
+                self.paint(BOLD, "redacted:"),
+                r.trim_end_matches(['\n', '\r'])
+            )?;
         }
         Ok(())
     }
@@ -117,7 +152,10 @@ impl Renderer {
     ) -> fmt::Result {
         use fmt::Write as _;
         let sev = severity_style(f.severity);
-        let phi = f.phi_category.map(|c| format!(", Safe Harbor ({c:?}) {}", c.description())).unwrap_or_default();
+        let phi = f
+            .phi_category
+            .map(|c| format!(", Safe Harbor ({c:?}) {}", c.description()))
+            .unwrap_or_default();
         writeln!(
             out,
             "  {} {} {} {}",
@@ -137,7 +175,10 @@ impl Renderer {
             "    {} {}{}{}",
             self.paint(GUTTER, format_args!("{label} |")),
             snippet.before,
-            self.paint(sev.effects(Effects::BOLD | Effects::UNDERLINE), &snippet.span),
+            self.paint(
+                sev.effects(Effects::BOLD | Effects::UNDERLINE),
+                &snippet.span
+            ),
             snippet.after
         )?;
         writeln!(
@@ -147,7 +188,12 @@ impl Renderer {
             " ".repeat(snippet.before.chars().count()),
             self.paint(sev, "^".repeat(snippet.span.chars().count().max(1)))
         )?;
-        writeln!(out, "    {} {}", self.paint(GUTTER, format_args!("{pad} =")), f.explanation)?;
+        writeln!(
+            out,
+            "    {} {}",
+            self.paint(GUTTER, format_args!("{pad} =")),
+            f.explanation
+        )?;
         if let Some(s) = &f.suggestion {
             writeln!(
                 out,
@@ -167,9 +213,12 @@ impl Renderer {
             "not yet reportable: elements missing"
         };
         writeln!(out, "  {} {verdict}", self.paint(BOLD, "adverse event:"))?;
-        for (name, e) in
-            [("patient", &ae.patient), ("reporter", &ae.reporter), ("product", &ae.product), ("event", &ae.event)]
-        {
+        for (name, e) in [
+            ("patient", &ae.patient),
+            ("reporter", &ae.reporter),
+            ("product", &ae.product),
+            ("event", &ae.event),
+        ] {
             writeln!(out, "    {name:<9}{}", self.element(e))?;
         }
         Ok(())
@@ -179,7 +228,9 @@ impl Renderer {
         match (e.found, &e.text) {
             (true, Some(t)) => format!("found {t:?}"),
             (true, None) => "found".to_owned(),
-            (false, _) => self.paint(severity_style(Severity::Medium), "missing").to_string(),
+            (false, _) => self
+                .paint(severity_style(Severity::Medium), "missing")
+                .to_string(),
         }
     }
 }
@@ -200,7 +251,12 @@ impl Output for Human<'_> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let decisions: Vec<String> = s.decisions.iter().rev().map(|(d, n)| format!("{n} {d}")).collect();
+        let decisions: Vec<String> = s
+            .decisions
+            .iter()
+            .rev()
+            .map(|(d, n)| format!("{n} {d}"))
+            .collect();
         let plural = if s.messages == 1 { "" } else { "s" };
         let max = s.max_severity.map_or("none".to_owned(), |m| m.to_string());
         writeln!(
@@ -209,7 +265,11 @@ impl Output for Human<'_> {
             self.r.paint(BOLD, "summary:"),
             s.messages,
             s.with_findings,
-            if decisions.is_empty() { "none".to_owned() } else { decisions.join(", ") },
+            if decisions.is_empty() {
+                "none".to_owned()
+            } else {
+                decisions.join(", ")
+            },
             s.errors,
             if s.errors == 1 { "" } else { "s" },
         )?;
@@ -240,21 +300,29 @@ impl LineCursor {
         let start = floor_boundary(text, start.min(text.len()));
         let end = floor_boundary(text, end.clamp(start, text.len()));
         if self.field != Some(field) || self.pos > start {
-            *self = LineCursor { field: Some(field), pos: 0, line: 0 };
+            *self = LineCursor {
+                field: Some(field),
+                pos: 0,
+                line: 0,
+            };
         }
         let skipped = text.as_bytes().get(self.pos..start).unwrap_or_default();
         self.line += memchr::memchr_iter(b'\n', skipped).count();
         self.pos = start;
-        let line_start = memchr::memrchr(b'\n', text.as_bytes().get(..start).unwrap_or_default()).map_or(0, |i| i + 1);
-        let line_end =
-            memchr::memchr(b'\n', text.as_bytes().get(start..).unwrap_or_default()).map_or(text.len(), |i| start + i);
+        let line_start = memchr::memrchr(b'\n', text.as_bytes().get(..start).unwrap_or_default())
+            .map_or(0, |i| i + 1);
+        let line_end = memchr::memchr(b'\n', text.as_bytes().get(start..).unwrap_or_default())
+            .map_or(text.len(), |i| start + i);
         let span_end = end.min(line_end);
         let before = text.get(line_start..start).unwrap_or_default();
         let span = text.get(start..span_end).unwrap_or_default();
         let after = text.get(span_end..line_end).unwrap_or_default();
         let multi_line = end > line_end;
-        let snippet =
-            Snippet { before: clip_left(before), span: clip_span(span, multi_line), after: clip_right(after) };
+        let snippet = Snippet {
+            before: clip_left(before),
+            span: clip_span(span, multi_line),
+            after: clip_right(after),
+        };
         (self.line, snippet)
     }
 }
@@ -276,14 +344,20 @@ fn clip_left(s: &str) -> String {
     if n <= CONTEXT_CHARS {
         return s.chars().map(visible).collect();
     }
-    std::iter::once('…').chain(s.chars().skip(n - CONTEXT_CHARS + 1).map(visible)).collect()
+    std::iter::once('…')
+        .chain(s.chars().skip(n - CONTEXT_CHARS + 1).map(visible))
+        .collect()
 }
 
 fn clip_right(s: &str) -> String {
     if s.chars().count() <= CONTEXT_CHARS {
         return s.chars().map(visible).collect();
     }
-    s.chars().take(CONTEXT_CHARS - 1).map(visible).chain(std::iter::once('…')).collect()
+    s.chars()
+        .take(CONTEXT_CHARS - 1)
+        .map(visible)
+        .chain(std::iter::once('…'))
+        .collect()
 }
 
 fn clip_span(s: &str, continues: bool) -> String {
@@ -297,7 +371,10 @@ fn clip_span(s: &str, continues: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use screen::{Action, AdverseEventCandidate, Category, Decision, Message, PhiEntity, Report, SafeHarbor, Span};
+    use screen::{
+        Action, AdverseEventCandidate, Category, Decision, Message, PhiEntity, Report, SafeHarbor,
+        Span,
+    };
 
     fn finding(
         rule: &str,
@@ -307,7 +384,9 @@ mod tests {
         text: &str,
         needle: &str,
     ) -> Finding {
-        let start = text.find(needle).unwrap_or_else(|| panic!("{needle} not in {text}"));
+        let start = text
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in {text}"));
         Finding {
             rule_id: rule.to_owned(),
             category,
@@ -322,7 +401,11 @@ mod tests {
         }
     }
 
-    fn screened<'a>(message: &'a Message, report: &'a Report, redacted: Option<&'a str>) -> Screened<'a> {
+    fn screened<'a>(
+        message: &'a Message,
+        report: &'a Report,
+        redacted: Option<&'a str>,
+    ) -> Screened<'a> {
         Screened {
             source: "notes.txt",
             line: 3,
@@ -339,16 +422,35 @@ mod tests {
     fn phi_finding_with_suggestion_and_redaction() {
         let text = "Room 12B: call Jane at 555-201-3344 about her chemo";
         let message = Message::outgoing(text);
-        let mut phone = finding("phi.phone", Category::Phi, Severity::Critical, Action::Block, text, "555-201-3344");
+        let mut phone = finding(
+            "phi.phone",
+            Category::Phi,
+            Severity::Critical,
+            Action::Block,
+            text,
+            "555-201-3344",
+        );
         phone.phi_category = Some(SafeHarbor::D);
         phone.suggestion = Some("Move the conversation to a private, secure channel.".to_owned());
-        let mut name = finding("phi.name", Category::Phi, Severity::High, Action::Block, text, "Jane");
+        let mut name = finding(
+            "phi.name",
+            Category::Phi,
+            Severity::High,
+            Action::Block,
+            text,
+            "Jane",
+        );
         name.phi_category = Some(SafeHarbor::A);
         let report = Report {
             decision: Decision::Block,
             findings: vec![name.clone(), phone.clone()],
             phi: vec![
-                PhiEntity { category: SafeHarbor::A, span: name.span, text: "Jane".to_owned(), health_context: true },
+                PhiEntity {
+                    category: SafeHarbor::A,
+                    span: name.span,
+                    text: "Jane".to_owned(),
+                    health_context: true,
+                },
                 PhiEntity {
                     category: SafeHarbor::D,
                     span: phone.span,
@@ -376,7 +478,11 @@ mod tests {
         );
         let el = |t: &str| {
             let s = text.find(t).unwrap_or(0);
-            Element { found: true, span: Some(Span::new(s, s + t.len())), text: Some(t.to_owned()) }
+            Element {
+                found: true,
+                span: Some(Span::new(s, s + t.len())),
+                text: Some(t.to_owned()),
+            }
         };
         let report = Report {
             decision: Decision::Escalate,
@@ -384,7 +490,11 @@ mod tests {
             phi: vec![],
             adverse_event: Some(AdverseEventCandidate {
                 patient: el("my mother"),
-                reporter: Element { found: true, span: None, text: None },
+                reporter: Element {
+                    found: true,
+                    span: None,
+                    text: None,
+                },
                 product: el("Cardiolex"),
                 event: el("terrible rash"),
                 reportable: true,
@@ -406,19 +516,45 @@ mod tests {
     #[test]
     fn jsonl_item_with_id_long_line_tab_and_alt_text() {
         let filler = "very long preamble ".repeat(5);
-        let text = format!("{filler}\tbuy cheap meds now at http://rx-deals.example {}", "and more text ".repeat(6));
+        let text = format!(
+            "{filler}\tbuy cheap meds now at http://rx-deals.example {}",
+            "and more text ".repeat(6)
+        );
         let mut message = Message::incoming(text.as_str());
         message.attachments.alt_text = Some("photo of a wristband\nMRN 00123456".to_owned());
-        let spam =
-            finding("spam.pharmacy", Category::Spam, Severity::Medium, Action::Hide, &text, "buy cheap meds now");
-        let link =
-            finding("link.suspicious", Category::Link, Severity::Low, Action::Review, &text, "http://rx-deals.example");
+        let spam = finding(
+            "spam.pharmacy",
+            Category::Spam,
+            Severity::Medium,
+            Action::Hide,
+            &text,
+            "buy cheap meds now",
+        );
+        let link = finding(
+            "link.suspicious",
+            Category::Link,
+            Severity::Low,
+            Action::Review,
+            &text,
+            "http://rx-deals.example",
+        );
         let alt = message.attachments.alt_text.clone().unwrap_or_default();
-        let mut mrn = finding("phi.mrn", Category::Phi, Severity::High, Action::Hide, &alt, "MRN 00123456");
+        let mut mrn = finding(
+            "phi.mrn",
+            Category::Phi,
+            Severity::High,
+            Action::Hide,
+            &alt,
+            "MRN 00123456",
+        );
         mrn.field = Field::AltText;
         mrn.phi_category = Some(SafeHarbor::H);
-        let report =
-            Report { decision: Decision::Hide, findings: vec![spam, link, mrn], phi: vec![], adverse_event: None };
+        let report = Report {
+            decision: Decision::Hide,
+            findings: vec![spam, link, mrn],
+            phi: vec![],
+            adverse_event: None,
+        };
         let id = serde_json::Value::from("c-17");
         let item = Screened {
             source: "in.jsonl",
@@ -437,11 +573,30 @@ mod tests {
     fn colour_marks_the_span_and_severity() {
         let text = "I want to end it all";
         let message = Message::incoming(text);
-        let f = finding("crisis.ideation", Category::Crisis, Severity::Critical, Action::Escalate, text, "end it all");
-        let report = Report { decision: Decision::Escalate, findings: vec![f], phi: vec![], adverse_event: None };
+        let f = finding(
+            "crisis.ideation",
+            Category::Crisis,
+            Severity::Critical,
+            Action::Escalate,
+            text,
+            "end it all",
+        );
+        let report = Report {
+            decision: Decision::Escalate,
+            findings: vec![f],
+            phi: vec![],
+            adverse_event: None,
+        };
         let out = render(&screened(&message, &report, None), true);
-        let red_bold_underline = AnsiColor::Red.on_default().effects(Effects::BOLD | Effects::UNDERLINE);
-        assert!(out.contains(&format!("{red_bold_underline}end it all{red_bold_underline:#}")), "{out:?}");
+        let red_bold_underline = AnsiColor::Red
+            .on_default()
+            .effects(Effects::BOLD | Effects::UNDERLINE);
+        assert!(
+            out.contains(&format!(
+                "{red_bold_underline}end it all{red_bold_underline:#}"
+            )),
+            "{out:?}"
+        );
         assert!(!render(&screened(&message, &report, None), false).contains('\x1b'));
     }
 
@@ -452,7 +607,14 @@ mod tests {
         assert_eq!(c.locate(text, Field::Text, 2, 3).0, 1);
         let (line, snip) = c.locate(text, Field::Text, 7, 99);
         assert_eq!(line, 2);
-        assert_eq!(snip, Snippet { before: "c ".to_owned(), span: "é d".to_owned(), after: String::new() });
+        assert_eq!(
+            snip,
+            Snippet {
+                before: "c ".to_owned(),
+                span: "é d".to_owned(),
+                after: String::new()
+            }
+        );
         assert_eq!(c.locate(text, Field::Text, 0, 1).0, 0);
     }
 }

@@ -44,18 +44,34 @@ impl Input {
             return Ok(Input::from_reader(STDIN, Box::new(io::stdin().lock())));
         }
         let file = File::open(path).with_context(|| format!("cannot open {path}"))?;
-        let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-        Ok(Input { name: path.to_owned(), len, reader: Box::new(BufReader::with_capacity(1 << 16, file)) })
+        let len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        Ok(Input {
+            name: path.to_owned(),
+            len,
+            reader: Box::new(BufReader::with_capacity(1 << 16, file)),
+        })
     }
 
     /// Wrap any reader (used by the benchmark's generated stream).
     pub fn from_reader(name: &str, reader: Box<dyn BufRead>) -> Input {
-        Input { name: name.to_owned(), len: None, reader }
+        Input {
+            name: name.to_owned(),
+            len: None,
+            reader,
+        }
     }
 
     /// The kind implied by the name: `.jsonl` files are JSON Lines, everything else text.
     pub fn default_kind(&self) -> InputKind {
-        if self.name.ends_with(".jsonl") { InputKind::Jsonl } else { InputKind::Text }
+        if self.name.ends_with(".jsonl") {
+            InputKind::Jsonl
+        } else {
+            InputKind::Text
+        }
     }
 }
 
@@ -107,20 +123,26 @@ pub(crate) fn read_all(
     let name = input.name.clone();
     match (opts.kind, opts.per_line) {
         (InputKind::Text, false) => {
-            let item =
-                read_whole_text(&mut input.reader, opts.direction).with_context(|| format!("cannot read {name}"))?;
+            let item = read_whole_text(&mut input.reader, opts.direction)
+                .with_context(|| format!("cannot read {name}"))?;
             let done = item.as_ref().map_or(0, |r| r.message.text.len() as u64);
             each(item, done)
         }
         (kind, _) => {
             let mut lines = Lines::new(&mut input.reader);
             let mut buf = Vec::new();
-            while let Some(line) = lines.next_line(&mut buf).with_context(|| format!("cannot read {name}"))? {
+            while let Some(line) = lines
+                .next_line(&mut buf)
+                .with_context(|| format!("cannot read {name}"))?
+            {
                 let item = if line.too_long {
                     Some(Err(RecordError {
                         line: line.number,
                         id: None,
-                        message: format!("line is longer than {} MiB; skipped", MAX_LINE_BYTES >> 20),
+                        message: format!(
+                            "line is longer than {} MiB; skipped",
+                            MAX_LINE_BYTES >> 20
+                        ),
                     }))
                 } else {
                     match kind {
@@ -140,7 +162,9 @@ pub(crate) fn read_all(
 fn read_whole_text(reader: &mut dyn BufRead, direction: Direction) -> io::Result<Item> {
     let mut bytes = Vec::new();
     // One byte past the limit is enough to know the message is too large without reading it all.
-    reader.take(MAX_MESSAGE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    reader
+        .take(MAX_MESSAGE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Ok(Err(RecordError {
             line: 1,
@@ -153,7 +177,11 @@ fn read_whole_text(reader: &mut dyn BufRead, direction: Direction) -> io::Result
             line: 1,
             byte_offset: Some(0),
             id: None,
-            message: Message { text, direction, ..Message::default() },
+            message: Message {
+                text,
+                direction,
+                ..Message::default()
+            },
         }),
         Err(e) => {
             let bytes = e.as_bytes();
@@ -182,7 +210,11 @@ fn text_line(buf: &[u8], line: LineInfo, direction: Direction) -> Option<Item> {
             line: line.number,
             byte_offset: Some(line.offset),
             id: None,
-            message: Message { text: text.to_owned(), direction, ..Message::default() },
+            message: Message {
+                text: text.to_owned(),
+                direction,
+                ..Message::default()
+            },
         }),
         Err(e) => Err(RecordError {
             line: line.number,
@@ -229,10 +261,15 @@ fn json_line(buf: &[u8], line: usize, direction: Direction) -> Option<Item> {
     let parsed: JsonMessage = match serde_json::from_slice(buf) {
         Ok(m) => m,
         Err(e) => {
-            let id = serde_json::from_slice::<JsonId>(buf).ok().and_then(|j| j.id).filter(valid_id);
+            let id = serde_json::from_slice::<JsonId>(buf)
+                .ok()
+                .and_then(|j| j.id)
+                .filter(valid_id);
             // serde's own "at line 1 column N" would read as the file's line 1: keep the column only.
             let text = e.to_string();
-            let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
+            let what = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(w, _)| w);
             let message = format!("invalid JSON at column {}: {what}", e.column());
             return Some(Err(RecordError { line, id, message }));
         }
@@ -241,7 +278,11 @@ fn json_line(buf: &[u8], line: usize, direction: Direction) -> Option<Item> {
     if let Some(id) = &id
         && !valid_id(id)
     {
-        return Some(Err(RecordError { line, id: None, message: "`id` must be a string or a number".to_owned() }));
+        return Some(Err(RecordError {
+            line,
+            id: None,
+            message: "`id` must be a string or a number".to_owned(),
+        }));
     }
     Some(Ok(Record {
         line,
@@ -281,7 +322,11 @@ struct Lines<'r> {
 
 impl<'r> Lines<'r> {
     fn new(reader: &'r mut dyn BufRead) -> Self {
-        Lines { reader, number: 0, offset: 0 }
+        Lines {
+            reader,
+            number: 0,
+            offset: 0,
+        }
     }
 
     /// Read the next line into `buf` without its `\n` or `\r\n`; `None` at the end.
@@ -328,7 +373,11 @@ impl<'r> Lines<'r> {
             }
         }
         self.number += 1;
-        Ok(Some(LineInfo { number: self.number, offset: start, too_long }))
+        Ok(Some(LineInfo {
+            number: self.number,
+            offset: start,
+            too_long,
+        }))
     }
 }
 
@@ -338,7 +387,11 @@ mod tests {
 
     fn read(kind: InputKind, per_line: bool, data: &'static [u8]) -> Vec<Item> {
         let mut input = Input::from_reader("t", Box::new(data));
-        let opts = ReadOptions { kind, per_line, direction: Direction::Incoming };
+        let opts = ReadOptions {
+            kind,
+            per_line,
+            direction: Direction::Incoming,
+        };
         let mut items = Vec::new();
         read_all(&mut input, opts, |item, _| {
             items.push(item);
@@ -355,16 +408,31 @@ mod tests {
             false,
             b"{\"id\":7,\"text\":\"a\"}\n\n{\"id\":\"x\",\"text\":\"b\",\"direction\":\"outgoing\"}\r\n",
         );
-        let [Ok(a), Ok(b)] = items.as_slice() else { panic!("{items:?}") };
-        assert_eq!((a.line, a.id.as_ref(), a.message.text.as_str()), (1, Some(&Value::from(7)), "a"));
-        assert_eq!((b.line, b.id.as_ref(), b.message.direction), (3, Some(&Value::from("x")), Direction::Outgoing));
+        let [Ok(a), Ok(b)] = items.as_slice() else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            (a.line, a.id.as_ref(), a.message.text.as_str()),
+            (1, Some(&Value::from(7)), "a")
+        );
+        assert_eq!(
+            (b.line, b.id.as_ref(), b.message.direction),
+            (3, Some(&Value::from("x")), Direction::Outgoing)
+        );
     }
 
     #[test]
     fn jsonl_errors_name_the_problem_and_keep_the_id() {
-        let items = read(InputKind::Jsonl, false, b"{\"id\":3}\n{not json\n{\"id\":[1],\"text\":\"a\"}\n");
-        let msgs: Vec<(usize, Option<Value>, String)> =
-            items.into_iter().filter_map(Result::err).map(|e| (e.line, e.id, e.message)).collect();
+        let items = read(
+            InputKind::Jsonl,
+            false,
+            b"{\"id\":3}\n{not json\n{\"id\":[1],\"text\":\"a\"}\n",
+        );
+        let msgs: Vec<(usize, Option<Value>, String)> = items
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| (e.line, e.id, e.message))
+            .collect();
         assert_eq!(msgs.len(), 3);
         assert_eq!((msgs[0].0, msgs[0].1.clone()), (1, Some(Value::from(3))));
         assert!(msgs[0].2.contains("missing field `text`"), "{}", msgs[0].2);
@@ -375,16 +443,30 @@ mod tests {
     #[test]
     fn whole_text_reports_line_and_byte_of_bad_utf8() {
         let items = read(InputKind::Text, false, b"ok\nfine \xff here\n");
-        let [Err(e)] = items.as_slice() else { panic!("{items:?}") };
+        let [Err(e)] = items.as_slice() else {
+            panic!("{items:?}")
+        };
         assert_eq!(e.line, 2);
-        assert_eq!(e.message, "invalid UTF-8 at byte offset 8 (line 2, byte 6 of the line)");
+        assert_eq!(
+            e.message,
+            "invalid UTF-8 at byte offset 8 (line 2, byte 6 of the line)"
+        );
     }
 
     #[test]
     fn per_line_text_skips_blank_lines_and_records_offsets() {
         let items = read(InputKind::Text, true, b"first\n\n  \nsecond");
-        let recs: Vec<(usize, Option<u64>, String)> =
-            items.into_iter().flatten().map(|r| (r.line, r.byte_offset, r.message.text)).collect();
-        assert_eq!(recs, vec![(1, Some(0), "first".to_owned()), (4, Some(10), "second".to_owned())]);
+        let recs: Vec<(usize, Option<u64>, String)> = items
+            .into_iter()
+            .flatten()
+            .map(|r| (r.line, r.byte_offset, r.message.text))
+            .collect();
+        assert_eq!(
+            recs,
+            vec![
+                (1, Some(0), "first".to_owned()),
+                (4, Some(10), "second".to_owned())
+            ]
+        );
     }
 }

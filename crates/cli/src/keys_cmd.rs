@@ -39,12 +39,20 @@ fn rotate(db: &DbArgs) -> anyhow::Result<()> {
         );
     }
     db::block_on(db::with_store(db, IfMissing::Refuse, async |store| {
-        let summary = store.rotate_key(&Actor::cli()).await.context("key rotation failed")?;
+        let summary = store
+            .rotate_key(&Actor::cli())
+            .await
+            .context("key rotation failed")?;
         println!(
             "re-sealed {} TOTP secret(s) and {} channel credential(s) with the new key",
             summary.totp_secrets, summary.channel_credentials
         );
-        println!("key {} replaced by key {} in {}", summary.old_key_id, summary.new_key_id, key_file.display());
+        println!(
+            "key {} replaced by key {} in {}",
+            summary.old_key_id,
+            summary.new_key_id,
+            key_file.display()
+        );
         if let Some(old) = &summary.old_key_file {
             println!(
                 "the previous key is kept as {}: backups made before now need it; delete it once they are no longer kept",

@@ -121,10 +121,16 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker_cmd::run(args).map(|()| exit::CLEAN),
         Command::Screen(args) => screen_cmd::run(&args),
         Command::Rules { format } => rules::run(format == TableFormat::Json).map(|()| exit::CLEAN),
-        Command::Eval { shared, write } => eval::run(shared, write.as_deref()).map(|()| exit::CLEAN),
+        Command::Eval { shared, write } => {
+            eval::run(shared, write.as_deref()).map(|()| exit::CLEAN)
+        }
         Command::Bench(args) => bench::run(&args).map(|()| exit::CLEAN),
-        Command::Train(TrainCommand::Adr { shared, out }) => train::adr(shared, &out).map(|()| exit::CLEAN),
-        Command::Train(TrainCommand::Names { shared, out }) => train::names(shared, &out).map(|()| exit::CLEAN),
+        Command::Train(TrainCommand::Adr { shared, out }) => {
+            train::adr(shared, &out).map(|()| exit::CLEAN)
+        }
+        Command::Train(TrainCommand::Names { shared, out }) => {
+            train::names(shared, &out).map(|()| exit::CLEAN)
+        }
         Command::User(args) => user_cmd::run(args),
         Command::Audit(args) => audit_cmd::run(args),
         Command::Backup(args) => backup_cmd::backup(args).map(|()| exit::CLEAN),
@@ -145,5 +151,7 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

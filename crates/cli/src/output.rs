@@ -95,7 +95,11 @@ pub(crate) trait Output {
 }
 
 /// Build the writer for `format` over `w`.
-pub(crate) fn make<'w>(format: Format, w: Box<dyn Write + 'w>, color: bool) -> Box<dyn Output + 'w> {
+pub(crate) fn make<'w>(
+    format: Format,
+    w: Box<dyn Write + 'w>,
+    color: bool,
+) -> Box<dyn Output + 'w> {
     match format {
         Format::Human => Box::new(Human::new(w, color)),
         Format::Json => Box::new(Json { w, first: true }),
@@ -119,7 +123,13 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     fn new(item: &Screened<'a>) -> Self {
-        Record { id: item.id, source: item.source, line: item.line, report: item.report, redacted: item.redacted }
+        Record {
+            id: item.id,
+            source: item.source,
+            line: item.line,
+            report: item.report,
+            redacted: item.redacted,
+        }
     }
 }
 
@@ -135,7 +145,12 @@ struct ErrorRecord<'a> {
 
 impl<'a> ErrorRecord<'a> {
     fn new(item: &Failed<'a>) -> Self {
-        ErrorRecord { id: item.id, source: item.source, line: item.line, error: item.error }
+        ErrorRecord {
+            id: item.id,
+            source: item.source,
+            line: item.line,
+            error: item.error,
+        }
     }
 }
 
@@ -183,7 +198,8 @@ impl Output for Json<'_> {
     }
 
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
-        self.w.write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
+        self.w
+            .write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
         self.w.flush()
     }
 }

@@ -36,10 +36,21 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
 }
 
 fn write_table(w: &mut dyn Write, rules: &[&RuleInfo]) -> io::Result<()> {
-    let header = ["RULE", "CATEGORY", "SEVERITY", "INCOMING", "OUTGOING", "SUMMARY"];
+    let header = [
+        "RULE", "CATEGORY", "SEVERITY", "INCOMING", "OUTGOING", "SUMMARY",
+    ];
     let rows: Vec<[&str; 6]> = rules
         .iter()
-        .map(|r| [r.id, r.category.as_str(), r.severity.as_str(), action(r.incoming), action(r.outgoing), r.summary])
+        .map(|r| {
+            [
+                r.id,
+                r.category.as_str(),
+                r.severity.as_str(),
+                action(r.incoming),
+                action(r.outgoing),
+                r.summary,
+            ]
+        })
         .collect();
     let mut width = header.map(str::len);
     for row in &rows {

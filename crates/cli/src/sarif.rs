@@ -37,8 +37,17 @@ pub(crate) struct Sarif<'w> {
 impl<'w> Sarif<'w> {
     /// A writer over `w`.
     pub fn new(w: Box<dyn Write + 'w>) -> Self {
-        let rule_index = screen::rules::all().enumerate().map(|(i, r)| (r.id, i)).collect();
-        Sarif { w, rule_index, artifacts: Vec::new(), results: Vec::new(), notifications: Vec::new() }
+        let rule_index = screen::rules::all()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        Sarif {
+            w,
+            rule_index,
+            artifacts: Vec::new(),
+            results: Vec::new(),
+            notifications: Vec::new(),
+        }
     }
 
     fn artifact(&mut self, source: &str) -> usize {
@@ -53,7 +62,11 @@ impl<'w> Sarif<'w> {
 }
 
 fn uri(source: &str) -> &str {
-    if source == crate::input::STDIN { "stdin" } else { source }
+    if source == crate::input::STDIN {
+        "stdin"
+    } else {
+        source
+    }
 }
 
 impl Output for Sarif<'_> {
@@ -81,9 +94,12 @@ impl Output for Sarif<'_> {
                     Some(id) => id.to_string(),
                     None => format!("line {}", item.line),
                 };
-                let field = if f.field == Field::AltText { "attachments.alt_text" } else { "text" };
-                location["logicalLocations"] =
-                    json!([{ "name": name, "kind": "object", "fullyQualifiedName": format!("{name}.{field}") }]);
+                let field = if f.field == Field::AltText {
+                    "attachments.alt_text"
+                } else {
+                    "text"
+                };
+                location["logicalLocations"] = json!([{ "name": name, "kind": "object", "fullyQualifiedName": format!("{name}.{field}") }]);
             }
             let mut result = json!({
                 "ruleId": f.rule_id,
@@ -136,7 +152,11 @@ impl Output for Sarif<'_> {
                 })
             })
             .collect();
-        let artifacts: Vec<Value> = self.artifacts.iter().map(|a| json!({ "location": { "uri": uri(a) } })).collect();
+        let artifacts: Vec<Value> = self
+            .artifacts
+            .iter()
+            .map(|a| json!({ "location": { "uri": uri(a) } }))
+            .collect();
         let log = json!({
             "$schema": SCHEMA,
             "version": "2.1.0",

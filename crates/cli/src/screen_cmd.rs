@@ -99,8 +99,8 @@ pub(crate) fn load_screener(policy: Option<&std::path::Path>) -> anyhow::Result<
     let policy = match policy {
         None => Policy::default(),
         Some(path) => {
-            let src =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+            let src = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read policy {}", path.display()))?;
             Policy::from_toml(&src).with_context(|| format!("policy {}", path.display()))?
         }
     };
@@ -113,30 +113,58 @@ pub(crate) fn run(args: &ScreenArgs) -> anyhow::Result<u8> {
     let color = match args.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
+        ColorArg::Auto => {
+            anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
+        }
     };
     let stdout = io::stdout().lock();
-    let mut out = output::make(args.format, Box::new(io::BufWriter::with_capacity(1 << 16, stdout)), color);
-    let files: Vec<&str> =
-        if args.files.is_empty() { vec!["-"] } else { args.files.iter().map(String::as_str).collect() };
+    let mut out = output::make(
+        args.format,
+        Box::new(io::BufWriter::with_capacity(1 << 16, stdout)),
+        color,
+    );
+    let files: Vec<&str> = if args.files.is_empty() {
+        vec!["-"]
+    } else {
+        args.files.iter().map(String::as_str).collect()
+    };
     let mut summary = Summary::default();
     let direction = match args.direction {
         Some(DirectionArg::Outgoing) => Direction::Outgoing,
         Some(DirectionArg::Incoming) | None => Direction::Incoming,
     };
-    let opts = Options { redact: args.redact, progress: io::stderr().is_terminal() };
+    let opts = Options {
+        redact: args.redact,
+        progress: io::stderr().is_terminal(),
+    };
     for file in files {
         let mut input = Input::open(file)?;
         let kind = args.input.unwrap_or_else(|| input.default_kind());
-        let read = ReadOptions { kind, per_line: args.per_line, direction };
-        screen_input(&screener, &mut input, read, opts, out.as_mut(), &mut summary)?;
+        let read = ReadOptions {
+            kind,
+            per_line: args.per_line,
+            direction,
+        };
+        screen_input(
+            &screener,
+            &mut input,
+            read,
+            opts,
+            out.as_mut(),
+            &mut summary,
+        )?;
     }
     out.finish(&summary)?;
     if summary.errors > 0 {
-        eprintln!("error: {} message(s) could not be screened (see above)", summary.errors);
+        eprintln!(
+            "error: {} message(s) could not be screened (see above)",
+            summary.errors
+        );
         return Ok(exit::ERROR);
     }
-    let failing = summary.max_severity.is_some_and(|s| s >= Severity::from(args.fail_on));
+    let failing = summary
+        .max_severity
+        .is_some_and(|s| s >= Severity::from(args.fail_on));
     Ok(if failing { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -159,13 +187,18 @@ pub(crate) fn screen_input(
     out: &mut dyn Output,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let bar = input.len.filter(|&n| opts.progress && n >= PROGRESS_MIN_BYTES).map(|n| {
-        let bar = ProgressBar::new(n);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
-            bar.set_style(style);
-        }
-        bar
-    });
+    let bar = input
+        .len
+        .filter(|&n| opts.progress && n >= PROGRESS_MIN_BYTES)
+        .map(|n| {
+            let bar = ProgressBar::new(n);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
     let source = input.name.clone();
     let per_line = read.per_line || read.kind == InputKind::Jsonl;
     let mut redacted = String::new();
@@ -193,15 +226,28 @@ pub(crate) fn screen_input(
                     out.report(&item)?;
                     return Ok(());
                 }
-                Err(e) => input::RecordError { line: rec.line, id: rec.id, message: e.to_string() },
+                Err(e) => input::RecordError {
+                    line: rec.line,
+                    id: rec.id,
+                    message: e.to_string(),
+                },
             },
             Err(e) => e,
         };
         summary.errors += 1;
-        let loc = if per_line { format!("{source}:{}", failure.line) } else { source.clone() };
+        let loc = if per_line {
+            format!("{source}:{}", failure.line)
+        } else {
+            source.clone()
+        };
         // In jsonl/json the error also goes in the output, in place, so results stay aligned.
         eprintln!("error: {loc}: {}", failure.message);
-        out.failed(&Failed { source: &source, line: failure.line, id: failure.id.as_ref(), error: &failure.message })?;
+        out.failed(&Failed {
+            source: &source,
+            line: failure.line,
+            id: failure.id.as_ref(),
+            error: &failure.message,
+        })?;
         Ok(())
     })?;
     if let Some(bar) = bar {

@@ -35,7 +35,10 @@ pub(crate) struct ServeArgs {
 /// Runs the server until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ROUNDS_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROUNDS_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .init();
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(bind) = args.bind {
@@ -43,7 +46,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
-    } else if args.demo && config.database_url.is_none() && std::env::var_os("ROUNDS_DATA_DIR").is_none() {
+    } else if args.demo
+        && config.database_url.is_none()
+        && std::env::var_os("ROUNDS_DATA_DIR").is_none()
+    {
         // Keep the sandbox out of a real installation's database unless asked to share it.
         config.data_dir = PathBuf::from("rounds-demo-data");
     }
@@ -53,34 +59,67 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.no_publisher {
         config.publishing.worker = false;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, args.demo))
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let reach = connectors::Reach::allowing_private(config.publishing.allow_private_hosts);
     let publishing = config.publishing.worker.then(|| PublisherOptions {
         lease: std::time::Duration::from_secs(config.publishing.lease_secs.max(1)),
         ..PublisherOptions::default()
     });
     let url = config.database_url();
-    let store = Store::open(&url, &config.key_file()).await.with_context(|| format!("cannot open the database {url}"))?;
-    let logins = if demo { Some(rounds_demo::seed(&store).await.context("cannot seed the demo sandbox")?) } else { None };
+    let store = Store::open(&url, &config.key_file())
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    let logins = if demo {
+        Some(
+            rounds_demo::seed(&store)
+                .await
+                .context("cannot seed the demo sandbox")?,
+        )
+    } else {
+        None
+    };
     let set_up = store.is_set_up().await?;
-    let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let app = if demo && config.policy_file.is_none() { App::with_policy(store.clone(), config, rounds_demo::policy())? } else { App::new(store.clone(), config)? };
-    println!("Rounds is running at http://{addr}/  (database: {})", redact_password(&url));
+    let app = if demo && config.policy_file.is_none() {
+        App::with_policy(store.clone(), config, rounds_demo::policy())?
+    } else {
+        App::new(store.clone(), config)?
+    };
+    println!(
+        "Rounds is running at http://{addr}/  (database: {})",
+        redact_password(&url)
+    );
     match logins {
         Some(logins) => println!("\n{logins}"),
-        None if !set_up => println!("First start: open http://{addr}/setup to create your organization and its administrator."),
+        None if !set_up => println!(
+            "First start: open http://{addr}/setup to create your organization and its administrator."
+        ),
         None => {}
     }
     // One signal stops both the web app and the publisher.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stop = std::sync::Arc::new(stop);
     let publisher = publishing.map(|options| {
-        let publisher = Publisher::new(store.clone(), connectors::http_client(), jobs::worker_id(), options);
-        println!("Publishing scheduled posts as worker {}.", publisher.worker_id());
+        let publisher = Publisher::new(
+            store.clone(),
+            connectors::http_client(reach),
+            jobs::worker_id(),
+            options,
+        );
+        println!(
+            "Publishing scheduled posts as worker {}.",
+            publisher.worker_id()
+        );
         tokio::spawn(publisher.run(stopped_signal(stopped.clone())))
     });
     println!("Press Ctrl-C to stop.");
@@ -153,7 +192,13 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_console() {
-        assert_eq!(redact_password("postgres://rounds:s3cret@db/rounds"), "postgres://rounds:***@db/rounds");
-        assert_eq!(redact_password("sqlite://rounds-data/rounds.db"), "sqlite://rounds-data/rounds.db");
+        assert_eq!(
+            redact_password("postgres://rounds:s3cret@db/rounds"),
+            "postgres://rounds:***@db/rounds"
+        );
+        assert_eq!(
+            redact_password("sqlite://rounds-data/rounds.db"),
+            "sqlite://rounds-data/rounds.db"
+        );
     }
 }

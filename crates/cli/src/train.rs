@@ -20,8 +20,13 @@ fn write(
     train: impl Fn(&Path) -> Result<Vec<u8>, rounds_eval::EvalError>,
 ) -> anyhow::Result<()> {
     let shared = crate::eval::shared_folder(shared)?;
-    let weights = train(&shared).with_context(|| format!("training on {} failed", shared.display()))?;
+    let weights =
+        train(&shared).with_context(|| format!("training on {} failed", shared.display()))?;
     std::fs::write(out, &weights).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("wrote {} ({} bytes); rebuild to embed it, then run `rounds eval`", out.display(), weights.len());
+    println!(
+        "wrote {} ({} bytes); rebuild to embed it, then run `rounds eval`",
+        out.display(),
+        weights.len()
+    );
     Ok(())
 }

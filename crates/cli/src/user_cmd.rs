@@ -137,7 +137,9 @@ pub(crate) fn run(args: UserArgs) -> anyhow::Result<u8> {
             }))?;
         }
         UserCommand::Other(other) => {
-            db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| change(store, other).await))?
+            db::block_on(db::with_store(&db, IfMissing::Refuse, async |store| {
+                change(store, other).await
+            }))?
         }
     }
     Ok(exit::CLEAN)
@@ -151,7 +153,11 @@ fn new_org(add: &AddArgs) -> anyhow::Result<Option<NewOrg>> {
     if add.role != Role::Admin {
         bail!("the first user of a new organization must be an admin (--role admin)");
     }
-    Ok(Some(NewOrg { name: check_name("organization name", name, MAX_NAME_CHARS)?, kind, is_demo: false }))
+    Ok(Some(NewOrg {
+        name: check_name("organization name", name, MAX_NAME_CHARS)?,
+        kind,
+        is_demo: false,
+    }))
 }
 
 /// The user `rounds user add` creates, with the password read, checked and hashed.
@@ -161,7 +167,12 @@ fn new_user(add: &AddArgs) -> anyhow::Result<NewUser> {
     let password = read_password(add.password_stdin)?;
     check_password(&password, Some(&email))?;
     let password_hash = hash_password(&password)?;
-    Ok(NewUser { email, display_name, role: add.role, password_hash })
+    Ok(NewUser {
+        email,
+        display_name,
+        role: add.role,
+        password_hash,
+    })
 }
 
 /// Every subcommand but `add`.
@@ -183,13 +194,18 @@ async fn change(store: &Store, command: OtherCommand) -> anyhow::Result<()> {
             store.set_role(user.id, role, &cli_in(&user)).await?;
             println!("{}: role {} → {role}", user.email, user.role);
             if role.requires_mfa() && !user.mfa_enabled {
-                println!("note: the {role} role needs a second factor; they will be asked to enrol at next sign-in");
+                println!(
+                    "note: the {role} role needs a second factor; they will be asked to enrol at next sign-in"
+                );
             }
         }
         OtherCommand::ResetMfa { email } => {
             let user = find(store, &email).await?;
             store.reset_mfa(user.id, &cli_in(&user)).await?;
-            println!("removed the second factor of {} and signed them out everywhere", user.email);
+            println!(
+                "removed the second factor of {} and signed them out everywhere",
+                user.email
+            );
         }
         OtherCommand::RevokeSessions { email } => {
             let user = find(store, &email).await?;
@@ -203,30 +219,67 @@ async fn change(store: &Store, command: OtherCommand) -> anyhow::Result<()> {
 /// The command line acting on `user`: the event belongs to the user's organization, so the
 /// organization's own audit view shows it.
 fn cli_in(user: &User) -> Actor {
-    Actor { org_id: Some(user.org_id), ..Actor::cli() }
+    Actor {
+        org_id: Some(user.org_id),
+        ..Actor::cli()
+    }
 }
 
 /// The user with this sign-in email, or an error saying there is none.
 async fn find(store: &Store, raw: &str) -> anyhow::Result<User> {
     let email = Email::parse(raw)?;
-    store.user_by_email(&email).await?.with_context(|| format!("no user with email {email}"))
+    store
+        .user_by_email(&email)
+        .await?
+        .with_context(|| format!("no user with email {email}"))
 }
 
-async fn add_user(store: &Store, user: &NewUser, setup: Option<&NewOrg>, org: Option<i64>) -> anyhow::Result<()> {
+async fn add_user(
+    store: &Store,
+    user: &NewUser,
+    setup: Option<&NewOrg>,
+    org: Option<i64>,
+) -> anyhow::Result<()> {
     let orgs = store.orgs().await?;
     if let Some(new_org) = setup {
         if let Some(existing) = orgs.first() {
-            bail!("Rounds is already set up (organization {}); drop --org-name and --org-kind", describe(existing));
+            bail!(
+                "Rounds is already set up (organization {}); drop --org-name and --org-kind",
+                describe(existing)
+            );
         }
-        let (org, admin) = store.complete_setup(new_org, user, None).await.context("set-up failed")?;
-        println!("set up {} and added {} ({}) as its first admin", describe(&org), admin.email, admin.role);
+        let (org, admin) = store
+            .complete_setup(new_org, user, None)
+            .await
+            .context("set-up failed")?;
+        println!(
+            "set up {} and added {} ({}) as its first admin",
+            describe(&org),
+            admin.email,
+            admin.role
+        );
         return Ok(());
     }
     let org_id = pick_org(&orgs, org)?;
-    let created = store.create_user(org_id, user, &Actor { org_id: Some(org_id), ..Actor::cli() }).await?;
-    println!("added {} ({}) to organization {}", created.email, created.role, org_id);
+    let created = store
+        .create_user(
+            org_id,
+            user,
+            &Actor {
+                org_id: Some(org_id),
+                ..Actor::cli()
+            },
+        )
+        .await?;
+    println!(
+        "added {} ({}) to organization {}",
+        created.email, created.role, org_id
+    );
     if created.role.requires_mfa() {
-        println!("note: the {} role needs a second factor; they will be asked to enrol at first sign-in", created.role);
+        println!(
+            "note: the {} role needs a second factor; they will be asked to enrol at first sign-in",
+            created.role
+        );
     }
     Ok(())
 }
@@ -240,15 +293,26 @@ fn pick_org(orgs: &[Org], wanted: Option<i64>) -> anyhow::Result<i64> {
         ),
         (_, Some(id)) => match orgs.iter().find(|o| o.id == id) {
             Some(o) => Ok(o.id),
-            None => bail!("no organization with id {id} (there are: {})", list_orgs(orgs)),
+            None => bail!(
+                "no organization with id {id} (there are: {})",
+                list_orgs(orgs)
+            ),
         },
         ([only], None) => Ok(only.id),
-        (_, None) => bail!("there are several organizations; choose one with --org ({})", list_orgs(orgs)),
+        (_, None) => bail!(
+            "there are several organizations; choose one with --org ({})",
+            list_orgs(orgs)
+        ),
     }
 }
 
 fn describe(org: &Org) -> String {
-    format!("{} \"{}\"{}", org.id, org.name, if org.is_demo { " (demo)" } else { "" })
+    format!(
+        "{} \"{}\"{}",
+        org.id,
+        org.name,
+        if org.is_demo { " (demo)" } else { "" }
+    )
 }
 
 fn list_orgs(orgs: &[Org]) -> String {
@@ -259,7 +323,10 @@ async fn list(store: &Store, org: Option<i64>, format: ListFormat) -> anyhow::Re
     let orgs = store.orgs().await?;
     let org_ids: Vec<i64> = match org {
         Some(id) if orgs.iter().any(|o| o.id == id) => vec![id],
-        Some(id) => bail!("no organization with id {id} (there are: {})", list_orgs(&orgs)),
+        Some(id) => bail!(
+            "no organization with id {id} (there are: {})",
+            list_orgs(&orgs)
+        ),
         None => orgs.iter().map(|o| o.id).collect(),
     };
     let mut users = Vec::new();
@@ -298,11 +365,20 @@ fn write_table(out: &mut impl Write, rows: &[UserRow<'_>]) -> io::Result<()> {
                 r.role.to_string(),
                 if r.mfa_enabled { "on" } else { "off" }.to_owned(),
                 if r.disabled { "yes" } else { "no" }.to_owned(),
-                r.last_login_at.map_or_else(|| "never".to_owned(), format_ms),
+                r.last_login_at
+                    .map_or_else(|| "never".to_owned(), format_ms),
             ]
         })
         .collect();
-    let header = ["ORG", "EMAIL", "NAME", "ROLE", "MFA", "DISABLED", "LAST SIGN-IN"];
+    let header = [
+        "ORG",
+        "EMAIL",
+        "NAME",
+        "ROLE",
+        "MFA",
+        "DISABLED",
+        "LAST SIGN-IN",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -310,7 +386,11 @@ fn write_table(out: &mut impl Write, rows: &[UserRow<'_>]) -> io::Result<()> {
         }
     }
     let line = |out: &mut dyn Write, cells: [&str; 7]| -> io::Result<()> {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         writeln!(out, "{}", padded.join("  ").trim_end())
     };
     line(out, header)?;
@@ -329,7 +409,10 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     let stdin = io::stdin();
     if from_stdin || !stdin.is_terminal() {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
         let password = line.strip_suffix('\n').unwrap_or(&line);
         let password = password.strip_suffix('\r').unwrap_or(password);
         if password.is_empty() {
@@ -350,7 +433,9 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
     eprint!("{prompt}");
     io::stderr().flush()?;
-    stty("-echo").context("cannot turn off terminal echo; pipe the password in with --password-stdin instead")?;
+    stty("-echo").context(
+        "cannot turn off terminal echo; pipe the password in with --password-stdin instead",
+    )?;
     let mut line = String::new();
     let read = io::stdin().lock().read_line(&mut line);
     let restored = stty("echo");
@@ -361,7 +446,10 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
 }
 
 fn stty(setting: &str) -> anyhow::Result<()> {
-    let status = Command::new("stty").arg(setting).stdin(Stdio::inherit()).status()?;
+    let status = Command::new("stty")
+        .arg(setting)
+        .stdin(Stdio::inherit())
+        .status()?;
     if !status.success() {
         bail!("stty {setting} failed ({status})");
     }
@@ -373,7 +461,13 @@ mod tests {
     use super::*;
 
     fn org(id: i64, is_demo: bool) -> Org {
-        Org { id, name: format!("Org {id}"), kind: OrgKind::Hospital, is_demo, created_at: 0 }
+        Org {
+            id,
+            name: format!("Org {id}"),
+            kind: OrgKind::Hospital,
+            is_demo,
+            created_at: 0,
+        }
     }
 
     #[test]
@@ -382,7 +476,10 @@ mod tests {
         let two = [org(1, false), org(2, true)];
         assert_eq!(pick_org(&two, Some(2)).ok(), Some(2));
         let e = pick_org(&two, None).unwrap_err().to_string();
-        assert!(e.contains("--org") && e.contains("2 \"Org 2\" (demo)"), "{e}");
+        assert!(
+            e.contains("--org") && e.contains("2 \"Org 2\" (demo)"),
+            "{e}"
+        );
         let e = pick_org(&two, Some(9)).unwrap_err().to_string();
         assert!(e.contains("no organization with id 9"), "{e}");
         let e = pick_org(&[], None).unwrap_err().to_string();
@@ -416,8 +513,15 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[1].contains("1970-01-01T00:00:00Z") && lines[2].ends_with("never"), "{text}");
-        let col = |l: &str| l.find("ROLE").or_else(|| l.find("admin")).or_else(|| l.find("viewer"));
+        assert!(
+            lines[1].contains("1970-01-01T00:00:00Z") && lines[2].ends_with("never"),
+            "{text}"
+        );
+        let col = |l: &str| {
+            l.find("ROLE")
+                .or_else(|| l.find("admin"))
+                .or_else(|| l.find("viewer"))
+        };
         assert_eq!(col(lines[0]), col(lines[1]));
         assert_eq!(col(lines[1]), col(lines[2]));
     }

@@ -9,12 +9,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::Connector;
 use crate::error::{ConnectorError, ErrorKind};
 use crate::http::{self, Reply, exchange, format_time_ms, now_ms, parse_time_ms};
 use crate::text;
 use crate::tid::tid_for_key;
-use crate::types::{AccountHealth, Fetched, ItemKind, Network, Outgoing, Published, RemoteItem, RemoteRef};
-use crate::Connector;
+use crate::types::{
+    AccountHealth, Fetched, ItemKind, Network, Outgoing, Published, RemoteItem, RemoteRef,
+};
 
 const N: Network = Network::Bluesky;
 const POST: &str = "app.bsky.feed.post";
@@ -75,9 +77,11 @@ impl Bluesky {
             Body::Empty => self.http.post(url),
             Body::Query(query) => self.http.get(url).query(query),
             Body::Json(value) => self.http.post(url).json(value),
-            Body::Blob(bytes, mime) => {
-                self.http.post(url).header(reqwest::header::CONTENT_TYPE, *mime).body(bytes.to_vec())
-            }
+            Body::Blob(bytes, mime) => self
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, *mime)
+                .body(bytes.to_vec()),
         };
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -87,11 +91,18 @@ impl Bluesky {
 
     async fn create_session(&self) -> Result<Session, ConnectorError> {
         let body = json!({ "identifier": self.identifier, "password": self.app_password });
-        let reply = exchange(N, self.request("com.atproto.server.createSession", &Body::Json(&body), None)).await?;
+        let reply = exchange(
+            N,
+            self.request("com.atproto.server.createSession", &Body::Json(&body), None),
+        )
+        .await?;
         if !reply.ok() {
             let mut err = classify(&reply, now_ms());
             // Whatever the PDS calls it, a refused sign-in means the handle or app password is wrong.
-            if matches!(err.kind, ErrorKind::Rejected | ErrorKind::TokenRevoked | ErrorKind::TokenExpired) {
+            if matches!(
+                err.kind,
+                ErrorKind::Rejected | ErrorKind::TokenRevoked | ErrorKind::TokenExpired
+            ) {
                 err.kind = ErrorKind::InvalidCredentials;
             }
             return Err(err);
@@ -118,7 +129,11 @@ impl Bluesky {
             }
             let reply = exchange(
                 N,
-                self.request("com.atproto.server.refreshSession", &Body::Empty, Some(&current.refresh)),
+                self.request(
+                    "com.atproto.server.refreshSession",
+                    &Body::Empty,
+                    Some(&current.refresh),
+                ),
             )
             .await?;
             if reply.ok() {
@@ -143,7 +158,11 @@ impl Bluesky {
         for attempt in 0..2 {
             let reply = exchange(N, self.request(nsid, &body, Some(&session.access))).await?;
             if reply.ok() {
-                return if reply.body.trim().is_empty() { Ok(Value::Null) } else { reply.json(N) };
+                return if reply.body.trim().is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    reply.json(N)
+                };
             }
             let err = classify(&reply, now_ms());
             if err.kind != ErrorKind::TokenExpired || attempt == 1 {
@@ -151,13 +170,29 @@ impl Bluesky {
             }
             session = self.renew(&session.access).await?;
         }
-        Err(ConnectorError::new(N, ErrorKind::TokenExpired, None, "the session could not be renewed"))
+        Err(ConnectorError::new(
+            N,
+            ErrorKind::TokenExpired,
+            None,
+            "the session could not be renewed",
+        ))
     }
 
     /// The post at `rkey` in the account's repository, if there is one.
-    async fn lookup(&self, session: &Session, rkey: &str) -> Result<Option<Published>, ConnectorError> {
-        let query = [("repo", session.did.as_str()), ("collection", POST), ("rkey", rkey)];
-        match self.call("com.atproto.repo.getRecord", Body::Query(&query)).await {
+    async fn lookup(
+        &self,
+        session: &Session,
+        rkey: &str,
+    ) -> Result<Option<Published>, ConnectorError> {
+        let query = [
+            ("repo", session.did.as_str()),
+            ("collection", POST),
+            ("rkey", rkey),
+        ];
+        match self
+            .call("com.atproto.repo.getRecord", Body::Query(&query))
+            .await
+        {
             Ok(v) => {
                 let uri = str_at(&v, "/uri");
                 let at_ms = parse_time_ms(str_at(&v, "/value/createdAt")).unwrap_or_else(now_ms);
@@ -179,15 +214,24 @@ impl Bluesky {
 
     /// `reply.root` and `reply.parent` for a reply to `parent`, looking up what the reference lacks.
     async fn reply_refs(&self, parent: &RemoteRef) -> Result<Value, ConnectorError> {
-        let (repo, collection, rkey) = split_at_uri(&parent.id).ok_or_else(|| not_a_post(&parent.id))?;
-        let known_root = parent.root.as_deref().and_then(|r| r.cid.as_ref().map(|cid| (r.id.clone(), cid.clone())));
+        let (repo, collection, rkey) =
+            split_at_uri(&parent.id).ok_or_else(|| not_a_post(&parent.id))?;
+        let known_root = parent
+            .root
+            .as_deref()
+            .and_then(|r| r.cid.as_ref().map(|cid| (r.id.clone(), cid.clone())));
         let (parent_cid, root) = match (&parent.cid, known_root) {
             (Some(cid), Some(root)) => (cid.clone(), root),
             _ => {
                 let query = [("repo", repo), ("collection", collection), ("rkey", rkey)];
-                let v = self.call("com.atproto.repo.getRecord", Body::Query(&query)).await?;
+                let v = self
+                    .call("com.atproto.repo.getRecord", Body::Query(&query))
+                    .await?;
                 let cid = str_at(&v, "/cid").to_owned();
-                let root = match (opt_str(&v, "/value/reply/root/uri"), opt_str(&v, "/value/reply/root/cid")) {
+                let root = match (
+                    opt_str(&v, "/value/reply/root/uri"),
+                    opt_str(&v, "/value/reply/root/cid"),
+                ) {
                     (Some(uri), Some(root_cid)) => (uri, root_cid),
                     _ => (parent.id.clone(), cid.clone()),
                 };
@@ -214,7 +258,10 @@ impl Bluesky {
         for (range, handle) in text::mentions(text) {
             // A handle that does not resolve stays plain text rather than failing the post.
             let query = [("handle", handle.as_str())];
-            if let Ok(v) = self.call("com.atproto.identity.resolveHandle", Body::Query(&query)).await {
+            if let Ok(v) = self
+                .call("com.atproto.identity.resolveHandle", Body::Query(&query))
+                .await
+            {
                 if let Some(did) = opt_str(&v, "/did") {
                     facets.push(json!({
                         "index": { "byteStart": range.start, "byteEnd": range.end },
@@ -234,11 +281,20 @@ impl Connector for Bluesky {
     }
 
     async fn health(&self) -> Result<AccountHealth, ConnectorError> {
-        let v = self.call("com.atproto.server.getSession", Body::Query(&[])).await?;
+        let v = self
+            .call("com.atproto.server.getSession", Body::Query(&[]))
+            .await?;
         let handle = str_at(&v, "/handle").to_owned();
         let did = str_at(&v, "/did").to_owned();
-        let query = [("repo", did.as_str()), ("collection", "app.bsky.actor.profile"), ("rkey", "self")];
-        let display_name = match self.call("com.atproto.repo.getRecord", Body::Query(&query)).await {
+        let query = [
+            ("repo", did.as_str()),
+            ("collection", "app.bsky.actor.profile"),
+            ("rkey", "self"),
+        ];
+        let display_name = match self
+            .call("com.atproto.repo.getRecord", Body::Query(&query))
+            .await
+        {
             Ok(p) => opt_str(&p, "/value/displayName").filter(|n| !n.trim().is_empty()),
             Err(e) if e.kind == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -258,10 +314,18 @@ impl Connector for Bluesky {
         let rkey = tid_for_key(&post.idempotency_key);
         let mut images = Vec::with_capacity(post.images.len());
         for image in &post.images {
-            let v = self.call("com.atproto.repo.uploadBlob", Body::Blob(&image.bytes, &image.mime)).await?;
-            images.push(json!({ "alt": image.alt, "image": v.get("blob").cloned().unwrap_or(Value::Null) }));
+            let v = self
+                .call(
+                    "com.atproto.repo.uploadBlob",
+                    Body::Blob(&image.bytes, &image.mime),
+                )
+                .await?;
+            images.push(
+                json!({ "alt": image.alt, "image": v.get("blob").cloned().unwrap_or(Value::Null) }),
+            );
         }
-        let mut record = json!({ "$type": POST, "text": post.text, "createdAt": format_time_ms(now_ms()) });
+        let mut record =
+            json!({ "$type": POST, "text": post.text, "createdAt": format_time_ms(now_ms()) });
         let facets = self.facets(&post.text).await;
         if !facets.is_empty() {
             record["facets"] = Value::Array(facets);
@@ -272,8 +336,12 @@ impl Connector for Bluesky {
         if let Some(parent) = &post.reply_to {
             record["reply"] = self.reply_refs(parent).await?;
         }
-        let body = json!({ "repo": session.did, "collection": POST, "rkey": rkey, "record": record });
-        match self.call("com.atproto.repo.createRecord", Body::Json(&body)).await {
+        let body =
+            json!({ "repo": session.did, "collection": POST, "rkey": rkey, "record": record });
+        match self
+            .call("com.atproto.repo.createRecord", Body::Json(&body))
+            .await
+        {
             Ok(v) => {
                 let url = post_url(&session.handle, &rkey);
                 Ok(Published {
@@ -297,23 +365,36 @@ impl Connector for Bluesky {
         }
     }
 
-    async fn find_published(&self, post: &Outgoing, _since_ms: i64) -> Result<Option<Published>, ConnectorError> {
+    async fn find_published(
+        &self,
+        post: &Outgoing,
+        _since_ms: i64,
+    ) -> Result<Option<Published>, ConnectorError> {
         // Only a post with this idempotency key can live at this record key, whenever it was written.
         let session = self.session().await?;
-        self.lookup(&session, &tid_for_key(&post.idempotency_key)).await
+        self.lookup(&session, &tid_for_key(&post.idempotency_key))
+            .await
     }
 
     async fn delete(&self, remote: &RemoteRef) -> Result<(), ConnectorError> {
-        let (repo, collection, rkey) = split_at_uri(&remote.id).ok_or_else(|| not_a_post(&remote.id))?;
+        let (repo, collection, rkey) =
+            split_at_uri(&remote.id).ok_or_else(|| not_a_post(&remote.id))?;
         let body = json!({ "repo": repo, "collection": collection, "rkey": rkey });
-        self.call("com.atproto.repo.deleteRecord", Body::Json(&body)).await.map(|_| ())
+        self.call("com.atproto.repo.deleteRecord", Body::Json(&body))
+            .await
+            .map(|_| ())
     }
 
     async fn fetch_items(&self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
         let since = match cursor {
             None => None,
             Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                ConnectorError::new(N, ErrorKind::Rejected, None, format!("{c:?} is not a Bluesky fetch cursor"))
+                ConnectorError::new(
+                    N,
+                    ErrorKind::Rejected,
+                    None,
+                    format!("{c:?} is not a Bluesky fetch cursor"),
+                )
             })?),
         };
         let session = self.session().await?;
@@ -325,9 +406,19 @@ impl Connector for Bluesky {
             if let Some(p) = &page {
                 query.push(("cursor", p.as_str()));
             }
-            let v = self.call("app.bsky.notification.listNotifications", Body::Query(&query)).await?;
+            let v = self
+                .call(
+                    "app.bsky.notification.listNotifications",
+                    Body::Query(&query),
+                )
+                .await?;
             let mut reached_cursor = false;
-            for n in v.get("notifications").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            for n in v
+                .get("notifications")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 let indexed = parse_time_ms(str_at(n, "/indexedAt")).unwrap_or(0);
                 if since.is_some_and(|s| indexed < s) {
                     reached_cursor = true;
@@ -346,7 +437,10 @@ impl Connector for Bluesky {
                 break;
             }
         }
-        Ok(Fetched { items, cursor: newest.map(|ms| ms.to_string()) })
+        Ok(Fetched {
+            items,
+            cursor: newest.map(|ms| ms.to_string()),
+        })
     }
 
     /// Hides a reply through the thread root's threadgate (`hiddenReplies`), which only the author
@@ -356,15 +450,24 @@ impl Connector for Bluesky {
         let root_uri = match item.root.as_deref() {
             Some(root) => root.id.clone(),
             None => {
-                let (repo, collection, rkey) = split_at_uri(&item.id).ok_or_else(|| not_a_post(&item.id))?;
+                let (repo, collection, rkey) =
+                    split_at_uri(&item.id).ok_or_else(|| not_a_post(&item.id))?;
                 let query = [("repo", repo), ("collection", collection), ("rkey", rkey)];
-                let v = self.call("com.atproto.repo.getRecord", Body::Query(&query)).await?;
+                let v = self
+                    .call("com.atproto.repo.getRecord", Body::Query(&query))
+                    .await?;
                 opt_str(&v, "/value/reply/root/uri").ok_or_else(|| {
-                    ConnectorError::new(N, ErrorKind::Rejected, None, "only replies can be hidden on Bluesky")
+                    ConnectorError::new(
+                        N,
+                        ErrorKind::Rejected,
+                        None,
+                        "only replies can be hidden on Bluesky",
+                    )
                 })?
             }
         };
-        let (root_repo, _, root_rkey) = split_at_uri(&root_uri).ok_or_else(|| not_a_post(&root_uri))?;
+        let (root_repo, _, root_rkey) =
+            split_at_uri(&root_uri).ok_or_else(|| not_a_post(&root_uri))?;
         if root_repo != session.did {
             return Err(ConnectorError::new(
                 N,
@@ -373,19 +476,35 @@ impl Connector for Bluesky {
                 "Bluesky lets only the author of a thread's first post hide its replies",
             ));
         }
-        let query = [("repo", session.did.as_str()), ("collection", THREADGATE), ("rkey", root_rkey)];
-        let (mut gate, swap) = match self.call("com.atproto.repo.getRecord", Body::Query(&query)).await {
-            Ok(v) => (v.get("value").cloned().unwrap_or_else(|| json!({})), opt_str(&v, "/cid")),
+        let query = [
+            ("repo", session.did.as_str()),
+            ("collection", THREADGATE),
+            ("rkey", root_rkey),
+        ];
+        let (mut gate, swap) = match self
+            .call("com.atproto.repo.getRecord", Body::Query(&query))
+            .await
+        {
+            Ok(v) => (
+                v.get("value").cloned().unwrap_or_else(|| json!({})),
+                opt_str(&v, "/cid"),
+            ),
             // No threadgate yet: without `allow`, anyone may still reply.
-            Err(e) if e.kind == ErrorKind::NotFound => {
-                (json!({ "$type": THREADGATE, "post": root_uri, "createdAt": format_time_ms(now_ms()) }), None)
-            }
+            Err(e) if e.kind == ErrorKind::NotFound => (
+                json!({ "$type": THREADGATE, "post": root_uri, "createdAt": format_time_ms(now_ms()) }),
+                None,
+            ),
             Err(e) => return Err(e),
         };
         let mut replies: Vec<String> = gate
             .get("hiddenReplies")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let present = replies.contains(&item.id);
         match (hidden, present) {
@@ -405,7 +524,9 @@ impl Connector for Bluesky {
         let mut body = json!({ "repo": session.did, "collection": THREADGATE, "rkey": root_rkey, "record": gate });
         // Another writer changing the threadgate in between makes this fail instead of losing its change.
         body["swapRecord"] = swap.map_or(Value::Null, Value::String);
-        self.call("com.atproto.repo.putRecord", Body::Json(&body)).await.map(|_| ())
+        self.call("com.atproto.repo.putRecord", Body::Json(&body))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -422,8 +543,16 @@ fn notification_item(n: &Value, own_did: &str) -> Option<RemoteItem> {
     };
     let uri = str_at(n, "/uri");
     let handle = str_at(n, "/author/handle");
-    let root = match (opt_str(n, "/record/reply/root/uri"), opt_str(n, "/record/reply/root/cid")) {
-        (Some(id), Some(cid)) => Some(Box::new(RemoteRef { id, url: None, cid: Some(cid), root: None })),
+    let root = match (
+        opt_str(n, "/record/reply/root/uri"),
+        opt_str(n, "/record/reply/root/cid"),
+    ) {
+        (Some(id), Some(cid)) => Some(Box::new(RemoteRef {
+            id,
+            url: None,
+            cid: Some(cid),
+            root: None,
+        })),
         _ => None,
     };
     let in_reply_to = opt_str(n, "/record/reply/parent/uri").map(|id| RemoteRef {
@@ -462,8 +591,12 @@ pub(crate) fn classify(reply: &Reply, now_ms: i64) -> ConnectorError {
     let body: XrpcError = serde_json::from_str(&reply.body).unwrap_or_default();
     let kind = match (reply.status, body.error.as_str()) {
         (_, "ExpiredToken") => ErrorKind::TokenExpired,
-        (_, "InvalidToken" | "AccountTakedown" | "AccountDeactivated" | "AccountSuspended") => ErrorKind::TokenRevoked,
-        (_, "AuthenticationRequired" | "AuthFactorTokenRequired") | (401, _) => ErrorKind::InvalidCredentials,
+        (_, "InvalidToken" | "AccountTakedown" | "AccountDeactivated" | "AccountSuspended") => {
+            ErrorKind::TokenRevoked
+        }
+        (_, "AuthenticationRequired" | "AuthFactorTokenRequired") | (401, _) => {
+            ErrorKind::InvalidCredentials
+        }
         (429, _) | (_, "RateLimitExceeded") => ErrorKind::RateLimited,
         (_, "RecordNotFound" | "NotFound" | "BlobNotFound") | (404, "") => ErrorKind::NotFound,
         (501, _) | (_, "MethodNotImplemented") => ErrorKind::Unsupported,
@@ -479,7 +612,8 @@ pub(crate) fn classify(reply: &Reply, now_ms: i64) -> ConnectorError {
     };
     let mut err = ConnectorError::new(N, kind, Some(reply.status), message);
     if kind == ErrorKind::RateLimited {
-        err.retry_after_ms = ratelimit_reset_ms(&reply.headers, now_ms).or_else(|| http::retry_after_ms(&reply.headers, now_ms));
+        err.retry_after_ms = ratelimit_reset_ms(&reply.headers, now_ms)
+            .or_else(|| http::retry_after_ms(&reply.headers, now_ms));
     }
     err
 }
@@ -498,12 +632,18 @@ fn post_url(handle: &str, rkey: &str) -> String {
 fn split_at_uri(uri: &str) -> Option<(&str, &str, &str)> {
     let mut parts = uri.strip_prefix("at://")?.split('/');
     let (repo, collection, rkey) = (parts.next()?, parts.next()?, parts.next()?);
-    let ok = parts.next().is_none() && !repo.is_empty() && !collection.is_empty() && !rkey.is_empty();
+    let ok =
+        parts.next().is_none() && !repo.is_empty() && !collection.is_empty() && !rkey.is_empty();
     ok.then_some((repo, collection, rkey))
 }
 
 fn not_a_post(id: &str) -> ConnectorError {
-    ConnectorError::new(N, ErrorKind::Rejected, None, format!("{id:?} is not the address of a Bluesky post"))
+    ConnectorError::new(
+        N,
+        ErrorKind::Rejected,
+        None,
+        format!("{id:?} is not the address of a Bluesky post"),
+    )
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -511,7 +651,9 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 fn opt_str(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -523,7 +665,9 @@ mod tests {
     fn local_pds() -> Option<String> {
         match std::env::var("ROUNDS_TEST_BSKY_PDS") {
             Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-            _ if std::env::var_os("CI").is_some() => panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS"),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("no local Bluesky network: CI must set ROUNDS_TEST_BSKY_PDS")
+            }
             _ => {
                 eprintln!("skipped: no local Bluesky network (set ROUNDS_TEST_BSKY_PDS)");
                 None
@@ -531,7 +675,12 @@ mod tests {
         }
     }
 
-    async fn post_json(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    async fn post_json(
+        http: &reqwest::Client,
+        url: String,
+        token: Option<&str>,
+        body: Value,
+    ) -> Value {
         let mut request = http.post(url).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -545,7 +694,7 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_renewed_on_the_real_network() {
         let Some(pds) = local_pds() else { return };
-        let http = crate::http_client();
+        let http = crate::http_client(crate::Reach::AnyHost);
         let handle = format!("renew{}{}.test", std::process::id(), now_ms() % 1_000_000);
         let account = post_json(
             &http,
@@ -561,16 +710,27 @@ mod tests {
             json!({ "name": "rounds" }),
         )
         .await;
-        let c = Bluesky::new(http.clone(), &pds, &handle, app["password"].as_str().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Bluesky::new(
+            http.clone(),
+            &pds,
+            &handle,
+            app["password"].as_str().unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let first = c.session().await.unwrap_or_else(|e| panic!("{e}"));
         // Access tokens differ only by their issue time, in whole seconds.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let renewed = c.renew(&first.access).await.unwrap_or_else(|e| panic!("{e}"));
+        let renewed = c
+            .renew(&first.access)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(renewed.access, first.access);
         assert!(c.health().await.is_ok());
         // A renewal another task already made is not repeated.
-        assert_eq!(c.renew(&first.access).await.map(|s| s.access).ok(), Some(renewed.access.clone()));
+        assert_eq!(
+            c.renew(&first.access).await.map(|s| s.access).ok(),
+            Some(renewed.access.clone())
+        );
         // A spent refresh token (the session was signed out) falls back to signing in again.
         let signed_out = http
             .post(format!("{pds}/xrpc/com.atproto.server.deleteSession"))
@@ -579,51 +739,117 @@ mod tests {
             .await
             .map(|r| r.status().as_u16());
         assert_eq!(signed_out.ok(), Some(200));
-        let again = c.renew(&renewed.access).await.unwrap_or_else(|e| panic!("{e}"));
+        let again = c
+            .renew(&renewed.access)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(again.refresh, renewed.refresh);
         assert!(c.health().await.is_ok());
     }
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply { status, headers: HeaderMap::new(), body: body.to_owned() }
+        Reply {
+            status,
+            headers: HeaderMap::new(),
+            body: body.to_owned(),
+        }
     }
 
     #[test]
     fn xrpc_errors_are_classified() {
         let cases = [
-            (400, r#"{"error":"ExpiredToken","message":"Token has expired"}"#, ErrorKind::TokenExpired),
-            (401, r#"{"error":"InvalidToken","message":"Token could not be verified"}"#, ErrorKind::TokenRevoked),
-            (401, r#"{"error":"AuthenticationRequired","message":"Invalid identifier or password"}"#, ErrorKind::InvalidCredentials),
-            (400, r#"{"error":"AccountTakedown","message":"Account has been taken down"}"#, ErrorKind::TokenRevoked),
-            (400, r#"{"error":"InvalidRequest","message":"Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"}"#, ErrorKind::Rejected),
-            (400, r#"{"error":"RecordNotFound","message":"Could not locate record: at://did:plc:abc/app.bsky.feed.post/3jzfcijpj2z2a"}"#, ErrorKind::NotFound),
-            (429, r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#, ErrorKind::RateLimited),
-            (500, r#"{"error":"InternalServerError","message":"Internal Server Error"}"#, ErrorKind::Unavailable),
+            (
+                400,
+                r#"{"error":"ExpiredToken","message":"Token has expired"}"#,
+                ErrorKind::TokenExpired,
+            ),
+            (
+                401,
+                r#"{"error":"InvalidToken","message":"Token could not be verified"}"#,
+                ErrorKind::TokenRevoked,
+            ),
+            (
+                401,
+                r#"{"error":"AuthenticationRequired","message":"Invalid identifier or password"}"#,
+                ErrorKind::InvalidCredentials,
+            ),
+            (
+                400,
+                r#"{"error":"AccountTakedown","message":"Account has been taken down"}"#,
+                ErrorKind::TokenRevoked,
+            ),
+            (
+                400,
+                r#"{"error":"InvalidRequest","message":"Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"}"#,
+                ErrorKind::Rejected,
+            ),
+            (
+                400,
+                r#"{"error":"RecordNotFound","message":"Could not locate record: at://did:plc:abc/app.bsky.feed.post/3jzfcijpj2z2a"}"#,
+                ErrorKind::NotFound,
+            ),
+            (
+                429,
+                r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#,
+                ErrorKind::RateLimited,
+            ),
+            (
+                500,
+                r#"{"error":"InternalServerError","message":"Internal Server Error"}"#,
+                ErrorKind::Unavailable,
+            ),
             (502, "<html>Bad Gateway</html>", ErrorKind::Unavailable),
-            (501, r#"{"error":"MethodNotImplemented","message":"Method Not Implemented"}"#, ErrorKind::Unsupported),
+            (
+                501,
+                r#"{"error":"MethodNotImplemented","message":"Method Not Implemented"}"#,
+                ErrorKind::Unsupported,
+            ),
         ];
         for (status, body, kind) in cases {
             let err = classify(&reply(status, body), 0);
             assert_eq!(err.kind, kind, "{body}");
             assert_eq!(err.status, Some(status));
         }
-        let err = classify(&reply(401, r#"{"error":"AuthenticationRequired","message":"Invalid identifier or password"}"#), 0);
-        assert_eq!(err.network_message, "Invalid identifier or password (AuthenticationRequired)");
-        assert_eq!(classify(&reply(502, "<html>Bad Gateway</html>"), 0).network_message, "HTTP status 502");
+        let err = classify(
+            &reply(
+                401,
+                r#"{"error":"AuthenticationRequired","message":"Invalid identifier or password"}"#,
+            ),
+            0,
+        );
+        assert_eq!(
+            err.network_message,
+            "Invalid identifier or password (AuthenticationRequired)"
+        );
+        assert_eq!(
+            classify(&reply(502, "<html>Bad Gateway</html>"), 0).network_message,
+            "HTTP status 502"
+        );
     }
 
     #[test]
     fn rate_limit_reset_is_a_wait() {
-        let mut r = reply(429, r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#);
-        r.headers.insert("ratelimit-reset", HeaderValue::from_static("1700000300"));
-        r.headers.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+        let mut r = reply(
+            429,
+            r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#,
+        );
+        r.headers
+            .insert("ratelimit-reset", HeaderValue::from_static("1700000300"));
+        r.headers
+            .insert("ratelimit-remaining", HeaderValue::from_static("0"));
         let err = classify(&r, 1_700_000_000_000);
         assert_eq!(err.retry_after_ms, Some(300_000));
         assert!(err.is_retryable());
         // Nonsense from the network is no reason to overflow.
-        r.headers.insert("ratelimit-reset", HeaderValue::from_static("-9223372036854775808"));
+        r.headers.insert(
+            "ratelimit-reset",
+            HeaderValue::from_static("-9223372036854775808"),
+        );
         assert_eq!(classify(&r, 1_700_000_000_000).retry_after_ms, Some(0));
-        r.headers.insert("ratelimit-reset", HeaderValue::from_static("9223372036854775807"));
+        r.headers.insert(
+            "ratelimit-reset",
+            HeaderValue::from_static("9223372036854775807"),
+        );
         assert!(classify(&r, 0).to_string().contains("minutes"));
     }
 
@@ -635,8 +861,14 @@ mod tests {
         );
         assert_eq!(split_at_uri("https://bsky.app/x"), None);
         assert_eq!(split_at_uri("at://did:plc:abc/app.bsky.feed.post"), None);
-        assert_eq!(split_at_uri("at://did:plc:abc/app.bsky.feed.post/a/b"), None);
-        assert_eq!(post_url("a.test", "3jzfcijpj2z2a"), "https://bsky.app/profile/a.test/post/3jzfcijpj2z2a");
+        assert_eq!(
+            split_at_uri("at://did:plc:abc/app.bsky.feed.post/a/b"),
+            None
+        );
+        assert_eq!(
+            post_url("a.test", "3jzfcijpj2z2a"),
+            "https://bsky.app/profile/a.test/post/3jzfcijpj2z2a"
+        );
     }
 
     #[test]
@@ -658,19 +890,32 @@ mod tests {
             "isRead": false,
             "indexedAt": "2024-05-01T12:00:00.150Z"
         });
-        let item = notification_item(&n, "did:plc:clinic").unwrap_or_else(|| panic!("a reply is an item"));
+        let item =
+            notification_item(&n, "did:plc:clinic").unwrap_or_else(|| panic!("a reply is an item"));
         assert_eq!(item.kind, ItemKind::Reply);
         assert_eq!(item.author_handle, "bob.test");
-        assert_eq!(item.remote.url.as_deref(), Some("https://bsky.app/profile/bob.test/post/3kabc"));
+        assert_eq!(
+            item.remote.url.as_deref(),
+            Some("https://bsky.app/profile/bob.test/post/3kabc")
+        );
         assert_eq!(item.created_at_ms, 1_714_564_800_000);
         let parent = item.in_reply_to.unwrap_or_else(|| RemoteRef::new(""));
         assert_eq!(parent.cid.as_deref(), Some("bafyroot"));
-        assert_eq!(parent.root.map(|r| r.id).as_deref(), Some("at://did:plc:clinic/app.bsky.feed.post/3kroot"));
+        assert_eq!(
+            parent.root.map(|r| r.id).as_deref(),
+            Some("at://did:plc:clinic/app.bsky.feed.post/3kroot")
+        );
         let like = json!({ "reason": "like", "uri": "at://x/app.bsky.feed.like/1" });
         assert!(notification_item(&like, "did:plc:clinic").is_none());
         let mut mention = n.clone();
         mention["reason"] = json!("mention");
-        assert_eq!(notification_item(&mention, "did:plc:clinic").map(|i| i.kind), Some(ItemKind::Reply));
-        assert_eq!(notification_item(&mention, "did:plc:other").map(|i| i.kind), Some(ItemKind::Mention));
+        assert_eq!(
+            notification_item(&mention, "did:plc:clinic").map(|i| i.kind),
+            Some(ItemKind::Reply)
+        );
+        assert_eq!(
+            notification_item(&mention, "did:plc:other").map(|i| i.kind),
+            Some(ItemKind::Mention)
+        );
     }
 }

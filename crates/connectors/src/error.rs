@@ -45,8 +45,19 @@ pub struct ConnectorError {
 
 impl ConnectorError {
     /// An error without retry advice.
-    pub fn new(network: Network, kind: ErrorKind, status: Option<u16>, network_message: impl Into<String>) -> Self {
-        ConnectorError { network, kind, status, network_message: network_message.into(), retry_after_ms: None }
+    pub fn new(
+        network: Network,
+        kind: ErrorKind,
+        status: Option<u16>,
+        network_message: impl Into<String>,
+    ) -> Self {
+        ConnectorError {
+            network,
+            kind,
+            status,
+            network_message: network_message.into(),
+            retry_after_ms: None,
+        }
     }
 
     /// Whether the same request may succeed later without anyone changing anything.
@@ -56,7 +67,10 @@ impl ConnectorError {
 
     /// Whether the channel must be reconnected before anything else can succeed.
     pub fn needs_reconnect(&self) -> bool {
-        matches!(self.kind, ErrorKind::InvalidCredentials | ErrorKind::TokenExpired | ErrorKind::TokenRevoked)
+        matches!(
+            self.kind,
+            ErrorKind::InvalidCredentials | ErrorKind::TokenExpired | ErrorKind::TokenRevoked
+        )
     }
 
     /// The sign-in itself expired or was revoked, as opposed to refused, limited or unreachable.
@@ -66,7 +80,11 @@ impl ConnectorError {
 
     /// The network's own words when it gave any, else this error's description.
     pub fn words(&self) -> String {
-        if self.network_message.is_empty() { self.to_string() } else { self.network_message.clone() }
+        if self.network_message.is_empty() {
+            self.to_string()
+        } else {
+            self.network_message.clone()
+        }
     }
 }
 
@@ -74,10 +92,14 @@ impl fmt::Display for ConnectorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.network;
         match self.kind {
-            ErrorKind::InvalidCredentials => {
-                write!(f, "{n} did not accept this channel's sign-in details; reconnect the channel")?
-            }
-            ErrorKind::TokenExpired => write!(f, "The {n} access for this channel has expired; reconnect the channel")?,
+            ErrorKind::InvalidCredentials => write!(
+                f,
+                "{n} did not accept this channel's sign-in details; reconnect the channel"
+            )?,
+            ErrorKind::TokenExpired => write!(
+                f,
+                "The {n} access for this channel has expired; reconnect the channel"
+            )?,
             ErrorKind::TokenRevoked => write!(
                 f,
                 "The {n} access for this channel was revoked or lost its permissions; reconnect the channel"
@@ -89,9 +111,14 @@ impl fmt::Display for ConnectorError {
                     None => write!(f, "; it will try again later")?,
                 }
             }
-            ErrorKind::Unavailable => write!(f, "{n} could not be reached or had a server problem; try again later")?,
+            ErrorKind::Unavailable => write!(
+                f,
+                "{n} could not be reached or had a server problem; try again later"
+            )?,
             ErrorKind::Rejected => write!(f, "{n} refused the post")?,
-            ErrorKind::NotFound => write!(f, "{n} could not find the item; it may have been deleted")?,
+            ErrorKind::NotFound => {
+                write!(f, "{n} could not find the item; it may have been deleted")?
+            }
             ErrorKind::Unsupported => write!(f, "{n} does not offer this")?,
         }
         if !self.network_message.is_empty() {
@@ -128,16 +155,27 @@ mod tests {
             e.to_string(),
             "Mastodon refused the post: Validation failed: Text character limit of 500 exceeded"
         );
-        let mut e = ConnectorError::new(Network::Bluesky, ErrorKind::RateLimited, Some(429), "Rate Limit Exceeded");
+        let mut e = ConnectorError::new(
+            Network::Bluesky,
+            ErrorKind::RateLimited,
+            Some(429),
+            "Rate Limit Exceeded",
+        );
         e.retry_after_ms = Some(90_500);
-        assert_eq!(e.to_string(), "Bluesky is limiting how often Rounds may call it; it can try again in 91 seconds: Rate Limit Exceeded");
+        assert_eq!(
+            e.to_string(),
+            "Bluesky is limiting how often Rounds may call it; it can try again in 91 seconds: Rate Limit Exceeded"
+        );
         assert!(e.is_retryable());
         e.retry_after_ms = Some(3_600_000);
         assert!(e.to_string().contains("in 60 minutes"));
         e.retry_after_ms = Some(i64::MAX);
         assert!(e.to_string().contains("minutes"));
         let e = ConnectorError::new(Network::Facebook, ErrorKind::TokenExpired, Some(400), "");
-        assert_eq!(e.to_string(), "The Facebook access for this channel has expired; reconnect the channel");
+        assert_eq!(
+            e.to_string(),
+            "The Facebook access for this channel has expired; reconnect the channel"
+        );
         assert!(!e.is_retryable());
         assert!(e.needs_reconnect());
     }

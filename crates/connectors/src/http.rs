@@ -3,6 +3,7 @@
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::destination::PrivateDestination;
 use crate::error::{ConnectorError, ErrorKind};
 use crate::types::Network;
 
@@ -45,17 +46,28 @@ impl Reply {
 }
 
 /// Sends a request and reads the whole answer; only transport failures are errors here.
-pub(crate) async fn exchange(network: Network, request: reqwest::RequestBuilder) -> Result<Reply, ConnectorError> {
+pub(crate) async fn exchange(
+    network: Network,
+    request: reqwest::RequestBuilder,
+) -> Result<Reply, ConnectorError> {
     let response = request.send().await.map_err(|e| transport(network, e))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.text().await.map_err(|e| transport(network, e))?;
-    Ok(Reply { status, headers, body })
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A connection-level failure, described without the URL (a query string could hold a token).
 fn transport(network: Network, e: reqwest::Error) -> ConnectorError {
-    let what = if e.is_timeout() {
+    let refused = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+        .find_map(|e| e.downcast_ref::<PrivateDestination>());
+    let what = if let Some(refused) = refused {
+        refused.to_string()
+    } else if e.is_timeout() {
         "the request timed out".to_owned()
     } else if e.is_connect() {
         "could not connect to the server".to_owned()
@@ -70,7 +82,9 @@ fn transport(network: Network, e: reqwest::Error) -> ConnectorError {
 /// Checks a base URL the user typed and drops its trailing slash.
 pub(crate) fn base_url(network: Network, url: &str) -> Result<String, ConnectorError> {
     let url = url.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_owned()),
         _ => Err(ConnectorError::new(
@@ -109,7 +123,10 @@ pub(crate) fn format_time_ms(ms: i64) -> String {
 
 /// A header's value as text.
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The standard `Retry-After` header (seconds or an HTTP date), as a wait in milliseconds.
@@ -118,8 +135,14 @@ pub(crate) fn retry_after_ms(headers: &HeaderMap, now_ms: i64) -> Option<i64> {
     if let Ok(seconds) = value.parse::<i64>() {
         return Some(seconds.max(0).saturating_mul(1000));
     }
-    let civil = jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S GMT", value).ok()?.to_datetime().ok()?;
-    let at = jiff::tz::Offset::UTC.to_timestamp(civil).ok()?.as_millisecond();
+    let civil = jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S GMT", value)
+        .ok()?
+        .to_datetime()
+        .ok()?;
+    let at = jiff::tz::Offset::UTC
+        .to_timestamp(civil)
+        .ok()?
+        .as_millisecond();
     Some((at - now_ms).max(0))
 }
 
@@ -129,28 +152,57 @@ mod tests {
 
     #[test]
     fn times_parse_in_every_network_format() {
-        assert_eq!(parse_time_ms("2019-12-08T03:48:33.901Z"), Some(1_575_776_913_901));
-        assert_eq!(parse_time_ms("2019-12-08T03:48:33+0000"), Some(1_575_776_913_000));
-        assert_eq!(parse_time_ms("2019-12-08T04:48:33+01:00"), Some(1_575_776_913_000));
+        assert_eq!(
+            parse_time_ms("2019-12-08T03:48:33.901Z"),
+            Some(1_575_776_913_901)
+        );
+        assert_eq!(
+            parse_time_ms("2019-12-08T03:48:33+0000"),
+            Some(1_575_776_913_000)
+        );
+        assert_eq!(
+            parse_time_ms("2019-12-08T04:48:33+01:00"),
+            Some(1_575_776_913_000)
+        );
         assert_eq!(parse_time_ms("yesterday"), None);
-        assert_eq!(format_time_ms(1_575_776_913_901), "2019-12-08T03:48:33.901Z");
-        assert_eq!(format_time_ms(1_575_776_913_000), "2019-12-08T03:48:33.000Z");
+        assert_eq!(
+            format_time_ms(1_575_776_913_901),
+            "2019-12-08T03:48:33.901Z"
+        );
+        assert_eq!(
+            format_time_ms(1_575_776_913_000),
+            "2019-12-08T03:48:33.000Z"
+        );
     }
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
         let mut h = HeaderMap::new();
-        h.insert("retry-after", reqwest::header::HeaderValue::from_static("120"));
+        h.insert(
+            "retry-after",
+            reqwest::header::HeaderValue::from_static("120"),
+        );
         assert_eq!(retry_after_ms(&h, 0), Some(120_000));
-        h.insert("retry-after", reqwest::header::HeaderValue::from_static("Sun, 08 Dec 2019 03:49:33 GMT"));
+        h.insert(
+            "retry-after",
+            reqwest::header::HeaderValue::from_static("Sun, 08 Dec 2019 03:49:33 GMT"),
+        );
         assert_eq!(retry_after_ms(&h, 1_575_776_913_000), Some(60_000));
-        h.insert("retry-after", reqwest::header::HeaderValue::from_static("soon"));
+        h.insert(
+            "retry-after",
+            reqwest::header::HeaderValue::from_static("soon"),
+        );
         assert_eq!(retry_after_ms(&h, 0), None);
     }
 
     #[test]
     fn base_urls_must_be_http() {
-        assert_eq!(base_url(Network::Mastodon, " https://mastodon.example/ ").ok().as_deref(), Some("https://mastodon.example"));
+        assert_eq!(
+            base_url(Network::Mastodon, " https://mastodon.example/ ")
+                .ok()
+                .as_deref(),
+            Some("https://mastodon.example")
+        );
         assert!(base_url(Network::Mastodon, "mastodon.example").is_err());
         assert!(base_url(Network::Mastodon, "https://").is_err());
         assert!(base_url(Network::Bluesky, "http://localhost:2583").is_ok());

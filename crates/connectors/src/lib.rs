@@ -6,16 +6,18 @@
 //! network's own words, what went wrong and whether trying again can help.
 
 mod bluesky;
+mod destination;
 mod error;
 mod facebook;
 mod http;
 mod mastodon;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod tid;
 mod types;
-#[cfg(feature = "testing")]
-pub mod testing;
 
+pub use destination::{Reach, check_destination, is_public};
 pub use error::{ConnectorError, ErrorKind};
 pub use tid::tid_for_key;
 pub use types::*;
@@ -36,7 +38,11 @@ pub trait Connector: Send + Sync {
     /// Publishes one post (a reply when `reply_to` is set) and returns where it now lives.
     async fn publish(&self, post: &Outgoing) -> Result<Published, ConnectorError>;
     /// After a crash mid-publish: is a post with this idempotency key (published at/after `since_ms`) already there?
-    async fn find_published(&self, post: &Outgoing, since_ms: i64) -> Result<Option<Published>, ConnectorError>;
+    async fn find_published(
+        &self,
+        post: &Outgoing,
+        since_ms: i64,
+    ) -> Result<Option<Published>, ConnectorError>;
     /// Deletes a published post or comment.
     async fn delete(&self, remote: &RemoteRef) -> Result<(), ConnectorError>;
     /// Replies, mentions and comments addressed to the account, newest first.
@@ -54,27 +60,51 @@ pub trait Connector: Send + Sync {
 /// Keep one connector per channel for as long as its credentials stand: a Bluesky connector signs in
 /// on first use and reuses the session, and bsky.social allows only 30 sign-ins per five minutes and
 /// 300 a day per account.
-pub fn connect(credentials: &Credentials, http: &reqwest::Client) -> Result<Box<dyn Connector>, ConnectorError> {
+pub fn connect(
+    credentials: &Credentials,
+    http: &reqwest::Client,
+) -> Result<Box<dyn Connector>, ConnectorError> {
     Ok(match credentials {
-        Credentials::Bluesky { service, identifier, app_password } => {
-            Box::new(bluesky::Bluesky::new(http.clone(), service, identifier, app_password)?)
-        }
-        Credentials::Mastodon { instance, access_token } => {
-            Box::new(mastodon::Mastodon::new(http.clone(), instance, access_token)?)
-        }
-        Credentials::Facebook { graph, page_id, page_access_token } => {
-            Box::new(facebook::Facebook::new(http.clone(), graph, page_id, page_access_token)?)
-        }
+        Credentials::Bluesky {
+            service,
+            identifier,
+            app_password,
+        } => Box::new(bluesky::Bluesky::new(
+            http.clone(),
+            service,
+            identifier,
+            app_password,
+        )?),
+        Credentials::Mastodon {
+            instance,
+            access_token,
+        } => Box::new(mastodon::Mastodon::new(
+            http.clone(),
+            instance,
+            access_token,
+        )?),
+        Credentials::Facebook {
+            graph,
+            page_id,
+            page_access_token,
+        } => Box::new(facebook::Facebook::new(
+            http.clone(),
+            graph,
+            page_id,
+            page_access_token,
+        )?),
     })
 }
 
 /// The HTTP client every connector should share: connect timeout 10 s, whole request 30 s, user agent
-/// `Rounds/<version>`, TLS by rustls.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// `Rounds/<version>`, TLS by rustls, and only the hosts `reach` allows (checked on every connection
+/// and redirect, not only when a channel is connected).
+pub fn http_client(reach: Reach) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
-        .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("Rounds/", env!("CARGO_PKG_VERSION")));
+    destination::restrict(builder, reach)
         .build()
         // The builder fails only when the TLS backend cannot start; rustls with its built-in provider does.
         .unwrap_or_default()
@@ -86,8 +116,14 @@ mod tests {
 
     #[test]
     fn connect_refuses_a_service_url_that_is_not_http() {
-        let creds = Credentials::Mastodon { instance: "ftp://example.org".into(), access_token: "secret-token".into() };
-        let err = connect(&creds, &http_client()).err().map(|e| e.to_string()).unwrap_or_default();
+        let creds = Credentials::Mastodon {
+            instance: "ftp://example.org".into(),
+            access_token: "secret-token".into(),
+        };
+        let err = connect(&creds, &http_client(Reach::AnyHost))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("https://"), "{err}");
         assert!(!err.contains("secret-token"));
     }

@@ -11,11 +11,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::Connector;
 use crate::error::{ConnectorError, ErrorKind};
 use crate::http::{self, Reply, exchange, now_ms, parse_time_ms};
 use crate::text::{normalize_ws, strip_html};
-use crate::types::{AccountHealth, Fetched, ItemKind, Network, Outgoing, Published, RemoteItem, RemoteRef};
-use crate::Connector;
+use crate::types::{
+    AccountHealth, Fetched, ItemKind, Network, Outgoing, Published, RemoteItem, RemoteRef,
+};
 
 const N: Network = Network::Mastodon;
 /// How often and how long to wait for an uploaded image to finish processing.
@@ -79,10 +81,24 @@ struct Media {
 }
 
 impl Mastodon {
-    pub(crate) fn new(http: reqwest::Client, instance: &str, token: &str) -> Result<Self, ConnectorError> {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        instance: &str,
+        token: &str,
+    ) -> Result<Self, ConnectorError> {
         let instance = http::base_url(N, instance)?;
-        let host = instance.split_once("://").map(|(_, h)| h).unwrap_or(&instance).to_owned();
-        Ok(Mastodon { http, instance, host, token: token.trim().to_owned(), account_id: Mutex::new(None) })
+        let host = instance
+            .split_once("://")
+            .map(|(_, h)| h)
+            .unwrap_or(&instance)
+            .to_owned();
+        Ok(Mastodon {
+            http,
+            instance,
+            host,
+            token: token.trim().to_owned(),
+            account_id: Mutex::new(None),
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -92,11 +108,20 @@ impl Mastodon {
     /// Sends an authenticated request; anything but 2xx becomes the classified error.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, ConnectorError> {
         let reply = exchange(N, request.bearer_auth(&self.token)).await?;
-        if reply.ok() { Ok(reply) } else { Err(classify(&reply, now_ms())) }
+        if reply.ok() {
+            Ok(reply)
+        } else {
+            Err(classify(&reply, now_ms()))
+        }
     }
 
     async fn verify(&self) -> Result<Account, ConnectorError> {
-        let reply = self.send(self.http.get(self.url("/api/v1/accounts/verify_credentials"))).await?;
+        let reply = self
+            .send(
+                self.http
+                    .get(self.url("/api/v1/accounts/verify_credentials")),
+            )
+            .await?;
         let account: Account = reply.json(N)?;
         *self.account_id.lock().await = Some(account.id.clone());
         Ok(account)
@@ -110,19 +135,36 @@ impl Mastodon {
     }
 
     fn handle(&self, acct: &str) -> String {
-        if acct.contains('@') { format!("@{acct}") } else { format!("@{acct}@{}", self.host) }
+        if acct.contains('@') {
+            format!("@{acct}")
+        } else {
+            format!("@{acct}@{}", self.host)
+        }
     }
 
-    async fn upload(&self, n: usize, image: &crate::types::Image) -> Result<String, ConnectorError> {
+    async fn upload(
+        &self,
+        n: usize,
+        image: &crate::types::Image,
+    ) -> Result<String, ConnectorError> {
         let ext = image.mime.rsplit('/').next().unwrap_or("bin");
         let part = reqwest::multipart::Part::bytes(image.bytes.clone())
             .file_name(format!("image{n}.{ext}"))
             .mime_str(&image.mime)
             .map_err(|_| {
-                ConnectorError::new(N, ErrorKind::Rejected, None, format!("{:?} is not a valid image type", image.mime))
+                ConnectorError::new(
+                    N,
+                    ErrorKind::Rejected,
+                    None,
+                    format!("{:?} is not a valid image type", image.mime),
+                )
             })?;
-        let form = reqwest::multipart::Form::new().part("file", part).text("description", image.alt.clone());
-        let reply = self.send(self.http.post(self.url("/api/v2/media")).multipart(form)).await?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("description", image.alt.clone());
+        let reply = self
+            .send(self.http.post(self.url("/api/v2/media")).multipart(form))
+            .await?;
         let mut media: Media = reply.json(N)?;
         // 202: accepted, still processing; the attachment can be used once it has a URL.
         let mut polls = 0;
@@ -132,12 +174,20 @@ impl Mastodon {
                     N,
                     ErrorKind::Unavailable,
                     Some(reply.status),
-                    format!("image {n} was still being processed after {} seconds", MEDIA_POLL.as_secs_f32() * MEDIA_POLLS as f32),
+                    format!(
+                        "image {n} was still being processed after {} seconds",
+                        MEDIA_POLL.as_secs_f32() * MEDIA_POLLS as f32
+                    ),
                 ));
             }
             polls += 1;
             tokio::time::sleep(MEDIA_POLL).await;
-            let reply = self.send(self.http.get(self.url(&format!("/api/v1/media/{}", media.id)))).await?;
+            let reply = self
+                .send(
+                    self.http
+                        .get(self.url(&format!("/api/v1/media/{}", media.id))),
+                )
+                .await?;
             // 206 Partial Content: still processing.
             if reply.status == 200 {
                 media = reply.json(N)?;
@@ -149,7 +199,12 @@ impl Mastodon {
     fn published(status: &Status) -> Published {
         let url = status.url.clone().unwrap_or_else(|| status.uri.clone());
         Published {
-            remote: RemoteRef { id: status.id.clone(), url: Some(url.clone()), cid: None, root: None },
+            remote: RemoteRef {
+                id: status.id.clone(),
+                url: Some(url.clone()),
+                cid: None,
+                root: None,
+            },
             url,
             at_ms: parse_time_ms(&status.created_at).unwrap_or_else(now_ms),
         }
@@ -160,9 +215,17 @@ impl Mastodon {
             return None;
         }
         let status = notification.status?;
-        let acct = if notification.account.acct.is_empty() { &notification.account.username } else { &notification.account.acct };
+        let acct = if notification.account.acct.is_empty() {
+            &notification.account.username
+        } else {
+            &notification.account.acct
+        };
         Some(RemoteItem {
-            kind: if status.in_reply_to_id.is_some() { ItemKind::Reply } else { ItemKind::Mention },
+            kind: if status.in_reply_to_id.is_some() {
+                ItemKind::Reply
+            } else {
+                ItemKind::Mention
+            },
             author_handle: self.handle(acct),
             author_name: notification.account.display_name.clone(),
             text: strip_html(&status.content),
@@ -188,7 +251,11 @@ impl Connector for Mastodon {
         let account = self.verify().await?;
         let handle = self.handle(&account.username);
         Ok(AccountHealth {
-            display_name: if account.display_name.trim().is_empty() { handle.clone() } else { account.display_name },
+            display_name: if account.display_name.trim().is_empty() {
+                handle.clone()
+            } else {
+                account.display_name
+            },
             handle,
             // Mastodon access tokens live until revoked.
             token_expires_at_ms: None,
@@ -209,13 +276,20 @@ impl Connector for Mastodon {
         if let Some(parent) = &post.reply_to {
             body["in_reply_to_id"] = json!(parent.id);
         }
-        let request =
-            self.http.post(self.url("/api/v1/statuses")).header("Idempotency-Key", &post.idempotency_key).json(&body);
+        let request = self
+            .http
+            .post(self.url("/api/v1/statuses"))
+            .header("Idempotency-Key", &post.idempotency_key)
+            .json(&body);
         let status: Status = self.send(request).await?.json(N)?;
         Ok(Self::published(&status))
     }
 
-    async fn find_published(&self, post: &Outgoing, since_ms: i64) -> Result<Option<Published>, ConnectorError> {
+    async fn find_published(
+        &self,
+        post: &Outgoing,
+        since_ms: i64,
+    ) -> Result<Option<Published>, ConnectorError> {
         let id = self.account_id().await?;
         let request = self
             .http
@@ -227,7 +301,8 @@ impl Connector for Mastodon {
         Ok(statuses
             .iter()
             .find(|s| {
-                parse_time_ms(&s.created_at).is_some_and(|t| t >= since_ms.saturating_sub(CLOCK_SKEW_MS))
+                parse_time_ms(&s.created_at)
+                    .is_some_and(|t| t >= since_ms.saturating_sub(CLOCK_SKEW_MS))
                     && s.in_reply_to_id.as_deref() == parent
                     && s.media_attachments.len() == post.images.len()
                     && s.account.as_ref().is_none_or(|a| a.id == id)
@@ -237,7 +312,12 @@ impl Connector for Mastodon {
     }
 
     async fn delete(&self, remote: &RemoteRef) -> Result<(), ConnectorError> {
-        self.send(self.http.delete(self.url(&format!("/api/v1/statuses/{}", remote.id)))).await.map(|_| ())
+        self.send(
+            self.http
+                .delete(self.url(&format!("/api/v1/statuses/{}", remote.id))),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn fetch_items(&self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
@@ -245,12 +325,30 @@ impl Connector for Mastodon {
         if let Some(c) = cursor {
             query.push(("min_id", c));
         }
-        let reply = self.send(self.http.get(self.url("/api/v1/notifications")).query(&query)).await?;
+        let reply = self
+            .send(
+                self.http
+                    .get(self.url("/api/v1/notifications"))
+                    .query(&query),
+            )
+            .await?;
         let notifications: Vec<Notification> = reply.json(N)?;
-        let newest_id = notifications.iter().map(|n| n.id.as_str()).max_by_key(|id| (id.len(), *id)).map(str::to_owned);
-        let next = prev_min_id(&reply.headers).or(newest_id).or_else(|| cursor.map(str::to_owned));
-        let items = notifications.into_iter().filter_map(|n| self.item(n)).collect();
-        Ok(Fetched { items, cursor: next })
+        let newest_id = notifications
+            .iter()
+            .map(|n| n.id.as_str())
+            .max_by_key(|id| (id.len(), *id))
+            .map(str::to_owned);
+        let next = prev_min_id(&reply.headers)
+            .or(newest_id)
+            .or_else(|| cursor.map(str::to_owned));
+        let items = notifications
+            .into_iter()
+            .filter_map(|n| self.item(n))
+            .collect();
+        Ok(Fetched {
+            items,
+            cursor: next,
+        })
     }
 
     async fn set_hidden(&self, _item: &RemoteRef, _hidden: bool) -> Result<(), ConnectorError> {
@@ -266,11 +364,16 @@ impl Connector for Mastodon {
 /// The `min_id` of the `rel="prev"` link: the id to ask for newer items with.
 fn prev_min_id(headers: &HeaderMap) -> Option<String> {
     let link = http::header(headers, "link")?;
-    link.split(',').find(|l| l.contains("rel=\"prev\"")).and_then(|l| {
-        let url = l.split(['<', '>']).nth(1)?;
-        let query = url.split_once('?')?.1;
-        query.split('&').find_map(|kv| kv.strip_prefix("min_id=")).map(str::to_owned)
-    })
+    link.split(',')
+        .find(|l| l.contains("rel=\"prev\""))
+        .and_then(|l| {
+            let url = l.split(['<', '>']).nth(1)?;
+            let query = url.split_once('?')?.1;
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("min_id="))
+                .map(str::to_owned)
+        })
 }
 
 /// Reads a Mastodon error (`{"error": "..."}`) into a [`ConnectorError`].
@@ -330,23 +433,65 @@ mod tests {
 
     #[test]
     fn errors_are_classified() {
-        let r = |status, body: &str| Reply { status, headers: HeaderMap::new(), body: body.into() };
+        let r = |status, body: &str| Reply {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+        };
         let cases = [
-            (401, r#"{"error":"The access token is invalid"}"#, ErrorKind::InvalidCredentials),
-            (401, r#"{"error":"The access token was revoked"}"#, ErrorKind::TokenRevoked),
-            (401, r#"{"error":"The access token expired"}"#, ErrorKind::TokenExpired),
-            (403, r#"{"error":"Your login is currently disabled"}"#, ErrorKind::InvalidCredentials),
-            (403, r#"{"error":"This action is not allowed"}"#, ErrorKind::Rejected),
+            (
+                401,
+                r#"{"error":"The access token is invalid"}"#,
+                ErrorKind::InvalidCredentials,
+            ),
+            (
+                401,
+                r#"{"error":"The access token was revoked"}"#,
+                ErrorKind::TokenRevoked,
+            ),
+            (
+                401,
+                r#"{"error":"The access token expired"}"#,
+                ErrorKind::TokenExpired,
+            ),
+            (
+                403,
+                r#"{"error":"Your login is currently disabled"}"#,
+                ErrorKind::InvalidCredentials,
+            ),
+            (
+                403,
+                r#"{"error":"This action is not allowed"}"#,
+                ErrorKind::Rejected,
+            ),
             (404, r#"{"error":"Record not found"}"#, ErrorKind::NotFound),
-            (422, r#"{"error":"Validation failed: Text character limit of 500 exceeded"}"#, ErrorKind::Rejected),
-            (429, r#"{"error":"Too many requests"}"#, ErrorKind::RateLimited),
-            (503, "<html>Service Unavailable</html>", ErrorKind::Unavailable),
+            (
+                422,
+                r#"{"error":"Validation failed: Text character limit of 500 exceeded"}"#,
+                ErrorKind::Rejected,
+            ),
+            (
+                429,
+                r#"{"error":"Too many requests"}"#,
+                ErrorKind::RateLimited,
+            ),
+            (
+                503,
+                "<html>Service Unavailable</html>",
+                ErrorKind::Unavailable,
+            ),
         ];
         for (status, body, kind) in cases {
             assert_eq!(classify(&r(status, body), 0).kind, kind, "{body}");
         }
         let mut limited = r(429, r#"{"error":"Too many requests"}"#);
-        limited.headers.insert("x-ratelimit-reset", HeaderValue::from_static("2019-12-08T04:00:00.000Z"));
-        assert_eq!(classify(&limited, 1_575_777_540_000).retry_after_ms, Some(60_000));
+        limited.headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2019-12-08T04:00:00.000Z"),
+        );
+        assert_eq!(
+            classify(&limited, 1_575_777_540_000).retry_after_ms,
+            Some(60_000)
+        );
     }
 }

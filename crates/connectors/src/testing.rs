@@ -2,14 +2,19 @@
 //! `ROUNDS_TEST_BSKY_PDS`): fresh `*.test` accounts with app passwords, and what the network shows.
 //! Every crate whose tests publish to it uses this one copy.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, reason = "test support: a failed step must stop the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: a failed step must stop the test loudly"
+)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Credentials, http_client};
+use crate::{Credentials, Reach, http_client};
 
 /// The variable naming the local network's PDS.
 pub const PDS_VAR: &str = "ROUNDS_TEST_BSKY_PDS";
@@ -22,7 +27,10 @@ pub fn local_pds() -> Option<String> {
     match std::env::var(PDS_VAR) {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
         _ => {
-            assert!(std::env::var_os("CI").is_none(), "no local Bluesky network: CI must set {PDS_VAR}");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no local Bluesky network: CI must set {PDS_VAR}"
+            );
             eprintln!("skipped: no local Bluesky network (set {PDS_VAR}, or run scripts/test)");
             None
         }
@@ -30,9 +38,15 @@ pub fn local_pds() -> Option<String> {
 }
 
 /// One XRPC call: POST with `body`, or GET with `query`; the HTTP status and the JSON answer.
-pub async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value>, query: &[(&str, &str)]) -> (u16, Value) {
+pub async fn xrpc(
+    pds: &str,
+    nsid: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    query: &[(&str, &str)],
+) -> (u16, Value) {
     let url = format!("{pds}/xrpc/{nsid}");
-    let http = http_client();
+    let http = http_client(Reach::AnyHost);
     let mut request = match body {
         Some(body) => http.post(url).json(&body),
         None => http.get(url).query(query),
@@ -47,9 +61,20 @@ pub async fn xrpc(pds: &str, nsid: &str, token: Option<&str>, body: Option<Value
 
 /// Creates an app password named `name` for the account, as channel credentials.
 async fn app_password(pds: &str, handle: &str, access: &str, name: &str) -> Credentials {
-    let (status, app) = xrpc(pds, "com.atproto.server.createAppPassword", Some(access), Some(json!({ "name": name })), &[]).await;
+    let (status, app) = xrpc(
+        pds,
+        "com.atproto.server.createAppPassword",
+        Some(access),
+        Some(json!({ "name": name })),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200, "createAppPassword: {app}");
-    Credentials::Bluesky { service: pds.to_owned(), identifier: handle.to_owned(), app_password: app["password"].as_str().unwrap().to_owned() }
+    Credentials::Bluesky {
+        service: pds.to_owned(),
+        identifier: handle.to_owned(),
+        app_password: app["password"].as_str().unwrap().to_owned(),
+    }
 }
 
 /// A fresh account: its handle, a session of its own (to see what others see), and an app
@@ -70,15 +95,30 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 impl LocalAccount {
     /// Creates an account with a handle no other test process uses.
     pub async fn create(pds: &str) -> LocalAccount {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         let handle = format!("t{:x}{n}{nanos:x}.test", std::process::id());
         let body = json!({ "handle": handle, "email": format!("{handle}@example.org"), "password": "account-password-1" });
-        let (status, created) = xrpc(pds, "com.atproto.server.createAccount", None, Some(body), &[]).await;
+        let (status, created) = xrpc(
+            pds,
+            "com.atproto.server.createAccount",
+            None,
+            Some(body),
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "createAccount: {created}");
         let access = created["accessJwt"].as_str().unwrap().to_owned();
         let creds = app_password(pds, &handle, &access, "rounds").await;
-        LocalAccount { pds: pds.to_owned(), handle, access, creds }
+        LocalAccount {
+            pds: pds.to_owned(),
+            handle,
+            access,
+            creds,
+        }
     }
 
     /// A new app password named `name`, as credentials for a channel.
@@ -88,7 +128,14 @@ impl LocalAccount {
 
     /// Revokes the app password named `name` (its sessions stop working).
     pub async fn revoke_app_password(&self, name: &str) {
-        let (status, body) = xrpc(&self.pds, "com.atproto.server.revokeAppPassword", Some(&self.access), Some(json!({ "name": name })), &[]).await;
+        let (status, body) = xrpc(
+            &self.pds,
+            "com.atproto.server.revokeAppPassword",
+            Some(&self.access),
+            Some(json!({ "name": name })),
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "revokeAppPassword: {body}");
     }
 
@@ -97,14 +144,29 @@ impl LocalAccount {
         let mut texts = Vec::new();
         let mut cursor = String::new();
         loop {
-            let mut query = vec![("repo", self.handle.as_str()), ("collection", "app.bsky.feed.post"), ("limit", "100")];
+            let mut query = vec![
+                ("repo", self.handle.as_str()),
+                ("collection", "app.bsky.feed.post"),
+                ("limit", "100"),
+            ];
             if !cursor.is_empty() {
                 query.push(("cursor", cursor.as_str()));
             }
-            let (status, page) = xrpc(&self.pds, "com.atproto.repo.listRecords", None, None, &query).await;
+            let (status, page) = xrpc(
+                &self.pds,
+                "com.atproto.repo.listRecords",
+                None,
+                None,
+                &query,
+            )
+            .await;
             assert_eq!(status, 200, "listRecords: {page}");
             let records = page["records"].as_array().cloned().unwrap_or_default();
-            texts.extend(records.iter().map(|r| r["value"]["text"].as_str().unwrap_or_default().to_owned()));
+            texts.extend(
+                records
+                    .iter()
+                    .map(|r| r["value"]["text"].as_str().unwrap_or_default().to_owned()),
+            );
             match page["cursor"].as_str() {
                 Some(next) if !records.is_empty() => cursor = next.to_owned(),
                 _ => return texts,
@@ -118,7 +180,14 @@ impl LocalAccount {
         let depth = depth.to_string();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (status, v) = xrpc(&self.pds, "app.bsky.feed.getPostThread", Some(&self.access), None, &[("uri", uri), ("depth", depth.as_str())]).await;
+            let (status, v) = xrpc(
+                &self.pds,
+                "app.bsky.feed.getPostThread",
+                Some(&self.access),
+                None,
+                &[("uri", uri), ("depth", depth.as_str())],
+            )
+            .await;
             if status == 200 {
                 return Some(v);
             }
@@ -131,6 +200,8 @@ impl LocalAccount {
 
     /// The post at `uri` as the AppView shows it (see [`LocalAccount::thread`]).
     pub async fn seen(&self, uri: &str) -> Option<Value> {
-        self.thread(uri, 0).await.map(|v| v["thread"]["post"].clone())
+        self.thread(uri, 0)
+            .await
+            .map(|v| v["thread"]["post"].clone())
     }
 }

@@ -21,7 +21,11 @@ pub(crate) fn strip_html(html: &str) -> String {
             return out;
         };
         let tag = rest[lt + 1..lt + gt].trim().to_ascii_lowercase();
-        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
         match name {
             "br" => out.push('\n'),
             "p" if tag.starts_with('/') => out.push_str("\n\n"),
@@ -81,11 +85,21 @@ pub(crate) fn links(text: &str) -> Vec<Range<usize>> {
     let mut from = 0;
     while let Some(pos) = next_scheme(&text[from..]) {
         let start = from + pos;
-        let boundary_ok = text[..start].chars().next_back().is_none_or(|c| c.is_whitespace() || "([<\"'".contains(c));
-        let len = text[start..].find(|c: char| c.is_whitespace() || c == '<' || c == '>').unwrap_or(text.len() - start);
+        let boundary_ok = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([<\"'".contains(c));
+        let len = text[start..]
+            .find(|c: char| c.is_whitespace() || c == '<' || c == '>')
+            .unwrap_or(text.len() - start);
         let mut end = start + len;
-        end = start + text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']).len();
-        let has_host = text[start..end].split_once("://").is_some_and(|(_, host)| !host.is_empty());
+        end = start
+            + text[start..end]
+                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\''])
+                .len();
+        let has_host = text[start..end]
+            .split_once("://")
+            .is_some_and(|(_, host)| !host.is_empty());
         if boundary_ok && has_host {
             found.push(start..end);
         }
@@ -105,12 +119,17 @@ fn next_scheme(s: &str) -> Option<usize> {
 pub(crate) fn mentions(text: &str) -> Vec<(Range<usize>, String)> {
     let mut found = Vec::new();
     for (at, _) in text.match_indices('@') {
-        let boundary_ok = text[..at].chars().next_back().is_none_or(|c| c.is_whitespace() || "([\"'".contains(c));
+        let boundary_ok = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([\"'".contains(c));
         if !boundary_ok {
             continue;
         }
         let rest = &text[at + 1..];
-        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-')).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .unwrap_or(rest.len());
         let handle = rest[..len].trim_end_matches(['.', '-']);
         let labels: Vec<&str> = handle.split('.').collect();
         if labels.len() >= 2 && labels.iter().all(|l| !l.is_empty()) {
@@ -142,20 +161,30 @@ mod tests {
 
     #[test]
     fn links_are_found_by_byte_offset() {
-        let text = "Café news: https://example.org/a?b=1. Also (http://x.test/y) and https:// nothing";
+        let text =
+            "Café news: https://example.org/a?b=1. Also (http://x.test/y) and https:// nothing";
         let found: Vec<&str> = links(text).into_iter().map(|r| &text[r]).collect();
         assert_eq!(found, ["https://example.org/a?b=1", "http://x.test/y"]);
-        assert_eq!(links("café https://é.test").first().map(|r| r.start), Some(6));
+        assert_eq!(
+            links("café https://é.test").first().map(|r| r.start),
+            Some(6)
+        );
         assert!(links("xhttps://example.org").is_empty());
     }
 
     #[test]
     fn mentions_need_a_domain() {
         let text = "Thanks @alice.test and @bob, mail me@example.org (@carol.bsky.social).";
-        let found: Vec<(&str, String)> = mentions(text).into_iter().map(|(r, h)| (&text[r], h)).collect();
+        let found: Vec<(&str, String)> = mentions(text)
+            .into_iter()
+            .map(|(r, h)| (&text[r], h))
+            .collect();
         assert_eq!(
             found,
-            [("@alice.test", "alice.test".to_owned()), ("@carol.bsky.social", "carol.bsky.social".to_owned())]
+            [
+                ("@alice.test", "alice.test".to_owned()),
+                ("@carol.bsky.social", "carol.bsky.social".to_owned())
+            ]
         );
     }
 }

@@ -46,8 +46,12 @@ mod tests {
             assert!(is_valid_tid(&tid), "{tid}");
             assert_eq!(tid, tid_for_key(key));
         }
-        assert_ne!(tid_for_key("post-1/channel-2"), tid_for_key("post-1/channel-3"));
-        let all: std::collections::HashSet<String> = (0..2000).map(|i| tid_for_key(&format!("k{i}"))).collect();
+        assert_ne!(
+            tid_for_key("post-1/channel-2"),
+            tid_for_key("post-1/channel-3")
+        );
+        let all: std::collections::HashSet<String> =
+            (0..2000).map(|i| tid_for_key(&format!("k{i}"))).collect();
         assert_eq!(all.len(), 2000);
     }
 

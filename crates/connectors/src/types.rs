@@ -101,7 +101,14 @@ impl Network {
                 max_chars: 500,
                 counts_graphemes: true,
                 max_images: 4,
-                image_types: &["image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/avif"],
+                image_types: &[
+                    "image/jpeg",
+                    "image/png",
+                    "image/gif",
+                    "image/webp",
+                    "image/heic",
+                    "image/avif",
+                ],
                 max_image_bytes: 16 * 1024 * 1024,
                 max_alt_chars: 1500,
                 link_chars: Some(23),
@@ -111,7 +118,13 @@ impl Network {
                 max_chars: 63_206,
                 counts_graphemes: false,
                 max_images: 10,
-                image_types: &["image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff"],
+                image_types: &[
+                    "image/jpeg",
+                    "image/png",
+                    "image/gif",
+                    "image/bmp",
+                    "image/tiff",
+                ],
                 max_image_bytes: 4 * 1024 * 1024,
                 max_alt_chars: 1000,
                 link_chars: None,
@@ -122,8 +135,16 @@ impl Network {
     /// The text's length as this network counts it.
     pub fn text_length(self, text: &str) -> usize {
         let limits = self.limits();
-        let count = |s: &str| if limits.counts_graphemes { s.graphemes(true).count() } else { s.chars().count() };
-        let Some(link_chars) = limits.link_chars else { return count(text) };
+        let count = |s: &str| {
+            if limits.counts_graphemes {
+                s.graphemes(true).count()
+            } else {
+                s.chars().count()
+            }
+        };
+        let Some(link_chars) = limits.link_chars else {
+            return count(text);
+        };
         let mut length = 0;
         let mut from = 0;
         for link in crate::text::links(text) {
@@ -137,13 +158,28 @@ impl Network {
     pub fn check_text(self, text: &str) -> Result<(), TextTooLong> {
         let limit = self.limits().max_chars;
         let length = self.text_length(text);
-        if length > limit { Err(TextTooLong { network: self, length, limit }) } else { Ok(()) }
+        if length > limit {
+            Err(TextTooLong {
+                network: self,
+                length,
+                limit,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// Checks a whole post (text, image count, types, sizes and alt text) before anything is sent,
     /// so a post the network would refuse fails with a clear reason and no partial upload.
     pub fn check_post(self, post: &Outgoing) -> Result<(), ConnectorError> {
-        let reject = |message: String| Err(ConnectorError::new(self, ErrorKind::Rejected, None, message));
+        let reject = |message: String| {
+            Err(ConnectorError::new(
+                self,
+                ErrorKind::Rejected,
+                None,
+                message,
+            ))
+        };
         if post.text.trim().is_empty() && post.images.is_empty() {
             return reject("the post has neither text nor images".into());
         }
@@ -250,15 +286,21 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Credentials::Bluesky { service, identifier, .. } => f
+            Credentials::Bluesky {
+                service,
+                identifier,
+                ..
+            } => f
                 .debug_struct("Bluesky")
                 .field("service", service)
                 .field("identifier", identifier)
                 .field("app_password", &"<redacted>")
                 .finish(),
-            Credentials::Mastodon { instance, .. } => {
-                f.debug_struct("Mastodon").field("instance", instance).field("access_token", &"<redacted>").finish()
-            }
+            Credentials::Mastodon { instance, .. } => f
+                .debug_struct("Mastodon")
+                .field("instance", instance)
+                .field("access_token", &"<redacted>")
+                .finish(),
             Credentials::Facebook { graph, page_id, .. } => f
                 .debug_struct("Facebook")
                 .field("graph", graph)
@@ -322,7 +364,12 @@ pub struct RemoteRef {
 impl RemoteRef {
     /// A reference known only by its id.
     pub fn new(id: impl Into<String>) -> RemoteRef {
-        RemoteRef { id: id.into(), url: None, cid: None, root: None }
+        RemoteRef {
+            id: id.into(),
+            url: None,
+            cid: None,
+            root: None,
+        }
     }
 }
 
@@ -413,7 +460,11 @@ mod tests {
         let over = format!("{at_limit}a");
         assert_eq!(
             Network::Bluesky.check_text(&over),
-            Err(TextTooLong { network: Network::Bluesky, length: 301, limit: 300 })
+            Err(TextTooLong {
+                network: Network::Bluesky,
+                length: 301,
+                limit: 300
+            })
         );
     }
 
@@ -423,8 +474,16 @@ mod tests {
         let text = format!("Book here: {link} today");
         assert_eq!(Network::Mastodon.text_length(&text), 11 + 23 + 6);
         assert_eq!(Network::Bluesky.text_length(&text), text.chars().count());
-        assert!(Network::Mastodon.check_text(&format!("{} {link}", "a".repeat(476))).is_ok());
-        assert!(Network::Mastodon.check_text(&format!("{} {link}", "a".repeat(477))).is_err());
+        assert!(
+            Network::Mastodon
+                .check_text(&format!("{} {link}", "a".repeat(476)))
+                .is_ok()
+        );
+        assert!(
+            Network::Mastodon
+                .check_text(&format!("{} {link}", "a".repeat(477)))
+                .is_err()
+        );
     }
 
     #[test]
@@ -432,30 +491,58 @@ mod tests {
         assert!(Network::Mastodon.check_text(&"a".repeat(500)).is_ok());
         assert!(Network::Mastodon.check_text(&"a".repeat(501)).is_err());
         assert!(Network::Facebook.check_text(&"é".repeat(63_206)).is_ok());
-        let err = Network::Facebook.check_text(&"é".repeat(63_207)).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("the text is 63207 characters long; Facebook allows at most 63206"));
+        let err = Network::Facebook
+            .check_text(&"é".repeat(63_207))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("the text is 63207 characters long; Facebook allows at most 63206")
+        );
     }
 
     fn post(images: Vec<Image>) -> Outgoing {
-        Outgoing { idempotency_key: "k".into(), text: "Flu clinic Saturday".into(), images, reply_to: None }
+        Outgoing {
+            idempotency_key: "k".into(),
+            text: "Flu clinic Saturday".into(),
+            images,
+            reply_to: None,
+        }
     }
 
     fn image(mime: &str, len: usize) -> Image {
-        Image { bytes: vec![1; len], mime: mime.into(), alt: "A nurse".into() }
+        Image {
+            bytes: vec![1; len],
+            mime: mime.into(),
+            alt: "A nurse".into(),
+        }
     }
 
     #[test]
     fn check_post_names_what_is_wrong() {
-        assert!(Network::Bluesky.check_post(&post(vec![image("image/png", 10)])).is_ok());
-        let err = Network::Bluesky.check_post(&post(vec![image("image/svg+xml", 10)])).err();
-        let err = err.map(|e| (e.kind, e.network_message)).unwrap_or((ErrorKind::Unsupported, String::new()));
+        assert!(
+            Network::Bluesky
+                .check_post(&post(vec![image("image/png", 10)]))
+                .is_ok()
+        );
+        let err = Network::Bluesky
+            .check_post(&post(vec![image("image/svg+xml", 10)]))
+            .err();
+        let err = err
+            .map(|e| (e.kind, e.network_message))
+            .unwrap_or((ErrorKind::Unsupported, String::new()));
         assert_eq!(err.0, ErrorKind::Rejected);
         assert!(err.1.contains("\"image/svg+xml\""), "{}", err.1);
-        let err = Network::Bluesky.check_post(&post(vec![image("image/png", 1_000_001)])).err();
+        let err = Network::Bluesky
+            .check_post(&post(vec![image("image/png", 1_000_001)]))
+            .err();
         assert!(err.is_some_and(|e| e.network_message.contains("1000001 bytes")));
         let five = (0..5).map(|_| image("image/png", 1)).collect();
         assert!(Network::Mastodon.check_post(&post(five)).is_err());
-        let empty = Outgoing { text: "  ".into(), ..post(vec![]) };
+        let empty = Outgoing {
+            text: "  ".into(),
+            ..post(vec![])
+        };
         assert!(Network::Facebook.check_post(&empty).is_err());
     }
 
@@ -467,7 +554,10 @@ mod tests {
                 identifier: "clinic.bsky.social".into(),
                 app_password: "abcd-efgh-ijkl-mnop".into(),
             },
-            Credentials::Mastodon { instance: "https://mastodon.example".into(), access_token: "tok-SECRET-123".into() },
+            Credentials::Mastodon {
+                instance: "https://mastodon.example".into(),
+                access_token: "tok-SECRET-123".into(),
+            },
             Credentials::Facebook {
                 graph: DEFAULT_FACEBOOK_GRAPH.into(),
                 page_id: "1234".into(),
@@ -489,9 +579,12 @@ mod tests {
         let json = r#"{"network":"bluesky","identifier":"a.test","app_password":"p"}"#;
         let c: Credentials = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.network(), Network::Bluesky);
-        assert!(matches!(&c, Credentials::Bluesky { service, .. } if service == DEFAULT_BLUESKY_SERVICE));
+        assert!(
+            matches!(&c, Credentials::Bluesky { service, .. } if service == DEFAULT_BLUESKY_SERVICE)
+        );
         let back: Credentials =
-            serde_json::from_str(&serde_json::to_string(&c).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+            serde_json::from_str(&serde_json::to_string(&c).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, c);
     }
 

@@ -7,11 +7,12 @@ pub mod content;
 
 use std::fmt;
 
+use rounds_domain::publishing::{ApprovalChain, ChainStep, DecisionKind, StepMode};
 use rounds_domain::secret::{SecretError, hash_password, random_bytes};
 use rounds_domain::{Email, InputError, Role};
-use rounds_domain::publishing::{ApprovalChain, ChainStep, DecisionKind, StepMode};
 use rounds_store::{
-    Actor, NewChain, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, PostStatus, Store, StoreError, User,
+    Actor, NewChain, NewChannel, NewInboxItem, NewOrg, NewPost, NewUser, Org, PostStatus, Store,
+    StoreError, User,
 };
 
 use content::{CHAIN, CHANNELS, EMAIL_DOMAIN, INBOX, ORG_NAME, POSTS, STAFF, WEB_DOMAIN};
@@ -70,11 +71,24 @@ pub struct DemoLogins {
 
 impl fmt::Display for DemoLogins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Demo sandbox: {ORG_NAME}, organization id {}", self.org_id)?;
+        writeln!(
+            f,
+            "Demo sandbox: {ORG_NAME}, organization id {}",
+            self.org_id
+        )?;
         writeln!(f, "Password for every account: {}", self.password)?;
-        writeln!(f, "No second factor: MFA is not enforced in the demo organization.")?;
+        writeln!(
+            f,
+            "No second factor: MFA is not enforced in the demo organization."
+        )?;
         writeln!(f)?;
-        let width = self.users.iter().map(|(r, _)| r.label().len()).max().unwrap_or(0).max("Role".len());
+        let width = self
+            .users
+            .iter()
+            .map(|(r, _)| r.label().len())
+            .max()
+            .unwrap_or(0)
+            .max("Role".len());
         writeln!(f, "  {:<width$}  Email", "Role")?;
         for (role, email) in &self.users {
             writeln!(f, "  {:<width$}  {email}", role.label())?;
@@ -95,7 +109,11 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
     let password = typeable_password()?;
     // One hash for all accounts: they share the password by design, and Argon2id is slow on purpose.
     let password_hash = hash_password(&password)?;
-    let new_org = NewOrg { name: ORG_NAME.to_owned(), kind: rounds_domain::OrgKind::Hospital, is_demo: true };
+    let new_org = NewOrg {
+        name: ORG_NAME.to_owned(),
+        kind: rounds_domain::OrgKind::Hospital,
+        is_demo: true,
+    };
     let mut users = Vec::with_capacity(STAFF.len());
     let org = if store.is_set_up().await? {
         store.create_org(&new_org, &Actor::system()).await?
@@ -105,26 +123,55 @@ pub async fn seed(store: &Store) -> Result<DemoLogins, DemoError> {
         users.push(user);
         org
     };
-    let actor = Actor { org_id: Some(org.id), ..Actor::system() };
+    let actor = Actor {
+        org_id: Some(org.id),
+        ..Actor::system()
+    };
     for staff in &STAFF[users.len()..] {
-        users.push(store.create_user(org.id, &new_user(*staff, &password_hash)?, &actor).await?);
+        users.push(
+            store
+                .create_user(org.id, &new_user(*staff, &password_hash)?, &actor)
+                .await?,
+        );
     }
     seed_content(store, org.id, &users, &actor).await?;
     tracing::info!(org_id = org.id, "seeded the demo sandbox");
-    Ok(DemoLogins { org_id: org.id, password, users: table(&users) })
+    Ok(DemoLogins {
+        org_id: org.id,
+        password,
+        users: table(&users),
+    })
 }
 
 async fn existing_logins(store: &Store, org: &Org) -> Result<DemoLogins, DemoError> {
     let password = typeable_password()?;
     let password_hash = hash_password(&password)?;
-    let actor = Actor { org_id: Some(org.id), ..Actor::system() };
+    let actor = Actor {
+        org_id: Some(org.id),
+        ..Actor::system()
+    };
     // Only the built-in accounts: people invited into the sandbox chose their own passwords.
-    let built_in = |u: &User| STAFF.iter().any(|(_, local, _)| u.email == format!("{local}@{EMAIL_DOMAIN}"));
-    let users: Vec<User> = store.users(org.id).await?.into_iter().filter(built_in).collect();
+    let built_in = |u: &User| {
+        STAFF
+            .iter()
+            .any(|(_, local, _)| u.email == format!("{local}@{EMAIL_DOMAIN}"))
+    };
+    let users: Vec<User> = store
+        .users(org.id)
+        .await?
+        .into_iter()
+        .filter(built_in)
+        .collect();
     for user in &users {
-        store.set_password(user.id, &password_hash, None, &actor).await?;
+        store
+            .set_password(user.id, &password_hash, None, &actor)
+            .await?;
     }
-    Ok(DemoLogins { org_id: org.id, password, users: table(&users) })
+    Ok(DemoLogins {
+        org_id: org.id,
+        password,
+        users: table(&users),
+    })
 }
 
 fn table(users: &[User]) -> Vec<(Role, String)> {
@@ -133,7 +180,10 @@ fn table(users: &[User]) -> Vec<(Role, String)> {
     rows
 }
 
-fn new_user((role, local, name): (Role, &str, &str), password_hash: &str) -> Result<NewUser, DemoError> {
+fn new_user(
+    (role, local, name): (Role, &str, &str),
+    password_hash: &str,
+) -> Result<NewUser, DemoError> {
     Ok(NewUser {
         email: Email::parse(&format!("{local}@{EMAIL_DOMAIN}"))?,
         display_name: rounds_domain::input::check_name("display name", name, 120)?,
@@ -142,21 +192,50 @@ fn new_user((role, local, name): (Role, &str, &str), password_hash: &str) -> Res
     })
 }
 
-async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor) -> Result<(), DemoError> {
+async fn seed_content(
+    store: &Store,
+    org_id: i64,
+    users: &[User],
+    actor: &Actor,
+) -> Result<(), DemoError> {
     let mut channels = Vec::with_capacity(CHANNELS.len());
     for c in CHANNELS {
-        let new = NewChannel { network: c.network.into(), handle: c.handle.into(), display_name: c.display_name.into() };
+        let new = NewChannel {
+            network: c.network.into(),
+            handle: c.handle.into(),
+            display_name: c.display_name.into(),
+        };
         channels.push(store.create_channel(org_id, &new, actor).await?);
     }
     let channel_id = |network: &'static str| {
-        channels.iter().find(|c| c.network == network).map(|c| c.id).ok_or(DemoError::UnknownNetwork(network))
+        channels
+            .iter()
+            .find(|c| c.network == network)
+            .map(|c| c.id)
+            .ok_or(DemoError::UnknownNetwork(network))
     };
-    let steps = CHAIN.iter().map(|&role| ChainStep { role, mode: StepMode::Any }).collect();
+    let steps = CHAIN
+        .iter()
+        .map(|&role| ChainStep {
+            role,
+            mode: StepMode::Any,
+        })
+        .collect();
     let chain = ApprovalChain::new(steps).map_err(|e| DemoError::Chain(e.to_string()))?;
-    let scope = NewChain { name: "Privacy and legal review".into(), channel_id: None, content_type: None, chain };
+    let scope = NewChain {
+        name: "Privacy and legal review".into(),
+        channel_id: None,
+        content_type: None,
+        chain,
+    };
     store.save_approval_chain(org_id, &scope, actor).await?;
     let screener = screen::Screener::new(policy())?;
-    let user = |role: Role| users.iter().find(|u| u.role == role).ok_or(DemoError::NoAccount(role));
+    let user = |role: Role| {
+        users
+            .iter()
+            .find(|u| u.role == role)
+            .ok_or(DemoError::NoAccount(role))
+    };
     let now = now_ms();
     for post in POSTS {
         let author = user(post.author)?;
@@ -164,10 +243,16 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
         let new = NewPost {
             author_id: Some(author.id),
             body: post.body.to_owned(),
-            channel_ids: post.networks.iter().map(|n| channel_id(n)).collect::<Result<_, _>>()?,
+            channel_ids: post
+                .networks
+                .iter()
+                .map(|n| channel_id(n))
+                .collect::<Result<_, _>>()?,
             status: PostStatus::Draft,
             // On the hour, as people schedule.
-            scheduled_at: post.hours_ahead.map(|h| (now + h * HOUR).div_euclid(HOUR) * HOUR + HOUR),
+            scheduled_at: post
+                .hours_ahead
+                .map(|h| (now + h * HOUR).div_euclid(HOUR) * HOUR + HOUR),
             paid: post.paid,
             content_type: "general".into(),
             media_ids: Vec::new(),
@@ -176,20 +261,52 @@ async fn seed_content(store: &Store, org_id: i64, users: &[User], actor: &Actor)
         if post.status == PostStatus::Draft {
             continue;
         }
-        let report = screener.screen(&screen::Message { paid: post.paid, ..screen::Message::outgoing(post.body) })?;
+        let report = screener.screen(&screen::Message {
+            paid: post.paid,
+            ..screen::Message::outgoing(post.body)
+        })?;
         let report = serde_json::to_value(&report)?;
-        store.submit_post(org_id, created.id, created.version, report, post.override_reason, &author_actor).await?;
+        store
+            .submit_post(
+                org_id,
+                created.id,
+                created.version,
+                report,
+                post.override_reason,
+                &author_actor,
+            )
+            .await?;
         let approvals = match post.status {
             PostStatus::Scheduled => CHAIN.len(),
             _ => post.approved_steps.min(CHAIN.len()),
         };
         for &role in &CHAIN[..approvals] {
             let reviewer = user(role)?;
-            store.decide(org_id, created.id, created.version, DecisionKind::Approve, None, reviewer.id, &Actor::user(reviewer, None)).await?;
+            store
+                .decide(
+                    org_id,
+                    created.id,
+                    created.version,
+                    DecisionKind::Approve,
+                    None,
+                    reviewer.id,
+                    &Actor::user(reviewer, None),
+                )
+                .await?;
         }
         if let Some(note) = post.review_note {
             let reviewer = user(CHAIN[approvals.min(CHAIN.len() - 1)])?;
-            store.decide(org_id, created.id, created.version, DecisionKind::Reject, Some(note), reviewer.id, &Actor::user(reviewer, None)).await?;
+            store
+                .decide(
+                    org_id,
+                    created.id,
+                    created.version,
+                    DecisionKind::Reject,
+                    Some(note),
+                    reviewer.id,
+                    &Actor::user(reviewer, None),
+                )
+                .await?;
         }
     }
     // Oldest first, as a network delivers them, so the inbox's newest-first order is by time too.
@@ -246,7 +363,10 @@ mod tests {
         let a = typeable_password().unwrap();
         assert_eq!(a.len(), 19);
         assert_eq!(a.split('-').count(), 4);
-        assert!(a.chars().all(|c| c == '-' || PASSWORD_ALPHABET.contains(&(c as u8))));
+        assert!(
+            a.chars()
+                .all(|c| c == '-' || PASSWORD_ALPHABET.contains(&(c as u8)))
+        );
         assert!(rounds_domain::input::check_password(&a, None).is_ok());
         assert_ne!(a, typeable_password().unwrap());
     }
@@ -259,7 +379,11 @@ mod tests {
         assert!(POSTS.iter().flat_map(|p| p.networks).all(|n| known(n)));
         assert!(INBOX.iter().all(|i| known(i.network)));
         assert!(INBOX.len() >= 30);
-        assert!(INBOX.iter().all(|i| (0..3 * 24 * 60).contains(&i.minutes_ago)));
+        assert!(
+            INBOX
+                .iter()
+                .all(|i| (0..3 * 24 * 60).contains(&i.minutes_ago))
+        );
     }
 
     #[test]
@@ -267,7 +391,10 @@ mod tests {
         let logins = DemoLogins {
             org_id: 7,
             password: "abcd-efgh-ijkm-npqr".into(),
-            users: vec![(Role::Admin, "admin@demo.rounds.test".into()), (Role::Viewer, "viewer@demo.rounds.test".into())],
+            users: vec![
+                (Role::Admin, "admin@demo.rounds.test".into()),
+                (Role::Viewer, "viewer@demo.rounds.test".into()),
+            ],
         };
         let text = logins.to_string();
         assert!(text.contains("Password for every account: abcd-efgh-ijkm-npqr"));

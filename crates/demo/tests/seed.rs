@@ -10,7 +10,10 @@ use rounds_store::testing::scratch_stores;
 use rounds_store::{Page, PostStatus, Store, StoreError};
 use screen::{Category, Message, Screener};
 
-const ALL: Page = Page { before_id: None, limit: 500 };
+const ALL: Page = Page {
+    before_id: None,
+    limit: 500,
+};
 
 async fn counts(store: &Store, org_id: i64) -> Result<(usize, usize, usize, usize), StoreError> {
     Ok((
@@ -32,7 +35,11 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         let roles: Vec<Role> = logins.users.iter().map(|(r, _)| *r).collect();
         assert_eq!(roles, Role::ALL, "{backend:?}");
         for user in store.users(org.id).await.unwrap() {
-            assert!(verify_password(&logins.password, &user.password_hash), "{backend:?}: {}", user.email);
+            assert!(
+                verify_password(&logins.password, &user.password_hash),
+                "{backend:?}: {}",
+                user.email
+            );
             assert!(!user.mfa_enabled);
             assert!(user.email.ends_with("@demo.rounds.test"));
         }
@@ -43,8 +50,16 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
         for p in &posts {
             *by_status.entry(p.status.as_str()).or_default() += 1;
         }
-        for status in [PostStatus::Draft, PostStatus::InReview, PostStatus::Scheduled, PostStatus::Rejected] {
-            assert!(by_status.get(status.as_str()).is_some_and(|n| *n >= 1), "{backend:?}: no {status:?} post");
+        for status in [
+            PostStatus::Draft,
+            PostStatus::InReview,
+            PostStatus::Scheduled,
+            PostStatus::Rejected,
+        ] {
+            assert!(
+                by_status.get(status.as_str()).is_some_and(|n| *n >= 1),
+                "{backend:?}: no {status:?} post"
+            );
         }
         let now = posts.iter().map(|p| p.created_at).max().unwrap();
         // Scheduled through the chain, so each has its publishing jobs, one per channel, at its time.
@@ -52,25 +67,68 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
             let at = p.scheduled_at.unwrap();
             assert!(at > now, "{backend:?}");
             let jobs = store.jobs_of_post(org.id, p.id).await.unwrap();
-            assert_eq!(jobs.iter().map(|j| (j.channel_id, j.run_at)).collect::<Vec<_>>(), p.channel_ids.iter().map(|c| (*c, at)).collect::<Vec<_>>());
-            assert_eq!(store.approval_record(org.id, p.id).await.unwrap().len(), content::CHAIN.len());
+            assert_eq!(
+                jobs.iter()
+                    .map(|j| (j.channel_id, j.run_at))
+                    .collect::<Vec<_>>(),
+                p.channel_ids.iter().map(|c| (*c, at)).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                store.approval_record(org.id, p.id).await.unwrap().len(),
+                content::CHAIN.len()
+            );
         }
         // Posts wait at each step of the chain: the privacy officer and the legal reviewer each have work.
         let users = store.users(org.id).await.unwrap();
         for role in content::CHAIN {
             let reviewer = users.iter().find(|u| u.role == *role).unwrap();
-            assert!(!store.approval_queue(org.id, reviewer.id).await.unwrap().is_empty(), "{backend:?}: nothing waits for {role:?}");
+            assert!(
+                !store
+                    .approval_queue(org.id, reviewer.id)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{backend:?}: nothing waits for {role:?}"
+            );
         }
-        let rejected = posts.iter().find(|p| p.status == PostStatus::Rejected).unwrap();
-        assert!(rejected.status_note.as_deref().is_some_and(|n| n.contains("nurse line")), "{backend:?}: {rejected:?}");
+        let rejected = posts
+            .iter()
+            .find(|p| p.status == PostStatus::Rejected)
+            .unwrap();
+        assert!(
+            rejected
+                .status_note
+                .as_deref()
+                .is_some_and(|n| n.contains("nurse line")),
+            "{backend:?}: {rejected:?}"
+        );
 
-        let networks: BTreeSet<String> = store.channels(org.id).await.unwrap().into_iter().map(|c| c.network).collect();
-        assert_eq!(networks.into_iter().collect::<Vec<_>>(), ["bluesky", "facebook", "mastodon"], "{backend:?}: only networks Rounds can publish to");
+        let networks: BTreeSet<String> = store
+            .channels(org.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.network)
+            .collect();
+        assert_eq!(
+            networks.into_iter().collect::<Vec<_>>(),
+            ["bluesky", "facebook", "mastodon"],
+            "{backend:?}: only networks Rounds can publish to"
+        );
         let inbox = store.inbox_items(org.id, &ALL).await.unwrap();
         assert!(inbox.len() >= 30, "{backend:?}");
         let three_days = 3 * 24 * 3_600_000;
-        assert!(inbox.iter().all(|i| i.received_at <= now && i.received_at > now - three_days));
-        assert!(inbox.windows(2).all(|w| w[0].received_at >= w[1].received_at), "the inbox lists newest first");
+        assert!(
+            inbox
+                .iter()
+                .all(|i| i.received_at <= now && i.received_at > now - three_days)
+        );
+        assert!(
+            inbox
+                .windows(2)
+                .all(|w| w[0].received_at >= w[1].received_at),
+            "the inbox lists newest first"
+        );
 
         let invited = rounds_store::NewUser {
             email: rounds_domain::Email::parse("visitor@example.test").unwrap(),
@@ -78,18 +136,39 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
             role: Role::Viewer,
             password_hash: rounds_domain::secret::hash_password("a password of their own").unwrap(),
         };
-        store.create_user(org.id, &invited, &rounds_store::Actor::system()).await.unwrap();
+        store
+            .create_user(org.id, &invited, &rounds_store::Actor::system())
+            .await
+            .unwrap();
         let before = counts(&store, org.id).await.unwrap();
         let again = rounds_demo::seed(&store).await.unwrap();
-        assert_eq!((again.org_id, &again.users), (logins.org_id, &logins.users), "{backend:?}");
-        assert_ne!(again.password, logins.password, "a later start sets and prints a fresh password");
+        assert_eq!(
+            (again.org_id, &again.users),
+            (logins.org_id, &logins.users),
+            "{backend:?}"
+        );
+        assert_ne!(
+            again.password, logins.password,
+            "a later start sets and prints a fresh password"
+        );
         for user in store.users(org.id).await.unwrap() {
-            let expected = if user.email == "visitor@example.test" { "a password of their own" } else { again.password.as_str() };
-            assert!(verify_password(expected, &user.password_hash), "{backend:?}: {}", user.email);
+            let expected = if user.email == "visitor@example.test" {
+                "a password of their own"
+            } else {
+                again.password.as_str()
+            };
+            assert!(
+                verify_password(expected, &user.password_hash),
+                "{backend:?}: {}",
+                user.email
+            );
         }
         assert_eq!(counts(&store, org.id).await.unwrap(), before, "{backend:?}");
         let settings = store.settings(org.id).await.unwrap();
-        assert!(settings.values().all(|v| !v.contains(&again.password)), "no password is stored in clear");
+        assert!(
+            settings.values().all(|v| !v.contains(&again.password)),
+            "no password is stored in clear"
+        );
         assert_eq!(store.orgs().await.unwrap().len(), 1);
     }
 }
@@ -97,7 +176,11 @@ async fn seeds_every_role_post_status_and_inbox_item_once() {
 #[tokio::test]
 async fn demo_sits_beside_a_real_organization() {
     for (backend, _dir, store) in scratch_stores().await {
-        let real = rounds_store::NewOrg { name: "St. Example".into(), kind: rounds_domain::OrgKind::Hospital, is_demo: false };
+        let real = rounds_store::NewOrg {
+            name: "St. Example".into(),
+            kind: rounds_domain::OrgKind::Hospital,
+            is_demo: false,
+        };
         let admin = rounds_store::NewUser {
             email: rounds_domain::Email::parse("it@st-example.test").unwrap(),
             display_name: "IT".into(),
@@ -108,12 +191,21 @@ async fn demo_sits_beside_a_real_organization() {
         let logins = rounds_demo::seed(&store).await.unwrap();
         assert_ne!(logins.org_id, real.id, "{backend:?}");
         assert_eq!(logins.users.len(), Role::ALL.len());
-        assert_eq!(store.users(real.id).await.unwrap().len(), 1, "{backend:?}: the real organization was touched");
+        assert_eq!(
+            store.users(real.id).await.unwrap().len(),
+            1,
+            "{backend:?}: the real organization was touched"
+        );
     }
 }
 
 fn categories(screener: &Screener, text: &str) -> Result<BTreeSet<Category>, screen::ScreenError> {
-    Ok(screener.screen(&Message::incoming(text))?.findings.iter().map(|f| f.category).collect())
+    Ok(screener
+        .screen(&Message::incoming(text))?
+        .findings
+        .iter()
+        .map(|f| f.category)
+        .collect())
 }
 
 #[tokio::test]
@@ -123,7 +215,10 @@ async fn screening_the_seeded_inbox_shows_the_engine() {
         let logins = rounds_demo::seed(&store).await.unwrap();
         let inbox = store.inbox_items(logins.org_id, &ALL).await.unwrap();
         let found = |needle: &str| {
-            let item = inbox.iter().find(|i| i.body.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not seeded"));
+            let item = inbox
+                .iter()
+                .find(|i| i.body.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} not seeded"));
             categories(&screener, &item.body).unwrap()
         };
         let expect = [
@@ -141,9 +236,15 @@ async fn screening_the_seeded_inbox_shows_the_engine() {
         ];
         for (needle, category) in expect {
             let got = found(needle);
-            assert!(got.contains(&category), "{backend:?}: {needle:?} gave {got:?}, expected {category:?}");
+            assert!(
+                got.contains(&category),
+                "{backend:?}: {needle:?} gave {got:?}, expected {category:?}"
+            );
         }
         let thanks = found("angels to my dad");
-        assert!(thanks.is_empty(), "{backend:?}: praise was flagged: {thanks:?}");
+        assert!(
+            thanks.is_empty(),
+            "{backend:?}: praise was flagged: {thanks:?}"
+        );
     }
 }

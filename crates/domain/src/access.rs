@@ -73,7 +73,9 @@ impl Role {
 
     /// Whether this role may perform `permission` (looked up in [`MATRIX`]).
     pub fn can(self, permission: Permission) -> bool {
-        MATRIX.iter().any(|(p, roles)| *p == permission && roles.contains(&self))
+        MATRIX
+            .iter()
+            .any(|(p, roles)| *p == permission && roles.contains(&self))
     }
 
     /// Every permission this role holds, in [`Permission::ALL`] order.
@@ -105,14 +107,19 @@ impl fmt::Display for Role {
 
 /// A role identifier that is not one of [`Role::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?} (expected one of: admin, social_manager, responder, legal_reviewer, medical_reviewer, privacy_officer, security_officer, viewer)")]
+#[error(
+    "unknown role {0:?} (expected one of: admin, social_manager, responder, legal_reviewer, medical_reviewer, privacy_officer, security_officer, viewer)"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
     type Err = UnknownRole;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_owned()))
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
     }
 }
 
@@ -235,24 +242,96 @@ use Role as R;
 
 /// Who may do what: one row per permission, listing the roles that hold it.
 pub const MATRIX: &[(Permission, &[Role])] = &[
-    (P::ViewInbox, &[R::Admin, R::SocialManager, R::Responder, R::LegalReviewer, R::MedicalReviewer, R::PrivacyOfficer, R::Viewer]),
+    (
+        P::ViewInbox,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::Responder,
+            R::LegalReviewer,
+            R::MedicalReviewer,
+            R::PrivacyOfficer,
+            R::Viewer,
+        ],
+    ),
     (P::RespondInbox, &[R::Admin, R::SocialManager, R::Responder]),
-    (P::ViewPosts, &[R::Admin, R::SocialManager, R::Responder, R::LegalReviewer, R::MedicalReviewer, R::PrivacyOfficer, R::Viewer]),
+    (
+        P::ViewPosts,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::Responder,
+            R::LegalReviewer,
+            R::MedicalReviewer,
+            R::PrivacyOfficer,
+            R::Viewer,
+        ],
+    ),
     (P::ComposePosts, &[R::Admin, R::SocialManager, R::Responder]),
     (P::Publish, &[R::Admin, R::SocialManager]),
     (P::ApproveLegal, &[R::Admin, R::LegalReviewer]),
     (P::ApproveMedical, &[R::Admin, R::MedicalReviewer]),
     (P::ApprovePrivacy, &[R::Admin, R::PrivacyOfficer]),
-    (P::ViewCases, &[R::Admin, R::SocialManager, R::Responder, R::LegalReviewer, R::MedicalReviewer, R::PrivacyOfficer]),
-    (P::ManageCases, &[R::Admin, R::MedicalReviewer, R::LegalReviewer]),
-    (P::ViewArchive, &[R::Admin, R::SocialManager, R::LegalReviewer, R::PrivacyOfficer]),
+    (
+        P::ViewCases,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::Responder,
+            R::LegalReviewer,
+            R::MedicalReviewer,
+            R::PrivacyOfficer,
+        ],
+    ),
+    (
+        P::ManageCases,
+        &[R::Admin, R::MedicalReviewer, R::LegalReviewer],
+    ),
+    (
+        P::ViewArchive,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::LegalReviewer,
+            R::PrivacyOfficer,
+        ],
+    ),
     (P::ManageLegalHold, &[R::Admin, R::LegalReviewer]),
-    (P::ViewReports, &[R::Admin, R::SocialManager, R::LegalReviewer, R::MedicalReviewer, R::PrivacyOfficer, R::SecurityOfficer, R::Viewer]),
-    (P::ViewAudit, &[R::Admin, R::LegalReviewer, R::PrivacyOfficer, R::SecurityOfficer]),
+    (
+        P::ViewReports,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::LegalReviewer,
+            R::MedicalReviewer,
+            R::PrivacyOfficer,
+            R::SecurityOfficer,
+            R::Viewer,
+        ],
+    ),
+    (
+        P::ViewAudit,
+        &[
+            R::Admin,
+            R::LegalReviewer,
+            R::PrivacyOfficer,
+            R::SecurityOfficer,
+        ],
+    ),
     (P::ManageUsers, &[R::Admin, R::SecurityOfficer]),
     (P::ManageSettings, &[R::Admin]),
     (P::ManageChannels, &[R::Admin, R::SocialManager]),
-    (P::ScreenText, &[R::Admin, R::SocialManager, R::Responder, R::LegalReviewer, R::MedicalReviewer, R::PrivacyOfficer]),
+    (
+        P::ScreenText,
+        &[
+            R::Admin,
+            R::SocialManager,
+            R::Responder,
+            R::LegalReviewer,
+            R::MedicalReviewer,
+            R::PrivacyOfficer,
+        ],
+    ),
 ];
 
 #[cfg(test)]
@@ -270,7 +349,14 @@ mod tests {
     #[test]
     fn admin_holds_everything_and_viewer_changes_nothing() {
         assert!(Permission::ALL.iter().all(|p| Role::Admin.can(*p)));
-        for p in [P::RespondInbox, P::ComposePosts, P::Publish, P::ManageUsers, P::ManageSettings, P::ViewAudit] {
+        for p in [
+            P::RespondInbox,
+            P::ComposePosts,
+            P::Publish,
+            P::ManageUsers,
+            P::ManageSettings,
+            P::ViewAudit,
+        ] {
             assert!(!Role::Viewer.can(p), "{p:?}");
         }
     }
@@ -280,7 +366,12 @@ mod tests {
         for r in Role::ALL {
             let expected = matches!(
                 r,
-                R::Admin | R::SocialManager | R::LegalReviewer | R::MedicalReviewer | R::PrivacyOfficer | R::SecurityOfficer
+                R::Admin
+                    | R::SocialManager
+                    | R::LegalReviewer
+                    | R::MedicalReviewer
+                    | R::PrivacyOfficer
+                    | R::SecurityOfficer
             );
             assert_eq!(r.requires_mfa(), expected, "{r:?}");
         }

@@ -52,8 +52,18 @@ impl AuditRecord {
         };
         field(&self.seq.to_be_bytes());
         field(&self.at_ms.to_be_bytes());
-        field(self.org_id.map(i64::to_be_bytes).as_ref().map_or(&[][..], |b| &b[..]));
-        field(self.actor_id.map(i64::to_be_bytes).as_ref().map_or(&[][..], |b| &b[..]));
+        field(
+            self.org_id
+                .map(i64::to_be_bytes)
+                .as_ref()
+                .map_or(&[][..], |b| &b[..]),
+        );
+        field(
+            self.actor_id
+                .map(i64::to_be_bytes)
+                .as_ref()
+                .map_or(&[][..], |b| &b[..]),
+        );
         field(self.actor.as_bytes());
         field(self.action.as_bytes());
         field(self.target.as_bytes());
@@ -70,7 +80,8 @@ impl AuditRecord {
 }
 
 /// The header of the CSV export; [`AuditRecord::csv_row`] writes rows in this order.
-pub const CSV_HEADER: &str = "seq,at_ms,org_id,actor_id,actor,action,target,detail,ip,prev_hash,hash";
+pub const CSV_HEADER: &str =
+    "seq,at_ms,org_id,actor_id,actor,action,target,detail,ip,prev_hash,hash";
 
 impl AuditRecord {
     /// The record as one CSV line (RFC 4180 quoting), without the line break.
@@ -96,8 +107,16 @@ impl AuditRecord {
 /// Quotes a CSV field when it holds a comma, quote or line break; a leading `=`, `+`, `-` or `@`
 /// is prefixed with `'` so a spreadsheet never runs it as a formula.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
 }
 
 /// Where and why a chain stopped verifying.
@@ -110,7 +129,9 @@ pub enum ChainBreak {
         seq: i64,
     },
     /// The event does not point at the one before it: an event was removed, inserted or reordered.
-    #[error("event {seq} does not follow event {prev_seq}: the chain was cut (an event removed, inserted or reordered)")]
+    #[error(
+        "event {seq} does not follow event {prev_seq}: the chain was cut (an event removed, inserted or reordered)"
+    )]
     Unlinked {
         /// The first event that fails.
         seq: i64,
@@ -131,7 +152,9 @@ impl ChainBreak {
     /// The sequence number of the first broken event.
     pub fn seq(&self) -> i64 {
         match self {
-            ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq, .. } | ChainBreak::Gap { seq, .. } => *seq,
+            ChainBreak::Altered { seq }
+            | ChainBreak::Unlinked { seq, .. }
+            | ChainBreak::Gap { seq, .. } => *seq,
         }
     }
 }
@@ -158,7 +181,11 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier { prev_hash: GENESIS_HASH, prev_seq: 0, checked: 0 }
+        Verifier {
+            prev_hash: GENESIS_HASH,
+            prev_seq: 0,
+            checked: 0,
+        }
     }
 }
 
@@ -167,13 +194,19 @@ impl Verifier {
     pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
         let expected = self.prev_seq.saturating_add(1);
         if r.seq != expected {
-            return Err(ChainBreak::Gap { seq: r.seq, expected });
+            return Err(ChainBreak::Gap {
+                seq: r.seq,
+                expected,
+            });
         }
         if r.compute_hash() != r.hash {
             return Err(ChainBreak::Altered { seq: r.seq });
         }
         if r.prev_hash != self.prev_hash {
-            return Err(ChainBreak::Unlinked { seq: r.seq, prev_seq: self.prev_seq });
+            return Err(ChainBreak::Unlinked {
+                seq: r.seq,
+                prev_seq: self.prev_seq,
+            });
         }
         self.prev_hash = r.hash;
         self.prev_seq = r.seq;
@@ -400,7 +433,10 @@ mod tests {
         let row = r.csv_row();
         assert!(row.contains(r#""{""a"":""b, c""}""#), "{row}");
         assert!(row.contains("'=HYPERLINK(1)"), "{row}");
-        assert_eq!(row.matches(',').count(), CSV_HEADER.matches(',').count() + 1);
+        assert_eq!(
+            row.matches(',').count(),
+            CSV_HEADER.matches(',').count() + 1
+        );
     }
 
     #[test]
@@ -421,14 +457,26 @@ mod tests {
         let mut c = chain(5);
         c[2].actor = "someone-else".into();
         c[2].hash = c[2].compute_hash();
-        assert_eq!(verify(c), Err(ChainBreak::Unlinked { seq: 4, prev_seq: 3 }));
+        assert_eq!(
+            verify(c),
+            Err(ChainBreak::Unlinked {
+                seq: 4,
+                prev_seq: 3
+            })
+        );
     }
 
     #[test]
     fn removed_event_is_a_gap() {
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify(c), Err(ChainBreak::Gap { seq: 3, expected: 2 }));
+        assert_eq!(
+            verify(c),
+            Err(ChainBreak::Gap {
+                seq: 3,
+                expected: 2
+            })
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum InputError {
         problem: &'static str,
     },
     /// Not one of the organization kinds.
-    #[error("unknown organization kind {0:?} (expected hospital, health_system, pharma, biotech or other)")]
+    #[error(
+        "unknown organization kind {0:?} (expected hospital, health_system, pharma, biotech or other)"
+    )]
     OrgKind(String),
 }
 
@@ -43,7 +45,9 @@ impl Email {
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
         let domain_ok = domain.contains('.')
             && !domain.contains('@')
-            && domain.split('.').all(|label| !label.is_empty() && label.len() <= 63);
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && label.len() <= 63);
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(bad());
         }
@@ -85,18 +89,30 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Checks a new password against the policy: length, not one repeated character, not the email.
 pub fn check_password(password: &str, email: Option<&Email>) -> Result<(), InputError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(InputError::Password("the password must be at least 12 characters long"));
+        return Err(InputError::Password(
+            "the password must be at least 12 characters long",
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(InputError::Password("the password must be at most 1024 bytes long"));
+        return Err(InputError::Password(
+            "the password must be at most 1024 bytes long",
+        ));
     }
     let mut chars = password.chars();
     let first = chars.next();
     if chars.all(|c| Some(c) == first) {
-        return Err(InputError::Password("the password must not be one character repeated"));
+        return Err(InputError::Password(
+            "the password must not be one character repeated",
+        ));
     }
-    if email.is_some_and(|e| password.to_lowercase().contains(e.as_str().split('@').next().unwrap_or(""))) {
-        return Err(InputError::Password("the password must not contain your email address"));
+    if email.is_some_and(|e| {
+        password
+            .to_lowercase()
+            .contains(e.as_str().split('@').next().unwrap_or(""))
+    }) {
+        return Err(InputError::Password(
+            "the password must not contain your email address",
+        ));
     }
     Ok(())
 }
@@ -105,13 +121,22 @@ pub fn check_password(password: &str, email: Option<&Email>) -> Result<(), Input
 pub fn check_name(field: &'static str, raw: &str, max: usize) -> Result<String, InputError> {
     let s = raw.trim();
     if s.is_empty() {
-        return Err(InputError::Text { field, problem: "must not be empty" });
+        return Err(InputError::Text {
+            field,
+            problem: "must not be empty",
+        });
     }
     if s.chars().count() > max {
-        return Err(InputError::Text { field, problem: "is too long" });
+        return Err(InputError::Text {
+            field,
+            problem: "is too long",
+        });
     }
     if s.chars().any(char::is_control) {
-        return Err(InputError::Text { field, problem: "must not contain control characters" });
+        return Err(InputError::Text {
+            field,
+            problem: "must not contain control characters",
+        });
     }
     Ok(s.to_owned())
 }
@@ -134,7 +159,13 @@ pub enum OrgKind {
 
 impl OrgKind {
     /// Every kind, in the order the set-up page lists them.
-    pub const ALL: [OrgKind; 5] = [OrgKind::Hospital, OrgKind::HealthSystem, OrgKind::Pharma, OrgKind::Biotech, OrgKind::Other];
+    pub const ALL: [OrgKind; 5] = [
+        OrgKind::Hospital,
+        OrgKind::HealthSystem,
+        OrgKind::Pharma,
+        OrgKind::Biotech,
+        OrgKind::Other,
+    ];
 
     /// The stable identifier.
     pub fn as_str(self) -> &'static str {
@@ -168,7 +199,10 @@ impl FromStr for OrgKind {
     type Err = InputError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OrgKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| InputError::OrgKind(s.to_owned()))
+        OrgKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| InputError::OrgKind(s.to_owned()))
     }
 }
 
@@ -178,8 +212,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(Email::parse("  Ana.Lopez@Mercy.ORG ").map(|e| e.0), Ok("ana.lopez@mercy.org".into()));
-        for bad in ["", "ana", "ana@", "@mercy.org", "ana@mercy", "a b@mercy.org", "ana@@mercy.org", "ana@mercy..org"] {
+        assert_eq!(
+            Email::parse("  Ana.Lopez@Mercy.ORG ").map(|e| e.0),
+            Ok("ana.lopez@mercy.org".into())
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@mercy.org",
+            "ana@mercy",
+            "a b@mercy.org",
+            "ana@@mercy.org",
+            "ana@mercy..org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -196,7 +242,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(check_name("name", "  Mercy General ", 120), Ok("Mercy General".into()));
+        assert_eq!(
+            check_name("name", "  Mercy General ", 120),
+            Ok("Mercy General".into())
+        );
         assert!(check_name("name", "   ", 120).is_err());
         assert!(check_name("name", "a\u{7}b", 120).is_err());
         assert!(check_name("name", &"x".repeat(121), 120).is_err());

@@ -15,4 +15,7 @@ pub mod secret;
 pub use access::{Permission, Role};
 pub use audit::{AuditAction, AuditRecord, CSV_HEADER, ChainBreak, GENESIS_HASH};
 pub use input::{Email, InputError, OrgKind};
-pub use publishing::{ApprovalChain, ChainProgress, ChainStep, Decision, DecisionKind, DecisionRefused, PostEvent, PostStatus, StepMode, TransitionError};
+pub use publishing::{
+    ApprovalChain, ChainProgress, ChainStep, Decision, DecisionKind, DecisionRefused, PostEvent,
+    PostStatus, StepMode, TransitionError,
+};

@@ -76,14 +76,24 @@ impl Detected {
             Detected::Empty => "the file is empty".into(),
             Detected::Heic => "HEIC images are not supported; export as JPEG or PNG".into(),
             Detected::Avif => "AVIF images are not supported; export as JPEG or PNG".into(),
-            Detected::Video => "videos are not supported; attach a JPEG, PNG, WebP or GIF image".into(),
-            Detected::Svg => "SVG drawings are not supported (they can carry scripts); export as PNG".into(),
+            Detected::Video => {
+                "videos are not supported; attach a JPEG, PNG, WebP or GIF image".into()
+            }
+            Detected::Svg => {
+                "SVG drawings are not supported (they can carry scripts); export as PNG".into()
+            }
             Detected::Pdf => "PDF documents are not images; export the page as PNG or JPEG".into(),
             Detected::Tiff => "TIFF images are not supported; export as JPEG or PNG".into(),
             Detected::Bmp => "BMP images are not supported; export as PNG".into(),
-            Detected::Text => "this file is text, not an image; attach a JPEG, PNG, WebP or GIF image".into(),
-            Detected::Damaged(kind) => format!("this {kind} image is damaged or cut short; export it again"),
-            Detected::Unknown => "this file is not an image Rounds can attach; use JPEG, PNG, WebP or GIF".into(),
+            Detected::Text => {
+                "this file is text, not an image; attach a JPEG, PNG, WebP or GIF image".into()
+            }
+            Detected::Damaged(kind) => {
+                format!("this {kind} image is damaged or cut short; export it again")
+            }
+            Detected::Unknown => {
+                "this file is not an image Rounds can attach; use JPEG, PNG, WebP or GIF".into()
+            }
         }
     }
 }
@@ -142,7 +152,8 @@ fn sniff(b: &[u8]) -> Kind {
     if b.get(4..8) == Some(b"ftyp") {
         let brand = b.get(8..12).unwrap_or_default();
         return Kind::Other(match brand {
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs" | b"mif1" | b"msf1" => Detected::Heic,
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs"
+            | b"mif1" | b"msf1" => Detected::Heic,
             b"avif" | b"avis" => Detected::Avif,
             _ => Detected::Video,
         });
@@ -165,7 +176,13 @@ fn sniff(b: &[u8]) -> Kind {
     };
     match text {
         Some(s) if s.to_ascii_lowercase().contains("<svg") => Kind::Other(Detected::Svg),
-        Some(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => Kind::Other(Detected::Text),
+        Some(s)
+            if !s
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Kind::Other(Detected::Text)
+        }
         _ => Kind::Other(Detected::Unknown),
     }
 }
@@ -194,7 +211,11 @@ fn clean_jpeg(bytes: &[u8]) -> Result<CleanImage, ImageError> {
                 header.resize(JFIF_LEN, 0);
                 header[12] = 0;
                 header[13] = 0;
-                out.extend_from_slice(&JpegSegment::new_with_contents(markers::APP0, Bytes::from(header)).encoder().bytes());
+                out.extend_from_slice(
+                    &JpegSegment::new_with_contents(markers::APP0, Bytes::from(header))
+                        .encoder()
+                        .bytes(),
+                );
                 continue;
             }
         } else if let Some(name) = metadata_name(marker, segment.contents()) {
@@ -219,7 +240,13 @@ fn clean_jpeg(bytes: &[u8]) -> Result<CleanImage, ImageError> {
     if !ended {
         return refuse(damaged);
     }
-    Ok(CleanImage { bytes: out, mime: "image/jpeg", width, height, removed: names(removed) })
+    Ok(CleanImage {
+        bytes: out,
+        mime: "image/jpeg",
+        width,
+        height,
+        removed: names(removed),
+    })
 }
 
 /// What a JPEG segment holds when it is metadata to drop; `None` for image data (and for Adobe's
@@ -227,7 +254,9 @@ fn clean_jpeg(bytes: &[u8]) -> Result<CleanImage, ImageError> {
 fn metadata_name(marker: u8, contents: &[u8]) -> Option<&'static str> {
     match marker {
         markers::APP14 if contents.starts_with(b"Adobe") => None,
-        markers::APP1 if contents.starts_with(b"Exif\0") => Some("EXIF (camera, time and GPS location)"),
+        markers::APP1 if contents.starts_with(b"Exif\0") => {
+            Some("EXIF (camera, time and GPS location)")
+        }
         markers::APP1 if contents.starts_with(b"http://ns.adobe.com/") => Some("XMP"),
         markers::APP2 if contents.starts_with(b"ICC_PROFILE\0") => Some("ICC profile"),
         markers::APP2 if contents.starts_with(b"MPF\0") => Some("extra images (MPF)"),
@@ -262,7 +291,9 @@ fn copy_scans(b: &[u8], out: &mut Vec<u8>, removed: &mut BTreeSet<&'static str>)
             }
             marker => {
                 let len = usize::from(u16::from_be_bytes([*b.get(i + 2)?, *b.get(i + 3)?]));
-                let end = i.checked_add(2 + len).filter(|&e| len >= 2 && e <= b.len())?;
+                let end = i
+                    .checked_add(2 + len)
+                    .filter(|&e| len >= 2 && e <= b.len())?;
                 if let Some(name) = metadata_name(marker, &b[i + 4..end]) {
                     out.extend_from_slice(&b[copied..i]);
                     removed.insert(name);
@@ -277,8 +308,10 @@ fn copy_scans(b: &[u8], out: &mut Vec<u8>, removed: &mut BTreeSet<&'static str>)
 
 /// PNG chunks that describe pixels or animation; every other chunk (eXIf, iCCP, tEXt, zTXt, iTXt with
 /// XMP, tIME, private chunks) is dropped.
-const PNG_KEEP: [&[u8; 4]; 15] =
-    [b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"cICP"];
+const PNG_KEEP: [&[u8; 4]; 15] = [
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD",
+    b"pHYs", b"acTL", b"fcTL", b"fdAT", b"cICP",
+];
 
 fn clean_png(bytes: &[u8]) -> Result<CleanImage, ImageError> {
     let damaged = Detected::Damaged("PNG");
@@ -306,19 +339,32 @@ fn clean_png(bytes: &[u8]) -> Result<CleanImage, ImageError> {
         keep
     });
     let out = png.encoder().bytes().to_vec();
-    Ok(CleanImage { bytes: out, mime: "image/png", width, height, removed: names(removed) })
+    Ok(CleanImage {
+        bytes: out,
+        mime: "image/png",
+        width,
+        height,
+        removed: names(removed),
+    })
 }
 
 fn clean_webp(bytes: &[u8]) -> Result<CleanImage, ImageError> {
     let damaged = Detected::Damaged("WebP");
     let mut webp = WebP::from_bytes(Bytes::copy_from_slice(bytes)).or_else(|_| refuse(damaged))?;
-    let has_image = webp.chunks().iter().any(|c| matches!(&c.id(), b"VP8 " | b"VP8L" | b"ANMF"));
+    let has_image = webp
+        .chunks()
+        .iter()
+        .any(|c| matches!(&c.id(), b"VP8 " | b"VP8L" | b"ANMF"));
     let (width, height) = match webp.dimensions() {
         Some((w, h)) if has_image && w > 0 && h > 0 => (w, h),
         _ => return refuse(damaged),
     };
     let mut removed = BTreeSet::new();
-    for (id, name) in [(b"EXIF", "EXIF (camera, time and GPS location)"), (b"XMP ", "XMP"), (b"ICCP", "ICC profile")] {
+    for (id, name) in [
+        (b"EXIF", "EXIF (camera, time and GPS location)"),
+        (b"XMP ", "XMP"),
+        (b"ICCP", "ICC profile"),
+    ] {
         if webp.has_chunk(*id) {
             removed.insert(name);
             webp.remove_chunks_by_id(*id);
@@ -338,7 +384,13 @@ fn clean_webp(bytes: &[u8]) -> Result<CleanImage, ImageError> {
         }
     }
     let out = webp.encoder().bytes().to_vec();
-    Ok(CleanImage { bytes: out, mime: "image/webp", width, height, removed: names(removed) })
+    Ok(CleanImage {
+        bytes: out,
+        mime: "image/webp",
+        width,
+        height,
+        removed: names(removed),
+    })
 }
 
 /// Largest amount of memory the GIF reader may use for one upload.
@@ -349,13 +401,18 @@ fn clean_gif(bytes: &[u8]) -> Result<CleanImage, ImageError> {
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::Indexed);
     options.skip_frame_decoding(true);
-    options.set_memory_limit(gif::MemoryLimit::Bytes(std::num::NonZeroU64::MIN.saturating_add(GIF_MEMORY_LIMIT - 1)));
+    options.set_memory_limit(gif::MemoryLimit::Bytes(
+        std::num::NonZeroU64::MIN.saturating_add(GIF_MEMORY_LIMIT - 1),
+    ));
     let mut decoder = options.read_info(bytes).or_else(|_| refuse(damaged))?;
     let (width, height) = (decoder.width(), decoder.height());
     if width == 0 || height == 0 {
         return refuse(damaged);
     }
-    let palette = decoder.global_palette().map(<[u8]>::to_vec).unwrap_or_default();
+    let palette = decoder
+        .global_palette()
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
     let mut frames = Vec::new();
     while let Some(frame) = decoder.read_next_frame().or_else(|_| refuse(damaged))? {
         frames.push(frame.clone());
@@ -372,7 +429,8 @@ fn clean_gif(bytes: &[u8]) -> Result<CleanImage, ImageError> {
     }
     let repeat = decoder.repeat();
     let write = || -> Result<Vec<u8>, gif::EncodingError> {
-        let mut encoder = gif::Encoder::new(Vec::with_capacity(bytes.len()), width, height, &palette)?;
+        let mut encoder =
+            gif::Encoder::new(Vec::with_capacity(bytes.len()), width, height, &palette)?;
         if frames.len() > 1 {
             encoder.set_repeat(repeat)?;
         }
@@ -382,7 +440,13 @@ fn clean_gif(bytes: &[u8]) -> Result<CleanImage, ImageError> {
         encoder.into_inner()
     };
     let out = write().or_else(|_| refuse(damaged))?;
-    Ok(CleanImage { bytes: out, mime: "image/gif", width: u32::from(width), height: u32::from(height), removed: names(removed) })
+    Ok(CleanImage {
+        bytes: out,
+        mime: "image/gif",
+        width: u32::from(width),
+        height: u32::from(height),
+        removed: names(removed),
+    })
 }
 
 fn names(set: BTreeSet<&str>) -> Vec<String> {
@@ -391,7 +455,10 @@ fn names(set: BTreeSet<&str>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests build their images and fail loudly")]
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests build their images and fail loudly"
+    )]
 
     use super::*;
     use proptest::prelude::*;
@@ -402,8 +469,12 @@ mod tests {
     fn jpeg(width: u16, height: u16) -> Vec<u8> {
         let mut out = Vec::new();
         let encoder = jpeg_encoder::Encoder::new(&mut out, 80);
-        let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height) * 3).map(|i| (i * 7 % 251) as u8).collect();
-        encoder.encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+        let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height) * 3)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        encoder
+            .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
         out
     }
 
@@ -421,7 +492,10 @@ mod tests {
         exif.extend_from_slice(GPS_MARK);
         let mut out = plain[..2].to_vec();
         out.extend(segment(0xE1, &exif));
-        out.extend(segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>Patient room 12</x:xmpmeta>"));
+        out.extend(segment(
+            0xE1,
+            b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>Patient room 12</x:xmpmeta>",
+        ));
         out.extend(segment(0xFE, b"taken in ward B"));
         out.extend_from_slice(&plain[2..]);
         out.extend_from_slice(b"\xFF\xD8hidden second image GPS");
@@ -444,15 +518,37 @@ mod tests {
         let input = phone_jpeg();
         assert!(contains(&input, GPS_MARK));
         let clean = sanitize_image(&input).unwrap();
-        assert_eq!((clean.mime, clean.width, clean.height), ("image/jpeg", 16, 8));
-        for secret in [GPS_MARK, b"Exif".as_slice(), b"xmpmeta", b"ward B", b"hidden second image"] {
-            assert!(!contains(&clean.bytes, secret), "{} survived", String::from_utf8_lossy(secret));
+        assert_eq!(
+            (clean.mime, clean.width, clean.height),
+            ("image/jpeg", 16, 8)
+        );
+        for secret in [
+            GPS_MARK,
+            b"Exif".as_slice(),
+            b"xmpmeta",
+            b"ward B",
+            b"hidden second image",
+        ] {
+            assert!(
+                !contains(&clean.bytes, secret),
+                "{} survived",
+                String::from_utf8_lossy(secret)
+            );
         }
         assert_eq!(
             clean.removed,
-            ["EXIF (camera, time and GPS location)", "XMP", "comment", "data after the end of the image"]
+            [
+                "EXIF (camera, time and GPS location)",
+                "XMP",
+                "comment",
+                "data after the end of the image"
+            ]
         );
-        assert_eq!(decode_jpeg(&clean.bytes), decode_jpeg(&jpeg(16, 8)), "the pixels are untouched");
+        assert_eq!(
+            decode_jpeg(&clean.bytes),
+            decode_jpeg(&jpeg(16, 8)),
+            "the pixels are untouched"
+        );
         // Cleaning is idempotent: a clean image has nothing more to lose.
         let again = sanitize_image(&clean.bytes).unwrap();
         assert_eq!(again.bytes, clean.bytes);
@@ -463,8 +559,16 @@ mod tests {
     fn truncated_jpeg_is_refused() {
         let input = jpeg(16, 16);
         let err = sanitize_image(&input[..input.len() - 40]).unwrap_err();
-        assert_eq!(err, ImageError::Unsupported { detected: Detected::Damaged("JPEG") });
-        assert_eq!(err.to_string(), "this JPEG image is damaged or cut short; export it again");
+        assert_eq!(
+            err,
+            ImageError::Unsupported {
+                detected: Detected::Damaged("JPEG")
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "this JPEG image is damaged or cut short; export it again"
+        );
     }
 
     fn png_with_text() -> Vec<u8> {
@@ -473,12 +577,17 @@ mod tests {
             let mut encoder = png::Encoder::new(&mut out, 4, 3);
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
-            encoder.add_text_chunk("Comment".into(), "GPS 42.3601 N, patient bay 4".into()).unwrap();
+            encoder
+                .add_text_chunk("Comment".into(), "GPS 42.3601 N, patient bay 4".into())
+                .unwrap();
             let mut writer = encoder.write_header().unwrap();
             writer.write_image_data(&[200; 4 * 3 * 3]).unwrap();
         }
         // An eXIf chunk with the GPS mark, right after IHDR (8-byte signature + 25-byte IHDR).
-        let mut chunk = u32::try_from(GPS_MARK.len()).unwrap().to_be_bytes().to_vec();
+        let mut chunk = u32::try_from(GPS_MARK.len())
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
         chunk.extend_from_slice(b"eXIf");
         chunk.extend_from_slice(GPS_MARK);
         let mut crc = crc_input(b"eXIf", GPS_MARK);
@@ -493,14 +602,20 @@ mod tests {
         for &byte in kind.iter().chain(data) {
             crc ^= u32::from(byte);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         (!crc).to_be_bytes().to_vec()
     }
 
     fn decode_png(bytes: &[u8]) -> Vec<u8> {
-        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
         buf.truncate(info.buffer_size());
@@ -514,7 +629,13 @@ mod tests {
         let clean = sanitize_image(&input).unwrap();
         assert_eq!((clean.mime, clean.width, clean.height), ("image/png", 4, 3));
         assert!(!contains(&clean.bytes, GPS_MARK) && !contains(&clean.bytes, b"patient bay"));
-        assert_eq!(clean.removed, ["EXIF (camera, time and GPS location)", "text (comments, XMP)"]);
+        assert_eq!(
+            clean.removed,
+            [
+                "EXIF (camera, time and GPS location)",
+                "text (comments, XMP)"
+            ]
+        );
         assert_eq!(decode_png(&clean.bytes), decode_png(&input));
     }
 
@@ -522,9 +643,20 @@ mod tests {
     fn gif_is_rewritten_without_extensions() {
         let mut input = Vec::new();
         {
-            let mut encoder = gif::Encoder::new(&mut input, 2, 2, &[0, 0, 0, 255, 255, 255]).unwrap();
-            encoder.write_raw_extension(gif::AnyExtension(0xFE), &[b"shot at 42.36N ward B".as_slice()]).unwrap();
-            let frame = gif::Frame { width: 2, height: 2, buffer: vec![0, 1, 1, 0].into(), ..gif::Frame::default() };
+            let mut encoder =
+                gif::Encoder::new(&mut input, 2, 2, &[0, 0, 0, 255, 255, 255]).unwrap();
+            encoder
+                .write_raw_extension(
+                    gif::AnyExtension(0xFE),
+                    &[b"shot at 42.36N ward B".as_slice()],
+                )
+                .unwrap();
+            let frame = gif::Frame {
+                width: 2,
+                height: 2,
+                buffer: vec![0, 1, 1, 0].into(),
+                ..gif::Frame::default()
+            };
             encoder.write_frame(&frame).unwrap();
         }
         assert!(contains(&input, b"ward B"));
@@ -534,13 +666,18 @@ mod tests {
         let mut options = gif::DecodeOptions::new();
         options.set_color_output(gif::ColorOutput::Indexed);
         let mut decoder = options.read_info(clean.bytes.as_slice()).unwrap();
-        assert_eq!(&*decoder.read_next_frame().unwrap().unwrap().buffer, &[0, 1, 1, 0]);
+        assert_eq!(
+            &*decoder.read_next_frame().unwrap().unwrap().buffer,
+            &[0, 1, 1, 0]
+        );
     }
 
     #[test]
     fn webp_loses_exif_and_xmp() {
         // A lossless 1×1 WebP with an extended header announcing EXIF and XMP, and both chunks.
-        let vp8l: &[u8] = &[0x2f, 0x00, 0x00, 0x00, 0x00, 0x07, 0x10, 0x11, 0x88, 0x88, 0x08];
+        let vp8l: &[u8] = &[
+            0x2f, 0x00, 0x00, 0x00, 0x00, 0x07, 0x10, 0x11, 0x88, 0x88, 0x08,
+        ];
         let chunk = |id: &[u8], data: &[u8]| {
             let mut c = id.to_vec();
             c.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
@@ -559,26 +696,60 @@ mod tests {
         input.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
         input.extend(body);
         let clean = sanitize_image(&input).unwrap();
-        assert_eq!((clean.mime, clean.width, clean.height), ("image/webp", 1, 1));
+        assert_eq!(
+            (clean.mime, clean.width, clean.height),
+            ("image/webp", 1, 1)
+        );
         assert!(!contains(&clean.bytes, GPS_MARK) && !contains(&clean.bytes, b"ward B"));
-        assert_eq!(clean.removed, ["EXIF (camera, time and GPS location)", "XMP"]);
-        assert!(contains(&clean.bytes, vp8l), "the bitstream is copied as it was");
+        assert_eq!(
+            clean.removed,
+            ["EXIF (camera, time and GPS location)", "XMP"]
+        );
+        assert!(
+            contains(&clean.bytes, vp8l),
+            "the bitstream is copied as it was"
+        );
         if &clean.bytes[12..16] == b"VP8X" {
-            assert_eq!(clean.bytes[20] & 0b0000_1100, 0, "the extended header promises no EXIF or XMP");
+            assert_eq!(
+                clean.bytes[20] & 0b0000_1100,
+                0,
+                "the extended header promises no EXIF or XMP"
+            );
         }
     }
 
     #[test]
     fn other_files_are_refused_in_words() {
         let cases: [(&[u8], &str); 8] = [
-            (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", "HEIC images are not supported; export as JPEG or PNG"),
-            (b"\0\0\0\x1cftypavif", "AVIF images are not supported; export as JPEG or PNG"),
-            (b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><script/></svg>", "SVG drawings are not supported (they can carry scripts); export as PNG"),
-            (b"%PDF-1.7\n", "PDF documents are not images; export the page as PNG or JPEG"),
-            (b"Patient: J. Smith, DOB 01/02/1960\n", "this file is text, not an image; attach a JPEG, PNG, WebP or GIF image"),
+            (
+                b"\0\0\0\x18ftypheic\0\0\0\0mif1heic",
+                "HEIC images are not supported; export as JPEG or PNG",
+            ),
+            (
+                b"\0\0\0\x1cftypavif",
+                "AVIF images are not supported; export as JPEG or PNG",
+            ),
+            (
+                b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><script/></svg>",
+                "SVG drawings are not supported (they can carry scripts); export as PNG",
+            ),
+            (
+                b"%PDF-1.7\n",
+                "PDF documents are not images; export the page as PNG or JPEG",
+            ),
+            (
+                b"Patient: J. Smith, DOB 01/02/1960\n",
+                "this file is text, not an image; attach a JPEG, PNG, WebP or GIF image",
+            ),
             (b"", "the file is empty"),
-            (b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0", "this PNG image is damaged or cut short; export it again"),
-            (b"\x00\x01\x02\x03garbage\xff", "this file is not an image Rounds can attach; use JPEG, PNG, WebP or GIF"),
+            (
+                b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0",
+                "this PNG image is damaged or cut short; export it again",
+            ),
+            (
+                b"\x00\x01\x02\x03garbage\xff",
+                "this file is not an image Rounds can attach; use JPEG, PNG, WebP or GIF",
+            ),
         ];
         for (bytes, message) in cases {
             assert_eq!(sanitize_image(bytes).unwrap_err().to_string(), message);

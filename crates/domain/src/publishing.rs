@@ -64,7 +64,9 @@ impl PostStatus {
 
     /// The status stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<PostStatus> {
-        PostStatus::ALL.into_iter().find(|status| status.as_str() == s)
+        PostStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
     }
 
     /// The words a person reads.
@@ -95,19 +97,35 @@ impl PostStatus {
             // An edit voids every approval of the old version, so the post starts over.
             (from, E::Edit) if from.is_pre_publication() => Some(S::Draft),
             (S::Draft, E::Submit) => Some(S::InReview),
-            (S::InReview, E::StepApproved { chain_complete: false }) => Some(S::InReview),
-            (S::InReview, E::StepApproved { chain_complete: true }) => Some(S::Approved),
+            (
+                S::InReview,
+                E::StepApproved {
+                    chain_complete: false,
+                },
+            ) => Some(S::InReview),
+            (
+                S::InReview,
+                E::StepApproved {
+                    chain_complete: true,
+                },
+            ) => Some(S::Approved),
             (S::InReview, E::Rejected) => Some(S::Rejected),
             (S::InReview, E::ChangesRequested) => Some(S::ChangesRequested),
             (S::Approved, E::Scheduled) => Some(S::Scheduled),
             (S::Approved | S::Scheduled, E::SlotMissed) => Some(S::NeedsReschedule),
-            (S::Approved | S::Scheduled | S::NeedsReschedule | S::Failed, E::Rescheduled) => Some(S::Scheduled),
+            (S::Approved | S::Scheduled | S::NeedsReschedule | S::Failed, E::Rescheduled) => {
+                Some(S::Scheduled)
+            }
             (S::Scheduled, E::Published) => Some(S::Published),
             (S::Scheduled, E::PublishFailed) => Some(S::Failed),
             (S::Failed, E::Retry) => Some(S::Scheduled),
             _ => None,
         };
-        next.ok_or(TransitionError { from: self, to: event.target(), event })
+        next.ok_or(TransitionError {
+            from: self,
+            to: event.target(),
+            event,
+        })
     }
 }
 
@@ -153,11 +171,18 @@ impl PostEvent {
     pub fn target(self) -> PostStatus {
         match self {
             PostEvent::Edit => PostStatus::Draft,
-            PostEvent::Submit | PostEvent::StepApproved { chain_complete: false } => PostStatus::InReview,
-            PostEvent::StepApproved { chain_complete: true } => PostStatus::Approved,
+            PostEvent::Submit
+            | PostEvent::StepApproved {
+                chain_complete: false,
+            } => PostStatus::InReview,
+            PostEvent::StepApproved {
+                chain_complete: true,
+            } => PostStatus::Approved,
             PostEvent::Rejected => PostStatus::Rejected,
             PostEvent::ChangesRequested => PostStatus::ChangesRequested,
-            PostEvent::Scheduled | PostEvent::Rescheduled | PostEvent::Retry => PostStatus::Scheduled,
+            PostEvent::Scheduled | PostEvent::Rescheduled | PostEvent::Retry => {
+                PostStatus::Scheduled
+            }
             PostEvent::SlotMissed => PostStatus::NeedsReschedule,
             PostEvent::Published => PostStatus::Published,
             PostEvent::PublishFailed => PostStatus::Failed,
@@ -233,7 +258,12 @@ impl ApprovalChain {
 
     /// The chain used when an organization defines none: one step, any Social Manager.
     pub fn default_chain() -> ApprovalChain {
-        ApprovalChain { steps: vec![ChainStep { role: Role::SocialManager, mode: StepMode::Any }] }
+        ApprovalChain {
+            steps: vec![ChainStep {
+                role: Role::SocialManager,
+                mode: StepMode::Any,
+            }],
+        }
     }
 
     /// The steps, in order.
@@ -295,7 +325,13 @@ impl DecisionKind {
 
     /// The decision stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<DecisionKind> {
-        [DecisionKind::Approve, DecisionKind::Reject, DecisionKind::RequestChanges].into_iter().find(|d| d.as_str() == s)
+        [
+            DecisionKind::Approve,
+            DecisionKind::Reject,
+            DecisionKind::RequestChanges,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 
     /// The words a person reads.
@@ -356,7 +392,12 @@ pub enum ChainProgress {
 /// The author never counts as an approver of their own post (separation of duties). "All" means
 /// every current eligible member; approvals from people who have since left the role still count,
 /// as they were valid when given.
-pub fn progress(chain: &ApprovalChain, decisions: &[Decision], members: &dyn Fn(Role) -> Vec<i64>, author_id: Option<i64>) -> ChainProgress {
+pub fn progress(
+    chain: &ApprovalChain,
+    decisions: &[Decision],
+    members: &dyn Fn(Role) -> Vec<i64>,
+    author_id: Option<i64>,
+) -> ChainProgress {
     for (step, rule) in chain.steps.iter().enumerate() {
         let here = || decisions.iter().filter(move |d| d.step == step);
         if here().any(|d| d.kind == DecisionKind::Reject) {
@@ -365,7 +406,10 @@ pub fn progress(chain: &ApprovalChain, decisions: &[Decision], members: &dyn Fn(
         if here().any(|d| d.kind == DecisionKind::RequestChanges) {
             return ChainProgress::ChangesRequested { step };
         }
-        let approved: Vec<i64> = here().filter(|d| d.kind == DecisionKind::Approve && Some(d.user_id) != author_id).map(|d| d.user_id).collect();
+        let approved: Vec<i64> = here()
+            .filter(|d| d.kind == DecisionKind::Approve && Some(d.user_id) != author_id)
+            .map(|d| d.user_id)
+            .collect();
         let mut eligible = members(rule.role);
         eligible.retain(|u| Some(*u) != author_id);
         eligible.sort_unstable();
@@ -373,14 +417,21 @@ pub fn progress(chain: &ApprovalChain, decisions: &[Decision], members: &dyn Fn(
         let waiting_on: Vec<i64> = match rule.mode {
             StepMode::Any if !approved.is_empty() => Vec::new(),
             StepMode::Any => eligible.clone(),
-            StepMode::All => eligible.iter().copied().filter(|u| !approved.contains(u)).collect(),
+            StepMode::All => eligible
+                .iter()
+                .copied()
+                .filter(|u| !approved.contains(u))
+                .collect(),
         };
         if waiting_on.is_empty() {
             if approved.is_empty() {
                 let reason = if members(rule.role).is_empty() {
                     format!("nobody holds the role {}", rule.role.label())
                 } else {
-                    format!("the only {} is the author, who cannot approve their own post", rule.role.label())
+                    format!(
+                        "the only {} is the author, who cannot approve their own post",
+                        rule.role.label()
+                    )
                 };
                 return ChainProgress::Stalled { step, reason };
             }
@@ -430,9 +481,16 @@ pub fn may_decide(
     let ChainProgress::AwaitingStep { step, waiting_on } = progress else {
         return Err(DecisionRefused::NotAwaiting);
     };
-    let needed = chain.steps.get(*step).ok_or(DecisionRefused::NotAwaiting)?.role;
+    let needed = chain
+        .steps
+        .get(*step)
+        .ok_or(DecisionRefused::NotAwaiting)?
+        .role;
     if needed != user_role {
-        return Err(DecisionRefused::WrongRole { step: *step, needed });
+        return Err(DecisionRefused::WrongRole {
+            step: *step,
+            needed,
+        });
     }
     if !waiting_on.contains(&user_id) {
         return Err(DecisionRefused::AlreadyDecided { step: *step });
@@ -473,8 +531,12 @@ mod tests {
     const ALL_EVENTS: [PostEvent; 12] = [
         E::Edit,
         E::Submit,
-        E::StepApproved { chain_complete: false },
-        E::StepApproved { chain_complete: true },
+        E::StepApproved {
+            chain_complete: false,
+        },
+        E::StepApproved {
+            chain_complete: true,
+        },
         E::Rejected,
         E::ChangesRequested,
         E::Scheduled,
@@ -500,8 +562,20 @@ mod tests {
     fn every_allowed_transition() {
         let allowed = [
             (S::Draft, E::Submit, S::InReview),
-            (S::InReview, E::StepApproved { chain_complete: false }, S::InReview),
-            (S::InReview, E::StepApproved { chain_complete: true }, S::Approved),
+            (
+                S::InReview,
+                E::StepApproved {
+                    chain_complete: false,
+                },
+                S::InReview,
+            ),
+            (
+                S::InReview,
+                E::StepApproved {
+                    chain_complete: true,
+                },
+                S::Approved,
+            ),
             (S::InReview, E::Rejected, S::Rejected),
             (S::InReview, E::ChangesRequested, S::ChangesRequested),
             (S::Approved, E::Scheduled, S::Scheduled),
@@ -520,14 +594,20 @@ mod tests {
                 let expected = if event == E::Edit {
                     (from != S::Published).then_some(S::Draft)
                 } else {
-                    allowed.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to)
+                    allowed
+                        .iter()
+                        .find(|(f, e, _)| *f == from && *e == event)
+                        .map(|(_, _, to)| *to)
                 };
                 match (from.apply(event), expected) {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from:?} + {event:?}"),
                     (Err(err), None) => {
                         assert_eq!((err.from, err.to, err.event), (from, event.target(), event));
                         let text = err.to_string();
-                        assert!(text.contains(from.label()) && text.contains(event.target().label()), "{text}");
+                        assert!(
+                            text.contains(from.label()) && text.contains(event.target().label()),
+                            "{text}"
+                        );
                     }
                     (got, want) => panic!("{from:?} + {event:?}: got {got:?}, expected {want:?}"),
                 }
@@ -538,15 +618,28 @@ mod tests {
     #[test]
     fn published_posts_cannot_be_edited() {
         let err = S::Published.apply(E::Edit).unwrap_err();
-        assert_eq!(err.to_string(), "a post that is “Published” cannot become “Draft”");
+        assert_eq!(
+            err.to_string(),
+            "a post that is “Published” cannot become “Draft”"
+        );
     }
 
     fn chain(steps: &[(Role, StepMode)]) -> ApprovalChain {
-        ApprovalChain::new(steps.iter().map(|&(role, mode)| ChainStep { role, mode }).collect()).unwrap()
+        ApprovalChain::new(
+            steps
+                .iter()
+                .map(|&(role, mode)| ChainStep { role, mode })
+                .collect(),
+        )
+        .unwrap()
     }
 
     fn approve(step: usize, user_id: i64) -> Decision {
-        Decision { step, user_id, kind: DecisionKind::Approve }
+        Decision {
+            step,
+            user_id,
+            kind: DecisionKind::Approve,
+        }
     }
 
     /// Legal: 10 and 11; Medical: 20; Social manager: 1 (the author in most tests).
@@ -562,72 +655,183 @@ mod tests {
     #[test]
     fn chain_size_is_checked() {
         assert_eq!(ApprovalChain::new(Vec::new()), Err(ChainError::Empty));
-        let step = ChainStep { role: Role::LegalReviewer, mode: StepMode::Any };
-        assert_eq!(ApprovalChain::new(vec![step; 9]), Err(ChainError::TooLong(9)));
+        let step = ChainStep {
+            role: Role::LegalReviewer,
+            mode: StepMode::Any,
+        };
+        assert_eq!(
+            ApprovalChain::new(vec![step; 9]),
+            Err(ChainError::TooLong(9))
+        );
         assert!(ApprovalChain::new(vec![step; 8]).is_ok());
-        assert_eq!(ApprovalChain::default_chain().steps(), [ChainStep { role: Role::SocialManager, mode: StepMode::Any }]);
+        assert_eq!(
+            ApprovalChain::default_chain().steps(),
+            [ChainStep {
+                role: Role::SocialManager,
+                mode: StepMode::Any
+            }]
+        );
     }
 
     #[test]
     fn union_keeps_order_and_drops_repeats() {
-        let a = chain(&[(Role::LegalReviewer, StepMode::Any), (Role::MedicalReviewer, StepMode::Any)]);
-        let b = chain(&[(Role::MedicalReviewer, StepMode::Any), (Role::PrivacyOfficer, StepMode::All)]);
+        let a = chain(&[
+            (Role::LegalReviewer, StepMode::Any),
+            (Role::MedicalReviewer, StepMode::Any),
+        ]);
+        let b = chain(&[
+            (Role::MedicalReviewer, StepMode::Any),
+            (Role::PrivacyOfficer, StepMode::All),
+        ]);
         let both = ApprovalChain::union([&a, &b]).unwrap();
         let roles: Vec<Role> = both.steps().iter().map(|s| s.role).collect();
-        assert_eq!(roles, [Role::LegalReviewer, Role::MedicalReviewer, Role::PrivacyOfficer]);
+        assert_eq!(
+            roles,
+            [
+                Role::LegalReviewer,
+                Role::MedicalReviewer,
+                Role::PrivacyOfficer
+            ]
+        );
         assert_eq!(ApprovalChain::union([]), None);
         let long = chain(&[(Role::Admin, StepMode::Any); 8]);
         let other = chain(&[(Role::Viewer, StepMode::Any)]);
-        let distinct: Vec<ChainStep> = Role::ALL.iter().map(|&role| ChainStep { role, mode: StepMode::All }).collect();
+        let distinct: Vec<ChainStep> = Role::ALL
+            .iter()
+            .map(|&role| ChainStep {
+                role,
+                mode: StepMode::All,
+            })
+            .collect();
         let wide = ApprovalChain::new(distinct).unwrap();
-        assert_eq!(ApprovalChain::union([&long, &other, &wide]).unwrap().steps().len(), MAX_CHAIN_STEPS);
+        assert_eq!(
+            ApprovalChain::union([&long, &other, &wide])
+                .unwrap()
+                .steps()
+                .len(),
+            MAX_CHAIN_STEPS
+        );
     }
 
     #[test]
     fn any_step_needs_one_approval_and_all_needs_everyone() {
-        let c = chain(&[(Role::MedicalReviewer, StepMode::Any), (Role::LegalReviewer, StepMode::All)]);
+        let c = chain(&[
+            (Role::MedicalReviewer, StepMode::Any),
+            (Role::LegalReviewer, StepMode::All),
+        ]);
         let author = Some(1);
-        assert_eq!(progress(&c, &[], &members, author), ChainProgress::AwaitingStep { step: 0, waiting_on: vec![20] });
+        assert_eq!(
+            progress(&c, &[], &members, author),
+            ChainProgress::AwaitingStep {
+                step: 0,
+                waiting_on: vec![20]
+            }
+        );
         let after_medical = [approve(0, 20)];
-        assert_eq!(progress(&c, &after_medical, &members, author), ChainProgress::AwaitingStep { step: 1, waiting_on: vec![10, 11] });
+        assert_eq!(
+            progress(&c, &after_medical, &members, author),
+            ChainProgress::AwaitingStep {
+                step: 1,
+                waiting_on: vec![10, 11]
+            }
+        );
         let one_legal = [approve(0, 20), approve(1, 11)];
-        assert_eq!(progress(&c, &one_legal, &members, author), ChainProgress::AwaitingStep { step: 1, waiting_on: vec![10] });
+        assert_eq!(
+            progress(&c, &one_legal, &members, author),
+            ChainProgress::AwaitingStep {
+                step: 1,
+                waiting_on: vec![10]
+            }
+        );
         let both_legal = [approve(0, 20), approve(1, 11), approve(1, 10)];
-        assert_eq!(progress(&c, &both_legal, &members, author), ChainProgress::Complete);
+        assert_eq!(
+            progress(&c, &both_legal, &members, author),
+            ChainProgress::Complete
+        );
     }
 
     #[test]
     fn the_author_never_approves_their_own_post() {
         let c = chain(&[(Role::LegalReviewer, StepMode::All)]);
         // Legal reviewer 10 wrote the post: only 11 must approve, and 10's own approval does not count.
-        assert_eq!(progress(&c, &[], &members, Some(10)), ChainProgress::AwaitingStep { step: 0, waiting_on: vec![11] });
-        assert_eq!(progress(&c, &[approve(0, 10)], &members, Some(10)), ChainProgress::AwaitingStep { step: 0, waiting_on: vec![11] });
-        assert_eq!(progress(&c, &[approve(0, 11)], &members, Some(10)), ChainProgress::Complete);
+        assert_eq!(
+            progress(&c, &[], &members, Some(10)),
+            ChainProgress::AwaitingStep {
+                step: 0,
+                waiting_on: vec![11]
+            }
+        );
+        assert_eq!(
+            progress(&c, &[approve(0, 10)], &members, Some(10)),
+            ChainProgress::AwaitingStep {
+                step: 0,
+                waiting_on: vec![11]
+            }
+        );
+        assert_eq!(
+            progress(&c, &[approve(0, 11)], &members, Some(10)),
+            ChainProgress::Complete
+        );
         let any = chain(&[(Role::LegalReviewer, StepMode::Any)]);
-        assert_eq!(progress(&any, &[approve(0, 10)], &members, Some(10)), ChainProgress::AwaitingStep { step: 0, waiting_on: vec![11] });
+        assert_eq!(
+            progress(&any, &[approve(0, 10)], &members, Some(10)),
+            ChainProgress::AwaitingStep {
+                step: 0,
+                waiting_on: vec![11]
+            }
+        );
     }
 
     #[test]
     fn rejections_and_change_requests_stop_the_chain_at_their_step() {
-        let c = chain(&[(Role::MedicalReviewer, StepMode::Any), (Role::LegalReviewer, StepMode::All)]);
-        let rejected = [approve(0, 20), Decision { step: 1, user_id: 10, kind: DecisionKind::Reject }, approve(1, 11)];
-        assert_eq!(progress(&c, &rejected, &members, Some(1)), ChainProgress::Rejected { step: 1 });
-        let changes = [Decision { step: 0, user_id: 20, kind: DecisionKind::RequestChanges }];
-        assert_eq!(progress(&c, &changes, &members, Some(1)), ChainProgress::ChangesRequested { step: 0 });
+        let c = chain(&[
+            (Role::MedicalReviewer, StepMode::Any),
+            (Role::LegalReviewer, StepMode::All),
+        ]);
+        let rejected = [
+            approve(0, 20),
+            Decision {
+                step: 1,
+                user_id: 10,
+                kind: DecisionKind::Reject,
+            },
+            approve(1, 11),
+        ];
+        assert_eq!(
+            progress(&c, &rejected, &members, Some(1)),
+            ChainProgress::Rejected { step: 1 }
+        );
+        let changes = [Decision {
+            step: 0,
+            user_id: 20,
+            kind: DecisionKind::RequestChanges,
+        }];
+        assert_eq!(
+            progress(&c, &changes, &members, Some(1)),
+            ChainProgress::ChangesRequested { step: 0 }
+        );
     }
 
     #[test]
     fn a_step_nobody_can_decide_stalls() {
         let privacy = chain(&[(Role::PrivacyOfficer, StepMode::Any)]);
-        let ChainProgress::Stalled { step: 0, reason } = progress(&privacy, &[], &members, Some(1)) else { panic!("not stalled") };
+        let ChainProgress::Stalled { step: 0, reason } = progress(&privacy, &[], &members, Some(1))
+        else {
+            panic!("not stalled")
+        };
         assert!(reason.contains("Privacy Officer"), "{reason}");
         // The only Social Manager is the author.
-        let ChainProgress::Stalled { step: 0, reason } = progress(&ApprovalChain::default_chain(), &[], &members, Some(1)) else {
+        let ChainProgress::Stalled { step: 0, reason } =
+            progress(&ApprovalChain::default_chain(), &[], &members, Some(1))
+        else {
             panic!("not stalled")
         };
         assert!(reason.contains("author"), "{reason}");
         let all = chain(&[(Role::PrivacyOfficer, StepMode::All)]);
-        assert!(matches!(progress(&all, &[], &members, None), ChainProgress::Stalled { step: 0, .. }));
+        assert!(matches!(
+            progress(&all, &[], &members, None),
+            ChainProgress::Stalled { step: 0, .. }
+        ));
     }
 
     #[test]
@@ -635,33 +839,85 @@ mod tests {
         let c = chain(&[(Role::LegalReviewer, StepMode::All)]);
         // 12 approved, then left the role; 10 and 11 are the current members.
         let decisions = [approve(0, 12), approve(0, 10)];
-        assert_eq!(progress(&c, &decisions, &members, None), ChainProgress::AwaitingStep { step: 0, waiting_on: vec![11] });
+        assert_eq!(
+            progress(&c, &decisions, &members, None),
+            ChainProgress::AwaitingStep {
+                step: 0,
+                waiting_on: vec![11]
+            }
+        );
         // Everyone who held the role left after approving: the step stands.
         let gone = |_: Role| Vec::new();
-        assert_eq!(progress(&c, &[approve(0, 12)], &gone, None), ChainProgress::Complete);
+        assert_eq!(
+            progress(&c, &[approve(0, 12)], &gone, None),
+            ChainProgress::Complete
+        );
     }
 
     #[test]
     fn who_may_decide() {
-        let c = chain(&[(Role::MedicalReviewer, StepMode::Any), (Role::LegalReviewer, StepMode::All)]);
+        let c = chain(&[
+            (Role::MedicalReviewer, StepMode::Any),
+            (Role::LegalReviewer, StepMode::All),
+        ]);
         let author = Some(1);
         let start = progress(&c, &[], &members, author);
-        assert_eq!(may_decide(&c, &start, 20, Role::MedicalReviewer, author), Ok(0));
-        assert_eq!(may_decide(&c, &start, 10, Role::LegalReviewer, author), Err(DecisionRefused::WrongRole { step: 0, needed: Role::MedicalReviewer }));
-        assert_eq!(may_decide(&c, &start, 1, Role::MedicalReviewer, author), Err(DecisionRefused::OwnPost));
+        assert_eq!(
+            may_decide(&c, &start, 20, Role::MedicalReviewer, author),
+            Ok(0)
+        );
+        assert_eq!(
+            may_decide(&c, &start, 10, Role::LegalReviewer, author),
+            Err(DecisionRefused::WrongRole {
+                step: 0,
+                needed: Role::MedicalReviewer
+            })
+        );
+        assert_eq!(
+            may_decide(&c, &start, 1, Role::MedicalReviewer, author),
+            Err(DecisionRefused::OwnPost)
+        );
         let legal = progress(&c, &[approve(0, 20), approve(1, 10)], &members, author);
-        assert_eq!(may_decide(&c, &legal, 11, Role::LegalReviewer, author), Ok(1));
-        assert_eq!(may_decide(&c, &legal, 10, Role::LegalReviewer, author), Err(DecisionRefused::AlreadyDecided { step: 1 }));
-        let done = progress(&c, &[approve(0, 20), approve(1, 10), approve(1, 11)], &members, author);
-        assert_eq!(may_decide(&c, &done, 11, Role::LegalReviewer, author), Err(DecisionRefused::NotAwaiting));
-        let refused = DecisionRefused::WrongRole { step: 0, needed: Role::MedicalReviewer };
+        assert_eq!(
+            may_decide(&c, &legal, 11, Role::LegalReviewer, author),
+            Ok(1)
+        );
+        assert_eq!(
+            may_decide(&c, &legal, 10, Role::LegalReviewer, author),
+            Err(DecisionRefused::AlreadyDecided { step: 1 })
+        );
+        let done = progress(
+            &c,
+            &[approve(0, 20), approve(1, 10), approve(1, 11)],
+            &members,
+            author,
+        );
+        assert_eq!(
+            may_decide(&c, &done, 11, Role::LegalReviewer, author),
+            Err(DecisionRefused::NotAwaiting)
+        );
+        let refused = DecisionRefused::WrongRole {
+            step: 0,
+            needed: Role::MedicalReviewer,
+        };
         assert_eq!(refused.to_string(), "step 1 needs a Medical reviewer");
     }
 
     #[test]
     fn back_off_then_give_up() {
         let delays: Vec<Option<i64>> = (1..=7).map(retry_delay_ms).collect();
-        assert_eq!(delays, [Some(30_000), Some(120_000), Some(600_000), Some(1_800_000), Some(3_600_000), None, None]);
+        assert_eq!(
+            delays,
+            [
+                Some(30_000),
+                Some(120_000),
+                Some(600_000),
+                Some(1_800_000),
+                Some(3_600_000),
+                None,
+                None
+            ]
+        );
         assert_eq!(retry_delay_ms(0), Some(30_000));
         assert_eq!(retry_delay_ms(u32::MAX), None);
     }

@@ -28,7 +28,11 @@ pub fn hash_password(password: &str) -> Result<String, SecretError> {
 
 /// Whether `password` matches the PHC string; an unreadable hash never matches.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash of a password nobody knows, verified against when the user does not exist so that a
@@ -79,7 +83,10 @@ mod tests {
         let b = random_token().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_eq!(sha256_hex(b"abc").len(), 64);
     }
 }

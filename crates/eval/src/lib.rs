@@ -59,7 +59,11 @@ impl Counts {
     /// Harmonic mean of precision and recall.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 
     /// Add another set of counts.
@@ -101,7 +105,8 @@ pub struct Target {
 impl Row {
     /// True when the row has a target and meets it.
     pub fn meets_target(&self) -> Option<bool> {
-        self.target.map(|t| self.counts.f1() >= t.f1 && t.recall.is_none_or(|r| self.counts.recall() >= r))
+        self.target
+            .map(|t| self.counts.f1() >= t.f1 && t.recall.is_none_or(|r| self.counts.recall() >= r))
     }
 }
 
@@ -112,13 +117,20 @@ pub fn shared_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let candidates = [PathBuf::from("../shared"), PathBuf::from("shared"), workspace];
+    let candidates = [
+        PathBuf::from("../shared"),
+        PathBuf::from("shared"),
+        workspace,
+    ];
     candidates.into_iter().find(|p| p.join("data").is_dir())
 }
 
 /// Read a whole file, naming it in the error.
 pub(crate) fn read(path: &Path) -> Result<String, EvalError> {
-    std::fs::read_to_string(path).map_err(|source| EvalError::Io { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Every accuracy row Rounds reports, for every labelled set found under `shared`.

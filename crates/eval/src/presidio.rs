@@ -68,8 +68,10 @@ pub fn load(shared: &Path) -> Result<Vec<Sample>, EvalError> {
     for f in FILES {
         let path = shared.join(f);
         let text = read(&path)?;
-        let samples: Vec<Sample> = serde_json::from_str(&text)
-            .map_err(|e| EvalError::Format { path: path.clone(), message: e.to_string() })?;
+        let samples: Vec<Sample> = serde_json::from_str(&text).map_err(|e| EvalError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         all.extend(samples);
     }
     Ok(all)
@@ -96,7 +98,9 @@ pub fn tokens(text: &str) -> Vec<(usize, usize)> {
 }
 
 fn char_to_byte(text: &str, char_idx: usize) -> usize {
-    text.char_indices().nth(char_idx).map_or(text.len(), |(b, _)| b)
+    text.char_indices()
+        .nth(char_idx)
+        .map_or(text.len(), |(b, _)| b)
 }
 
 /// Per-sample result: gold and predicted flags per token, and the gold type of each token.
@@ -118,7 +122,13 @@ pub fn score(sample: &Sample, screener: &Screener) -> Result<Scored, EvalError> 
         .spans
         .iter()
         .filter(|s| COUNTED.contains(&s.entity_type.as_str()))
-        .map(|s| (char_to_byte(text, s.start_position), char_to_byte(text, s.end_position), s.entity_type.as_str()))
+        .map(|s| {
+            (
+                char_to_byte(text, s.start_position),
+                char_to_byte(text, s.end_position),
+                s.entity_type.as_str(),
+            )
+        })
         .collect();
     let report = screener.screen(&Message::outgoing(text.clone()))?;
     let found: Vec<(usize, usize)> = report
@@ -130,14 +140,29 @@ pub fn score(sample: &Sample, screener: &Screener) -> Result<Scored, EvalError> 
     let overlaps = |(a, b): (usize, usize), (c, d): (usize, usize)| a < d && c < b;
     let gold = toks
         .iter()
-        .map(|&t| gold_spans.iter().find(|g| overlaps(t, (g.0, g.1))).map(|g| g.2.to_owned()))
+        .map(|&t| {
+            gold_spans
+                .iter()
+                .find(|g| overlaps(t, (g.0, g.1)))
+                .map(|g| g.2.to_owned())
+        })
         .collect();
-    let predicted = toks.iter().map(|&t| found.iter().any(|&f| overlaps(t, f))).collect();
-    Ok(Scored { tokens: toks, gold, predicted })
+    let predicted = toks
+        .iter()
+        .map(|&t| found.iter().any(|&f| overlaps(t, f)))
+        .collect();
+    Ok(Scored {
+        tokens: toks,
+        gold,
+        predicted,
+    })
 }
 
 /// Token counts overall and recall counts per entity type.
-pub fn count(samples: &[Sample], screener: &Screener) -> Result<(Counts, BTreeMap<String, Counts>), EvalError> {
+pub fn count(
+    samples: &[Sample],
+    screener: &Screener,
+) -> Result<(Counts, BTreeMap<String, Counts>), EvalError> {
     let mut overall = Counts::default();
     let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
     for s in samples {
@@ -166,17 +191,27 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
         dataset: "presidio-synthetic".to_owned(),
         task: "PHI tokens, type-blind".to_owned(),
         counts: overall,
-        target: Some(Target { f1: 0.85, recall: Some(0.90) }),
+        target: Some(Target {
+            f1: 0.85,
+            recall: Some(0.90),
+        }),
         recall_only: false,
     }];
     // The name model learned from the even templates; the odd ones are the honest held-out check.
-    let unseen: Vec<Sample> = samples.iter().filter(|s| s.template_id.is_some_and(|t| t % 2 == 1)).cloned().collect();
+    let unseen: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.template_id.is_some_and(|t| t % 2 == 1))
+        .cloned()
+        .collect();
     let (unseen_counts, _) = count(&unseen, screener)?;
     rows.push(Row {
         dataset: "presidio-synthetic, odd templates".to_owned(),
         task: "PHI tokens, type-blind (templates no model saw)".to_owned(),
         counts: unseen_counts,
-        target: Some(Target { f1: 0.85, recall: Some(0.90) }),
+        target: Some(Target {
+            f1: 0.85,
+            recall: Some(0.90),
+        }),
         recall_only: false,
     });
     rows.extend(per_type.into_iter().map(|(t, counts)| Row {
@@ -195,7 +230,10 @@ mod tests {
 
     #[test]
     fn tokens_are_alphanumeric_runs() {
-        assert_eq!(tokens("Hi, Jo-Ann 42!"), vec![(0, 2), (4, 6), (7, 10), (11, 13)]);
+        assert_eq!(
+            tokens("Hi, Jo-Ann 42!"),
+            vec![(0, 2), (4, 6), (7, 10), (11, 13)]
+        );
     }
 
     #[test]
@@ -210,7 +248,15 @@ mod tests {
             return;
         };
         let samples = load(&shared).expect("presidio set loads");
-        assert!(samples.len() > 3000, "expected the full set, got {}", samples.len());
-        assert!(samples.iter().all(|s| s.spans.iter().all(|g| g.start_position <= g.end_position)));
+        assert!(
+            samples.len() > 3000,
+            "expected the full set, got {}",
+            samples.len()
+        );
+        assert!(
+            samples
+                .iter()
+                .all(|s| s.spans.iter().all(|g| g.start_position <= g.end_position))
+        );
     }
 }

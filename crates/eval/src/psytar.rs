@@ -88,13 +88,22 @@ pub fn load_sentences(path: &Path) -> Result<Vec<SentenceExample>, EvalError> {
     let adr_col = header
         .iter()
         .position(|h| h.trim() == "ADR")
-        .ok_or_else(|| EvalError::Format { path: path.to_owned(), message: "no ADR column".to_owned() })?;
+        .ok_or_else(|| EvalError::Format {
+            path: path.to_owned(),
+            message: "no ADR column".to_owned(),
+        })?;
     let mut out = Vec::new();
     for (i, rec) in it.enumerate() {
         let (Some(sentence), Some(label)) = (rec.first(), rec.get(adr_col)) else {
-            return Err(EvalError::Format { path: path.to_owned(), message: format!("record {} is short", i + 2) });
+            return Err(EvalError::Format {
+                path: path.to_owned(),
+                message: format!("record {} is short", i + 2),
+            });
         };
-        out.push(SentenceExample { text: sentence.clone(), adr: label.trim() == "1" });
+        out.push(SentenceExample {
+            text: sentence.clone(),
+            adr: label.trim() == "1",
+        });
     }
     Ok(out)
 }
@@ -104,14 +113,23 @@ pub fn load_sentences(path: &Path) -> Result<Vec<SentenceExample>, EvalError> {
 pub fn load_spans(path: &Path) -> Result<Vec<SpanExample>, EvalError> {
     let text = read(path)?;
     let mut out = Vec::new();
-    let mut cur = SpanExample { text: String::new(), spans: Vec::new() };
+    let mut cur = SpanExample {
+        text: String::new(),
+        spans: Vec::new(),
+    };
     let mut open: Option<Range<usize>> = None;
     let mut flush = |cur: &mut SpanExample, open: &mut Option<Range<usize>>| {
         if let Some(r) = open.take() {
             cur.spans.push(r);
         }
         if !cur.text.is_empty() {
-            out.push(std::mem::replace(cur, SpanExample { text: String::new(), spans: Vec::new() }));
+            out.push(std::mem::replace(
+                cur,
+                SpanExample {
+                    text: String::new(),
+                    spans: Vec::new(),
+                },
+            ));
         }
     };
     for line in text.lines() {
@@ -161,9 +179,14 @@ pub fn key(text: &str) -> String {
 /// split: those are left out, so that the dev sentence score is measured on unseen text.
 pub fn training_data(shared: &Path) -> Result<(Vec<SentenceExample>, Vec<SpanExample>), EvalError> {
     let sentences = load_sentences(&shared.join(TRAIN))?;
-    let dev: HashSet<String> = load_sentences(&shared.join(DEV))?.iter().map(|s| key(&s.text)).collect();
-    let spans: Vec<SpanExample> =
-        load_spans(&shared.join(SPANS_TRAIN))?.into_iter().filter(|s| !dev.contains(&key(&s.text))).collect();
+    let dev: HashSet<String> = load_sentences(&shared.join(DEV))?
+        .iter()
+        .map(|s| key(&s.text))
+        .collect();
+    let spans: Vec<SpanExample> = load_spans(&shared.join(SPANS_TRAIN))?
+        .into_iter()
+        .filter(|s| !dev.contains(&key(&s.text)))
+        .collect();
     Ok((sentences, spans))
 }
 
@@ -192,9 +215,16 @@ pub fn sentence_counts(path: &Path, screener: &Screener) -> Result<Counts, EvalE
 
 /// Score ADR phrases by span overlap on the CoNLL file at `path`, skipping sentences whose key is
 /// in `skip` (those the models were trained on).
-pub fn span_counts(path: &Path, screener: &Screener, skip: &HashSet<String>) -> Result<Counts, EvalError> {
+pub fn span_counts(
+    path: &Path,
+    screener: &Screener,
+    skip: &HashSet<String>,
+) -> Result<Counts, EvalError> {
     let mut c = Counts::default();
-    for ex in load_spans(path)?.into_iter().filter(|s| !skip.contains(&key(&s.text))) {
+    for ex in load_spans(path)?
+        .into_iter()
+        .filter(|s| !skip.contains(&key(&s.text)))
+    {
         let report = screener.screen(&Message::incoming(ex.text.as_str()))?;
         let predicted: Vec<Range<usize>> = report
             .findings
@@ -210,7 +240,10 @@ pub fn span_counts(path: &Path, screener: &Screener, skip: &HashSet<String>) -> 
                 c.fn_ += 1;
             }
         }
-        c.fp += predicted.iter().filter(|p| !ex.spans.iter().any(|g| overlaps(p, g))).count() as u64;
+        c.fp += predicted
+            .iter()
+            .filter(|p| !ex.spans.iter().any(|g| overlaps(p, g)))
+            .count() as u64;
     }
     Ok(c)
 }
@@ -220,13 +253,19 @@ pub fn span_counts(path: &Path, screener: &Screener, skip: &HashSet<String>) -> 
 /// Most CoNLL dev sentences are also CSV train sentences, which the segment model learned from;
 /// the span row scores only the CoNLL dev sentences that are not in the CSV train split.
 pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalError> {
-    let train: HashSet<String> = load_sentences(&shared.join(TRAIN))?.iter().map(|s| key(&s.text)).collect();
+    let train: HashSet<String> = load_sentences(&shared.join(TRAIN))?
+        .iter()
+        .map(|s| key(&s.text))
+        .collect();
     Ok(vec![
         Row {
             dataset: "psytar dev".to_owned(),
             task: "ADR sentences (adverse-event event element)".to_owned(),
             counts: sentence_counts(&shared.join(DEV), screener)?,
-            target: Some(Target { f1: 0.80, recall: None }),
+            target: Some(Target {
+                f1: 0.80,
+                recall: None,
+            }),
             recall_only: false,
         },
         Row {
@@ -246,7 +285,13 @@ mod tests {
     #[test]
     fn quoted_fields_keep_tabs_quotes_and_newlines() {
         let r = records("a\tb\n\"x \"\"y\"\"\tz\nw\"\t1\n");
-        assert_eq!(r, vec![vec!["a".to_owned(), "b".to_owned()], vec!["x \"y\"\tz\nw".to_owned(), "1".to_owned()]]);
+        assert_eq!(
+            r,
+            vec![
+                vec!["a".to_owned(), "b".to_owned()],
+                vec!["x \"y\"\tz\nw".to_owned(), "1".to_owned()]
+            ]
+        );
     }
 
     #[test]
@@ -257,6 +302,9 @@ mod tests {
         };
         let weights = train(&shared).unwrap_or_else(|e| panic!("{e}"));
         let committed = include_bytes!("../../screen/models/adr.bin");
-        assert!(weights == committed, "models/adr.bin is stale: run `rounds train adr`");
+        assert!(
+            weights == committed,
+            "models/adr.bin is stale: run `rounds train adr`"
+        );
     }
 }

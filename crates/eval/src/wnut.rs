@@ -32,7 +32,10 @@ pub struct Doc {
 /// Parse CoNLL text (`token<TAB>tag`, blank line between documents) into documents.
 pub fn parse(conll: &str) -> Vec<Doc> {
     let mut docs = Vec::new();
-    let mut doc = Doc { text: String::new(), spans: Vec::new() };
+    let mut doc = Doc {
+        text: String::new(),
+        spans: Vec::new(),
+    };
     let mut open: Option<(usize, usize, String)> = None;
     let flush = |doc: &mut Doc, open: &mut Option<(usize, usize, String)>| {
         if let Some(s) = open.take() {
@@ -46,7 +49,13 @@ pub fn parse(conll: &str) -> Vec<Doc> {
         if token.is_empty() {
             flush(&mut doc, &mut open);
             if !doc.text.is_empty() {
-                docs.push(std::mem::replace(&mut doc, Doc { text: String::new(), spans: Vec::new() }));
+                docs.push(std::mem::replace(
+                    &mut doc,
+                    Doc {
+                        text: String::new(),
+                        spans: Vec::new(),
+                    },
+                ));
             }
             continue;
         }
@@ -90,12 +99,27 @@ pub struct SpanCounts {
 }
 
 /// Score `docs`: gold spans of type `kind` against findings of rule `rule`.
-pub fn count(docs: &[Doc], screener: &Screener, kind: &str, rule: &str) -> Result<SpanCounts, EvalError> {
+pub fn count(
+    docs: &[Doc],
+    screener: &Screener,
+    kind: &str,
+    rule: &str,
+) -> Result<SpanCounts, EvalError> {
     let mut c = SpanCounts::default();
     for doc in docs {
         let report = screener.screen(&Message::incoming(doc.text.clone()))?;
-        let pred: Vec<(usize, usize)> = report.findings.iter().filter(|f| f.rule_id == rule).map(|f| (f.span.start, f.span.end)).collect();
-        let gold: Vec<(usize, usize)> = doc.spans.iter().filter(|s| s.2 == kind).map(|s| (s.0, s.1)).collect();
+        let pred: Vec<(usize, usize)> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule_id == rule)
+            .map(|f| (f.span.start, f.span.end))
+            .collect();
+        let gold: Vec<(usize, usize)> = doc
+            .spans
+            .iter()
+            .filter(|s| s.2 == kind)
+            .map(|s| (s.0, s.1))
+            .collect();
         let overlaps = |(a, b): (usize, usize), (x, y): (usize, usize)| a < y && x < b;
         for &p in &pred {
             if gold.contains(&p) {
@@ -125,7 +149,10 @@ pub fn count(docs: &[Doc], screener: &Screener, kind: &str, rule: &str) -> Resul
 pub fn load(path: &Path) -> Result<Vec<Doc>, EvalError> {
     let docs = parse(&read(path)?);
     if docs.is_empty() {
-        return Err(EvalError::Format { path: path.to_owned(), message: "no documents".to_owned() });
+        return Err(EvalError::Format {
+            path: path.to_owned(),
+            message: "no documents".to_owned(),
+        });
     }
     Ok(docs)
 }
@@ -168,9 +195,17 @@ fn class_of(kind: &str) -> usize {
     }
 }
 
-fn examples(feat: &NameFeaturizer, text: &str, gold: &[(usize, usize, usize)], out: &mut Vec<Example>) {
+fn examples(
+    feat: &NameFeaturizer,
+    text: &str,
+    gold: &[(usize, usize, usize)],
+    out: &mut Vec<Example>,
+) {
     for c in feat.candidates(text) {
-        let class = gold.iter().find(|g| g.0 < c.span.end && c.span.start < g.1).map_or(0, |g| g.2);
+        let class = gold
+            .iter()
+            .find(|g| g.0 < c.span.end && c.span.start < g.1)
+            .map_or(0, |g| g.2);
         out.push((c.features, class));
     }
 }
@@ -181,12 +216,34 @@ pub fn train_names(shared: &Path) -> Result<Vec<u8>, EvalError> {
     let feat = NameFeaturizer::new()?;
     let mut rows = Vec::new();
     for doc in load(&shared.join(TRAIN))? {
-        let gold: Vec<_> = doc.spans.iter().map(|s| (s.0, s.1, class_of(&s.2))).collect();
+        let gold: Vec<_> = doc
+            .spans
+            .iter()
+            .map(|s| (s.0, s.1, class_of(&s.2)))
+            .collect();
         examples(&feat, &doc.text, &gold, &mut rows);
     }
-    for s in presidio::load(shared)?.iter().filter(|s| s.template_id.is_some_and(|t| t % 2 == 0)) {
-        let byte = |c: usize| s.full_text.char_indices().nth(c).map_or(s.full_text.len(), |(b, _)| b);
-        let gold: Vec<_> = s.spans.iter().map(|g| (byte(g.start_position), byte(g.end_position), class_of(&g.entity_type))).collect();
+    for s in presidio::load(shared)?
+        .iter()
+        .filter(|s| s.template_id.is_some_and(|t| t % 2 == 0))
+    {
+        let byte = |c: usize| {
+            s.full_text
+                .char_indices()
+                .nth(c)
+                .map_or(s.full_text.len(), |(b, _)| b)
+        };
+        let gold: Vec<_> = s
+            .spans
+            .iter()
+            .map(|g| {
+                (
+                    byte(g.start_position),
+                    byte(g.end_position),
+                    class_of(&g.entity_type),
+                )
+            })
+            .collect();
         examples(&feat, &s.full_text, &gold, &mut rows);
     }
     Ok(encode(&perceptron(&rows)))
@@ -201,7 +258,9 @@ fn perceptron(rows: &[Example]) -> Vec<f32> {
     let mut step = 1f32;
     for _ in 0..EPOCHS {
         for i in (1..order.len()).rev() {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             order.swap(i, (seed >> 33) as usize % (i + 1));
         }
         for &r in &order {
@@ -239,14 +298,18 @@ mod tests {
         };
         let weights = train_names(&shared).unwrap_or_else(|e| panic!("{e}"));
         let committed = include_bytes!("../../screen/models/names.bin");
-        assert!(weights == committed, "models/names.bin is stale: run `rounds train names`");
+        assert!(
+            weights == committed,
+            "models/names.bin is stale: run `rounds train names`"
+        );
     }
 
     use super::*;
 
     #[test]
     fn parses_bio_spans_and_documents() {
-        let docs = parse("Hi\tO\nJudy\tB-person\nSmith\tI-person\n!\tO\n\nin\tO\nParis\tB-location\n");
+        let docs =
+            parse("Hi\tO\nJudy\tB-person\nSmith\tI-person\n!\tO\n\nin\tO\nParis\tB-location\n");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].text, "Hi Judy Smith !");
         assert_eq!(docs[0].spans, vec![(3, 13, "person".to_owned())]);
@@ -268,6 +331,9 @@ mod tests {
         let screener = Screener::new(screen::Policy::default()).expect("default policy compiles");
         let rows = evaluate(&shared, &screener).expect("wnut dev scores");
         assert_eq!(rows.len(), 3);
-        assert!(rows[0].counts.tp + rows[0].counts.fn_ > 0, "dev has person spans");
+        assert!(
+            rows[0].counts.tp + rows[0].counts.fn_ > 0,
+            "dev has person spans"
+        );
     }
 }

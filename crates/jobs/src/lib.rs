@@ -26,7 +26,11 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What a failed call makes of its channel: sign-in expired when the token is gone, else in error.
 fn channel_status(e: &ConnectorError) -> ChannelStatus {
-    if e.token_lost() { ChannelStatus::Expired } else { ChannelStatus::Error }
+    if e.token_lost() {
+        ChannelStatus::Expired
+    } else {
+        ChannelStatus::Error
+    }
 }
 
 /// How a [`Publisher`] polls and holds jobs.
@@ -45,7 +49,11 @@ impl Default for PublisherOptions {
     /// Polls every 2 s; a 5-minute lease outlasts a publish with four image uploads at the
     /// connectors' 30-second request timeout, so a live worker never loses its job.
     fn default() -> Self {
-        PublisherOptions { poll_interval: Duration::from_secs(2), lease: Duration::from_secs(300), batch: 10 }
+        PublisherOptions {
+            poll_interval: Duration::from_secs(2),
+            lease: Duration::from_secs(300),
+            batch: 10,
+        }
     }
 }
 
@@ -129,8 +137,19 @@ enum Prepare {
 
 impl Publisher {
     /// A worker named `worker_id` (unique among the processes sharing the database: it marks the jobs it holds).
-    pub fn new(store: Store, http: reqwest::Client, worker_id: String, options: PublisherOptions) -> Publisher {
-        Publisher { store, http, worker_id, options, connectors: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Store,
+        http: reqwest::Client,
+        worker_id: String,
+        options: PublisherOptions,
+    ) -> Publisher {
+        Publisher {
+            store,
+            http,
+            worker_id,
+            options,
+            connectors: Mutex::new(HashMap::new()),
+        }
     }
 
     /// This worker's name.
@@ -180,7 +199,10 @@ impl Publisher {
     /// Warns the reviewers and the author of every post still in review within
     /// [`APPROVAL_WARNING_MS`] of its slot (once per slot); returns how many posts.
     pub async fn warn_due_approvals(&self, now_ms: i64) -> Result<u32, JobsError> {
-        Ok(self.store.warn_due_approvals(now_ms, APPROVAL_WARNING_MS).await?)
+        Ok(self
+            .store
+            .warn_due_approvals(now_ms, APPROVAL_WARNING_MS)
+            .await?)
     }
 
     /// Asks each network about the channels no call has checked for [`CHECK_EVERY_MS`], so an expired
@@ -190,8 +212,18 @@ impl Publisher {
     /// how many channels were checked.
     pub async fn check_channels(&self, now_ms: i64) -> Result<u32, JobsError> {
         let mut checked = 0;
-        for channel in self.store.channels_to_check(now_ms.saturating_sub(CHECK_EVERY_MS)).await? {
-            let Some(stored) = self.store.channel_credentials(channel.org_id, channel.id).await? else { continue };
+        for channel in self
+            .store
+            .channels_to_check(now_ms.saturating_sub(CHECK_EVERY_MS))
+            .await?
+        {
+            let Some(stored) = self
+                .store
+                .channel_credentials(channel.org_id, channel.id)
+                .await?
+            else {
+                continue;
+            };
             let health = match self.connector(channel.id, &stored).await {
                 Ok(connector) => connector.health().await,
                 Err(Prepare::Network(e)) => Err(e),
@@ -202,14 +234,24 @@ impl Publisher {
             };
             checked += 1;
             match health {
-                Ok(_) => self.store.record_channel_success(channel.id, now_ms).await?,
+                Ok(_) => {
+                    self.store
+                        .record_channel_success(channel.id, now_ms)
+                        .await?
+                }
                 Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::RateLimited) => {
                     tracing::info!(channel = channel.id, error = %e, "network unavailable; the channel's sign-in is checked again later");
                 }
-                Err(e) => self.store.record_channel_error(channel.id, channel_status(&e), &e.words(), now_ms).await?,
+                Err(e) => {
+                    self.store
+                        .record_channel_error(channel.id, channel_status(&e), &e.words(), now_ms)
+                        .await?
+                }
             }
         }
-        self.store.warn_expiring_tokens(now_ms, EXPIRY_WARNING_MS).await?;
+        self.store
+            .warn_expiring_tokens(now_ms, EXPIRY_WARNING_MS)
+            .await?;
         Ok(checked)
     }
 
@@ -226,12 +268,20 @@ impl Publisher {
 
     async fn round(&self, now: i64, limit: u32) -> Result<Vec<JobReport>, JobsError> {
         let lease_ms = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
-        let claimed = self.store.claim_due_jobs(&self.worker_id, now, lease_ms, limit).await?;
+        let claimed = self
+            .store
+            .claim_due_jobs(&self.worker_id, now, lease_ms, limit)
+            .await?;
         let mut reports = Vec::with_capacity(claimed.len());
         for job in claimed {
             let outcome = self.handle(&job, now).await;
             trace(&self.worker_id, &job, &outcome);
-            reports.push(JobReport { job_id: job.job_id, post_id: job.post_id, channel_id: job.channel_id, outcome });
+            reports.push(JobReport {
+                job_id: job.job_id,
+                post_id: job.post_id,
+                channel_id: job.channel_id,
+                outcome,
+            });
         }
         Ok(reports)
     }
@@ -252,7 +302,11 @@ impl Publisher {
             let since = job.first_started_at.unwrap_or(0);
             match connector.find_published(&post, since).await {
                 Ok(Some(found)) => return self.complete(job, &found, true).await,
-                Ok(None) => tracing::info!(job = job.job_id, attempts = job.attempts, "not on the network yet; publishing"),
+                Ok(None) => tracing::info!(
+                    job = job.job_id,
+                    attempts = job.attempts,
+                    "not on the network yet; publishing"
+                ),
                 Err(e) => return self.network_failure(job, &e, now).await,
             }
         }
@@ -264,16 +318,26 @@ impl Publisher {
 
     /// Opens the channel's credentials and gathers the post with its images.
     async fn prepare(&self, job: &ClaimedJob) -> Result<(Arc<dyn Connector>, Outgoing), Prepare> {
-        let stored = match self.store.channel_credentials(job.org_id, job.channel_id).await {
+        let stored = match self
+            .store
+            .channel_credentials(job.org_id, job.channel_id)
+            .await
+        {
             Ok(Some(json)) => json,
             Ok(None) => {
                 return Err(Prepare::Final(
                     "The channel is not connected; connect it, then reschedule this post to publish it".into(),
                 ));
             }
-            Err(StoreError::NotFound(_)) => return Err(Prepare::Final("The channel no longer exists".into())),
+            Err(StoreError::NotFound(_)) => {
+                return Err(Prepare::Final("The channel no longer exists".into()));
+            }
             // A key file that does not open them is the operator's to fix; the job waits for that.
-            Err(e) => return Err(Prepare::Retry(format!("Rounds could not read this channel's credentials: {e}"))),
+            Err(e) => {
+                return Err(Prepare::Retry(format!(
+                    "Rounds could not read this channel's credentials: {e}"
+                )));
+            }
         };
         let connector = self.connector(job.channel_id, &stored).await?;
         let mut images = Vec::with_capacity(job.media_ids.len());
@@ -281,30 +345,61 @@ impl Publisher {
             let described = self.store.media(job.org_id, media_id).await;
             let bytes = self.store.media_bytes(job.org_id, media_id).await;
             match (described, bytes) {
-                (Ok(Some(media)), Ok(Some((mime, bytes)))) => images.push(Image { bytes, mime, alt: media.alt_text }),
+                (Ok(Some(media)), Ok(Some((mime, bytes)))) => images.push(Image {
+                    bytes,
+                    mime,
+                    alt: media.alt_text,
+                }),
                 (Ok(None), _) | (_, Ok(None)) => {
-                    return Err(Prepare::Final(format!("Image {} of the post was deleted; attach it again and resubmit", n + 1)));
+                    return Err(Prepare::Final(format!(
+                        "Image {} of the post was deleted; attach it again and resubmit",
+                        n + 1
+                    )));
                 }
-                (Err(e), _) | (_, Err(e)) => return Err(Prepare::Retry(format!("Rounds could not read image {} of the post: {e}", n + 1))),
+                (Err(e), _) | (_, Err(e)) => {
+                    return Err(Prepare::Retry(format!(
+                        "Rounds could not read image {} of the post: {e}",
+                        n + 1
+                    )));
+                }
             }
         }
-        let post = Outgoing { idempotency_key: job.idempotency_key.clone(), text: job.body.clone(), images, reply_to: None };
+        let post = Outgoing {
+            idempotency_key: job.idempotency_key.clone(),
+            text: job.body.clone(),
+            images,
+            reply_to: None,
+        };
         Ok((connector, post))
     }
 
     /// The channel's connector, built anew when its credentials changed (a reconnect) since last time.
-    async fn connector(&self, channel_id: i64, stored: &str) -> Result<Arc<dyn Connector>, Prepare> {
+    async fn connector(
+        &self,
+        channel_id: i64,
+        stored: &str,
+    ) -> Result<Arc<dyn Connector>, Prepare> {
         let fingerprint = rounds_domain::secret::sha256_hex(stored.as_bytes());
         let mut cache = self.connectors.lock().await;
-        if let Some(cached) = cache.get(&channel_id).filter(|c| c.fingerprint == fingerprint) {
+        if let Some(cached) = cache
+            .get(&channel_id)
+            .filter(|c| c.fingerprint == fingerprint)
+        {
             return Ok(Arc::clone(&cached.connector));
         }
         // The serde error could quote the JSON, which holds the secret: say only that it is unreadable.
         let credentials: Credentials = serde_json::from_str(stored).map_err(|_| {
             Prepare::Final("The channel's stored sign-in details are unreadable; reconnect the channel, then reschedule this post".into())
         })?;
-        let connector: Arc<dyn Connector> = Arc::from(connectors::connect(&credentials, &self.http).map_err(Prepare::Network)?);
-        cache.insert(channel_id, Cached { fingerprint, connector: Arc::clone(&connector) });
+        let connector: Arc<dyn Connector> =
+            Arc::from(connectors::connect(&credentials, &self.http).map_err(Prepare::Network)?);
+        cache.insert(
+            channel_id,
+            Cached {
+                fingerprint,
+                connector: Arc::clone(&connector),
+            },
+        );
         Ok(connector)
     }
 
@@ -314,32 +409,59 @@ impl Publisher {
             url: Some(published.url.clone()),
             at_ms: published.at_ms,
         };
-        if let Err(e) = self.store.complete_job(job.job_id, &self.worker_id, &record).await {
-            return Outcome::Unrecorded { message: format!("published at {}, but recording it failed: {e}", published.url) };
+        if let Err(e) = self
+            .store
+            .complete_job(job.job_id, &self.worker_id, &record)
+            .await
+        {
+            return Outcome::Unrecorded {
+                message: format!(
+                    "published at {}, but recording it failed: {e}",
+                    published.url
+                ),
+            };
         }
-        if let Err(e) = self.store.record_channel_success(job.channel_id, now_ms()).await {
+        if let Err(e) = self
+            .store
+            .record_channel_success(job.channel_id, now_ms())
+            .await
+        {
             tracing::warn!(job = job.job_id, channel = job.channel_id, error = %e, "cannot record the channel's success");
         }
         let url = published.url.clone();
-        if recovered { Outcome::AlreadyPublished { url } } else { Outcome::Published { url } }
+        if recovered {
+            Outcome::AlreadyPublished { url }
+        } else {
+            Outcome::Published { url }
+        }
     }
 
     async fn network_failure(&self, job: &ClaimedJob, e: &ConnectorError, now: i64) -> Outcome {
         if e.needs_reconnect() {
             self.channel_error(job, channel_status(e), e).await;
-            let message = format!("{e}. Once the channel is reconnected, reschedule this post to publish it.");
+            let message = format!(
+                "{e}. Once the channel is reconnected, reschedule this post to publish it."
+            );
             return self.fail(job, message, None).await;
         }
         if e.is_retryable() {
             return match retry_delay_ms(attempt(job)) {
                 Some(back_off) => {
                     // The network's own wait, when it gave one, beats the back-off table.
-                    let wait = if e.kind == ErrorKind::RateLimited { e.retry_after_ms.unwrap_or(back_off).max(0) } else { back_off };
-                    self.fail(job, e.to_string(), Some(now.saturating_add(wait))).await
+                    let wait = if e.kind == ErrorKind::RateLimited {
+                        e.retry_after_ms.unwrap_or(back_off).max(0)
+                    } else {
+                        back_off
+                    };
+                    self.fail(job, e.to_string(), Some(now.saturating_add(wait)))
+                        .await
                 }
                 None => {
                     self.channel_error(job, ChannelStatus::Error, e).await;
-                    let message = format!("{e}. Rounds tried {} times and gave up; reschedule the post to try again.", job.attempts);
+                    let message = format!(
+                        "{e}. Rounds tried {} times and gave up; reschedule the post to try again.",
+                        job.attempts
+                    );
                     self.fail(job, message, None).await
                 }
             };
@@ -348,18 +470,28 @@ impl Publisher {
     }
 
     async fn channel_error(&self, job: &ClaimedJob, status: ChannelStatus, e: &ConnectorError) {
-        if let Err(err) = self.store.record_channel_error(job.channel_id, status, &e.words(), now_ms()).await {
+        if let Err(err) = self
+            .store
+            .record_channel_error(job.channel_id, status, &e.words(), now_ms())
+            .await
+        {
             tracing::warn!(job = job.job_id, channel = job.channel_id, error = %err, "cannot record the channel's error");
         }
     }
 
     async fn fail(&self, job: &ClaimedJob, message: String, retry_at: Option<i64>) -> Outcome {
-        match self.store.fail_job(job.job_id, &self.worker_id, &message, retry_at).await {
+        match self
+            .store
+            .fail_job(job.job_id, &self.worker_id, &message, retry_at)
+            .await
+        {
             Ok(()) => match retry_at {
                 Some(retry_at) => Outcome::Retrying { retry_at, message },
                 None => Outcome::Failed { message },
             },
-            Err(e) => Outcome::Unrecorded { message: format!("{message} (recording the failure failed: {e})") },
+            Err(e) => Outcome::Unrecorded {
+                message: format!("{message} (recording the failure failed: {e})"),
+            },
         }
     }
 }
@@ -371,14 +503,18 @@ fn attempt(job: &ClaimedJob) -> u32 {
 fn trace(worker: &str, job: &ClaimedJob, outcome: &Outcome) {
     let (id, post, channel, attempts) = (job.job_id, job.post_id, job.channel_id, job.attempts);
     match outcome {
-        Outcome::Published { url } => tracing::info!(worker, job = id, post, channel, attempts, %url, "published"),
+        Outcome::Published { url } => {
+            tracing::info!(worker, job = id, post, channel, attempts, %url, "published")
+        }
         Outcome::AlreadyPublished { url } => {
             tracing::info!(worker, job = id, post, channel, attempts, %url, "already on the network after an interrupted attempt; recorded without posting again")
         }
         Outcome::Retrying { retry_at, message } => {
             tracing::warn!(worker, job = id, post, channel, attempts, retry_at, %message, "publish failed; will retry")
         }
-        Outcome::Failed { message } => tracing::warn!(worker, job = id, post, channel, attempts, %message, "publish failed; author notified"),
+        Outcome::Failed { message } => {
+            tracing::warn!(worker, job = id, post, channel, attempts, %message, "publish failed; author notified")
+        }
         Outcome::Unrecorded { message } => {
             tracing::error!(worker, job = id, post, channel, attempts, %message, "outcome not recorded; the lease will bring the job back")
         }
@@ -394,7 +530,9 @@ pub fn worker_id() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "rounds".to_owned());
-    let random = rounds_domain::secret::random_bytes::<4>().map(hex4).unwrap_or_else(|_| format!("{:08x}", now_ms() & 0xffff_ffff));
+    let random = rounds_domain::secret::random_bytes::<4>()
+        .map(hex4)
+        .unwrap_or_else(|_| format!("{:08x}", now_ms() & 0xffff_ffff));
     format!("{host}-{}-{random}", std::process::id())
 }
 

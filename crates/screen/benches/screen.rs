@@ -3,7 +3,10 @@
 //!
 //! Run with `cargo bench -p rounds-screen --bench screen`.
 
-#![allow(clippy::expect_used, reason = "the default policy must compile; if it does not, stop loudly")]
+#![allow(
+    clippy::expect_used,
+    reason = "the default policy must compile; if it does not, stop loudly"
+)]
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -69,5 +72,7 @@ fn draft_2000_chars(bencher: Bencher) {
 fn text_100_kb(bencher: Bencher) {
     let msg = Message::incoming(text_of(100 * 1024));
     let s = screener();
-    bencher.counter(BytesCount::new(msg.text.len())).bench(|| black_box(s.screen(black_box(&msg)).ok()));
+    bencher
+        .counter(BytesCount::new(msg.text.len()))
+        .bench(|| black_box(s.screen(black_box(&msg)).ok()));
 }

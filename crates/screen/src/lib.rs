@@ -9,8 +9,8 @@
 //! is valid (texts over [`MAX_MESSAGE_BYTES`] are refused with an error instead of screened slowly).
 
 mod detect;
-pub mod model;
 mod message;
+pub mod model;
 mod policy;
 mod report;
 pub mod rules;
@@ -20,6 +20,8 @@ use std::collections::HashMap;
 
 use detect::{Ctx, Detectors, Hit, Sink};
 
+/// Training support for the name model (features, weight encoding); used by `rounds-eval`.
+pub use detect::names_model::training as name_model;
 pub use message::{Attachments, Direction, Message};
 pub use policy::{
     Effective, Links, OrgKind, Organization, Policy, PolicyError, Product, RuleSetting, Terms,
@@ -30,8 +32,6 @@ pub use report::{
     SafeHarbor, Severity, Span,
 };
 pub use rules::RuleInfo;
-/// Training support for the name model (features, weight encoding); used by `rounds-eval`.
-pub use detect::names_model::training as name_model;
 
 /// The largest message the engine screens, in bytes (1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -74,8 +74,19 @@ impl Screener {
         policy.validate("")?;
         let detectors = Detectors::new(&policy)?;
         let effective = rules::all().map(|r| (r.id, policy.effective(r))).collect();
-        let allowed = policy.terms.allowed.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
-        Ok(Screener { policy, detectors, effective, allowed })
+        let allowed = policy
+            .terms
+            .allowed
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok(Screener {
+            policy,
+            detectors,
+            effective,
+            allowed,
+        })
     }
 
     /// The policy this engine was compiled from.
@@ -88,16 +99,33 @@ impl Screener {
         let alt_len = msg.attachments.alt_text.as_ref().map_or(0, String::len);
         let len = msg.text.len() + alt_len;
         if len > MAX_MESSAGE_BYTES {
-            return Err(ScreenError::TooLarge { len, max: MAX_MESSAGE_BYTES });
+            return Err(ScreenError::TooLarge {
+                len,
+                max: MAX_MESSAGE_BYTES,
+            });
         }
         let mut findings = Vec::new();
         let mut phi = Vec::new();
         let mut adverse_event = None;
-        self.screen_field(msg, &msg.text, Field::Text, &mut findings, &mut phi, &mut adverse_event);
+        self.screen_field(
+            msg,
+            &msg.text,
+            Field::Text,
+            &mut findings,
+            &mut phi,
+            &mut adverse_event,
+        );
         if let Some(alt) = msg.attachments.alt_text.as_deref() {
             let mut alt_msg_phi = Vec::new();
             let mut alt_ae = None;
-            self.screen_field(msg, alt, Field::AltText, &mut findings, &mut alt_msg_phi, &mut alt_ae);
+            self.screen_field(
+                msg,
+                alt,
+                Field::AltText,
+                &mut findings,
+                &mut alt_msg_phi,
+                &mut alt_ae,
+            );
             if adverse_event.is_none() {
                 adverse_event = alt_ae;
             }
@@ -107,7 +135,12 @@ impl Screener {
             .map(|f| Decision::from_action(f.action))
             .max()
             .unwrap_or(Decision::Allow);
-        Ok(Report { decision, findings, phi, adverse_event })
+        Ok(Report {
+            decision,
+            findings,
+            phi,
+            adverse_event,
+        })
     }
 
     fn screen_field(
@@ -126,14 +159,22 @@ impl Screener {
         let start = findings.len();
         let mut hits = std::mem::take(&mut sink.hits);
         hits.sort_by(|a, b| {
-            (a.span.start, std::cmp::Reverse(a.span.end), a.rule.id).cmp(&(b.span.start, std::cmp::Reverse(b.span.end), b.rule.id))
+            (a.span.start, std::cmp::Reverse(a.span.end), a.rule.id).cmp(&(
+                b.span.start,
+                std::cmp::Reverse(b.span.end),
+                b.rule.id,
+            ))
         });
         let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
         // Hits come sorted by start, so a hit overlaps an earlier one of its rule exactly when it
         // starts before the furthest end seen for that rule; there are few rules, many hits.
         let mut rule_ends: Vec<(&'static str, usize)> = Vec::new();
         for hit in hits {
-            if hit.span.end > text.len() || hit.span.is_empty() || !text.is_char_boundary(hit.span.start) || !text.is_char_boundary(hit.span.end) {
+            if hit.span.end > text.len()
+                || hit.span.is_empty()
+                || !text.is_char_boundary(hit.span.start)
+                || !text.is_char_boundary(hit.span.end)
+            {
                 continue;
             }
             match rule_ends.iter_mut().find(|(id, _)| *id == hit.rule.id) {
@@ -146,7 +187,9 @@ impl Screener {
         let mut has_ae = false;
         let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
         for hit in kept {
-            let Some(eff) = self.effective.get(hit.rule.id) else { continue };
+            let Some(eff) = self.effective.get(hit.rule.id) else {
+                continue;
+            };
             if !eff.enabled {
                 continue;
             }
@@ -156,7 +199,12 @@ impl Screener {
             };
             let Some(action) = action else { continue };
             let matched = &text[hit.span.start..hit.span.end];
-            if !self.allowed.is_empty() && self.allowed.iter().any(|a| a.eq_ignore_ascii_case(matched.trim())) {
+            if !self.allowed.is_empty()
+                && self
+                    .allowed
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(matched.trim()))
+            {
                 continue;
             }
             let context_boost = u8::from(hit.phi.is_some() && sink.health_context);

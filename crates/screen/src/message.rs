@@ -43,11 +43,19 @@ pub struct Message {
 impl Message {
     /// An incoming message with no attachments.
     pub fn incoming(text: impl Into<String>) -> Self {
-        Self { text: text.into(), direction: Direction::Incoming, ..Self::default() }
+        Self {
+            text: text.into(),
+            direction: Direction::Incoming,
+            ..Self::default()
+        }
     }
 
     /// An outgoing message with no attachments.
     pub fn outgoing(text: impl Into<String>) -> Self {
-        Self { text: text.into(), direction: Direction::Outgoing, ..Self::default() }
+        Self {
+            text: text.into(),
+            direction: Direction::Outgoing,
+            ..Self::default()
+        }
     }
 }

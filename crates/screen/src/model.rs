@@ -129,10 +129,18 @@ impl TokFeat {
         } else if has_digit {
             (NUM_WORD, 0)
         } else {
-            let prefix = if b.len() > 6 { b.get(..5).map_or(0, hash_bytes) } else { 0 };
+            let prefix = if b.len() > 6 {
+                b.get(..5).map_or(0, hash_bytes)
+            } else {
+                0
+            };
             (hash, prefix)
         };
-        TokFeat { word, prefix, flags }
+        TokFeat {
+            word,
+            prefix,
+            flags,
+        }
     }
 }
 
@@ -238,7 +246,12 @@ impl AdrModel {
         if r.pos != b.len() {
             return Err(BadModel("trailing bytes"));
         }
-        Ok(AdrModel { segment, token, threshold, cues })
+        Ok(AdrModel {
+            segment,
+            token,
+            threshold,
+            cues,
+        })
     }
 
     /// True when the segment is worth scoring: some token is a drug name, a medicine-implying or
@@ -270,11 +283,14 @@ const CUE_BITS: u32 = 18;
 const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
-    CUE_SALTS.into_iter().map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+    CUE_SALTS
+        .into_iter()
+        .map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
 }
 
 fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
-    toks.iter().any(|t| t.flags & GATE_FLAGS != 0 || is_cue(cues, t))
+    toks.iter()
+        .any(|t| t.flags & GATE_FLAGS != 0 || is_cue(cues, t))
 }
 
 fn is_cue(cues: &[u8], t: &TokFeat) -> bool {
@@ -308,7 +324,11 @@ impl<'a> Reader<'a> {
         let scale = self.f32()?;
         let bias = self.f32()?;
         let weights = self.take(TABLE)?.iter().map(|&x| x as i8).collect();
-        Ok(Linear { weights, scale, bias })
+        Ok(Linear {
+            weights,
+            scale,
+            bias,
+        })
     }
 }
 
@@ -373,7 +393,9 @@ fn fit(rows: &[(Vec<u32>, bool)]) -> (Vec<f32>, f32) {
         rng.shuffle(&mut order);
         let lr = 0.05 / (1.0 + epoch as f32 * 0.5);
         for &i in &order {
-            let Some((feats, y)) = rows.get(i) else { continue };
+            let Some((feats, y)) = rows.get(i) else {
+                continue;
+            };
             let z = bias + feats.iter().map(|&k| w[k as usize]).sum::<f32>();
             let p = 1.0 / (1.0 + (-z).exp());
             let target = if *y { 1.0 } else { 0.0 };
@@ -393,7 +415,10 @@ fn quantize(w: &[f32], bias: f32, out: &mut Vec<u8>) {
     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
     out.extend_from_slice(&scale.to_le_bytes());
     out.extend_from_slice(&bias.to_le_bytes());
-    out.extend(w.iter().map(|x| ((x / scale).round().clamp(-127.0, 127.0) as i8) as u8));
+    out.extend(
+        w.iter()
+            .map(|x| ((x / scale).round().clamp(-127.0, 127.0) as i8) as u8),
+    );
 }
 
 /// The segment-model row of one featurized sentence, with the event cues `cues`.
@@ -418,7 +443,10 @@ fn event_cues(lex: &Lexicon, data: &[SpanExample]) -> Vec<u8> {
                 continue;
             }
             let orig = scan.orig(tok.start..tok.end);
-            let inside = ex.spans.iter().any(|s| s.start <= orig.start && orig.end <= s.end);
+            let inside = ex
+                .spans
+                .iter()
+                .any(|s| s.start <= orig.start && orig.end <= s.end);
             for h in [feat.word, feat.prefix].into_iter().filter(|h| *h != 0) {
                 let c = counts.entry(h).or_default();
                 c.1 += 1;
@@ -449,7 +477,10 @@ fn token_rows(lex: &Lexicon, data: &[SpanExample]) -> Vec<(Vec<u32>, bool)> {
         let (scan, toks) = featurize(lex, &ex.text);
         for (j, tok) in scan.tokens.iter().take(toks.len()).enumerate() {
             let orig = scan.orig(tok.start..tok.end);
-            let inside = ex.spans.iter().any(|s| s.start <= orig.start && orig.end <= s.end);
+            let inside = ex
+                .spans
+                .iter()
+                .any(|s| s.start <= orig.start && orig.end <= s.end);
             let mut feats = Vec::new();
             token_features(&toks, j, |i| feats.push(i as u32));
             rows.push((feats, inside));
@@ -478,7 +509,11 @@ fn best_threshold(scored: &mut [(f32, bool)]) -> (f32, f64) {
         let f1 = 2.0 * tp / (tp + fp + total_pos);
         if f1 > best_f1 {
             best_f1 = f1;
-            best_t = if next.is_finite() { (score + next) / 2.0 } else { *score - 1.0 };
+            best_t = if next.is_finite() {
+                (score + next) / 2.0
+            } else {
+                *score - 1.0
+            };
         }
     }
     (best_t, best_f1)
@@ -489,7 +524,10 @@ const FOLDS: usize = 5;
 /// Letters and digits only, lower-cased: the same sentence gets the same key in the sentence and
 /// phrase files whatever their tokenization.
 pub fn sentence_key(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The training sentences, featurized once, with the event-cue sets learned without some folds.
@@ -518,20 +556,30 @@ impl Folds {
             .iter()
             .map(|s| {
                 let key = sentence_key(&s.text);
-                keys.iter().enumerate().filter(|(_, k)| k.contains(&key)).fold(0, |m, (f, _)| m | 1 << f)
+                keys.iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.contains(&key))
+                    .fold(0, |m, (f, _)| m | 1 << f)
             })
             .collect();
         let mut cues = std::collections::BTreeMap::new();
         for a in 0..FOLDS {
             for b in a..FOLDS {
                 let out = (1u32 << a) | (1 << b);
-                let kept: Vec<SpanExample> =
-                    spans.iter().zip(&span_folds).filter(|(_, m)| **m & out == 0).map(|(s, _)| s.clone()).collect();
+                let kept: Vec<SpanExample> = spans
+                    .iter()
+                    .zip(&span_folds)
+                    .filter(|(_, m)| **m & out == 0)
+                    .map(|(s, _)| s.clone())
+                    .collect();
                 cues.insert(out, event_cues(lex, &kept));
             }
         }
         Folds {
-            toks: sentences.iter().map(|ex| featurize(lex, &ex.text).1).collect(),
+            toks: sentences
+                .iter()
+                .map(|ex| featurize(lex, &ex.text).1)
+                .collect(),
             labels: sentences.iter().map(|ex| ex.adr).collect(),
             cues,
         }
@@ -569,7 +617,10 @@ impl Folds {
             for (toks, &y) in self.toks.iter().zip(&self.labels).skip(k).step_by(FOLDS) {
                 let z = if passes_gate(cues, toks) {
                     let (feats, _) = segment_row(toks, cues, y);
-                    b + feats.iter().map(|&i| w.get(i as usize).copied().unwrap_or(0.0)).sum::<f32>()
+                    b + feats
+                        .iter()
+                        .map(|&i| w.get(i as usize).copied().unwrap_or(0.0))
+                        .sum::<f32>()
                 } else {
                     f32::NEG_INFINITY
                 };
@@ -581,7 +632,10 @@ impl Folds {
 }
 
 /// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
-pub fn cross_validated_f1(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<f64, ScreenError> {
+pub fn cross_validated_f1(
+    sentences: &[SentenceExample],
+    spans: &[SpanExample],
+) -> Result<f64, ScreenError> {
     let lex = Lexicon::base()?;
     Ok(Folds::new(&lex, sentences, spans).cross_validate().1)
 }
@@ -621,14 +675,27 @@ mod tests {
 
     #[test]
     fn training_is_deterministic_and_learns() {
-        let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
-        let data: Vec<_> =
-            (0..20).flat_map(|_| [s("it made me so dizzy", true), s("works great for my mood", false)]).collect();
-        let spans =
-            vec![SpanExample { text: "it made me so dizzy".to_owned(), spans: std::iter::once(14..19).collect() }];
+        let s = |t: &str, adr| SentenceExample {
+            text: t.to_owned(),
+            adr,
+        };
+        let data: Vec<_> = (0..20)
+            .flat_map(|_| {
+                [
+                    s("it made me so dizzy", true),
+                    s("works great for my mood", false),
+                ]
+            })
+            .collect();
+        let spans = vec![SpanExample {
+            text: "it made me so dizzy".to_owned(),
+            spans: std::iter::once(14..19).collect(),
+        }];
         let a = train(&data, &spans).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Some(&a), train(&data, &spans).ok().as_ref());
-        let m = AdrModel::from_bytes(&a).map_err(|e| e.0).unwrap_or_else(|e| panic!("{e}"));
+        let m = AdrModel::from_bytes(&a)
+            .map_err(|e| e.0)
+            .unwrap_or_else(|e| panic!("{e}"));
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let (_, yes) = featurize(&lex, "made me dizzy");
         let (_, no) = featurize(&lex, "works great");
@@ -637,18 +704,33 @@ mod tests {
 
     #[test]
     fn a_fold_never_sees_cues_learned_from_its_own_phrases() {
-        let s = |t: &str, adr| SentenceExample { text: t.to_owned(), adr };
+        let s = |t: &str, adr| SentenceExample {
+            text: t.to_owned(),
+            adr,
+        };
         // Sentence 0 and 5 are in fold 0; only they hold the reaction word "zorbly".
         let sentences: Vec<_> = (0..10)
-            .map(|i| if i % 5 == 0 { s("it made me zorbly", true) } else { s(&format!("works great {i}"), false) })
+            .map(|i| {
+                if i % 5 == 0 {
+                    s("it made me zorbly", true)
+                } else {
+                    s(&format!("works great {i}"), false)
+                }
+            })
             .collect();
-        let phrase = SpanExample { text: "it made me zorbly".to_owned(), spans: std::iter::once(11..17).collect() };
+        let phrase = SpanExample {
+            text: "it made me zorbly".to_owned(),
+            spans: std::iter::once(11..17).collect(),
+        };
         let spans = vec![phrase.clone(), phrase];
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let folds = Folds::new(&lex, &sentences, &spans);
         let (_, toks) = featurize(&lex, "zorbly");
         let zorbly = toks.first().copied().unwrap_or_default();
-        assert!(!is_cue(folds.cues(1 << 0), &zorbly), "fold 0 learned from its own phrases");
+        assert!(
+            !is_cue(folds.cues(1 << 0), &zorbly),
+            "fold 0 learned from its own phrases"
+        );
         assert!(is_cue(folds.cues(1 << 1), &zorbly));
         assert!(!is_cue(folds.cues((1 << 0) | (1 << 1)), &zorbly));
     }

@@ -18,7 +18,9 @@ pub enum PolicyError {
     #[error("invalid policy: {0}")]
     Toml(#[from] toml::de::Error),
     /// A key names a rule or category that does not exist.
-    #[error("invalid policy at line {line}: unknown {what} `{key}` (run `rounds rules` for the list)")]
+    #[error(
+        "invalid policy at line {line}: unknown {what} `{key}` (run `rounds rules` for the list)"
+    )]
     Unknown {
         /// "rule" or "category".
         what: &'static str,
@@ -148,7 +150,10 @@ impl Default for Policy {
 }
 
 fn line_of(source: &str, key: &str) -> usize {
-    source.lines().position(|l| l.contains(key)).map_or(0, |i| i + 1)
+    source
+        .lines()
+        .position(|l| l.contains(key))
+        .map_or(0, |i| i + 1)
 }
 
 impl Policy {
@@ -166,12 +171,20 @@ impl Policy {
         }
         for key in self.categories.keys() {
             if category_by_name(key).is_none() {
-                return Err(PolicyError::Unknown { what: "category", key: key.clone(), line: line_of(source, key) });
+                return Err(PolicyError::Unknown {
+                    what: "category",
+                    key: key.clone(),
+                    line: line_of(source, key),
+                });
             }
         }
         for key in self.rules.keys() {
             if rules::find(key).is_none() {
-                return Err(PolicyError::Unknown { what: "rule", key: key.clone(), line: line_of(source, key) });
+                return Err(PolicyError::Unknown {
+                    what: "rule",
+                    key: key.clone(),
+                    line: line_of(source, key),
+                });
             }
         }
         for (i, p) in self.products.iter().enumerate() {
@@ -198,7 +211,9 @@ impl Policy {
             .and_then(|s| s.severity)
             .or_else(|| cat.and_then(|s| s.severity))
             .unwrap_or(rule.severity);
-        let forced = own.and_then(|s| s.action).or_else(|| cat.and_then(|s| s.action));
+        let forced = own
+            .and_then(|s| s.action)
+            .or_else(|| cat.and_then(|s| s.action));
         Effective {
             enabled,
             severity,
@@ -252,13 +267,18 @@ mod tests {
 
     #[test]
     fn unknown_field_is_rejected_with_line() {
-        let err = Policy::from_toml("[organization]\nnmae = \"x\"\n").unwrap_err().to_string();
+        let err = Policy::from_toml("[organization]\nnmae = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nmae"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]
     fn spanish_is_not_built_in_yet() {
-        assert!(matches!(Policy::from_toml("language = \"es\""), Err(PolicyError::Language(_))));
+        assert!(matches!(
+            Policy::from_toml("language = \"es\""),
+            Err(PolicyError::Language(_))
+        ));
     }
 }

@@ -69,8 +69,13 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, least first.
-    pub const ALL: [Severity; 5] =
-        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     /// The snake_case name used in JSON and policies.
     pub fn as_str(self) -> &'static str {
@@ -373,7 +378,11 @@ pub struct Element {
 impl Element {
     /// An element that was not found.
     pub fn missing() -> Self {
-        Element { found: false, span: None, text: None }
+        Element {
+            found: false,
+            span: None,
+            text: None,
+        }
     }
 }
 
@@ -414,8 +423,11 @@ impl Report {
 
     /// The text with every PHI identifier replaced by its category label, e.g. `[PHONE]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut spans: Vec<(Span, &'static str)> =
-            self.phi.iter().map(|p| (p.span, p.category.label())).collect();
+        let mut spans: Vec<(Span, &'static str)> = self
+            .phi
+            .iter()
+            .map(|p| (p.span, p.category.label()))
+            .collect();
         spans.sort_by_key(|(s, _)| (s.start, std::cmp::Reverse(s.end)));
         let mut out = String::with_capacity(text.len());
         let mut pos = 0;

@@ -38,8 +38,17 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in all() {
             assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
-            assert!(r.id.starts_with(r.category.as_str()), "{} not under {}", r.id, r.category);
-            assert!(r.incoming.is_some() || r.outgoing.is_some(), "{} applies nowhere", r.id);
+            assert!(
+                r.id.starts_with(r.category.as_str()),
+                "{} not under {}",
+                r.id,
+                r.category
+            );
+            assert!(
+                r.incoming.is_some() || r.outgoing.is_some(),
+                "{} applies nowhere",
+                r.id
+            );
         }
     }
 }

@@ -78,7 +78,12 @@ impl<'a> Scan<'a> {
         } else {
             normalize(text)
         };
-        let mut scan = Scan { text, norm, map, tokens: Vec::new() };
+        let mut scan = Scan {
+            text,
+            norm,
+            map,
+            tokens: Vec::new(),
+        };
         scan.tokenize();
         scan
     }
@@ -89,7 +94,11 @@ impl<'a> Scan<'a> {
             return Span::new(r.start, r.end);
         }
         let len = self.norm.len();
-        let start = if r.start >= len { self.text.len() } else { self.map[r.start] as usize };
+        let start = if r.start >= len {
+            self.text.len()
+        } else {
+            self.map[r.start] as usize
+        };
         let end = if r.end == 0 {
             start
         } else if r.end >= len {
@@ -161,16 +170,26 @@ impl<'a> Scan<'a> {
                 if alnum {
                     i += len;
                     end = i;
-                } else if norm.get(i) == Some(&b'\'') && norm.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                } else if norm.get(i) == Some(&b'\'')
+                    && norm.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+                {
                     apostrophe = true;
                     i += 1;
                 } else {
                     break;
                 }
             }
-            let shape = Shape { apostrophe, ..self.shape_of(start..end) };
+            let shape = Shape {
+                apostrophe,
+                ..self.shape_of(start..end)
+            };
             let hash = hash_bytes(norm.get(start..end).unwrap_or_default());
-            tokens.push(Token { start, end, shape, hash });
+            tokens.push(Token {
+                start,
+                end,
+                shape,
+                hash,
+            });
         }
         self.tokens = tokens;
     }
@@ -249,7 +268,12 @@ impl Scan<'_> {
 
     /// The normalized words of up to `n` tokens that end at or before `pos` and start at or after
     /// `floor`, nearest first.
-    pub fn words_before(&self, pos: usize, n: usize, floor: usize) -> impl Iterator<Item = &str> + Clone {
+    pub fn words_before(
+        &self,
+        pos: usize,
+        n: usize,
+        floor: usize,
+    ) -> impl Iterator<Item = &str> + Clone {
         let idx = self.tokens.partition_point(|t| t.end <= pos);
         let from = idx.saturating_sub(n);
         self.tokens
@@ -294,7 +318,11 @@ impl WordGate {
         let mut bits = vec![0u64; WORD_GATE_BITS / 64].into_boxed_slice();
         let mut always = false;
         for p in phrases {
-            match p.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).max_by_key(|r| r.len()) {
+            match p
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|r| !r.is_empty())
+                .max_by_key(|r| r.len())
+            {
                 Some(run) => {
                     let i = word_gate_bit(hash_bytes(run.as_bytes()));
                     if let Some(w) = bits.get_mut(i / 64) {
@@ -309,7 +337,9 @@ impl WordGate {
 
     fn has(&self, h: u64) -> bool {
         let i = word_gate_bit(h);
-        self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// Some phrase may match between word boundaries over `tokens` of `scan`.
@@ -318,7 +348,13 @@ impl WordGate {
             || tokens.iter().any(|t| {
                 self.has(t.hash)
                     || t.shape.apostrophe
-                        && scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default().split(|&b| b == b'\'').any(|p| self.has(hash_bytes(p)))
+                        && scan
+                            .norm
+                            .as_bytes()
+                            .get(t.start..t.end)
+                            .unwrap_or_default()
+                            .split(|&b| b == b'\'')
+                            .any(|p| self.has(hash_bytes(p)))
             })
     }
 }
@@ -333,7 +369,10 @@ fn word_gate_bit(h: u64) -> usize {
 fn alnum_at(s: &str, i: usize) -> (bool, usize) {
     match s.as_bytes().get(i) {
         Some(&b) if b.is_ascii() => (class(b) & ALNUM != 0, 1),
-        _ => s.get(i..).and_then(|rest| rest.chars().next()).map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+        _ => s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
     }
 }
 
@@ -431,7 +470,12 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
             apostrophe,
         };
         let hash = hash_bytes(norm.get(start..i).unwrap_or_default());
-        tokens.push(Token { start, end: i, shape, hash });
+        tokens.push(Token {
+            start,
+            end: i,
+            shape,
+            hash,
+        });
     }
     tokens
 }
@@ -447,7 +491,12 @@ fn ascii_prefix(b: &[u8]) -> usize {
         }
         n += 8;
     }
-    n + b.get(n..).unwrap_or_default().iter().position(|b| !b.is_ascii()).unwrap_or(b.len() - n)
+    n + b
+        .get(n..)
+        .unwrap_or_default()
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(b.len() - n)
 }
 
 /// Full normalization for non-ASCII text, with the byte map back to the original.
@@ -478,7 +527,9 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
             next += run;
         }
         let at = next;
-        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else { break };
+        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         next += c.len_utf8();
         if is_zero_width(c) {
             continue;
@@ -554,7 +605,14 @@ mod tests {
             let s = Scan::new(text);
             gate.open(&s, &s.tokens)
         };
-        for text in ["my Number is", "SS# 12", "DISEASE!", "Mr O'Brien's", "brien", "Dr. O\u{2019}Brien"] {
+        for text in [
+            "my Number is",
+            "SS# 12",
+            "DISEASE!",
+            "Mr O'Brien's",
+            "brien",
+            "Dr. O\u{2019}Brien",
+        ] {
             assert!(open(text), "{text}");
         }
         for text in ["", "phones", "numbers", "diseases", "brienne"] {
@@ -564,10 +622,21 @@ mod tests {
 
     #[test]
     fn ascii_fast_path_matches_general_tokenizer() {
-        for text in ["Dr. O'Brien's MRN-12345 isn't 42x", "  'tis A1c HbA1c  ", "x", "", "''a'b'"] {
+        for text in [
+            "Dr. O'Brien's MRN-12345 isn't 42x",
+            "  'tis A1c HbA1c  ",
+            "x",
+            "",
+            "''a'b'",
+        ] {
             let fast = Scan::new(text);
             let map = (0..text.len() as u32).collect();
-            let mut slow = Scan { text, norm: text.to_ascii_lowercase(), map, tokens: Vec::new() };
+            let mut slow = Scan {
+                text,
+                norm: text.to_ascii_lowercase(),
+                map,
+                tokens: Vec::new(),
+            };
             slow.tokenize();
             assert_eq!(fast.tokens, slow.tokens, "{text}");
         }
@@ -575,8 +644,20 @@ mod tests {
 
     #[test]
     fn ascii_prefix_stops_at_the_first_non_ascii_byte() {
-        for text in ["", "a", "abcdefgh", "abcdefghé", "abcdefg\u{e9}xyz", "é", "0123456789abcdef\u{2019}", "x\u{2019}abcdefghijk"] {
-            let want = text.bytes().position(|b| !b.is_ascii()).unwrap_or(text.len());
+        for text in [
+            "",
+            "a",
+            "abcdefgh",
+            "abcdefghé",
+            "abcdefg\u{e9}xyz",
+            "é",
+            "0123456789abcdef\u{2019}",
+            "x\u{2019}abcdefghijk",
+        ] {
+            let want = text
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(text.len());
             assert_eq!(ascii_prefix(text.as_bytes()), want, "{text:?}");
         }
     }

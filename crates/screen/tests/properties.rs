@@ -1,7 +1,10 @@
 //! Properties that must hold for any input: screening never panics, every finding points at
 //! the text it reports, and oversized messages are refused rather than screened.
 
-#![allow(clippy::expect_used, reason = "the default policy must compile; if it does not, stop loudly")]
+#![allow(
+    clippy::expect_used,
+    reason = "the default policy must compile; if it does not, stop loudly"
+)]
 
 use std::sync::OnceLock;
 
@@ -20,34 +23,70 @@ fn check(msg: &Message, report: &Report) -> Result<(), TestCaseError> {
             Field::Text => msg.text.as_str(),
             Field::AltText => msg.attachments.alt_text.as_deref().unwrap_or_default(),
         };
-        prop_assert!(f.span.start < f.span.end, "empty span {:?} for {}", f.span, f.rule_id);
+        prop_assert!(
+            f.span.start < f.span.end,
+            "empty span {:?} for {}",
+            f.span,
+            f.rule_id
+        );
         prop_assert!(
             text.is_char_boundary(f.span.start) && text.is_char_boundary(f.span.end),
             "{} {:?} off char boundary",
             f.rule_id,
             f.span
         );
-        prop_assert_eq!(text.get(f.span.start..f.span.end), Some(f.matched.as_str()), "{}", f.rule_id);
-        prop_assert!(f.rule_id.starts_with(f.category.as_str()), "{} not in {}", f.rule_id, f.category);
+        prop_assert_eq!(
+            text.get(f.span.start..f.span.end),
+            Some(f.matched.as_str()),
+            "{}",
+            f.rule_id
+        );
+        prop_assert!(
+            f.rule_id.starts_with(f.category.as_str()),
+            "{} not in {}",
+            f.rule_id,
+            f.category
+        );
     }
     for p in &report.phi {
-        prop_assert_eq!(msg.text.get(p.span.start..p.span.end), Some(p.text.as_str()));
+        prop_assert_eq!(
+            msg.text.get(p.span.start..p.span.end),
+            Some(p.text.as_str())
+        );
     }
-    let strongest = report.findings.iter().map(|f| screen::Decision::from_action(f.action)).max();
-    prop_assert_eq!(report.decision, strongest.unwrap_or(screen::Decision::Allow));
+    let strongest = report
+        .findings
+        .iter()
+        .map(|f| screen::Decision::from_action(f.action))
+        .max();
+    prop_assert_eq!(
+        report.decision,
+        strongest.unwrap_or(screen::Decision::Allow)
+    );
     let redacted = report.redact(&msg.text);
     for p in &report.phi {
         let label = format!("[{}]", p.category.label());
-        prop_assert!(redacted.contains(&label), "{} missing from {:?}", label, redacted);
+        prop_assert!(
+            redacted.contains(&label),
+            "{} missing from {:?}",
+            label,
+            redacted
+        );
     }
     Ok(())
 }
 
 fn screen_both_ways(text: &str, alt: Option<String>) -> Result<(), TestCaseError> {
     for direction in [Direction::Incoming, Direction::Outgoing] {
-        let mut msg = Message { text: text.to_owned(), direction, ..Message::default() };
+        let mut msg = Message {
+            text: text.to_owned(),
+            direction,
+            ..Message::default()
+        };
         msg.attachments.alt_text = alt.clone();
-        let report = screener().screen(&msg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let report = screener()
+            .screen(&msg)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         check(&msg, &report)?;
     }
     Ok(())
@@ -137,11 +176,16 @@ fn one_mebibyte_limit_is_enforced_on_text_and_alt_text_together() {
 
     let over = Message::incoming("a".repeat(MAX_MESSAGE_BYTES + 1));
     match screener().screen(&over) {
-        Err(ScreenError::TooLarge { len, max }) => assert_eq!((len, max), (MAX_MESSAGE_BYTES + 1, MAX_MESSAGE_BYTES)),
+        Err(ScreenError::TooLarge { len, max }) => {
+            assert_eq!((len, max), (MAX_MESSAGE_BYTES + 1, MAX_MESSAGE_BYTES))
+        }
         other => panic!("expected TooLarge, got {:?}", other.map(|r| r.decision)),
     }
 
     let mut split = Message::outgoing("b".repeat(MAX_MESSAGE_BYTES / 2 + 1));
     split.attachments.alt_text = Some("c".repeat(MAX_MESSAGE_BYTES / 2));
-    assert!(matches!(screener().screen(&split), Err(ScreenError::TooLarge { .. })));
+    assert!(matches!(
+        screener().screen(&split),
+        Err(ScreenError::TooLarge { .. })
+    ));
 }

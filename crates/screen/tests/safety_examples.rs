@@ -25,19 +25,31 @@ fn check(table: &str, name: &str) {
             panic!("{name}:{}: expected three tab-separated columns", n + 1);
         };
         rows += 1;
-        let report = s.screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{name}:{}: {e}", n + 1));
+        let report = s
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{name}:{}: {e}", n + 1));
         let fired: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
         let ok = match expect {
             "fire" => fired.contains(&rule),
-            "none" => !fired.iter().any(|id| *id == rule || id.starts_with(&format!("{rule}."))),
+            "none" => !fired
+                .iter()
+                .any(|id| *id == rule || id.starts_with(&format!("{rule}."))),
             other => panic!("{name}:{}: unknown expectation {other:?}", n + 1),
         };
         if !ok {
-            failures.push(format!("{name}:{}: {expect} {rule} on {text:?}, got {fired:?}", n + 1));
+            failures.push(format!(
+                "{name}:{}: {expect} {rule} on {text:?}, got {fired:?}",
+                n + 1
+            ));
         }
     }
     assert!(rows > 0, "{name} has no rows");
-    assert!(failures.is_empty(), "{} of {rows} rows failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {rows} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -61,22 +73,57 @@ fn actions_follow_direction() {
     let s = screener();
     let action = |msg: Message, rule: &str| {
         let r = s.screen(&msg).unwrap_or_else(|e| panic!("{e}"));
-        r.findings.iter().find(|f| f.rule_id == rule).map(|f| f.action)
+        r.findings
+            .iter()
+            .find(|f| f.rule_id == rule)
+            .map(|f| f.action)
     };
-    assert_eq!(action(Message::outgoing("Read more: bit.ly/abc"), "link.shortener"), Some(Action::Review));
-    assert_eq!(action(Message::incoming("Read more: bit.ly/abc"), "link.shortener"), Some(Action::Flag));
-    assert_eq!(action(Message::incoming("pay at examp1ehealth.org"), "link.lookalike"), Some(Action::Hide));
-    assert_eq!(action(Message::outgoing("pay at examp1ehealth.org"), "link.lookalike"), Some(Action::Block));
-    assert_eq!(action(Message::incoming("I want to kill myself"), "crisis.suicidal_ideation"), Some(Action::Escalate));
-    let r = s.screen(&Message::incoming("I want to kill myself")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        action(Message::outgoing("Read more: bit.ly/abc"), "link.shortener"),
+        Some(Action::Review)
+    );
+    assert_eq!(
+        action(Message::incoming("Read more: bit.ly/abc"), "link.shortener"),
+        Some(Action::Flag)
+    );
+    assert_eq!(
+        action(
+            Message::incoming("pay at examp1ehealth.org"),
+            "link.lookalike"
+        ),
+        Some(Action::Hide)
+    );
+    assert_eq!(
+        action(
+            Message::outgoing("pay at examp1ehealth.org"),
+            "link.lookalike"
+        ),
+        Some(Action::Block)
+    );
+    assert_eq!(
+        action(
+            Message::incoming("I want to kill myself"),
+            "crisis.suicidal_ideation"
+        ),
+        Some(Action::Escalate)
+    );
+    let r = s
+        .screen(&Message::incoming("I want to kill myself"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.decision, Decision::Escalate);
 }
 
 #[test]
 fn floods_of_findings_are_capped() {
     let text = "sh1t ".repeat(50_000);
-    let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!r.findings.is_empty() && r.findings.len() <= 1000, "{}", r.findings.len());
+    let r = screener()
+        .screen(&Message::incoming(text))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !r.findings.is_empty() && r.findings.len() <= 1000,
+        "{}",
+        r.findings.len()
+    );
 }
 
 proptest::proptest! {

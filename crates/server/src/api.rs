@@ -11,8 +11,8 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use rounds_domain::secret::{random_token, sha256_hex};
 use rounds_domain::{Email, Role};
-use screen::{Attachments, Direction, Message};
 use rounds_store::{AuditFilter, NewInvitation, Page, PostStatus};
+use screen::{Attachments, Direction, Message};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,7 +20,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::pages::channels::{ConnectForm, connect_new};
-use crate::pages::compose::{Draft, media_of_post, parse_rfc3339, screen_post, store_error, submit_checked, validate_draft};
+use crate::pages::compose::{
+    Draft, media_of_post, parse_rfc3339, screen_post, store_error, submit_checked, validate_draft,
+};
 use crate::session::Viewer;
 use crate::{AppState, now_ms, pages};
 
@@ -38,8 +40,15 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::with(ErrorCode::InvalidJson, "Send the body as JSON with Content-Type: application/json.")),
-            Err(JsonRejection::BytesRejection(r)) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::new(ErrorCode::PayloadTooLarge)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::with(
+                ErrorCode::InvalidJson,
+                "Send the body as JSON with Content-Type: application/json.",
+            )),
+            Err(JsonRejection::BytesRejection(r))
+                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(AppError::new(ErrorCode::PayloadTooLarge))
+            }
             Err(e) => Err(AppError::with(ErrorCode::InvalidJson, e.body_text())),
         }
     }
@@ -89,9 +98,19 @@ pub(crate) async fn me(viewer: Viewer) -> Json<Me> {
         email: viewer.user.email.clone(),
         display_name: viewer.user.display_name.clone(),
         role: viewer.user.role.as_str().to_owned(),
-        permissions: viewer.user.role.permissions().map(|p| p.as_str().to_owned()).collect(),
+        permissions: viewer
+            .user
+            .role
+            .permissions()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
         mfa_enabled: viewer.user.mfa_enabled,
-        org: OrgOut { id: viewer.org.id, name: viewer.org.name.clone(), kind: viewer.org.kind.as_str().to_owned(), is_demo: viewer.org.is_demo },
+        org: OrgOut {
+            id: viewer.org.id,
+            name: viewer.org.name.clone(),
+            kind: viewer.org.kind.as_str().to_owned(),
+            is_demo: viewer.org.is_demo,
+        },
     })
 }
 
@@ -154,21 +173,38 @@ pub(crate) struct ScreenIn {
     responses((status = 200, description = "The screening report: decision, findings with byte spans, PHI entities, adverse-event candidate", body = Object),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 /// Screens one text and returns the full report.
-pub(crate) async fn screen(State(state): State<AppState>, ApiJson(input): ApiJson<ScreenIn>) -> AppResult<Json<Value>> {
+pub(crate) async fn screen(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<ScreenIn>,
+) -> AppResult<Json<Value>> {
     let direction = match input.direction.as_deref() {
         None | Some("incoming") => Direction::Incoming,
         Some("outgoing") => Direction::Outgoing,
-        Some(other) => return Err(AppError::with(ErrorCode::InvalidInput, format!("direction must be incoming or outgoing, not {other:?}"))),
+        Some(other) => {
+            return Err(AppError::with(
+                ErrorCode::InvalidInput,
+                format!("direction must be incoming or outgoing, not {other:?}"),
+            ));
+        }
     };
     let msg = Message {
         text: input.text,
         direction,
         channel: input.channel,
-        attachments: Attachments { has_image: input.has_image, alt_text: input.alt_text, ..Attachments::default() },
+        attachments: Attachments {
+            has_image: input.has_image,
+            alt_text: input.alt_text,
+            ..Attachments::default()
+        },
         paid: input.paid,
     };
-    let report = state.screener.screen(&msg).map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
-    Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?))
+    let report = state
+        .screener
+        .screen(&msg)
+        .map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(AppError::internal)?,
+    ))
 }
 
 /// A user of the organization.
@@ -189,7 +225,10 @@ pub(crate) struct UserOut {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("token" = [])),
     responses((status = 200, body = Vec<UserOut>), (status = 403, body = ErrorBody)))]
 /// The organization's users.
-pub(crate) async fn users(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<UserOut>>> {
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Json<Vec<UserOut>>> {
     let users = state.store.users(viewer.org.id).await?;
     Ok(Json(
         users
@@ -232,16 +271,40 @@ pub(crate) struct InvitationOut {
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "users", security(("token" = [])), request_body = InvitationIn,
     responses((status = 200, body = InvitationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// Invites someone with a role.
-pub(crate) async fn invite(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<InvitationIn>) -> AppResult<Json<InvitationOut>> {
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiJson(input): ApiJson<InvitationIn>,
+) -> AppResult<Json<InvitationOut>> {
     let email = Email::parse(&input.email)?;
-    let role: Role = input.role.parse().map_err(|e: rounds_domain::access::UnknownRole| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+    let role: Role = input
+        .role
+        .parse()
+        .map_err(|e: rounds_domain::access::UnknownRole| {
+            AppError::with(ErrorCode::InvalidInput, e.to_string())
+        })?;
     if role == Role::Admin && viewer.user.role != Role::Admin {
-        return Err(AppError::with(ErrorCode::Forbidden, "Only an administrator can grant the Admin role."));
+        return Err(AppError::with(
+            ErrorCode::Forbidden,
+            "Only an administrator can grant the Admin role.",
+        ));
     }
     let token = random_token()?;
-    let new = NewInvitation { org_id: viewer.org.id, email, role, token_hash: sha256_hex(token.as_bytes()), expires_at: now_ms() + 7 * 86_400_000 };
+    let new = NewInvitation {
+        org_id: viewer.org.id,
+        email,
+        role,
+        token_hash: sha256_hex(token.as_bytes()),
+        expires_at: now_ms() + 7 * 86_400_000,
+    };
     let inv = state.store.create_invitation(&new, &viewer.actor()).await?;
-    Ok(Json(InvitationOut { id: inv.id, email: inv.email, role: inv.role.as_str().to_owned(), expires_at: inv.expires_at, link: format!("{}/invite/{token}", state.config.public_url()) }))
+    Ok(Json(InvitationOut {
+        id: inv.id,
+        email: inv.email,
+        role: inv.role.as_str().to_owned(),
+        expires_at: inv.expires_at,
+        link: format!("{}/invite/{token}", state.config.public_url()),
+    }))
 }
 
 /// Paging parameters.
@@ -255,13 +318,23 @@ pub(crate) struct PageQuery {
 
 impl PageQuery {
     fn page(&self) -> AppResult<Page> {
-        Ok(Page { before_id: cursor(self.cursor.as_deref())?, limit: self.limit.unwrap_or(50).clamp(1, 500) })
+        Ok(Page {
+            before_id: cursor(self.cursor.as_deref())?,
+            limit: self.limit.unwrap_or(50).clamp(1, 500),
+        })
     }
 }
 
 fn cursor(raw: Option<&str>) -> AppResult<Option<i64>> {
-    raw.map(|c| c.parse::<i64>().map_err(|_| AppError::with(ErrorCode::BadRequest, "The cursor is not one this API returned.")))
-        .transpose()
+    raw.map(|c| {
+        c.parse::<i64>().map_err(|_| {
+            AppError::with(
+                ErrorCode::BadRequest,
+                "The cursor is not one this API returned.",
+            )
+        })
+    })
+    .transpose()
 }
 
 /// One page of a list.
@@ -273,7 +346,9 @@ pub(crate) struct Paged<T> {
 }
 
 fn paged<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Paged<T> {
-    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|i| id(i).to_string())).flatten();
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(|i| id(i).to_string()))
+        .flatten();
     Paged { items, next_cursor }
 }
 
@@ -310,9 +385,19 @@ pub(crate) struct AuditOut {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("token" = [])), params(AuditQuery),
     responses((status = 200, body = Paged<AuditOut>), (status = 403, body = ErrorBody)))]
 /// Audit events, newest first.
-pub(crate) async fn audit(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> AppResult<Json<Paged<AuditOut>>> {
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Paged<AuditOut>>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let filter = AuditFilter { org_id: Some(viewer.org.id), action_prefix: q.action.clone(), before_seq: cursor(q.cursor.as_deref())?, limit, ..AuditFilter::default() };
+    let filter = AuditFilter {
+        org_id: Some(viewer.org.id),
+        action_prefix: q.action.clone(),
+        before_seq: cursor(q.cursor.as_deref())?,
+        limit,
+        ..AuditFilter::default()
+    };
     let events = state.store.audit_page(&filter).await?;
     let items = events
         .into_iter()
@@ -351,14 +436,32 @@ pub(crate) struct InboxOut {
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("token" = [])), params(PageQuery),
     responses((status = 200, body = Paged<InboxOut>), (status = 403, body = ErrorBody)))]
 /// Inbox items, newest first, each with its screening decision.
-pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PageQuery>) -> AppResult<Json<Paged<InboxOut>>> {
+pub(crate) async fn inbox(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Paged<InboxOut>>> {
     let page = q.page()?;
     let items = state.store.inbox_items(viewer.org.id, &page).await?;
     let items = items
         .into_iter()
         .map(|i| {
-            let decision = state.screener.screen(&Message::incoming(i.body.as_str())).map(|r| r.decision.as_str().to_owned()).unwrap_or_else(|_| "hold_for_review".into());
-            InboxOut { id: i.id, channel_id: i.channel_id, kind: i.kind, author_handle: i.author_handle, author_name: i.author_name, body: i.body, received_at: i.received_at, status: i.status, decision }
+            let decision = state
+                .screener
+                .screen(&Message::incoming(i.body.as_str()))
+                .map(|r| r.decision.as_str().to_owned())
+                .unwrap_or_else(|_| "hold_for_review".into());
+            InboxOut {
+                id: i.id,
+                channel_id: i.channel_id,
+                kind: i.kind,
+                author_handle: i.author_handle,
+                author_name: i.author_name,
+                body: i.body,
+                received_at: i.received_at,
+                status: i.status,
+                decision,
+            }
         })
         .collect();
     Ok(Json(paged(items, page.limit, |i: &InboxOut| i.id)))
@@ -392,21 +495,45 @@ pub(crate) struct PostOut {
 #[utoipa::path(get, path = "/api/v1/posts", tag = "posts", security(("token" = [])), params(PostsQuery),
     responses((status = 200, body = Paged<PostOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 /// Posts, newest first.
-pub(crate) async fn posts(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PostsQuery>) -> AppResult<Json<Paged<PostOut>>> {
+pub(crate) async fn posts(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<PostsQuery>,
+) -> AppResult<Json<Paged<PostOut>>> {
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(
-            [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
-                .into_iter()
-                .find(|p| p.as_str() == s)
-                .ok_or_else(|| AppError::with(ErrorCode::InvalidInput, format!("unknown status {s:?}")))?,
+            [
+                PostStatus::Draft,
+                PostStatus::InReview,
+                PostStatus::Approved,
+                PostStatus::Scheduled,
+                PostStatus::Published,
+                PostStatus::Rejected,
+            ]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                AppError::with(ErrorCode::InvalidInput, format!("unknown status {s:?}"))
+            })?,
         ),
     };
-    let page = Page { before_id: cursor(q.cursor.as_deref())?, limit: q.limit.unwrap_or(50).clamp(1, 500) };
+    let page = Page {
+        before_id: cursor(q.cursor.as_deref())?,
+        limit: q.limit.unwrap_or(50).clamp(1, 500),
+    };
     let posts = state.store.posts(viewer.org.id, status, &page).await?;
     let items = posts
         .into_iter()
-        .map(|p| PostOut { id: p.id, body: p.body, channel_ids: p.channel_ids, status: p.status.as_str().to_owned(), scheduled_at: p.scheduled_at, paid: p.paid, updated_at: p.updated_at })
+        .map(|p| PostOut {
+            id: p.id,
+            body: p.body,
+            channel_ids: p.channel_ids,
+            status: p.status.as_str().to_owned(),
+            scheduled_at: p.scheduled_at,
+            paid: p.paid,
+            updated_at: p.updated_at,
+        })
         .collect();
     Ok(Json(paged(items, page.limit, |p: &PostOut| p.id)))
 }
@@ -450,7 +577,10 @@ impl From<rounds_store::Channel> for ChannelOut {
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", security(("token" = [])),
     responses((status = 200, body = Vec<ChannelOut>), (status = 403, body = ErrorBody)))]
 /// The organization's channels.
-pub(crate) async fn channels(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ChannelOut>>> {
+pub(crate) async fn channels(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Json<Vec<ChannelOut>>> {
     let channels = state.store.channels(viewer.org.id).await?;
     Ok(Json(channels.into_iter().map(ChannelOut::from).collect()))
 }
@@ -490,7 +620,11 @@ pub(crate) struct ChannelIn {
               (status = 403, body = ErrorBody),
               (status = 502, description = "`network_unavailable`: the network could not be reached; nothing is stored", body = ErrorBody)))]
 /// Connects a channel: the network checks the credentials before anything is stored.
-pub(crate) async fn connect_channel(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<ChannelIn>) -> AppResult<Json<ChannelOut>> {
+pub(crate) async fn connect_channel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiJson(input): ApiJson<ChannelIn>,
+) -> AppResult<Json<ChannelOut>> {
     let form = ConnectForm {
         network: input.network,
         service: input.service.unwrap_or_default(),
@@ -501,7 +635,9 @@ pub(crate) async fn connect_channel(State(state): State<AppState>, viewer: Viewe
         page_id: input.page_id.unwrap_or_default(),
         page_access_token: input.page_access_token.unwrap_or_default(),
     };
-    let channel = connect_new(&state, &viewer, &form).await.map_err(AppError::from)?;
+    let channel = connect_new(&state, &viewer, &form)
+        .await
+        .map_err(AppError::from)?;
     Ok(Json(channel.into()))
 }
 
@@ -544,7 +680,11 @@ pub(crate) struct PostDetail {
     findings: Vec<FindingOut>,
 }
 
-async fn post_detail(state: &AppState, org_id: i64, post: rounds_store::Post) -> AppResult<PostDetail> {
+async fn post_detail(
+    state: &AppState,
+    org_id: i64,
+    post: rounds_store::Post,
+) -> AppResult<PostDetail> {
     let media = media_of_post(state, org_id, &post).await?;
     let report = screen_post(state, &post.body, post.paid, &media)?;
     Ok(PostDetail {
@@ -581,7 +721,11 @@ async fn post_detail(state: &AppState, org_id: i64, post: rounds_store::Post) ->
 #[utoipa::path(get, path = "/api/v1/posts/{id}", tag = "posts", security(("token" = [])), params(("id" = i64, Path, description = "Post id")),
     responses((status = 200, body = PostDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// One post with its current version's screening.
-pub(crate) async fn post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Json<PostDetail>> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Json<PostDetail>> {
     let post = state.store.post(viewer.org.id, id).await?;
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
@@ -612,7 +756,11 @@ impl DraftIn {
             body: self.body.trim().to_owned(),
             channel_ids: self.channel_ids,
             paid: self.paid,
-            scheduled_at: self.scheduled_at.as_deref().map(parse_rfc3339).transpose()?,
+            scheduled_at: self
+                .scheduled_at
+                .as_deref()
+                .map(parse_rfc3339)
+                .transpose()?,
             content_type: self.content_type.unwrap_or_else(|| "general".into()),
             media_ids: self.media_ids,
         })
@@ -622,7 +770,11 @@ impl DraftIn {
 #[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("token" = [])), request_body = DraftIn,
     responses((status = 200, body = PostDetail), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 /// Creates a draft.
-pub(crate) async fn create_post(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<DraftIn>) -> AppResult<Json<PostDetail>> {
+pub(crate) async fn create_post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiJson(input): ApiJson<DraftIn>,
+) -> AppResult<Json<PostDetail>> {
     let draft = input.draft()?;
     validate_draft(&state, viewer.org.id, &draft).await?;
     let new = rounds_store::NewPost {
@@ -635,7 +787,11 @@ pub(crate) async fn create_post(State(state): State<AppState>, viewer: Viewer, A
         content_type: draft.content_type,
         media_ids: draft.media_ids,
     };
-    let post = state.store.create_post(viewer.org.id, &new, &viewer.actor()).await.map_err(store_error)?;
+    let post = state
+        .store
+        .create_post(viewer.org.id, &new, &viewer.actor())
+        .await
+        .map_err(store_error)?;
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
@@ -664,9 +820,22 @@ pub(crate) struct EditIn {
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "`conflict`: the post changed since `expected_version`, or was published", body = ErrorBody)))]
 /// Edits a post: a new version, checked against the version the client read.
-pub(crate) async fn edit_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<EditIn>) -> AppResult<Json<PostDetail>> {
+pub(crate) async fn edit_post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<EditIn>,
+) -> AppResult<Json<PostDetail>> {
     let expected = input.expected_version;
-    let draft = DraftIn { body: input.body, channel_ids: input.channel_ids, paid: input.paid, content_type: input.content_type, scheduled_at: input.scheduled_at, media_ids: input.media_ids }.draft()?;
+    let draft = DraftIn {
+        body: input.body,
+        channel_ids: input.channel_ids,
+        paid: input.paid,
+        content_type: input.content_type,
+        scheduled_at: input.scheduled_at,
+        media_ids: input.media_ids,
+    }
+    .draft()?;
     validate_draft(&state, viewer.org.id, &draft).await?;
     let edit = rounds_store::PostEdit {
         body: draft.body,
@@ -676,7 +845,11 @@ pub(crate) async fn edit_post(State(state): State<AppState>, viewer: Viewer, Pat
         content_type: draft.content_type,
         media_ids: draft.media_ids,
     };
-    let post = state.store.update_post(viewer.org.id, id, expected, &edit, &viewer.actor()).await.map_err(store_error)?;
+    let post = state
+        .store
+        .update_post(viewer.org.id, id, expected, &edit, &viewer.actor())
+        .await
+        .map_err(store_error)?;
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
@@ -699,10 +872,18 @@ pub(crate) struct SubmitIn {
               (status = 409, body = ErrorBody),
               (status = 422, description = "`screening_blocked`: a blocking finding and no valid override", body = ErrorBody)))]
 /// Submits the current version for approval; the server screens it again first.
-pub(crate) async fn submit_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<SubmitIn>) -> AppResult<Json<PostDetail>> {
+pub(crate) async fn submit_post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<SubmitIn>,
+) -> AppResult<Json<PostDetail>> {
     let post = state.store.post(viewer.org.id, id).await?;
     if input.expected_version.is_some_and(|v| v != post.version) {
-        return Err(AppError::with(ErrorCode::Conflict, "The post changed since you read it; read it again before submitting."));
+        return Err(AppError::with(
+            ErrorCode::Conflict,
+            "The post changed since you read it; read it again before submitting.",
+        ));
     }
     let post = submit_checked(&state, &viewer, &post, input.override_reason.as_deref()).await?;
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
@@ -720,7 +901,12 @@ pub(crate) struct ScheduleIn {
     responses((status = 200, body = PostDetail), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "`conflict`: the post is not approved, scheduled, late or failed", body = ErrorBody)))]
 /// Schedules an approved (or late, or failed) post for a new time; for its author or a role that may publish.
-pub(crate) async fn schedule_post(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<ScheduleIn>) -> AppResult<Json<PostDetail>> {
+pub(crate) async fn schedule_post(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<ScheduleIn>,
+) -> AppResult<Json<PostDetail>> {
     let at = parse_rfc3339(&input.at)?;
     let post = state.store.post(viewer.org.id, id).await?;
     let post = crate::pages::posts::schedule_post(&state, &viewer, &post, at).await?;
@@ -746,8 +932,20 @@ pub(crate) struct PublishingOut {
 impl PublishingOut {
     fn of(pause: Option<rounds_store::PublishingPause>, sent_back: Vec<i64>) -> PublishingOut {
         match pause {
-            Some(p) => PublishingOut { paused: true, by: Some(p.by), since: Some(p.at_ms), reason: Some(p.reason), sent_back },
-            None => PublishingOut { paused: false, by: None, since: None, reason: None, sent_back },
+            Some(p) => PublishingOut {
+                paused: true,
+                by: Some(p.by),
+                since: Some(p.at_ms),
+                reason: Some(p.reason),
+                sent_back,
+            },
+            None => PublishingOut {
+                paused: false,
+                by: None,
+                since: None,
+                reason: None,
+                sent_back,
+            },
         }
     }
 }
@@ -762,27 +960,54 @@ pub(crate) struct PauseIn {
 
 #[utoipa::path(get, path = "/api/v1/publishing", tag = "posts", security(("token" = [])), responses((status = 200, body = PublishingOut)))]
 /// Whether the organization's publishing is paused.
-pub(crate) async fn publishing(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<PublishingOut>> {
-    Ok(Json(PublishingOut::of(state.store.publishing_pause(viewer.org.id).await?, Vec::new())))
+pub(crate) async fn publishing(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Json<PublishingOut>> {
+    Ok(Json(PublishingOut::of(
+        state.store.publishing_pause(viewer.org.id).await?,
+        Vec::new(),
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/publishing/pause", tag = "posts", security(("token" = [])), request_body = PauseIn,
     responses((status = 200, body = PublishingOut), (status = 400, description = "`invalid_input`: no reason", body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, description = "`conflict`: already paused", body = ErrorBody)))]
 /// Stops every publish of the organization, on every channel, until it is resumed (a crisis, an incident).
-pub(crate) async fn pause_publishing(State(state): State<AppState>, viewer: Viewer, ApiJson(input): ApiJson<PauseIn>) -> AppResult<Json<PublishingOut>> {
+pub(crate) async fn pause_publishing(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiJson(input): ApiJson<PauseIn>,
+) -> AppResult<Json<PublishingOut>> {
     if input.reason.trim().is_empty() || input.reason.len() > 500 {
-        return Err(AppError::with(ErrorCode::InvalidInput, "Give a reason of 1 to 500 bytes; it is shown to everyone and audited."));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            "Give a reason of 1 to 500 bytes; it is shown to everyone and audited.",
+        ));
     }
-    let pause = state.store.pause_publishing(viewer.org.id, &viewer.user.display_name, &input.reason, &viewer.actor()).await?;
+    let pause = state
+        .store
+        .pause_publishing(
+            viewer.org.id,
+            &viewer.user.display_name,
+            &input.reason,
+            &viewer.actor(),
+        )
+        .await?;
     Ok(Json(PublishingOut::of(Some(pause), Vec::new())))
 }
 
 #[utoipa::path(post, path = "/api/v1/publishing/resume", tag = "posts", security(("token" = [])),
     responses((status = 200, body = PublishingOut), (status = 403, body = ErrorBody), (status = 409, description = "`conflict`: not paused", body = ErrorBody)))]
 /// Starts publishing again; scheduled posts whose time passed meanwhile wait for a new time (listed in `sent_back`).
-pub(crate) async fn resume_publishing(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<PublishingOut>> {
-    let sent_back = state.store.resume_publishing(viewer.org.id, &viewer.actor()).await?;
+pub(crate) async fn resume_publishing(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Json<PublishingOut>> {
+    let sent_back = state
+        .store
+        .resume_publishing(viewer.org.id, &viewer.actor())
+        .await?;
     Ok(Json(PublishingOut::of(None, sent_back)))
 }
 
@@ -813,7 +1038,10 @@ pub(crate) struct ApprovalOut {
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", security(("token" = [])),
     responses((status = 200, body = Vec<ApprovalOut>), (status = 403, body = ErrorBody)))]
 /// The caller's approval queue: posts whose current step waits for them, oldest first.
-pub(crate) async fn approvals(State(state): State<AppState>, viewer: Viewer) -> AppResult<Json<Vec<ApprovalOut>>> {
+pub(crate) async fn approvals(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Json<Vec<ApprovalOut>>> {
     let org = viewer.org.id;
     let members = pages::approvals::role_members(&state.store.users(org).await?);
     let now = now_ms();
@@ -865,15 +1093,35 @@ pub(crate) struct DecisionOut {
     responses((status = 200, body = DecisionOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not this user's step (their own post, another role, already decided)"),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The post changed since that version was read")))]
 /// Approves, rejects or requests changes on the version the reviewer read.
-pub(crate) async fn decide(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, ApiJson(input): ApiJson<DecisionIn>) -> AppResult<Json<DecisionOut>> {
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<DecisionIn>,
+) -> AppResult<Json<DecisionOut>> {
     let (kind, comment) = pages::approvals::check_decision(&input.kind, input.comment.as_deref())?;
     let progress = state
         .store
-        .decide(viewer.org.id, id, input.expected_version, kind, comment.as_deref(), viewer.user.id, &viewer.actor())
+        .decide(
+            viewer.org.id,
+            id,
+            input.expected_version,
+            kind,
+            comment.as_deref(),
+            viewer.user.id,
+            &viewer.actor(),
+        )
         .await
         .map_err(pages::approvals::decision_error)?;
     let post = state.store.post(viewer.org.id, id).await?;
-    let chain = pages::approvals::chain_state(&state, viewer.org.id, &post, &pages::approvals::role_members(&state.store.users(viewer.org.id).await?)).await?.chain;
+    let chain = pages::approvals::chain_state(
+        &state,
+        viewer.org.id,
+        &post,
+        &pages::approvals::role_members(&state.store.users(viewer.org.id).await?),
+    )
+    .await?
+    .chain;
     Ok(Json(DecisionOut {
         post_id: id,
         status: post.status.as_str().to_owned(),
@@ -922,7 +1170,14 @@ pub(crate) struct CalendarOut {
 fn rfc3339(name: &str, raw: &str) -> AppResult<i64> {
     raw.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())
-        .map_err(|_| AppError::with(ErrorCode::InvalidInput, format!("{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z, not {raw:?}")))
+        .map_err(|_| {
+            AppError::with(
+                ErrorCode::InvalidInput,
+                format!(
+                    "{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z, not {raw:?}"
+                ),
+            )
+        })
 }
 
 /// The longest range one calendar request covers.
@@ -931,32 +1186,63 @@ const CALENDAR_MAX_MS: i64 = 100 * 86_400_000;
 #[utoipa::path(get, path = "/api/v1/calendar", tag = "approvals", security(("token" = [])), params(CalendarQuery),
     responses((status = 200, body = Vec<CalendarOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 /// Posts in review or scheduled in the range, and posts published in it, by time.
-pub(crate) async fn calendar(State(state): State<AppState>, viewer: Viewer, Query(q): Query<CalendarQuery>) -> AppResult<Json<Vec<CalendarOut>>> {
+pub(crate) async fn calendar(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<CalendarQuery>,
+) -> AppResult<Json<Vec<CalendarOut>>> {
     let (from, to) = (rfc3339("from", &q.from)?, rfc3339("to", &q.to)?);
     if to <= from || to - from > CALENDAR_MAX_MS {
-        return Err(AppError::with(ErrorCode::InvalidInput, "to must come after from, at most 100 days later."));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            "to must come after from, at most 100 days later.",
+        ));
     }
     let org = viewer.org.id;
     let now = now_ms();
     let mut entries: Vec<(i64, CalendarOut)> = Vec::new();
-    let out = |post: rounds_store::Post, publications: Vec<rounds_store::Publication>| CalendarOut {
-        post_id: post.id,
-        status: post.status.as_str().to_owned(),
-        approval_due: pages::calendar::approval_due(&post, now),
-        publications: publications
-            .into_iter()
-            .map(|p| PublicationOut { channel_id: p.channel_id, version: p.version, url: p.url, published_at: p.published_at, deleted_at: p.deleted_at })
-            .collect(),
-        channel_ids: post.channel_ids,
-        scheduled_at: post.scheduled_at,
-        status_note: post.status_note,
-    };
+    let out =
+        |post: rounds_store::Post, publications: Vec<rounds_store::Publication>| CalendarOut {
+            post_id: post.id,
+            status: post.status.as_str().to_owned(),
+            approval_due: pages::calendar::approval_due(&post, now),
+            publications: publications
+                .into_iter()
+                .map(|p| PublicationOut {
+                    channel_id: p.channel_id,
+                    version: p.version,
+                    url: p.url,
+                    published_at: p.published_at,
+                    deleted_at: p.deleted_at,
+                })
+                .collect(),
+            channel_ids: post.channel_ids,
+            scheduled_at: post.scheduled_at,
+            status_note: post.status_note,
+        };
     for e in state.store.posts_between(org, from, to).await? {
-        let at = e.publications.iter().map(|p| p.published_at).min().or(e.post.scheduled_at).unwrap_or(e.post.created_at);
+        let at = e
+            .publications
+            .iter()
+            .map(|p| p.published_at)
+            .min()
+            .or(e.post.scheduled_at)
+            .unwrap_or(e.post.created_at);
         entries.push((at, out(e.post, e.publications)));
     }
     for status in [PostStatus::InReview, PostStatus::Approved] {
-        for post in state.store.posts(org, Some(status), &Page { before_id: None, limit: 500 }).await? {
+        for post in state
+            .store
+            .posts(
+                org,
+                Some(status),
+                &Page {
+                    before_id: None,
+                    limit: 500,
+                },
+            )
+            .await?
+        {
             if let Some(at) = post.scheduled_at.filter(|t| (from..to).contains(t)) {
                 entries.push((at, out(post, Vec::new())));
             }
@@ -988,12 +1274,25 @@ pub(crate) struct ArchiveOut {
 #[utoipa::path(get, path = "/api/v1/archive", tag = "approvals", security(("token" = [])), params(PageQuery),
     responses((status = 200, body = Paged<ArchiveOut>), (status = 403, body = ErrorBody)))]
 /// Archived items, newest first, each with its approval record and screening report.
-pub(crate) async fn archive(State(state): State<AppState>, viewer: Viewer, Query(q): Query<PageQuery>) -> AppResult<Json<Paged<ArchiveOut>>> {
+pub(crate) async fn archive(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<Paged<ArchiveOut>>> {
     let page = q.page()?;
     let items = state.store.archive_items(viewer.org.id, &page).await?;
     let items = items
         .into_iter()
-        .map(|i| ArchiveOut { id: i.id, kind: i.kind, post_id: i.post_id, channel_id: i.channel_id, url: i.url, body: i.body, record: i.record, at_ms: i.at_ms })
+        .map(|i| ArchiveOut {
+            id: i.id,
+            kind: i.kind,
+            post_id: i.post_id,
+            channel_id: i.channel_id,
+            url: i.url,
+            body: i.body,
+            record: i.record,
+            at_ms: i.at_ms,
+        })
         .collect();
     Ok(Json(paged(items, page.limit, |i: &ArchiveOut| i.id)))
 }
@@ -1012,8 +1311,16 @@ struct TokenAuth;
 
 impl Modify for TokenAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A personal API token from the account page.")).build());
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme("token", scheme);
+        let scheme = SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A personal API token from the account page."))
+                .build(),
+        );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("token", scheme);
     }
 }
 

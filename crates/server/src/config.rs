@@ -58,7 +58,11 @@ pub struct Publishing {
 impl Default for Publishing {
     fn default() -> Self {
         // Five minutes outlast a publish with four image uploads at the connectors' 30 s timeout.
-        Publishing { worker: true, lease_secs: 300, allow_private_hosts: false }
+        Publishing {
+            worker: true,
+            lease_secs: 300,
+            allow_private_hosts: false,
+        }
     }
 }
 
@@ -112,7 +116,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError(format!("configuration file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -126,40 +133,65 @@ impl Config {
     /// Settings for tests: a random port and short, but not zero, timeouts.
     pub fn for_tests() -> Config {
         // Test networks (the local Bluesky network, contract-test servers) run on loopback over http.
-        let publishing = Publishing { allow_private_hosts: true, ..Publishing::default() };
-        Config { bind: SocketAddr::from(([127, 0, 0, 1], 0)), publishing, ..Config::default() }
+        let publishing = Publishing {
+            allow_private_hosts: true,
+            ..Publishing::default()
+        };
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            publishing,
+            ..Config::default()
+        }
     }
 
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rounds.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("rounds.db").display()))
     }
 
     /// The key file in effect.
     pub fn key_file(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     /// Whether cookies get the Secure flag.
     pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies.unwrap_or_else(|| self.public_url.as_deref().is_some_and(|u| u.starts_with("https://")))
+        self.secure_cookies.unwrap_or_else(|| {
+            self.public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        })
     }
 
     /// The base URL for links Rounds hands out (invitations).
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::result_large_err, reason = "figment::Jail's closure type is fixed by figment")]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closure type is fixed by figment"
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("rounds.toml", "bind = \"0.0.0.0:9000\"\nsession_idle_minutes = 10\n")?;
+            jail.create_file(
+                "rounds.toml",
+                "bind = \"0.0.0.0:9000\"\nsession_idle_minutes = 10\n",
+            )?;
             jail.set_env("ROUNDS_SESSION_IDLE_MINUTES", "20");
             let c = Config::load(Some(Path::new("rounds.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.bind.port(), 9000);
@@ -172,10 +204,27 @@ mod tests {
     #[test]
     fn the_publishing_table_turns_the_in_process_publisher_off() {
         figment::Jail::expect_with(|jail| {
-            assert_eq!(Config::default().publishing, Publishing { worker: true, lease_secs: 300, allow_private_hosts: false });
-            jail.create_file("rounds.toml", "[publishing]\nworker = false\nlease_secs = 60\n")?;
+            assert_eq!(
+                Config::default().publishing,
+                Publishing {
+                    worker: true,
+                    lease_secs: 300,
+                    allow_private_hosts: false
+                }
+            );
+            jail.create_file(
+                "rounds.toml",
+                "[publishing]\nworker = false\nlease_secs = 60\n",
+            )?;
             let c = Config::load(Some(Path::new("rounds.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(c.publishing, Publishing { worker: false, lease_secs: 60, allow_private_hosts: false });
+            assert_eq!(
+                c.publishing,
+                Publishing {
+                    worker: false,
+                    lease_secs: 60,
+                    allow_private_hosts: false
+                }
+            );
             jail.create_file("typo.toml", "[publishing]\nwrker = false\n")?;
             assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())
@@ -194,7 +243,10 @@ mod tests {
 
     #[test]
     fn https_public_url_turns_on_secure_cookies() {
-        let c = Config { public_url: Some("https://social.mercy.org/".into()), ..Config::default() };
+        let c = Config {
+            public_url: Some("https://social.mercy.org/".into()),
+            ..Config::default()
+        };
         assert!(c.secure_cookies());
         assert_eq!(c.public_url(), "https://social.mercy.org");
         assert!(!Config::default().secure_cookies());

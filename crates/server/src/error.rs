@@ -71,7 +71,9 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::InvalidJson | ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::InvalidJson | ErrorCode::InvalidInput => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden | ErrorCode::CsrfFailed => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -112,8 +114,12 @@ impl ErrorCode {
             ErrorCode::InvalidJson => "The request body is not valid JSON for this endpoint.",
             ErrorCode::InvalidInput => "Some of the input is not valid.",
             ErrorCode::Unauthenticated => "Please sign in.",
-            ErrorCode::Forbidden => "Your role does not allow this. Ask an administrator if you need it.",
-            ErrorCode::CsrfFailed => "The form expired or came from another site. Reload the page and try again.",
+            ErrorCode::Forbidden => {
+                "Your role does not allow this. Ask an administrator if you need it."
+            }
+            ErrorCode::CsrfFailed => {
+                "The form expired or came from another site. Reload the page and try again."
+            }
             ErrorCode::NotFound => "There is nothing at this address.",
             ErrorCode::MethodNotAllowed => "This address does not accept that kind of request.",
             ErrorCode::PayloadTooLarge => "The request is too large.",
@@ -121,10 +127,14 @@ impl ErrorCode {
             ErrorCode::Conflict => "That conflicts with the current state.",
             ErrorCode::ScreeningBlocked => "Screening blocks this post.",
             ErrorCode::NetworkRefused => "The social network refused the request.",
-            ErrorCode::NetworkUnavailable => "The social network could not be reached; try again later.",
+            ErrorCode::NetworkUnavailable => {
+                "The social network could not be reached; try again later."
+            }
             ErrorCode::TooManyAttempts => "Too many attempts. Wait a few minutes and try again.",
             ErrorCode::Timeout => "The request took too long.",
-            ErrorCode::Internal => "Something went wrong on our side. The operation id below helps your administrator find it.",
+            ErrorCode::Internal => {
+                "Something went wrong on our side. The operation id below helps your administrator find it."
+            }
         }
     }
 }
@@ -142,12 +152,18 @@ pub struct AppError {
 impl AppError {
     /// An error with the code's default message.
     pub fn new(code: ErrorCode) -> AppError {
-        AppError { code, message: code.default_message().to_owned() }
+        AppError {
+            code,
+            message: code.default_message().to_owned(),
+        }
     }
 
     /// An error with a specific message.
     pub fn with(code: ErrorCode, message: impl Into<String>) -> AppError {
-        AppError { code, message: message.into() }
+        AppError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// An internal failure: the cause goes to the log, never to the client.
@@ -160,18 +176,27 @@ impl AppError {
 /// A domain error message (lower-case, as `thiserror` messages are) as the start of a sentence.
 pub(crate) fn capitalise(msg: &str) -> String {
     let mut chars = msg.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {
-            StoreError::NotFound(what) => AppError::with(ErrorCode::NotFound, format!("{what} not found.")),
+            StoreError::NotFound(what) => {
+                AppError::with(ErrorCode::NotFound, format!("{what} not found."))
+            }
             StoreError::Conflict(msg) => AppError::with(ErrorCode::Conflict, msg),
             StoreError::Invalid(msg) => AppError::with(ErrorCode::InvalidInput, msg),
             // The post moved on (or the person is not the one to decide): say why, as a conflict, not a fault.
-            StoreError::Transition(e) => AppError::with(ErrorCode::Conflict, capitalise(&e.to_string())),
-            StoreError::Refused(e) => AppError::with(ErrorCode::Forbidden, capitalise(&e.to_string())),
+            StoreError::Transition(e) => {
+                AppError::with(ErrorCode::Conflict, capitalise(&e.to_string()))
+            }
+            StoreError::Refused(e) => {
+                AppError::with(ErrorCode::Forbidden, capitalise(&e.to_string()))
+            }
             other => AppError::internal(other),
         }
     }

@@ -29,8 +29,13 @@ pub(crate) fn wrap(routes: Router<AppState>, state: &AppState) -> Router<AppStat
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max))
         .layer(RequestBodyLimitLayer::new(hard))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout(&state.config)))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| AppError::new(ErrorCode::Internal).into_response()))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout(&state.config),
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| AppError::new(ErrorCode::Internal).into_response(),
+        ))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(operation))
 }
@@ -49,7 +54,9 @@ async fn not_found(State(state): State<AppState>, req: Request) -> Response {
 /// Gives the request an operation id (in the `x-operation-id` header, the log and every error
 /// body), logs it, and turns every error into a page or a JSON body.
 async fn operation(req: Request, next: Next) -> Response {
-    let id = rounds_domain::secret::random_bytes::<6>().map(hex::encode).unwrap_or_else(|_| "000000000000".into());
+    let id = rounds_domain::secret::random_bytes::<6>()
+        .map(hex::encode)
+        .unwrap_or_else(|_| "000000000000".into());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let api = path.starts_with("/api/");
@@ -65,17 +72,33 @@ async fn operation(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json") || ct.starts_with("text/csv") || ct.starts_with("application/x-ndjson"));
+        .is_some_and(|ct| {
+            ct.starts_with("text/html")
+                || ct.starts_with("application/json")
+                || ct.starts_with("text/csv")
+                || ct.starts_with("application/x-ndjson")
+        });
     let error = match error {
         Some(e) => Some(e),
-        None if status.is_client_error() || status.is_server_error() => (!ours).then(|| AppError::new(ErrorCode::from_status(status))),
+        None if status.is_client_error() || status.is_server_error() => {
+            (!ours).then(|| AppError::new(ErrorCode::from_status(status)))
+        }
         None => None,
     };
     if let Some(err) = error {
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), code = err.code.as_str(), elapsed_ms = started.elapsed().as_millis() as u64, "request failed");
+            tracing::error!(
+                status = status.as_u16(),
+                code = err.code.as_str(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "request failed"
+            );
         } else {
-            tracing::info!(status = status.as_u16(), code = err.code.as_str(), "request refused");
+            tracing::info!(
+                status = status.as_u16(),
+                code = err.code.as_str(),
+                "request refused"
+            );
         }
         let mut rendered = if api {
             let body = serde_json::json!({"error": err.code.as_str(), "message": err.message, "operation_id": id});
@@ -91,7 +114,11 @@ async fn operation(req: Request, next: Next) -> Response {
         }
         res = rendered;
     } else {
-        tracing::debug!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        );
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-operation-id", v);
@@ -108,18 +135,36 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     let is_asset = req.uri().path().starts_with("/assets/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
     if !is_asset {
         // Pages can show patient-adjacent text: never keep them in a shared or back-button cache.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if state.config.secure_cookies() {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     res
 }
@@ -145,18 +190,40 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     res
 }
 
-async fn check(state: &AppState, mut req: Request, viewer: Option<Viewer>) -> Result<Request, Response> {
-    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+async fn check(
+    state: &AppState,
+    mut req: Request,
+    viewer: Option<Viewer>,
+) -> Result<Request, Response> {
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
     let Some(rule) = lookup(&state.routes, req.method(), &matched).copied() else {
         tracing::error!(path = %matched, method = %req.method(), "route has no access rule");
-        return Err(AppError::with(ErrorCode::Forbidden, "This address has no access rule and is refused.").into_response());
+        return Err(AppError::with(
+            ErrorCode::Forbidden,
+            "This address has no access rule and is refused.",
+        )
+        .into_response());
     };
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > crate::routes::body_limit(rule.path, state.config.max_body_bytes)) {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared
+        .is_some_and(|n| n > crate::routes::body_limit(rule.path, state.config.max_body_bytes))
+    {
         return Err(AppError::new(ErrorCode::PayloadTooLarge).into_response());
     }
     let page = !rule.is_api();
-    let next_url = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    let next_url = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
     match (rule.access, &viewer) {
         (Access::Public, _) => {}
         (_, None) if page && req.method() == Method::GET => {
@@ -168,8 +235,12 @@ async fn check(state: &AppState, mut req: Request, viewer: Option<Viewer>) -> Re
         (Access::SignedIn | Access::Permission(_), Some(v)) => {
             match v.mfa {
                 MfaState::Passed => {}
-                MfaState::CodePending if page => return Err(Redirect::to("/login/mfa").into_response()),
-                MfaState::EnrolmentRequired if page => return Err(Redirect::to("/account/mfa").into_response()),
+                MfaState::CodePending if page => {
+                    return Err(Redirect::to("/login/mfa").into_response());
+                }
+                MfaState::EnrolmentRequired if page => {
+                    return Err(Redirect::to("/account/mfa").into_response());
+                }
                 _ => {
                     return Err(AppError::with(ErrorCode::Forbidden, "Your role requires two-factor authentication: sign in to the web app and enrol first.").into_response());
                 }
@@ -208,9 +279,15 @@ async fn csrf(req: Request, viewer: Option<&Viewer>, max: usize) -> Result<Reque
             return Err(refuse());
         }
     }
-    let Some(expected) = viewer.map(Viewer::csrf) else { return Ok(req) };
+    let Some(expected) = viewer.map(Viewer::csrf) else {
+        return Ok(req);
+    };
     if let Some(sent) = headers.get("x-csrf-token") {
-        return if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) { Ok(req) } else { Err(refuse()) };
+        return if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(req)
+        } else {
+            Err(refuse())
+        };
     }
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -220,9 +297,16 @@ async fn csrf(req: Request, viewer: Option<&Viewer>, max: usize) -> Result<Reque
         return Err(refuse());
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| AppError::new(ErrorCode::PayloadTooLarge).into_response())?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::new(ErrorCode::BadRequest).into_response())?;
-    let sent = fields.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+    let bytes = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| AppError::new(ErrorCode::PayloadTooLarge).into_response())?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| AppError::new(ErrorCode::BadRequest).into_response())?;
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(refuse());
     }
@@ -231,5 +315,7 @@ async fn csrf(req: Request, viewer: Option<&Viewer>, max: usize) -> Result<Reque
 
 /// Percent-encodes a path for a query parameter.
 pub(crate) fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_owned()).unwrap_or_default()
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
 }

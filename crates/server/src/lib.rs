@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use screen::{Policy, Screener};
 use rounds_store::Store;
+use screen::{Policy, Screener};
 
 pub use config::{Config, Publishing};
 pub use error::{AppError, ErrorCode};
@@ -85,7 +85,10 @@ impl App {
     pub fn new(store: Store, config: Config) -> Result<App, ServerError> {
         let policy = match &config.policy_file {
             Some(path) => {
-                let err = |message: String| ServerError::Policy { path: path.display().to_string(), message };
+                let err = |message: String| ServerError::Policy {
+                    path: path.display().to_string(),
+                    message,
+                };
                 let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
                 Policy::from_toml(&text).map_err(|e| err(e.to_string()))?
             }
@@ -96,9 +99,21 @@ impl App {
 
     /// Like [`App::new`], with a policy built by the caller (the demo sandbox brings its own).
     pub fn with_policy(store: Store, config: Config, policy: Policy) -> Result<App, ServerError> {
-        let screener = Screener::new(policy).map_err(|e| ServerError::Policy { path: "(built-in)".into(), message: e.to_string() })?;
+        let screener = Screener::new(policy).map_err(|e| ServerError::Policy {
+            path: "(built-in)".into(),
+            message: e.to_string(),
+        })?;
         let (routes, table) = routes::build();
-        let state = AppState(Arc::new(Inner { store, config, screener, routes: table, http: connectors::http_client() }));
+        let http = connectors::http_client(connectors::Reach::allowing_private(
+            config.publishing.allow_private_hosts,
+        ));
+        let state = AppState(Arc::new(Inner {
+            store,
+            config,
+            screener,
+            routes: table,
+            http,
+        }));
         let router = layers::wrap(routes, &state).with_state(state.clone());
         Ok(App { state, router })
     }
@@ -119,15 +134,26 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets requests in flight finish.
-    pub async fn serve<F>(self, listener: tokio::net::TcpListener, shutdown: F) -> Result<(), ServerError>
+    pub async fn serve<F>(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: F,
+    ) -> Result<(), ServerError>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| ServerError::Io { addr, source })
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| ServerError::Io { addr, source })
     }
 }
 
@@ -155,7 +181,11 @@ mod tests {
     #[test]
     fn openapi_documents_exactly_the_api_routes() {
         let (_, rules) = crate::routes::build();
-        let routed: BTreeSet<String> = rules.iter().filter(|r| r.is_api() && r.path != "/api/v1/openapi.json").map(|r| r.path.to_owned()).collect();
+        let routed: BTreeSet<String> = rules
+            .iter()
+            .filter(|r| r.is_api() && r.path != "/api/v1/openapi.json")
+            .map(|r| r.path.to_owned())
+            .collect();
         let documented: BTreeSet<String> = crate::api::documented_paths().into_iter().collect();
         assert_eq!(routed, documented);
     }
@@ -165,7 +195,12 @@ mod tests {
         let (_, rules) = crate::routes::build();
         let mut seen = BTreeSet::new();
         for r in &rules {
-            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
         }
     }
 }

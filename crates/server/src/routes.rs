@@ -54,7 +54,11 @@ pub(crate) const MAX_UPLOAD_BYTES: usize = rounds_store::MAX_MEDIA_BYTES + 64 * 
 /// The largest request body a route takes: `default` (the configured limit for forms and JSON),
 /// or enough for an image on the upload route.
 pub(crate) fn body_limit(path: &str, default: usize) -> usize {
-    if path == UPLOAD_PATH { default.max(MAX_UPLOAD_BYTES) } else { default }
+    if path == UPLOAD_PATH {
+        default.max(MAX_UPLOAD_BYTES)
+    } else {
+        default
+    }
 }
 
 struct Table {
@@ -69,7 +73,11 @@ impl Table {
         T: 'static,
     {
         self.router = self.router.route(path, get(handler));
-        self.rules.push(RouteRule { method: "GET", path, access });
+        self.rules.push(RouteRule {
+            method: "GET",
+            path,
+            access,
+        });
         self
     }
 
@@ -79,7 +87,11 @@ impl Table {
         T: 'static,
     {
         self.router = self.router.route(path, put(handler));
-        self.rules.push(RouteRule { method: "PUT", path, access });
+        self.rules.push(RouteRule {
+            method: "PUT",
+            path,
+            access,
+        });
         self
     }
 
@@ -89,8 +101,15 @@ impl Table {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.router = self.router.route(path, post(handler).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)));
-        self.rules.push(RouteRule { method: "POST", path, access });
+        self.router = self.router.route(
+            path,
+            post(handler).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        );
+        self.rules.push(RouteRule {
+            method: "POST",
+            path,
+            access,
+        });
         self
     }
 
@@ -100,7 +119,11 @@ impl Table {
         T: 'static,
     {
         self.router = self.router.route(path, post(handler));
-        self.rules.push(RouteRule { method: "POST", path, access });
+        self.rules.push(RouteRule {
+            method: "POST",
+            path,
+            access,
+        });
         self
     }
 }
@@ -110,7 +133,10 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
     use Access::{PasswordOnly, Public, SignedIn};
     use Permission as P;
     let perm = Access::Permission;
-    let t = Table { router: Router::new(), rules: Vec::new() };
+    let t = Table {
+        router: Router::new(),
+        rules: Vec::new(),
+    };
     let t = t
         .get("/healthz", Public, pages::health)
         .get("/assets/{file}", Public, assets::serve)
@@ -123,59 +149,187 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .get("/login/mfa", PasswordOnly, pages::auth::mfa_form)
         .post("/login/mfa", PasswordOnly, pages::auth::mfa_submit)
         .get("/account/mfa", PasswordOnly, pages::account::mfa_enrol_form)
-        .post("/account/mfa", PasswordOnly, pages::account::mfa_enrol_submit)
+        .post(
+            "/account/mfa",
+            PasswordOnly,
+            pages::account::mfa_enrol_submit,
+        )
         .post("/logout", PasswordOnly, pages::auth::logout)
         .get("/", SignedIn, pages::sections::dashboard)
         .get("/account", SignedIn, pages::account::show)
-        .post("/account/password", SignedIn, pages::account::change_password)
-        .post("/account/sessions/revoke", SignedIn, pages::account::revoke_sessions)
+        .post(
+            "/account/password",
+            SignedIn,
+            pages::account::change_password,
+        )
+        .post(
+            "/account/sessions/revoke",
+            SignedIn,
+            pages::account::revoke_sessions,
+        )
         .post("/account/tokens", SignedIn, pages::account::create_token)
-        .post("/account/tokens/{id}/revoke", SignedIn, pages::account::revoke_token)
+        .post(
+            "/account/tokens/{id}/revoke",
+            SignedIn,
+            pages::account::revoke_token,
+        )
         .get("/inbox", perm(P::ViewInbox), pages::sections::inbox)
         .get("/compose", perm(P::ComposePosts), pages::compose::compose)
-        .post("/compose", perm(P::ComposePosts), pages::compose::compose_submit)
-        .post("/compose/preview", perm(P::ComposePosts), pages::compose::preview)
-        .post("/compose/redact", perm(P::ComposePosts), pages::compose::redact)
+        .post(
+            "/compose",
+            perm(P::ComposePosts),
+            pages::compose::compose_submit,
+        )
+        .post(
+            "/compose/preview",
+            perm(P::ComposePosts),
+            pages::compose::preview,
+        )
+        .post(
+            "/compose/redact",
+            perm(P::ComposePosts),
+            pages::compose::redact,
+        )
         .upload(UPLOAD_PATH, perm(P::ComposePosts), pages::compose::upload)
         .get("/posts/{id}", perm(P::ViewPosts), pages::posts::show)
-        .get("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_form)
-        .post("/posts/{id}/edit", perm(P::ComposePosts), pages::compose::edit_submit)
-        .post("/posts/{id}/submit", perm(P::ComposePosts), pages::posts::submit)
-        .post("/posts/{id}/reschedule", perm(P::ComposePosts), pages::posts::reschedule)
-        .post("/posts/{id}/publications/{publication}/delete", perm(P::Publish), pages::posts::delete_publication)
+        .get(
+            "/posts/{id}/edit",
+            perm(P::ComposePosts),
+            pages::compose::edit_form,
+        )
+        .post(
+            "/posts/{id}/edit",
+            perm(P::ComposePosts),
+            pages::compose::edit_submit,
+        )
+        .post(
+            "/posts/{id}/submit",
+            perm(P::ComposePosts),
+            pages::posts::submit,
+        )
+        .post(
+            "/posts/{id}/reschedule",
+            perm(P::ComposePosts),
+            pages::posts::reschedule,
+        )
+        .post(
+            "/posts/{id}/publications/{publication}/delete",
+            perm(P::Publish),
+            pages::posts::delete_publication,
+        )
         .get("/channels", perm(P::ViewPosts), pages::channels::list)
         .post("/channels", perm(P::ManageChannels), pages::channels::add)
-        .post("/channels/{id}/connect", perm(P::ManageChannels), pages::channels::reconnect)
-        .post("/channels/{id}/check", perm(P::ManageChannels), pages::channels::check)
-        .post("/channels/{id}/disconnect", perm(P::ManageChannels), pages::channels::disconnect)
+        .post(
+            "/channels/{id}/connect",
+            perm(P::ManageChannels),
+            pages::channels::reconnect,
+        )
+        .post(
+            "/channels/{id}/check",
+            perm(P::ManageChannels),
+            pages::channels::check,
+        )
+        .post(
+            "/channels/{id}/disconnect",
+            perm(P::ManageChannels),
+            pages::channels::disconnect,
+        )
         .get("/calendar", perm(P::ViewPosts), pages::calendar::show)
-        .post("/calendar/{post_id}/reschedule", perm(P::Publish), pages::calendar::reschedule)
+        .post(
+            "/calendar/{post_id}/reschedule",
+            perm(P::Publish),
+            pages::calendar::reschedule,
+        )
         .post("/calendar/pause", perm(P::Publish), pages::calendar::pause)
-        .post("/calendar/resume", perm(P::Publish), pages::calendar::resume)
+        .post(
+            "/calendar/resume",
+            perm(P::Publish),
+            pages::calendar::resume,
+        )
         .get("/approvals", perm(P::ViewPosts), pages::approvals::queue)
-        .get("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::review)
-        .post("/approvals/{post_id}", perm(P::ViewPosts), pages::approvals::decide)
-        .get("/settings/approvals", perm(P::ManageSettings), pages::approvals::chains)
-        .post("/settings/approvals", perm(P::ManageSettings), pages::approvals::save_chain)
-        .post("/settings/approvals/{id}/delete", perm(P::ManageSettings), pages::approvals::delete_chain)
+        .get(
+            "/approvals/{post_id}",
+            perm(P::ViewPosts),
+            pages::approvals::review,
+        )
+        .post(
+            "/approvals/{post_id}",
+            perm(P::ViewPosts),
+            pages::approvals::decide,
+        )
+        .get(
+            "/settings/approvals",
+            perm(P::ManageSettings),
+            pages::approvals::chains,
+        )
+        .post(
+            "/settings/approvals",
+            perm(P::ManageSettings),
+            pages::approvals::save_chain,
+        )
+        .post(
+            "/settings/approvals/{id}/delete",
+            perm(P::ManageSettings),
+            pages::approvals::delete_chain,
+        )
         .get("/notifications", SignedIn, pages::notifications::list)
-        .get("/notifications/count", SignedIn, pages::notifications::count)
+        .get(
+            "/notifications/count",
+            SignedIn,
+            pages::notifications::count,
+        )
         .get("/cases", perm(P::ViewCases), pages::sections::cases)
         .get("/archive", perm(P::ViewArchive), pages::archive::list)
-        .get("/archive/export.jsonl", perm(P::ViewArchive), pages::archive::export_jsonl)
+        .get(
+            "/archive/export.jsonl",
+            perm(P::ViewArchive),
+            pages::archive::export_jsonl,
+        )
         .get("/reports", perm(P::ViewReports), pages::sections::reports)
         .get("/screen", perm(P::ScreenText), pages::sections::screen_form)
-        .post("/screen", perm(P::ScreenText), pages::sections::screen_check)
+        .post(
+            "/screen",
+            perm(P::ScreenText),
+            pages::sections::screen_check,
+        )
         .get("/audit", perm(P::ViewAudit), pages::audit::list)
-        .get("/audit/export.csv", perm(P::ViewAudit), pages::audit::export_csv)
-        .get("/audit/export.jsonl", perm(P::ViewAudit), pages::audit::export_jsonl)
+        .get(
+            "/audit/export.csv",
+            perm(P::ViewAudit),
+            pages::audit::export_csv,
+        )
+        .get(
+            "/audit/export.jsonl",
+            perm(P::ViewAudit),
+            pages::audit::export_jsonl,
+        )
         .get("/users", perm(P::ManageUsers), pages::users::list)
         .post("/users/invite", perm(P::ManageUsers), pages::users::invite)
-        .post("/users/{id}/role", perm(P::ManageUsers), pages::users::set_role)
-        .post("/users/{id}/disable", perm(P::ManageUsers), pages::users::disable)
-        .post("/users/{id}/enable", perm(P::ManageUsers), pages::users::enable)
-        .post("/users/{id}/reset-mfa", perm(P::ManageUsers), pages::users::reset_mfa)
-        .post("/users/{id}/revoke-sessions", perm(P::ManageUsers), pages::users::revoke_sessions)
+        .post(
+            "/users/{id}/role",
+            perm(P::ManageUsers),
+            pages::users::set_role,
+        )
+        .post(
+            "/users/{id}/disable",
+            perm(P::ManageUsers),
+            pages::users::disable,
+        )
+        .post(
+            "/users/{id}/enable",
+            perm(P::ManageUsers),
+            pages::users::enable,
+        )
+        .post(
+            "/users/{id}/reset-mfa",
+            perm(P::ManageUsers),
+            pages::users::reset_mfa,
+        )
+        .post(
+            "/users/{id}/revoke-sessions",
+            perm(P::ManageUsers),
+            pages::users::revoke_sessions,
+        )
         .get("/settings", perm(P::ManageSettings), pages::settings::show)
         .post("/settings", perm(P::ManageSettings), pages::settings::save)
         .get("/api/v1/openapi.json", Public, api::openapi)
@@ -188,24 +342,56 @@ pub(crate) fn build() -> (Router<AppState>, Vec<RouteRule>) {
         .get("/api/v1/inbox", perm(P::ViewInbox), api::inbox)
         .get("/api/v1/posts", perm(P::ViewPosts), api::posts)
         .get("/api/v1/channels", perm(P::ViewPosts), api::channels)
-        .post("/api/v1/channels", perm(P::ManageChannels), api::connect_channel)
+        .post(
+            "/api/v1/channels",
+            perm(P::ManageChannels),
+            api::connect_channel,
+        )
         .post("/api/v1/posts", perm(P::ComposePosts), api::create_post)
         .get("/api/v1/posts/{id}", perm(P::ViewPosts), api::post)
         .put("/api/v1/posts/{id}", perm(P::ComposePosts), api::edit_post)
-        .post("/api/v1/posts/{id}/submit", perm(P::ComposePosts), api::submit_post)
-        .post("/api/v1/posts/{id}/schedule", perm(P::ComposePosts), api::schedule_post)
+        .post(
+            "/api/v1/posts/{id}/submit",
+            perm(P::ComposePosts),
+            api::submit_post,
+        )
+        .post(
+            "/api/v1/posts/{id}/schedule",
+            perm(P::ComposePosts),
+            api::schedule_post,
+        )
         .get("/api/v1/publishing", perm(P::ViewPosts), api::publishing)
-        .post("/api/v1/publishing/pause", perm(P::Publish), api::pause_publishing)
-        .post("/api/v1/publishing/resume", perm(P::Publish), api::resume_publishing)
+        .post(
+            "/api/v1/publishing/pause",
+            perm(P::Publish),
+            api::pause_publishing,
+        )
+        .post(
+            "/api/v1/publishing/resume",
+            perm(P::Publish),
+            api::resume_publishing,
+        )
         .get("/api/v1/approvals", perm(P::ViewPosts), api::approvals)
-        .post("/api/v1/posts/{id}/decisions", perm(P::ViewPosts), api::decide)
+        .post(
+            "/api/v1/posts/{id}/decisions",
+            perm(P::ViewPosts),
+            api::decide,
+        )
         .get("/api/v1/calendar", perm(P::ViewPosts), api::calendar)
         .get("/api/v1/archive", perm(P::ViewArchive), api::archive);
     (t.router, t.rules)
 }
 
 /// The rule for a request, by method (HEAD counts as GET) and matched path.
-pub(crate) fn lookup<'a>(rules: &'a [RouteRule], method: &axum::http::Method, path: &str) -> Option<&'a RouteRule> {
-    let method = if method == axum::http::Method::HEAD { "GET" } else { method.as_str() };
+pub(crate) fn lookup<'a>(
+    rules: &'a [RouteRule],
+    method: &axum::http::Method,
+    path: &str,
+) -> Option<&'a RouteRule> {
+    let method = if method == axum::http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
     rules.iter().find(|r| r.method == method && r.path == path)
 }

@@ -40,7 +40,11 @@ pub(crate) struct Screened {
 
 /// Screens `text` in a direction and shapes the report; an over-long text is refused in words.
 pub(crate) fn screen(state: &AppState, text: &str, outgoing: bool) -> Result<Screened, String> {
-    let msg = if outgoing { Message::outgoing(text) } else { Message::incoming(text) };
+    let msg = if outgoing {
+        Message::outgoing(text)
+    } else {
+        Message::incoming(text)
+    };
     let report = state.screener.screen(&msg).map_err(|e| e.to_string())?;
     Ok(shape(text, &report))
 }
@@ -87,7 +91,10 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
             matched: f.matched.clone(),
             explanation: f.explanation.clone(),
             suggestion: f.suggestion.clone().unwrap_or_default(),
-            safe_harbor: f.phi_category.map(|c| c.label().to_owned()).unwrap_or_default(),
+            safe_harbor: f
+                .phi_category
+                .map(|c| c.label().to_owned())
+                .unwrap_or_default(),
         })
         .collect();
     let mut cuts: Vec<usize> = vec![0, text.len()];
@@ -100,11 +107,29 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
     let mut segments = Vec::new();
     for w in cuts.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let Some(piece) = text.get(a..b) else { continue };
-        let covering: Vec<_> = report.findings.iter().filter(|f| f.field.is_text() && f.span.start <= a && f.span.end >= b && a < b).collect();
-        let class = covering.iter().map(|f| f.severity).max().map_or("", severity_class);
-        let rules = covering.iter().map(|f| f.rule_id.as_str()).collect::<Vec<_>>().join(", ");
-        segments.push(Segment { text: piece.to_owned(), class, rules });
+        let Some(piece) = text.get(a..b) else {
+            continue;
+        };
+        let covering: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.field.is_text() && f.span.start <= a && f.span.end >= b && a < b)
+            .collect();
+        let class = covering
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .map_or("", severity_class);
+        let rules = covering
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        segments.push(Segment {
+            text: piece.to_owned(),
+            class,
+            rules,
+        });
     }
     let adverse_event = report.adverse_event.as_ref().map(|ae| {
         let mark = |found: bool| if found { "found" } else { "missing" };
@@ -114,7 +139,11 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
             mark(ae.reporter.found),
             mark(ae.product.found),
             mark(ae.event.found),
-            if ae.reportable { ". All four are present: this is reportable." } else { "." }
+            if ae.reportable {
+                ". All four are present: this is reportable."
+            } else {
+                "."
+            }
         )
     });
     let summary = match findings.len() {

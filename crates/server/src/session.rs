@@ -63,7 +63,9 @@ impl Viewer {
 
 /// The client address of a request, when the server was started with connection info.
 pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
-    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 /// The value of one cookie.
@@ -80,8 +82,10 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 /// A `Set-Cookie` value that starts a session.
 pub(crate) fn set_cookie(id: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("rounds_session=; Path=/; Max-Age=0"))
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("rounds_session=; Path=/; Max-Age=0"))
 }
 
 /// A `Set-Cookie` value that removes the session cookie.
@@ -99,14 +103,27 @@ pub(crate) async fn mfa_required(state: &AppState, user: &User, org: &Org) -> Ap
         return Ok(true);
     }
     let settings = state.store.settings(org.id).await?;
-    Ok(settings.get("mfa_required_for_all").is_some_and(|v| v == "true"))
+    Ok(settings
+        .get("mfa_required_for_all")
+        .is_some_and(|v| v == "true"))
 }
 
 /// Resolves the request's credentials to a viewer; `None` for an anonymous request.
-pub(crate) async fn resolve(state: &AppState, headers: &HeaderMap, ip: Option<String>) -> AppResult<Option<Viewer>> {
+pub(crate) async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<String>,
+) -> AppResult<Option<Viewer>> {
     if let Some(token) = bearer(headers) {
-        let Some((_, user)) = state.store.authenticate_api_token(&sha256_hex(token.as_bytes()), now_ms()).await? else {
-            return Err(AppError::with(crate::ErrorCode::Unauthenticated, "The API token is unknown, revoked or belongs to a disabled user."));
+        let Some((_, user)) = state
+            .store
+            .authenticate_api_token(&sha256_hex(token.as_bytes()), now_ms())
+            .await?
+        else {
+            return Err(AppError::with(
+                crate::ErrorCode::Unauthenticated,
+                "The API token is unknown, revoked or belongs to a disabled user.",
+            ));
         };
         let org = state.store.org(user.org_id).await?;
         let mfa = if !user.mfa_enabled && mfa_required(state, &user, &org).await? {
@@ -114,15 +131,28 @@ pub(crate) async fn resolve(state: &AppState, headers: &HeaderMap, ip: Option<St
         } else {
             MfaState::Passed
         };
-        return Ok(Some(Viewer { user, org, session: None, mfa, ip }));
+        return Ok(Some(Viewer {
+            user,
+            org,
+            session: None,
+            mfa,
+            ip,
+        }));
     }
-    let Some(id) = cookie(headers, COOKIE) else { return Ok(None) };
+    let Some(id) = cookie(headers, COOKIE) else {
+        return Ok(None);
+    };
     let id_hash = sha256_hex(id.as_bytes());
-    let Some((session, user)) = state.store.session(&id_hash).await? else { return Ok(None) };
+    let Some((session, user)) = state.store.session(&id_hash).await? else {
+        return Ok(None);
+    };
     let now = now_ms();
     let idle = minutes_ms(state.config.session_idle_minutes);
     let absolute = minutes_ms(state.config.session_absolute_hours.saturating_mul(60));
-    if user.disabled || now.saturating_sub(session.last_seen_at) > idle || now.saturating_sub(session.created_at) > absolute {
+    if user.disabled
+        || now.saturating_sub(session.last_seen_at) > idle
+        || now.saturating_sub(session.created_at) > absolute
+    {
         state.store.delete_session(&id_hash).await?;
         return Ok(None);
     }
@@ -138,7 +168,13 @@ pub(crate) async fn resolve(state: &AppState, headers: &HeaderMap, ip: Option<St
     } else {
         MfaState::Passed
     };
-    Ok(Some(Viewer { user, org, session: Some(session), mfa, ip }))
+    Ok(Some(Viewer {
+        user,
+        org,
+        session: Some(session),
+        mfa,
+        ip,
+    }))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -150,8 +186,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Viewer {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Viewer>().cloned().ok_or_else(|| AppError::new(crate::ErrorCode::Unauthenticated))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Viewer>()
+            .cloned()
+            .ok_or_else(|| AppError::new(crate::ErrorCode::Unauthenticated))
     }
 }
 
@@ -161,7 +204,10 @@ pub(crate) struct MaybeViewer(pub(crate) Option<Viewer>);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeViewer {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybeViewer(parts.extensions.get::<Viewer>().cloned()))
     }
 }
@@ -175,9 +221,19 @@ pub(crate) struct ClientInfo {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(ClientInfo { ip: client_ip(&parts.extensions), user_agent })
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(ClientInfo {
+            ip: client_ip(&parts.extensions),
+            user_agent,
+        })
     }
 }
 
@@ -188,7 +244,10 @@ mod tests {
     #[test]
     fn cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("theme=dark; rounds_session=abc123; x=y"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; rounds_session=abc123; x=y"),
+        );
         assert_eq!(cookie(&h, COOKIE), Some("abc123"));
         assert_eq!(cookie(&h, "missing"), None);
     }
@@ -198,6 +257,11 @@ mod tests {
         let v = set_cookie("abc", true);
         let s = v.to_str().unwrap_or("");
         assert!(s.contains("HttpOnly") && s.contains("SameSite=Strict") && s.contains("Secure"));
-        assert!(!set_cookie("abc", false).to_str().unwrap_or("Secure").contains("Secure"));
+        assert!(
+            !set_cookie("abc", false)
+                .to_str()
+                .unwrap_or("Secure")
+                .contains("Secure")
+        );
     }
 }

@@ -54,7 +54,11 @@ impl Layout {
         let nav = SECTIONS
             .iter()
             .filter(|(_, _, p)| p.is_none_or(|p| viewer.can(p)))
-            .map(|(href, label, _)| NavItem { href, label, active: *href == section })
+            .map(|(href, label, _)| NavItem {
+                href,
+                label,
+                active: *href == section,
+            })
             .collect();
         Layout {
             title: title.into(),
@@ -88,7 +92,10 @@ impl Layout {
 
     /// The frame for a signed-in person who has not passed the second factor yet: no navigation.
     pub(crate) fn pending(viewer: &Viewer, title: impl Into<String>) -> Layout {
-        Layout { nav: Vec::new(), ..Layout::new(viewer, title, "") }
+        Layout {
+            nav: Vec::new(),
+            ..Layout::new(viewer, title, "")
+        }
     }
 
     /// Adds a notice from a fixed list, picked by the `notice` query parameter after a redirect.
@@ -108,14 +115,18 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "role_changed" => "The role was changed.",
         "user_disabled" => "The user was disabled and signed out everywhere.",
         "user_enabled" => "The user was enabled.",
-        "mfa_reset" => "The user's second factor was removed; they must enrol again at their next sign-in.",
+        "mfa_reset" => {
+            "The user's second factor was removed; they must enrol again at their next sign-in."
+        }
         "user_sessions_revoked" => "The user was signed out everywhere.",
         "settings_saved" => "Settings saved.",
         "draft_saved" => "Draft saved.",
         "submitted" => "Submitted for approval.",
         "rescheduled" => "The post has its new time.",
         "publishing_paused" => "Publishing is paused: nothing goes out until someone resumes it.",
-        "publishing_resumed" => "Publishing resumed. Posts whose time passed during the pause wait for a new time.",
+        "publishing_resumed" => {
+            "Publishing resumed. Posts whose time passed during the pause wait for a new time."
+        }
         "publication_deleted" => "The post was deleted from the network.",
         "channel_connected" => "The channel is connected.",
         "channel_checked" => "The channel was checked; its status below is the network's answer.",
@@ -124,7 +135,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "chain_saved" => "Approval chain saved.",
         "chain_deleted" => "Approval chain deleted.",
         "signed_out" => "You are signed out.",
-        "setup_done" => "Your organization is ready. Sign in with the admin account you just created.",
+        "setup_done" => {
+            "Your organization is ready. Sign in with the admin account you just created."
+        }
         "invitation_accepted" => "Your account is ready. Sign in.",
         _ => return None,
     })
@@ -167,9 +180,19 @@ struct ErrorPartial<'a> {
 
 /// The error page (or, for an htmx request, the error fragment) with the operation id; inside the
 /// normal page frame when a signed-in person made the request.
-pub(crate) fn error_page(status: StatusCode, err: &AppError, operation_id: &str, htmx: bool, viewer: Option<&Viewer>) -> Response {
+pub(crate) fn error_page(
+    status: StatusCode,
+    err: &AppError,
+    operation_id: &str,
+    htmx: bool,
+    viewer: Option<&Viewer>,
+) -> Response {
     let html = if htmx {
-        ErrorPartial { message: &err.message, operation_id }.render()
+        ErrorPartial {
+            message: &err.message,
+            operation_id,
+        }
+        .render()
     } else {
         ErrorPage {
             layout: match viewer {

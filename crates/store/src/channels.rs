@@ -35,7 +35,12 @@ pub enum ChannelStatus {
 
 impl ChannelStatus {
     /// Every status, in the order a page lists them.
-    pub const ALL: [ChannelStatus; 4] = [ChannelStatus::NotConnected, ChannelStatus::Connected, ChannelStatus::Error, ChannelStatus::Expired];
+    pub const ALL: [ChannelStatus; 4] = [
+        ChannelStatus::NotConnected,
+        ChannelStatus::Connected,
+        ChannelStatus::Error,
+        ChannelStatus::Expired,
+    ];
 
     /// The stored identifier.
     pub fn as_str(self) -> &'static str {
@@ -49,7 +54,9 @@ impl ChannelStatus {
 
     /// The status stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<ChannelStatus> {
-        ChannelStatus::ALL.into_iter().find(|status| status.as_str() == s)
+        ChannelStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
     }
 
     /// How a page shows it.
@@ -98,7 +105,13 @@ pub struct NewMedia {
 impl NewMedia {
     /// The cleaned image with its alt text.
     pub fn from_clean(image: rounds_domain::media::CleanImage, alt_text: String) -> NewMedia {
-        NewMedia { mime: image.mime.to_owned(), bytes: image.bytes, width: image.width, height: image.height, alt_text }
+        NewMedia {
+            mime: image.mime.to_owned(),
+            bytes: image.bytes,
+            width: image.width,
+            height: image.height,
+            alt_text,
+        }
     }
 }
 
@@ -155,12 +168,17 @@ pub struct RotateSummary {
 
 /// Credentials are a JSON object and the network named the account: checked before anything is sealed.
 fn check_credentials(credentials_json: &str, health: &ChannelHealth) -> Result<()> {
-    if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err() {
+    if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(credentials_json).is_err()
+    {
         // The credentials themselves stay out of the message: they are secret.
-        return Err(StoreError::Invalid("channel credentials must be a JSON object".into()));
+        return Err(StoreError::Invalid(
+            "channel credentials must be a JSON object".into(),
+        ));
     }
     if health.handle.trim().is_empty() {
-        return Err(StoreError::Invalid("the network did not report the account's handle".into()));
+        return Err(StoreError::Invalid(
+            "the network did not report the account's handle".into(),
+        ));
     }
     Ok(())
 }
@@ -189,11 +207,28 @@ fn media_row(row: &AnyRow) -> Result<Media> {
 }
 
 /// Notifies everyone in the organization whose role may manage channels.
-async fn notify_channel_managers(conn: &mut AnyConnection, org_id: i64, channel_id: i64, kind: &str, message: &str) -> Result<()> {
+async fn notify_channel_managers(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    channel_id: i64,
+    kind: &str,
+    message: &str,
+) -> Result<()> {
     let members = crate::publishing::members(&mut *conn, org_id).await?;
-    let managers = members.iter().filter(|(role, _)| role.can(rounds_domain::Permission::ManageChannels)).flat_map(|(_, ids)| ids);
+    let managers = members
+        .iter()
+        .filter(|(role, _)| role.can(rounds_domain::Permission::ManageChannels))
+        .flat_map(|(_, ids)| ids);
     for user_id in managers {
-        crate::publishing::notify(&mut *conn, org_id, *user_id, kind, message, Some(format!("/channels#channel-{channel_id}"))).await?;
+        crate::publishing::notify(
+            &mut *conn,
+            org_id,
+            *user_id,
+            kind,
+            message,
+            Some(format!("/channels#channel-{channel_id}")),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -224,7 +259,9 @@ impl Store {
     ) -> Result<Channel> {
         check_credentials(credentials_json, health)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let updated = self.store_credentials(&mut tx, org_id, channel_id, credentials_json, health, actor).await?;
+        let updated = self
+            .store_credentials(&mut tx, org_id, channel_id, credentials_json, health, actor)
+            .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -242,7 +279,9 @@ impl Store {
         check_credentials(credentials_json, health)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let created = crate::insert_channel(&mut tx, org_id, channel, actor).await?;
-        let connected = self.store_credentials(&mut tx, org_id, created.id, credentials_json, health, actor).await?;
+        let connected = self
+            .store_credentials(&mut tx, org_id, created.id, credentials_json, health, actor)
+            .await?;
         tx.commit().await?;
         Ok(connected)
     }
@@ -256,8 +295,13 @@ impl Store {
         health: &ChannelHealth,
         actor: &Actor,
     ) -> Result<Channel> {
-        let (sealed, key_id) = self.key.seal_stamped(&credentials_purpose(channel_id), credentials_json.as_bytes())?;
-        let old = fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let (sealed, key_id) = self.key.seal_stamped(
+            &credentials_purpose(channel_id),
+            credentials_json.as_bytes(),
+        )?;
+        let old = fetch_channel(&mut *tx, org_id, channel_id)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))?;
         let now = now_ms();
         sqlx::query(
             "UPDATE channels SET credentials = $2, key_id = $3, handle = $4, display_name = $5, token_expires_at = $6, \
@@ -278,31 +322,59 @@ impl Store {
             "token_expires_at": health.token_expires_at,
             "reconnected": old.status != crate::ChannelStatus::NotConnected,
         });
-        append_audit(&mut *tx, actor, AuditAction::ChannelConnected, &format!("channel:{channel_id}"), detail).await?;
-        fetch_channel(&mut *tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))
+        append_audit(
+            &mut *tx,
+            actor,
+            AuditAction::ChannelConnected,
+            &format!("channel:{channel_id}"),
+            detail,
+        )
+        .await?;
+        fetch_channel(&mut *tx, org_id, channel_id)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))
     }
 
     /// The channel's credentials JSON, unsealed; `None` when it is not connected. A key file that does
     /// not open them gives an error naming the key file (and the key that sealed them).
-    pub async fn channel_credentials(&self, org_id: i64, channel_id: i64) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT credentials, key_id FROM channels WHERE id = $1 AND org_id = $2")
-            .bind(channel_id)
-            .bind(org_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound("channel"))?;
+    pub async fn channel_credentials(
+        &self,
+        org_id: i64,
+        channel_id: i64,
+    ) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT credentials, key_id FROM channels WHERE id = $1 AND org_id = $2")
+                .bind(channel_id)
+                .bind(org_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound("channel"))?;
         let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>(0)? else {
             return Ok(None);
         };
         let stamped: Option<String> = row.try_get(1)?;
-        let plain = self.key.open_stamped(&credentials_purpose(channel_id), &sealed, stamped.as_deref(), "channel credentials")?;
-        String::from_utf8(plain).map(Some).map_err(|_| StoreError::Secret("the channel credentials are damaged".into()))
+        let plain = self.key.open_stamped(
+            &credentials_purpose(channel_id),
+            &sealed,
+            stamped.as_deref(),
+            "channel credentials",
+        )?;
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| StoreError::Secret("the channel credentials are damaged".into()))
     }
 
     /// Forgets the channel's credentials (they are wiped, not kept sealed); the channel stays, not connected.
-    pub async fn disconnect_channel(&self, org_id: i64, channel_id: i64, actor: &Actor) -> Result<Channel> {
+    pub async fn disconnect_channel(
+        &self,
+        org_id: i64,
+        channel_id: i64,
+        actor: &Actor,
+    ) -> Result<Channel> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let old = fetch_channel(&mut tx, org_id, channel_id)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))?;
         sqlx::query(
             "UPDATE channels SET credentials = NULL, key_id = NULL, token_expires_at = NULL, status = 'not_connected', \
              sync_cursor = NULL WHERE id = $1",
@@ -310,9 +382,19 @@ impl Store {
         .bind(channel_id)
         .execute(&mut *tx)
         .await?;
-        let detail = json!({ "network": old.network, "handle": old.handle, "was": old.status.as_str() });
-        append_audit(&mut tx, actor, AuditAction::ChannelDisconnected, &format!("channel:{channel_id}"), detail).await?;
-        let updated = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let detail =
+            json!({ "network": old.network, "handle": old.handle, "was": old.status.as_str() });
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ChannelDisconnected,
+            &format!("channel:{channel_id}"),
+            detail,
+        )
+        .await?;
+        let updated = fetch_channel(&mut tx, org_id, channel_id)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -321,23 +403,45 @@ impl Store {
     /// record still names it (disconnect it instead, which keeps that history readable).
     pub async fn delete_channel(&self, org_id: i64, channel_id: i64, actor: &Actor) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+        let old = fetch_channel(&mut tx, org_id, channel_id)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))?;
         // Posts list their channels as JSON, which no foreign key guards.
-        let lists = sqlx::query("SELECT channel_ids FROM posts WHERE org_id = $1").bind(org_id).fetch_all(&mut *tx).await?;
+        let lists = sqlx::query("SELECT channel_ids FROM posts WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_all(&mut *tx)
+            .await?;
         for row in &lists {
             let text: String = row.try_get(0)?;
-            let ids: Vec<i64> = serde_json::from_str(&text).map_err(|e| db::decode_error(format!("post channel list: {e}")))?;
+            let ids: Vec<i64> = serde_json::from_str(&text)
+                .map_err(|e| db::decode_error(format!("post channel list: {e}")))?;
             if ids.contains(&channel_id) {
-                return Err(StoreError::Conflict("posts use this channel; remove it from them or disconnect the channel instead"));
+                return Err(StoreError::Conflict(
+                    "posts use this channel; remove it from them or disconnect the channel instead",
+                ));
             }
         }
-        let referenced = "the channel still has inbox items or publishing records; disconnect it instead";
-        sqlx::query("DELETE FROM channels WHERE id = $1").bind(channel_id).execute(&mut *tx).await.map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(referenced),
-            _ => StoreError::Db(e),
-        })?;
+        let referenced =
+            "the channel still has inbox items or publishing records; disconnect it instead";
+        sqlx::query("DELETE FROM channels WHERE id = $1")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    StoreError::Conflict(referenced)
+                }
+                _ => StoreError::Db(e),
+            })?;
         let detail = json!({ "network": old.network, "handle": old.handle });
-        append_audit(&mut tx, actor, AuditAction::ChannelDeleted, &format!("channel:{channel_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ChannelDeleted,
+            &format!("channel:{channel_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -361,9 +465,21 @@ impl Store {
 
     /// Records a failed call in the network's own words (shown on the channel page). `status` is
     /// `Error` or `Expired`; a change of status is audited, a repeated failure is not.
-    pub async fn record_channel_error(&self, channel_id: i64, status: crate::ChannelStatus, network_message: &str, at_ms: i64) -> Result<()> {
-        if !matches!(status, crate::ChannelStatus::Error | crate::ChannelStatus::Expired) {
-            return Err(StoreError::Invalid(format!("a failed call cannot leave a channel {}", status.label().to_lowercase())));
+    pub async fn record_channel_error(
+        &self,
+        channel_id: i64,
+        status: crate::ChannelStatus,
+        network_message: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        if !matches!(
+            status,
+            crate::ChannelStatus::Error | crate::ChannelStatus::Expired
+        ) {
+            return Err(StoreError::Invalid(format!(
+                "a failed call cannot leave a channel {}",
+                status.label().to_lowercase()
+            )));
         }
         let message = clip(network_message, MAX_ERROR_CHARS);
         let mut tx = write_tx(&self.pool, self.backend).await?;
@@ -382,10 +498,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if old != status.as_str() {
-            let actor = Actor { org_id: Some(org_id), ..Actor::system() };
+            let actor = Actor {
+                org_id: Some(org_id),
+                ..Actor::system()
+            };
             let detail = json!({ "old": old, "new": status.as_str() });
-            append_audit(&mut tx, &actor, AuditAction::ChannelStatusChanged, &format!("channel:{channel_id}"), detail).await?;
-            let channel = fetch_channel(&mut tx, org_id, channel_id).await?.ok_or(StoreError::NotFound("channel"))?;
+            append_audit(
+                &mut tx,
+                &actor,
+                AuditAction::ChannelStatusChanged,
+                &format!("channel:{channel_id}"),
+                detail,
+            )
+            .await?;
+            let channel = fetch_channel(&mut tx, org_id, channel_id)
+                .await?
+                .ok_or(StoreError::NotFound("channel"))?;
             let text = format!(
                 "The channel {} ({}) stopped working: {}. Reconnect it on the Channels page; posts due on it fail until then.",
                 channel.display_name,
@@ -406,7 +534,10 @@ impl Store {
              AND (last_checked_at IS NULL OR last_checked_at < $1) ORDER BY id",
             db::CHANNEL_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(checked_before).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(checked_before)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(db::channel).collect()
     }
 
@@ -418,11 +549,16 @@ impl Store {
              AND token_expires_at <= $1 AND (expiry_warned_for IS NULL OR expiry_warned_for <> token_expires_at) ORDER BY id",
             db::CHANNEL_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms.saturating_add(within_ms)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms.saturating_add(within_ms))
+            .fetch_all(&self.pool)
+            .await?;
         let mut warned = 0;
         for row in &rows {
             let channel = db::channel(row)?;
-            let Some(expires) = channel.token_expires_at else { continue };
+            let Some(expires) = channel.token_expires_at else {
+                continue;
+            };
             let mut tx = write_tx(&self.pool, self.backend).await?;
             let claimed = sqlx::query("UPDATE channels SET expiry_warned_for = $2 WHERE id = $1 AND token_expires_at = $2 AND (expiry_warned_for IS NULL OR expiry_warned_for <> $2)")
                 .bind(channel.id)
@@ -442,7 +578,8 @@ impl Store {
                 "The sign-in of the channel {} ({}) expires {when}. Reconnect it on the Channels page before then, or its scheduled posts will fail.",
                 channel.display_name, channel.network
             );
-            notify_channel_managers(&mut tx, channel.org_id, channel.id, "token_expiring", &text).await?;
+            notify_channel_managers(&mut tx, channel.org_id, channel.id, "token_expiring", &text)
+                .await?;
             tx.commit().await?;
             warned += 1;
         }
@@ -451,7 +588,11 @@ impl Store {
 
     /// Remembers where reading the channel's replies and mentions got to (the network's own cursor).
     pub async fn set_sync_cursor(&self, channel_id: i64, cursor: Option<&str>) -> Result<()> {
-        let done = sqlx::query("UPDATE channels SET sync_cursor = $2 WHERE id = $1").bind(channel_id).bind(cursor).execute(&self.pool).await?;
+        let done = sqlx::query("UPDATE channels SET sync_cursor = $2 WHERE id = $1")
+            .bind(channel_id)
+            .bind(cursor)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("channel"));
         }
@@ -494,7 +635,14 @@ impl Store {
             .map_err(crate::foreign_key("organization or uploader"))?;
         let created = media_row(&row)?;
         let detail = json!({ "mime": created.mime, "bytes": created.size, "sha256": created.sha256, "has_alt": !created.alt_text.is_empty() });
-        append_audit(&mut tx, actor, AuditAction::MediaUploaded, &format!("media:{}", created.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::MediaUploaded,
+            &format!("media:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -502,12 +650,20 @@ impl Store {
     /// One stored image's description.
     pub async fn media(&self, org_id: i64, media_id: i64) -> Result<Option<Media>> {
         let sql = format!("SELECT {MEDIA_COLS} FROM media WHERE id = $1 AND org_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(media_id).bind(org_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(media_id)
+            .bind(org_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(media_row).transpose()
     }
 
     /// One stored image's type and bytes.
-    pub async fn media_bytes(&self, org_id: i64, media_id: i64) -> Result<Option<(String, Vec<u8>)>> {
+    pub async fn media_bytes(
+        &self,
+        org_id: i64,
+        media_id: i64,
+    ) -> Result<Option<(String, Vec<u8>)>> {
         let row = sqlx::query("SELECT mime, bytes FROM media WHERE id = $1 AND org_id = $2")
             .bind(media_id)
             .bind(org_id)
@@ -517,7 +673,13 @@ impl Store {
     }
 
     /// Replaces an image's alt text.
-    pub async fn set_media_alt(&self, org_id: i64, media_id: i64, alt: &str, actor: &Actor) -> Result<Media> {
+    pub async fn set_media_alt(
+        &self,
+        org_id: i64,
+        media_id: i64,
+        alt: &str,
+        actor: &Actor,
+    ) -> Result<Media> {
         check_alt(alt)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let done = sqlx::query("UPDATE media SET alt_text = $3 WHERE id = $1 AND org_id = $2")
@@ -531,9 +693,19 @@ impl Store {
         }
         // The text itself may describe a patient: the log keeps only its length.
         let detail = json!({ "alt_chars": alt.chars().count() });
-        append_audit(&mut tx, actor, AuditAction::MediaAltChanged, &format!("media:{media_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::MediaAltChanged,
+            &format!("media:{media_id}"),
+            detail,
+        )
+        .await?;
         let sql = format!("SELECT {MEDIA_COLS} FROM media WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(media_id).fetch_one(&mut *tx).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(media_id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         media_row(&row)
     }
@@ -582,7 +754,14 @@ impl Store {
         for row in &users {
             let id: i64 = row.try_get(0)?;
             let purpose = crate::totp_purpose(id);
-            let plain = reopen(&old_key, path, &purpose, &row.try_get::<Vec<u8>, _>(1)?, row.try_get(2)?, &format!("TOTP secret of user {id}"))?;
+            let plain = reopen(
+                &old_key,
+                path,
+                &purpose,
+                &row.try_get::<Vec<u8>, _>(1)?,
+                row.try_get(2)?,
+                &format!("TOTP secret of user {id}"),
+            )?;
             sqlx::query("UPDATE users SET totp_secret = $2, totp_key_id = $3 WHERE id = $1")
                 .bind(id)
                 .bind(new_key.seal(&purpose, &plain)?)
@@ -596,7 +775,14 @@ impl Store {
         for row in &channels {
             let id: i64 = row.try_get(0)?;
             let purpose = credentials_purpose(id);
-            let plain = reopen(&old_key, path, &purpose, &row.try_get::<Vec<u8>, _>(1)?, row.try_get(2)?, &format!("credentials of channel {id}"))?;
+            let plain = reopen(
+                &old_key,
+                path,
+                &purpose,
+                &row.try_get::<Vec<u8>, _>(1)?,
+                row.try_get(2)?,
+                &format!("credentials of channel {id}"),
+            )?;
             sqlx::query("UPDATE channels SET credentials = $2, key_id = $3 WHERE id = $1")
                 .bind(id)
                 .bind(new_key.seal(&purpose, &plain)?)
@@ -670,43 +856,79 @@ impl Store {
 
     /// One sealed value and its purpose, to find out which key the stored values need.
     async fn sealed_sample(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let user = sqlx::query("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        let user = sqlx::query(
+            "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         if let Some(row) = user {
-            return Ok(Some((crate::totp_purpose(row.try_get(0)?), row.try_get(1)?)));
+            return Ok(Some((
+                crate::totp_purpose(row.try_get(0)?),
+                row.try_get(1)?,
+            )));
         }
         let channel =
             sqlx::query("SELECT id, credentials FROM channels WHERE credentials IS NOT NULL ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
-        channel.map(|row| Ok((credentials_purpose(row.try_get(0)?), row.try_get(1)?))).transpose()
+        channel
+            .map(|row| Ok((credentials_purpose(row.try_get(0)?), row.try_get(1)?)))
+            .transpose()
     }
 
     /// The key id the newest `key.rotated` event names as the new key.
     async fn last_rotation_key_id(&self) -> Result<Option<String>> {
-        let detail: Option<String> = sqlx::query("SELECT detail FROM audit_events WHERE action = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(AuditAction::KeyRotated.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+        let detail: Option<String> = sqlx::query(
+            "SELECT detail FROM audit_events WHERE action = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(AuditAction::KeyRotated.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
         Ok(detail
             .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-            .and_then(|d| d.get("new_key_id").and_then(|v| v.as_str()).map(str::to_owned)))
+            .and_then(|d| {
+                d.get("new_key_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            }))
     }
 }
 
-fn reopen(key: &seal::Key, path: &std::path::Path, purpose: &[u8], sealed: &[u8], stamped: Option<String>, what: &str) -> Result<Vec<u8>> {
-    key.try_open(purpose, sealed).ok_or_else(|| StoreError::Secret(seal::cannot_open(key, path, stamped.as_deref(), what)))
+fn reopen(
+    key: &seal::Key,
+    path: &std::path::Path,
+    purpose: &[u8],
+    sealed: &[u8],
+    stamped: Option<String>,
+    what: &str,
+) -> Result<Vec<u8>> {
+    key.try_open(purpose, sealed)
+        .ok_or_else(|| StoreError::Secret(seal::cannot_open(key, path, stamped.as_deref(), what)))
 }
 
 fn check_alt(alt: &str) -> Result<()> {
     let n = alt.chars().count();
     if n > MAX_ALT_CHARS {
-        return Err(StoreError::Invalid(format!("alt text is {n} characters; at most {MAX_ALT_CHARS} are kept")));
+        return Err(StoreError::Invalid(format!(
+            "alt text is {n} characters; at most {MAX_ALT_CHARS} are kept"
+        )));
     }
     Ok(())
 }
 
-async fn fetch_channel(conn: &mut AnyConnection, org_id: i64, channel_id: i64) -> Result<Option<Channel>> {
-    let sql = format!("SELECT {} FROM channels WHERE id = $1 AND org_id = $2", db::CHANNEL_COLS);
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(channel_id).bind(org_id).fetch_optional(&mut *conn).await?;
+async fn fetch_channel(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    channel_id: i64,
+) -> Result<Option<Channel>> {
+    let sql = format!(
+        "SELECT {} FROM channels WHERE id = $1 AND org_id = $2",
+        db::CHANNEL_COLS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(channel_id)
+        .bind(org_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(db::channel).transpose()
 }

@@ -3,11 +3,14 @@
 use std::str::FromStr;
 
 use rounds_domain::{AuditAction, AuditRecord, GENESIS_HASH, PostStatus};
-use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use crate::{Actor, ApiToken, Backend, Channel, ChannelStatus, InboxItem, Invitation, Org, Post, Result, Session, StoreError, User};
+use crate::{
+    Actor, ApiToken, Backend, Channel, ChannelStatus, InboxItem, Invitation, Org, Post, Result,
+    Session, StoreError, User,
+};
 
 /// Opens a pool on `url` and applies pending migrations.
 pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
@@ -19,36 +22,62 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Backend)> {
 /// Opens a pool on `url` as it is.
 pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> {
     sqlx::any::install_default_drivers();
-    let (backend, connect_url) = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    let (backend, connect_url) = if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let file = sqlite_file(path)?;
         if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Open(format!("cannot create the data folder {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Open(format!(
+                    "cannot create the data folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
         }
         // Absolute, so that no part of a relative path is taken for a URL host; escaped because the
         // driver percent-decodes the path and ends it at `?` or `#`.
-        let absolute = std::path::absolute(&file).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", file.display())))?;
-        let escaped = absolute.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+        let absolute = std::path::absolute(&file)
+            .map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", file.display())))?;
+        let escaped = absolute
+            .display()
+            .to_string()
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
         (Backend::Sqlite, format!("sqlite://{escaped}?mode=rwc"))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (Backend::Postgres, url.to_owned())
     } else {
-        return Err(StoreError::Open("the database URL must start with sqlite:// or postgres://".into()));
+        return Err(StoreError::Open(
+            "the database URL must start with sqlite:// or postgres://".into(),
+        ));
     };
     let options = match backend {
         // One writer at a time anyway; a few readers beside it under WAL.
-        Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
-            Box::pin(async move {
-                // Per connection: foreign keys and the busy wait are not stored in the file.
-                sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                sqlx::query("PRAGMA busy_timeout = 15000").execute(&mut *conn).await?;
-                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                Ok(())
-            })
-        }),
+        Backend::Sqlite => AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Per connection: foreign keys and the busy wait are not stored in the file.
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 15000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
         Backend::Postgres => AnyPoolOptions::new().max_connections(16),
     };
-    let pool = options.connect(&connect_url).await.map_err(|e| StoreError::Open(e.to_string()))?;
+    let pool = options
+        .connect(&connect_url)
+        .await
+        .map_err(|e| StoreError::Open(e.to_string()))?;
     tracing::debug!(?backend, "database connected");
     Ok((pool, backend))
 }
@@ -57,7 +86,9 @@ pub(crate) async fn connect_unmigrated(url: &str) -> Result<(AnyPool, Backend)> 
 pub(crate) fn sqlite_file(rest: &str) -> Result<std::path::PathBuf> {
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Err(StoreError::Open("a SQLite URL must name a file, e.g. sqlite://rounds-data/rounds.db".into()));
+        return Err(StoreError::Open(
+            "a SQLite URL must name a file, e.g. sqlite://rounds-data/rounds.db".into(),
+        ));
     }
     Ok(std::path::PathBuf::from(path))
 }
@@ -73,12 +104,17 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
 
 /// Begins a transaction that may append to the audit log, holding the append lock from the start so
 /// that two writers never read the same chain head (and checks inside it see every earlier commit).
-pub(crate) async fn write_tx(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+pub(crate) async fn write_tx(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<Transaction<'static, Any>> {
     match backend {
         Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Backend::Postgres => {
             let mut tx = pool.begin().await?;
-            sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("LOCK TABLE audit_events IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
             Ok(tx)
         }
     }
@@ -87,7 +123,10 @@ pub(crate) async fn write_tx(pool: &AnyPool, backend: Backend) -> Result<Transac
 /// Begins a transaction that writes without appending to the audit log. On SQLite it takes the write
 /// lock at once: a deferred transaction that reads and then writes fails with `SQLITE_BUSY` (no wait)
 /// when another writer committed in between.
-pub(crate) async fn plain_write_tx(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+pub(crate) async fn plain_write_tx(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<Transaction<'static, Any>> {
     match backend {
         Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Backend::Postgres => Ok(pool.begin().await?),
@@ -102,9 +141,14 @@ pub(crate) async fn append_audit(
     target: &str,
     detail: serde_json::Value,
 ) -> Result<AuditRecord> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
     let (seq, prev_hash) = match head {
-        Some(row) => (row.try_get::<i64, _>(0)? + 1, hash32(row.try_get::<Vec<u8>, _>(1)?)?),
+        Some(row) => (
+            row.try_get::<i64, _>(0)? + 1,
+            hash32(row.try_get::<Vec<u8>, _>(1)?)?,
+        ),
         None => (1, GENESIS_HASH),
     };
     let record = AuditRecord {
@@ -142,7 +186,12 @@ pub(crate) async fn append_audit(
 }
 
 fn hash32(bytes: Vec<u8>) -> Result<[u8; 32]> {
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| decode_error(format!("a stored audit hash has {} bytes, not 32", bytes.len())))
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        decode_error(format!(
+            "a stored audit hash has {} bytes, not 32",
+            bytes.len()
+        ))
+    })
 }
 
 /// Now, Unix milliseconds.
@@ -223,7 +272,8 @@ pub(crate) fn org(row: &AnyRow) -> Result<Org> {
 }
 
 /// Columns of [`invitation`].
-pub(crate) const INVITATION_COLS: &str = "id, org_id, email, role, invited_by, created_at, expires_at";
+pub(crate) const INVITATION_COLS: &str =
+    "id, org_id, email, role, invited_by, created_at, expires_at";
 
 /// An invitation from [`INVITATION_COLS`].
 pub(crate) fn invitation(row: &AnyRow) -> Result<Invitation> {
@@ -240,7 +290,8 @@ pub(crate) fn invitation(row: &AnyRow) -> Result<Invitation> {
 }
 
 /// Columns of [`api_token_at`], for an `api_tokens t` alias.
-pub(crate) const TOKEN_COLS: &str = "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at";
+pub(crate) const TOKEN_COLS: &str =
+    "t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at";
 
 /// An API token from [`TOKEN_COLS`] starting at column 0.
 pub(crate) fn api_token(row: &AnyRow) -> Result<ApiToken> {
@@ -256,13 +307,17 @@ pub(crate) fn api_token(row: &AnyRow) -> Result<ApiToken> {
 }
 
 /// Columns of [`audit_record`].
-pub(crate) const AUDIT_COLS: &str = "seq, at_ms, org_id, actor_id, actor, action, target, detail, ip, prev_hash, hash";
+pub(crate) const AUDIT_COLS: &str =
+    "seq, at_ms, org_id, actor_id, actor, action, target, detail, ip, prev_hash, hash";
 
 /// An audit event from [`AUDIT_COLS`]; `None` when a stored hash is not 32 bytes (tampering).
 pub(crate) fn audit_record(row: &AnyRow) -> Result<Option<AuditRecord>> {
     let prev: Vec<u8> = row.try_get(9)?;
     let hash: Vec<u8> = row.try_get(10)?;
-    let (Ok(prev_hash), Ok(hash)) = (<[u8; 32]>::try_from(prev.as_slice()), <[u8; 32]>::try_from(hash.as_slice())) else {
+    let (Ok(prev_hash), Ok(hash)) = (
+        <[u8; 32]>::try_from(prev.as_slice()),
+        <[u8; 32]>::try_from(hash.as_slice()),
+    ) else {
         return Ok(None);
     };
     Ok(Some(AuditRecord {
@@ -293,7 +348,8 @@ pub(crate) fn channel(row: &AnyRow) -> Result<Channel> {
         network: row.try_get(2)?,
         handle: row.try_get(3)?,
         display_name: row.try_get(4)?,
-        status: ChannelStatus::parse(&status).ok_or_else(|| decode_error(format!("unknown channel status {status:?}")))?,
+        status: ChannelStatus::parse(&status)
+            .ok_or_else(|| decode_error(format!("unknown channel status {status:?}")))?,
         created_at: row.try_get(6)?,
         token_expires_at: row.try_get(7)?,
         last_success_at: row.try_get(8)?,
@@ -305,8 +361,7 @@ pub(crate) fn channel(row: &AnyRow) -> Result<Channel> {
 }
 
 /// Columns of [`post`].
-pub(crate) const POST_COLS: &str =
-    "id, org_id, author_id, body, channel_ids, status, scheduled_at, paid, created_at, updated_at, version, content_type, media_ids, status_note";
+pub(crate) const POST_COLS: &str = "id, org_id, author_id, body, channel_ids, status, scheduled_at, paid, created_at, updated_at, version, content_type, media_ids, status_note";
 
 /// A post from [`POST_COLS`].
 pub(crate) fn post(row: &AnyRow) -> Result<Post> {
@@ -318,7 +373,8 @@ pub(crate) fn post(row: &AnyRow) -> Result<Post> {
         author_id: row.try_get(2)?,
         body: row.try_get(3)?,
         channel_ids: json_ids(&channel_ids, "post channel list")?,
-        status: PostStatus::parse(&status).ok_or_else(|| decode_error(format!("unknown post status {status:?}")))?,
+        status: PostStatus::parse(&status)
+            .ok_or_else(|| decode_error(format!("unknown post status {status:?}")))?,
         scheduled_at: row.try_get(6)?,
         paid: flag(row, 7)?,
         created_at: row.try_get(8)?,

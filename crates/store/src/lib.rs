@@ -14,9 +14,11 @@ mod seal;
 pub mod testing;
 mod types;
 
+pub use channels::{
+    ChannelHealth, ChannelStatus, MAX_ALT_CHARS, MAX_MEDIA_BYTES, Media, NewMedia, RotateSummary,
+};
 pub use publishing::*;
 pub use rounds_domain::PostStatus;
-pub use channels::{ChannelHealth, ChannelStatus, MAX_ALT_CHARS, MAX_MEDIA_BYTES, Media, NewMedia, RotateSummary};
 pub use types::*;
 
 use std::sync::Arc;
@@ -97,7 +99,12 @@ impl Store {
     pub async fn open(url: &str, key_file: &std::path::Path) -> Result<Store> {
         let key = seal::SecretKey::load_or_create(key_file)?;
         let (pool, backend) = db::connect(url).await?;
-        let store = Store { pool, backend, key, url: url.into() };
+        let store = Store {
+            pool,
+            backend,
+            key,
+            url: url.into(),
+        };
         store.finish_interrupted_rotation().await?;
         Ok(store)
     }
@@ -122,23 +129,47 @@ impl Store {
 
     /// Whether the first-run set-up has been done (an organization exists).
     pub async fn is_set_up(&self) -> Result<bool> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM orgs").fetch_one(&self.pool).await?.try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM orgs")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
         Ok(n > 0)
     }
 
     /// Creates the organization and its first admin in one transaction; `Conflict` if any organization
     /// already exists, so the set-up page can never run twice.
-    pub async fn complete_setup(&self, org: &NewOrg, admin: &NewUser, ip: Option<&str>) -> Result<(Org, User)> {
+    pub async fn complete_setup(
+        &self,
+        org: &NewOrg,
+        admin: &NewUser,
+        ip: Option<&str>,
+    ) -> Result<(Org, User)> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM orgs").fetch_one(&mut *tx).await?.try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM orgs")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         if n > 0 {
             return Err(StoreError::Conflict("Rounds is already set up"));
         }
         let created = insert_org(&mut tx, org).await?;
         let user = insert_user(&mut tx, created.id, admin).await?;
-        let actor = Actor { org_id: Some(created.id), user_id: Some(user.id), label: user.email.clone(), ip: ip.map(str::to_owned) };
-        let detail = json!({ "org": created.name, "kind": created.kind.as_str(), "admin": user.email });
-        append_audit(&mut tx, &actor, AuditAction::SetupCompleted, &format!("org:{}", created.id), detail).await?;
+        let actor = Actor {
+            org_id: Some(created.id),
+            user_id: Some(user.id),
+            label: user.email.clone(),
+            ip: ip.map(str::to_owned),
+        };
+        let detail =
+            json!({ "org": created.name, "kind": created.kind.as_str(), "admin": user.email });
+        append_audit(
+            &mut tx,
+            &actor,
+            AuditAction::SetupCompleted,
+            &format!("org:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok((created, user))
     }
@@ -148,7 +179,14 @@ impl Store {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let created = insert_org(&mut tx, org).await?;
         let detail = json!({ "name": created.name, "kind": created.kind.as_str(), "is_demo": created.is_demo });
-        append_audit(&mut tx, actor, AuditAction::OrgCreated, &format!("org:{}", created.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::OrgCreated,
+            &format!("org:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -156,21 +194,38 @@ impl Store {
     /// One organization.
     pub async fn org(&self, org_id: i64) -> Result<Org> {
         let sql = format!("SELECT {} FROM orgs WHERE id = $1", db::ORG_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .fetch_optional(&self.pool)
+            .await?;
         db::org(&row.ok_or(StoreError::NotFound("organization"))?)
     }
 
     /// Every organization (one, unless the demo sits beside a real one).
     pub async fn orgs(&self) -> Result<Vec<Org>> {
         let sql = format!("SELECT {} FROM orgs ORDER BY id", db::ORG_COLS);
-        sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?.iter().map(db::org).collect()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(db::org)
+            .collect()
     }
 
     /// Renames the organization or changes its kind.
-    pub async fn update_org(&self, org_id: i64, name: &str, kind: rounds_domain::OrgKind, actor: &Actor) -> Result<Org> {
+    pub async fn update_org(
+        &self,
+        org_id: i64,
+        name: &str,
+        kind: rounds_domain::OrgKind,
+        actor: &Actor,
+    ) -> Result<Org> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let sql = format!("SELECT {} FROM orgs WHERE id = $1", db::ORG_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let old = db::org(&row.ok_or(StoreError::NotFound("organization"))?)?;
         sqlx::query("UPDATE orgs SET name = $2, kind = $3 WHERE id = $1")
             .bind(org_id)
@@ -182,27 +237,53 @@ impl Store {
             "name": { "old": old.name, "new": name },
             "kind": { "old": old.kind.as_str(), "new": kind.as_str() },
         });
-        append_audit(&mut tx, actor, AuditAction::SettingChanged, &format!("org:{org_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::SettingChanged,
+            &format!("org:{org_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Org { name: name.to_owned(), kind, ..old })
+        Ok(Org {
+            name: name.to_owned(),
+            kind,
+            ..old
+        })
     }
 
     /// The organization's settings as key → value (e.g. `mfa_required_for_all`, `session_idle_minutes`).
-    pub async fn settings(&self, org_id: i64) -> Result<std::collections::BTreeMap<String, String>> {
-        let rows = sqlx::query("SELECT key, value FROM settings WHERE org_id = $1").bind(org_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    pub async fn settings(
+        &self,
+        org_id: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT key, value FROM settings WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// Sets one setting; the audit event records the old and the new value.
-    pub async fn set_setting(&self, org_id: i64, key: &str, value: &str, actor: &Actor) -> Result<()> {
+    pub async fn set_setting(
+        &self,
+        org_id: i64,
+        key: &str,
+        value: &str,
+        actor: &Actor,
+    ) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old: Option<String> = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2")
-            .bind(org_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+        let old: Option<String> =
+            sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2")
+                .bind(org_id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
         sqlx::query(
             "INSERT INTO settings (org_id, key, value) VALUES ($1, $2, $3) \
              ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value",
@@ -214,7 +295,14 @@ impl Store {
         .await
         .map_err(foreign_key("organization"))?;
         let detail = json!({ "key": key, "old": old, "new": value });
-        append_audit(&mut tx, actor, AuditAction::SettingChanged, &format!("org:{org_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::SettingChanged,
+            &format!("org:{org_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -226,7 +314,14 @@ impl Store {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let created = insert_user(&mut tx, org_id, user).await?;
         let detail = json!({ "email": created.email, "role": created.role.as_str() });
-        append_audit(&mut tx, actor, AuditAction::UserCreated, &format!("user:{}", created.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::UserCreated,
+            &format!("user:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -240,24 +335,46 @@ impl Store {
     /// A user by sign-in email (any organization).
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>> {
         let sql = format!("SELECT {} FROM users u WHERE u.email = $1", db::USER_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.as_str()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| db::user_at(&r, 0)).transpose()
     }
 
     /// The users of an organization, by email.
     pub async fn users(&self, org_id: i64) -> Result<Vec<User>> {
-        let sql = format!("SELECT {} FROM users u WHERE u.org_id = $1 ORDER BY u.email", db::USER_COLS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM users u WHERE u.org_id = $1 ORDER BY u.email",
+            db::USER_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| db::user_at(r, 0)).collect()
     }
 
     /// Changes a user's role.
     pub async fn set_role(&self, user_id: i64, role: Role, actor: &Actor) -> Result<User> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_user(&mut tx, user_id).await?.ok_or(StoreError::NotFound("user"))?;
-        sqlx::query("UPDATE users SET role = $2 WHERE id = $1").bind(user_id).bind(role.as_str()).execute(&mut *tx).await?;
+        let old = fetch_user(&mut tx, user_id)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
         let detail = json!({ "email": old.email, "old": old.role.as_str(), "new": role.as_str() });
-        append_audit(&mut tx, actor, AuditAction::RoleChanged, &format!("user:{user_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::RoleChanged,
+            &format!("user:{user_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(User { role, ..old })
     }
@@ -265,10 +382,19 @@ impl Store {
     /// Disables (and signs out everywhere) or re-enables a user.
     pub async fn set_disabled(&self, user_id: i64, disabled: bool, actor: &Actor) -> Result<User> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let old = fetch_user(&mut tx, user_id).await?.ok_or(StoreError::NotFound("user"))?;
-        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1").bind(user_id).bind(i64::from(disabled)).execute(&mut *tx).await?;
+        let old = fetch_user(&mut tx, user_id)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(i64::from(disabled))
+            .execute(&mut *tx)
+            .await?;
         let (action, ended) = if disabled {
-            (AuditAction::UserDisabled, delete_sessions(&mut tx, user_id, None).await?)
+            (
+                AuditAction::UserDisabled,
+                delete_sessions(&mut tx, user_id, None).await?,
+            )
         } else {
             (AuditAction::UserEnabled, 0)
         };
@@ -279,7 +405,13 @@ impl Store {
     }
 
     /// Replaces a user's password hash (PHC string) and signs them out of every other session.
-    pub async fn set_password(&self, user_id: i64, password_hash: &str, keep_session: Option<&str>, actor: &Actor) -> Result<()> {
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
@@ -290,7 +422,14 @@ impl Store {
             return Err(StoreError::NotFound("user"));
         }
         let ended = delete_sessions(&mut tx, user_id, keep_session).await?;
-        append_audit(&mut tx, actor, AuditAction::PasswordChanged, &format!("user:{user_id}"), json!({ "sessions_ended": ended })).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PasswordChanged,
+            &format!("user:{user_id}"),
+            json!({ "sessions_ended": ended }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -299,7 +438,13 @@ impl Store {
 
     /// Stores a freshly enrolled TOTP secret (sealed with the key) and the hashes of the recovery
     /// codes, replacing any earlier ones.
-    pub async fn enable_totp(&self, user_id: i64, secret: &[u8], recovery_code_hashes: &[String], actor: &Actor) -> Result<()> {
+    pub async fn enable_totp(
+        &self,
+        user_id: i64,
+        secret: &[u8],
+        recovery_code_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<()> {
         let (sealed, key_id) = self.key.seal_stamped(&totp_purpose(user_id), secret)?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
         // A new secret starts a new step history: the old one's last step says nothing about it.
@@ -312,7 +457,10 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         for hash in recovery_code_hashes {
             sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2) ON CONFLICT (user_id, code_hash) DO NOTHING")
                 .bind(user_id)
@@ -321,17 +469,37 @@ impl Store {
                 .await?;
         }
         let detail = json!({ "recovery_codes": recovery_code_hashes.len() });
-        append_audit(&mut tx, actor, AuditAction::MfaEnrolled, &format!("user:{user_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::MfaEnrolled,
+            &format!("user:{user_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The user's TOTP secret, unsealed; `None` when MFA is not enrolled.
     pub async fn totp_secret(&self, user_id: i64) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT totp_secret, totp_key_id FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT totp_secret, totp_key_id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
         let row = row.ok_or(StoreError::NotFound("user"))?;
-        let (sealed, stamped): (Option<Vec<u8>>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
-        sealed.map(|s| self.key.open_stamped(&totp_purpose(user_id), &s, stamped.as_deref(), "TOTP secret")).transpose()
+        let (sealed, stamped): (Option<Vec<u8>>, Option<String>) =
+            (row.try_get(0)?, row.try_get(1)?);
+        sealed
+            .map(|s| {
+                self.key.open_stamped(
+                    &totp_purpose(user_id),
+                    &s,
+                    stamped.as_deref(),
+                    "TOTP secret",
+                )
+            })
+            .transpose()
     }
 
     /// Claims a TOTP time step for the user: `true` only if it is later than every step used before,
@@ -346,7 +514,12 @@ impl Store {
     }
 
     /// Marks the recovery code with this hash used; `true` if it existed and was unused.
-    pub async fn use_recovery_code(&self, user_id: i64, code_hash: &str, actor: &Actor) -> Result<bool> {
+    pub async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        code_hash: &str,
+        actor: &Actor,
+    ) -> Result<bool> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let done = sqlx::query("UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
             .bind(user_id)
@@ -357,38 +530,60 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        let left: i64 = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        append_audit(&mut tx, actor, AuditAction::RecoveryCodeUsed, &format!("user:{user_id}"), json!({ "codes_left": left })).await?;
+        let left: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::RecoveryCodeUsed,
+            &format!("user:{user_id}"),
+            json!({ "codes_left": left }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// How many unused recovery codes the user has left.
     pub async fn recovery_codes_left(&self, user_id: i64) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-            .bind(user_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get(0)?)
     }
 
     /// Removes the user's second factor and recovery codes and signs them out everywhere.
     pub async fn reset_mfa(&self, user_id: i64, actor: &Actor) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let done = sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = NULL WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = NULL WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         let ended = delete_sessions(&mut tx, user_id, None).await?;
-        append_audit(&mut tx, actor, AuditAction::MfaReset, &format!("user:{user_id}"), json!({ "sessions_ended": ended })).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::MfaReset,
+            &format!("user:{user_id}"),
+            json!({ "sessions_ended": ended }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -397,7 +592,11 @@ impl Store {
 
     /// Records a failed sign-in for `key` (the lower-cased email, whether or not such a user exists).
     pub async fn record_login_failure(&self, key: &str, at_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (key, at_ms) VALUES ($1, $2)").bind(key).bind(at_ms).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO login_failures (key, at_ms) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at_ms)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -413,7 +612,10 @@ impl Store {
 
     /// Forgets the failures for `key` after a successful sign-in.
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -440,32 +642,49 @@ impl Store {
             other => other,
         })?;
         // A session is only ever created by a successful sign-in, so this is the last sign-in time.
-        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1").bind(session.user_id).bind(session.now_ms).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(session.user_id)
+            .bind(session.now_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The session with this id hash and its user, if it exists.
     pub async fn session(&self, id_hash: &str) -> Result<Option<(Session, User)>> {
-        let sql = format!("SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1", db::SESSION_COLS, db::USER_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id_hash).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((db::session(&r)?, db::user_at(&r, 8)?))).transpose()
+        let sql = format!(
+            "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+            db::SESSION_COLS,
+            db::USER_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((db::session(&r)?, db::user_at(&r, 8)?)))
+            .transpose()
     }
 
     /// Records activity on a session (for the idle timeout).
     pub async fn touch_session(&self, id_hash: &str, now_ms: i64) -> Result<()> {
         // Never move backwards: concurrent requests may finish out of order.
-        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2")
-            .bind(id_hash)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2",
+        )
+        .bind(id_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Marks a session as having passed the second factor.
     pub async fn mark_session_mfa(&self, id_hash: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE sessions SET mfa_passed = 1 WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+        let done = sqlx::query("UPDATE sessions SET mfa_passed = 1 WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("session"));
         }
@@ -474,31 +693,56 @@ impl Store {
 
     /// Ends one session.
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Ends every session of a user, except `keep` (the one making the request) when given.
-    pub async fn revoke_sessions(&self, user_id: i64, keep: Option<&str>, actor: &Actor) -> Result<u64> {
+    pub async fn revoke_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+        actor: &Actor,
+    ) -> Result<u64> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let ended = delete_sessions(&mut tx, user_id, keep).await?;
         let detail = json!({ "sessions_ended": ended, "kept_current": keep.is_some() });
-        append_audit(&mut tx, actor, AuditAction::SessionsRevoked, &format!("user:{user_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::SessionsRevoked,
+            &format!("user:{user_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(ended)
     }
 
     /// The user's open sessions, newest first.
     pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<Session>> {
-        let sql = format!("SELECT {} FROM sessions s WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id_hash", db::SESSION_COLS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM sessions s WHERE s.user_id = $1 ORDER BY s.created_at DESC, s.id_hash",
+            db::SESSION_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(db::session).collect()
     }
 
     // ---- invitations ----
 
     /// Stores an invitation (token stored hashed); `Conflict` if the email already has an account.
-    pub async fn create_invitation(&self, inv: &NewInvitation, actor: &Actor) -> Result<Invitation> {
+    pub async fn create_invitation(
+        &self,
+        inv: &NewInvitation,
+        actor: &Actor,
+    ) -> Result<Invitation> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let taken: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE email = $1")
             .bind(inv.email.as_str())
@@ -506,7 +750,9 @@ impl Store {
             .await?
             .try_get(0)?;
         if taken > 0 {
-            return Err(StoreError::Conflict("a user with this email already exists"));
+            return Err(StoreError::Conflict(
+                "a user with this email already exists",
+            ));
         }
         let sql = format!(
             "INSERT INTO invitations (org_id, email, role, token_hash, invited_by, created_at, expires_at) \
@@ -523,24 +769,41 @@ impl Store {
             .bind(inv.expires_at)
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| match unique("this invitation link is already in use")(e) {
-                StoreError::Db(e) => foreign_key("organization")(e),
-                other => other,
-            })?;
+            .map_err(
+                |e| match unique("this invitation link is already in use")(e) {
+                    StoreError::Db(e) => foreign_key("organization")(e),
+                    other => other,
+                },
+            )?;
         let created = db::invitation(&row)?;
         let detail = json!({ "email": created.email, "role": created.role.as_str(), "expires_at": created.expires_at });
-        append_audit(&mut tx, actor, AuditAction::UserInvited, &format!("invitation:{}", created.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::UserInvited,
+            &format!("invitation:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
 
     /// An unexpired, unaccepted invitation by token hash.
-    pub async fn invitation_by_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<Invitation>> {
+    pub async fn invitation_by_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<Invitation>> {
         let sql = format!(
             "SELECT {} FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2",
             db::INVITATION_COLS
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).bind(now_ms).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| db::invitation(&r)).transpose()
     }
 
@@ -550,22 +813,36 @@ impl Store {
             "SELECT {} FROM invitations WHERE org_id = $1 AND accepted_at IS NULL AND expires_at > $2 ORDER BY id DESC",
             db::INVITATION_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(now_ms()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(db::invitation).collect()
     }
 
     /// Creates the invited user and marks the invitation accepted, in one transaction; `Conflict` if it
     /// was accepted meanwhile.
-    pub async fn accept_invitation(&self, invitation_id: i64, display_name: &str, password_hash: &str, ip: Option<&str>) -> Result<User> {
+    pub async fn accept_invitation(
+        &self,
+        invitation_id: i64,
+        display_name: &str,
+        password_hash: &str,
+        ip: Option<&str>,
+    ) -> Result<User> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let row = sqlx::query("SELECT org_id, email, role, accepted_at, expires_at FROM invitations WHERE id = $1")
-            .bind(invitation_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("invitation"))?;
+        let row = sqlx::query(
+            "SELECT org_id, email, role, accepted_at, expires_at FROM invitations WHERE id = $1",
+        )
+        .bind(invitation_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("invitation"))?;
         let accepted_at: Option<i64> = row.try_get(3)?;
         if accepted_at.is_some() {
-            return Err(StoreError::Conflict("this invitation has already been accepted"));
+            return Err(StoreError::Conflict(
+                "this invitation has already been accepted",
+            ));
         }
         let now = now_ms();
         if row.try_get::<i64, _>(4)? <= now {
@@ -576,14 +853,28 @@ impl Store {
         let new_user = NewUser {
             email: Email::parse(&email).map_err(|e| db::decode_error(e.to_string()))?,
             display_name: display_name.to_owned(),
-            role: role.parse().map_err(|e: rounds_domain::access::UnknownRole| db::decode_error(e.to_string()))?,
+            role: role
+                .parse()
+                .map_err(|e: rounds_domain::access::UnknownRole| db::decode_error(e.to_string()))?,
             password_hash: password_hash.to_owned(),
         };
         let user = insert_user(&mut tx, row.try_get(0)?, &new_user).await?;
-        sqlx::query("UPDATE invitations SET accepted_at = $2 WHERE id = $1").bind(invitation_id).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE invitations SET accepted_at = $2 WHERE id = $1")
+            .bind(invitation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let actor = Actor::user(&user, ip.map(str::to_owned));
-        let detail = json!({ "invitation": invitation_id, "email": user.email, "role": user.role.as_str() });
-        append_audit(&mut tx, &actor, AuditAction::InvitationAccepted, &format!("user:{}", user.id), detail).await?;
+        let detail =
+            json!({ "invitation": invitation_id, "email": user.email, "role": user.role.as_str() });
+        append_audit(
+            &mut tx,
+            &actor,
+            AuditAction::InvitationAccepted,
+            &format!("user:{}", user.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -591,7 +882,14 @@ impl Store {
     // ---- personal API tokens ----
 
     /// Stores a new API token (hash only; the prefix is kept to tell tokens apart).
-    pub async fn create_api_token(&self, user_id: i64, name: &str, token_hash: &str, prefix: &str, actor: &Actor) -> Result<ApiToken> {
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        actor: &Actor,
+    ) -> Result<ApiToken> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let row = sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(user_id)
@@ -605,57 +903,98 @@ impl Store {
                 StoreError::Db(e) => foreign_key("user")(e),
                 other => other,
             })?;
-        let sql = format!("SELECT {} FROM api_tokens t WHERE t.id = $1", db::TOKEN_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(row.try_get::<i64, _>(0)?).fetch_one(&mut *tx).await?;
-        let token = db::api_token(&row)?;
-        append_audit(&mut tx, actor, AuditAction::ApiTokenCreated, &format!("api_token:{}", token.id), json!({ "user": user_id, "name": name }))
+        let sql = format!(
+            "SELECT {} FROM api_tokens t WHERE t.id = $1",
+            db::TOKEN_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(row.try_get::<i64, _>(0)?)
+            .fetch_one(&mut *tx)
             .await?;
+        let token = db::api_token(&row)?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ApiTokenCreated,
+            &format!("api_token:{}", token.id),
+            json!({ "user": user_id, "name": name }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
 
     /// The user's tokens, newest first, revoked ones included.
     pub async fn api_tokens(&self, user_id: i64) -> Result<Vec<ApiToken>> {
-        let sql = format!("SELECT {} FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.id DESC", db::TOKEN_COLS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.id DESC",
+            db::TOKEN_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(db::api_token).collect()
     }
 
     /// Revokes one of the user's tokens.
     pub async fn revoke_api_token(&self, user_id: i64, token_id: i64, actor: &Actor) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let row = sqlx::query("SELECT name, revoked_at FROM api_tokens WHERE id = $1 AND user_id = $2")
-            .bind(token_id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("API token"))?;
+        let row =
+            sqlx::query("SELECT name, revoked_at FROM api_tokens WHERE id = $1 AND user_id = $2")
+                .bind(token_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("API token"))?;
         if row.try_get::<Option<i64>, _>(1)?.is_some() {
             // Already revoked: nothing changes, so nothing to record.
             return Ok(());
         }
         let name: String = row.try_get(0)?;
-        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1").bind(token_id).bind(now_ms()).execute(&mut *tx).await?;
-        append_audit(&mut tx, actor, AuditAction::ApiTokenRevoked, &format!("api_token:{token_id}"), json!({ "user": user_id, "name": name }))
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1")
+            .bind(token_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
             .await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ApiTokenRevoked,
+            &format!("api_token:{token_id}"),
+            json!({ "user": user_id, "name": name }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The unrevoked token with this hash and its (enabled) user; records `last_used_at`.
-    pub async fn authenticate_api_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<(ApiToken, User)>> {
+    pub async fn authenticate_api_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(ApiToken, User)>> {
         let sql = format!(
             "SELECT {}, {} FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
             db::TOKEN_COLS,
             db::USER_COLS
         );
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let mut token = db::api_token(&row)?;
         let user = db::user_at(&row, 7)?;
-        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1").bind(token.id).bind(now_ms).execute(&self.pool).await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(token.id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
         token.last_used_at = Some(now_ms);
         Ok(Some((token, user)))
     }
@@ -663,7 +1002,13 @@ impl Store {
     // ---- audit log ----
 
     /// Appends an event that goes with no other change (a failed sign-in, a sign-out, an export).
-    pub async fn audit(&self, actor: &Actor, action: AuditAction, target: &str, detail: serde_json::Value) -> Result<AuditRecord> {
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<AuditRecord> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let record = append_audit(&mut tx, actor, action, target, detail).await?;
         tx.commit().await?;
@@ -695,13 +1040,22 @@ impl Store {
             text_conditions.push(("action LIKE ", format!("{}%", like_escape(prefix))));
         }
         if let Some(actor) = &filter.actor {
-            text_conditions.push(("lower(actor) LIKE ", format!("%{}%", like_escape(&actor.to_lowercase()))));
+            text_conditions.push((
+                "lower(actor) LIKE ",
+                format!("%{}%", like_escape(&actor.to_lowercase())),
+            ));
         }
         for (condition, pattern) in text_conditions {
             texts.push(pattern);
-            sql.push_str(&format!(" AND {condition}${} ESCAPE '\\'", ints.len() + texts.len()));
+            sql.push_str(&format!(
+                " AND {condition}${} ESCAPE '\\'",
+                ints.len() + texts.len()
+            ));
         }
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", cap(filter.limit, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY seq DESC LIMIT {}",
+            cap(filter.limit, 1000)
+        ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for v in ints {
             query = query.bind(v);
@@ -711,7 +1065,10 @@ impl Store {
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| db::audit_record(r)?.ok_or_else(|| db::decode_error("an audit event has a damaged hash")))
+            .map(|r| {
+                db::audit_record(r)?
+                    .ok_or_else(|| db::decode_error("an audit event has a damaged hash"))
+            })
             .collect()
     }
 
@@ -724,7 +1081,12 @@ impl Store {
     // ---- channels, posts and inbox (filled by publishing and the inbox; the demo seeds them) ----
 
     /// Adds a social account to the organization (no credentials yet: connecting is publishing's job).
-    pub async fn create_channel(&self, org_id: i64, channel: &NewChannel, actor: &Actor) -> Result<Channel> {
+    pub async fn create_channel(
+        &self,
+        org_id: i64,
+        channel: &NewChannel,
+        actor: &Actor,
+    ) -> Result<Channel> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let created = insert_channel(&mut tx, org_id, channel, actor).await?;
         tx.commit().await?;
@@ -733,8 +1095,14 @@ impl Store {
 
     /// The organization's channels.
     pub async fn channels(&self, org_id: i64) -> Result<Vec<Channel>> {
-        let sql = format!("SELECT {} FROM channels WHERE org_id = $1 ORDER BY id", db::CHANNEL_COLS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM channels WHERE org_id = $1 ORDER BY id",
+            db::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(db::channel).collect()
     }
 
@@ -765,13 +1133,25 @@ impl Store {
         let created = db::post(&row)?;
         publishing::insert_version(&mut tx, &created, actor.user_id).await?;
         let detail = json!({ "status": created.status.as_str(), "channels": created.channel_ids, "paid": created.paid });
-        append_audit(&mut tx, actor, AuditAction::PostCreated, &format!("post:{}", created.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PostCreated,
+            &format!("post:{}", created.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
 
     /// Posts of the organization, newest first, optionally only in one status.
-    pub async fn posts(&self, org_id: i64, status: Option<PostStatus>, page: &Page) -> Result<Vec<Post>> {
+    pub async fn posts(
+        &self,
+        org_id: i64,
+        status: Option<PostStatus>,
+        page: &Page,
+    ) -> Result<Vec<Post>> {
         let sql = format!(
             "SELECT {} FROM posts WHERE org_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC LIMIT $4",
             db::POST_COLS
@@ -812,15 +1192,25 @@ impl Store {
         .bind(item.received_at)
         .execute(&mut *tx)
         .await?;
-        let sql = format!("SELECT {} FROM inbox_items WHERE channel_id = $1 AND network_id = $2", db::INBOX_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item.channel_id).bind(item.network_id.as_str()).fetch_one(&mut *tx).await?;
+        let sql = format!(
+            "SELECT {} FROM inbox_items WHERE channel_id = $1 AND network_id = $2",
+            db::INBOX_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(item.channel_id)
+            .bind(item.network_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         db::inbox_item(&row)
     }
 
     /// Inbox items of the organization, newest first.
     pub async fn inbox_items(&self, org_id: i64, page: &Page) -> Result<Vec<InboxItem>> {
-        let sql = format!("SELECT {} FROM inbox_items WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3", db::INBOX_COLS);
+        let sql = format!(
+            "SELECT {} FROM inbox_items WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            db::INBOX_COLS
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org_id)
             .bind(page.before_id.unwrap_or(i64::MAX))
@@ -837,7 +1227,8 @@ impl Store {
     pub async fn backup(&self, dest: &std::path::Path, actor: &Actor) -> Result<()> {
         ops::backup(&self.pool, self.backend, &self.url, dest).await?;
         let detail = json!({ "file": dest.display().to_string() });
-        self.audit(actor, AuditAction::BackupCreated, "backup", detail).await?;
+        self.audit(actor, AuditAction::BackupCreated, "backup", detail)
+            .await?;
         Ok(())
     }
 
@@ -851,14 +1242,23 @@ impl Store {
 /// Streams the chain in `seq` order through the verifier, a page at a time.
 pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<Result<u64, ChainBreak>> {
     const PAGE: i64 = 1000;
-    let sql = format!("SELECT {} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2", db::AUDIT_COLS);
+    let sql = format!(
+        "SELECT {} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        db::AUDIT_COLS
+    );
     let mut verifier = Verifier::default();
     let mut after = 0_i64;
     loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(after).bind(PAGE).fetch_all(pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(after)
+            .bind(PAGE)
+            .fetch_all(pool)
+            .await?;
         for row in &rows {
             let Some(record) = db::audit_record(row)? else {
-                return Ok(Err(ChainBreak::Altered { seq: row.try_get(0)? }));
+                return Ok(Err(ChainBreak::Altered {
+                    seq: row.try_get(0)?,
+                }));
             };
             if let Err(broken) = verifier.push(&record) {
                 return Ok(Err(broken));
@@ -872,7 +1272,12 @@ pub(crate) async fn verify_chain(pool: &AnyPool) -> Result<Result<u64, ChainBrea
 }
 
 /// Inserts a channel row and its audit event in `tx`.
-pub(crate) async fn insert_channel(tx: &mut sqlx::AnyConnection, org_id: i64, channel: &NewChannel, actor: &Actor) -> Result<Channel> {
+pub(crate) async fn insert_channel(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+    channel: &NewChannel,
+    actor: &Actor,
+) -> Result<Channel> {
     let sql = format!(
         "INSERT INTO channels (org_id, network, handle, display_name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
         db::CHANNEL_COLS
@@ -888,7 +1293,14 @@ pub(crate) async fn insert_channel(tx: &mut sqlx::AnyConnection, org_id: i64, ch
         .map_err(foreign_key("organization"))?;
     let created = db::channel(&row)?;
     let detail = json!({ "network": created.network, "handle": created.handle });
-    append_audit(&mut *tx, actor, AuditAction::ChannelCreated, &format!("channel:{}", created.id), detail).await?;
+    append_audit(
+        &mut *tx,
+        actor,
+        AuditAction::ChannelCreated,
+        &format!("channel:{}", created.id),
+        detail,
+    )
+    .await?;
     Ok(created)
 }
 
@@ -913,7 +1325,10 @@ fn like_escape(s: &str) -> String {
 }
 
 async fn insert_org(conn: &mut sqlx::AnyConnection, org: &NewOrg) -> Result<Org> {
-    let sql = format!("INSERT INTO orgs (name, kind, is_demo, created_at) VALUES ($1, $2, $3, $4) RETURNING {}", db::ORG_COLS);
+    let sql = format!(
+        "INSERT INTO orgs (name, kind, is_demo, created_at) VALUES ($1, $2, $3, $4) RETURNING {}",
+        db::ORG_COLS
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.name.as_str())
         .bind(org.kind.as_str())
@@ -937,20 +1352,31 @@ async fn insert_user(conn: &mut sqlx::AnyConnection, org_id: i64, user: &NewUser
     .bind(now_ms())
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| match unique("a user with this email already exists")(e) {
-        StoreError::Db(e) => foreign_key("organization")(e),
-        other => other,
-    })?;
-    fetch_user(conn, row.try_get(0)?).await?.ok_or(StoreError::NotFound("user"))
+    .map_err(
+        |e| match unique("a user with this email already exists")(e) {
+            StoreError::Db(e) => foreign_key("organization")(e),
+            other => other,
+        },
+    )?;
+    fetch_user(conn, row.try_get(0)?)
+        .await?
+        .ok_or(StoreError::NotFound("user"))
 }
 
 async fn fetch_user(conn: &mut sqlx::AnyConnection, user_id: i64) -> Result<Option<User>> {
     let sql = format!("SELECT {} FROM users u WHERE u.id = $1", db::USER_COLS);
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| db::user_at(&r, 0)).transpose()
 }
 
-async fn delete_sessions(conn: &mut sqlx::AnyConnection, user_id: i64, keep: Option<&str>) -> Result<u64> {
+async fn delete_sessions(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))

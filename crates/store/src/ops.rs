@@ -11,13 +11,23 @@ pub(crate) async fn backup(pool: &AnyPool, backend: Backend, url: &str, dest: &P
     refuse_existing(dest)?;
     match backend {
         Backend::Sqlite => {
-            let dest_text = dest
-                .to_str()
-                .ok_or_else(|| StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the backup path is not valid UTF-8")))?;
-            sqlx::query("VACUUM INTO $1").bind(dest_text).execute(pool).await?;
+            let dest_text = dest.to_str().ok_or_else(|| {
+                StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the backup path is not valid UTF-8",
+                ))
+            })?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(dest_text)
+                .execute(pool)
+                .await?;
         }
         Backend::Postgres => {
-            let args = [std::ffi::OsStr::new("--format=custom"), "--file".as_ref(), dest.as_os_str()];
+            let args = [
+                std::ffi::OsStr::new("--format=custom"),
+                "--file".as_ref(),
+                dest.as_os_str(),
+            ];
             run_tool("pg_dump", &args, url).await?;
         }
     }
@@ -32,7 +42,10 @@ pub(crate) async fn restore(backup: &Path, url: &str) -> Result<u64> {
             format!("the backup {} does not exist", backup.display()),
         )));
     }
-    match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    match url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         Some(rest) => restore_sqlite(backup, url, &db::sqlite_file(rest)?).await,
         None => restore_postgres(backup, url).await,
     }
@@ -68,15 +81,22 @@ async fn restore_sqlite(backup: &Path, url: &str, target: &Path) -> Result<u64> 
 
 async fn restore_postgres(backup: &Path, url: &str) -> Result<u64> {
     let (pool, _) = db::connect_unmigrated(url).await?;
-    let tables: i64 = sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
-        .fetch_one(&pool)
-        .await?
-        .try_get(0)?;
+    let tables: i64 =
+        sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_one(&pool)
+            .await?
+            .try_get(0)?;
     if tables > 0 {
         pool.close().await;
-        return Err(StoreError::Conflict("the target database is not empty: restore into a freshly created database"));
+        return Err(StoreError::Conflict(
+            "the target database is not empty: restore into a freshly created database",
+        ));
     }
-    let args = [std::ffi::OsStr::new("--no-owner"), "--exit-on-error".as_ref(), backup.as_os_str()];
+    let args = [
+        std::ffi::OsStr::new("--no-owner"),
+        "--exit-on-error".as_ref(),
+        backup.as_os_str(),
+    ];
     let restored = match run_tool("pg_restore", &args, url).await {
         Ok(()) => db::migrate(&pool, Backend::Postgres).await,
         Err(e) => Err(e),
@@ -106,7 +126,10 @@ fn refuse_existing(path: &Path) -> Result<()> {
     if path.exists() {
         return Err(StoreError::Io(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
-            format!("{} already exists; refusing to overwrite it", path.display()),
+            format!(
+                "{} already exists; refusing to overwrite it",
+                path.display()
+            ),
         )));
     }
     Ok(())
@@ -117,7 +140,10 @@ fn refuse_existing(path: &Path) -> Result<()> {
 async fn run_tool(tool: &str, args: &[&std::ffi::OsStr], url: &str) -> Result<()> {
     let (url, password) = split_password(url);
     let mut command = tokio::process::Command::new(tool);
-    command.args(args).arg(format!("--dbname={url}")).kill_on_drop(true);
+    command
+        .args(args)
+        .arg(format!("--dbname={url}"))
+        .kill_on_drop(true);
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
@@ -128,7 +154,11 @@ async fn run_tool(tool: &str, args: &[&std::ffi::OsStr], url: &str) -> Result<()
         _ => StoreError::Tool(format!("cannot run {tool}: {e}")),
     })?;
     if !output.status.success() {
-        return Err(StoreError::Tool(format!("{tool} failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim())));
+        return Err(StoreError::Tool(format!(
+            "{tool} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     Ok(())
 }
@@ -139,7 +169,9 @@ fn split_password(url: &str) -> (String, Option<String>) {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return (url.to_owned(), None);
     };
-    let authority_end = url[scheme_end..].find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
+    let authority_end = url[scheme_end..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| scheme_end + i);
     let authority = &url[scheme_end..authority_end];
     let Some(at) = authority.rfind('@') else {
         return (url.to_owned(), None);
@@ -147,7 +179,12 @@ fn split_password(url: &str) -> (String, Option<String>) {
     let Some((user, password)) = authority[..at].split_once(':') else {
         return (url.to_owned(), None);
     };
-    let stripped = format!("{}{user}{}{}", &url[..scheme_end], &authority[at..], &url[authority_end..]);
+    let stripped = format!(
+        "{}{user}{}{}",
+        &url[..scheme_end],
+        &authority[at..],
+        &url[authority_end..]
+    );
     (stripped, Some(percent_decode(password)))
 }
 
@@ -156,7 +193,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%').then(|| s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())).flatten();
+        let escaped = (bytes[i] == b'%')
+            .then(|| {
+                s.get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .flatten();
         match escaped {
             Some(b) => {
                 out.push(b);
@@ -179,9 +221,18 @@ mod tests {
     fn password_is_taken_out_of_the_url() {
         assert_eq!(
             split_password("postgres://rounds:p%40ss:word@db.example:5432/rounds?sslmode=require"),
-            ("postgres://rounds@db.example:5432/rounds?sslmode=require".to_owned(), Some("p@ss:word".to_owned()))
+            (
+                "postgres://rounds@db.example:5432/rounds?sslmode=require".to_owned(),
+                Some("p@ss:word".to_owned())
+            )
         );
-        assert_eq!(split_password("postgres://rounds@db/rounds"), ("postgres://rounds@db/rounds".to_owned(), None));
-        assert_eq!(split_password("postgres://db/rounds"), ("postgres://db/rounds".to_owned(), None));
+        assert_eq!(
+            split_password("postgres://rounds@db/rounds"),
+            ("postgres://rounds@db/rounds".to_owned(), None)
+        );
+        assert_eq!(
+            split_password("postgres://db/rounds"),
+            ("postgres://db/rounds".to_owned(), None)
+        );
     }
 }

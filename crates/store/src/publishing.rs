@@ -7,14 +7,18 @@
 
 use std::collections::HashMap;
 
-use rounds_domain::publishing::{self as rules, ApprovalChain, ChainProgress, Decision, DecisionKind, DecisionRefused, PostEvent};
+use rounds_domain::publishing::{
+    self as rules, ApprovalChain, ChainProgress, Decision, DecisionKind, DecisionRefused, PostEvent,
+};
 use rounds_domain::{AuditAction, PostStatus, Role};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{self, append_audit, cap, decode_error, json_ids, now_ms, plain_write_tx, write_tx};
+use crate::db::{
+    self, append_audit, cap, decode_error, json_ids, now_ms, plain_write_tx, write_tx,
+};
 use crate::{Actor, Backend, Page, Post, Result, Store, StoreError, fetch_user, foreign_key};
 
 /// How late past its slot an approval may complete and still publish at once: a minute covers the
@@ -170,7 +174,15 @@ impl JobState {
 
     /// The state stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<JobState> {
-        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled].into_iter().find(|j| j.as_str() == s)
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|j| j.as_str() == s)
     }
 }
 
@@ -320,9 +332,11 @@ pub struct CalendarEntry {
 
 const VERSION_COLS: &str = "post_id, version, body, channel_ids, paid, scheduled_at, content_type, media_ids, report, override_reason, \
      override_by, chain, created_by, created_at";
-const CHAIN_COLS: &str = "id, org_id, name, channel_id, content_type, steps, created_at, updated_at";
+const CHAIN_COLS: &str =
+    "id, org_id, name, channel_id, content_type, steps, created_at, updated_at";
 const JOB_COLS: &str = "id, post_id, channel_id, version, idempotency_key, run_at, state, attempts, last_error, first_started_at, updated_at";
-const PUBLICATION_COLS: &str = "id, org_id, post_id, channel_id, version, remote, url, published_at, deleted_at";
+const PUBLICATION_COLS: &str =
+    "id, org_id, post_id, channel_id, version, remote, url, published_at, deleted_at";
 const ARCHIVE_COLS: &str = "id, org_id, kind, post_id, channel_id, url, body, record, at_ms";
 const NOTIFICATION_COLS: &str = "id, org_id, user_id, kind, message, link, created_at, read_at";
 
@@ -337,15 +351,26 @@ impl Store {
     pub async fn post_versions(&self, org_id: i64, post_id: i64) -> Result<Vec<PostVersion>> {
         let mut conn = self.pool.acquire().await?;
         fetch_post(&mut conn, org_id, post_id).await?;
-        let sql = format!("SELECT {VERSION_COLS} FROM post_versions WHERE post_id = $1 ORDER BY version");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(post_id).fetch_all(&mut *conn).await?;
+        let sql =
+            format!("SELECT {VERSION_COLS} FROM post_versions WHERE post_id = $1 ORDER BY version");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(post_id)
+            .fetch_all(&mut *conn)
+            .await?;
         rows.iter().map(post_version).collect()
     }
 
     /// Replaces a post's content with a new version: the post goes back to Draft (its approvals were
     /// for the old text), and jobs still waiting to publish the old version are cancelled.
     /// `Conflict` when someone else changed the post since `expected_version` was read.
-    pub async fn update_post(&self, org_id: i64, post_id: i64, expected_version: i64, edit: &PostEdit, actor: &Actor) -> Result<Post> {
+    pub async fn update_post(
+        &self,
+        org_id: i64,
+        post_id: i64,
+        expected_version: i64,
+        edit: &PostEdit,
+        actor: &Actor,
+    ) -> Result<Post> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let post = fetch_post(&mut tx, org_id, post_id).await?;
         check_version(&post, expected_version)?;
@@ -383,7 +408,14 @@ impl Store {
             "channels": edited.channel_ids,
             "jobs_cancelled": cancelled,
         });
-        append_audit(&mut tx, actor, AuditAction::PostEdited, &format!("post:{post_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PostEdited,
+            &format!("post:{post_id}"),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(edited)
     }
@@ -422,10 +454,22 @@ impl Store {
         append_audit(&mut tx, actor, AuditAction::PostSubmitted, &target, detail).await?;
         if let Some(reason) = override_reason {
             let detail = json!({ "version": post.version, "reason": reason });
-            append_audit(&mut tx, actor, AuditAction::ScreeningOverridden, &target, detail).await?;
+            append_audit(
+                &mut tx,
+                actor,
+                AuditAction::ScreeningOverridden,
+                &target,
+                detail,
+            )
+            .await?;
         }
         let members = members(&mut tx, org_id).await?;
-        let progress = rules::progress(&chain, &[], &|role| members.get(&role).cloned().unwrap_or_default(), post.author_id);
+        let progress = rules::progress(
+            &chain,
+            &[],
+            &|role| members.get(&role).cloned().unwrap_or_default(),
+            post.author_id,
+        );
         if let ChainProgress::AwaitingStep { waiting_on, .. } = &progress {
             notify_reviewers(&mut tx, org_id, post_id, waiting_on).await?;
         }
@@ -442,7 +486,12 @@ impl Store {
 
     /// Defines the chain of a scope (channel and/or content type, or neither for the organization
     /// default), replacing the one it had. Posts already submitted keep the chain they were given.
-    pub async fn save_approval_chain(&self, org_id: i64, chain: &NewChain, actor: &Actor) -> Result<StoredChain> {
+    pub async fn save_approval_chain(
+        &self,
+        org_id: i64,
+        chain: &NewChain,
+        actor: &Actor,
+    ) -> Result<StoredChain> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         if let Some(channel_id) = chain.channel_id {
             check_channels(&mut tx, org_id, &[channel_id]).await?;
@@ -460,8 +509,16 @@ impl Store {
         .transpose()?;
         let steps = chain_json(&chain.chain)?;
         let row = if let Some(id) = existing {
-            let sql = format!("UPDATE approval_chains SET name = $2, steps = $3, updated_at = $4 WHERE id = $1 RETURNING {CHAIN_COLS}");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(chain.name.as_str()).bind(steps).bind(now).fetch_one(&mut *tx).await?
+            let sql = format!(
+                "UPDATE approval_chains SET name = $2, steps = $3, updated_at = $4 WHERE id = $1 RETURNING {CHAIN_COLS}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(chain.name.as_str())
+                .bind(steps)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
         } else {
             let sql = format!(
                 "INSERT INTO approval_chains (org_id, name, channel_id, content_type, steps, created_at, updated_at) \
@@ -486,7 +543,14 @@ impl Store {
             "steps": saved.chain.steps(),
             "replaced": existing.is_some(),
         });
-        append_audit(&mut tx, actor, AuditAction::ApprovalChainSaved, &format!("approval_chain:{}", saved.id), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ApprovalChainSaved,
+            &format!("approval_chain:{}", saved.id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -494,14 +558,22 @@ impl Store {
     /// Removes a chain; posts of its scope fall back to the next most general one.
     pub async fn delete_approval_chain(&self, org_id: i64, id: i64, actor: &Actor) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let row = sqlx::query("DELETE FROM approval_chains WHERE id = $1 AND org_id = $2 RETURNING name")
-            .bind(id)
-            .bind(org_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("approval chain"))?;
+        let row =
+            sqlx::query("DELETE FROM approval_chains WHERE id = $1 AND org_id = $2 RETURNING name")
+                .bind(id)
+                .bind(org_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("approval chain"))?;
         let name: String = row.try_get(0)?;
-        append_audit(&mut tx, actor, AuditAction::ApprovalChainDeleted, &format!("approval_chain:{id}"), json!({ "name": name })).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::ApprovalChainDeleted,
+            &format!("approval_chain:{id}"),
+            json!({ "name": name }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -519,7 +591,10 @@ impl Store {
     /// `expected_version` was read. A completed chain queues the publishing jobs (now, or at the
     /// post's time); a chain that completes after the post's slot sends it back to the author for a
     /// new time instead of dropping it. Returns the progress after the decision.
-    #[allow(clippy::too_many_arguments, reason = "one argument per fact of the decision, as the other store methods take them")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per fact of the decision, as the other store methods take them"
+    )]
     pub async fn decide(
         &self,
         org_id: i64,
@@ -536,7 +611,10 @@ impl Store {
         if post.status != PostStatus::InReview {
             return Err(StoreError::Refused(DecisionRefused::NotAwaiting));
         }
-        let user = fetch_user(&mut tx, actor_user_id).await?.filter(|u| u.org_id == org_id && !u.disabled).ok_or(StoreError::NotFound("user"))?;
+        let user = fetch_user(&mut tx, actor_user_id)
+            .await?
+            .filter(|u| u.org_id == org_id && !u.disabled)
+            .ok_or(StoreError::NotFound("user"))?;
         let chain = version_chain(&mut tx, org_id, &post).await?;
         let mut decisions = decisions(&mut tx, post_id, post.version).await?;
         let members = members(&mut tx, org_id).await?;
@@ -555,21 +633,35 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db::unique("you already decided this step of this version"))?;
-        decisions.push(Decision { step, user_id: user.id, kind });
+        decisions.push(Decision {
+            step,
+            user_id: user.id,
+            kind,
+        });
         let after = rules::progress(&chain, &decisions, &of_role, post.author_id);
         let link = Some(format!("/posts/{post_id}"));
-        let mut outcome = json!({ "version": post.version, "step": step, "decision": kind.as_str() });
+        let mut outcome =
+            json!({ "version": post.version, "step": step, "decision": kind.as_str() });
         match &after {
             ChainProgress::Complete => {
-                let approved = post.status.apply(PostEvent::StepApproved { chain_complete: true })?;
+                let approved = post.status.apply(PostEvent::StepApproved {
+                    chain_complete: true,
+                })?;
                 match post.scheduled_at {
                     Some(at) if at < now - SLOT_GRACE_MS => {
                         let status = approved.apply(PostEvent::SlotMissed)?;
                         let note = "Approval completed after its slot; pick a new time.";
                         set_status(&mut tx, post_id, status, Some(note)).await?;
                         if let Some(author) = post.author_id {
-                            notify(&mut tx, org_id, author, "approved_late", "Your post was approved after its slot; pick a new time.", link.clone())
-                                .await?;
+                            notify(
+                                &mut tx,
+                                org_id,
+                                author,
+                                "approved_late",
+                                "Your post was approved after its slot; pick a new time.",
+                                link.clone(),
+                            )
+                            .await?;
                         }
                         outcome["status"] = json!(status.as_str());
                         outcome["missed_slot"] = json!(at);
@@ -589,7 +681,11 @@ impl Store {
                 let (event, notice, what) = if kind == DecisionKind::Reject {
                     (PostEvent::Rejected, "rejected", "Your post was rejected")
                 } else {
-                    (PostEvent::ChangesRequested, "changes_requested", "Changes were requested on your post")
+                    (
+                        PostEvent::ChangesRequested,
+                        "changes_requested",
+                        "Changes were requested on your post",
+                    )
                 };
                 let status = post.status.apply(event)?;
                 set_status(&mut tx, post_id, status, comment).await?;
@@ -602,14 +698,21 @@ impl Store {
                 }
                 outcome["status"] = json!(status.as_str());
             }
-            ChainProgress::AwaitingStep { step: next, waiting_on } => {
-                post.status.apply(PostEvent::StepApproved { chain_complete: false })?;
+            ChainProgress::AwaitingStep {
+                step: next,
+                waiting_on,
+            } => {
+                post.status.apply(PostEvent::StepApproved {
+                    chain_complete: false,
+                })?;
                 if *next != step {
                     notify_reviewers(&mut tx, org_id, post_id, waiting_on).await?;
                 }
             }
             ChainProgress::Stalled { reason, .. } => {
-                post.status.apply(PostEvent::StepApproved { chain_complete: false })?;
+                post.status.apply(PostEvent::StepApproved {
+                    chain_complete: false,
+                })?;
                 outcome["stalled"] = json!(reason);
             }
         }
@@ -625,11 +728,22 @@ impl Store {
 
     /// Records that `user_id` opened version `version` of the post for review, and returns the
     /// version they had opened before (`None` the first time).
-    pub async fn record_review_view(&self, org_id: i64, post_id: i64, user_id: i64, version: i64) -> Result<Option<i64>> {
+    pub async fn record_review_view(
+        &self,
+        org_id: i64,
+        post_id: i64,
+        user_id: i64,
+        version: i64,
+    ) -> Result<Option<i64>> {
         let mut tx = plain_write_tx(&self.pool, self.backend).await?;
         fetch_post(&mut tx, org_id, post_id).await?;
-        let before: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM post_views WHERE post_id = $1 AND user_id = $2").bind(post_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        let before: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM post_views WHERE post_id = $1 AND user_id = $2",
+        )
+        .bind(post_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO post_views (post_id, user_id, version, at_ms) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (post_id, user_id) DO UPDATE SET version = excluded.version, at_ms = excluded.at_ms",
@@ -654,11 +768,21 @@ impl Store {
     /// Posts in review whose current step waits for this user.
     pub async fn approval_queue(&self, org_id: i64, user_id: i64) -> Result<Vec<Post>> {
         let mut conn = self.pool.acquire().await?;
-        let Some(user) = fetch_user(&mut conn, user_id).await?.filter(|u| u.org_id == org_id && !u.disabled) else {
+        let Some(user) = fetch_user(&mut conn, user_id)
+            .await?
+            .filter(|u| u.org_id == org_id && !u.disabled)
+        else {
             return Ok(Vec::new());
         };
-        let sql = format!("SELECT {} FROM posts WHERE org_id = $1 AND status = $2 ORDER BY id", db::POST_COLS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(PostStatus::InReview.as_str()).fetch_all(&mut *conn).await?;
+        let sql = format!(
+            "SELECT {} FROM posts WHERE org_id = $1 AND status = $2 ORDER BY id",
+            db::POST_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(PostStatus::InReview.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
         let members = members(&mut conn, org_id).await?;
         let of_role = |role: Role| members.get(&role).cloned().unwrap_or_default();
         let mut queue = Vec::new();
@@ -676,7 +800,13 @@ impl Store {
 
     /// Gives an approved (or scheduled, late, or failed) post a new time and queues its jobs for
     /// it. The content is unchanged, so no new version and no new approvals.
-    pub async fn reschedule(&self, org_id: i64, post_id: i64, at_ms: i64, actor: &Actor) -> Result<Post> {
+    pub async fn reschedule(
+        &self,
+        org_id: i64,
+        post_id: i64,
+        at_ms: i64,
+        actor: &Actor,
+    ) -> Result<Post> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let post = fetch_post(&mut tx, org_id, post_id).await?;
         let status = post.status.apply(PostEvent::Rescheduled)?;
@@ -695,7 +825,14 @@ impl Store {
             "scheduled_at": { "old": post.scheduled_at, "new": at_ms },
             "jobs": jobs,
         });
-        append_audit(&mut tx, actor, AuditAction::PostRescheduled, &format!("post:{post_id}"), detail).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PostRescheduled,
+            &format!("post:{post_id}"),
+            detail,
+        )
+        .await?;
         let moved = fetch_post(&mut tx, org_id, post_id).await?;
         tx.commit().await?;
         Ok(moved)
@@ -712,12 +849,18 @@ impl Store {
              AND (approval_warned_for IS NULL OR approval_warned_for <> scheduled_at) ORDER BY scheduled_at, id",
             db::POST_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(PostStatus::InReview.as_str()).bind(now_ms.saturating_add(window_ms)).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(PostStatus::InReview.as_str())
+            .bind(now_ms.saturating_add(window_ms))
+            .fetch_all(&mut *conn)
+            .await?;
         drop(conn);
         let mut warned = 0;
         for row in &rows {
             let post = db::post(row)?;
-            let Some(at) = post.scheduled_at else { continue };
+            let Some(at) = post.scheduled_at else {
+                continue;
+            };
             let mut tx = write_tx(&self.pool, self.backend).await?;
             // Another process may have warned, or the post moved on, since the list was read.
             let claimed = sqlx::query(
@@ -740,21 +883,48 @@ impl Store {
             let link = Some(format!("/posts/{}", post.id));
             let for_author = match rules::progress(&chain, &decisions, &of_role, post.author_id) {
                 ChainProgress::AwaitingStep { step, waiting_on } => {
-                    let role = chain.steps().get(step).map_or("reviewer", |s| s.role.label());
+                    let role = chain
+                        .steps()
+                        .get(step)
+                        .map_or("reviewer", |s| s.role.label());
                     for user in &waiting_on {
                         let message = format!("A post scheduled {when} still needs your approval.");
-                        notify(&mut tx, post.org_id, *user, "approval_due", &message, link.clone()).await?;
+                        notify(
+                            &mut tx,
+                            post.org_id,
+                            *user,
+                            "approval_due",
+                            &message,
+                            link.clone(),
+                        )
+                        .await?;
                     }
-                    format!("Your post scheduled {when} is still waiting for approval (step {} of {}: {role}).", step + 1, chain.steps().len())
+                    format!(
+                        "Your post scheduled {when} is still waiting for approval (step {} of {}: {role}).",
+                        step + 1,
+                        chain.steps().len()
+                    )
                 }
-                ChainProgress::Stalled { reason, .. } => format!("Your post scheduled {when} cannot be approved in time: {reason}"),
-                ChainProgress::Complete | ChainProgress::Rejected { .. } | ChainProgress::ChangesRequested { .. } => {
+                ChainProgress::Stalled { reason, .. } => {
+                    format!("Your post scheduled {when} cannot be approved in time: {reason}")
+                }
+                ChainProgress::Complete
+                | ChainProgress::Rejected { .. }
+                | ChainProgress::ChangesRequested { .. } => {
                     tx.commit().await?;
                     continue;
                 }
             };
             if let Some(author) = post.author_id {
-                notify(&mut tx, post.org_id, author, "approval_due", &for_author, link).await?;
+                notify(
+                    &mut tx,
+                    post.org_id,
+                    author,
+                    "approval_due",
+                    &for_author,
+                    link,
+                )
+                .await?;
             }
             tx.commit().await?;
             warned += 1;
@@ -764,26 +934,48 @@ impl Store {
 
     /// Whether the organization's publishing is paused, by whom, since when and why.
     pub async fn publishing_pause(&self, org_id: i64) -> Result<Option<PublishingPause>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2").bind(org_id).bind(PAUSE_KEY).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2")
+            .bind(org_id)
+            .bind(PAUSE_KEY)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let value: String = row.try_get(0)?;
         if value.is_empty() {
             return Ok(None);
         }
-        serde_json::from_str(&value).map(Some).map_err(|e| decode_error(format!("publishing pause: {e}")))
+        serde_json::from_str(&value)
+            .map(Some)
+            .map_err(|e| decode_error(format!("publishing pause: {e}")))
     }
 
     /// Stops every publish of the organization (no job of it is claimed) until [`Store::resume_publishing`];
     /// the pause, its author and reason are audited.
-    pub async fn pause_publishing(&self, org_id: i64, by: &str, reason: &str, actor: &Actor) -> Result<PublishingPause> {
+    pub async fn pause_publishing(
+        &self,
+        org_id: i64,
+        by: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<PublishingPause> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(StoreError::Invalid("say why publishing is paused".into()));
         }
-        let pause = PublishingPause { by: by.to_owned(), at_ms: now_ms(), reason: reason.to_owned() };
+        let pause = PublishingPause {
+            by: by.to_owned(),
+            at_ms: now_ms(),
+            reason: reason.to_owned(),
+        };
         let value = serde_json::to_string(&pause).map_err(|e| decode_error(e.to_string()))?;
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let paused = sqlx::query("SELECT value FROM settings WHERE org_id = $1 AND key = $2 AND value <> ''").bind(org_id).bind(PAUSE_KEY).fetch_optional(&mut *tx).await?;
+        let paused = sqlx::query(
+            "SELECT value FROM settings WHERE org_id = $1 AND key = $2 AND value <> ''",
+        )
+        .bind(org_id)
+        .bind(PAUSE_KEY)
+        .fetch_optional(&mut *tx)
+        .await?;
         if paused.is_some() {
             return Err(StoreError::Conflict("publishing is already paused"));
         }
@@ -793,7 +985,14 @@ impl Store {
             .bind(&value)
             .execute(&mut *tx)
             .await?;
-        append_audit(&mut tx, actor, AuditAction::PublishingPaused, &format!("org:{org_id}"), json!({ "reason": reason })).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PublishingPaused,
+            &format!("org:{org_id}"),
+            json!({ "reason": reason }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(pause)
     }
@@ -804,7 +1003,13 @@ impl Store {
     pub async fn resume_publishing(&self, org_id: i64, actor: &Actor) -> Result<Vec<i64>> {
         let now = now_ms();
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let updated = sqlx::query("UPDATE settings SET value = '' WHERE org_id = $1 AND key = $2 AND value <> ''").bind(org_id).bind(PAUSE_KEY).execute(&mut *tx).await?;
+        let updated = sqlx::query(
+            "UPDATE settings SET value = '' WHERE org_id = $1 AND key = $2 AND value <> ''",
+        )
+        .bind(org_id)
+        .bind(PAUSE_KEY)
+        .execute(&mut *tx)
+        .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::Conflict("publishing is not paused"));
         }
@@ -813,7 +1018,12 @@ impl Store {
              (SELECT post_id FROM publish_jobs WHERE org_id = $1 AND state = 'queued' AND run_at < $3) ORDER BY id",
             db::POST_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(PostStatus::Scheduled.as_str()).bind(now - SLOT_GRACE_MS).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(PostStatus::Scheduled.as_str())
+            .bind(now - SLOT_GRACE_MS)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut missed = Vec::with_capacity(rows.len());
         for row in &rows {
             let post = db::post(row)?;
@@ -822,19 +1032,46 @@ impl Store {
             let note = "Publishing was paused over this post's time; pick a new time.";
             set_status(&mut tx, post.id, status, Some(note)).await?;
             if let Some(author) = post.author_id {
-                notify(&mut tx, org_id, author, "slot_missed", "Publishing was paused over your post's time; pick a new time for it.", Some(format!("/posts/{}", post.id))).await?;
+                notify(
+                    &mut tx,
+                    org_id,
+                    author,
+                    "slot_missed",
+                    "Publishing was paused over your post's time; pick a new time for it.",
+                    Some(format!("/posts/{}", post.id)),
+                )
+                .await?;
             }
-            append_audit(&mut tx, actor, AuditAction::PostSlotMissed, &format!("post:{}", post.id), json!({ "scheduled_at": post.scheduled_at })).await?;
+            append_audit(
+                &mut tx,
+                actor,
+                AuditAction::PostSlotMissed,
+                &format!("post:{}", post.id),
+                json!({ "scheduled_at": post.scheduled_at }),
+            )
+            .await?;
             missed.push(post.id);
         }
-        append_audit(&mut tx, actor, AuditAction::PublishingResumed, &format!("org:{org_id}"), json!({ "sent_back_for_a_new_time": missed })).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PublishingResumed,
+            &format!("org:{org_id}"),
+            json!({ "sent_back_for_a_new_time": missed }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(missed)
     }
 
     /// The calendar from `from_ms` (inclusive) to `to_ms` (exclusive): posts due in the range
     /// (scheduled, waiting for a new time, or failed) and posts published in it, by time.
-    pub async fn posts_between(&self, org_id: i64, from_ms: i64, to_ms: i64) -> Result<Vec<CalendarEntry>> {
+    pub async fn posts_between(
+        &self,
+        org_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CalendarEntry>> {
         let mut conn = self.pool.acquire().await?;
         let sql = format!(
             "SELECT {} FROM posts WHERE org_id = $1 AND ( \
@@ -843,14 +1080,26 @@ impl Store {
              ORDER BY id",
             db::POST_COLS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(from_ms).bind(to_ms).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let post = db::post(row)?;
             let publications = publications_of(&mut conn, post.id).await?;
             entries.push(CalendarEntry { post, publications });
         }
-        let when = |e: &CalendarEntry| e.publications.iter().map(|p| p.published_at).min().or(e.post.scheduled_at).unwrap_or(e.post.created_at);
+        let when = |e: &CalendarEntry| {
+            e.publications
+                .iter()
+                .map(|p| p.published_at)
+                .min()
+                .or(e.post.scheduled_at)
+                .unwrap_or(e.post.created_at)
+        };
         entries.sort_by_key(|e| (when(e), e.post.id));
         Ok(entries)
     }
@@ -859,7 +1108,13 @@ impl Store {
     /// came, and running jobs whose lease ran out (their worker died; they come back `recovered`).
     /// On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so several processes share the
     /// queue without ever taking the same job; on SQLite the write lock does the same.
-    pub async fn claim_due_jobs(&self, worker: &str, now_ms: i64, lease_ms: i64, limit: u32) -> Result<Vec<ClaimedJob>> {
+    pub async fn claim_due_jobs(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -882,7 +1137,10 @@ impl Store {
             .bind(cap(limit, 100))
             .fetch_all(&mut *tx)
             .await?;
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
         ids.sort_unstable();
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
@@ -922,7 +1180,12 @@ impl Store {
     /// The job is closed even when `worker` no longer holds it (its lease lapsed and another worker
     /// took it): the publication proves the post is out, and leaving the job open would publish it
     /// twice.
-    pub async fn complete_job(&self, job_id: i64, worker: &str, published: &PublishedRecord) -> Result<bool> {
+    pub async fn complete_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        published: &PublishedRecord,
+    ) -> Result<bool> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let job = fetch_job(&mut tx, job_id).await?;
         let now = now_ms();
@@ -960,8 +1223,18 @@ impl Store {
                 "network": published.remote,
                 "idempotency_key": job.idempotency_key,
             });
-            insert_archive(&mut tx, job.org_id, "post", job.post_id, job.channel_id, published.url.as_deref(), &version.body, &record, published.at_ms)
-                .await?;
+            insert_archive(
+                &mut tx,
+                job.org_id,
+                "post",
+                job.post_id,
+                job.channel_id,
+                published.url.as_deref(),
+                &version.body,
+                &record,
+                published.at_ms,
+            )
+            .await?;
             let detail = json!({
                 "channel": job.channel_id,
                 "version": job.version,
@@ -970,7 +1243,14 @@ impl Store {
                 "worker": worker,
                 "lease_held": job.state == JobState::Running && job.locked_by.as_deref() == Some(worker),
             });
-            append_audit(&mut tx, &system_actor(job.org_id), AuditAction::PostPublished, &format!("post:{}", job.post_id), detail).await?;
+            append_audit(
+                &mut tx,
+                &system_actor(job.org_id),
+                AuditAction::PostPublished,
+                &format!("post:{}", job.post_id),
+                detail,
+            )
+            .await?;
         }
         let post = fetch_post(&mut tx, job.org_id, job.post_id).await?;
         let open: i64 = sqlx::query("SELECT COUNT(*) FROM publish_jobs WHERE post_id = $1 AND version = $2 AND state <> 'done'")
@@ -991,11 +1271,19 @@ impl Store {
     /// Records a failed publish. With `retry_at` the job waits until then (the error kept for the
     /// post page); without, the job fails for good, the post is marked Failed with the network's
     /// message, and the author is told. `Conflict` when `worker` no longer holds the job.
-    pub async fn fail_job(&self, job_id: i64, worker: &str, error_message: &str, retry_at: Option<i64>) -> Result<()> {
+    pub async fn fail_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        error_message: &str,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
         let job = fetch_job(&mut tx, job_id).await?;
         if job.state != JobState::Running || job.locked_by.as_deref() != Some(worker) {
-            return Err(StoreError::Conflict("this publishing job is no longer held by this worker"));
+            return Err(StoreError::Conflict(
+                "this publishing job is no longer held by this worker",
+            ));
         }
         let now = now_ms();
         let actor = system_actor(job.org_id);
@@ -1020,7 +1308,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             detail["retry_at"] = json!(at);
-            append_audit(&mut tx, &actor, AuditAction::PublishRetried, &target, detail).await?;
+            append_audit(
+                &mut tx,
+                &actor,
+                AuditAction::PublishRetried,
+                &target,
+                detail,
+            )
+            .await?;
         } else {
             sqlx::query(
                 "UPDATE publish_jobs SET state = 'failed', last_error = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 WHERE id = $1",
@@ -1038,13 +1333,22 @@ impl Store {
                 }
             }
             if let Some(author) = post.author_id {
-                let channel: String = sqlx::query("SELECT display_name FROM channels WHERE id = $1")
-                    .bind(job.channel_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+                let channel: String =
+                    sqlx::query("SELECT display_name FROM channels WHERE id = $1")
+                        .bind(job.channel_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
                 let message = format!("Publishing to {channel} failed: {error_message}");
-                notify(&mut tx, job.org_id, author, "publish_failed", &message, Some(format!("/posts/{}", post.id))).await?;
+                notify(
+                    &mut tx,
+                    job.org_id,
+                    author,
+                    "publish_failed",
+                    &message,
+                    Some(format!("/posts/{}", post.id)),
+                )
+                .await?;
             }
             append_audit(&mut tx, &actor, AuditAction::PublishFailed, &target, detail).await?;
         }
@@ -1057,7 +1361,10 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         fetch_post(&mut conn, org_id, post_id).await?;
         let sql = format!("SELECT {JOB_COLS} FROM publish_jobs WHERE post_id = $1 ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(post_id).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(post_id)
+            .fetch_all(&mut *conn)
+            .await?;
         rows.iter().map(publish_job).collect()
     }
 
@@ -1070,28 +1377,66 @@ impl Store {
 
     /// Records that a published item was deleted from its network (archived as a `deletion`,
     /// audited). Deleting twice changes nothing.
-    pub async fn mark_publication_deleted(&self, org_id: i64, publication_id: i64, actor: &Actor) -> Result<Publication> {
+    pub async fn mark_publication_deleted(
+        &self,
+        org_id: i64,
+        publication_id: i64,
+        actor: &Actor,
+    ) -> Result<Publication> {
         let mut tx = write_tx(&self.pool, self.backend).await?;
-        let sql = format!("SELECT {PUBLICATION_COLS} FROM publications WHERE id = $1 AND org_id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(publication_id).bind(org_id).fetch_optional(&mut *tx).await?;
+        let sql =
+            format!("SELECT {PUBLICATION_COLS} FROM publications WHERE id = $1 AND org_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(publication_id)
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let found = publication(&row.ok_or(StoreError::NotFound("publication"))?)?;
         if found.deleted_at.is_some() {
             return Ok(found);
         }
         let now = now_ms();
-        sqlx::query("UPDATE publications SET deleted_at = $2 WHERE id = $1").bind(publication_id).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE publications SET deleted_at = $2 WHERE id = $1")
+            .bind(publication_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let version = fetch_version(&mut tx, found.post_id, found.version).await?;
         let record = json!({ "publication": found.id, "version": found.version, "network": found.remote, "deleted_by": actor.label });
-        insert_archive(&mut tx, org_id, "deletion", found.post_id, found.channel_id, found.url.as_deref(), &version.body, &record, now).await?;
-        let detail = json!({ "publication": found.id, "channel": found.channel_id, "url": found.url });
-        append_audit(&mut tx, actor, AuditAction::PublicationDeleted, &format!("post:{}", found.post_id), detail).await?;
+        insert_archive(
+            &mut tx,
+            org_id,
+            "deletion",
+            found.post_id,
+            found.channel_id,
+            found.url.as_deref(),
+            &version.body,
+            &record,
+            now,
+        )
+        .await?;
+        let detail =
+            json!({ "publication": found.id, "channel": found.channel_id, "url": found.url });
+        append_audit(
+            &mut tx,
+            actor,
+            AuditAction::PublicationDeleted,
+            &format!("post:{}", found.post_id),
+            detail,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Publication { deleted_at: Some(now), ..found })
+        Ok(Publication {
+            deleted_at: Some(now),
+            ..found
+        })
     }
 
     /// Archived items of the organization, newest first.
     pub async fn archive_items(&self, org_id: i64, page: &Page) -> Result<Vec<ArchiveItem>> {
-        let sql = format!("SELECT {ARCHIVE_COLS} FROM archive_items WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+        let sql = format!(
+            "SELECT {ARCHIVE_COLS} FROM archive_items WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org_id)
             .bind(page.before_id.unwrap_or(i64::MAX))
@@ -1102,27 +1447,41 @@ impl Store {
     }
 
     /// A user's notifications, newest first (the latest 200).
-    pub async fn notifications(&self, user_id: i64, unread_only: bool) -> Result<Vec<Notification>> {
+    pub async fn notifications(
+        &self,
+        user_id: i64,
+        unread_only: bool,
+    ) -> Result<Vec<Notification>> {
         let sql = format!(
             "SELECT {NOTIFICATION_COLS} FROM notifications WHERE user_id = $1 AND ($2 = 0 OR read_at IS NULL) ORDER BY id DESC LIMIT 200"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(i64::from(unread_only)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(i64::from(unread_only))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(notification).collect()
     }
 
     /// Marks every unread notification of the user read; returns how many there were.
     pub async fn mark_notifications_read(&self, user_id: i64) -> Result<u64> {
-        let done = sqlx::query("UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL")
-            .bind(user_id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 }
 
 /// Writes the current content of `post` as its version row (creation and every edit).
-pub(crate) async fn insert_version(conn: &mut AnyConnection, post: &Post, created_by: Option<i64>) -> Result<()> {
+pub(crate) async fn insert_version(
+    conn: &mut AnyConnection,
+    post: &Post,
+    created_by: Option<i64>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO post_versions (post_id, version, body, channel_ids, paid, scheduled_at, content_type, media_ids, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -1145,7 +1504,11 @@ pub(crate) async fn insert_version(conn: &mut AnyConnection, post: &Post, create
 
 /// `NotFound("channel")` unless every id is a channel of the organization (the lists are JSON, so
 /// no foreign key guards them).
-pub(crate) async fn check_channels(conn: &mut AnyConnection, org_id: i64, channel_ids: &[i64]) -> Result<()> {
+pub(crate) async fn check_channels(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    channel_ids: &[i64],
+) -> Result<()> {
     for channel_id in channel_ids {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM channels WHERE id = $1 AND org_id = $2")
             .bind(*channel_id)
@@ -1181,28 +1544,54 @@ fn check_version(post: &Post, expected: i64) -> Result<()> {
     if post.version == expected {
         Ok(())
     } else {
-        Err(StoreError::Conflict("the post changed since you opened it; reload it to see the latest version"))
+        Err(StoreError::Conflict(
+            "the post changed since you opened it; reload it to see the latest version",
+        ))
     }
 }
 
 /// Events the publishing worker causes are the system's, in the post's organization.
 fn system_actor(org_id: i64) -> Actor {
-    Actor { org_id: Some(org_id), ..Actor::system() }
+    Actor {
+        org_id: Some(org_id),
+        ..Actor::system()
+    }
 }
 
 async fn fetch_post(conn: &mut AnyConnection, org_id: i64, post_id: i64) -> Result<Post> {
-    let sql = format!("SELECT {} FROM posts WHERE id = $1 AND org_id = $2", db::POST_COLS);
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(post_id).bind(org_id).fetch_optional(&mut *conn).await?;
+    let sql = format!(
+        "SELECT {} FROM posts WHERE id = $1 AND org_id = $2",
+        db::POST_COLS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(post_id)
+        .bind(org_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     db::post(&row.ok_or(StoreError::NotFound("post"))?)
 }
 
-async fn fetch_version(conn: &mut AnyConnection, post_id: i64, version: i64) -> Result<PostVersion> {
-    let sql = format!("SELECT {VERSION_COLS} FROM post_versions WHERE post_id = $1 AND version = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(post_id).bind(version).fetch_optional(&mut *conn).await?;
+async fn fetch_version(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    version: i64,
+) -> Result<PostVersion> {
+    let sql =
+        format!("SELECT {VERSION_COLS} FROM post_versions WHERE post_id = $1 AND version = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(post_id)
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await?;
     post_version(&row.ok_or(StoreError::NotFound("post version"))?)
 }
 
-async fn set_status(conn: &mut AnyConnection, post_id: i64, status: PostStatus, note: Option<&str>) -> Result<()> {
+async fn set_status(
+    conn: &mut AnyConnection,
+    post_id: i64,
+    status: PostStatus,
+    note: Option<&str>,
+) -> Result<()> {
     sqlx::query("UPDATE posts SET status = $2, status_note = $3, updated_at = $4 WHERE id = $1")
         .bind(post_id)
         .bind(status.as_str())
@@ -1214,12 +1603,21 @@ async fn set_status(conn: &mut AnyConnection, post_id: i64, status: PostStatus, 
 }
 
 /// Enabled users of the organization by role: who can decide a step now.
-pub(crate) async fn members(conn: &mut AnyConnection, org_id: i64) -> Result<HashMap<Role, Vec<i64>>> {
-    let rows = sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id").bind(org_id).fetch_all(&mut *conn).await?;
+pub(crate) async fn members(
+    conn: &mut AnyConnection,
+    org_id: i64,
+) -> Result<HashMap<Role, Vec<i64>>> {
+    let rows =
+        sqlx::query("SELECT id, role FROM users WHERE org_id = $1 AND disabled = 0 ORDER BY id")
+            .bind(org_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut by_role: HashMap<Role, Vec<i64>> = HashMap::new();
     for row in &rows {
         let role: String = row.try_get(1)?;
-        let role: Role = role.parse().map_err(|e: rounds_domain::access::UnknownRole| decode_error(e.to_string()))?;
+        let role: Role = role
+            .parse()
+            .map_err(|e: rounds_domain::access::UnknownRole| decode_error(e.to_string()))?;
         by_role.entry(role).or_default().push(row.try_get(0)?);
     }
     Ok(by_role)
@@ -1238,7 +1636,8 @@ async fn decisions(conn: &mut AnyConnection, post_id: i64, version: i64) -> Resu
             Ok(Decision {
                 step: usize::try_from(step).map_err(|e| decode_error(e.to_string()))?,
                 user_id: r.try_get(1)?,
-                kind: DecisionKind::parse(&kind).ok_or_else(|| decode_error(format!("unknown decision {kind:?}")))?,
+                kind: DecisionKind::parse(&kind)
+                    .ok_or_else(|| decode_error(format!("unknown decision {kind:?}")))?,
             })
         })
         .collect()
@@ -1262,7 +1661,8 @@ async fn approval_record(conn: &mut AnyConnection, post_id: i64) -> Result<Vec<A
                 user_id: r.try_get(2)?,
                 user_name: r.try_get(3)?,
                 user_email: r.try_get(4)?,
-                decision: DecisionKind::parse(&decision).ok_or_else(|| decode_error(format!("unknown decision {decision:?}")))?,
+                decision: DecisionKind::parse(&decision)
+                    .ok_or_else(|| decode_error(format!("unknown decision {decision:?}")))?,
                 comment: r.try_get(6)?,
                 at_ms: r.try_get(7)?,
             })
@@ -1272,7 +1672,10 @@ async fn approval_record(conn: &mut AnyConnection, post_id: i64) -> Result<Vec<A
 
 async fn load_chains(conn: &mut AnyConnection, org_id: i64) -> Result<Vec<StoredChain>> {
     let sql = format!("SELECT {CHAIN_COLS} FROM approval_chains WHERE org_id = $1 ORDER BY id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut chains: Vec<StoredChain> = rows.iter().map(stored_chain).collect::<Result<_>>()?;
     chains.sort_by_key(|c| (c.channel_id.is_some(), c.content_type.is_some(), c.id));
     Ok(chains)
@@ -1290,17 +1693,28 @@ async fn chain_for(conn: &mut AnyConnection, org_id: i64, post: &Post) -> Result
         scopes.extend([(None, content_type), (None, None)]);
         scopes
             .iter()
-            .find_map(|(c, t)| chains.iter().find(|s| s.channel_id == *c && s.content_type.as_deref() == *t))
+            .find_map(|(c, t)| {
+                chains
+                    .iter()
+                    .find(|s| s.channel_id == *c && s.content_type.as_deref() == *t)
+            })
             .map_or_else(ApprovalChain::default_chain, |s| s.chain.clone())
     };
-    let per_channel: Vec<ApprovalChain> =
-        if post.channel_ids.is_empty() { vec![pick(None)] } else { post.channel_ids.iter().map(|c| pick(Some(*c))).collect() };
+    let per_channel: Vec<ApprovalChain> = if post.channel_ids.is_empty() {
+        vec![pick(None)]
+    } else {
+        post.channel_ids.iter().map(|c| pick(Some(*c))).collect()
+    };
     Ok(ApprovalChain::union(&per_channel).unwrap_or_else(ApprovalChain::default_chain))
 }
 
 /// The chain fixed when the current version was submitted (or, for a post submitted before chains
 /// were recorded, the one that applies now).
-async fn version_chain(conn: &mut AnyConnection, org_id: i64, post: &Post) -> Result<ApprovalChain> {
+async fn version_chain(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    post: &Post,
+) -> Result<ApprovalChain> {
     match fetch_version(conn, post.id, post.version).await?.chain {
         Some(chain) => Ok(chain),
         None => chain_for(conn, org_id, post).await,
@@ -1333,7 +1747,14 @@ async fn queue_jobs(conn: &mut AnyConnection, post: &Post, run_at: i64, now: i64
     Ok(queued)
 }
 
-pub(crate) async fn notify(conn: &mut AnyConnection, org_id: i64, user_id: i64, kind: &str, message: &str, link: Option<String>) -> Result<()> {
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    user_id: i64,
+    kind: &str,
+    message: &str,
+    link: Option<String>,
+) -> Result<()> {
     sqlx::query("INSERT INTO notifications (org_id, user_id, kind, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(org_id)
         .bind(user_id)
@@ -1357,9 +1778,22 @@ fn due_in_words(at_ms: i64, now_ms: i64) -> String {
     }
 }
 
-async fn notify_reviewers(conn: &mut AnyConnection, org_id: i64, post_id: i64, users: &[i64]) -> Result<()> {
+async fn notify_reviewers(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    post_id: i64,
+    users: &[i64],
+) -> Result<()> {
     for user_id in users {
-        notify(conn, org_id, *user_id, "approval_needed", "A post is waiting for your approval.", Some(format!("/posts/{post_id}"))).await?;
+        notify(
+            conn,
+            org_id,
+            *user_id,
+            "approval_needed",
+            "A post is waiting for your approval.",
+            Some(format!("/posts/{post_id}")),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -1388,7 +1822,8 @@ async fn fetch_job(conn: &mut AnyConnection, job_id: i64) -> Result<JobRow> {
         channel_id: row.try_get(2)?,
         version: row.try_get(3)?,
         idempotency_key: row.try_get(4)?,
-        state: JobState::parse(&state).ok_or_else(|| decode_error(format!("unknown job state {state:?}")))?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| decode_error(format!("unknown job state {state:?}")))?,
         locked_by: row.try_get(6)?,
         attempts: row.try_get(7)?,
     })
@@ -1396,11 +1831,17 @@ async fn fetch_job(conn: &mut AnyConnection, job_id: i64) -> Result<JobRow> {
 
 async fn publications_of(conn: &mut AnyConnection, post_id: i64) -> Result<Vec<Publication>> {
     let sql = format!("SELECT {PUBLICATION_COLS} FROM publications WHERE post_id = $1 ORDER BY id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(post_id).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(post_id)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(publication).collect()
 }
 
-#[allow(clippy::too_many_arguments, reason = "one column each; a struct would only restate the table")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one column each; a struct would only restate the table"
+)]
 async fn insert_archive(
     conn: &mut AnyConnection,
     org_id: i64,
@@ -1446,7 +1887,9 @@ fn post_version(row: &AnyRow) -> Result<PostVersion> {
         scheduled_at: row.try_get(5)?,
         content_type: row.try_get(6)?,
         media_ids: json_ids(&media_ids, "version media list")?,
-        report: report.map(|r| json_value(&r, "screening report")).transpose()?,
+        report: report
+            .map(|r| json_value(&r, "screening report"))
+            .transpose()?,
         override_reason: row.try_get(9)?,
         override_by: row.try_get(10)?,
         chain: chain.map(|c| parse_chain(&c)).transpose()?,
@@ -1478,7 +1921,8 @@ fn publish_job(row: &AnyRow) -> Result<PublishJob> {
         version: row.try_get(3)?,
         idempotency_key: row.try_get(4)?,
         run_at: row.try_get(5)?,
-        state: JobState::parse(&state).ok_or_else(|| decode_error(format!("unknown job state {state:?}")))?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| decode_error(format!("unknown job state {state:?}")))?,
         attempts: row.try_get(7)?,
         last_error: row.try_get(8)?,
         first_started_at: row.try_get(9)?,
@@ -1535,7 +1979,13 @@ mod tests {
 
     #[test]
     fn job_states_round_trip() {
-        for s in [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled] {
+        for s in [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Failed,
+            JobState::Cancelled,
+        ] {
             assert_eq!(JobState::parse(s.as_str()), Some(s));
         }
         assert_eq!(JobState::parse("paused"), None);
@@ -1543,10 +1993,17 @@ mod tests {
 
     #[test]
     fn steps_are_stored_as_json_and_checked_on_read() {
-        let chain = ApprovalChain::new(vec![rules::ChainStep { role: Role::LegalReviewer, mode: rules::StepMode::All }]).unwrap();
+        let chain = ApprovalChain::new(vec![rules::ChainStep {
+            role: Role::LegalReviewer,
+            mode: rules::StepMode::All,
+        }])
+        .unwrap();
         let text = chain_json(&chain).unwrap();
         assert_eq!(text, r#"[{"role":"legal_reviewer","mode":"all"}]"#);
         assert_eq!(parse_chain(&text).unwrap(), chain);
-        assert!(parse_chain("[]").is_err(), "an empty chain in the database is refused, not used");
+        assert!(
+            parse_chain("[]").is_err(),
+            "an empty chain in the database is refused, not used"
+        );
     }
 }

@@ -35,7 +35,8 @@ impl Key {
                 bytes.len()
             )));
         }
-        let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|e| StoreError::Secret(e.to_string()))?;
+        let cipher = XChaCha20Poly1305::new_from_slice(bytes)
+            .map_err(|e| StoreError::Secret(e.to_string()))?;
         let mut id = rounds_domain::secret::sha256_hex(bytes);
         id.truncate(8);
         Ok(Key { cipher, id })
@@ -43,7 +44,9 @@ impl Key {
 
     /// Reads the key file at `path`.
     pub(crate) fn read(path: &Path) -> Result<Key> {
-        let bytes = std::fs::read(path).map_err(|e| StoreError::Secret(format!("cannot read the key file {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            StoreError::Secret(format!("cannot read the key file {}: {e}", path.display()))
+        })?;
         Key::from_bytes(&bytes, path)
     }
 
@@ -54,11 +57,18 @@ impl Key {
 
     /// Encrypts `plain`, bound to `purpose` (so a sealed value cannot be moved to another row): nonce ‖ ciphertext.
     pub(crate) fn seal(&self, purpose: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
-        let nonce_bytes = rounds_domain::secret::random_bytes::<NONCE_LEN>().map_err(|e| StoreError::Secret(e.to_string()))?;
+        let nonce_bytes = rounds_domain::secret::random_bytes::<NONCE_LEN>()
+            .map_err(|e| StoreError::Secret(e.to_string()))?;
         let nonce = XNonce::from(nonce_bytes);
         let sealed = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plain, aad: purpose })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: purpose,
+                },
+            )
             .map_err(|_| StoreError::Secret("encryption failed".into()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce_bytes);
@@ -71,7 +81,15 @@ impl Key {
         let (nonce_bytes, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
         let mut nonce_arr = [0u8; NONCE_LEN];
         nonce_arr.copy_from_slice(nonce_bytes);
-        self.cipher.decrypt(&XNonce::from(nonce_arr), Payload { msg: ciphertext, aad: purpose }).ok()
+        self.cipher
+            .decrypt(
+                &XNonce::from(nonce_arr),
+                Payload {
+                    msg: ciphertext,
+                    aad: purpose,
+                },
+            )
+            .ok()
     }
 }
 
@@ -98,15 +116,26 @@ impl SecretKey {
                 }
                 create_key_file(path)?
             }
-            Err(e) => return Err(StoreError::Secret(format!("cannot read the key file {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(StoreError::Secret(format!(
+                    "cannot read the key file {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let key = Key::from_bytes(&bytes, path)?;
-        Ok(SecretKey { active: Arc::new(RwLock::new(key)), path: path.into() })
+        Ok(SecretKey {
+            active: Arc::new(RwLock::new(key)),
+            path: path.into(),
+        })
     }
 
     /// The key in use now.
     pub(crate) fn current(&self) -> Key {
-        self.active.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Puts `key` in use for every clone of the store.
@@ -127,12 +156,20 @@ impl SecretKey {
 
     /// Opens a value whose row names the key that sealed it (`stamped`), so that a value from another
     /// key file is reported as such rather than as damage.
-    pub(crate) fn open_stamped(&self, purpose: &[u8], sealed: &[u8], stamped: Option<&str>, what: &str) -> Result<Vec<u8>> {
+    pub(crate) fn open_stamped(
+        &self,
+        purpose: &[u8],
+        sealed: &[u8],
+        stamped: Option<&str>,
+        what: &str,
+    ) -> Result<Vec<u8>> {
         let key = self.current();
         if let Some(plain) = key.try_open(purpose, sealed) {
             return Ok(plain);
         }
-        Err(StoreError::Secret(cannot_open(&key, &self.path, stamped, what)))
+        Err(StoreError::Secret(cannot_open(
+            &key, &self.path, stamped, what,
+        )))
     }
 }
 
@@ -146,7 +183,11 @@ pub(crate) fn cannot_open(key: &Key, path: &Path, stamped: Option<&str>, what: &
             key.id,
             path.display()
         ),
-        _ => format!("the key file {} (key {}) does not open the {what}: wrong key file or damaged value", path.display(), key.id),
+        _ => format!(
+            "the key file {} (key {}) does not open the {what}: wrong key file or damaged value",
+            path.display(),
+            key.id
+        ),
     }
 }
 
@@ -165,13 +206,21 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// which means another rotation is running.
 pub(crate) fn write_pending(path: &Path) -> Result<Key> {
     let pending = pending_path(path);
-    let bytes = rounds_domain::secret::random_bytes::<KEY_LEN>().map_err(|e| StoreError::Secret(e.to_string()))?;
+    let bytes = rounds_domain::secret::random_bytes::<KEY_LEN>()
+        .map_err(|e| StoreError::Secret(e.to_string()))?;
     match write_private(&pending, &bytes) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(StoreError::Conflict("another key rotation is running (the key file's .new file exists)"));
+            return Err(StoreError::Conflict(
+                "another key rotation is running (the key file's .new file exists)",
+            ));
         }
-        Err(e) => return Err(StoreError::Secret(format!("cannot write {}: {e}", pending.display()))),
+        Err(e) => {
+            return Err(StoreError::Secret(format!(
+                "cannot write {}: {e}",
+                pending.display()
+            )));
+        }
     }
     sync_dir(path)?;
     Key::from_bytes(&bytes, &pending)
@@ -180,7 +229,9 @@ pub(crate) fn write_pending(path: &Path) -> Result<Key> {
 /// After the re-sealing committed: keeps the old key as `<path>.old-<unix ms>` and moves `<path>.new`
 /// into place; returns where the old key now is.
 pub(crate) fn finish_swap(path: &Path, now_ms: i64) -> Result<PathBuf> {
-    let old_bytes = std::fs::read(path).map_err(|e| StoreError::Secret(format!("cannot read the key file {}: {e}", path.display())))?;
+    let old_bytes = std::fs::read(path).map_err(|e| {
+        StoreError::Secret(format!("cannot read the key file {}: {e}", path.display()))
+    })?;
     let mut old = sibling(path, &format!(".old-{now_ms}"));
     let mut n = 0;
     loop {
@@ -190,11 +241,20 @@ pub(crate) fn finish_swap(path: &Path, now_ms: i64) -> Result<PathBuf> {
                 n += 1;
                 old = sibling(path, &format!(".old-{now_ms}-{n}"));
             }
-            Err(e) => return Err(StoreError::Secret(format!("cannot keep the previous key as {}: {e}", old.display()))),
+            Err(e) => {
+                return Err(StoreError::Secret(format!(
+                    "cannot keep the previous key as {}: {e}",
+                    old.display()
+                )));
+            }
         }
     }
-    std::fs::rename(pending_path(path), path)
-        .map_err(|e| StoreError::Secret(format!("cannot move {} into place: {e}", pending_path(path).display())))?;
+    std::fs::rename(pending_path(path), path).map_err(|e| {
+        StoreError::Secret(format!(
+            "cannot move {} into place: {e}",
+            pending_path(path).display()
+        ))
+    })?;
     sync_dir(path)?;
     Ok(old)
 }
@@ -204,7 +264,10 @@ pub(crate) fn abandon_pending(path: &Path) -> Result<()> {
     match std::fs::remove_file(pending_path(path)) {
         Ok(()) => sync_dir(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::Secret(format!("cannot remove {}: {e}", pending_path(path).display()))),
+        Err(e) => Err(StoreError::Secret(format!(
+            "cannot remove {}: {e}",
+            pending_path(path).display()
+        ))),
     }
 }
 
@@ -223,7 +286,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn sync_dir(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::File::open(dir)?.sync_all()?;
     }
     #[cfg(not(unix))]
@@ -235,11 +301,15 @@ fn create_key_file(path: &Path) -> Result<Vec<u8>> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let key = rounds_domain::secret::random_bytes::<KEY_LEN>().map_err(|e| StoreError::Secret(e.to_string()))?;
+    let key = rounds_domain::secret::random_bytes::<KEY_LEN>()
+        .map_err(|e| StoreError::Secret(e.to_string()))?;
     match write_private(path, &key) {
         Ok(()) => Ok(key.to_vec()),
         // Another process created it first: use theirs, or the two would seal with different keys.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
-        Err(e) => Err(StoreError::Secret(format!("cannot create the key file {}: {e}", path.display()))),
+        Err(e) => Err(StoreError::Secret(format!(
+            "cannot create the key file {}: {e}",
+            path.display()
+        ))),
     }
 }

@@ -28,17 +28,32 @@ pub struct Actor {
 impl Actor {
     /// An action taken by Rounds itself (migrations, demo seeding, scheduled jobs).
     pub fn system() -> Actor {
-        Actor { org_id: None, user_id: None, label: "system".into(), ip: None }
+        Actor {
+            org_id: None,
+            user_id: None,
+            label: "system".into(),
+            ip: None,
+        }
     }
 
     /// An action taken from the `rounds` command line by whoever runs it on the server.
     pub fn cli() -> Actor {
-        Actor { org_id: None, user_id: None, label: "cli".into(), ip: None }
+        Actor {
+            org_id: None,
+            user_id: None,
+            label: "cli".into(),
+            ip: None,
+        }
     }
 
     /// An action taken by a signed-in user.
     pub fn user(user: &User, ip: Option<String>) -> Actor {
-        Actor { org_id: Some(user.org_id), user_id: Some(user.id), label: user.email.clone(), ip }
+        Actor {
+            org_id: Some(user.org_id),
+            user_id: Some(user.id),
+            label: user.email.clone(),
+            ip,
+        }
     }
 }
 

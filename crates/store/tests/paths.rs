@@ -15,9 +15,14 @@ async fn relative_and_unusual_sqlite_paths_open() {
         ("sqlite:plain.db", "plain.db"),
         ("sqlite://Rounds Data/100% #1?.db", "Rounds Data/100% #1"),
     ] {
-        let store = Store::open(url, key).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let store = Store::open(url, key)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert!(!store.is_set_up().await.unwrap());
         store.close().await;
-        assert!(dir.path().join(file).is_file(), "{url} should create {file}");
+        assert!(
+            dir.path().join(file).is_file(),
+            "{url} should create {file}"
+        );
     }
 }

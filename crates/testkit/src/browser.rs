@@ -37,7 +37,8 @@ impl Browser {
     /// # Panics
     /// When chromedriver is missing in CI: browser tests must run there.
     pub async fn start() -> anyhow::Result<Option<Browser>> {
-        let driver_path = std::env::var_os(CHROMEDRIVER_VAR).map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
+        let driver_path = std::env::var_os(CHROMEDRIVER_VAR)
+            .map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
         if !driver_path.is_file() {
             assert!(
                 !crate::in_ci(),
@@ -60,11 +61,15 @@ impl Browser {
             // Its own process group, so that Drop can kill the browser processes chromedriver starts too.
             .process_group(0)
             .kill_on_drop(true);
-        let driver = command.spawn().with_context(|| format!("cannot start {}", driver_path.display()))?;
+        let driver = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", driver_path.display()))?;
         let profile = tempfile::tempdir().context("cannot create a browser profile folder")?;
         let url = format!("http://127.0.0.1:{port}");
         // From here on, dropping `browser` cleans up whatever fails below.
-        let mut pending = PendingDriver { driver: Some(driver) };
+        let mut pending = PendingDriver {
+            driver: Some(driver),
+        };
         wait_until_ready(&url).await?;
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities(&profile)?)
@@ -72,12 +77,20 @@ impl Browser {
             .await
             .context("chromedriver refused to open a browser session")?;
         let driver = pending.driver.take().context("chromedriver handle lost")?;
-        Ok(Some(Browser { client, driver, _profile: profile }))
+        Ok(Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        }))
     }
 
     /// Ends the browser session (the browser quits); chromedriver stops when `self` drops.
     pub async fn close(self) -> anyhow::Result<()> {
-        self.client.clone().close().await.context("cannot end the browser session")
+        self.client
+            .clone()
+            .close()
+            .await
+            .context("cannot end the browser session")
     }
 }
 
@@ -154,7 +167,9 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Polls chromedriver's `/status` until it reports ready.
 async fn wait_until_ready(url: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let started = Instant::now();
     loop {
         if let Ok(resp) = http.get(format!("{url}/status")).send().await {

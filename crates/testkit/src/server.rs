@@ -34,21 +34,32 @@ impl TestServer {
                 None => return Ok(None),
             },
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on 127.0.0.1")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on 127.0.0.1")?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         // The data folder is the scratch folder, so nothing a test does lands in the working tree;
         // the public URL is the real address, so the invitation links the server hands out open.
-        let config = Config { data_dir: dir.path().to_path_buf(), public_url: Some(base_url.clone()), ..Config::for_tests() };
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            public_url: Some(base_url.clone()),
+            ..Config::for_tests()
+        };
         let app = App::new(store.clone(), config).context("cannot build the server")?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         // With the peer address, as `rounds serve` does: sessions and the audit log record it.
-        let service = app.router().into_make_service_with_connect_info::<SocketAddr>();
+        let service = app
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             let stop = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, service)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 eprintln!("test server on {addr} stopped: {e}");
             }
         });
@@ -57,7 +68,13 @@ impl TestServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Some(TestServer { base_url, store, client, shutdown: Some(shutdown), _dir: dir }))
+        Ok(Some(TestServer {
+            base_url,
+            store,
+            client,
+            shutdown: Some(shutdown),
+            _dir: dir,
+        }))
     }
 
     /// A server on every backend available here: SQLite always, PostgreSQL when configured.
@@ -92,10 +109,24 @@ mod tests {
         let servers = TestServer::every_backend().await.unwrap();
         assert!(!servers.is_empty());
         for server in &servers {
-            let resp = server.client.get(server.url("/healthz")).send().await.unwrap();
-            assert!(resp.status().is_success(), "{}: {}", server.base_url, resp.status());
+            let resp = server
+                .client
+                .get(server.url("/healthz"))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                resp.status().is_success(),
+                "{}: {}",
+                server.base_url,
+                resp.status()
+            );
             let resp = server.client.get(server.url("/")).send().await.unwrap();
-            assert!(resp.status().is_redirection(), "a fresh server sends visitors elsewhere, got {}", resp.status());
+            assert!(
+                resp.status().is_redirection(),
+                "a fresh server sends visitors elsewhere, got {}",
+                resp.status()
+            );
         }
         if let [a, b] = servers.as_slice() {
             assert_ne!(a.base_url, b.base_url);

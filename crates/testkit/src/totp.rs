@@ -6,14 +6,20 @@ use totp_rs::{Builder, Secret};
 /// The code for `secret_base32` (as shown on the MFA enrolment page) at Unix time `unix_secs`:
 /// SHA-1, six digits, 30-second steps, the parameters every authenticator app supports.
 pub fn totp_at(secret_base32: &str, unix_secs: u64) -> anyhow::Result<String> {
-    let secret = Secret::try_from_base32(secret_base32.trim()).context("the TOTP secret is not base32")?;
-    let totp = Builder::new().with_secret(secret).build().context("the TOTP secret is not usable")?;
+    let secret =
+        Secret::try_from_base32(secret_base32.trim()).context("the TOTP secret is not base32")?;
+    let totp = Builder::new()
+        .with_secret(secret)
+        .build()
+        .context("the TOTP secret is not usable")?;
     Ok(totp.generate(unix_secs).to_string())
 }
 
 /// The code for `secret_base32` now.
 pub fn totp_now(secret_base32: &str) -> anyhow::Result<String> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("the clock is before 1970")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?;
     totp_at(secret_base32, now.as_secs())
 }
 

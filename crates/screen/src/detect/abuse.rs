@@ -14,15 +14,15 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
+use crate::ScreenError;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
-use crate::ScreenError;
 
-use super::links;
 use super::ascii_regex as regex;
-use super::{find_near, Ctx, Hit, Sink, NEAR};
+use super::links;
+use super::{Ctx, Hit, NEAR, Sink, find_near};
 
 /// The abuse and spam rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -124,68 +124,261 @@ const LEXICON: &str = include_str!("../../lexicons/en/profanity/profanity.tsv");
 
 /// Rounds additions: common compounds the lists lack.
 const EXTRA_PROFANITY: &[&str] = &[
-    "dumbass", "jackass", "dipshit", "shithead", "douchebag", "wanker", "bellend", "fuckface", "fuckwit", "fucked",
-    "motherfucking", "bullshitting", "shitshow", "goddamn", "asshat",
+    "dumbass",
+    "jackass",
+    "dipshit",
+    "shithead",
+    "douchebag",
+    "wanker",
+    "bellend",
+    "fuckface",
+    "fuckwit",
+    "fucked",
+    "motherfucking",
+    "bullshitting",
+    "shitshow",
+    "goddamn",
+    "asshat",
 ];
 
 /// Endings that keep a profane root profane ("bitchy", "fuckers", "shitting").
-const SUFFIXES: &[&str] =
-    &["s", "es", "ed", "er", "ers", "ing", "in", "y", "ty", "ier", "iest", "ting", "ted", "head", "heads", "face", "hole"];
+const SUFFIXES: &[&str] = &[
+    "s", "es", "ed", "er", "ers", "ing", "in", "y", "ty", "ier", "iest", "ting", "ted", "head",
+    "heads", "face", "hole",
+];
 
 /// Whole words that start with a profane root but are ordinary.
-const NOT_PROFANE: &[&str] = &["cocky", "cocker", "cockers", "dicky", "dickey", "assy", "shitake", "titty"];
+const NOT_PROFANE: &[&str] = &[
+    "cocky", "cocker", "cockers", "dicky", "dickey", "assy", "shitake", "titty",
+];
 
 /// Lexicon words that are also names ("Dick Van Dyke").
 const NAME_LIKE: &[&str] = &["dick", "dyke", "cock", "wank"];
 
 /// Profane words common enough to be worth recognizing under a mask ("f*ck", "s**t").
 const MASKABLE: &[&str] = &[
-    "fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "cock", "asshole", "bastard", "pussy", "whore", "slut",
-    "motherfucker", "bullshit", "nigger", "faggot", "twat", "prick",
+    "fuck",
+    "fucking",
+    "fucker",
+    "shit",
+    "bitch",
+    "cunt",
+    "dick",
+    "cock",
+    "asshole",
+    "bastard",
+    "pussy",
+    "whore",
+    "slut",
+    "motherfucker",
+    "bullshit",
+    "nigger",
+    "faggot",
+    "twat",
+    "prick",
 ];
 
 /// Abuse aimed at the reader, matched as whole phrases.
 const HARASS_PHRASES: &[&str] = &[
-    "go to hell", "rot in hell", "burn in hell", "go fuck yourself", "go f yourself", "fuck you", "fuck u", "fuck off",
-    "fuck yourself", "fuck ya", "screw you", "screw u", "stfu", "gtfo", "kys", "kill yourself", "kill urself",
-    "go kill yourself", "go die", "hope you die", "hope u die", "hope you all die", "hope you rot", "hope you burn",
-    "hope you suffer", "hope you get cancer", "you deserve to die", "drop dead", "die in a fire", "die in a hole",
-    "nobody likes you", "nobody cares about you", "you'll regret this", "you will regret this", "you'll pay for this",
-    "you will pay for this", "i'll make you pay", "i will find you", "i'll find you", "i'll have your job",
-    "i'll have your license", "shut up bitch", "shut up idiot", "eat shit", "piss off", "get fucked",
+    "go to hell",
+    "rot in hell",
+    "burn in hell",
+    "go fuck yourself",
+    "go f yourself",
+    "fuck you",
+    "fuck u",
+    "fuck off",
+    "fuck yourself",
+    "fuck ya",
+    "screw you",
+    "screw u",
+    "stfu",
+    "gtfo",
+    "kys",
+    "kill yourself",
+    "kill urself",
+    "go kill yourself",
+    "go die",
+    "hope you die",
+    "hope u die",
+    "hope you all die",
+    "hope you rot",
+    "hope you burn",
+    "hope you suffer",
+    "hope you get cancer",
+    "you deserve to die",
+    "drop dead",
+    "die in a fire",
+    "die in a hole",
+    "nobody likes you",
+    "nobody cares about you",
+    "you'll regret this",
+    "you will regret this",
+    "you'll pay for this",
+    "you will pay for this",
+    "i'll make you pay",
+    "i will find you",
+    "i'll find you",
+    "i'll have your job",
+    "i'll have your license",
+    "shut up bitch",
+    "shut up idiot",
+    "eat shit",
+    "piss off",
+    "get fucked",
 ];
 
 /// Words after "drop dead" that make it praise.
-const DROP_DEAD_PRAISE: &[&str] = &["gorgeous", "beautiful", "handsome", "sexy", "funny", "stunning", "brilliant", "cute"];
+const DROP_DEAD_PRAISE: &[&str] = &[
+    "gorgeous",
+    "beautiful",
+    "handsome",
+    "sexy",
+    "funny",
+    "stunning",
+    "brilliant",
+    "cute",
+];
 
 /// Hate phrases beyond single slurs.
-const HATE_PHRASES: &[&str] = &["white power", "heil hitler", "sieg heil", "1488", "white genocide", "race traitor", "subhuman"];
+const HATE_PHRASES: &[&str] = &[
+    "white power",
+    "heil hitler",
+    "sieg heil",
+    "1488",
+    "white genocide",
+    "race traitor",
+    "subhuman",
+];
 
 const GROUPS: &str = r"(?:immigrants|migrants|muslims|jews|blacks|gays|lesbians|mexicans|arabs|asians|africans|homosexuals|refugees|illegals|foreigners|trans(?:gender)?\s+people|transgenders|hindus|christians|catholics|latinos|hispanics|chinese|indians|whites|women|disabled\s+people)";
 
 const GROUP_WORDS: &[&str] = &[
-    "immigrants", "migrants", "muslims", "jews", "blacks", "gays", "lesbians", "mexicans", "arabs", "asians", "africans",
-    "homosexuals", "refugees", "illegals", "foreigners", "trans people", "transgender people", "transgenders", "hindus",
-    "christians", "catholics", "latinos", "hispanics", "chinese", "indians", "whites", "women", "disabled people",
+    "immigrants",
+    "migrants",
+    "muslims",
+    "jews",
+    "blacks",
+    "gays",
+    "lesbians",
+    "mexicans",
+    "arabs",
+    "asians",
+    "africans",
+    "homosexuals",
+    "refugees",
+    "illegals",
+    "foreigners",
+    "trans people",
+    "transgender people",
+    "transgenders",
+    "hindus",
+    "christians",
+    "catholics",
+    "latinos",
+    "hispanics",
+    "chinese",
+    "indians",
+    "whites",
+    "women",
+    "disabled people",
 ];
-const HATE_VERBS: &[&str] = &["kill all", "gas the", "gas all", "exterminate", "deport all", "lynch", "hang all", "shoot all"];
+const HATE_VERBS: &[&str] = &[
+    "kill all",
+    "gas the",
+    "gas all",
+    "exterminate",
+    "deport all",
+    "lynch",
+    "hang all",
+    "shoot all",
+];
 
 const HARASS_TRIGGERS: &[&str] = &["you", "ur ", "u r "];
 /// Words the "you …" pattern needs (profane words count too); a message without one skips it.
 const INSULT_TRIGGERS: &[&str] = &[
-    "idiot", "moron", "imbecile", "dumb", "retard", "loser", "clown", "scum", "quack", "butcher", "jerk", "douche",
-    "pig", "freak", "creep", "coward", "hack", "liar", "fraud", "crook", "trash", "garbage", "murderer", "criminal",
-    "stupid", "useless", "pathetic", "incompetent", "worthless", "ignorant", "disgusting", "evil", "joke", "disgrace",
-    "waste", "piece",
+    "idiot",
+    "moron",
+    "imbecile",
+    "dumb",
+    "retard",
+    "loser",
+    "clown",
+    "scum",
+    "quack",
+    "butcher",
+    "jerk",
+    "douche",
+    "pig",
+    "freak",
+    "creep",
+    "coward",
+    "hack",
+    "liar",
+    "fraud",
+    "crook",
+    "trash",
+    "garbage",
+    "murderer",
+    "criminal",
+    "stupid",
+    "useless",
+    "pathetic",
+    "incompetent",
+    "worthless",
+    "ignorant",
+    "disgusting",
+    "evil",
+    "joke",
+    "disgrace",
+    "waste",
+    "piece",
 ];
 const SCAM_TRIGGERS: &[&str] = &[
-    "dm ", "message me", "inbox me", "text me", "whatsapp", "telegram", "earn", "btc", "bitcoin", "crypto", "ethereum",
-    "usdt", "eth ", "giveaway", "double your", "claim your", "you have won", "you've won", "congratulations", "invest",
-    "forex", "recover",
+    "dm ",
+    "message me",
+    "inbox me",
+    "text me",
+    "whatsapp",
+    "telegram",
+    "earn",
+    "btc",
+    "bitcoin",
+    "crypto",
+    "ethereum",
+    "usdt",
+    "eth ",
+    "giveaway",
+    "double your",
+    "claim your",
+    "you have won",
+    "you've won",
+    "congratulations",
+    "invest",
+    "forex",
+    "recover",
 ];
-const PHARMACY_TRIGGERS: &[&str] =
-    &["pharmacy", "prescription", " rx", "pills", "buy", "order", "cheap", "sale", "selling", "purchase", "discount"];
-const FOLLOWER_TRIGGERS: &[&str] = &["followers", "likes", "subscribers", "views", "retweets", "promote your"];
+const PHARMACY_TRIGGERS: &[&str] = &[
+    "pharmacy",
+    "prescription",
+    " rx",
+    "pills",
+    "buy",
+    "order",
+    "cheap",
+    "sale",
+    "selling",
+    "purchase",
+    "discount",
+];
+const FOLLOWER_TRIGGERS: &[&str] = &[
+    "followers",
+    "likes",
+    "subscribers",
+    "views",
+    "retweets",
+    "promote your",
+];
 
 /// Drugs that fake pharmacies sell: controlled substances, lifestyle and weight-loss drugs.
 const SPAM_DRUGS: &str = r"(?:oxycodone|oxycontin|oxy|xanax|alprazolam|adderall|percocet|vicodin|hydrocodone|valium|diazepam|tramadol|fentanyl|codeine|morphine|dilaudid|hydromorphone|klonopin|clonazepam|ambien|zolpidem|modafinil|provigil|ritalin|viagra|cialis|levitra|sildenafil|tadalafil|ozempic|wegovy|semaglutide|mounjaro|tirzepatide|phentermine|suboxone|methadone|ketamine|lorazepam|ativan|soma|carisoprodol|lyrica|pregabalin|steroids|hgh|pills)";
@@ -237,9 +430,11 @@ pub(crate) struct Detector {
 }
 
 fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
-    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+    ScreenError::Compile {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
 }
-
 
 fn collapse(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
@@ -313,7 +508,9 @@ static CLASS: [u8; 256] = {
 /// letter, or three equal bytes follow each other.
 fn may_be_obfuscated(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(2);
-    let (Some(x), Some(y), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2)) else { return false };
+    let (Some(x), Some(y), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2)) else {
+        return false;
+    };
     if n == 0 {
         return false;
     }
@@ -366,12 +563,26 @@ impl Detector {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .filter_map(|l| l.split_once('\t'))
-            .map(|(t, k)| (t, if k == "slur" { Kind::Slur } else { Kind::Profanity }))
+            .map(|(t, k)| {
+                (
+                    t,
+                    if k == "slur" {
+                        Kind::Slur
+                    } else {
+                        Kind::Profanity
+                    },
+                )
+            })
             .chain(EXTRA_PROFANITY.iter().map(|t| (*t, Kind::Profanity)));
         for (term, kind) in lexicon {
-            let joined: String = term.chars().filter(|c| c.is_alphanumeric() || !c.is_ascii()).collect();
+            let joined: String = term
+                .chars()
+                .filter(|c| c.is_alphanumeric() || !c.is_ascii())
+                .collect();
             if joined.chars().all(char::is_alphabetic) {
-                collapsed.entry(collapse(&joined)).or_insert_with(|| (term.to_owned(), kind));
+                collapsed
+                    .entry(collapse(&joined))
+                    .or_insert_with(|| (term.to_owned(), kind));
                 words.entry(joined).or_insert(kind);
             }
             patterns.push(term.to_owned());
@@ -424,7 +635,9 @@ impl Detector {
         )?;
         let hate_verb = regex(
             "hate pattern",
-            &format!(r"^(?:kill\s+all|gas\s+(?:the|all)|exterminate|deport\s+all|lynch|hang\s+all|shoot\s+all)\s+(?:the\s+|those\s+|these\s+)?{GROUPS}\b"),
+            &format!(
+                r"^(?:kill\s+all|gas\s+(?:the|all)|exterminate|deport\s+all|lynch|hang\s+all|shoot\s+all)\s+(?:the\s+|those\s+|these\s+)?{GROUPS}\b"
+            ),
         )?;
         let scam = regex(
             "scam pattern",
@@ -487,7 +700,9 @@ impl Detector {
         let mut you = [0usize; 8];
         let mut n_you = 0;
         for m in self.ac.find_overlapping_iter(norm) {
-            let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
+            let Some(entry) = self.entries.get(m.pattern().as_usize()) else {
+                continue;
+            };
             let range = m.range();
             match entry {
                 Entry::Trigger(Family::Harass) => {
@@ -510,7 +725,10 @@ impl Detector {
                     }
                 }
                 Entry::Harass => {
-                    if scan.at_word_boundaries(range.clone()) && !drop_dead_praise(scan, range.clone()) && !reported_speech(scan, range.start) {
+                    if scan.at_word_boundaries(range.clone())
+                        && !drop_dead_praise(scan, range.clone())
+                        && !reported_speech(scan, range.start)
+                    {
                         sink.push(harass_hit(scan, range));
                     }
                 }
@@ -534,11 +752,15 @@ impl Detector {
                     .suggest("Hide the comment and report the account to the platform."),
             );
         });
-        find_near(&self.pharmacy, norm, &near[Family::Pharmacy as usize], |range| {
-            let context = self.pharmacy_context.is_match(around(norm, &range));
-            if context {
-                let found = scan.orig_text(range.clone());
-                sink.push(
+        find_near(
+            &self.pharmacy,
+            norm,
+            &near[Family::Pharmacy as usize],
+            |range| {
+                let context = self.pharmacy_context.is_match(around(norm, &range));
+                if context {
+                    let found = scan.orig_text(range.clone());
+                    sink.push(
                     Hit::new(
                         PHARMACY,
                         scan.orig(range),
@@ -546,16 +768,22 @@ impl Detector {
                     )
                     .suggest("Hide the comment and report the account; counterfeit medicines can be dangerous."),
                 );
-            }
-        });
-        find_near(&self.followers, norm, &near[Family::Followers as usize], |range| {
-            let found = scan.orig_text(range.clone());
-            sink.push(Hit::new(
+                }
+            },
+        );
+        find_near(
+            &self.followers,
+            norm,
+            &near[Family::Followers as usize],
+            |range| {
+                let found = scan.orig_text(range.clone());
+                sink.push(Hit::new(
                 FOLLOWERS,
                 scan.orig(range),
                 format!("\"{found}\" sells followers or engagement, a spam pattern that breaks platform rules."),
             ));
-        });
+            },
+        );
         self.links(scan, sink);
         flood(scan, sink);
         self.blocked_terms(scan, sink);
@@ -563,14 +791,24 @@ impl Detector {
 
     /// Run the anchored harassment or hate pattern that starts at a trigger word.
     fn anchored(&self, scan: &Scan<'_>, start: usize, family: Family, sink: &mut Sink) {
-        let Some(rest) = scan.norm.get(start..) else { return };
+        let Some(rest) = scan.norm.get(start..) else {
+            return;
+        };
         let found = match family {
             Family::Harass => self.harass_you.find(rest).map(|m| (m.end(), true)),
-            _ => self.hate_group.find(rest).or_else(|| self.hate_verb.find(rest)).map(|m| (m.end(), false)),
+            _ => self
+                .hate_group
+                .find(rest)
+                .or_else(|| self.hate_verb.find(rest))
+                .map(|m| (m.end(), false)),
         };
         if let Some((len, harass)) = found {
             let range = start..start + len;
-            sink.push(if harass { harass_hit(scan, range) } else { hate_hit(scan, range) });
+            sink.push(if harass {
+                harass_hit(scan, range)
+            } else {
+                hate_hit(scan, range)
+            });
         }
     }
 
@@ -595,8 +833,13 @@ impl Detector {
         if NAME_LIKE.contains(&word) {
             let i = scan.token_at_or_after(range.start);
             let capitalized = |j: usize| scan.tokens.get(j).is_some_and(|t| t.shape.capitalized);
-            let possessive = tail.starts_with('\'') || scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.start..t.end) == Some("s"));
-            if capitalized(i) && ((i > 0 && capitalized(i - 1)) || capitalized(i + 1) || possessive) {
+            let possessive = tail.starts_with('\'')
+                || scan
+                    .tokens
+                    .get(i + 1)
+                    .is_some_and(|t| scan.norm.get(t.start..t.end) == Some("s"));
+            if capitalized(i) && ((i > 0 && capitalized(i - 1)) || capitalized(i + 1) || possessive)
+            {
                 return None;
             }
         }
@@ -610,14 +853,26 @@ impl Detector {
         while pos < norm.len() {
             // Blocks with nothing suspicious are skipped by the branch-free check alone.
             let block_end = pos.saturating_add(BLOCK).min(norm.len());
-            let window = norm.get(pos.saturating_sub(1)..block_end.saturating_add(2).min(norm.len())).unwrap_or_default();
-            let found = if may_be_obfuscated(window) { next_suspect(norm, pos, block_end) } else { None };
+            let window = norm
+                .get(pos.saturating_sub(1)..block_end.saturating_add(2).min(norm.len()))
+                .unwrap_or_default();
+            let found = if may_be_obfuscated(window) {
+                next_suspect(norm, pos, block_end)
+            } else {
+                None
+            };
             let Some(at) = found else {
                 pos = block_end;
                 continue;
             };
-            let start = norm.get(..at).and_then(|b| b.iter().rposition(u8::is_ascii_whitespace)).map_or(0, |i| i + 1);
-            let end = norm.get(at..).and_then(|b| b.iter().position(u8::is_ascii_whitespace)).map_or(norm.len(), |i| at + i);
+            let start = norm
+                .get(..at)
+                .and_then(|b| b.iter().rposition(u8::is_ascii_whitespace))
+                .map_or(0, |i| i + 1);
+            let end = norm
+                .get(at..)
+                .and_then(|b| b.iter().position(u8::is_ascii_whitespace))
+                .map_or(norm.len(), |i| at + i);
             self.chunk(scan, start, end, sink);
             pos = end.max(at + 1);
         }
@@ -628,10 +883,20 @@ impl Detector {
     fn chunk(&self, scan: &Scan<'_>, start: usize, end: usize, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
         let (mut s, mut e) = (start, end.min(norm.len()));
-        while s < e && matches!(norm[s], b'"' | b'\'' | b'(' | b'[' | b',' | b'.' | b':' | b';') {
+        while s < e
+            && matches!(
+                norm[s],
+                b'"' | b'\'' | b'(' | b'[' | b',' | b'.' | b':' | b';'
+            )
+        {
             s += 1;
         }
-        while e > s && matches!(norm[e - 1], b'"' | b'\'' | b')' | b']' | b',' | b'.' | b':' | b';' | b'?' | b'!') {
+        while e > s
+            && matches!(
+                norm[e - 1],
+                b'"' | b'\'' | b')' | b']' | b',' | b'.' | b':' | b';' | b'?' | b'!'
+            )
+        {
             e -= 1;
         }
         let Some(chunk) = norm.get(s..e) else { return };
@@ -652,7 +917,9 @@ impl Detector {
                 None => return,
             }
         }
-        let Some(rebuilt) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) else { return };
+        let Some(rebuilt) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) else {
+            return;
+        };
         if letters < 2 {
             return;
         }
@@ -669,16 +936,29 @@ impl Detector {
                 return None;
             }
             let word = MASKABLE.iter().find(|w| {
-                w.len() == rebuilt.len() && w.bytes().zip(rebuilt.bytes()).all(|(a, b)| b == b'?' || a == b)
+                w.len() == rebuilt.len()
+                    && w.bytes()
+                        .zip(rebuilt.bytes())
+                        .all(|(a, b)| b == b'?' || a == b)
             })?;
-            return Some(((*word).to_owned(), self.words.get(*word).copied().unwrap_or(Kind::Profanity)));
+            return Some((
+                (*word).to_owned(),
+                self.words.get(*word).copied().unwrap_or(Kind::Profanity),
+            ));
         }
         if let Some(kind) = self.words.get(rebuilt) {
             return Some((rebuilt.to_owned(), *kind));
         }
-        let stem = SUFFIXES.iter().find_map(|s| rebuilt.strip_suffix(s).filter(|st| self.words.contains_key(*st)));
+        let stem = SUFFIXES.iter().find_map(|s| {
+            rebuilt
+                .strip_suffix(s)
+                .filter(|st| self.words.contains_key(*st))
+        });
         if let Some(stem) = stem {
-            return Some((rebuilt.to_owned(), self.words.get(stem).copied().unwrap_or(Kind::Profanity)));
+            return Some((
+                rebuilt.to_owned(),
+                self.words.get(stem).copied().unwrap_or(Kind::Profanity),
+            ));
         }
         // Obfuscated chunks are short ASCII: collapse them on the stack, not in a new String.
         let mut buf = [0u8; 32];
@@ -693,11 +973,21 @@ impl Detector {
     fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let tokens = &scan.tokens;
         let norm = scan.norm.as_bytes();
-        let single = |j: usize| tokens.get(j).is_some_and(|t| t.end - t.start == 1 && norm.get(t.start).is_some_and(u8::is_ascii_alphabetic));
+        let single = |j: usize| {
+            tokens.get(j).is_some_and(|t| {
+                t.end - t.start == 1 && norm.get(t.start).is_some_and(u8::is_ascii_alphabetic)
+            })
+        };
         let joined = |j: usize| {
-            let (Some(p), Some(t)) = (tokens.get(j - 1), tokens.get(j)) else { return false };
+            let (Some(p), Some(t)) = (tokens.get(j - 1), tokens.get(j)) else {
+                return false;
+            };
             let gap = norm.get(p.end..t.start).unwrap_or_default();
-            !gap.is_empty() && gap.len() <= 2 && gap.iter().all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
+            !gap.is_empty()
+                && gap.len() <= 2
+                && gap
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
         };
         let mut i = 0;
         while i < tokens.len() {
@@ -743,10 +1033,18 @@ impl Detector {
         }
         if let Some(r) = repeated {
             let found = scan.orig_text(r.clone());
-            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("The link \"{found}\" is posted more than once, a typical spam pattern.")));
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r),
+                format!("The link \"{found}\" is posted more than once, a typical spam pattern."),
+            ));
         } else if let (true, Some(first)) = (count >= 4, seen.first()) {
             let r = first.start..last_end;
-            sink.push(Hit::new(REPEATED_LINKS, scan.orig(r), format!("{count} links in one message is a typical spam pattern.")));
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r),
+                format!("{count} links in one message is a typical spam pattern."),
+            ));
         }
         if count >= 2 && shouting(scan.text) {
             sink.push(Hit::new(
@@ -774,22 +1072,31 @@ impl Detector {
 }
 
 fn starts_word(norm: &str, start: usize) -> bool {
-    !norm.get(..start).and_then(|s| s.chars().next_back()).is_some_and(char::is_alphanumeric)
+    !norm
+        .get(..start)
+        .and_then(|s| s.chars().next_back())
+        .is_some_and(char::is_alphanumeric)
 }
 
 fn word_hit(scan: &Scan<'_>, range: Range<usize>, kind: Kind, rebuilt: Option<String>) -> Hit {
     let found = scan.orig_text(range.clone());
-    let disguise = rebuilt.map(|w| format!(" (a disguised spelling of \"{w}\")")).unwrap_or_default();
+    let disguise = rebuilt
+        .map(|w| format!(" (a disguised spelling of \"{w}\")"))
+        .unwrap_or_default();
     match kind {
         Kind::Profanity => Hit::new(
             PROFANITY,
             scan.orig(range),
-            format!("\"{found}\"{disguise} is profanity or explicit slang, which the organization does not publish or show on its pages."),
+            format!(
+                "\"{found}\"{disguise} is profanity or explicit slang, which the organization does not publish or show on its pages."
+            ),
         ),
         Kind::Slur => Hit::new(
             HATE,
             scan.orig(range),
-            format!("\"{found}\"{disguise} is a slur against a group of people, which is hate speech under platform and organization rules."),
+            format!(
+                "\"{found}\"{disguise} is a slur against a group of people, which is hate speech under platform and organization rules."
+            ),
         ),
     }
 }
@@ -802,14 +1109,24 @@ fn harass_hit(scan: &Scan<'_>, range: Range<usize>) -> Hit {
 
 fn hate_hit(scan: &Scan<'_>, range: Range<usize>) -> Hit {
     let found = scan.orig_text(range.clone());
-    Hit::new(HATE, scan.orig(range), format!("\"{found}\" attacks people for who they are, which is hate speech under platform and organization rules."))
+    Hit::new(
+        HATE,
+        scan.orig(range),
+        format!(
+            "\"{found}\" attacks people for who they are, which is hate speech under platform and organization rules."
+        ),
+    )
 }
 
 /// "trying to kill yourself", "do not kill yourself": the phrase is talked about, not said to
 /// someone.
 fn reported_speech(scan: &Scan<'_>, start: usize) -> bool {
     let i = scan.token_at_or_after(start);
-    i > 0 && matches!(scan.tok(i - 1), "to" | "not" | "don't" | "dont" | "never" | "wanna" | "gonna")
+    i > 0
+        && matches!(
+            scan.tok(i - 1),
+            "to" | "not" | "don't" | "dont" | "never" | "wanna" | "gonna"
+        )
 }
 
 /// The text within [`NEAR`] bytes of `range`, on character boundaries.
@@ -841,8 +1158,14 @@ fn shouting(text: &str) -> bool {
     for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
         if chunk.is_ascii() {
             // Branch-free (vectorizable) counts; nearly all text takes this path.
-            letters += chunk.iter().map(|&b| usize::from((b | 0x20).wrapping_sub(b'a') < 26)).sum::<usize>();
-            upper += chunk.iter().map(|&b| usize::from(b.wrapping_sub(b'A') < 26)).sum::<usize>();
+            letters += chunk
+                .iter()
+                .map(|&b| usize::from((b | 0x20).wrapping_sub(b'a') < 26))
+                .sum::<usize>();
+            upper += chunk
+                .iter()
+                .map(|&b| usize::from(b.wrapping_sub(b'A') < 26))
+                .sum::<usize>();
             continue;
         }
         // Other characters are decoded at their lead byte; continuation bytes are skipped.
@@ -887,7 +1210,14 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
         let word = scan.tok(i);
         if word.len() >= 2 {
             let range = tokens[i].start..tokens[j - 1].end;
-            sink.push(Hit::new(FLOOD, scan.orig(range), format!("The word \"{word}\" is repeated {} times in a row, a flooding pattern.", j - i)));
+            sink.push(Hit::new(
+                FLOOD,
+                scan.orig(range),
+                format!(
+                    "The word \"{word}\" is repeated {} times in a row, a flooding pattern.",
+                    j - i
+                ),
+            ));
             return;
         }
         i = j;
@@ -902,7 +1232,9 @@ fn maybe_char_flood(b: &[u8]) -> bool {
     while s < b.len() {
         let e = s.saturating_add(BLOCK).min(b.len());
         let lo = s.saturating_sub(24);
-        let window = b.get(lo..e.saturating_add(4).min(b.len())).unwrap_or_default();
+        let window = b
+            .get(lo..e.saturating_add(4).min(b.len()))
+            .unwrap_or_default();
         if may_repeat(window) && repeats(b.get(lo..e).unwrap_or_default()) {
             return true;
         }
@@ -915,7 +1247,12 @@ fn maybe_char_flood(b: &[u8]) -> bool {
 /// ahead (the same emoji twice).
 fn may_repeat(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(4);
-    let (Some(x), Some(y), Some(w), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2), b.get(4..n + 4)) else {
+    let (Some(x), Some(y), Some(w), Some(z)) = (
+        b.get(..n),
+        b.get(1..n + 1),
+        b.get(2..n + 2),
+        b.get(4..n + 4),
+    ) else {
         return false;
     };
     let mut acc = false;
@@ -930,7 +1267,11 @@ fn repeats(b: &[u8]) -> bool {
     let (mut same1, mut same4) = (0u32, 0u32);
     for i in 1..b.len() {
         same1 = if b[i] == b[i - 1] { same1 + 1 } else { 0 };
-        same4 = if i >= 4 && b[i] == b[i - 4] && b[i] >= 0x80 { same4 + 1 } else { 0 };
+        same4 = if i >= 4 && b[i] == b[i - 4] && b[i] >= 0x80 {
+            same4 + 1
+        } else {
+            0
+        };
         if same1 >= 5 || same4 >= 20 {
             return true;
         }
@@ -971,7 +1312,14 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
     run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink)
 }
 
-fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>, sink: &mut Sink) -> bool {
+fn report_run(
+    text: &str,
+    start: usize,
+    end: usize,
+    len: usize,
+    c: Option<char>,
+    sink: &mut Sink,
+) -> bool {
     let Some(c) = c else { return false };
     // Stretched letters ("soooo") are emphasis long before they are a flood.
     let limit = if c.is_alphabetic() {
@@ -981,13 +1329,17 @@ fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>,
     } else {
         8
     };
-    if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.') {
+    if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.')
+    {
         return false;
     }
     sink.push(Hit::new(
         FLOOD,
         crate::report::Span::new(start, end),
-        format!("\"{}\" is repeated {len} times in a row, a flooding pattern.", text.get(start..start + c.len_utf8()).unwrap_or_default()),
+        format!(
+            "\"{}\" is repeated {len} times in a row, a flooding pattern.",
+            text.get(start..start + c.len_utf8()).unwrap_or_default()
+        ),
     ));
     true
 }
@@ -1003,7 +1355,9 @@ mod tests {
     }
 
     fn hits(text: &str) -> Vec<(String, String)> {
-        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("abuse.") || f.rule_id.starts_with("spam."))
@@ -1013,7 +1367,10 @@ mod tests {
 
     fn fires(text: &str, rule: &str, matched: &str) {
         let got = hits(text);
-        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: want {rule} on {matched:?}, got {got:?}");
+        assert!(
+            got.iter().any(|(r, m)| r == rule && m == matched),
+            "{text:?}: want {rule} on {matched:?}, got {got:?}"
+        );
     }
 
     #[test]
@@ -1056,10 +1413,18 @@ mod tests {
     #[test]
     fn harassment_and_hate() {
         fires("you're an idiot", "abuse.harassment", "you're an idiot");
-        fires("You are such a useless quack", "abuse.harassment", "You are such a useless quack");
+        fires(
+            "You are such a useless quack",
+            "abuse.harassment",
+            "You are such a useless quack",
+        );
         fires("go to hell", "abuse.harassment", "go to hell");
         fires("fuck you doctor", "abuse.harassment", "fuck you");
-        fires("immigrants should be exterminated", "abuse.hate", "immigrants should be exterminated");
+        fires(
+            "immigrants should be exterminated",
+            "abuse.hate",
+            "immigrants should be exterminated",
+        );
         fires("those jews are vermin", "abuse.hate", "jews are vermin");
         fires("gas the jews", "abuse.hate", "gas the jews");
         assert!(hits("Immigrants should be welcomed at every clinic").is_empty());
@@ -1068,12 +1433,32 @@ mod tests {
 
     #[test]
     fn spam_patterns() {
-        fires("DM me to earn $500 a day from home", "spam.scam", "DM me to earn");
+        fires(
+            "DM me to earn $500 a day from home",
+            "spam.scam",
+            "DM me to earn",
+        );
         fires("send 0.1 BTC to get 1 back", "spam.scam", "send 0.1 BTC");
-        fires("buy oxycodone without prescription, fast shipping", "spam.pharmacy", "buy oxycodone");
-        fires("Buy 1000 real followers now", "spam.followers", "Buy 1000 real followers");
-        fires("see bit.ly/a and bit.ly/a", "spam.repeated_links", "bit.ly/a");
-        fires("CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ", "spam.caps_links", "CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ");
+        fires(
+            "buy oxycodone without prescription, fast shipping",
+            "spam.pharmacy",
+            "buy oxycodone",
+        );
+        fires(
+            "Buy 1000 real followers now",
+            "spam.followers",
+            "Buy 1000 real followers",
+        );
+        fires(
+            "see bit.ly/a and bit.ly/a",
+            "spam.repeated_links",
+            "bit.ly/a",
+        );
+        fires(
+            "CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ",
+            "spam.caps_links",
+            "CLICK NOW FOR FREE MONEY AT WWW.WIN.XYZ AND WWW.CASH.XYZ",
+        );
         fires("wow!!!!!!!!!!!!!!!!", "spam.flood", "!!!!!!!!!!!!!!!!");
         fires("😂😂😂😂😂😂😂😂", "spam.flood", "😂😂😂😂😂😂😂😂");
         assert!(hits("sooooooooooooo excited!!! 😂😂😂").is_empty());
@@ -1085,12 +1470,24 @@ mod tests {
     #[test]
     fn spam_fires_deep_in_long_text() {
         let filler = "Thanks for the great care at the clinic. ".repeat(200);
-        fires(&format!("{filler}DM me to earn $500 a day {filler}"), "spam.scam", "DM me to earn");
-        fires(&format!("{filler}buy oxycodone online {filler}"), "spam.pharmacy", "buy oxycodone");
+        fires(
+            &format!("{filler}DM me to earn $500 a day {filler}"),
+            "spam.scam",
+            "DM me to earn",
+        );
+        fires(
+            &format!("{filler}buy oxycodone online {filler}"),
+            "spam.pharmacy",
+            "buy oxycodone",
+        );
     }
 
     #[test]
     fn blocked_terms_from_policy() {
-        fires("leak: project falcon launches", "abuse.blocked_term", "project falcon");
+        fires(
+            "leak: project falcon launches",
+            "abuse.blocked_term",
+            "project falcon",
+        );
     }
 }

@@ -177,7 +177,9 @@ const KNOWN_EVENTS: &[&str] = &[
 ];
 
 /// Words that make the author the patient.
-const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine"];
+const FIRST_PERSON: &[&str] = &[
+    "i", "me", "my", "myself", "i'm", "im", "i've", "ive", "i'd", "i'll", "mine",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cue {
@@ -245,49 +247,77 @@ pub(crate) struct Lexicon {
 }
 
 fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
-    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+    ScreenError::Compile {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 impl Lexicon {
     /// The built-in lexicons with the organization's products added.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
-        let stop: HashSet<&str> =
-            DRUG_STOPLIST.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let stop: HashSet<&str> = DRUG_STOPLIST
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
         let mut patterns: Vec<String> = Vec::with_capacity(36_000);
         let mut products: Vec<ProductName> = Vec::with_capacity(36_000);
         for p in &policy.products {
-            for name in std::iter::once(&p.name).chain(std::iter::once(&p.generic)).chain(p.aliases.iter()) {
+            for name in std::iter::once(&p.name)
+                .chain(std::iter::once(&p.generic))
+                .chain(p.aliases.iter())
+            {
                 let norm = Scan::new(name.trim()).norm;
                 if norm.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
                     continue;
                 }
                 patterns.push(norm);
-                products.push(ProductName { canonical: p.name.trim().to_owned(), own: true });
+                products.push(ProductName {
+                    canonical: p.name.trim().to_owned(),
+                    own: true,
+                });
             }
         }
         for line in DRUGS_TSV.lines() {
             let mut cols = line.split('\t');
-            let Some(variant) = cols.next().filter(|v| !v.is_empty()) else { continue };
+            let Some(variant) = cols.next().filter(|v| !v.is_empty()) else {
+                continue;
+            };
             if stop.contains(variant) {
                 continue;
             }
             let canonical = cols.next().unwrap_or(variant);
             patterns.push(variant.to_owned());
-            products.push(ProductName { canonical: canonical.to_owned(), own: false });
+            products.push(ProductName {
+                canonical: canonical.to_owned(),
+                own: false,
+            });
         }
         let mut drug_keys = vec![0u64; KEY_WORDS];
         for p in &patterns {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                key_add(&mut drug_keys, hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
+                key_add(
+                    &mut drug_keys,
+                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
+                );
             }
         }
         let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
         let mut run_keys = vec![0u64; KEY_WORDS];
         let mut runless = false;
         for p in &patterns {
-            let mut runs: Vec<&str> = p.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty()).collect();
-            let Some(longest) = runs.iter().enumerate().max_by_key(|(_, r)| r.len()).map(|(i, _)| i) else {
+            let mut runs: Vec<&str> = p
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|r| !r.is_empty())
+                .collect();
+            let Some(longest) = runs
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, r)| r.len())
+                .map(|(i, _)| i)
+            else {
                 runless = true;
                 continue;
             };
@@ -298,7 +328,10 @@ impl Lexicon {
         }
         drug_runs.sort_unstable();
         drug_runs.dedup();
-        let drug_heads = drug_runs.iter().map(|d| d.first().copied().unwrap_or_default()).collect();
+        let drug_heads = drug_runs
+            .iter()
+            .map(|d| d.first().copied().unwrap_or_default())
+            .collect();
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -308,14 +341,21 @@ impl Lexicon {
         let mut cue_kinds = Vec::new();
         for line in TRIGGERS_TSV.lines().filter(|l| !l.starts_with('#')) {
             let mut cols = line.split('\t');
-            let (Some(kind), Some(phrase)) = (cols.next(), cols.next()) else { continue };
+            let (Some(kind), Some(phrase)) = (cols.next(), cols.next()) else {
+                continue;
+            };
             let kind = match kind {
                 "pre" => Cue::Pre,
                 "post" => Cue::Post,
                 "pseudo" => Cue::Pseudo,
                 "term" => Cue::Term,
                 "hyp" => Cue::Hyp,
-                _ => return Err(compile_error("negation triggers", format!("unknown kind `{kind}`"))),
+                _ => {
+                    return Err(compile_error(
+                        "negation triggers",
+                        format!("unknown kind `{kind}`"),
+                    ));
+                }
             };
             cue_patterns.push(phrase);
             cue_kinds.push(kind);
@@ -338,7 +378,18 @@ impl Lexicon {
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
         let cue_gate = WordGate::new(cue_patterns.iter().copied());
-        Ok(Lexicon { drugs, drug_keys, drug_runs, drug_heads, run_keys, runless, products, cues, cue_kinds, cue_gate })
+        Ok(Lexicon {
+            drugs,
+            drug_keys,
+            drug_runs,
+            drug_heads,
+            run_keys,
+            runless,
+            products,
+            cues,
+            cue_kinds,
+            cue_gate,
+        })
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -358,28 +409,48 @@ impl Lexicon {
         out: &mut [TokFeat],
         found: &mut dyn FnMut(Found),
     ) {
-        let n = seg.end.saturating_sub(seg.first).min(out.len()).min(hashes.len());
-        let (Some(first), Some(last)) = (scan.tokens.get(seg.first), scan.tokens.get(seg.first + n.saturating_sub(1)))
-        else {
+        let n = seg
+            .end
+            .saturating_sub(seg.first)
+            .min(out.len())
+            .min(hashes.len());
+        let (Some(first), Some(last)) = (
+            scan.tokens.get(seg.first),
+            scan.tokens.get(seg.first + n.saturating_sub(1)),
+        ) else {
             return;
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
         let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
-        let tokens = scan.tokens.get(seg.first..seg.first + n).unwrap_or_default();
-        let cue_matches = self.cue_gate.open(scan, tokens).then(|| self.cues.find_iter(Input::new(&scan.norm).range(range.clone())));
+        let tokens = scan
+            .tokens
+            .get(seg.first..seg.first + n)
+            .unwrap_or_default();
+        let cue_matches = self.cue_gate.open(scan, tokens).then(|| {
+            self.cues
+                .find_iter(Input::new(&scan.norm).range(range.clone()))
+        });
         for m in cue_matches.into_iter().flatten() {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
             let begin = local(scan.token_at_or_after(m.start()));
             let after = local(scan.token_at_or_after(m.end()));
-            let kind = self.cue_kinds.get(m.pattern().as_usize()).copied().unwrap_or(Cue::Pseudo);
+            let kind = self
+                .cue_kinds
+                .get(m.pattern().as_usize())
+                .copied()
+                .unwrap_or(Cue::Pseudo);
             match kind {
                 Cue::Pre => set(&mut flags, after..(after + NEG_REACH).min(n), NEG),
                 Cue::Post => set(&mut flags, begin.saturating_sub(POST_REACH)..begin, NEG),
                 Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
-                Cue::Term => flags.iter_mut().take(n).skip(begin).for_each(|f| *f &= !(NEG | HYP)),
+                Cue::Term => flags
+                    .iter_mut()
+                    .take(n)
+                    .skip(begin)
+                    .for_each(|f| *f &= !(NEG | HYP)),
                 Cue::Pseudo => {}
                 Cue::Implied => {
                     set(&mut flags, begin..after, IMPLIED);
@@ -404,8 +475,11 @@ impl Lexicon {
             set(&mut flags, begin..after, DRUG);
             found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
-        for (j, ((slot, flag), &hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate() {
-            let Some(t) = scan.tokens.get(seg.first + j) else { break };
+        for (j, ((slot, flag), &hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate()
+        {
+            let Some(t) = scan.tokens.get(seg.first + j) else {
+                break;
+            };
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
             *slot = TokFeat::new(word, hash, t.shape.has_digit, flag);
         }
@@ -430,7 +504,8 @@ impl Lexicon {
         self.cues
             .find_iter(scan.norm.as_str())
             .find(|m| {
-                self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation) && scan.at_word_boundaries(m.range())
+                self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation)
+                    && scan.at_word_boundaries(m.range())
             })
             .map(|m| m.range())
     }
@@ -447,11 +522,19 @@ impl Lexicon {
                 *slot = h;
             }
         }
-        if !maybe || (scan.tokens.len() <= MAX_RUNS && !self.drug_runs_present(scan, &scan.tokens, &hashes)) {
+        if !maybe
+            || (scan.tokens.len() <= MAX_RUNS
+                && !self.drug_runs_present(scan, &scan.tokens, &hashes))
+        {
             return false;
         }
         let before = out.len();
-        out.extend(self.drugs.find_iter(scan.norm.as_str()).filter(|m| scan.at_word_boundaries(m.range())).map(|m| scan.orig(m.range())));
+        out.extend(
+            self.drugs
+                .find_iter(scan.norm.as_str())
+                .filter(|m| scan.at_word_boundaries(m.range()))
+                .map(|m| scan.orig(m.range())),
+        );
         out.len() > before
     }
 
@@ -470,13 +553,17 @@ impl Lexicon {
         for (t, &h) in tokens.iter().zip(hashes) {
             let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
             if !word.contains(&b'\'') {
-                let Some(slot) = runs.get_mut(k) else { return true };
+                let Some(slot) = runs.get_mut(k) else {
+                    return true;
+                };
                 *slot = h;
                 k += 1;
                 continue;
             }
             for r in word.split(|&b| b == b'\'') {
-                let Some(slot) = runs.get_mut(k) else { return true };
+                let Some(slot) = runs.get_mut(k) else {
+                    return true;
+                };
                 *slot = hash_bytes(r);
                 k += 1;
             }
@@ -489,20 +576,34 @@ impl Lexicon {
             let from = self.drug_heads.partition_point(|&h| h < r);
             let heads = self.drug_heads.get(from..).unwrap_or_default();
             let names = self.drug_runs.get(from..).unwrap_or_default();
-            heads.iter().zip(names).take_while(|(h, _)| **h == r).any(|(_, d)| d.iter().all(|h| runs.contains(h)))
+            heads
+                .iter()
+                .zip(names)
+                .take_while(|(h, _)| **h == r)
+                .any(|(_, d)| d.iter().all(|h| runs.contains(h)))
         })
     }
 }
 
 /// Set `bit` on the flags of tokens `r` (clipped to the slice).
 fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
-    flags.iter_mut().skip(r.start).take(r.len()).for_each(|f| *f |= bit);
+    flags
+        .iter_mut()
+        .skip(r.start)
+        .take(r.len())
+        .for_each(|f| *f |= bit);
 }
 
 /// Fill `out` with the word hashes of the tokens of `seg`.
 fn hash_segment(scan: &Scan<'_>, seg: Segment, out: &mut [u64; MAX_SEG]) {
-    for (j, h) in out.iter_mut().enumerate().take(seg.end.saturating_sub(seg.first)) {
-        let Some(t) = scan.tokens.get(seg.first + j) else { break };
+    for (j, h) in out
+        .iter_mut()
+        .enumerate()
+        .take(seg.end.saturating_sub(seg.first))
+    {
+        let Some(t) = scan.tokens.get(seg.first + j) else {
+            break;
+        };
         *h = t.hash;
     }
 }
@@ -554,21 +655,32 @@ pub(crate) struct Detector {
 impl Detector {
     /// Compile for `policy`.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
-        let model = AdrModel::from_bytes(MODEL).map_err(|e| compile_error("adverse-reaction model", e.0))?;
-        let mut persons: Vec<u64> =
-            FIRST_PERSON.iter().chain(RELATION_NOUNS).map(|w| hash_bytes(w.as_bytes())).collect();
+        let model = AdrModel::from_bytes(MODEL)
+            .map_err(|e| compile_error("adverse-reaction model", e.0))?;
+        let mut persons: Vec<u64> = FIRST_PERSON
+            .iter()
+            .chain(RELATION_NOUNS)
+            .map(|w| hash_bytes(w.as_bytes()))
+            .collect();
         persons.sort_unstable();
         let mut gate_words = vec![0u64; GATE_BITS / 64];
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                let i = gate_bit(hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()));
+                let i = gate_bit(hash_bytes(
+                    scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default(),
+                ));
                 if let Some(w) = gate_words.get_mut(i / 64) {
                     *w |= 1 << (i % 64);
                 }
             }
         }
-        Ok(Detector { lex: Lexicon::new(policy)?, model, persons, gate_words })
+        Ok(Detector {
+            lex: Lexicon::new(policy)?,
+            model,
+            persons,
+            gate_words,
+        })
     }
 
     /// Append hits for one message.
@@ -592,7 +704,10 @@ impl Detector {
             }
             let toks = &mut feats[..n];
             let before = found.len();
-            self.lex.mark(scan, seg, &hashes[..n], maybe_drug, toks, &mut |f| found.push((f, seg)));
+            self.lex
+                .mark(scan, seg, &hashes[..n], maybe_drug, toks, &mut |f| {
+                    found.push((f, seg))
+                });
             if let Some(new) = found.get(before..) {
                 known_events(scan, seg, toks, new, &mut events);
             }
@@ -635,8 +750,13 @@ impl Detector {
             if !worth {
                 let g = gate_bit(*h);
                 worth = drug
-                    || self.gate_words.get(g / 64).is_some_and(|w| w & (1 << (g % 64)) != 0)
-                    || self.model.is_event_cue(&TokFeat::new(word, *h, t.shape.has_digit, 0));
+                    || self
+                        .gate_words
+                        .get(g / 64)
+                        .is_some_and(|w| w & (1 << (g % 64)) != 0)
+                    || self
+                        .model
+                        .is_event_cue(&TokFeat::new(word, *h, t.shape.has_digit, 0));
             }
         }
         (worth, maybe_drug)
@@ -645,12 +765,25 @@ impl Detector {
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
     /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
     /// Phrases wholly negated or hypothetical are dropped.
-    fn reaction_phrases(&self, scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], margin: f32, events: &mut Vec<Event>) {
+    fn reaction_phrases(
+        &self,
+        scan: &Scan<'_>,
+        seg: Segment,
+        toks: &[TokFeat],
+        margin: f32,
+        events: &mut Vec<Event>,
+    ) {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
             // The person is the patient element, never part of the event.
-            let person = toks.get(j).is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
-            *s = if person { f32::NEG_INFINITY } else { self.model.token_score(toks, j) };
+            let person = toks
+                .get(j)
+                .is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
+            *s = if person {
+                f32::NEG_INFINITY
+            } else {
+                self.model.token_score(toks, j)
+            };
         }
         let scores = &scores[..toks.len()];
         let mut runs: Vec<Range<usize>> = Vec::new();
@@ -669,12 +802,17 @@ impl Detector {
         let mut negated_any = false;
         let mut pushed = false;
         for run in runs {
-            let Some(run_toks) = toks.get(run.clone()) else { continue };
+            let Some(run_toks) = toks.get(run.clone()) else {
+                continue;
+            };
             if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
                 negated_any = true;
                 continue;
             }
-            if run_toks.iter().any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0) {
+            if run_toks
+                .iter()
+                .any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0)
+            {
                 pushed |= self.push_event(scan, seg, toks, run, margin, events);
             }
         }
@@ -688,7 +826,9 @@ impl Detector {
             .zip(scores)
             .enumerate()
             .filter(|(_, (t, s))| {
-                s.is_finite() && t.flags & (NEG | HYP) == 0 && (self.model.is_event_cue(t) || t.flags & GENERIC != 0)
+                s.is_finite()
+                    && t.flags & (NEG | HYP) == 0
+                    && (self.model.is_event_cue(t) || t.flags & GENERIC != 0)
             })
             .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
             .map(|(j, _)| j);
@@ -716,17 +856,28 @@ impl Detector {
         while run.end < toks.len() && generic(run.end - 1) && generic(run.end) {
             run.end += 1;
         }
-        let (Some(a), Some(b)) =
-            (scan.tokens.get(seg.first + run.start), scan.tokens.get(seg.first + run.end.saturating_sub(1)))
-        else {
+        let (Some(a), Some(b)) = (
+            scan.tokens.get(seg.first + run.start),
+            scan.tokens.get(seg.first + run.end.saturating_sub(1)),
+        ) else {
             return false;
         };
-        events.push(Event { norm: a.start..b.end, seg, margin });
+        events.push(Event {
+            norm: a.start..b.end,
+            seg,
+            margin,
+        });
         true
     }
 
     /// Build the candidate and one hit per reaction phrase.
-    fn report(&self, scan: &Scan<'_>, found: &[(Found, Segment)], events: &[Event], sink: &mut Sink) {
+    fn report(
+        &self,
+        scan: &Scan<'_>,
+        found: &[(Found, Segment)],
+        events: &[Event],
+        sink: &mut Sink,
+    ) {
         // `found` is in text order, so these lists are sorted by start.
         let drugs: Vec<DrugMention<'_>> = found
             .iter()
@@ -741,13 +892,21 @@ impl Detector {
             _ => None,
         });
         let patient = self.patient(scan);
-        let reporter = patient.as_ref().map(|_| Element { found: true, span: None, text: None });
+        let reporter = patient.as_ref().map(|_| Element {
+            found: true,
+            span: None,
+            text: None,
+        });
         let mut best: Option<(AdverseEventCandidate, f32)> = None;
         for ev in events {
-            let product = nearest(&own, ev).or_else(|| nearest(&drugs, ev)).map(|(info, r, _)| (*info, r.clone()));
+            let product = nearest(&own, ev)
+                .or_else(|| nearest(&drugs, ev))
+                .map(|(info, r, _)| (*info, r.clone()));
             let event_span = scan.orig(ev.norm.clone());
             let event_text = scan.orig_text(ev.norm.clone());
-            let product_el = product.as_ref().map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
+            let product_el = product
+                .as_ref()
+                .map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
             let patient_el = patient.clone().unwrap_or_else(Element::missing);
             let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
             let reportable = patient_el.found && reporter_el.found && product_el.found;
@@ -786,9 +945,9 @@ impl Detector {
                     }
                 }
                 None => {
-                    let hint = implied
-                        .as_ref()
-                        .map_or_else(String::new, |r| [" (\"", scan.orig_text(r.clone()), "\" implies one)"].concat());
+                    let hint = implied.as_ref().map_or_else(String::new, |r| {
+                        [" (\"", scan.orig_text(r.clone()), "\" implies one)"].concat()
+                    });
                     let hit = Hit::new(POSSIBLE, event_span, [
                         "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", &hint,
                         ", so it may be an adverse event that needs the product asked for.",
@@ -805,7 +964,11 @@ impl Detector {
                     patient: patient_el,
                     reporter: reporter_el,
                     product: product_el,
-                    event: Element { found: true, span: Some(event_span), text: Some(event_text.to_owned()) },
+                    event: Element {
+                        found: true,
+                        span: Some(event_span),
+                        text: Some(event_text.to_owned()),
+                    },
                 };
                 best = Some((candidate, rank));
             }
@@ -823,7 +986,11 @@ impl Detector {
         }
         scan.tokens
             .iter()
-            .find(|t| scan.norm.get(t.start..t.end).is_some_and(|w| FIRST_PERSON.contains(&w)))
+            .find(|t| {
+                scan.norm
+                    .get(t.start..t.end)
+                    .is_some_and(|w| FIRST_PERSON.contains(&w))
+            })
             .map(|t| element(scan, t.start..t.end))
     }
 }
@@ -831,8 +998,16 @@ impl Detector {
 /// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
 /// general question or the reaction is negated or hypothetical ("Anyone else get brain zaps coming
 /// off Effexor?" still counts: the author implies having them).
-fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found, Segment)], events: &mut Vec<Event>) {
-    let medicine = found.iter().any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
+fn known_events(
+    scan: &Scan<'_>,
+    seg: Segment,
+    toks: &[TokFeat],
+    found: &[(Found, Segment)],
+    events: &mut Vec<Event>,
+) {
+    let medicine = found
+        .iter()
+        .any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
     if !medicine {
         return;
     }
@@ -843,9 +1018,15 @@ fn known_events(scan: &Scan<'_>, seg: Segment, toks: &[TokFeat], found: &[(Found
         let Found::Known(s, e) = *f else { continue };
         let first = scan.token_at_or_after(s).saturating_sub(seg.first);
         let last = scan.token_at_or_after(e).saturating_sub(seg.first);
-        let free = toks.get(first..last).is_some_and(|t| t.iter().any(|t| t.flags & (NEG | HYP) == 0));
+        let free = toks
+            .get(first..last)
+            .is_some_and(|t| t.iter().any(|t| t.flags & (NEG | HYP) == 0));
         if free {
-            events.push(Event { norm: s..e, seg, margin: 0.0 });
+            events.push(Event {
+                norm: s..e,
+                seg,
+                margin: 0.0,
+            });
         }
     }
 }
@@ -864,15 +1045,21 @@ fn ends_with_question_mark(scan: &Scan<'_>, seg: Segment) -> bool {
 }
 
 /// Auxiliaries that open a yes/no question.
-const QUESTION_OPENERS: &[&str] =
-    &["does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might"];
+const QUESTION_OPENERS: &[&str] = &[
+    "does", "do", "can", "could", "will", "would", "should", "is", "are", "may", "might",
+];
 
 /// True for a general question about a medicine ("Does Cardiolex cause hair loss?"): it opens with
 /// an auxiliary, ends with a question mark and has no first person in it, so it asks rather than
 /// reports ("Do I have to stop if I get a rash?" reports nothing either way, but "Is it normal that I
 /// can't sleep?" does, and keeps its "I").
 fn general_question(scan: &Scan<'_>, seg: Segment) -> bool {
-    let word = |i: usize| scan.tokens.get(i).and_then(|t| scan.norm.get(t.start..t.end)).unwrap_or_default();
+    let word = |i: usize| {
+        scan.tokens
+            .get(i)
+            .and_then(|t| scan.norm.get(t.start..t.end))
+            .unwrap_or_default()
+    };
     QUESTION_OPENERS.contains(&word(seg.first))
         && ends_with_question_mark(scan, seg)
         && !(seg.first..seg.end).any(|i| FIRST_PERSON.contains(&word(i)))
@@ -885,11 +1072,18 @@ type DrugMention<'a> = (&'a ProductName, Range<usize>, Segment);
 fn nearest<'l, 'a>(mentions: &'l [DrugMention<'a>], ev: &Event) -> Option<&'l DrugMention<'a>> {
     let i = mentions.partition_point(|d| d.1.start < ev.norm.start);
     let before = i.checked_sub(1).and_then(|j| mentions.get(j));
-    before.into_iter().chain(mentions.get(i)).min_by_key(|d| (d.2 != ev.seg, d.1.start.abs_diff(ev.norm.start)))
+    before
+        .into_iter()
+        .chain(mentions.get(i))
+        .min_by_key(|d| (d.2 != ev.seg, d.1.start.abs_diff(ev.norm.start)))
 }
 
 fn element(scan: &Scan<'_>, r: Range<usize>) -> Element {
-    Element { found: true, span: Some(scan.orig(r.clone())), text: Some(scan.orig_text(r).to_owned()) }
+    Element {
+        found: true,
+        span: Some(scan.orig(r.clone())),
+        text: Some(scan.orig_text(r).to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -911,7 +1105,9 @@ mod tests {
     }
 
     fn ae(text: &str) -> Vec<(String, String)> {
-        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
         r.findings
             .iter()
             .filter(|f| f.category == Category::AdverseEvent)
@@ -929,8 +1125,14 @@ mod tests {
     fn named_drug_with_reaction_is_a_report() {
         let text = "Lexapro gave me constant nausea and headaches.";
         let hits = ae(text);
-        assert!(hits.iter().any(|(id, m)| id == "adverse_event.report" && m == "constant nausea"), "{hits:?}");
-        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            hits.iter()
+                .any(|(id, m)| id == "adverse_event.report" && m == "constant nausea"),
+            "{hits:?}"
+        );
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
         assert_eq!(c.product.text.as_deref(), Some("Lexapro"));
         assert_eq!(c.patient.text.as_deref(), Some("me"));
@@ -941,7 +1143,9 @@ mod tests {
     #[test]
     fn own_product_escalates() {
         let text = "My son has had bad nightmares and night sweats since he started Cardiolex.";
-        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
         let f = r
             .findings
             .iter()
@@ -956,8 +1160,15 @@ mod tests {
     #[test]
     fn reaction_without_product_is_possible() {
         let hits = ae("I have had terrible headaches and nausea since I started this med.");
-        assert!(hits.iter().all(|(id, _)| id == "adverse_event.possible"), "{hits:?}");
-        assert!(hits.iter().any(|(_, m)| m.contains("headaches") || m.contains("nausea")), "{hits:?}");
+        assert!(
+            hits.iter().all(|(id, _)| id == "adverse_event.possible"),
+            "{hits:?}"
+        );
+        assert!(
+            hits.iter()
+                .any(|(_, m)| m.contains("headaches") || m.contains("nausea")),
+            "{hits:?}"
+        );
     }
 
     #[test]
@@ -974,18 +1185,35 @@ mod tests {
     #[test]
     fn known_reactions_next_to_a_medicine_fire_even_when_the_model_is_unsure() {
         let r = screener()
-            .screen(&Message::incoming("Cardiolex gave my patient a terrible rash"))
+            .screen(&Message::incoming(
+                "Cardiolex gave my patient a terrible rash",
+            ))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.own_product" && f.matched == "rash"), "{r:?}");
-        assert_eq!(r.adverse_event.and_then(|c| c.patient.text).as_deref(), Some("my patient"));
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule_id == "adverse_event.own_product" && f.matched == "rash"),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.adverse_event.and_then(|c| c.patient.text).as_deref(),
+            Some("my patient")
+        );
     }
 
     #[test]
     fn family_history_is_still_a_report_about_the_relative() {
         let r = screener()
-            .screen(&Message::incoming("my dad had a stroke on xarelto years ago"))
+            .screen(&Message::incoming(
+                "my dad had a stroke on xarelto years ago",
+            ))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.findings.iter().any(|f| f.rule_id == "adverse_event.report" && f.matched == "stroke"), "{r:?}");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule_id == "adverse_event.report" && f.matched == "stroke"),
+            "{r:?}"
+        );
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
         assert_eq!(c.patient.text.as_deref(), Some("my dad"));
         assert!(c.reportable);
@@ -1007,19 +1235,34 @@ mod tests {
     #[test]
     fn a_question_that_implies_experience_still_reports() {
         let hits = ae("Anyone else get brain zaps coming off Effexor?");
-        assert_eq!(hits, vec![("adverse_event.report".to_owned(), "brain zaps".to_owned())]);
+        assert_eq!(
+            hits,
+            vec![("adverse_event.report".to_owned(), "brain zaps".to_owned())]
+        );
     }
 
     #[test]
     fn unspecified_reaction_is_widened_to_the_whole_phrase() {
         let hits = ae("The side effects of Cardiolex were awful.");
-        assert_eq!(hits, vec![("adverse_event.own_product".to_owned(), "side effects".to_owned())]);
+        assert_eq!(
+            hits,
+            vec![(
+                "adverse_event.own_product".to_owned(),
+                "side effects".to_owned()
+            )]
+        );
     }
 
     #[test]
     fn outgoing_messages_are_not_screened_for_adverse_events() {
-        let r = screener().screen(&Message::outgoing("Zoloft made me so dizzy.")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.findings.iter().all(|f| f.category != Category::AdverseEvent));
+        let r = screener()
+            .screen(&Message::outgoing("Zoloft made me so dizzy."))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            r.findings
+                .iter()
+                .all(|f| f.category != Category::AdverseEvent)
+        );
     }
 
     #[test]
@@ -1039,7 +1282,11 @@ mod tests {
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let runs = |text: &str| {
             let scan = Scan::new(text);
-            let hashes: Vec<u64> = scan.tokens.iter().map(|t| hash_bytes(&scan.norm.as_bytes()[t.start..t.end])).collect();
+            let hashes: Vec<u64> = scan
+                .tokens
+                .iter()
+                .map(|t| hash_bytes(&scan.norm.as_bytes()[t.start..t.end]))
+                .collect();
             lex.drug_runs_present(&scan, &scan.tokens, &hashes)
         };
         assert!(runs("took zoloft today"));
@@ -1075,8 +1322,16 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         let s = screener();
-        for text in ["", " ", "。", "\u{200B}", "no", "I", &"dizzy ".repeat(500), "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲"]
-        {
+        for text in [
+            "",
+            " ",
+            "。",
+            "\u{200B}",
+            "no",
+            "I",
+            &"dizzy ".repeat(500),
+            "Ⅹarelto made me 𝐝𝐢𝐳𝐳𝐲",
+        ] {
             assert!(s.screen(&Message::incoming(text)).is_ok());
         }
     }

@@ -13,12 +13,12 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
+use crate::ScreenError;
 use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
-use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
 
@@ -60,8 +60,7 @@ mucinex|imodium|pepto|tums|gabapentin|tramadol|oxycodone|hydrocodone|codeine|mor
 plan b|ivermectin|hydroxychloroquine|vitamins?|supplements?|cbd|ketamine";
 
 /// Words for medicine in general.
-const MED_WORDS: &str =
-    "meds?|medications?|medicines?|pills?|tablets?|capsules?|doses?|dosage|prescriptions?|drugs?|\\d+ ?mg|mg";
+const MED_WORDS: &str = "meds?|medications?|medicines?|pills?|tablets?|capsules?|doses?|dosage|prescriptions?|drugs?|\\d+ ?mg|mg";
 
 /// Contexts that make "take it" medical even with an unfamiliar drug name.
 const TAKING_CONTEXT: &str = "while (?:pregnant|breastfeeding|nursing|on)|\
@@ -90,15 +89,40 @@ enum Guard {
 
 /// Subjects that make a statement narration rather than advice to the reader.
 const NARRATORS: &[&str] = &[
-    "i", "i'm", "im", "i've", "i'd", "i'll", "me", "my", "we", "we've", "we'd", "we'll", "he", "she", "they",
-    "he's", "she's", "they're", "his", "her", "their", "doctor", "dr", "who", "it", "to", "when", "if",
+    "i", "i'm", "im", "i've", "i'd", "i'll", "me", "my", "we", "we've", "we'd", "we'll", "he",
+    "she", "they", "he's", "she's", "they're", "his", "her", "their", "doctor", "dr", "who", "it",
+    "to", "when", "if",
 ];
 
 /// Words that may lead an imperative ("just take", "then increase", "you can stop taking").
 const IMPERATIVE_LEAD: &[&str] = &[
-    "please", "just", "simply", "then", "so", "and", "now", "also", "always", "only", "you", "can", "could",
-    "should", "may", "might", "must", "definitely", "immediately", "gradually", "slowly", "safely", "first",
-    "next", "instead", "or", "but",
+    "please",
+    "just",
+    "simply",
+    "then",
+    "so",
+    "and",
+    "now",
+    "also",
+    "always",
+    "only",
+    "you",
+    "can",
+    "could",
+    "should",
+    "may",
+    "might",
+    "must",
+    "definitely",
+    "immediately",
+    "gradually",
+    "slowly",
+    "safely",
+    "first",
+    "next",
+    "instead",
+    "or",
+    "but",
 ];
 
 /// One anchored pattern that runs where its triggers are found.
@@ -137,7 +161,10 @@ fn compile(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
     RegexBuilder::new(pattern)
         .size_limit(4 << 20)
         .build()
-        .map_err(|e| ScreenError::Compile { what: what.to_owned(), message: e.to_string() })
+        .map_err(|e| ScreenError::Compile {
+            what: what.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 impl Side {
@@ -149,7 +176,11 @@ impl Side {
         let mut by_trigger: Vec<Vec<usize>> = Vec::new();
         let mut compiled = Vec::with_capacity(patterns.len());
         for (i, p) in patterns.into_iter().enumerate() {
-            compiled.push(Compiled { rule: p.rule, regex: compile("medical advice pattern", &p.regex)?, guard: p.guard });
+            compiled.push(Compiled {
+                rule: p.rule,
+                regex: compile("medical advice pattern", &p.regex)?,
+                guard: p.guard,
+            });
             for t in p.triggers {
                 match trigger_texts.iter().position(|x| x == t) {
                     Some(at) => by_trigger[at].push(i),
@@ -165,9 +196,17 @@ impl Side {
             .prefilter(prefilter)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&trigger_texts)
-            .map_err(|e| ScreenError::Compile { what: "medical advice triggers".to_owned(), message: e.to_string() })?;
+            .map_err(|e| ScreenError::Compile {
+                what: "medical advice triggers".to_owned(),
+                message: e.to_string(),
+            })?;
         let gate = WordGate::new(trigger_texts.iter().copied());
-        Ok(Side { triggers, gate, patterns: by_trigger, compiled })
+        Ok(Side {
+            triggers,
+            gate,
+            patterns: by_trigger,
+            compiled,
+        })
     }
 }
 
@@ -176,7 +215,10 @@ impl Detector {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let mut names = DRUG_NAMES.to_owned();
         for p in &policy.products {
-            for n in std::iter::once(&p.name).chain(std::iter::once(&p.generic)).chain(&p.aliases) {
+            for n in std::iter::once(&p.name)
+                .chain(std::iter::once(&p.generic))
+                .chain(&p.aliases)
+            {
                 let n = Scan::new(n.trim()).norm;
                 if !n.is_empty() {
                     names.push('|');
@@ -191,7 +233,9 @@ impl Detector {
             "(?:double|increase|decrease|lower|reduce|raise|up|cut|adjust|change|halve|split|crush|chew|skip|stop|miss) \
              (?:up )?(?:on )?(?:my|the|a|this|his|her|our|their|your) (?:\\w+ )?(?:{MED_WORDS}|insulin|{names})\\b"
         );
-        let off = format!("(?:come|go|get|wean) off (?:of )?(?:my|the|it|them|this|{names}|{MED_WORDS})\\b|double (?:up|dose)\\b");
+        let off = format!(
+            "(?:come|go|get|wean) off (?:of )?(?:my|the|it|them|this|{names}|{MED_WORDS})\\b|double (?:up|dose)\\b"
+        );
         let take = format!(
             "(?:take|use|give|mix|combine|drink)\\b[^.!?\\n]{{0,40}}?\\b(?:{med}|{TAKING_CONTEXT})\\b|\
              (?:have|try)\\b[^.!?\\n]{{0,40}}?\\b{med}\\b|take (?:two|three|another|an extra|a double|double|extra|half)\\b"
@@ -370,7 +414,11 @@ impl Detector {
              pharmacist)(?: may| might| will| can| says| tells| recommends| prescribes| prescribed| advises| told| has)|\
              under (?:medical|a doctor's) supervision|without (?:first )?(?:talking|speaking|checking|consulting)",
         )?;
-        Ok(Detector { incoming: Side::new(incoming, true)?, outgoing: Side::new(outgoing, false)?, deferral })
+        Ok(Detector {
+            incoming: Side::new(incoming, true)?,
+            outgoing: Side::new(outgoing, false)?,
+            deferral,
+        })
     }
 
     /// Append hits for one message: requests on incoming messages, advice on outgoing ones.
@@ -389,11 +437,19 @@ impl Detector {
             if !scan.at_word_boundaries(start..m.end()) {
                 continue;
             }
-            let window = norm.get(start..floor_boundary(norm, start.saturating_add(WINDOW))).unwrap_or_default();
-            let Some(list) = side.patterns.get(m.pattern().as_usize()) else { continue };
+            let window = norm
+                .get(start..floor_boundary(norm, start.saturating_add(WINDOW)))
+                .unwrap_or_default();
+            let Some(list) = side.patterns.get(m.pattern().as_usize()) else {
+                continue;
+            };
             for &i in list {
-                let Some(p) = side.compiled.get(i) else { continue };
-                let Some(found) = p.regex.find(window) else { continue };
+                let Some(p) = side.compiled.get(i) else {
+                    continue;
+                };
+                let Some(found) = p.regex.find(window) else {
+                    continue;
+                };
                 if self.guarded(scan, p.guard, start) {
                     continue;
                 }
@@ -440,7 +496,8 @@ impl Detector {
         let sentence = scan.sentence_at(start);
         let mut before = scan.words_before(start, 3, sentence.start);
         if matches!(guard, Guard::Addressed | Guard::Instruction)
-            && (before.clone().any(|w| NARRATORS.contains(&w)) || scan.norm.as_bytes().get(sentence.end) == Some(&b'?'))
+            && (before.clone().any(|w| NARRATORS.contains(&w))
+                || scan.norm.as_bytes().get(sentence.end) == Some(&b'?'))
         {
             return true;
         }
@@ -448,18 +505,30 @@ impl Detector {
             return false;
         }
         if guard == Guard::Instruction {
-            if before.clone().take(2).any(|w| matches!(w, "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont")) {
+            if before.clone().take(2).any(|w| {
+                matches!(
+                    w,
+                    "not" | "don't" | "never" | "doesn't" | "shouldn't" | "no" | "dont"
+                )
+            }) {
                 return true;
             }
-            let lead_ok = before.next().is_none_or(|w| IMPERATIVE_LEAD.contains(&w)) || clause_start(&scan.norm, start);
+            let lead_ok = before.next().is_none_or(|w| IMPERATIVE_LEAD.contains(&w))
+                || clause_start(&scan.norm, start);
             if !lead_ok {
                 return true;
             }
         }
         // A referral usually sits in the same sentence or the one right after it.
         let next = scan.sentence_at(sentence.end.saturating_add(1).min(scan.norm.len()));
-        let end = if next.start > sentence.end { next.end } else { sentence.end };
-        scan.norm.get(sentence.start..end).is_some_and(|s| self.deferral.is_match(s))
+        let end = if next.start > sentence.end {
+            next.end
+        } else {
+            sentence.end
+        };
+        scan.norm
+            .get(sentence.start..end)
+            .is_some_and(|s| self.deferral.is_match(s))
     }
 }
 
@@ -488,21 +557,37 @@ mod tests {
         static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
         let det = DETECTOR.get_or_init(|| {
             let policy = Policy {
-                products: vec![Product { name: "Zelvora".into(), generic: "zelvumab".into(), ..Product::default() }],
+                products: vec![Product {
+                    name: "Zelvora".into(),
+                    generic: "zelvumab".into(),
+                    ..Product::default()
+                }],
                 ..Policy::default()
             };
             Detector::new(&policy).unwrap_or_else(|e| panic!("{e}"))
         });
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
-        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
-        sink.hits.iter().map(|h| (h.rule.id, msg.text[h.span.start..h.span.end].to_owned())).collect()
+        det.run(
+            &Ctx {
+                msg: &msg,
+                scan: &scan,
+            },
+            &mut sink,
+        );
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, msg.text[h.span.start..h.span.end].to_owned()))
+            .collect()
     }
 
     fn check(cases: &[(&str, &str)], make: fn(String) -> Message, rule: &str) {
         for (text, matched) in cases {
             let got = hits(make((*text).to_owned()));
-            assert!(got.iter().any(|(r, m)| *r == rule && m == matched), "{text}: {got:?}");
+            assert!(
+                got.iter().any(|(r, m)| *r == rule && m == matched),
+                "{text}: {got:?}"
+            );
         }
     }
 
@@ -510,22 +595,58 @@ mod tests {
     fn requests_fire_on_incoming_questions() {
         check(
             &[
-                ("Should I stop taking it because of the rash?", "Should I stop taking"),
-                ("is it safe to take Zelvora with ibuprofen?", "is it safe to take Zelvora"),
+                (
+                    "Should I stop taking it because of the rash?",
+                    "Should I stop taking",
+                ),
+                (
+                    "is it safe to take Zelvora with ibuprofen?",
+                    "is it safe to take Zelvora",
+                ),
                 ("What dose is right for a 6 year old?", "What dose"),
-                ("Can I double my dose if I missed one", "Can I double my dose"),
-                ("Do I need to go to the ER for this", "Do I need to go to the ER"),
+                (
+                    "Can I double my dose if I missed one",
+                    "Can I double my dose",
+                ),
+                (
+                    "Do I need to go to the ER for this",
+                    "Do I need to go to the ER",
+                ),
                 ("how many mg can i give my son", "how many mg"),
-                ("Can I drink alcohol while on Zelvora?", "Can I drink alcohol while on"),
-                ("Does it interact with birth control?", "interact with birth control"),
-                ("Should my daughter see a doctor about this cough", "Should my daughter see a doctor"),
+                (
+                    "Can I drink alcohol while on Zelvora?",
+                    "Can I drink alcohol while on",
+                ),
+                (
+                    "Does it interact with birth control?",
+                    "interact with birth control",
+                ),
+                (
+                    "Should my daughter see a doctor about this cough",
+                    "Should my daughter see a doctor",
+                ),
                 ("What can I take for a headache?", "What can I take for"),
-                ("I missed my dose yesterday, should I take two today?", "should I take two"),
-                ("Can you take Zelvora if you're pregnant?", "Can you take Zelvora"),
+                (
+                    "I missed my dose yesterday, should I take two today?",
+                    "should I take two",
+                ),
+                (
+                    "Can you take Zelvora if you're pregnant?",
+                    "Can you take Zelvora",
+                ),
                 ("what's the max dose of tylenol per day", "max dose"),
-                ("Should I get the booster if I already had covid?", "Should I get the booster"),
-                ("Is it okay to take zyrtec while pregnant??", "Is it okay to take zyrtec"),
-                ("Is it safe to breastfeed after getting the covid vaccine?", "Is it safe to breastfeed after"),
+                (
+                    "Should I get the booster if I already had covid?",
+                    "Should I get the booster",
+                ),
+                (
+                    "Is it okay to take zyrtec while pregnant??",
+                    "Is it okay to take zyrtec",
+                ),
+                (
+                    "Is it safe to breastfeed after getting the covid vaccine?",
+                    "Is it safe to breastfeed after",
+                ),
             ],
             Message::incoming,
             "medical_advice.request",
@@ -561,14 +682,35 @@ mod tests {
                 ("Take 400mg of ibuprofen with food", "Take 400mg"),
                 ("You can increase your dose to 20 mg.", "increase your dose"),
                 ("Please stop taking it right away.", "stop taking it"),
-                ("You should start taking Zelvora daily.", "You should start taking"),
-                ("You don't need to see a doctor for this.", "don't need to see a doctor"),
-                ("No need for a doctor, it will pass.", "No need for a doctor"),
-                ("Sounds like you have a sinus infection.", "Sounds like you have a sinus infection"),
-                ("We recommend taking ibuprofen for the swelling.", "We recommend taking ibuprofen"),
+                (
+                    "You should start taking Zelvora daily.",
+                    "You should start taking",
+                ),
+                (
+                    "You don't need to see a doctor for this.",
+                    "don't need to see a doctor",
+                ),
+                (
+                    "No need for a doctor, it will pass.",
+                    "No need for a doctor",
+                ),
+                (
+                    "Sounds like you have a sinus infection.",
+                    "Sounds like you have a sinus infection",
+                ),
+                (
+                    "We recommend taking ibuprofen for the swelling.",
+                    "We recommend taking ibuprofen",
+                ),
                 ("For pain, take 2 tablets every 6 hours.", "take 2 tablets"),
-                ("For a mild headache, take two ibuprofen and rest.", "take two ibuprofen"),
-                ("If it stops working, then increase your dose.", "increase your dose"),
+                (
+                    "For a mild headache, take two ibuprofen and rest.",
+                    "take two ibuprofen",
+                ),
+                (
+                    "If it stops working, then increase your dose.",
+                    "increase your dose",
+                ),
                 ("Try taking it with food.", "Try taking"),
             ],
             Message::outgoing,
@@ -607,7 +749,12 @@ mod tests {
 
     #[test]
     fn each_rule_only_in_its_direction() {
-        assert!(hits(Message::outgoing("What dose should I use? Is it safe to mix them?")).is_empty());
+        assert!(
+            hits(Message::outgoing(
+                "What dose should I use? Is it safe to mix them?"
+            ))
+            .is_empty()
+        );
         assert!(hits(Message::incoming("take 2 pills twice a day")).is_empty());
     }
 
@@ -619,5 +766,4 @@ mod tests {
             let _ = hits(msg);
         }
     }
-
 }

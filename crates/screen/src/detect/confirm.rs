@@ -13,12 +13,12 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use crate::ScreenError;
 use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
-use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
 
@@ -90,69 +90,263 @@ const RECORD_PHRASES: &[&str] = &[
 
 /// "your mom's surgery": care of a relative is as identifying as the reader's own.
 const RELATIVES: &[&str] = &[
-    "mom's", "mother's", "dad's", "father's", "son's", "daughter's", "wife's", "husband's", "child's",
-    "baby's", "kid's", "brother's", "sister's", "grandmother's", "grandma's", "grandfather's",
-    "grandpa's", "partner's", "family's", "spouse's", "parent's", "aunt's", "uncle's",
+    "mom's",
+    "mother's",
+    "dad's",
+    "father's",
+    "son's",
+    "daughter's",
+    "wife's",
+    "husband's",
+    "child's",
+    "baby's",
+    "kid's",
+    "brother's",
+    "sister's",
+    "grandmother's",
+    "grandma's",
+    "grandfather's",
+    "grandpa's",
+    "partner's",
+    "family's",
+    "spouse's",
+    "parent's",
+    "aunt's",
+    "uncle's",
 ];
 
 /// Modifiers that make the reference about care in general ("your annual checkup is covered").
-const GENERIC_MODIFIERS: &[&str] = &["annual", "yearly", "routine", "regular", "preventive", "free"];
+const GENERIC_MODIFIERS: &[&str] = &[
+    "annual",
+    "yearly",
+    "routine",
+    "regular",
+    "preventive",
+    "free",
+];
 
 /// Modifiers that pin the reference to one real episode of care.
-const SPECIFIC_MODIFIERS: &[&str] =
-    &["recent", "last", "previous", "latest", "yesterday's", "today's", "tomorrow's", "recently"];
+const SPECIFIC_MODIFIERS: &[&str] = &[
+    "recent",
+    "last",
+    "previous",
+    "latest",
+    "yesterday's",
+    "today's",
+    "tomorrow's",
+    "recently",
+];
 
 /// Modifiers that say the noun is clinical ("test results", "medical records", "care team").
 const CLINICAL_MODIFIERS: &[&str] = &[
-    "test", "lab", "blood", "biopsy", "pathology", "covid", "mri", "ct", "imaging", "medical", "health",
-    "patient", "care", "surgical", "hospital", "er", "icu", "emergency", "follow", "up", "upcoming",
-    "next", "scheduled", "first", "outpatient", "inpatient", "clinic", "x", "ray",
-    "screening", "cardiology", "oncology", "physical", "ultrasound",
+    "test",
+    "lab",
+    "blood",
+    "biopsy",
+    "pathology",
+    "covid",
+    "mri",
+    "ct",
+    "imaging",
+    "medical",
+    "health",
+    "patient",
+    "care",
+    "surgical",
+    "hospital",
+    "er",
+    "icu",
+    "emergency",
+    "follow",
+    "up",
+    "upcoming",
+    "next",
+    "scheduled",
+    "first",
+    "outpatient",
+    "inpatient",
+    "clinic",
+    "x",
+    "ray",
+    "screening",
+    "cardiology",
+    "oncology",
+    "physical",
+    "ultrasound",
 ];
 
 /// Episodes of care that identify a patient on their own ("your appointment").
 const CARE_EVENTS: &[&str] = &[
-    "visit", "appointment", "appt", "stay", "surgery", "procedure", "operation", "admission",
-    "discharge", "biopsy", "bloodwork", "labs", "chart", "infusion", "checkup", "mammogram",
-    "colonoscopy", "consultation", "prescription", "hospitalization", "chemo", "chemotherapy",
+    "visit",
+    "appointment",
+    "appt",
+    "stay",
+    "surgery",
+    "procedure",
+    "operation",
+    "admission",
+    "discharge",
+    "biopsy",
+    "bloodwork",
+    "labs",
+    "chart",
+    "infusion",
+    "checkup",
+    "mammogram",
+    "colonoscopy",
+    "consultation",
+    "prescription",
+    "hospitalization",
+    "chemo",
+    "chemotherapy",
 ];
 
 /// Nouns that identify a patient only with a clinical modifier or a specific qualifier
 /// ("your test results" but not "your results may vary").
 const CARE_DETAILS: &[&str] = &[
-    "results", "result", "records", "record", "team", "scan", "mri", "exam", "treatment",
-    "diagnosis", "test", "tests", "bill", "delivery", "care", "ultrasound", "x-ray", "xray",
+    "results",
+    "result",
+    "records",
+    "record",
+    "team",
+    "scan",
+    "mri",
+    "exam",
+    "treatment",
+    "diagnosis",
+    "test",
+    "tests",
+    "bill",
+    "delivery",
+    "care",
+    "ultrasound",
+    "x-ray",
+    "xray",
 ];
 
 /// Staff: "talk to your doctor" is advice, "your doctor here" is a confirmation.
-const STAFF: &[&str] = &["doctor", "dr", "nurse", "surgeon", "physician", "provider", "nurses", "doctors"];
+const STAFF: &[&str] = &[
+    "doctor",
+    "dr",
+    "nurse",
+    "surgeon",
+    "physician",
+    "provider",
+    "nurses",
+    "doctors",
+];
 
 /// Words just before "your" that make the reference generic (calls to action, instructions).
 const GENERIC_BEFORE: &[&str] = &[
-    "schedule", "scheduling", "book", "booking", "make", "making", "request", "requesting",
-    "reschedule", "rescheduling", "cancel", "canceling", "cancelling", "confirm", "prepare",
-    "preparing", "prep", "plan", "planning", "ready", "before", "ahead", "prior", "after", "during",
-    "for", "to", "at", "about", "of", "with", "from", "into", "view", "access", "check", "see",
-    "download", "get", "getting", "receive", "find", "manage", "track", "pay", "paying", "refill",
-    "transfer", "fill", "bring", "arrive", "understand", "understanding", "learn", "know", "when",
-    "once", "whenever", "until", "on", "in",
+    "schedule",
+    "scheduling",
+    "book",
+    "booking",
+    "make",
+    "making",
+    "request",
+    "requesting",
+    "reschedule",
+    "rescheduling",
+    "cancel",
+    "canceling",
+    "cancelling",
+    "confirm",
+    "prepare",
+    "preparing",
+    "prep",
+    "plan",
+    "planning",
+    "ready",
+    "before",
+    "ahead",
+    "prior",
+    "after",
+    "during",
+    "for",
+    "to",
+    "at",
+    "about",
+    "of",
+    "with",
+    "from",
+    "into",
+    "view",
+    "access",
+    "check",
+    "see",
+    "download",
+    "get",
+    "getting",
+    "receive",
+    "find",
+    "manage",
+    "track",
+    "pay",
+    "paying",
+    "refill",
+    "transfer",
+    "fill",
+    "bring",
+    "arrive",
+    "understand",
+    "understanding",
+    "learn",
+    "know",
+    "when",
+    "once",
+    "whenever",
+    "until",
+    "on",
+    "in",
 ];
 
 /// Words anywhere before a cue in its sentence that make the whole statement hypothetical.
-const CONDITIONAL: &[&str] = &["if", "whether", "unless", "anyone", "whoever", "everyone", "everybody"];
+const CONDITIONAL: &[&str] = &[
+    "if",
+    "whether",
+    "unless",
+    "anyone",
+    "whoever",
+    "everyone",
+    "everybody",
+];
 
 /// Words right after the noun that make it generic ("your treatment options").
-const GENERIC_AFTER: &[&str] =
-    &["options", "choices", "needs", "rights", "questions", "guide", "checklist", "journey", "portal", "online"];
+const GENERIC_AFTER: &[&str] = &[
+    "options",
+    "choices",
+    "needs",
+    "rights",
+    "questions",
+    "guide",
+    "checklist",
+    "journey",
+    "portal",
+    "online",
+];
 
 /// Words right after the noun that place it in time ("your surgery went well", "your visit last week").
 const SPECIFIC_AFTER: &[&str] = &[
-    "was", "went", "were", "wasn't", "got", "came", "last", "yesterday", "earlier", "has", "have", "didn't",
+    "was",
+    "went",
+    "were",
+    "wasn't",
+    "got",
+    "came",
+    "last",
+    "yesterday",
+    "earlier",
+    "has",
+    "have",
+    "didn't",
     "had",
 ];
 
 /// Sentence words that show the post answers one person ("we're sorry about your stay").
-const ANSWERING: &[&str] = &["sorry", "apolog", "regret", "glad", "thank", "hope", "to hear", "congrat"];
+const ANSWERING: &[&str] = &[
+    "sorry", "apolog", "regret", "glad", "thank", "hope", "to hear", "congrat",
+];
 
 /// The compiled patient-confirmation detector.
 pub(crate) struct Detector {
@@ -172,7 +366,10 @@ impl Detector {
             .prefilter(false)
             .match_kind(MatchKind::LeftmostLongest)
             .build(patterns)
-            .map_err(|e| ScreenError::Compile { what: "patient confirmation cues".to_owned(), message: e.to_string() })?;
+            .map_err(|e| ScreenError::Compile {
+                what: "patient confirmation cues".to_owned(),
+                message: e.to_string(),
+            })?;
         Ok(Detector { cues, gate })
     }
 
@@ -192,15 +389,24 @@ impl Detector {
             }
             let is_your = m.pattern().as_usize() == 0;
             // "your" is common; most uses name no care at all, which the next few words show cheaply.
-            if is_your && !scan.words_after(r.end, 5).any(|w| CARE_EVENTS.contains(&w) || CARE_DETAILS.contains(&w) || STAFF.contains(&w)) {
+            if is_your
+                && !scan.words_after(r.end, 5).any(|w| {
+                    CARE_EVENTS.contains(&w) || CARE_DETAILS.contains(&w) || STAFF.contains(&w)
+                })
+            {
                 continue;
             }
             let sentence = scan.sentence_at(r.start);
-            if scan.words_before(r.start, 8, sentence.start).any(|w| CONDITIONAL.contains(&w)) {
+            if scan
+                .words_before(r.start, 8, sentence.start)
+                .any(|w| CONDITIONAL.contains(&w))
+            {
                 continue;
             }
             if is_your {
-                let Some(end) = your_care_end(scan, r.clone(), sentence) else { continue };
+                let Some(end) = your_care_end(scan, r.clone(), sentence) else {
+                    continue;
+                };
                 let span = scan.orig(r.start..end);
                 let said = scan.orig_text(r.start..end);
                 sink.hits.push(
@@ -243,7 +449,12 @@ fn your_care_end(scan: &Scan<'_>, your: Range<usize>, sentence: Range<usize>) ->
         }
         scan.norm.get(t.start..t.end)
     };
-    let end_of = |i: usize| first.checked_add(i).and_then(|j| scan.tokens.get(j)).map(|t| t.end);
+    let end_of = |i: usize| {
+        first
+            .checked_add(i)
+            .and_then(|j| scan.tokens.get(j))
+            .map(|t| t.end)
+    };
 
     let mut i = 0;
     let mut specific = false;
@@ -284,14 +495,20 @@ fn your_care_end(scan: &Scan<'_>, your: Range<usize>, sentence: Range<usize>) ->
         _ => false,
     };
     let timed = next.is_some_and(|w| SPECIFIC_AFTER.contains(&w))
-        || (next == Some("is") && next2.is_some_and(|w| matches!(w, "ready" | "scheduled" | "confirmed" | "booked" | "set")));
+        || (next == Some("is")
+            && next2.is_some_and(|w| {
+                matches!(w, "ready" | "scheduled" | "confirmed" | "booked" | "set")
+            }));
     let sentence_text = scan.norm.get(sentence.clone()).unwrap_or_default();
     let answering = ANSWERING.iter().any(|a| sentence_text.contains(a));
     let specific = specific || located || timed || answering;
     if general && !specific {
         return None;
     }
-    let generic = || scan.words_before(your.start, 3, sentence.start).any(|w| GENERIC_BEFORE.contains(&w));
+    let generic = || {
+        scan.words_before(your.start, 3, sentence.start)
+            .any(|w| GENERIC_BEFORE.contains(&w))
+    };
     let fires = if STAFF.contains(&noun) {
         located
     } else if CARE_EVENTS.contains(&noun) {
@@ -318,35 +535,108 @@ mod tests {
         let det = detector();
         let msg = Message::outgoing(text);
         let scan = Scan::new(text);
-        let cx = Ctx { msg: &msg, scan: &scan };
+        let cx = Ctx {
+            msg: &msg,
+            scan: &scan,
+        };
         let mut sink = Sink::default();
         det.run(&cx, &mut sink);
-        sink.hits.iter().map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned())).collect()
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned()))
+            .collect()
     }
 
     #[test]
     fn fires_on_references_to_the_readers_care() {
         let cases: &[(&str, &str, &str)] = &[
-            ("We're so sorry about your visit.", "patient_confirmation.your_care", "your visit"),
-            ("Glad your procedure went smoothly!", "patient_confirmation.your_care", "your procedure"),
-            ("We apologize for the wait during your ER visit on Tuesday.", "patient_confirmation.your_care", "your ER visit"),
-            ("Your prescription is ready for pickup.", "patient_confirmation.your_care", "Your prescription"),
-            ("Your appointment has been moved to 3pm.", "patient_confirmation.your_care", "Your appointment"),
-            ("Thank you for sharing your stay with us.", "patient_confirmation.your_care", "your stay with us"),
-            ("Hope your surgery last week went well", "patient_confirmation.your_care", "your surgery"),
-            ("We reviewed your test results and will call.", "patient_confirmation.your_care", "your test results"),
-            ("I passed this to your doctor here.", "patient_confirmation.your_care", "your doctor here"),
-            ("Sorry about your mom's recent stay.", "patient_confirmation.your_care", "your mom's recent stay"),
-            ("We hope your loved one's stay was comfortable.", "patient_confirmation.your_care", "your loved one's stay"),
-            ("Your care team has been notified.", "patient_confirmation.your_care", "Your care team"),
-            ("Our records show you missed a dose.", "patient_confirmation.records", "Our records show"),
-            ("We have you scheduled for Friday.", "patient_confirmation.records", "We have you scheduled"),
-            ("Things were busy when you were here.", "patient_confirmation.records", "when you were here"),
-            ("Y\u{2019}know, you\u{2019}re scheduled for 9am.", "patient_confirmation.records", "you\u{2019}re scheduled for"),
+            (
+                "We're so sorry about your visit.",
+                "patient_confirmation.your_care",
+                "your visit",
+            ),
+            (
+                "Glad your procedure went smoothly!",
+                "patient_confirmation.your_care",
+                "your procedure",
+            ),
+            (
+                "We apologize for the wait during your ER visit on Tuesday.",
+                "patient_confirmation.your_care",
+                "your ER visit",
+            ),
+            (
+                "Your prescription is ready for pickup.",
+                "patient_confirmation.your_care",
+                "Your prescription",
+            ),
+            (
+                "Your appointment has been moved to 3pm.",
+                "patient_confirmation.your_care",
+                "Your appointment",
+            ),
+            (
+                "Thank you for sharing your stay with us.",
+                "patient_confirmation.your_care",
+                "your stay with us",
+            ),
+            (
+                "Hope your surgery last week went well",
+                "patient_confirmation.your_care",
+                "your surgery",
+            ),
+            (
+                "We reviewed your test results and will call.",
+                "patient_confirmation.your_care",
+                "your test results",
+            ),
+            (
+                "I passed this to your doctor here.",
+                "patient_confirmation.your_care",
+                "your doctor here",
+            ),
+            (
+                "Sorry about your mom's recent stay.",
+                "patient_confirmation.your_care",
+                "your mom's recent stay",
+            ),
+            (
+                "We hope your loved one's stay was comfortable.",
+                "patient_confirmation.your_care",
+                "your loved one's stay",
+            ),
+            (
+                "Your care team has been notified.",
+                "patient_confirmation.your_care",
+                "Your care team",
+            ),
+            (
+                "Our records show you missed a dose.",
+                "patient_confirmation.records",
+                "Our records show",
+            ),
+            (
+                "We have you scheduled for Friday.",
+                "patient_confirmation.records",
+                "We have you scheduled",
+            ),
+            (
+                "Things were busy when you were here.",
+                "patient_confirmation.records",
+                "when you were here",
+            ),
+            (
+                "Y\u{2019}know, you\u{2019}re scheduled for 9am.",
+                "patient_confirmation.records",
+                "you\u{2019}re scheduled for",
+            ),
         ];
         for (text, rule, matched) in cases {
             let got = hits(text);
-            assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text}: {got:?}");
+            assert!(
+                got.iter().any(|(r, m)| r == rule && m == matched),
+                "{text}: {got:?}"
+            );
         }
     }
 
@@ -380,7 +670,13 @@ mod tests {
         let msg = Message::incoming("our records show nothing; your visit was awful");
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
-        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+        det.run(
+            &Ctx {
+                msg: &msg,
+                scan: &scan,
+            },
+            &mut sink,
+        );
         assert!(sink.hits.is_empty());
     }
 
@@ -388,7 +684,10 @@ mod tests {
     fn folded_text_maps_back_to_the_original() {
         assert_eq!(
             hits("Ｓｏｒｒｙ about ｙｏｕｒ ｒｅｃｅｎｔ ｖｉｓｉｔ"),
-            vec![("patient_confirmation.your_care", "ｙｏｕｒ ｒｅｃｅｎｔ ｖｉｓｉｔ".to_owned())]
+            vec![(
+                "patient_confirmation.your_care",
+                "ｙｏｕｒ ｒｅｃｅｎｔ ｖｉｓｉｔ".to_owned()
+            )]
         );
     }
 
@@ -401,5 +700,4 @@ mod tests {
             }
         }
     }
-
 }

@@ -12,13 +12,13 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
+use crate::ScreenError;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
-use crate::ScreenError;
 
-use super::{ascii_regex, find_near, Ctx, Hit, Sink};
+use super::{Ctx, Hit, Sink, ascii_regex, find_near};
 
 /// The crisis rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -90,18 +90,58 @@ const ADDITIONS: &[(&str, &str, &str)] = &[
     ("ideation", "suicide plan or means", "stockpiling my pills"),
     ("ideation", "suicide plan or means", "tied a noose"),
     ("ideation", "suicide plan or means", "tie a noose"),
-    ("ideation", "suicide plan or means", "wrote my goodbye letters"),
+    (
+        "ideation",
+        "suicide plan or means",
+        "wrote my goodbye letters",
+    ),
     ("ideation", "suicide plan or means", "take all my pills"),
     ("ideation", "suicide plan or means", "swallow all my pills"),
-    ("ideation", "suicidal ideation about someone else", "kill himself"),
-    ("ideation", "suicidal ideation about someone else", "kill herself"),
-    ("ideation", "suicidal ideation about someone else", "kill themselves"),
-    ("ideation", "suicidal ideation about someone else", "killing himself"),
-    ("ideation", "suicidal ideation about someone else", "killing herself"),
-    ("ideation", "suicidal ideation about someone else", "end his life"),
-    ("ideation", "suicidal ideation about someone else", "end her life"),
-    ("ideation", "suicidal ideation about someone else", "take his own life"),
-    ("ideation", "suicidal ideation about someone else", "take her own life"),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "kill himself",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "kill herself",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "kill themselves",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "killing himself",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "killing herself",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "end his life",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "end her life",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "take his own life",
+    ),
+    (
+        "ideation",
+        "suicidal ideation about someone else",
+        "take her own life",
+    ),
     ("self_harm", "self-injury", "self-harm"),
     ("self_harm", "self-injury", "self harming"),
     ("self_harm", "self-injury", "self-harming"),
@@ -112,11 +152,21 @@ const ADDITIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Words that, just before a phrase in the same clause, turn it into a denial.
-const NEGATORS: &[&str] =
-    &["not", "never", "don't", "dont", "won't", "wont", "wouldn't", "wouldnt", "isn't", "isnt", "ain't", "aint"];
+const NEGATORS: &[&str] = &[
+    "not", "never", "don't", "dont", "won't", "wont", "wouldn't", "wouldnt", "isn't", "isnt",
+    "ain't", "aint",
+];
 
 /// Words near a self-injury phrase that make it an accident ("cut myself shaving").
-const ACCIDENT: &[&str] = &["accidentally", "accident", "shaving", "cooking", "kitchen", "chopping", "slicing"];
+const ACCIDENT: &[&str] = &[
+    "accidentally",
+    "accident",
+    "shaving",
+    "cooking",
+    "kitchen",
+    "chopping",
+    "slicing",
+];
 
 /// Contractions and the other ways people type them.
 const CONTRACTIONS: &[(&str, &[&str])] = &[
@@ -155,12 +205,45 @@ enum Family {
 }
 
 const THREAT_TRIGGERS: &[&str] = &[
-    "kill", "shoot", "stab", "murder", "strangle", "beat", "hurt", "punch", "bomb", "blow up", "gun", "knife",
-    "rifle", "weapon", "where you live", "watch your back", "burn down", "torch",
+    "kill",
+    "shoot",
+    "stab",
+    "murder",
+    "strangle",
+    "beat",
+    "hurt",
+    "punch",
+    "bomb",
+    "blow up",
+    "gun",
+    "knife",
+    "rifle",
+    "weapon",
+    "where you live",
+    "watch your back",
+    "burn down",
+    "torch",
 ];
 const EMERGENCY_TRIGGERS: &[&str] = &[
-    "heart attack", "stroke", "seizure", "anaphyla", "allergic", "asthma", "cardiac", "breath", "overdos", "od'd",
-    "too many", "bleed", "unconscious", "unresponsive", "collapsed", "wake up", "chest pain", "throat", "ambulance",
+    "heart attack",
+    "stroke",
+    "seizure",
+    "anaphyla",
+    "allergic",
+    "asthma",
+    "cardiac",
+    "breath",
+    "overdos",
+    "od'd",
+    "too many",
+    "bleed",
+    "unconscious",
+    "unresponsive",
+    "collapsed",
+    "wake up",
+    "chest pain",
+    "throat",
+    "ambulance",
 ];
 
 /// The compiled crisis detector.
@@ -173,14 +256,20 @@ pub(crate) struct Detector {
 }
 
 fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
-    ScreenError::Compile { what: what.to_owned(), message: e.to_string() }
+    ScreenError::Compile {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 /// Every spelling of `phrase` with its contractions typed the other common ways.
 fn variants(phrase: &str) -> Vec<String> {
     let mut out = vec![String::new()];
     for word in phrase.split(' ') {
-        let alts = CONTRACTIONS.iter().find(|(c, _)| *c == word).map_or(&[][..], |(_, a)| *a);
+        let alts = CONTRACTIONS
+            .iter()
+            .find(|(c, _)| *c == word)
+            .map_or(&[][..], |(_, a)| *a);
         let mut next = Vec::with_capacity(out.len() * (alts.len() + 1));
         for prefix in &out {
             for w in std::iter::once(word).chain(alts.iter().copied()) {
@@ -195,7 +284,9 @@ fn variants(phrase: &str) -> Vec<String> {
         out = next;
     }
     // "wanna" already carries its "to".
-    out.into_iter().map(|s| s.replace("wanna to ", "wanna ")).collect()
+    out.into_iter()
+        .map(|s| s.replace("wanna to ", "wanna "))
+        .collect()
 }
 
 const PERSON: &str = r"(?:doctors?|docs?|dr\s+\w+|nurses?|surgeons?|staff|receptionists?|physicians?|therapists?|pharmacists?|managers?|ceo|guys?|m[ae]n|wom[ae]n|lady|bitch(?:es)?|bastards?|idiots?|people|ex|wife|husband|boss|neighbou?rs?|family|kids|security|guards?|employees?|hospital|clinic)";
@@ -258,7 +349,13 @@ impl Detector {
             "crisis self-harm pattern",
             r"\b(?:want|wanna|going|gonna|urge|urges|tempted|need|needing|planning|plan|thinking\s+about|thought\s+about|keep\s+wanting)\s+(?:to\s+)?(?:hurt|harm|cut|burn|hit|punish)(?:ing)?\s+myself\b",
         )?;
-        Ok(Detector { ac, entries, threat, emergency, self_harm_intent })
+        Ok(Detector {
+            ac,
+            entries,
+            threat,
+            emergency,
+            self_harm_intent,
+        })
     }
 
     /// Append hits for one message.
@@ -266,7 +363,9 @@ impl Detector {
         let scan = cx.scan;
         let mut near: [Vec<usize>; 3] = Default::default();
         for m in self.ac.find_iter(&scan.norm) {
-            let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
+            let Some(entry) = self.entries.get(m.pattern().as_usize()) else {
+                continue;
+            };
             match entry {
                 Entry::Trigger(f) => near[*f as usize].push(m.start()),
                 Entry::Phrase(tier, construct) => {
@@ -276,15 +375,24 @@ impl Detector {
                 }
             }
         }
-        find_near(&self.self_harm_intent, &scan.norm, &near[Family::SelfHarmIntent as usize], |range| {
-            if !negated(scan, range.start) && !accidental(scan, range.clone()) {
-                sink.push(self_harm_hit(scan, range, "intent to self-injure"));
-            }
-        });
-        find_near(&self.threat, &scan.norm, &near[Family::Threat as usize], |range| {
-            if !negated(scan, range.start) {
-                let found = scan.orig_text(range.clone());
-                sink.push(
+        find_near(
+            &self.self_harm_intent,
+            &scan.norm,
+            &near[Family::SelfHarmIntent as usize],
+            |range| {
+                if !negated(scan, range.start) && !accidental(scan, range.clone()) {
+                    sink.push(self_harm_hit(scan, range, "intent to self-injure"));
+                }
+            },
+        );
+        find_near(
+            &self.threat,
+            &scan.norm,
+            &near[Family::Threat as usize],
+            |range| {
+                if !negated(scan, range.start) {
+                    let found = scan.orig_text(range.clone());
+                    sink.push(
                     Hit::new(
                         THREAT,
                         scan.orig(range),
@@ -292,13 +400,18 @@ impl Detector {
                     )
                     .suggest("Alert security and keep the message as evidence; do not reply publicly."),
                 );
-            }
-        });
-        find_near(&self.emergency, &scan.norm, &near[Family::Emergency as usize], |range| {
-            if !negated(scan, range.start) {
-                let found = scan.orig_text(range.clone());
-                sink.health_context = true;
-                sink.push(
+                }
+            },
+        );
+        find_near(
+            &self.emergency,
+            &scan.norm,
+            &near[Family::Emergency as usize],
+            |range| {
+                if !negated(scan, range.start) {
+                    let found = scan.orig_text(range.clone());
+                    sink.health_context = true;
+                    sink.push(
                     Hit::new(
                         EMERGENCY,
                         scan.orig(range),
@@ -306,13 +419,23 @@ impl Detector {
                     )
                     .suggest("Tell the writer to call 911 (or their local emergency number) now, and alert the on-call team."),
                 );
-            }
-        });
+                }
+            },
+        );
     }
 
-    fn phrase_hit(&self, scan: &Scan<'_>, range: std::ops::Range<usize>, tier: Tier, construct: &str, sink: &mut Sink) {
+    fn phrase_hit(
+        &self,
+        scan: &Scan<'_>,
+        range: std::ops::Range<usize>,
+        tier: Tier,
+        construct: &str,
+        sink: &mut Sink,
+    ) {
         // "5 kms" is a distance, not "kill myself".
-        if scan.norm.get(range.clone()) == Some("kms") && previous_token_is_number(scan, range.start) {
+        if scan.norm.get(range.clone()) == Some("kms")
+            && previous_token_is_number(scan, range.start)
+        {
             return;
         }
         if tier == Tier::SelfHarm && accidental(scan, range.clone()) {
@@ -346,8 +469,7 @@ impl Detector {
     }
 }
 
-const CRISIS_SUGGESTION: &str =
-    "Follow the crisis protocol: reply privately with the 988 Suicide & Crisis Lifeline (call or text 988 in the US) and alert the on-call team.";
+const CRISIS_SUGGESTION: &str = "Follow the crisis protocol: reply privately with the 988 Suicide & Crisis Lifeline (call or text 988 in the US) and alert the on-call team.";
 
 fn self_harm_hit(scan: &Scan<'_>, range: std::ops::Range<usize>, construct: &str) -> Hit {
     let found = scan.orig_text(range.clone());
@@ -366,7 +488,10 @@ fn negated(scan: &Scan<'_>, start: usize) -> bool {
     for i in (first.saturating_sub(3)..first).rev() {
         let Some(t) = scan.tokens.get(i) else { break };
         let gap = scan.norm.get(t.end..clause_end).unwrap_or_default();
-        if gap.bytes().any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?' | b':')) {
+        if gap
+            .bytes()
+            .any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?' | b':'))
+        {
             return false;
         }
         let word = scan.tok(i);
@@ -404,7 +529,9 @@ mod tests {
 
     fn rules(text: &str) -> Vec<(String, String)> {
         let s = Screener::new(Policy::default()).unwrap_or_else(|e| panic!("{e}"));
-        let r = s.screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
+        let r = s
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("crisis."))
@@ -414,26 +541,65 @@ mod tests {
 
     fn fires(text: &str, rule: &str, matched: &str) {
         let got = rules(text);
-        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: want {rule} on {matched:?}, got {got:?}");
+        assert!(
+            got.iter().any(|(r, m)| r == rule && m == matched),
+            "{text:?}: want {rule} on {matched:?}, got {got:?}"
+        );
     }
 
     #[test]
     fn ideation_fires_with_construct() {
-        fires("Honestly I want to die", "crisis.suicidal_ideation", "I want to die");
-        fires("i'm going to KILL MYSELF tonight", "crisis.suicidal_ideation", "KILL MYSELF");
+        fires(
+            "Honestly I want to die",
+            "crisis.suicidal_ideation",
+            "I want to die",
+        );
+        fires(
+            "i'm going to KILL MYSELF tonight",
+            "crisis.suicidal_ideation",
+            "KILL MYSELF",
+        );
         fires("I wanna die", "crisis.suicidal_ideation", "I wanna die");
-        fires("I have nothing to live for anymore", "crisis.suicidal_ideation", "nothing to live for");
-        fires("been stockpiling my pills for a week", "crisis.suicidal_ideation", "stockpiling my pills");
-        fires("my son said he wants to kill himself", "crisis.suicidal_ideation", "kill himself");
+        fires(
+            "I have nothing to live for anymore",
+            "crisis.suicidal_ideation",
+            "nothing to live for",
+        );
+        fires(
+            "been stockpiling my pills for a week",
+            "crisis.suicidal_ideation",
+            "stockpiling my pills",
+        );
+        fires(
+            "my son said he wants to kill himself",
+            "crisis.suicidal_ideation",
+            "kill himself",
+        );
         let s = Screener::new(Policy::default()).unwrap_or_else(|e| panic!("{e}"));
-        let r = s.screen(&Message::incoming("I keep thinking I'd be better off dead")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.findings[0].explanation.contains("passive suicidal ideation"), "{:?}", r.findings);
+        let r = s
+            .screen(&Message::incoming("I keep thinking I'd be better off dead"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            r.findings[0]
+                .explanation
+                .contains("passive suicidal ideation"),
+            "{:?}",
+            r.findings
+        );
     }
 
     #[test]
     fn self_harm_but_not_accidents() {
-        fires("I cut myself again last night", "crisis.self_harm", "cut myself");
-        fires("the urge to hurt myself is back", "crisis.self_harm", "urge to hurt myself");
+        fires(
+            "I cut myself again last night",
+            "crisis.self_harm",
+            "cut myself",
+        );
+        fires(
+            "the urge to hurt myself is back",
+            "crisis.self_harm",
+            "urge to hurt myself",
+        );
         assert!(rules("I cut myself shaving this morning").is_empty());
         assert!(rules("I hurt myself at the gym").is_empty());
     }
@@ -442,20 +608,52 @@ mod tests {
     fn denial_is_reviewed_not_dropped() {
         fires("I'm not suicidal, just sad", "crisis.denial", "suicidal");
         fires("I would never kill myself", "crisis.denial", "kill myself");
-        fires("I don't know why I want to die", "crisis.suicidal_ideation", "I want to die");
+        fires(
+            "I don't know why I want to die",
+            "crisis.suicidal_ideation",
+            "I want to die",
+        );
         fires("I no longer am suicidal", "crisis.denial", "suicidal");
     }
 
     #[test]
     fn threats_and_emergencies() {
-        fires("I'm going to bring a gun to the hospital", "crisis.violence_threat", "bring a gun to the hospital");
-        fires("next time I'll shoot that nurse", "crisis.violence_threat", "I'll shoot that nurse");
-        fires("I think I'm having a heart attack", "crisis.medical_emergency", "I'm having a heart attack");
-        fires("help my dad can't breathe", "crisis.medical_emergency", "my dad can't breathe");
+        fires(
+            "I'm going to bring a gun to the hospital",
+            "crisis.violence_threat",
+            "bring a gun to the hospital",
+        );
+        fires(
+            "next time I'll shoot that nurse",
+            "crisis.violence_threat",
+            "I'll shoot that nurse",
+        );
+        fires(
+            "I think I'm having a heart attack",
+            "crisis.medical_emergency",
+            "I'm having a heart attack",
+        );
+        fires(
+            "help my dad can't breathe",
+            "crisis.medical_emergency",
+            "my dad can't breathe",
+        );
         fires("she overdosed", "crisis.medical_emergency", "she overdosed");
-        fires("my baby isn't breathing", "crisis.medical_emergency", "isn't breathing");
-        fires("I'm having chest pains and sweating", "crisis.medical_emergency", "I'm having chest pains");
-        fires("I'm going to hurt someone today", "crisis.violence_threat", "I'm going to hurt someone");
+        fires(
+            "my baby isn't breathing",
+            "crisis.medical_emergency",
+            "isn't breathing",
+        );
+        fires(
+            "I'm having chest pains and sweating",
+            "crisis.medical_emergency",
+            "I'm having chest pains",
+        );
+        fires(
+            "I'm going to hurt someone today",
+            "crisis.violence_threat",
+            "I'm going to hurt someone",
+        );
         assert!(rules("Tips for breathing exercises during labor").is_empty());
         assert!(rules("she is breathing on her own again").is_empty());
     }
@@ -463,8 +661,16 @@ mod tests {
     #[test]
     fn patterns_fire_deep_in_long_text() {
         let filler = "We waited a long time in the lobby today. ".repeat(200);
-        fires(&format!("{filler}I'm going to bring a gun to the hospital. {filler}"), "crisis.violence_threat", "bring a gun to the hospital");
-        fires(&format!("{filler}my dad can't breathe. {filler}"), "crisis.medical_emergency", "my dad can't breathe");
+        fires(
+            &format!("{filler}I'm going to bring a gun to the hospital. {filler}"),
+            "crisis.violence_threat",
+            "bring a gun to the hospital",
+        );
+        fires(
+            &format!("{filler}my dad can't breathe. {filler}"),
+            "crisis.medical_emergency",
+            "my dad can't breathe",
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ const IDENTIFIED: &RuleInfo = &RULES[0];
 
 /// Titles and credentials that mark a name as a clinician's, written before or after it.
 const TITLES_BEFORE: &[&str] = &["dr", "doctor", "nurse", "prof", "professor"];
-const CREDENTIALS_AFTER: &[&str] = &["md", "rn", "np", "pa", "phd", "dds", "dnp", "pharmd", "lpn", "crna", "facs"];
+const CREDENTIALS_AFTER: &[&str] = &[
+    "md", "rn", "np", "pa", "phd", "dds", "dnp", "pharmd", "lpn", "crna", "facs",
+];
 
 /// Add one hit on the first patient name when the other PHI hits and the health context make
 /// the person identifiable; runs after every other detector.
@@ -38,14 +40,20 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
     let mut name = None;
     for hit in &sink.hits {
         match hit.phi {
-            Some(SafeHarbor::A) if name.is_none() && !is_clinician(text, hit.span.start, hit.span.end) && !is_credential(text.get(hit.span.start..hit.span.end).unwrap_or("")) => {
+            Some(SafeHarbor::A)
+                if name.is_none()
+                    && !is_clinician(text, hit.span.start, hit.span.end)
+                    && !is_credential(text.get(hit.span.start..hit.span.end).unwrap_or("")) =>
+            {
                 name = Some(hit.span);
             }
             Some(SafeHarbor::A) | None => {}
             Some(c) => other = other.or(Some(c)),
         }
     }
-    let (Some(span), Some(category)) = (name, other) else { return };
+    let (Some(span), Some(category)) = (name, other) else {
+        return;
+    };
     let explanation = format!(
         "This person's name appears with {} and health information in the same message: together they identify a patient and their care, which HIPAA does not allow to be published without the patient's written authorization.",
         describe(category)
@@ -58,16 +66,32 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
 
 /// The word before the name is a clinician's title, or the word after it a credential.
 fn is_clinician(text: &str, start: usize, end: usize) -> bool {
-    let before = text.get(..start).unwrap_or("").trim_end_matches(|c: char| c.is_whitespace() || c == '.');
-    let title = before.rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
-    let after = text.get(end..).unwrap_or("").trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-    let credential = after.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    let before = text
+        .get(..start)
+        .unwrap_or("")
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '.');
+    let title = before
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    let after = text
+        .get(end..)
+        .unwrap_or("")
+        .trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+    let credential = after
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
     TITLES_BEFORE.iter().any(|t| title.eq_ignore_ascii_case(t)) || is_credential(credential)
 }
 
 /// A word written as a clinical credential ("RN", "MD", "PhD"); the names rules can read one as a name.
 fn is_credential(word: &str) -> bool {
-    word.len() >= 2 && word.chars().any(|c| c.is_ascii_uppercase()) && CREDENTIALS_AFTER.iter().any(|t| word.eq_ignore_ascii_case(t))
+    word.len() >= 2
+        && word.chars().any(|c| c.is_ascii_uppercase())
+        && CREDENTIALS_AFTER
+            .iter()
+            .any(|t| word.eq_ignore_ascii_case(t))
 }
 
 /// The second identifier in words, for the explanation.
@@ -100,7 +124,11 @@ mod tests {
     fn rules(text: &str) -> Vec<String> {
         let screener = Screener::new(Policy::default()).unwrap();
         let report = screener.screen(&Message::outgoing(text)).unwrap();
-        report.findings.iter().map(|f| format!("{} {}", f.rule_id, f.matched)).collect()
+        report
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.rule_id, f.matched))
+            .collect()
     }
 
     #[test]
@@ -108,11 +136,27 @@ mod tests {
         let text = "Great to see Maria Lopez back on her feet after her knee surgery! Call her at 555-201-3344 to say hi.";
         let screener = Screener::new(Policy::default()).unwrap();
         let report = screener.screen(&Message::outgoing(text)).unwrap();
-        let f = report.findings.iter().find(|f| f.rule_id == "phi.identified_patient").expect("fires");
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "phi.identified_patient")
+            .expect("fires");
         assert_eq!(f.matched, "Maria Lopez");
-        assert!(f.explanation.contains("a phone number"), "{}", f.explanation);
+        assert!(
+            f.explanation.contains("a phone number"),
+            "{}",
+            f.explanation
+        );
         assert_eq!(report.decision, crate::Decision::Block);
-        assert_eq!(report.phi.iter().filter(|p| p.text == "Maria Lopez").count(), 1, "one PHI entity per name");
+        assert_eq!(
+            report
+                .phi
+                .iter()
+                .filter(|p| p.text == "Maria Lopez")
+                .count(),
+            1,
+            "one PHI entity per name"
+        );
     }
 
     #[test]
@@ -124,7 +168,12 @@ mod tests {
             "Congratulations to Maria Lopez on winning the 5K! Call 555-201-3344 for next year's race.",
         ] {
             let found = rules(text);
-            assert!(!found.iter().any(|r| r.starts_with("phi.identified_patient")), "{text}: {found:?}");
+            assert!(
+                !found
+                    .iter()
+                    .any(|r| r.starts_with("phi.identified_patient")),
+                "{text}: {found:?}"
+            );
         }
     }
 }

@@ -10,11 +10,11 @@ use std::ops::Range;
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::ScreenError;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
-use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
 
@@ -71,10 +71,46 @@ const BLOCKED: &RuleInfo = &RULES[4];
 /// Public URL-shortening services, hand-compiled from the services' own sites; platform short
 /// links that show their platform (youtu.be, amzn.to) are left out because the target is visible.
 const SHORTENERS: &[&str] = &[
-    "bit.ly", "bitly.com", "bit.do", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "v.gd", "buff.ly",
-    "rebrand.ly", "cutt.ly", "tiny.cc", "tiny.one", "shorturl.at", "rb.gy", "t.ly", "s.id", "bl.ink", "soo.gd",
-    "clck.ru", "qr.ae", "adf.ly", "shorte.st", "mcaf.ee", "x.co", "snip.ly", "short.io", "lnkd.in", "dlvr.it",
-    "ift.tt", "trib.al", "urlz.fr", "zpr.io", "shorturl.com", "tr.im", "cli.gs", "2.gy", "u.to", "lnk.to",
+    "bit.ly",
+    "bitly.com",
+    "bit.do",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "v.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "tiny.cc",
+    "tiny.one",
+    "shorturl.at",
+    "rb.gy",
+    "t.ly",
+    "s.id",
+    "bl.ink",
+    "soo.gd",
+    "clck.ru",
+    "qr.ae",
+    "adf.ly",
+    "shorte.st",
+    "mcaf.ee",
+    "x.co",
+    "snip.ly",
+    "short.io",
+    "lnkd.in",
+    "dlvr.it",
+    "ift.tt",
+    "trib.al",
+    "urlz.fr",
+    "zpr.io",
+    "shorturl.com",
+    "tr.im",
+    "cli.gs",
+    "2.gy",
+    "u.to",
+    "lnk.to",
 ];
 
 /// Top-level domains accepted for links written without a scheme or "www.": the common generic
@@ -82,22 +118,26 @@ const SHORTENERS: &[&str] = &[
 /// .mov) and English words (.is, .at, .it, .me, .in, .to, .so, .no) are left out so "file.zip"
 /// or "ok.so" do not read as links.
 const BARE_TLDS: &[&str] = &[
-    "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "ly", "gl", "gd", "cc", "tv", "us",
-    "uk", "ca", "au", "nz", "de", "fr", "es", "nl", "be", "ch", "se", "dk", "fi", "pl", "ru", "cn", "jp", "kr",
-    "br", "mx", "ar", "za", "ng", "ke", "tk", "ml", "ga", "cf", "gq", "top", "xyz", "online", "site", "club",
-    "shop", "store", "app", "dev", "ai", "gg", "health", "care", "clinic", "hospital", "pharmacy", "doctor",
-    "link", "click", "live", "news", "blog", "page", "icu", "buzz", "win", "bid", "loan", "work", "pro", "ws",
-    "su", "cloud", "tech", "website", "space", "fun", "life", "world", "today", "email",
+    "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "ly", "gl", "gd",
+    "cc", "tv", "us", "uk", "ca", "au", "nz", "de", "fr", "es", "nl", "be", "ch", "se", "dk", "fi",
+    "pl", "ru", "cn", "jp", "kr", "br", "mx", "ar", "za", "ng", "ke", "tk", "ml", "ga", "cf", "gq",
+    "top", "xyz", "online", "site", "club", "shop", "store", "app", "dev", "ai", "gg", "health",
+    "care", "clinic", "hospital", "pharmacy", "doctor", "link", "click", "live", "news", "blog",
+    "page", "icu", "buzz", "win", "bid", "loan", "work", "pro", "ws", "su", "cloud", "tech",
+    "website", "space", "fun", "life", "world", "today", "email",
 ];
 
 /// File extensions that run code or hide it in an archive.
 const DOWNLOAD_EXTS: &[&str] = &[
-    "exe", "scr", "zip", "rar", "7z", "apk", "xapk", "msi", "js", "jse", "vbs", "iso", "img", "dmg", "bat", "cmd",
-    "ps1", "jar", "hta", "lnk", "pkg", "deb", "rpm", "com", "pif", "cab", "gz", "tgz", "docm", "xlsm",
+    "exe", "scr", "zip", "rar", "7z", "apk", "xapk", "msi", "js", "jse", "vbs", "iso", "img",
+    "dmg", "bat", "cmd", "ps1", "jar", "hta", "lnk", "pkg", "deb", "rpm", "com", "pif", "cab",
+    "gz", "tgz", "docm", "xlsm",
 ];
 
 /// Second-level labels under which country codes register names (example.co.uk).
-const SECOND_LEVEL: &[&str] = &["co", "com", "org", "net", "gov", "edu", "ac", "nhs", "or", "ne"];
+const SECOND_LEVEL: &[&str] = &[
+    "co", "com", "org", "net", "gov", "edu", "ac", "nhs", "or", "ne",
+];
 
 /// One URL found in normalized text.
 #[derive(Debug, Clone)]
@@ -116,7 +156,11 @@ pub(crate) struct Url {
 }
 
 fn is_url_byte(b: u8) -> bool {
-    b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'`' | b'|' | b'{' | b'}' | b'\\' | b'^')
+    b.is_ascii_graphic()
+        && !matches!(
+            b,
+            b'<' | b'>' | b'"' | b'`' | b'|' | b'{' | b'}' | b'\\' | b'^'
+        )
 }
 
 fn is_host_byte(b: u8) -> bool {
@@ -165,10 +209,20 @@ impl Iterator for Urls<'_> {
 
 /// Parse the chunk `b[start..end]` as a URL, trimming surrounding punctuation.
 fn parse(b: &[u8], mut start: usize, mut end: usize) -> Option<Url> {
-    while start < end && matches!(b[start], b'(' | b'[' | b'\'' | b'*' | b'_' | b',' | b';' | b':' | b'.' | b'!' | b'?') {
+    while start < end
+        && matches!(
+            b[start],
+            b'(' | b'[' | b'\'' | b'*' | b'_' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+        )
+    {
         start += 1;
     }
-    while end > start && matches!(b[end - 1], b'.' | b',' | b')' | b']' | b'!' | b'?' | b';' | b':' | b'\'' | b'*' | b'_') {
+    while end > start
+        && matches!(
+            b[end - 1],
+            b'.' | b',' | b')' | b']' | b'!' | b'?' | b';' | b':' | b'\'' | b'*' | b'_'
+        )
+    {
         end -= 1;
     }
     let chunk = b.get(start..end)?;
@@ -201,15 +255,29 @@ fn parse(b: &[u8], mut start: usize, mut end: usize) -> Option<Url> {
         return None;
     }
     let tld = host.rsplit('.').next().unwrap_or_default();
-    let known = ip || scheme || host.starts_with("www.") || BARE_TLDS.contains(&tld) || SHORTENERS.contains(&host);
-    Some(Url { range: start..end, host: host_start..host_end, path: auth_end..end, ip, known })
+    let known = ip
+        || scheme
+        || host.starts_with("www.")
+        || BARE_TLDS.contains(&tld)
+        || SHORTENERS.contains(&host);
+    Some(Url {
+        range: start..end,
+        host: host_start..host_end,
+        path: auth_end..end,
+        ip,
+        known,
+    })
 }
 
 fn is_ipv4(host: &str) -> bool {
     let mut n = 0;
     for part in host.split('.') {
         n += 1;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) || part.parse::<u16>().map_or(true, |v| v > 255) {
+        if part.is_empty()
+            || part.len() > 3
+            || !part.bytes().all(|c| c.is_ascii_digit())
+            || part.parse::<u16>().map_or(true, |v| v > 255)
+        {
             return false;
         }
     }
@@ -231,8 +299,12 @@ fn valid_host(host: &str) -> bool {
 /// The name a host is registered under: `a.b.example.org` → `example.org`, `x.nhs.uk` kept whole.
 pub(crate) fn registrable(host: &str) -> &str {
     let mut dots = host.rmatch_indices('.');
-    let Some((last, _)) = dots.next() else { return host };
-    let Some((second, _)) = dots.next() else { return host };
+    let Some((last, _)) = dots.next() else {
+        return host;
+    };
+    let Some((second, _)) = dots.next() else {
+        return host;
+    };
     let sld = &host[second + 1..last];
     let tld = &host[last + 1..];
     if tld.len() == 2 && SECOND_LEVEL.contains(&sld) {
@@ -300,7 +372,10 @@ struct OwnDomain {
 
 /// True when `host` is `domain` or one of its subdomains.
 fn within(host: &str, domain: &str) -> bool {
-    host == domain || host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
+    host == domain
+        || host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.'))
 }
 
 fn clean_domain(d: &str) -> Option<String> {
@@ -327,12 +402,30 @@ impl Detector {
             .map(|domain| {
                 let label = name_label(&domain).to_owned();
                 let skeleton = skeleton(&label);
-                OwnDomain { domain, label, skeleton }
+                OwnDomain {
+                    domain,
+                    label,
+                    skeleton,
+                }
             })
             .collect();
-        let allowed = policy.links.allowed_domains.iter().filter_map(|d| clean_domain(d)).collect();
-        let blocked = policy.links.blocked_domains.iter().filter_map(|d| clean_domain(d)).collect();
-        Ok(Detector { own, allowed, blocked })
+        let allowed = policy
+            .links
+            .allowed_domains
+            .iter()
+            .filter_map(|d| clean_domain(d))
+            .collect();
+        let blocked = policy
+            .links
+            .blocked_domains
+            .iter()
+            .filter_map(|d| clean_domain(d))
+            .collect();
+        Ok(Detector {
+            own,
+            allowed,
+            blocked,
+        })
     }
 
     /// Append hits for one message.
@@ -344,11 +437,16 @@ impl Detector {
     }
 
     fn check(&self, scan: &Scan<'_>, url: &Url, sink: &mut Sink) {
-        let Some(host) = scan.norm.get(url.host.clone()) else { return };
+        let Some(host) = scan.norm.get(url.host.clone()) else {
+            return;
+        };
         let host = host.strip_prefix("www.").unwrap_or(host);
         // A host typed with look-alike Unicode folds to the real name in `norm`; it is not trusted.
         let homograph = foreign_letters(scan.orig_text(url.host.clone()));
-        if !homograph && (self.own.iter().any(|o| within(host, &o.domain)) || self.allowed.iter().any(|d| within(host, d))) {
+        if !homograph
+            && (self.own.iter().any(|o| within(host, &o.domain))
+                || self.allowed.iter().any(|d| within(host, d)))
+        {
             return;
         }
         let blocked = self.blocked.iter().find(|d| within(host, d));
@@ -392,7 +490,10 @@ impl Detector {
     /// Why `host` imitates one of the organization's domains, if it does.
     fn lookalike(&self, host: &str, homograph: bool) -> Option<String> {
         if host.split('.').any(|l| l.starts_with("xn--")) {
-            return Some("uses a punycode (xn--) name that can display as letters from another alphabet".to_owned());
+            return Some(
+                "uses a punycode (xn--) name that can display as letters from another alphabet"
+                    .to_owned(),
+            );
         }
         if self.own.is_empty() {
             return homograph.then(|| "is written with look-alike Unicode characters".to_owned());
@@ -400,16 +501,28 @@ impl Detector {
         let label = name_label(host);
         for o in &self.own {
             if homograph && (host == o.domain || label == o.label) {
-                return Some(format!("spells \"{}\" with look-alike Unicode characters", o.domain));
+                return Some(format!(
+                    "spells \"{}\" with look-alike Unicode characters",
+                    o.domain
+                ));
             }
             if label == o.label {
-                return Some(format!("uses the name of \"{}\" under a different domain", o.domain));
+                return Some(format!(
+                    "uses the name of \"{}\" under a different domain",
+                    o.domain
+                ));
             }
             if o.label.len() >= 5 && label.contains(o.label.as_str()) {
-                return Some(format!("wraps the name of \"{}\" in a different domain", o.domain));
+                return Some(format!(
+                    "wraps the name of \"{}\" in a different domain",
+                    o.domain
+                ));
             }
             if host.split('.').any(|l| l == o.label) {
-                return Some(format!("puts \"{}\" in front of a different domain", o.domain));
+                return Some(format!(
+                    "puts \"{}\" in front of a different domain",
+                    o.domain
+                ));
             }
             if skeleton(label) == o.skeleton {
                 return Some(format!("swaps look-alike characters into \"{}\"", o.domain));
@@ -427,7 +540,13 @@ impl Detector {
 /// letters ("ü") are ordinary internationalized names, not look-alikes.
 fn foreign_letters(host: &str) -> bool {
     !host.is_ascii()
-        && host.chars().any(|c| c.is_alphabetic() && std::iter::once(c).nfkd().next().is_some_and(|d| !d.is_ascii()))
+        && host.chars().any(|c| {
+            c.is_alphabetic()
+                && std::iter::once(c)
+                    .nfkd()
+                    .next()
+                    .is_some_and(|d| !d.is_ascii())
+        })
 }
 
 /// The risky extension of the last path segment, if any.
@@ -452,46 +571,100 @@ mod tests {
     }
 
     fn link_hits(text: &str) -> Vec<(String, String)> {
-        let r = screener().screen(&Message::incoming(text)).unwrap_or_else(|e| panic!("{e}"));
-        r.findings.into_iter().filter(|f| f.rule_id.starts_with("link.")).map(|f| (f.rule_id, f.matched)).collect()
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.findings
+            .into_iter()
+            .filter(|f| f.rule_id.starts_with("link."))
+            .map(|f| (f.rule_id, f.matched))
+            .collect()
     }
 
     fn fires(text: &str, rule: &str, matched: &str) {
         let got = link_hits(text);
-        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: want {rule} on {matched:?}, got {got:?}");
+        assert!(
+            got.iter().any(|(r, m)| r == rule && m == matched),
+            "{text:?}: want {rule} on {matched:?}, got {got:?}"
+        );
     }
 
     #[test]
     fn finds_urls_with_and_without_scheme() {
-        let found: Vec<String> = urls("see bit.ly/x, www.a.com and (http://b.org/p?q=1). e.g. file.zip me@x.org")
-            .filter(|u| u.known)
-            .map(|u| "see bit.ly/x, www.a.com and (http://b.org/p?q=1). e.g. file.zip me@x.org"[u.range].to_owned())
-            .collect();
+        let found: Vec<String> =
+            urls("see bit.ly/x, www.a.com and (http://b.org/p?q=1). e.g. file.zip me@x.org")
+                .filter(|u| u.known)
+                .map(|u| {
+                    "see bit.ly/x, www.a.com and (http://b.org/p?q=1). e.g. file.zip me@x.org"
+                        [u.range]
+                        .to_owned()
+                })
+                .collect();
         assert_eq!(found, ["bit.ly/x", "www.a.com", "http://b.org/p?q=1"]);
     }
 
     #[test]
     fn shorteners_ips_and_downloads() {
         fires("Free meds at bit.ly/3xYz!", "link.shortener", "bit.ly/3xYz");
-        fires("login at http://192.0.2.7/login now", "link.ip_literal", "http://192.0.2.7/login");
-        fires("get it: https://files.example.net/setup.exe", "link.download", "https://files.example.net/setup.exe");
-        fires("APK here www.getapp.xyz/app.apk?v=2", "link.download", "www.getapp.xyz/app.apk?v=2");
+        fires(
+            "login at http://192.0.2.7/login now",
+            "link.ip_literal",
+            "http://192.0.2.7/login",
+        );
+        fires(
+            "get it: https://files.example.net/setup.exe",
+            "link.download",
+            "https://files.example.net/setup.exe",
+        );
+        fires(
+            "APK here www.getapp.xyz/app.apk?v=2",
+            "link.download",
+            "www.getapp.xyz/app.apk?v=2",
+        );
     }
 
     #[test]
     fn lookalikes_of_own_domain() {
-        fires("Verify at examp1ehealth.org/login", "link.lookalike", "examp1ehealth.org/login");
-        fires("go to https://examplehealth-login.com", "link.lookalike", "https://examplehealth-login.com");
-        fires("go to examplehealth.org.verify.io now", "link.lookalike", "examplehealth.org.verify.io");
-        fires("see https://xn--exmplehealth-abc.org", "link.lookalike", "https://xn--exmplehealth-abc.org");
-        fires("see https://exаmplehealth.org/pay", "link.lookalike", "https://exаmplehealth.org/pay");
-        fires("see examplehealht.org", "link.lookalike", "examplehealht.org");
+        fires(
+            "Verify at examp1ehealth.org/login",
+            "link.lookalike",
+            "examp1ehealth.org/login",
+        );
+        fires(
+            "go to https://examplehealth-login.com",
+            "link.lookalike",
+            "https://examplehealth-login.com",
+        );
+        fires(
+            "go to examplehealth.org.verify.io now",
+            "link.lookalike",
+            "examplehealth.org.verify.io",
+        );
+        fires(
+            "see https://xn--exmplehealth-abc.org",
+            "link.lookalike",
+            "https://xn--exmplehealth-abc.org",
+        );
+        fires(
+            "see https://exаmplehealth.org/pay",
+            "link.lookalike",
+            "https://exаmplehealth.org/pay",
+        );
+        fires(
+            "see examplehealht.org",
+            "link.lookalike",
+            "examplehealht.org",
+        );
         assert!(link_hits("Buch: https://bücher.de/x").is_empty());
     }
 
     #[test]
     fn blocked_and_allowed() {
-        fires("buy at shop.badpharma.example/x", "link.blocked_domain", "shop.badpharma.example/x");
+        fires(
+            "buy at shop.badpharma.example/x",
+            "link.blocked_domain",
+            "shop.badpharma.example/x",
+        );
         for text in [
             "Book at https://www.examplehealth.org/appointments",
             "portal.examplehealth.org is down",
@@ -501,7 +674,11 @@ mod tests {
             "Email me at nurse@examplehealth.org",
             "See https://en.wikipedia.org/wiki/Influenza",
         ] {
-            assert!(link_hits(text).is_empty(), "{text:?}: {:?}", link_hits(text));
+            assert!(
+                link_hits(text).is_empty(),
+                "{text:?}: {:?}",
+                link_hits(text)
+            );
         }
     }
 

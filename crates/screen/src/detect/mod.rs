@@ -1,12 +1,12 @@
 //! The detectors. Each module owns one family of rules: its `RULES` table, its compiled
 //! lexicons and patterns (built once in `new`), and a `run` that appends hits for one message.
 
+use crate::ScreenError;
 use crate::message::Message;
 use crate::policy::Policy;
 use crate::report::{AdverseEventCandidate, SafeHarbor, Span};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
-use crate::ScreenError;
 
 pub(crate) mod abuse;
 pub(crate) mod adverse;
@@ -39,11 +39,17 @@ pub(crate) const RULE_TABLES: &[&[RuleInfo]] = &[
 /// Unicode word boundaries stop the regex crate's fast DFA engines and fall back to a slow
 /// simulation; detector patterns only describe ASCII words, so ASCII classes lose nothing.
 pub(crate) fn ascii_regex(what: &str, pattern: &str) -> Result<regex::Regex, ScreenError> {
-    let pattern = pattern.replace(r"\b", r"(?-u:\b)").replace(r"\s", r"(?-u:\s)").replace(r"\w", r"(?-u:\w)");
+    let pattern = pattern
+        .replace(r"\b", r"(?-u:\b)")
+        .replace(r"\s", r"(?-u:\s)")
+        .replace(r"\w", r"(?-u:\w)");
     regex::RegexBuilder::new(&pattern)
         .size_limit(1 << 23)
         .build()
-        .map_err(|e| ScreenError::Compile { what: what.to_owned(), message: e.to_string() })
+        .map_err(|e| ScreenError::Compile {
+            what: what.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// How far around a trigger word a pattern is searched; a sentence or two.
@@ -52,7 +58,12 @@ pub(crate) const NEAR: usize = 160;
 /// Run `re` only over the parts of `norm` within [`NEAR`] bytes of the sorted trigger positions,
 /// calling `f` with each match's range in `norm`. Short messages are searched whole; a long text
 /// is searched around its triggers instead of end to end once per pattern.
-pub(crate) fn find_near(re: &regex::Regex, norm: &str, triggers: &[usize], mut f: impl FnMut(std::ops::Range<usize>)) {
+pub(crate) fn find_near(
+    re: &regex::Regex,
+    norm: &str,
+    triggers: &[usize],
+    mut f: impl FnMut(std::ops::Range<usize>),
+) {
     let mut i = 0;
     let mut done = 0;
     while let Some(&t) = triggers.get(i) {
@@ -119,7 +130,14 @@ pub(crate) struct Hit {
 impl Hit {
     /// A hit with no suggestion, no PHI category and no boost.
     pub fn new(rule: &'static RuleInfo, span: Span, explanation: impl Into<String>) -> Self {
-        Hit { rule, span, explanation: explanation.into(), suggestion: None, phi: None, boost: 0 }
+        Hit {
+            rule,
+            span,
+            explanation: explanation.into(),
+            suggestion: None,
+            phi: None,
+            boost: 0,
+        }
     }
 
     /// Attach a suggested fix.
@@ -220,7 +238,8 @@ impl Detectors {
         if !sink.products.is_empty() {
             let products = std::mem::take(&mut sink.products);
             sink.hits.retain(|h| {
-                !(names::RULES.iter().any(|r| r.id == h.rule.id) && products.iter().any(|p| p.overlaps(&h.span)))
+                !(names::RULES.iter().any(|r| r.id == h.rule.id)
+                    && products.iter().any(|p| p.overlaps(&h.span)))
             });
         }
         identified::run(cx.scan.text, sink);

@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
+use crate::ScreenError;
 use crate::message::Message;
+use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::model::hash_bytes;
 use crate::text::Scan;
-use crate::ScreenError;
 
 use super::names_model::{Label, Model};
 use super::{Ctx, Hit, Sink};
@@ -107,59 +107,214 @@ const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const COVERED: u32 = 1 << 22;
 /// Facts about the token itself that the model sees.
-const OWN_MASK: u32 = FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
+const OWN_MASK: u32 =
+    FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
 /// Facts about a neighbouring token that the model sees.
-const CONTEXT_MASK: u32 = OWN_MASK | COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | DIGIT | SHORT | COVERED;
+const CONTEXT_MASK: u32 = OWN_MASK
+    | COMMON
+    | TITLE
+    | CALENDAR
+    | GREETING
+    | SPEECH
+    | PATIENT
+    | PLACE_CUE
+    | RESIDES
+    | DIGIT
+    | SHORT
+    | COVERED;
 /// Neighbours whose own word the model sees: ordinary words and cues, never a possible name.
-const CONTEXT_WORD: u32 = COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
+const CONTEXT_WORD: u32 =
+    COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
 
 /// Honorifics and roles written before a name.
 const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "nurse", "sister", "sr",
-    "rev", "reverend", "father", "pastor", "rabbi", "imam", "sir", "dame", "madam", "aunt", "auntie",
-    "uncle", "grandma", "grandpa", "coach", "captain", "officer", "judge", "senator", "governor",
-    "president", "pope", "lord", "lady", "saint", "dj",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "doctor",
+    "prof",
+    "professor",
+    "nurse",
+    "sister",
+    "sr",
+    "rev",
+    "reverend",
+    "father",
+    "pastor",
+    "rabbi",
+    "imam",
+    "sir",
+    "dame",
+    "madam",
+    "aunt",
+    "auntie",
+    "uncle",
+    "grandma",
+    "grandpa",
+    "coach",
+    "captain",
+    "officer",
+    "judge",
+    "senator",
+    "governor",
+    "president",
+    "pope",
+    "lord",
+    "lady",
+    "saint",
+    "dj",
 ];
 
 /// Lower-case surname particles ("van der Voet", "da Silva").
-const PARTICLES: &[&str] = &["van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "das", "du", "le", "la", "ter", "ten", "bin", "ibn", "al", "el"];
+const PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "das", "du", "le", "la",
+    "ter", "ten", "bin", "ibn", "al", "el",
+];
 
 /// Words that address or introduce someone by name.
 const GREETINGS: &[&str] = &[
-    "dear", "hi", "hello", "hey", "thanks", "thank", "thx", "congrats", "congratulations", "welcome",
-    "bye", "goodbye", "named", "called", "call", "meet", "met", "love", "miss", "ask", "tell",
-    "cc", "attn", "attention",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "thx",
+    "congrats",
+    "congratulations",
+    "welcome",
+    "bye",
+    "goodbye",
+    "named",
+    "called",
+    "call",
+    "meet",
+    "met",
+    "love",
+    "miss",
+    "ask",
+    "tell",
+    "cc",
+    "attn",
+    "attention",
 ];
 
 /// Verbs of speech that sit next to a speaker's name ("said Felix").
-const SPEECH_WORDS: &[&str] = &["said", "says", "asked", "asks", "told", "tells", "replied", "wrote", "writes", "answered"];
+const SPEECH_WORDS: &[&str] = &[
+    "said", "says", "asked", "asks", "told", "tells", "replied", "wrote", "writes", "answered",
+];
 
 /// Words that mark the named person as a patient.
 const PATIENT_WORDS: &[&str] = &["patient", "patients", "pt", "pts"];
 
 /// Prepositions and verbs that put a place after them.
 const PLACE_CUES: &[&str] = &[
-    "in", "from", "to", "at", "near", "visit", "visiting", "visited", "outside", "around", "toward",
-    "towards", "via", "across",
+    "in", "from", "to", "at", "near", "visit", "visiting", "visited", "outside", "around",
+    "toward", "towards", "via", "across",
 ];
 
 /// Words before a place cue that tie the place to a person ("lives in", "moved to", "born in").
 const RESIDE_WORDS: &[&str] = &[
-    "live", "lives", "living", "lived", "moved", "move", "moving", "born", "raised", "up", "based",
-    "staying", "stay", "stayed", "arrived", "relocated", "reside", "resides", "located", "here",
-    "home", "hometown", "i'm", "im", "am", "we're", "are", "is", "was", "be",
+    "live",
+    "lives",
+    "living",
+    "lived",
+    "moved",
+    "move",
+    "moving",
+    "born",
+    "raised",
+    "up",
+    "based",
+    "staying",
+    "stay",
+    "stayed",
+    "arrived",
+    "relocated",
+    "reside",
+    "resides",
+    "located",
+    "here",
+    "home",
+    "hometown",
+    "i'm",
+    "im",
+    "am",
+    "we're",
+    "are",
+    "is",
+    "was",
+    "be",
 ];
 
 /// Street words that end the street line of a postal address.
-const STREET_WORDS: &[&str] = &["street", "st", "road", "rd", "avenue", "ave", "place", "lane", "drive", "way", "boulevard", "blvd", "court", "square"];
+const STREET_WORDS: &[&str] = &[
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "place",
+    "lane",
+    "drive",
+    "way",
+    "boulevard",
+    "blvd",
+    "court",
+    "square",
+];
 
 /// Months, weekdays and holidays: capitalized, sometimes names, never people here.
 const CALENDAR_WORDS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
-    "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon",
-    "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "christmas", "easter", "thanksgiving",
-    "halloween", "xmas",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "christmas",
+    "easter",
+    "thanksgiving",
+    "halloween",
+    "xmas",
 ];
 
 /// Passes pre-computed hashes through unchanged: keys are already hashes of the word (`hash_bytes`).
@@ -245,7 +400,16 @@ struct Known {
 }
 
 /// Flags of the words that make up most of running text: common words and the cue lists.
-const HOT_FLAGS: u32 = COMMON | TITLE | PARTICLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | STREET;
+const HOT_FLAGS: u32 = COMMON
+    | TITLE
+    | PARTICLE
+    | CALENDAR
+    | GREETING
+    | SPEECH
+    | PATIENT
+    | PLACE_CUE
+    | RESIDES
+    | STREET;
 
 /// Slots of the hot table: 8,192 of 16 bytes (128 KiB, which stays in cache), for about 4,000 words.
 const HOT_BITS: u32 = 13;
@@ -274,11 +438,14 @@ fn hot_slot(h: u64) -> usize {
 
 impl Lexicon {
     fn add(&mut self, text: &str, flags: u32, place: Option<PlaceKind>) {
-        let e = self.map.entry(hash_bytes(text.as_bytes())).or_insert_with(|| Entry {
-            text: text.into(),
-            flags: 0,
-            place: None,
-        });
+        let e = self
+            .map
+            .entry(hash_bytes(text.as_bytes()))
+            .or_insert_with(|| Entry {
+                text: text.into(),
+                flags: 0,
+                place: None,
+            });
         if &*e.text == text {
             e.flags |= flags;
             if place.is_some() && e.place.is_none() {
@@ -291,14 +458,31 @@ impl Lexicon {
     fn fill_hot(&mut self) {
         let mut hot = vec![HotSlot::default(); 1 << HOT_BITS];
         let mut text = String::new();
-        let mut frequent: Vec<(&u64, &Entry)> = self.map.iter().filter(|(_, e)| e.flags & HOT_FLAGS != 0).collect();
+        let mut frequent: Vec<(&u64, &Entry)> = self
+            .map
+            .iter()
+            .filter(|(_, e)| e.flags & HOT_FLAGS != 0)
+            .collect();
         // Map order is arbitrary: sorting makes which words win a contested slot repeatable.
         frequent.sort_unstable_by_key(|(h, _)| **h);
         for (&hash, e) in frequent {
-            let (Ok(at), Ok(len)) = (u16::try_from(text.len()), u8::try_from(e.text.len())) else { continue };
+            let (Ok(at), Ok(len)) = (u16::try_from(text.len()), u8::try_from(e.text.len())) else {
+                continue;
+            };
             let first = hot_slot(hash);
-            let Some(slot) = hot.get_mut(first..first + 2).and_then(|pair| pair.iter_mut().find(|s| s.len == 0)) else { continue };
-            *slot = HotSlot { hash, flags: e.flags, at, len, place: e.place };
+            let Some(slot) = hot
+                .get_mut(first..first + 2)
+                .and_then(|pair| pair.iter_mut().find(|s| s.len == 0))
+            else {
+                continue;
+            };
+            *slot = HotSlot {
+                hash,
+                flags: e.flags,
+                at,
+                len,
+                place: e.place,
+            };
             text.push_str(&e.text);
         }
         self.hot = hot.into_boxed_slice();
@@ -312,18 +496,35 @@ impl Lexicon {
     /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
     fn get_hashed(&self, hash: u64, text: &str) -> Option<Known> {
         let first = hot_slot(hash);
-        if let Some(s) = self.hot.get(first..first + 2).unwrap_or_default().iter().find(|s| s.hash == hash && s.len != 0) {
+        if let Some(s) = self
+            .hot
+            .get(first..first + 2)
+            .unwrap_or_default()
+            .iter()
+            .find(|s| s.hash == hash && s.len != 0)
+        {
             let at = usize::from(s.at);
             let word = self.hot_text.get(at..at + usize::from(s.len));
-            return (word == Some(text)).then_some(Known { flags: s.flags, place: s.place });
+            return (word == Some(text)).then_some(Known {
+                flags: s.flags,
+                place: s.place,
+            });
         }
-        self.map.get(&hash).filter(|e| &*e.text == text).map(|e| Known { flags: e.flags, place: e.place })
+        self.map
+            .get(&hash)
+            .filter(|e| &*e.text == text)
+            .map(|e| Known {
+                flags: e.flags,
+                place: e.place,
+            })
     }
 }
 
 /// Lower-case words of a phrase, split the way `Scan` splits tokens.
 fn words(phrase: &str) -> impl Iterator<Item = &str> {
-    phrase.split(|c: char| !(c.is_alphanumeric() || c == '\'')).filter(|w| !w.is_empty())
+    phrase
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
 }
 
 /// The compiled names detector.
@@ -376,13 +577,30 @@ impl Detector {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let mut lex = Lexicon::default();
         lex.map.reserve(100_000);
-        for (rank, w) in FIRST_NAMES.lines().map(str::trim).filter(|w| !w.is_empty()).enumerate() {
-            lex.add(w, if rank < POPULAR_FIRST_NAMES { FIRST | POPULAR } else { FIRST }, None);
+        for (rank, w) in FIRST_NAMES
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .enumerate()
+        {
+            lex.add(
+                w,
+                if rank < POPULAR_FIRST_NAMES {
+                    FIRST | POPULAR
+                } else {
+                    FIRST
+                },
+                None,
+            );
         }
         for w in SURNAMES.lines().map(str::trim).filter(|w| !w.is_empty()) {
             lex.add(w, LAST, None);
         }
-        for w in COMMON_WORDS.lines().map(str::trim).filter(|w| !w.is_empty()) {
+        for w in COMMON_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        {
             lex.add(w, COMMON, None);
         }
         for (n, line) in PLACES.lines().enumerate() {
@@ -390,9 +608,13 @@ impl Detector {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (name, kind) = line.split_once('\t').and_then(|(n, k)| Some((n, PlaceKind::parse(k.trim())?))).ok_or_else(|| {
-                ScreenError::Compile { what: "places gazetteer".to_owned(), message: format!("line {}: expected name<TAB>kind", n + 1) }
-            })?;
+            let (name, kind) = line
+                .split_once('\t')
+                .and_then(|(n, k)| Some((n, PlaceKind::parse(k.trim())?)))
+                .ok_or_else(|| ScreenError::Compile {
+                    what: "places gazetteer".to_owned(),
+                    message: format!("line {}: expected name<TAB>kind", n + 1),
+                })?;
             let parts: Vec<&str> = words(name).collect();
             let phrase = parts.join(" ");
             if parts.len() > MAX_PLACE_TOKENS || parts.len() > 1 && phrase.len() > MAX_PLACE_BYTES {
@@ -419,17 +641,23 @@ impl Detector {
                 lex.add(w, flag, None);
             }
         }
-        let own = std::iter::once(policy.organization.name.as_str())
-            .chain(policy.products.iter().flat_map(|p| {
-                std::iter::once(p.name.as_str()).chain(std::iter::once(p.generic.as_str())).chain(p.aliases.iter().map(String::as_str))
-            }));
+        let own = std::iter::once(policy.organization.name.as_str()).chain(
+            policy.products.iter().flat_map(|p| {
+                std::iter::once(p.name.as_str())
+                    .chain(std::iter::once(p.generic.as_str()))
+                    .chain(p.aliases.iter().map(String::as_str))
+            }),
+        );
         for phrase in own {
             for w in words(&phrase.to_lowercase()) {
                 lex.add(w, ORG, None);
             }
         }
         lex.fill_hot();
-        Ok(Detector { lex, model: Model::parse(NAME_MODEL) })
+        Ok(Detector {
+            lex,
+            model: Model::parse(NAME_MODEL),
+        })
     }
 
     /// Append name and place hits for one message.
@@ -466,7 +694,11 @@ impl Detector {
                 _ => (word, false),
             };
             // The scan hashed every word once; only a possessive's stem needs hashing again.
-            let entry = if possessive { self.lex.get(word) } else { self.lex.get_hashed(t.hash, word) };
+            let entry = if possessive {
+                self.lex.get(word)
+            } else {
+                self.lex.get_hashed(t.hash, word)
+            };
             let mut flags = entry.map_or(0, |e| e.flags);
             if possessive {
                 flags |= POSSESSIVE;
@@ -487,11 +719,21 @@ impl Detector {
             if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
                 flags |= SHORT;
             }
-            if i == 0 || scan.norm.as_bytes().get(prev_end..t.start).is_some_and(starts_sentence) {
+            if i == 0
+                || scan
+                    .norm
+                    .as_bytes()
+                    .get(prev_end..t.start)
+                    .is_some_and(starts_sentence)
+            {
                 flags |= SENT_START;
             }
             prev_end = t.end;
-            toks[i] = Tok { flags, place: entry.and_then(|e| e.place), end: t.start + word.len() };
+            toks[i] = Tok {
+                flags,
+                place: entry.and_then(|e| e.place),
+                end: t.start + word.len(),
+            };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
         let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
@@ -509,7 +751,16 @@ impl Detector {
             }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
-                None => self.name_at(cx, sink, toks, i, weak_caps, listed_after(scan, i, name_end)).inspect(|&next| name_end = next),
+                None => self
+                    .name_at(
+                        cx,
+                        sink,
+                        toks,
+                        i,
+                        weak_caps,
+                        listed_after(scan, i, name_end),
+                    )
+                    .inspect(|&next| name_end = next),
             };
             match found {
                 Some(next) => {
@@ -530,11 +781,31 @@ impl Detector {
     /// Tokens the model may label: capitalized (or any, in lower-case text), not ordinary words, not
     /// already reported by a rule.
     fn model_candidate(f: u32, weak_caps: bool) -> bool {
-        (f & CAP != 0 || weak_caps) && f & (COMMON | DIGIT | CALENDAR | TITLE | ORG | COVERED | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | SHORT) == 0
+        (f & CAP != 0 || weak_caps)
+            && f & (COMMON
+                | DIGIT
+                | CALENDAR
+                | TITLE
+                | ORG
+                | COVERED
+                | GREETING
+                | SPEECH
+                | PATIENT
+                | PLACE_CUE
+                | RESIDES
+                | SHORT)
+                == 0
     }
 
     /// Let the model label what the rules left, merging neighbouring tokens of the same class.
-    fn model_pass(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], weak_caps: bool, model: &Model) {
+    fn model_pass(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &[Tok],
+        weak_caps: bool,
+        model: &Model,
+    ) {
         let scan = cx.scan;
         let mut feats = [0u32; MAX_FEATURES];
         let mut open: Option<(usize, usize, Label)> = None;
@@ -547,7 +818,12 @@ impl Detector {
                 None
             };
             match (predicted, open) {
-                (Some(label), Some((s, e, l))) if l == label && e == i && name_gap(scan, toks, i) && toks[i - 1].flags & POSSESSIVE == 0 => {
+                (Some(label), Some((s, e, l)))
+                    if l == label
+                        && e == i
+                        && name_gap(scan, toks, i)
+                        && toks[i - 1].flags & POSSESSIVE == 0 =>
+                {
                     open = Some((s, i + 1, l));
                 }
                 (p, o) => {
@@ -563,12 +839,23 @@ impl Detector {
         }
     }
 
-    fn push_model_hit(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], (s, e, label): (usize, usize, Label)) {
+    fn push_model_hit(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &[Tok],
+        (s, e, label): (usize, usize, Label),
+    ) {
         match label {
-            Label::Place => self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s)),
+            Label::Place => {
+                self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s))
+            }
             Label::Person => {
                 let scan = cx.scan;
-                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1))) else { return };
+                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1)))
+                else {
+                    return;
+                };
                 let text = scan.orig_text(first.start..last.end);
                 sink.hits.push(
                     Hit::new(NAME, scan.orig(first.start..last.end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
@@ -580,7 +867,14 @@ impl Detector {
     }
 
     /// Hashed features of token `i` for the model, written to `out`; returns how many.
-    fn features(&self, scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool, out: &mut [u32; MAX_FEATURES]) -> usize {
+    fn features(
+        &self,
+        scan: &Scan<'_>,
+        toks: &[Tok],
+        i: usize,
+        weak_caps: bool,
+        out: &mut [u32; MAX_FEATURES],
+    ) -> usize {
         let mut k = 0;
         let mut put = |kind: u8, bytes: &[u8]| {
             if let Some(slot) = out.get_mut(k) {
@@ -599,11 +893,21 @@ impl Detector {
             put(3, &[own.trailing_zeros() as u8]);
             own &= own - 1;
         }
-        let tail = |n: usize| w.char_indices().rev().nth(n - 1).map_or(w, |(b, _)| w.get(b..).unwrap_or_default());
+        let tail = |n: usize| {
+            w.char_indices()
+                .rev()
+                .nth(n - 1)
+                .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
+        };
         put(4, tail(3).as_bytes());
         put(5, tail(2).as_bytes());
         put(6, &[w.len().min(12) as u8]);
-        for (kind, j) in [(7u8, i.checked_sub(1)), (9, i.checked_sub(2)), (11, i.checked_add(1).filter(|&j| j < toks.len())), (13, i.checked_add(2).filter(|&j| j < toks.len()))] {
+        for (kind, j) in [
+            (7u8, i.checked_sub(1)),
+            (9, i.checked_sub(2)),
+            (11, i.checked_add(1).filter(|&j| j < toks.len())),
+            (13, i.checked_add(2).filter(|&j| j < toks.len())),
+        ] {
             match j {
                 Some(j) => {
                     let g = toks[j].flags;
@@ -617,7 +921,10 @@ impl Detector {
         }
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
         let gap_class = |g: &str| -> [u8; 2] {
-            [g.bytes().find(|&b| b != b' ').unwrap_or(b' '), u8::from(g.bytes().any(|b| b == b'\n'))]
+            [
+                g.bytes().find(|&b| b != b' ').unwrap_or(b' '),
+                u8::from(g.bytes().any(|b| b == b'\n')),
+            ]
         };
         put(15, &gap_class(gap_before(scan, i)));
         let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));
@@ -626,14 +933,27 @@ impl Detector {
     }
 
     /// A place starting at token `i`: returns the index after it when one was reported.
-    fn place_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool) -> Option<usize> {
+    fn place_at(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &[Tok],
+        i: usize,
+        weak_caps: bool,
+    ) -> Option<usize> {
         let scan = cx.scan;
         let f = toks[i].flags;
-        if f & (PLACE | PLACE_HEAD) == 0 && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps) {
+        if f & (PLACE | PLACE_HEAD) == 0
+            && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps)
+        {
             return None;
         }
         let cue = place_cue(scan, toks, i);
-        let multi = if f & PLACE_HEAD != 0 { self.multi_place(scan, toks, i) } else { None };
+        let multi = if f & PLACE_HEAD != 0 {
+            self.multi_place(scan, toks, i)
+        } else {
+            None
+        };
         let found = multi.or_else(|| Some((i + 1, toks[i].place?)));
         if let Some((end, kind)) = found {
             let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
@@ -643,7 +963,11 @@ impl Detector {
             } else if f & COMMON != 0 {
                 cue.is_some() && f & CAP != 0 && !weak_caps
             } else {
-                proper && (cue.is_some() || (kind != PlaceKind::City || f & POPULAR == 0) && !surname_follows(scan, toks, i, weak_caps)) && name_cue(scan, toks, i).is_none()
+                proper
+                    && (cue.is_some()
+                        || (kind != PlaceKind::City || f & POPULAR == 0)
+                            && !surname_follows(scan, toks, i, weak_caps))
+                    && name_cue(scan, toks, i).is_none()
             };
             if accept && f & ORG == 0 {
                 self.push_place(cx, sink, toks, i..end, Some(kind), cue);
@@ -653,21 +977,29 @@ impl Detector {
         }
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
         // on the town line of a postal address ("Apt. 297\n Zalakaros").
-        if i.checked_sub(1).is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0) {
+        if i.checked_sub(1)
+            .is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0)
+        {
             return None;
         }
         let cue = cue.or_else(|| address_city(scan, toks, i))?;
         let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
         let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
-        let proper = f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
-        let initial_follows = toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
+        let proper =
+            f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
+        let initial_follows =
+            toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
         if !unknown || !proper || acronym || initial_follows {
             return None;
         }
         let mut end = i + 1;
         while end < toks.len() && end - i < 3 {
             let g = toks[end].flags;
-            if g & CAP == 0 || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0 || !name_gap(scan, toks, end) || toks[end - 1].flags & POSSESSIVE != 0 {
+            if g & CAP == 0
+                || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0
+                || !name_gap(scan, toks, end)
+                || toks[end - 1].flags & POSSESSIVE != 0
+            {
                 break;
             }
             end += 1;
@@ -689,7 +1021,9 @@ impl Detector {
                 break;
             }
             let w = scan.tok(j).as_bytes();
-            let Some(slot) = phrase.get_mut(len..len + 1 + w.len()) else { break };
+            let Some(slot) = phrase.get_mut(len..len + 1 + w.len()) else {
+                break;
+            };
             if let Some((space, rest)) = slot.split_first_mut() {
                 *space = b' ';
                 rest.copy_from_slice(w);
@@ -706,9 +1040,21 @@ impl Detector {
         best
     }
 
-    fn push_place(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], r: Range<usize>, kind: Option<PlaceKind>, cue: Option<Cue>) {
+    fn push_place(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &[Tok],
+        r: Range<usize>,
+        kind: Option<PlaceKind>,
+        cue: Option<Cue>,
+    ) {
         let scan = cx.scan;
-        let (Some(first), Some(last)) = (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1))) else { return };
+        let (Some(first), Some(last)) =
+            (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1)))
+        else {
+            return;
+        };
         let span = scan.orig(first.start..last.end);
         let text = scan.orig_text(first.start..last.end);
         let tied = cue == Some(Cue::Resides);
@@ -718,14 +1064,20 @@ impl Detector {
             Some(PlaceKind::State) => "a state or province",
             Some(PlaceKind::Region) => "a region",
             Some(PlaceKind::City) => "a city or neighbourhood",
-            None => "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)",
+            None => {
+                "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
+            }
         };
         let why = if small {
             "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
         } else {
             "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
         };
-        let person = if tied { " and is tied to where someone lives or comes from" } else { "" };
+        let person = if tied {
+            " and is tied to where someone lives or comes from"
+        } else {
+            ""
+        };
         let hit = Hit::new(LOCATION, span, ["\"", text, "\" is ", what, person, "; ", why, "."].concat())
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
@@ -734,20 +1086,35 @@ impl Detector {
     }
 
     /// A person's name starting at token `i`: returns the index after it when one was reported.
-    fn name_at(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &[Tok], i: usize, weak_caps: bool, listed: bool) -> Option<usize> {
+    fn name_at(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &[Tok],
+        i: usize,
+        weak_caps: bool,
+        listed: bool,
+    ) -> Option<usize> {
         let scan = cx.scan;
         let f = toks[i].flags;
         let cap = f & CAP != 0;
         // Only lexicon names can start a name in lower-case or Title Case text.
-        let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps) || weak_caps && f & (FIRST | LAST) == 0;
+        let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps)
+            || weak_caps && f & (FIRST | LAST) == 0;
         let month_named = f & (CALENDAR | FIRST) == CALENDAR | FIRST && cap && !weak_caps;
         if month_named {
             // "Jan Jílek", "Dr. April Smith": a month that is also a first name, with a surname or title.
-            let strong = matches!(name_cue(scan, toks, i), Some(NameWhy::Title | NameWhy::Introduced | NameWhy::Patient));
+            let strong = matches!(
+                name_cue(scan, toks, i),
+                Some(NameWhy::Title | NameWhy::Introduced | NameWhy::Patient)
+            );
             if !strong && !surname_follows(scan, toks, i, weak_caps) {
                 return None;
             }
-        } else if ordinary || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0 || !cap && !weak_caps {
+        } else if ordinary
+            || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0
+            || !cap && !weak_caps
+        {
             return None;
         }
         let cue = name_cue(scan, toks, i);
@@ -755,26 +1122,50 @@ impl Detector {
         let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
         // An ordinary word is a name after a cue only as a surname after a title ("Dr. White") or as a
         // first name after a greeting or introduction ("Thanks, Grace!"), never "Princess Royal".
-        let known = if titled { f & LAST != 0 } else { f & FIRST != 0 };
+        let known = if titled {
+            f & LAST != 0
+        } else {
+            f & FIRST != 0
+        };
         let unknown = f & (FIRST | COMMON | PLACE | UPPER | GREETING | SPEECH | PATIENT) == 0;
         let mid = cap && !weak_caps && f & SENT_START == 0;
         let why = match cue {
-            Some(why) if (f & COMMON == 0 || cap && !weak_caps && known) && (f & PLACE == 0 || f & FIRST != 0) && f & UPPER == 0 && (cap && !weak_caps || f & (FIRST | LAST) != 0) => why,
-            _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
-                if next_surname { NameWhy::FullName } else if f & POSSESSIVE != 0 { NameWhy::Possessive } else { NameWhy::FirstName }
+            Some(why)
+                if (f & COMMON == 0 || cap && !weak_caps && known)
+                    && (f & PLACE == 0 || f & FIRST != 0)
+                    && f & UPPER == 0
+                    && (cap && !weak_caps || f & (FIRST | LAST) != 0) =>
+            {
+                why
             }
-            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => NameWhy::FullName,
+            _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
+                if next_surname {
+                    NameWhy::FullName
+                } else if f & POSSESSIVE != 0 {
+                    NameWhy::Possessive
+                } else {
+                    NameWhy::FirstName
+                }
+            }
+            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => {
+                NameWhy::FullName
+            }
             _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
-            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => NameWhy::Possessive,
+            _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => {
+                NameWhy::Possessive
+            }
             _ => return None,
         };
         let mut end = i + 1;
-        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0 {
+        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0
+        {
             if !name_gap(scan, toks, end) {
                 break;
             }
             let g = toks[end].flags;
-            let joins_next = end + 1 < toks.len() && name_gap(scan, toks, end + 1) && continues_name(toks[end + 1].flags, weak_caps);
+            let joins_next = end + 1 < toks.len()
+                && name_gap(scan, toks, end + 1)
+                && continues_name(toks[end + 1].flags, weak_caps);
             if g & PARTICLE != 0 && g & CAP == 0 {
                 match particles_then_surname(scan, toks, end) {
                     Some(next) => {
@@ -785,7 +1176,9 @@ impl Detector {
                 }
             }
             let initial = is_initial(g, weak_caps);
-            if !(initial && joins_next || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0)) {
+            if !(initial && joins_next
+                || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0))
+            {
                 break;
             }
             end += 1;
@@ -811,7 +1204,11 @@ impl Detector {
 /// that completes them, if there is one.
 fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usize> {
     let mut k = i;
-    while toks.get(k).is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0) && k - i < 3 {
+    while toks
+        .get(k)
+        .is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0)
+        && k - i < 3
+    {
         k += 1;
         if !name_gap(scan, toks, k) {
             return None;
@@ -823,13 +1220,18 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usi
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
 fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
-    let Some(next) = toks.get(i + 1) else { return false };
+    let Some(next) = toks.get(i + 1) else {
+        return false;
+    };
     if toks[i].flags & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
         return false;
     }
     let g = next.flags;
     if is_initial(g, weak_caps) {
-        return toks.get(i + 2).is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps)) && name_gap(scan, toks, i + 2);
+        return toks
+            .get(i + 2)
+            .is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps))
+            && name_gap(scan, toks, i + 2);
     }
     continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
 }
@@ -841,7 +1243,9 @@ fn is_initial(g: u32, weak_caps: bool) -> bool {
 
 /// Whether a token with flags `g` can continue a name already started.
 fn continues_name(g: u32, weak_caps: bool) -> bool {
-    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT) != 0 || g & PLACE != 0 && g & (FIRST | LAST) == 0 {
+    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT) != 0
+        || g & PLACE != 0 && g & (FIRST | LAST) == 0
+    {
         return false;
     }
     if weak_caps {
@@ -867,14 +1271,19 @@ pub struct NameCandidate {
 impl NameFeaturizer {
     /// Compile the lexicons with the default policy.
     pub fn new() -> Result<Self, ScreenError> {
-        Ok(NameFeaturizer { det: Detector::new(&Policy::default())? })
+        Ok(NameFeaturizer {
+            det: Detector::new(&Policy::default())?,
+        })
     }
 
     /// The candidate tokens of `text` and their features, as the detector sees them.
     pub fn candidates(&self, text: &str) -> Vec<NameCandidate> {
         let msg = Message::incoming(text);
         let scan = Scan::new(text);
-        let cx = Ctx { msg: &msg, scan: &scan };
+        let cx = Ctx {
+            msg: &msg,
+            scan: &scan,
+        };
         let mut sink = Sink::default();
         let mut toks = vec![Tok::default(); scan.tokens.len()];
         let weak_caps = self.det.rules(&cx, &mut sink, &mut toks);
@@ -883,7 +1292,10 @@ impl NameFeaturizer {
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks[i].flags, weak_caps) {
                 let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
-                out.push(NameCandidate { span: scan.orig(t.start..t.end), features: feats.get(..k).unwrap_or_default().to_vec() });
+                out.push(NameCandidate {
+                    span: scan.orig(t.start..t.end),
+                    features: feats.get(..k).unwrap_or_default().to_vec(),
+                });
             }
         }
         out
@@ -905,7 +1317,9 @@ fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
     if toks[p].flags & PLACE_CUE == 0 || !plain_gap(scan, i) {
         return None;
     }
-    let tied = scan.tok(p) == "from" || p.checked_sub(1).is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
+    let tied = scan.tok(p) == "from"
+        || p.checked_sub(1)
+            .is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
     Some(if tied { Cue::Resides } else { Cue::Plain })
 }
 
@@ -916,8 +1330,14 @@ fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
     let gap = gap_before(scan, i);
     let breaks = gap.contains('\n') || gap.trim() == ",";
     let street = toks[p].flags & STREET != 0;
-    let label = scan.tokens.get(i + 1).is_some_and(|t| scan.norm.get(t.end..).is_some_and(|r| r.starts_with(':')))
-        || scan.norm.get(scan.tokens.get(i)?.end..).is_some_and(|r| r.starts_with(':'));
+    let label = scan
+        .tokens
+        .get(i + 1)
+        .is_some_and(|t| scan.norm.get(t.end..).is_some_and(|r| r.starts_with(':')))
+        || scan
+            .norm
+            .get(scan.tokens.get(i)?.end..)
+            .is_some_and(|r| r.starts_with(':'));
     (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
 }
 
@@ -929,13 +1349,22 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
     if matches!(gap.trim(), ":" | "?") {
         return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
     }
-    let tight = gap.bytes().all(|b| b == b' ' || b == b'.' || b == b',' || b == b':') && gap.len() <= 3;
+    let tight = gap
+        .bytes()
+        .all(|b| b == b' ' || b == b'.' || b == b',' || b == b':')
+        && gap.len() <= 3;
     if !tight {
         return None;
     }
     if pf & TITLE != 0 && !gap.contains(',') {
-        let patient = p.checked_sub(1).is_some_and(|q| toks[q].flags & PATIENT != 0);
-        return Some(if patient { NameWhy::Patient } else { NameWhy::Title });
+        let patient = p
+            .checked_sub(1)
+            .is_some_and(|q| toks[q].flags & PATIENT != 0);
+        return Some(if patient {
+            NameWhy::Patient
+        } else {
+            NameWhy::Title
+        });
     }
     if pf & PATIENT != 0 && !gap.contains('.') {
         return Some(NameWhy::Patient);
@@ -946,14 +1375,24 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
     let prev = scan.tok(p);
     let before = p.checked_sub(1).map(|q| scan.tok(q));
     let introduced = matches!(prev, "i'm" | "im" | "name's" | "names")
-        || matches!((before, prev), (Some("name"), "is") | (Some("call"), "me") | (Some("i"), "am") | (Some("this"), "is") | (Some("named"), "is") | (Some("name"), "was"));
+        || matches!(
+            (before, prev),
+            (Some("name"), "is")
+                | (Some("call"), "me")
+                | (Some("i"), "am")
+                | (Some("this"), "is")
+                | (Some("named"), "is")
+                | (Some("name"), "was")
+        );
     (introduced && !gap.contains('.')).then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
 fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
     let start = scan.tokens.get(i).map_or(0, |t| t.start);
-    scan.norm.get(start..toks.get(i).map_or(start, |t| t.end)).unwrap_or_default()
+    scan.norm
+        .get(start..toks.get(i).map_or(start, |t| t.end))
+        .unwrap_or_default()
 }
 
 /// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
@@ -961,12 +1400,17 @@ fn listed_after(scan: &Scan<'_>, i: usize, name_end: usize) -> bool {
     if name_end == i {
         return matches!(gap_before(scan, i), ", " | " & " | " / ");
     }
-    name_end.checked_add(1) == Some(i) && matches!(scan.tok(name_end), "and" | "or") && gap_before(scan, i) == " "
+    name_end.checked_add(1) == Some(i)
+        && matches!(scan.tok(name_end), "and" | "or")
+        && gap_before(scan, i) == " "
 }
 
 /// The normalized text between token `i - 1` and token `i`.
 fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
-    let start = i.checked_sub(1).and_then(|p| scan.tokens.get(p)).map_or(0, |t| t.end);
+    let start = i
+        .checked_sub(1)
+        .and_then(|p| scan.tokens.get(p))
+        .map_or(0, |t| t.end);
     let end = scan.tokens.get(i).map_or(start, |t| t.start);
     scan.norm.get(start..end).unwrap_or_default()
 }
@@ -994,7 +1438,12 @@ fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
 
 /// The gap before a token ends a sentence or a line.
 fn starts_sentence(gap: &[u8]) -> bool {
-    gap.iter().any(|&b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'))
+    gap.iter().any(|&b| {
+        matches!(
+            b,
+            b'.' | b'!' | b'?' | b'\n' | b'"' | b':' | b'(' | b'*' | b'#'
+        )
+    })
 }
 
 #[cfg(test)]
@@ -1014,8 +1463,15 @@ mod tests {
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
         }
         let filled = lex.hot.iter().filter(|s| s.len != 0).count();
-        let frequent = lex.map.values().filter(|e| e.flags & HOT_FLAGS != 0).count();
-        assert!(filled * 10 >= frequent * 9, "{filled} of {frequent} frequent words are hot");
+        let frequent = lex
+            .map
+            .values()
+            .filter(|e| e.flags & HOT_FLAGS != 0)
+            .count();
+        assert!(
+            filled * 10 >= frequent * 9,
+            "{filled} of {frequent} frequent words are hot"
+        );
         assert!(lex.get("the").is_some_and(|k| k.flags & COMMON != 0));
         assert!(lex.get("qzxwv").is_none());
     }
@@ -1024,18 +1480,32 @@ mod tests {
         let det = detector();
         let msg = Message::incoming(text);
         let scan = Scan::new(text);
-        let cx = Ctx { msg: &msg, scan: &scan };
+        let cx = Ctx {
+            msg: &msg,
+            scan: &scan,
+        };
         let mut sink = Sink::default();
         det.run(&cx, &mut sink);
-        sink.hits.iter().map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned())).collect()
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned()))
+            .collect()
     }
 
     fn names(text: &str) -> Vec<String> {
-        hits(text).into_iter().filter(|h| h.0 == "phi.name").map(|h| h.1).collect()
+        hits(text)
+            .into_iter()
+            .filter(|h| h.0 == "phi.name")
+            .map(|h| h.1)
+            .collect()
     }
 
     fn places(text: &str) -> Vec<String> {
-        hits(text).into_iter().filter(|h| h.0 == "phi.location").map(|h| h.1).collect()
+        hits(text)
+            .into_iter()
+            .filter(|h| h.0 == "phi.location")
+            .map(|h| h.1)
+            .collect()
     }
 
     fn sink_for(text: &str, policy: &Policy) -> Sink {
@@ -1043,7 +1513,13 @@ mod tests {
         let msg = Message::outgoing(text);
         let scan = Scan::new(text);
         let mut sink = Sink::default();
-        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+        det.run(
+            &Ctx {
+                msg: &msg,
+                scan: &scan,
+            },
+            &mut sink,
+        );
         sink
     }
 
@@ -1055,7 +1531,10 @@ mod tests {
         assert_eq!(names("Dr. White will see you"), ["White"]);
         assert_eq!(names("Thanks, Grace!"), ["Grace"]);
         assert!(names("The Princess Royal arrived").is_empty());
-        assert_eq!(names("I'm so jealous! said Felix to Linda"), ["Felix", "Linda"]);
+        assert_eq!(
+            names("I'm so jealous! said Felix to Linda"),
+            ["Felix", "Linda"]
+        );
         assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
     }
 
@@ -1085,9 +1564,15 @@ mod tests {
     fn places_from_gazetteer_and_cues() {
         assert_eq!(places("She lives in Dayton, Ohio."), ["Dayton", "Ohio"]);
         assert_eq!(places("We moved here from Bauru last year"), ["Bauru"]);
-        assert_eq!(places("the princess royal arrived at bauru this morning from bahrain."), ["bauru", "bahrain"]);
+        assert_eq!(
+            places("the princess royal arrived at bauru this morning from bahrain."),
+            ["bauru", "bahrain"]
+        );
         assert_eq!(places("He moved to New Zealand"), ["New Zealand"]);
-        assert_eq!(places("808 Imre u. 12.\n Apt. 762\n Zalakaros\n Hungary 06554"), ["Zalakaros", "Hungary"]);
+        assert_eq!(
+            places("808 Imre u. 12.\n Apt. 762\n Zalakaros\n Hungary 06554"),
+            ["Zalakaros", "Hungary"]
+        );
     }
 
     #[test]
@@ -1103,14 +1588,21 @@ mod tests {
         assert!(sink.health_context);
         let boosts: Vec<_> = sink.hits.iter().map(|h| (h.rule.id, h.boost)).collect();
         assert_eq!(boosts, [("phi.name", 1), ("phi.location", 1)]);
-        assert!(sink.hits.iter().all(|h| h.explanation.contains("Safe Harbor")));
+        assert!(
+            sink.hits
+                .iter()
+                .all(|h| h.explanation.contains("Safe Harbor"))
+        );
     }
 
     #[test]
     fn organization_and_product_names_are_not_people() {
         let mut policy = Policy::default();
         policy.organization.name = "Mercy Hospital".to_owned();
-        policy.products.push(crate::policy::Product { name: "Cardiolex".to_owned(), ..Default::default() });
+        policy.products.push(crate::policy::Product {
+            name: "Cardiolex".to_owned(),
+            ..Default::default()
+        });
         let sink = sink_for("Thanks, Mercy! Ask Cardiolex about it", &policy);
         assert!(sink.hits.is_empty(), "{:?}", sink.hits);
     }
@@ -1142,7 +1634,18 @@ mod tests {
     fn odd_input_never_panics() {
         let long = "Judy Smith went to Paris. ".repeat(200);
         assert_eq!(names(&long).len(), 200);
-        for t in ["", "'s", "Dr.", "Mr. ", "\u{200B}Ｊｕｄｙ", "ǅ ß İ", "from", "van der", "Name:", "Ⅻ's"] {
+        for t in [
+            "",
+            "'s",
+            "Dr.",
+            "Mr. ",
+            "\u{200B}Ｊｕｄｙ",
+            "ǅ ß İ",
+            "from",
+            "van der",
+            "Name:",
+            "Ⅻ's",
+        ] {
             hits(t);
         }
     }

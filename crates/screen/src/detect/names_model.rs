@@ -58,7 +58,11 @@ impl Model {
                 }
             }
         }
-        let (label, best) = if s[1] >= s[2] { (Label::Person, s[1]) } else { (Label::Place, s[2]) };
+        let (label, best) = if s[1] >= s[2] {
+            (Label::Person, s[1])
+        } else {
+            (Label::Place, s[2])
+        };
         let margin = (best - s[0]) as f32 / self.scale;
         (margin > min).then_some(label)
     }
@@ -66,7 +70,10 @@ impl Model {
 
 /// Serialize float weights (`LABELS` per bucket, bucket-major) into the embedded format.
 pub fn encode(weights: &[f32]) -> Vec<u8> {
-    let max = weights.iter().fold(0f32, |m, w| m.max(w.abs())).max(f32::MIN_POSITIVE);
+    let max = weights
+        .iter()
+        .fold(0f32, |m, w| m.max(w.abs()))
+        .max(f32::MIN_POSITIVE);
     let scale = f32::from(i16::MAX) / max;
     let mut out = Vec::with_capacity(8 + weights.len() * 2);
     out.extend_from_slice(MAGIC);

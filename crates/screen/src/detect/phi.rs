@@ -31,7 +31,13 @@ use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
 /// digits or after the last one (`after`), the digits the pattern and the checks after it need,
 /// and a cheap test every match passes.
 const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -> bool) -> Reach {
-    Reach { anchor: Anchor::Digit, before, after, min_digits, need }
+    Reach {
+        anchor: Anchor::Digit,
+        before,
+        after,
+        min_digits,
+        need,
+    }
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').count() >= 3);
 /// "+1 (555) 201-3344 extension 12".
@@ -41,7 +47,10 @@ const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
 const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
 /// "1EG4-TE5-MK73": up to three letters and a dash between digits; a digit then a letter first.
-const REACH_MBI: Reach = reach(0, 4, 5, |w| w.windows(2).any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase()));
+const REACH_MBI: Reach = reach(0, 4, 5, |w| {
+    w.windows(2)
+        .any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase())
+});
 /// A 17-character VIN, kept only with 5 or more digits.
 const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
 const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
@@ -54,7 +63,13 @@ const REACH_AGE: Reach = reach(12, 13, 1, window::age_word);
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
-const REACH_IBAN: Reach = Reach { anchor: Anchor::Iban, before: 0, after: 35, min_digits: 1, need: window::anything };
+const REACH_IBAN: Reach = Reach {
+    anchor: Anchor::Iban,
+    before: 0,
+    after: 35,
+    min_digits: 1,
+    need: window::anything,
+};
 
 const fn rule(
     id: &'static str,
@@ -63,7 +78,14 @@ const fn rule(
     outgoing: Option<Action>,
     summary: &'static str,
 ) -> RuleInfo {
-    RuleInfo { id, category: Category::Phi, severity, incoming, outgoing, summary }
+    RuleInfo {
+        id,
+        category: Category::Phi,
+        severity,
+        incoming,
+        outgoing,
+        summary,
+    }
 }
 
 const FLAG: Option<Action> = Some(Action::Flag);
@@ -71,33 +93,185 @@ const REVIEW: Option<Action> = Some(Action::Review);
 const HIDE: Option<Action> = Some(Action::Hide);
 const BLOCK: Option<Action> = Some(Action::Block);
 
-const PHONE: RuleInfo = rule("phi.phone", Severity::High, HIDE, REVIEW, "Telephone numbers, US/NANP and international (Safe Harbor D).");
-const FAX: RuleInfo = rule("phi.fax", Severity::High, HIDE, REVIEW, "Fax numbers: a phone-shaped number next to the word fax (Safe Harbor E).");
-const EMAIL: RuleInfo = rule("phi.email", Severity::High, HIDE, REVIEW, "Email addresses outside the organization's own domains (Safe Harbor F).");
-const SSN: RuleInfo = rule("phi.ssn", Severity::Critical, HIDE, BLOCK, "Social Security numbers in valid SSA ranges (Safe Harbor G).");
-const MRN: RuleInfo = rule("phi.mrn", Severity::High, HIDE, BLOCK, "Medical record and chart numbers (Safe Harbor H).");
-const HEALTH_PLAN: RuleInfo = rule("phi.health_plan", Severity::High, HIDE, BLOCK, "Health plan member, policy and Medicare (MBI) numbers (Safe Harbor I).");
-const ACCOUNT: RuleInfo = rule("phi.account", Severity::High, HIDE, BLOCK, "Payment cards (Luhn), IBANs (mod 97) and account numbers (Safe Harbor J).");
-const LICENSE: RuleInfo = rule("phi.license", Severity::High, HIDE, BLOCK, "Driver's licence, DEA and NPI numbers (Safe Harbor K).");
-const VEHICLE: RuleInfo = rule("phi.vehicle", Severity::Medium, HIDE, BLOCK, "VINs with a valid check digit and licence plates (Safe Harbor L).");
-const DEVICE: RuleInfo = rule("phi.device", Severity::Medium, HIDE, BLOCK, "Device serial numbers and ids, e.g. of an implant (Safe Harbor M).");
-const URL: RuleInfo = rule("phi.url", Severity::Medium, HIDE, REVIEW, "URLs that point at a person: social profiles and photo pages (Safe Harbor N).");
-const IP: RuleInfo = rule("phi.ip", Severity::Medium, HIDE, BLOCK, "IPv4 and IPv6 addresses (Safe Harbor O).");
-const DATE: RuleInfo = rule("phi.date", Severity::Low, FLAG, FLAG, "Dates more precise than a year, with no tie to a person in sight (Safe Harbor C).");
-const PERSONAL_DATE: RuleInfo = rule("phi.personal_date", Severity::High, HIDE, BLOCK, "Dates tied to a person: birth, admission, discharge, death, service (Safe Harbor C).");
-const AGE: RuleInfo = rule("phi.age", Severity::Info, FLAG, FLAG, "Ages of 89 and under: a quasi-identifier, not a Safe Harbor identifier.");
-const AGE_OVER_89: RuleInfo = rule("phi.age_over_89", Severity::High, HIDE, BLOCK, "Ages over 89, which Safe Harbor C treats as identifiers.");
-const ZIP: RuleInfo = rule("phi.zip", Severity::Medium, HIDE, REVIEW, "ZIP and postal codes after a state or a zip/postal cue (Safe Harbor B).");
-const ADDRESS: RuleInfo = rule("phi.address", Severity::Medium, HIDE, REVIEW, "Street addresses and P.O. boxes, US and international (Safe Harbor B).");
-const ROOM_BED: RuleInfo = rule("phi.room_bed", Severity::High, HIDE, BLOCK, "Room, bed and bay numbers in a care setting (Safe Harbor R).");
-const OTHER_ID: RuleInfo = rule("phi.other_id", Severity::Medium, HIDE, BLOCK, "Patient, case, claim and similar numbers named as such (Safe Harbor R).");
-const IMAGE_CLINICAL: RuleInfo = rule("phi.image_clinical", Severity::High, REVIEW, REVIEW, "An image attached to a message about health may show a patient (Safe Harbor Q).");
-const IMAGE_EXIF: RuleInfo = rule("phi.image_exif", Severity::Medium, None, BLOCK, "An outgoing image still carries EXIF metadata: GPS, time, camera serial (Safe Harbor M/R).");
+const PHONE: RuleInfo = rule(
+    "phi.phone",
+    Severity::High,
+    HIDE,
+    REVIEW,
+    "Telephone numbers, US/NANP and international (Safe Harbor D).",
+);
+const FAX: RuleInfo = rule(
+    "phi.fax",
+    Severity::High,
+    HIDE,
+    REVIEW,
+    "Fax numbers: a phone-shaped number next to the word fax (Safe Harbor E).",
+);
+const EMAIL: RuleInfo = rule(
+    "phi.email",
+    Severity::High,
+    HIDE,
+    REVIEW,
+    "Email addresses outside the organization's own domains (Safe Harbor F).",
+);
+const SSN: RuleInfo = rule(
+    "phi.ssn",
+    Severity::Critical,
+    HIDE,
+    BLOCK,
+    "Social Security numbers in valid SSA ranges (Safe Harbor G).",
+);
+const MRN: RuleInfo = rule(
+    "phi.mrn",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Medical record and chart numbers (Safe Harbor H).",
+);
+const HEALTH_PLAN: RuleInfo = rule(
+    "phi.health_plan",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Health plan member, policy and Medicare (MBI) numbers (Safe Harbor I).",
+);
+const ACCOUNT: RuleInfo = rule(
+    "phi.account",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Payment cards (Luhn), IBANs (mod 97) and account numbers (Safe Harbor J).",
+);
+const LICENSE: RuleInfo = rule(
+    "phi.license",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Driver's licence, DEA and NPI numbers (Safe Harbor K).",
+);
+const VEHICLE: RuleInfo = rule(
+    "phi.vehicle",
+    Severity::Medium,
+    HIDE,
+    BLOCK,
+    "VINs with a valid check digit and licence plates (Safe Harbor L).",
+);
+const DEVICE: RuleInfo = rule(
+    "phi.device",
+    Severity::Medium,
+    HIDE,
+    BLOCK,
+    "Device serial numbers and ids, e.g. of an implant (Safe Harbor M).",
+);
+const URL: RuleInfo = rule(
+    "phi.url",
+    Severity::Medium,
+    HIDE,
+    REVIEW,
+    "URLs that point at a person: social profiles and photo pages (Safe Harbor N).",
+);
+const IP: RuleInfo = rule(
+    "phi.ip",
+    Severity::Medium,
+    HIDE,
+    BLOCK,
+    "IPv4 and IPv6 addresses (Safe Harbor O).",
+);
+const DATE: RuleInfo = rule(
+    "phi.date",
+    Severity::Low,
+    FLAG,
+    FLAG,
+    "Dates more precise than a year, with no tie to a person in sight (Safe Harbor C).",
+);
+const PERSONAL_DATE: RuleInfo = rule(
+    "phi.personal_date",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Dates tied to a person: birth, admission, discharge, death, service (Safe Harbor C).",
+);
+const AGE: RuleInfo = rule(
+    "phi.age",
+    Severity::Info,
+    FLAG,
+    FLAG,
+    "Ages of 89 and under: a quasi-identifier, not a Safe Harbor identifier.",
+);
+const AGE_OVER_89: RuleInfo = rule(
+    "phi.age_over_89",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Ages over 89, which Safe Harbor C treats as identifiers.",
+);
+const ZIP: RuleInfo = rule(
+    "phi.zip",
+    Severity::Medium,
+    HIDE,
+    REVIEW,
+    "ZIP and postal codes after a state or a zip/postal cue (Safe Harbor B).",
+);
+const ADDRESS: RuleInfo = rule(
+    "phi.address",
+    Severity::Medium,
+    HIDE,
+    REVIEW,
+    "Street addresses and P.O. boxes, US and international (Safe Harbor B).",
+);
+const ROOM_BED: RuleInfo = rule(
+    "phi.room_bed",
+    Severity::High,
+    HIDE,
+    BLOCK,
+    "Room, bed and bay numbers in a care setting (Safe Harbor R).",
+);
+const OTHER_ID: RuleInfo = rule(
+    "phi.other_id",
+    Severity::Medium,
+    HIDE,
+    BLOCK,
+    "Patient, case, claim and similar numbers named as such (Safe Harbor R).",
+);
+const IMAGE_CLINICAL: RuleInfo = rule(
+    "phi.image_clinical",
+    Severity::High,
+    REVIEW,
+    REVIEW,
+    "An image attached to a message about health may show a patient (Safe Harbor Q).",
+);
+const IMAGE_EXIF: RuleInfo = rule(
+    "phi.image_exif",
+    Severity::Medium,
+    None,
+    BLOCK,
+    "An outgoing image still carries EXIF metadata: GPS, time, camera serial (Safe Harbor M/R).",
+);
 
 /// The structured-identifier PHI rules.
 pub(crate) const RULES: &[RuleInfo] = &[
-    PHONE, FAX, EMAIL, SSN, MRN, HEALTH_PLAN, ACCOUNT, LICENSE, VEHICLE, DEVICE, URL, IP, DATE, PERSONAL_DATE, AGE,
-    AGE_OVER_89, ZIP, ADDRESS, ROOM_BED, OTHER_ID, IMAGE_CLINICAL, IMAGE_EXIF,
+    PHONE,
+    FAX,
+    EMAIL,
+    SSN,
+    MRN,
+    HEALTH_PLAN,
+    ACCOUNT,
+    LICENSE,
+    VEHICLE,
+    DEVICE,
+    URL,
+    IP,
+    DATE,
+    PERSONAL_DATE,
+    AGE,
+    AGE_OVER_89,
+    ZIP,
+    ADDRESS,
+    ROOM_BED,
+    OTHER_ID,
+    IMAGE_CLINICAL,
+    IMAGE_EXIF,
 ];
 
 /// Clinical terms whose presence puts a message in health context.
@@ -354,7 +528,10 @@ struct Cues {
 
 impl Cues {
     fn new() -> Self {
-        Cues { items: Vec::new(), seen: 0 }
+        Cues {
+            items: Vec::new(),
+            seen: 0,
+        }
     }
 
     fn push(&mut self, cue: Cue, start: usize, end: usize) {
@@ -434,7 +611,14 @@ impl Out<'_, '_, '_> {
         !self.claimed.overlaps(r)
     }
 
-    fn push(&mut self, rule: &'static RuleInfo, r: Range<usize>, harbor: Option<SafeHarbor>, why: &str, fix: &str) {
+    fn push(
+        &mut self,
+        rule: &'static RuleInfo,
+        r: Range<usize>,
+        harbor: Option<SafeHarbor>,
+        why: &str,
+        fix: &str,
+    ) {
         let mut hit = Hit::new(rule, self.scan.orig(r.clone()), why).suggest(fix);
         if let Some(h) = harbor {
             hit = hit.phi(h);
@@ -497,16 +681,23 @@ fn compile_with(what: &str, pattern: &str, unicode: bool) -> Result<Regex, Scree
         .unicode(unicode)
         .size_limit(1 << 22)
         .build()
-        .map_err(|e| ScreenError::Compile { what: format!("phi {what} pattern"), message: e.to_string() })
+        .map_err(|e| ScreenError::Compile {
+            what: format!("phi {what} pattern"),
+            message: e.to_string(),
+        })
 }
 
 /// A number pattern and its ASCII-class copy, for the windowed searches (see [`Twin`]).
 fn compile_twin(what: &str, pattern: &str) -> Result<Twin, ScreenError> {
-    Ok(Twin::new(compile_with(what, pattern, true)?, compile_with(what, pattern, false)?))
+    Ok(Twin::new(
+        compile_with(what, pattern, true)?,
+        compile_with(what, pattern, false)?,
+    ))
 }
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
-const WEEKDAY: &str = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)";
+const WEEKDAY: &str =
+    r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)";
 
 impl Detector {
     /// Compile the lexicon and patterns; organization domains exempt the org's own emails.
@@ -526,7 +717,11 @@ impl Detector {
         for (w, c) in CUES {
             add(w, Some(*c), false);
         }
-        for line in HEALTH_TERMS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in HEALTH_TERMS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             add(line, None, true);
         }
         // A full DFA: this pass runs on every message, so it gets the fastest automaton.
@@ -535,8 +730,17 @@ impl Detector {
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(false)
             .build(&words)
-            .map_err(|e| ScreenError::Compile { what: "phi lexicon".to_owned(), message: e.to_string() })?;
-        let health_gate = WordGate::new(words.iter().zip(&patterns).filter(|(_, p)| p.health).map(|(w, _)| w.as_str()));
+            .map_err(|e| ScreenError::Compile {
+                what: "phi lexicon".to_owned(),
+                message: e.to_string(),
+            })?;
+        let health_gate = WordGate::new(
+            words
+                .iter()
+                .zip(&patterns)
+                .filter(|(_, p)| p.health)
+                .map(|(w, _)| w.as_str()),
+        );
         let lexicon_gate = WordGate::new(words.iter().map(String::as_str));
         let b = r"(?-u:\b)";
         Ok(Detector {
@@ -545,34 +749,62 @@ impl Detector {
             health_gate,
             lexicon_gate,
             link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
-            org_domains: policy.organization.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect(),
-            email: compile("email", r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")?,
+            org_domains: policy
+                .organization
+                .domains
+                .iter()
+                .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+                .collect(),
+            email: compile(
+                "email",
+                r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}",
+            )?,
             url: compile(
                 "url",
-                &format!(r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#),
+                &format!(
+                    r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#
+                ),
             )?,
-            ipv4: compile_twin("ipv4", &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"))?,
+            ipv4: compile_twin(
+                "ipv4",
+                &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"),
+            )?,
             ipv6: compile(
                 "ipv6",
-                &format!(r"{b}(?:(?:[0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}|(?:[0-9a-f]{{1,4}}:){{1,6}}:(?:[0-9a-f]{{1,4}}:){{0,5}}[0-9a-f]{{1,4}}){b}"),
+                &format!(
+                    r"{b}(?:(?:[0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}|(?:[0-9a-f]{{1,4}}:){{1,6}}:(?:[0-9a-f]{{1,4}}:){{0,5}}[0-9a-f]{{1,4}}){b}"
+                ),
             )?,
-            iban: compile_twin("iban", &format!(r"{b}[a-z]{{2}}\d{{2}}(?: ?[a-z0-9]{{4}}){{2,7}}(?: ?[a-z0-9]{{1,3}})?{b}"))?,
+            iban: compile_twin(
+                "iban",
+                &format!(
+                    r"{b}[a-z]{{2}}\d{{2}}(?: ?[a-z0-9]{{4}}){{2,7}}(?: ?[a-z0-9]{{1,3}})?{b}"
+                ),
+            )?,
             nanp: compile_twin(
                 "phone",
                 r"(?:\+?1[ .\-]?|001[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?: ?(?:x|ext\.?|extension) ?\d{1,6})?",
             )?,
-            intl: compile_twin("international phone", r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}")?,
+            intl: compile_twin(
+                "international phone",
+                r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}",
+            )?,
             grouped: compile_twin("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
             card: compile_twin("card", r"\d(?:[ \-]?\d){11,18}")?,
             ssn: compile_twin("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
             mbi: compile_twin(
                 "mbi",
-                &format!(r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"),
+                &format!(
+                    r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"
+                ),
             )?,
             vin: compile_twin("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
             dea: compile_twin("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
             npi: compile_twin("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
-            num_date: compile_twin("numeric date", r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})")?,
+            num_date: compile_twin(
+                "numeric date",
+                r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})",
+            )?,
             short_date: compile_twin("month/day date", r"(\d{1,2})/(\d{1,2})")?,
             month_date: compile_twin(
                 "month date",
@@ -580,14 +812,19 @@ impl Detector {
                     r"{b}(?:{WEEKDAY}?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{MONTH}\.?(?:,?\s+(\d{{4}}))?|{WEEKDAY}?{MONTH}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?|{MONTH}\.?,?\s+(\d{{4}})){b}"
                 ),
             )?,
-            time_after: compile("time", r"^(?:t|\s+|\s*,\s*|\s+at\s+)\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?")?,
+            time_after: compile(
+                "time",
+                r"^(?:t|\s+|\s*,\s*|\s+at\s+)\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?",
+            )?,
             id_after: compile(
                 "identifier",
                 r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
             )?,
             state_zip: compile_twin(
                 "state and zip",
-                &format!(r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"),
+                &format!(
+                    r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"
+                ),
             )?,
             age: compile_twin(
                 "age",
@@ -597,7 +834,9 @@ impl Detector {
             )?,
             room_bed: compile_twin(
                 "room or bed",
-                &format!(r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"),
+                &format!(
+                    r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"
+                ),
             )?,
         })
     }
@@ -614,14 +853,25 @@ impl Detector {
         let all_digits = count_digits(bytes);
         let numeric = all_digits > 0;
         // Only matches at word boundaries count, so a text without a lexicon word skips the pass.
-        let gate = if numeric { &self.lexicon_gate } else { &self.health_gate };
-        let lexicon_matches = gate.open(scan, &scan.tokens).then(|| self.lexicon.find_iter(norm));
+        let gate = if numeric {
+            &self.lexicon_gate
+        } else {
+            &self.health_gate
+        };
+        let lexicon_matches = gate
+            .open(scan, &scan.tokens)
+            .then(|| self.lexicon.find_iter(norm));
         for m in lexicon_matches.into_iter().flatten() {
             let r = m.range();
-            if !norm.is_char_boundary(r.start) || !norm.is_char_boundary(r.end) || !scan.at_word_boundaries(r.clone()) {
+            if !norm.is_char_boundary(r.start)
+                || !norm.is_char_boundary(r.end)
+                || !scan.at_word_boundaries(r.clone())
+            {
                 continue;
             }
-            let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
+            let Some(p) = self.patterns.get(m.pattern().as_usize()) else {
+                continue;
+            };
             if p.health && first_health.is_none() {
                 first_health = Some(r.clone());
                 if !numeric {
@@ -634,7 +884,11 @@ impl Detector {
         }
         sink.health_context |= first_health.is_some();
         let health = sink.health_context;
-        let mut out = Out { scan, sink, claimed: Claims::default() };
+        let mut out = Out {
+            scan,
+            sink,
+            claimed: Claims::default(),
+        };
         if memchr::memchr(b'@', bytes).is_some() {
             self.emails(norm, &mut out);
         }
@@ -643,7 +897,12 @@ impl Detector {
         }
         // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
         // count towards the gates that decide which number patterns run.
-        let claimed_digits: usize = out.claimed.ranges.iter().map(|r| bytes.get(r.clone()).map_or(0, count_digits)).sum();
+        let claimed_digits: usize = out
+            .claimed
+            .ranges
+            .iter()
+            .map(|r| bytes.get(r.clone()).map_or(0, count_digits))
+            .sum();
         let digits = all_digits.saturating_sub(claimed_digits);
         if digits > 0 {
             self.numbers(norm, digits, &cues, health, &mut out);
@@ -654,7 +913,12 @@ impl Detector {
     fn emails(&self, norm: &str, out: &mut Out<'_, '_, '_>) {
         for m in self.email.find_iter(norm) {
             let domain = m.as_str().rsplit('@').next().unwrap_or_default();
-            let own = self.org_domains.iter().any(|d| domain == d || domain.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.')));
+            let own = self.org_domains.iter().any(|d| {
+                domain == d
+                    || domain
+                        .strip_suffix(d.as_str())
+                        .is_some_and(|p| p.ends_with('.'))
+            });
             if !own {
                 out.push(&EMAIL, m.range(), Some(SafeHarbor::F), "An email address: email addresses are HIPAA identifiers (Safe Harbor F) and usually name the person outright.", FIX_CONTACT);
             }
@@ -677,7 +941,14 @@ impl Detector {
         }
     }
 
-    fn numbers(&self, norm: &str, digits: usize, cues: &Cues, health: bool, out: &mut Out<'_, '_, '_>) {
+    fn numbers(
+        &self,
+        norm: &str,
+        digits: usize,
+        cues: &Cues,
+        health: bool,
+        out: &mut Out<'_, '_, '_>,
+    ) {
         let bytes = norm.as_bytes();
         let runs = Runs::new(norm);
         if digits >= 4 {
@@ -700,7 +971,13 @@ impl Detector {
             self.ssns(norm, &runs, cues, out);
         }
         // MBI, VIN and DEA numbers mix letters and digits in one token.
-        if digits >= 4 && out.scan.tokens.iter().any(|t| t.shape.has_digit && !t.shape.all_digit && out.free(&(t.start..t.end))) {
+        if digits >= 4
+            && out
+                .scan
+                .tokens
+                .iter()
+                .any(|t| t.shape.has_digit && !t.shape.all_digit && out.free(&(t.start..t.end)))
+        {
             self.codes(norm, &runs, cues, out);
         }
         if digits >= 10 && cues.any(Cue::Npi) {
@@ -712,19 +989,28 @@ impl Detector {
         if digits >= 6 {
             // Without a phone cue a number is kept only when it opens with "+", "0" or "(": a
             // message with none of those and no cue cannot yield a phone here.
-            let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c)) || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
+            let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c))
+                || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
             // (pattern, whether its matches start with "+")
-            let searches: &[(&Twin, bool)] = if cue_or_lead { &[(&self.intl, true), (&self.grouped, false)] } else { &[] };
+            let searches: &[(&Twin, bool)] = if cue_or_lead {
+                &[(&self.intl, true), (&self.grouped, false)]
+            } else {
+                &[]
+            };
             for &(re, plus) in searches {
                 window::find_in_groups(re, norm, &runs, PHONE_DIGITS, plus, |m| {
                     let r = trim_parens(bytes, m.range());
-                    let n = bytes.get(r.clone()).map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
+                    let n = bytes
+                        .get(r.clone())
+                        .map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
                     if !(6..=15).contains(&n) || !digit_bounded(bytes, r.clone()) || !out.free(&r) {
                         return;
                     }
                     let lead = bytes.get(r.start).copied();
-                    let strong = lead == Some(b'+') || (matches!(lead, Some(b'0' | b'(')) && n >= 8);
-                    let cued = cues.before(PHONE_CUES, r.start, 40) || cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).is_some();
+                    let strong =
+                        lead == Some(b'+') || (matches!(lead, Some(b'0' | b'(')) && n >= 8);
+                    let cued = cues.before(PHONE_CUES, r.start, 40)
+                        || cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).is_some();
                     if (strong && n >= 7) || cued {
                         self.phone(r, cues, out);
                     }
@@ -732,7 +1018,12 @@ impl Detector {
             }
         }
         let mut found = Vec::new();
-        address::find(out.scan, &out.claimed, |pos| cues.before(&[Cue::Address], pos, 24), &mut found);
+        address::find(
+            out.scan,
+            &out.claimed,
+            |pos| cues.before(&[Cue::Address], pos, 24),
+            &mut found,
+        );
         for r in found {
             out.push(&ADDRESS, r, Some(SafeHarbor::B), "A street address: addresses are HIPAA identifiers (Safe Harbor B) and say where the person lives or can be found.", "Remove the street address; a city or state is enough.");
         }
@@ -751,7 +1042,9 @@ impl Detector {
         if !out.free(&r) {
             return;
         }
-        let label = cues.after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3).or_else(|| cues.nearest_before(PHONE_CUES, r.start, 25));
+        let label = cues
+            .after(&[Cue::PhoneAfter, Cue::Fax], r.end, 3)
+            .or_else(|| cues.nearest_before(PHONE_CUES, r.start, 25));
         if label == Some(Cue::Fax) {
             out.push(&FAX, r, Some(SafeHarbor::E), "A fax number (the word \"fax\" is next to it): fax numbers are HIPAA identifiers (Safe Harbor E).", FIX_CONTACT);
         } else {
@@ -764,7 +1057,11 @@ impl Detector {
         if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
             captures_each(&self.ipv4, norm, runs, REACH_IPV4, |c| {
                 let Some(m) = c.get(0) else { return };
-                let octets_ok = (1..=4).all(|i| c.get(i).and_then(|g| g.as_str().parse::<u16>().ok()).is_some_and(|v| v <= 255));
+                let octets_ok = (1..=4).all(|i| {
+                    c.get(i)
+                        .and_then(|g| g.as_str().parse::<u16>().ok())
+                        .is_some_and(|v| v <= 255)
+                });
                 if octets_ok && digit_bounded(bytes, m.range()) {
                     out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv4 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
                 }
@@ -772,7 +1069,9 @@ impl Detector {
         }
         if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
             window::find_in_colon_runs(&self.ipv6, norm, |m| {
-                if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2 && out.free(&m.range()) {
+                if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2
+                    && out.free(&m.range())
+                {
                     out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv6 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
                 }
             });
@@ -812,8 +1111,16 @@ impl Detector {
             if cues.before(&[Cue::Device], m.start(), 12) {
                 return;
             }
-            let long_enough = ds.len() >= 13 || (ds.len() == 12 && cues.before(&[Cue::Card], m.start(), 24));
-            if long_enough && ds.len() <= 19 && (issuer || ds.len() == 12) && varied && checks::luhn(&ds) && digit_bounded(bytes, m.range()) && out.free(&m.range()) {
+            let long_enough =
+                ds.len() >= 13 || (ds.len() == 12 && cues.before(&[Cue::Card], m.start(), 24));
+            if long_enough
+                && ds.len() <= 19
+                && (issuer || ds.len() == 12)
+                && varied
+                && checks::luhn(&ds)
+                && digit_bounded(bytes, m.range())
+                && out.free(&m.range())
+            {
                 out.push(&ACCOUNT, m.range(), Some(SafeHarbor::J), "A payment card number that passes the Luhn check: account numbers are HIPAA identifiers (Safe Harbor J) and a fraud risk.", FIX_NUMBER);
             }
         });
@@ -822,10 +1129,19 @@ impl Detector {
     fn ssns(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         captures_each(&self.ssn, norm, runs, REACH_SSN, |c| {
-            let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
+            let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
+                (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
+            else {
                 return;
             };
-            if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !checks::ssn(a.as_str().as_bytes(), g.as_str().as_bytes(), s.as_str().as_bytes()) {
+            if s1.as_str() != s2.as_str()
+                || !digit_bounded(bytes, m.range())
+                || !checks::ssn(
+                    a.as_str().as_bytes(),
+                    g.as_str().as_bytes(),
+                    s.as_str().as_bytes(),
+                )
+            {
                 return;
             }
             let dashed = s1.as_str() == "-";
@@ -852,8 +1168,15 @@ impl Detector {
             });
         }
         find_each(&self.dea, norm, runs, REACH_DEA, |m| {
-            let upper = out.scan.orig_text(m.start()..m.start() + 1).bytes().all(|b| b.is_ascii_uppercase());
-            if checks::dea(m.as_str().as_bytes()) && (upper || cues.before(&[Cue::Dea], m.start(), 20)) && out.free(&m.range()) {
+            let upper = out
+                .scan
+                .orig_text(m.start()..m.start() + 1)
+                .bytes()
+                .all(|b| b.is_ascii_uppercase());
+            if checks::dea(m.as_str().as_bytes())
+                && (upper || cues.before(&[Cue::Dea], m.start(), 20))
+                && out.free(&m.range())
+            {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A DEA registration number with a valid checksum: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
             }
         });
@@ -862,21 +1185,36 @@ impl Detector {
     /// NPIs are ten plain digits, so they are only looked for after "NPI".
     fn npis(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         find_each(&self.npi, norm, runs, REACH_NPI, |m| {
-            if cues.before(&[Cue::Npi], m.start(), 20) && checks::npi(m.as_str().as_bytes()) && out.free(&m.range()) {
+            if cues.before(&[Cue::Npi], m.start(), 20)
+                && checks::npi(m.as_str().as_bytes())
+                && out.free(&m.range())
+            {
                 out.push(&LICENSE, m.range(), Some(SafeHarbor::K), "A National Provider Identifier with a valid check digit: licence numbers are HIPAA identifiers (Safe Harbor K).", FIX_NUMBER);
             }
         });
     }
 
-    fn dates(&self, norm: &str, runs: &Runs, digits: usize, cues: &Cues, out: &mut Out<'_, '_, '_>) {
+    fn dates(
+        &self,
+        norm: &str,
+        runs: &Runs,
+        digits: usize,
+        cues: &Cues,
+        out: &mut Out<'_, '_, '_>,
+    ) {
         let bytes = norm.as_bytes();
         let numeric = digits >= 3 && (memchr::memchr3(b'/', b'-', b'.', bytes).is_some());
         if numeric {
             captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |c| {
-                let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else {
+                let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) =
+                    (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
+                else {
                     return;
                 };
-                if s1.as_str() != s2.as_str() || !digit_bounded(bytes, m.range()) || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str()) {
+                if s1.as_str() != s2.as_str()
+                    || !digit_bounded(bytes, m.range())
+                    || !valid_numeric_date(a.as_str(), b.as_str(), y.as_str())
+                {
                     return;
                 }
                 self.date(norm, m.range(), cues, out);
@@ -885,9 +1223,17 @@ impl Detector {
         // "discharged on 5/12": without a year, m/d is a date only right after a person-date cue.
         if numeric && cues.any(Cue::PersonDate) {
             captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |c| {
-                let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else { return };
-                let (Ok(mo), Ok(d)) = (a.as_str().parse::<u8>(), b.as_str().parse::<u8>()) else { return };
-                if (1..=12).contains(&mo) && (1..=31).contains(&d) && digit_bounded(bytes, m.range()) && cues.before(&[Cue::PersonDate], m.start(), 24) {
+                let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
+                    return;
+                };
+                let (Ok(mo), Ok(d)) = (a.as_str().parse::<u8>(), b.as_str().parse::<u8>()) else {
+                    return;
+                };
+                if (1..=12).contains(&mo)
+                    && (1..=31).contains(&d)
+                    && digit_bounded(bytes, m.range())
+                    && cues.before(&[Cue::PersonDate], m.start(), 24)
+                {
                     self.date(norm, m.range(), cues, out);
                 }
             });
@@ -898,16 +1244,32 @@ impl Detector {
         let scan = out.scan;
         window::month_captures_each(&self.month_date, scan, |c| {
             let Some(m) = c.get(0) else { return };
-            let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| d.as_str().parse::<u8>().is_ok_and(|v| (1..=31).contains(&v)));
-            let year_ok = [2, 4, 5].iter().filter_map(|&i| c.get(i)).all(|y| y.as_str().parse::<u16>().is_ok_and(|v| (1800..=2199).contains(&v)));
-            if day_ok && year_ok && bytes.get(m.end()).is_none_or(|b| !b.is_ascii_digit() && *b != b':') {
+            let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| {
+                d.as_str()
+                    .parse::<u8>()
+                    .is_ok_and(|v| (1..=31).contains(&v))
+            });
+            let year_ok = [2, 4, 5].iter().filter_map(|&i| c.get(i)).all(|y| {
+                y.as_str()
+                    .parse::<u16>()
+                    .is_ok_and(|v| (1800..=2199).contains(&v))
+            });
+            if day_ok
+                && year_ok
+                && bytes
+                    .get(m.end())
+                    .is_none_or(|b| !b.is_ascii_digit() && *b != b':')
+            {
                 self.date(norm, m.range(), cues, out);
             }
         });
     }
 
     fn date(&self, norm: &str, mut r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        if let Some(t) = norm.get(r.end..).and_then(|rest| self.time_after.find(rest)) {
+        if let Some(t) = norm
+            .get(r.end..)
+            .and_then(|rest| self.time_after.find(rest))
+        {
             r.end += t.end();
         }
         if !out.free(&r) {
@@ -923,20 +1285,70 @@ impl Detector {
     /// Identifiers announced by a cue: "MRN 12345678", "member id: XJH123456", "serial PJN123456".
     fn ids_after_cues(&self, norm: &str, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         for &(cue, _, end) in &cues.items {
-            let (rule, harbor, min_digits, why): (&'static RuleInfo, SafeHarbor, usize, &str) = match cue {
-                Cue::Mrn => (&MRN, SafeHarbor::H, 4, "A medical record number: MRNs are HIPAA identifiers (Safe Harbor H) that lead straight to a patient's chart."),
-                Cue::Plan => (&HEALTH_PLAN, SafeHarbor::I, 4, "A health plan member or policy number: beneficiary numbers are HIPAA identifiers (Safe Harbor I)."),
-                Cue::Account => (&ACCOUNT, SafeHarbor::J, 4, "An account number: account numbers are HIPAA identifiers (Safe Harbor J)."),
-                Cue::License => (&LICENSE, SafeHarbor::K, 4, "A driver's licence or certificate number: licence numbers are HIPAA identifiers (Safe Harbor K)."),
-                Cue::Plate => (&VEHICLE, SafeHarbor::L, 1, "A licence plate: vehicle identifiers are HIPAA identifiers (Safe Harbor L)."),
-                Cue::Device => (&DEVICE, SafeHarbor::M, 3, "A device serial number or id: device identifiers are HIPAA identifiers (Safe Harbor M) and trace back to the patient who has the device."),
-                Cue::OtherId => (&OTHER_ID, SafeHarbor::R, 3, "A patient, case or claim number: unique identifying numbers are HIPAA identifiers (Safe Harbor R)."),
-                Cue::Zip => (&ZIP, SafeHarbor::B, 3, "A ZIP or postal code: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B)."),
-                _ => continue,
-            };
+            let (rule, harbor, min_digits, why): (&'static RuleInfo, SafeHarbor, usize, &str) =
+                match cue {
+                    Cue::Mrn => (
+                        &MRN,
+                        SafeHarbor::H,
+                        4,
+                        "A medical record number: MRNs are HIPAA identifiers (Safe Harbor H) that lead straight to a patient's chart.",
+                    ),
+                    Cue::Plan => (
+                        &HEALTH_PLAN,
+                        SafeHarbor::I,
+                        4,
+                        "A health plan member or policy number: beneficiary numbers are HIPAA identifiers (Safe Harbor I).",
+                    ),
+                    Cue::Account => (
+                        &ACCOUNT,
+                        SafeHarbor::J,
+                        4,
+                        "An account number: account numbers are HIPAA identifiers (Safe Harbor J).",
+                    ),
+                    Cue::License => (
+                        &LICENSE,
+                        SafeHarbor::K,
+                        4,
+                        "A driver's licence or certificate number: licence numbers are HIPAA identifiers (Safe Harbor K).",
+                    ),
+                    Cue::Plate => (
+                        &VEHICLE,
+                        SafeHarbor::L,
+                        1,
+                        "A licence plate: vehicle identifiers are HIPAA identifiers (Safe Harbor L).",
+                    ),
+                    Cue::Device => (
+                        &DEVICE,
+                        SafeHarbor::M,
+                        3,
+                        "A device serial number or id: device identifiers are HIPAA identifiers (Safe Harbor M) and trace back to the patient who has the device.",
+                    ),
+                    Cue::OtherId => (
+                        &OTHER_ID,
+                        SafeHarbor::R,
+                        3,
+                        "A patient, case or claim number: unique identifying numbers are HIPAA identifiers (Safe Harbor R).",
+                    ),
+                    Cue::Zip => (
+                        &ZIP,
+                        SafeHarbor::B,
+                        3,
+                        "A ZIP or postal code: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B).",
+                    ),
+                    _ => continue,
+                };
             // Every kind of id needs a digit, and it ends within `ID_REACH` bytes of its cue.
-            let Some(rest) = norm.get(end..).filter(|rest| rest.as_bytes().iter().take(ID_REACH).any(u8::is_ascii_digit)) else { continue };
-            let Some(c) = self.id_after.captures(rest) else { continue };
+            let Some(rest) = norm.get(end..).filter(|rest| {
+                rest.as_bytes()
+                    .iter()
+                    .take(ID_REACH)
+                    .any(u8::is_ascii_digit)
+            }) else {
+                continue;
+            };
+            let Some(c) = self.id_after.captures(rest) else {
+                continue;
+            };
             let Some(id) = c.get(1) else { continue };
             let r = end + id.start()..end + id.end();
             let ds = id.as_str().bytes().filter(u8::is_ascii_digit).count();
@@ -955,8 +1367,14 @@ impl Detector {
 
     fn state_zips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |c| {
-            let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else { return };
-            let upper = out.scan.orig_text(state.range()).bytes().all(|b| b.is_ascii_uppercase());
+            let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else {
+                return;
+            };
+            let upper = out
+                .scan
+                .orig_text(state.range())
+                .bytes()
+                .all(|b| b.is_ascii_uppercase());
             if upper && out.free(&zip.range()) {
                 out.push(&ZIP, zip.range(), Some(SafeHarbor::B), "A ZIP code after a state: geographic units smaller than a state are HIPAA identifiers (Safe Harbor B).", "Remove the ZIP code; the state alone is not an identifier.");
             }
@@ -965,8 +1383,12 @@ impl Detector {
 
     fn ages(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         captures_each(&self.age, norm, runs, REACH_AGE, |c| {
-            let Some(n) = (1..=3).find_map(|i| c.get(i)) else { return };
-            let Ok(age) = n.as_str().parse::<u16>() else { return };
+            let Some(n) = (1..=3).find_map(|i| c.get(i)) else {
+                return;
+            };
+            let Ok(age) = n.as_str().parse::<u16>() else {
+                return;
+            };
             if !(1..=125).contains(&age) || !out.free(&n.range()) {
                 return;
             }
@@ -981,21 +1403,35 @@ impl Detector {
     fn rooms(&self, norm: &str, runs: &Runs, health: bool, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |c| {
-            let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else { return };
+            let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else {
+                return;
+            };
             let unit = c.get(1).is_some();
             // "3 bed 2 bath" is a flat listing, not a hospital bed.
-            let listing = norm.get(..m.start()).and_then(|s| s.trim_end().bytes().next_back()).is_some_and(|b| b.is_ascii_digit());
+            let listing = norm
+                .get(..m.start())
+                .and_then(|s| s.trim_end().bytes().next_back())
+                .is_some_and(|b| b.is_ascii_digit());
             let clinical = match kind.as_str() {
                 "bed" | "cubicle" => true,
                 _ => unit || health,
             };
-            if clinical && !listing && bytes.get(m.end()).is_none_or(|b| *b != b'/' && *b != b':') && out.free(&m.range()) {
+            if clinical
+                && !listing
+                && bytes.get(m.end()).is_none_or(|b| *b != b'/' && *b != b':')
+                && out.free(&m.range())
+            {
                 out.push(&ROOM_BED, m.range(), Some(SafeHarbor::R), "A room or bed number in a care setting: it points to one patient (HIPAA identifier, Safe Harbor R).", "Remove the room or bed number.");
             }
         });
     }
 
-    fn images(&self, cx: &Ctx<'_, '_>, first_health: Option<Range<usize>>, out: &mut Out<'_, '_, '_>) {
+    fn images(
+        &self,
+        cx: &Ctx<'_, '_>,
+        first_health: Option<Range<usize>>,
+        out: &mut Out<'_, '_, '_>,
+    ) {
         let att = &cx.msg.attachments;
         if att.has_image {
             if let Some(r) = first_health {
@@ -1017,7 +1453,15 @@ impl Detector {
 /// The number of ASCII digits in `bytes`, counted branch-free in byte lanes so that it
 /// vectorizes: it runs on every message.
 fn count_digits(bytes: &[u8]) -> usize {
-    bytes.chunks(255).map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'0') < 10)))).sum()
+    bytes
+        .chunks(255)
+        .map(|c| {
+            usize::from(
+                c.iter()
+                    .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'0') < 10)),
+            )
+        })
+        .sum()
 }
 
 /// True when `url` points at one person: a profile on a social network or a photo or user page.
@@ -1025,13 +1469,62 @@ fn points_at_person(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.strip_prefix("www.").unwrap_or(rest);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    const MARKERS: &[&str] = &["profile", "user/", "users/", "u/", "people/", "photos/", "photo", "@", "in/", "~"];
-    let segment_starts = std::iter::once(path).chain(path.match_indices('/').filter_map(|(i, _)| path.get(i + 1..)));
-    if segment_starts.into_iter().any(|seg| MARKERS.iter().any(|m| seg.starts_with(m))) {
+    const MARKERS: &[&str] = &[
+        "profile", "user/", "users/", "u/", "people/", "photos/", "photo", "@", "in/", "~",
+    ];
+    let segment_starts = std::iter::once(path).chain(
+        path.match_indices('/')
+            .filter_map(|(i, _)| path.get(i + 1..)),
+    );
+    if segment_starts
+        .into_iter()
+        .any(|seg| MARKERS.iter().any(|m| seg.starts_with(m)))
+    {
         return true;
     }
-    const SOCIAL: &[&str] = &["facebook.com", "fb.com", "instagram.com", "twitter.com", "x.com", "tiktok.com", "bsky.app", "threads.net", "reddit.com", "pinterest.com", "flickr.com"];
-    const NOT_PEOPLE: &[&str] = &["", "about", "help", "events", "groups", "pages", "hashtag", "search", "watch", "share", "sharer", "sharer.php", "intent", "explore", "policies", "legal", "privacy", "business", "ads", "login", "signup", "home", "settings", "tos", "r", "p", "reel", "status"];
+    const SOCIAL: &[&str] = &[
+        "facebook.com",
+        "fb.com",
+        "instagram.com",
+        "twitter.com",
+        "x.com",
+        "tiktok.com",
+        "bsky.app",
+        "threads.net",
+        "reddit.com",
+        "pinterest.com",
+        "flickr.com",
+    ];
+    const NOT_PEOPLE: &[&str] = &[
+        "",
+        "about",
+        "help",
+        "events",
+        "groups",
+        "pages",
+        "hashtag",
+        "search",
+        "watch",
+        "share",
+        "sharer",
+        "sharer.php",
+        "intent",
+        "explore",
+        "policies",
+        "legal",
+        "privacy",
+        "business",
+        "ads",
+        "login",
+        "signup",
+        "home",
+        "settings",
+        "tos",
+        "r",
+        "p",
+        "reel",
+        "status",
+    ];
     let first = path.split(['/', '?', '#']).next().unwrap_or_default();
     SOCIAL.contains(&host) && !NOT_PEOPLE.contains(&first)
 }
@@ -1046,7 +1539,10 @@ fn digit_bounded(bytes: &[u8], r: Range<usize>) -> bool {
     let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
     let joiner = |b: Option<u8>| matches!(b, Some(b'-' | b'.' | b'/'));
-    !(alnum(before) || alnum(after) || joiner(before) && digit(before2) || joiner(after) && digit(after2))
+    !(alnum(before)
+        || alnum(after)
+        || joiner(before) && digit(before2)
+        || joiner(after) && digit(after2))
 }
 
 /// Drop an unbalanced parenthesis the grouped phone pattern picked up.
@@ -1060,9 +1556,14 @@ fn trim_parens(bytes: &[u8], r: Range<usize>) -> Range<usize> {
 
 /// m/d/y, d/m/y (2- or 4-digit year) or y-m-d with plausible month and day.
 fn valid_numeric_date(a: &str, b: &str, y: &str) -> bool {
-    let (Ok(x), Ok(m), Ok(z)) = (a.parse::<u16>(), b.parse::<u16>(), y.parse::<u16>()) else { return false };
+    let (Ok(x), Ok(m), Ok(z)) = (a.parse::<u16>(), b.parse::<u16>(), y.parse::<u16>()) else {
+        return false;
+    };
     if a.len() == 4 {
-        return (1800..=2199).contains(&x) && (1..=12).contains(&m) && y.len() == 2 && (1..=31).contains(&z);
+        return (1800..=2199).contains(&x)
+            && (1..=12).contains(&m)
+            && y.len() == 2
+            && (1..=31).contains(&z);
     }
     if a.len() > 2 || y.len() == 3 || (y.len() == 4 && !(1800..=2199).contains(&z)) {
         return false;
@@ -1074,7 +1575,9 @@ fn valid_numeric_date(a: &str, b: &str, y: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Attachments, Decision, Direction, Message, Policy, SafeHarbor, Screener, Severity};
+    use crate::{
+        Attachments, Decision, Direction, Message, Policy, SafeHarbor, Screener, Severity,
+    };
 
     /// One engine for all tests: compiling it per proptest case would dominate the run.
     fn screener() -> &'static Screener {
@@ -1085,7 +1588,12 @@ mod tests {
     /// (rule id, matched text) of every phi finding, in text order.
     fn found(msg: &Message) -> Vec<(String, String)> {
         let report = screener().screen(msg).expect("screens");
-        report.findings.into_iter().filter(|f| f.rule_id.starts_with("phi.")).map(|f| (f.rule_id, f.matched)).collect()
+        report
+            .findings
+            .into_iter()
+            .filter(|f| f.rule_id.starts_with("phi."))
+            .map(|f| (f.rule_id, f.matched))
+            .collect()
     }
 
     fn incoming(text: &str) -> Vec<(String, String)> {
@@ -1094,26 +1602,46 @@ mod tests {
 
     fn has(text: &str, rule: &str, matched: &str) {
         let got = incoming(text);
-        assert!(got.iter().any(|(r, m)| r == rule && m == matched), "{text:?}: wanted {rule} {matched:?}, got {got:?}");
+        assert!(
+            got.iter().any(|(r, m)| r == rule && m == matched),
+            "{text:?}: wanted {rule} {matched:?}, got {got:?}"
+        );
     }
 
     fn lacks(text: &str, rule: &str) {
         let got = incoming(text);
-        assert!(!got.iter().any(|(r, _)| r == rule), "{text:?}: {rule} should not fire, got {got:?}");
+        assert!(
+            !got.iter().any(|(r, _)| r == rule),
+            "{text:?}: {rule} should not fire, got {got:?}"
+        );
     }
 
     #[test]
     fn the_er_example_finds_dob_bed_and_phone_and_blocks() {
         let text = "Crazy night in the ER — John Miller (DOB 3/4/1961) in bed 4 came in after his Xarelto dose, call his wife at 555-201-3344";
-        let report = screener().screen(&Message::outgoing(text)).expect("screens");
-        let got: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.rule_id.as_str(), f.matched.as_str())).collect();
+        let report = screener()
+            .screen(&Message::outgoing(text))
+            .expect("screens");
+        let got: Vec<(&str, &str)> = report
+            .findings
+            .iter()
+            .map(|f| (f.rule_id.as_str(), f.matched.as_str()))
+            .collect();
         assert!(got.contains(&("phi.personal_date", "3/4/1961")), "{got:?}");
         assert!(got.contains(&("phi.room_bed", "bed 4")), "{got:?}");
         assert!(got.contains(&("phi.phone", "555-201-3344")), "{got:?}");
         assert_eq!(report.decision, Decision::Block);
         assert!(report.phi.iter().all(|p| p.health_context));
-        let dob = report.findings.iter().find(|f| f.rule_id == "phi.personal_date").expect("dob finding");
-        assert_eq!(dob.severity, Severity::Critical, "health context raises the DOB from high");
+        let dob = report
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "phi.personal_date")
+            .expect("dob finding");
+        assert_eq!(
+            dob.severity,
+            Severity::Critical,
+            "health context raises the DOB from high"
+        );
         assert_eq!(dob.phi_category, Some(SafeHarbor::C));
     }
 
@@ -1121,8 +1649,16 @@ mod tests {
     fn phones_in_us_and_international_formats() {
         has("call (555) 201-3344 now", "phi.phone", "(555) 201-3344");
         has("it's 555.201.3344", "phi.phone", "555.201.3344");
-        has("reach me on +1 555 201 3344", "phi.phone", "+1 555 201 3344");
-        has("London office +44 20 7946 0958", "phi.phone", "+44 20 7946 0958");
+        has(
+            "reach me on +1 555 201 3344",
+            "phi.phone",
+            "+1 555 201 3344",
+        );
+        has(
+            "London office +44 20 7946 0958",
+            "phi.phone",
+            "+44 20 7946 0958",
+        );
         has("call me 5552013344 tonight", "phi.phone", "5552013344");
         has("Phone:\n0496 46 46 70", "phi.phone", "0496 46 46 70");
         has("169-825-3303 fax", "phi.fax", "169-825-3303");
@@ -1131,17 +1667,30 @@ mod tests {
 
     #[test]
     fn years_prices_counts_and_zips_are_not_phones() {
-        for text in ["we served 1200 patients in 2019 and 2020", "it cost $1,234,567 in total", "ZIP 90210-1234", "on 12/03/2019 at noon", "order 5552013344 shipped"] {
+        for text in [
+            "we served 1200 patients in 2019 and 2020",
+            "it cost $1,234,567 in total",
+            "ZIP 90210-1234",
+            "on 12/03/2019 at noon",
+            "order 5552013344 shipped",
+        ] {
             lacks(text, "phi.phone");
         }
     }
 
     #[test]
     fn emails_except_the_organizations_own() {
-        has("write to jane.doe@gmail.com", "phi.email", "jane.doe@gmail.com");
-        let policy = Policy::from_toml("[organization]\ndomains = [\"examplehealth.org\"]\n").expect("policy");
+        has(
+            "write to jane.doe@gmail.com",
+            "phi.email",
+            "jane.doe@gmail.com",
+        );
+        let policy = Policy::from_toml("[organization]\ndomains = [\"examplehealth.org\"]\n")
+            .expect("policy");
         let s = Screener::new(policy).expect("compiles");
-        let report = s.screen(&Message::outgoing("Questions? info@examplehealth.org")).expect("screens");
+        let report = s
+            .screen(&Message::outgoing("Questions? info@examplehealth.org"))
+            .expect("screens");
         assert!(report.findings.iter().all(|f| f.rule_id != "phi.email"));
     }
 
@@ -1149,7 +1698,14 @@ mod tests {
     fn ssns_with_valid_ranges_only() {
         has("Here's my SSN: 161-42-3291", "phi.ssn", "161-42-3291");
         has("ssn 161423291", "phi.ssn", "161423291");
-        for text in ["000-12-3456", "666-12-3456", "912-12-3456", "161-00-3291", "161-42-0000", "order 161423291"] {
+        for text in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-12-3456",
+            "161-00-3291",
+            "161-42-0000",
+            "order 161423291",
+        ] {
             lacks(text, "phi.ssn");
         }
     }
@@ -1160,7 +1716,11 @@ mod tests {
         has("medical record # 445566", "phi.mrn", "445566");
         has("chart number: A123456", "phi.mrn", "A123456");
         has("member id: XJH123456789", "phi.health_plan", "XJH123456789");
-        has("my MBI is 1EG4-TE5-MK73", "phi.health_plan", "1EG4-TE5-MK73");
+        has(
+            "my MBI is 1EG4-TE5-MK73",
+            "phi.health_plan",
+            "1EG4-TE5-MK73",
+        );
         has("patient id 778812", "phi.other_id", "778812");
         has("claim number 99812345", "phi.other_id", "99812345");
         let long = format!("{} MRN 12345678", "it was old work at home. ".repeat(40));
@@ -1171,8 +1731,16 @@ mod tests {
 
     #[test]
     fn cards_and_ibans_pass_their_checksums() {
-        has("card 4111 1111 1111 1111 please", "phi.account", "4111 1111 1111 1111");
-        has("IBAN GB82 WEST 1234 5698 7654 32 for rent", "phi.account", "GB82 WEST 1234 5698 7654 32");
+        has(
+            "card 4111 1111 1111 1111 please",
+            "phi.account",
+            "4111 1111 1111 1111",
+        );
+        has(
+            "IBAN GB82 WEST 1234 5698 7654 32 for rent",
+            "phi.account",
+            "GB82 WEST 1234 5698 7654 32",
+        );
         has("account number 12345678", "phi.account", "12345678");
         lacks("card 4111 1111 1111 1112", "phi.account");
         lacks("IBAN GB82 WEST 1234 5698 7654 33", "phi.account");
@@ -1180,7 +1748,11 @@ mod tests {
 
     #[test]
     fn licences_vehicles_and_devices() {
-        has("My driver's license number is F162823540116", "phi.license", "F162823540116");
+        has(
+            "My driver's license number is F162823540116",
+            "phi.license",
+            "F162823540116",
+        );
         has("DEA AB1234563", "phi.license", "AB1234563");
         has("NPI 1234567893", "phi.license", "1234567893");
         lacks("NPI 1234567890", "phi.license");
@@ -1193,8 +1765,16 @@ mod tests {
 
     #[test]
     fn urls_only_when_they_point_at_a_person() {
-        has("see https://facebook.com/john.miller.77", "phi.url", "https://facebook.com/john.miller.77");
-        has("pics at www.example.com/photos/jm", "phi.url", "www.example.com/photos/jm");
+        has(
+            "see https://facebook.com/john.miller.77",
+            "phi.url",
+            "https://facebook.com/john.miller.77",
+        );
+        has(
+            "pics at www.example.com/photos/jm",
+            "phi.url",
+            "www.example.com/photos/jm",
+        );
         lacks("visit https://www.examplehealth.org today", "phi.url");
         lacks("https://facebook.com/events/123", "phi.url");
     }
@@ -1202,7 +1782,11 @@ mod tests {
     #[test]
     fn ip_addresses_with_range_checks() {
         has("address 41.176.181.243 blocked", "phi.ip", "41.176.181.243");
-        has("from 3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e", "phi.ip", "3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e");
+        has(
+            "from 3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e",
+            "phi.ip",
+            "3b20:9a3a:1b2f:7ce:9ef1:4787:85fc:261e",
+        );
         lacks("999.1.1.1", "phi.ip");
         lacks("version 1.2.3.4.5", "phi.ip");
     }
@@ -1212,25 +1796,53 @@ mod tests {
         has("seen 3/4/1961", "phi.date", "3/4/1961");
         has("seen 03-04-61", "phi.date", "03-04-61");
         has("on 2019-04-03 we met", "phi.date", "2019-04-03");
-        has("When: 1997-02-21 14:02:26", "phi.date", "1997-02-21 14:02:26");
+        has(
+            "When: 1997-02-21 14:02:26",
+            "phi.date",
+            "1997-02-21 14:02:26",
+        );
         has("March 4, 1961 was cold", "phi.date", "March 4, 1961");
         has("it was 4 March 1961", "phi.date", "4 March 1961");
         has("see you Mar 4th", "phi.date", "Mar 4th");
         has("on the 4th of March", "phi.date", "the 4th of March");
         has("Tuesday, March 4 works", "phi.date", "Tuesday, March 4");
         has("in September 2019", "phi.date", "September 2019");
-        for text in ["founded in 1961", "add 3/4 cup", "version 1.2.3", "score 13/45/2"] {
+        for text in [
+            "founded in 1961",
+            "add 3/4 cup",
+            "version 1.2.3",
+            "score 13/45/2",
+        ] {
             lacks(text, "phi.date");
         }
     }
 
     #[test]
     fn dates_tied_to_a_person_are_personal() {
-        has("She was born on 2/19/1956.", "phi.personal_date", "2/19/1956");
-        has("Please tell me your date of birth. It's 6/24/1991", "phi.personal_date", "6/24/1991");
-        has("admitted on March 3, 2024 with chest pain", "phi.personal_date", "March 3, 2024");
-        has("Mrs. Jones in room 412 was discharged on 5/12", "phi.personal_date", "5/12");
-        lacks("add 3/4 cup of flour, born bakers know", "phi.personal_date");
+        has(
+            "She was born on 2/19/1956.",
+            "phi.personal_date",
+            "2/19/1956",
+        );
+        has(
+            "Please tell me your date of birth. It's 6/24/1991",
+            "phi.personal_date",
+            "6/24/1991",
+        );
+        has(
+            "admitted on March 3, 2024 with chest pain",
+            "phi.personal_date",
+            "March 3, 2024",
+        );
+        has(
+            "Mrs. Jones in room 412 was discharged on 5/12",
+            "phi.personal_date",
+            "5/12",
+        );
+        lacks(
+            "add 3/4 cup of flour, born bakers know",
+            "phi.personal_date",
+        );
         lacks("Join us March 3 for the fair", "phi.personal_date");
     }
 
@@ -1242,8 +1854,13 @@ mod tests {
         has("Grandma turned 93 today", "phi.age_over_89", "93");
         lacks("5 years ago", "phi.age");
         lacks("10 years of experience", "phi.age");
-        let report = screener().screen(&Message::incoming("a 45-year-old man")).expect("screens");
-        assert_eq!(report.findings.first().map(|f| f.severity), Some(Severity::Info));
+        let report = screener()
+            .screen(&Message::incoming("a 45-year-old man"))
+            .expect("screens");
+        assert_eq!(
+            report.findings.first().map(|f| f.severity),
+            Some(Severity::Info)
+        );
     }
 
     #[test]
@@ -1256,12 +1873,34 @@ mod tests {
 
     #[test]
     fn street_addresses_us_and_international() {
-        has("I live at 100 Main St, Springfield", "phi.address", "100 Main St, Springfield");
-        has("6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677", "phi.address", "6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677");
+        has(
+            "I live at 100 Main St, Springfield",
+            "phi.address",
+            "100 Main St, Springfield",
+        );
+        has(
+            "6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677",
+            "phi.address",
+            "6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677",
+        );
         has("send it to P.O. Box 123", "phi.address", "P.O. Box 123");
-        has("Sandra lives on Hansinegata 120 street.", "phi.address", "Hansinegata 120");
-        has("the corner of Hochstrasse 63 and Henriksen Street", "phi.address", "the corner of Hochstrasse 63 and Henriksen Street");
-        for text in ["I have 3 kids and 2 dogs", "Jan 14 13:30 Temperature 13C", "5 Musicians Of The 70s", "faster than 3,000 miles", "Katie up 6-0 after 1st"] {
+        has(
+            "Sandra lives on Hansinegata 120 street.",
+            "phi.address",
+            "Hansinegata 120",
+        );
+        has(
+            "the corner of Hochstrasse 63 and Henriksen Street",
+            "phi.address",
+            "the corner of Hochstrasse 63 and Henriksen Street",
+        );
+        for text in [
+            "I have 3 kids and 2 dogs",
+            "Jan 14 13:30 Temperature 13C",
+            "5 Musicians Of The 70s",
+            "faster than 3,000 miles",
+            "Katie up 6-0 after 1st",
+        ] {
             lacks(text, "phi.address");
         }
     }
@@ -1277,44 +1916,133 @@ mod tests {
 
     #[test]
     fn org_event_posts_are_not_blocked() {
-        let report = screener().screen(&Message::outgoing("Join us March 3 at 100 Main St for our health fair")).expect("screens");
+        let report = screener()
+            .screen(&Message::outgoing(
+                "Join us March 3 at 100 Main St for our health fair",
+            ))
+            .expect("screens");
         let rules: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
-        assert!(rules.contains(&"phi.date") && rules.contains(&"phi.address"), "{rules:?}");
+        assert!(
+            rules.contains(&"phi.date") && rules.contains(&"phi.address"),
+            "{rules:?}"
+        );
         assert!(report.decision < Decision::Block, "{:?}", report.decision);
-        assert!(report.findings.iter().all(|f| f.severity <= Severity::Medium));
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.severity <= Severity::Medium)
+        );
     }
 
     #[test]
     fn images_in_clinical_context_and_exif() {
         let mut msg = Message::outgoing("Back home after surgery!");
-        msg.attachments = Attachments { has_image: true, alt_text: None, exif_present: true };
+        msg.attachments = Attachments {
+            has_image: true,
+            alt_text: None,
+            exif_present: true,
+        };
         let got = found(&msg);
-        assert!(got.contains(&("phi.image_clinical".to_owned(), "surgery".to_owned())), "{got:?}");
+        assert!(
+            got.contains(&("phi.image_clinical".to_owned(), "surgery".to_owned())),
+            "{got:?}"
+        );
         assert!(got.iter().any(|(r, _)| r == "phi.image_exif"), "{got:?}");
         msg.direction = Direction::Incoming;
         assert!(!found(&msg).iter().any(|(r, _)| r == "phi.image_exif"));
-        let plain = Message { attachments: Attachments { has_image: true, ..Attachments::default() }, ..Message::incoming("Happy Friday!") };
+        let plain = Message {
+            attachments: Attachments {
+                has_image: true,
+                ..Attachments::default()
+            },
+            ..Message::incoming("Happy Friday!")
+        };
         assert!(found(&plain).is_empty());
     }
 
     /// Pieces of numbers, dates and their context words, to be glued into long texts.
     const PIECES: &[&str] = &[
-        "555-201-3344", "+1 (555) 201-3344 extension 12", "+44 20 7946 0958", "0496 46 46 70", "4111 1111 1111 1111", "161-42-3291",
-        "161423291", "1eg4-te5-mk73", "1m8gdm9axkp042788", "ab1234563", "1234567893", "3/4/1961", "2019-04-03", "5/12", "41.176.181.243",
-        "wednesday., september. 4th, 1961", "the 4th of march", "march 2019", "when they were 45", "45 - years - of age", "52 y/o",
-        "trauma exam room number 12b", "bed 4", "springfield, il 62704-1234", "gb82 west 1234 5698 7654 32", "١٢٣-٤٥٦-٧٨٩٠", "é", "ß",
-        "word", "x", "-", ".", "/", ":", "+", "(", ")", "1", "12", "2024", "90210", "aged", "\n", "\t", "the", "of", "years",
-        "45yo", "you", "yr", "turning", "form", "rm 12", "bedroom", "cubicle #3", "y.o.", "2001:db8::ff00:42:8329", "fe80::1", "cafe", "g",
+        "555-201-3344",
+        "+1 (555) 201-3344 extension 12",
+        "+44 20 7946 0958",
+        "0496 46 46 70",
+        "4111 1111 1111 1111",
+        "161-42-3291",
+        "161423291",
+        "1eg4-te5-mk73",
+        "1m8gdm9axkp042788",
+        "ab1234563",
+        "1234567893",
+        "3/4/1961",
+        "2019-04-03",
+        "5/12",
+        "41.176.181.243",
+        "wednesday., september. 4th, 1961",
+        "the 4th of march",
+        "march 2019",
+        "when they were 45",
+        "45 - years - of age",
+        "52 y/o",
+        "trauma exam room number 12b",
+        "bed 4",
+        "springfield, il 62704-1234",
+        "gb82 west 1234 5698 7654 32",
+        "١٢٣-٤٥٦-٧٨٩٠",
+        "é",
+        "ß",
+        "word",
+        "x",
+        "-",
+        ".",
+        "/",
+        ":",
+        "+",
+        "(",
+        ")",
+        "1",
+        "12",
+        "2024",
+        "90210",
+        "aged",
+        "\n",
+        "\t",
+        "the",
+        "of",
+        "years",
+        "45yo",
+        "you",
+        "yr",
+        "turning",
+        "form",
+        "rm 12",
+        "bedroom",
+        "cubicle #3",
+        "y.o.",
+        "2001:db8::ff00:42:8329",
+        "fe80::1",
+        "cafe",
+        "g",
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
     fn searches(d: &super::Detector) -> Vec<(&super::Twin, super::Reach)> {
         use super::*;
         vec![
-            (&d.ipv4, REACH_IPV4), (&d.nanp, REACH_NANP), (&d.card, REACH_CARD),
-            (&d.ssn, REACH_SSN), (&d.mbi, REACH_MBI), (&d.vin, REACH_VIN), (&d.dea, REACH_DEA), (&d.npi, REACH_NPI),
-            (&d.num_date, REACH_NUM_DATE), (&d.short_date, REACH_SHORT_DATE), (&d.age, REACH_AGE),
-            (&d.room_bed, REACH_ROOM_BED), (&d.state_zip, REACH_STATE_ZIP), (&d.iban, REACH_IBAN),
+            (&d.ipv4, REACH_IPV4),
+            (&d.nanp, REACH_NANP),
+            (&d.card, REACH_CARD),
+            (&d.ssn, REACH_SSN),
+            (&d.mbi, REACH_MBI),
+            (&d.vin, REACH_VIN),
+            (&d.dea, REACH_DEA),
+            (&d.npi, REACH_NPI),
+            (&d.num_date, REACH_NUM_DATE),
+            (&d.short_date, REACH_SHORT_DATE),
+            (&d.age, REACH_AGE),
+            (&d.room_bed, REACH_ROOM_BED),
+            (&d.state_zip, REACH_STATE_ZIP),
+            (&d.iban, REACH_IBAN),
         ]
     }
 
@@ -1392,7 +2120,19 @@ mod tests {
         let s = screener();
         let long_digits = "9".repeat(5000);
         let mixed = "١٢٣ ４５６-７８９０ Ⅻ 𝟓𝟓𝟓-𝟐𝟎𝟏-𝟑𝟑𝟒𝟒 ".repeat(50);
-        for text in ["", "\0", "@", "://", "bed", "1", "0-0-0", "Apt.", "corner of and", long_digits.as_str(), mixed.as_str()] {
+        for text in [
+            "",
+            "\0",
+            "@",
+            "://",
+            "bed",
+            "1",
+            "0-0-0",
+            "Apt.",
+            "corner of and",
+            long_digits.as_str(),
+            mixed.as_str(),
+        ] {
             assert!(s.screen(&Message::incoming(text)).is_ok());
         }
     }

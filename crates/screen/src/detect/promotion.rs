@@ -13,12 +13,12 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use crate::ScreenError;
 use crate::message::Direction;
 use crate::policy::{Policy, Product};
 use crate::report::{Action, Category, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
-use crate::ScreenError;
 
 use super::{Ctx, Hit, Sink};
 
@@ -86,45 +86,174 @@ const CONDITIONS: &str = include_str!("../../lexicons/en/promotion/conditions.ts
 
 /// Words that claim a benefit.
 const BENEFIT: &[&str] = &[
-    "works", "worked", "effective", "effectively", "efficacy", "reduce", "reduces", "reduced", "reducing",
-    "reduction", "relief", "relieve", "relieves", "relieving", "help", "helps", "helped", "helping", "lower",
-    "lowers", "lowered", "lowering", "improve", "improves", "improved", "improvement", "improving", "prevent",
-    "prevents", "prevention", "protect", "protects", "protection", "control", "controls", "fight", "fights",
-    "boost", "boosts", "ease", "eases", "heal", "heals", "clears", "clearer", "treat", "treats", "feel better",
-    "get back to", "fewer", "proven", "clinically proven", "shown to", "significantly", "powerful",
-    "fast-acting", "fast acting", "long-lasting", "all-day", "freedom from",
+    "works",
+    "worked",
+    "effective",
+    "effectively",
+    "efficacy",
+    "reduce",
+    "reduces",
+    "reduced",
+    "reducing",
+    "reduction",
+    "relief",
+    "relieve",
+    "relieves",
+    "relieving",
+    "help",
+    "helps",
+    "helped",
+    "helping",
+    "lower",
+    "lowers",
+    "lowered",
+    "lowering",
+    "improve",
+    "improves",
+    "improved",
+    "improvement",
+    "improving",
+    "prevent",
+    "prevents",
+    "prevention",
+    "protect",
+    "protects",
+    "protection",
+    "control",
+    "controls",
+    "fight",
+    "fights",
+    "boost",
+    "boosts",
+    "ease",
+    "eases",
+    "heal",
+    "heals",
+    "clears",
+    "clearer",
+    "treat",
+    "treats",
+    "feel better",
+    "get back to",
+    "fewer",
+    "proven",
+    "clinically proven",
+    "shown to",
+    "significantly",
+    "powerful",
+    "fast-acting",
+    "fast acting",
+    "long-lasting",
+    "all-day",
+    "freedom from",
 ];
 
 /// Risk information that satisfies fair balance on its own.
 const RISK: &[&str] = &[
-    "side effects", "side effect", "risks", "serious risks", "warning", "warnings", "boxed warning",
-    "contraindicated", "contraindications", "adverse reactions", "adverse events", "may cause", "can cause",
-    "could cause", "allergic reaction", "allergic reactions", "do not take", "don't take", "do not use",
-    "should not take", "should not use", "precautions", "increased risk", "full prescribing information",
-    "prescribing information", "important safety information", "important risk information", "isi",
+    "side effects",
+    "side effect",
+    "risks",
+    "serious risks",
+    "warning",
+    "warnings",
+    "boxed warning",
+    "contraindicated",
+    "contraindications",
+    "adverse reactions",
+    "adverse events",
+    "may cause",
+    "can cause",
+    "could cause",
+    "allergic reaction",
+    "allergic reactions",
+    "do not take",
+    "don't take",
+    "do not use",
+    "should not take",
+    "should not use",
+    "precautions",
+    "increased risk",
+    "full prescribing information",
+    "prescribing information",
+    "important safety information",
+    "important risk information",
+    "isi",
     "medication guide",
 ];
 
 /// References to risk information that count only when the post also carries a link.
-const RISK_REFERENCE: &[&str] = &["safety information", "safety info", "risk information", "risk info"];
+const RISK_REFERENCE: &[&str] = &[
+    "safety information",
+    "safety info",
+    "risk information",
+    "risk info",
+];
 
 /// Link markers.
 const LINK: &[&str] = &["http://", "https://", "www."];
 
 /// Claims no medicine or procedure can make.
 const ABSOLUTE_CLAIMS: &[&str] = &[
-    "100% safe", "100 % safe", "100 percent safe", "completely safe", "totally safe", "perfectly safe",
-    "absolutely safe", "entirely safe", "no side effects", "zero side effects", "without side effects",
-    "without any side effects", "free of side effects", "side-effect-free", "side effect free", "no risks",
-    "zero risk", "risk-free", "risk free", "without risk", "without any risk", "guaranteed results",
-    "results guaranteed", "guaranteed relief", "guaranteed to work", "guaranteed to cure", "guaranteed to help",
-    "guaranteed to heal", "guaranteed to relieve", "guaranteed success", "success guaranteed", "we guarantee",
-    "miracle drug", "miracle cure", "miracle pill", "miracle treatment", "miracle medicine", "miracle worker",
-    "miracle product", "miracle results", "miracle surgery", "painless surgery", "painless surgeries",
-    "painless procedure", "painless procedures", "painless treatment", "painless treatments", "pain-free surgery",
-    "pain-free procedure", "pain-free procedures", "pain free surgery", "100% effective",
-    "100 percent effective", "100% success", "works for everyone", "works every time", "always works",
-    "never fails", "permanent cure", "instant cure",
+    "100% safe",
+    "100 % safe",
+    "100 percent safe",
+    "completely safe",
+    "totally safe",
+    "perfectly safe",
+    "absolutely safe",
+    "entirely safe",
+    "no side effects",
+    "zero side effects",
+    "without side effects",
+    "without any side effects",
+    "free of side effects",
+    "side-effect-free",
+    "side effect free",
+    "no risks",
+    "zero risk",
+    "risk-free",
+    "risk free",
+    "without risk",
+    "without any risk",
+    "guaranteed results",
+    "results guaranteed",
+    "guaranteed relief",
+    "guaranteed to work",
+    "guaranteed to cure",
+    "guaranteed to help",
+    "guaranteed to heal",
+    "guaranteed to relieve",
+    "guaranteed success",
+    "success guaranteed",
+    "we guarantee",
+    "miracle drug",
+    "miracle cure",
+    "miracle pill",
+    "miracle treatment",
+    "miracle medicine",
+    "miracle worker",
+    "miracle product",
+    "miracle results",
+    "miracle surgery",
+    "painless surgery",
+    "painless surgeries",
+    "painless procedure",
+    "painless procedures",
+    "painless treatment",
+    "painless treatments",
+    "pain-free surgery",
+    "pain-free procedure",
+    "pain-free procedures",
+    "pain free surgery",
+    "100% effective",
+    "100 percent effective",
+    "100% success",
+    "works for everyone",
+    "works every time",
+    "always works",
+    "never fails",
+    "permanent cure",
+    "instant cure",
 ];
 
 /// Forms of "cure", which are claims only when something is said to cure.
@@ -132,41 +261,113 @@ const CURE: &[&str] = &["cure", "cures", "cured", "curing"];
 
 /// What can be said to cure ("this pill cures …") when no product is named.
 const CURE_SUBJECTS: &[&str] = &[
-    "it", "this", "treatment", "therapy", "drug", "medication", "medicine", "procedure", "surgery", "pill",
-    "pills", "formula", "product", "supplement", "remedy", "cream", "injection", "shot",
+    "it",
+    "this",
+    "treatment",
+    "therapy",
+    "drug",
+    "medication",
+    "medicine",
+    "procedure",
+    "surgery",
+    "pill",
+    "pills",
+    "formula",
+    "product",
+    "supplement",
+    "remedy",
+    "cream",
+    "injection",
+    "shot",
 ];
 
 /// Comparative and superlative claims.
 const SUPERIORITY_CLAIMS: &[&str] = &[
-    "better than", "superior to", "superior", "the best", "#1", "# 1", "number one", "no. 1", "no.1", "beats",
-    "outperforms", "outperformed", "outperform", "more effective than", "works better", "stronger than",
-    "safer than", "faster than", "better results than", "unlike other", "best-in-class", "best in class",
+    "better than",
+    "superior to",
+    "superior",
+    "the best",
+    "#1",
+    "# 1",
+    "number one",
+    "no. 1",
+    "no.1",
+    "beats",
+    "outperforms",
+    "outperformed",
+    "outperform",
+    "more effective than",
+    "works better",
+    "stronger than",
+    "safer than",
+    "faster than",
+    "better results than",
+    "unlike other",
+    "best-in-class",
+    "best in class",
 ];
 
 /// Citations of comparative evidence.
 const SUBSTANTIATION: &[&str] = &[
-    "head-to-head", "head to head", "randomized", "clinical trial", "clinical trials", "clinical study",
-    "clinical studies", "in a study", "study showed", "studies show", "trial showed", "[1]",
+    "head-to-head",
+    "head to head",
+    "randomized",
+    "clinical trial",
+    "clinical trials",
+    "clinical study",
+    "clinical studies",
+    "in a study",
+    "study showed",
+    "studies show",
+    "trial showed",
+    "[1]",
 ];
 
 /// Paid-post disclosures recognised by the FTC Endorsement Guides and the networks.
 const DISCLOSURE: &[&str] = &[
-    "#ad", "#ads", "#sponsored", "sponsored", "#paid", "paid partnership", "paid partner",
-    "#paidpartnership", "#partner", "paid promotion", "paid post", "advertisement", "#advertisement", "#spon",
+    "#ad",
+    "#ads",
+    "#sponsored",
+    "sponsored",
+    "#paid",
+    "paid partnership",
+    "paid partner",
+    "#paidpartnership",
+    "#partner",
+    "paid promotion",
+    "paid post",
+    "advertisement",
+    "#advertisement",
+    "#spon",
     "in partnership with",
 ];
 
 /// Words that negate a claim just after them ("no medicine is 100% safe").
 const NEGATORS: &[&str] = &[
-    "no", "not", "never", "isn't", "aren't", "wasn't", "can't", "cannot", "don't", "doesn't", "nothing", "none",
-    "nor",
+    "no", "not", "never", "isn't", "aren't", "wasn't", "can't", "cannot", "don't", "doesn't",
+    "nothing", "none", "nor",
 ];
 
 /// Phrases that make a condition next to a product a warning rather than a use.
 const RISK_FRAMING: &[&str] = &[
-    "not approved", "not indicated", "not for ", "isn't approved", "is not", "do not", "don't", "should not",
-    "if you have", "history of", "may cause", "can cause", "side effect", "risk of", "warning", "allerg",
-    "tell your doctor", "patients with",
+    "not approved",
+    "not indicated",
+    "not for ",
+    "isn't approved",
+    "is not",
+    "do not",
+    "don't",
+    "should not",
+    "if you have",
+    "history of",
+    "may cause",
+    "can cause",
+    "side effect",
+    "risk of",
+    "warning",
+    "allerg",
+    "tell your doctor",
+    "patients with",
 ];
 
 /// Which of a product's names a cue is.
@@ -271,7 +472,10 @@ fn contains_word(hay: &str, needle: &str) -> bool {
 /// A risk-information URL as it appears in text: no scheme, no `www.`, no trailing slash.
 fn bare_url(url: &str) -> String {
     let u = url.trim().to_lowercase();
-    let u = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://")).unwrap_or(&u);
+    let u = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .unwrap_or(&u);
     let u = u.strip_prefix("www.").unwrap_or(u);
     u.trim_end_matches('/').to_owned()
 }
@@ -287,11 +491,24 @@ impl Detector {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some((group, variants)) = line.split_once('\t') else { continue };
-            groups.push((group, variants.split('|').map(str::trim).filter(|v| !v.is_empty()).collect()));
+            let Some((group, variants)) = line.split_once('\t') else {
+                continue;
+            };
+            groups.push((
+                group,
+                variants
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .collect(),
+            ));
         }
 
-        let products: Vec<ProductInfo> = policy.products.iter().map(|p| product_info(p, &groups)).collect();
+        let products: Vec<ProductInfo> = policy
+            .products
+            .iter()
+            .map(|p| product_info(p, &groups))
+            .collect();
         if !products.is_empty() {
             for (g, (_, variants)) in groups.iter().enumerate() {
                 for v in variants {
@@ -299,16 +516,36 @@ impl Detector {
                 }
             }
             for (i, p) in policy.products.iter().enumerate() {
-                add(&mut patterns, &mut meanings, &p.name, Cue::Product(i, NameKind::Brand));
+                add(
+                    &mut patterns,
+                    &mut meanings,
+                    &p.name,
+                    Cue::Product(i, NameKind::Brand),
+                );
                 for a in &p.aliases {
-                    add(&mut patterns, &mut meanings, a, Cue::Product(i, NameKind::Brand));
+                    add(
+                        &mut patterns,
+                        &mut meanings,
+                        a,
+                        Cue::Product(i, NameKind::Brand),
+                    );
                 }
-                add(&mut patterns, &mut meanings, &p.generic, Cue::Product(i, NameKind::Generic));
+                add(
+                    &mut patterns,
+                    &mut meanings,
+                    &p.generic,
+                    Cue::Product(i, NameKind::Generic),
+                );
                 for ind in &p.indications {
                     add(&mut patterns, &mut meanings, ind, Cue::Indication(i));
                 }
                 if let Some(url) = &p.risk_info_url {
-                    add(&mut patterns, &mut meanings, &bare_url(url), Cue::RiskUrl(i));
+                    add(
+                        &mut patterns,
+                        &mut meanings,
+                        &bare_url(url),
+                        Cue::RiskUrl(i),
+                    );
                 }
             }
             let lists: [(&[&str], Cue); 7] = [
@@ -341,11 +578,23 @@ impl Detector {
             .prefilter(false)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
-            .map_err(|e| ScreenError::Compile { what: "promotion cues".to_owned(), message: e.to_string() })?;
+            .map_err(|e| ScreenError::Compile {
+                what: "promotion cues".to_owned(),
+                message: e.to_string(),
+            })?;
         let condition_names = groups.iter().map(|(g, _)| *g).collect();
-        let bounded = patterns.iter().zip(&meanings).filter(|(_, cues)| cues.iter().any(|c| c.needs_boundaries()));
+        let bounded = patterns
+            .iter()
+            .zip(&meanings)
+            .filter(|(_, cues)| cues.iter().any(|c| c.needs_boundaries()));
         let gate = WordGate::new(bounded.map(|(p, _)| p.as_str()));
-        Ok(Detector { cues, meanings, gate, products, condition_names })
+        Ok(Detector {
+            cues,
+            meanings,
+            gate,
+            products,
+            condition_names,
+        })
     }
 
     /// Append hits for one outgoing message.
@@ -364,11 +613,17 @@ impl Detector {
         }
         let mut found: Vec<Found> = Vec::new();
         for m in self.cues.find_iter(&scan.norm) {
-            let Some(cues) = self.meanings.get(m.pattern().as_usize()) else { continue };
+            let Some(cues) = self.meanings.get(m.pattern().as_usize()) else {
+                continue;
+            };
             let boundaries = scan.at_word_boundaries(m.start()..m.end());
             for &cue in cues {
                 if boundaries || !cue.needs_boundaries() {
-                    found.push(Found { start: m.start(), end: m.end(), cue });
+                    found.push(Found {
+                        start: m.start(),
+                        end: m.end(),
+                        cue,
+                    });
                 }
             }
         }
@@ -378,11 +633,17 @@ impl Detector {
         if found.is_empty() {
             return;
         }
-        let mentions: Vec<Found> = found.iter().copied().filter(|f| matches!(f.cue, Cue::Product(..))).collect();
+        let mentions: Vec<Found> = found
+            .iter()
+            .copied()
+            .filter(|f| matches!(f.cue, Cue::Product(..)))
+            .collect();
         for f in &found {
             match f.cue {
                 Cue::Absolute if !negated(scan, f.start) => sink.hits.push(absolute_hit(scan, f)),
-                Cue::Cure if self.cure_is_claim(scan, f, &mentions) => sink.hits.push(absolute_hit(scan, f)),
+                Cue::Cure if self.cure_is_claim(scan, f, &mentions) => {
+                    sink.hits.push(absolute_hit(scan, f))
+                }
                 _ => {}
             }
         }
@@ -394,18 +655,31 @@ impl Detector {
     }
 
     /// The product checks, for a post that names at least one product.
-    fn check_products(&self, scan: &Scan<'_>, found: &[Found], mentions: &[Found], sink: &mut Sink) {
+    fn check_products(
+        &self,
+        scan: &Scan<'_>,
+        found: &[Found],
+        mentions: &[Found],
+        sink: &mut Sink,
+    ) {
         let any = |c: Cue| found.iter().any(|f| f.cue == c);
         let general_risk = any(Cue::Risk) || (any(Cue::RiskReference) && any(Cue::Link));
         let substantiated = any(Cue::Substantiation);
         let mut claimed = vec![false; self.products.len()];
         for f in found {
-            if !matches!(f.cue, Cue::Benefit | Cue::Indication(_) | Cue::Superiority | Cue::Condition(_)) {
+            if !matches!(
+                f.cue,
+                Cue::Benefit | Cue::Indication(_) | Cue::Superiority | Cue::Condition(_)
+            ) {
                 continue;
             }
-            let Some(m) = nearest_mention(scan, mentions, f, true) else { continue };
+            let Some(m) = nearest_mention(scan, mentions, f, true) else {
+                continue;
+            };
             let Cue::Product(p, _) = m.cue else { continue };
-            let Some(info) = self.products.get(p) else { continue };
+            let Some(info) = self.products.get(p) else {
+                continue;
+            };
             // Naming the product with its indication is a product claim; unapproved uses are off_label's.
             if let Cue::Condition(g) = f.cue
                 && !info.approved.contains(&g)
@@ -420,14 +694,21 @@ impl Detector {
             }
             // Highlight from the product's first mention in the claim's sentence when it leads the claim.
             let sentence = scan.sentence_at(f.start);
-            let lead = mentions
-                .iter()
-                .find(|x| matches!(x.cue, Cue::Product(q, _) if q == p) && x.start >= sentence.start && x.end <= f.start);
+            let lead = mentions.iter().find(|x| {
+                matches!(x.cue, Cue::Product(q, _) if q == p)
+                    && x.start >= sentence.start
+                    && x.end <= f.start
+            });
             let range = lead.map_or(f.start, |x| x.start)..f.end;
             let said = scan.orig_text(range.clone());
             let fix = match &info.risk_info_url {
-                Some(url) => format!("Add the most important risks, or \"See Important Safety Information: {url}\"."),
-                None => "Add the most important risks and a link to the full prescribing information.".to_owned(),
+                Some(url) => format!(
+                    "Add the most important risks, or \"See Important Safety Information: {url}\"."
+                ),
+                None => {
+                    "Add the most important risks and a link to the full prescribing information."
+                        .to_owned()
+                }
             };
             sink.hits.push(
                 Hit::new(
@@ -447,9 +728,13 @@ impl Detector {
             match f.cue {
                 Cue::Condition(g) => self.check_off_label(scan, mentions, f, g, sink),
                 Cue::Superiority if !substantiated && !negated(scan, f.start) => {
-                    let Some(m) = nearest_mention(scan, mentions, f, false) else { continue };
+                    let Some(m) = nearest_mention(scan, mentions, f, false) else {
+                        continue;
+                    };
                     let Cue::Product(p, _) = m.cue else { continue };
-                    let Some(info) = self.products.get(p) else { continue };
+                    let Some(info) = self.products.get(p) else {
+                        continue;
+                    };
                     let said = scan.orig_text(f.start..f.end);
                     sink.hits.push(
                         Hit::new(
@@ -469,10 +754,19 @@ impl Detector {
         }
 
         for (p, info) in self.products.iter().enumerate() {
-            if !info.needs_generic || mentions.iter().any(|m| m.cue == Cue::Product(p, NameKind::Generic)) {
+            if !info.needs_generic
+                || mentions
+                    .iter()
+                    .any(|m| m.cue == Cue::Product(p, NameKind::Generic))
+            {
                 continue;
             }
-            let Some(first) = mentions.iter().find(|m| m.cue == Cue::Product(p, NameKind::Brand)) else { continue };
+            let Some(first) = mentions
+                .iter()
+                .find(|m| m.cue == Cue::Product(p, NameKind::Brand))
+            else {
+                continue;
+            };
             let said = scan.orig_text(first.start..first.end);
             sink.hits.push(
                 Hit::new(
@@ -490,13 +784,27 @@ impl Detector {
     }
 
     /// Off-label: a condition presented next to a product whose indications do not cover it.
-    fn check_off_label(&self, scan: &Scan<'_>, mentions: &[Found], f: &Found, group: usize, sink: &mut Sink) {
-        let Some(m) = nearest_mention(scan, mentions, f, false) else { return };
+    fn check_off_label(
+        &self,
+        scan: &Scan<'_>,
+        mentions: &[Found],
+        f: &Found,
+        group: usize,
+        sink: &mut Sink,
+    ) {
+        let Some(m) = nearest_mention(scan, mentions, f, false) else {
+            return;
+        };
         let Cue::Product(p, _) = m.cue else { return };
-        let Some(info) = self.products.get(p) else { return };
+        let Some(info) = self.products.get(p) else {
+            return;
+        };
         let said = scan.orig_text(f.start..f.end);
         let said_norm = scan.norm.get(f.start..f.end).unwrap_or_default();
-        if !info.has_indications || info.approved.contains(&group) || contains_word(&info.indications, said_norm) {
+        if !info.has_indications
+            || info.approved.contains(&group)
+            || contains_word(&info.indications, said_norm)
+        {
             return;
         }
         let sentence = scan.sentence_at(f.start);
@@ -504,8 +812,17 @@ impl Detector {
         if RISK_FRAMING.iter().any(|r| text.contains(r)) || negated(scan, f.start) {
             return;
         }
-        let group_name = self.condition_names.get(group).copied().unwrap_or_default().replace('_', " ");
-        let use_name = if group_name.is_empty() || group_name == said_norm { String::new() } else { format!(" ({group_name})") };
+        let group_name = self
+            .condition_names
+            .get(group)
+            .copied()
+            .unwrap_or_default()
+            .replace('_', " ");
+        let use_name = if group_name.is_empty() || group_name == said_norm {
+            String::new()
+        } else {
+            format!(" ({group_name})")
+        };
         sink.hits.push(
             Hit::new(
                 OFF_LABEL,
@@ -528,23 +845,36 @@ impl Detector {
         }
         if nearest_mention(scan, mentions, f, false).is_some() {
             let word = scan.norm.get(f.start..f.end).unwrap_or_default();
-            let before = scan.words_before(f.start, 1, scan.sentence_at(f.start).start).next();
+            let before = scan
+                .words_before(f.start, 1, scan.sentence_at(f.start).start)
+                .next();
             return word != "cure" || !matches!(before, Some("a" | "the" | "for" | "find" | "no"));
         }
         let sentence = scan.sentence_at(f.start);
         matches!(scan.norm.get(f.start..f.end), Some("cures" | "cured"))
-            && scan.words_before(f.start, 1, sentence.start).next().is_some_and(|w| CURE_SUBJECTS.contains(&w))
+            && scan
+                .words_before(f.start, 1, sentence.start)
+                .next()
+                .is_some_and(|w| CURE_SUBJECTS.contains(&w))
     }
 }
 
 /// The product facts the checks need, with indications resolved to condition groups.
 fn product_info(p: &Product, groups: &[(&'static str, Vec<&'static str>)]) -> ProductInfo {
-    let indications: Vec<String> =
-        p.indications.iter().map(|i| Scan::new(i.trim()).norm).filter(|i| !i.is_empty()).collect();
+    let indications: Vec<String> = p
+        .indications
+        .iter()
+        .map(|i| Scan::new(i.trim()).norm)
+        .filter(|i| !i.is_empty())
+        .collect();
     let approved = groups
         .iter()
         .enumerate()
-        .filter(|(_, (_, variants))| variants.iter().any(|v| indications.iter().any(|i| contains_word(i, v))))
+        .filter(|(_, (_, variants))| {
+            variants
+                .iter()
+                .any(|v| indications.iter().any(|i| contains_word(i, v)))
+        })
         .map(|(g, _)| g)
         .collect();
     let generic = p.generic.trim().to_owned();
@@ -595,12 +925,18 @@ fn absolute_hit(scan: &Scan<'_>, f: &Found) -> Hit {
 /// True when one of the three words before `pos` in its sentence negates what follows.
 fn negated(scan: &Scan<'_>, pos: usize) -> bool {
     let sentence = scan.sentence_at(pos);
-    scan.words_before(pos, 3, sentence.start).any(|w| NEGATORS.contains(&w))
+    scan.words_before(pos, 3, sentence.start)
+        .any(|w| NEGATORS.contains(&w))
 }
 
 /// The product mention closest to `f` in its sentence or, with `neighbours`, also in the sentences
 /// just before and after it ("Meet Zelvora. It lowers …", "Living with psoriasis? Ask about Zelvora.").
-fn nearest_mention<'m>(scan: &Scan<'_>, mentions: &'m [Found], f: &Found, neighbours: bool) -> Option<&'m Found> {
+fn nearest_mention<'m>(
+    scan: &Scan<'_>,
+    mentions: &'m [Found],
+    f: &Found,
+    neighbours: bool,
+) -> Option<&'m Found> {
     let sentence = scan.sentence_at(f.start);
     let (mut from, mut to) = (sentence.start, sentence.end);
     if neighbours {
@@ -652,12 +988,18 @@ mod tests {
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
         det.run(&Ctx { msg, scan: &scan }, &mut sink);
-        sink.hits.iter().map(|h| (h.rule.id, msg.text[h.span.start..h.span.end].to_owned())).collect()
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, msg.text[h.span.start..h.span.end].to_owned()))
+            .collect()
     }
 
     fn fires(text: &str, rule: &str, matched: &str) {
         let got = run(&pharma(), &Message::outgoing(text));
-        assert!(got.iter().any(|(r, m)| *r == rule && m == matched), "{text}: {got:?}");
+        assert!(
+            got.iter().any(|(r, m)| *r == rule && m == matched),
+            "{text}: {got:?}"
+        );
     }
 
     fn silent(text: &str, rule: &str) {
@@ -667,29 +1009,92 @@ mod tests {
 
     #[test]
     fn fair_balance() {
-        fires("Zelvora (zelvumab) helps clear plaque psoriasis.", "promotion.fair_balance", "Zelvora (zelvumab) helps");
-        fires("Meet Cardiquil (examplatan). It lowers blood pressure.", "promotion.fair_balance", "lowers");
-        fires("Cardiquil (examplatan) for hypertension in adults.", "promotion.fair_balance", "Cardiquil (examplatan) for hypertension in adults");
-        silent("Zelvora (zelvumab) helps clear psoriasis. Serious side effects can occur.", "promotion.fair_balance");
-        silent("Zelvora (zelvumab) helps clear psoriasis. See zelvora-example.com/isi", "promotion.fair_balance");
-        silent("Cardiquil (examplatan) lowers blood pressure. Safety information: https://ex.com/c", "promotion.fair_balance");
-        silent("Cardiquil (examplatan) works. See Full Prescribing Information incl. Boxed Warning.", "promotion.fair_balance");
-        silent("Our team helps patients every day.", "promotion.fair_balance");
-        fires("Living with plaque psoriasis? Ask your doctor about Zelvora.", "promotion.fair_balance", "plaque psoriasis");
-        silent("Zelvora (zelvumab) is now available in a pen. See Important Safety Information.", "promotion.fair_balance");
+        fires(
+            "Zelvora (zelvumab) helps clear plaque psoriasis.",
+            "promotion.fair_balance",
+            "Zelvora (zelvumab) helps",
+        );
+        fires(
+            "Meet Cardiquil (examplatan). It lowers blood pressure.",
+            "promotion.fair_balance",
+            "lowers",
+        );
+        fires(
+            "Cardiquil (examplatan) for hypertension in adults.",
+            "promotion.fair_balance",
+            "Cardiquil (examplatan) for hypertension in adults",
+        );
+        silent(
+            "Zelvora (zelvumab) helps clear psoriasis. Serious side effects can occur.",
+            "promotion.fair_balance",
+        );
+        silent(
+            "Zelvora (zelvumab) helps clear psoriasis. See zelvora-example.com/isi",
+            "promotion.fair_balance",
+        );
+        silent(
+            "Cardiquil (examplatan) lowers blood pressure. Safety information: https://ex.com/c",
+            "promotion.fair_balance",
+        );
+        silent(
+            "Cardiquil (examplatan) works. See Full Prescribing Information incl. Boxed Warning.",
+            "promotion.fair_balance",
+        );
+        silent(
+            "Our team helps patients every day.",
+            "promotion.fair_balance",
+        );
+        fires(
+            "Living with plaque psoriasis? Ask your doctor about Zelvora.",
+            "promotion.fair_balance",
+            "plaque psoriasis",
+        );
+        silent(
+            "Zelvora (zelvumab) is now available in a pen. See Important Safety Information.",
+            "promotion.fair_balance",
+        );
     }
 
     #[test]
     fn absolute_claims() {
-        fires("Zelvora is 100% safe!", "promotion.absolute_claim", "100% safe");
-        fires("No side effects, ever.", "promotion.absolute_claim", "No side effects");
-        fires("Zelvora cures psoriasis.", "promotion.absolute_claim", "cures");
-        fires("This pill cured my back pain", "promotion.absolute_claim", "cured");
-        fires("A risk-free way to feel better", "promotion.absolute_claim", "risk-free");
+        fires(
+            "Zelvora is 100% safe!",
+            "promotion.absolute_claim",
+            "100% safe",
+        );
+        fires(
+            "No side effects, ever.",
+            "promotion.absolute_claim",
+            "No side effects",
+        );
+        fires(
+            "Zelvora cures psoriasis.",
+            "promotion.absolute_claim",
+            "cures",
+        );
+        fires(
+            "This pill cured my back pain",
+            "promotion.absolute_claim",
+            "cured",
+        );
+        fires(
+            "A risk-free way to feel better",
+            "promotion.absolute_claim",
+            "risk-free",
+        );
         let hospital = Policy::default();
-        let got = run(&hospital, &Message::outgoing("Painless surgery with guaranteed results at our clinic."));
-        assert!(got.contains(&("promotion.absolute_claim", "Painless surgery".to_owned())), "{got:?}");
-        assert!(got.contains(&("promotion.absolute_claim", "guaranteed results".to_owned())), "{got:?}");
+        let got = run(
+            &hospital,
+            &Message::outgoing("Painless surgery with guaranteed results at our clinic."),
+        );
+        assert!(
+            got.contains(&("promotion.absolute_claim", "Painless surgery".to_owned())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("promotion.absolute_claim", "guaranteed results".to_owned())),
+            "{got:?}"
+        );
         for text in [
             "No medicine is 100% safe.",
             "There is no cure for psoriasis yet, but research continues.",
@@ -705,12 +1110,29 @@ mod tests {
 
     #[test]
     fn off_label() {
-        fires("Use Zelvora (zelvumab) for weight loss too!", "promotion.off_label", "weight loss");
-        fires("Cardiquil (examplatan) may also help your migraines.", "promotion.off_label", "migraines");
-        silent("Zelvora (zelvumab) for plaque psoriasis. Side effects include infections.", "promotion.off_label");
-        silent("Cardiquil (examplatan) lowers high blood pressure. Risks: dizziness.", "promotion.off_label");
+        fires(
+            "Use Zelvora (zelvumab) for weight loss too!",
+            "promotion.off_label",
+            "weight loss",
+        );
+        fires(
+            "Cardiquil (examplatan) may also help your migraines.",
+            "promotion.off_label",
+            "migraines",
+        );
+        silent(
+            "Zelvora (zelvumab) for plaque psoriasis. Side effects include infections.",
+            "promotion.off_label",
+        );
+        silent(
+            "Cardiquil (examplatan) lowers high blood pressure. Risks: dizziness.",
+            "promotion.off_label",
+        );
         silent("Zelvora is not approved for eczema.", "promotion.off_label");
-        silent("Do not take Cardiquil (examplatan) if you have kidney disease.", "promotion.off_label");
+        silent(
+            "Do not take Cardiquil (examplatan) if you have kidney disease.",
+            "promotion.off_label",
+        );
         silent("Weight loss tips for the new year!", "promotion.off_label");
     }
 
@@ -720,8 +1142,18 @@ mod tests {
         let det = Detector::new(&pharma()).unwrap_or_else(|e| panic!("{e}"));
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
-        det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
-        let off = sink.hits.iter().find(|h| h.rule.id == "promotion.off_label").map(|h| h.explanation.as_str());
+        det.run(
+            &Ctx {
+                msg: &msg,
+                scan: &scan,
+            },
+            &mut sink,
+        );
+        let off = sink
+            .hits
+            .iter()
+            .find(|h| h.rule.id == "promotion.off_label")
+            .map(|h| h.explanation.as_str());
         assert_eq!(
             off,
             Some(
@@ -733,36 +1165,88 @@ mod tests {
 
     #[test]
     fn superiority() {
-        fires("Zelvora (zelvumab) works better than other biologics.", "promotion.superiority", "works better");
-        fires("Cardiquil: the #1 choice of cardiologists", "promotion.superiority", "#1");
-        silent("In a head-to-head trial, Zelvora beats placebo-adjusted rates of X.", "promotion.superiority");
+        fires(
+            "Zelvora (zelvumab) works better than other biologics.",
+            "promotion.superiority",
+            "works better",
+        );
+        fires(
+            "Cardiquil: the #1 choice of cardiologists",
+            "promotion.superiority",
+            "#1",
+        );
+        silent(
+            "In a head-to-head trial, Zelvora beats placebo-adjusted rates of X.",
+            "promotion.superiority",
+        );
         silent("The best care is close to home.", "promotion.superiority");
     }
 
     #[test]
     fn missing_generic() {
-        fires("Ask about Zelvora today.", "promotion.missing_generic", "Zelvora");
-        fires("The ZELVORA PEN is here.", "promotion.missing_generic", "ZELVORA PEN");
-        fires("Ask about Ｚｅｌｖｏｒａ today.", "promotion.missing_generic", "Ｚｅｌｖｏｒａ");
-        silent("Ask about Zelvora (zelvumab) today.", "promotion.missing_generic");
-        silent("Zelvumab is studied in new trials.", "promotion.missing_generic");
+        fires(
+            "Ask about Zelvora today.",
+            "promotion.missing_generic",
+            "Zelvora",
+        );
+        fires(
+            "The ZELVORA PEN is here.",
+            "promotion.missing_generic",
+            "ZELVORA PEN",
+        );
+        fires(
+            "Ask about Ｚｅｌｖｏｒａ today.",
+            "promotion.missing_generic",
+            "Ｚｅｌｖｏｒａ",
+        );
+        silent(
+            "Ask about Zelvora (zelvumab) today.",
+            "promotion.missing_generic",
+        );
+        silent(
+            "Zelvumab is studied in new trials.",
+            "promotion.missing_generic",
+        );
     }
 
     #[test]
     fn missing_disclosure() {
-        let paid = |t: &str| Message { paid: true, ..Message::outgoing(t) };
+        let paid = |t: &str| Message {
+            paid: true,
+            ..Message::outgoing(t)
+        };
         let got = run(&Policy::default(), &paid("Loving my new routine!"));
-        assert_eq!(got, vec![("promotion.missing_disclosure", "Loving my new routine!".to_owned())]);
-        for t in ["#ad Loving my new routine", "Sponsored: my routine", "Paid partnership with Example", "routine #partner"] {
+        assert_eq!(
+            got,
+            vec![(
+                "promotion.missing_disclosure",
+                "Loving my new routine!".to_owned()
+            )]
+        );
+        for t in [
+            "#ad Loving my new routine",
+            "Sponsored: my routine",
+            "Paid partnership with Example",
+            "routine #partner",
+        ] {
             assert!(run(&Policy::default(), &paid(t)).is_empty(), "{t}");
         }
-        assert!(run(&Policy::default(), &Message::outgoing("Loving my new routine!")).is_empty());
+        assert!(
+            run(
+                &Policy::default(),
+                &Message::outgoing("Loving my new routine!")
+            )
+            .is_empty()
+        );
         assert_eq!(run(&Policy::default(), &paid("my #adhd journey")).len(), 1);
     }
 
     #[test]
     fn incoming_is_ignored() {
-        let msg = Message { paid: true, ..Message::incoming("Zelvora is 100% safe and better than anything") };
+        let msg = Message {
+            paid: true,
+            ..Message::incoming("Zelvora is 100% safe and better than anything")
+        };
         assert!(run(&pharma(), &msg).is_empty());
     }
 
@@ -780,5 +1264,4 @@ mod tests {
             }
         }
     }
-
 }

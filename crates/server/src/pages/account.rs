@@ -51,10 +51,19 @@ struct AccountPage {
 
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn when(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| "?".into(), |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+    jiff::Timestamp::from_millisecond(ms).map_or_else(
+        |_| "?".into(),
+        |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+    )
 }
 
-async fn account_page(state: &AppState, viewer: &Viewer, notice: Option<&str>, new_token: Option<String>, error: Option<String>) -> AppResult<AccountPage> {
+async fn account_page(
+    state: &AppState,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    new_token: Option<String>,
+    error: Option<String>,
+) -> AppResult<AccountPage> {
     let current = viewer.session_hash().unwrap_or_default();
     let sessions = state
         .store
@@ -85,9 +94,18 @@ async fn account_page(state: &AppState, viewer: &Viewer, notice: Option<&str>, n
         .collect();
     Ok(AccountPage {
         layout: Layout::new(viewer, "Your account", "").with_notice(notice),
-        permissions: viewer.user.role.permissions().map(Permission::label).collect(),
+        permissions: viewer
+            .user
+            .role
+            .permissions()
+            .map(Permission::label)
+            .collect(),
         mfa_enabled: viewer.user.mfa_enabled,
-        recovery_left: if viewer.user.mfa_enabled { state.store.recovery_codes_left(viewer.user.id).await? } else { 0 },
+        recovery_left: if viewer.user.mfa_enabled {
+            state.store.recovery_codes_left(viewer.user.id).await?
+        } else {
+            0
+        },
         sessions,
         tokens,
         new_token,
@@ -96,8 +114,14 @@ async fn account_page(state: &AppState, viewer: &Viewer, notice: Option<&str>, n
 }
 
 /// The account page.
-pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
-    Ok(render(&account_page(&state, &viewer, q.notice.as_deref(), None, None).await?))
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    Ok(render(
+        &account_page(&state, &viewer, q.notice.as_deref(), None, None).await?,
+    ))
 }
 
 /// Password change form fields.
@@ -112,31 +136,55 @@ pub(crate) struct PasswordForm {
 }
 
 /// Changes the password after checking the current one; other sessions end.
-pub(crate) async fn change_password(State(state): State<AppState>, viewer: Viewer, Form(form): Form<PasswordForm>) -> AppResult<Response> {
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
     let email = Email::parse(&viewer.user.email)?;
     let current = form.current.clone();
     let stored = viewer.user.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored)).await.map_err(AppError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
+        .await
+        .map_err(AppError::internal)?;
     let problem = if !ok {
         Some("The current password is wrong.".to_owned())
     } else if form.password != form.password_again {
         Some("The two new passwords differ.".to_owned())
     } else {
-        check_password(&form.password, Some(&email)).err().map(|e| e.to_string())
+        check_password(&form.password, Some(&email))
+            .err()
+            .map(|e| e.to_string())
     };
     if let Some(problem) = problem {
         let page = account_page(&state, &viewer, None, None, Some(problem)).await?;
         return Ok(render_status(StatusCode::BAD_REQUEST, &page));
     }
     let password = form.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(AppError::internal)??;
-    state.store.set_password(viewer.user.id, &hash, viewer.session_hash(), &viewer.actor()).await?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AppError::internal)??;
+    state
+        .store
+        .set_password(
+            viewer.user.id,
+            &hash,
+            viewer.session_hash(),
+            &viewer.actor(),
+        )
+        .await?;
     Ok(Redirect::to("/account?notice=password_changed").into_response())
 }
 
 /// Signs out every other session of this user.
-pub(crate) async fn revoke_sessions(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    state.store.revoke_sessions(viewer.user.id, viewer.session_hash(), &viewer.actor()).await?;
+pub(crate) async fn revoke_sessions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> AppResult<Response> {
+    state
+        .store
+        .revoke_sessions(viewer.user.id, viewer.session_hash(), &viewer.actor())
+        .await?;
     Ok(Redirect::to("/account?notice=sessions_revoked").into_response())
 }
 
@@ -148,17 +196,39 @@ pub(crate) struct TokenForm {
 }
 
 /// Creates a personal API token and shows it once.
-pub(crate) async fn create_token(State(state): State<AppState>, viewer: Viewer, Form(form): Form<TokenForm>) -> AppResult<Response> {
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<TokenForm>,
+) -> AppResult<Response> {
     let name = rounds_domain::input::check_name("Token name", &form.name, 80)?;
     let token = format!("rnd_{}", random_token()?);
     let prefix: String = token.chars().take(12).collect();
-    state.store.create_api_token(viewer.user.id, &name, &sha256_hex(token.as_bytes()), &prefix, &viewer.actor()).await?;
-    Ok(render(&account_page(&state, &viewer, None, Some(token), None).await?))
+    state
+        .store
+        .create_api_token(
+            viewer.user.id,
+            &name,
+            &sha256_hex(token.as_bytes()),
+            &prefix,
+            &viewer.actor(),
+        )
+        .await?;
+    Ok(render(
+        &account_page(&state, &viewer, None, Some(token), None).await?,
+    ))
 }
 
 /// Revokes one of this user's API tokens.
-pub(crate) async fn revoke_token(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Response> {
-    state.store.revoke_api_token(viewer.user.id, id, &viewer.actor()).await?;
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    state
+        .store
+        .revoke_api_token(viewer.user.id, id, &viewer.actor())
+        .await?;
     Ok(Redirect::to("/account?notice=token_revoked").into_response())
 }
 
@@ -182,16 +252,26 @@ struct RecoveryPage {
 
 fn qr_svg(data: &str) -> AppResult<String> {
     let code = qrcode::QrCode::new(data.as_bytes()).map_err(AppError::internal)?;
-    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build();
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
     // Inline in HTML: drop the XML prolog.
-    Ok(svg.find("<svg").map_or(svg.clone(), |i| svg[i..].to_owned()))
+    Ok(svg
+        .find("<svg")
+        .map_or(svg.clone(), |i| svg[i..].to_owned()))
 }
 
 fn enrol_page(viewer: &Viewer, secret: &[u8], error: Option<String>) -> AppResult<EnrolPage> {
     let totp = auth::totp(secret, &viewer.user.email)?;
     let url = totp.to_url().map_err(AppError::internal)?;
     Ok(EnrolPage {
-        layout: if viewer.mfa == MfaState::Passed { Layout::new(viewer, "Two-factor sign-in", "") } else { Layout::pending(viewer, "Two-factor sign-in") },
+        layout: if viewer.mfa == MfaState::Passed {
+            Layout::new(viewer, "Two-factor sign-in", "")
+        } else {
+            Layout::pending(viewer, "Two-factor sign-in")
+        },
         required: viewer.mfa == MfaState::EnrolmentRequired,
         already: false,
         secret_b32: totp.secret().to_base32(),
@@ -210,7 +290,11 @@ pub(crate) async fn mfa_enrol_form(viewer: Viewer) -> AppResult<Response> {
         page.already = true;
         return Ok(render(&page));
     }
-    Ok(render(&enrol_page(&viewer, &auth::new_totp_secret()?, None)?))
+    Ok(render(&enrol_page(
+        &viewer,
+        &auth::new_totp_secret()?,
+        None,
+    )?))
 }
 
 /// Enrolment confirmation form fields.
@@ -223,18 +307,33 @@ pub(crate) struct EnrolForm {
 }
 
 /// Confirms enrolment with a first code, stores the secret and shows the recovery codes once.
-pub(crate) async fn mfa_enrol_submit(State(state): State<AppState>, viewer: Viewer, Form(form): Form<EnrolForm>) -> AppResult<Response> {
+pub(crate) async fn mfa_enrol_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<EnrolForm>,
+) -> AppResult<Response> {
     if viewer.mfa == MfaState::CodePending {
-        return Err(AppError::with(ErrorCode::Forbidden, "Finish signing in with your current second factor first."));
+        return Err(AppError::with(
+            ErrorCode::Forbidden,
+            "Finish signing in with your current second factor first.",
+        ));
     }
     if viewer.user.mfa_enabled {
-        return Err(AppError::with(ErrorCode::Conflict, "Two-factor sign-in is already on. An administrator can reset it if you lost your device."));
+        return Err(AppError::with(
+            ErrorCode::Conflict,
+            "Two-factor sign-in is already on. An administrator can reset it if you lost your device.",
+        ));
     }
     let secret = totp_rs::Secret::try_from_base32(form.secret.trim())
         .ok()
         .map(|s| s.as_bytes().to_vec())
         .filter(|b| b.len() >= 16)
-        .ok_or_else(|| AppError::with(ErrorCode::BadRequest, "The enrolment form was damaged. Reload the page to start again."))?;
+        .ok_or_else(|| {
+            AppError::with(
+                ErrorCode::BadRequest,
+                "The enrolment form was damaged. Reload the page to start again.",
+            )
+        })?;
     let totp = auth::totp(&secret, &viewer.user.email)?;
     let code: String = form.code.chars().filter(char::is_ascii_digit).collect();
     let secs = u64::try_from(now_ms() / 1000).unwrap_or(0);
@@ -243,9 +342,15 @@ pub(crate) async fn mfa_enrol_submit(State(state): State<AppState>, viewer: View
         return Ok(render_status(StatusCode::BAD_REQUEST, &page));
     };
     let (codes, hashes) = auth::recovery_codes()?;
-    state.store.enable_totp(viewer.user.id, &secret, &hashes, &viewer.actor()).await?;
+    state
+        .store
+        .enable_totp(viewer.user.id, &secret, &hashes, &viewer.actor())
+        .await?;
     // The code just used must not work again for sign-in.
-    state.store.claim_totp_step(viewer.user.id, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+    state
+        .store
+        .claim_totp_step(viewer.user.id, i64::try_from(step).unwrap_or(i64::MAX))
+        .await?;
     if let Some(hash) = viewer.session_hash() {
         state.store.mark_session_mfa(hash).await?;
     }

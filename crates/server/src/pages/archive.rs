@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::calendar::{Clock, channel_names, parse_date};
+use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::session::Viewer;
 use crate::views::{Layout, render};
-use crate::AppState;
 
 /// Archive filters; dates are days in the organization's time zone, both inclusive.
 #[derive(Debug, Default, Deserialize)]
@@ -32,9 +32,18 @@ struct Filter {
 
 impl Filter {
     fn read(q: &ArchiveQuery, clock: &Clock) -> AppResult<Filter> {
-        let from_ms = parse_date(q.from.as_deref()).map(|d| clock.start_of(d)).transpose()?;
-        let to_ms = parse_date(q.to.as_deref()).and_then(|d| d.tomorrow().ok()).map(|d| clock.start_of(d)).transpose()?;
-        Ok(Filter { channel: q.channel.as_deref().and_then(|c| c.parse().ok()), from_ms, to_ms })
+        let from_ms = parse_date(q.from.as_deref())
+            .map(|d| clock.start_of(d))
+            .transpose()?;
+        let to_ms = parse_date(q.to.as_deref())
+            .and_then(|d| d.tomorrow().ok())
+            .map(|d| clock.start_of(d))
+            .transpose()?;
+        Ok(Filter {
+            channel: q.channel.as_deref().and_then(|c| c.parse().ok()),
+            from_ms,
+            to_ms,
+        })
     }
 
     fn keeps(&self, item: &ArchiveItem) -> bool {
@@ -45,11 +54,25 @@ impl Filter {
 }
 
 /// The items that pass the filter, newest first, reading the whole archive page by page.
-async fn filtered(state: &AppState, org_id: i64, filter: &Filter, most: usize) -> AppResult<Vec<ArchiveItem>> {
+async fn filtered(
+    state: &AppState,
+    org_id: i64,
+    filter: &Filter,
+    most: usize,
+) -> AppResult<Vec<ArchiveItem>> {
     let mut kept = Vec::new();
     let mut before_id = None;
     loop {
-        let batch = state.store.archive_items(org_id, &Page { before_id, limit: 500 }).await?;
+        let batch = state
+            .store
+            .archive_items(
+                org_id,
+                &Page {
+                    before_id,
+                    limit: 500,
+                },
+            )
+            .await?;
         let Some(last) = batch.last() else { break };
         before_id = Some(last.id);
         let full = batch.len() == 500;
@@ -85,7 +108,10 @@ struct ItemView {
 fn screening_summary(report: &Value) -> String {
     let decision = report.get("decision").and_then(Value::as_str);
     let summary = report.get("summary").and_then(Value::as_str);
-    let findings = report.get("findings").and_then(Value::as_array).map(Vec::len);
+    let findings = report
+        .get("findings")
+        .and_then(Value::as_array)
+        .map(Vec::len);
     match (decision, summary, findings) {
         (_, Some(s), _) if !s.is_empty() => s.to_owned(),
         (Some(d), _, Some(n)) => format!("{d}, {n} finding{}", if n == 1 { "" } else { "s" }),
@@ -95,7 +121,11 @@ fn screening_summary(report: &Value) -> String {
     }
 }
 
-fn item_view(item: ArchiveItem, clock: &Clock, names: &std::collections::HashMap<i64, String>) -> ItemView {
+fn item_view(
+    item: ArchiveItem,
+    clock: &Clock,
+    names: &std::collections::HashMap<i64, String>,
+) -> ItemView {
     let record = &item.record;
     let approvals = record
         .get("approvals")
@@ -105,11 +135,22 @@ fn item_view(item: ArchiveItem, clock: &Clock, names: &std::collections::HashMap
                 .map(|a| {
                     let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
                     let n = |k: &str| a.get(k).and_then(Value::as_i64);
-                    let decision = rounds_domain::publishing::DecisionKind::parse(&s("decision")).map_or("Decided", |d| d.label());
+                    let decision = rounds_domain::publishing::DecisionKind::parse(&s("decision"))
+                        .map_or("Decided", |d| d.label());
                     let step = n("step").map_or(String::new(), |st| format!(", step {}", st + 1));
                     let when = n("at_ms").map(|t| clock.format(t)).unwrap_or_default();
-                    let comment = Some(s("comment")).filter(|c| !c.is_empty()).map(|c| format!(": “{c}”")).unwrap_or_default();
-                    ApprovalLine { text: format!("{decision} by {} ({}) — version {}{step}, {when}{comment}", s("user_name"), s("user_email"), n("version").unwrap_or(0)) }
+                    let comment = Some(s("comment"))
+                        .filter(|c| !c.is_empty())
+                        .map(|c| format!(": “{c}”"))
+                        .unwrap_or_default();
+                    ApprovalLine {
+                        text: format!(
+                            "{decision} by {} ({}) — version {}{step}, {when}{comment}",
+                            s("user_name"),
+                            s("user_email"),
+                            n("version").unwrap_or(0)
+                        ),
+                    }
                 })
                 .collect()
         })
@@ -118,14 +159,30 @@ fn item_view(item: ArchiveItem, clock: &Clock, names: &std::collections::HashMap
         id: item.id,
         kind: item.kind.clone(),
         post_id: item.post_id,
-        channel: item.channel_id.map(|c| names.get(&c).cloned().unwrap_or_else(|| format!("channel {c}"))).unwrap_or_default(),
+        channel: item
+            .channel_id
+            .map(|c| {
+                names
+                    .get(&c)
+                    .cloned()
+                    .unwrap_or_else(|| format!("channel {c}"))
+            })
+            .unwrap_or_default(),
         when: clock.format(item.at_ms),
         url: item.url.clone().filter(|u| super::calendar::is_web_link(u)),
         body: item.body.clone(),
-        version: record.get("version").and_then(Value::as_i64).map(|v| v.to_string()).unwrap_or_default(),
+        version: record
+            .get("version")
+            .and_then(Value::as_i64)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
         approvals,
         screening: screening_summary(record.get("report").unwrap_or(&Value::Null)),
-        override_reason: record.get("override_reason").and_then(Value::as_str).unwrap_or("").to_owned(),
+        override_reason: record
+            .get("override_reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
     }
 }
 
@@ -146,15 +203,26 @@ struct ArchivePage {
 const PAGE_ITEMS: usize = 200;
 
 /// The archive page.
-pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ArchiveQuery>) -> AppResult<Response> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<ArchiveQuery>,
+) -> AppResult<Response> {
     let org = viewer.org.id;
     let clock = Clock::of(&state, org).await?;
     let filter = Filter::read(&q, &clock)?;
     let channels = state.store.channels(org).await?;
     let names = channel_names(&channels);
-    let items = filtered(&state, org, &filter, PAGE_ITEMS).await?.into_iter().map(|i| item_view(i, &clock, &names)).collect();
+    let items = filtered(&state, org, &filter, PAGE_ITEMS)
+        .await?
+        .into_iter()
+        .map(|i| item_view(i, &clock, &names))
+        .collect();
     let export = serde_urlencoded::to_string([
-        ("channel", filter.channel.map(|c| c.to_string()).unwrap_or_default()),
+        (
+            "channel",
+            filter.channel.map(|c| c.to_string()).unwrap_or_default(),
+        ),
         ("from", q.from.clone().unwrap_or_default()),
         ("to", q.to.clone().unwrap_or_default()),
     ])
@@ -162,9 +230,22 @@ pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, Query(q)
     let page = ArchivePage {
         layout: Layout::new(&viewer, "Archive", "/archive"),
         items,
-        channels: channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network), filter.channel == Some(c.id))).collect(),
-        from: parse_date(q.from.as_deref()).map(|d| d.to_string()).unwrap_or_default(),
-        to: parse_date(q.to.as_deref()).map(|d| d.to_string()).unwrap_or_default(),
+        channels: channels
+            .iter()
+            .map(|c| {
+                (
+                    c.id,
+                    format!("{} ({})", c.display_name, c.network),
+                    filter.channel == Some(c.id),
+                )
+            })
+            .collect(),
+        from: parse_date(q.from.as_deref())
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        to: parse_date(q.to.as_deref())
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         export: format!("/archive/export.jsonl?{export}"),
         tz: clock.name,
     };
@@ -172,7 +253,11 @@ pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, Query(q)
 }
 
 /// The filtered archive as JSON Lines, one item per line with its full record.
-pub(crate) async fn export_jsonl(State(state): State<AppState>, viewer: Viewer, Query(q): Query<ArchiveQuery>) -> AppResult<Response> {
+pub(crate) async fn export_jsonl(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<ArchiveQuery>,
+) -> AppResult<Response> {
     let clock = Clock::of(&state, viewer.org.id).await?;
     let filter = Filter::read(&q, &clock)?;
     let items = filtered(&state, viewer.org.id, &filter, usize::MAX).await?;
@@ -182,7 +267,13 @@ pub(crate) async fn export_jsonl(State(state): State<AppState>, viewer: Viewer, 
         out.push('\n');
     }
     Ok((
-        [(header::CONTENT_TYPE, "application/jsonl; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"rounds-archive.jsonl\"")],
+        [
+            (header::CONTENT_TYPE, "application/jsonl; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"rounds-archive.jsonl\"",
+            ),
+        ],
         out,
     )
         .into_response())
@@ -195,8 +286,17 @@ mod tests {
 
     #[test]
     fn screening_summary_reads_what_was_recorded() {
-        assert_eq!(screening_summary(&json!({"decision": "allow", "findings": []})), "allow, 0 findings");
-        assert_eq!(screening_summary(&json!({"decision": "block", "summary": "2 findings: phi"})), "2 findings: phi");
-        assert_eq!(screening_summary(&serde_json::Value::Null), "No screening report recorded.");
+        assert_eq!(
+            screening_summary(&json!({"decision": "allow", "findings": []})),
+            "allow, 0 findings"
+        );
+        assert_eq!(
+            screening_summary(&json!({"decision": "block", "summary": "2 findings: phi"})),
+            "2 findings: phi"
+        );
+        assert_eq!(
+            screening_summary(&serde_json::Value::Null),
+            "No screening report recorded."
+        );
     }
 }

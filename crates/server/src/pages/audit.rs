@@ -47,7 +47,12 @@ impl AuditQuery {
                     .ok()
                     .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
                     .map(|z| z.timestamp().as_millisecond())
-                    .ok_or_else(|| AppError::with(ErrorCode::InvalidInput, "The date must look like 2026-11-25."))?,
+                    .ok_or_else(|| {
+                        AppError::with(
+                            ErrorCode::InvalidInput,
+                            "The date must look like 2026-11-25.",
+                        )
+                    })?,
             ),
         };
         Ok(AuditFilter {
@@ -62,7 +67,12 @@ impl AuditQuery {
     }
 
     fn query_string(&self) -> String {
-        serde_urlencoded::to_string([("action", self.action.as_str()), ("actor", self.actor.as_str()), ("since", self.since.as_str())]).unwrap_or_default()
+        serde_urlencoded::to_string([
+            ("action", self.action.as_str()),
+            ("actor", self.actor.as_str()),
+            ("since", self.since.as_str()),
+        ])
+        .unwrap_or_default()
     }
 }
 
@@ -78,7 +88,15 @@ struct EventRow {
 
 impl From<AuditRecord> for EventRow {
     fn from(r: AuditRecord) -> EventRow {
-        EventRow { seq: r.seq, at: when(r.at_ms), actor: r.actor, action: r.action, target: r.target, detail: r.detail, ip: r.ip.unwrap_or_default() }
+        EventRow {
+            seq: r.seq,
+            at: when(r.at_ms),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+            ip: r.ip.unwrap_or_default(),
+        }
     }
 }
 
@@ -101,13 +119,30 @@ struct AuditRows {
 }
 
 async fn rows(state: &AppState, viewer: &Viewer, q: &AuditQuery) -> AppResult<AuditRows> {
-    let events = state.store.audit_page(&q.filter(viewer.org.id, PAGE)?).await?;
-    let more = (events.len() == PAGE as usize).then(|| events.last().map(|e| format!("/audit?{}&before={}", q.query_string(), e.seq))).flatten();
-    Ok(AuditRows { events: events.into_iter().map(EventRow::from).collect(), more })
+    let events = state
+        .store
+        .audit_page(&q.filter(viewer.org.id, PAGE)?)
+        .await?;
+    let more = (events.len() == PAGE as usize)
+        .then(|| {
+            events
+                .last()
+                .map(|e| format!("/audit?{}&before={}", q.query_string(), e.seq))
+        })
+        .flatten();
+    Ok(AuditRows {
+        events: events.into_iter().map(EventRow::from).collect(),
+        more,
+    })
 }
 
 /// The audit page; with `before`, an htmx request gets only the next rows.
-pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, headers: axum::http::HeaderMap, Query(q): Query<AuditQuery>) -> AppResult<Response> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
     let page_rows = rows(&state, &viewer, &q).await?;
     if headers.contains_key("hx-request") && q.before.is_some() {
         return Ok(render(&page_rows));
@@ -130,10 +165,22 @@ pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, headers:
         ("setup.", "Set-up"),
     ];
     let query = q.query_string();
-    Ok(render(&AuditPage { layout: Layout::new(&viewer, "Audit log", "/audit"), q, rows: page_rows, query, verification, prefixes }))
+    Ok(render(&AuditPage {
+        layout: Layout::new(&viewer, "Audit log", "/audit"),
+        q,
+        rows: page_rows,
+        query,
+        verification,
+        prefixes,
+    }))
 }
 
-async fn export_events(state: &AppState, viewer: &Viewer, q: &AuditQuery, format: &str) -> AppResult<Vec<AuditRecord>> {
+async fn export_events(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &AuditQuery,
+    format: &str,
+) -> AppResult<Vec<AuditRecord>> {
     let mut filter = q.filter(viewer.org.id, 1000)?;
     filter.before_seq = None;
     let mut out = Vec::new();
@@ -153,7 +200,11 @@ async fn export_events(state: &AppState, viewer: &Viewer, q: &AuditQuery, format
 }
 
 /// The matching events, oldest first, as CSV.
-pub(crate) async fn export_csv(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> AppResult<Response> {
+pub(crate) async fn export_csv(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
     let events = export_events(&state, &viewer, &q, "csv").await?;
     let mut body = String::with_capacity(events.len() * 200 + 100);
     body.push_str(CSV_HEADER);
@@ -162,16 +213,40 @@ pub(crate) async fn export_csv(State(state): State<AppState>, viewer: Viewer, Qu
         body.push_str(&e.csv_row());
         body.push_str("\r\n");
     }
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"rounds-audit.csv\"")], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"rounds-audit.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The matching events, oldest first, as JSON Lines.
-pub(crate) async fn export_jsonl(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AuditQuery>) -> AppResult<Response> {
+pub(crate) async fn export_jsonl(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
     let events = export_events(&state, &viewer, &q, "jsonl").await?;
     let mut body = String::with_capacity(events.len() * 300);
     for e in &events {
         body.push_str(&serde_json::to_string(e).map_err(AppError::internal)?);
         body.push('\n');
     }
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"rounds-audit.jsonl\"")], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"rounds-audit.jsonl\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -18,7 +18,6 @@ use crate::session::Viewer;
 use crate::views::{Layout, render};
 use crate::{AppState, now_ms};
 
-
 /// The organization's time zone, for showing and reading times.
 pub(crate) struct Clock {
     tz: TimeZone,
@@ -30,18 +29,29 @@ impl Clock {
     /// The `time_zone` setting of the organization (IANA name); UTC when unset or unknown.
     pub(crate) async fn of(state: &AppState, org_id: i64) -> AppResult<Clock> {
         let settings = state.store.settings(org_id).await?;
-        let named = settings.get("time_zone").and_then(|name| TimeZone::get(name).ok().map(|tz| (tz, name.clone())));
+        let named = settings
+            .get("time_zone")
+            .and_then(|name| TimeZone::get(name).ok().map(|tz| (tz, name.clone())));
         let (tz, name) = named.unwrap_or_else(|| (TimeZone::UTC, "UTC".to_owned()));
         Ok(Clock { tz, name })
     }
 
     /// `2026-11-26 14:05 CET`; a time out of range is shown as its raw milliseconds.
     pub(crate) fn format(&self, ms: i64) -> String {
-        Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string())
+        Timestamp::from_millisecond(ms).map_or_else(
+            |_| ms.to_string(),
+            |t| {
+                t.to_zoned_datetime(self.tz.clone())
+                    .strftime("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            },
+        )
     }
 
     fn civil(&self, ms: i64) -> Option<DateTime> {
-        Timestamp::from_millisecond(ms).ok().map(|t| t.to_zoned_datetime(self.tz.clone()).datetime())
+        Timestamp::from_millisecond(ms)
+            .ok()
+            .map(|t| t.to_zoned_datetime(self.tz.clone()).datetime())
     }
 
     /// The local day of an instant.
@@ -51,39 +61,66 @@ impl Clock {
 
     /// The instant a local day starts.
     pub(crate) fn start_of(&self, date: Date) -> AppResult<i64> {
-        date.to_zoned_datetime(self.tz.clone()).map(|z| z.timestamp().as_millisecond()).map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))
+        date.to_zoned_datetime(self.tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))
     }
 
     /// A local date and time as typed in a `datetime-local` field (`2026-11-26T14:05`).
     fn read_local(&self, raw: &str) -> AppResult<i64> {
-        let dt: DateTime = raw.trim().parse().map_err(|_| AppError::with(ErrorCode::InvalidInput, "Give the new time as a date and a time, e.g. 2026-11-26T14:05."))?;
-        dt.to_zoned_datetime(self.tz.clone()).map(|z| z.timestamp().as_millisecond()).map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))
+        let dt: DateTime = raw.trim().parse().map_err(|_| {
+            AppError::with(
+                ErrorCode::InvalidInput,
+                "Give the new time as a date and a time, e.g. 2026-11-26T14:05.",
+            )
+        })?;
+        dt.to_zoned_datetime(self.tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| AppError::with(ErrorCode::InvalidInput, e.to_string()))
     }
 
     /// The value a `datetime-local` field shows for an instant.
     fn local_input(&self, ms: i64) -> String {
-        self.civil(ms).map(|d| d.strftime("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+        self.civil(ms)
+            .map(|d| d.strftime("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
     }
 }
 
 /// A date as `?date=` carries it; `None` when absent or malformed.
 pub(crate) fn parse_date(raw: Option<&str>) -> Option<Date> {
-    raw.map(str::trim).filter(|s| !s.is_empty()).and_then(|s| s.parse().ok())
+    raw.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
 }
 
 /// Channel id → "Name (network)".
 pub(crate) fn channel_names(channels: &[Channel]) -> HashMap<i64, String> {
-    channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network))).collect()
+    channels
+        .iter()
+        .map(|c| (c.id, format!("{} ({})", c.display_name, c.network)))
+        .collect()
 }
 
 /// The channels of a post, by name.
 pub(crate) fn channel_list(ids: &[i64], names: &HashMap<i64, String>) -> String {
-    ids.iter().map(|id| names.get(id).cloned().unwrap_or_else(|| format!("channel {id}"))).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|id| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("channel {id}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether a post still in review is due to go out within a day (or already late).
 pub(crate) fn approval_due(post: &Post, now: i64) -> bool {
-    post.status == PostStatus::InReview && post.scheduled_at.is_some_and(|t| t.saturating_sub(now) <= rounds_domain::publishing::APPROVAL_WARNING_MS)
+    post.status == PostStatus::InReview
+        && post.scheduled_at.is_some_and(|t| {
+            t.saturating_sub(now) <= rounds_domain::publishing::APPROVAL_WARNING_MS
+        })
 }
 
 /// Whether a network-supplied address is a web link (anything else is not made a link).
@@ -173,7 +210,11 @@ fn add_months(date: Date, months: i64) -> Date {
 }
 
 /// Month or week view of scheduled, in-review and published posts.
-pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q): Query<CalendarQuery>) -> AppResult<Response> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<CalendarQuery>,
+) -> AppResult<Response> {
     let org = viewer.org.id;
     let clock = Clock::of(&state, org).await?;
     let now = now_ms();
@@ -198,12 +239,35 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
     // Each post with the instant it sits at: its first publication, else its slot.
     let mut placed: Vec<(i64, Post, Vec<String>)> = Vec::new();
     for entry in state.store.posts_between(org, from_ms, to_ms).await? {
-        let at = entry.publications.iter().map(|p| p.published_at).min().or(entry.post.scheduled_at).unwrap_or(entry.post.created_at);
-        let urls = entry.publications.iter().filter(|p| p.deleted_at.is_none()).filter_map(|p| p.url.clone()).filter(|u| is_web_link(u)).collect();
+        let at = entry
+            .publications
+            .iter()
+            .map(|p| p.published_at)
+            .min()
+            .or(entry.post.scheduled_at)
+            .unwrap_or(entry.post.created_at);
+        let urls = entry
+            .publications
+            .iter()
+            .filter(|p| p.deleted_at.is_none())
+            .filter_map(|p| p.url.clone())
+            .filter(|u| is_web_link(u))
+            .collect();
         placed.push((at, entry.post, urls));
     }
     for status in [PostStatus::InReview, PostStatus::Approved] {
-        for post in state.store.posts(org, Some(status), &Page { before_id: None, limit: 500 }).await? {
+        for post in state
+            .store
+            .posts(
+                org,
+                Some(status),
+                &Page {
+                    before_id: None,
+                    limit: 500,
+                },
+            )
+            .await?
+        {
             if let Some(at) = post.scheduled_at.filter(|t| (from_ms..to_ms).contains(t)) {
                 placed.push((at, post, Vec::new()));
             }
@@ -216,11 +280,24 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
     let total = placed.len();
     for (at, post, urls) in placed {
         let Some(day) = clock.day(at) else { continue };
-        let movable = matches!(post.status, PostStatus::Approved | PostStatus::Scheduled | PostStatus::NeedsReschedule | PostStatus::Failed);
+        let movable = matches!(
+            post.status,
+            PostStatus::Approved
+                | PostStatus::Scheduled
+                | PostStatus::NeedsReschedule
+                | PostStatus::Failed
+        );
         let view = EntryView {
             id: post.id,
-            link: if post.status == PostStatus::InReview { format!("/approvals/{}", post.id) } else { format!("/posts/{}", post.id) },
-            time: clock.civil(at).map(|d| d.strftime("%H:%M").to_string()).unwrap_or_default(),
+            link: if post.status == PostStatus::InReview {
+                format!("/approvals/{}", post.id)
+            } else {
+                format!("/posts/{}", post.id)
+            },
+            time: clock
+                .civil(at)
+                .map(|d| d.strftime("%H:%M").to_string())
+                .unwrap_or_default(),
             channels: channel_list(&post.channel_ids, &names),
             excerpt: post.body.chars().take(80).collect(),
             status: post.status.label(),
@@ -228,7 +305,8 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
             note: post.status_note.clone().unwrap_or_default(),
             due: approval_due(&post, now),
             urls,
-            reschedule: (movable && can_move).then(|| clock.local_input(post.scheduled_at.unwrap_or(at).max(now))),
+            reschedule: (movable && can_move)
+                .then(|| clock.local_input(post.scheduled_at.unwrap_or(at).max(now))),
         };
         by_day.entry(day).or_default().push(view);
     }
@@ -239,7 +317,11 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
         for _ in 0..7 {
             row.push(DayView {
                 iso: day.to_string(),
-                label: if week { day.strftime("%a %e %b").to_string() } else { day.day().to_string() },
+                label: if week {
+                    day.strftime("%a %e %b").to_string()
+                } else {
+                    day.day().to_string()
+                },
                 in_range: day >= first && day <= last,
                 today: day == today,
                 entries: by_day.remove(&day).unwrap_or_default(),
@@ -249,8 +331,16 @@ pub(crate) async fn show(State(state): State<AppState>, viewer: Viewer, Query(q)
         weeks.push(row);
     }
     let view = if week { "week" } else { "month" };
-    let (prev, next) = if week { (add_days(date, -7), add_days(date, 7)) } else { (add_months(first, -1), add_months(first, 1)) };
-    let heading = if week { format!("Week of {}", first.strftime("%e %B %Y").to_string().trim()) } else { first.strftime("%B %Y").to_string() };
+    let (prev, next) = if week {
+        (add_days(date, -7), add_days(date, 7))
+    } else {
+        (add_months(first, -1), add_months(first, 1))
+    };
+    let heading = if week {
+        format!("Week of {}", first.strftime("%e %B %Y").to_string().trim())
+    } else {
+        first.strftime("%B %Y").to_string()
+    };
     let page = CalendarPage {
         layout: Layout::new(&viewer, "Calendar", "/calendar").with_notice(q.notice.as_deref()),
         view,
@@ -288,16 +378,31 @@ pub(crate) struct RescheduleForm {
 
 /// Gives an approved or scheduled post a new time (organization time zone); the calendar then shows
 /// the week or month of the new time.
-pub(crate) async fn reschedule(State(state): State<AppState>, viewer: Viewer, Path(post_id): Path<i64>, axum::Form(form): axum::Form<RescheduleForm>) -> AppResult<Response> {
+pub(crate) async fn reschedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(post_id): Path<i64>,
+    axum::Form(form): axum::Form<RescheduleForm>,
+) -> AppResult<Response> {
     let clock = Clock::of(&state, viewer.org.id).await?;
     let at = clock.read_local(&form.at)?;
     if at < now_ms() {
-        return Err(AppError::with(ErrorCode::InvalidInput, "Pick a time in the future."));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            "Pick a time in the future.",
+        ));
     }
-    state.store.reschedule(viewer.org.id, post_id, at, &viewer.actor()).await.map_err(super::approvals::decision_error)?;
+    state
+        .store
+        .reschedule(viewer.org.id, post_id, at, &viewer.actor())
+        .await
+        .map_err(super::approvals::decision_error)?;
     let view = if form.view == "week" { "week" } else { "month" };
     let date = clock.day(at).map(|d| d.to_string()).unwrap_or_default();
-    Ok(Redirect::to(&format!("/calendar?view={view}&date={date}&notice=rescheduled#post-{post_id}")).into_response())
+    Ok(Redirect::to(&format!(
+        "/calendar?view={view}&date={date}&notice=rescheduled#post-{post_id}"
+    ))
+    .into_response())
 }
 
 #[cfg(test)]
@@ -309,12 +414,20 @@ mod tests {
 
     #[test]
     fn local_times_round_trip_in_the_organization_zone() {
-        let clock = Clock { tz: TimeZone::get("Europe/Berlin").unwrap(), name: "Europe/Berlin".into() };
+        let clock = Clock {
+            tz: TimeZone::get("Europe/Berlin").unwrap(),
+            name: "Europe/Berlin".into(),
+        };
         let at = clock.read_local("2026-07-01T14:05").unwrap();
         assert_eq!(at, 1_782_907_500_000, "14:05 CEST is 12:05 UTC");
         assert_eq!(clock.local_input(at), "2026-07-01T14:05");
         assert_eq!(clock.format(at), "2026-07-01 14:05 CEST");
-        assert_eq!(clock.start_of(parse_date(Some("2026-07-01")).unwrap()).unwrap(), 1_782_856_800_000);
+        assert_eq!(
+            clock
+                .start_of(parse_date(Some("2026-07-01")).unwrap())
+                .unwrap(),
+            1_782_856_800_000
+        );
         assert!(clock.read_local("tomorrow").is_err());
         assert!(parse_date(Some("2026-13-01")).is_none());
     }
@@ -328,19 +441,40 @@ pub(crate) struct PauseForm {
 }
 
 /// Stops all publishing of the organization (a crisis, a security incident), with a written reason.
-pub(crate) async fn pause(State(state): State<AppState>, viewer: Viewer, axum::Form(form): axum::Form<PauseForm>) -> AppResult<Response> {
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::Form(form): axum::Form<PauseForm>,
+) -> AppResult<Response> {
     if form.reason.trim().is_empty() {
-        return Err(AppError::with(ErrorCode::InvalidInput, "Say why publishing is paused; the reason is shown to everyone and audited."));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            "Say why publishing is paused; the reason is shown to everyone and audited.",
+        ));
     }
     if form.reason.len() > 500 {
-        return Err(AppError::with(ErrorCode::InvalidInput, "Keep the reason under 500 bytes."));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            "Keep the reason under 500 bytes.",
+        ));
     }
-    state.store.pause_publishing(viewer.org.id, &viewer.user.display_name, &form.reason, &viewer.actor()).await?;
+    state
+        .store
+        .pause_publishing(
+            viewer.org.id,
+            &viewer.user.display_name,
+            &form.reason,
+            &viewer.actor(),
+        )
+        .await?;
     Ok(Redirect::to("/calendar?notice=publishing_paused").into_response())
 }
 
 /// Starts publishing again; posts whose time passed during the pause go back to their authors.
 pub(crate) async fn resume(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    state.store.resume_publishing(viewer.org.id, &viewer.actor()).await?;
+    state
+        .store
+        .resume_publishing(viewer.org.id, &viewer.actor())
+        .await?;
     Ok(Redirect::to("/calendar?notice=publishing_resumed").into_response())
 }

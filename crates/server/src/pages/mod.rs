@@ -41,7 +41,14 @@ pub(crate) struct NoticeQuery {
 /// A local path to go to after signing in; anything else (another host, `//x`) becomes `/`.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/logout") => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.starts_with("/logout") =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -52,8 +59,16 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/audit?action=auth.")), "/audit?action=auth.");
-        for bad in ["https://evil.example", "//evil.example", "javascript:alert(1)", "/\\\\evil.example"] {
+        assert_eq!(
+            safe_next(Some("/audit?action=auth.")),
+            "/audit?action=auth."
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "javascript:alert(1)",
+            "/\\\\evil.example",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::calendar::Clock;
+use crate::AppState;
 use crate::error::AppResult;
 use crate::session::Viewer;
 use crate::views::{Layout, render};
-use crate::AppState;
 
 /// A notification as listed.
 struct NoteView {
@@ -34,10 +34,18 @@ pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> AppRe
         .await?
         .into_iter()
         // Only links inside Rounds are followed, whatever was stored.
-        .map(|n| NoteView { link: n.link.filter(|l| super::safe_next(Some(l)) == *l), when: clock.format(n.created_at), unread: n.read_at.is_none(), message: n.message })
+        .map(|n| NoteView {
+            link: n.link.filter(|l| super::safe_next(Some(l)) == *l),
+            when: clock.format(n.created_at),
+            unread: n.read_at.is_none(),
+            message: n.message,
+        })
         .collect();
     state.store.mark_notifications_read(viewer.user.id).await?;
-    Ok(render(&NotificationsPage { layout: Layout::new(&viewer, "Notifications", ""), notes }))
+    Ok(render(&NotificationsPage {
+        layout: Layout::new(&viewer, "Notifications", ""),
+        notes,
+    }))
 }
 
 #[derive(Template)]

@@ -13,21 +13,26 @@ use rounds_store::{Channel, Page, PostStatus};
 use serde::Deserialize;
 
 use super::NoticeQuery;
-use super::compose::MAX_TEXT;
 use super::account::when;
+use super::compose::MAX_TEXT;
+use crate::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::screening::{Screened, screen};
 use crate::session::Viewer;
 use crate::views::{Layout, render};
-use crate::AppState;
-
 
 fn page(limit: u32) -> Page {
-    Page { before_id: None, limit }
+    Page {
+        before_id: None,
+        limit,
+    }
 }
 
 fn channel_names(channels: &[Channel]) -> HashMap<i64, String> {
-    channels.iter().map(|c| (c.id, format!("{} ({})", c.display_name, c.network))).collect()
+    channels
+        .iter()
+        .map(|c| (c.id, format!("{} ({})", c.display_name, c.network)))
+        .collect()
 }
 
 /// An inbox item with its screening.
@@ -76,18 +81,33 @@ struct Dashboard {
 }
 
 /// Home: what needs attention now.
-pub(crate) async fn dashboard(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NoticeQuery>,
+) -> AppResult<Response> {
     let (mut needs_attention, mut escalations, mut inbox_total) = (0, 0, 0);
     if viewer.can(Permission::ViewInbox) {
         let items = inbox_views(&state, &viewer, 200).await?;
         inbox_total = items.len();
         needs_attention = items.iter().filter(|i| i.screened.tone != "ok").count();
-        escalations = items.iter().filter(|i| i.screened.tone == "escalate").count();
+        escalations = items
+            .iter()
+            .filter(|i| i.screened.tone == "escalate")
+            .count();
     }
     let (mut in_review, mut scheduled) = (0, 0);
     if viewer.can(Permission::ViewPosts) {
-        in_review = state.store.posts(viewer.org.id, Some(PostStatus::InReview), &page(500)).await?.len();
-        scheduled = state.store.posts(viewer.org.id, Some(PostStatus::Scheduled), &page(500)).await?.len();
+        in_review = state
+            .store
+            .posts(viewer.org.id, Some(PostStatus::InReview), &page(500))
+            .await?
+            .len();
+        scheduled = state
+            .store
+            .posts(viewer.org.id, Some(PostStatus::Scheduled), &page(500))
+            .await?
+            .len();
     }
     let page = Dashboard {
         layout: Layout::new(&viewer, "Home", "/").with_notice(q.notice.as_deref()),
@@ -113,7 +133,10 @@ struct InboxPage {
 /// Every channel's comments, mentions and messages, newest first, each screened.
 pub(crate) async fn inbox(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
     let items = inbox_views(&state, &viewer, 100).await?;
-    Ok(render(&InboxPage { layout: Layout::new(&viewer, "Inbox", "/inbox"), items }))
+    Ok(render(&InboxPage {
+        layout: Layout::new(&viewer, "Inbox", "/inbox"),
+        items,
+    }))
 }
 
 #[derive(Template)]
@@ -128,9 +151,18 @@ pub(crate) async fn cases(State(state): State<AppState>, viewer: Viewer) -> AppR
     let items = inbox_views(&state, &viewer, 500)
         .await?
         .into_iter()
-        .filter(|i| i.screened.adverse_event.is_some() || i.screened.findings.iter().any(|f| f.category == "crisis" || f.category == "adverse_event"))
+        .filter(|i| {
+            i.screened.adverse_event.is_some()
+                || i.screened
+                    .findings
+                    .iter()
+                    .any(|f| f.category == "crisis" || f.category == "adverse_event")
+        })
         .collect();
-    Ok(render(&CasesPage { layout: Layout::new(&viewer, "Cases", "/cases"), items }))
+    Ok(render(&CasesPage {
+        layout: Layout::new(&viewer, "Cases", "/cases"),
+        items,
+    }))
 }
 
 #[derive(Template)]
@@ -158,10 +190,17 @@ pub(crate) async fn reports(State(state): State<AppState>, viewer: Viewer) -> Ap
         }
     }
     let posts = state.store.posts(viewer.org.id, None, &page(500)).await?;
-    let statuses = [PostStatus::Draft, PostStatus::InReview, PostStatus::Approved, PostStatus::Scheduled, PostStatus::Published, PostStatus::Rejected]
-        .iter()
-        .map(|s| (s.label(), posts.iter().filter(|p| p.status == *s).count()))
-        .collect();
+    let statuses = [
+        PostStatus::Draft,
+        PostStatus::InReview,
+        PostStatus::Approved,
+        PostStatus::Scheduled,
+        PostStatus::Published,
+        PostStatus::Rejected,
+    ]
+    .iter()
+    .map(|s| (s.label(), posts.iter().filter(|p| p.status == *s).count()))
+    .collect();
     let page = ReportsPage {
         layout: Layout::new(&viewer, "Reports", "/reports"),
         total: items.len(),
@@ -190,7 +229,13 @@ struct ScreenResult {
 
 /// The screening page: paste any text and see what the engine finds and why.
 pub(crate) async fn screen_form(viewer: Viewer) -> Response {
-    render(&ScreenPage { layout: Layout::new(&viewer, "Screen text", "/screen"), text: String::new(), outgoing: true, result: None, error: None })
+    render(&ScreenPage {
+        layout: Layout::new(&viewer, "Screen text", "/screen"),
+        text: String::new(),
+        outgoing: true,
+        result: None,
+        error: None,
+    })
 }
 
 /// Screening form fields.
@@ -203,16 +248,30 @@ pub(crate) struct ScreenForm {
 }
 
 /// Screens the text; htmx requests get only the result fragment.
-pub(crate) async fn screen_check(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap, Form(form): Form<ScreenForm>) -> AppResult<Response> {
+pub(crate) async fn screen_check(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<ScreenForm>,
+) -> AppResult<Response> {
     let outgoing = form.direction != "incoming";
     if form.text.len() > MAX_TEXT {
-        return Err(AppError::with(ErrorCode::InvalidInput, format!("The text is longer than {MAX_TEXT} bytes.")));
+        return Err(AppError::with(
+            ErrorCode::InvalidInput,
+            format!("The text is longer than {MAX_TEXT} bytes."),
+        ));
     }
-    let result = screen(&state, &form.text, outgoing).map_err(|e| AppError::with(ErrorCode::InvalidInput, e))?;
+    let result = screen(&state, &form.text, outgoing)
+        .map_err(|e| AppError::with(ErrorCode::InvalidInput, e))?;
     if headers.contains_key("hx-request") {
         return Ok(render(&ScreenResult { result }));
     }
     let layout = Layout::new(&viewer, "Screen text", "/screen");
-    Ok(render(&ScreenPage { layout, text: form.text, outgoing, result: Some(result), error: None }))
+    Ok(render(&ScreenPage {
+        layout,
+        text: form.text,
+        outgoing,
+        result: Some(result),
+        error: None,
+    }))
 }
-

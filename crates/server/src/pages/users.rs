@@ -48,7 +48,13 @@ struct UsersPage {
     error: Option<String>,
 }
 
-async fn page(state: &AppState, viewer: &Viewer, notice: Option<&str>, invite_link: Option<String>, error: Option<String>) -> AppResult<UsersPage> {
+async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    invite_link: Option<String>,
+    error: Option<String>,
+) -> AppResult<UsersPage> {
     let users = state
         .store
         .users(viewer.org.id)
@@ -70,30 +76,62 @@ async fn page(state: &AppState, viewer: &Viewer, notice: Option<&str>, invite_li
         .invitations(viewer.org.id)
         .await?
         .into_iter()
-        .map(|i| InvitationRow { email: i.email, role: i.role.label(), expires: when(i.expires_at) })
+        .map(|i| InvitationRow {
+            email: i.email,
+            role: i.role.label(),
+            expires: when(i.expires_at),
+        })
         .collect();
-    let roles = Role::ALL.iter().filter(|r| **r != Role::Admin || viewer.user.role == Role::Admin).map(|r| (r.as_str(), r.label())).collect();
-    Ok(UsersPage { layout: Layout::new(viewer, "Users", "/users").with_notice(notice), users, invitations, roles, invite_link, error })
+    let roles = Role::ALL
+        .iter()
+        .filter(|r| **r != Role::Admin || viewer.user.role == Role::Admin)
+        .map(|r| (r.as_str(), r.label()))
+        .collect();
+    Ok(UsersPage {
+        layout: Layout::new(viewer, "Users", "/users").with_notice(notice),
+        users,
+        invitations,
+        roles,
+        invite_link,
+        error,
+    })
 }
 
 /// The users of the organization and open invitations.
-pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> AppResult<Response> {
-    Ok(render(&page(&state, &viewer, q.notice.as_deref(), None, None).await?))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    Ok(render(
+        &page(&state, &viewer, q.notice.as_deref(), None, None).await?,
+    ))
 }
 
 /// Only administrators hand out or take away the administrator role.
 fn may_assign(viewer: &Viewer, role: Role) -> Result<(), AppError> {
     if role == Role::Admin && viewer.user.role != Role::Admin {
-        return Err(AppError::with(ErrorCode::Forbidden, "Only an administrator can grant or remove the Admin role."));
+        return Err(AppError::with(
+            ErrorCode::Forbidden,
+            "Only an administrator can grant or remove the Admin role.",
+        ));
     }
     Ok(())
 }
 
 /// A user of the viewer's organization who is not the viewer.
 async fn other_user(state: &AppState, viewer: &Viewer, id: i64) -> AppResult<User> {
-    let user = state.store.user(id).await?.filter(|u| u.org_id == viewer.org.id).ok_or_else(|| AppError::with(ErrorCode::NotFound, "No such user."))?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .filter(|u| u.org_id == viewer.org.id)
+        .ok_or_else(|| AppError::with(ErrorCode::NotFound, "No such user."))?;
     if user.id == viewer.user.id {
-        return Err(AppError::with(ErrorCode::Conflict, "You cannot change your own role or access here; ask another administrator."));
+        return Err(AppError::with(
+            ErrorCode::Conflict,
+            "You cannot change your own role or access here; ask another administrator.",
+        ));
     }
     if user.role == Role::Admin {
         may_assign(viewer, Role::Admin)?;
@@ -111,25 +149,50 @@ pub(crate) struct InviteForm {
 }
 
 /// Creates an invitation and shows its link once (Rounds sends no email; pass the link on securely).
-pub(crate) async fn invite(State(state): State<AppState>, viewer: Viewer, Form(form): Form<InviteForm>) -> AppResult<Response> {
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<InviteForm>,
+) -> AppResult<Response> {
     let checked = (|| -> Result<(Email, Role), AppError> {
         let email = Email::parse(&form.email)?;
-        let role: Role = form.role.parse().map_err(|e: rounds_domain::access::UnknownRole| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+        let role: Role = form
+            .role
+            .parse()
+            .map_err(|e: rounds_domain::access::UnknownRole| {
+                AppError::with(ErrorCode::InvalidInput, e.to_string())
+            })?;
         may_assign(&viewer, role)?;
         Ok((email, role))
     })();
     let (email, role) = match checked {
         Ok(v) => v,
-        Err(e) => return Ok(render_status(e.code.status(), &page(&state, &viewer, None, None, Some(e.message)).await?)),
+        Err(e) => {
+            return Ok(render_status(
+                e.code.status(),
+                &page(&state, &viewer, None, None, Some(e.message)).await?,
+            ));
+        }
     };
     let token = random_token()?;
-    let inv = NewInvitation { org_id: viewer.org.id, email, role, token_hash: sha256_hex(token.as_bytes()), expires_at: now_ms() + INVITATION_DAYS * 86_400_000 };
+    let inv = NewInvitation {
+        org_id: viewer.org.id,
+        email,
+        role,
+        token_hash: sha256_hex(token.as_bytes()),
+        expires_at: now_ms() + INVITATION_DAYS * 86_400_000,
+    };
     match state.store.create_invitation(&inv, &viewer.actor()).await {
         Ok(_) => {
             let link = format!("{}/invite/{token}", state.config.public_url());
-            Ok(render(&page(&state, &viewer, None, Some(link), None).await?))
+            Ok(render(
+                &page(&state, &viewer, None, Some(link), None).await?,
+            ))
         }
-        Err(rounds_store::StoreError::Conflict(msg)) => Ok(render_status(StatusCode::CONFLICT, &page(&state, &viewer, None, None, Some(msg.into())).await?)),
+        Err(rounds_store::StoreError::Conflict(msg)) => Ok(render_status(
+            StatusCode::CONFLICT,
+            &page(&state, &viewer, None, None, Some(msg.into())).await?,
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -142,38 +205,73 @@ pub(crate) struct RoleForm {
 }
 
 /// Changes a user's role.
-pub(crate) async fn set_role(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>, Form(form): Form<RoleForm>) -> AppResult<Response> {
+pub(crate) async fn set_role(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Response> {
     let user = other_user(&state, &viewer, id).await?;
-    let role: Role = form.role.parse().map_err(|e: rounds_domain::access::UnknownRole| AppError::with(ErrorCode::InvalidInput, e.to_string()))?;
+    let role: Role = form
+        .role
+        .parse()
+        .map_err(|e: rounds_domain::access::UnknownRole| {
+            AppError::with(ErrorCode::InvalidInput, e.to_string())
+        })?;
     may_assign(&viewer, role)?;
     state.store.set_role(user.id, role, &viewer.actor()).await?;
     Ok(Redirect::to("/users?notice=role_changed").into_response())
 }
 
 /// Disables a user and ends their sessions.
-pub(crate) async fn disable(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Response> {
+pub(crate) async fn disable(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
     let user = other_user(&state, &viewer, id).await?;
-    state.store.set_disabled(user.id, true, &viewer.actor()).await?;
+    state
+        .store
+        .set_disabled(user.id, true, &viewer.actor())
+        .await?;
     Ok(Redirect::to("/users?notice=user_disabled").into_response())
 }
 
 /// Re-enables a user.
-pub(crate) async fn enable(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Response> {
+pub(crate) async fn enable(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
     let user = other_user(&state, &viewer, id).await?;
-    state.store.set_disabled(user.id, false, &viewer.actor()).await?;
+    state
+        .store
+        .set_disabled(user.id, false, &viewer.actor())
+        .await?;
     Ok(Redirect::to("/users?notice=user_enabled").into_response())
 }
 
 /// Removes a user's second factor (lost phone); they enrol again at next sign-in.
-pub(crate) async fn reset_mfa(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Response> {
+pub(crate) async fn reset_mfa(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
     let user = other_user(&state, &viewer, id).await?;
     state.store.reset_mfa(user.id, &viewer.actor()).await?;
     Ok(Redirect::to("/users?notice=mfa_reset").into_response())
 }
 
 /// Signs a user out everywhere.
-pub(crate) async fn revoke_sessions(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> AppResult<Response> {
+pub(crate) async fn revoke_sessions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
     let user = other_user(&state, &viewer, id).await?;
-    state.store.revoke_sessions(user.id, None, &viewer.actor()).await?;
+    state
+        .store
+        .revoke_sessions(user.id, None, &viewer.actor())
+        .await?;
     Ok(Redirect::to("/users?notice=user_sessions_revoked").into_response())
 }

@@ -9,18 +9,63 @@
 
 use std::ops::Range;
 
-use crate::text::Scan;
 use super::Claims;
+use crate::text::Scan;
 
 /// Street-type words that end a US-style street name after a house number.
 fn is_suffix(w: &str) -> bool {
     matches!(
         w,
-        "street" | "st" | "avenue" | "ave" | "av" | "road" | "rd" | "boulevard" | "blvd" | "lane" | "ln" | "drive" | "dr" |
-        "way" | "court" | "ct" | "place" | "pl" | "terrace" | "ter" | "circle" | "cir" | "parkway" | "pkwy" | "highway" |
-        "hwy" | "square" | "sq" | "trail" | "trl" | "crescent" | "close" | "row" | "plaza" | "alley" | "path" | "pass" |
-        "loop" | "walk" | "heights" | "gardens" | "grove" | "mews" | "pike" | "turnpike" | "route" | "rte" | "expressway" |
-        "freeway" | "broadway"
+        "street"
+            | "st"
+            | "avenue"
+            | "ave"
+            | "av"
+            | "road"
+            | "rd"
+            | "boulevard"
+            | "blvd"
+            | "lane"
+            | "ln"
+            | "drive"
+            | "dr"
+            | "way"
+            | "court"
+            | "ct"
+            | "place"
+            | "pl"
+            | "terrace"
+            | "ter"
+            | "circle"
+            | "cir"
+            | "parkway"
+            | "pkwy"
+            | "highway"
+            | "hwy"
+            | "square"
+            | "sq"
+            | "trail"
+            | "trl"
+            | "crescent"
+            | "close"
+            | "row"
+            | "plaza"
+            | "alley"
+            | "path"
+            | "pass"
+            | "loop"
+            | "walk"
+            | "heights"
+            | "gardens"
+            | "grove"
+            | "mews"
+            | "pike"
+            | "turnpike"
+            | "route"
+            | "rte"
+            | "expressway"
+            | "freeway"
+            | "broadway"
     )
 }
 
@@ -28,9 +73,37 @@ fn is_suffix(w: &str) -> bool {
 fn is_prefix_marker(w: &str) -> bool {
     matches!(
         w,
-        "rue" | "via" | "viale" | "vicolo" | "piazza" | "piazzetta" | "calle" | "avenida" | "rua" | "travessa" | "estrada" |
-        "praça" | "praca" | "largo" | "ul" | "ulica" | "utca" | "strada" | "chaussee" | "allee" | "quai" | "camino" |
-        "carrera" | "paseo" | "avinguda" | "carrer" | "rambla" | "corso" | "avenue" | "boulevard" | "paso"
+        "rue"
+            | "via"
+            | "viale"
+            | "vicolo"
+            | "piazza"
+            | "piazzetta"
+            | "calle"
+            | "avenida"
+            | "rua"
+            | "travessa"
+            | "estrada"
+            | "praça"
+            | "praca"
+            | "largo"
+            | "ul"
+            | "ulica"
+            | "utca"
+            | "strada"
+            | "chaussee"
+            | "allee"
+            | "quai"
+            | "camino"
+            | "carrera"
+            | "paseo"
+            | "avinguda"
+            | "carrer"
+            | "rambla"
+            | "corso"
+            | "avenue"
+            | "boulevard"
+            | "paso"
     )
 }
 
@@ -78,7 +151,17 @@ fn endings_in(tail: &[u8]) -> &'static [&'static str] {
 fn is_unit_word(w: &str) -> bool {
     matches!(
         w,
-        "apt" | "apartment" | "suite" | "ste" | "unit" | "floor" | "fl" | "bldg" | "building" | "flat" | "box"
+        "apt"
+            | "apartment"
+            | "suite"
+            | "ste"
+            | "unit"
+            | "floor"
+            | "fl"
+            | "bldg"
+            | "building"
+            | "flat"
+            | "box"
     )
 }
 
@@ -86,8 +169,27 @@ fn is_unit_word(w: &str) -> bool {
 fn is_connector(w: &str) -> bool {
     matches!(
         w,
-        "de" | "du" | "del" | "da" | "do" | "das" | "dos" | "di" | "la" | "le" | "les" | "van" | "von" | "der" | "den" | "of" | "y" |
-        "e" | "and" | "the" | "san" | "santa"
+        "de" | "du"
+            | "del"
+            | "da"
+            | "do"
+            | "das"
+            | "dos"
+            | "di"
+            | "la"
+            | "le"
+            | "les"
+            | "van"
+            | "von"
+            | "der"
+            | "den"
+            | "of"
+            | "y"
+            | "e"
+            | "and"
+            | "the"
+            | "san"
+            | "santa"
     )
 }
 
@@ -95,12 +197,84 @@ fn is_connector(w: &str) -> bool {
 fn is_stopword(w: &str) -> bool {
     matches!(
         w,
-        "for" | "in" | "on" | "at" | "to" | "a" | "an" | "is" | "are" | "was" | "were" | "be" | "i" | "we" | "you" | "he" | "she" |
-        "it" | "they" | "my" | "your" | "his" | "her" | "our" | "their" | "this" | "that" | "after" | "before" | "last" |
-        "next" | "if" | "please" | "thanks" | "thank" | "with" | "from" | "by" | "near" | "since" | "until" | "when" |
-        "where" | "which" | "who" | "so" | "but" | "or" | "as" | "then" | "there" | "here" | "today" | "tomorrow" |
-        "tonight" | "yesterday" | "now" | "the" | "fax" | "office" | "mobile" | "phone" | "tel" | "email" | "e-mail" | "call" |
-        "website" | "name" | "address" | "card" | "it's" | "i'm" | "we'll" | "i'll" | "can" | "will" | "would" | "could"
+        "for"
+            | "in"
+            | "on"
+            | "at"
+            | "to"
+            | "a"
+            | "an"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "be"
+            | "i"
+            | "we"
+            | "you"
+            | "he"
+            | "she"
+            | "it"
+            | "they"
+            | "my"
+            | "your"
+            | "his"
+            | "her"
+            | "our"
+            | "their"
+            | "this"
+            | "that"
+            | "after"
+            | "before"
+            | "last"
+            | "next"
+            | "if"
+            | "please"
+            | "thanks"
+            | "thank"
+            | "with"
+            | "from"
+            | "by"
+            | "near"
+            | "since"
+            | "until"
+            | "when"
+            | "where"
+            | "which"
+            | "who"
+            | "so"
+            | "but"
+            | "or"
+            | "as"
+            | "then"
+            | "there"
+            | "here"
+            | "today"
+            | "tomorrow"
+            | "tonight"
+            | "yesterday"
+            | "now"
+            | "the"
+            | "fax"
+            | "office"
+            | "mobile"
+            | "phone"
+            | "tel"
+            | "email"
+            | "e-mail"
+            | "call"
+            | "website"
+            | "name"
+            | "address"
+            | "card"
+            | "it's"
+            | "i'm"
+            | "we'll"
+            | "i'll"
+            | "can"
+            | "will"
+            | "would"
+            | "could"
     )
 }
 
@@ -108,9 +282,37 @@ fn is_stopword(w: &str) -> bool {
 fn is_calendar(w: &str) -> bool {
     matches!(
         w,
-        "january" | "february" | "march" | "april" | "may" | "june" | "july" | "august" | "september" | "october" |
-        "november" | "december" | "jan" | "feb" | "mar" | "apr" | "jun" | "jul" | "aug" | "sep" | "sept" | "oct" | "nov" |
-        "dec" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
+        "january"
+            | "february"
+            | "march"
+            | "april"
+            | "may"
+            | "june"
+            | "july"
+            | "august"
+            | "september"
+            | "october"
+            | "november"
+            | "december"
+            | "jan"
+            | "feb"
+            | "mar"
+            | "apr"
+            | "jun"
+            | "jul"
+            | "aug"
+            | "sep"
+            | "sept"
+            | "oct"
+            | "nov"
+            | "dec"
+            | "monday"
+            | "tuesday"
+            | "wednesday"
+            | "thursday"
+            | "friday"
+            | "saturday"
+            | "sunday"
     )
 }
 
@@ -122,10 +324,16 @@ const MAX_TOKENS: usize = 32;
 const SHORT_ENDINGS: &[&str] = &["weg", "vej", "vei", "vag"];
 
 fn has_ending_marker(w: &str) -> bool {
-    let tail = w.as_bytes().get(w.len().saturating_sub(2)..).unwrap_or_default();
-    endings_in(tail)
-        .iter()
-        .any(|m| w == *m || (m.len() >= 4 || SHORT_ENDINGS.contains(m)) && w.len() >= m.len() + 2 && w.ends_with(m))
+    let tail = w
+        .as_bytes()
+        .get(w.len().saturating_sub(2)..)
+        .unwrap_or_default();
+    endings_in(tail).iter().any(|m| {
+        w == *m
+            || (m.len() >= 4 || SHORT_ENDINGS.contains(m))
+                && w.len() >= m.len() + 2
+                && w.ends_with(m)
+    })
 }
 
 /// Token facts the address finder needs, read once per candidate.
@@ -138,19 +346,23 @@ struct View<'s, 'a> {
 
 impl View<'_, '_> {
     fn word(&self, i: usize) -> &str {
-        self.scan.tokens.get(i).and_then(|t| self.scan.norm.get(t.start..t.end)).unwrap_or_default()
+        self.scan
+            .tokens
+            .get(i)
+            .and_then(|t| self.scan.norm.get(t.start..t.end))
+            .unwrap_or_default()
     }
 
     fn is_number(&self, i: usize, max_len: usize) -> bool {
         self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit)
             && !self.is_ordinal(i)
             && self.scan.tokens.get(i).is_some_and(|t| {
-            let w = self.word(i).as_bytes();
-            w.len() <= max_len
-                && w.first().is_some_and(u8::is_ascii_digit)
-                && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
-                && t.shape.has_digit
-        })
+                let w = self.word(i).as_bytes();
+                w.len() <= max_len
+                    && w.first().is_some_and(u8::is_ascii_digit)
+                    && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
+                    && t.shape.has_digit
+            })
     }
 
     fn is_alpha(&self, i: usize) -> bool {
@@ -166,30 +378,52 @@ impl View<'_, '_> {
 
     /// A unit designator with its number ("Apt. 864") starts at token `i`.
     fn is_unit(&self, i: usize) -> bool {
-        is_unit_word(self.word(i)) && self.scan.tokens.get(i + 1).is_some_and(|t| t.shape.has_digit)
+        is_unit_word(self.word(i))
+            && self
+                .scan
+                .tokens
+                .get(i + 1)
+                .is_some_and(|t| t.shape.has_digit)
     }
 
     /// What follows token `i` confirms an address: a unit, or (with `line_break`) a line break
     /// before more of it.
     fn tail_supports(&self, i: usize, line_break: bool) -> bool {
         let mut k = i + 1;
-        while k < i + 4 && self.is_alpha(k) && self.inline(k) && self.is_capitalized(k) && !self.is_unit(k) {
+        while k < i + 4
+            && self.is_alpha(k)
+            && self.inline(k)
+            && self.is_capitalized(k)
+            && !self.is_unit(k)
+        {
             k += 1;
         }
-        self.is_unit(k) || (line_break && k == i + 1 && self.gap(k).contains('\n') && self.scan.tokens.get(k).is_some())
+        self.is_unit(k)
+            || (line_break
+                && k == i + 1
+                && self.gap(k).contains('\n')
+                && self.scan.tokens.get(k).is_some())
     }
 
     fn is_capitalized(&self, i: usize) -> bool {
-        self.lower_text || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized) || self.is_ordinal(i)
+        self.lower_text
+            || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized)
+            || self.is_ordinal(i)
     }
 
     fn is_claimed(&self, i: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| self.claimed.overlaps(&(t.start..t.end)))
+        self.scan
+            .tokens
+            .get(i)
+            .is_some_and(|t| self.claimed.overlaps(&(t.start..t.end)))
     }
 
     /// The text between tokens `i - 1` and `i`.
     fn gap(&self, i: usize) -> &str {
-        let (Some(a), Some(b)) = (i.checked_sub(1).and_then(|p| self.scan.tokens.get(p)), self.scan.tokens.get(i)) else {
+        let (Some(a), Some(b)) = (
+            i.checked_sub(1).and_then(|p| self.scan.tokens.get(p)),
+            self.scan.tokens.get(i),
+        ) else {
             return "";
         };
         self.scan.norm.get(a.end..b.start).unwrap_or_default()
@@ -198,21 +432,28 @@ impl View<'_, '_> {
     /// Tokens `i - 1` and `i` sit on one line with only spaces (and an abbreviation dot) between.
     fn inline(&self, i: usize) -> bool {
         let g = self.gap(i);
-        let short_word = i.checked_sub(1).is_some_and(|p| self.is_alpha(p) && self.word(p).len() <= 4);
-        g.len() <= 3 && g.bytes().all(|b| b == b' ' || b == b'\t' || (b == b'.' && short_word))
+        let short_word = i
+            .checked_sub(1)
+            .is_some_and(|p| self.is_alpha(p) && self.word(p).len() <= 4);
+        g.len() <= 3
+            && g.bytes()
+                .all(|b| b == b' ' || b == b'\t' || (b == b'.' && short_word))
     }
 
     /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
     /// also checks what precedes it (not wanted for the second of two house numbers).
     fn in_numeric_context(&self, i: usize, look_back: bool) -> bool {
-        let Some(t) = self.scan.tokens.get(i) else { return false };
+        let Some(t) = self.scan.tokens.get(i) else {
+            return false;
+        };
         let bytes = self.scan.norm.as_bytes();
         let before = t.start.checked_sub(1).and_then(|p| bytes.get(p)).copied();
         let after = bytes.get(t.end).copied();
         let after2 = bytes.get(t.end + 1).copied();
         look_back && matches!(before, Some(b':' | b'/' | b'#' | b'$' | b'-' | b'.' | b','))
             || matches!(after, Some(b'%' | b':' | b'/'))
-            || (matches!(after, Some(b',' | b'.' | b'-')) && after2.is_some_and(|b| b.is_ascii_digit()))
+            || (matches!(after, Some(b',' | b'.' | b'-'))
+                && after2.is_some_and(|b| b.is_ascii_digit()))
     }
 
     /// Street core starting at token `i`: (first, last) token of the house number and street name.
@@ -225,14 +466,24 @@ impl View<'_, '_> {
         if (w == "po" || w == "pob") && self.word(i + 1) == "box" && self.is_number(i + 2, 8) {
             return Some((i, i + 2));
         }
-        if w == "p" && self.word(i + 1) == "o" && self.word(i + 2) == "box" && self.is_number(i + 3, 8) {
-            return Some((i, i + 3));
-        }
-        if matches!(w, "psc" | "cmr" | "unit") && self.is_number(i + 1, 6) && self.word(i + 2) == "box" && self.is_number(i + 3, 6)
+        if w == "p"
+            && self.word(i + 1) == "o"
+            && self.word(i + 2) == "box"
+            && self.is_number(i + 3, 8)
         {
             return Some((i, i + 3));
         }
-        if matches!(w, "usns" | "usnv" | "uss" | "uscgc") && self.is_alpha(i + 1) && self.inline(i + 1) {
+        if matches!(w, "psc" | "cmr" | "unit")
+            && self.is_number(i + 1, 6)
+            && self.word(i + 2) == "box"
+            && self.is_number(i + 3, 6)
+        {
+            return Some((i, i + 3));
+        }
+        if matches!(w, "usns" | "usnv" | "uss" | "uscgc")
+            && self.is_alpha(i + 1)
+            && self.inline(i + 1)
+        {
             let next = self.word(i + 2);
             if matches!(next, "apo" | "fpo" | "dpo") {
                 return Some((i, i + 1));
@@ -243,7 +494,10 @@ impl View<'_, '_> {
             j += 1;
         }
         let leading = j > i;
-        if leading && (self.in_numeric_context(i, true) || (i + 1 < j && self.in_numeric_context(j - 1, false))) {
+        if leading
+            && (self.in_numeric_context(i, true)
+                || (i + 1 < j && self.in_numeric_context(j - 1, false)))
+        {
             return None;
         }
         let first_word = j;
@@ -276,16 +530,31 @@ impl View<'_, '_> {
             return None;
         }
         let trailing_number = self.is_number(j, 5) && self.inline(j);
-        if !trailing_number && !(leading && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j) || cued())) {
+        if !trailing_number
+            && !(leading
+                && (last_suffix.is_some() || self.is_unit(j) || self.is_alpha(j) || cued()))
+        {
             return None;
         }
         let marker = (first_word..j).any(|k| self.marker_word(k, k == first_word));
         let first_cap = self.is_capitalized(first_word) || marker;
-        if trailing_number && !self.is_claimed(j) && !self.is_decade(j) && !self.in_numeric_context(j, true) {
-            let after = self.scan.norm.as_bytes().get(self.scan.tokens.get(j).map_or(0, |t| t.end)).copied();
+        if trailing_number
+            && !self.is_claimed(j)
+            && !self.is_decade(j)
+            && !self.in_numeric_context(j, true)
+        {
+            let after = self
+                .scan
+                .norm
+                .as_bytes()
+                .get(self.scan.tokens.get(j).map_or(0, |t| t.end))
+                .copied();
             let numeric_tail = matches!(after, Some(b':' | b'/' | b'%'));
             let supported = self.tail_supports(j, true);
-            if !numeric_tail && first_cap && (leading && (all_caps || supported) || marker || cued() || supported && all_caps) {
+            if !numeric_tail
+                && first_cap
+                && (leading && (all_caps || supported) || marker || cued() || supported && all_caps)
+            {
                 return Some((i, j));
             }
         }
@@ -294,7 +563,10 @@ impl View<'_, '_> {
                 return Some((i, s));
             }
             // "The restaurant is at 9816 214 Pavlou Drandaki": a cue and a title-case name are enough.
-            if marker || self.tail_supports(j - 1, false) && (all_caps || cued()) || cued() && all_caps {
+            if marker
+                || self.tail_supports(j - 1, false) && (all_caps || cued())
+                || cued() && all_caps
+            {
                 return Some((i, j - 1));
             }
         }
@@ -312,7 +584,10 @@ impl View<'_, '_> {
         let mut k = and + 1;
         while k < and + 6 && self.inline(k) && !self.is_claimed(k) {
             let w = self.word(k);
-            if is_stopword(w) || !(self.is_capitalized(k) || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit)) {
+            if is_stopword(w)
+                || !(self.is_capitalized(k)
+                    || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit))
+            {
                 break;
             }
             last = k;
@@ -323,7 +598,8 @@ impl View<'_, '_> {
             is_suffix(w) || has_ending_marker(w) || is_prefix_marker(w) || self.is_number(k, 5)
         });
         let inline = (c + 1..=last).all(|k| self.inline(k) || self.gap(k).trim() == ",");
-        (last > and && named && inline && !(c..=last).any(|k| self.is_claimed(k))).then_some((i, last))
+        (last > and && named && inline && !(c..=last).any(|k| self.is_claimed(k)))
+            .then_some((i, last))
     }
 
     /// Extend an address past token `last` over units, postal codes and place lines.
@@ -337,7 +613,24 @@ impl View<'_, '_> {
             let gap = self.gap(k);
             // Sentence punctuation ends the address, except in a line prefix ("??? Suite 574").
             let before_break = gap.split('\n').next().unwrap_or_default();
-            if before_break.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"' | b'[' | b']' | b'~' | b'*' | b'&' | b'=')) {
+            if before_break.bytes().any(|b| {
+                matches!(
+                    b,
+                    b'?' | b'!'
+                        | b';'
+                        | b':'
+                        | b'@'
+                        | b'/'
+                        | b'|'
+                        | b'"'
+                        | b'['
+                        | b']'
+                        | b'~'
+                        | b'*'
+                        | b'&'
+                        | b'='
+                )
+            }) {
                 break;
             }
             let newlines = gap.bytes().filter(|&b| b == b'\n').count();
@@ -345,11 +638,16 @@ impl View<'_, '_> {
             if newlines > 2 || commas > 1 {
                 break;
             }
-            let dot_break = gap.contains('.') && newlines == 0 && !self.abbreviation(last) && !self.is_unit(k);
+            let dot_break =
+                gap.contains('.') && newlines == 0 && !self.abbreviation(last) && !self.is_unit(k);
             if dot_break || self.is_claimed(k) {
                 break;
             }
-            newlines_run = if newlines > 0 { newlines_run + 1 } else { newlines_run };
+            newlines_run = if newlines > 0 {
+                newlines_run + 1
+            } else {
+                newlines_run
+            };
             if newlines_run > 5 {
                 break;
             }
@@ -363,34 +661,70 @@ impl View<'_, '_> {
             if inline_words > 4 {
                 break;
             }
-            let min_len = if separated || !self.is_alpha(last) { 3 } else { 4 };
-            if self.is_number(k, 10) && self.scan.tokens.get(k).is_some_and(|t| t.end - t.start >= min_len) {
+            let min_len = if separated || !self.is_alpha(last) {
+                3
+            } else {
+                4
+            };
+            if self.is_number(k, 10)
+                && self
+                    .scan
+                    .tokens
+                    .get(k)
+                    .is_some_and(|t| t.end - t.start >= min_len)
+            {
                 last = k;
                 continue;
             }
             // Second half of a split postal code ("340 12", "B0J 2H0").
-            if self.is_number(k, 3) && newlines == 0 && self.is_number(last, 5) && self.word(last).len() >= 3 {
+            if self.is_number(k, 3)
+                && newlines == 0
+                && self.is_number(last, 5)
+                && self.word(last).len() >= 3
+            {
                 last = k;
                 continue;
             }
             // State and country codes ("BY", "IN", "OR") are place words even when they spell a stopword.
-            let code = self.scan.tokens.get(k).is_some_and(|t| t.shape.all_upper && t.end - t.start == 2);
+            let code = self
+                .scan
+                .tokens
+                .get(k)
+                .is_some_and(|t| t.shape.all_upper && t.end - t.start == 2);
             if self.is_alpha(k) && (code || !is_stopword(w)) && !is_calendar(w) {
-                let place = if self.lower_text { separated || self.run_after_unit(first, last) } else { self.is_capitalized(k) };
+                let place = if self.lower_text {
+                    separated || self.run_after_unit(first, last)
+                } else {
+                    self.is_capitalized(k)
+                };
                 if place {
                     last = k;
                     continue;
                 }
-                if is_connector(w) && self.is_alpha(k + 1) && self.inline(k + 1) && !self.lower_text && self.is_capitalized(k + 1) {
+                if is_connector(w)
+                    && self.is_alpha(k + 1)
+                    && self.inline(k + 1)
+                    && !self.lower_text
+                    && self.is_capitalized(k + 1)
+                {
                     last = k + 1;
                     continue;
                 }
             }
             // One unrecognized word between address parts ("Oeschenbach, n/a 12282") is bridged
             // when a postal code follows it.
-            if self.is_alpha(k) && !is_stopword(w) && !self.is_claimed(k + 1) && self.is_number(k + 1, 6) && self.word(k + 1).len() >= 3 {
+            if self.is_alpha(k)
+                && !is_stopword(w)
+                && !self.is_claimed(k + 1)
+                && self.is_number(k + 1, 6)
+                && self.word(k + 1).len() >= 3
+            {
                 let g = self.gap(k + 1);
-                if !g.bytes().any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'.')) && g.len() <= 6 {
+                if !g
+                    .bytes()
+                    .any(|b| matches!(b, b'?' | b'!' | b';' | b':' | b'.'))
+                    && g.len() <= 6
+                {
                     last = k + 1;
                     continue;
                 }
@@ -408,9 +742,20 @@ impl View<'_, '_> {
     /// Include a unit written before the street ("Apt. 630 39 Rincon 9082").
     fn unit_before(&self, first: usize) -> usize {
         match (first.checked_sub(2), first.checked_sub(1)) {
-            (Some(u), _) if self.is_unit(u) && self.inline(u + 1) && self.inline(first) && !self.is_claimed(u + 1) => u,
+            (Some(u), _)
+                if self.is_unit(u)
+                    && self.inline(u + 1)
+                    && self.inline(first)
+                    && !self.is_claimed(u + 1) =>
+            {
+                u
+            }
             // The core took the unit's number as a house number: "Suite 913 0547 Bygget 91".
-            (_, Some(u)) if is_unit_word(self.word(u)) && self.is_number(first, 6) && self.inline(first) => u,
+            (_, Some(u))
+                if is_unit_word(self.word(u)) && self.is_number(first, 6) && self.inline(first) =>
+            {
+                u
+            }
             _ => first,
         }
     }
@@ -436,13 +781,22 @@ impl View<'_, '_> {
 
 /// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges.
 /// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
-pub(super) fn find(scan: &Scan<'_>, claimed: &Claims, cued_at: impl Fn(usize) -> bool, out: &mut Vec<Range<usize>>) {
+pub(super) fn find(
+    scan: &Scan<'_>,
+    claimed: &Claims,
+    cued_at: impl Fn(usize) -> bool,
+    out: &mut Vec<Range<usize>>,
+) {
     let lower_text = if scan.text.is_ascii() {
         !scan.text.bytes().any(|b| b.is_ascii_uppercase())
     } else {
         !scan.text.chars().any(char::is_uppercase)
     };
-    let view = View { scan, lower_text, claimed };
+    let view = View {
+        scan,
+        lower_text,
+        claimed,
+    };
     let n = scan.tokens.len();
     let mut i = 0;
     // Every core holds a number within its first six tokens, so only tokens with a number at

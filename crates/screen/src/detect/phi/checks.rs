@@ -28,21 +28,35 @@ pub(super) fn iban(compact: &[u8]) -> bool {
     let (head, tail) = compact.split_at(4);
     let mut rem = 0u32;
     for &c in tail.iter().chain(head) {
-        let v = if c.is_ascii_digit() { u32::from(c - b'0') } else { u32::from(c.to_ascii_uppercase() - b'A') + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c.to_ascii_uppercase() - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
 
 /// The SSA never issues area 000, 666 or 9xx, group 00 or serial 0000.
 pub(super) fn ssn(area: &[u8], group: &[u8], serial: &[u8]) -> bool {
-    area != b"000" && area != b"666" && area.first() != Some(&b'9') && group != b"00" && serial != b"0000"
+    area != b"000"
+        && area != b"666"
+        && area.first() != Some(&b'9')
+        && group != b"00"
+        && serial != b"0000"
 }
 
 /// DEA registration number: two letters and seven digits whose last digit is
 /// `(d1 + d3 + d5 + 2 * (d2 + d4 + d6)) mod 10`.
 pub(super) fn dea(id: &[u8]) -> bool {
-    let [a, b, digits @ ..] = id else { return false };
+    let [a, b, digits @ ..] = id else {
+        return false;
+    };
     if !a.is_ascii_alphabetic() || !(b.is_ascii_alphabetic() || *b == b'9') || digits.len() != 7 {
         return false;
     }

@@ -39,7 +39,11 @@ impl Twin {
 
     /// The copy to search `span` with.
     fn on(&self, span: &[u8]) -> &Regex {
-        if span.is_ascii() { &self.ascii } else { &self.unicode }
+        if span.is_ascii() {
+            &self.ascii
+        } else {
+            &self.unicode
+        }
     }
 
     /// The pattern as written, whose matches every search here reproduces.
@@ -87,7 +91,10 @@ impl Anchor {
             Anchor::Iban => {
                 let i = run.start.checked_sub(2)?;
                 let letter = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_lowercase);
-                let bounded = i.checked_sub(1).and_then(|k| bytes.get(k)).is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
+                let bounded = i
+                    .checked_sub(1)
+                    .and_then(|k| bytes.get(k))
+                    .is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
                 (letter(i) && letter(i + 1) && bounded).then_some((i, i))
             }
         }
@@ -167,7 +174,9 @@ impl Runs {
         // (start, end, digits) of the window being grown.
         let mut open: Option<(usize, usize, usize)> = None;
         for run in &self.runs {
-            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else { continue };
+            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else {
+                continue;
+            };
             let floor = open.map_or(0, |(_, end, _)| end);
             let start = back(bytes, lo, reach.before, floor);
             let end = forward(bytes, hi, after);
@@ -195,7 +204,13 @@ impl Runs {
 
 /// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
 /// would yield them.
-pub(super) fn find_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Match<'h>)) {
+pub(super) fn find_each<'h>(
+    re: &Twin,
+    hay: &'h str,
+    runs: &Runs,
+    reach: Reach,
+    mut f: impl FnMut(Match<'h>),
+) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
             re.on(hay.as_bytes()).find_iter(hay).for_each(f);
@@ -204,7 +219,9 @@ pub(super) fn find_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, 
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else { return };
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
+            return;
+        };
         let re = re.on(span);
         let mut at = w.start;
         while let Some(m) = re.find_at(part, at) {
@@ -221,7 +238,13 @@ pub(super) fn find_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, 
 
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
 /// pattern as written would.
-pub(super) fn captures_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Reach, mut f: impl FnMut(Captures<'h>)) {
+pub(super) fn captures_each<'h>(
+    re: &Twin,
+    hay: &'h str,
+    runs: &Runs,
+    reach: Reach,
+    mut f: impl FnMut(Captures<'h>),
+) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
             re.on(hay.as_bytes()).captures_iter(hay).for_each(f);
@@ -230,7 +253,9 @@ pub(super) fn captures_each<'h>(re: &Twin, hay: &'h str, runs: &Runs, reach: Rea
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else { return };
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
+            return;
+        };
         captures_from(re.on(span), part, w.start, &mut f);
     });
 }
@@ -257,9 +282,30 @@ fn word_byte(b: u8) -> bool {
 fn is_month(w: &[u8]) -> bool {
     matches!(
         w,
-        b"jan" | b"january" | b"feb" | b"february" | b"mar" | b"march" | b"apr" | b"april" | b"may" | b"jun" | b"june"
-            | b"jul" | b"july" | b"aug" | b"august" | b"sep" | b"sept" | b"september" | b"oct" | b"october" | b"nov"
-            | b"november" | b"dec" | b"december"
+        b"jan"
+            | b"january"
+            | b"feb"
+            | b"february"
+            | b"mar"
+            | b"march"
+            | b"apr"
+            | b"april"
+            | b"may"
+            | b"jun"
+            | b"june"
+            | b"jul"
+            | b"july"
+            | b"aug"
+            | b"august"
+            | b"sep"
+            | b"sept"
+            | b"september"
+            | b"oct"
+            | b"october"
+            | b"nov"
+            | b"november"
+            | b"dec"
+            | b"december"
     )
 }
 
@@ -276,12 +322,21 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each<'h>(re: &Twin, scan: &'h Scan<'_>, mut f: impl FnMut(Captures<'h>)) {
+pub(super) fn month_captures_each<'h>(
+    re: &Twin,
+    scan: &'h Scan<'_>,
+    mut f: impl FnMut(Captures<'h>),
+) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
         // Every match holds a day or a year.
-        let Some(span) = bytes.get(w.clone()).filter(|b| b.iter().any(|&c| maybe_digit(c))) else { return };
+        let Some(span) = bytes
+            .get(w.clone())
+            .filter(|b| b.iter().any(|&c| maybe_digit(c)))
+        else {
+            return;
+        };
         let Some(part) = hay.get(..w.end) else { return };
         captures_from(re.on(span), part, w.start, &mut f);
     };
@@ -313,7 +368,11 @@ pub(super) fn month_captures_each<'h>(re: &Twin, scan: &'h Scan<'_>, mut f: impl
             continue;
         }
         let mut piece = t.start;
-        for (k, &b) in word.iter().enumerate().chain(std::iter::once((word.len(), &b' '))) {
+        for (k, &b) in word
+            .iter()
+            .enumerate()
+            .chain(std::iter::once((word.len(), &b' ')))
+        {
             if !b.is_ascii_alphanumeric() {
                 let at = t.start + k;
                 if bytes.get(piece..at).is_some_and(is_month) {
@@ -340,17 +399,38 @@ fn joiner(b: u8) -> bool {
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
-pub(super) fn find_in_groups<'h>(re: &Twin, hay: &'h str, runs: &Runs, n: usize, plus: bool, mut f: impl FnMut(Match<'h>)) {
+pub(super) fn find_in_groups<'h>(
+    re: &Twin,
+    hay: &'h str,
+    runs: &Runs,
+    n: usize,
+    plus: bool,
+    mut f: impl FnMut(Match<'h>),
+) {
     let bytes = hay.as_bytes();
-    let ascii_digits = |r: Range<usize>| bytes.get(r).map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count());
+    let ascii_digits = |r: Range<usize>| {
+        bytes
+            .get(r)
+            .map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count())
+    };
     let mut search = |first: usize, last_end: usize, digits: usize| {
-        let lead = first.checked_sub(1).filter(|&p| matches!(bytes[p], b'(' | b'+'));
+        let lead = first
+            .checked_sub(1)
+            .filter(|&p| matches!(bytes[p], b'(' | b'+'));
         if digits < n || plus && lead.is_none_or(|p| bytes[p] != b'+') {
             return;
         }
         // Up to three joiners after the last digit stay in: a closing parenthesis may end a match.
-        let tail = bytes.get(last_end..).unwrap_or_default().iter().take(3).take_while(|&&b| joiner(b)).count();
-        let Some(part) = hay.get(..last_end + tail) else { return };
+        let tail = bytes
+            .get(last_end..)
+            .unwrap_or_default()
+            .iter()
+            .take(3)
+            .take_while(|&&b| joiner(b))
+            .count();
+        let Some(part) = hay.get(..last_end + tail) else {
+            return;
+        };
         let mut at = lead.unwrap_or(first);
         let re = re.on(bytes.get(at..part.len()).unwrap_or_default());
         while let Some(m) = re.find_at(part, at) {
@@ -362,7 +442,11 @@ pub(super) fn find_in_groups<'h>(re: &Twin, hay: &'h str, runs: &Runs, n: usize,
             }
         }
     };
-    let joined = |end: usize, next: usize| bytes.get(end..next).is_some_and(|gap| gap.len() <= 3 && gap.iter().all(|&b| joiner(b)));
+    let joined = |end: usize, next: usize| {
+        bytes
+            .get(end..next)
+            .is_some_and(|gap| gap.len() <= 3 && gap.iter().all(|&b| joiner(b)))
+    };
     if runs.long {
         let mut k = 0;
         while let Some(first) = runs.runs.get(k) {
@@ -404,12 +488,19 @@ pub(super) fn find_in_groups<'h>(re: &Twin, hay: &'h str, runs: &Runs, n: usize,
 /// Some byte of `seps` sits between two digits ("3/4", "2019-04"), as in every numeric date.
 pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
     let between_digits = |i: usize| {
-        i.checked_sub(1).and_then(|p| w.get(p)).copied().is_some_and(maybe_digit) && w.get(i + 1).copied().is_some_and(maybe_digit)
+        i.checked_sub(1)
+            .and_then(|p| w.get(p))
+            .copied()
+            .is_some_and(maybe_digit)
+            && w.get(i + 1).copied().is_some_and(maybe_digit)
     };
     match *seps {
         [a] => memchr::memchr_iter(a, w).any(between_digits),
         [a, b, c] => memchr::memchr3_iter(a, b, c, w).any(between_digits),
-        _ => w.iter().enumerate().any(|(i, x)| seps.contains(x) && between_digits(i)),
+        _ => w
+            .iter()
+            .enumerate()
+            .any(|(i, x)| seps.contains(x) && between_digits(i)),
     }
 }
 
@@ -434,7 +525,11 @@ pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
 pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
     let mut run = 0;
     for &b in w {
-        run = if b.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        run = if b.is_ascii_alphanumeric() {
+            run + 1
+        } else {
+            0
+        };
         if run >= n {
             return true;
         }
@@ -445,8 +540,14 @@ pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
 /// The word starting at byte `p` of `w` begins with one of `words`, and nothing but a non-word
 /// byte stands before it in `w` (at `w`'s start the byte before is unknown, so it counts as one).
 fn word_at(w: &[u8], p: usize, words: &[&[u8]]) -> bool {
-    let start = p.checked_sub(1).and_then(|k| w.get(k)).is_none_or(|&b| !word_byte(b));
-    start && words.iter().any(|x| w.get(p..).is_some_and(|rest| rest.starts_with(x)))
+    let start = p
+        .checked_sub(1)
+        .and_then(|k| w.get(k))
+        .is_none_or(|&b| !word_byte(b));
+    start
+        && words
+            .iter()
+            .any(|x| w.get(p..).is_some_and(|rest| rest.starts_with(x)))
 }
 
 /// Some age phrase of the age pattern may lie in `w`. Every match holds "year" or "yr" after a
@@ -454,19 +555,26 @@ fn word_at(w: &[u8], p: usize, words: &[&[u8]]) -> bool {
 /// "y.o." or a whole "yo" after a digit or a space: the bytes of "you", "yes" or "yesterday"
 /// near a number do not open the search.
 pub(super) fn age_word(w: &[u8]) -> bool {
-    memchr::memchr3_iter(b'y', b'a', b't', w).chain(memchr::memchr_iter(b'w', w)).any(|p| {
-        word_at(w, p, &[b"year", b"yr", b"age", b"turn", b"when "])
-            || p.checked_sub(1).and_then(|k| w.get(k)).is_none_or(|&b| !(b.is_ascii_alphabetic() || b == b'_'))
-                && w.get(p..).is_some_and(|rest| {
-                    rest.starts_with(b"y/o") || rest.starts_with(b"y.o") || rest.starts_with(b"yo") && rest.get(2).is_none_or(|&b| !word_byte(b))
-                })
-    })
+    memchr::memchr3_iter(b'y', b'a', b't', w)
+        .chain(memchr::memchr_iter(b'w', w))
+        .any(|p| {
+            word_at(w, p, &[b"year", b"yr", b"age", b"turn", b"when "])
+                || p.checked_sub(1)
+                    .and_then(|k| w.get(k))
+                    .is_none_or(|&b| !(b.is_ascii_alphabetic() || b == b'_'))
+                    && w.get(p..).is_some_and(|rest| {
+                        rest.starts_with(b"y/o")
+                            || rest.starts_with(b"y.o")
+                            || rest.starts_with(b"yo") && rest.get(2).is_none_or(|&b| !word_byte(b))
+                    })
+        })
 }
 
 /// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
 /// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
 pub(super) fn room_word(w: &[u8]) -> bool {
-    memchr::memchr3_iter(b'b', b'r', b'c', w).any(|p| word_at(w, p, &[b"bed", b"room", b"rm", b"bay", b"cubicle"]))
+    memchr::memchr3_iter(b'b', b'r', b'c', w)
+        .any(|p| word_at(w, p, &[b"bed", b"room", b"rm", b"bay", b"cubicle"]))
 }
 
 /// A byte of an IPv6 address as the pattern spells it.
@@ -483,16 +591,30 @@ fn hex_or_colon(b: u8) -> bool {
 pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut(Match<'h>)) {
     let bytes = hay.as_bytes();
     let mut from = 0;
-    while let Some(colon) = bytes.get(from..).and_then(|rest| memchr::memchr(b':', rest)).map(|k| from + k) {
+    while let Some(colon) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b':', rest))
+        .map(|k| from + k)
+    {
         let mut start = colon;
-        while start > from && start.checked_sub(1).and_then(|k| bytes.get(k)).copied().is_some_and(hex_or_colon) {
+        while start > from
+            && start
+                .checked_sub(1)
+                .and_then(|k| bytes.get(k))
+                .copied()
+                .is_some_and(hex_or_colon)
+        {
             start -= 1;
         }
         let mut end = colon + 1;
         while bytes.get(end).copied().is_some_and(hex_or_colon) {
             end += 1;
         }
-        let view = if bytes.get(end).is_some_and(u8::is_ascii) { end + 1 } else { end };
+        let view = if bytes.get(end).is_some_and(u8::is_ascii) {
+            end + 1
+        } else {
+            end
+        };
         if let Some(part) = hay.get(..view) {
             let mut at = start;
             while let Some(m) = re.find_at(part, at) {
