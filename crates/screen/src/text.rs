@@ -368,7 +368,7 @@ fn word_gate_bit(h: u64) -> usize {
 /// or off a character boundary, so that callers always advance).
 fn alnum_at(s: &str, i: usize) -> (bool, usize) {
     match s.as_bytes().get(i) {
-        Some(b) if b.is_ascii() => (b.is_ascii_alphanumeric(), 1),
+        Some(&b) if b.is_ascii() => (class(b) & ALNUM != 0, 1),
         _ => s
             .get(i..)
             .and_then(|rest| rest.chars().next())
@@ -376,19 +376,53 @@ fn alnum_at(s: &str, i: usize) -> (bool, usize) {
     }
 }
 
+/// [`CLASS`] bit: an ASCII letter or digit.
+const ALNUM: u8 = 1;
+/// [`CLASS`] bit: an ASCII letter.
+const ALPHA: u8 = 2;
+/// [`CLASS`] bit: an upper-case ASCII letter.
+const UPPER: u8 = 4;
+/// [`CLASS`] bit: an ASCII digit.
+const DIGIT: u8 = 8;
+
+/// What the tokenizer needs to know about each byte, one table load per byte where the range
+/// tests would take several: every text pays this per byte. Non-ASCII bytes have no bits.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            ALNUM | ALPHA | UPPER
+        } else if c.is_ascii_lowercase() {
+            ALNUM | ALPHA
+        } else if c.is_ascii_digit() {
+            ALNUM | DIGIT
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The [`CLASS`] bits of byte `b`.
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
 /// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
 fn ascii_shape(word: &[u8]) -> Shape {
-    let (mut letters, mut upper, mut digits) = (0usize, 0usize, 0usize);
-    for b in word {
-        if b.is_ascii_alphabetic() {
-            letters += 1;
-            upper += usize::from(b.is_ascii_uppercase());
-        } else if b.is_ascii_digit() {
-            digits += 1;
-        }
+    let (mut alnum, mut upper, mut digits) = (0usize, 0usize, 0usize);
+    for &b in word {
+        let c = class(b);
+        alnum += usize::from(c & ALNUM);
+        upper += usize::from((c & UPPER) >> 2);
+        digits += usize::from((c & DIGIT) >> 3);
     }
+    let letters = alnum - digits;
     Shape {
-        capitalized: word.first().is_some_and(u8::is_ascii_uppercase),
+        capitalized: word.first().is_some_and(|&b| class(b) & UPPER != 0),
         all_upper: letters >= 2 && upper == letters,
         has_digit: digits > 0,
         all_digit: digits > 0 && digits == word.len(),
@@ -401,52 +435,68 @@ fn ascii_shape(word: &[u8]) -> Shape {
 /// `norm` is the lower-cased text, which the word hashes are taken of.
 fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
+    let at = |i: usize| text.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
     while i < text.len() {
-        if !text[i].is_ascii_alphanumeric() {
+        if at(i) & ALNUM == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        let (mut letters, mut upper, mut digits, mut total) = (0usize, 0usize, 0usize, 0usize);
-        let mut end = i;
+        let (mut alnum, mut upper, mut digits) = (0usize, 0usize, 0usize);
         let mut apostrophe = false;
-        while i < text.len() {
-            let b = text[i];
-            if b.is_ascii_alphanumeric() {
-                if b.is_ascii_alphabetic() {
-                    letters += 1;
-                    upper += usize::from(b.is_ascii_uppercase());
-                } else {
-                    digits += 1;
-                }
-                total += 1;
+        // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
+        loop {
+            let c = at(i);
+            if c & ALNUM != 0 {
+                alnum += 1;
+                upper += usize::from((c & UPPER) >> 2);
+                digits += usize::from((c & DIGIT) >> 3);
                 i += 1;
-                end = i;
-            } else if b == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+            } else if text.get(i) == Some(&b'\'') && at(i + 1) & ALPHA != 0 {
                 apostrophe = true;
-                total += 1;
                 i += 1;
             } else {
                 break;
             }
         }
+        let letters = alnum - digits;
         let shape = Shape {
-            capitalized: text[start].is_ascii_uppercase(),
+            capitalized: at(start) & UPPER != 0,
             all_upper: letters >= 2 && upper == letters,
             has_digit: digits > 0,
-            all_digit: digits > 0 && digits == total,
+            // An apostrophe comes with a letter after it, so a word of digits has none.
+            all_digit: digits > 0 && digits == alnum,
             apostrophe,
         };
-        let hash = hash_bytes(norm.get(start..end).unwrap_or_default());
+        let hash = hash_bytes(norm.get(start..i).unwrap_or_default());
         tokens.push(Token {
             start,
-            end,
+            end: i,
             shape,
             hash,
         });
     }
     tokens
+}
+
+/// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
+fn ascii_prefix(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut n = 0;
+    for c in &mut chunks {
+        let w = c.try_into().map_or(u64::MAX, u64::from_ne_bytes);
+        if w & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + b
+        .get(n..)
+        .unwrap_or_default()
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(b.len() - n)
 }
 
 /// Full normalization for non-ASCII text, with the byte map back to the original.
@@ -466,12 +516,7 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
     while next < bytes.len() {
         // Mostly-ASCII text pays for the general path only at its few non-ASCII characters: a run
         // of ASCII bytes is copied, lower-cased and mapped in bulk.
-        let run = bytes
-            .get(next..)
-            .unwrap_or_default()
-            .iter()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(bytes.len() - next);
+        let run = ascii_prefix(bytes.get(next..).unwrap_or_default());
         if run > 0 {
             let from = norm.len();
             norm.push_str(text.get(next..next + run).unwrap_or_default());
@@ -594,6 +639,26 @@ mod tests {
             };
             slow.tokenize();
             assert_eq!(fast.tokens, slow.tokens, "{text}");
+        }
+    }
+
+    #[test]
+    fn ascii_prefix_stops_at_the_first_non_ascii_byte() {
+        for text in [
+            "",
+            "a",
+            "abcdefgh",
+            "abcdefghé",
+            "abcdefg\u{e9}xyz",
+            "é",
+            "0123456789abcdef\u{2019}",
+            "x\u{2019}abcdefghijk",
+        ] {
+            let want = text
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(text.len());
+            assert_eq!(ascii_prefix(text.as_bytes()), want, "{text:?}");
         }
     }
 

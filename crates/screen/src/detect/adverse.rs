@@ -67,16 +67,31 @@ const POST_REACH: usize = 3;
 /// How many tokens a hypothetical trigger reaches.
 const HYP_REACH: usize = 8;
 
-/// Size of the drug-key bit set: 2^21 bits and two probes keep false hits near 0.1% per word for
-/// 36k names, so ordinary messages rarely pay for the drug automaton.
-const DRUG_KEY_BITS: usize = 1 << 21;
+/// Size of a drug-key filter in 64-bit words (128 KiB).
+const KEY_WORDS: usize = 1 << 14;
 
-/// The two bits of a word hash in the drug-key set.
-fn key_bits(h: u64) -> [usize; 2] {
-    [
-        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 43) as usize,
-        (h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 43) as usize,
-    ]
+/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it. The filter
+/// is probed for every token, and bits spread over two words cost two cache misses a token where
+/// one word costs one. With 36k names about six bits of a word are set, so a word that is no key
+/// passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
+fn key_slot(h: u64) -> (usize, u64) {
+    let b = h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let bits = 1 << (b >> 58) | 1 << (b >> 52 & 63) | 1 << (b >> 46 & 63);
+    ((h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize, bits)
+}
+
+/// Add word hash `h` to a drug-key filter.
+fn key_add(filter: &mut [u64], h: u64) {
+    let (w, bits) = key_slot(h);
+    if let Some(x) = filter.get_mut(w) {
+        *x |= bits;
+    }
+}
+
+/// Word hash `h` may be in a drug-key filter (false hits are rare, misses impossible).
+fn key_maybe(filter: &[u64], h: u64) -> bool {
+    let (w, bits) = key_slot(h);
+    filter.get(w).is_some_and(|x| x & bits == bits)
 }
 
 /// The most alphanumeric runs [`Lexicon::drug_runs_present`] collects; past this it lets the
@@ -211,8 +226,8 @@ struct ProductName {
 /// The compiled lexicons: drug names and context cues.
 pub(crate) struct Lexicon {
     drugs: AhoCorasick,
-    /// Bit set over the hashes of the longest (last longest) word of every drug name ("doz" of
-    /// "no doz"): the drug automaton only runs on a segment that has such a word.
+    /// Drug-key filter ([`key_slot`]) over the hashes of the longest (last longest) word of every
+    /// drug name ("doz" of "no doz"): the drug automaton only runs on a segment that has such a word.
     drug_keys: Vec<u64>,
     /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
     /// sorted by the hash of its longest run, which comes first.
@@ -220,7 +235,7 @@ pub(crate) struct Lexicon {
     /// The first hash of each of `drug_runs`, in the same order: the binary search reads this flat
     /// array rather than one heap allocation per probe.
     drug_heads: Vec<u64>,
-    /// Bit set over the longest-run hashes of `drug_runs`.
+    /// Drug-key filter over the longest-run hashes of `drug_runs`.
     run_keys: Vec<u64>,
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
     runless: bool,
@@ -279,21 +294,18 @@ impl Lexicon {
                 own: false,
             });
         }
-        let mut drug_keys = vec![0u64; DRUG_KEY_BITS / 64];
+        let mut drug_keys = vec![0u64; KEY_WORDS];
         for p in &patterns {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                for i in key_bits(hash_bytes(
-                    scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default(),
-                )) {
-                    if let Some(w) = drug_keys.get_mut(i / 64) {
-                        *w |= 1 << (i % 64);
-                    }
-                }
+                key_add(
+                    &mut drug_keys,
+                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
+                );
             }
         }
         let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
-        let mut run_keys = vec![0u64; DRUG_KEY_BITS / 64];
+        let mut run_keys = vec![0u64; KEY_WORDS];
         let mut runless = false;
         for p in &patterns {
             let mut runs: Vec<&str> = p
@@ -311,11 +323,7 @@ impl Lexicon {
             };
             runs.swap(0, longest);
             let hashes: Box<[u64]> = runs.iter().map(|r| hash_bytes(r.as_bytes())).collect();
-            for i in key_bits(hashes[0]) {
-                if let Some(w) = run_keys.get_mut(i / 64) {
-                    *w |= 1 << (i % 64);
-                }
-            }
+            key_add(&mut run_keys, hashes[0]);
             drug_runs.push(hashes);
         }
         drug_runs.sort_unstable();
@@ -488,11 +496,7 @@ impl Lexicon {
 
     /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
     fn may_be_drug(&self, h: u64) -> bool {
-        key_bits(h).iter().all(|i| {
-            self.drug_keys
-                .get(i / 64)
-                .is_some_and(|w| w & (1 << (i % 64)) != 0)
-        })
+        key_maybe(&self.drug_keys, h)
     }
 
     /// The first relation ("my mother") named anywhere in the text.
@@ -566,11 +570,7 @@ impl Lexicon {
         }
         let runs = runs.get(..k).unwrap_or_default();
         runs.iter().any(|&r| {
-            if !key_bits(r).iter().all(|i| {
-                self.run_keys
-                    .get(i / 64)
-                    .is_some_and(|w| w & (1 << (i % 64)) != 0)
-            }) {
+            if !key_maybe(&self.run_keys, r) {
                 return false;
             }
             let from = self.drug_heads.partition_point(|&h| h < r);
@@ -914,7 +914,7 @@ impl Detector {
                 Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
                     "the author is the patient and the reporter".to_owned()
                 }
-                Some(t) => format!("the patient is \"{t}\" and the author is the reporter"),
+                Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
                 None => "no identifiable patient or reporter yet".to_owned(),
             };
             let hit = match &product {
@@ -926,29 +926,32 @@ impl Detector {
                         "not yet a complete report"
                     };
                     if info.own {
-                        Hit::new(OWN, event_span, format!(
-                            "\"{event_text}\" is described after taking {named}, one of your products ({completeness}; {who}): an adverse-event report that starts the pharmacovigilance reporting clock."
-                        ))
+                        Hit::new(OWN, event_span, [
+                            "\"", event_text, "\" is described after taking ", named, ", one of your products (", completeness, "; ", &who,
+                            "): an adverse-event report that starts the pharmacovigilance reporting clock.",
+                        ].concat())
                         .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
                     } else {
                         let canonical = if info.canonical.eq_ignore_ascii_case(named) {
                             String::new()
                         } else {
-                            format!(" ({})", info.canonical)
+                            [" (", &info.canonical, ")"].concat()
                         };
-                        Hit::new(REPORT, event_span, format!(
-                            "\"{event_text}\" is described with {named}{canonical}, a possible adverse drug reaction ({completeness}; {who}) that should reach the manufacturer or the FDA MedWatch programme."
-                        ))
+                        Hit::new(REPORT, event_span, [
+                            "\"", event_text, "\" is described with ", named, &canonical, ", a possible adverse drug reaction (", completeness, "; ", &who,
+                            ") that should reach the manufacturer or the FDA MedWatch programme.",
+                        ].concat())
                         .suggest("Review it, forward it to pharmacovigilance or point the author to MedWatch, and reply privately rather than in public.")
                     }
                 }
                 None => {
                     let hint = implied.as_ref().map_or_else(String::new, |r| {
-                        format!(" (\"{}\" implies one)", scan.orig_text(r.clone()))
+                        [" (\"", scan.orig_text(r.clone()), "\" implies one)"].concat()
                     });
-                    let hit = Hit::new(POSSIBLE, event_span, format!(
-                        "\"{event_text}\" reads as a side effect or reaction but no medicine is named{hint}, so it may be an adverse event that needs the product asked for."
-                    ))
+                    let hit = Hit::new(POSSIBLE, event_span, [
+                        "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", &hint,
+                        ", so it may be an adverse event that needs the product asked for.",
+                    ].concat())
                     .suggest("Ask privately which medicine was involved before treating it as an adverse-event report.");
                     if implied.is_some() { hit.boost(1) } else { hit }
                 }

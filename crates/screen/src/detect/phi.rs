@@ -24,7 +24,7 @@ use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
 
 use super::{Ctx, Hit, Sink};
-use window::{Anchor, Reach, Runs, captures_each, find_each};
+use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
 /// most significant bytes before the first digit (`before`), one more than the most between two
@@ -58,25 +58,9 @@ const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
 const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
-const REACH_AGE: Reach = reach(12, 13, 1, |w| {
-    w.windows(2)
-        .any(|p| p[0] == b'y' && matches!(p[1], b'e' | b'r' | b'/' | b'.' | b'o'))
-        || window::any_trigram(w, |k| {
-            k == window::trigram(b"age")
-                || k == window::trigram(b"tur")
-                || k == window::trigram(b"whe")
-        })
-});
+const REACH_AGE: Reach = reach(12, 13, 1, window::age_word);
 /// "trauma exam room number 12b".
-const REACH_ROOM_BED: Reach = reach(20, 2, 1, |w| {
-    w.windows(2).any(|p| p == b"rm")
-        || window::any_trigram(w, |k| {
-            k == window::trigram(b"bed")
-                || k == window::trigram(b"roo")
-                || k == window::trigram(b"bay")
-                || k == window::trigram(b"cub")
-        })
-});
+const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
 const REACH_IBAN: Reach = Reach {
@@ -666,36 +650,49 @@ pub(crate) struct Detector {
     org_domains: Vec<String>,
     email: Regex,
     url: Regex,
-    ipv4: Regex,
+    ipv4: Twin,
     ipv6: Regex,
-    iban: Regex,
-    nanp: Regex,
-    intl: Regex,
-    grouped: Regex,
-    card: Regex,
-    ssn: Regex,
-    mbi: Regex,
-    vin: Regex,
-    dea: Regex,
-    npi: Regex,
-    num_date: Regex,
-    short_date: Regex,
-    month_date: Regex,
+    iban: Twin,
+    nanp: Twin,
+    intl: Twin,
+    grouped: Twin,
+    card: Twin,
+    ssn: Twin,
+    mbi: Twin,
+    vin: Twin,
+    dea: Twin,
+    npi: Twin,
+    num_date: Twin,
+    short_date: Twin,
+    month_date: Twin,
     time_after: Regex,
     id_after: Regex,
-    state_zip: Regex,
-    age: Regex,
-    room_bed: Regex,
+    state_zip: Twin,
+    age: Twin,
+    room_bed: Twin,
 }
 
 fn compile(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
+    compile_with(what, pattern, true)
+}
+
+fn compile_with(what: &str, pattern: &str, unicode: bool) -> Result<Regex, ScreenError> {
     regex::RegexBuilder::new(pattern)
+        .unicode(unicode)
         .size_limit(1 << 22)
         .build()
         .map_err(|e| ScreenError::Compile {
             what: format!("phi {what} pattern"),
             message: e.to_string(),
         })
+}
+
+/// A number pattern and its ASCII-class copy, for the windowed searches (see [`Twin`]).
+fn compile_twin(what: &str, pattern: &str) -> Result<Twin, ScreenError> {
+    Ok(Twin::new(
+        compile_with(what, pattern, true)?,
+        compile_with(what, pattern, false)?,
+    ))
 }
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
@@ -768,7 +765,7 @@ impl Detector {
                     r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#
                 ),
             )?,
-            ipv4: compile(
+            ipv4: compile_twin(
                 "ipv4",
                 &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"),
             )?,
@@ -778,38 +775,38 @@ impl Detector {
                     r"{b}(?:(?:[0-9a-f]{{1,4}}:){{7}}[0-9a-f]{{1,4}}|(?:[0-9a-f]{{1,4}}:){{1,6}}:(?:[0-9a-f]{{1,4}}:){{0,5}}[0-9a-f]{{1,4}}){b}"
                 ),
             )?,
-            iban: compile(
+            iban: compile_twin(
                 "iban",
                 &format!(
                     r"{b}[a-z]{{2}}\d{{2}}(?: ?[a-z0-9]{{4}}){{2,7}}(?: ?[a-z0-9]{{1,3}})?{b}"
                 ),
             )?,
-            nanp: compile(
+            nanp: compile_twin(
                 "phone",
                 r"(?:\+?1[ .\-]?|001[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?: ?(?:x|ext\.?|extension) ?\d{1,6})?",
             )?,
-            intl: compile(
+            intl: compile_twin(
                 "international phone",
                 r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}",
             )?,
-            grouped: compile("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
-            card: compile("card", r"\d(?:[ \-]?\d){11,18}")?,
-            ssn: compile("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
-            mbi: compile(
+            grouped: compile_twin("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
+            card: compile_twin("card", r"\d(?:[ \-]?\d){11,18}")?,
+            ssn: compile_twin("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
+            mbi: compile_twin(
                 "mbi",
                 &format!(
                     r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"
                 ),
             )?,
-            vin: compile("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
-            dea: compile("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
-            npi: compile("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
-            num_date: compile(
+            vin: compile_twin("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
+            dea: compile_twin("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
+            npi: compile_twin("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
+            num_date: compile_twin(
                 "numeric date",
                 r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})",
             )?,
-            short_date: compile("month/day date", r"(\d{1,2})/(\d{1,2})")?,
-            month_date: compile(
+            short_date: compile_twin("month/day date", r"(\d{1,2})/(\d{1,2})")?,
+            month_date: compile_twin(
                 "month date",
                 &format!(
                     r"{b}(?:{WEEKDAY}?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{MONTH}\.?(?:,?\s+(\d{{4}}))?|{WEEKDAY}?{MONTH}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?|{MONTH}\.?,?\s+(\d{{4}})){b}"
@@ -823,19 +820,19 @@ impl Detector {
                 "identifier",
                 r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
             )?,
-            state_zip: compile(
+            state_zip: compile_twin(
                 "state and zip",
                 &format!(
                     r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"
                 ),
             )?,
-            age: compile(
+            age: compile_twin(
                 "age",
                 &format!(
                     r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns?|when (?:i|he|she|they) (?:was|were))\s+(\d{{1,3}}){b}"
                 ),
             )?,
-            room_bed: compile(
+            room_bed: compile_twin(
                 "room or bed",
                 &format!(
                     r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"
@@ -995,7 +992,7 @@ impl Detector {
             let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c))
                 || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
             // (pattern, whether its matches start with "+")
-            let searches: &[(&Regex, bool)] = if cue_or_lead {
+            let searches: &[(&Twin, bool)] = if cue_or_lead {
                 &[(&self.intl, true), (&self.grouped, false)]
             } else {
                 &[]
@@ -1071,13 +1068,13 @@ impl Detector {
             });
         }
         if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
-            for m in self.ipv6.find_iter(norm) {
+            window::find_in_colon_runs(&self.ipv6, norm, |m| {
                 if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2
                     && out.free(&m.range())
                 {
                     out.push(&IP, m.range(), Some(SafeHarbor::O), "An IPv6 address: IP addresses are HIPAA identifiers (Safe Harbor O) and can locate the person's device.", FIX_NUMBER);
                 }
-            }
+            });
         }
     }
 
@@ -2013,10 +2010,23 @@ mod tests {
         "the",
         "of",
         "years",
+        "45yo",
+        "you",
+        "yr",
+        "turning",
+        "form",
+        "rm 12",
+        "bedroom",
+        "cubicle #3",
+        "y.o.",
+        "2001:db8::ff00:42:8329",
+        "fe80::1",
+        "cafe",
+        "g",
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
-    fn searches(d: &super::Detector) -> Vec<(&regex::Regex, super::Reach)> {
+    fn searches(d: &super::Detector) -> Vec<(&super::Twin, super::Reach)> {
         use super::*;
         vec![
             (&d.ipv4, REACH_IPV4),
@@ -2043,20 +2053,21 @@ mod tests {
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
             let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
             let runs = super::Runs::new(&text);
-            for (re, reach) in searches(d) {
+            for (twin, reach) in searches(d) {
+                let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
                 let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
                 let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
                 let whole: Vec<_> = re.captures_iter(&text).filter(|c| c.get(0).is_some_and(|m| kept(&m))).map(groups).collect();
                 let mut windowed = Vec::new();
-                super::captures_each(re, &text, &runs, reach, |c| {
+                super::captures_each(twin, &text, &runs, reach, |c| {
                     if c.get(0).is_some_and(|m| kept(&m)) {
                         windowed.push(groups(c));
                     }
                 });
                 proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
                 let mut found = Vec::new();
-                super::find_each(re, &text, &runs, reach, |m| {
+                super::find_each(twin, &text, &runs, reach, |m| {
                     if kept(&m) {
                         found.push(Some(m.range()));
                     }
@@ -2066,16 +2077,21 @@ mod tests {
             }
             let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
             let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d.month_date.captures_iter(&scan.norm).map(groups).collect();
+            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(groups).collect();
             let mut found = Vec::new();
             super::window::month_captures_each(&d.month_date, &scan, |c| found.push(groups(c)));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
-            for (re, plus) in [(&d.intl, true), (&d.grouped, false)] {
+            let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
+            let mut found = Vec::new();
+            super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
+            proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
+            for (twin, plus) in [(&d.intl, true), (&d.grouped, false)] {
+                let re = twin.unicode();
                 // The phone checks count ASCII digits only.
                 let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
                 let whole: Vec<_> = re.find_iter(&text).filter(kept).map(|m| m.range()).collect();
                 let mut found = Vec::new();
-                super::window::find_in_groups(re, &text, &runs, super::PHONE_DIGITS, plus, |m| {
+                super::window::find_in_groups(twin, &text, &runs, super::PHONE_DIGITS, plus, |m| {
                     if kept(&m) {
                         found.push(m.range());
                     }

@@ -9,12 +9,49 @@
 //! visible to `\b`, and ends at the window end, where no match can end.
 //!
 //! Short messages are searched whole: windows only pay off when most of the text is words.
+//!
+//! Every pattern is searched through its [`Twin`]: the ASCII-class copy wherever the span searched
+//! is ASCII, the pattern as written elsewhere.
 
 use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
 
 use crate::text::Scan;
+
+/// A number pattern compiled twice: as written, and with ASCII classes (`\d` is `[0-9]`, `\s` ASCII
+/// whitespace). Unicode `\d` inside counted repeats (`\d{2,8}` up to five times) makes lazy DFAs
+/// too large for their cache, and the regex engine then falls back to a far slower NFA search
+/// (about 22k instructions per grouped-phone search, against 3k). On a span of ASCII bytes both
+/// copies match the same strings: the classes differ only on non-ASCII characters, and the only
+/// look-around either has is `(?-u:\b)`, which reads the byte before the span the same way. So
+/// a search whose span is ASCII runs on the ASCII copy and finds exactly what the original finds.
+pub(super) struct Twin {
+    unicode: Regex,
+    ascii: Regex,
+}
+
+impl Twin {
+    /// The pair of a pattern as written and the same pattern with Unicode classes off.
+    pub(super) fn new(unicode: Regex, ascii: Regex) -> Self {
+        Twin { unicode, ascii }
+    }
+
+    /// The copy to search `span` with.
+    fn on(&self, span: &[u8]) -> &Regex {
+        if span.is_ascii() {
+            &self.ascii
+        } else {
+            &self.unicode
+        }
+    }
+
+    /// The pattern as written, whose matches every search here reproduces.
+    #[cfg(test)]
+    pub(super) fn unicode(&self) -> &Regex {
+        &self.unicode
+    }
+}
 
 /// Texts up to this length are one window.
 const WHOLE: usize = 512;
@@ -165,9 +202,10 @@ impl Runs {
     }
 }
 
-/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them.
+/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
+/// would yield them.
 pub(super) fn find_each<'h>(
-    re: &Regex,
+    re: &Twin,
     hay: &'h str,
     runs: &Runs,
     reach: Reach,
@@ -175,15 +213,16 @@ pub(super) fn find_each<'h>(
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.find_iter(hay).for_each(f);
+            re.on(hay.as_bytes()).find_iter(hay).for_each(f);
         }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             return;
-        }
+        };
+        let re = re.on(span);
         let mut at = w.start;
         while let Some(m) = re.find_at(part, at) {
             // Every windowed pattern needs at least one byte, so the search always moves on.
@@ -197,9 +236,10 @@ pub(super) fn find_each<'h>(
     });
 }
 
-/// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` would.
+/// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
+/// pattern as written would.
 pub(super) fn captures_each<'h>(
-    re: &Regex,
+    re: &Twin,
     hay: &'h str,
     runs: &Runs,
     reach: Reach,
@@ -207,16 +247,16 @@ pub(super) fn captures_each<'h>(
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.captures_iter(hay).for_each(f);
+            re.on(hay.as_bytes()).captures_iter(hay).for_each(f);
         }
         return;
     }
     runs.windows(hay.as_bytes(), reach, |w| {
         let Some(part) = hay.get(..w.end) else { return };
-        if !part.as_bytes().get(w.start..).is_some_and(reach.need) {
+        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             return;
-        }
-        captures_from(re, part, w.start, &mut f);
+        };
+        captures_from(re.on(span), part, w.start, &mut f);
     });
 }
 
@@ -283,7 +323,7 @@ const MONTH_AFTER: usize = 11;
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
 pub(super) fn month_captures_each<'h>(
-    re: &Regex,
+    re: &Twin,
     scan: &'h Scan<'_>,
     mut f: impl FnMut(Captures<'h>),
 ) {
@@ -291,14 +331,14 @@ pub(super) fn month_captures_each<'h>(
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
         // Every match holds a day or a year.
-        if !bytes
+        let Some(span) = bytes
             .get(w.clone())
-            .is_some_and(|b| b.iter().any(|&c| maybe_digit(c)))
-        {
+            .filter(|b| b.iter().any(|&c| maybe_digit(c)))
+        else {
             return;
-        }
+        };
         let Some(part) = hay.get(..w.end) else { return };
-        captures_from(re, part, w.start, &mut f);
+        captures_from(re.on(span), part, w.start, &mut f);
     };
     let mut open: Option<Range<usize>> = None;
     let mut anchor = |start: usize, end: usize| {
@@ -360,7 +400,7 @@ fn joiner(b: u8) -> bool {
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
 pub(super) fn find_in_groups<'h>(
-    re: &Regex,
+    re: &Twin,
     hay: &'h str,
     runs: &Runs,
     n: usize,
@@ -392,6 +432,7 @@ pub(super) fn find_in_groups<'h>(
             return;
         };
         let mut at = lead.unwrap_or(first);
+        let re = re.on(bytes.get(at..part.len()).unwrap_or_default());
         while let Some(m) = re.find_at(part, at) {
             at = m.end();
             let empty = m.is_empty();
@@ -496,14 +537,95 @@ pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
     false
 }
 
-/// Some three bytes of `w`, read as a little-endian number, pass `hit`: one pass over the
-/// window, where searching for each of a dozen words would take a dozen.
-pub(super) fn any_trigram(w: &[u8], hit: impl Fn(u32) -> bool) -> bool {
-    w.windows(3)
-        .any(|t| hit(u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16))
+/// The word starting at byte `p` of `w` begins with one of `words`, and nothing but a non-word
+/// byte stands before it in `w` (at `w`'s start the byte before is unknown, so it counts as one).
+fn word_at(w: &[u8], p: usize, words: &[&[u8]]) -> bool {
+    let start = p
+        .checked_sub(1)
+        .and_then(|k| w.get(k))
+        .is_none_or(|&b| !word_byte(b));
+    start
+        && words
+            .iter()
+            .any(|x| w.get(p..).is_some_and(|rest| rest.starts_with(x)))
 }
 
-/// The little-endian number `any_trigram` reads for three bytes.
-pub(super) const fn trigram(t: &[u8; 3]) -> u32 {
-    t[0] as u32 | (t[1] as u32) << 8 | (t[2] as u32) << 16
+/// Some age phrase of the age pattern may lie in `w`. Every match holds "year" or "yr" after a
+/// space or dash, or "aged", "age of", "turn…" or "when …" after a word boundary, or "y/o",
+/// "y.o." or a whole "yo" after a digit or a space: the bytes of "you", "yes" or "yesterday"
+/// near a number do not open the search.
+pub(super) fn age_word(w: &[u8]) -> bool {
+    memchr::memchr3_iter(b'y', b'a', b't', w)
+        .chain(memchr::memchr_iter(b'w', w))
+        .any(|p| {
+            word_at(w, p, &[b"year", b"yr", b"age", b"turn", b"when "])
+                || p.checked_sub(1)
+                    .and_then(|k| w.get(k))
+                    .is_none_or(|&b| !(b.is_ascii_alphabetic() || b == b'_'))
+                    && w.get(p..).is_some_and(|rest| {
+                        rest.starts_with(b"y/o")
+                            || rest.starts_with(b"y.o")
+                            || rest.starts_with(b"yo") && rest.get(2).is_none_or(|&b| !word_byte(b))
+                    })
+        })
+}
+
+/// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
+/// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
+pub(super) fn room_word(w: &[u8]) -> bool {
+    memchr::memchr3_iter(b'b', b'r', b'c', w)
+        .any(|p| word_at(w, p, &[b"bed", b"room", b"rm", b"bay", b"cubicle"]))
+}
+
+/// A byte of an IPv6 address as the pattern spells it.
+fn hex_or_colon(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'a'..=b'f' | b':')
+}
+
+/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` would yield them, for a
+/// pattern whose matches hold a colon and only `[0-9a-f:]`, with `(?-u:\b)` as its only
+/// assertion (the IPv6 pattern). Each match lies inside one maximal run of those bytes, so only
+/// the runs with a colon are searched, in order, each from its start and with the byte after it
+/// in view for the closing `\b` (a non-ASCII byte there reads as the end of the text does).
+/// Long text is mostly words, and a hex letter starts a search attempt at nearly every word.
+pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut(Match<'h>)) {
+    let bytes = hay.as_bytes();
+    let mut from = 0;
+    while let Some(colon) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b':', rest))
+        .map(|k| from + k)
+    {
+        let mut start = colon;
+        while start > from
+            && start
+                .checked_sub(1)
+                .and_then(|k| bytes.get(k))
+                .copied()
+                .is_some_and(hex_or_colon)
+        {
+            start -= 1;
+        }
+        let mut end = colon + 1;
+        while bytes.get(end).copied().is_some_and(hex_or_colon) {
+            end += 1;
+        }
+        let view = if bytes.get(end).is_some_and(u8::is_ascii) {
+            end + 1
+        } else {
+            end
+        };
+        if let Some(part) = hay.get(..view) {
+            let mut at = start;
+            while let Some(m) = re.find_at(part, at) {
+                at = m.end();
+                let empty = m.is_empty();
+                f(m);
+                if empty {
+                    break;
+                }
+            }
+        }
+        from = end;
+    }
 }
