@@ -307,7 +307,8 @@ impl WordGate {
         WordGate { bits, always }
     }
 
-    fn has(&self, h: u64) -> bool {
+    /// Some phrase's gate word may have the word hash `h` (never false for one that does).
+    pub fn contains(&self, h: u64) -> bool {
         let i = word_gate_bit(h);
         self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
@@ -316,9 +317,9 @@ impl WordGate {
     pub fn open(&self, scan: &Scan<'_>, tokens: &[Token]) -> bool {
         self.always
             || tokens.iter().any(|t| {
-                self.has(t.hash)
+                self.contains(t.hash)
                     || t.shape.apostrophe
-                        && scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default().split(|&b| b == b'\'').any(|p| self.has(hash_bytes(p)))
+                        && scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default().split(|&b| b == b'\'').any(|p| self.contains(hash_bytes(p)))
             })
     }
 }
