@@ -243,8 +243,8 @@ const SPAM: u8 = 8;
 
 /// What the pass over the words of one message collects.
 struct Words {
-    /// Some phrase may match: run the phrase automaton.
-    phrases: bool,
+    /// Where the gate words of phrases are: the phrase automaton runs around them.
+    phrases: Vec<usize>,
     /// Some insult word is present: run the harassment pattern at the "you" words.
     insult: bool,
     /// Where "you", "ur " and "u r " start, the first eight.
@@ -261,6 +261,10 @@ pub(crate) struct Detector {
     entries: Vec<Entry>,
     /// Holds one whole word of every phrase: shut, the phrase automaton cannot find anything.
     phrase_gate: WordGate,
+    /// The longest phrase, in bytes.
+    phrase_len: usize,
+    /// Lexicon terms without a letter or digit, which no gate word announces.
+    symbols: Vec<&'static str>,
     /// First words of the group words and hate verbs that anchor the hate patterns.
     hate_gate: WordGate,
     /// [`INSULT_WORDS`].
@@ -424,6 +428,7 @@ impl Detector {
         let mut patterns: Vec<String> = Vec::new();
         let mut entries = Vec::new();
         let mut gate_words: Vec<&str> = Vec::new();
+        let mut symbols = Vec::new();
         let mut single = HashMap::new();
         let mut words = HashMap::new();
         let mut collapsed = HashMap::new();
@@ -443,8 +448,10 @@ impl Detector {
                 single.entry(term.to_owned()).or_insert(kind);
                 continue;
             }
-            // A symbol ("🖕") has no word to gate on: non-ASCII text always runs the phrases.
-            gate_words.extend(gate_word(term, false));
+            match gate_word(term, false) {
+                Some(w) => gate_words.push(w),
+                None => symbols.push(term),
+            }
             patterns.push(term.to_owned());
             entries.push(Entry::Word(kind));
         }
@@ -465,6 +472,7 @@ impl Detector {
         let hate_anchors: Vec<&'static str> = GROUP_WORDS.iter().chain(HATE_VERBS).copied().collect();
         let hate_words: Vec<&str> = hate_anchors.iter().filter_map(|a| a.split(' ').next()).collect();
         let phrase_gate = WordGate::new(gate_words.iter().copied());
+        let phrase_len = patterns.iter().map(String::len).max().unwrap_or(0);
         let hate_gate = WordGate::new(hate_words.iter().copied());
         let insult_gate = WordGate::new(INSULT_WORDS.iter().copied());
         let mut starts = PrefixMasks::new();
@@ -552,6 +560,8 @@ impl Detector {
             phrases,
             entries,
             phrase_gate,
+            phrase_len,
+            symbols,
             hate_gate,
             insult_gate,
             starts,
@@ -578,7 +588,7 @@ impl Detector {
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
         let mut words = Words {
-            phrases: !scan.is_ascii(),
+            phrases: Vec::new(),
             // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
             insult: !scan.is_ascii(),
             you: [0; 8],
@@ -604,8 +614,30 @@ impl Detector {
             }
         }
         let Words { phrases, insult, you, n_you, near } = words;
-        if phrases {
-            self.phrases(scan, sink);
+        if !scan.is_ascii() && self.symbols.iter().any(|t| memchr::memmem::find(bytes, t.as_bytes()).is_some()) {
+            // A symbol term ("🖕") has no gate word.
+            self.phrases(scan, 0..norm.len(), sink);
+        } else {
+            // Every phrase match holds one of its gate words, so it lies within `phrase_len`
+            // bytes of one: long text is searched only there.
+            let mut i = 0;
+            while let Some(&at) = phrases.get(i) {
+                let mut lo = at.saturating_sub(self.phrase_len);
+                let mut hi = at.saturating_add(self.phrase_len);
+                i += 1;
+                while let Some(&next) = phrases.get(i).filter(|&&n| n.saturating_sub(self.phrase_len) <= hi) {
+                    hi = next.saturating_add(self.phrase_len);
+                    i += 1;
+                }
+                hi = hi.min(norm.len());
+                while !norm.is_char_boundary(lo) {
+                    lo -= 1;
+                }
+                while !norm.is_char_boundary(hi) {
+                    hi += 1;
+                }
+                self.phrases(scan, lo..hi, sink);
+            }
         }
         if insult {
             for &at in you.get(..n_you).unwrap_or_default() {
@@ -661,7 +693,9 @@ impl Detector {
             }
         }
         if mask & KEYWORD != 0 {
-            words.phrases |= self.phrase_gate.contains(hash);
+            if self.phrase_gate.contains(hash) {
+                words.phrases.push(start);
+            }
             words.insult |= self.insult_gate.contains(hash);
             if self.hate_gate.contains(hash) && self.hate_anchors.iter().any(|a| starts_with_at(bytes, start, a)) {
                 self.anchored(scan, start, false, sink);
@@ -701,11 +735,13 @@ impl Detector {
         }
     }
 
-    /// Several-word lexicon terms, harassment and hate phrases.
-    fn phrases(&self, scan: &Scan<'_>, sink: &mut Sink) {
-        for m in self.phrases.find_overlapping_iter(&scan.norm) {
+    /// Several-word lexicon terms, harassment and hate phrases within `within` (on character
+    /// boundaries) of `norm`.
+    fn phrases(&self, scan: &Scan<'_>, within: Range<usize>, sink: &mut Sink) {
+        let Some(hay) = scan.norm.get(within.clone()) else { return };
+        for m in self.phrases.find_overlapping_iter(hay) {
             let Some(entry) = self.entries.get(m.pattern().as_usize()) else { continue };
-            let range = m.range();
+            let range = within.start + m.start()..within.start + m.end();
             match entry {
                 Entry::Word(kind) => {
                     if let Some(end) = self.word_end(scan, range.clone()) {
