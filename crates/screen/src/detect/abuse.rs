@@ -11,8 +11,7 @@
 //! Everything that must start a word is found from `Scan`'s word hashes, behind bit gates that
 //! stay shut for nearly every message: one-word lexicon terms (with their suffixes), the anchors
 //! of the harassment and hate patterns, the spam triggers, and the phrases (several-word terms,
-//! harassment and hate phrases), whose overlapping automaton runs only when one of their words
-//! is in the message.
+//! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
 use std::ops::Range;
