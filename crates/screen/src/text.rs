@@ -335,7 +335,8 @@ impl WordGate {
         WordGate { bits, always }
     }
 
-    fn has(&self, h: u64) -> bool {
+    /// Some phrase's gate word may have the word hash `h` (never false for one that does).
+    pub fn contains(&self, h: u64) -> bool {
         let i = word_gate_bit(h);
         self.bits
             .get(i / 64)
@@ -346,7 +347,7 @@ impl WordGate {
     pub fn open(&self, scan: &Scan<'_>, tokens: &[Token]) -> bool {
         self.always
             || tokens.iter().any(|t| {
-                self.has(t.hash)
+                self.contains(t.hash)
                     || t.shape.apostrophe
                         && scan
                             .norm
@@ -354,7 +355,7 @@ impl WordGate {
                             .get(t.start..t.end)
                             .unwrap_or_default()
                             .split(|&b| b == b'\'')
-                            .any(|p| self.has(hash_bytes(p)))
+                            .any(|p| self.contains(hash_bytes(p)))
             })
     }
 }

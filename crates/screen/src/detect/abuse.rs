@@ -7,6 +7,11 @@
 //! Obfuscated spellings are rebuilt only for the rare chunks that need it: leetspeak and masks
 //! ("sh1t", "@ss", "f*ck"), spaced letters ("f u c k") and stretched letters ("fuuuuck");
 //! look-alike Unicode is already folded by `Scan::norm`.
+//!
+//! Everything that must start a word is found from `Scan`'s word hashes, behind bit gates that
+//! stay shut for nearly every message: one-word lexicon terms (with their suffixes), the anchors
+//! of the harassment and hate patterns, the spam triggers, and the phrases (several-word terms,
+//! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -15,14 +20,15 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::ScreenError;
+use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, WordGate};
 
 use super::ascii_regex as regex;
 use super::links;
-use super::{Ctx, Hit, NEAR, Sink, find_near};
+use super::{Ctx, Hit, NEAR, PrefixMasks, Sink, find_near, starts_with_at};
 
 /// The abuse and spam rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -294,34 +300,79 @@ const HATE_VERBS: &[&str] = &[
     "shoot all",
 ];
 
-const HARASS_TRIGGERS: &[&str] = &["you", "ur ", "u r "];
-/// Words the "you …" pattern needs (profane words count too); a message without one skips it.
-const INSULT_TRIGGERS: &[&str] = &[
+/// The words the "you …" pattern ends on, as whole words (one word of each several-word
+/// insult); a message without one of them cannot match it, so the pattern is skipped.
+const INSULT_WORDS: &[&str] = &[
     "idiot",
+    "idiots",
     "moron",
+    "morons",
     "imbecile",
-    "dumb",
+    "imbeciles",
+    "dumbass",
+    "dumbasses",
     "retard",
+    "retards",
     "loser",
+    "losers",
     "clown",
+    "clowns",
     "scum",
     "quack",
+    "quacks",
     "butcher",
+    "butchers",
     "jerk",
+    "jerks",
+    "bitch",
+    "bitches",
+    "bastard",
+    "bastards",
+    "asshole",
+    "assholes",
+    "cunt",
+    "cunts",
+    "dick",
+    "dicks",
+    "whore",
+    "whores",
+    "slut",
+    "sluts",
+    "prick",
+    "pricks",
+    "twat",
+    "twats",
+    "wanker",
+    "wankers",
     "douche",
+    "douches",
+    "douchebag",
+    "douchebags",
     "pig",
+    "pigs",
     "freak",
+    "freaks",
     "creep",
+    "creeps",
     "coward",
+    "cowards",
     "hack",
+    "hacks",
     "liar",
+    "liars",
     "fraud",
+    "frauds",
     "crook",
+    "crooks",
     "trash",
     "garbage",
     "murderer",
+    "murderers",
     "criminal",
+    "criminals",
     "stupid",
+    "dumb",
+    "retarded",
     "useless",
     "pathetic",
     "incompetent",
@@ -333,6 +384,13 @@ const INSULT_TRIGGERS: &[&str] = &[
     "disgrace",
     "waste",
     "piece",
+];
+
+/// Common words never chosen as a phrase's gate word when the phrase has a rarer one.
+const COMMON: &[&str] = &[
+    "a", "all", "an", "are", "be", "for", "get", "go", "have", "i", "in", "is", "it", "ll", "me",
+    "my", "no", "not", "of", "off", "on", "or", "out", "so", "that", "the", "this", "to", "u",
+    "up", "ur", "will", "you", "your",
 ];
 const SCAM_TRIGGERS: &[&str] = &[
     "dm ",
@@ -361,7 +419,7 @@ const SCAM_TRIGGERS: &[&str] = &[
 const PHARMACY_TRIGGERS: &[&str] = &[
     "pharmacy",
     "prescription",
-    " rx",
+    "rx ",
     "pills",
     "buy",
     "order",
@@ -389,32 +447,73 @@ enum Kind {
     Slur,
 }
 
+/// The spam pattern a trigger says is worth running.
 #[derive(Clone, Copy)]
 enum Family {
-    Harass,
-    Insult,
-    Hate,
     Scam,
     Pharmacy,
     Followers,
 }
 
-/// What an automaton match means.
+/// What a phrase-automaton match means.
 enum Entry {
-    /// A profane word or slur (may take a suffix).
+    /// A profane term of several words or a symbol (may take a suffix).
     Word(Kind),
     /// A harassment phrase.
     Harass,
     /// A hate phrase.
     Hate,
-    /// A cheap trigger saying a pattern family is worth running.
-    Trigger(Family),
+}
+
+/// [`Detector::starts`] bit: the word may start "you", "ur " or "u r ", which anchor the
+/// harassment pattern.
+const YOU: u8 = 1;
+/// The word may be a gate word of a phrase, a hate anchor or an insult.
+const KEYWORD: u8 = 2;
+/// The word may be a one-word lexicon term with its suffix.
+const TERM: u8 = 4;
+/// A spam trigger may start at the word.
+const SPAM: u8 = 8;
+
+/// What the pass over the words of one message collects.
+struct Words {
+    /// Where the gate words of phrases are: the phrase automaton runs around them.
+    phrases: Vec<usize>,
+    /// Some insult word is present: run the harassment pattern at the "you" words.
+    insult: bool,
+    /// Where "you", "ur " and "u r " start, the first eight.
+    you: [usize; 8],
+    n_you: usize,
+    /// Spam trigger positions, by [`Family`].
+    near: [Vec<usize>; 3],
 }
 
 /// The compiled abuse and spam detector.
 pub(crate) struct Detector {
-    ac: AhoCorasick,
+    /// Several-word lexicon terms and symbols, then the harassment and hate phrases.
+    phrases: AhoCorasick,
     entries: Vec<Entry>,
+    /// Holds one whole word of every phrase: shut, the phrase automaton cannot find anything.
+    phrase_gate: WordGate,
+    /// The longest phrase, in bytes.
+    phrase_len: usize,
+    /// Lexicon terms without a letter or digit, which no gate word announces.
+    symbols: Vec<&'static str>,
+    /// First words of the group words and hate verbs that anchor the hate patterns.
+    hate_gate: WordGate,
+    /// [`INSULT_WORDS`].
+    insult_gate: WordGate,
+    /// Which of the checks [`YOU`], [`KEYWORD`], [`TERM`] and [`SPAM`] a word may need.
+    starts: PrefixMasks,
+    /// One-word lexicon terms.
+    single: HashMap<String, Kind>,
+    /// Sorted word hashes of the one-word terms, alone and with each suffix in [`SUFFIXES`].
+    forms: Vec<u64>,
+    /// The group words and hate verbs.
+    hate_anchors: Vec<&'static str>,
+    /// Spam triggers, which count at the start of a word, each with the pattern it calls for,
+    /// under every [`PrefixGate::key`] of a word it can start, sorted by key.
+    spam_triggers: Vec<(usize, &'static str, Family)>,
     /// Single words (spaces and hyphens removed) for rebuilt obfuscated chunks.
     words: HashMap<String, Kind>,
     /// Words with every letter run collapsed to one letter, for stretched spellings.
@@ -434,6 +533,25 @@ fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
         what: what.to_owned(),
         message: e.to_string(),
     }
+}
+
+/// The word of `phrase` that best tells whether it can be in a text: a rare one, as long as
+/// possible. A word has to stand whole in every match, so the last one counts only when
+/// `last_whole` (lexicon terms may take a suffix).
+fn gate_word(phrase: &str, last_whole: bool) -> Option<&str> {
+    let words: Vec<&str> = phrase
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let whole = if last_whole || words.len() < 2 {
+        &words[..]
+    } else {
+        &words[..words.len() - 1]
+    };
+    whole
+        .iter()
+        .copied()
+        .max_by_key(|w| (!COMMON.contains(w), w.len()))
 }
 
 fn collapse(word: &str) -> String {
@@ -557,6 +675,9 @@ impl Detector {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let mut patterns: Vec<String> = Vec::new();
         let mut entries = Vec::new();
+        let mut gate_words: Vec<&str> = Vec::new();
+        let mut symbols = Vec::new();
+        let mut single = HashMap::new();
         let mut words = HashMap::new();
         let mut collapsed = HashMap::new();
         let lexicon = LEXICON
@@ -585,39 +706,78 @@ impl Detector {
                     .or_insert_with(|| (term.to_owned(), kind));
                 words.entry(joined).or_insert(kind);
             }
+            if term.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                single.entry(term.to_owned()).or_insert(kind);
+                continue;
+            }
+            match gate_word(term, false) {
+                Some(w) => gate_words.push(w),
+                None => symbols.push(term),
+            }
             patterns.push(term.to_owned());
             entries.push(Entry::Word(kind));
         }
-        for p in HARASS_PHRASES {
-            patterns.push((*p).to_owned());
-            entries.push(Entry::Harass);
-        }
-        for p in HATE_PHRASES {
-            patterns.push((*p).to_owned());
-            entries.push(Entry::Hate);
-        }
-        let families: [(Family, &[&str]); 7] = [
-            (Family::Harass, HARASS_TRIGGERS),
-            (Family::Insult, INSULT_TRIGGERS),
-            (Family::Hate, GROUP_WORDS),
-            (Family::Hate, HATE_VERBS),
-            (Family::Scam, SCAM_TRIGGERS),
-            (Family::Pharmacy, PHARMACY_TRIGGERS),
-            (Family::Followers, FOLLOWER_TRIGGERS),
-        ];
-        for (family, triggers) in families {
-            for t in triggers {
-                patterns.push((*t).to_owned());
-                entries.push(Entry::Trigger(family));
+        for (list, entry) in [(HARASS_PHRASES, 0), (HATE_PHRASES, 1)] {
+            for p in list {
+                gate_words.extend(gate_word(p, true));
+                patterns.push((*p).to_owned());
+                entries.push(if entry == 0 {
+                    Entry::Harass
+                } else {
+                    Entry::Hate
+                });
             }
         }
-        // Overlapping search: "fuck you" (harassment) must not hide "fuck" in "fuck your rules".
-        let ac = AhoCorasickBuilder::new()
+        // Overlapping search: "fuck you" (harassment) must not hide "fuck you" in "go fuck yourself".
+        let phrases = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .prefilter(false)
             .build(&patterns)
             .map_err(|e| compile_err("abuse lexicon", e))?;
+        let hate_anchors: Vec<&'static str> =
+            GROUP_WORDS.iter().chain(HATE_VERBS).copied().collect();
+        let hate_words: Vec<&str> = hate_anchors
+            .iter()
+            .filter_map(|a| a.split(' ').next())
+            .collect();
+        let phrase_gate = WordGate::new(gate_words.iter().copied());
+        let phrase_len = patterns.iter().map(String::len).max().unwrap_or(0);
+        let hate_gate = WordGate::new(hate_words.iter().copied());
+        let insult_gate = WordGate::new(INSULT_WORDS.iter().copied());
+        let mut starts = PrefixMasks::new();
+        let too_short = |e: &str| compile_err("abuse word gate", format!("{e:?} is too short"));
+        for e in ["you", "ur ", "u r "] {
+            starts.add(e, YOU).ok_or_else(|| too_short(e))?;
+        }
+        for e in gate_words.iter().chain(&hate_words).chain(INSULT_WORDS) {
+            starts.add(e, KEYWORD).ok_or_else(|| too_short(e))?;
+        }
+        let inflected: Vec<String> = single
+            .keys()
+            .flat_map(|w| {
+                std::iter::once(w.clone()).chain(SUFFIXES.iter().map(move |s| format!("{w}{s}")))
+            })
+            .collect();
+        let mut forms: Vec<u64> = inflected.iter().map(|f| hash_bytes(f.as_bytes())).collect();
+        forms.sort_unstable();
+        for e in &inflected {
+            starts.add(e, TERM).ok_or_else(|| too_short(e))?;
+        }
+        let spam_list = [
+            (Family::Scam, SCAM_TRIGGERS),
+            (Family::Pharmacy, PHARMACY_TRIGGERS),
+            (Family::Followers, FOLLOWER_TRIGGERS),
+        ];
+        let mut spam_triggers = Vec::new();
+        for (family, triggers) in spam_list {
+            for t in triggers {
+                let keys = PrefixMasks::keys_of(t).ok_or_else(|| too_short(t))?;
+                spam_triggers.extend(keys.into_iter().map(|k| (k, *t, family)));
+                starts.add(t, SPAM).ok_or_else(|| too_short(t))?;
+            }
+        }
+        spam_triggers.sort_by_key(|(k, _, _)| *k);
         let insult = r"(?:idiots?|morons?|imbeciles?|dumbass(?:es)?|retards?|losers?|clowns?|scum|quacks?|butchers?|jerks?|bitch(?:es)?|bastards?|assholes?|cunts?|dicks?|whores?|sluts?|pricks?|twats?|wankers?|douche(?:bag)?s?|pigs?|freaks?|creeps?|cowards?|hacks?|liars?|frauds?|crooks?|trash|garbage|murderers?|criminals?)";
         let adjective = r"(?:stupid|dumb|retarded|useless|pathetic|incompetent|worthless|ignorant|disgusting|evil|a\s+joke|a\s+disgrace|a\s+waste\s+of\s+space|a\s+piece\s+of\s+(?:shit|crap|garbage|trash))";
         let filler = r"(?:(?:such|so|a|an|the|just|really|truly|total|complete|fucking|freaking|absolute|bunch\s+of|fat|lazy|little|big|damn|bloody|sorry|pathetic|useless|incompetent|worthless|stupid|dumb|ugly)\s+)";
@@ -675,8 +835,18 @@ impl Detector {
             )
         };
         Ok(Detector {
-            ac,
+            phrases,
             entries,
+            phrase_gate,
+            phrase_len,
+            symbols,
+            hate_gate,
+            insult_gate,
+            starts,
+            single,
+            forms,
+            hate_anchors,
+            spam_triggers,
             words,
             collapsed,
             harass_you,
@@ -694,54 +864,89 @@ impl Detector {
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
-        let mut insult = false;
-        let mut near: [Vec<usize>; 6] = Default::default();
-        // "you" is in most messages: its pattern only runs once an insult word has been seen.
-        let mut you = [0usize; 8];
-        let mut n_you = 0;
-        for m in self.ac.find_overlapping_iter(norm) {
-            let Some(entry) = self.entries.get(m.pattern().as_usize()) else {
+        let bytes = norm.as_bytes();
+        let mut words = Words {
+            phrases: Vec::new(),
+            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
+            insult: !scan.is_ascii(),
+            you: [0; 8],
+            n_you: 0,
+            near: Default::default(),
+        };
+        // One probe per word answers every gate; the exact checks run only where it says "maybe".
+        for t in &scan.tokens {
+            if t.shape.apostrophe {
+                let mut start = t.start;
+                for piece in bytes
+                    .get(t.start..t.end)
+                    .unwrap_or_default()
+                    .split(|&b| b == b'\'')
+                {
+                    let mask = self.starts.mask(piece);
+                    if mask != 0 {
+                        self.word(
+                            scan,
+                            start..start + piece.len(),
+                            hash_bytes(piece),
+                            mask,
+                            &mut words,
+                            sink,
+                        );
+                    }
+                    start += piece.len() + 1;
+                }
                 continue;
-            };
-            let range = m.range();
-            match entry {
-                Entry::Trigger(Family::Harass) => {
-                    if n_you < you.len() && starts_word(norm, range.start) {
-                        you[n_you] = range.start;
-                        n_you += 1;
-                    }
+            }
+            let mask = self
+                .starts
+                .mask(bytes.get(t.start..t.end).unwrap_or_default());
+            if mask != 0 {
+                self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
+            }
+        }
+        let Words {
+            phrases,
+            insult,
+            you,
+            n_you,
+            near,
+        } = words;
+        if !scan.is_ascii()
+            && self
+                .symbols
+                .iter()
+                .any(|t| memchr::memmem::find(bytes, t.as_bytes()).is_some())
+        {
+            // A symbol term ("🖕") has no gate word.
+            self.phrases(scan, 0..norm.len(), sink);
+        } else {
+            // Every phrase match holds one of its gate words, so it lies within `phrase_len`
+            // bytes of one: long text is searched only there.
+            let mut i = 0;
+            while let Some(&at) = phrases.get(i) {
+                let mut lo = at.saturating_sub(self.phrase_len);
+                let mut hi = at.saturating_add(self.phrase_len);
+                i += 1;
+                while let Some(&next) = phrases
+                    .get(i)
+                    .filter(|&&n| n.saturating_sub(self.phrase_len) <= hi)
+                {
+                    hi = next.saturating_add(self.phrase_len);
+                    i += 1;
                 }
-                Entry::Trigger(Family::Hate) => {
-                    if starts_word(norm, range.start) {
-                        self.anchored(scan, range.start, Family::Hate, sink);
-                    }
+                hi = hi.min(norm.len());
+                while !norm.is_char_boundary(lo) {
+                    lo -= 1;
                 }
-                Entry::Trigger(Family::Insult) => insult = true,
-                Entry::Trigger(f) => near[*f as usize].push(range.start),
-                Entry::Word(kind) => {
-                    insult = true;
-                    if let Some(end) = self.word_end(scan, range.clone()) {
-                        sink.push(word_hit(scan, range.start..end, *kind, None));
-                    }
+                while !norm.is_char_boundary(hi) {
+                    hi += 1;
                 }
-                Entry::Harass => {
-                    if scan.at_word_boundaries(range.clone())
-                        && !drop_dead_praise(scan, range.clone())
-                        && !reported_speech(scan, range.start)
-                    {
-                        sink.push(harass_hit(scan, range));
-                    }
-                }
-                Entry::Hate => {
-                    if scan.at_word_boundaries(range.clone()) {
-                        sink.push(hate_hit(scan, range));
-                    }
-                }
+                self.phrases(scan, lo..hi, sink);
             }
         }
         if insult {
             for &at in you.get(..n_you).unwrap_or_default() {
-                self.anchored(scan, at, Family::Harass, sink);
+                self.anchored(scan, at, true, sink);
             }
         }
         self.obfuscated(scan, sink);
@@ -789,18 +994,140 @@ impl Detector {
         self.blocked_terms(scan, sink);
     }
 
-    /// Run the anchored harassment or hate pattern that starts at a trigger word.
-    fn anchored(&self, scan: &Scan<'_>, start: usize, family: Family, sink: &mut Sink) {
+    /// The exact checks at one word (an alphanumeric run of `norm`, `hash` its word hash) whose
+    /// probe of [`Detector::starts`] gave `mask`.
+    fn word(
+        &self,
+        scan: &Scan<'_>,
+        range: Range<usize>,
+        hash: u64,
+        mask: u8,
+        words: &mut Words,
+        sink: &mut Sink,
+    ) {
+        let bytes = scan.norm.as_bytes();
+        let (start, end) = (range.start, range.end);
+        let word = bytes.get(start..end).unwrap_or_default();
+        if mask & YOU != 0 && words.n_you < words.you.len() {
+            let after = bytes.get(end..).unwrap_or_default();
+            if word.starts_with(b"you")
+                || (word == b"ur" && after.first() == Some(&b' '))
+                || (word == b"u" && after.starts_with(b" r "))
+            {
+                words.you[words.n_you] = start;
+                words.n_you += 1;
+            }
+        }
+        if mask & KEYWORD != 0 {
+            if self.phrase_gate.contains(hash) {
+                words.phrases.push(start);
+            }
+            words.insult |= self.insult_gate.contains(hash);
+            if self.hate_gate.contains(hash)
+                && self
+                    .hate_anchors
+                    .iter()
+                    .any(|a| starts_with_at(bytes, start, a))
+            {
+                self.anchored(scan, start, false, sink);
+            }
+        }
+        if mask & TERM != 0 {
+            self.lexicon_word(scan, start, end, hash, sink);
+        }
+        if mask & SPAM != 0 {
+            let key = PrefixMasks::key(word);
+            let from = self.spam_triggers.partition_point(|(k, _, _)| *k < key);
+            for (_, t, family) in self
+                .spam_triggers
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|(k, _, _)| *k == key)
+            {
+                if starts_with_at(bytes, start, t) {
+                    words.near[*family as usize].push(start);
+                }
+            }
+        }
+    }
+
+    /// A one-word lexicon term, with its suffix, as the whole word at `start..end` (an
+    /// alphanumeric run of `norm`).
+    fn lexicon_word(&self, scan: &Scan<'_>, start: usize, end: usize, hash: u64, sink: &mut Sink) {
+        let Some(run) = scan.norm.get(start..end) else {
+            return;
+        };
+        // A suffix is read as ASCII letters and digits, so a term ends a run at its first other letter.
+        let ascii = run.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let Some(word) = run.get(..ascii) else { return };
+        let hash = if ascii == run.len() {
+            hash
+        } else {
+            hash_bytes(word.as_bytes())
+        };
+        if self.forms.binary_search(&hash).is_err() {
+            return;
+        }
+        for suffix in std::iter::once("").chain(SUFFIXES.iter().copied()) {
+            let Some(stem) = word.strip_suffix(suffix) else {
+                continue;
+            };
+            let Some(kind) = self.single.get(stem) else {
+                continue;
+            };
+            if let Some(end) = self.word_end(scan, start..start + stem.len()) {
+                sink.push(word_hit(scan, start..end, *kind, None));
+            }
+        }
+    }
+
+    /// Several-word lexicon terms, harassment and hate phrases within `within` (on character
+    /// boundaries) of `norm`.
+    fn phrases(&self, scan: &Scan<'_>, within: Range<usize>, sink: &mut Sink) {
+        let Some(hay) = scan.norm.get(within.clone()) else {
+            return;
+        };
+        for m in self.phrases.find_overlapping_iter(hay) {
+            let Some(entry) = self.entries.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            let range = within.start + m.start()..within.start + m.end();
+            match entry {
+                Entry::Word(kind) => {
+                    if let Some(end) = self.word_end(scan, range.clone()) {
+                        sink.push(word_hit(scan, range.start..end, *kind, None));
+                    }
+                }
+                Entry::Harass => {
+                    if scan.at_word_boundaries(range.clone())
+                        && !drop_dead_praise(scan, range.clone())
+                        && !reported_speech(scan, range.start)
+                    {
+                        sink.push(harass_hit(scan, range));
+                    }
+                }
+                Entry::Hate => {
+                    if scan.at_word_boundaries(range.clone()) {
+                        sink.push(hate_hit(scan, range));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run the anchored harassment (`harass`) or hate pattern that starts at a trigger word.
+    fn anchored(&self, scan: &Scan<'_>, start: usize, harass: bool, sink: &mut Sink) {
         let Some(rest) = scan.norm.get(start..) else {
             return;
         };
-        let found = match family {
-            Family::Harass => self.harass_you.find(rest).map(|m| (m.end(), true)),
-            _ => self
-                .hate_group
+        let found = if harass {
+            self.harass_you.find(rest).map(|m| (m.end(), true))
+        } else {
+            self.hate_group
                 .find(rest)
                 .or_else(|| self.hate_verb.find(rest))
-                .map(|m| (m.end(), false)),
+                .map(|m| (m.end(), false))
         };
         if let Some((len, harass)) = found {
             let range = start..start + len;

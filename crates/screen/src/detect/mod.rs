@@ -84,6 +84,104 @@ pub(crate) fn find_near(
     }
 }
 
+/// True when `b[at..]` starts with `s`.
+pub(crate) fn starts_with_at(b: &[u8], at: usize, s: &str) -> bool {
+    b.get(at..)
+        .is_some_and(|rest| rest.starts_with(s.as_bytes()))
+}
+
+/// Entries in a [`PrefixMasks`] table (64 KiB).
+const PREFIX_SLOTS: usize = 1 << 16;
+
+/// Bytes of a word that a [`PrefixMasks`] probe reads.
+const PREFIX_LEN: usize = 4;
+
+/// A table answering, with one probe per word, which of up to eight lists may have an entry that
+/// starts at that word. A word probes the slot of its first four ASCII letters or digits (fewer
+/// when it is shorter); an entry marks, with its list's bit, the slot of every word start it can
+/// have: its first four bytes, its first word when that is shorter and the entry goes on with a
+/// space or a sign ("dm "), or, when the whole entry is a shorter word that a longer one may start
+/// with ("buy"), itself and each way letters or digits can follow it. An entry can start a word
+/// only where its bit is set, so a clear bit skips the exact check without missing anything.
+pub(crate) struct PrefixMasks {
+    masks: Box<[u8]>,
+}
+
+impl PrefixMasks {
+    /// An empty table.
+    pub fn new() -> Self {
+        PrefixMasks {
+            masks: vec![0u8; PREFIX_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// Mark every word start of `entry` with `bit`; `None` when the entry is a word of one letter
+    /// or digit that longer words may start with (too many starts to list).
+    pub fn add(&mut self, entry: &str, bit: u8) -> Option<()> {
+        for k in Self::keys_of(entry)? {
+            if let Some(m) = self.masks.get_mut(k) {
+                *m |= bit;
+            }
+        }
+        Some(())
+    }
+
+    /// The slots of every word `entry` can start, or `None` when there are too many to list.
+    pub fn keys_of(entry: &str) -> Option<Vec<usize>> {
+        let first = entry.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let start = entry.as_bytes().get(..first.min(PREFIX_LEN))?;
+        if first >= PREFIX_LEN || (first > 0 && first < entry.len()) {
+            return Some(vec![Self::key(start)]);
+        }
+        if first < 2 {
+            return None;
+        }
+        let mut starts = vec![start.to_vec()];
+        let mut i = 0;
+        while let Some(s) = starts.get(i).cloned() {
+            i += 1;
+            if s.len() < PREFIX_LEN {
+                starts.extend(
+                    (b'a'..=b'z')
+                        .chain(b'0'..=b'9')
+                        .map(|c| [&s[..], &[c]].concat()),
+                );
+            }
+        }
+        Some(starts.iter().map(|s| Self::key(s)).collect())
+    }
+
+    /// The slot of a word (an alphanumeric run of `Scan::norm`, or an entry's start).
+    pub fn key(word: &[u8]) -> usize {
+        // Inside a run every ASCII byte is a letter or digit: four bytes without a high bit are
+        // the whole probe, which is nearly every word.
+        let packed = match word
+            .first_chunk::<PREFIX_LEN>()
+            .map(|c| u32::from_le_bytes(*c))
+        {
+            Some(k) if k & 0x8080_8080 == 0 => u64::from(k) | (PREFIX_LEN as u64) << 40,
+            _ => {
+                let mut k = 0u64;
+                let mut n = 0;
+                while let Some(&b) = word
+                    .get(n)
+                    .filter(|b| n < PREFIX_LEN && b.is_ascii_alphanumeric())
+                {
+                    k |= u64::from(b) << (8 * n);
+                    n += 1;
+                }
+                k | (n as u64) << 40
+            }
+        };
+        (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+    }
+
+    /// The bits of the lists that may have an entry starting at `word`.
+    pub fn mask(&self, word: &[u8]) -> u8 {
+        self.masks.get(Self::key(word)).copied().unwrap_or(0)
+    }
+}
+
 /// `pos` moved back (at most 32 bytes) to the start of its word, on a character boundary.
 fn word_start(s: &str, mut pos: usize) -> usize {
     let b = s.as_bytes();
