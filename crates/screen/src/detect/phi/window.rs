@@ -222,18 +222,21 @@ pub(super) fn find_each<'h>(
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             return;
         };
-        let re = re.on(span);
-        let mut at = w.start;
-        while let Some(m) = re.find_at(part, at) {
-            // Every windowed pattern needs at least one byte, so the search always moves on.
-            at = m.end();
-            let empty = m.is_empty();
-            f(m);
-            if empty {
-                break;
-            }
-        }
+        matches_from(re.on(span), part, w.start, &mut f);
     });
+}
+
+/// Call `f` on every match of `re` in `part` that starts at or after `at`.
+fn matches_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut(Match<'h>)) {
+    while let Some(m) = re.find_at(part, at) {
+        // Every windowed pattern needs at least one byte, so the search always moves on.
+        at = m.end();
+        let empty = m.is_empty();
+        f(m);
+        if empty {
+            break;
+        }
+    }
 }
 
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
@@ -616,15 +619,7 @@ pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut
             end
         };
         if let Some(part) = hay.get(..view) {
-            let mut at = start;
-            while let Some(m) = re.find_at(part, at) {
-                at = m.end();
-                let empty = m.is_empty();
-                f(m);
-                if empty {
-                    break;
-                }
-            }
+            matches_from(re, part, start, &mut f);
         }
         from = end;
     }
