@@ -1299,6 +1299,13 @@ impl Detector {
     /// Letters typed apart: "f u c k", "s.h.i.t".
     fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let tokens = &scan.tokens;
+        // Three one-byte words in a row are rare, and a test of lengths alone finds them.
+        if !tokens
+            .windows(3)
+            .any(|w| w.iter().all(|t| t.end - t.start == 1))
+        {
+            return;
+        }
         let norm = scan.norm.as_bytes();
         let single = |j: usize| {
             tokens.get(j).is_some_and(|t| {
@@ -1520,9 +1527,10 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
     }
     let tokens = &scan.tokens;
     let norm = scan.norm.as_bytes();
-    // Tokens compared as byte ranges, lengths first: most neighbours differ in length.
+    // Tokens compared by word hash first: neighbours nearly always differ there, where lengths
+    // are often equal and then cost a byte comparison.
     let same = |a: &crate::text::Token, b: &crate::text::Token| {
-        a.end - a.start == b.end - b.start && norm.get(a.start..a.end) == norm.get(b.start..b.end)
+        a.hash == b.hash && norm.get(a.start..a.end) == norm.get(b.start..b.end)
     };
     let mut i = 0;
     while i + 4 < tokens.len() {
@@ -1878,8 +1886,9 @@ mod tests {
         Some((h.span.start, h.span.end, h.explanation.clone()))
     }
 
-    #[test]
-    fn char_flood_finds_the_run_a_count_of_every_char_finds() {
+    /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
+    /// every offset from the grids and blocks the flood tests skip along.
+    fn repeated_pieces() -> Vec<String> {
         let pieces = [
             "a",
             "b",
@@ -1893,8 +1902,6 @@ mod tests {
             "ab",
             "xyz",
         ];
-        // A fixed pseudo-random walk over texts of repeated pieces, so that runs start and end at
-        // every offset from the eight-byte grid.
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = |n: usize| {
             state ^= state << 13;
@@ -1902,14 +1909,23 @@ mod tests {
             state ^= state << 17;
             (state % n as u64) as usize
         };
+        (0..3000)
+            .map(|_| {
+                let mut text = String::new();
+                for _ in 0..next(6) + 1 {
+                    let piece = pieces[next(pieces.len())];
+                    let times = [1, 2, 3, 5, 6, 7, 8, 9, 14, 15, 16, 19, 20, 21, 40][next(15)];
+                    text.push_str(&piece.repeat(times));
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn char_flood_finds_the_run_a_count_of_every_char_finds() {
         let mut found = 0;
-        for _ in 0..3000 {
-            let mut text = String::new();
-            for _ in 0..next(6) + 1 {
-                let piece = pieces[next(pieces.len())];
-                let times = [1, 2, 7, 8, 9, 14, 15, 16, 19, 20, 21, 40][next(12)];
-                text.push_str(&piece.repeat(times));
-            }
+        for text in repeated_pieces() {
             let mut sink = crate::detect::Sink::default();
             let got = super::char_flood(&text, &mut sink).then(|| {
                 let h = &sink.hits[0];
@@ -1919,6 +1935,17 @@ mod tests {
             assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
         }
         assert!(found > 500, "{found}");
+    }
+
+    #[test]
+    fn flood_gate_is_the_test_of_the_whole_text() {
+        let mut open = 0;
+        for text in repeated_pieces() {
+            let want = super::repeats(text.as_bytes());
+            open += usize::from(want);
+            assert_eq!(super::maybe_char_flood(text.as_bytes()), want, "{text:?}");
+        }
+        assert!(open > 500 && open < 2900, "{open}");
     }
 
     #[test]
