@@ -13,6 +13,7 @@
 //! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
 //! message has more than `STACK_TOKENS` tokens or something is found.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
@@ -106,6 +107,8 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const COVERED: u32 = 1 << 22;
+/// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
+const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
 const OWN_MASK: u32 =
     FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
@@ -390,7 +393,17 @@ struct Lexicon {
     hot: Box<[HotSlot]>,
     /// The texts of the `hot` entries, back to back.
     hot_text: String,
+    /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
+    /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
+    /// bit spares the lookup of such a word.
+    lower: Box<[u64]>,
 }
+
+/// Hash bits indexing [`Lexicon::lower`]: 64 Ki bits (8 KiB) for about 2,000 words.
+const LOWER_BITS: u32 = 16;
+
+/// Flags that make a lower-case word worth a lookup in mixed-case text.
+const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
 
 /// What the lexicon knows of one word.
 #[derive(Clone, Copy)]
@@ -429,6 +442,11 @@ struct HotSlot {
     /// Length of the word; 0 in an empty slot.
     len: u8,
     place: Option<PlaceKind>,
+}
+
+/// The bit of a word hash in [`Lexicon::lower`].
+fn lower_bit(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOWER_BITS)) as usize
 }
 
 /// The first of the two hot slots of a word hash.
@@ -489,6 +507,28 @@ impl Lexicon {
         self.hot_text = text;
     }
 
+    /// Set the [`Lexicon::lower`] bits, once every word is added.
+    fn fill_lower(&mut self) {
+        let mut lower = vec![0u64; 1 << (LOWER_BITS - 6)];
+        for (&hash, e) in &self.map {
+            if e.flags & LOWER_FLAGS != 0 {
+                let b = lower_bit(hash);
+                if let Some(w) = lower.get_mut(b / 64) {
+                    *w |= 1 << (b % 64);
+                }
+            }
+        }
+        self.lower = lower.into_boxed_slice();
+    }
+
+    /// False when no word with this hash is a place, a place head or a patient word.
+    fn may_matter_lower(&self, hash: u64) -> bool {
+        let b = lower_bit(hash);
+        self.lower
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+    }
+
     fn get(&self, text: &str) -> Option<Known> {
         self.get_hashed(hash_bytes(text.as_bytes()), text)
     }
@@ -539,8 +579,130 @@ struct Tok {
     flags: u32,
     /// Gazetteer kind when the word alone is a place.
     place: Option<PlaceKind>,
-    /// End of the token in `norm` without a possessive "'s".
-    end: usize,
+}
+
+/// A word without a possessive "'s", and whether it had one.
+fn strip_possessive(word: &str) -> (&str, bool) {
+    match word.strip_suffix("'s") {
+        Some(w) if !w.is_empty() => (w, true),
+        _ => (word, false),
+    }
+}
+
+/// The facts of each token of one message, filled in the first time a rule asks. In mixed-case
+/// text most words are lower case and no rule asks about them (a name or place starts at a
+/// capitalized word, and its cues are its close neighbours), so they cost no lookup.
+struct Facts<'a, 't> {
+    scan: &'a Scan<'t>,
+    lex: &'a Lexicon,
+    cells: &'a [Cell<Tok>],
+}
+
+impl Facts<'_, '_> {
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The facts of token `i`, `None` past the end.
+    #[inline]
+    fn tok(&self, i: usize) -> Option<Tok> {
+        let cell = self.cells.get(i)?;
+        let t = cell.get();
+        if t.flags & KNOWN != 0 {
+            return Some(t);
+        }
+        let t = self.fill(i, t.flags);
+        cell.set(t);
+        Some(t)
+    }
+
+    /// The flags of token `i`, `None` past the end.
+    #[inline]
+    fn get(&self, i: usize) -> Option<u32> {
+        self.tok(i).map(|t| t.flags)
+    }
+
+    /// The flags of token `i` (none past the end, where callers never ask).
+    #[inline]
+    fn flags(&self, i: usize) -> u32 {
+        self.get(i).unwrap_or(0)
+    }
+
+    /// Gazetteer kind of token `i` when the word alone is a place.
+    fn place(&self, i: usize) -> Option<PlaceKind> {
+        self.tok(i).and_then(|t| t.place)
+    }
+
+    /// Add `bits` to the flags of token `i`.
+    fn mark(&self, i: usize, bits: u32) {
+        if let (Some(t), Some(cell)) = (self.tok(i), self.cells.get(i)) {
+            cell.set(Tok {
+                flags: t.flags | bits,
+                ..t
+            });
+        }
+    }
+
+    /// End of token `i` in `norm` without a possessive "'s".
+    fn word_end(&self, i: usize) -> Option<usize> {
+        let t = self.scan.tokens.get(i)?;
+        let stem = if self.flags(i) & POSSESSIVE != 0 {
+            2
+        } else {
+            0
+        };
+        Some(t.end.saturating_sub(stem))
+    }
+
+    /// Look token `i` up and read its shape; `marks` are flags set before it was filled.
+    #[inline(never)]
+    fn fill(&self, i: usize, marks: u32) -> Tok {
+        let scan = self.scan;
+        let Some(t) = scan.tokens.get(i) else {
+            return Tok::default();
+        };
+        let (word, possessive) =
+            strip_possessive(scan.norm.get(t.start..t.end).unwrap_or_default());
+        // The scan hashed every word once; only a possessive's stem needs hashing again.
+        let entry = if possessive {
+            self.lex.get(word)
+        } else {
+            self.lex.get_hashed(t.hash, word)
+        };
+        let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
+        if possessive {
+            flags |= POSSESSIVE;
+        }
+        if t.shape.capitalized {
+            flags |= CAP;
+        }
+        if t.shape.all_upper {
+            flags |= UPPER;
+        }
+        if t.shape.has_digit {
+            flags |= DIGIT;
+        }
+        // One character is at most four bytes, so longer words skip the char decoding.
+        if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
+            flags |= SHORT;
+        }
+        let prev_end = i
+            .checked_sub(1)
+            .and_then(|p| scan.tokens.get(p))
+            .map(|p| p.end);
+        if prev_end.is_none_or(|e| {
+            scan.norm
+                .as_bytes()
+                .get(e..t.start)
+                .is_some_and(starts_sentence)
+        }) {
+            flags |= SENT_START;
+        }
+        Tok {
+            flags,
+            place: entry.and_then(|e| e.place),
+        }
+    }
 }
 
 /// Which evidence made a span a name; worded into the explanation.
@@ -654,6 +816,7 @@ impl Detector {
             }
         }
         lex.fill_hot();
+        lex.fill_lower();
         Ok(Detector {
             lex,
             model: Model::parse(NAME_MODEL),
@@ -666,74 +829,43 @@ impl Detector {
         if n == 0 {
             return;
         }
-        let mut stack = [Tok::default(); STACK_TOKENS];
-        let mut heap = Vec::new();
-        let toks: &mut [Tok] = if n <= STACK_TOKENS {
-            &mut stack[..n]
-        } else {
-            heap.resize(n, Tok::default());
-            &mut heap
+        let stack = [const {
+            Cell::new(Tok {
+                flags: 0,
+                place: None,
+            })
+        }; STACK_TOKENS];
+        let heap;
+        let cells: &[Cell<Tok>] = match stack.get(..n) {
+            Some(cells) => cells,
+            None => {
+                heap = vec![Cell::new(Tok::default()); n];
+                &heap
+            }
         };
-        let weak_caps = self.rules(cx, sink, toks);
+        let toks = Facts {
+            scan: cx.scan,
+            lex: &self.lex,
+            cells,
+        };
+        let weak_caps = self.rules(cx, sink, &toks);
         if let Some(model) = &self.model {
-            self.model_pass(cx, sink, toks, weak_caps, model);
+            self.model_pass(cx, sink, &toks, weak_caps, model);
         }
     }
 
-    /// Fill `toks` with the facts about each token, run the rules, and mark the tokens they
-    /// reported as `COVERED`. Returns whether capitalization is uninformative in this message.
-    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &mut [Tok]) -> bool {
+    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Returns whether
+    /// capitalization is uninformative in this message.
+    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let (mut alpha, mut caps) = (0usize, 0usize);
-        let mut prev_end = 0;
-        for (i, t) in scan.tokens.iter().enumerate().take(n) {
+        for t in scan.tokens.iter().take(n) {
             let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            let (word, possessive) = match word.strip_suffix("'s") {
-                Some(w) if !w.is_empty() => (w, true),
-                _ => (word, false),
-            };
-            // The scan hashed every word once; only a possessive's stem needs hashing again.
-            let entry = if possessive {
-                self.lex.get(word)
-            } else {
-                self.lex.get_hashed(t.hash, word)
-            };
-            let mut flags = entry.map_or(0, |e| e.flags);
-            if possessive {
-                flags |= POSSESSIVE;
-            }
-            if t.shape.capitalized {
-                flags |= CAP;
-            }
-            if t.shape.all_upper {
-                flags |= UPPER;
-            }
-            if t.shape.has_digit {
-                flags |= DIGIT;
-            } else if word.len() >= 2 {
+            if !t.shape.has_digit && strip_possessive(word).0.len() >= 2 {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
             }
-            // One character is at most four bytes, so longer words skip the char decoding.
-            if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
-                flags |= SHORT;
-            }
-            if i == 0
-                || scan
-                    .norm
-                    .as_bytes()
-                    .get(prev_end..t.start)
-                    .is_some_and(starts_sentence)
-            {
-                flags |= SENT_START;
-            }
-            prev_end = t.end;
-            toks[i] = Tok {
-                flags,
-                place: entry.and_then(|e| e.place),
-                end: t.start + word.len(),
-            };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
         let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
@@ -741,13 +873,31 @@ impl Detector {
         let mut name_end = usize::MAX;
         let mut i = 0;
         while i < n {
-            let f = toks[i].flags;
-            patient_near |= f & PATIENT != 0;
-            // Neither a place nor a name can start at a lower-case word that no gazetteer knows
-            // (both `place_at` and `name_at` would say so at once); most words of a message are such.
-            if f & (PLACE | PLACE_HEAD | CAP) == 0 && !weak_caps {
-                i += 1;
-                continue;
+            // In mixed-case text a lower-case word starts nothing unless it is a place right after a
+            // place cue ("moved to boston"): `place_at` needs the cue there and `name_at` a capital.
+            // Most words of a message are such, and the lexicon's `lower` bits rule out nearly all
+            // of them (all but places, place heads and patient words) without a lookup.
+            if !weak_caps
+                && let Some(t) = scan.tokens.get(i)
+                && !t.shape.capitalized
+            {
+                let possessive = scan
+                    .norm
+                    .get(t.start..t.end)
+                    .is_some_and(|w| w.ends_with("'s"));
+                if possessive || self.lex.may_matter_lower(t.hash) {
+                    let f = toks.flags(i);
+                    patient_near |= f & PATIENT != 0;
+                    if f & (PLACE | PLACE_HEAD) == 0 || place_cue(scan, toks, i).is_none() {
+                        i += 1;
+                        continue;
+                    }
+                } else {
+                    i += 1;
+                    continue;
+                }
+            } else {
+                patient_near |= toks.flags(i) & PATIENT != 0;
             }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
@@ -764,8 +914,8 @@ impl Detector {
             };
             match found {
                 Some(next) => {
-                    for t in toks.iter_mut().take(next).skip(i) {
-                        t.flags |= COVERED;
+                    for k in i..next {
+                        toks.mark(k, COVERED);
                     }
                     i = next.max(i + 1);
                 }
@@ -802,7 +952,7 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         weak_caps: bool,
         model: &Model,
     ) {
@@ -810,8 +960,10 @@ impl Detector {
         let mut feats = [0u32; MAX_FEATURES];
         let mut open: Option<(usize, usize, Label)> = None;
         for i in 0..toks.len() {
-            let f = toks[i].flags;
-            let predicted = if Self::model_candidate(f, weak_caps) {
+            // Only capitalized words are candidates in mixed-case text: the others need no lookup.
+            let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
+            let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
+            {
                 let k = self.features(scan, toks, i, weak_caps, &mut feats);
                 model.predict(feats.get(..k).unwrap_or_default(), MODEL_MARGIN)
             } else {
@@ -822,7 +974,7 @@ impl Detector {
                     if l == label
                         && e == i
                         && name_gap(scan, toks, i)
-                        && toks[i - 1].flags & POSSESSIVE == 0 =>
+                        && toks.flags(i - 1) & POSSESSIVE == 0 =>
                 {
                     open = Some((s, i + 1, l));
                 }
@@ -843,7 +995,7 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         (s, e, label): (usize, usize, Label),
     ) {
         match label {
@@ -852,13 +1004,14 @@ impl Detector {
             }
             Label::Person => {
                 let scan = cx.scan;
-                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1)))
+                let (Some(first), Some(last_end)) =
+                    (scan.tokens.get(s), toks.word_end(e.saturating_sub(1)))
                 else {
                     return;
                 };
-                let text = scan.orig_text(first.start..last.end);
+                let text = scan.orig_text(first.start..last_end);
                 sink.hits.push(
-                    Hit::new(NAME, scan.orig(first.start..last.end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
+                    Hit::new(NAME, scan.orig(first.start..last_end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
                         .suggest(NAME_SUGGESTION)
                         .phi(SafeHarbor::A),
                 );
@@ -870,7 +1023,7 @@ impl Detector {
     fn features(
         &self,
         scan: &Scan<'_>,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
         out: &mut [u32; MAX_FEATURES],
@@ -882,7 +1035,7 @@ impl Detector {
                 k += 1;
             }
         };
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         let w = word(scan, toks, i);
         put(0, b"");
         put(1, &(f & OWN_MASK).to_le_bytes());
@@ -910,7 +1063,7 @@ impl Detector {
         ] {
             match j {
                 Some(j) => {
-                    let g = toks[j].flags;
+                    let g = toks.flags(j);
                     put(kind, &(g & CONTEXT_MASK).to_le_bytes());
                     if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
                         put(kind + 1, word(scan, toks, j).as_bytes());
@@ -937,12 +1090,12 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
     ) -> Option<usize> {
         let scan = cx.scan;
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         if f & (PLACE | PLACE_HEAD) == 0
             && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps)
         {
@@ -954,7 +1107,7 @@ impl Detector {
         } else {
             None
         };
-        let found = multi.or_else(|| Some((i + 1, toks[i].place?)));
+        let found = multi.or_else(|| Some((i + 1, toks.place(i)?)));
         if let Some((end, kind)) = found {
             let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
             let proper = f & CAP != 0 || weak_caps;
@@ -978,7 +1131,7 @@ impl Detector {
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
         // on the town line of a postal address ("Apt. 297\n Zalakaros").
         if i.checked_sub(1)
-            .is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0)
+            .is_none_or(|p| toks.flags(p) & (PLACE_CUE | DIGIT | STREET) == 0)
         {
             return None;
         }
@@ -988,17 +1141,17 @@ impl Detector {
         let proper =
             f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
         let initial_follows =
-            toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
+            toks.get(i + 1).is_some_and(|g| g & SHORT != 0) && name_gap(scan, toks, i + 1);
         if !unknown || !proper || acronym || initial_follows {
             return None;
         }
         let mut end = i + 1;
         while end < toks.len() && end - i < 3 {
-            let g = toks[end].flags;
+            let g = toks.flags(end);
             if g & CAP == 0
                 || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0
                 || !name_gap(scan, toks, end)
-                || toks[end - 1].flags & POSSESSIVE != 0
+                || toks.flags(end - 1) & POSSESSIVE != 0
             {
                 break;
             }
@@ -1009,7 +1162,12 @@ impl Detector {
     }
 
     /// The longest gazetteer phrase of two or more tokens starting at `i`.
-    fn multi_place(&self, scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<(usize, PlaceKind)> {
+    fn multi_place(
+        &self,
+        scan: &Scan<'_>,
+        toks: &Facts<'_, '_>,
+        i: usize,
+    ) -> Option<(usize, PlaceKind)> {
         let mut best = None;
         // The phrase so far, words joined by one space as the lexicon keys them.
         let mut phrase = [0u8; MAX_PLACE_BYTES];
@@ -1044,19 +1202,20 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         r: Range<usize>,
         kind: Option<PlaceKind>,
         cue: Option<Cue>,
     ) {
         let scan = cx.scan;
-        let (Some(first), Some(last)) =
-            (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1)))
-        else {
+        let (Some(first), Some(last_end)) = (
+            scan.tokens.get(r.start),
+            toks.word_end(r.end.saturating_sub(1)),
+        ) else {
             return;
         };
-        let span = scan.orig(first.start..last.end);
-        let text = scan.orig_text(first.start..last.end);
+        let span = scan.orig(first.start..last_end);
+        let text = scan.orig_text(first.start..last_end);
         let tied = cue == Some(Cue::Resides);
         let small = kind.is_none_or(PlaceKind::is_subdivision);
         let what = match kind {
@@ -1090,13 +1249,13 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
         listed: bool,
     ) -> Option<usize> {
         let scan = cx.scan;
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         let cap = f & CAP != 0;
         // Only lexicon names can start a name in lower-case or Title Case text.
         let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps)
@@ -1157,15 +1316,15 @@ impl Detector {
             _ => return None,
         };
         let mut end = i + 1;
-        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0
+        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks.flags(end - 1) & POSSESSIVE == 0
         {
             if !name_gap(scan, toks, end) {
                 break;
             }
-            let g = toks[end].flags;
+            let g = toks.flags(end);
             let joins_next = end + 1 < toks.len()
                 && name_gap(scan, toks, end + 1)
-                && continues_name(toks[end + 1].flags, weak_caps);
+                && continues_name(toks.flags(end + 1), weak_caps);
             if g & PARTICLE != 0 && g & CAP == 0 {
                 match particles_then_surname(scan, toks, end) {
                     Some(next) => {
@@ -1184,7 +1343,7 @@ impl Detector {
             end += 1;
         }
         let first = scan.tokens.get(i)?;
-        let last_end = toks.get(end - 1)?.end;
+        let last_end = toks.word_end(end - 1)?;
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
@@ -1202,11 +1361,11 @@ impl Detector {
 
 /// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
 /// that completes them, if there is one.
-fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usize> {
+fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<usize> {
     let mut k = i;
     while toks
         .get(k)
-        .is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0)
+        .is_some_and(|g| g & PARTICLE != 0 && g & CAP == 0)
         && k - i < 3
     {
         k += 1;
@@ -1214,23 +1373,22 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usi
             return None;
         }
     }
-    let t = toks.get(k)?;
-    (t.flags & CAP != 0 && t.flags & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
+    let g = toks.get(k)?;
+    (g & CAP != 0 && g & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
 }
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
-fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
-    let Some(next) = toks.get(i + 1) else {
+fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: bool) -> bool {
+    let Some(g) = toks.get(i + 1) else {
         return false;
     };
-    if toks[i].flags & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
+    if toks.flags(i) & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
         return false;
     }
-    let g = next.flags;
     if is_initial(g, weak_caps) {
         return toks
             .get(i + 2)
-            .is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps))
+            .is_some_and(|h| h & CAP != 0 && continues_name(h, weak_caps))
             && name_gap(scan, toks, i + 2);
     }
     continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
@@ -1285,12 +1443,17 @@ impl NameFeaturizer {
             scan: &scan,
         };
         let mut sink = Sink::default();
-        let mut toks = vec![Tok::default(); scan.tokens.len()];
-        let weak_caps = self.det.rules(&cx, &mut sink, &mut toks);
+        let cells = vec![Cell::new(Tok::default()); scan.tokens.len()];
+        let toks = Facts {
+            scan: &scan,
+            lex: &self.det.lex,
+            cells: &cells,
+        };
+        let weak_caps = self.det.rules(&cx, &mut sink, &toks);
         let mut feats = [0u32; MAX_FEATURES];
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
-            if Detector::model_candidate(toks[i].flags, weak_caps) {
+            if Detector::model_candidate(toks.flags(i), weak_caps) {
                 let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
                 out.push(NameCandidate {
                     span: scan.orig(t.start..t.end),
@@ -1312,24 +1475,24 @@ enum Cue {
 }
 
 /// The place cue right before token `i`, if any.
-fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+fn place_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
-    if toks[p].flags & PLACE_CUE == 0 || !plain_gap(scan, i) {
+    if toks.flags(p) & PLACE_CUE == 0 || !plain_gap(scan, i) {
         return None;
     }
     let tied = scan.tok(p) == "from"
         || p.checked_sub(1)
-            .is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
+            .is_some_and(|q| toks.flags(q) & RESIDES != 0 && plain_gap(scan, p));
     Some(if tied { Cue::Resides } else { Cue::Plain })
 }
 
 /// Token `i` opens the town line of a postal address: it follows a line or a comma that ends in a
 /// number or a street word ("Apt. 297\n Zalakaros", "Farnell Street, LOOMBAH").
-fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
     let gap = gap_before(scan, i);
     let breaks = gap.contains('\n') || gap.trim() == ",";
-    let street = toks[p].flags & STREET != 0;
+    let street = toks.flags(p) & STREET != 0;
     let label = scan
         .tokens
         .get(i + 1)
@@ -1338,13 +1501,13 @@ fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
             .norm
             .get(scan.tokens.get(i)?.end..)
             .is_some_and(|r| r.starts_with(':'));
-    (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
+    (breaks && !label && (toks.flags(p) & DIGIT != 0 || street)).then_some(Cue::Plain)
 }
 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
-fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
+fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
-    let pf = toks[p].flags;
+    let pf = toks.flags(p);
     let gap = gap_before(scan, i);
     if matches!(gap.trim(), ":" | "?") {
         return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
@@ -1359,7 +1522,7 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
     if pf & TITLE != 0 && !gap.contains(',') {
         let patient = p
             .checked_sub(1)
-            .is_some_and(|q| toks[q].flags & PATIENT != 0);
+            .is_some_and(|q| toks.flags(q) & PATIENT != 0);
         return Some(if patient {
             NameWhy::Patient
         } else {
@@ -1388,10 +1551,10 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
-fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
+fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s str {
     let start = scan.tokens.get(i).map_or(0, |t| t.start);
     scan.norm
-        .get(start..toks.get(i).map_or(start, |t| t.end))
+        .get(start..toks.word_end(i).unwrap_or(start))
         .unwrap_or_default()
 }
 
@@ -1416,11 +1579,11 @@ fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
 }
 
 /// Words of one name are separated by a space or a hyphen, or by ". " after an initial.
-fn name_gap(scan: &Scan<'_>, toks: &[Tok], i: usize) -> bool {
+fn name_gap(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> bool {
     let gap = gap_before(scan, i);
     match gap {
         " " | "-" | "  " => true,
-        ". " | "." => i.checked_sub(1).is_some_and(|p| toks[p].flags & SHORT != 0),
+        ". " | "." => i.checked_sub(1).is_some_and(|p| toks.flags(p) & SHORT != 0),
         _ => false,
     }
 }
