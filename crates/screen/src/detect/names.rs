@@ -99,6 +99,8 @@ const RESIDES: u32 = 1 << 12;
 const ORG: u32 = 1 << 13;
 const POPULAR: u32 = 1 << 14;
 const STREET: u32 = 1 << 15;
+/// A phrase of two or more words that begins a longer gazetteer phrase ("rio de").
+const PLACE_PREFIX: u32 = 1 << 23;
 // Per-message flags, read from the text around the token.
 const CAP: u32 = 1 << 16;
 const SENT_START: u32 = 1 << 17;
@@ -785,6 +787,9 @@ impl Detector {
             if let [head, _, ..] = parts.as_slice() {
                 lex.add(head, PLACE_HEAD, None);
             }
+            for k in 2..parts.len() {
+                lex.add(&parts[..k].join(" "), PLACE_PREFIX, None);
+            }
             lex.add(&phrase, PLACE, Some(kind));
         }
         let small: [(&[&str], u32); 9] = [
@@ -1101,7 +1106,6 @@ impl Detector {
         {
             return None;
         }
-        let cue = place_cue(scan, toks, i);
         let multi = if f & PLACE_HEAD != 0 {
             self.multi_place(scan, toks, i)
         } else {
@@ -1109,6 +1113,7 @@ impl Detector {
         };
         let found = multi.or_else(|| Some((i + 1, toks.place(i)?)));
         if let Some((end, kind)) = found {
+            let cue = place_cue(scan, toks, i);
             let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
             let proper = f & CAP != 0 || weak_caps;
             let accept = if !ambiguous {
@@ -1135,7 +1140,7 @@ impl Detector {
         {
             return None;
         }
-        let cue = cue.or_else(|| address_city(scan, toks, i))?;
+        let cue = place_cue(scan, toks, i).or_else(|| address_city(scan, toks, i))?;
         let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
         let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
         let proper =
@@ -1188,11 +1193,17 @@ impl Detector {
             }
             len += 1 + w.len();
             let h = hash_bytes(phrase.get(..len).unwrap_or_default());
-            if let Some(e) = self.lex.map.get(&h)
-                && let Some(kind) = e.place
+            // No longer phrase can match once the words so far begin none.
+            let Some(e) = self.lex.map.get(&h) else {
+                break;
+            };
+            if let Some(kind) = e.place
                 && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))
             {
                 best = Some((j + 1, kind));
+            }
+            if e.flags & PLACE_PREFIX == 0 {
+                break;
             }
         }
         best
@@ -1277,7 +1288,8 @@ impl Detector {
             return None;
         }
         let cue = name_cue(scan, toks, i);
-        let next_surname = surname_follows(scan, toks, i, weak_caps);
+        // Asked only by the arms below that need it.
+        let next_surname = || surname_follows(scan, toks, i, weak_caps);
         let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
         // An ordinary word is a name after a cue only as a surname after a title ("Dr. White") or as a
         // first name after a greeting or introduction ("Thanks, Grace!"), never "Princess Royal".
@@ -1298,7 +1310,7 @@ impl Detector {
                 why
             }
             _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
-                if next_surname {
+                if next_surname() {
                     NameWhy::FullName
                 } else if f & POSSESSIVE != 0 {
                     NameWhy::Possessive
@@ -1306,7 +1318,7 @@ impl Detector {
                     NameWhy::FirstName
                 }
             }
-            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => {
+            _ if (f & FIRST != 0 && mid || unknown && cap && !weak_caps) && next_surname() => {
                 NameWhy::FullName
             }
             _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
