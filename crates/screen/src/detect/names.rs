@@ -24,7 +24,7 @@ use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, Token};
 
 use super::names_model::{Label, Model};
 use super::{Ctx, Hit, Sink};
@@ -591,6 +591,13 @@ fn strip_possessive(word: &str) -> (&str, bool) {
     }
 }
 
+/// Whether token `t` ends in a possessive "'s" after at least one other byte (as [`strip_possessive`]
+/// reads it), from the bytes alone.
+fn is_possessive(norm: &[u8], t: &Token) -> bool {
+    t.end.saturating_sub(t.start) > 2
+        && t.end.checked_sub(2).and_then(|s| norm.get(s..t.end)) == Some(b"'s")
+}
+
 /// The facts of each token of one message, filled in the first time a rule asks. In mixed-case
 /// text most words are lower case and no rule asks about them (a name or place starts at a
 /// capitalized word, and its cues are its close neighbours), so they cost no lookup.
@@ -788,7 +795,9 @@ impl Detector {
                 lex.add(head, PLACE_HEAD, None);
             }
             for k in 2..parts.len() {
-                lex.add(&parts[..k].join(" "), PLACE_PREFIX, None);
+                if let Some(prefix) = parts.get(..k) {
+                    lex.add(&prefix.join(" "), PLACE_PREFIX, None);
+                }
             }
             lex.add(&phrase, PLACE, Some(kind));
         }
@@ -865,9 +874,10 @@ impl Detector {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let (mut alpha, mut caps) = (0usize, 0usize);
+        let norm = scan.norm.as_bytes();
         for t in scan.tokens.iter().take(n) {
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            if !t.shape.has_digit && strip_possessive(word).0.len() >= 2 {
+            let len = t.end.saturating_sub(t.start);
+            if !t.shape.has_digit && len - 2 * usize::from(is_possessive(norm, t)) >= 2 {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
             }
@@ -886,11 +896,7 @@ impl Detector {
                 && let Some(t) = scan.tokens.get(i)
                 && !t.shape.capitalized
             {
-                let possessive = scan
-                    .norm
-                    .get(t.start..t.end)
-                    .is_some_and(|w| w.ends_with("'s"));
-                if possessive || self.lex.may_matter_lower(t.hash) {
+                if is_possessive(norm, t) || self.lex.may_matter_lower(t.hash) {
                     let f = toks.flags(i);
                     patient_near |= f & PATIENT != 0;
                     if f & (PLACE | PLACE_HEAD) == 0 || place_cue(scan, toks, i).is_none() {
