@@ -10,8 +10,9 @@
 //! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
 //! are not ordinary words, judged from their shape, suffix and neighbours.
 //!
-//! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
-//! message has more than `STACK_TOKENS` tokens or something is found.
+//! A token costs at most one hash lookup in a single table built in `new`, made the first time a rule
+//! asks about it; in mixed-case text most lower-case words are never asked about. Nothing is allocated
+//! unless a message has more than `STACK_TOKENS` tokens or something is found.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -391,10 +392,6 @@ struct Entry {
 #[derive(Default)]
 struct Lexicon {
     map: HashMap<u64, Entry, BuildHasherDefault<PassThrough>>,
-    /// Copies of the entries of the frequent words, probed before `map` (see [`HotSlot`]).
-    hot: Box<[HotSlot]>,
-    /// The texts of the `hot` entries, back to back.
-    hot_text: String,
     /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
     /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
     /// bit spares the lookup of such a word.
@@ -414,46 +411,9 @@ struct Known {
     place: Option<PlaceKind>,
 }
 
-/// Flags of the words that make up most of running text: common words and the cue lists.
-const HOT_FLAGS: u32 = COMMON
-    | TITLE
-    | PARTICLE
-    | CALENDAR
-    | GREETING
-    | SPEECH
-    | PATIENT
-    | PLACE_CUE
-    | RESIDES
-    | STREET;
-
-/// Slots of the hot table: 8,192 of 16 bytes (128 KiB, which stays in cache), for about 4,000 words.
-const HOT_BITS: u32 = 13;
-
-/// One slot of the hot table: a copy of the `map` entry of a frequent word. Nearly every word of
-/// a message is looked up, and in the 100k-entry map (mostly surnames) each lookup costs a cache
-/// miss or two; the frequent words fit in a table small enough to stay in cache. A word goes to
-/// one of two neighbouring slots (one cache line), so few are left out; a word whose hash is not in
-/// its slots is looked up in `map`. A slot with the word's hash holds `map`'s entry for that hash,
-/// so its answer is `map`'s answer.
-#[derive(Clone, Copy, Default)]
-struct HotSlot {
-    hash: u64,
-    flags: u32,
-    /// Start of the word in `hot_text`.
-    at: u16,
-    /// Length of the word; 0 in an empty slot.
-    len: u8,
-    place: Option<PlaceKind>,
-}
-
 /// The bit of a word hash in [`Lexicon::lower`].
 fn lower_bit(h: u64) -> usize {
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOWER_BITS)) as usize
-}
-
-/// The first of the two hot slots of a word hash.
-fn hot_slot(h: u64) -> usize {
-    ((h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HOT_BITS)) as usize) & !1
 }
 
 impl Lexicon {
@@ -472,41 +432,6 @@ impl Lexicon {
                 e.place = place;
             }
         }
-    }
-
-    /// Copy the entries of the frequent words into the hot table, once every word is added.
-    fn fill_hot(&mut self) {
-        let mut hot = vec![HotSlot::default(); 1 << HOT_BITS];
-        let mut text = String::new();
-        let mut frequent: Vec<(&u64, &Entry)> = self
-            .map
-            .iter()
-            .filter(|(_, e)| e.flags & HOT_FLAGS != 0)
-            .collect();
-        // Map order is arbitrary: sorting makes which words win a contested slot repeatable.
-        frequent.sort_unstable_by_key(|(h, _)| **h);
-        for (&hash, e) in frequent {
-            let (Ok(at), Ok(len)) = (u16::try_from(text.len()), u8::try_from(e.text.len())) else {
-                continue;
-            };
-            let first = hot_slot(hash);
-            let Some(slot) = hot
-                .get_mut(first..first + 2)
-                .and_then(|pair| pair.iter_mut().find(|s| s.len == 0))
-            else {
-                continue;
-            };
-            *slot = HotSlot {
-                hash,
-                flags: e.flags,
-                at,
-                len,
-                place: e.place,
-            };
-            text.push_str(&e.text);
-        }
-        self.hot = hot.into_boxed_slice();
-        self.hot_text = text;
     }
 
     /// Set the [`Lexicon::lower`] bits, once every word is added.
@@ -537,21 +462,6 @@ impl Lexicon {
 
     /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
     fn get_hashed(&self, hash: u64, text: &str) -> Option<Known> {
-        let first = hot_slot(hash);
-        if let Some(s) = self
-            .hot
-            .get(first..first + 2)
-            .unwrap_or_default()
-            .iter()
-            .find(|s| s.hash == hash && s.len != 0)
-        {
-            let at = usize::from(s.at);
-            let word = self.hot_text.get(at..at + usize::from(s.len));
-            return (word == Some(text)).then_some(Known {
-                flags: s.flags,
-                place: s.place,
-            });
-        }
         self.map
             .get(&hash)
             .filter(|e| &*e.text == text)
@@ -829,7 +739,6 @@ impl Detector {
                 lex.add(w, ORG, None);
             }
         }
-        lex.fill_hot();
         lex.fill_lower();
         Ok(Detector {
             lex,
@@ -1637,21 +1546,31 @@ mod tests {
     }
 
     #[test]
-    fn hot_table_answers_as_the_map() {
+    fn lexicon_bits_cover_their_words() {
         let lex = &detector().lex;
         for (&h, e) in &lex.map {
             let got = lex.get_hashed(h, &e.text).map(|k| (k.flags, k.place));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
+            if e.flags & LOWER_FLAGS != 0 {
+                assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
+            }
+            let parts: Vec<&str> = words(&e.text).collect();
+            if e.place.is_some() && parts.len() > 2 {
+                for k in 2..parts.len() {
+                    let prefix = parts[..k].join(" ");
+                    assert!(
+                        lex.get(&prefix)
+                            .is_some_and(|p| p.flags & PLACE_PREFIX != 0),
+                        "{prefix} does not begin {}",
+                        e.text
+                    );
+                }
+            }
         }
-        let filled = lex.hot.iter().filter(|s| s.len != 0).count();
-        let frequent = lex
-            .map
-            .values()
-            .filter(|e| e.flags & HOT_FLAGS != 0)
-            .count();
+        let set = lex.lower.iter().map(|w| w.count_ones()).sum::<u32>();
         assert!(
-            filled * 10 >= frequent * 9,
-            "{filled} of {frequent} frequent words are hot"
+            set * 10 < (1 << LOWER_BITS),
+            "{set} lower bits set: too many to skip words"
         );
         assert!(lex.get("the").is_some_and(|k| k.flags & COMMON != 0));
         assert!(lex.get("qzxwv").is_none());
