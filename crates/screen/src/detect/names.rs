@@ -601,8 +601,14 @@ impl Facts<'_, '_> {
         if t.shape.has_digit {
             flags |= DIGIT;
         }
-        // One character is at most four bytes, so longer words skip the char decoding.
-        if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
+        // One character: at most four bytes, all but the first continuing its UTF-8 sequence.
+        if word.len() <= 1
+            || word.len() <= 4
+                && word
+                    .as_bytes()
+                    .get(1..)
+                    .is_some_and(|rest| rest.iter().all(|&b| b & 0xC0 == 0x80))
+        {
             flags |= SHORT;
         }
         let prev_end = i
@@ -966,14 +972,18 @@ impl Detector {
             put(3, &[own.trailing_zeros() as u8]);
             own &= own - 1;
         }
+        // The last `n` characters (all of a shorter word): each starts at a byte that does not
+        // continue a UTF-8 sequence.
         let tail = |n: usize| {
-            w.char_indices()
+            w.iter()
+                .enumerate()
                 .rev()
+                .filter(|&(_, &b)| b & 0xC0 != 0x80)
                 .nth(n - 1)
                 .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
         };
-        put(4, tail(3).as_bytes());
-        put(5, tail(2).as_bytes());
+        put(4, tail(3));
+        put(5, tail(2));
         put(6, &[w.len().min(12) as u8]);
         for (kind, j) in [
             (7u8, i.checked_sub(1)),
@@ -986,7 +996,7 @@ impl Detector {
                     let g = toks.flags(j);
                     put(kind, &(g & CONTEXT_MASK).to_le_bytes());
                     if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                        put(kind + 1, word(scan, toks, j).as_bytes());
+                        put(kind + 1, word(scan, toks, j));
                     }
                 }
                 None => put(kind, b"edge"),
@@ -1478,11 +1488,12 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
-fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s str {
-    let start = scan.tokens.get(i).map_or(0, |t| t.start);
-    scan.norm
-        .get(start..toks.word_end(i).unwrap_or(start))
-        .unwrap_or_default()
+fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s [u8] {
+    let Some(t) = scan.tokens.get(i) else {
+        return &[];
+    };
+    let end = toks.word_end(i).unwrap_or(t.start);
+    scan.norm.as_bytes().get(t.start..end).unwrap_or_default()
 }
 
 /// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
