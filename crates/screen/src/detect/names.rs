@@ -828,14 +828,7 @@ impl Detector {
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
                 None => self
-                    .name_at(
-                        cx,
-                        sink,
-                        toks,
-                        i,
-                        weak_caps,
-                        listed_after(scan, i, name_end),
-                    )
+                    .name_at(cx, sink, toks, i, weak_caps, name_end)
                     .inspect(|&next| name_end = next),
             };
             match found {
@@ -1003,14 +996,14 @@ impl Detector {
             }
         }
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
-        let gap_class = |g: &str| -> [u8; 2] {
+        let gap_class = |g: &[u8]| -> [u8; 2] {
             [
-                g.bytes().find(|&b| b != b' ').unwrap_or(b' '),
-                u8::from(g.bytes().any(|b| b == b'\n')),
+                g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+                u8::from(g.contains(&b'\n')),
             ]
         };
         put(15, &gap_class(gap_before(scan, i)));
-        let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));
+        let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
         put(16, &gap_class(after));
         k
     }
@@ -1188,7 +1181,7 @@ impl Detector {
         toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
-        listed: bool,
+        name_end: usize,
     ) -> Option<usize> {
         let scan = cx.scan;
         let f = toks.flags(i);
@@ -1246,7 +1239,9 @@ impl Detector {
             _ if (f & FIRST != 0 && mid || unknown && cap && !weak_caps) && next_surname() => {
                 NameWhy::FullName
             }
-            _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
+            _ if mid && f & (COMMON | PLACE | UPPER) == 0 && listed_after(scan, i, name_end) => {
+                NameWhy::Listed
+            }
             _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => {
                 NameWhy::Possessive
             }
@@ -1428,7 +1423,7 @@ fn place_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
 fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
     let gap = gap_before(scan, i);
-    let breaks = gap.contains('\n') || gap.trim() == ",";
+    let breaks = gap.contains(&b'\n') || gap.contains(&b',') && trims_to(gap, ",");
     let street = toks.flags(p) & STREET != 0;
     let label = scan
         .tokens
@@ -1444,19 +1439,19 @@ fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
 fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
-    let pf = toks.flags(p);
     let gap = gap_before(scan, i);
-    if matches!(gap.trim(), ":" | "?") {
+    if (gap.contains(&b':') && trims_to(gap, ":")) || (gap.contains(&b'?') && trims_to(gap, "?")) {
         return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
     }
-    let tight = gap
-        .bytes()
-        .all(|b| b == b' ' || b == b'.' || b == b',' || b == b':')
-        && gap.len() <= 3;
+    let tight = gap.len() <= 3
+        && gap
+            .iter()
+            .all(|&b| b == b' ' || b == b'.' || b == b',' || b == b':');
     if !tight {
         return None;
     }
-    if pf & TITLE != 0 && !gap.contains(',') {
+    let pf = toks.flags(p);
+    if pf & TITLE != 0 && !gap.contains(&b',') {
         let patient = p
             .checked_sub(1)
             .is_some_and(|q| toks.flags(q) & PATIENT != 0);
@@ -1466,10 +1461,10 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
             NameWhy::Title
         });
     }
-    if pf & PATIENT != 0 && !gap.contains('.') {
+    if pf & PATIENT != 0 && !gap.contains(&b'.') {
         return Some(NameWhy::Patient);
     }
-    if pf & (GREETING | SPEECH) != 0 && !gap.contains('.') {
+    if pf & (GREETING | SPEECH) != 0 && !gap.contains(&b'.') {
         return Some(NameWhy::Addressed);
     }
     let prev = scan.tok(p);
@@ -1484,7 +1479,7 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
                 | (Some("named"), "is")
                 | (Some("name"), "was")
         );
-    (introduced && !gap.contains('.')).then_some(NameWhy::Introduced)
+    (introduced && !gap.contains(&b'.')).then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
@@ -1499,42 +1494,48 @@ fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s [u8] {
 /// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
 fn listed_after(scan: &Scan<'_>, i: usize, name_end: usize) -> bool {
     if name_end == i {
-        return matches!(gap_before(scan, i), ", " | " & " | " / ");
+        return matches!(gap_before(scan, i), b", " | b" & " | b" / ");
     }
     name_end.checked_add(1) == Some(i)
         && matches!(scan.tok(name_end), "and" | "or")
-        && gap_before(scan, i) == " "
+        && gap_before(scan, i) == b" "
 }
 
-/// The normalized text between token `i - 1` and token `i`.
-fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
+/// The bytes of the normalized text between token `i - 1` and token `i` (whole characters, as
+/// tokens start and end on character boundaries).
+fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s [u8] {
     let start = i
         .checked_sub(1)
         .and_then(|p| scan.tokens.get(p))
         .map_or(0, |t| t.end);
     let end = scan.tokens.get(i).map_or(start, |t| t.start);
-    scan.norm.get(start..end).unwrap_or_default()
+    scan.norm.as_bytes().get(start..end).unwrap_or_default()
+}
+
+/// Whether `gap` with its (Unicode) white space trimmed is `s`.
+fn trims_to(gap: &[u8], s: &str) -> bool {
+    std::str::from_utf8(gap).is_ok_and(|g| g.trim() == s)
 }
 
 /// Words of one name are separated by a space or a hyphen, or by ". " after an initial.
 fn name_gap(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> bool {
     let gap = gap_before(scan, i);
     match gap {
-        " " | "-" | "  " => true,
-        ". " | "." => i.checked_sub(1).is_some_and(|p| toks.flags(p) & SHORT != 0),
+        b" " | b"-" | b"  " => true,
+        b". " | b"." => i.checked_sub(1).is_some_and(|p| toks.flags(p) & SHORT != 0),
         _ => false,
     }
 }
 
 /// Words of one place name are separated by spaces, a hyphen or an abbreviation point ("St. Louis").
 fn place_gap(scan: &Scan<'_>, i: usize) -> bool {
-    matches!(gap_before(scan, i), " " | "-" | ". " | "." | "  ")
+    matches!(gap_before(scan, i), b" " | b"-" | b". " | b"." | b"  ")
 }
 
 /// A cue and the word after it are separated by plain spaces.
 fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
     let gap = gap_before(scan, i);
-    !gap.is_empty() && gap.len() <= 2 && gap.bytes().all(|b| b == b' ')
+    !gap.is_empty() && gap.len() <= 2 && gap.iter().all(|&b| b == b' ')
 }
 
 /// The gap before a token ends a sentence or a line.
