@@ -356,14 +356,31 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum PlaceKind {
-    Country,
+    Country = 1,
     State,
     City,
     Region,
 }
 
 impl PlaceKind {
+    /// The kind as one byte, 0 for none (see [`Tok::place`]).
+    fn code(kind: Option<Self>) -> u8 {
+        kind.map_or(0, |k| k as u8)
+    }
+
+    /// The kind of a [`PlaceKind::code`].
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(PlaceKind::Country),
+            2 => Some(PlaceKind::State),
+            3 => Some(PlaceKind::City),
+            4 => Some(PlaceKind::Region),
+            _ => None,
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s {
             "country" => Some(PlaceKind::Country),
@@ -485,12 +502,13 @@ pub(crate) struct Detector {
     model: Option<Model>,
 }
 
-/// Facts about one token of the message being screened.
+/// Facts about one token of the message being screened; all zero until filled, so that a message's
+/// cells start as one block of zeros.
 #[derive(Clone, Copy, Default)]
 struct Tok {
     flags: u32,
-    /// Gazetteer kind when the word alone is a place.
-    place: Option<PlaceKind>,
+    /// Gazetteer kind when the word alone is a place, as a [`PlaceKind::code`].
+    place: u8,
 }
 
 /// A word without a possessive "'s", and whether it had one.
@@ -549,7 +567,7 @@ impl Facts<'_, '_> {
 
     /// Gazetteer kind of token `i` when the word alone is a place.
     fn place(&self, i: usize) -> Option<PlaceKind> {
-        self.tok(i).and_then(|t| t.place)
+        self.tok(i).and_then(|t| PlaceKind::from_code(t.place))
     }
 
     /// Add `bits` to the flags of token `i`.
@@ -625,7 +643,7 @@ impl Facts<'_, '_> {
         }
         Tok {
             flags,
-            place: entry.and_then(|e| e.place),
+            place: PlaceKind::code(entry.and_then(|e| e.place)),
         }
     }
 }
@@ -758,12 +776,7 @@ impl Detector {
         if n == 0 {
             return;
         }
-        let stack = [const {
-            Cell::new(Tok {
-                flags: 0,
-                place: None,
-            })
-        }; STACK_TOKENS];
+        let stack = [const { Cell::new(Tok { flags: 0, place: 0 }) }; STACK_TOKENS];
         let heap;
         let cells: &[Cell<Tok>] = match stack.get(..n) {
             Some(cells) => cells,
@@ -1555,6 +1568,34 @@ mod tests {
     fn detector() -> &'static Detector {
         static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
         DET.get_or_init(|| Detector::new(&Policy::default()).expect("lexicons compile"))
+    }
+
+    #[test]
+    fn lower_case_words_in_mixed_case_text() {
+        // A lower-case place counts right after a place cue, and only there.
+        assert_eq!(places("Then She moved to boston last May"), ["boston"]);
+        assert_eq!(
+            places("We drove to new york City With Anna"),
+            ["new york City"]
+        );
+        assert!(places("I love Paris and london in May").is_empty());
+        // A lower-case patient word, possessive or not, still marks health context.
+        assert!(sink_for("Saw the patient today. Great!", &Policy::default()).health_context);
+        assert!(sink_for("Read the patient's chart. Great!", &Policy::default()).health_context);
+        assert!(!sink_for("Saw the patio today. Great!", &Policy::default()).health_context);
+    }
+
+    #[test]
+    fn place_kinds_survive_their_code() {
+        for kind in [
+            None,
+            Some(PlaceKind::Country),
+            Some(PlaceKind::State),
+            Some(PlaceKind::City),
+            Some(PlaceKind::Region),
+        ] {
+            assert_eq!(PlaceKind::from_code(PlaceKind::code(kind)), kind);
+        }
     }
 
     #[test]
