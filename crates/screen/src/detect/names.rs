@@ -10,9 +10,11 @@
 //! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
 //! are not ordinary words, judged from their shape, suffix and neighbours.
 //!
-//! Every token costs one hash lookup in a single table built in `new`; nothing is allocated unless a
-//! message has more than `STACK_TOKENS` tokens or something is found.
+//! A token costs at most one hash lookup in a single table built in `new`, made the first time a rule
+//! asks about it; in mixed-case text most lower-case words are never asked about. Nothing is allocated
+//! unless a message has more than `STACK_TOKENS` tokens or something is found.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
@@ -23,7 +25,7 @@ use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::Scan;
+use crate::text::{Scan, Token};
 
 use super::names_model::{Label, Model};
 use super::{Ctx, Hit, Sink};
@@ -98,6 +100,8 @@ const RESIDES: u32 = 1 << 12;
 const ORG: u32 = 1 << 13;
 const POPULAR: u32 = 1 << 14;
 const STREET: u32 = 1 << 15;
+/// A phrase of two or more words that begins a longer gazetteer phrase ("rio de").
+const PLACE_PREFIX: u32 = 1 << 23;
 // Per-message flags, read from the text around the token.
 const CAP: u32 = 1 << 16;
 const SENT_START: u32 = 1 << 17;
@@ -106,6 +110,8 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const COVERED: u32 = 1 << 22;
+/// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
+const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
 const OWN_MASK: u32 =
     FIRST | LAST | PLACE | PLACE_HEAD | POPULAR | PARTICLE | CAP | UPPER | SENT_START | POSSESSIVE;
@@ -350,14 +356,31 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum PlaceKind {
-    Country,
+    Country = 1,
     State,
     City,
     Region,
 }
 
 impl PlaceKind {
+    /// The kind as one byte, 0 for none (see [`Tok::place`]).
+    fn code(kind: Option<Self>) -> u8 {
+        kind.map_or(0, |k| k as u8)
+    }
+
+    /// The kind of a [`PlaceKind::code`].
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(PlaceKind::Country),
+            2 => Some(PlaceKind::State),
+            3 => Some(PlaceKind::City),
+            4 => Some(PlaceKind::Region),
+            _ => None,
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s {
             "country" => Some(PlaceKind::Country),
@@ -386,11 +409,17 @@ struct Entry {
 #[derive(Default)]
 struct Lexicon {
     map: HashMap<u64, Entry, BuildHasherDefault<PassThrough>>,
-    /// Copies of the entries of the frequent words, probed before `map` (see [`HotSlot`]).
-    hot: Box<[HotSlot]>,
-    /// The texts of the `hot` entries, back to back.
-    hot_text: String,
+    /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
+    /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
+    /// bit spares the lookup of such a word.
+    lower: Box<[u64]>,
 }
+
+/// Hash bits indexing [`Lexicon::lower`]: 64 Ki bits (8 KiB) for about 2,000 words.
+const LOWER_BITS: u32 = 16;
+
+/// Flags that make a lower-case word worth a lookup in mixed-case text.
+const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
 
 /// What the lexicon knows of one word.
 #[derive(Clone, Copy)]
@@ -399,41 +428,9 @@ struct Known {
     place: Option<PlaceKind>,
 }
 
-/// Flags of the words that make up most of running text: common words and the cue lists.
-const HOT_FLAGS: u32 = COMMON
-    | TITLE
-    | PARTICLE
-    | CALENDAR
-    | GREETING
-    | SPEECH
-    | PATIENT
-    | PLACE_CUE
-    | RESIDES
-    | STREET;
-
-/// Slots of the hot table: 8,192 of 16 bytes (128 KiB, which stays in cache), for about 4,000 words.
-const HOT_BITS: u32 = 13;
-
-/// One slot of the hot table: a copy of the `map` entry of a frequent word. Nearly every word of
-/// a message is looked up, and in the 100k-entry map (mostly surnames) each lookup costs a cache
-/// miss or two; the frequent words fit in a table small enough to stay in cache. A word goes to
-/// one of two neighbouring slots (one cache line), so few are left out; a word whose hash is not in
-/// its slots is looked up in `map`. A slot with the word's hash holds `map`'s entry for that hash,
-/// so its answer is `map`'s answer.
-#[derive(Clone, Copy, Default)]
-struct HotSlot {
-    hash: u64,
-    flags: u32,
-    /// Start of the word in `hot_text`.
-    at: u16,
-    /// Length of the word; 0 in an empty slot.
-    len: u8,
-    place: Option<PlaceKind>,
-}
-
-/// The first of the two hot slots of a word hash.
-fn hot_slot(h: u64) -> usize {
-    ((h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HOT_BITS)) as usize) & !1
+/// The bit of a word hash in [`Lexicon::lower`].
+fn lower_bit(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOWER_BITS)) as usize
 }
 
 impl Lexicon {
@@ -454,39 +451,26 @@ impl Lexicon {
         }
     }
 
-    /// Copy the entries of the frequent words into the hot table, once every word is added.
-    fn fill_hot(&mut self) {
-        let mut hot = vec![HotSlot::default(); 1 << HOT_BITS];
-        let mut text = String::new();
-        let mut frequent: Vec<(&u64, &Entry)> = self
-            .map
-            .iter()
-            .filter(|(_, e)| e.flags & HOT_FLAGS != 0)
-            .collect();
-        // Map order is arbitrary: sorting makes which words win a contested slot repeatable.
-        frequent.sort_unstable_by_key(|(h, _)| **h);
-        for (&hash, e) in frequent {
-            let (Ok(at), Ok(len)) = (u16::try_from(text.len()), u8::try_from(e.text.len())) else {
-                continue;
-            };
-            let first = hot_slot(hash);
-            let Some(slot) = hot
-                .get_mut(first..first + 2)
-                .and_then(|pair| pair.iter_mut().find(|s| s.len == 0))
-            else {
-                continue;
-            };
-            *slot = HotSlot {
-                hash,
-                flags: e.flags,
-                at,
-                len,
-                place: e.place,
-            };
-            text.push_str(&e.text);
+    /// Set the [`Lexicon::lower`] bits, once every word is added.
+    fn fill_lower(&mut self) {
+        let mut lower = vec![0u64; 1 << (LOWER_BITS - 6)];
+        for (&hash, e) in &self.map {
+            if e.flags & LOWER_FLAGS != 0 {
+                let b = lower_bit(hash);
+                if let Some(w) = lower.get_mut(b / 64) {
+                    *w |= 1 << (b % 64);
+                }
+            }
         }
-        self.hot = hot.into_boxed_slice();
-        self.hot_text = text;
+        self.lower = lower.into_boxed_slice();
+    }
+
+    /// False when no word with this hash is a place, a place head or a patient word.
+    fn may_matter_lower(&self, hash: u64) -> bool {
+        let b = lower_bit(hash);
+        self.lower
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
     fn get(&self, text: &str) -> Option<Known> {
@@ -495,21 +479,6 @@ impl Lexicon {
 
     /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
     fn get_hashed(&self, hash: u64, text: &str) -> Option<Known> {
-        let first = hot_slot(hash);
-        if let Some(s) = self
-            .hot
-            .get(first..first + 2)
-            .unwrap_or_default()
-            .iter()
-            .find(|s| s.hash == hash && s.len != 0)
-        {
-            let at = usize::from(s.at);
-            let word = self.hot_text.get(at..at + usize::from(s.len));
-            return (word == Some(text)).then_some(Known {
-                flags: s.flags,
-                place: s.place,
-            });
-        }
         self.map
             .get(&hash)
             .filter(|e| &*e.text == text)
@@ -533,14 +502,150 @@ pub(crate) struct Detector {
     model: Option<Model>,
 }
 
-/// Facts about one token of the message being screened.
+/// Facts about one token of the message being screened; all zero until filled, so that a message's
+/// cells start as one block of zeros.
 #[derive(Clone, Copy, Default)]
 struct Tok {
     flags: u32,
-    /// Gazetteer kind when the word alone is a place.
-    place: Option<PlaceKind>,
-    /// End of the token in `norm` without a possessive "'s".
-    end: usize,
+    /// Gazetteer kind when the word alone is a place, as a [`PlaceKind::code`].
+    place: u8,
+}
+
+/// A word without a possessive "'s", and whether it had one.
+fn strip_possessive(word: &str) -> (&str, bool) {
+    match word.strip_suffix("'s") {
+        Some(w) if !w.is_empty() => (w, true),
+        _ => (word, false),
+    }
+}
+
+/// Whether token `t` ends in a possessive "'s" after at least one other byte (as [`strip_possessive`]
+/// reads it), from the bytes alone.
+fn is_possessive(norm: &[u8], t: &Token) -> bool {
+    t.end.saturating_sub(t.start) > 2
+        && t.end.checked_sub(2).and_then(|s| norm.get(s..t.end)) == Some(b"'s")
+}
+
+/// The facts of each token of one message, filled in the first time a rule asks. In mixed-case
+/// text most words are lower case and no rule asks about them (a name or place starts at a
+/// capitalized word, and its cues are its close neighbours), so they cost no lookup.
+struct Facts<'a, 't> {
+    scan: &'a Scan<'t>,
+    lex: &'a Lexicon,
+    cells: &'a [Cell<Tok>],
+}
+
+impl Facts<'_, '_> {
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The facts of token `i`, `None` past the end.
+    #[inline]
+    fn tok(&self, i: usize) -> Option<Tok> {
+        let cell = self.cells.get(i)?;
+        let t = cell.get();
+        if t.flags & KNOWN != 0 {
+            return Some(t);
+        }
+        let t = self.fill(i, t.flags);
+        cell.set(t);
+        Some(t)
+    }
+
+    /// The flags of token `i`, `None` past the end.
+    #[inline]
+    fn get(&self, i: usize) -> Option<u32> {
+        self.tok(i).map(|t| t.flags)
+    }
+
+    /// The flags of token `i` (none past the end, where callers never ask).
+    #[inline]
+    fn flags(&self, i: usize) -> u32 {
+        self.get(i).unwrap_or(0)
+    }
+
+    /// Gazetteer kind of token `i` when the word alone is a place.
+    fn place(&self, i: usize) -> Option<PlaceKind> {
+        self.tok(i).and_then(|t| PlaceKind::from_code(t.place))
+    }
+
+    /// Add `bits` to the flags of token `i`.
+    fn mark(&self, i: usize, bits: u32) {
+        if let (Some(t), Some(cell)) = (self.tok(i), self.cells.get(i)) {
+            cell.set(Tok {
+                flags: t.flags | bits,
+                ..t
+            });
+        }
+    }
+
+    /// End of token `i` in `norm` without a possessive "'s".
+    fn word_end(&self, i: usize) -> Option<usize> {
+        let t = self.scan.tokens.get(i)?;
+        let stem = if self.flags(i) & POSSESSIVE != 0 {
+            2
+        } else {
+            0
+        };
+        Some(t.end.saturating_sub(stem))
+    }
+
+    /// Look token `i` up and read its shape; `marks` are flags set before it was filled.
+    #[inline(never)]
+    fn fill(&self, i: usize, marks: u32) -> Tok {
+        let scan = self.scan;
+        let Some(t) = scan.tokens.get(i) else {
+            return Tok::default();
+        };
+        let (word, possessive) =
+            strip_possessive(scan.norm.get(t.start..t.end).unwrap_or_default());
+        // The scan hashed every word once; only a possessive's stem needs hashing again.
+        let entry = if possessive {
+            self.lex.get(word)
+        } else {
+            self.lex.get_hashed(t.hash, word)
+        };
+        let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
+        if possessive {
+            flags |= POSSESSIVE;
+        }
+        if t.shape.capitalized {
+            flags |= CAP;
+        }
+        if t.shape.all_upper {
+            flags |= UPPER;
+        }
+        if t.shape.has_digit {
+            flags |= DIGIT;
+        }
+        // One character: at most four bytes, all but the first continuing its UTF-8 sequence.
+        if word.len() <= 1
+            || word.len() <= 4
+                && word
+                    .as_bytes()
+                    .get(1..)
+                    .is_some_and(|rest| rest.iter().all(|&b| b & 0xC0 == 0x80))
+        {
+            flags |= SHORT;
+        }
+        let prev_end = i
+            .checked_sub(1)
+            .and_then(|p| scan.tokens.get(p))
+            .map(|p| p.end);
+        if prev_end.is_none_or(|e| {
+            scan.norm
+                .as_bytes()
+                .get(e..t.start)
+                .is_some_and(starts_sentence)
+        }) {
+            flags |= SENT_START;
+        }
+        Tok {
+            flags,
+            place: PlaceKind::code(entry.and_then(|e| e.place)),
+        }
+    }
 }
 
 /// Which evidence made a span a name; worded into the explanation.
@@ -623,6 +728,11 @@ impl Detector {
             if let [head, _, ..] = parts.as_slice() {
                 lex.add(head, PLACE_HEAD, None);
             }
+            for k in 2..parts.len() {
+                if let Some(prefix) = parts.get(..k) {
+                    lex.add(&prefix.join(" "), PLACE_PREFIX, None);
+                }
+            }
             lex.add(&phrase, PLACE, Some(kind));
         }
         let small: [(&[&str], u32); 9] = [
@@ -653,7 +763,7 @@ impl Detector {
                 lex.add(w, ORG, None);
             }
         }
-        lex.fill_hot();
+        lex.fill_lower();
         Ok(Detector {
             lex,
             model: Model::parse(NAME_MODEL),
@@ -666,74 +776,39 @@ impl Detector {
         if n == 0 {
             return;
         }
-        let mut stack = [Tok::default(); STACK_TOKENS];
-        let mut heap = Vec::new();
-        let toks: &mut [Tok] = if n <= STACK_TOKENS {
-            &mut stack[..n]
-        } else {
-            heap.resize(n, Tok::default());
-            &mut heap
+        let stack = [const { Cell::new(Tok { flags: 0, place: 0 }) }; STACK_TOKENS];
+        let heap;
+        let cells: &[Cell<Tok>] = match stack.get(..n) {
+            Some(cells) => cells,
+            None => {
+                heap = vec![Cell::new(Tok::default()); n];
+                &heap
+            }
         };
-        let weak_caps = self.rules(cx, sink, toks);
+        let toks = Facts {
+            scan: cx.scan,
+            lex: &self.lex,
+            cells,
+        };
+        let weak_caps = self.rules(cx, sink, &toks);
         if let Some(model) = &self.model {
-            self.model_pass(cx, sink, toks, weak_caps, model);
+            self.model_pass(cx, sink, &toks, weak_caps, model);
         }
     }
 
-    /// Fill `toks` with the facts about each token, run the rules, and mark the tokens they
-    /// reported as `COVERED`. Returns whether capitalization is uninformative in this message.
-    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &mut [Tok]) -> bool {
+    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Returns whether
+    /// capitalization is uninformative in this message.
+    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let (mut alpha, mut caps) = (0usize, 0usize);
-        let mut prev_end = 0;
-        for (i, t) in scan.tokens.iter().enumerate().take(n) {
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            let (word, possessive) = match word.strip_suffix("'s") {
-                Some(w) if !w.is_empty() => (w, true),
-                _ => (word, false),
-            };
-            // The scan hashed every word once; only a possessive's stem needs hashing again.
-            let entry = if possessive {
-                self.lex.get(word)
-            } else {
-                self.lex.get_hashed(t.hash, word)
-            };
-            let mut flags = entry.map_or(0, |e| e.flags);
-            if possessive {
-                flags |= POSSESSIVE;
-            }
-            if t.shape.capitalized {
-                flags |= CAP;
-            }
-            if t.shape.all_upper {
-                flags |= UPPER;
-            }
-            if t.shape.has_digit {
-                flags |= DIGIT;
-            } else if word.len() >= 2 {
+        let norm = scan.norm.as_bytes();
+        for t in scan.tokens.iter().take(n) {
+            let len = t.end.saturating_sub(t.start);
+            if !t.shape.has_digit && len - 2 * usize::from(is_possessive(norm, t)) >= 2 {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
             }
-            // One character is at most four bytes, so longer words skip the char decoding.
-            if word.len() <= 1 || word.len() <= 4 && word.chars().nth(1).is_none() {
-                flags |= SHORT;
-            }
-            if i == 0
-                || scan
-                    .norm
-                    .as_bytes()
-                    .get(prev_end..t.start)
-                    .is_some_and(starts_sentence)
-            {
-                flags |= SENT_START;
-            }
-            prev_end = t.end;
-            toks[i] = Tok {
-                flags,
-                place: entry.and_then(|e| e.place),
-                end: t.start + word.len(),
-            };
         }
         // Capitalization says nothing when the message is all lower case or Title Case.
         let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
@@ -741,31 +816,38 @@ impl Detector {
         let mut name_end = usize::MAX;
         let mut i = 0;
         while i < n {
-            let f = toks[i].flags;
-            patient_near |= f & PATIENT != 0;
-            // Neither a place nor a name can start at a lower-case word that no gazetteer knows
-            // (both `place_at` and `name_at` would say so at once); most words of a message are such.
-            if f & (PLACE | PLACE_HEAD | CAP) == 0 && !weak_caps {
-                i += 1;
-                continue;
+            // In mixed-case text a lower-case word starts nothing unless it is a place right after a
+            // place cue ("moved to boston"): `place_at` needs the cue there and `name_at` a capital.
+            // Most words of a message are such, and the lexicon's `lower` bits rule out nearly all
+            // of them (all but places, place heads and patient words) without a lookup.
+            if !weak_caps
+                && let Some(t) = scan.tokens.get(i)
+                && !t.shape.capitalized
+            {
+                if is_possessive(norm, t) || self.lex.may_matter_lower(t.hash) {
+                    let f = toks.flags(i);
+                    patient_near |= f & PATIENT != 0;
+                    if f & (PLACE | PLACE_HEAD) == 0 || place_cue(scan, toks, i).is_none() {
+                        i += 1;
+                        continue;
+                    }
+                } else {
+                    i += 1;
+                    continue;
+                }
+            } else {
+                patient_near |= toks.flags(i) & PATIENT != 0;
             }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
                 None => self
-                    .name_at(
-                        cx,
-                        sink,
-                        toks,
-                        i,
-                        weak_caps,
-                        listed_after(scan, i, name_end),
-                    )
+                    .name_at(cx, sink, toks, i, weak_caps, name_end)
                     .inspect(|&next| name_end = next),
             };
             match found {
                 Some(next) => {
-                    for t in toks.iter_mut().take(next).skip(i) {
-                        t.flags |= COVERED;
+                    for k in i..next {
+                        toks.mark(k, COVERED);
                     }
                     i = next.max(i + 1);
                 }
@@ -802,7 +884,7 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         weak_caps: bool,
         model: &Model,
     ) {
@@ -810,8 +892,10 @@ impl Detector {
         let mut feats = [0u32; MAX_FEATURES];
         let mut open: Option<(usize, usize, Label)> = None;
         for i in 0..toks.len() {
-            let f = toks[i].flags;
-            let predicted = if Self::model_candidate(f, weak_caps) {
+            // Only capitalized words are candidates in mixed-case text: the others need no lookup.
+            let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
+            let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
+            {
                 let k = self.features(scan, toks, i, weak_caps, &mut feats);
                 model.predict(feats.get(..k).unwrap_or_default(), MODEL_MARGIN)
             } else {
@@ -822,7 +906,7 @@ impl Detector {
                     if l == label
                         && e == i
                         && name_gap(scan, toks, i)
-                        && toks[i - 1].flags & POSSESSIVE == 0 =>
+                        && toks.flags(i - 1) & POSSESSIVE == 0 =>
                 {
                     open = Some((s, i + 1, l));
                 }
@@ -843,7 +927,7 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         (s, e, label): (usize, usize, Label),
     ) {
         match label {
@@ -852,13 +936,14 @@ impl Detector {
             }
             Label::Person => {
                 let scan = cx.scan;
-                let (Some(first), Some(last)) = (scan.tokens.get(s), toks.get(e.saturating_sub(1)))
+                let (Some(first), Some(last_end)) =
+                    (scan.tokens.get(s), toks.word_end(e.saturating_sub(1)))
                 else {
                     return;
                 };
-                let text = scan.orig_text(first.start..last.end);
+                let text = scan.orig_text(first.start..last_end);
                 sink.hits.push(
-                    Hit::new(NAME, scan.orig(first.start..last.end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
+                    Hit::new(NAME, scan.orig(first.start..last_end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
                         .suggest(NAME_SUGGESTION)
                         .phi(SafeHarbor::A),
                 );
@@ -870,7 +955,7 @@ impl Detector {
     fn features(
         &self,
         scan: &Scan<'_>,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
         out: &mut [u32; MAX_FEATURES],
@@ -882,7 +967,7 @@ impl Detector {
                 k += 1;
             }
         };
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         let w = word(scan, toks, i);
         put(0, b"");
         put(1, &(f & OWN_MASK).to_le_bytes());
@@ -893,14 +978,18 @@ impl Detector {
             put(3, &[own.trailing_zeros() as u8]);
             own &= own - 1;
         }
+        // The last `n` characters (all of a shorter word): each starts at a byte that does not
+        // continue a UTF-8 sequence.
         let tail = |n: usize| {
-            w.char_indices()
+            w.iter()
+                .enumerate()
                 .rev()
+                .filter(|&(_, &b)| b & 0xC0 != 0x80)
                 .nth(n - 1)
                 .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
         };
-        put(4, tail(3).as_bytes());
-        put(5, tail(2).as_bytes());
+        put(4, tail(3));
+        put(5, tail(2));
         put(6, &[w.len().min(12) as u8]);
         for (kind, j) in [
             (7u8, i.checked_sub(1)),
@@ -910,24 +999,24 @@ impl Detector {
         ] {
             match j {
                 Some(j) => {
-                    let g = toks[j].flags;
+                    let g = toks.flags(j);
                     put(kind, &(g & CONTEXT_MASK).to_le_bytes());
                     if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                        put(kind + 1, word(scan, toks, j).as_bytes());
+                        put(kind + 1, word(scan, toks, j));
                     }
                 }
                 None => put(kind, b"edge"),
             }
         }
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
-        let gap_class = |g: &str| -> [u8; 2] {
+        let gap_class = |g: &[u8]| -> [u8; 2] {
             [
-                g.bytes().find(|&b| b != b' ').unwrap_or(b' '),
-                u8::from(g.bytes().any(|b| b == b'\n')),
+                g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+                u8::from(g.contains(&b'\n')),
             ]
         };
         put(15, &gap_class(gap_before(scan, i)));
-        let after = toks.get(i + 1).map_or("", |_| gap_before(scan, i + 1));
+        let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
         put(16, &gap_class(after));
         k
     }
@@ -937,25 +1026,25 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
     ) -> Option<usize> {
         let scan = cx.scan;
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         if f & (PLACE | PLACE_HEAD) == 0
             && (f & (COMMON | DIGIT | SHORT) != 0 || f & CAP == 0 && !weak_caps)
         {
             return None;
         }
-        let cue = place_cue(scan, toks, i);
         let multi = if f & PLACE_HEAD != 0 {
             self.multi_place(scan, toks, i)
         } else {
             None
         };
-        let found = multi.or_else(|| Some((i + 1, toks[i].place?)));
+        let found = multi.or_else(|| Some((i + 1, toks.place(i)?)));
         if let Some((end, kind)) = found {
+            let cue = place_cue(scan, toks, i);
             let ambiguous = end == i + 1 && f & (FIRST | COMMON) != 0;
             let proper = f & CAP != 0 || weak_caps;
             let accept = if !ambiguous {
@@ -978,27 +1067,27 @@ impl Detector {
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
         // on the town line of a postal address ("Apt. 297\n Zalakaros").
         if i.checked_sub(1)
-            .is_none_or(|p| toks[p].flags & (PLACE_CUE | DIGIT | STREET) == 0)
+            .is_none_or(|p| toks.flags(p) & (PLACE_CUE | DIGIT | STREET) == 0)
         {
             return None;
         }
-        let cue = cue.or_else(|| address_city(scan, toks, i))?;
+        let cue = place_cue(scan, toks, i).or_else(|| address_city(scan, toks, i))?;
         let unknown = f & (FIRST | COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | GREETING) == 0;
         let acronym = f & UPPER != 0 && word(scan, toks, i).len() <= 4;
         let proper =
             f & CAP != 0 && !weak_caps || weak_caps && cue == Cue::Resides && f & LAST == 0;
         let initial_follows =
-            toks.get(i + 1).is_some_and(|t| t.flags & SHORT != 0) && name_gap(scan, toks, i + 1);
+            toks.get(i + 1).is_some_and(|g| g & SHORT != 0) && name_gap(scan, toks, i + 1);
         if !unknown || !proper || acronym || initial_follows {
             return None;
         }
         let mut end = i + 1;
         while end < toks.len() && end - i < 3 {
-            let g = toks[end].flags;
+            let g = toks.flags(end);
             if g & CAP == 0
                 || g & (COMMON | CALENDAR | DIGIT | SHORT) != 0
                 || !name_gap(scan, toks, end)
-                || toks[end - 1].flags & POSSESSIVE != 0
+                || toks.flags(end - 1) & POSSESSIVE != 0
             {
                 break;
             }
@@ -1009,7 +1098,12 @@ impl Detector {
     }
 
     /// The longest gazetteer phrase of two or more tokens starting at `i`.
-    fn multi_place(&self, scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<(usize, PlaceKind)> {
+    fn multi_place(
+        &self,
+        scan: &Scan<'_>,
+        toks: &Facts<'_, '_>,
+        i: usize,
+    ) -> Option<(usize, PlaceKind)> {
         let mut best = None;
         // The phrase so far, words joined by one space as the lexicon keys them.
         let mut phrase = [0u8; MAX_PLACE_BYTES];
@@ -1030,11 +1124,17 @@ impl Detector {
             }
             len += 1 + w.len();
             let h = hash_bytes(phrase.get(..len).unwrap_or_default());
-            if let Some(e) = self.lex.map.get(&h)
-                && let Some(kind) = e.place
+            // No longer phrase can match once the words so far begin none.
+            let Some(e) = self.lex.map.get(&h) else {
+                break;
+            };
+            if let Some(kind) = e.place
                 && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))
             {
                 best = Some((j + 1, kind));
+            }
+            if e.flags & PLACE_PREFIX == 0 {
+                break;
             }
         }
         best
@@ -1044,19 +1144,20 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         r: Range<usize>,
         kind: Option<PlaceKind>,
         cue: Option<Cue>,
     ) {
         let scan = cx.scan;
-        let (Some(first), Some(last)) =
-            (scan.tokens.get(r.start), toks.get(r.end.saturating_sub(1)))
-        else {
+        let (Some(first), Some(last_end)) = (
+            scan.tokens.get(r.start),
+            toks.word_end(r.end.saturating_sub(1)),
+        ) else {
             return;
         };
-        let span = scan.orig(first.start..last.end);
-        let text = scan.orig_text(first.start..last.end);
+        let span = scan.orig(first.start..last_end);
+        let text = scan.orig_text(first.start..last_end);
         let tied = cue == Some(Cue::Resides);
         let small = kind.is_none_or(PlaceKind::is_subdivision);
         let what = match kind {
@@ -1090,13 +1191,13 @@ impl Detector {
         &self,
         cx: &Ctx<'_, '_>,
         sink: &mut Sink,
-        toks: &[Tok],
+        toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
-        listed: bool,
+        name_end: usize,
     ) -> Option<usize> {
         let scan = cx.scan;
-        let f = toks[i].flags;
+        let f = toks.flags(i);
         let cap = f & CAP != 0;
         // Only lexicon names can start a name in lower-case or Title Case text.
         let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps)
@@ -1118,7 +1219,8 @@ impl Detector {
             return None;
         }
         let cue = name_cue(scan, toks, i);
-        let next_surname = surname_follows(scan, toks, i, weak_caps);
+        // Asked only by the arms below that need it.
+        let next_surname = || surname_follows(scan, toks, i, weak_caps);
         let titled = matches!(cue, Some(NameWhy::Title | NameWhy::Patient));
         // An ordinary word is a name after a cue only as a surname after a title ("Dr. White") or as a
         // first name after a greeting or introduction ("Thanks, Grace!"), never "Princess Royal".
@@ -1139,7 +1241,7 @@ impl Detector {
                 why
             }
             _ if f & FIRST != 0 && f & COMMON == 0 && (cap || word(scan, toks, i).len() >= 3) => {
-                if next_surname {
+                if next_surname() {
                     NameWhy::FullName
                 } else if f & POSSESSIVE != 0 {
                     NameWhy::Possessive
@@ -1147,25 +1249,27 @@ impl Detector {
                     NameWhy::FirstName
                 }
             }
-            _ if next_surname && (f & FIRST != 0 && mid || unknown && cap && !weak_caps) => {
+            _ if (f & FIRST != 0 && mid || unknown && cap && !weak_caps) && next_surname() => {
                 NameWhy::FullName
             }
-            _ if listed && mid && f & (COMMON | PLACE | UPPER) == 0 => NameWhy::Listed,
+            _ if mid && f & (COMMON | PLACE | UPPER) == 0 && listed_after(scan, i, name_end) => {
+                NameWhy::Listed
+            }
             _ if f & POSSESSIVE != 0 && f & LAST != 0 && f & (COMMON | PLACE) == 0 && mid => {
                 NameWhy::Possessive
             }
             _ => return None,
         };
         let mut end = i + 1;
-        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks[end - 1].flags & POSSESSIVE == 0
+        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks.flags(end - 1) & POSSESSIVE == 0
         {
             if !name_gap(scan, toks, end) {
                 break;
             }
-            let g = toks[end].flags;
+            let g = toks.flags(end);
             let joins_next = end + 1 < toks.len()
                 && name_gap(scan, toks, end + 1)
-                && continues_name(toks[end + 1].flags, weak_caps);
+                && continues_name(toks.flags(end + 1), weak_caps);
             if g & PARTICLE != 0 && g & CAP == 0 {
                 match particles_then_surname(scan, toks, end) {
                     Some(next) => {
@@ -1184,7 +1288,7 @@ impl Detector {
             end += 1;
         }
         let first = scan.tokens.get(i)?;
-        let last_end = toks.get(end - 1)?.end;
+        let last_end = toks.word_end(end - 1)?;
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
@@ -1202,11 +1306,11 @@ impl Detector {
 
 /// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
 /// that completes them, if there is one.
-fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usize> {
+fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<usize> {
     let mut k = i;
     while toks
         .get(k)
-        .is_some_and(|t| t.flags & PARTICLE != 0 && t.flags & CAP == 0)
+        .is_some_and(|g| g & PARTICLE != 0 && g & CAP == 0)
         && k - i < 3
     {
         k += 1;
@@ -1214,23 +1318,22 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<usi
             return None;
         }
     }
-    let t = toks.get(k)?;
-    (t.flags & CAP != 0 && t.flags & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
+    let g = toks.get(k)?;
+    (g & CAP != 0 && g & (COMMON | DIGIT | CALENDAR | UPPER) == 0).then_some(k + 1)
 }
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
-fn surname_follows(scan: &Scan<'_>, toks: &[Tok], i: usize, weak_caps: bool) -> bool {
-    let Some(next) = toks.get(i + 1) else {
+fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: bool) -> bool {
+    let Some(g) = toks.get(i + 1) else {
         return false;
     };
-    if toks[i].flags & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
+    if toks.flags(i) & POSSESSIVE != 0 || !name_gap(scan, toks, i + 1) {
         return false;
     }
-    let g = next.flags;
     if is_initial(g, weak_caps) {
         return toks
             .get(i + 2)
-            .is_some_and(|t| t.flags & CAP != 0 && continues_name(t.flags, weak_caps))
+            .is_some_and(|h| h & CAP != 0 && continues_name(h, weak_caps))
             && name_gap(scan, toks, i + 2);
     }
     continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
@@ -1285,12 +1388,17 @@ impl NameFeaturizer {
             scan: &scan,
         };
         let mut sink = Sink::default();
-        let mut toks = vec![Tok::default(); scan.tokens.len()];
-        let weak_caps = self.det.rules(&cx, &mut sink, &mut toks);
+        let cells = vec![Cell::new(Tok::default()); scan.tokens.len()];
+        let toks = Facts {
+            scan: &scan,
+            lex: &self.det.lex,
+            cells: &cells,
+        };
+        let weak_caps = self.det.rules(&cx, &mut sink, &toks);
         let mut feats = [0u32; MAX_FEATURES];
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
-            if Detector::model_candidate(toks[i].flags, weak_caps) {
+            if Detector::model_candidate(toks.flags(i), weak_caps) {
                 let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
                 out.push(NameCandidate {
                     span: scan.orig(t.start..t.end),
@@ -1312,24 +1420,24 @@ enum Cue {
 }
 
 /// The place cue right before token `i`, if any.
-fn place_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+fn place_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
-    if toks[p].flags & PLACE_CUE == 0 || !plain_gap(scan, i) {
+    if toks.flags(p) & PLACE_CUE == 0 || !plain_gap(scan, i) {
         return None;
     }
     let tied = scan.tok(p) == "from"
         || p.checked_sub(1)
-            .is_some_and(|q| toks[q].flags & RESIDES != 0 && plain_gap(scan, p));
+            .is_some_and(|q| toks.flags(q) & RESIDES != 0 && plain_gap(scan, p));
     Some(if tied { Cue::Resides } else { Cue::Plain })
 }
 
 /// Token `i` opens the town line of a postal address: it follows a line or a comma that ends in a
 /// number or a street word ("Apt. 297\n Zalakaros", "Farnell Street, LOOMBAH").
-fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
+fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
     let gap = gap_before(scan, i);
-    let breaks = gap.contains('\n') || gap.trim() == ",";
-    let street = toks[p].flags & STREET != 0;
+    let breaks = gap.contains(&b'\n') || gap.contains(&b',') && trims_to(gap, ",");
+    let street = toks.flags(p) & STREET != 0;
     let label = scan
         .tokens
         .get(i + 1)
@@ -1338,38 +1446,38 @@ fn address_city(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<Cue> {
             .norm
             .get(scan.tokens.get(i)?.end..)
             .is_some_and(|r| r.starts_with(':'));
-    (breaks && !label && (toks[p].flags & DIGIT != 0 || street)).then_some(Cue::Plain)
+    (breaks && !label && (toks.flags(p) & DIGIT != 0 || street)).then_some(Cue::Plain)
 }
 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
-fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
+fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
-    let pf = toks[p].flags;
     let gap = gap_before(scan, i);
-    if matches!(gap.trim(), ":" | "?") {
+    if (gap.contains(&b':') && trims_to(gap, ":")) || (gap.contains(&b'?') && trims_to(gap, "?")) {
         return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
     }
-    let tight = gap
-        .bytes()
-        .all(|b| b == b' ' || b == b'.' || b == b',' || b == b':')
-        && gap.len() <= 3;
+    let tight = gap.len() <= 3
+        && gap
+            .iter()
+            .all(|&b| b == b' ' || b == b'.' || b == b',' || b == b':');
     if !tight {
         return None;
     }
-    if pf & TITLE != 0 && !gap.contains(',') {
+    let pf = toks.flags(p);
+    if pf & TITLE != 0 && !gap.contains(&b',') {
         let patient = p
             .checked_sub(1)
-            .is_some_and(|q| toks[q].flags & PATIENT != 0);
+            .is_some_and(|q| toks.flags(q) & PATIENT != 0);
         return Some(if patient {
             NameWhy::Patient
         } else {
             NameWhy::Title
         });
     }
-    if pf & PATIENT != 0 && !gap.contains('.') {
+    if pf & PATIENT != 0 && !gap.contains(&b'.') {
         return Some(NameWhy::Patient);
     }
-    if pf & (GREETING | SPEECH) != 0 && !gap.contains('.') {
+    if pf & (GREETING | SPEECH) != 0 && !gap.contains(&b'.') {
         return Some(NameWhy::Addressed);
     }
     let prev = scan.tok(p);
@@ -1384,56 +1492,63 @@ fn name_cue(scan: &Scan<'_>, toks: &[Tok], i: usize) -> Option<NameWhy> {
                 | (Some("named"), "is")
                 | (Some("name"), "was")
         );
-    (introduced && !gap.contains('.')).then_some(NameWhy::Introduced)
+    (introduced && !gap.contains(&b'.')).then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
-fn word<'s>(scan: &'s Scan<'_>, toks: &[Tok], i: usize) -> &'s str {
-    let start = scan.tokens.get(i).map_or(0, |t| t.start);
-    scan.norm
-        .get(start..toks.get(i).map_or(start, |t| t.end))
-        .unwrap_or_default()
+fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s [u8] {
+    let Some(t) = scan.tokens.get(i) else {
+        return &[];
+    };
+    let end = toks.word_end(i).unwrap_or(t.start);
+    scan.norm.as_bytes().get(t.start..end).unwrap_or_default()
 }
 
 /// Token `i` continues a list that a name ended just before ("Felix and Linda", "Kónya, Becker").
 fn listed_after(scan: &Scan<'_>, i: usize, name_end: usize) -> bool {
     if name_end == i {
-        return matches!(gap_before(scan, i), ", " | " & " | " / ");
+        return matches!(gap_before(scan, i), b", " | b" & " | b" / ");
     }
     name_end.checked_add(1) == Some(i)
         && matches!(scan.tok(name_end), "and" | "or")
-        && gap_before(scan, i) == " "
+        && gap_before(scan, i) == b" "
 }
 
-/// The normalized text between token `i - 1` and token `i`.
-fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s str {
+/// The bytes of the normalized text between token `i - 1` and token `i` (whole characters, as
+/// tokens start and end on character boundaries).
+fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s [u8] {
     let start = i
         .checked_sub(1)
         .and_then(|p| scan.tokens.get(p))
         .map_or(0, |t| t.end);
     let end = scan.tokens.get(i).map_or(start, |t| t.start);
-    scan.norm.get(start..end).unwrap_or_default()
+    scan.norm.as_bytes().get(start..end).unwrap_or_default()
+}
+
+/// Whether `gap` with its (Unicode) white space trimmed is `s`.
+fn trims_to(gap: &[u8], s: &str) -> bool {
+    std::str::from_utf8(gap).is_ok_and(|g| g.trim() == s)
 }
 
 /// Words of one name are separated by a space or a hyphen, or by ". " after an initial.
-fn name_gap(scan: &Scan<'_>, toks: &[Tok], i: usize) -> bool {
+fn name_gap(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> bool {
     let gap = gap_before(scan, i);
     match gap {
-        " " | "-" | "  " => true,
-        ". " | "." => i.checked_sub(1).is_some_and(|p| toks[p].flags & SHORT != 0),
+        b" " | b"-" | b"  " => true,
+        b". " | b"." => i.checked_sub(1).is_some_and(|p| toks.flags(p) & SHORT != 0),
         _ => false,
     }
 }
 
 /// Words of one place name are separated by spaces, a hyphen or an abbreviation point ("St. Louis").
 fn place_gap(scan: &Scan<'_>, i: usize) -> bool {
-    matches!(gap_before(scan, i), " " | "-" | ". " | "." | "  ")
+    matches!(gap_before(scan, i), b" " | b"-" | b". " | b"." | b"  ")
 }
 
 /// A cue and the word after it are separated by plain spaces.
 fn plain_gap(scan: &Scan<'_>, i: usize) -> bool {
     let gap = gap_before(scan, i);
-    !gap.is_empty() && gap.len() <= 2 && gap.bytes().all(|b| b == b' ')
+    !gap.is_empty() && gap.len() <= 2 && gap.iter().all(|&b| b == b' ')
 }
 
 /// The gap before a token ends a sentence or a line.
@@ -1456,21 +1571,59 @@ mod tests {
     }
 
     #[test]
-    fn hot_table_answers_as_the_map() {
+    fn lower_case_words_in_mixed_case_text() {
+        // A lower-case place counts right after a place cue, and only there.
+        assert_eq!(places("Then She moved to boston last May"), ["boston"]);
+        assert_eq!(
+            places("We drove to new york City With Anna"),
+            ["new york City"]
+        );
+        assert!(places("I love Paris and london in May").is_empty());
+        // A lower-case patient word, possessive or not, still marks health context.
+        assert!(sink_for("Saw the patient today. Great!", &Policy::default()).health_context);
+        assert!(sink_for("Read the patient's chart. Great!", &Policy::default()).health_context);
+        assert!(!sink_for("Saw the patio today. Great!", &Policy::default()).health_context);
+    }
+
+    #[test]
+    fn place_kinds_survive_their_code() {
+        for kind in [
+            None,
+            Some(PlaceKind::Country),
+            Some(PlaceKind::State),
+            Some(PlaceKind::City),
+            Some(PlaceKind::Region),
+        ] {
+            assert_eq!(PlaceKind::from_code(PlaceKind::code(kind)), kind);
+        }
+    }
+
+    #[test]
+    fn lexicon_bits_cover_their_words() {
         let lex = &detector().lex;
         for (&h, e) in &lex.map {
             let got = lex.get_hashed(h, &e.text).map(|k| (k.flags, k.place));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
+            if e.flags & LOWER_FLAGS != 0 {
+                assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
+            }
+            let parts: Vec<&str> = words(&e.text).collect();
+            if e.place.is_some() && parts.len() > 2 {
+                for k in 2..parts.len() {
+                    let prefix = parts[..k].join(" ");
+                    assert!(
+                        lex.get(&prefix)
+                            .is_some_and(|p| p.flags & PLACE_PREFIX != 0),
+                        "{prefix} does not begin {}",
+                        e.text
+                    );
+                }
+            }
         }
-        let filled = lex.hot.iter().filter(|s| s.len != 0).count();
-        let frequent = lex
-            .map
-            .values()
-            .filter(|e| e.flags & HOT_FLAGS != 0)
-            .count();
+        let set = lex.lower.iter().map(|w| w.count_ones()).sum::<u32>();
         assert!(
-            filled * 10 >= frequent * 9,
-            "{filled} of {frequent} frequent words are hot"
+            set * 10 < (1 << LOWER_BITS),
+            "{set} lower bits set: too many to skip words"
         );
         assert!(lex.get("the").is_some_and(|k| k.flags & COMMON != 0));
         assert!(lex.get("qzxwv").is_none());
