@@ -71,6 +71,24 @@ const REACH_IBAN: Reach = Reach {
     need: window::anything,
 };
 
+/// Every reach searched through windows: their windows are found together, in one walk per run.
+const WINDOWED: &[Reach] = &[
+    REACH_IPV4,
+    REACH_NANP,
+    REACH_CARD,
+    REACH_SSN,
+    REACH_MBI,
+    REACH_VIN,
+    REACH_DEA,
+    REACH_NPI,
+    REACH_NUM_DATE,
+    REACH_SHORT_DATE,
+    REACH_AGE,
+    REACH_ROOM_BED,
+    REACH_STATE_ZIP,
+    REACH_IBAN,
+];
+
 const fn rule(
     id: &'static str,
     severity: Severity,
@@ -950,7 +968,7 @@ impl Detector {
         out: &mut Out<'_, '_, '_>,
     ) {
         let bytes = norm.as_bytes();
-        let runs = Runs::new(norm);
+        let runs = Runs::new(norm, WINDOWED);
         if digits >= 4 {
             self.ips(norm, &runs, out);
         }
@@ -2052,7 +2070,7 @@ mod tests {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
             let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
-            let runs = super::Runs::new(&text);
+            let runs = super::Runs::new(&text, super::WINDOWED);
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
