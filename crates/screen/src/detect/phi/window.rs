@@ -157,34 +157,37 @@ const MAX_AFTER: usize = 17;
 
 /// Where `back` and `forward` land from one digit run for every reach up to [`MAX_BEFORE`] and
 /// [`MAX_AFTER`], found in one walk each way: every pattern's window around the run is read from
-/// here instead of walking the same bytes once per pattern.
+/// here instead of walking the same bytes once per pattern. The walks stop at the neighbouring
+/// runs, so that text where most bytes are free (non-ASCII words) is walked once, not once per
+/// run: a window reaching back to the previous run's end merges with that run's window whatever
+/// its start, and one reaching the next run's start merges with the next run's window, whose end
+/// lies further on.
 struct Bounds {
-    /// `starts[n]` is `back(bytes, run.start, n, 0)`.
+    /// `starts[n]` is `back(bytes, run.start, n, 0)`, or the previous run's end if that is later.
     starts: [usize; MAX_BEFORE + 1],
-    /// `ends[n]` is `forward(bytes, run.end - 1, n)`, for `n >= 1`.
+    /// `ends[n]` is `forward(bytes, run.end - 1, n)` for `n >= 1`, or the next run's start if
+    /// that is earlier.
     ends: [usize; MAX_AFTER + 1],
 }
 
 impl Bounds {
-    /// Walk once each way from `run`.
-    fn of(bytes: &[u8], run: &Range<usize>) -> Self {
-        // With fewer than `n` significant bytes before the run, `back` stops at 0.
-        let mut starts = [0; MAX_BEFORE + 1];
+    /// Walk once each way from `run`, back to `floor` and on to `ceiling` at most.
+    fn of(bytes: &[u8], run: &Range<usize>, floor: usize, ceiling: usize) -> Self {
+        let mut starts = [floor; MAX_BEFORE + 1];
         let (mut i, mut seen) = (run.start, 0);
         starts[0] = i;
-        while seen < MAX_BEFORE {
-            if i == 0 {
-                break;
-            }
+        while seen < MAX_BEFORE && i > floor {
             i -= 1;
             if !bytes.get(i).copied().is_some_and(free) {
                 seen += 1;
                 starts[seen] = i;
             }
         }
-        let mut ends = [bytes.len(); MAX_AFTER + 1];
+        let ceiling = ceiling.min(bytes.len());
+        let mut ends = [ceiling; MAX_AFTER + 1];
+        ends[0] = run.end;
         let (mut i, mut seen) = (run.end, 0);
-        while seen < MAX_AFTER {
+        while seen < MAX_AFTER && i < ceiling {
             let Some(&b) = bytes.get(i) else { break };
             i += 1;
             if !free(b) {
@@ -192,9 +195,6 @@ impl Bounds {
                 ends[seen] = i;
             }
         }
-        // With fewer than `n` significant bytes left, `forward` stops at the end of the text,
-        // which the fill above already holds; `after` is never 0.
-        ends[0] = run.end;
         Bounds { starts, ends }
     }
 }
@@ -300,8 +300,13 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
     let mut out: Vec<(Shape, Vec<Window>)> = shapes.iter().map(|&s| (s, Vec::new())).collect();
     // (start, end, digits) of the window being grown, per shape.
     let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
-    for run in runs {
-        let bounds = Bounds::of(bytes, run);
+    for (k, run) in runs.iter().enumerate() {
+        let floor = k
+            .checked_sub(1)
+            .and_then(|p| runs.get(p))
+            .map_or(0, |r| r.end);
+        let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
+        let bounds = Bounds::of(bytes, run, floor, ceiling);
         for ((shape, done), open) in out.iter_mut().zip(open.iter_mut()) {
             let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
                 continue;
