@@ -58,7 +58,7 @@ const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
 const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
-const REACH_AGE: Reach = reach(12, 13, 1, window::age_word);
+const REACH_AGE: Reach = reach(12, 13, 1, window::age_shape);
 /// "trauma exam room number 12b".
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));

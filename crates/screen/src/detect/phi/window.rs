@@ -721,6 +721,64 @@ pub(super) fn age_word(w: &[u8]) -> bool {
         })
 }
 
+/// Some age phrase of the age pattern may lie in `w`, read from its numbers: every match holds
+/// a number of one to three digits between non-word bytes, followed (after spaces or dashes) by
+/// the "y" of "years", "yrs", "y/o" or "yo", or preceded (after spaces) by "age", "aged", "age
+/// of", "turn…" or "when … was/were". A window with non-ASCII bytes, where `\s` and `\d` take
+/// more, is asked [`age_word`] instead.
+pub(super) fn age_shape(w: &[u8]) -> bool {
+    if !w.is_ascii() {
+        return age_word(w);
+    }
+    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
+    let mut i = 0;
+    while i < w.len() {
+        if !w[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < w.len() && w[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start > 3 {
+            continue;
+        }
+        let mut k = i;
+        while k < w.len() && (space(w[k]) || w[k] == b'-') {
+            k += 1;
+        }
+        if w.get(k) == Some(&b'y') {
+            return true;
+        }
+        let mut k = start;
+        while k > 0 && space(w[k - 1]) {
+            k -= 1;
+        }
+        let mut j = k;
+        while j > 0 && word_byte(w[j - 1]) {
+            j -= 1;
+        }
+        if k < start
+            && matches!(
+                &w[j..k],
+                b"age"
+                    | b"aged"
+                    | b"of"
+                    | b"turn"
+                    | b"turns"
+                    | b"turned"
+                    | b"turning"
+                    | b"was"
+                    | b"were"
+            )
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
 /// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
 pub(super) fn room_word(w: &[u8]) -> bool {
