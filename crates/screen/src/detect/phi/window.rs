@@ -121,8 +121,19 @@ fn has_digit_like(x: u64) -> bool {
 
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
 fn free(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || b >= 0x80
+    FREE[usize::from(b)]
 }
+
+/// [`free`] for every byte: a table, as the window walks read it once per byte.
+static FREE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b, 0x09..=0x0d | 0x20) || b >= 0x80;
+        b += 1;
+    }
+    t
+};
 
 /// The position `n` significant bytes before `from`, or `floor` if that comes first.
 fn back(bytes: &[u8], from: usize, n: usize, floor: usize) -> usize {
@@ -171,31 +182,38 @@ struct Bounds {
 }
 
 impl Bounds {
+    /// Bounds to be filled by [`Bounds::walk`], one run after another.
+    fn new() -> Self {
+        Bounds {
+            starts: [0; MAX_BEFORE + 1],
+            ends: [0; MAX_AFTER + 1],
+        }
+    }
+
     /// Walk once each way from `run`, back to `floor` and on to `ceiling` at most.
-    fn of(bytes: &[u8], run: &Range<usize>, floor: usize, ceiling: usize) -> Self {
-        let mut starts = [floor; MAX_BEFORE + 1];
+    fn walk(&mut self, bytes: &[u8], run: &Range<usize>, floor: usize, ceiling: usize) {
         let (mut i, mut seen) = (run.start, 0);
-        starts[0] = i;
+        self.starts[0] = i;
         while seen < MAX_BEFORE && i > floor {
             i -= 1;
             if !bytes.get(i).copied().is_some_and(free) {
                 seen += 1;
-                starts[seen] = i;
+                self.starts[seen] = i;
             }
         }
+        self.starts[seen + 1..].fill(floor);
         let ceiling = ceiling.min(bytes.len());
-        let mut ends = [ceiling; MAX_AFTER + 1];
-        ends[0] = run.end;
         let (mut i, mut seen) = (run.end, 0);
+        self.ends[0] = i;
         while seen < MAX_AFTER && i < ceiling {
             let Some(&b) = bytes.get(i) else { break };
             i += 1;
             if !free(b) {
                 seen += 1;
-                ends[seen] = i;
+                self.ends[seen] = i;
             }
         }
-        Bounds { starts, ends }
+        self.ends[seen + 1..].fill(ceiling);
     }
 }
 
@@ -300,13 +318,14 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
     let mut out: Vec<(Shape, Vec<Window>)> = shapes.iter().map(|&s| (s, Vec::new())).collect();
     // (start, end, digits) of the window being grown, per shape.
     let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
+    let mut bounds = Bounds::new();
     for (k, run) in runs.iter().enumerate() {
         let floor = k
             .checked_sub(1)
             .and_then(|p| runs.get(p))
             .map_or(0, |r| r.end);
         let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
-        let bounds = Bounds::of(bytes, run, floor, ceiling);
+        bounds.walk(bytes, run, floor, ceiling);
         for ((shape, done), open) in out.iter_mut().zip(open.iter_mut()) {
             let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
                 continue;
