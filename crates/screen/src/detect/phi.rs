@@ -58,7 +58,7 @@ const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
 const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
-const REACH_AGE: Reach = reach(12, 13, 1, window::age_word);
+const REACH_AGE: Reach = reach(12, 13, 1, window::age_shape);
 /// "trauma exam room number 12b".
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
@@ -70,6 +70,24 @@ const REACH_IBAN: Reach = Reach {
     min_digits: 1,
     need: window::anything,
 };
+
+/// Every reach searched through windows: their windows are found together, in one walk per run.
+const WINDOWED: &[Reach] = &[
+    REACH_IPV4,
+    REACH_NANP,
+    REACH_CARD,
+    REACH_SSN,
+    REACH_MBI,
+    REACH_VIN,
+    REACH_DEA,
+    REACH_NPI,
+    REACH_NUM_DATE,
+    REACH_SHORT_DATE,
+    REACH_AGE,
+    REACH_ROOM_BED,
+    REACH_STATE_ZIP,
+    REACH_IBAN,
+];
 
 const fn rule(
     id: &'static str,
@@ -950,7 +968,7 @@ impl Detector {
         out: &mut Out<'_, '_, '_>,
     ) {
         let bytes = norm.as_bytes();
-        let runs = Runs::new(norm);
+        let runs = Runs::new(norm, WINDOWED);
         if digits >= 4 {
             self.ips(norm, &runs, out);
         }
@@ -2052,7 +2070,7 @@ mod tests {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
             let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
-            let runs = super::Runs::new(&text);
+            let runs = super::Runs::new(&text, super::WINDOWED);
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.

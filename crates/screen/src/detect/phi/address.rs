@@ -69,6 +69,15 @@ fn is_suffix(w: &str) -> bool {
     )
 }
 
+/// Words that open a box or ship address ("PO Box 12", "PSC 4 Box 9", "USNS Comfort FPO"),
+/// which `View::core` reads on its own terms.
+fn is_box_word(w: &str) -> bool {
+    matches!(
+        w,
+        "po" | "pob" | "p" | "psc" | "cmr" | "unit" | "usns" | "usnv" | "uss" | "uscgc"
+    )
+}
+
 /// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
 fn is_prefix_marker(w: &str) -> bool {
     matches!(
@@ -767,6 +776,30 @@ impl View<'_, '_> {
         first && is_prefix_marker(w) || !is_suffix(w) && has_ending_marker(w)
     }
 
+    /// For the first token `q` with a digit after some candidate start: whether a core that does
+    /// not open with a house number or box word can end at or pass it (`q` is a short number or
+    /// an ordinal), and the first token from which every gap up to `q` may be inline (at most
+    /// three spaces, tabs or dots; [`View::inline`] asks more). A core that opens with a street
+    /// name needs both: its name runs inline up to a number on the same line, and the first
+    /// token with a digit after the name is that number, or an ordinal in the name.
+    fn house(&self, q: usize) -> (usize, bool, usize) {
+        let reachable = self.is_ordinal(q) || self.is_number(q, 5);
+        let bytes = self.scan.norm.as_bytes();
+        let tokens = &self.scan.tokens;
+        let mut from = q;
+        while from > q.saturating_sub(5) {
+            let (Some(a), Some(b)) = (tokens.get(from - 1), tokens.get(from)) else {
+                break;
+            };
+            let gap = bytes.get(a.end..b.start).unwrap_or_default();
+            if gap.len() > 3 || !gap.iter().all(|&c| matches!(c, b' ' | b'\t' | b'.')) {
+                break;
+            }
+            from -= 1;
+        }
+        (q, reachable, from)
+    }
+
     /// "the 70s": a decade, not a house number.
     fn is_decade(&self, i: usize) -> bool {
         let w = self.word(i).as_bytes();
@@ -798,20 +831,51 @@ pub(super) fn find(
         claimed,
     };
     let n = scan.tokens.len();
+    let tokens = &scan.tokens;
     let mut i = 0;
     // Every core holds a number within its first six tokens, so only tokens with a number at
     // most five tokens ahead can start one; `next_num` walks forward with `i`.
     let mut next_num = 0;
+    let is_corner =
+        |k: usize| tokens.get(k).is_some_and(|t| t.end - t.start == 6) && view.word(k) == "corner";
+    // For the number token `q` at `next_num`: (q, whether a core can reach it, the first token
+    // from which every gap up to `q` is inline).
+    let mut house: Option<(usize, bool, usize)> = None;
     while i < n {
-        while next_num < n && (next_num < i || !scan.tokens[next_num].shape.has_digit) {
+        while next_num < n && (next_num < i || !tokens[next_num].shape.has_digit) {
             next_num += 1;
         }
         if next_num >= n {
             break;
         }
-        if next_num > i + 5 && view.word(i) != "the" && view.word(i) != "corner" {
-            i += 1;
-            continue;
+        let q = next_num;
+        if q > i + 5 {
+            // Far from numbers only "corner of" or "the corner of" opens a core.
+            let near = q - 5;
+            while i < near && !is_corner(i) && !(is_corner(i + 1) && view.word(i) == "the") {
+                i += 1;
+            }
+            if i == near {
+                continue;
+            }
+        } else {
+            let (_, reachable, from) = match house {
+                Some(h) if h.0 == q => h,
+                _ => *house.insert(view.house(q)),
+            };
+            // Without a house number at `i` or a box or ship word, a core is a street name
+            // that ends at a number on its line (see `View::core`): it must reach `q` over
+            // inline gaps. "The" opens only "the corner of".
+            let may_open = if reachable && i >= from {
+                view.word(i) != "the" || is_corner(i + 1)
+            } else {
+                let w = view.word(i);
+                is_box_word(w) || w == "corner" || w == "the" && is_corner(i + 1)
+            };
+            if !may_open {
+                i += 1;
+                continue;
+            }
         }
         let at = scan.tokens.get(i).map_or(0, |t| t.start);
         if let Some((first, last)) = view.core(i, || cued_at(at)) {

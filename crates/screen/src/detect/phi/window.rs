@@ -107,10 +107,33 @@ fn maybe_digit(b: u8) -> bool {
     b.is_ascii_digit() || b >= 0x80
 }
 
+/// Some byte of the eight in `x` is digit-like (see [`maybe_digit`]).
+fn has_digit_like(x: u64) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let ascii = x & !HIGH;
+    // Per byte b < 0x80, neither sum carries into the next byte: b + 0x50 sets the high bit
+    // when b >= b'0', and b + 0x46 sets it when b > b'9'.
+    let at_least_0 = ascii + 0x50 * ONES;
+    let above_9 = ascii + 0x46 * ONES;
+    (x | (at_least_0 & !above_9)) & HIGH != 0
+}
+
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
 fn free(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || b >= 0x80
+    FREE[usize::from(b)]
 }
+
+/// [`free`] for every byte: a table, as the window walks read it once per byte.
+static FREE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b, 0x09..=0x0d | 0x20) || b >= 0x80;
+        b += 1;
+    }
+    t
+};
 
 /// The position `n` significant bytes before `from`, or `floor` if that comes first.
 fn back(bytes: &[u8], from: usize, n: usize, floor: usize) -> usize {
@@ -138,22 +161,112 @@ fn forward(bytes: &[u8], from: usize, n: usize) -> usize {
     i.min(bytes.len())
 }
 
-/// The runs of digit-like bytes of one text, found once and shared by all its patterns. A text of
-/// at most `WHOLE` bytes has none and is searched whole.
+/// The widest `before` that [`Bounds`] answers from one walk; every digit-anchored reach fits.
+const MAX_BEFORE: usize = 20;
+/// The widest `after` that [`Bounds`] answers from one walk.
+const MAX_AFTER: usize = 17;
+
+/// Where `back` and `forward` land from one digit run for every reach up to [`MAX_BEFORE`] and
+/// [`MAX_AFTER`], found in one walk each way: every pattern's window around the run is read from
+/// here instead of walking the same bytes once per pattern. The walks stop at the neighbouring
+/// runs, so that text where most bytes are free (non-ASCII words) is walked once, not once per
+/// run: a window reaching back to the previous run's end merges with that run's window whatever
+/// its start, and one reaching the next run's start merges with the next run's window, whose end
+/// lies further on.
+struct Bounds {
+    /// `starts[n]` is `back(bytes, run.start, n, 0)`, or the previous run's end if that is later.
+    starts: [usize; MAX_BEFORE + 1],
+    /// `ends[n]` is `forward(bytes, run.end - 1, n)` for `n >= 1`, or the next run's start if
+    /// that is earlier.
+    ends: [usize; MAX_AFTER + 1],
+}
+
+impl Bounds {
+    /// Bounds to be filled by [`Bounds::walk`], one run after another.
+    fn new() -> Self {
+        Bounds {
+            starts: [0; MAX_BEFORE + 1],
+            ends: [0; MAX_AFTER + 1],
+        }
+    }
+
+    /// Walk once each way from `run`, back to `floor` and on to `ceiling` at most.
+    fn walk(&mut self, bytes: &[u8], run: &Range<usize>, floor: usize, ceiling: usize) {
+        let (mut i, mut seen) = (run.start, 0);
+        self.starts[0] = i;
+        while seen < MAX_BEFORE && i > floor {
+            i -= 1;
+            if !bytes.get(i).copied().is_some_and(free) {
+                seen += 1;
+                self.starts[seen] = i;
+            }
+        }
+        self.starts[seen + 1..].fill(floor);
+        let ceiling = ceiling.min(bytes.len());
+        let (mut i, mut seen) = (run.end, 0);
+        self.ends[0] = i;
+        while seen < MAX_AFTER && i < ceiling {
+            let Some(&b) = bytes.get(i) else { break };
+            i += 1;
+            if !free(b) {
+                seen += 1;
+                self.ends[seen] = i;
+            }
+        }
+        self.ends[seen + 1..].fill(ceiling);
+    }
+}
+
+/// What decides a reach's windows (its `min_digits` only filters them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    anchor: Anchor,
+    before: usize,
+    after: usize,
+}
+
+impl Reach {
+    fn shape(&self) -> Shape {
+        Shape {
+            anchor: self.anchor,
+            before: self.before,
+            after: self.after.max(1),
+        }
+    }
+}
+
+/// A merged window and the digit-like bytes of the runs anchoring it.
+type Window = (Range<usize>, usize);
+
+/// The runs of digit-like bytes of one text and the windows around them, found once and shared
+/// by all its patterns. A text of at most `WHOLE` bytes has none and is searched whole.
 pub(super) struct Runs {
     long: bool,
     runs: Vec<Range<usize>>,
+    /// The windows of each shape, in text order.
+    windows: Vec<(Shape, Vec<Window>)>,
+    /// The whole text as one window.
+    whole: [Window; 1],
 }
 
 impl Runs {
-    /// Index `hay` if it is long enough for windows to pay off.
-    pub(super) fn new(hay: &str) -> Self {
+    /// Index `hay` if it is long enough for windows to pay off, with the windows of `reaches`.
+    pub(super) fn new(hay: &str, reaches: &[Reach]) -> Self {
         let bytes = hay.as_bytes();
         let mut runs = Vec::new();
         let long = bytes.len() > WHOLE;
         if long {
             let mut i = 0;
             while i < bytes.len() {
+                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole.
+                if let Some(block) = bytes.get(i..i + 8) {
+                    let mut word = [0; 8];
+                    word.copy_from_slice(block);
+                    if !has_digit_like(u64::from_le_bytes(word)) {
+                        i += 8;
+                        continue;
+                    }
+                }
                 if maybe_digit(bytes[i]) {
                     let start = i;
                     while i < bytes.len() && maybe_digit(bytes[i]) {
@@ -165,41 +278,91 @@ impl Runs {
                 }
             }
         }
-        Runs { long, runs }
+        let windows = if long {
+            let mut shapes: Vec<Shape> = Vec::new();
+            for r in reaches {
+                if !shapes.contains(&r.shape()) {
+                    shapes.push(r.shape());
+                }
+            }
+            windows_of(bytes, &runs, &shapes)
+        } else {
+            Vec::new()
+        };
+        Runs {
+            long,
+            runs,
+            windows,
+            whole: [(0..bytes.len(), usize::MAX)],
+        }
     }
 
-    /// The merged windows of `reach` over `bytes` with enough digits to matter, in text order.
-    fn windows(&self, bytes: &[u8], reach: Reach, mut each: impl FnMut(Range<usize>)) {
-        let after = reach.after.max(1);
-        // (start, end, digits) of the window being grown.
-        let mut open: Option<(usize, usize, usize)> = None;
-        for run in &self.runs {
-            let Some((lo, hi)) = reach.anchor.of_run(bytes, run) else {
+    /// The merged windows of `reach` with enough digits to matter, in text order. A reach whose
+    /// shape was not given to `new` is searched in one window, the whole text.
+    fn windows(&self, reach: Reach) -> impl Iterator<Item = Range<usize>> + '_ {
+        let shape = reach.shape();
+        self.windows
+            .iter()
+            .find(|(s, _)| *s == shape)
+            .map_or(&self.whole[..], |(_, ws)| ws)
+            .iter()
+            .filter(move |(_, digits)| *digits >= reach.min_digits)
+            .map(|(w, _)| w.clone())
+    }
+}
+
+/// The merged windows of every shape around `runs`. Each window spans from `before` significant
+/// bytes ahead of an anchor to `after` past it, and windows that touch are merged; the bounds of
+/// every digit-anchored shape are read from one [`Bounds`] walk per run.
+fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Shape, Vec<Window>)> {
+    let mut out: Vec<(Shape, Vec<Window>)> = shapes.iter().map(|&s| (s, Vec::new())).collect();
+    // (start, end, digits) of the window being grown, per shape.
+    let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
+    let mut bounds = Bounds::new();
+    for (k, run) in runs.iter().enumerate() {
+        let floor = k
+            .checked_sub(1)
+            .and_then(|p| runs.get(p))
+            .map_or(0, |r| r.end);
+        let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
+        bounds.walk(bytes, run, floor, ceiling);
+        for ((shape, done), open) in out.iter_mut().zip(open.iter_mut()) {
+            let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
                 continue;
             };
-            let floor = open.map_or(0, |(_, end, _)| end);
-            let start = back(bytes, lo, reach.before, floor);
-            let end = forward(bytes, hi, after);
-            match &mut open {
+            let walked = shape.anchor == Anchor::Digit
+                && shape.before <= MAX_BEFORE
+                && shape.after <= MAX_AFTER;
+            let (start, end) = if walked {
+                (bounds.starts[shape.before], bounds.ends[shape.after])
+            } else {
+                let floor = open.map_or(0, |(_, end, _)| end);
+                (
+                    back(bytes, lo, shape.before, floor),
+                    forward(bytes, hi, shape.after),
+                )
+            };
+            match open {
+                // A start before the open window's end is where `back` would have stopped at
+                // that end (its floor): the window merges either way.
                 Some((_, e, digits)) if start <= *e => {
                     *e = (*e).max(end);
                     *digits += run.len();
                 }
                 _ => {
                     if let Some((s, e, digits)) = open.replace((start, end, run.len())) {
-                        if digits >= reach.min_digits {
-                            each(s..e);
-                        }
+                        done.push((s..e, digits));
                     }
                 }
             }
         }
+    }
+    for ((_, done), open) in out.iter_mut().zip(open) {
         if let Some((s, e, digits)) = open {
-            if digits >= reach.min_digits {
-                each(s..e);
-            }
+            done.push((s..e, digits));
         }
     }
+    out
 }
 
 /// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
@@ -217,13 +380,15 @@ pub(super) fn find_each<'h>(
         }
         return;
     }
-    runs.windows(hay.as_bytes(), reach, |w| {
-        let Some(part) = hay.get(..w.end) else { return };
+    for w in runs.windows(reach) {
+        let Some(part) = hay.get(..w.end) else {
+            continue;
+        };
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
-            return;
+            continue;
         };
         matches_from(re.on(span), part, w.start, &mut f);
-    });
+    }
 }
 
 /// Call `f` on every match of `re` in `part` that starts at or after `at`.
@@ -254,13 +419,15 @@ pub(super) fn captures_each<'h>(
         }
         return;
     }
-    runs.windows(hay.as_bytes(), reach, |w| {
-        let Some(part) = hay.get(..w.end) else { return };
+    for w in runs.windows(reach) {
+        let Some(part) = hay.get(..w.end) else {
+            continue;
+        };
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
-            return;
+            continue;
         };
         captures_from(re.on(span), part, w.start, &mut f);
-    });
+    }
 }
 
 /// Call `f` on every match of `re` in `part` that starts at or after byte `at`, in order.
@@ -571,6 +738,64 @@ pub(super) fn age_word(w: &[u8]) -> bool {
                             || rest.starts_with(b"yo") && rest.get(2).is_none_or(|&b| !word_byte(b))
                     })
         })
+}
+
+/// Some age phrase of the age pattern may lie in `w`, read from its numbers: every match holds
+/// a number of one to three digits between non-word bytes, followed (after spaces or dashes) by
+/// the "y" of "years", "yrs", "y/o" or "yo", or preceded (after spaces) by "age", "aged", "age
+/// of", "turn…" or "when … was/were". A window with non-ASCII bytes, where `\s` and `\d` take
+/// more, is asked [`age_word`] instead.
+pub(super) fn age_shape(w: &[u8]) -> bool {
+    if !w.is_ascii() {
+        return age_word(w);
+    }
+    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
+    let mut i = 0;
+    while i < w.len() {
+        if !w[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < w.len() && w[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start > 3 {
+            continue;
+        }
+        let mut k = i;
+        while k < w.len() && (space(w[k]) || w[k] == b'-') {
+            k += 1;
+        }
+        if w.get(k) == Some(&b'y') {
+            return true;
+        }
+        let mut k = start;
+        while k > 0 && space(w[k - 1]) {
+            k -= 1;
+        }
+        let mut j = k;
+        while j > 0 && word_byte(w[j - 1]) {
+            j -= 1;
+        }
+        if k < start
+            && matches!(
+                &w[j..k],
+                b"age"
+                    | b"aged"
+                    | b"of"
+                    | b"turn"
+                    | b"turns"
+                    | b"turned"
+                    | b"turning"
+                    | b"was"
+                    | b"were"
+            )
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
