@@ -244,6 +244,8 @@ pub(crate) struct Lexicon {
     cue_kinds: Vec<Cue>,
     /// Whether a segment can hold a cue: every cue counts only between word boundaries.
     cue_gate: WordGate,
+    /// Whether a text can hold a [`RELATIONS`] phrase between word boundaries (its person word).
+    relation_gate: WordGate,
 }
 
 fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
@@ -378,6 +380,7 @@ impl Lexicon {
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
         let cue_gate = WordGate::new(cue_patterns.iter().copied());
+        let relation_gate = WordGate::new(RELATIONS.iter().copied());
         Ok(Lexicon {
             drugs,
             drug_keys,
@@ -389,6 +392,7 @@ impl Lexicon {
             cues,
             cue_kinds,
             cue_gate,
+            relation_gate,
         })
     }
 
@@ -502,8 +506,12 @@ impl Lexicon {
         key_maybe(&self.drug_keys, h)
     }
 
-    /// The first relation ("my mother") named anywhere in the text.
+    /// The first relation ("my mother") named anywhere in the text. Most texts have none of the
+    /// relations' person words, and then the cue automaton need not run.
     fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
+        if !self.relation_gate.open(scan, &scan.tokens) {
+            return None;
+        }
         self.cues
             .find_iter(scan.norm.as_str())
             .find(|m| {
