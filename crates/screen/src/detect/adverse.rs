@@ -914,6 +914,13 @@ impl Detector {
             span: None,
             text: None,
         });
+        let who = match patient.as_ref().and_then(|p| p.text.as_deref()) {
+            Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
+                "the author is the patient and the reporter".to_owned()
+            }
+            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
+            None => "no identifiable patient or reporter yet".to_owned(),
+        };
         let mut best: Option<(AdverseEventCandidate, f32)> = None;
         for ev in events {
             let product = nearest(&own, ev)
@@ -921,19 +928,7 @@ impl Detector {
                 .map(|(info, r, _)| (*info, r.clone()));
             let event_span = scan.orig(ev.norm.clone());
             let event_text = scan.orig_text(ev.norm.clone());
-            let product_el = product
-                .as_ref()
-                .map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
-            let patient_el = patient.clone().unwrap_or_else(Element::missing);
-            let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
-            let reportable = patient_el.found && reporter_el.found && product_el.found;
-            let who = match &patient_el.text {
-                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
-                    "the author is the patient and the reporter".to_owned()
-                }
-                Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
-                None => "no identifiable patient or reporter yet".to_owned(),
-            };
+            let reportable = patient.is_some() && reporter.is_some() && product.is_some();
             let hit = match &product {
                 Some((info, r)) => {
                     let named = scan.orig_text(r.clone());
@@ -974,13 +969,16 @@ impl Detector {
                 }
             };
             sink.hits.push(hit);
-            let rank = ev.margin + if product_el.found { 100.0 } else { 0.0 };
+            let rank = ev.margin + if product.is_some() { 100.0 } else { 0.0 };
+            // The elements are built only for a better candidate: long texts have many events.
             if best.as_ref().is_none_or(|(_, r)| rank > *r) {
                 let candidate = AdverseEventCandidate {
                     reportable: reportable && !event_text.is_empty(),
-                    patient: patient_el,
-                    reporter: reporter_el,
-                    product: product_el,
+                    patient: patient.clone().unwrap_or_else(Element::missing),
+                    reporter: reporter.clone().unwrap_or_else(Element::missing),
+                    product: product
+                        .as_ref()
+                        .map_or_else(Element::missing, |(_, r)| element(scan, r.clone())),
                     event: Element {
                         found: true,
                         span: Some(event_span),
