@@ -125,9 +125,9 @@ pub(crate) struct TokFeat {
 }
 
 impl TokFeat {
-    /// Features of one normalized word, given its [`hash_bytes`] hash, with its lexicon flags.
-    pub fn new(word: &str, hash: u64, has_digit: bool, flags: u8) -> Self {
-        let b = word.as_bytes();
+    /// Features of one normalized word (its bytes), given its [`hash_bytes`] hash, with its lexicon
+    /// flags.
+    pub fn new(b: &[u8], hash: u64, has_digit: bool, flags: u8) -> Self {
         let (word, prefix) = if flags & DRUG != 0 {
             (DRUG_WORD, 0)
         } else if has_digit {
@@ -308,9 +308,13 @@ const CUE_BITS: u32 = 18;
 const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
-    CUE_SALTS
-        .into_iter()
-        .map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+    CUE_SALTS.into_iter().map(move |s| cue_probe(h, s))
+}
+
+/// The bit of word hash `h` in the event-cue set for one of [`CUE_SALTS`].
+#[inline]
+fn cue_probe(h: u64, salt: u64) -> usize {
+    (mix(h, salt).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize
 }
 
 fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
@@ -323,7 +327,10 @@ fn is_cue(cues: &[u8], t: &TokFeat) -> bool {
 }
 
 fn cue_bit(bits: &[u8], h: u64) -> bool {
-    cue_probes(h).all(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+    let on = |i: usize| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
+    // Probed one after the other: the first probe already fails for most words.
+    let [s0, s1] = CUE_SALTS;
+    on(cue_probe(h, s0)) && on(cue_probe(h, s1))
 }
 
 struct Reader<'a> {

@@ -491,7 +491,7 @@ impl Lexicon {
     pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
         let tokens = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         for (slot, t) in out.iter_mut().zip(tokens) {
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
+            let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
             *slot = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
         }
         let n = tokens.len().min(out.len());
@@ -762,23 +762,33 @@ impl Detector {
             maybe_drug: false,
             cues_open: false,
         };
+        let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        for (f, t) in feats.iter_mut().zip(toks) {
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            let h = t.hash;
-            *f = TokFeat::new(word, h, t.shape.has_digit, 0);
-            f.cue = self.model.is_event_cue(f);
-            let drug = self.lex.may_be_drug(h);
-            p.maybe_drug |= drug;
+        let feat = |t: &Token| {
+            let word = norm.get(t.start..t.end).unwrap_or_default();
+            let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            f.cue = self.model.is_event_cue(&f);
+            f
+        };
+        let gate = |h: u64| {
             let g = gate_bit(h);
-            p.worth |= drug
-                || f.cue
-                || self
-                    .gate_words
-                    .get(g / 64)
-                    .is_some_and(|w| w & (1 << (g % 64)) != 0);
-            p.cues_open = p.cues_open
-                || self.lex.cue_gate.contains(h)
+            self.gate_words
+                .get(g / 64)
+                .is_some_and(|w| w & (1 << (g % 64)) != 0)
+        };
+        // Most segments have nothing to score: they are told apart with the fewest probes a word,
+        // and only the others pay for their model inputs and the cue gate.
+        if !toks
+            .iter()
+            .any(|t| self.lex.may_be_drug(t.hash) || gate(t.hash) || feat(t).cue)
+        {
+            return p;
+        }
+        p.worth = true;
+        for (f, t) in feats.iter_mut().zip(toks) {
+            *f = feat(t);
+            p.maybe_drug |= self.lex.may_be_drug(t.hash);
+            p.cues_open |= self.lex.cue_gate.contains(t.hash)
                 || t.shape.apostrophe && self.lex.cue_gate.open(scan, std::slice::from_ref(t));
         }
         p
