@@ -426,11 +426,12 @@ impl Lexicon {
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
-        let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         let tokens = scan
             .tokens
             .get(seg.first..seg.first + n)
             .unwrap_or_default();
+        // The segment's token at or after a byte of it: a search of the segment, not the text.
+        let local = |pos: usize| tokens.partition_point(|t| t.start < pos);
         let cue_matches = cues_open.then(|| {
             self.cues
                 .find_iter(Input::new(&scan.norm).range(range.clone()))
@@ -439,8 +440,8 @@ impl Lexicon {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
-            let begin = local(scan.token_at_or_after(m.start()));
-            let after = local(scan.token_at_or_after(m.end()));
+            let begin = local(m.start());
+            let after = local(m.end());
             let kind = self
                 .cue_kinds
                 .get(m.pattern().as_usize())
@@ -474,8 +475,8 @@ impl Lexicon {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
-            let begin = local(scan.token_at_or_after(m.start()));
-            let after = local(scan.token_at_or_after(m.end()));
+            let begin = local(m.start());
+            let after = local(m.end());
             set(&mut flags, begin..after, DRUG);
             found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
@@ -818,22 +819,20 @@ impl Detector {
             };
         }
         let scores = &scores[..toks.len()];
-        let mut runs: Vec<Range<usize>> = Vec::new();
-        let mut j = 0;
-        while j < scores.len() {
-            if scores[j] > 0.0 {
-                let start = j;
-                while j < scores.len() && scores[j] > 0.0 {
-                    j += 1;
-                }
-                runs.push(start..j);
-            } else {
-                j += 1;
-            }
-        }
         let mut negated_any = false;
         let mut pushed = false;
-        for run in runs {
+        // Each run of accepted tokens, in order.
+        let mut j = 0;
+        while j < scores.len() {
+            let start = j;
+            while j < scores.len() && scores[j] > 0.0 {
+                j += 1;
+            }
+            if j == start {
+                j += 1;
+                continue;
+            }
+            let run = start..j;
             let Some(run_toks) = toks.get(run.clone()) else {
                 continue;
             };
