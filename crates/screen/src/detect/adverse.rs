@@ -602,19 +602,21 @@ fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
     let toks = &scan.tokens;
     let norm = scan.norm.as_bytes();
     let mut first = 0;
-    for i in 0..toks.len() {
-        let ends = match (toks.get(i), toks.get(i + 1)) {
-            (Some(a), Some(b)) => {
-                i + 1 - first >= MAX_SEG
-                    || (b.start - a.end != 1 || norm.get(a.end) != Some(&b' '))
-                        && ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
-            }
-            _ => true,
-        };
-        if ends {
+    for (i, pair) in toks.windows(2).enumerate() {
+        let [a, b] = pair else { continue };
+        if i + 1 - first >= MAX_SEG
+            || (b.start - a.end != 1 || norm.get(a.end) != Some(&b' '))
+                && ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
+        {
             f(Segment { first, end: i + 1 });
             first = i + 1;
         }
+    }
+    if first < toks.len() {
+        f(Segment {
+            first,
+            end: toks.len(),
+        });
     }
 }
 
