@@ -146,52 +146,88 @@ impl<'a> Scan<'a> {
     }
 
     fn tokenize(&mut self) {
-        if self.map.is_empty() {
-            self.tokens = tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes());
-            return;
-        }
-        // Byte steps over ASCII and a char decode only at non-ASCII bytes: long pasted text often
-        // has one curly quote, which must not make every one of its words pay for char iteration.
+        self.tokens = if self.map.is_empty() {
+            tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes())
+        } else {
+            self.tokenize_general()
+        };
+    }
+
+    /// Tokens of normalized non-ASCII text: the byte-class loop of the ASCII path, with a char
+    /// decode only at non-ASCII bytes. Long pasted text often has one curly quote or emoji, which
+    /// must not make every one of its words pay for char iteration, nor for mapping its span back
+    /// to read its shape: a word that is a copy of an ASCII run of the original reads its shape
+    /// from there.
+    fn tokenize_general(&self) -> Vec<Token> {
         let norm = self.norm.as_bytes();
-        let mut tokens = Vec::with_capacity(norm.len() / 5 + 1);
+        let mut tokens = Vec::with_capacity(token_capacity(norm.len()));
         let mut i = 0;
-        while i < norm.len() {
-            let (alnum, len) = alnum_at(&self.norm, i);
-            if !alnum {
-                i += len;
-                continue;
-            }
-            let start = i;
-            i += len;
-            let mut end = i;
-            let mut apostrophe = false;
-            while i < norm.len() {
-                let (alnum, len) = alnum_at(&self.norm, i);
-                if alnum {
-                    i += len;
-                    end = i;
-                } else if norm.get(i) == Some(&b'\'')
-                    && norm.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
-                {
-                    apostrophe = true;
-                    i += 1;
+        while let Some(&b) = norm.get(i) {
+            if class(b) & ALNUM == 0 {
+                let (alnum, len) = if b.is_ascii() {
+                    (false, 1)
                 } else {
-                    break;
+                    alnum_at(&self.norm, i)
+                };
+                if !alnum {
+                    i += len;
+                    continue;
                 }
             }
-            let shape = Shape {
-                apostrophe,
-                ..self.shape_of(start..end)
-            };
-            let hash = hash_bytes(norm.get(start..end).unwrap_or_default());
+            let start = i;
+            let mut apostrophe = false;
+            // Every byte of the word is ASCII.
+            let mut plain = true;
+            loop {
+                i += alnum_run(norm.get(i..).unwrap_or_default());
+                match norm.get(i) {
+                    Some(b'\'') if norm.get(i + 1).is_some_and(|&n| class(n) & ALPHA != 0) => {
+                        apostrophe = true;
+                        i += 1;
+                    }
+                    Some(b) if !b.is_ascii() => {
+                        let (alnum, len) = alnum_at(&self.norm, i);
+                        if !alnum {
+                            break;
+                        }
+                        plain = false;
+                        i += len;
+                    }
+                    _ => break,
+                }
+            }
+            let end = i;
+            let shape = plain
+                .then(|| self.plain_shape(start, end, apostrophe))
+                .flatten()
+                .unwrap_or_else(|| Shape {
+                    apostrophe,
+                    ..self.shape_of(start..end)
+                });
             tokens.push(Token {
                 start,
                 end,
                 shape,
-                hash,
+                hash: word_hash(norm, start, end),
             });
         }
-        self.tokens = tokens;
+        tokens
+    }
+
+    /// The shape of the ASCII word at `norm[start..end]` read straight from the original bytes,
+    /// when it is a copy of an ASCII run of the original (`None` otherwise). Each ASCII original
+    /// byte makes exactly one normalized byte, so an ASCII original run of the word's length that
+    /// starts where the word does made the word; its original span (as [`Scan::orig`] maps it) is
+    /// that run when the next normalized byte's character starts right after it, and then
+    /// [`Scan::shape_of`] would read these same bytes.
+    fn plain_shape(&self, start: usize, end: usize, apostrophe: bool) -> Option<Shape> {
+        let from = *self.map.get(start)? as usize;
+        let to = from.checked_add(end - start)?;
+        let next = self.map.get(end).map_or(self.text.len(), |&m| m as usize);
+        let orig = self.text.as_bytes().get(from..to).filter(|_| next == to)?;
+        let (raw, any, all) = word_bits(orig);
+        raw.is_ascii()
+            .then(|| shape_from_bits(orig, any, all, apostrophe))
     }
 
     fn shape_of(&self, r: Range<usize>) -> Shape {
@@ -385,6 +421,8 @@ const ALPHA: u8 = 2;
 const UPPER: u8 = 4;
 /// [`CLASS`] bit: an ASCII digit.
 const DIGIT: u8 = 8;
+/// [`CLASS`] bit: a lower-case ASCII letter.
+const LOWER: u8 = 16;
 
 /// What the tokenizer needs to know about each byte, one table load per byte where the range
 /// tests would take several: every text pays this per byte. Non-ASCII bytes have no bits.
@@ -396,7 +434,7 @@ const CLASS: [u8; 256] = {
         t[b] = if c.is_ascii_uppercase() {
             ALNUM | ALPHA | UPPER
         } else if c.is_ascii_lowercase() {
-            ALNUM | ALPHA
+            ALNUM | ALPHA | LOWER
         } else if c.is_ascii_digit() {
             ALNUM | DIGIT
         } else {
@@ -412,70 +450,116 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
-/// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
-fn ascii_shape(word: &[u8]) -> Shape {
-    let (mut alnum, mut upper, mut digits) = (0usize, 0usize, 0usize);
-    for &b in word {
-        let c = class(b);
-        alnum += usize::from(c & ALNUM);
-        upper += usize::from((c & UPPER) >> 2);
-        digits += usize::from((c & DIGIT) >> 3);
-    }
-    let letters = alnum - digits;
-    Shape {
-        capitalized: word.first().is_some_and(|&b| class(b) & UPPER != 0),
-        all_upper: letters >= 2 && upper == letters,
-        has_digit: digits > 0,
-        all_digit: digits > 0 && digits == word.len(),
-        apostrophe: word.contains(&b'\''),
+/// Vector capacity for the tokens of `len` bytes: enough for nearly every text (words and their
+/// separators average more than four bytes), so that pushing seldom reallocates.
+fn token_capacity(len: usize) -> usize {
+    len / 4 + 2
+}
+
+/// [`hash_bytes`] of `b[start..end]`. A word of at most eight bytes with eight bytes of text from
+/// its start (nearly every word) is read with one load and a mask, where `hash_bytes` assembles
+/// the bytes from up to three loads; both give the bytes as a zero-padded little-endian integer,
+/// and a test holds the two to the same hash.
+fn word_hash(b: &[u8], start: usize, end: usize) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let len = end.saturating_sub(start);
+    match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) if (1..=8).contains(&len) => {
+            let v = u64::from_le_bytes(*w) & (u64::MAX >> (64 - 8 * len));
+            let h = ((0x243F_6A88_85A3_08D3 ^ len as u64) ^ v)
+                .wrapping_mul(K)
+                .rotate_left(29);
+            h ^ (h >> 31)
+        }
+        _ => hash_bytes(b.get(start..end).unwrap_or_default()),
     }
 }
 
-/// Tokens of pure-ASCII text in one pass over the bytes; the same tokens and shapes as the general
+/// The shape of an ASCII word from its bytes' [`CLASS`] bits, or-ed (`any`) and and-ed (`all`,
+/// over every byte, apostrophes included), as [`Scan::shape_of`] reads it from characters.
+fn shape_from_bits(word: &[u8], any: u8, all: u8, apostrophe: bool) -> Shape {
+    // "Every letter upper case and at least two": counted only for words without a lower-case
+    // letter, which are rare.
+    let all_upper = any & LOWER == 0
+        && any & ALPHA != 0
+        && word
+            .iter()
+            .filter(|&&b| class(b) & ALPHA != 0)
+            .nth(1)
+            .is_some();
+    Shape {
+        capitalized: word.first().is_some_and(|&b| class(b) & UPPER != 0),
+        all_upper,
+        has_digit: any & DIGIT != 0,
+        all_digit: any & all & DIGIT != 0,
+        apostrophe,
+    }
+}
+
+/// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
+fn ascii_shape(word: &[u8]) -> Shape {
+    let (_, any, all) = word_bits(word);
+    shape_from_bits(word, any, all, word.contains(&b'\''))
+}
+
+/// The bytes of `word` or-ed, and their [`CLASS`] bits or-ed and and-ed: what [`shape_from_bits`]
+/// needs, in a loop without branches.
+fn word_bits(word: &[u8]) -> (u8, u8, u8) {
+    let (mut raw, mut any, mut all) = (0u8, 0u8, u8::MAX);
+    for &b in word {
+        let c = class(b);
+        raw |= b;
+        any |= c;
+        all &= c;
+    }
+    (raw, any, all)
+}
+
+/// The length of the run of ASCII letters and digits that `b` starts with.
+fn alnum_run(b: &[u8]) -> usize {
+    b.iter()
+        .position(|&x| class(x) & ALNUM == 0)
+        .unwrap_or(b.len())
+}
+
+/// Tokens of pure-ASCII text in one pass over the bytes: the same tokens and shapes as the general
 /// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
 /// `norm` is the lower-cased text, which the word hashes are taken of.
 fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
-    let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
+    let mut tokens = Vec::with_capacity(token_capacity(text.len()));
     let at = |i: usize| text.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
     while i < text.len() {
-        if at(i) & ALNUM == 0 {
+        let c = at(i);
+        if c & ALNUM == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        let (mut alnum, mut upper, mut digits) = (0usize, 0usize, 0usize);
+        let (mut any, mut all) = (c, c);
         let mut apostrophe = false;
+        i += 1;
         // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         loop {
             let c = at(i);
             if c & ALNUM != 0 {
-                alnum += 1;
-                upper += usize::from((c & UPPER) >> 2);
-                digits += usize::from((c & DIGIT) >> 3);
+                any |= c;
+                all &= c;
                 i += 1;
             } else if text.get(i) == Some(&b'\'') && at(i + 1) & ALPHA != 0 {
                 apostrophe = true;
+                all = 0;
                 i += 1;
             } else {
                 break;
             }
         }
-        let letters = alnum - digits;
-        let shape = Shape {
-            capitalized: at(start) & UPPER != 0,
-            all_upper: letters >= 2 && upper == letters,
-            has_digit: digits > 0,
-            // An apostrophe comes with a letter after it, so a word of digits has none.
-            all_digit: digits > 0 && digits == alnum,
-            apostrophe,
-        };
-        let hash = hash_bytes(norm.get(start..i).unwrap_or_default());
+        let word = text.get(start..i).unwrap_or_default();
         tokens.push(Token {
             start,
             end: i,
-            shape,
-            hash,
+            shape: shape_from_bits(word, any, all, apostrophe),
+            hash: word_hash(norm, start, i),
         });
     }
     tokens
@@ -640,6 +724,45 @@ mod tests {
             };
             slow.tokenize();
             assert_eq!(fast.tokens, slow.tokens, "{text}");
+        }
+    }
+
+    #[test]
+    fn word_hash_is_hash_bytes() {
+        let text = b"a ab abcdefgh abcdefghi x0123456789abcdefghijklmnop q";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                assert_eq!(
+                    word_hash(text, start, end),
+                    hash_bytes(&text[start..end]),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_read_from_ascii_runs_match_char_shapes() {
+        for text in [
+            "Don\u{2019}t STOP, O\u{2019}Brien\u{2019}s 42 MRI\u{200B}s",
+            "caf\u{e9} CAF\u{c9} A\u{e9}B ab\u{200B} 12\u{200B}",
+            "\u{ff2b}ILL me NOW 1\u{fe0f}\u{20e3} x\u{ad}Y \u{1f600}Ab12 \u{2018}tis\u{2019}",
+            "Gar\u{f0}ar \u{fb00}IX \u{133}B OK\u{301}AY end\u{200B}",
+        ] {
+            let scan = Scan::new(text);
+            assert!(!scan.is_ascii(), "{text}");
+            for t in &scan.tokens {
+                let want = Shape {
+                    apostrophe: t.shape.apostrophe,
+                    ..scan.shape_of(t.start..t.end)
+                };
+                assert_eq!(
+                    t.shape,
+                    want,
+                    "{:?} in {text:?}",
+                    scan.orig_text(t.start..t.end)
+                );
+            }
         }
     }
 

@@ -795,7 +795,9 @@ pub(crate) async fn create_post(
     Ok(Json(post_detail(&state, viewer.org.id, post).await?))
 }
 
-/// A new version of a post.
+/// A new version of a post: [`DraftIn`]'s fields and the version the client read. The fields are
+/// repeated rather than `#[serde(flatten)]`ed because serde cannot deny unknown fields through a
+/// flatten, and a misspelt field must be refused, not silently dropped from the new version.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EditIn {

@@ -1299,6 +1299,13 @@ impl Detector {
     /// Letters typed apart: "f u c k", "s.h.i.t".
     fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let tokens = &scan.tokens;
+        // Three one-byte words in a row are rare, and a test of lengths alone finds them.
+        if !tokens
+            .windows(3)
+            .any(|w| w.iter().all(|t| t.end - t.start == 1))
+        {
+            return;
+        }
         let norm = scan.norm.as_bytes();
         let single = |j: usize| {
             tokens.get(j).is_some_and(|t| {
@@ -1484,15 +1491,16 @@ fn shouting(text: &str) -> bool {
     let bytes = text.as_bytes();
     for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
         if chunk.is_ascii() {
-            // Branch-free (vectorizable) counts; nearly all text takes this path.
-            letters += chunk
-                .iter()
-                .map(|&b| usize::from((b | 0x20).wrapping_sub(b'a') < 26))
-                .sum::<usize>();
-            upper += chunk
-                .iter()
-                .map(|&b| usize::from(b.wrapping_sub(b'A') < 26))
-                .sum::<usize>();
+            // Branch-free counts in byte lanes (a block has at most 64 letters), which vectorize
+            // sixteen bytes to an instruction; nearly all text takes this path.
+            letters += usize::from(chunk.iter().fold(0u8, |n, &b| {
+                n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
+            }));
+            upper += usize::from(
+                chunk
+                    .iter()
+                    .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
+            );
             continue;
         }
         // Other characters are decoded at their lead byte; continuation bytes are skipped.
@@ -1519,9 +1527,10 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
     }
     let tokens = &scan.tokens;
     let norm = scan.norm.as_bytes();
-    // Tokens compared as byte ranges, lengths first: most neighbours differ in length.
+    // Tokens compared by word hash first: neighbours nearly always differ there, where lengths
+    // are often equal and then cost a byte comparison.
     let same = |a: &crate::text::Token, b: &crate::text::Token| {
-        a.end - a.start == b.end - b.start && norm.get(a.start..a.end) == norm.get(b.start..b.end)
+        a.hash == b.hash && norm.get(a.start..a.end) == norm.get(b.start..b.end)
     };
     let mut i = 0;
     while i + 4 < tokens.len() {
@@ -1606,16 +1615,57 @@ fn repeats(b: &[u8]) -> bool {
     false
 }
 
-/// Report the first run of one character long enough to be a flood.
+/// Report the first run of one character long enough to be a flood. Runs are counted exactly only
+/// from a little before each word that can lie inside one, so that a long text pays one load and a
+/// few operations per eight bytes.
 fn char_flood(text: &str, sink: &mut Sink) -> bool {
+    let mut from = 0;
+    while let Some(word) = next_periodic_word(text.as_bytes(), from) {
+        // A reportable run that starts at or after `from` holds a grid word that is periodic and
+        // starts at most 7 bytes after the run does; `word` is the first such word, so no such
+        // run starts before `word - 7`, and a shorter count of a run under way there is still
+        // too short to report.
+        let mut start = word.saturating_sub(7).max(from);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        match count_runs(text, start, word.saturating_add(8), sink) {
+            Some(next) => from = next,
+            None => return true,
+        }
+    }
+    false
+}
+
+/// The offset of the first eight-byte word of `b` on the grid of multiples of 8, at or after
+/// `from`, that repeats with a period of two, three or four bytes (one byte is a period of two).
+/// Every run long enough to report holds one: it repeats a character of one to four bytes at
+/// least eight times and is at least 15 bytes long, so a grid word lies wholly inside it.
+fn next_periodic_word(b: &[u8], from: usize) -> Option<usize> {
+    let at = from.next_multiple_of(8);
+    let periodic = |w: u64| {
+        ((w ^ (w >> 16)) << 16 == 0) | ((w ^ (w >> 24)) << 24 == 0) | ((w ^ (w >> 32)) << 32 == 0)
+    };
+    let found = b
+        .get(at..)?
+        .chunks_exact(8)
+        .position(|c| c.try_into().map(u64::from_le_bytes).is_ok_and(periodic))?;
+    Some(at + found * 8)
+}
+
+/// The exact run count of [`char_flood`] from `start`, a character boundary where no run that
+/// could be reported is under way: reports the first run long enough to be a flood (`None`), or
+/// stops at the first run start at or after `past`, where counting may start afresh, and returns
+/// it (the end of the text when there is none).
+fn count_runs(text: &str, start: usize, past: usize, sink: &mut Sink) -> Option<usize> {
     let b = text.as_bytes();
-    let mut run_start = 0;
+    let mut run_start = start;
     let mut run_len = 0usize;
     let mut prev = None;
-    let mut i = 0;
-    while i < b.len() {
+    let mut i = start;
+    while let Some(&x) = b.get(i) {
         // ASCII characters are their byte; only other characters are decoded.
-        let c = match b[i] {
+        let c = match x {
             x if x < 0x80 => char::from(x),
             _ => match text.get(i..).and_then(|s| s.chars().next()) {
                 Some(c) => c,
@@ -1629,14 +1679,20 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
             continue;
         }
         if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
-            return true;
+            return None;
+        }
+        if i >= past {
+            return Some(i);
         }
         run_start = i;
         run_len = 1;
         prev = Some(c);
         i = next;
     }
-    run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink)
+    if run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink) {
+        return None;
+    }
+    Some(text.len())
 }
 
 fn report_run(
@@ -1807,6 +1863,89 @@ mod tests {
             "spam.pharmacy",
             "buy oxycodone",
         );
+    }
+
+    /// The run count [`super::char_flood`] skips ahead in, over the whole text.
+    fn char_flood_by_every_char(text: &str) -> Option<(usize, usize, String)> {
+        let mut sink = crate::detect::Sink::default();
+        let (mut run_start, mut run_len, mut prev) = (0, 0usize, None);
+        for (i, c) in text.char_indices() {
+            if Some(c) == prev {
+                run_len += 1;
+                continue;
+            }
+            if run_len >= 8 && super::report_run(text, run_start, i, run_len, prev, &mut sink) {
+                break;
+            }
+            (run_start, run_len, prev) = (i, 1, Some(c));
+        }
+        if sink.hits.is_empty() && run_len >= 8 {
+            super::report_run(text, run_start, text.len(), run_len, prev, &mut sink);
+        }
+        let h = sink.hits.first()?;
+        Some((h.span.start, h.span.end, h.explanation.clone()))
+    }
+
+    /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
+    /// every offset from the grids and blocks the flood tests skip along.
+    fn repeated_pieces() -> Vec<String> {
+        let pieces = [
+            "a",
+            "b",
+            " ",
+            "-",
+            "!",
+            "\u{e9}",
+            "\u{2605}",
+            "\u{1f602}",
+            "\u{2019}",
+            "ab",
+            "xyz",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        (0..3000)
+            .map(|_| {
+                let mut text = String::new();
+                for _ in 0..next(6) + 1 {
+                    let piece = pieces[next(pieces.len())];
+                    let times = [1, 2, 3, 5, 6, 7, 8, 9, 14, 15, 16, 19, 20, 21, 40][next(15)];
+                    text.push_str(&piece.repeat(times));
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn char_flood_finds_the_run_a_count_of_every_char_finds() {
+        let mut found = 0;
+        for text in repeated_pieces() {
+            let mut sink = crate::detect::Sink::default();
+            let got = super::char_flood(&text, &mut sink).then(|| {
+                let h = &sink.hits[0];
+                (h.span.start, h.span.end, h.explanation.clone())
+            });
+            found += usize::from(got.is_some());
+            assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
+        }
+        assert!(found > 500, "{found}");
+    }
+
+    #[test]
+    fn flood_gate_is_the_test_of_the_whole_text() {
+        let mut open = 0;
+        for text in repeated_pieces() {
+            let want = super::repeats(text.as_bytes());
+            open += usize::from(want);
+            assert_eq!(super::maybe_char_flood(text.as_bytes()), want, "{text:?}");
+        }
+        assert!(open > 500 && open < 2900, "{open}");
     }
 
     #[test]

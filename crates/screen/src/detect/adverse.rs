@@ -120,6 +120,9 @@ const RELATIONS: &[&str] = &[
     "my aunt", "my uncle", "my nephew", "my niece", "my cousin", "my friend", "my partner",
     "my boyfriend", "my girlfriend", "my fiance", "my fiancee", "my stepson", "my stepdaughter",
     "my patient", "my patients", "my client", "our son", "our daughter", "our baby", "our child",
+    "my neighbour", "my neighbor", "my roommate", "my coworker", "my co-worker", "my colleague",
+    "my boss", "my grandchild", "my stepmother", "my stepfather", "my mother-in-law",
+    "my father-in-law",
 ];
 
 /// Phrases that imply a medicine without naming it.
@@ -150,6 +153,8 @@ const RELATION_NOUNS: &[&str] = &[
     "baby", "toddler", "brother", "sister", "grandma", "grandmother", "grandpa", "grandfather", "grandson",
     "granddaughter", "aunt", "uncle", "nephew", "niece", "cousin", "friend", "partner", "boyfriend",
     "girlfriend", "fiance", "fiancee", "stepson", "stepdaughter", "patient", "patients", "client",
+    "neighbour", "neighbor", "roommate", "coworker", "colleague", "boss", "grandchild", "stepmother",
+    "stepfather",
 ];
 
 /// Well-known reactions and serious outcomes. The model learned from psychiatric-drug reviews and
@@ -174,6 +179,43 @@ const KNOWN_EVENTS: &[&str] = &[
     "blood in my stool", "black stools", "coughing up blood", "allergic reaction", "injection site reaction",
     "swollen ankles", "dry cough", "muscle cramps", "stomach pain", "abdominal pain", "pancreatitis",
     "low blood sugar", "kidney failure", "liver failure", "irregular heartbeat", "dry mouth",
+];
+
+/// Pronouns that point to a third person, who may be the patient a name identifies.
+const THIRD_PERSON: &[&str] = &["he", "she", "him", "his", "her", "he's", "she's"];
+
+/// Words that, written just before or after a name, make it a clinician's rather than a patient's.
+const CLINICIAN: &[&str] = &[
+    "dr",
+    "doctor",
+    "nurse",
+    "prof",
+    "professor",
+    "pharmacist",
+    "md",
+    "rn",
+    "np",
+];
+
+/// People an age describes ("a 67-year-old man"), so that the age identifies a patient.
+const AGE_PERSONS: &[&str] = &[
+    "man",
+    "woman",
+    "male",
+    "female",
+    "boy",
+    "girl",
+    "patient",
+    "lady",
+    "gentleman",
+    "guy",
+    "baby",
+    "child",
+    "kid",
+    "son",
+    "daughter",
+    "mother",
+    "father",
 ];
 
 /// Words that make the author the patient.
@@ -919,7 +961,7 @@ impl Detector {
             Found::Implied(s, e) => Some(s..e),
             _ => None,
         });
-        let patient = self.patient(scan);
+        let patient = self.patient(scan, &sink.hits, &sink.products);
         let reporter = patient.as_ref().map(|_| Element {
             found: true,
             span: None,
@@ -1004,21 +1046,102 @@ impl Detector {
         }
     }
 
-    /// The patient: a relation ("my mother") if one is named, else the author when the text speaks
-    /// in the first person.
-    fn patient(&self, scan: &Scan<'_>) -> Option<Element> {
+    /// The patient, identifiable as FDA safety reporting asks (by relation, name or age): a
+    /// relation ("my mother"); else a person named in a text that speaks of him or her; else the
+    /// author when the text speaks in the first person; else a person named or described by age.
+    /// `hits` are the hits of the detectors that ran before, the name rules among them, which may
+    /// still hold a medicine's name (`products`) read as a person's.
+    fn patient(&self, scan: &Scan<'_>, hits: &[Hit], products: &[Span]) -> Option<Element> {
         if let Some(r) = self.lex.first_relation(scan) {
             return Some(element(scan, r));
         }
-        scan.tokens
-            .iter()
-            .find(|t| {
+        let has = |words: &[&str]| {
+            scan.tokens.iter().find(|t| {
                 scan.norm
                     .get(t.start..t.end)
-                    .is_some_and(|w| FIRST_PERSON.contains(&w))
+                    .is_some_and(|w| words.contains(&w))
             })
-            .map(|t| element(scan, t.start..t.end))
+        };
+        let named = hits
+            .iter()
+            .find(|h| {
+                h.rule.id == NAME_RULE
+                    && !clinician(scan.text, h.span)
+                    && !products.iter().any(|p| p.overlaps(&h.span))
+            })
+            .map(|h| Element {
+                found: true,
+                span: Some(h.span),
+                text: scan.text.get(h.span.start..h.span.end).map(str::to_owned),
+            });
+        if named.is_some() && has(THIRD_PERSON).is_some() {
+            return named;
+        }
+        if let Some(t) = has(FIRST_PERSON) {
+            return Some(element(scan, t.start..t.end));
+        }
+        named.or_else(|| aged_person(scan, hits))
     }
+}
+
+/// The rule id of a person's name (the names detector's rule).
+const NAME_RULE: &str = "phi.name";
+
+/// True when the name at `span` of `text` is a clinician's: a title just before or just after it
+/// ("Dr. Smith", "Jane Doe, RN"), or a title read as a name on its own.
+fn clinician(text: &str, span: Span) -> bool {
+    let words = |s: &str| {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+    };
+    // A title is a word away: a few dozen bytes each side keep this constant-time on long text.
+    let mut from = span.start.saturating_sub(32);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = span.end.saturating_add(32).min(text.len());
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    let before = text
+        .get(from..span.start)
+        .map(words)
+        .and_then(|w| w.last().cloned());
+    let after = text
+        .get(span.end..to)
+        .map(words)
+        .and_then(|w| w.first().cloned());
+    let itself = text.get(span.start..span.end).map(str::to_ascii_lowercase);
+    [before, after, itself]
+        .iter()
+        .flatten()
+        .any(|w| CLINICIAN.contains(&w.as_str()))
+}
+
+/// An age that describes a person ("a 67-year-old man", "my 80 year old mother"): the span from
+/// the age to the person word, when one follows within a few words.
+fn aged_person(scan: &Scan<'_>, hits: &[Hit]) -> Option<Element> {
+    hits.iter()
+        .filter(|h| h.rule.id.starts_with("phi.age"))
+        .find_map(|h| {
+            let first = scan
+                .tokens
+                .iter()
+                .position(|t| scan.orig(t.start..t.end).end > h.span.start)?;
+            let person = scan.tokens.get(first..)?.iter().take(6).find(|t| {
+                scan.norm
+                    .get(t.start..t.end)
+                    .is_some_and(|w| AGE_PERSONS.contains(&w))
+            })?;
+            let end = scan.orig(person.start..person.end).end;
+            Some(Element {
+                found: true,
+                span: Some(Span::new(h.span.start, end)),
+                text: scan.text.get(h.span.start..end).map(str::to_owned),
+            })
+        })
 }
 
 /// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
@@ -1164,6 +1287,45 @@ mod tests {
         assert_eq!(c.patient.text.as_deref(), Some("me"));
         assert!(c.reporter.found && c.reporter.span.is_none());
         assert!(c.reportable);
+    }
+
+    /// The patient element of the candidate for `text`.
+    fn patient_of(text: &str) -> Option<String> {
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.adverse_event
+            .unwrap_or_else(|| panic!("no candidate for {text:?}"))
+            .patient
+            .text
+    }
+
+    #[test]
+    fn patient_is_identified_by_relation_name_or_age() {
+        assert_eq!(
+            patient_of("Crazy night in the ER: John Miller came in after his Xarelto dose")
+                .as_deref(),
+            Some("John Miller")
+        );
+        assert_eq!(
+            patient_of("My neighbour took Lipitor and now she has terrible muscle pain").as_deref(),
+            Some("My neighbour")
+        );
+        assert_eq!(
+            patient_of("A 67-year-old man got a rash after Xarelto").as_deref(),
+            Some("67-year-old man")
+        );
+        // The author speaks of themselves, and the named doctor is not the patient.
+        assert_eq!(
+            patient_of("Dr. Smith put me on Xarelto and I got a nosebleed").as_deref(),
+            Some("me")
+        );
+        // A clinician's name alone does not identify a patient, nor does a medicine read as a name.
+        assert_eq!(patient_of("Dr. Smith said Xarelto gave him a rash"), None);
+        assert_eq!(
+            patient_of("Jane Doe, RN, says Xarelto gave her patient a rash"),
+            None
+        );
     }
 
     #[test]
