@@ -809,12 +809,7 @@ impl Detector {
         };
         let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let feat = |t: &Token| {
-            let word = norm.get(t.start..t.end).unwrap_or_default();
-            let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
-            f.cue = self.model.is_event_cue(&f);
-            f
-        };
+        let feat = |t: &Token| self.feat(norm, t);
         let gate = |h: u64| {
             let g = gate_bit(h);
             self.gate_words
@@ -837,6 +832,17 @@ impl Detector {
                 || t.shape.apostrophe && self.lex.cue_gate.open(scan, std::slice::from_ref(t));
         }
         p
+    }
+
+    /// The model inputs of token `t` of normalized text `norm`, its event-cue bit set and no flags.
+    /// Both passes of [`Detector::prepare`] run it for every word: out of line, the call costs
+    /// about as much as the probes.
+    #[inline(always)]
+    fn feat(&self, norm: &[u8], t: &Token) -> TokFeat {
+        let word = norm.get(t.start..t.end).unwrap_or_default();
+        let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+        f.cue = self.model.is_event_cue(&f);
+        f
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
