@@ -118,12 +118,16 @@ pub(crate) struct TokFeat {
     pub prefix: u64,
     /// `NEG | HYP | DRUG` bits.
     pub flags: u8,
+    /// The shipped model's event cues hold the word or its prefix ([`AdrModel::is_event_cue`]),
+    /// found once per token so that the gate, the segment features and the phrase picking read
+    /// a bit instead of probing the cue set again. Training ignores it: each fold has its own cues.
+    pub cue: bool,
 }
 
 impl TokFeat {
-    /// Features of one normalized word, given its [`hash_bytes`] hash, with its lexicon flags.
-    pub fn new(word: &str, hash: u64, has_digit: bool, flags: u8) -> Self {
-        let b = word.as_bytes();
+    /// Features of one normalized word (its bytes), given its [`hash_bytes`] hash, with its lexicon
+    /// flags.
+    pub fn new(b: &[u8], hash: u64, has_digit: bool, flags: u8) -> Self {
         let (word, prefix) = if flags & DRUG != 0 {
             (DRUG_WORD, 0)
         } else if has_digit {
@@ -140,17 +144,27 @@ impl TokFeat {
             word,
             prefix,
             flags,
+            cue: false,
         }
+    }
+
+    /// Make this the token of a drug name: every drug shares one word hash and has no prefix.
+    /// `cue` is [`AdrModel::drug_is_cue`] (false in training, where cues come per fold).
+    pub fn make_drug(&mut self, cue: bool) {
+        self.word = DRUG_WORD;
+        self.prefix = 0;
+        self.cue = cue;
     }
 }
 
-/// Call `f` with every segment-model feature of `toks`; `cues` is the event-cue bit set.
+/// Call `f` with every segment-model feature of `toks`; `is_cue` says whether a token is an event
+/// cue.
 ///
 /// Besides words, prefixes, scope and drug marks and bigrams, two features reach past the words
 /// the sentence labels saw: skip-bigrams ("made … dizzy" whatever sits between) and one shared
 /// feature per event-cue word (by negation/hypothetical scope), which carries what the phrase
 /// annotations know about reaction words to words rare in the sentence labels.
-fn segment_features(toks: &[TokFeat], cues: &[u8], mut f: impl FnMut(usize)) {
+fn segment_features(toks: &[TokFeat], is_cue: impl Fn(&TokFeat) -> bool, mut f: impl FnMut(usize)) {
     let (mut prev, mut prev2) = (BOS, BOS);
     for t in toks {
         f(slot(mix(t.word, S_UNI)));
@@ -165,7 +179,7 @@ fn segment_features(toks: &[TokFeat], cues: &[u8], mut f: impl FnMut(usize)) {
         }
         if t.flags & DRUG != 0 {
             f(slot(S_DRUGF));
-        } else if is_cue(cues, t) {
+        } else if is_cue(t) {
             f(slot(mix(u64::from(t.flags & (NEG | HYP)), S_CUE)));
         }
         f(slot(mix(mix(prev, t.word), S_BI)));
@@ -223,6 +237,8 @@ pub(crate) struct AdrModel {
     threshold: f32,
     /// Bit set of words (and 5-byte prefixes) typical of reaction phrases in the training spans.
     cues: Vec<u8>,
+    /// The shared drug-name word is an event cue.
+    drug_cue: bool,
 }
 
 /// Why a weights file could not be read.
@@ -246,19 +262,23 @@ impl AdrModel {
         if r.pos != b.len() {
             return Err(BadModel("trailing bytes"));
         }
+        let mut drug = TokFeat::default();
+        drug.make_drug(false);
+        let drug_cue = is_cue(&cues, &drug);
         Ok(AdrModel {
             segment,
             token,
             threshold,
             cues,
+            drug_cue,
         })
     }
 
     /// True when the segment is worth scoring: some token is a drug name, a medicine-implying or
     /// unspecified-reaction phrase, or a word (or shares the prefix of a word) that the training data
-    /// shows inside reaction phrases.
+    /// shows inside reaction phrases. Reads the tokens' `cue` bits.
     pub fn passes_gate(&self, toks: &[TokFeat]) -> bool {
-        passes_gate(&self.cues, toks)
+        toks.iter().any(|t| t.flags & GATE_FLAGS != 0 || t.cue)
     }
 
     /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
@@ -266,10 +286,15 @@ impl AdrModel {
         is_cue(&self.cues, t)
     }
 
+    /// [`AdrModel::is_event_cue`] of every drug-name token.
+    pub fn drug_is_cue(&self) -> bool {
+        self.drug_cue
+    }
+
     /// Log-odds that the segment reports an adverse reaction, minus the decision threshold:
-    /// positive means "yes".
+    /// positive means "yes". Reads the tokens' `cue` bits.
     pub fn segment_margin(&self, toks: &[TokFeat]) -> f32 {
-        self.segment.dot(|f| segment_features(toks, &self.cues, f)) - self.threshold
+        self.segment.dot(|f| segment_features(toks, |t| t.cue, f)) - self.threshold
     }
 
     /// Log-odds that token `j` is part of the reaction phrase.
@@ -283,9 +308,13 @@ const CUE_BITS: u32 = 18;
 const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
-    CUE_SALTS
-        .into_iter()
-        .map(move |s| (mix(h, s).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize)
+    CUE_SALTS.into_iter().map(move |s| cue_probe(h, s))
+}
+
+/// The bit of word hash `h` in the event-cue set for one of [`CUE_SALTS`].
+#[inline]
+fn cue_probe(h: u64, salt: u64) -> usize {
+    (mix(h, salt).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - CUE_BITS)) as usize
 }
 
 fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
@@ -298,7 +327,10 @@ fn is_cue(cues: &[u8], t: &TokFeat) -> bool {
 }
 
 fn cue_bit(bits: &[u8], h: u64) -> bool {
-    cue_probes(h).all(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
+    let on = |i: usize| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
+    // Probed one after the other: the first probe already fails for most words.
+    let [s0, s1] = CUE_SALTS;
+    on(cue_probe(h, s0)) && on(cue_probe(h, s1))
 }
 
 struct Reader<'a> {
@@ -424,7 +456,7 @@ fn quantize(w: &[f32], bias: f32, out: &mut Vec<u8>) {
 /// The segment-model row of one featurized sentence, with the event cues `cues`.
 fn segment_row(toks: &[TokFeat], cues: &[u8], adr: bool) -> (Vec<u32>, bool) {
     let mut feats = Vec::new();
-    segment_features(toks, cues, |i| feats.push(i as u32));
+    segment_features(toks, |t| is_cue(cues, t), |i| feats.push(i as u32));
     (feats, adr)
 }
 
@@ -697,9 +729,16 @@ mod tests {
             .map_err(|e| e.0)
             .unwrap_or_else(|e| panic!("{e}"));
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
-        let (_, yes) = featurize(&lex, "made me dizzy");
-        let (_, no) = featurize(&lex, "works great");
-        assert!(m.segment_margin(&yes) > m.segment_margin(&no));
+        let feats = |text: &str| {
+            let (_, mut toks) = featurize(&lex, text);
+            for t in &mut toks {
+                t.cue = m.is_event_cue(t);
+            }
+            toks
+        };
+        assert!(
+            m.segment_margin(&feats("made me dizzy")) > m.segment_margin(&feats("works great"))
+        );
     }
 
     #[test]

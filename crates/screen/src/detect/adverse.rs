@@ -94,8 +94,8 @@ fn key_maybe(filter: &[u64], h: u64) -> bool {
     filter.get(w).is_some_and(|x| x & bits == bits)
 }
 
-/// The most alphanumeric runs [`Lexicon::drug_runs_present`] collects; past this it lets the
-/// automaton decide, so that the test stays linear on long text.
+/// The most tokens [`Lexicon::drug_runs_present`] reads; past this it lets the automaton decide,
+/// so that the test stays linear on long text.
 const MAX_RUNS: usize = 2 * MAX_SEG;
 
 /// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
@@ -286,6 +286,8 @@ pub(crate) struct Lexicon {
     cue_kinds: Vec<Cue>,
     /// Whether a segment can hold a cue: every cue counts only between word boundaries.
     cue_gate: WordGate,
+    /// Whether a text can hold a [`RELATIONS`] phrase between word boundaries (its person word).
+    relation_gate: WordGate,
 }
 
 fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
@@ -420,6 +422,7 @@ impl Lexicon {
             .build(&cue_patterns)
             .map_err(|e| compile_error("negation triggers", e))?;
         let cue_gate = WordGate::new(cue_patterns.iter().copied());
+        let relation_gate = WordGate::new(RELATIONS.iter().copied());
         Ok(Lexicon {
             drugs,
             drug_keys,
@@ -431,6 +434,7 @@ impl Lexicon {
             cues,
             cue_kinds,
             cue_gate,
+            relation_gate,
         })
     }
 
@@ -439,23 +443,23 @@ impl Lexicon {
         Lexicon::new(&Policy::default())
     }
 
-    /// Fill `out` with the model inputs of `seg`'s tokens, marking negated, hypothetical and drug
-    /// tokens, and report drug names, relations and implied products to `found`. `maybe_drug` says
-    /// whether some word of the segment may be a drug's key word (else the drug automaton is skipped).
+    /// Complete the model inputs `out` of `seg`'s tokens (filled by [`TokFeat::new`], flags
+    /// empty), marking negated, hypothetical and drug tokens, and report drug names, relations and
+    /// implied products to `found`. `cues_open` says whether the cue gate admits some word of the
+    /// segment (else the cue automaton is skipped), `maybe_drug` whether some word may be a drug's
+    /// key word (else the drug automaton is skipped); `drug_cue` is the `cue` bit of a drug token.
+    #[allow(clippy::too_many_arguments)]
     fn mark(
         &self,
         scan: &Scan<'_>,
         seg: Segment,
-        hashes: &[u64],
+        cues_open: bool,
         maybe_drug: bool,
+        drug_cue: bool,
         out: &mut [TokFeat],
         found: &mut dyn FnMut(Found),
     ) {
-        let n = seg
-            .end
-            .saturating_sub(seg.first)
-            .min(out.len())
-            .min(hashes.len());
+        let n = seg.end.saturating_sub(seg.first).min(out.len());
         let (Some(first), Some(last)) = (
             scan.tokens.get(seg.first),
             scan.tokens.get(seg.first + n.saturating_sub(1)),
@@ -464,12 +468,13 @@ impl Lexicon {
         };
         let range = first.start..last.end;
         let mut flags = [0u8; MAX_SEG];
-        let local = |tok: usize| tok.saturating_sub(seg.first).min(n);
         let tokens = scan
             .tokens
             .get(seg.first..seg.first + n)
             .unwrap_or_default();
-        let cue_matches = self.cue_gate.open(scan, tokens).then(|| {
+        // The segment's token at or after a byte of it: a search of the segment, not the text.
+        let local = |pos: usize| tokens.partition_point(|t| t.start < pos);
+        let cue_matches = cues_open.then(|| {
             self.cues
                 .find_iter(Input::new(&scan.norm).range(range.clone()))
         });
@@ -477,8 +482,8 @@ impl Lexicon {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
-            let begin = local(scan.token_at_or_after(m.start()));
-            let after = local(scan.token_at_or_after(m.end()));
+            let begin = local(m.start());
+            let after = local(m.end());
             let kind = self
                 .cue_kinds
                 .get(m.pattern().as_usize())
@@ -506,34 +511,37 @@ impl Lexicon {
                 Cue::Known => found(Found::Known(m.start(), m.end())),
             }
         }
-        let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens, hashes))
+        let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens))
             .then(|| self.drugs.find_iter(Input::new(&scan.norm).range(range)));
         for m in drug_matches.into_iter().flatten() {
             if !scan.at_word_boundaries(m.range()) {
                 continue;
             }
-            let begin = local(scan.token_at_or_after(m.start()));
-            let after = local(scan.token_at_or_after(m.end()));
+            let begin = local(m.start());
+            let after = local(m.end());
             set(&mut flags, begin..after, DRUG);
             found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
-        for (j, ((slot, flag), &hash)) in out.iter_mut().zip(flags).zip(hashes).take(n).enumerate()
-        {
-            let Some(t) = scan.tokens.get(seg.first + j) else {
-                break;
-            };
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            *slot = TokFeat::new(word, hash, t.shape.has_digit, flag);
+        for (slot, flag) in out.iter_mut().zip(flags).take(n) {
+            slot.flags = flag;
+            if flag & DRUG != 0 {
+                slot.make_drug(drug_cue);
+            }
         }
     }
 
-    /// Model inputs for the tokens of `seg` (at most [`MAX_SEG`]), for training.
+    /// Model inputs for the tokens of `seg` (at most [`MAX_SEG`]), for training (`cue` unset).
     pub fn token_feats(&self, scan: &Scan<'_>, seg: Segment, out: &mut [TokFeat]) {
-        let mut hashes = [0u64; MAX_SEG];
-        hash_segment(scan, seg, &mut hashes);
-        let n = seg.end.saturating_sub(seg.first).min(out.len());
-        let maybe_drug = hashes.iter().take(n).any(|h| self.may_be_drug(*h));
-        self.mark(scan, seg, &hashes, maybe_drug, out, &mut |_| {});
+        let tokens = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
+        for (slot, t) in out.iter_mut().zip(tokens) {
+            let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
+            *slot = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+        }
+        let n = tokens.len().min(out.len());
+        let tokens = tokens.get(..n).unwrap_or_default();
+        let maybe_drug = tokens.iter().any(|t| self.may_be_drug(t.hash));
+        let cues_open = self.cue_gate.open(scan, tokens);
+        self.mark(scan, seg, cues_open, maybe_drug, false, out, &mut |_| {});
     }
 
     /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
@@ -541,8 +549,12 @@ impl Lexicon {
         key_maybe(&self.drug_keys, h)
     }
 
-    /// The first relation ("my mother") named anywhere in the text.
+    /// The first relation ("my mother") named anywhere in the text. Most texts have none of the
+    /// relations' person words, and then the cue automaton need not run.
     fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
+        if !self.relation_gate.open(scan, &scan.tokens) {
+            return None;
+        }
         self.cues
             .find_iter(scan.norm.as_str())
             .find(|m| {
@@ -555,18 +567,8 @@ impl Lexicon {
     /// Record the original spans of the drug names in `scan`; true when there is one. The automaton
     /// only runs, once, when some word may be a drug's key word and some name has all its runs.
     fn drug_spans(&self, scan: &Scan<'_>, out: &mut Vec<Span>) -> bool {
-        let mut hashes = [0u64; MAX_RUNS];
-        let mut maybe = false;
-        for (i, t) in scan.tokens.iter().enumerate() {
-            let h = t.hash;
-            maybe |= self.may_be_drug(h);
-            if let Some(slot) = hashes.get_mut(i) {
-                *slot = h;
-            }
-        }
-        if !maybe
-            || (scan.tokens.len() <= MAX_RUNS
-                && !self.drug_runs_present(scan, &scan.tokens, &hashes))
+        if !scan.tokens.iter().any(|t| self.may_be_drug(t.hash))
+            || !self.drug_runs_present(scan, &scan.tokens)
         {
             return false;
         }
@@ -584,34 +586,13 @@ impl Lexicon {
     /// would find nothing there. A match bounded by non-alphanumerics has every alphanumeric run of
     /// its name as a whole run of the text, so some name must have all its runs among the tokens'
     /// runs (the tokens' pieces between apostrophes). Words that are only the key word of a longer
-    /// name ("day", "first") then no longer cost an automaton pass. `hashes` are the tokens' word
-    /// hashes.
-    fn drug_runs_present(&self, scan: &Scan<'_>, tokens: &[Token], hashes: &[u64]) -> bool {
-        if self.runless {
+    /// name ("day", "first") then no longer cost an automaton pass. Past [`MAX_RUNS`] tokens it
+    /// lets the automaton decide, so that the test stays linear on long text.
+    fn drug_runs_present(&self, scan: &Scan<'_>, tokens: &[Token]) -> bool {
+        if self.runless || tokens.len() > MAX_RUNS {
             return true;
         }
-        let mut runs = [0u64; MAX_RUNS];
-        let mut k = 0;
-        for (t, &h) in tokens.iter().zip(hashes) {
-            let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
-            if !word.contains(&b'\'') {
-                let Some(slot) = runs.get_mut(k) else {
-                    return true;
-                };
-                *slot = h;
-                k += 1;
-                continue;
-            }
-            for r in word.split(|&b| b == b'\'') {
-                let Some(slot) = runs.get_mut(k) else {
-                    return true;
-                };
-                *slot = hash_bytes(r);
-                k += 1;
-            }
-        }
-        let runs = runs.get(..k).unwrap_or_default();
-        runs.iter().any(|&r| {
+        let mut present = |r: u64| {
             if !key_maybe(&self.run_keys, r) {
                 return false;
             }
@@ -622,9 +603,31 @@ impl Lexicon {
                 .iter()
                 .zip(names)
                 .take_while(|(h, _)| **h == r)
-                .any(|(_, d)| d.iter().all(|h| runs.contains(h)))
-        })
+                .any(|(_, d)| {
+                    d.get(1..)
+                        .unwrap_or_default()
+                        .iter()
+                        .all(|&h| any_run(scan, tokens, |x| x == h))
+                })
+        };
+        any_run(scan, tokens, &mut present)
     }
+}
+
+/// True when `f` holds for the hash of some alphanumeric run of `tokens`: a token's own hash, or
+/// for a word with apostrophes ("john's") the hash of each piece between them.
+fn any_run(scan: &Scan<'_>, tokens: &[Token], mut f: impl FnMut(u64) -> bool) -> bool {
+    tokens.iter().any(|t| {
+        if !t.shape.apostrophe {
+            return f(t.hash);
+        }
+        scan.norm
+            .as_bytes()
+            .get(t.start..t.end)
+            .unwrap_or_default()
+            .split(|&b| b == b'\'')
+            .any(|r| f(hash_bytes(r)))
+    })
 }
 
 /// Set `bit` on the flags of tokens `r` (clipped to the slice).
@@ -636,40 +639,43 @@ fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
         .for_each(|f| *f |= bit);
 }
 
-/// Fill `out` with the word hashes of the tokens of `seg`.
-fn hash_segment(scan: &Scan<'_>, seg: Segment, out: &mut [u64; MAX_SEG]) {
-    for (j, h) in out
-        .iter_mut()
-        .enumerate()
-        .take(seg.end.saturating_sub(seg.first))
-    {
-        let Some(t) = scan.tokens.get(seg.first + j) else {
-            break;
-        };
-        *h = t.hash;
-    }
-}
-
 /// Call `f` with each sentence-like segment of the scan, in order.
 fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
     let toks = &scan.tokens;
     let norm = scan.norm.as_bytes();
     let mut first = 0;
-    for i in 0..toks.len() {
-        let ends = match (toks.get(i), toks.get(i + 1)) {
-            (Some(a), Some(b)) => {
-                let gap = norm.get(a.end..b.start).unwrap_or_default();
-                i + 1 - first >= MAX_SEG
-                    || gap.iter().any(|c| matches!(c, b'!' | b'?' | b'\n' | b';'))
-                    || (gap.contains(&b'.') && gap.iter().any(u8::is_ascii_whitespace))
-            }
-            _ => true,
-        };
-        if ends {
+    for (i, pair) in toks.windows(2).enumerate() {
+        let [a, b] = pair else { continue };
+        if i + 1 - first >= MAX_SEG
+            || (b.start - a.end != 1 || norm.get(a.end) != Some(&b' '))
+                && ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
+        {
             f(Segment { first, end: i + 1 });
             first = i + 1;
         }
     }
+    if first < toks.len() {
+        f(Segment {
+            first,
+            end: toks.len(),
+        });
+    }
+}
+
+/// True when the text between two tokens ends a sentence: it holds `!`, `?`, `;` or a line break,
+/// or a period and some white space ("2.5 mg" and "e.g." do not end one). One pass, as most gaps
+/// are a single space.
+fn ends_sentence(gap: &[u8]) -> bool {
+    let (mut dot, mut space) = (false, false);
+    for &c in gap {
+        match c {
+            b'!' | b'?' | b'\n' | b';' => return true,
+            b'.' => dot = true,
+            c if c.is_ascii_whitespace() => space = true,
+            _ => {}
+        }
+    }
+    dot && space
 }
 
 /// One reaction phrase found in a positive segment.
@@ -681,6 +687,18 @@ struct Event {
     seg: Segment,
     /// How sure the segment model is (log-odds over threshold).
     margin: f32,
+}
+
+/// What [`Detector::prepare`] learned about a segment before any automaton runs.
+struct Prepared {
+    /// The segment can pass the model's gate: a word may be a drug name, is the key word of a
+    /// medicine-implying or unspecified-reaction phrase, or is an event cue (everything the gate
+    /// accepts passes this test).
+    worth: bool,
+    /// Some word may be a drug's key word.
+    maybe_drug: bool,
+    /// The cue gate admits some word, so the cue automaton may find something.
+    cues_open: bool,
 }
 
 /// The compiled adverse-event detector.
@@ -737,17 +755,21 @@ impl Detector {
         let mut found: Vec<(Found, Segment)> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
         let mut feats = [TokFeat::default(); MAX_SEG];
-        let mut hashes = [0u64; MAX_SEG];
+        let drug_cue = self.model.drug_is_cue();
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            let (worth, maybe_drug) = self.prepare(scan, seg, &mut hashes);
+            let Prepared {
+                worth,
+                maybe_drug,
+                cues_open,
+            } = self.prepare(scan, seg, &mut feats);
             if !worth {
                 return;
             }
             let toks = &mut feats[..n];
             let before = found.len();
             self.lex
-                .mark(scan, seg, &hashes[..n], maybe_drug, toks, &mut |f| {
+                .mark(scan, seg, cues_open, maybe_drug, drug_cue, toks, &mut |f| {
                     found.push((f, seg))
                 });
             if let Some(new) = found.get(before..) {
@@ -776,32 +798,51 @@ impl Detector {
         self.report(scan, &found, &events, sink);
     }
 
-    /// Fill `hashes` with the word hashes of `seg` (at most [`MAX_SEG`]) and, in the same pass, run
-    /// the cheap tests that come before any automaton. Returns whether the segment can pass the
-    /// model's gate (a word may be a drug name, is the key word of a medicine-implying or
-    /// unspecified-reaction phrase, or is an event cue: everything the gate accepts passes this
-    /// test), and whether some word may be a drug's key word.
-    fn prepare(&self, scan: &Scan<'_>, seg: Segment, hashes: &mut [u64; MAX_SEG]) -> (bool, bool) {
-        let (mut worth, mut maybe_drug) = (false, false);
+    /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
+    /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
+    /// automaton.
+    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat; MAX_SEG]) -> Prepared {
+        let mut p = Prepared {
+            worth: false,
+            maybe_drug: false,
+            cues_open: false,
+        };
+        let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        for (h, t) in hashes.iter_mut().zip(toks) {
-            let word = scan.norm.get(t.start..t.end).unwrap_or_default();
-            *h = t.hash;
-            let drug = self.lex.may_be_drug(*h);
-            maybe_drug |= drug;
-            if !worth {
-                let g = gate_bit(*h);
-                worth = drug
-                    || self
-                        .gate_words
-                        .get(g / 64)
-                        .is_some_and(|w| w & (1 << (g % 64)) != 0)
-                    || self
-                        .model
-                        .is_event_cue(&TokFeat::new(word, *h, t.shape.has_digit, 0));
-            }
+        let feat = |t: &Token| self.feat(norm, t);
+        let gate = |h: u64| {
+            let g = gate_bit(h);
+            self.gate_words
+                .get(g / 64)
+                .is_some_and(|w| w & (1 << (g % 64)) != 0)
+        };
+        // Most segments have nothing to score: they are told apart with the fewest probes a word,
+        // and only the others pay for their model inputs and the cue gate.
+        if !toks
+            .iter()
+            .any(|t| self.lex.may_be_drug(t.hash) || gate(t.hash) || feat(t).cue)
+        {
+            return p;
         }
-        (worth, maybe_drug)
+        p.worth = true;
+        for (f, t) in feats.iter_mut().zip(toks) {
+            *f = feat(t);
+            p.maybe_drug |= self.lex.may_be_drug(t.hash);
+            p.cues_open |= self.lex.cue_gate.contains(t.hash)
+                || t.shape.apostrophe && self.lex.cue_gate.open(scan, std::slice::from_ref(t));
+        }
+        p
+    }
+
+    /// The model inputs of token `t` of normalized text `norm`, its event-cue bit set and no flags.
+    /// Both passes of [`Detector::prepare`] run it for every word: out of line, the call costs
+    /// about as much as the probes.
+    #[inline(always)]
+    fn feat(&self, norm: &[u8], t: &Token) -> TokFeat {
+        let word = norm.get(t.start..t.end).unwrap_or_default();
+        let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+        f.cue = self.model.is_event_cue(&f);
+        f
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
@@ -828,22 +869,20 @@ impl Detector {
             };
         }
         let scores = &scores[..toks.len()];
-        let mut runs: Vec<Range<usize>> = Vec::new();
-        let mut j = 0;
-        while j < scores.len() {
-            if scores[j] > 0.0 {
-                let start = j;
-                while j < scores.len() && scores[j] > 0.0 {
-                    j += 1;
-                }
-                runs.push(start..j);
-            } else {
-                j += 1;
-            }
-        }
         let mut negated_any = false;
         let mut pushed = false;
-        for run in runs {
+        // Each run of accepted tokens, in order.
+        let mut j = 0;
+        while j < scores.len() {
+            let start = j;
+            while j < scores.len() && scores[j] > 0.0 {
+                j += 1;
+            }
+            if j == start {
+                j += 1;
+                continue;
+            }
+            let run = start..j;
             let Some(run_toks) = toks.get(run.clone()) else {
                 continue;
             };
@@ -851,10 +890,7 @@ impl Detector {
                 negated_any = true;
                 continue;
             }
-            if run_toks
-                .iter()
-                .any(|t| self.model.is_event_cue(t) || t.flags & GENERIC != 0)
-            {
+            if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
                 pushed |= self.push_event(scan, seg, toks, run, margin, events);
             }
         }
@@ -868,9 +904,7 @@ impl Detector {
             .zip(scores)
             .enumerate()
             .filter(|(_, (t, s))| {
-                s.is_finite()
-                    && t.flags & (NEG | HYP) == 0
-                    && (self.model.is_event_cue(t) || t.flags & GENERIC != 0)
+                s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
             })
             .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
             .map(|(j, _)| j);
@@ -939,6 +973,13 @@ impl Detector {
             span: None,
             text: None,
         });
+        let who = match patient.as_ref().and_then(|p| p.text.as_deref()) {
+            Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
+                "the author is the patient and the reporter".to_owned()
+            }
+            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
+            None => "no identifiable patient or reporter yet".to_owned(),
+        };
         let mut best: Option<(AdverseEventCandidate, f32)> = None;
         for ev in events {
             let product = nearest(&own, ev)
@@ -946,19 +987,7 @@ impl Detector {
                 .map(|(info, r, _)| (*info, r.clone()));
             let event_span = scan.orig(ev.norm.clone());
             let event_text = scan.orig_text(ev.norm.clone());
-            let product_el = product
-                .as_ref()
-                .map_or_else(Element::missing, |(_, r)| element(scan, r.clone()));
-            let patient_el = patient.clone().unwrap_or_else(Element::missing);
-            let reporter_el = reporter.clone().unwrap_or_else(Element::missing);
-            let reportable = patient_el.found && reporter_el.found && product_el.found;
-            let who = match &patient_el.text {
-                Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
-                    "the author is the patient and the reporter".to_owned()
-                }
-                Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
-                None => "no identifiable patient or reporter yet".to_owned(),
-            };
+            let reportable = patient.is_some() && reporter.is_some() && product.is_some();
             let hit = match &product {
                 Some((info, r)) => {
                     let named = scan.orig_text(r.clone());
@@ -999,13 +1028,16 @@ impl Detector {
                 }
             };
             sink.hits.push(hit);
-            let rank = ev.margin + if product_el.found { 100.0 } else { 0.0 };
+            let rank = ev.margin + if product.is_some() { 100.0 } else { 0.0 };
+            // The elements are built only for a better candidate: long texts have many events.
             if best.as_ref().is_none_or(|(_, r)| rank > *r) {
                 let candidate = AdverseEventCandidate {
                     reportable: reportable && !event_text.is_empty(),
-                    patient: patient_el,
-                    reporter: reporter_el,
-                    product: product_el,
+                    patient: patient.clone().unwrap_or_else(Element::missing),
+                    reporter: reporter.clone().unwrap_or_else(Element::missing),
+                    product: product
+                        .as_ref()
+                        .map_or_else(Element::missing, |(_, r)| element(scan, r.clone())),
                     event: Element {
                         found: true,
                         span: Some(event_span),
@@ -1444,12 +1476,7 @@ mod tests {
         let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
         let runs = |text: &str| {
             let scan = Scan::new(text);
-            let hashes: Vec<u64> = scan
-                .tokens
-                .iter()
-                .map(|t| hash_bytes(&scan.norm.as_bytes()[t.start..t.end]))
-                .collect();
-            lex.drug_runs_present(&scan, &scan.tokens, &hashes)
+            lex.drug_runs_present(&scan, &scan.tokens)
         };
         assert!(runs("took zoloft today"));
         assert!(runs("St. John's Wort helps"));
