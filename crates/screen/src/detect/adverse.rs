@@ -1096,12 +1096,7 @@ const NAME_RULE: &str = "phi.name";
 /// True when the name at `span` of `text` is a clinician's: a title just before or just after it
 /// ("Dr. Smith", "Jane Doe, RN"), or a title read as a name on its own.
 fn clinician(text: &str, span: Span) -> bool {
-    let words = |s: &str| {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-    };
+    let is_title = |w: &str| CLINICIAN.iter().any(|c| c.eq_ignore_ascii_case(w));
     // A title is a word away: a few dozen bytes each side keep this constant-time on long text.
     let mut from = span.start.saturating_sub(32);
     while !text.is_char_boundary(from) {
@@ -1111,19 +1106,16 @@ fn clinician(text: &str, span: Span) -> bool {
     while !text.is_char_boundary(to) {
         to += 1;
     }
-    let before = text
-        .get(from..span.start)
-        .map(words)
-        .and_then(|w| w.last().cloned());
-    let after = text
-        .get(span.end..to)
-        .map(words)
-        .and_then(|w| w.first().cloned());
-    let itself = text.get(span.start..span.end).map(str::to_ascii_lowercase);
-    [before, after, itself]
-        .iter()
-        .flatten()
-        .any(|w| CLINICIAN.contains(&w.as_str()))
+    let before = text.get(from..span.start).and_then(|b| {
+        b.split(|c: char| !c.is_alphanumeric())
+            .rfind(|w| !w.is_empty())
+    });
+    let after = text.get(span.end..to).and_then(|a| {
+        a.split(|c: char| !c.is_alphanumeric())
+            .find(|w| !w.is_empty())
+    });
+    let itself = text.get(span.start..span.end);
+    [before, after, itself].into_iter().flatten().any(is_title)
 }
 
 /// An age that describes a person ("a 67-year-old man", "my 80 year old mother"): the span from
@@ -1132,10 +1124,10 @@ fn aged_person(scan: &Scan<'_>, hits: &[Hit]) -> Option<Element> {
     hits.iter()
         .filter(|h| h.rule.id.starts_with("phi.age"))
         .find_map(|h| {
+            // Tokens are in text order, so the first one ending past the age is a binary search.
             let first = scan
                 .tokens
-                .iter()
-                .position(|t| scan.orig(t.start..t.end).end > h.span.start)?;
+                .partition_point(|t| scan.orig(t.start..t.end).end <= h.span.start);
             let person = scan.tokens.get(first..)?.iter().take(6).find(|t| {
                 scan.norm
                     .get(t.start..t.end)
