@@ -687,6 +687,8 @@ struct Event {
     seg: Segment,
     /// How sure the segment model is (log-odds over threshold).
     margin: f32,
+    /// A listed reaction or serious outcome ([`KNOWN_EVENTS`]), not a phrase the model marked.
+    listed: bool,
 }
 
 /// What [`Detector::prepare`] learned about a segment before any automaton runs.
@@ -942,6 +944,7 @@ impl Detector {
             norm: a.start..b.end,
             seg,
             margin,
+            listed: false,
         });
         true
     }
@@ -980,7 +983,7 @@ impl Detector {
             Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
             None => "no identifiable patient or reporter yet".to_owned(),
         };
-        let mut best: Option<(AdverseEventCandidate, f32)> = None;
+        let mut best: Option<(AdverseEventCandidate, (bool, bool, f32))> = None;
         for ev in events {
             let product = nearest(&own, ev)
                 .or_else(|| nearest(&drugs, ev))
@@ -1028,7 +1031,10 @@ impl Detector {
                 }
             };
             sink.hits.push(hit);
-            let rank = ev.margin + if product.is_some() { 100.0 } else { 0.0 };
+            // A named product first; then a listed reaction or serious outcome ("the ER"), which is
+            // exact, over a phrase the model marked, whose edges are approximate; then the model's
+            // certainty.
+            let rank = (product.is_some(), ev.listed, ev.margin);
             // The elements are built only for a better candidate: long texts have many events.
             if best.as_ref().is_none_or(|(_, r)| rank > *r) {
                 let candidate = AdverseEventCandidate {
@@ -1173,6 +1179,7 @@ fn known_events(
                 norm: s..e,
                 seg,
                 margin: 0.0,
+                listed: true,
             });
         }
     }
@@ -1324,6 +1331,18 @@ mod tests {
             patient_of("Jane Doe, RN, says Xarelto gave her patient a rash"),
             None
         );
+    }
+
+    #[test]
+    fn a_listed_reaction_is_the_candidates_event_before_a_model_phrase() {
+        let r = screener()
+            .screen(&Message::incoming(
+                "Crazy night in the ER: John Miller came in after his Xarelto dose",
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!(c.event.text.as_deref(), Some("the ER"));
+        assert!(c.reportable);
     }
 
     #[test]
