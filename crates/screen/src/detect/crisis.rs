@@ -9,7 +9,6 @@
 //! A denial ("I'm not suicidal") is not dropped: it goes to review under `crisis.denial`, because
 //! whether a denial is reassuring is a clinician's call, not the engine's.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::ScreenError;
@@ -18,7 +17,7 @@ use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink, ascii_regex, find_near};
+use super::{Ctx, Hit, Lexeme, Sink, ascii_regex, find_near};
 
 /// The crisis rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -248,18 +247,13 @@ const EMERGENCY_TRIGGERS: &[&str] = &[
 
 /// The compiled crisis detector.
 pub(crate) struct Detector {
-    ac: AhoCorasick,
+    /// Phrases and triggers, searched in the shared lexicon pass ([`super::Lexicons`]).
+    pub patterns: Vec<String>,
+    /// What each of `patterns` is.
     entries: Vec<Entry>,
     threat: Regex,
     emergency: Regex,
     self_harm_intent: Regex,
-}
-
-fn compile_err(what: &str, e: impl std::fmt::Display) -> ScreenError {
-    ScreenError::Compile {
-        what: what.to_owned(),
-        message: e.to_string(),
-    }
 }
 
 /// Every spelling of `phrase` with its contractions typed the other common ways.
@@ -330,12 +324,6 @@ impl Detector {
                 }
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .build(&patterns)
-            .map_err(|e| compile_err("crisis lexicon", e))?;
         let speaker = r"(?:i'?m going to|i am going to|i'?m gonna|im gonna|gonna|i'?ll|ill|i will|i want to|i wanna|imma|ima|i'?m coming to|i'?m about to|going to)";
         let threat = format!(
             r"\b(?:{speaker}\s+(?:fucking\s+|just\s+|really\s+|come\s+(?:and\s+)?|go\s+(?:and\s+)?)?(?:kill|shoot|stab|murder|strangle|beat\s+up|hurt|punch|bomb|blow\s+up|shoot\s+up|burn\s+down|torch)\s+(?:you|u|ya|him|her|them|y'?all|everyone|everybody|someone|somebody|all\s+of\s+you|(?:the|that|this|your|those|these|every|my|his|her|their)\s+(?:\w+\s+)?{PERSON})|(?:bring|bringing|take|taking|carry|carrying)\s+(?:a|my|an|the)\s+(?:gun|rifle|ar-?15|knife|bomb|weapon|shotgun|pistol|machete)\s+(?:to|into|in)\s+(?:the\s+|your\s+|this\s+|that\s+|my\s+)?(?:hospital|clinic|er|office|pharmacy|emergency\s+room|ward|building|school|work|practice|lobby|waiting\s+room)|(?:shoot|shooting|blow|blowing|burn|burning)\s+(?:up|down)\s+(?:the|your|this|that)\s+(?:hospital|clinic|place|office|er|school|building|pharmacy)|i\s+know\s+where\s+you\s+live|watch\s+your\s+back)\b"
@@ -350,7 +338,7 @@ impl Detector {
             r"\b(?:want|wanna|going|gonna|urge|urges|tempted|need|needing|planning|plan|thinking\s+about|thought\s+about|keep\s+wanting)\s+(?:to\s+)?(?:hurt|harm|cut|burn|hit|punish)(?:ing)?\s+myself\b",
         )?;
         Ok(Detector {
-            ac,
+            patterns,
             entries,
             threat,
             emergency,
@@ -359,18 +347,19 @@ impl Detector {
     }
 
     /// Append hits for one message.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+    /// `lexicon` holds the leftmost-longest matches of `patterns`.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, lexicon: &[Lexeme]) {
         let scan = cx.scan;
         let mut near: [Vec<usize>; 3] = Default::default();
-        for m in self.ac.find_iter(&scan.norm) {
-            let Some(entry) = self.entries.get(m.pattern().as_usize()) else {
+        for m in lexicon {
+            let Some(entry) = self.entries.get(m.pattern) else {
                 continue;
             };
             match entry {
-                Entry::Trigger(f) => near[*f as usize].push(m.start()),
+                Entry::Trigger(f) => near[*f as usize].push(m.range.start),
                 Entry::Phrase(tier, construct) => {
-                    if scan.at_word_boundaries(m.range()) {
-                        self.phrase_hit(scan, m.range(), *tier, construct, sink);
+                    if scan.at_word_boundaries(m.range.clone()) {
+                        self.phrase_hit(scan, m.range.clone(), *tier, construct, sink);
                     }
                 }
             }

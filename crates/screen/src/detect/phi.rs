@@ -13,7 +13,6 @@ mod window;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::ScreenError;
@@ -21,9 +20,9 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, WordGate};
+use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Lexeme, Sink};
 use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
@@ -657,12 +656,10 @@ const FIX_NUMBER: &str = "Remove the number; never post identifiers in public.";
 
 /// The compiled structured-PHI detector.
 pub(crate) struct Detector {
-    lexicon: AhoCorasick,
+    /// Cue words and health terms, searched in the shared lexicon pass ([`super::Lexicons`]).
+    pub words: Vec<String>,
+    /// What each of `words` is.
     patterns: Vec<Pattern>,
-    /// Whether a text can hold a health term at all: without digits nothing else is looked for.
-    health_gate: WordGate,
-    /// Whether a text can hold any lexicon word.
-    lexicon_gate: WordGate,
     /// "://", "www." and ".com/": a link may be present.
     link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
@@ -742,30 +739,10 @@ impl Detector {
         {
             add(line, None, true);
         }
-        // A full DFA: this pass runs on every message, so it gets the fastest automaton.
-        let lexicon = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .build(&words)
-            .map_err(|e| ScreenError::Compile {
-                what: "phi lexicon".to_owned(),
-                message: e.to_string(),
-            })?;
-        let health_gate = WordGate::new(
-            words
-                .iter()
-                .zip(&patterns)
-                .filter(|(_, p)| p.health)
-                .map(|(w, _)| w.as_str()),
-        );
-        let lexicon_gate = WordGate::new(words.iter().map(String::as_str));
         let b = r"(?-u:\b)";
         Ok(Detector {
-            lexicon,
+            words,
             patterns,
-            health_gate,
-            lexicon_gate,
             link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy
                 .organization
@@ -859,8 +836,8 @@ impl Detector {
         })
     }
 
-    /// Append hits for one message.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+    /// Append hits for one message; `lexicon` holds the leftmost-longest matches of `words`.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, lexicon: &[Lexeme]) {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
@@ -870,24 +847,15 @@ impl Detector {
         // health term, and nothing is stored on the way.
         let all_digits = count_digits(bytes);
         let numeric = all_digits > 0;
-        // Only matches at word boundaries count, so a text without a lexicon word skips the pass.
-        let gate = if numeric {
-            &self.lexicon_gate
-        } else {
-            &self.health_gate
-        };
-        let lexicon_matches = gate
-            .open(scan, &scan.tokens)
-            .then(|| self.lexicon.find_iter(norm));
-        for m in lexicon_matches.into_iter().flatten() {
-            let r = m.range();
+        for m in lexicon {
+            let r = m.range.clone();
             if !norm.is_char_boundary(r.start)
                 || !norm.is_char_boundary(r.end)
                 || !scan.at_word_boundaries(r.clone())
             {
                 continue;
             }
-            let Some(p) = self.patterns.get(m.pattern().as_usize()) else {
+            let Some(p) = self.patterns.get(m.pattern) else {
                 continue;
             };
             if p.health && first_health.is_none() {
