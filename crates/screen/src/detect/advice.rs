@@ -10,7 +10,6 @@
 //! when a trigger is found does its anchored pattern run, on a short window of text after it, so a
 //! message with no trigger costs one automaton pass.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::ScreenError;
@@ -18,9 +17,9 @@ use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, WordGate};
+use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Lexeme, Sink};
 
 /// The medical-advice rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -141,10 +140,9 @@ struct Compiled {
 }
 
 /// One direction's triggers and the patterns each one starts.
-struct Side {
-    triggers: AhoCorasick,
-    /// Whether a text can hold a trigger: only triggers at word boundaries count.
-    gate: WordGate,
+pub(crate) struct Side {
+    /// Trigger words and phrases, searched in the shared lexicon pass ([`super::Lexicons`]).
+    pub triggers: Vec<String>,
     /// `patterns[trigger id]` lists indexes into `compiled`.
     patterns: Vec<Vec<usize>>,
     compiled: Vec<Compiled>,
@@ -168,10 +166,8 @@ fn compile(what: &str, pattern: &str) -> Result<Regex, ScreenError> {
 }
 
 impl Side {
-    /// `prefilter`: let the automaton skip ahead with a SIMD search for its triggers' first bytes;
-    /// worth it when the triggers are rare in ordinary text (the incoming questions), not when
-    /// one of them is a common word ("take" in outgoing posts).
-    fn new(patterns: Vec<Pattern>, prefilter: bool) -> Result<Self, ScreenError> {
+    /// Compile one direction's patterns and gather their triggers.
+    fn new(patterns: Vec<Pattern>) -> Result<Self, ScreenError> {
         let mut trigger_texts: Vec<&'static str> = Vec::new();
         let mut by_trigger: Vec<Vec<usize>> = Vec::new();
         let mut compiled = Vec::with_capacity(patterns.len());
@@ -191,19 +187,8 @@ impl Side {
                 }
             }
         }
-        let triggers = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(prefilter)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&trigger_texts)
-            .map_err(|e| ScreenError::Compile {
-                what: "medical advice triggers".to_owned(),
-                message: e.to_string(),
-            })?;
-        let gate = WordGate::new(trigger_texts.iter().copied());
         Ok(Side {
-            triggers,
-            gate,
+            triggers: trigger_texts.iter().map(|t| (*t).to_owned()).collect(),
             patterns: by_trigger,
             compiled,
         })
@@ -415,32 +400,35 @@ impl Detector {
              under (?:medical|a doctor's) supervision|without (?:first )?(?:talking|speaking|checking|consulting)",
         )?;
         Ok(Detector {
-            incoming: Side::new(incoming, true)?,
-            outgoing: Side::new(outgoing, false)?,
+            incoming: Side::new(incoming)?,
+            outgoing: Side::new(outgoing)?,
             deferral,
         })
     }
 
     /// Append hits for one message: requests on incoming messages, advice on outgoing ones.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
-        let side = match cx.msg.direction {
+    /// The patterns for messages going `direction`.
+    pub fn side(&self, direction: Direction) -> &Side {
+        match direction {
             Direction::Incoming => &self.incoming,
             Direction::Outgoing => &self.outgoing,
-        };
+        }
+    }
+
+    /// `triggers` holds the leftmost-longest matches of the message direction's side's triggers.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, triggers: &[Lexeme]) {
+        let side = self.side(cx.msg.direction);
         let scan = cx.scan;
         let norm = scan.norm.as_str();
-        if !side.gate.open(scan, &scan.tokens) {
-            return;
-        }
-        for m in side.triggers.find_iter(norm) {
-            let start = m.start();
-            if !scan.at_word_boundaries(start..m.end()) {
+        for m in triggers {
+            let start = m.range.start;
+            if !scan.at_word_boundaries(m.range.clone()) {
                 continue;
             }
             let window = norm
                 .get(start..floor_boundary(norm, start.saturating_add(WINDOW)))
                 .unwrap_or_default();
-            let Some(list) = side.patterns.get(m.pattern().as_usize()) else {
+            let Some(list) = side.patterns.get(m.pattern) else {
                 continue;
             };
             for &i in list {
@@ -568,12 +556,16 @@ mod tests {
         });
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
+        let [triggers] = super::super::Lexicons::new([&det.side(msg.direction).triggers])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .find(&scan.norm);
         det.run(
             &Ctx {
                 msg: &msg,
                 scan: &scan,
             },
             &mut sink,
+            &triggers,
         );
         sink.hits
             .iter()

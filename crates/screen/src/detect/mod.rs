@@ -2,7 +2,7 @@
 //! lexicons and patterns (built once in `new`), and a `run` that appends hits for one message.
 
 use crate::ScreenError;
-use crate::message::Message;
+use crate::message::{Direction, Message};
 use crate::policy::Policy;
 use crate::report::{AdverseEventCandidate, SafeHarbor, Span};
 use crate::rules::RuleInfo;
@@ -366,7 +366,7 @@ impl<const N: usize> Lexicons<N> {
 /// All detectors, compiled once from a policy.
 pub(crate) struct Detectors {
     /// The lexicons that are searched on every message, in one pass.
-    lexicons: Lexicons<2>,
+    lexicons: Lexicons<4>,
     phi: phi::Detector,
     names: names::Detector,
     confirm: confirm::Detector,
@@ -383,7 +383,13 @@ impl Detectors {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let phi = phi::Detector::new(policy)?;
         let crisis = crisis::Detector::new(policy)?;
-        let lexicons = Lexicons::new([&phi.words, &crisis.patterns])?;
+        let advice = advice::Detector::new(policy)?;
+        let lexicons = Lexicons::new([
+            &phi.words,
+            &crisis.patterns,
+            &advice.side(Direction::Incoming).triggers,
+            &advice.side(Direction::Outgoing).triggers,
+        ])?;
         Ok(Detectors {
             lexicons,
             phi,
@@ -391,7 +397,7 @@ impl Detectors {
             confirm: confirm::Detector::new(policy)?,
             adverse: adverse::Detector::new(policy)?,
             promotion: promotion::Detector::new(policy)?,
-            advice: advice::Detector::new(policy)?,
+            advice,
             crisis,
             abuse: abuse::Detector::new(policy)?,
             links: links::Detector::new(policy)?,
@@ -400,13 +406,17 @@ impl Detectors {
 
     /// Run every detector over one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
-        let [phi, crisis] = self.lexicons.find(&cx.scan.norm);
+        let [phi, crisis, advice_in, advice_out] = self.lexicons.find(&cx.scan.norm);
         self.phi.run(cx, sink, &phi);
         self.names.run(cx, sink);
         self.confirm.run(cx, sink);
         self.adverse.run(cx, sink);
         self.promotion.run(cx, sink);
-        self.advice.run(cx, sink);
+        let advice = match cx.msg.direction {
+            Direction::Incoming => advice_in,
+            Direction::Outgoing => advice_out,
+        };
+        self.advice.run(cx, sink, &advice);
         self.crisis.run(cx, sink, &crisis);
         self.abuse.run(cx, sink);
         self.links.run(cx, sink);
