@@ -556,9 +556,7 @@ mod tests {
         });
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
-        let [triggers] = super::super::Lexicons::new([&det.side(msg.direction).triggers])
-            .unwrap_or_else(|e| panic!("{e}"))
-            .find(&scan.norm);
+        let triggers = super::super::lexemes(&det.side(msg.direction).triggers, &scan.norm);
         det.run(
             &Ctx {
                 msg: &msg,

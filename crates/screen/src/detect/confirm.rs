@@ -11,16 +11,14 @@
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-
 use crate::ScreenError;
 use crate::message::Direction;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, WordGate};
+use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Lexeme, Sink};
 
 /// The patient-confirmation rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -350,44 +348,34 @@ const ANSWERING: &[&str] = &[
 
 /// The compiled patient-confirmation detector.
 pub(crate) struct Detector {
-    /// Pattern 0 is "your"; the rest are [`RECORD_PHRASES`].
-    cues: AhoCorasick,
-    /// Whether a text can hold a cue: only cues at word boundaries count.
-    gate: WordGate,
+    /// Cues searched in the shared lexicon pass ([`super::Lexicons`]): pattern 0 is "your"; the
+    /// rest are [`RECORD_PHRASES`].
+    pub patterns: Vec<String>,
 }
 
 impl Detector {
-    /// Compile the cue automaton; the rules do not depend on the policy.
+    /// Gather the cues; the rules do not depend on the policy.
     pub fn new(_policy: &Policy) -> Result<Self, ScreenError> {
-        let patterns = std::iter::once("your").chain(RECORD_PHRASES.iter().copied());
-        let gate = WordGate::new(patterns.clone());
-        let cues = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(patterns)
-            .map_err(|e| ScreenError::Compile {
-                what: "patient confirmation cues".to_owned(),
-                message: e.to_string(),
-            })?;
-        Ok(Detector { cues, gate })
+        let patterns = std::iter::once("your")
+            .chain(RECORD_PHRASES.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        Ok(Detector { patterns })
     }
 
     /// Append hits for one outgoing message.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+    /// `cues` holds the leftmost-longest matches of `patterns`.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, cues: &[Lexeme]) {
         if cx.msg.direction != Direction::Outgoing {
             return;
         }
         let scan = cx.scan;
-        if !self.gate.open(scan, &scan.tokens) {
-            return;
-        }
-        for m in self.cues.find_iter(&scan.norm) {
-            let r = m.start()..m.end();
+        for m in cues {
+            let r = m.range.clone();
             if !scan.at_word_boundaries(r.clone()) {
                 continue;
             }
-            let is_your = m.pattern().as_usize() == 0;
+            let is_your = m.pattern == 0;
             // "your" is common; most uses name no care at all, which the next few words show cheaply.
             if is_your
                 && !scan.words_after(r.end, 5).any(|w| {
@@ -540,7 +528,11 @@ mod tests {
             scan: &scan,
         };
         let mut sink = Sink::default();
-        det.run(&cx, &mut sink);
+        det.run(
+            &cx,
+            &mut sink,
+            &super::super::lexemes(&det.patterns, &scan.norm),
+        );
         sink.hits
             .iter()
             .map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned()))
@@ -676,6 +668,7 @@ mod tests {
                 scan: &scan,
             },
             &mut sink,
+            &super::super::lexemes(&det.patterns, &scan.norm),
         );
         assert!(sink.hits.is_empty());
     }

@@ -301,6 +301,15 @@ pub(crate) struct Lexeme {
     pub range: std::ops::Range<usize>,
 }
 
+/// One lexicon's leftmost-longest matches in `norm`, for tests that run a detector alone.
+#[cfg(test)]
+pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
+    let [found] = Lexicons::new([patterns])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .find(norm);
+    found
+}
+
 /// Several lexicons searched in one automaton pass over the text instead of one pass each: the
 /// pass costs about ten instructions per byte whatever the number of patterns, and the PHI cue and
 /// health lexicon and the crisis lexicon are searched on every message.
@@ -365,8 +374,10 @@ impl<const N: usize> Lexicons<N> {
 
 /// All detectors, compiled once from a policy.
 pub(crate) struct Detectors {
-    /// The lexicons that are searched on every message, in one pass.
-    lexicons: Lexicons<4>,
+    /// The lexicons searched in every incoming message, in one pass: PHI, crisis, advice.
+    incoming: Lexicons<3>,
+    /// The same for outgoing messages, with the patient-confirmation and promotion cues.
+    outgoing: Lexicons<5>,
     phi: phi::Detector,
     names: names::Detector,
     confirm: confirm::Detector,
@@ -384,19 +395,28 @@ impl Detectors {
         let phi = phi::Detector::new(policy)?;
         let crisis = crisis::Detector::new(policy)?;
         let advice = advice::Detector::new(policy)?;
-        let lexicons = Lexicons::new([
+        let confirm = confirm::Detector::new(policy)?;
+        let promotion = promotion::Detector::new(policy)?;
+        let incoming = Lexicons::new([
             &phi.words,
             &crisis.patterns,
             &advice.side(Direction::Incoming).triggers,
+        ])?;
+        let outgoing = Lexicons::new([
+            &phi.words,
+            &crisis.patterns,
             &advice.side(Direction::Outgoing).triggers,
+            &confirm.patterns,
+            &promotion.patterns,
         ])?;
         Ok(Detectors {
-            lexicons,
+            incoming,
+            outgoing,
             phi,
             names: names::Detector::new(policy)?,
-            confirm: confirm::Detector::new(policy)?,
+            confirm,
             adverse: adverse::Detector::new(policy)?,
-            promotion: promotion::Detector::new(policy)?,
+            promotion,
             advice,
             crisis,
             abuse: abuse::Detector::new(policy)?,
@@ -406,16 +426,19 @@ impl Detectors {
 
     /// Run every detector over one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
-        let [phi, crisis, advice_in, advice_out] = self.lexicons.find(&cx.scan.norm);
+        let norm = &cx.scan.norm;
+        let ([phi, crisis, advice], confirm, promotion) = match cx.msg.direction {
+            Direction::Incoming => (self.incoming.find(norm), Vec::new(), Vec::new()),
+            Direction::Outgoing => {
+                let [phi, crisis, advice, confirm, promotion] = self.outgoing.find(norm);
+                ([phi, crisis, advice], confirm, promotion)
+            }
+        };
         self.phi.run(cx, sink, &phi);
         self.names.run(cx, sink);
-        self.confirm.run(cx, sink);
+        self.confirm.run(cx, sink, &confirm);
         self.adverse.run(cx, sink);
-        self.promotion.run(cx, sink);
-        let advice = match cx.msg.direction {
-            Direction::Incoming => advice_in,
-            Direction::Outgoing => advice_out,
-        };
+        self.promotion.run(cx, sink, &promotion);
         self.advice.run(cx, sink, &advice);
         self.crisis.run(cx, sink, &crisis);
         self.abuse.run(cx, sink);

@@ -11,16 +11,14 @@
 //! One automaton holds every cue (product names, conditions, claim, risk, comparison and disclosure
 //! words); a post with no cue costs one pass and no allocation.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-
 use crate::ScreenError;
 use crate::message::Direction;
 use crate::policy::{Policy, Product};
 use crate::report::{Action, Category, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, WordGate};
+use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Lexeme, Sink};
 
 /// The promotion rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -426,11 +424,10 @@ struct ProductInfo {
 
 /// The compiled promotion detector.
 pub(crate) struct Detector {
-    cues: AhoCorasick,
+    /// Cues searched in the shared lexicon pass ([`super::Lexicons`]).
+    pub patterns: Vec<String>,
     /// `meanings[pattern id]`.
     meanings: Vec<Vec<Cue>>,
-    /// Whether a text can hold a cue that needs word boundaries; links need none.
-    gate: WordGate,
     products: Vec<ProductInfo>,
     condition_names: Vec<&'static str>,
 }
@@ -573,59 +570,45 @@ impl Detector {
         for w in DISCLOSURE {
             add(&mut patterns, &mut meanings, w, Cue::Disclosure);
         }
-        let cues = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .map_err(|e| ScreenError::Compile {
-                what: "promotion cues".to_owned(),
-                message: e.to_string(),
-            })?;
         let condition_names = groups.iter().map(|(g, _)| *g).collect();
-        let bounded = patterns
-            .iter()
-            .zip(&meanings)
-            .filter(|(_, cues)| cues.iter().any(|c| c.needs_boundaries()));
-        let gate = WordGate::new(bounded.map(|(p, _)| p.as_str()));
         Ok(Detector {
-            cues,
+            patterns,
             meanings,
-            gate,
             products,
             condition_names,
         })
     }
 
     /// Append hits for one outgoing message.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+    /// `cues` holds the leftmost-longest matches of `patterns`.
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, cues: &[Lexeme]) {
         if cx.msg.direction != Direction::Outgoing {
             return;
         }
         let scan = cx.scan;
-        // Without a cue that needs word boundaries only links could be found, and links alone
-        // raise nothing but the missing disclosure of a paid post.
-        if !self.gate.open(scan, &scan.tokens) {
-            if cx.msg.paid {
-                missing_disclosure(scan, sink);
-            }
-            return;
-        }
         let mut found: Vec<Found> = Vec::new();
-        for m in self.cues.find_iter(&scan.norm) {
-            let Some(cues) = self.meanings.get(m.pattern().as_usize()) else {
+        for m in cues {
+            let Some(meanings) = self.meanings.get(m.pattern) else {
                 continue;
             };
-            let boundaries = scan.at_word_boundaries(m.start()..m.end());
-            for &cue in cues {
+            let boundaries = scan.at_word_boundaries(m.range.clone());
+            for &cue in meanings {
                 if boundaries || !cue.needs_boundaries() {
                     found.push(Found {
-                        start: m.start(),
-                        end: m.end(),
+                        start: m.range.start,
+                        end: m.range.end,
                         cue,
                     });
                 }
             }
+        }
+        // Without a cue that needs word boundaries only links were found, and links alone raise
+        // nothing but the missing disclosure of a paid post.
+        if !found.iter().any(|f| f.cue.needs_boundaries()) {
+            if cx.msg.paid {
+                missing_disclosure(scan, sink);
+            }
+            return;
         }
         if cx.msg.paid && !found.iter().any(|f| f.cue == Cue::Disclosure) {
             missing_disclosure(cx.scan, sink);
@@ -987,7 +970,11 @@ mod tests {
         let det = Detector::new(policy).unwrap_or_else(|e| panic!("{e}"));
         let scan = Scan::new(&msg.text);
         let mut sink = Sink::default();
-        det.run(&Ctx { msg, scan: &scan }, &mut sink);
+        det.run(
+            &Ctx { msg, scan: &scan },
+            &mut sink,
+            &super::super::lexemes(&det.patterns, &scan.norm),
+        );
         sink.hits
             .iter()
             .map(|h| (h.rule.id, msg.text[h.span.start..h.span.end].to_owned()))
@@ -1148,6 +1135,7 @@ mod tests {
                 scan: &scan,
             },
             &mut sink,
+            &super::super::lexemes(&det.patterns, &scan.norm),
         );
         let off = sink
             .hits
@@ -1258,7 +1246,11 @@ mod tests {
             let det = DETECTOR.get_or_init(|| Detector::new(&pharma()).unwrap_or_else(|e| panic!("{e}")));
             let scan = Scan::new(&msg.text);
             let mut sink = Sink::default();
-            det.run(&Ctx { msg: &msg, scan: &scan }, &mut sink);
+            det.run(
+                &Ctx { msg: &msg, scan: &scan },
+                &mut sink,
+                &super::super::lexemes(&det.patterns, &scan.norm),
+            );
             for h in &sink.hits {
                 proptest::prop_assert!(msg.text.get(h.span.start..h.span.end).is_some());
             }
