@@ -69,22 +69,54 @@ fn slot(h: u64) -> usize {
     (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - BITS)) as usize
 }
 
+/// Multiplier of the word hash's mixing step.
+const WORD_K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The word hash's state before any byte, for a word of `len` bytes.
+#[inline]
+fn word_seed(len: usize) -> u64 {
+    0x243F_6A88_85A3_08D3 ^ (len as u64)
+}
+
+/// One step of the word hash over eight bytes read as a little-endian integer (zero-padded).
+#[inline]
+fn word_step(h: u64, v: u64) -> u64 {
+    (h ^ v).wrapping_mul(WORD_K).rotate_left(29)
+}
+
 /// Hash of a word, eight bytes at a time (words are short, so this is one or two multiplies).
 #[inline]
 pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (b.len() as u64);
+    let mut h = word_seed(b.len());
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         if let Ok(a) = <[u8; 8]>::try_from(c) {
-            h = (h ^ u64::from_le_bytes(a)).wrapping_mul(K).rotate_left(29);
+            h = word_step(h, u64::from_le_bytes(a));
         }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        h = (h ^ load_le(rest)).wrapping_mul(K).rotate_left(29);
+        h = word_step(h, load_le(rest));
     }
     h ^ (h >> 31)
+}
+
+/// [`hash_bytes`] of `b[start..end]`. A word of at most eight bytes with eight bytes of text from
+/// its start (nearly every word, as the tokenizer meets them) is read with one load and a mask,
+/// where `hash_bytes` assembles the bytes from up to three loads.
+#[inline]
+pub(crate) fn hash_span(b: &[u8], start: usize, end: usize) -> u64 {
+    let len = end.saturating_sub(start);
+    match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) if (1..=8).contains(&len) => {
+            let h = word_step(
+                word_seed(len),
+                u64::from_le_bytes(*w) & (u64::MAX >> (64 - 8 * len)),
+            );
+            h ^ (h >> 31)
+        }
+        _ => hash_bytes(b.get(start..end).unwrap_or_default()),
+    }
 }
 
 /// The bytes of `rest` (fewer than eight) as a little-endian integer, zero-padded: assembled in a

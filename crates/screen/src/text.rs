@@ -10,7 +10,7 @@ use std::ops::Range;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-use crate::model::hash_bytes;
+use crate::model::{hash_bytes, hash_span};
 use crate::report::Span;
 
 /// Token shape facts, read from the original (not lower-cased) text.
@@ -208,7 +208,7 @@ impl<'a> Scan<'a> {
                 start,
                 end,
                 shape,
-                hash: word_hash(norm, start, end),
+                hash: hash_span(norm, start, end),
             });
         }
         tokens
@@ -456,25 +456,6 @@ fn token_capacity(len: usize) -> usize {
     len / 4 + 2
 }
 
-/// [`hash_bytes`] of `b[start..end]`. A word of at most eight bytes with eight bytes of text from
-/// its start (nearly every word) is read with one load and a mask, where `hash_bytes` assembles
-/// the bytes from up to three loads; both give the bytes as a zero-padded little-endian integer,
-/// and a test holds the two to the same hash.
-fn word_hash(b: &[u8], start: usize, end: usize) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let len = end.saturating_sub(start);
-    match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(w) if (1..=8).contains(&len) => {
-            let v = u64::from_le_bytes(*w) & (u64::MAX >> (64 - 8 * len));
-            let h = ((0x243F_6A88_85A3_08D3 ^ len as u64) ^ v)
-                .wrapping_mul(K)
-                .rotate_left(29);
-            h ^ (h >> 31)
-        }
-        _ => hash_bytes(b.get(start..end).unwrap_or_default()),
-    }
-}
-
 /// The shape of an ASCII word from its bytes' [`CLASS`] bits, or-ed (`any`) and and-ed (`all`,
 /// over every byte, apostrophes included), as [`Scan::shape_of`] reads it from characters.
 fn shape_from_bits(word: &[u8], any: u8, all: u8, apostrophe: bool) -> Shape {
@@ -559,7 +540,7 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
             start,
             end: i,
             shape: shape_from_bits(word, any, all, apostrophe),
-            hash: word_hash(norm, start, i),
+            hash: hash_span(norm, start, i),
         });
     }
     tokens
@@ -728,12 +709,12 @@ mod tests {
     }
 
     #[test]
-    fn word_hash_is_hash_bytes() {
+    fn hash_span_is_hash_bytes() {
         let text = b"a ab abcdefgh abcdefghi x0123456789abcdefghijklmnop q";
         for start in 0..text.len() {
             for end in start..=text.len() {
                 assert_eq!(
-                    word_hash(text, start, end),
+                    hash_span(text, start, end),
                     hash_bytes(&text[start..end]),
                     "{start}..{end}"
                 );

@@ -1077,7 +1077,7 @@ impl Detector {
         let named = hits
             .iter()
             .find(|h| {
-                h.rule.id == NAME_RULE
+                h.rule.id == super::names::NAME.id
                     && !clinician(scan.text, h.span)
                     && !products.iter().any(|p| p.overlaps(&h.span))
             })
@@ -1095,9 +1095,6 @@ impl Detector {
         named.or_else(|| aged_person(scan, hits))
     }
 }
-
-/// The rule id of a person's name (the names detector's rule).
-const NAME_RULE: &str = "phi.name";
 
 /// True when the name at `span` of `text` is a clinician's: a title just before or just after it
 /// ("Dr. Smith", "Jane Doe, RN"), or a title read as a name on its own.
@@ -1128,7 +1125,7 @@ fn clinician(text: &str, span: Span) -> bool {
 /// the age to the person word, when one follows within a few words.
 fn aged_person(scan: &Scan<'_>, hits: &[Hit]) -> Option<Element> {
     hits.iter()
-        .filter(|h| h.rule.id.starts_with("phi.age"))
+        .filter(|h| [super::phi::AGE.id, super::phi::AGE_OVER_89.id].contains(&h.rule.id))
         .find_map(|h| {
             // Tokens are in text order, so the first one ending past the age is a binary search.
             let first = scan

@@ -311,8 +311,8 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 }
 
 /// Several lexicons searched in one automaton pass over the text instead of one pass each: the
-/// pass costs about ten instructions per byte whatever the number of patterns, and the PHI cue and
-/// health lexicon and the crisis lexicon are searched on every message.
+/// pass costs about ten instructions per byte whatever the number of patterns, and these lexicons
+/// (PHI, crisis, advice; confirmation and promotion on outgoing posts) are searched on every message.
 ///
 /// The automaton reports every occurrence of every pattern, overlapping; each lexicon's matches are
 /// then chosen as a leftmost-longest search would choose them (by start, the longest first, each

@@ -62,7 +62,8 @@ pub(crate) const RULES: &[RuleInfo] = &[
     },
 ];
 
-const NAME: &RuleInfo = &RULES[0];
+/// The person-name rule, whose hits other detectors read (the adverse-event patient).
+pub(crate) const NAME: &RuleInfo = &RULES[0];
 const LOCATION: &RuleInfo = &RULES[1];
 
 const NAME_SUGGESTION: &str = "Remove the name unless it is a staff member or the person gave written permission; never pair a patient's name with their care.";

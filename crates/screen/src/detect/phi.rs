@@ -208,14 +208,16 @@ const PERSONAL_DATE: RuleInfo = rule(
     BLOCK,
     "Dates tied to a person: birth, admission, discharge, death, service (Safe Harbor C).",
 );
-const AGE: RuleInfo = rule(
+/// Ages of 89 and under (the adverse-event patient reads these hits).
+pub(crate) const AGE: RuleInfo = rule(
     "phi.age",
     Severity::Info,
     FLAG,
     FLAG,
     "Ages of 89 and under: a quasi-identifier, not a Safe Harbor identifier.",
 );
-const AGE_OVER_89: RuleInfo = rule(
+/// Ages over 89.
+pub(crate) const AGE_OVER_89: RuleInfo = rule(
     "phi.age_over_89",
     Severity::High,
     HIDE,
