@@ -474,15 +474,15 @@ impl Lexicon {
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
-    fn get(&self, text: &str) -> Option<Known> {
-        self.get_hashed(hash_bytes(text.as_bytes()), text)
+    fn get(&self, text: &[u8]) -> Option<Known> {
+        self.get_hashed(hash_bytes(text), text)
     }
 
     /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
-    fn get_hashed(&self, hash: u64, text: &str) -> Option<Known> {
+    fn get_hashed(&self, hash: u64, text: &[u8]) -> Option<Known> {
         self.map
             .get(&hash)
-            .filter(|e| &*e.text == text)
+            .filter(|e| e.text.as_bytes() == text)
             .map(|e| Known {
                 flags: e.flags,
                 place: e.place,
@@ -512,18 +512,12 @@ struct Tok {
     place: u8,
 }
 
-/// A word without a possessive "'s", and whether it had one.
-fn strip_possessive(word: &str) -> (&str, bool) {
-    match word.strip_suffix("'s") {
-        Some(w) if !w.is_empty() => (w, true),
-        _ => (word, false),
-    }
-}
-
-/// Whether token `t` ends in a possessive "'s" after at least one other byte (as [`strip_possessive`]
-/// reads it), from the bytes alone.
+/// Whether token `t` ends in a possessive "'s" after at least one other byte. Only a token with an
+/// inner apostrophe can, which spares most tokens the look at their last bytes.
+#[inline]
 fn is_possessive(norm: &[u8], t: &Token) -> bool {
-    t.end.saturating_sub(t.start) > 2
+    t.shape.apostrophe
+        && t.end.saturating_sub(t.start) > 2
         && t.end.checked_sub(2).and_then(|s| norm.get(s..t.end)) == Some(b"'s")
 }
 
@@ -599,8 +593,10 @@ impl Facts<'_, '_> {
         let Some(t) = scan.tokens.get(i) else {
             return Tok::default();
         };
-        let (word, possessive) =
-            strip_possessive(scan.norm.get(t.start..t.end).unwrap_or_default());
+        let norm = scan.norm.as_bytes();
+        let possessive = is_possessive(norm, t);
+        let stem_end = t.end.saturating_sub(2 * usize::from(possessive));
+        let word = norm.get(t.start..stem_end).unwrap_or_default();
         // The scan hashed every word once; only a possessive's stem needs hashing again.
         let entry = if possessive {
             self.lex.get(word)
@@ -624,7 +620,6 @@ impl Facts<'_, '_> {
         if word.len() <= 1
             || word.len() <= 4
                 && word
-                    .as_bytes()
                     .get(1..)
                     .is_some_and(|rest| rest.iter().all(|&b| b & 0xC0 == 0x80))
         {
@@ -1603,7 +1598,9 @@ mod tests {
     fn lexicon_bits_cover_their_words() {
         let lex = &detector().lex;
         for (&h, e) in &lex.map {
-            let got = lex.get_hashed(h, &e.text).map(|k| (k.flags, k.place));
+            let got = lex
+                .get_hashed(h, e.text.as_bytes())
+                .map(|k| (k.flags, k.place));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
             if e.flags & LOWER_FLAGS != 0 {
                 assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
@@ -1613,7 +1610,7 @@ mod tests {
                 for k in 2..parts.len() {
                     let prefix = parts[..k].join(" ");
                     assert!(
-                        lex.get(&prefix)
+                        lex.get(prefix.as_bytes())
                             .is_some_and(|p| p.flags & PLACE_PREFIX != 0),
                         "{prefix} does not begin {}",
                         e.text
@@ -1626,8 +1623,8 @@ mod tests {
             set * 10 < (1 << LOWER_BITS),
             "{set} lower bits set: too many to skip words"
         );
-        assert!(lex.get("the").is_some_and(|k| k.flags & COMMON != 0));
-        assert!(lex.get("qzxwv").is_none());
+        assert!(lex.get(b"the").is_some_and(|k| k.flags & COMMON != 0));
+        assert!(lex.get(b"qzxwv").is_none());
     }
 
     fn hits(text: &str) -> Vec<(&'static str, String)> {
