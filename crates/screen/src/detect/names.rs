@@ -347,13 +347,35 @@ impl Hasher for PassThrough {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// FNV-1a of `bytes` continued from state `h`, four bytes a step where it can (the same sums: the
+/// model's feature ids depend on them).
 fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
+    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    let mut quads = bytes.chunks_exact(4);
+    for q in &mut quads {
+        if let Ok([a, b, c, d]) = <[u8; 4]>::try_from(q) {
+            h = step(step(step(step(h, a), b), c), d);
+        }
+    }
+    for &b in quads.remainder() {
+        h = step(h, b);
     }
     h
 }
+
+/// Feature kinds, one byte hashed before each feature's value.
+const KINDS: usize = 17;
+
+/// The FNV-1a state after each feature kind's byte, so that a feature hashes only its value.
+const KIND_SEEDS: [u64; KINDS] = {
+    let mut seeds = [0u64; KINDS];
+    let mut k = 0;
+    while k < KINDS {
+        seeds[k] = (FNV_OFFSET ^ k as u64).wrapping_mul(FNV_PRIME);
+        k += 1;
+    }
+    seeds
+};
 
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,13 +388,13 @@ enum PlaceKind {
 }
 
 impl PlaceKind {
-    /// The kind as one byte, 0 for none (see [`Tok::place`]).
-    fn code(kind: Option<Self>) -> u8 {
-        kind.map_or(0, |k| k as u8)
+    /// The kind as a number, 0 for none (see [`Tok::place`]).
+    fn code(kind: Option<Self>) -> u32 {
+        kind.map_or(0, |k| k as u32)
     }
 
     /// The kind of a [`PlaceKind::code`].
-    fn from_code(code: u8) -> Option<Self> {
+    fn from_code(code: u32) -> Option<Self> {
         match code {
             1 => Some(PlaceKind::Country),
             2 => Some(PlaceKind::State),
@@ -503,13 +525,63 @@ pub(crate) struct Detector {
     model: Option<Model>,
 }
 
-/// Facts about one token of the message being screened; all zero until filled, so that a message's
-/// cells start as one block of zeros.
+/// Facts about one token of the message being screened; all zero until filled. A message's cells
+/// hold them packed in one `u32` each (see [`Tok::pack`]), so that they start as one small block
+/// of zeros: a stack array zeroed at once, or a zeroed allocation for a long message.
 #[derive(Clone, Copy, Default)]
 struct Tok {
     flags: u32,
     /// Gazetteer kind when the word alone is a place, as a [`PlaceKind::code`].
-    place: u8,
+    place: u32,
+}
+
+/// Where a packed [`Tok`] keeps its place code, in bits no flag uses.
+const PLACE_SHIFT: u32 = 24;
+const PLACE_BITS: u32 = 0b111 << PLACE_SHIFT;
+const _: () = assert!(
+    (FIRST
+        | LAST
+        | COMMON
+        | PLACE
+        | PLACE_HEAD
+        | TITLE
+        | PARTICLE
+        | CALENDAR
+        | GREETING
+        | SPEECH
+        | PATIENT
+        | PLACE_CUE
+        | RESIDES
+        | ORG
+        | POPULAR
+        | STREET
+        | PLACE_PREFIX
+        | CAP
+        | SENT_START
+        | POSSESSIVE
+        | DIGIT
+        | SHORT
+        | UPPER
+        | COVERED
+        | KNOWN)
+        & PLACE_BITS
+        == 0
+        && PlaceKind::Region as u32 <= PLACE_BITS >> PLACE_SHIFT
+);
+
+impl Tok {
+    /// The cell value of these facts.
+    fn pack(self) -> u32 {
+        self.flags | self.place << PLACE_SHIFT
+    }
+
+    /// The facts of a [`Tok::pack`] value.
+    fn unpack(v: u32) -> Self {
+        Tok {
+            flags: v & !PLACE_BITS,
+            place: (v & PLACE_BITS) >> PLACE_SHIFT,
+        }
+    }
 }
 
 /// Whether token `t` ends in a possessive "'s" after at least one other byte. Only a token with an
@@ -527,7 +599,8 @@ fn is_possessive(norm: &[u8], t: &Token) -> bool {
 struct Facts<'a, 't> {
     scan: &'a Scan<'t>,
     lex: &'a Lexicon,
-    cells: &'a [Cell<Tok>],
+    /// One [`Tok::pack`] value per token.
+    cells: &'a [Cell<u32>],
 }
 
 impl Facts<'_, '_> {
@@ -539,12 +612,12 @@ impl Facts<'_, '_> {
     #[inline]
     fn tok(&self, i: usize) -> Option<Tok> {
         let cell = self.cells.get(i)?;
-        let t = cell.get();
+        let t = Tok::unpack(cell.get());
         if t.flags & KNOWN != 0 {
             return Some(t);
         }
         let t = self.fill(i, t.flags);
-        cell.set(t);
+        cell.set(t.pack());
         Some(t)
     }
 
@@ -568,10 +641,13 @@ impl Facts<'_, '_> {
     /// Add `bits` to the flags of token `i`.
     fn mark(&self, i: usize, bits: u32) {
         if let (Some(t), Some(cell)) = (self.tok(i), self.cells.get(i)) {
-            cell.set(Tok {
-                flags: t.flags | bits,
-                ..t
-            });
+            cell.set(
+                Tok {
+                    flags: t.flags | bits,
+                    ..t
+                }
+                .pack(),
+            );
         }
     }
 
@@ -772,15 +848,16 @@ impl Detector {
         if n == 0 {
             return;
         }
-        let stack = [const { Cell::new(Tok { flags: 0, place: 0 }) }; STACK_TOKENS];
-        let heap;
-        let cells: &[Cell<Tok>] = match stack.get(..n) {
+        let mut stack = [0u32; STACK_TOKENS];
+        let mut heap;
+        let zeros: &mut [u32] = match stack.get_mut(..n) {
             Some(cells) => cells,
             None => {
-                heap = vec![Cell::new(Tok::default()); n];
-                &heap
+                heap = vec![0u32; n];
+                &mut heap
             }
         };
+        let cells = Cell::from_mut(zeros).as_slice_of_cells();
         let toks = Facts {
             scan: cx.scan,
             lex: &self.lex,
@@ -947,7 +1024,9 @@ impl Detector {
         }
     }
 
-    /// Hashed features of token `i` for the model, written to `out`; returns how many.
+    /// Hashed features of token `i` for the model, written to `out`; returns how many. Kept out
+    /// of line: few tokens are candidates, and inlined it bloats the loops over every token.
+    #[inline(never)]
     fn features(
         &self,
         scan: &Scan<'_>,
@@ -958,8 +1037,8 @@ impl Detector {
     ) -> usize {
         let mut k = 0;
         let mut put = |kind: u8, bytes: &[u8]| {
-            if let Some(slot) = out.get_mut(k) {
-                *slot = fnv(fnv(FNV_OFFSET, &[kind]), bytes) as u32;
+            if let (Some(slot), Some(&seed)) = (out.get_mut(k), KIND_SEEDS.get(usize::from(kind))) {
+                *slot = fnv(seed, bytes) as u32;
                 k += 1;
             }
         };
@@ -1008,7 +1087,8 @@ impl Detector {
         let gap_class = |g: &[u8]| -> [u8; 2] {
             [
                 g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
-                u8::from(g.contains(&b'\n')),
+                // Gaps are a few bytes: a loop, where `contains` would call memchr.
+                u8::from(g.iter().any(|&b| b == b'\n')),
             ]
         };
         put(15, &gap_class(gap_before(scan, i)));
@@ -1384,7 +1464,7 @@ impl NameFeaturizer {
             scan: &scan,
         };
         let mut sink = Sink::default();
-        let cells = vec![Cell::new(Tok::default()); scan.tokens.len()];
+        let cells = vec![Cell::new(0u32); scan.tokens.len()];
         let toks = Facts {
             scan: &scan,
             lex: &self.det.lex,
