@@ -692,6 +692,10 @@ impl Facts<'_, '_> {
     /// The flags of token `i`, `None` past the end.
     #[inline]
     fn get(&self, i: usize) -> Option<u32> {
+        let v = self.cells.get(i)?.get();
+        if v & KNOWN != 0 {
+            return Some(v & !PLACE_BITS);
+        }
         self.tok(i).map(|t| t.flags)
     }
 
@@ -945,8 +949,10 @@ impl Detector {
         let (mut alpha, mut caps) = (0usize, 0usize);
         let norm = scan.norm.as_bytes();
         for t in scan.tokens.iter().take(n) {
+            // Words of two or more bytes count, a possessive without its "'s": of those only
+            // "x's" is shorter, so only three-byte tokens need the possessive test.
             let len = t.end.saturating_sub(t.start);
-            if !t.shape.has_digit && len - 2 * usize::from(is_possessive(norm, t)) >= 2 {
+            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
             }
@@ -1597,18 +1603,29 @@ fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> 
 fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
     let gap = gap_before(scan, i);
-    if (gap.contains(&b':') && trims_to(gap, ":")) || (gap.contains(&b'?') && trims_to(gap, "?")) {
+    // One look at each byte of the gap (a few bytes; `contains` would call memchr per question):
+    // which of ":?,." it holds, and whether it holds anything but those and spaces.
+    let (mut colon, mut question, mut comma, mut dot, mut other) =
+        (false, false, false, false, false);
+    for &b in gap {
+        match b {
+            b':' => colon = true,
+            b'?' => question = true,
+            b',' => comma = true,
+            b'.' => dot = true,
+            b' ' => {}
+            _ => other = true,
+        }
+    }
+    if (colon && trims_to(gap, ":")) || (question && trims_to(gap, "?")) {
         return matches!(scan.tok(p), "name" | "names" | "name's").then_some(NameWhy::Introduced);
     }
-    let tight = gap.len() <= 3
-        && gap
-            .iter()
-            .all(|&b| b == b' ' || b == b'.' || b == b',' || b == b':');
+    let tight = gap.len() <= 3 && !other && !question;
     if !tight {
         return None;
     }
     let pf = toks.flags(p);
-    if pf & TITLE != 0 && !gap.contains(&b',') {
+    if pf & TITLE != 0 && !comma {
         let patient = p
             .checked_sub(1)
             .is_some_and(|q| toks.flags(q) & PATIENT != 0);
@@ -1618,10 +1635,10 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
             NameWhy::Title
         });
     }
-    if pf & PATIENT != 0 && !gap.contains(&b'.') {
+    if pf & PATIENT != 0 && !dot {
         return Some(NameWhy::Patient);
     }
-    if pf & (GREETING | SPEECH) != 0 && !gap.contains(&b'.') {
+    if pf & (GREETING | SPEECH) != 0 && !dot {
         return Some(NameWhy::Addressed);
     }
     let prev = scan.tok(p);
@@ -1636,7 +1653,7 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
                 | (Some("named"), "is")
                 | (Some("name"), "was")
         );
-    (introduced && !gap.contains(&b'.')).then_some(NameWhy::Introduced)
+    (introduced && !dot).then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
