@@ -27,7 +27,7 @@ use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, Token};
 
-use super::names_model::{Label, Model};
+use super::names_model::{Label, Model, Scores};
 use super::{Ctx, Hit, Sink};
 
 const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
@@ -35,9 +35,6 @@ const SURNAMES: &str = include_str!("../../lexicons/en/names/last.txt");
 const COMMON_WORDS: &str = include_str!("../../lexicons/en/names/common.txt");
 const PLACES: &str = include_str!("../../lexicons/en/places/places.tsv");
 const NAME_MODEL: &[u8] = include_bytes!("../../models/names.bin");
-
-/// Features per token for the model.
-const MAX_FEATURES: usize = 32;
 
 /// How far (in weight units) the model's best class must beat "neither" to report a token.
 const MODEL_MARGIN: f32 = 0.0;
@@ -1036,15 +1033,15 @@ impl Detector {
         model: &Model,
     ) {
         let scan = cx.scan;
-        let mut feats = [0u32; MAX_FEATURES];
         let mut open: Option<(usize, usize, Label)> = None;
         for i in 0..toks.len() {
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
-                let k = self.features(scan, toks, i, weak_caps, &mut feats);
-                model.predict(feats.get(..k).unwrap_or_default(), MODEL_MARGIN)
+                let mut s = Scores::default();
+                self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
+                model.decide(s, MODEL_MARGIN)
             } else {
                 None
             };
@@ -1098,8 +1095,9 @@ impl Detector {
         }
     }
 
-    /// Hashed features of token `i` for the model, written to `out`; returns how many. Kept out
-    /// of line: few tokens are candidates, and inlined it bloats the loops over every token.
+    /// Hashed features of token `i` for the model, each handed to `emit` as it is made (the
+    /// detector adds its weights at once; training collects them). Kept out of line: few tokens
+    /// are candidates, and inlined it bloats the loops over every token.
     #[inline(never)]
     fn features(
         &self,
@@ -1107,13 +1105,11 @@ impl Detector {
         toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
-        out: &mut [u32; MAX_FEATURES],
-    ) -> usize {
-        let mut k = 0;
+        emit: &mut impl FnMut(u32),
+    ) {
         let mut put = |kind: u8, bytes: &[u8]| {
-            if let (Some(slot), Some(&seed)) = (out.get_mut(k), KIND_SEEDS.get(usize::from(kind))) {
-                *slot = fnv(seed, bytes) as u32;
-                k += 1;
+            if let Some(&seed) = KIND_SEEDS.get(usize::from(kind)) {
+                emit(fnv(seed, bytes) as u32);
             }
         };
         let f = toks.flags(i);
@@ -1168,7 +1164,6 @@ impl Detector {
         put(15, &gap_class(gap_before(scan, i)));
         let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
         put(16, &gap_class(after));
-        k
     }
 
     /// A place starting at token `i`: returns the index after it when one was reported.
@@ -1545,14 +1540,15 @@ impl NameFeaturizer {
             cells: &cells,
         };
         let weak_caps = self.det.rules(&cx, &mut sink, &toks);
-        let mut feats = [0u32; MAX_FEATURES];
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks.flags(i), weak_caps) {
-                let k = self.det.features(&scan, &toks, i, weak_caps, &mut feats);
+                let mut features = Vec::new();
+                self.det
+                    .features(&scan, &toks, i, weak_caps, &mut |f| features.push(f));
                 out.push(NameCandidate {
                     span: scan.orig(t.start..t.end),
-                    features: feats.get(..k).unwrap_or_default().to_vec(),
+                    features,
                 });
             }
         }
