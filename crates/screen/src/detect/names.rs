@@ -1154,10 +1154,13 @@ impl Detector {
             }
         }
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
+        #[expect(
+            clippy::manual_contains,
+            reason = "gaps are a few bytes: a loop, where `contains` would call memchr"
+        )]
         let gap_class = |g: &[u8]| -> [u8; 2] {
             [
                 g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
-                // Gaps are a few bytes: a loop, where `contains` would call memchr.
                 u8::from(g.iter().any(|&b| b == b'\n')),
             ]
         };
