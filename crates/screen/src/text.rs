@@ -73,8 +73,8 @@ fn fold_punct(c: char) -> Option<char> {
 impl<'a> Scan<'a> {
     /// Normalize and tokenize `text`.
     pub fn new(text: &'a str) -> Self {
-        let (norm, map) = if text.is_ascii() {
-            (text.to_ascii_lowercase(), Vec::new())
+        let (norm, map, runs) = if text.is_ascii() {
+            (text.to_ascii_lowercase(), Vec::new(), Vec::new())
         } else {
             normalize(text)
         };
@@ -84,7 +84,7 @@ impl<'a> Scan<'a> {
             map,
             tokens: Vec::new(),
         };
-        scan.tokenize();
+        scan.tokenize(&runs);
         scan
     }
 
@@ -145,24 +145,40 @@ impl<'a> Scan<'a> {
         self.tokens.partition_point(|t| t.start < pos)
     }
 
-    fn tokenize(&mut self) {
+    /// Find the tokens; `runs` are the ASCII runs of non-ASCII text (see [`normalize`]).
+    fn tokenize(&mut self, runs: &[AsciiRun]) {
         self.tokens = if self.map.is_empty() {
             tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes())
         } else {
-            self.tokenize_general()
+            self.tokenize_general(runs)
         };
     }
 
     /// Tokens of normalized non-ASCII text: the byte-class loop of the ASCII path, with a char
     /// decode only at non-ASCII bytes. Long pasted text often has one curly quote or emoji, which
     /// must not make every one of its words pay for char iteration, nor for mapping its span back
-    /// to read its shape: a word that is a copy of an ASCII run of the original reads its shape
-    /// from there.
-    fn tokenize_general(&self) -> Vec<Token> {
+    /// to read its shape: inside an ASCII run of the original (`runs`), words are found by the
+    /// ASCII path's loop, reading shapes from the original bytes; a word that is a copy of an
+    /// ASCII run of the original reads its shape from there.
+    fn tokenize_general(&self, runs: &[AsciiRun]) -> Vec<Token> {
         let norm = self.norm.as_bytes();
+        let text = self.text.as_bytes();
         let mut tokens = Vec::with_capacity(token_capacity(norm.len()));
+        let mut runs = runs.iter().peekable();
         let mut i = 0;
         while let Some(&b) = norm.get(i) {
+            // A run that ends within two bytes of `i` has no word left that its bytes alone decide.
+            while runs.next_if(|r| r.norm + r.len <= i + 2).is_some() {}
+            if let Some(r) = runs.peek().filter(|r| r.norm <= i) {
+                let from = r.orig + (i - r.norm);
+                let orig = text.get(from..r.orig + r.len).unwrap_or_default();
+                let closed = r.norm + r.len == norm.len() && r.orig + r.len == text.len();
+                let done = ascii_words(orig, norm, i, closed, &mut tokens);
+                if done > 0 {
+                    i += done;
+                    continue;
+                }
+            }
             if class(b) & ALNUM == 0 {
                 let (alnum, len) = if b.is_ascii() {
                     (false, 1)
@@ -508,10 +524,25 @@ fn alnum_run(b: &[u8]) -> usize {
 /// `norm` is the lower-cased text, which the word hashes are taken of.
 fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(token_capacity(text.len()));
-    let at = |i: usize| text.get(i).map_or(0, |&b| class(b));
+    ascii_words(text, norm, 0, true, &mut tokens);
+    tokens
+}
+
+/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, and return
+/// how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
+/// start of a word that reaches the last two bytes, where the bytes after `orig` decide where it
+/// ends. `orig` must not start inside a word.
+fn ascii_words(
+    orig: &[u8],
+    norm: &[u8],
+    at: usize,
+    closed: bool,
+    tokens: &mut Vec<Token>,
+) -> usize {
+    let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
-    while i < text.len() {
-        let c = at(i);
+    while i < orig.len() {
+        let c = class_at(i);
         if c & ALNUM == 0 {
             i += 1;
             continue;
@@ -522,12 +553,12 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
         i += 1;
         // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         loop {
-            let c = at(i);
+            let c = class_at(i);
             if c & ALNUM != 0 {
                 any |= c;
                 all &= c;
                 i += 1;
-            } else if text.get(i) == Some(&b'\'') && at(i + 1) & ALPHA != 0 {
+            } else if orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0 {
                 apostrophe = true;
                 all = 0;
                 i += 1;
@@ -535,15 +566,18 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
                 break;
             }
         }
-        let word = text.get(start..i).unwrap_or_default();
+        if !closed && i + 2 > orig.len() {
+            return start;
+        }
+        let word = orig.get(start..i).unwrap_or_default();
         tokens.push(Token {
-            start,
-            end: i,
+            start: at + start,
+            end: at + i,
             shape: shape_from_bits(word, any, all, apostrophe),
-            hash: hash_span(norm, start, i),
+            hash: hash_span(norm, at + start, at + i),
         });
     }
-    tokens
+    orig.len()
 }
 
 /// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
@@ -565,10 +599,23 @@ fn ascii_prefix(b: &[u8]) -> usize {
         .unwrap_or(b.len() - n)
 }
 
-/// Full normalization for non-ASCII text, with the byte map back to the original.
-fn normalize(text: &str) -> (String, Vec<u32>) {
+/// A run of ASCII bytes of the original that normalization copied, lower-cased, into `norm`.
+#[derive(Debug, Clone, Copy)]
+struct AsciiRun {
+    /// Where the copy starts in `norm`.
+    norm: usize,
+    /// Where the run starts in the original text.
+    orig: usize,
+    /// Its length in bytes.
+    len: usize,
+}
+
+/// Full normalization for non-ASCII text, with the byte map back to the original and the ASCII
+/// runs that were copied.
+fn normalize(text: &str) -> (String, Vec<u32>, Vec<AsciiRun>) {
     let mut norm = String::with_capacity(text.len() + 8);
     let mut map: Vec<u32> = Vec::with_capacity(text.len() + 8);
+    let mut runs = Vec::new();
     let push = |norm: &mut String, map: &mut Vec<u32>, c: char, at: usize| {
         for l in c.to_lowercase() {
             let before = norm.len();
@@ -585,6 +632,11 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
         let run = ascii_prefix(bytes.get(next..).unwrap_or_default());
         if run > 0 {
             let from = norm.len();
+            runs.push(AsciiRun {
+                norm: from,
+                orig: next,
+                len: run,
+            });
             norm.push_str(text.get(next..next + run).unwrap_or_default());
             if let Some(added) = norm.get_mut(from..) {
                 added.make_ascii_lowercase();
@@ -631,7 +683,7 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
             }
         }
     }
-    (norm, map)
+    (norm, map, runs)
 }
 
 #[cfg(test)]
@@ -703,7 +755,7 @@ mod tests {
                 map,
                 tokens: Vec::new(),
             };
-            slow.tokenize();
+            slow.tokenize(&[]);
             assert_eq!(fast.tokens, slow.tokens, "{text}");
         }
     }
@@ -764,6 +816,22 @@ mod tests {
                 .position(|b| !b.is_ascii())
                 .unwrap_or(text.len());
             assert_eq!(ascii_prefix(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_runs_tokenize_as_the_general_loop(
+            text in "[a-zA-Z0-9' .\u{e9}\u{c4}\u{3a3}\u{2019}\u{200b}\u{1f602}-]{0,60}",
+        ) {
+            let (norm, map, runs) = normalize(&text);
+            let scan = Scan {
+                text: &text,
+                norm,
+                map,
+                tokens: Vec::new(),
+            };
+            proptest::prop_assert_eq!(scan.tokenize_general(&runs), scan.tokenize_general(&[]));
         }
     }
 
