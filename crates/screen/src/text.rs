@@ -70,22 +70,61 @@ fn fold_punct(c: char) -> Option<char> {
     }
 }
 
+/// The buffers of a [`Scan`] that is done with, kept for the next one on the same thread.
+#[derive(Default)]
+struct Spare {
+    norm: String,
+    map: Vec<u32>,
+    tokens: Vec<Token>,
+}
+
+/// The buffers of a text longer than this are not kept: a long paste must not pin memory (the
+/// buffers of a text take about 13 bytes per byte).
+const SPARE_MAX_BYTES: usize = 1 << 14;
+
+thread_local! {
+    /// The buffers of the last [`Scan::recycle`]d scan on this thread: screening a message then
+    /// allocates nothing for its normalized text and tokens, which cost a malloc and a free each.
+    static SPARE: std::cell::Cell<Option<Spare>> = const { std::cell::Cell::new(None) };
+}
+
 impl<'a> Scan<'a> {
     /// Normalize and tokenize `text`.
     pub fn new(text: &'a str) -> Self {
-        let (norm, map, runs) = if text.is_ascii() {
-            (text.to_ascii_lowercase(), Vec::new(), Vec::new())
+        let Spare {
+            mut norm,
+            mut map,
+            mut tokens,
+        } = SPARE.take().unwrap_or_default();
+        norm.clear();
+        map.clear();
+        tokens.clear();
+        let runs = if text.is_ascii() {
+            norm.push_str(text);
+            norm.make_ascii_lowercase();
+            Vec::new()
         } else {
-            normalize(text)
+            normalize(text, &mut norm, &mut map)
         };
         let mut scan = Scan {
             text,
             norm,
             map,
-            tokens: Vec::new(),
+            tokens,
         };
         scan.tokenize(&runs);
         scan
+    }
+
+    /// Hand this scan's buffers to the next [`Scan::new`] on this thread.
+    pub fn recycle(self) {
+        if self.norm.capacity() <= SPARE_MAX_BYTES {
+            SPARE.set(Some(Spare {
+                norm: self.norm,
+                map: self.map,
+                tokens: self.tokens,
+            }));
+        }
     }
 
     /// Map a byte range of `norm` to the span of whole original characters it came from.
@@ -145,13 +184,23 @@ impl<'a> Scan<'a> {
         self.tokens.partition_point(|t| t.start < pos)
     }
 
-    /// Find the tokens; `runs` are the ASCII runs of non-ASCII text (see [`normalize`]).
+    /// Find the tokens (appended to `self.tokens`); `runs` are the ASCII runs of non-ASCII text
+    /// (see [`normalize`]).
     fn tokenize(&mut self, runs: &[AsciiRun]) {
-        self.tokens = if self.map.is_empty() {
-            tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes())
+        let mut tokens = std::mem::take(&mut self.tokens);
+        tokens.reserve(token_capacity(self.norm.len()));
+        if self.map.is_empty() {
+            ascii_words(
+                self.text.as_bytes(),
+                self.norm.as_bytes(),
+                0,
+                true,
+                &mut tokens,
+            );
         } else {
-            self.tokenize_general(runs)
-        };
+            self.tokenize_general(runs, &mut tokens);
+        }
+        self.tokens = tokens;
     }
 
     /// Tokens of normalized non-ASCII text: the byte-class loop of the ASCII path, with a char
@@ -160,10 +209,9 @@ impl<'a> Scan<'a> {
     /// to read its shape: inside an ASCII run of the original (`runs`), words are found by the
     /// ASCII path's loop, reading shapes from the original bytes; a word that is a copy of an
     /// ASCII run of the original reads its shape from there.
-    fn tokenize_general(&self, runs: &[AsciiRun]) -> Vec<Token> {
+    fn tokenize_general(&self, runs: &[AsciiRun], tokens: &mut Vec<Token>) {
         let norm = self.norm.as_bytes();
         let text = self.text.as_bytes();
-        let mut tokens = Vec::with_capacity(token_capacity(norm.len()));
         let mut runs = runs.iter().peekable();
         let mut i = 0;
         while let Some(&b) = norm.get(i) {
@@ -173,7 +221,7 @@ impl<'a> Scan<'a> {
                 let from = r.orig + (i - r.norm);
                 let orig = text.get(from..r.orig + r.len).unwrap_or_default();
                 let closed = r.norm + r.len == norm.len() && r.orig + r.len == text.len();
-                let done = ascii_words(orig, norm, i, closed, &mut tokens);
+                let done = ascii_words(orig, norm, i, closed, tokens);
                 if done > 0 {
                     i += done;
                     continue;
@@ -227,7 +275,6 @@ impl<'a> Scan<'a> {
                 hash: hash_span(norm, start, end),
             });
         }
-        tokens
     }
 
     /// The shape of the ASCII word at `norm[start..end]` read straight from the original bytes,
@@ -519,17 +566,9 @@ fn alnum_run(b: &[u8]) -> usize {
         .unwrap_or(b.len())
 }
 
-/// Tokens of pure-ASCII text in one pass over the bytes: the same tokens and shapes as the general
-/// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
-/// `norm` is the lower-cased text, which the word hashes are taken of.
-fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
-    let mut tokens = Vec::with_capacity(token_capacity(text.len()));
-    ascii_words(text, norm, 0, true, &mut tokens);
-    tokens
-}
-
-/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, and return
-/// how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
+/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, in one pass
+/// over the bytes: the same tokens and shapes as the general path, which short social messages
+/// (nearly all ASCII) would otherwise pay for per character. Return how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
 /// start of a word that reaches the last two bytes, where the bytes after `orig` decide where it
 /// ends. `orig` must not start inside a word.
 fn ascii_words(
@@ -610,11 +649,11 @@ struct AsciiRun {
     len: usize,
 }
 
-/// Full normalization for non-ASCII text, with the byte map back to the original and the ASCII
-/// runs that were copied.
-fn normalize(text: &str) -> (String, Vec<u32>, Vec<AsciiRun>) {
-    let mut norm = String::with_capacity(text.len() + 8);
-    let mut map: Vec<u32> = Vec::with_capacity(text.len() + 8);
+/// Full normalization for non-ASCII text into the empty `norm`, with the byte map back to the
+/// original in the empty `map`; returns the ASCII runs that were copied.
+fn normalize(text: &str, norm: &mut String, map: &mut Vec<u32>) -> Vec<AsciiRun> {
+    norm.reserve(text.len() + 8);
+    map.reserve(text.len() + 8);
     let mut runs = Vec::new();
     let push = |norm: &mut String, map: &mut Vec<u32>, c: char, at: usize| {
         for l in c.to_lowercase() {
@@ -653,7 +692,7 @@ fn normalize(text: &str) -> (String, Vec<u32>, Vec<AsciiRun>) {
             continue;
         }
         if let Some(p) = fold_punct(c) {
-            push(&mut norm, &mut map, p, at);
+            push(norm, map, p, at);
             continue;
         }
         for d in std::iter::once(c).nfkd() {
@@ -661,7 +700,7 @@ fn normalize(text: &str) -> (String, Vec<u32>, Vec<AsciiRun>) {
                 continue;
             }
             if d.is_ascii() {
-                push(&mut norm, &mut map, d, at);
+                push(norm, map, d, at);
                 continue;
             }
             // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
@@ -675,15 +714,15 @@ fn normalize(text: &str) -> (String, Vec<u32>, Vec<AsciiRun>) {
             }
             let folded = &folded[..n];
             if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
-                push(&mut norm, &mut map, d, at);
+                push(norm, map, d, at);
             } else {
                 for &s in folded {
-                    push(&mut norm, &mut map, s, at);
+                    push(norm, map, s, at);
                 }
             }
         }
     }
-    (norm, map, runs)
+    runs
 }
 
 #[cfg(test)]
@@ -824,14 +863,18 @@ mod tests {
         fn ascii_runs_tokenize_as_the_general_loop(
             text in "[a-zA-Z0-9' .\u{e9}\u{c4}\u{3a3}\u{2019}\u{200b}\u{1f602}-]{0,60}",
         ) {
-            let (norm, map, runs) = normalize(&text);
+            let (mut norm, mut map) = (String::new(), Vec::new());
+            let runs = normalize(&text, &mut norm, &mut map);
             let scan = Scan {
                 text: &text,
                 norm,
                 map,
                 tokens: Vec::new(),
             };
-            proptest::prop_assert_eq!(scan.tokenize_general(&runs), scan.tokenize_general(&[]));
+            let (mut by_runs, mut by_chars) = (Vec::new(), Vec::new());
+            scan.tokenize_general(&runs, &mut by_runs);
+            scan.tokenize_general(&[], &mut by_chars);
+            proptest::prop_assert_eq!(by_runs, by_chars);
         }
     }
 
