@@ -649,20 +649,74 @@ struct AsciiRun {
     len: usize,
 }
 
+/// Append what normalization makes of the character `c` to `out`: nothing for a zero-width
+/// character, else its punctuation fold, or its compatibility decomposition without combining
+/// marks, each non-ASCII part replaced by its confusable skeleton; lower-cased.
+fn fold_char(c: char, out: &mut String) {
+    let mut push = |c: char| out.extend(c.to_lowercase());
+    if is_zero_width(c) {
+        return;
+    }
+    if let Some(p) = fold_punct(c) {
+        push(p);
+        return;
+    }
+    let mut buf = [0u8; 4];
+    for d in std::iter::once(c).nfkd() {
+        if is_combining_mark(d) {
+            continue;
+        }
+        if d.is_ascii() {
+            push(d);
+            continue;
+        }
+        // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
+        let mut folded = [' '; 4];
+        let mut n = 0;
+        for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
+            if !is_combining_mark(s) && n < folded.len() {
+                folded[n] = s;
+                n += 1;
+            }
+        }
+        let folded = &folded[..n];
+        if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
+            push(d);
+        } else {
+            for &s in folded {
+                push(s);
+            }
+        }
+    }
+}
+
+/// Characters below this (the two-byte UTF-8 range: Latin, Greek, Cyrillic, Hebrew, Arabic) are
+/// folded once, into [`folded_table`]: decomposing and skeletonizing a character costs hundreds of
+/// instructions, and the same few accented letters recur in every text that has any.
+const FOLD_TABLE_CHARS: u32 = 0x800;
+
+/// [`fold_char`] of every character below [`FOLD_TABLE_CHARS`], indexed by code point.
+fn folded_table() -> &'static [Box<str>] {
+    static TABLE: std::sync::OnceLock<Box<[Box<str>]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..FOLD_TABLE_CHARS)
+            .map(|u| {
+                let mut folded = String::new();
+                if let Some(c) = char::from_u32(u) {
+                    fold_char(c, &mut folded);
+                }
+                folded.into_boxed_str()
+            })
+            .collect()
+    })
+}
+
 /// Full normalization for non-ASCII text into the empty `norm`, with the byte map back to the
 /// original in the empty `map`; returns the ASCII runs that were copied.
 fn normalize(text: &str, norm: &mut String, map: &mut Vec<u32>) -> Vec<AsciiRun> {
     norm.reserve(text.len() + 8);
     map.reserve(text.len() + 8);
     let mut runs = Vec::new();
-    let push = |norm: &mut String, map: &mut Vec<u32>, c: char, at: usize| {
-        for l in c.to_lowercase() {
-            let before = norm.len();
-            norm.push(l);
-            map.extend(std::iter::repeat_n(at as u32, norm.len() - before));
-        }
-    };
-    let mut buf = [0u8; 4];
     let bytes = text.as_bytes();
     let mut next = 0;
     while next < bytes.len() {
@@ -688,39 +742,12 @@ fn normalize(text: &str, norm: &mut String, map: &mut Vec<u32>) -> Vec<AsciiRun>
             break;
         };
         next += c.len_utf8();
-        if is_zero_width(c) {
-            continue;
+        let before = norm.len();
+        match folded_table().get(c as usize) {
+            Some(folded) => norm.push_str(folded),
+            None => fold_char(c, norm),
         }
-        if let Some(p) = fold_punct(c) {
-            push(norm, map, p, at);
-            continue;
-        }
-        for d in std::iter::once(c).nfkd() {
-            if is_combining_mark(d) {
-                continue;
-            }
-            if d.is_ascii() {
-                push(norm, map, d, at);
-                continue;
-            }
-            // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
-            let mut folded = [' '; 4];
-            let mut n = 0;
-            for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
-                if !is_combining_mark(s) && n < folded.len() {
-                    folded[n] = s;
-                    n += 1;
-                }
-            }
-            let folded = &folded[..n];
-            if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
-                push(norm, map, d, at);
-            } else {
-                for &s in folded {
-                    push(norm, map, s, at);
-                }
-            }
-        }
+        map.extend(std::iter::repeat_n(at as u32, norm.len() - before));
     }
     runs
 }
@@ -876,6 +903,17 @@ mod tests {
             scan.tokenize_general(&[], &mut by_chars);
             proptest::prop_assert_eq!(by_runs, by_chars);
         }
+    }
+
+    #[test]
+    fn table_and_uncached_characters_fold_alike() {
+        let text = "\u{c9}\u{391}\u{ff2b}\u{1d400}\u{f0}\u{2019}\u{200b}\u{fb01}\u{130}";
+        let mut want = String::new();
+        for c in text.chars() {
+            fold_char(c, &mut want);
+        }
+        assert_eq!(Scan::new(text).norm, want);
+        assert_eq!(want, "eaka\u{f0}'fii");
     }
 
     #[test]
