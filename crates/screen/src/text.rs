@@ -70,22 +70,61 @@ fn fold_punct(c: char) -> Option<char> {
     }
 }
 
+/// The buffers of a [`Scan`] that is done with, kept for the next one on the same thread.
+#[derive(Default)]
+struct Spare {
+    norm: String,
+    map: Vec<u32>,
+    tokens: Vec<Token>,
+}
+
+/// The buffers of a text longer than this are not kept: a long paste must not pin memory (the
+/// buffers of a text take about 13 bytes per byte).
+const SPARE_MAX_BYTES: usize = 1 << 14;
+
+thread_local! {
+    /// The buffers of the last [`Scan::recycle`]d scan on this thread: screening a message then
+    /// allocates nothing for its normalized text and tokens, which cost a malloc and a free each.
+    static SPARE: std::cell::Cell<Option<Spare>> = const { std::cell::Cell::new(None) };
+}
+
 impl<'a> Scan<'a> {
     /// Normalize and tokenize `text`.
     pub fn new(text: &'a str) -> Self {
-        let (norm, map) = if text.is_ascii() {
-            (text.to_ascii_lowercase(), Vec::new())
+        let Spare {
+            mut norm,
+            mut map,
+            mut tokens,
+        } = SPARE.take().unwrap_or_default();
+        norm.clear();
+        map.clear();
+        tokens.clear();
+        let runs = if text.is_ascii() {
+            norm.push_str(text);
+            norm.make_ascii_lowercase();
+            Vec::new()
         } else {
-            normalize(text)
+            normalize(text, &mut norm, &mut map)
         };
         let mut scan = Scan {
             text,
             norm,
             map,
-            tokens: Vec::new(),
+            tokens,
         };
-        scan.tokenize();
+        scan.tokenize(&runs);
         scan
+    }
+
+    /// Hand this scan's buffers to the next [`Scan::new`] on this thread.
+    pub fn recycle(self) {
+        if self.norm.capacity() <= SPARE_MAX_BYTES {
+            SPARE.set(Some(Spare {
+                norm: self.norm,
+                map: self.map,
+                tokens: self.tokens,
+            }));
+        }
     }
 
     /// Map a byte range of `norm` to the span of whole original characters it came from.
@@ -145,24 +184,49 @@ impl<'a> Scan<'a> {
         self.tokens.partition_point(|t| t.start < pos)
     }
 
-    fn tokenize(&mut self) {
-        self.tokens = if self.map.is_empty() {
-            tokenize_ascii(self.text.as_bytes(), self.norm.as_bytes())
+    /// Find the tokens (appended to `self.tokens`); `runs` are the ASCII runs of non-ASCII text
+    /// (see [`normalize`]).
+    fn tokenize(&mut self, runs: &[AsciiRun]) {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        tokens.reserve(token_capacity(self.norm.len()));
+        if self.map.is_empty() {
+            ascii_words(
+                self.text.as_bytes(),
+                self.norm.as_bytes(),
+                0,
+                true,
+                &mut tokens,
+            );
         } else {
-            self.tokenize_general()
-        };
+            self.tokenize_general(runs, &mut tokens);
+        }
+        self.tokens = tokens;
     }
 
     /// Tokens of normalized non-ASCII text: the byte-class loop of the ASCII path, with a char
     /// decode only at non-ASCII bytes. Long pasted text often has one curly quote or emoji, which
     /// must not make every one of its words pay for char iteration, nor for mapping its span back
-    /// to read its shape: a word that is a copy of an ASCII run of the original reads its shape
-    /// from there.
-    fn tokenize_general(&self) -> Vec<Token> {
+    /// to read its shape: inside an ASCII run of the original (`runs`), words are found by the
+    /// ASCII path's loop, reading shapes from the original bytes; a word that is a copy of an
+    /// ASCII run of the original reads its shape from there.
+    fn tokenize_general(&self, runs: &[AsciiRun], tokens: &mut Vec<Token>) {
         let norm = self.norm.as_bytes();
-        let mut tokens = Vec::with_capacity(token_capacity(norm.len()));
+        let text = self.text.as_bytes();
+        let mut runs = runs.iter().peekable();
         let mut i = 0;
         while let Some(&b) = norm.get(i) {
+            // A run that ends within two bytes of `i` has no word left that its bytes alone decide.
+            while runs.next_if(|r| r.norm + r.len <= i + 2).is_some() {}
+            if let Some(r) = runs.peek().filter(|r| r.norm <= i) {
+                let from = r.orig + (i - r.norm);
+                let orig = text.get(from..r.orig + r.len).unwrap_or_default();
+                let closed = r.norm + r.len == norm.len() && r.orig + r.len == text.len();
+                let done = ascii_words(orig, norm, i, closed, tokens);
+                if done > 0 {
+                    i += done;
+                    continue;
+                }
+            }
             if class(b) & ALNUM == 0 {
                 let (alnum, len) = if b.is_ascii() {
                     (false, 1)
@@ -211,7 +275,6 @@ impl<'a> Scan<'a> {
                 hash: hash_span(norm, start, end),
             });
         }
-        tokens
     }
 
     /// The shape of the ASCII word at `norm[start..end]` read straight from the original bytes,
@@ -503,15 +566,22 @@ fn alnum_run(b: &[u8]) -> usize {
         .unwrap_or(b.len())
 }
 
-/// Tokens of pure-ASCII text in one pass over the bytes: the same tokens and shapes as the general
-/// path, which short social messages (nearly all ASCII) would otherwise pay for per character.
-/// `norm` is the lower-cased text, which the word hashes are taken of.
-fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
-    let mut tokens = Vec::with_capacity(token_capacity(text.len()));
-    let at = |i: usize| text.get(i).map_or(0, |&b| class(b));
+/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, in one pass
+/// over the bytes: the same tokens and shapes as the general path, which short social messages
+/// (nearly all ASCII) would otherwise pay for per character. Return how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
+/// start of a word that reaches the last two bytes, where the bytes after `orig` decide where it
+/// ends. `orig` must not start inside a word.
+fn ascii_words(
+    orig: &[u8],
+    norm: &[u8],
+    at: usize,
+    closed: bool,
+    tokens: &mut Vec<Token>,
+) -> usize {
+    let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
-    while i < text.len() {
-        let c = at(i);
+    while i < orig.len() {
+        let c = class_at(i);
         if c & ALNUM == 0 {
             i += 1;
             continue;
@@ -522,12 +592,12 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
         i += 1;
         // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         loop {
-            let c = at(i);
+            let c = class_at(i);
             if c & ALNUM != 0 {
                 any |= c;
                 all &= c;
                 i += 1;
-            } else if text.get(i) == Some(&b'\'') && at(i + 1) & ALPHA != 0 {
+            } else if orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0 {
                 apostrophe = true;
                 all = 0;
                 i += 1;
@@ -535,15 +605,18 @@ fn tokenize_ascii(text: &[u8], norm: &[u8]) -> Vec<Token> {
                 break;
             }
         }
-        let word = text.get(start..i).unwrap_or_default();
+        if !closed && i + 2 > orig.len() {
+            return start;
+        }
+        let word = orig.get(start..i).unwrap_or_default();
         tokens.push(Token {
-            start,
-            end: i,
+            start: at + start,
+            end: at + i,
             shape: shape_from_bits(word, any, all, apostrophe),
-            hash: hash_span(norm, start, i),
+            hash: hash_span(norm, at + start, at + i),
         });
     }
-    tokens
+    orig.len()
 }
 
 /// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
@@ -565,18 +638,85 @@ fn ascii_prefix(b: &[u8]) -> usize {
         .unwrap_or(b.len() - n)
 }
 
-/// Full normalization for non-ASCII text, with the byte map back to the original.
-fn normalize(text: &str) -> (String, Vec<u32>) {
-    let mut norm = String::with_capacity(text.len() + 8);
-    let mut map: Vec<u32> = Vec::with_capacity(text.len() + 8);
-    let push = |norm: &mut String, map: &mut Vec<u32>, c: char, at: usize| {
-        for l in c.to_lowercase() {
-            let before = norm.len();
-            norm.push(l);
-            map.extend(std::iter::repeat_n(at as u32, norm.len() - before));
-        }
-    };
+/// A run of ASCII bytes of the original that normalization copied, lower-cased, into `norm`.
+#[derive(Debug, Clone, Copy)]
+struct AsciiRun {
+    /// Where the copy starts in `norm`.
+    norm: usize,
+    /// Where the run starts in the original text.
+    orig: usize,
+    /// Its length in bytes.
+    len: usize,
+}
+
+/// Append what normalization makes of the character `c` to `out`: nothing for a zero-width
+/// character, else its punctuation fold, or its compatibility decomposition without combining
+/// marks, each non-ASCII part replaced by its confusable skeleton; lower-cased.
+fn fold_char(c: char, out: &mut String) {
+    let mut push = |c: char| out.extend(c.to_lowercase());
+    if is_zero_width(c) {
+        return;
+    }
+    if let Some(p) = fold_punct(c) {
+        push(p);
+        return;
+    }
     let mut buf = [0u8; 4];
+    for d in std::iter::once(c).nfkd() {
+        if is_combining_mark(d) {
+            continue;
+        }
+        if d.is_ascii() {
+            push(d);
+            continue;
+        }
+        // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
+        let mut folded = [' '; 4];
+        let mut n = 0;
+        for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
+            if !is_combining_mark(s) && n < folded.len() {
+                folded[n] = s;
+                n += 1;
+            }
+        }
+        let folded = &folded[..n];
+        if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
+            push(d);
+        } else {
+            for &s in folded {
+                push(s);
+            }
+        }
+    }
+}
+
+/// Characters below this (the two-byte UTF-8 range: Latin, Greek, Cyrillic, Hebrew, Arabic) are
+/// folded once, into [`folded_table`]: decomposing and skeletonizing a character costs hundreds of
+/// instructions, and the same few accented letters recur in every text that has any.
+const FOLD_TABLE_CHARS: u32 = 0x800;
+
+/// [`fold_char`] of every character below [`FOLD_TABLE_CHARS`], indexed by code point.
+fn folded_table() -> &'static [Box<str>] {
+    static TABLE: std::sync::OnceLock<Box<[Box<str>]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..FOLD_TABLE_CHARS)
+            .map(|u| {
+                let mut folded = String::new();
+                if let Some(c) = char::from_u32(u) {
+                    fold_char(c, &mut folded);
+                }
+                folded.into_boxed_str()
+            })
+            .collect()
+    })
+}
+
+/// Full normalization for non-ASCII text into the empty `norm`, with the byte map back to the
+/// original in the empty `map`; returns the ASCII runs that were copied.
+fn normalize(text: &str, norm: &mut String, map: &mut Vec<u32>) -> Vec<AsciiRun> {
+    norm.reserve(text.len() + 8);
+    map.reserve(text.len() + 8);
+    let mut runs = Vec::new();
     let bytes = text.as_bytes();
     let mut next = 0;
     while next < bytes.len() {
@@ -585,6 +725,11 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
         let run = ascii_prefix(bytes.get(next..).unwrap_or_default());
         if run > 0 {
             let from = norm.len();
+            runs.push(AsciiRun {
+                norm: from,
+                orig: next,
+                len: run,
+            });
             norm.push_str(text.get(next..next + run).unwrap_or_default());
             if let Some(added) = norm.get_mut(from..) {
                 added.make_ascii_lowercase();
@@ -597,41 +742,14 @@ fn normalize(text: &str) -> (String, Vec<u32>) {
             break;
         };
         next += c.len_utf8();
-        if is_zero_width(c) {
-            continue;
+        let before = norm.len();
+        match folded_table().get(c as usize) {
+            Some(folded) => norm.push_str(folded),
+            None => fold_char(c, norm),
         }
-        if let Some(p) = fold_punct(c) {
-            push(&mut norm, &mut map, p, at);
-            continue;
-        }
-        for d in std::iter::once(c).nfkd() {
-            if is_combining_mark(d) {
-                continue;
-            }
-            if d.is_ascii() {
-                push(&mut norm, &mut map, d, at);
-                continue;
-            }
-            // A skeleton may turn a letter into a symbol (ð → ∂); a word must not split there.
-            let mut folded = [' '; 4];
-            let mut n = 0;
-            for s in unicode_security::confusable_detection::skeleton(d.encode_utf8(&mut buf)) {
-                if !is_combining_mark(s) && n < folded.len() {
-                    folded[n] = s;
-                    n += 1;
-                }
-            }
-            let folded = &folded[..n];
-            if d.is_alphanumeric() && folded.iter().any(|s| !s.is_alphanumeric()) {
-                push(&mut norm, &mut map, d, at);
-            } else {
-                for &s in folded {
-                    push(&mut norm, &mut map, s, at);
-                }
-            }
-        }
+        map.extend(std::iter::repeat_n(at as u32, norm.len() - before));
     }
-    (norm, map)
+    runs
 }
 
 #[cfg(test)]
@@ -703,7 +821,7 @@ mod tests {
                 map,
                 tokens: Vec::new(),
             };
-            slow.tokenize();
+            slow.tokenize(&[]);
             assert_eq!(fast.tokens, slow.tokens, "{text}");
         }
     }
@@ -765,6 +883,37 @@ mod tests {
                 .unwrap_or(text.len());
             assert_eq!(ascii_prefix(text.as_bytes()), want, "{text:?}");
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_runs_tokenize_as_the_general_loop(
+            text in "[a-zA-Z0-9' .\u{e9}\u{c4}\u{3a3}\u{2019}\u{200b}\u{1f602}-]{0,60}",
+        ) {
+            let (mut norm, mut map) = (String::new(), Vec::new());
+            let runs = normalize(&text, &mut norm, &mut map);
+            let scan = Scan {
+                text: &text,
+                norm,
+                map,
+                tokens: Vec::new(),
+            };
+            let (mut by_runs, mut by_chars) = (Vec::new(), Vec::new());
+            scan.tokenize_general(&runs, &mut by_runs);
+            scan.tokenize_general(&[], &mut by_chars);
+            proptest::prop_assert_eq!(by_runs, by_chars);
+        }
+    }
+
+    #[test]
+    fn table_and_uncached_characters_fold_alike() {
+        let text = "\u{c9}\u{391}\u{ff2b}\u{1d400}\u{f0}\u{2019}\u{200b}\u{fb01}\u{130}";
+        let mut want = String::new();
+        for c in text.chars() {
+            fold_char(c, &mut want);
+        }
+        assert_eq!(Scan::new(text).norm, want);
+        assert_eq!(want, "eaka\u{f0}'fii");
     }
 
     #[test]
