@@ -814,46 +814,28 @@ impl Detector {
 
     /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
     /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
-    /// automaton.
+    /// automaton. A segment with nothing to score still needs every word's tests, and those
+    /// build most of its model inputs (the event-cue bit), so one pass serves both kinds.
     fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat; MAX_SEG]) -> Prepared {
-        let mut p = Prepared {
-            worth: false,
-            maybe_drug: false,
-        };
         let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let feat = |t: &Token| self.feat(norm, t);
         let gate = |h: u64| {
             let g = gate_bit(h);
             self.gate_words
                 .get(g / 64)
                 .is_some_and(|w| w & (1 << (g % 64)) != 0)
         };
-        // Most segments have nothing to score: they are told apart with the fewest probes a word,
-        // and only the others pay for their model inputs and the cue gate.
-        if !toks
-            .iter()
-            .any(|t| self.lex.may_be_drug(t.hash) || gate(t.hash) || feat(t).cue)
-        {
-            return p;
-        }
-        p.worth = true;
+        let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
-            *f = feat(t);
-            p.maybe_drug |= self.lex.may_be_drug(t.hash);
+            let word = norm.get(t.start..t.end).unwrap_or_default();
+            *f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            f.cue = self.model.is_event_cue(f);
+            let drug = self.lex.may_be_drug(t.hash);
+            maybe_drug |= drug;
+            // Most segments are worth it, and usually by an early word.
+            worth = worth || drug || f.cue || gate(t.hash);
         }
-        p
-    }
-
-    /// The model inputs of token `t` of normalized text `norm`, its event-cue bit set and no flags.
-    /// Both passes of [`Detector::prepare`] run it for every word: out of line, the call costs
-    /// about as much as the probes.
-    #[inline(always)]
-    fn feat(&self, norm: &[u8], t: &Token) -> TokFeat {
-        let word = norm.get(t.start..t.end).unwrap_or_default();
-        let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
-        f.cue = self.model.is_event_cue(&f);
-        f
+        Prepared { worth, maybe_drug }
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
