@@ -101,9 +101,24 @@ const MAX_RUNS: usize = 2 * MAX_SEG;
 /// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
 const GATE_BITS: usize = 1 << 12;
 
-/// The bit of a word hash in the gate-word set.
+/// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
 fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
+}
+
+/// Add word hash `h` to a word bit set.
+fn bit_add(set: &mut [u64], h: u64) {
+    let i = gate_bit(h);
+    if let Some(w) = set.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+/// Word hash `h` may be in a word bit set (one probe; misses impossible).
+#[inline(always)]
+fn bit_maybe(set: &[u64], h: u64) -> bool {
+    let i = gate_bit(h);
+    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
@@ -719,6 +734,9 @@ pub(crate) struct Detector {
     model: AdrModel,
     /// Sorted word hashes of first-person pronouns and relation nouns: never part of an event.
     persons: Vec<u64>,
+    /// Bit set (one probe, 4096 bits) over `persons`, which nearly every word fails: a probe
+    /// costs less than the binary search it spares.
+    person_words: Vec<u64>,
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
     gate_words: Vec<u64>,
@@ -735,22 +753,25 @@ impl Detector {
             .map(|w| hash_bytes(w.as_bytes()))
             .collect();
         persons.sort_unstable();
+        let mut person_words = vec![0u64; GATE_BITS / 64];
+        for &h in &persons {
+            bit_add(&mut person_words, h);
+        }
         let mut gate_words = vec![0u64; GATE_BITS / 64];
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                let i = gate_bit(hash_bytes(
-                    scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default(),
-                ));
-                if let Some(w) = gate_words.get_mut(i / 64) {
-                    *w |= 1 << (i % 64);
-                }
+                bit_add(
+                    &mut gate_words,
+                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
+                );
             }
         }
         Ok(Detector {
             lex: Lexicon::new(policy)?,
             model,
             persons,
+            person_words,
             gate_words,
         })
     }
@@ -819,12 +840,6 @@ impl Detector {
     fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat; MAX_SEG]) -> Prepared {
         let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let gate = |h: u64| {
-            let g = gate_bit(h);
-            self.gate_words
-                .get(g / 64)
-                .is_some_and(|w| w & (1 << (g % 64)) != 0)
-        };
         let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
             let word = norm.get(t.start..t.end).unwrap_or_default();
@@ -833,7 +848,7 @@ impl Detector {
             let drug = self.lex.may_be_drug(t.hash);
             maybe_drug |= drug;
             // Most segments are worth it, and usually by an early word.
-            worth = worth || drug || f.cue || gate(t.hash);
+            worth = worth || drug || f.cue || bit_maybe(&self.gate_words, t.hash);
         }
         Prepared { worth, maybe_drug }
     }
@@ -852,9 +867,9 @@ impl Detector {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
             // The person is the patient element, never part of the event.
-            let person = toks
-                .get(j)
-                .is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
+            let person = toks.get(j).is_some_and(|t| {
+                bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
+            });
             *s = if person {
                 f32::NEG_INFINITY
             } else {
