@@ -60,6 +60,9 @@ const POSSIBLE: &RuleInfo = &RULES[2];
 /// The most tokens one segment holds; longer sentences are cut into pieces of this size.
 pub(crate) const MAX_SEG: usize = 64;
 
+/// The most tokens of a message whose segments' model inputs go in a smaller array.
+const SHORT_SEG: usize = 32;
+
 /// How many tokens a preceding negation trigger reaches (NegEx uses five words).
 const NEG_REACH: usize = 5;
 /// How many tokens a following negation trigger reaches back.
@@ -793,15 +796,26 @@ impl Detector {
         }
         let mut found: Vec<(Found, Segment)> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
-        let mut feats = [TokFeat::default(); MAX_SEG];
+        // Most messages are short: the inputs of their segments fit a smaller array, which costs
+        // less to set up for every message.
+        let mut short = [TokFeat::default(); SHORT_SEG];
+        let mut long;
+        let feats: &mut [TokFeat] = if scan.tokens.len() <= SHORT_SEG {
+            &mut short
+        } else {
+            long = [TokFeat::default(); MAX_SEG];
+            &mut long
+        };
         let drug_cue = self.model.drug_is_cue();
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            let Prepared { worth, maybe_drug } = self.prepare(scan, seg, &mut feats);
+            let Prepared { worth, maybe_drug } = self.prepare(scan, seg, feats);
             if !worth {
                 return;
             }
-            let toks = &mut feats[..n];
+            let Some(toks) = feats.get_mut(..n) else {
+                return;
+            };
             let before = found.len();
             self.lex
                 .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
@@ -837,7 +851,7 @@ impl Detector {
     /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
     /// automaton. A segment with nothing to score still needs every word's tests, and those
     /// build most of its model inputs (the event-cue bit), so one pass serves both kinds.
-    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat; MAX_SEG]) -> Prepared {
+    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat]) -> Prepared {
         let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         let (mut worth, mut maybe_drug) = (false, false);
