@@ -479,7 +479,9 @@ impl Lexicon {
             return;
         };
         let range = first.start..last.end;
-        let mut flags = [0u8; MAX_SEG];
+        let Some(flags) = out.get_mut(..n) else {
+            return;
+        };
         let tokens = scan
             .tokens
             .get(seg.first..seg.first + n)
@@ -499,21 +501,20 @@ impl Lexicon {
                 .copied()
                 .unwrap_or(Cue::Pseudo);
             match kind {
-                Cue::Pre => set(&mut flags, after..(after + NEG_REACH).min(n), NEG),
-                Cue::Post => set(&mut flags, begin.saturating_sub(POST_REACH)..begin, NEG),
-                Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
+                Cue::Pre => set(flags, after..(after + NEG_REACH).min(n), NEG),
+                Cue::Post => set(flags, begin.saturating_sub(POST_REACH)..begin, NEG),
+                Cue::Hyp => set(flags, after..(after + HYP_REACH).min(n), HYP),
                 Cue::Term => flags
                     .iter_mut()
-                    .take(n)
                     .skip(begin)
-                    .for_each(|f| *f &= !(NEG | HYP)),
+                    .for_each(|f| f.flags &= !(NEG | HYP)),
                 Cue::Pseudo => {}
                 Cue::Implied => {
-                    set(&mut flags, begin..after, IMPLIED);
+                    set(flags, begin..after, IMPLIED);
                     found(Found::Implied(start, end));
                 }
                 Cue::Generic => {
-                    set(&mut flags, begin..after, GENERIC);
+                    set(flags, begin..after, GENERIC);
                     found(Found::Implied(start, end));
                 }
                 Cue::Relation => {}
@@ -528,14 +529,15 @@ impl Lexicon {
             }
             let begin = local(m.start());
             let after = local(m.end());
-            set(&mut flags, begin..after, DRUG);
-            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
-        }
-        for (slot, flag) in out.iter_mut().zip(flags).take(n) {
-            slot.flags = flag;
-            if flag & DRUG != 0 {
+            for slot in flags
+                .iter_mut()
+                .skip(begin)
+                .take(after.saturating_sub(begin))
+            {
+                slot.flags |= DRUG;
                 slot.make_drug(drug_cue);
             }
+            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
     }
 
@@ -661,12 +663,11 @@ fn any_run(scan: &Scan<'_>, tokens: &[Token], mut f: impl FnMut(u64) -> bool) ->
 }
 
 /// Set `bit` on the flags of tokens `r` (clipped to the slice).
-fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
-    flags
-        .iter_mut()
+fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
+    toks.iter_mut()
         .skip(r.start)
         .take(r.len())
-        .for_each(|f| *f |= bit);
+        .for_each(|t| t.flags |= bit);
 }
 
 /// Call `f` with each sentence-like segment of the scan, in order.
