@@ -2,8 +2,9 @@
 //! effect, with or without the suspect product named.
 //!
 //! The text is cut into sentence-like segments. One Aho-Corasick automaton finds drug names (the
-//! trimmed drug dictionary plus the organization's products and aliases); another finds NegEx /
-//! ConText triggers, relation words ("my mother") and words that imply a medicine ("this med").
+//! trimmed drug dictionary plus the organization's products and aliases); the engine's shared
+//! lexicon pass finds NegEx / ConText triggers, relation words ("my mother") and words that imply
+//! a medicine ("this med"), and each segment's matches are rebuilt from their occurrences.
 //! The triggers mark which tokens sit in a negated or hypothetical scope. A hashed-feature linear
 //! model (`crate::model`, trained on PsyTAR) scores each segment; in a positive segment a second,
 //! token-level model picks the reaction phrase. Phrases wholly inside a negated or hypothetical scope
@@ -101,7 +102,8 @@ fn key_maybe(filter: &[u64], h: u64) -> bool {
 /// so that the test stays linear on long text.
 const MAX_RUNS: usize = 2 * MAX_SEG;
 
-/// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
+/// Size of a word bit set (the gate words, the person words: 50 to 60 words each; false hits near
+/// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
 
 /// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
