@@ -314,6 +314,7 @@ impl AdrModel {
     }
 
     /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
+    #[inline(always)]
     pub fn is_event_cue(&self, t: &TokFeat) -> bool {
         is_cue(&self.cues, t)
     }

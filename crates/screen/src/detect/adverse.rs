@@ -2,8 +2,9 @@
 //! effect, with or without the suspect product named.
 //!
 //! The text is cut into sentence-like segments. One Aho-Corasick automaton finds drug names (the
-//! trimmed drug dictionary plus the organization's products and aliases); another finds NegEx /
-//! ConText triggers, relation words ("my mother") and words that imply a medicine ("this med").
+//! trimmed drug dictionary plus the organization's products and aliases); the engine's shared
+//! lexicon pass finds NegEx / ConText triggers, relation words ("my mother") and words that imply
+//! a medicine ("this med"), and each segment's matches are rebuilt from their occurrences.
 //! The triggers mark which tokens sit in a negated or hypothetical scope. A hashed-feature linear
 //! model (`crate::model`, trained on PsyTAR) scores each segment; in a positive segment a second,
 //! token-level model picks the reaction phrase. Phrases wholly inside a negated or hypothetical scope
@@ -13,7 +14,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::ScreenError;
 use crate::message::Direction;
@@ -21,9 +22,9 @@ use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_byt
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity, Span};
 use crate::rules::RuleInfo;
-use crate::text::{Scan, Token, WordGate};
+use crate::text::{Scan, Token};
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Lexeme, Lexicons, Sink};
 
 /// The adverse-event rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -59,6 +60,9 @@ const POSSIBLE: &RuleInfo = &RULES[2];
 
 /// The most tokens one segment holds; longer sentences are cut into pieces of this size.
 pub(crate) const MAX_SEG: usize = 64;
+
+/// The most tokens of a message whose segments' model inputs go in a smaller array.
+const SHORT_SEG: usize = 32;
 
 /// How many tokens a preceding negation trigger reaches (NegEx uses five words).
 const NEG_REACH: usize = 5;
@@ -98,12 +102,28 @@ fn key_maybe(filter: &[u64], h: u64) -> bool {
 /// so that the test stays linear on long text.
 const MAX_RUNS: usize = 2 * MAX_SEG;
 
-/// Size of the gate-word bit set (about 50 words; false hits near 1% per word).
+/// Size of a word bit set (the gate words, the person words: 50 to 60 words each; false hits near
+/// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
 
-/// The bit of a word hash in the gate-word set.
+/// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
 fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
+}
+
+/// Add word hash `h` to a word bit set.
+fn bit_add(set: &mut [u64], h: u64) {
+    let i = gate_bit(h);
+    if let Some(w) = set.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+/// Word hash `h` may be in a word bit set (one probe; misses impossible).
+#[inline(always)]
+fn bit_maybe(set: &[u64], h: u64) -> bool {
+    let i = gate_bit(h);
+    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
@@ -282,12 +302,13 @@ pub(crate) struct Lexicon {
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
     runless: bool,
     products: Vec<ProductName>,
-    cues: AhoCorasick,
+    /// The context cues (NegEx / ConText triggers, relations, implied medicines, reactions). The
+    /// detector reads their occurrences from the engine's shared lexicon pass.
+    cue_patterns: Vec<String>,
+    /// What each of `cue_patterns` marks.
     cue_kinds: Vec<Cue>,
-    /// Whether a segment can hold a cue: every cue counts only between word boundaries.
-    cue_gate: WordGate,
-    /// Whether a text can hold a [`RELATIONS`] phrase between word boundaries (its person word).
-    relation_gate: WordGate,
+    /// The cues alone, for training, which has no shared pass.
+    cues: Lexicons<1>,
 }
 
 fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
@@ -381,7 +402,7 @@ impl Lexicon {
             .build(&patterns)
             .map_err(|e| compile_error("drug lexicon", e))?;
 
-        let mut cue_patterns: Vec<&str> = Vec::new();
+        let mut cue_patterns: Vec<String> = Vec::new();
         let mut cue_kinds = Vec::new();
         for line in TRIGGERS_TSV.lines().filter(|l| !l.starts_with('#')) {
             let mut cols = line.split('\t');
@@ -401,7 +422,7 @@ impl Lexicon {
                     ));
                 }
             };
-            cue_patterns.push(phrase);
+            cue_patterns.push(phrase.to_owned());
             cue_kinds.push(kind);
         }
         let built_in = [
@@ -411,18 +432,12 @@ impl Lexicon {
             (KNOWN_EVENTS, Cue::Known),
         ];
         for (phrases, kind) in built_in {
-            for r in phrases {
-                cue_patterns.push(r);
+            for &r in phrases {
+                cue_patterns.push(r.to_owned());
                 cue_kinds.push(kind);
             }
         }
-        let cues = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&cue_patterns)
-            .map_err(|e| compile_error("negation triggers", e))?;
-        let cue_gate = WordGate::new(cue_patterns.iter().copied());
-        let relation_gate = WordGate::new(RELATIONS.iter().copied());
+        let cues = Lexicons::new([&cue_patterns])?;
         Ok(Lexicon {
             drugs,
             drug_keys,
@@ -431,10 +446,9 @@ impl Lexicon {
             run_keys,
             runless,
             products,
-            cues,
+            cue_patterns,
             cue_kinds,
-            cue_gate,
-            relation_gate,
+            cues,
         })
     }
 
@@ -445,15 +459,15 @@ impl Lexicon {
 
     /// Complete the model inputs `out` of `seg`'s tokens (filled by [`TokFeat::new`], flags
     /// empty), marking negated, hypothetical and drug tokens, and report drug names, relations and
-    /// implied products to `found`. `cues_open` says whether the cue gate admits some word of the
-    /// segment (else the cue automaton is skipped), `maybe_drug` whether some word may be a drug's
-    /// key word (else the drug automaton is skipped); `drug_cue` is the `cue` bit of a drug token.
+    /// implied products to `found`. `cues` are the occurrences of the cue patterns in the text
+    /// ([`Lexicons::occurrences`]), `maybe_drug` says whether some word may be a drug's key word
+    /// (else the drug automaton is skipped); `drug_cue` is the `cue` bit of a drug token.
     #[allow(clippy::too_many_arguments)]
     fn mark(
         &self,
         scan: &Scan<'_>,
         seg: Segment,
-        cues_open: bool,
+        cues: &[Lexeme],
         maybe_drug: bool,
         drug_cue: bool,
         out: &mut [TokFeat],
@@ -467,48 +481,46 @@ impl Lexicon {
             return;
         };
         let range = first.start..last.end;
-        let mut flags = [0u8; MAX_SEG];
+        let Some(flags) = out.get_mut(..n) else {
+            return;
+        };
         let tokens = scan
             .tokens
             .get(seg.first..seg.first + n)
             .unwrap_or_default();
         // The segment's token at or after a byte of it: a search of the segment, not the text.
         let local = |pos: usize| tokens.partition_point(|t| t.start < pos);
-        let cue_matches = cues_open.then(|| {
-            self.cues
-                .find_iter(Input::new(&scan.norm).range(range.clone()))
-        });
-        for m in cue_matches.into_iter().flatten() {
-            if !scan.at_word_boundaries(m.range()) {
+        for m in leftmost_longest_within(cues, range.clone()) {
+            if !scan.at_word_boundaries(m.range.clone()) {
                 continue;
             }
-            let begin = local(m.start());
-            let after = local(m.end());
+            let (start, end) = (m.range.start, m.range.end);
+            let begin = local(start);
+            let after = local(end);
             let kind = self
                 .cue_kinds
-                .get(m.pattern().as_usize())
+                .get(m.pattern)
                 .copied()
                 .unwrap_or(Cue::Pseudo);
             match kind {
-                Cue::Pre => set(&mut flags, after..(after + NEG_REACH).min(n), NEG),
-                Cue::Post => set(&mut flags, begin.saturating_sub(POST_REACH)..begin, NEG),
-                Cue::Hyp => set(&mut flags, after..(after + HYP_REACH).min(n), HYP),
+                Cue::Pre => set(flags, after..(after + NEG_REACH).min(n), NEG),
+                Cue::Post => set(flags, begin.saturating_sub(POST_REACH)..begin, NEG),
+                Cue::Hyp => set(flags, after..(after + HYP_REACH).min(n), HYP),
                 Cue::Term => flags
                     .iter_mut()
-                    .take(n)
                     .skip(begin)
-                    .for_each(|f| *f &= !(NEG | HYP)),
+                    .for_each(|f| f.flags &= !(NEG | HYP)),
                 Cue::Pseudo => {}
                 Cue::Implied => {
-                    set(&mut flags, begin..after, IMPLIED);
-                    found(Found::Implied(m.start(), m.end()));
+                    set(flags, begin..after, IMPLIED);
+                    found(Found::Implied(start, end));
                 }
                 Cue::Generic => {
-                    set(&mut flags, begin..after, GENERIC);
-                    found(Found::Implied(m.start(), m.end()));
+                    set(flags, begin..after, GENERIC);
+                    found(Found::Implied(start, end));
                 }
                 Cue::Relation => {}
-                Cue::Known => found(Found::Known(m.start(), m.end())),
+                Cue::Known => found(Found::Known(start, end)),
             }
         }
         let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens))
@@ -519,14 +531,15 @@ impl Lexicon {
             }
             let begin = local(m.start());
             let after = local(m.end());
-            set(&mut flags, begin..after, DRUG);
-            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
-        }
-        for (slot, flag) in out.iter_mut().zip(flags).take(n) {
-            slot.flags = flag;
-            if flag & DRUG != 0 {
+            for slot in flags
+                .iter_mut()
+                .skip(begin)
+                .take(after.saturating_sub(begin))
+            {
+                slot.flags |= DRUG;
                 slot.make_drug(drug_cue);
             }
+            found(Found::Drug(m.pattern().as_usize(), m.start(), m.end()));
         }
     }
 
@@ -540,8 +553,13 @@ impl Lexicon {
         let n = tokens.len().min(out.len());
         let tokens = tokens.get(..n).unwrap_or_default();
         let maybe_drug = tokens.iter().any(|t| self.may_be_drug(t.hash));
-        let cues_open = self.cue_gate.open(scan, tokens);
-        self.mark(scan, seg, cues_open, maybe_drug, false, out, &mut |_| {});
+        let [cues] = self.cues.occurrences(&scan.norm);
+        self.mark(scan, seg, &cues, maybe_drug, false, out, &mut |_| {});
+    }
+
+    /// The cue patterns, in the order of the pattern indices [`Lexicon::mark`] reads.
+    pub(crate) fn cue_patterns(&self) -> &[String] {
+        &self.cue_patterns
     }
 
     /// True when `h` may be the key word of a drug name (false hits are rare, misses impossible).
@@ -549,19 +567,15 @@ impl Lexicon {
         key_maybe(&self.drug_keys, h)
     }
 
-    /// The first relation ("my mother") named anywhere in the text. Most texts have none of the
-    /// relations' person words, and then the cue automaton need not run.
-    fn first_relation(&self, scan: &Scan<'_>) -> Option<Range<usize>> {
-        if !self.relation_gate.open(scan, &scan.tokens) {
-            return None;
-        }
-        self.cues
-            .find_iter(scan.norm.as_str())
+    /// The first relation ("my mother") named anywhere in the text, as a leftmost-longest search of
+    /// the whole text for the cues finds it, from their occurrences `cues`.
+    fn first_relation(&self, scan: &Scan<'_>, cues: &[Lexeme]) -> Option<Range<usize>> {
+        leftmost_longest_within(cues, 0..scan.norm.len())
             .find(|m| {
-                self.cue_kinds.get(m.pattern().as_usize()) == Some(&Cue::Relation)
-                    && scan.at_word_boundaries(m.range())
+                self.cue_kinds.get(m.pattern) == Some(&Cue::Relation)
+                    && scan.at_word_boundaries(m.range.clone())
             })
-            .map(|m| m.range())
+            .map(|m| m.range.clone())
     }
 
     /// Record the original spans of the drug names in `scan`; true when there is one. The automaton
@@ -614,6 +628,26 @@ impl Lexicon {
     }
 }
 
+/// The matches a leftmost-longest search of `range` alone finds, from the occurrences `cues`
+/// ([`Lexicons::occurrences`]: by start, the longest first): those wholly inside the range, each
+/// after the end of the one before.
+fn leftmost_longest_within(cues: &[Lexeme], range: Range<usize>) -> impl Iterator<Item = &Lexeme> {
+    let Range { start, end } = range;
+    let from = cues.partition_point(|l| l.range.start < start);
+    let mut taken = start;
+    cues.get(from..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(move |l| l.range.start < end)
+        .filter(move |l| {
+            let next = l.range.start >= taken && l.range.end <= end;
+            if next {
+                taken = l.range.end;
+            }
+            next
+        })
+}
+
 /// True when `f` holds for the hash of some alphanumeric run of `tokens`: a token's own hash, or
 /// for a word with apostrophes ("john's") the hash of each piece between them.
 fn any_run(scan: &Scan<'_>, tokens: &[Token], mut f: impl FnMut(u64) -> bool) -> bool {
@@ -631,12 +665,11 @@ fn any_run(scan: &Scan<'_>, tokens: &[Token], mut f: impl FnMut(u64) -> bool) ->
 }
 
 /// Set `bit` on the flags of tokens `r` (clipped to the slice).
-fn set(flags: &mut [u8], r: Range<usize>, bit: u8) {
-    flags
-        .iter_mut()
+fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
+    toks.iter_mut()
         .skip(r.start)
         .take(r.len())
-        .for_each(|f| *f |= bit);
+        .for_each(|t| t.flags |= bit);
 }
 
 /// Call `f` with each sentence-like segment of the scan, in order.
@@ -699,8 +732,6 @@ struct Prepared {
     worth: bool,
     /// Some word may be a drug's key word.
     maybe_drug: bool,
-    /// The cue gate admits some word, so the cue automaton may find something.
-    cues_open: bool,
 }
 
 /// The compiled adverse-event detector.
@@ -709,6 +740,9 @@ pub(crate) struct Detector {
     model: AdrModel,
     /// Sorted word hashes of first-person pronouns and relation nouns: never part of an event.
     persons: Vec<u64>,
+    /// Bit set (one probe, 4096 bits) over `persons`, which nearly every word fails: a probe
+    /// costs less than the binary search it spares.
+    person_words: Vec<u64>,
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
     gate_words: Vec<u64>,
@@ -725,28 +759,37 @@ impl Detector {
             .map(|w| hash_bytes(w.as_bytes()))
             .collect();
         persons.sort_unstable();
+        let mut person_words = vec![0u64; GATE_BITS / 64];
+        for &h in &persons {
+            bit_add(&mut person_words, h);
+        }
         let mut gate_words = vec![0u64; GATE_BITS / 64];
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                let i = gate_bit(hash_bytes(
-                    scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default(),
-                ));
-                if let Some(w) = gate_words.get_mut(i / 64) {
-                    *w |= 1 << (i % 64);
-                }
+                bit_add(
+                    &mut gate_words,
+                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
+                );
             }
         }
         Ok(Detector {
             lex: Lexicon::new(policy)?,
             model,
             persons,
+            person_words,
             gate_words,
         })
     }
 
-    /// Append hits for one message.
-    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+    /// The context cue patterns, for the engine's shared lexicon pass over incoming messages.
+    pub fn cue_patterns(&self) -> &[String] {
+        self.lex.cue_patterns()
+    }
+
+    /// Append hits for one message; `cues` are the occurrences of [`Detector::cue_patterns`] in
+    /// it ([`Lexicons::occurrences`]).
+    pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, cues: &[Lexeme]) {
         let scan = cx.scan;
         if cx.msg.direction == Direction::Outgoing {
             if self.lex.drug_spans(scan, &mut sink.products) {
@@ -756,22 +799,29 @@ impl Detector {
         }
         let mut found: Vec<(Found, Segment)> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
-        let mut feats = [TokFeat::default(); MAX_SEG];
+        // Most messages are short: the inputs of their segments fit a smaller array, which costs
+        // less to set up for every message.
+        let mut short = [TokFeat::default(); SHORT_SEG];
+        let mut long;
+        let feats: &mut [TokFeat] = if scan.tokens.len() <= SHORT_SEG {
+            &mut short
+        } else {
+            long = [TokFeat::default(); MAX_SEG];
+            &mut long
+        };
         let drug_cue = self.model.drug_is_cue();
         for_each_segment(scan, |seg| {
             let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            let Prepared {
-                worth,
-                maybe_drug,
-                cues_open,
-            } = self.prepare(scan, seg, &mut feats);
+            let Prepared { worth, maybe_drug } = self.prepare(scan, seg, feats);
             if !worth {
                 return;
             }
-            let toks = &mut feats[..n];
+            let Some(toks) = feats.get_mut(..n) else {
+                return;
+            };
             let before = found.len();
             self.lex
-                .mark(scan, seg, cues_open, maybe_drug, drug_cue, toks, &mut |f| {
+                .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
                     found.push((f, seg))
                 });
             if let Some(new) = found.get(before..) {
@@ -797,54 +847,27 @@ impl Detector {
             return;
         }
         sink.health_context = true;
-        self.report(scan, &found, &events, sink);
+        self.report(scan, cues, &found, &events, sink);
     }
 
     /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
     /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
-    /// automaton.
-    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat; MAX_SEG]) -> Prepared {
-        let mut p = Prepared {
-            worth: false,
-            maybe_drug: false,
-            cues_open: false,
-        };
+    /// automaton. A segment with nothing to score still needs every word's tests, and those
+    /// build most of its model inputs (the event-cue bit), so one pass serves both kinds.
+    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat]) -> Prepared {
         let norm = scan.norm.as_bytes();
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let feat = |t: &Token| self.feat(norm, t);
-        let gate = |h: u64| {
-            let g = gate_bit(h);
-            self.gate_words
-                .get(g / 64)
-                .is_some_and(|w| w & (1 << (g % 64)) != 0)
-        };
-        // Most segments have nothing to score: they are told apart with the fewest probes a word,
-        // and only the others pay for their model inputs and the cue gate.
-        if !toks
-            .iter()
-            .any(|t| self.lex.may_be_drug(t.hash) || gate(t.hash) || feat(t).cue)
-        {
-            return p;
-        }
-        p.worth = true;
+        let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
-            *f = feat(t);
-            p.maybe_drug |= self.lex.may_be_drug(t.hash);
-            p.cues_open |= self.lex.cue_gate.contains(t.hash)
-                || t.shape.apostrophe && self.lex.cue_gate.open(scan, std::slice::from_ref(t));
+            let word = norm.get(t.start..t.end).unwrap_or_default();
+            *f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            f.cue = self.model.is_event_cue(f);
+            let drug = self.lex.may_be_drug(t.hash);
+            maybe_drug |= drug;
+            // Most segments are worth it, and usually by an early word.
+            worth = worth || drug || f.cue || bit_maybe(&self.gate_words, t.hash);
         }
-        p
-    }
-
-    /// The model inputs of token `t` of normalized text `norm`, its event-cue bit set and no flags.
-    /// Both passes of [`Detector::prepare`] run it for every word: out of line, the call costs
-    /// about as much as the probes.
-    #[inline(always)]
-    fn feat(&self, norm: &[u8], t: &Token) -> TokFeat {
-        let word = norm.get(t.start..t.end).unwrap_or_default();
-        let mut f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
-        f.cue = self.model.is_event_cue(&f);
-        f
+        Prepared { worth, maybe_drug }
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
@@ -861,9 +884,9 @@ impl Detector {
         let mut scores = [0f32; MAX_SEG];
         for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
             // The person is the patient element, never part of the event.
-            let person = toks
-                .get(j)
-                .is_some_and(|t| self.persons.binary_search(&t.word).is_ok());
+            let person = toks.get(j).is_some_and(|t| {
+                bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
+            });
             *s = if person {
                 f32::NEG_INFINITY
             } else {
@@ -953,6 +976,7 @@ impl Detector {
     fn report(
         &self,
         scan: &Scan<'_>,
+        cues: &[Lexeme],
         found: &[(Found, Segment)],
         events: &[Event],
         sink: &mut Sink,
@@ -970,7 +994,7 @@ impl Detector {
             Found::Implied(s, e) => Some(s..e),
             _ => None,
         });
-        let patient = self.patient(scan, &sink.hits, &sink.products);
+        let patient = self.patient(scan, cues, &sink.hits, &sink.products);
         let reporter = patient.as_ref().map(|_| Element {
             found: true,
             span: None,
@@ -1061,10 +1085,17 @@ impl Detector {
     /// The patient, identifiable as FDA safety reporting asks (by relation, name or age): a
     /// relation ("my mother"); else a person named in a text that speaks of him or her; else the
     /// author when the text speaks in the first person; else a person named or described by age.
-    /// `hits` are the hits of the detectors that ran before, the name rules among them, which may
-    /// still hold a medicine's name (`products`) read as a person's.
-    fn patient(&self, scan: &Scan<'_>, hits: &[Hit], products: &[Span]) -> Option<Element> {
-        if let Some(r) = self.lex.first_relation(scan) {
+    /// `cues` are the occurrences of the cue patterns; `hits` are the hits of the detectors that
+    /// ran before, the name rules among them, which may still hold a medicine's name (`products`)
+    /// read as a person's.
+    fn patient(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        hits: &[Hit],
+        products: &[Span],
+    ) -> Option<Element> {
+        if let Some(r) = self.lex.first_relation(scan, cues) {
             return Some(element(scan, r));
         }
         let has = |words: &[&str]| {
@@ -1491,6 +1522,57 @@ mod tests {
         assert!(!runs("St. John's birthday"));
         assert!(!runs("a long day at work"));
         assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
+    }
+
+    /// The cue lexicon's matches in `range` of `text` as a leftmost-longest search of the range
+    /// alone finds them, and as [`leftmost_longest_within`] rebuilds them from every occurrence.
+    fn cue_matches_both_ways(lex: &Lexicon, text: &str, range: Range<usize>) -> [Vec<Lexeme>; 2] {
+        let searched = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&lex.cue_patterns)
+            .map(|ac| {
+                ac.find_iter(Input::new(text).range(range.clone()))
+                    .map(|m| Lexeme {
+                        pattern: m.pattern().as_usize(),
+                        range: m.range(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [all] = lex.cues.occurrences(text);
+        let rebuilt = leftmost_longest_within(&all, range).cloned().collect();
+        [searched, rebuilt]
+    }
+
+    #[test]
+    fn sentence_cues_rebuilt_from_occurrences_match_a_search_of_the_sentence() {
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        // Cut anywhere, as a sentence end may: a cue across the cut ("no more", "side effects")
+        // is no match of either side, and what it hid from a search of the whole text may be.
+        let text = "i know no more side effects if i'm not worried about my mom";
+        for cut in 0..=text.len() {
+            for range in [0..cut, cut..text.len()] {
+                let [searched, rebuilt] = cue_matches_both_ways(&lex, text, range.clone());
+                assert_eq!(searched, rebuilt, "{range:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn cue_matches_of_any_range_are_those_of_a_search_of_it(
+            words in proptest::collection::vec("(no|not|know|no more|more|side|effects|side effects|if|worried|about|my|mom|my mom|rash|crash|the|er|the er|never had|had|\\.|,| )", 0..24),
+            a in 0usize..200,
+            b in 0usize..200,
+        ) {
+            static LEX: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+            let lex = LEX.get_or_init(|| Lexicon::base().unwrap_or_else(|e| panic!("{e}")));
+            let text = words.join(" ");
+            let (a, b) = (a.min(text.len()), b.min(text.len()));
+            let [searched, rebuilt] = cue_matches_both_ways(lex, &text, a.min(b)..a.max(b));
+            proptest::prop_assert_eq!(searched, rebuilt);
+        }
     }
 
     #[test]

@@ -346,6 +346,15 @@ impl<const N: usize> Lexicons<N> {
 
     /// Each lexicon's leftmost-longest matches in `norm`, in text order.
     pub fn find(&self, norm: &str) -> [Vec<Lexeme>; N] {
+        let mut out = self.occurrences(norm);
+        out.iter_mut().for_each(leftmost_longest);
+        out
+    }
+
+    /// Every occurrence of each lexicon's patterns in `norm`, overlapping, sorted by start and the
+    /// longest first: what a lexicon searched piece by piece (the adverse cues, per sentence) needs
+    /// to rebuild each piece's leftmost-longest matches.
+    pub fn occurrences(&self, norm: &str) -> [Vec<Lexeme>; N] {
         let mut out: [Vec<Lexeme>; N] = std::array::from_fn(|_| Vec::new());
         for m in self.ac.find_overlapping_iter(norm) {
             let id = m.pattern().as_usize();
@@ -357,25 +366,47 @@ impl<const N: usize> Lexicons<N> {
                 });
             }
         }
-        for list in &mut out {
-            list.sort_unstable_by_key(|l| (l.range.start, std::cmp::Reverse(l.range.end)));
-            let mut end = 0;
-            list.retain(|l| {
-                let keep = l.range.start >= end;
-                if keep {
-                    end = l.range.end;
-                }
-                keep
-            });
-        }
+        out.iter_mut().for_each(|list| sort_by_start(list));
         out
     }
 }
 
+/// Sort occurrences by start, the longest first. The automaton reports them by their end, so
+/// each is out of place only behind the occurrences that end inside it (a few, at most a pattern's
+/// length times the patterns that can end at one byte): an insertion sort moves each past those
+/// alone, where a general sort pays a logarithmic factor on every occurrence.
+fn sort_by_start(list: &mut [Lexeme]) {
+    let key = |l: &Lexeme| (l.range.start, std::cmp::Reverse(l.range.end));
+    for i in 1..list.len() {
+        let mut j = i;
+        while let Some(before) = j.checked_sub(1) {
+            match (list.get(before), list.get(j)) {
+                (Some(a), Some(b)) if key(a) > key(b) => list.swap(before, j),
+                _ => break,
+            }
+            j = before;
+        }
+    }
+}
+
+/// Reduce [`Lexicons::occurrences`] of one lexicon to the matches a leftmost-longest search
+/// finds: by start, the longest first, each after the end of the one before.
+pub(crate) fn leftmost_longest(list: &mut Vec<Lexeme>) {
+    let mut end = 0;
+    list.retain(|l| {
+        let keep = l.range.start >= end;
+        if keep {
+            end = l.range.end;
+        }
+        keep
+    });
+}
+
 /// All detectors, compiled once from a policy.
 pub(crate) struct Detectors {
-    /// The lexicons searched in every incoming message, in one pass: PHI, crisis, advice.
-    incoming: Lexicons<3>,
+    /// The lexicons searched in every incoming message, in one pass: PHI, crisis, advice and the
+    /// adverse-event cues.
+    incoming: Lexicons<4>,
     /// The same for outgoing messages, with the patient-confirmation and promotion cues.
     outgoing: Lexicons<5>,
     phi: phi::Detector,
@@ -397,10 +428,12 @@ impl Detectors {
         let advice = advice::Detector::new(policy)?;
         let confirm = confirm::Detector::new(policy)?;
         let promotion = promotion::Detector::new(policy)?;
+        let adverse = adverse::Detector::new(policy)?;
         let incoming = Lexicons::new([
             &phi.words,
             &crisis.patterns,
             &advice.side(Direction::Incoming).triggers,
+            adverse.cue_patterns(),
         ])?;
         let outgoing = Lexicons::new([
             &phi.words,
@@ -415,7 +448,7 @@ impl Detectors {
             phi,
             names: names::Detector::new(policy)?,
             confirm,
-            adverse: adverse::Detector::new(policy)?,
+            adverse,
             promotion,
             advice,
             crisis,
@@ -427,17 +460,25 @@ impl Detectors {
     /// Run every detector over one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let norm = &cx.scan.norm;
-        let ([phi, crisis, advice], confirm, promotion) = match cx.msg.direction {
-            Direction::Incoming => (self.incoming.find(norm), Vec::new(), Vec::new()),
+        let ([phi, crisis, advice], confirm, promotion, cues) = match cx.msg.direction {
+            Direction::Incoming => {
+                // The adverse cues are searched per sentence: that detector rebuilds each
+                // sentence's matches from every occurrence.
+                let [mut phi, mut crisis, mut advice, cues] = self.incoming.occurrences(norm);
+                for list in [&mut phi, &mut crisis, &mut advice] {
+                    leftmost_longest(list);
+                }
+                ([phi, crisis, advice], Vec::new(), Vec::new(), cues)
+            }
             Direction::Outgoing => {
                 let [phi, crisis, advice, confirm, promotion] = self.outgoing.find(norm);
-                ([phi, crisis, advice], confirm, promotion)
+                ([phi, crisis, advice], confirm, promotion, Vec::new())
             }
         };
         self.phi.run(cx, sink, &phi);
         self.names.run(cx, sink);
         self.confirm.run(cx, sink, &confirm);
-        self.adverse.run(cx, sink);
+        self.adverse.run(cx, sink, &cues);
         self.promotion.run(cx, sink, &promotion);
         self.advice.run(cx, sink, &advice);
         self.crisis.run(cx, sink, &crisis);
