@@ -836,8 +836,10 @@ pub(super) fn find(
     // Every core holds a number within its first six tokens, so only tokens with a number at
     // most five tokens ahead can start one; `next_num` walks forward with `i`.
     let mut next_num = 0;
+    // Every token carries its word's hash: one compare rules out all but "corner" itself.
+    let corner = crate::model::hash_bytes(b"corner");
     let is_corner =
-        |k: usize| tokens.get(k).is_some_and(|t| t.end - t.start == 6) && view.word(k) == "corner";
+        |k: usize| tokens.get(k).is_some_and(|t| t.hash == corner) && view.word(k) == "corner";
     // For the number token `q` at `next_num`: (q, whether a core can reach it, the first token
     // from which every gap up to `q` is inline).
     let mut house: Option<(usize, bool, usize)> = None;

@@ -107,8 +107,10 @@ fn maybe_digit(b: u8) -> bool {
     b.is_ascii_digit() || b >= 0x80
 }
 
-/// Some byte of the eight in `x` is digit-like (see [`maybe_digit`]).
-fn has_digit_like(x: u64) -> bool {
+/// The high bit of each byte of the eight in `x` (little-endian) that is digit-like (see
+/// [`maybe_digit`]), and no other bit: exact per byte, so the lowest set bit says where the
+/// first digit-like byte is.
+fn digit_like_mask(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
     let ascii = x & !HIGH;
@@ -116,7 +118,7 @@ fn has_digit_like(x: u64) -> bool {
     // when b >= b'0', and b + 0x46 sets it when b > b'9'.
     let at_least_0 = ascii + 0x50 * ONES;
     let above_9 = ascii + 0x46 * ONES;
-    (x | (at_least_0 & !above_9)) & HIGH != 0
+    (x | (at_least_0 & !above_9)) & HIGH
 }
 
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
@@ -258,14 +260,17 @@ impl Runs {
         if long {
             let mut i = 0;
             while i < bytes.len() {
-                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole.
+                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole, and
+                // go straight to the first digit-like byte of a block that holds one.
                 if let Some(block) = bytes.get(i..i + 8) {
                     let mut word = [0; 8];
                     word.copy_from_slice(block);
-                    if !has_digit_like(u64::from_le_bytes(word)) {
+                    let mask = digit_like_mask(u64::from_le_bytes(word));
+                    if mask == 0 {
                         i += 8;
                         continue;
                     }
+                    i += (mask.trailing_zeros() / 8) as usize;
                 }
                 if maybe_digit(bytes[i]) {
                     let start = i;
