@@ -9,6 +9,7 @@
 
 mod address;
 mod checks;
+mod parse;
 mod window;
 
 use std::ops::Range;
@@ -23,6 +24,7 @@ use crate::rules::RuleInfo;
 use crate::text::Scan;
 
 use super::{Ctx, Hit, Lexeme, Sink};
+use parse::Groups;
 use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
@@ -712,6 +714,56 @@ fn compile_twin(what: &str, pattern: &str) -> Result<Twin, ScreenError> {
     ))
 }
 
+/// A number pattern, its ASCII-class copy and the matcher that stands in for the copy.
+fn compile_parsed(what: &str, pattern: &str, parse: parse::Parser) -> Result<Twin, ScreenError> {
+    Ok(Twin::parsed(
+        compile_with(what, pattern, true)?,
+        compile_with(what, pattern, false)?,
+        parse,
+    ))
+}
+
+/// A windowed match and its groups, read in the normalized text they were found in.
+struct Caps<'n> {
+    norm: &'n str,
+    groups: Groups,
+}
+
+/// One group of a [`Caps`].
+struct Group<'n> {
+    text: &'n str,
+    range: Range<usize>,
+}
+
+impl<'n> Caps<'n> {
+    /// Group `i` (0 is the whole match), if it took part in the match.
+    fn get(&self, i: usize) -> Option<Group<'n>> {
+        let range = self.groups.get(i)?.clone()?;
+        Some(Group {
+            text: self.norm.get(range.clone())?,
+            range,
+        })
+    }
+}
+
+impl<'n> Group<'n> {
+    fn as_str(&self) -> &'n str {
+        self.text
+    }
+
+    fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+
+    fn start(&self) -> usize {
+        self.range.start
+    }
+
+    fn end(&self) -> usize {
+        self.range.end
+    }
+}
+
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 const WEEKDAY: &str =
     r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)";
@@ -762,9 +814,10 @@ impl Detector {
                     r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#
                 ),
             )?,
-            ipv4: compile_twin(
+            ipv4: compile_parsed(
                 "ipv4",
                 &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"),
+                parse::ipv4,
             )?,
             ipv6: compile(
                 "ipv6",
@@ -788,7 +841,7 @@ impl Detector {
             )?,
             grouped: compile_twin("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
             card: compile_twin("card", r"\d(?:[ \-]?\d){11,18}")?,
-            ssn: compile_twin("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
+            ssn: compile_parsed("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})", parse::ssn)?,
             mbi: compile_twin(
                 "mbi",
                 &format!(
@@ -798,11 +851,16 @@ impl Detector {
             vin: compile_twin("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
             dea: compile_twin("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
             npi: compile_twin("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
-            num_date: compile_twin(
+            num_date: compile_parsed(
                 "numeric date",
                 r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})",
+                parse::num_date,
             )?,
-            short_date: compile_twin("month/day date", r"(\d{1,2})/(\d{1,2})")?,
+            short_date: compile_parsed(
+                "month/day date",
+                r"(\d{1,2})/(\d{1,2})",
+                parse::short_date,
+            )?,
             month_date: compile_twin(
                 "month date",
                 &format!(
@@ -1043,7 +1101,8 @@ impl Detector {
     fn ips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
         if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
-            captures_each(&self.ipv4, norm, runs, REACH_IPV4, |c| {
+            captures_each(&self.ipv4, norm, runs, REACH_IPV4, |groups| {
+                let c = Caps { norm, groups };
                 let Some(m) = c.get(0) else { return };
                 let octets_ok = (1..=4).all(|i| {
                     c.get(i)
@@ -1116,7 +1175,8 @@ impl Detector {
 
     fn ssns(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        captures_each(&self.ssn, norm, runs, REACH_SSN, |c| {
+        captures_each(&self.ssn, norm, runs, REACH_SSN, |groups| {
+            let c = Caps { norm, groups };
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
                 (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
             else {
@@ -1193,7 +1253,8 @@ impl Detector {
         let bytes = norm.as_bytes();
         let numeric = digits >= 3 && (memchr::memchr3(b'/', b'-', b'.', bytes).is_some());
         if numeric {
-            captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |c| {
+            captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |groups| {
+                let c = Caps { norm, groups };
                 let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) =
                     (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
                 else {
@@ -1210,7 +1271,8 @@ impl Detector {
         }
         // "discharged on 5/12": without a year, m/d is a date only right after a person-date cue.
         if numeric && cues.any(Cue::PersonDate) {
-            captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |c| {
+            captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |groups| {
+                let c = Caps { norm, groups };
                 let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
                     return;
                 };
@@ -1230,7 +1292,8 @@ impl Detector {
             return;
         }
         let scan = out.scan;
-        window::month_captures_each(&self.month_date, scan, |c| {
+        window::month_captures_each(&self.month_date, scan, |groups| {
+            let c = Caps { norm, groups };
             let Some(m) = c.get(0) else { return };
             let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| {
                 d.as_str()
@@ -1354,7 +1417,8 @@ impl Detector {
     }
 
     fn state_zips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |c| {
+        captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |groups| {
+            let c = Caps { norm, groups };
             let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else {
                 return;
             };
@@ -1370,7 +1434,8 @@ impl Detector {
     }
 
     fn ages(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        captures_each(&self.age, norm, runs, REACH_AGE, |c| {
+        captures_each(&self.age, norm, runs, REACH_AGE, |groups| {
+            let c = Caps { norm, groups };
             let Some(n) = (1..=3).find_map(|i| c.get(i)) else {
                 return;
             };
@@ -1390,7 +1455,8 @@ impl Detector {
 
     fn rooms(&self, norm: &str, runs: &Runs, health: bool, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |c| {
+        captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |groups| {
+            let c = Caps { norm, groups };
             let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else {
                 return;
             };
@@ -2014,6 +2080,27 @@ mod tests {
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
+    /// Every windowed pattern's groups fit in [`super::Groups`].
+    #[test]
+    fn windowed_patterns_fit_groups() {
+        let d = super::Detector::new(&Policy::default()).expect("compiles");
+        for (twin, _) in searches(&d)
+            .into_iter()
+            .chain([(&d.month_date, super::REACH_AGE)])
+        {
+            assert!(
+                twin.unicode().captures_len() <= 6,
+                "{}",
+                twin.unicode().as_str()
+            );
+        }
+    }
+
+    /// The spans of a regex match and its groups.
+    fn groups(c: &regex::Captures<'_>) -> super::Groups {
+        std::array::from_fn(|i| c.get(i).map(|m| m.range()))
+    }
+
     fn searches(d: &super::Detector) -> Vec<(&super::Twin, super::Reach)> {
         use super::*;
         vec![
@@ -2044,30 +2131,28 @@ mod tests {
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
-                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
-                let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
-                let whole: Vec<_> = re.captures_iter(&text).filter(|c| c.get(0).is_some_and(|m| kept(&m))).map(groups).collect();
+                let kept = |r: &std::ops::Range<usize>| text.get(r.clone()).unwrap_or_default().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
+                let whole: Vec<_> = re.captures_iter(&text).map(|c| groups(&c)).filter(|g| g[0].as_ref().is_some_and(kept)).collect();
                 let mut windowed = Vec::new();
-                super::captures_each(twin, &text, &runs, reach, |c| {
-                    if c.get(0).is_some_and(|m| kept(&m)) {
-                        windowed.push(groups(c));
+                super::captures_each(twin, &text, &runs, reach, |g| {
+                    if g[0].as_ref().is_some_and(kept) {
+                        windowed.push(g);
                     }
                 });
                 proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
                 let mut found = Vec::new();
                 super::find_each(twin, &text, &runs, reach, |m| {
-                    if kept(&m) {
+                    if kept(&m.range()) {
                         found.push(Some(m.range()));
                     }
                 });
-                let starts: Vec<_> = whole.iter().map(|g| g.first().cloned().flatten()).collect();
+                let starts: Vec<_> = whole.iter().map(|g| g[0].clone()).collect();
                 proptest::prop_assert_eq!(starts, found);
             }
-            let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
             let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(groups).collect();
+            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(|c| groups(&c)).collect();
             let mut found = Vec::new();
-            super::window::month_captures_each(&d.month_date, &scan, |c| found.push(groups(c)));
+            super::window::month_captures_each(&d.month_date, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
             let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
             let mut found = Vec::new();
@@ -2090,6 +2175,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Each hand-written matcher finds what its pattern finds, with the same groups, on
+        /// ASCII text dense with digits and the separators the patterns read.
+        #[test]
+        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}", at in 0usize..8) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let parsed: [(&super::Twin, super::parse::Parser); 4] = [
+                (&d.ssn, super::parse::ssn),
+                (&d.num_date, super::parse::num_date),
+                (&d.short_date, super::parse::short_date),
+                (&d.ipv4, super::parse::ipv4),
+            ];
+            let at = at.min(text.len());
+            for (twin, parse) in parsed {
+                let re = twin.unicode();
+                let mut whole = Vec::new();
+                let mut from = at;
+                while let Some(c) = re.captures_at(&text, from) {
+                    let g = groups(&c);
+                    from = c.get(0).map_or(text.len(), |m| m.end());
+                    whole.push(g);
+                }
+                let mut found = Vec::new();
+                let mut from = at;
+                while let Some(g) = parse(text.as_bytes(), from) {
+                    from = g[0].as_ref().map_or(text.len(), |m| m.end);
+                    found.push(g);
+                }
+                proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?} from {}", re.as_str(), text, at);
+            }
+        }
+
         #[test]
         fn number_and_address_soup_never_panics(text in "[0-9a-zA-Z .,:/\\-\n@#()+?ßÅ]{0,160}") {
             let s = screener();

@@ -17,6 +17,7 @@ use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
 
+use super::parse::{Groups, Parser};
 use crate::text::Scan;
 
 /// A number pattern compiled twice: as written, and with ASCII classes (`\d` is `[0-9]`, `\s` ASCII
@@ -26,15 +27,49 @@ use crate::text::Scan;
 /// copies match the same strings: the classes differ only on non-ASCII characters, and the only
 /// look-around either has is `(?-u:\b)`, which reads the byte before the span the same way. So
 /// a search whose span is ASCII runs on the ASCII copy and finds exactly what the original finds.
+///
+/// A pattern with a hand-written matcher (see `parse.rs`) runs that instead of the ASCII copy
+/// where [`captures_each`] searches ASCII text.
 pub(super) struct Twin {
     unicode: Regex,
     ascii: Regex,
+    parse: Option<Parser>,
 }
 
 impl Twin {
     /// The pair of a pattern as written and the same pattern with Unicode classes off.
     pub(super) fn new(unicode: Regex, ascii: Regex) -> Self {
-        Twin { unicode, ascii }
+        Twin {
+            unicode,
+            ascii,
+            parse: None,
+        }
+    }
+
+    /// The pair, with a matcher that finds what the ASCII copy finds on ASCII text.
+    pub(super) fn parsed(unicode: Regex, ascii: Regex, parse: Parser) -> Self {
+        Twin {
+            unicode,
+            ascii,
+            parse: Some(parse),
+        }
+    }
+
+    /// Call `f` on every match in `part` that starts at or after `at`, with its groups, where
+    /// `span` (the bytes searched) decides which copy runs.
+    fn groups_from(&self, span: &[u8], part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
+        let Some(parse) = self.parse.filter(|_| span.is_ascii()) else {
+            captures_from(self.on(span), part, at, f);
+            return;
+        };
+        // Every parsed pattern's matches hold a digit, so the search always moves on.
+        while let Some(g) = parse(part.as_bytes(), at) {
+            let Some(end) = g[0].as_ref().map(|m| m.end).filter(|&e| e > at) else {
+                break;
+            };
+            at = end;
+            f(g);
+        }
     }
 
     /// The copy to search `span` with.
@@ -411,16 +446,16 @@ fn matches_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut
 
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
 /// pattern as written would.
-pub(super) fn captures_each<'h>(
+pub(super) fn captures_each(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     reach: Reach,
-    mut f: impl FnMut(Captures<'h>),
+    mut f: impl FnMut(Groups),
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.on(hay.as_bytes()).captures_iter(hay).for_each(f);
+            re.groups_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
     }
@@ -431,17 +466,22 @@ pub(super) fn captures_each<'h>(
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             continue;
         };
-        captures_from(re.on(span), part, w.start, &mut f);
+        re.groups_from(span, part, w.start, &mut f);
     }
 }
 
+/// The spans of `c`'s match and groups.
+fn groups(c: &Captures<'_>) -> Groups {
+    std::array::from_fn(|i| c.get(i).map(|m| m.range()))
+}
+
 /// Call `f` on every match of `re` in `part` that starts at or after byte `at`, in order.
-fn captures_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut(Captures<'h>)) {
+fn captures_from(re: &Regex, part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
     while let Some(c) = re.captures_at(part, at) {
         let Some(m) = c.get(0) else { break };
         at = m.end();
         let empty = m.is_empty();
-        f(c);
+        f(groups(&c));
         if empty {
             break;
         }
@@ -497,11 +537,7 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each<'h>(
-    re: &Twin,
-    scan: &'h Scan<'_>,
-    mut f: impl FnMut(Captures<'h>),
-) {
+pub(super) fn month_captures_each(re: &Twin, scan: &Scan<'_>, mut f: impl FnMut(Groups)) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
