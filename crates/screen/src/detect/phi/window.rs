@@ -297,10 +297,8 @@ impl Runs {
             while i < bytes.len() {
                 // Most eight-byte blocks of prose hold no digit-like byte: skip them whole, and
                 // go straight to the first digit-like byte of a block that holds one.
-                if let Some(block) = bytes.get(i..i + 8) {
-                    let mut word = [0; 8];
-                    word.copy_from_slice(block);
-                    let mask = digit_like_mask(u64::from_le_bytes(word));
+                if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                    let mask = digit_like_mask(u64::from_le_bytes(block));
                     if mask == 0 {
                         i += 8;
                         continue;
@@ -355,7 +353,11 @@ impl Runs {
 /// bytes ahead of an anchor to `after` past it, and windows that touch are merged; the bounds of
 /// every digit-anchored shape are read from one [`Bounds`] walk per run.
 fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Shape, Vec<Window>)> {
-    let mut out: Vec<(Shape, Vec<Window>)> = shapes.iter().map(|&s| (s, Vec::new())).collect();
+    // A shape has at most one window per run: sized once, no list is copied as it grows.
+    let mut out: Vec<(Shape, Vec<Window>)> = shapes
+        .iter()
+        .map(|&s| (s, Vec::with_capacity(runs.len())))
+        .collect();
     // (start, end, digits) of the window being grown, per shape.
     let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
     let mut bounds = Bounds::new();
