@@ -684,6 +684,8 @@ pub(crate) struct Detector {
     num_date: Twin,
     short_date: Twin,
     month_date: Twin,
+    /// The word hashes of month names, for the month-name date search.
+    months: window::MonthHashes,
     time_after: Regex,
     id_after: Regex,
     state_zip: Twin,
@@ -861,6 +863,7 @@ impl Detector {
                 r"(\d{1,2})/(\d{1,2})",
                 parse::short_date,
             )?,
+            months: window::MonthHashes::new(),
             month_date: compile_twin(
                 "month date",
                 &format!(
@@ -1292,7 +1295,7 @@ impl Detector {
             return;
         }
         let scan = out.scan;
-        window::month_captures_each(&self.month_date, scan, |groups| {
+        window::month_captures_each(&self.month_date, &self.months, scan, |groups| {
             let c = Caps { norm, groups };
             let Some(m) = c.get(0) else { return };
             let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| {
@@ -2152,7 +2155,7 @@ mod tests {
             let scan = crate::text::Scan::new(&text);
             let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(|c| groups(&c)).collect();
             let mut found = Vec::new();
-            super::window::month_captures_each(&d.month_date, &scan, |g| found.push(g));
+            super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
             let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
             let mut found = Vec::new();

@@ -495,6 +495,77 @@ fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// The month names and abbreviations that [`is_month`] accepts.
+const MONTH_WORDS: [&str; 24] = [
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+];
+
+/// A 256-bit filter of the word hashes of [`MONTH_WORDS`]: a token whose hash misses it is no
+/// month name, which one bit test tells for most words instead of comparing their bytes.
+pub(super) struct MonthHashes([u64; 4]);
+
+impl MonthHashes {
+    /// The filter, built from the same word hash the tokenizer gives every token.
+    pub(super) fn new() -> Self {
+        let mut bits = [0; 4];
+        for m in MONTH_WORDS {
+            let (k, bit) = Self::slot(crate::model::hash_bytes(m.as_bytes()));
+            bits[k] |= bit;
+        }
+        MonthHashes(bits)
+    }
+
+    fn slot(h: u64) -> (usize, u64) {
+        let i = (h >> 56) as usize;
+        (i >> 6, 1 << (i & 63))
+    }
+
+    /// A word with hash `h` may be a month name (never false for one that is).
+    fn may_hold(&self, h: u64) -> bool {
+        let (k, bit) = Self::slot(h);
+        self.0.get(k).is_some_and(|w| w & bit != 0)
+    }
+}
+
+/// The first byte at or after `from` that is not ASCII, or `bytes.len()`.
+fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let high = u64::from_le_bytes(block) & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return i + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i].is_ascii() {
+        i += 1;
+    }
+    i.min(bytes.len())
+}
+
 /// A month name or abbreviation, as the month-name date pattern spells them.
 fn is_month(w: &[u8]) -> bool {
     matches!(
@@ -539,7 +610,12 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each(re: &Twin, scan: &Scan<'_>, mut f: impl FnMut(Groups)) {
+pub(super) fn month_captures_each(
+    re: &Twin,
+    months: &MonthHashes,
+    scan: &Scan<'_>,
+    mut f: impl FnMut(Groups),
+) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
     let mut search = |w: Range<usize>| {
@@ -571,13 +647,22 @@ pub(super) fn month_captures_each(re: &Twin, scan: &Scan<'_>, mut f: impl FnMut(
         }
     };
     // A whole ASCII word is a whole token, or a piece of one between its apostrophes and
-    // non-ASCII letters.
+    // non-ASCII letters. A month name is a whole ASCII word and its own token.
+    let mut non_ascii = if scan.is_ascii() {
+        usize::MAX
+    } else {
+        next_non_ascii(bytes, 0)
+    };
     for t in &scan.tokens {
         let word = bytes.get(t.start..t.end).unwrap_or_default();
-        if !t.shape.apostrophe && (scan.is_ascii() || word.is_ascii()) {
-            if (3..=9).contains(&word.len()) && is_month(word) {
-                anchor(t.start, t.end);
-            }
+        if months.may_hold(t.hash) && (3..=9).contains(&word.len()) && is_month(word) {
+            anchor(t.start, t.end);
+            continue;
+        }
+        if non_ascii < t.start {
+            non_ascii = next_non_ascii(bytes, t.start);
+        }
+        if !t.shape.apostrophe && non_ascii >= t.end {
             continue;
         }
         let mut piece = t.start;
@@ -890,5 +975,44 @@ pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut
             matches_from(re, part, start, &mut f);
         }
         from = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_words_are_months_and_pass_their_filter() {
+        let months = MonthHashes::new();
+        for m in MONTH_WORDS {
+            assert!(is_month(m.as_bytes()), "{m}");
+            assert!(
+                months.may_hold(crate::model::hash_bytes(m.as_bytes())),
+                "{m}"
+            );
+        }
+        let scan = Scan::new("In May, on 4 June 2019 and dec 3");
+        let found: Vec<&str> = scan
+            .tokens
+            .iter()
+            .filter(|t| months.may_hold(t.hash))
+            .map(|t| &scan.norm[t.start..t.end])
+            .filter(|w| is_month(w.as_bytes()))
+            .collect();
+        assert_eq!(found, ["may", "june", "dec"]);
+    }
+
+    #[test]
+    fn next_non_ascii_finds_the_first_high_byte() {
+        let text = "plain ascii text, then é and ü";
+        let first = text.find('é').unwrap_or(text.len());
+        assert_eq!(next_non_ascii(text.as_bytes(), 0), first);
+        assert_eq!(
+            next_non_ascii(text.as_bytes(), first + 2),
+            text.find('ü').unwrap_or(0)
+        );
+        assert_eq!(next_non_ascii(b"abc", 0), 3);
+        assert_eq!(next_non_ascii(b"abc", 7), 3);
     }
 }
