@@ -40,7 +40,7 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         need,
     }
 }
-const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').count() >= 3);
+const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
 /// "+1 (555) 201-3344 extension 12".
 const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
 /// Intl and grouped phones are kept only with 6 to 15 digits.
@@ -609,7 +609,8 @@ impl Claims {
         }
         let start = r.start.min(self.ranges[lo].start);
         let end = r.end.max(self.ranges[hi - 1].end);
-        self.ranges.splice(lo..hi, std::iter::once(start..end));
+        self.ranges[lo] = start..end;
+        self.ranges.drain(lo + 1..hi);
     }
 
     /// Some claim shares a byte with `r`.
@@ -1103,7 +1104,7 @@ impl Detector {
 
     fn ips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
+        if at_least(bytes, b'.', 3) {
             captures_each(&self.ipv4, norm, runs, REACH_IPV4, |groups| {
                 let c = Caps { norm, groups };
                 let Some(m) = c.get(0) else { return };
@@ -1117,7 +1118,7 @@ impl Detector {
                 }
             });
         }
-        if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
+        if at_least(bytes, b':', 2) {
             window::find_in_colon_runs(&self.ipv6, norm, |m| {
                 if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2
                     && out.free(&m.range())
@@ -1519,6 +1520,12 @@ fn count_digits(bytes: &[u8]) -> usize {
             )
         })
         .sum()
+}
+
+/// `bytes` holds `b` at least `n` times: a search that stops at the `n`-th, since long text
+/// holds many dots and colons and one is enough to need the count.
+fn at_least(bytes: &[u8], b: u8, n: usize) -> bool {
+    n == 0 || memchr::memchr_iter(b, bytes).nth(n - 1).is_some()
 }
 
 /// True when `url` points at one person: a profile on a social network or a photo or user page.
