@@ -52,8 +52,6 @@ const REACH_MBI: Reach = reach(0, 4, 5, |w| {
     w.windows(2)
         .any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase())
 });
-/// A 17-character VIN, kept only with 5 or more digits.
-const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
 const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
 const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
@@ -79,7 +77,6 @@ const WINDOWED: &[Reach] = &[
     REACH_CARD,
     REACH_SSN,
     REACH_MBI,
-    REACH_VIN,
     REACH_DEA,
     REACH_NPI,
     REACH_NUM_DATE,
@@ -750,6 +747,14 @@ impl<'n> Caps<'n> {
 }
 
 impl<'n> Group<'n> {
+    /// The match at `range` of `norm`.
+    fn of(norm: &'n str, range: Range<usize>) -> Option<Self> {
+        Some(Group {
+            text: norm.get(range.clone())?,
+            range,
+        })
+    }
+
     fn as_str(&self) -> &'n str {
         self.text
     }
@@ -843,7 +848,7 @@ impl Detector {
                 r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}",
             )?,
             grouped: compile_twin("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
-            card: compile_twin("card", r"\d(?:[ \-]?\d){11,18}")?,
+            card: compile_parsed("card", r"\d(?:[ \-]?\d){11,18}", parse::card)?,
             ssn: compile_parsed("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})", parse::ssn)?,
             mbi: compile_twin(
                 "mbi",
@@ -851,7 +856,7 @@ impl Detector {
                     r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"
                 ),
             )?,
-            vin: compile_twin("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
+            vin: compile_parsed("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"), parse::vin)?,
             dea: compile_twin("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
             npi: compile_twin("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
             num_date: compile_parsed(
@@ -1005,7 +1010,8 @@ impl Detector {
             self.ips(norm, &runs, out);
         }
         if digits >= 7 {
-            find_each(&self.nanp, norm, &runs, REACH_NANP, |m| {
+            find_each(&self.nanp, norm, &runs, REACH_NANP, |r| {
+                let Some(m) = Group::of(norm, r) else { return };
                 if digit_bounded(bytes, m.range()) {
                     self.phone(m.range(), cues, out);
                 }
@@ -1130,7 +1136,8 @@ impl Detector {
     }
 
     fn ibans(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.iban, norm, runs, REACH_IBAN, |m| {
+        find_each(&self.iban, norm, runs, REACH_IBAN, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             // The optional tail group can swallow a short next word ("… 32 for"): drop trailing
             // chunks until the checksum holds.
             let mut s = m.as_str();
@@ -1153,7 +1160,8 @@ impl Detector {
 
     fn cards(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        find_each(&self.card, norm, runs, REACH_CARD, |m| {
+        find_each(&self.card, norm, runs, REACH_CARD, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
@@ -1205,13 +1213,16 @@ impl Detector {
 
     /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA.
     fn codes(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.mbi, norm, runs, REACH_MBI, |m| {
+        find_each(&self.mbi, norm, runs, REACH_MBI, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             if out.free(&m.range()) {
                 out.push(&HEALTH_PLAN, m.range(), Some(SafeHarbor::I), "A Medicare Beneficiary Identifier (MBI format): health plan numbers are HIPAA identifiers (Safe Harbor I).", FIX_NUMBER);
             }
         });
         if norm.len() >= 17 {
-            find_each(&self.vin, norm, runs, REACH_VIN, |m| {
+            let scan = out.scan;
+            window::find_in_tokens(&self.vin, scan, 17, |r| {
+                let Some(m) = Group::of(norm, r) else { return };
                 let s = m.as_str().as_bytes();
                 let ds = s.iter().filter(|b| b.is_ascii_digit()).count();
                 if (5..17).contains(&ds) && checks::vin(s) && out.free(&m.range()) {
@@ -1219,7 +1230,8 @@ impl Detector {
                 }
             });
         }
-        find_each(&self.dea, norm, runs, REACH_DEA, |m| {
+        find_each(&self.dea, norm, runs, REACH_DEA, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             let upper = out
                 .scan
                 .orig_text(m.start()..m.start() + 1)
@@ -1236,7 +1248,8 @@ impl Detector {
 
     /// NPIs are ten plain digits, so they are only looked for after "NPI".
     fn npis(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.npi, norm, runs, REACH_NPI, |m| {
+        find_each(&self.npi, norm, runs, REACH_NPI, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             if cues.before(&[Cue::Npi], m.start(), 20)
                 && checks::npi(m.as_str().as_bytes())
                 && out.free(&m.range())
@@ -2087,6 +2100,8 @@ mod tests {
         "fe80::1",
         "cafe",
         "g",
+        "_",
+        "1m8gdm9axkp04278é",
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
@@ -2119,7 +2134,6 @@ mod tests {
             (&d.card, REACH_CARD),
             (&d.ssn, REACH_SSN),
             (&d.mbi, REACH_MBI),
-            (&d.vin, REACH_VIN),
             (&d.dea, REACH_DEA),
             (&d.npi, REACH_NPI),
             (&d.num_date, REACH_NUM_DATE),
@@ -2152,8 +2166,8 @@ mod tests {
                 proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
                 let mut found = Vec::new();
                 super::find_each(twin, &text, &runs, reach, |m| {
-                    if kept(&m.range()) {
-                        found.push(Some(m.range()));
+                    if kept(&m) {
+                        found.push(Some(m));
                     }
                 });
                 let starts: Vec<_> = whole.iter().map(|g| g[0].clone()).collect();
@@ -2164,6 +2178,10 @@ mod tests {
             let mut found = Vec::new();
             super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+            let whole: Vec<_> = d.vin.unicode().find_iter(&scan.norm).map(|m| m.range()).collect();
+            let mut found = Vec::new();
+            super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
+            proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
             let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
             let mut found = Vec::new();
             super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
@@ -2188,10 +2206,12 @@ mod tests {
         /// Each hand-written matcher finds what its pattern finds, with the same groups, on
         /// ASCII text dense with digits and the separators the patterns read.
         #[test]
-        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}", at in 0usize..8) {
+        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}|[0-9 iqz_.-]{0,60}|[0-9a-z -]{10,40}", at in 0usize..8) {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let parsed: [(&super::Twin, super::parse::Parser); 4] = [
+            let parsed: [(&super::Twin, super::parse::Parser); 6] = [
+                (&d.card, super::parse::card),
+                (&d.vin, super::parse::vin),
                 (&d.ssn, super::parse::ssn),
                 (&d.num_date, super::parse::num_date),
                 (&d.short_date, super::parse::short_date),

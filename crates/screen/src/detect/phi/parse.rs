@@ -133,3 +133,57 @@ pub(super) fn ipv4(hay: &[u8], at: usize) -> Option<Groups> {
         Some(g)
     })
 }
+
+/// `\d(?:[ \-]?\d){11,18}`: a payment card number. Each repeat takes a separator only when a
+/// digit follows it, so the greedy repeat runs to the 18th digit after the first or to the
+/// group's end, and a start with fewer than 11 digits after it fails.
+pub(super) fn card(hay: &[u8], at: usize) -> Option<Groups> {
+    leftmost(hay, at, |p| {
+        let digit = |i: usize| hay.get(i).is_some_and(u8::is_ascii_digit);
+        let (mut end, mut repeats) = (p + 1, 0);
+        while repeats < 18 {
+            if digit(end) {
+                end += 1;
+            } else if matches!(hay.get(end), Some(b' ' | b'-')) && digit(end + 1) {
+                end += 2;
+            } else {
+                break;
+            }
+            repeats += 1;
+        }
+        (repeats >= 11).then(|| [Some(p..end), None, None, None, None, None])
+    })
+}
+
+/// `\b[a-hj-npr-z0-9]{17}\b`: a VIN, which is a whole run of 17 word bytes, each a digit or a
+/// lower-case letter other than i, o and q.
+pub(super) fn vin(hay: &[u8], at: usize) -> Option<Groups> {
+    let class =
+        |b: u8| b.is_ascii_digit() || b.is_ascii_lowercase() && !matches!(b, b'i' | b'o' | b'q');
+    let mut p = at;
+    while p < hay.len() {
+        let starts_word = hay.get(p).copied().is_some_and(word_byte)
+            && p.checked_sub(1)
+                .and_then(|k| hay.get(k))
+                .is_none_or(|&b| !word_byte(b));
+        if !starts_word {
+            p += 1;
+            continue;
+        }
+        let run = hay
+            .get(p..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&b| word_byte(b));
+        let (mut len, mut ok) = (0, true);
+        for &b in run {
+            ok &= class(b);
+            len += 1;
+        }
+        if len == 17 && ok {
+            return Some([Some(p..p + 17), None, None, None, None, None]);
+        }
+        p += len;
+    }
+    None
+}

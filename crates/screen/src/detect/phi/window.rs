@@ -55,6 +55,20 @@ impl Twin {
         }
     }
 
+    /// Call `f` on the span of every match in `part` that starts at or after `at`, where
+    /// `span` (the bytes searched) decides which copy runs.
+    fn spans_from(&self, span: &[u8], part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
+        if self.parse.is_some() && span.is_ascii() {
+            self.groups_from(span, part, at, &mut |g: Groups| {
+                if let Some(m) = g[0].clone() {
+                    f(m);
+                }
+            });
+        } else {
+            matches_from(self.on(span), part, at, &mut |m: Match<'_>| f(m.range()));
+        }
+    }
+
     /// Call `f` on every match in `part` that starts at or after `at`, with its groups, where
     /// `span` (the bytes searched) decides which copy runs.
     fn groups_from(&self, span: &[u8], part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
@@ -407,18 +421,18 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
     out
 }
 
-/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
-/// would yield them.
-pub(super) fn find_each<'h>(
+/// Call `f` on the span of every match of `re` in `hay`, as `re.find_iter(hay)` with the
+/// pattern as written would yield them.
+pub(super) fn find_each(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     reach: Reach,
-    mut f: impl FnMut(Match<'h>),
+    mut f: impl FnMut(Range<usize>),
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.on(hay.as_bytes()).find_iter(hay).for_each(f);
+            re.spans_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
     }
@@ -429,7 +443,35 @@ pub(super) fn find_each<'h>(
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             continue;
         };
-        matches_from(re.on(span), part, w.start, &mut f);
+        re.spans_from(span, part, w.start, &mut f);
+    }
+}
+
+/// Call `f` on the span of every match of `re` in `scan.norm`, as `re.find_iter` with the
+/// pattern as written would yield them, for a pattern whose matches are runs of exactly `len`
+/// ASCII letters and digits between `(?-u:\b)` (the VIN pattern). Every ASCII letter and digit
+/// belongs to a token, so such a run lies inside one token at least `len` bytes long: only those
+/// tokens are searched, each with the byte after it in view for the closing `\b` (a non-ASCII
+/// byte there reads as the end of the text does). Long words are rare, and windows around
+/// every number of a long text are not.
+pub(super) fn find_in_tokens(
+    re: &Twin,
+    scan: &Scan<'_>,
+    len: usize,
+    mut f: impl FnMut(Range<usize>),
+) {
+    let hay = scan.norm.as_str();
+    let bytes = hay.as_bytes();
+    for t in scan.tokens.iter().filter(|t| t.end - t.start >= len) {
+        let view = if bytes.get(t.end).is_some_and(u8::is_ascii) {
+            t.end + 1
+        } else {
+            t.end
+        };
+        let (Some(part), Some(span)) = (hay.get(..view), bytes.get(t.start..t.end)) else {
+            continue;
+        };
+        re.spans_from(span, part, t.start, &mut f);
     }
 }
 
@@ -812,22 +854,6 @@ pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
     let mut run = 0;
     for &b in w {
         run = if maybe_digit(b) { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
-    }
-    false
-}
-
-/// Some run of ASCII letters and digits is at least `n` long.
-pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
-    let mut run = 0;
-    for &b in w {
-        run = if b.is_ascii_alphanumeric() {
-            run + 1
-        } else {
-            0
-        };
         if run >= n {
             return true;
         }
