@@ -890,11 +890,12 @@ impl Detector {
                     r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"
                 ),
             )?,
-            age: compile_twin(
+            age: compile_parsed(
                 "age",
                 &format!(
                     r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns?|when (?:i|he|she|they) (?:was|were))\s+(\d{{1,3}}){b}"
                 ),
+                parse::age,
             )?,
             room_bed: compile_twin(
                 "room or bed",
@@ -2103,6 +2104,47 @@ mod tests {
         "_",
         "1m8gdm9axkp04278é",
     ];
+    const AGE_PIECES: &[&str] = &[
+        "45",
+        "1234",
+        "7",
+        " ",
+        "  ",
+        "-",
+        " - ",
+        "years",
+        "year",
+        "yrs",
+        "yr",
+        "s",
+        "old",
+        "of age",
+        "older",
+        "of",
+        " age",
+        "y/o",
+        "y.o.",
+        "yo",
+        "you",
+        "aged",
+        "age",
+        "age of",
+        "turned",
+        "turning",
+        "turns",
+        "turn",
+        "when i was",
+        "when they were",
+        "when he ",
+        "she ",
+        "was",
+        "x",
+        "_",
+        "\t",
+        "\u{b}",
+        ".",
+        "d",
+    ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
     /// Every windowed pattern's groups fit in [`super::Groups`].
@@ -2235,6 +2277,29 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?} from {}", re.as_str(), text, at);
             }
+        }
+
+        /// The age matcher finds what the age pattern finds, on text made of its words.
+        #[test]
+        fn age_parser_finds_what_the_age_pattern_finds(parts in proptest::collection::vec(0..AGE_PIECES.len(), 0..14), at in 0usize..6) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts.iter().map(|&p| AGE_PIECES[p]).collect();
+            let at = (0..=at.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            let re = d.age.unicode();
+            let mut whole = Vec::new();
+            let mut from = at;
+            while let Some(c) = re.captures_at(&text, from) {
+                from = c.get(0).map_or(text.len(), |m| m.end());
+                whole.push(groups(&c));
+            }
+            let mut found = Vec::new();
+            let mut from = at;
+            while let Some(g) = super::parse::age(text.as_bytes(), from) {
+                from = g[0].as_ref().map_or(text.len(), |m| m.end);
+                found.push(g);
+            }
+            proptest::prop_assert_eq!(&whole, &found, "on {:?} from {}", text, at);
         }
 
         #[test]

@@ -187,3 +187,141 @@ pub(super) fn vin(hay: &[u8], at: usize) -> Option<Groups> {
     }
     None
 }
+
+/// `\s` of a pattern with Unicode classes off: ASCII whitespace and the vertical tab.
+fn space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// The number of `\s` bytes in a row from `i`.
+fn spaces(hay: &[u8], i: usize) -> usize {
+    hay.get(i..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| space(b))
+        .count()
+}
+
+/// The byte at `i` is a word byte.
+fn word_at(hay: &[u8], i: usize) -> bool {
+    hay.get(i).copied().is_some_and(word_byte)
+}
+
+/// `(?-u:\b)` holds at `i`.
+fn boundary(hay: &[u8], i: usize) -> bool {
+    i.checked_sub(1).is_some_and(|k| word_at(hay, k)) != word_at(hay, i)
+}
+
+/// `hay` holds `lit` at `i`.
+fn lit(hay: &[u8], i: usize, lit: &[u8]) -> bool {
+    hay.get(i..).is_some_and(|rest| rest.starts_with(lit))
+}
+
+/// Where `\s*-\s*|\s+` ends when it starts at `i`. The next byte the age pattern reads after it
+/// is a letter, so neither repeat gives anything back and the first branch that matches is the
+/// only one that can lead on.
+fn dash_or_space(hay: &[u8], i: usize) -> Option<usize> {
+    let a = i + spaces(hay, i);
+    if hay.get(a) == Some(&b'-') {
+        return Some(a + 1 + spaces(hay, a + 1));
+    }
+    (a > i).then_some(a)
+}
+
+/// `\s+(\d{1,3})\b` from `i`: the span of the number.
+fn spaced_number(hay: &[u8], i: usize) -> Option<Range<usize>> {
+    let s = spaces(hay, i);
+    let d = i + s;
+    let n = digits(hay, d, 4);
+    (s > 0 && (1..=3).contains(&n) && !word_at(hay, d + n)).then_some(d..d + n)
+}
+
+/// The age pattern:
+/// `\b(\d{1,3})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age)\b`
+/// `|\b(\d{1,3})\s*(?:y/o|y\.o\.|yo)\b`
+/// `|\b(?:aged?|age of|turned|turning|turns?|when (?:i|he|she|they) (?:was|were))\s+(\d{1,3})\b`.
+/// Every branch starts at a word start; the number branches read all the digits of a run of at
+/// most three, and each optional `s` or `d` is followed by something it cannot be, so the only
+/// branch points that can matter are the alternatives, tried in the pattern's order.
+pub(super) fn age(hay: &[u8], at: usize) -> Option<Groups> {
+    let number_first = |p: usize| -> Option<Groups> {
+        let n = digits(hay, p, 4);
+        (1..=3).contains(&n).then_some(())?;
+        let digits_end = p + n;
+        let years = dash_or_space(hay, digits_end).and_then(|i| {
+            let i = if lit(hay, i, b"year") {
+                i + 4
+            } else if lit(hay, i, b"yr") {
+                i + 2
+            } else {
+                return None;
+            };
+            let i = i + usize::from(hay.get(i) == Some(&b's'));
+            let i = dash_or_space(hay, i)?;
+            let end = if lit(hay, i, b"old") {
+                i + 3
+            } else if lit(hay, i, b"of age") {
+                i + 6
+            } else {
+                return None;
+            };
+            boundary(hay, end).then_some(end)
+        });
+        if let Some(end) = years {
+            return Some([Some(p..end), Some(p..digits_end), None, None, None, None]);
+        }
+        let i = digits_end + spaces(hay, digits_end);
+        let end = [&b"y/o"[..], b"y.o.", b"yo"]
+            .iter()
+            .find(|m| lit(hay, i, m))
+            .map(|m| i + m.len())
+            .filter(|&e| boundary(hay, e))?;
+        Some([Some(p..end), None, Some(p..digits_end), None, None, None])
+    };
+    let word_first = |p: usize| -> Option<Groups> {
+        let mut tails: [Option<usize>; 2] = [None, None];
+        if lit(hay, p, b"age") {
+            tails[0] = Some(p + 3 + usize::from(hay.get(p + 3) == Some(&b'd')));
+            tails[1] = lit(hay, p, b"age of").then_some(p + 6);
+        } else if lit(hay, p, b"turn") {
+            tails[0] = if lit(hay, p, b"turned") {
+                Some(p + 6)
+            } else if lit(hay, p, b"turning") {
+                Some(p + 7)
+            } else {
+                Some(p + 4 + usize::from(hay.get(p + 4) == Some(&b's')))
+            };
+        } else if lit(hay, p, b"when ") {
+            let i = p + 5;
+            let who = [&b"i "[..], b"he ", b"she ", b"they "]
+                .iter()
+                .find(|w| lit(hay, i, w))
+                .map(|w| i + w.len());
+            tails[0] = who.and_then(|i| {
+                [&b"was"[..], b"were"]
+                    .iter()
+                    .find(|v| lit(hay, i, v))
+                    .map(|v| i + v.len())
+            });
+        }
+        let n = tails
+            .iter()
+            .flatten()
+            .find_map(|&t| spaced_number(hay, t))?;
+        Some([Some(p..n.end), None, None, Some(n), None, None])
+    };
+    let from = hay.get(at..)?;
+    from.iter().enumerate().find_map(|(k, &b)| {
+        let p = at + k;
+        if !word_byte(b) || p.checked_sub(1).is_some_and(|q| word_at(hay, q)) {
+            return None;
+        }
+        if b.is_ascii_digit() {
+            number_first(p)
+        } else if matches!(b, b'a' | b't' | b'w') {
+            word_first(p)
+        } else {
+            None
+        }
+    })
+}
