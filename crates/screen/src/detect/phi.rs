@@ -884,11 +884,12 @@ impl Detector {
                 "identifier",
                 r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
             )?,
-            state_zip: compile_twin(
+            state_zip: compile_parsed(
                 "state and zip",
                 &format!(
                     r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"
                 ),
+                parse::state_zip,
             )?,
             age: compile_parsed(
                 "age",
@@ -2248,10 +2249,11 @@ mod tests {
         /// Each hand-written matcher finds what its pattern finds, with the same groups, on
         /// ASCII text dense with digits and the separators the patterns read.
         #[test]
-        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}|[0-9 iqz_.-]{0,60}|[0-9a-z -]{10,40}", at in 0usize..8) {
+        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}|[0-9 iqz_.-]{0,60}|[0-9a-z -]{10,40}|((ny|ca|x|a|,| |-|_|12345|6789|1)){0,12}", at in 0usize..8) {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let parsed: [(&super::Twin, super::parse::Parser); 6] = [
+            let parsed: [(&super::Twin, super::parse::Parser); 7] = [
+                (&d.state_zip, super::parse::state_zip),
                 (&d.card, super::parse::card),
                 (&d.vin, super::parse::vin),
                 (&d.ssn, super::parse::ssn),

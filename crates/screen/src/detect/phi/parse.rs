@@ -325,3 +325,77 @@ pub(super) fn age(hay: &[u8], at: usize) -> Option<Groups> {
         }
     })
 }
+
+/// The two-letter state codes of the state-and-ZIP pattern.
+const STATES: [&[u8; 2]; 51] = [
+    b"al", b"ak", b"az", b"ar", b"ca", b"co", b"ct", b"de", b"dc", b"fl", b"ga", b"hi", b"id",
+    b"il", b"in", b"ia", b"ks", b"ky", b"la", b"me", b"md", b"ma", b"mi", b"mn", b"ms", b"mo",
+    b"mt", b"ne", b"nv", b"nh", b"nj", b"nm", b"ny", b"nc", b"nd", b"oh", b"ok", b"or", b"pa",
+    b"ri", b"sc", b"sd", b"tn", b"tx", b"ut", b"vt", b"va", b"wa", b"wv", b"wi", b"wy",
+];
+
+/// The first ASCII digit at or after `from`, found eight bytes at a time.
+fn next_digit(hay: &[u8], from: usize) -> Option<usize> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while let Some(&block) = hay.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let x = u64::from_le_bytes(block);
+        let ascii = x & !HIGH;
+        // Per byte b < 0x80: b + 0x50 sets the high bit when b >= b'0', b + 0x46 when b > b'9';
+        // neither carries, and bytes with the high bit set are masked out.
+        let digits = (ascii + 0x50 * ONES) & !(ascii + 0x46 * ONES) & !x & HIGH;
+        if digits != 0 {
+            return Some(i + (digits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    hay.get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|k| i + k)
+}
+
+/// `\b(al|ak|…|wy),? +(\d{5}(?:-\d{4})?)\b`: a state code and a ZIP code. The spaces before
+/// the ZIP code tie each match to the digit run it ends with, so the runs are found first (most
+/// text has few) and the code read back from each. The code is a whole two-letter word (a
+/// comma or space follows it); the ZIP+4 tail is kept only where `\b` holds after it, else the
+/// five digits stand alone when `\b` holds after them.
+pub(super) fn state_zip(hay: &[u8], at: usize) -> Option<Groups> {
+    let mut d = at;
+    while let Some(i) = next_digit(hay, d) {
+        d = i + digits(hay, i, usize::MAX);
+        let Some(c) = i.checked_sub(1).filter(|&c| hay.get(c) == Some(&b' ')) else {
+            continue;
+        };
+        let mut code_end = c;
+        while code_end > 0 && hay.get(code_end - 1) == Some(&b' ') {
+            code_end -= 1;
+        }
+        if code_end > 0 && hay.get(code_end - 1) == Some(&b',') {
+            code_end -= 1;
+        }
+        let Some(p) = code_end.checked_sub(2).filter(|&p| p >= at) else {
+            continue;
+        };
+        let bounded = p.checked_sub(1).is_none_or(|q| !word_at(hay, q));
+        let code = hay.get(p..code_end).unwrap_or_default();
+        if !bounded || !STATES.iter().any(|s| s[..] == *code) || digits(hay, i, 5) < 5 {
+            continue;
+        }
+        let five = i + 5;
+        let plus4 = five + 5;
+        let end = if hay.get(five) == Some(&b'-')
+            && digits(hay, five + 1, 4) == 4
+            && boundary(hay, plus4)
+        {
+            plus4
+        } else if boundary(hay, five) {
+            five
+        } else {
+            continue;
+        };
+        return Some([Some(p..end), Some(p..p + 2), Some(i..end), None, None, None]);
+    }
+    None
+}

@@ -215,7 +215,7 @@ fn forward(bytes: &[u8], from: usize, n: usize) -> usize {
 /// The widest `before` that [`Bounds`] answers from one walk; every digit-anchored reach fits.
 const MAX_BEFORE: usize = 20;
 /// The widest `after` that [`Bounds`] answers from one walk.
-const MAX_AFTER: usize = 17;
+const MAX_AFTER: usize = 13;
 
 /// Where `back` and `forward` land from one digit run for every reach up to [`MAX_BEFORE`] and
 /// [`MAX_AFTER`], found in one walk each way: every pattern's window around the run is read from
