@@ -116,10 +116,10 @@ pub(super) fn ipv4(hay: &[u8], at: usize) -> Option<Groups> {
         bounded.then_some(())?;
         let mut g: Groups = Default::default();
         let mut i = p;
-        for octet in 1..=4 {
+        for (octet, group) in g.iter_mut().enumerate().take(5).skip(1) {
             let n = digits(hay, i, 4);
             (1..=3).contains(&n).then_some(())?;
-            g[octet] = Some(i..i + n);
+            *group = Some(i..i + n);
             i += n;
             let next = hay.get(i).copied();
             if octet < 4 {
@@ -151,7 +151,7 @@ pub(super) fn card(hay: &[u8], at: usize) -> Option<Groups> {
             }
             repeats += 1;
         }
-        (repeats >= 11).then(|| [Some(p..end), None, None, None, None, None])
+        (repeats >= 11).then_some([Some(p..end), None, None, None, None, None])
     })
 }
 
@@ -398,4 +398,31 @@ pub(super) fn state_zip(hay: &[u8], at: usize) -> Option<Groups> {
         return Some([Some(p..end), Some(p..p + 2), Some(i..end), None, None, None]);
     }
     None
+}
+
+/// `\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}`: a phone number in digit groups. Nothing after a part
+/// is required, so every greedy part keeps what it takes: the number reads its first group of
+/// two to five digits (after an optional parenthesis), then up to five more groups of two to
+/// eight, each after at most one joiner.
+pub(super) fn grouped(hay: &[u8], at: usize) -> Option<Groups> {
+    let from = hay.get(at..)?;
+    from.iter().enumerate().find_map(|(k, &b)| {
+        let p = at + k;
+        let mut i = p + usize::from(b == b'(');
+        let n = digits(hay, i, 5);
+        if n < 2 {
+            return None;
+        }
+        i += n;
+        i += usize::from(hay.get(i) == Some(&b')'));
+        for _ in 0..5 {
+            let j = i + usize::from(matches!(hay.get(i), Some(b' ' | b'.' | b'-')));
+            let m = digits(hay, j, 8);
+            if m < 2 {
+                break;
+            }
+            i = j + m;
+        }
+        Some([Some(p..i), None, None, None, None, None])
+    })
 }

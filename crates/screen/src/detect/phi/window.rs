@@ -739,13 +739,13 @@ fn joiner(b: u8) -> bool {
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
-pub(super) fn find_in_groups<'h>(
+pub(super) fn find_in_groups(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     n: usize,
     plus: bool,
-    mut f: impl FnMut(Match<'h>),
+    mut f: impl FnMut(Range<usize>),
 ) {
     let bytes = hay.as_bytes();
     let ascii_digits = |r: Range<usize>| {
@@ -771,16 +771,13 @@ pub(super) fn find_in_groups<'h>(
         let Some(part) = hay.get(..last_end + tail) else {
             return;
         };
-        let mut at = lead.unwrap_or(first);
-        let re = re.on(bytes.get(at..part.len()).unwrap_or_default());
-        while let Some(m) = re.find_at(part, at) {
-            at = m.end();
-            let empty = m.is_empty();
-            f(m);
-            if empty {
-                break;
-            }
-        }
+        let at = lead.unwrap_or(first);
+        re.spans_from(
+            bytes.get(at..part.len()).unwrap_or_default(),
+            part,
+            at,
+            &mut f,
+        );
     };
     let joined = |end: usize, next: usize| {
         bytes
