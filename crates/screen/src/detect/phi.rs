@@ -2152,6 +2152,35 @@ mod tests {
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
 
+    /// The grouped-phone matcher agrees with its pattern on the shapes phone numbers take,
+    /// from every start.
+    #[test]
+    fn grouped_phone_parser_agrees_with_its_pattern() {
+        let d = super::Detector::new(&Policy::default()).expect("compiles");
+        let texts = [
+            "+1 (555) 201-3344 ext. 12",
+            "001-555-201-3344x5",
+            "15552013344 or 1-555-201-3344 extension 99",
+            "(555)201-3344, 555.201.3344 x 1234567",
+            "0421 555 123, (02) 9876 5432, 020 7946 0958, 12 34 56 78 90 12 34",
+            "(12345) 678-90 1-2-3 123456789012345678 (1",
+        ];
+        for text in texts {
+            for at in 0..text.len() {
+                let whole = d
+                    .grouped
+                    .unicode()
+                    .captures_at(text, at)
+                    .map(|c| groups(&c));
+                assert_eq!(
+                    whole,
+                    super::parse::grouped(text.as_bytes(), at),
+                    "{text:?} from {at}"
+                );
+            }
+        }
+    }
+
     /// Every windowed pattern's groups fit in [`super::Groups`].
     #[test]
     fn windowed_patterns_fit_groups() {
