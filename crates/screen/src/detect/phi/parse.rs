@@ -35,13 +35,16 @@ fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// The leftmost start at or after `at` where `at_start` matches.
+/// The leftmost digit at or after `at` where `at_start` matches.
 fn leftmost(hay: &[u8], at: usize, at_start: impl Fn(usize) -> Option<Groups>) -> Option<Groups> {
-    let from = hay.get(at..)?;
-    from.iter()
-        .enumerate()
-        .filter(|(_, b)| b.is_ascii_digit())
-        .find_map(|(k, _)| at_start(at + k))
+    let mut p = at;
+    while let Some(d) = next_digit(hay, p) {
+        if let Some(g) = at_start(d) {
+            return Some(g);
+        }
+        p = d + 1;
+    }
+    None
 }
 
 /// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN.
