@@ -696,8 +696,11 @@ pub(super) fn month_captures_each(
         next_non_ascii(bytes, 0)
     };
     for t in &scan.tokens {
-        let word = bytes.get(t.start..t.end).unwrap_or_default();
-        if months.may_hold(t.hash) && (3..=9).contains(&word.len()) && is_month(word) {
+        if months.may_hold(t.hash)
+            && bytes
+                .get(t.start..t.end)
+                .is_some_and(|w| (3..=9).contains(&w.len()) && is_month(w))
+        {
             anchor(t.start, t.end);
             continue;
         }
@@ -707,6 +710,7 @@ pub(super) fn month_captures_each(
         if !t.shape.apostrophe && non_ascii >= t.end {
             continue;
         }
+        let word = bytes.get(t.start..t.end).unwrap_or_default();
         let mut piece = t.start;
         for (k, &b) in word
             .iter()
