@@ -9,6 +9,7 @@
 
 mod address;
 mod checks;
+mod parse;
 mod window;
 
 use std::ops::Range;
@@ -23,6 +24,7 @@ use crate::rules::RuleInfo;
 use crate::text::Scan;
 
 use super::{Ctx, Hit, Lexeme, Sink};
+use parse::Groups;
 use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
@@ -38,7 +40,7 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         need,
     }
 }
-const REACH_IPV4: Reach = reach(0, 2, 4, |w| w.iter().filter(|&&b| b == b'.').count() >= 3);
+const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
 /// "+1 (555) 201-3344 extension 12".
 const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
 /// Intl and grouped phones are kept only with 6 to 15 digits.
@@ -50,8 +52,6 @@ const REACH_MBI: Reach = reach(0, 4, 5, |w| {
     w.windows(2)
         .any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase())
 });
-/// A 17-character VIN, kept only with 5 or more digits.
-const REACH_VIN: Reach = reach(16, 17, 5, |w| window::alnum_run(w, 17));
 const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
 const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
@@ -77,7 +77,6 @@ const WINDOWED: &[Reach] = &[
     REACH_CARD,
     REACH_SSN,
     REACH_MBI,
-    REACH_VIN,
     REACH_DEA,
     REACH_NPI,
     REACH_NUM_DATE,
@@ -607,7 +606,8 @@ impl Claims {
         }
         let start = r.start.min(self.ranges[lo].start);
         let end = r.end.max(self.ranges[hi - 1].end);
-        self.ranges.splice(lo..hi, std::iter::once(start..end));
+        self.ranges[lo] = start..end;
+        self.ranges.drain(lo + 1..hi);
     }
 
     /// Some claim shares a byte with `r`.
@@ -682,6 +682,8 @@ pub(crate) struct Detector {
     num_date: Twin,
     short_date: Twin,
     month_date: Twin,
+    /// The word hashes of month names, for the month-name date search.
+    months: window::MonthHashes,
     time_after: Regex,
     id_after: Regex,
     state_zip: Twin,
@@ -710,6 +712,64 @@ fn compile_twin(what: &str, pattern: &str) -> Result<Twin, ScreenError> {
         compile_with(what, pattern, true)?,
         compile_with(what, pattern, false)?,
     ))
+}
+
+/// A number pattern, its ASCII-class copy and the matcher that stands in for the copy.
+fn compile_parsed(what: &str, pattern: &str, parse: parse::Parser) -> Result<Twin, ScreenError> {
+    Ok(Twin::parsed(
+        compile_with(what, pattern, true)?,
+        compile_with(what, pattern, false)?,
+        parse,
+    ))
+}
+
+/// A windowed match and its groups, read in the normalized text they were found in.
+struct Caps<'n> {
+    norm: &'n str,
+    groups: Groups,
+}
+
+/// One group of a [`Caps`].
+struct Group<'n> {
+    text: &'n str,
+    range: Range<usize>,
+}
+
+impl<'n> Caps<'n> {
+    /// Group `i` (0 is the whole match), if it took part in the match.
+    fn get(&self, i: usize) -> Option<Group<'n>> {
+        let range = self.groups.get(i)?.clone()?;
+        Some(Group {
+            text: self.norm.get(range.clone())?,
+            range,
+        })
+    }
+}
+
+impl<'n> Group<'n> {
+    /// The match at `range` of `norm`.
+    fn of(norm: &'n str, range: Range<usize>) -> Option<Self> {
+        Some(Group {
+            text: norm.get(range.clone())?,
+            range,
+        })
+    }
+
+    fn as_str(&self) -> &'n str {
+        self.text
+    }
+
+    fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+
+    fn start(&self) -> usize {
+        self.range.start
+    }
+
+    fn end(&self) -> usize {
+        self.range.end
+    }
 }
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
@@ -762,9 +822,10 @@ impl Detector {
                     r#"(?:https?://|www\.)[^\s<>"'()\[\]]+|{b}(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|bsky|threads|reddit|pinterest|flickr|youtube)\.(?:com|app|net)/[^\s<>"'()\[\]]+"#
                 ),
             )?,
-            ipv4: compile_twin(
+            ipv4: compile_parsed(
                 "ipv4",
                 &format!(r"{b}(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}})\.(\d{{1,3}}){b}"),
+                parse::ipv4,
             )?,
             ipv6: compile(
                 "ipv6",
@@ -786,23 +847,33 @@ impl Detector {
                 "international phone",
                 r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}",
             )?,
-            grouped: compile_twin("grouped phone", r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}")?,
-            card: compile_twin("card", r"\d(?:[ \-]?\d){11,18}")?,
-            ssn: compile_twin("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})")?,
+            grouped: compile_parsed(
+                "grouped phone",
+                r"\(?\d{2,5}\)?(?:[ .\-]?\d{2,8}){0,5}",
+                parse::grouped,
+            )?,
+            card: compile_parsed("card", r"\d(?:[ \-]?\d){11,18}", parse::card)?,
+            ssn: compile_parsed("ssn", r"(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})", parse::ssn)?,
             mbi: compile_twin(
                 "mbi",
                 &format!(
                     r"{b}[1-9][ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y][ac-hjkmnp-rt-y0-9]\d-?[ac-hjkmnp-rt-y]{{2}}\d{{2}}{b}"
                 ),
             )?,
-            vin: compile_twin("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"))?,
+            vin: compile_parsed("vin", &format!(r"{b}[a-hj-npr-z0-9]{{17}}{b}"), parse::vin)?,
             dea: compile_twin("dea", &format!(r"{b}[a-z][a-z9]\d{{7}}{b}"))?,
             npi: compile_twin("npi", &format!(r"{b}[12]\d{{9}}{b}"))?,
-            num_date: compile_twin(
+            num_date: compile_parsed(
                 "numeric date",
                 r"(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})",
+                parse::num_date,
             )?,
-            short_date: compile_twin("month/day date", r"(\d{1,2})/(\d{1,2})")?,
+            short_date: compile_parsed(
+                "month/day date",
+                r"(\d{1,2})/(\d{1,2})",
+                parse::short_date,
+            )?,
+            months: window::MonthHashes::new(),
             month_date: compile_twin(
                 "month date",
                 &format!(
@@ -817,17 +888,19 @@ impl Detector {
                 "identifier",
                 r"^[\s:#.\-]*(?:(?:numbers?|num|no|nr|ids?|code|is|was|=|#)[\s:#.\-=]*){0,3}([a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,24})",
             )?,
-            state_zip: compile_twin(
+            state_zip: compile_parsed(
                 "state and zip",
                 &format!(
                     r"{b}(al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy),? +(\d{{5}}(?:-\d{{4}})?){b}"
                 ),
+                parse::state_zip,
             )?,
-            age: compile_twin(
+            age: compile_parsed(
                 "age",
                 &format!(
                     r"{b}(\d{{1,3}})(?:\s*-\s*|\s+)(?:years?|yrs?)(?:\s*-\s*|\s+)(?:old|of age){b}|{b}(\d{{1,3}})\s*(?:y/o|y\.o\.|yo){b}|{b}(?:aged?|age of|turned|turning|turns?|when (?:i|he|she|they) (?:was|were))\s+(\d{{1,3}}){b}"
                 ),
+                parse::age,
             )?,
             room_bed: compile_twin(
                 "room or bed",
@@ -943,7 +1016,8 @@ impl Detector {
             self.ips(norm, &runs, out);
         }
         if digits >= 7 {
-            find_each(&self.nanp, norm, &runs, REACH_NANP, |m| {
+            find_each(&self.nanp, norm, &runs, REACH_NANP, |r| {
+                let Some(m) = Group::of(norm, r) else { return };
                 if digit_bounded(bytes, m.range()) {
                     self.phone(m.range(), cues, out);
                 }
@@ -987,7 +1061,7 @@ impl Detector {
             };
             for &(re, plus) in searches {
                 window::find_in_groups(re, norm, &runs, PHONE_DIGITS, plus, |m| {
-                    let r = trim_parens(bytes, m.range());
+                    let r = trim_parens(bytes, m);
                     let n = bytes
                         .get(r.clone())
                         .map_or(0, |s| s.iter().filter(|b| b.is_ascii_digit()).count());
@@ -1042,8 +1116,9 @@ impl Detector {
 
     fn ips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        if bytes.iter().filter(|&&b| b == b'.').count() >= 3 {
-            captures_each(&self.ipv4, norm, runs, REACH_IPV4, |c| {
+        if at_least(bytes, b'.', 3) {
+            captures_each(&self.ipv4, norm, runs, REACH_IPV4, |groups| {
+                let c = Caps { norm, groups };
                 let Some(m) = c.get(0) else { return };
                 let octets_ok = (1..=4).all(|i| {
                     c.get(i)
@@ -1055,7 +1130,7 @@ impl Detector {
                 }
             });
         }
-        if bytes.iter().filter(|&&b| b == b':').count() >= 2 {
+        if at_least(bytes, b':', 2) {
             window::find_in_colon_runs(&self.ipv6, norm, |m| {
                 if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2
                     && out.free(&m.range())
@@ -1067,7 +1142,8 @@ impl Detector {
     }
 
     fn ibans(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.iban, norm, runs, REACH_IBAN, |m| {
+        find_each(&self.iban, norm, runs, REACH_IBAN, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             // The optional tail group can swallow a short next word ("… 32 for"): drop trailing
             // chunks until the checksum holds.
             let mut s = m.as_str();
@@ -1090,7 +1166,8 @@ impl Detector {
 
     fn cards(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        find_each(&self.card, norm, runs, REACH_CARD, |m| {
+        find_each(&self.card, norm, runs, REACH_CARD, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
@@ -1116,7 +1193,8 @@ impl Detector {
 
     fn ssns(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        captures_each(&self.ssn, norm, runs, REACH_SSN, |c| {
+        captures_each(&self.ssn, norm, runs, REACH_SSN, |groups| {
+            let c = Caps { norm, groups };
             let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
                 (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
             else {
@@ -1141,13 +1219,16 @@ impl Detector {
 
     /// Identifiers recognizable by their own shape and check digits: MBI, VIN, DEA.
     fn codes(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.mbi, norm, runs, REACH_MBI, |m| {
+        find_each(&self.mbi, norm, runs, REACH_MBI, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             if out.free(&m.range()) {
                 out.push(&HEALTH_PLAN, m.range(), Some(SafeHarbor::I), "A Medicare Beneficiary Identifier (MBI format): health plan numbers are HIPAA identifiers (Safe Harbor I).", FIX_NUMBER);
             }
         });
         if norm.len() >= 17 {
-            find_each(&self.vin, norm, runs, REACH_VIN, |m| {
+            let scan = out.scan;
+            window::find_in_tokens(&self.vin, scan, 17, |r| {
+                let Some(m) = Group::of(norm, r) else { return };
                 let s = m.as_str().as_bytes();
                 let ds = s.iter().filter(|b| b.is_ascii_digit()).count();
                 if (5..17).contains(&ds) && checks::vin(s) && out.free(&m.range()) {
@@ -1155,7 +1236,8 @@ impl Detector {
                 }
             });
         }
-        find_each(&self.dea, norm, runs, REACH_DEA, |m| {
+        find_each(&self.dea, norm, runs, REACH_DEA, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             let upper = out
                 .scan
                 .orig_text(m.start()..m.start() + 1)
@@ -1172,7 +1254,8 @@ impl Detector {
 
     /// NPIs are ten plain digits, so they are only looked for after "NPI".
     fn npis(&self, norm: &str, runs: &Runs, cues: &Cues, out: &mut Out<'_, '_, '_>) {
-        find_each(&self.npi, norm, runs, REACH_NPI, |m| {
+        find_each(&self.npi, norm, runs, REACH_NPI, |r| {
+            let Some(m) = Group::of(norm, r) else { return };
             if cues.before(&[Cue::Npi], m.start(), 20)
                 && checks::npi(m.as_str().as_bytes())
                 && out.free(&m.range())
@@ -1193,7 +1276,8 @@ impl Detector {
         let bytes = norm.as_bytes();
         let numeric = digits >= 3 && (memchr::memchr3(b'/', b'-', b'.', bytes).is_some());
         if numeric {
-            captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |c| {
+            captures_each(&self.num_date, norm, runs, REACH_NUM_DATE, |groups| {
+                let c = Caps { norm, groups };
                 let (Some(m), Some(a), Some(s1), Some(b), Some(s2), Some(y)) =
                     (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
                 else {
@@ -1210,7 +1294,8 @@ impl Detector {
         }
         // "discharged on 5/12": without a year, m/d is a date only right after a person-date cue.
         if numeric && cues.any(Cue::PersonDate) {
-            captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |c| {
+            captures_each(&self.short_date, norm, runs, REACH_SHORT_DATE, |groups| {
+                let c = Caps { norm, groups };
                 let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
                     return;
                 };
@@ -1230,7 +1315,8 @@ impl Detector {
             return;
         }
         let scan = out.scan;
-        window::month_captures_each(&self.month_date, scan, |c| {
+        window::month_captures_each(&self.month_date, &self.months, scan, |groups| {
+            let c = Caps { norm, groups };
             let Some(m) = c.get(0) else { return };
             let day_ok = [1, 3].iter().filter_map(|&i| c.get(i)).all(|d| {
                 d.as_str()
@@ -1354,7 +1440,8 @@ impl Detector {
     }
 
     fn state_zips(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |c| {
+        captures_each(&self.state_zip, norm, runs, REACH_STATE_ZIP, |groups| {
+            let c = Caps { norm, groups };
             let (Some(state), Some(zip)) = (c.get(1), c.get(2)) else {
                 return;
             };
@@ -1370,7 +1457,8 @@ impl Detector {
     }
 
     fn ages(&self, norm: &str, runs: &Runs, out: &mut Out<'_, '_, '_>) {
-        captures_each(&self.age, norm, runs, REACH_AGE, |c| {
+        captures_each(&self.age, norm, runs, REACH_AGE, |groups| {
+            let c = Caps { norm, groups };
             let Some(n) = (1..=3).find_map(|i| c.get(i)) else {
                 return;
             };
@@ -1390,7 +1478,8 @@ impl Detector {
 
     fn rooms(&self, norm: &str, runs: &Runs, health: bool, out: &mut Out<'_, '_, '_>) {
         let bytes = norm.as_bytes();
-        captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |c| {
+        captures_each(&self.room_bed, norm, runs, REACH_ROOM_BED, |groups| {
+            let c = Caps { norm, groups };
             let (Some(m), Some(kind)) = (c.get(0), c.get(2)) else {
                 return;
             };
@@ -1450,6 +1539,12 @@ fn count_digits(bytes: &[u8]) -> usize {
             )
         })
         .sum()
+}
+
+/// `bytes` holds `b` at least `n` times: a search that stops at the `n`-th, since long text
+/// holds many dots and colons and one is enough to need the count.
+fn at_least(bytes: &[u8], b: u8, n: usize) -> bool {
+    n == 0 || memchr::memchr_iter(b, bytes).nth(n - 1).is_some()
 }
 
 /// True when `url` points at one person: a profile on a social network or a photo or user page.
@@ -2011,8 +2106,101 @@ mod tests {
         "fe80::1",
         "cafe",
         "g",
+        "_",
+        "1m8gdm9axkp04278é",
+    ];
+    const AGE_PIECES: &[&str] = &[
+        "45",
+        "1234",
+        "7",
+        " ",
+        "  ",
+        "-",
+        " - ",
+        "years",
+        "year",
+        "yrs",
+        "yr",
+        "s",
+        "old",
+        "of age",
+        "older",
+        "of",
+        " age",
+        "y/o",
+        "y.o.",
+        "yo",
+        "you",
+        "aged",
+        "age",
+        "age of",
+        "turned",
+        "turning",
+        "turns",
+        "turn",
+        "when i was",
+        "when they were",
+        "when he ",
+        "she ",
+        "was",
+        "x",
+        "_",
+        "\t",
+        "\u{b}",
+        ".",
+        "d",
     ];
     const GLUE: &[&str] = &["", " ", "  ", "\n", ", ", "-", "\u{3000}"];
+
+    /// The grouped-phone matcher agrees with its pattern on the shapes phone numbers take,
+    /// from every start.
+    #[test]
+    fn grouped_phone_parser_agrees_with_its_pattern() {
+        let d = super::Detector::new(&Policy::default()).expect("compiles");
+        let texts = [
+            "+1 (555) 201-3344 ext. 12",
+            "001-555-201-3344x5",
+            "15552013344 or 1-555-201-3344 extension 99",
+            "(555)201-3344, 555.201.3344 x 1234567",
+            "0421 555 123, (02) 9876 5432, 020 7946 0958, 12 34 56 78 90 12 34",
+            "(12345) 678-90 1-2-3 123456789012345678 (1",
+        ];
+        for text in texts {
+            for at in 0..text.len() {
+                let whole = d
+                    .grouped
+                    .unicode()
+                    .captures_at(text, at)
+                    .map(|c| groups(&c));
+                assert_eq!(
+                    whole,
+                    super::parse::grouped(text.as_bytes(), at),
+                    "{text:?} from {at}"
+                );
+            }
+        }
+    }
+
+    /// Every windowed pattern's groups fit in [`super::Groups`].
+    #[test]
+    fn windowed_patterns_fit_groups() {
+        let d = super::Detector::new(&Policy::default()).expect("compiles");
+        for (twin, _) in searches(&d)
+            .into_iter()
+            .chain([(&d.month_date, super::REACH_AGE)])
+        {
+            assert!(
+                twin.unicode().captures_len() <= 6,
+                "{}",
+                twin.unicode().as_str()
+            );
+        }
+    }
+
+    /// The spans of a regex match and its groups.
+    fn groups(c: &regex::Captures<'_>) -> super::Groups {
+        std::array::from_fn(|i| c.get(i).map(|m| m.range()))
+    }
 
     fn searches(d: &super::Detector) -> Vec<(&super::Twin, super::Reach)> {
         use super::*;
@@ -2022,7 +2210,6 @@ mod tests {
             (&d.card, REACH_CARD),
             (&d.ssn, REACH_SSN),
             (&d.mbi, REACH_MBI),
-            (&d.vin, REACH_VIN),
             (&d.dea, REACH_DEA),
             (&d.npi, REACH_NPI),
             (&d.num_date, REACH_NUM_DATE),
@@ -2044,31 +2231,33 @@ mod tests {
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
-                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
-                let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
-                let whole: Vec<_> = re.captures_iter(&text).filter(|c| c.get(0).is_some_and(|m| kept(&m))).map(groups).collect();
+                let kept = |r: &std::ops::Range<usize>| text.get(r.clone()).unwrap_or_default().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
+                let whole: Vec<_> = re.captures_iter(&text).map(|c| groups(&c)).filter(|g| g[0].as_ref().is_some_and(kept)).collect();
                 let mut windowed = Vec::new();
-                super::captures_each(twin, &text, &runs, reach, |c| {
-                    if c.get(0).is_some_and(|m| kept(&m)) {
-                        windowed.push(groups(c));
+                super::captures_each(twin, &text, &runs, reach, |g| {
+                    if g[0].as_ref().is_some_and(kept) {
+                        windowed.push(g);
                     }
                 });
                 proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
                 let mut found = Vec::new();
                 super::find_each(twin, &text, &runs, reach, |m| {
                     if kept(&m) {
-                        found.push(Some(m.range()));
+                        found.push(Some(m));
                     }
                 });
-                let starts: Vec<_> = whole.iter().map(|g| g.first().cloned().flatten()).collect();
+                let starts: Vec<_> = whole.iter().map(|g| g[0].clone()).collect();
                 proptest::prop_assert_eq!(starts, found);
             }
-            let groups = |c: regex::Captures<'_>| c.iter().map(|g| g.map(|g| g.range())).collect::<Vec<_>>();
             let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(groups).collect();
+            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(|c| groups(&c)).collect();
             let mut found = Vec::new();
-            super::window::month_captures_each(&d.month_date, &scan, |c| found.push(groups(c)));
+            super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+            let whole: Vec<_> = d.vin.unicode().find_iter(&scan.norm).map(|m| m.range()).collect();
+            let mut found = Vec::new();
+            super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
+            proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
             let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
             let mut found = Vec::new();
             super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
@@ -2076,12 +2265,12 @@ mod tests {
             for (twin, plus) in [(&d.intl, true), (&d.grouped, false)] {
                 let re = twin.unicode();
                 // The phone checks count ASCII digits only.
-                let kept = |m: &regex::Match<'_>| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
-                let whole: Vec<_> = re.find_iter(&text).filter(kept).map(|m| m.range()).collect();
+                let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+                let whole: Vec<_> = re.find_iter(&text).map(|m| m.range()).filter(kept).collect();
                 let mut found = Vec::new();
                 super::window::find_in_groups(twin, &text, &runs, super::PHONE_DIGITS, plus, |m| {
                     if kept(&m) {
-                        found.push(m.range());
+                        found.push(m);
                     }
                 });
                 proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?}", re.as_str(), text);
@@ -2090,6 +2279,65 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Each hand-written matcher finds what its pattern finds, with the same groups, on
+        /// ASCII text dense with digits and the separators the patterns read.
+        #[test]
+        fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}|[0-9 .()-]{0,48}|[0-9 iqz_.-]{0,60}|[0-9a-z -]{10,40}|((ny|ca|x|a|,| |-|_|12345|6789|1)){0,12}", at in 0usize..8) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let parsed: [(&super::Twin, super::parse::Parser); 8] = [
+                (&d.grouped, super::parse::grouped),
+                (&d.state_zip, super::parse::state_zip),
+                (&d.card, super::parse::card),
+                (&d.vin, super::parse::vin),
+                (&d.ssn, super::parse::ssn),
+                (&d.num_date, super::parse::num_date),
+                (&d.short_date, super::parse::short_date),
+                (&d.ipv4, super::parse::ipv4),
+            ];
+            let at = at.min(text.len());
+            for (twin, parse) in parsed {
+                let re = twin.unicode();
+                let mut whole = Vec::new();
+                let mut from = at;
+                while let Some(c) = re.captures_at(&text, from) {
+                    let g = groups(&c);
+                    from = c.get(0).map_or(text.len(), |m| m.end());
+                    whole.push(g);
+                }
+                let mut found = Vec::new();
+                let mut from = at;
+                while let Some(g) = parse(text.as_bytes(), from) {
+                    from = g[0].as_ref().map_or(text.len(), |m| m.end);
+                    found.push(g);
+                }
+                proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?} from {}", re.as_str(), text, at);
+            }
+        }
+
+        /// The age matcher finds what the age pattern finds, on text made of its words.
+        #[test]
+        fn age_parser_finds_what_the_age_pattern_finds(parts in proptest::collection::vec(0..AGE_PIECES.len(), 0..14), at in 0usize..6) {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts.iter().map(|&p| AGE_PIECES[p]).collect();
+            let at = (0..=at.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            let re = d.age.unicode();
+            let mut whole = Vec::new();
+            let mut from = at;
+            while let Some(c) = re.captures_at(&text, from) {
+                from = c.get(0).map_or(text.len(), |m| m.end());
+                whole.push(groups(&c));
+            }
+            let mut found = Vec::new();
+            let mut from = at;
+            while let Some(g) = super::parse::age(text.as_bytes(), from) {
+                from = g[0].as_ref().map_or(text.len(), |m| m.end);
+                found.push(g);
+            }
+            proptest::prop_assert_eq!(&whole, &found, "on {:?} from {}", text, at);
+        }
+
         #[test]
         fn number_and_address_soup_never_panics(text in "[0-9a-zA-Z .,:/\\-\n@#()+?ßÅ]{0,160}") {
             let s = screener();

@@ -325,6 +325,11 @@ fn is_calendar(w: &str) -> bool {
     )
 }
 
+/// A word that a street name cannot run over: [`View::core`] stops its name there.
+fn ends_name(w: &str) -> bool {
+    is_stopword(w) && !is_connector(w) || is_calendar(w) || is_unit_word(w)
+}
+
 /// The longest address, in tokens; stops runaway extension over lists of capitalized words.
 const MAX_TOKENS: usize = 32;
 
@@ -517,7 +522,7 @@ impl View<'_, '_> {
         let mut all_caps = true;
         while j < first_word + 5 && self.is_alpha(j) && (j == i || self.inline(j)) {
             let w = self.word(j);
-            if is_stopword(w) && !is_connector(w) || is_calendar(w) || is_unit_word(w) {
+            if ends_name(w) {
                 break;
             }
             if j == first_word && is_connector(w) {
@@ -779,9 +784,10 @@ impl View<'_, '_> {
     /// For the first token `q` with a digit after some candidate start: whether a core that does
     /// not open with a house number or box word can end at or pass it (`q` is a short number or
     /// an ordinal), and the first token from which every gap up to `q` may be inline (at most
-    /// three spaces, tabs or dots; [`View::inline`] asks more). A core that opens with a street
-    /// name needs both: its name runs inline up to a number on the same line, and the first
-    /// token with a digit after the name is that number, or an ordinal in the name.
+    /// three spaces, tabs or dots; [`View::inline`] asks more) and no word up to `q` ends a
+    /// street name ([`ends_name`]). A core that opens with a street name needs all three: its
+    /// name runs inline up to a number on the same line over no such word, and the first token
+    /// with a digit after the name is that number, or an ordinal in the name.
     fn house(&self, q: usize) -> (usize, bool, usize) {
         let reachable = self.is_ordinal(q) || self.is_number(q, 5);
         let bytes = self.scan.norm.as_bytes();
@@ -793,6 +799,9 @@ impl View<'_, '_> {
             };
             let gap = bytes.get(a.end..b.start).unwrap_or_default();
             if gap.len() > 3 || !gap.iter().all(|&c| matches!(c, b' ' | b'\t' | b'.')) {
+                break;
+            }
+            if ends_name(self.word(from - 1)) {
                 break;
             }
             from -= 1;
@@ -836,8 +845,10 @@ pub(super) fn find(
     // Every core holds a number within its first six tokens, so only tokens with a number at
     // most five tokens ahead can start one; `next_num` walks forward with `i`.
     let mut next_num = 0;
+    // Every token carries its word's hash: one compare rules out all but "corner" itself.
+    let corner = crate::model::hash_bytes(b"corner");
     let is_corner =
-        |k: usize| tokens.get(k).is_some_and(|t| t.end - t.start == 6) && view.word(k) == "corner";
+        |k: usize| tokens.get(k).is_some_and(|t| t.hash == corner) && view.word(k) == "corner";
     // For the number token `q` at `next_num`: (q, whether a core can reach it, the first token
     // from which every gap up to `q` is inline).
     let mut house: Option<(usize, bool, usize)> = None;

@@ -17,6 +17,7 @@ use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
 
+use super::parse::{Groups, Parser};
 use crate::text::Scan;
 
 /// A number pattern compiled twice: as written, and with ASCII classes (`\d` is `[0-9]`, `\s` ASCII
@@ -26,15 +27,63 @@ use crate::text::Scan;
 /// copies match the same strings: the classes differ only on non-ASCII characters, and the only
 /// look-around either has is `(?-u:\b)`, which reads the byte before the span the same way. So
 /// a search whose span is ASCII runs on the ASCII copy and finds exactly what the original finds.
+///
+/// A pattern with a hand-written matcher (see `parse.rs`) runs that instead of the ASCII copy
+/// where [`captures_each`] searches ASCII text.
 pub(super) struct Twin {
     unicode: Regex,
     ascii: Regex,
+    parse: Option<Parser>,
 }
 
 impl Twin {
     /// The pair of a pattern as written and the same pattern with Unicode classes off.
     pub(super) fn new(unicode: Regex, ascii: Regex) -> Self {
-        Twin { unicode, ascii }
+        Twin {
+            unicode,
+            ascii,
+            parse: None,
+        }
+    }
+
+    /// The pair, with a matcher that finds what the ASCII copy finds on ASCII text.
+    pub(super) fn parsed(unicode: Regex, ascii: Regex, parse: Parser) -> Self {
+        Twin {
+            unicode,
+            ascii,
+            parse: Some(parse),
+        }
+    }
+
+    /// Call `f` on the span of every match in `part` that starts at or after `at`, where
+    /// `span` (the bytes searched) decides which copy runs.
+    fn spans_from(&self, span: &[u8], part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
+        if self.parse.is_some() && span.is_ascii() {
+            self.groups_from(span, part, at, &mut |g: Groups| {
+                if let Some(m) = g[0].clone() {
+                    f(m);
+                }
+            });
+        } else {
+            matches_from(self.on(span), part, at, &mut |m: Match<'_>| f(m.range()));
+        }
+    }
+
+    /// Call `f` on every match in `part` that starts at or after `at`, with its groups, where
+    /// `span` (the bytes searched) decides which copy runs.
+    fn groups_from(&self, span: &[u8], part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
+        let Some(parse) = self.parse.filter(|_| span.is_ascii()) else {
+            captures_from(self.on(span), part, at, f);
+            return;
+        };
+        // Every parsed pattern's matches hold a digit, so the search always moves on.
+        while let Some(g) = parse(part.as_bytes(), at) {
+            let Some(end) = g[0].as_ref().map(|m| m.end).filter(|&e| e > at) else {
+                break;
+            };
+            at = end;
+            f(g);
+        }
     }
 
     /// The copy to search `span` with.
@@ -107,8 +156,10 @@ fn maybe_digit(b: u8) -> bool {
     b.is_ascii_digit() || b >= 0x80
 }
 
-/// Some byte of the eight in `x` is digit-like (see [`maybe_digit`]).
-fn has_digit_like(x: u64) -> bool {
+/// The high bit of each byte of the eight in `x` (little-endian) that is digit-like (see
+/// [`maybe_digit`]), and no other bit: exact per byte, so the lowest set bit says where the
+/// first digit-like byte is.
+fn digit_like_mask(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
     let ascii = x & !HIGH;
@@ -116,7 +167,7 @@ fn has_digit_like(x: u64) -> bool {
     // when b >= b'0', and b + 0x46 sets it when b > b'9'.
     let at_least_0 = ascii + 0x50 * ONES;
     let above_9 = ascii + 0x46 * ONES;
-    (x | (at_least_0 & !above_9)) & HIGH != 0
+    (x | (at_least_0 & !above_9)) & HIGH
 }
 
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
@@ -164,7 +215,7 @@ fn forward(bytes: &[u8], from: usize, n: usize) -> usize {
 /// The widest `before` that [`Bounds`] answers from one walk; every digit-anchored reach fits.
 const MAX_BEFORE: usize = 20;
 /// The widest `after` that [`Bounds`] answers from one walk.
-const MAX_AFTER: usize = 17;
+const MAX_AFTER: usize = 13;
 
 /// Where `back` and `forward` land from one digit run for every reach up to [`MAX_BEFORE`] and
 /// [`MAX_AFTER`], found in one walk each way: every pattern's window around the run is read from
@@ -258,14 +309,15 @@ impl Runs {
         if long {
             let mut i = 0;
             while i < bytes.len() {
-                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole.
-                if let Some(block) = bytes.get(i..i + 8) {
-                    let mut word = [0; 8];
-                    word.copy_from_slice(block);
-                    if !has_digit_like(u64::from_le_bytes(word)) {
+                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole, and
+                // go straight to the first digit-like byte of a block that holds one.
+                if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                    let mask = digit_like_mask(u64::from_le_bytes(block));
+                    if mask == 0 {
                         i += 8;
                         continue;
                     }
+                    i += (mask.trailing_zeros() / 8) as usize;
                 }
                 if maybe_digit(bytes[i]) {
                     let start = i;
@@ -315,7 +367,11 @@ impl Runs {
 /// bytes ahead of an anchor to `after` past it, and windows that touch are merged; the bounds of
 /// every digit-anchored shape are read from one [`Bounds`] walk per run.
 fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Shape, Vec<Window>)> {
-    let mut out: Vec<(Shape, Vec<Window>)> = shapes.iter().map(|&s| (s, Vec::new())).collect();
+    // A shape has at most one window per run: sized once, no list is copied as it grows.
+    let mut out: Vec<(Shape, Vec<Window>)> = shapes
+        .iter()
+        .map(|&s| (s, Vec::with_capacity(runs.len())))
+        .collect();
     // (start, end, digits) of the window being grown, per shape.
     let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
     let mut bounds = Bounds::new();
@@ -365,18 +421,18 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
     out
 }
 
-/// Call `f` on every match of `re` in `hay`, as `re.find_iter(hay)` with the pattern as written
-/// would yield them.
-pub(super) fn find_each<'h>(
+/// Call `f` on the span of every match of `re` in `hay`, as `re.find_iter(hay)` with the
+/// pattern as written would yield them.
+pub(super) fn find_each(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     reach: Reach,
-    mut f: impl FnMut(Match<'h>),
+    mut f: impl FnMut(Range<usize>),
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.on(hay.as_bytes()).find_iter(hay).for_each(f);
+            re.spans_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
     }
@@ -387,7 +443,35 @@ pub(super) fn find_each<'h>(
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             continue;
         };
-        matches_from(re.on(span), part, w.start, &mut f);
+        re.spans_from(span, part, w.start, &mut f);
+    }
+}
+
+/// Call `f` on the span of every match of `re` in `scan.norm`, as `re.find_iter` with the
+/// pattern as written would yield them, for a pattern whose matches are runs of exactly `len`
+/// ASCII letters and digits between `(?-u:\b)` (the VIN pattern). Every ASCII letter and digit
+/// belongs to a token, so such a run lies inside one token at least `len` bytes long: only those
+/// tokens are searched, each with the byte after it in view for the closing `\b` (a non-ASCII
+/// byte there reads as the end of the text does). Long words are rare, and windows around
+/// every number of a long text are not.
+pub(super) fn find_in_tokens(
+    re: &Twin,
+    scan: &Scan<'_>,
+    len: usize,
+    mut f: impl FnMut(Range<usize>),
+) {
+    let hay = scan.norm.as_str();
+    let bytes = hay.as_bytes();
+    for t in scan.tokens.iter().filter(|t| t.end - t.start >= len) {
+        let view = if bytes.get(t.end).is_some_and(u8::is_ascii) {
+            t.end + 1
+        } else {
+            t.end
+        };
+        let (Some(part), Some(span)) = (hay.get(..view), bytes.get(t.start..t.end)) else {
+            continue;
+        };
+        re.spans_from(span, part, t.start, &mut f);
     }
 }
 
@@ -406,16 +490,16 @@ fn matches_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut
 
 /// Call `f` on every match of `re` in `hay` with its groups, as `re.captures_iter(hay)` with the
 /// pattern as written would.
-pub(super) fn captures_each<'h>(
+pub(super) fn captures_each(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     reach: Reach,
-    mut f: impl FnMut(Captures<'h>),
+    mut f: impl FnMut(Groups),
 ) {
     if !runs.long {
         if (reach.need)(hay.as_bytes()) {
-            re.on(hay.as_bytes()).captures_iter(hay).for_each(f);
+            re.groups_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
     }
@@ -426,17 +510,22 @@ pub(super) fn captures_each<'h>(
         let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
             continue;
         };
-        captures_from(re.on(span), part, w.start, &mut f);
+        re.groups_from(span, part, w.start, &mut f);
     }
 }
 
+/// The spans of `c`'s match and groups.
+fn groups(c: &Captures<'_>) -> Groups {
+    std::array::from_fn(|i| c.get(i).map(|m| m.range()))
+}
+
 /// Call `f` on every match of `re` in `part` that starts at or after byte `at`, in order.
-fn captures_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMut(Captures<'h>)) {
+fn captures_from(re: &Regex, part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
     while let Some(c) = re.captures_at(part, at) {
         let Some(m) = c.get(0) else { break };
         at = m.end();
         let empty = m.is_empty();
-        f(c);
+        f(groups(&c));
         if empty {
             break;
         }
@@ -446,6 +535,77 @@ fn captures_from<'h>(re: &Regex, part: &'h str, mut at: usize, f: &mut impl FnMu
 /// A byte that `(?-u:\b)` counts as part of a word.
 fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The month names and abbreviations that [`is_month`] accepts.
+const MONTH_WORDS: [&str; 24] = [
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+];
+
+/// A 256-bit filter of the word hashes of [`MONTH_WORDS`]: a token whose hash misses it is no
+/// month name, which one bit test tells for most words instead of comparing their bytes.
+pub(super) struct MonthHashes([u64; 4]);
+
+impl MonthHashes {
+    /// The filter, built from the same word hash the tokenizer gives every token.
+    pub(super) fn new() -> Self {
+        let mut bits = [0; 4];
+        for m in MONTH_WORDS {
+            let (k, bit) = Self::slot(crate::model::hash_bytes(m.as_bytes()));
+            bits[k] |= bit;
+        }
+        MonthHashes(bits)
+    }
+
+    fn slot(h: u64) -> (usize, u64) {
+        let i = (h >> 56) as usize;
+        (i >> 6, 1 << (i & 63))
+    }
+
+    /// A word with hash `h` may be a month name (never false for one that is).
+    fn may_hold(&self, h: u64) -> bool {
+        let (k, bit) = Self::slot(h);
+        self.0.get(k).is_some_and(|w| w & bit != 0)
+    }
+}
+
+/// The first byte at or after `from` that is not ASCII, or `bytes.len()`.
+fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let high = u64::from_le_bytes(block) & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return i + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i].is_ascii() {
+        i += 1;
+    }
+    i.min(bytes.len())
 }
 
 /// A month name or abbreviation, as the month-name date pattern spells them.
@@ -492,10 +652,11 @@ const MONTH_AFTER: usize = 11;
 /// [`MONTH_BEFORE`] significant bytes before it and fewer than [`MONTH_AFTER`] after: the windows
 /// argument of this module holds with month names as anchors. A window also ends at a word end,
 /// so that the cut cannot make a month name ("mar" of "marble") or end a number early.
-pub(super) fn month_captures_each<'h>(
+pub(super) fn month_captures_each(
     re: &Twin,
-    scan: &'h Scan<'_>,
-    mut f: impl FnMut(Captures<'h>),
+    months: &MonthHashes,
+    scan: &Scan<'_>,
+    mut f: impl FnMut(Groups),
 ) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
@@ -528,15 +689,28 @@ pub(super) fn month_captures_each<'h>(
         }
     };
     // A whole ASCII word is a whole token, or a piece of one between its apostrophes and
-    // non-ASCII letters.
+    // non-ASCII letters. A month name is a whole ASCII word and its own token.
+    let mut non_ascii = if scan.is_ascii() {
+        usize::MAX
+    } else {
+        next_non_ascii(bytes, 0)
+    };
     for t in &scan.tokens {
-        let word = bytes.get(t.start..t.end).unwrap_or_default();
-        if !t.shape.apostrophe && (scan.is_ascii() || word.is_ascii()) {
-            if (3..=9).contains(&word.len()) && is_month(word) {
-                anchor(t.start, t.end);
-            }
+        if months.may_hold(t.hash)
+            && bytes
+                .get(t.start..t.end)
+                .is_some_and(|w| (3..=9).contains(&w.len()) && is_month(w))
+        {
+            anchor(t.start, t.end);
             continue;
         }
+        if non_ascii < t.start {
+            non_ascii = next_non_ascii(bytes, t.start);
+        }
+        if !t.shape.apostrophe && non_ascii >= t.end {
+            continue;
+        }
+        let word = bytes.get(t.start..t.end).unwrap_or_default();
         let mut piece = t.start;
         for (k, &b) in word
             .iter()
@@ -569,13 +743,13 @@ fn joiner(b: u8) -> bool {
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
 /// words, and a search over all of it costs far more than a few short ones. With `plus`, only
 /// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
-pub(super) fn find_in_groups<'h>(
+pub(super) fn find_in_groups(
     re: &Twin,
-    hay: &'h str,
+    hay: &str,
     runs: &Runs,
     n: usize,
     plus: bool,
-    mut f: impl FnMut(Match<'h>),
+    mut f: impl FnMut(Range<usize>),
 ) {
     let bytes = hay.as_bytes();
     let ascii_digits = |r: Range<usize>| {
@@ -601,16 +775,13 @@ pub(super) fn find_in_groups<'h>(
         let Some(part) = hay.get(..last_end + tail) else {
             return;
         };
-        let mut at = lead.unwrap_or(first);
-        let re = re.on(bytes.get(at..part.len()).unwrap_or_default());
-        while let Some(m) = re.find_at(part, at) {
-            at = m.end();
-            let empty = m.is_empty();
-            f(m);
-            if empty {
-                break;
-            }
-        }
+        let at = lead.unwrap_or(first);
+        re.spans_from(
+            bytes.get(at..part.len()).unwrap_or_default(),
+            part,
+            at,
+            &mut f,
+        );
     };
     let joined = |end: usize, next: usize| {
         bytes
@@ -684,22 +855,6 @@ pub(super) fn digit_run(w: &[u8], n: usize) -> bool {
     let mut run = 0;
     for &b in w {
         run = if maybe_digit(b) { run + 1 } else { 0 };
-        if run >= n {
-            return true;
-        }
-    }
-    false
-}
-
-/// Some run of ASCII letters and digits is at least `n` long.
-pub(super) fn alnum_run(w: &[u8], n: usize) -> bool {
-    let mut run = 0;
-    for &b in w {
-        run = if b.is_ascii_alphanumeric() {
-            run + 1
-        } else {
-            0
-        };
         if run >= n {
             return true;
         }
@@ -847,5 +1002,44 @@ pub(super) fn find_in_colon_runs<'h>(re: &Regex, hay: &'h str, mut f: impl FnMut
             matches_from(re, part, start, &mut f);
         }
         from = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_words_are_months_and_pass_their_filter() {
+        let months = MonthHashes::new();
+        for m in MONTH_WORDS {
+            assert!(is_month(m.as_bytes()), "{m}");
+            assert!(
+                months.may_hold(crate::model::hash_bytes(m.as_bytes())),
+                "{m}"
+            );
+        }
+        let scan = Scan::new("In May, on 4 June 2019 and dec 3");
+        let found: Vec<&str> = scan
+            .tokens
+            .iter()
+            .filter(|t| months.may_hold(t.hash))
+            .map(|t| &scan.norm[t.start..t.end])
+            .filter(|w| is_month(w.as_bytes()))
+            .collect();
+        assert_eq!(found, ["may", "june", "dec"]);
+    }
+
+    #[test]
+    fn next_non_ascii_finds_the_first_high_byte() {
+        let text = "plain ascii text, then é and ü";
+        let first = text.find('é').unwrap_or(text.len());
+        assert_eq!(next_non_ascii(text.as_bytes(), 0), first);
+        assert_eq!(
+            next_non_ascii(text.as_bytes(), first + 2),
+            text.find('ü').unwrap_or(0)
+        );
+        assert_eq!(next_non_ascii(b"abc", 0), 3);
+        assert_eq!(next_non_ascii(b"abc", 7), 3);
     }
 }
