@@ -14,7 +14,7 @@
 //! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
@@ -488,6 +488,116 @@ struct Words {
     near: [Vec<usize>; 3],
 }
 
+/// How many runs of one-letter words [`SpacedRuns`] holds; a message with more is searched on
+/// from the first one left out.
+const SPACED_RUNS: usize = 8;
+
+/// The runs of three or more one-letter words, each joined to the one before by one or two
+/// spaces or marks ("f u c k", "s.h.i.t"), that the pass over the words finds.
+#[derive(Default)]
+struct SpacedRuns {
+    /// Token ranges of the first runs.
+    runs: [(usize, usize); SPACED_RUNS],
+    n: usize,
+    /// The first token of the first run past [`SPACED_RUNS`].
+    rest: Option<usize>,
+    /// The run under way, as a token range.
+    open: Option<(usize, usize)>,
+}
+
+impl SpacedRuns {
+    /// Token `k`, a word of one byte, extends the run under way or starts one.
+    #[inline(never)]
+    fn single(&mut self, scan: &Scan<'_>, k: usize) {
+        if !single_letter(scan, k) {
+            self.close();
+            return;
+        }
+        match self.open {
+            Some((first, _)) if joined(scan, k) => self.open = Some((first, k + 1)),
+            _ => {
+                self.close();
+                self.open = Some((k, k + 1));
+            }
+        }
+    }
+
+    /// The run under way ends.
+    #[inline(never)]
+    fn close(&mut self) {
+        if let Some((first, end)) = self.open.take()
+            && end - first >= 3
+        {
+            match self.runs.get_mut(self.n) {
+                Some(slot) => {
+                    *slot = (first, end);
+                    self.n += 1;
+                }
+                None => {
+                    self.rest.get_or_insert(first);
+                }
+            }
+        }
+    }
+}
+
+/// The runs of one-letter words typed apart, and the first token of the first run of five
+/// neighbouring words with the same hash (where a word flood can start), which nearly no
+/// message has: one pass over the words, with the rare one-letter words handled out of line.
+fn runs(scan: &Scan<'_>) -> (SpacedRuns, Option<usize>) {
+    let tokens = &scan.tokens;
+    let mut spaced = SpacedRuns::default();
+    // Unequal to the first word's hash, so that the first word starts a run of one.
+    let mut prev = !tokens.first().map_or(0, |t| t.hash);
+    let (mut same, mut flood_from) = (0usize, None);
+    for (k, t) in tokens.iter().enumerate() {
+        if t.end - t.start == 1 {
+            spaced.single(scan, k);
+        } else if spaced.open.is_some() {
+            spaced.close();
+        }
+        if t.hash == prev {
+            same += 1;
+            if same == 4 && flood_from.is_none() {
+                flood_from = Some(k - 4);
+            }
+        } else {
+            same = 0;
+        }
+        prev = t.hash;
+    }
+    spaced.close();
+    (spaced, flood_from)
+}
+
+/// Token `j` is one ASCII letter.
+fn single_letter(scan: &Scan<'_>, j: usize) -> bool {
+    scan.tokens.get(j).is_some_and(|t| {
+        t.end - t.start == 1
+            && scan
+                .norm
+                .as_bytes()
+                .get(t.start)
+                .is_some_and(u8::is_ascii_alphabetic)
+    })
+}
+
+/// Token `j` follows token `j - 1` after one or two spaces or marks.
+fn joined(scan: &Scan<'_>, j: usize) -> bool {
+    let (Some(p), Some(t)) = (
+        j.checked_sub(1).and_then(|i| scan.tokens.get(i)),
+        scan.tokens.get(j),
+    ) else {
+        return false;
+    };
+    let gap = scan.norm.as_bytes().get(p.end..t.start).unwrap_or_default();
+    !gap.is_empty()
+        && gap.len() <= 2
+        && gap
+            .iter()
+            .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
+}
+
 /// The compiled abuse and spam detector.
 pub(crate) struct Detector {
     /// Several-word lexicon terms and symbols, then the harassment and hate phrases.
@@ -865,45 +975,8 @@ impl Detector {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
-        let mut words = Words {
-            phrases: Vec::new(),
-            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
-            insult: !scan.is_ascii(),
-            you: [0; 8],
-            n_you: 0,
-            near: Default::default(),
-        };
-        // One probe per word answers every gate; the exact checks run only where it says "maybe".
-        for t in &scan.tokens {
-            if t.shape.apostrophe {
-                let mut start = t.start;
-                for piece in bytes
-                    .get(t.start..t.end)
-                    .unwrap_or_default()
-                    .split(|&b| b == b'\'')
-                {
-                    let mask = self.starts.mask(piece);
-                    if mask != 0 {
-                        self.word(
-                            scan,
-                            start..start + piece.len(),
-                            hash_bytes(piece),
-                            mask,
-                            &mut words,
-                            sink,
-                        );
-                    }
-                    start += piece.len() + 1;
-                }
-                continue;
-            }
-            let mask = self
-                .starts
-                .mask(bytes.get(t.start..t.end).unwrap_or_default());
-            if mask != 0 {
-                self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
-            }
-        }
+        let words = self.words(scan, sink);
+        let (spaced, flood_from) = runs(scan);
         let Words {
             phrases,
             insult,
@@ -949,7 +1022,7 @@ impl Detector {
                 self.anchored(scan, at, true, sink);
             }
         }
-        self.obfuscated(scan, sink);
+        self.obfuscated(scan, &spaced, sink);
         find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
             let found = scan.orig_text(range.clone());
             sink.push(
@@ -990,12 +1063,66 @@ impl Detector {
             },
         );
         self.links(scan, sink);
-        flood(scan, sink);
+        flood(scan, flood_from, sink);
         self.blocked_terms(scan, sink);
+    }
+
+    /// The pass over the words of one message: one probe per word answers every gate, and the
+    /// exact checks run only where it says "maybe". Kept out of line, with the rare checks out
+    /// of line too, so that the loop's few values stay in registers.
+    #[inline(never)]
+    fn words(&self, scan: &Scan<'_>, sink: &mut Sink) -> Words {
+        let bytes = scan.norm.as_bytes();
+        let mut words = Words {
+            phrases: Vec::new(),
+            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
+            insult: !scan.is_ascii(),
+            you: [0; 8],
+            n_you: 0,
+            near: Default::default(),
+        };
+        for t in &scan.tokens {
+            if t.shape.apostrophe {
+                self.pieces(scan, t.start..t.end, &mut words, sink);
+                continue;
+            }
+            let mask = self.starts.mask_at(bytes, t.start, t.end);
+            if mask != 0 {
+                self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
+            }
+        }
+        words
+    }
+
+    /// [`Detector::words`] at a word with inner apostrophes: each piece on its own.
+    #[inline(never)]
+    fn pieces(&self, scan: &Scan<'_>, range: Range<usize>, words: &mut Words, sink: &mut Sink) {
+        let mut start = range.start;
+        for piece in scan
+            .norm
+            .as_bytes()
+            .get(range)
+            .unwrap_or_default()
+            .split(|&b| b == b'\'')
+        {
+            let mask = self.starts.mask(piece);
+            if mask != 0 {
+                self.word(
+                    scan,
+                    start..start + piece.len(),
+                    hash_bytes(piece),
+                    mask,
+                    words,
+                    sink,
+                );
+            }
+            start += piece.len() + 1;
+        }
     }
 
     /// The exact checks at one word (an alphanumeric run of `norm`, `hash` its word hash) whose
     /// probe of [`Detector::starts`] gave `mask`.
+    #[inline(never)]
     fn word(
         &self,
         scan: &Scan<'_>,
@@ -1173,8 +1300,9 @@ impl Detector {
         Some(end)
     }
 
-    /// Leetspeak, masked, spaced and stretched spellings.
-    fn obfuscated(&self, scan: &Scan<'_>, sink: &mut Sink) {
+    /// Leetspeak, masked, spaced and stretched spellings; `spaced` holds the runs of one-letter
+    /// words that the pass over the words found.
+    fn obfuscated(&self, scan: &Scan<'_>, spaced: &SpacedRuns, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
         let mut pos = 0;
         while pos < norm.len() {
@@ -1203,7 +1331,17 @@ impl Detector {
             self.chunk(scan, start, end, sink);
             pos = end.max(at + 1);
         }
-        self.spaced(scan, sink);
+        self.spaced_runs(scan, spaced, sink);
+    }
+
+    /// The words that the runs of one-letter words spell, if they are abuse.
+    fn spaced_runs(&self, scan: &Scan<'_>, spaced: &SpacedRuns, sink: &mut Sink) {
+        for &(i, j) in spaced.runs.get(..spaced.n).unwrap_or_default() {
+            self.spaced_word(scan, i..j, sink);
+        }
+        if let Some(from) = spaced.rest {
+            self.spaced(scan, from, sink);
+        }
     }
 
     /// Rebuild one whitespace-separated chunk that mixes letters with leetspeak or stretches letters.
@@ -1296,51 +1434,34 @@ impl Detector {
         collapsed.map(|(w, k)| (w.clone(), *k))
     }
 
-    /// Letters typed apart: "f u c k", "s.h.i.t".
-    fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
-        let tokens = &scan.tokens;
-        // Three one-byte words in a row are rare, and a test of lengths alone finds them.
-        if !tokens
-            .windows(3)
-            .any(|w| w.iter().all(|t| t.end - t.start == 1))
-        {
-            return;
-        }
-        let norm = scan.norm.as_bytes();
-        let single = |j: usize| {
-            tokens.get(j).is_some_and(|t| {
-                t.end - t.start == 1 && norm.get(t.start).is_some_and(u8::is_ascii_alphabetic)
-            })
-        };
-        let joined = |j: usize| {
-            let (Some(p), Some(t)) = (tokens.get(j - 1), tokens.get(j)) else {
-                return false;
-            };
-            let gap = norm.get(p.end..t.start).unwrap_or_default();
-            !gap.is_empty()
-                && gap.len() <= 2
-                && gap
-                    .iter()
-                    .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
-        };
-        let mut i = 0;
-        while i < tokens.len() {
-            if !single(i) {
+    /// Letters typed apart ("f u c k", "s.h.i.t") from token `from` on, a token where no run of
+    /// them is under way.
+    fn spaced(&self, scan: &Scan<'_>, from: usize, sink: &mut Sink) {
+        let mut i = from;
+        while i < scan.tokens.len() {
+            if !single_letter(scan, i) {
                 i += 1;
                 continue;
             }
             let mut j = i + 1;
-            while single(j) && joined(j) {
+            while single_letter(scan, j) && joined(scan, j) {
                 j += 1;
             }
             if j - i >= 3 {
-                let word: String = (i..j).map(|k| scan.tok(k)).collect();
-                if let Some((w, kind)) = self.lookup(&word) {
-                    let range = tokens[i].start..tokens[j - 1].end;
-                    sink.push(word_hit(scan, range, kind, Some(w)));
-                }
+                self.spaced_word(scan, i..j, sink);
             }
             i = j;
+        }
+    }
+
+    /// The word that the one-letter tokens `run` (at least three) spell, if it is abuse.
+    fn spaced_word(&self, scan: &Scan<'_>, run: Range<usize>, sink: &mut Sink) {
+        let word: String = run.clone().map(|k| scan.tok(k)).collect();
+        if let Some((w, kind)) = self.lookup(&word)
+            && let (Some(first), Some(last)) =
+                (scan.tokens.get(run.start), scan.tokens.get(run.end - 1))
+        {
+            sink.push(word_hit(scan, first.start..last.end, kind, Some(w)));
         }
     }
 
@@ -1516,15 +1637,32 @@ fn shouting(text: &str) -> bool {
                 upper += usize::from(c.is_uppercase());
             }
         }
+        // Even if every byte still to come were a capital, the share could not reach 70%: most
+        // text is known not to shout after its first third.
+        let rest = bytes.len().saturating_sub((at + 1) * BLOCK);
+        if upper * 10 + rest * 3 < letters * 7 {
+            return false;
+        }
     }
     letters >= 20 && upper * 10 >= letters * 7
 }
 
-/// One character, emoji or word repeated far past emphasis.
-fn flood(scan: &Scan<'_>, sink: &mut Sink) {
-    if maybe_char_flood(scan.text.as_bytes()) && char_flood(scan.text, sink) {
+/// One character, emoji or word repeated far past emphasis; `from` is the first token of the
+/// first run of five neighbouring words with the same hash, where a word flood can start.
+fn flood(scan: &Scan<'_>, from: Option<usize>, sink: &mut Sink) {
+    // The byte test is the character rule's gate (a run of two-byte characters that it does not
+    // pass is not reported), but it costs more than the search for a run: it is asked only once
+    // a run is found, which is rare.
+    // A run of one-byte characters passes the test by itself, so the rest of the text need not.
+    let bytes = scan.text.as_bytes();
+    if let Some(hit) = char_flood(scan.text)
+        && (repeats(bytes.get(hit.span.start..hit.span.end).unwrap_or_default())
+            || maybe_char_flood(bytes))
+    {
+        sink.push(hit);
         return;
     }
+    let Some(mut i) = from else { return };
     let tokens = &scan.tokens;
     let norm = scan.norm.as_bytes();
     // Tokens compared by word hash first: neighbours nearly always differ there, where lengths
@@ -1532,7 +1670,6 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
     let same = |a: &crate::text::Token, b: &crate::text::Token| {
         a.hash == b.hash && norm.get(a.start..a.end) == norm.get(b.start..b.end)
     };
-    let mut i = 0;
     while i + 4 < tokens.len() {
         let first = &tokens[i];
         let mut j = i + 1;
@@ -1615,10 +1752,10 @@ fn repeats(b: &[u8]) -> bool {
     false
 }
 
-/// Report the first run of one character long enough to be a flood. Runs are counted exactly only
-/// from a little before each word that can lie inside one, so that a long text pays one load and a
-/// few operations per eight bytes.
-fn char_flood(text: &str, sink: &mut Sink) -> bool {
+/// The hit for the first run of one character long enough to be a flood. Runs are counted exactly
+/// only from a little before each word that can lie inside one, so that a long text pays one load
+/// and a few operations per eight bytes.
+fn char_flood(text: &str) -> Option<Hit> {
     let mut from = 0;
     while let Some(word) = next_periodic_word(text.as_bytes(), from) {
         // A reportable run that starts at or after `from` holds a grid word that is periodic and
@@ -1629,12 +1766,12 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        match count_runs(text, start, word.saturating_add(8), sink) {
-            Some(next) => from = next,
-            None => return true,
+        match count_runs(text, start, word.saturating_add(8)) {
+            ControlFlow::Continue(next) => from = next,
+            ControlFlow::Break(hit) => return Some(hit),
         }
     }
-    false
+    None
 }
 
 /// The offset of the first eight-byte word of `b` on the grid of multiples of 8, at or after
@@ -1654,10 +1791,10 @@ fn next_periodic_word(b: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The exact run count of [`char_flood`] from `start`, a character boundary where no run that
-/// could be reported is under way: reports the first run long enough to be a flood (`None`), or
-/// stops at the first run start at or after `past`, where counting may start afresh, and returns
-/// it (the end of the text when there is none).
-fn count_runs(text: &str, start: usize, past: usize, sink: &mut Sink) -> Option<usize> {
+/// could be reported is under way: breaks with the hit for the first run long enough to be a
+/// flood, or stops at the first run start at or after `past`, where counting may start afresh,
+/// and continues from it (the end of the text when there is none).
+fn count_runs(text: &str, start: usize, past: usize) -> ControlFlow<Hit, usize> {
     let b = text.as_bytes();
     let mut run_start = start;
     let mut run_len = 0usize;
@@ -1678,32 +1815,29 @@ fn count_runs(text: &str, start: usize, past: usize, sink: &mut Sink) -> Option<
             i = next;
             continue;
         }
-        if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
-            return None;
+        if run_len >= 8
+            && let Some(hit) = report_run(text, run_start, i, run_len, prev)
+        {
+            return ControlFlow::Break(hit);
         }
         if i >= past {
-            return Some(i);
+            return ControlFlow::Continue(i);
         }
         run_start = i;
         run_len = 1;
         prev = Some(c);
         i = next;
     }
-    if run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink) {
-        return None;
+    if run_len >= 8
+        && let Some(hit) = report_run(text, run_start, text.len(), run_len, prev)
+    {
+        return ControlFlow::Break(hit);
     }
-    Some(text.len())
+    ControlFlow::Continue(text.len())
 }
 
-fn report_run(
-    text: &str,
-    start: usize,
-    end: usize,
-    len: usize,
-    c: Option<char>,
-    sink: &mut Sink,
-) -> bool {
-    let Some(c) = c else { return false };
+fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>) -> Option<Hit> {
+    let c = c?;
     // Stretched letters ("soooo") are emphasis long before they are a flood.
     let limit = if c.is_alphabetic() {
         20
@@ -1714,21 +1848,21 @@ fn report_run(
     };
     if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.')
     {
-        return false;
+        return None;
     }
-    sink.push(Hit::new(
+    Some(Hit::new(
         FLOOD,
         crate::report::Span::new(start, end),
         format!(
             "\"{}\" is repeated {len} times in a row, a flooding pattern.",
             text.get(start..start + c.len_utf8()).unwrap_or_default()
         ),
-    ));
-    true
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::text::Scan;
     use crate::{Message, Policy, Screener};
 
     fn screener() -> Screener {
@@ -1867,23 +2001,25 @@ mod tests {
 
     /// The run count [`super::char_flood`] skips ahead in, over the whole text.
     fn char_flood_by_every_char(text: &str) -> Option<(usize, usize, String)> {
-        let mut sink = crate::detect::Sink::default();
         let (mut run_start, mut run_len, mut prev) = (0, 0usize, None);
+        let mut hit = None;
         for (i, c) in text.char_indices() {
             if Some(c) == prev {
                 run_len += 1;
                 continue;
             }
-            if run_len >= 8 && super::report_run(text, run_start, i, run_len, prev, &mut sink) {
-                break;
+            if run_len >= 8 {
+                hit = super::report_run(text, run_start, i, run_len, prev);
+                if hit.is_some() {
+                    break;
+                }
             }
             (run_start, run_len, prev) = (i, 1, Some(c));
         }
-        if sink.hits.is_empty() && run_len >= 8 {
-            super::report_run(text, run_start, text.len(), run_len, prev, &mut sink);
+        if hit.is_none() && run_len >= 8 {
+            hit = super::report_run(text, run_start, text.len(), run_len, prev);
         }
-        let h = sink.hits.first()?;
-        Some((h.span.start, h.span.end, h.explanation.clone()))
+        hit.map(|h| (h.span.start, h.span.end, h.explanation))
     }
 
     /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
@@ -1926,11 +2062,7 @@ mod tests {
     fn char_flood_finds_the_run_a_count_of_every_char_finds() {
         let mut found = 0;
         for text in repeated_pieces() {
-            let mut sink = crate::detect::Sink::default();
-            let got = super::char_flood(&text, &mut sink).then(|| {
-                let h = &sink.hits[0];
-                (h.span.start, h.span.end, h.explanation.clone())
-            });
+            let got = super::char_flood(&text).map(|h| (h.span.start, h.span.end, h.explanation));
             found += usize::from(got.is_some());
             assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
         }
@@ -1946,6 +2078,75 @@ mod tests {
             assert_eq!(super::maybe_char_flood(text.as_bytes()), want, "{text:?}");
         }
         assert!(open > 500 && open < 2900, "{open}");
+    }
+
+    fn detector() -> super::Detector {
+        super::Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn found(sink: &crate::detect::Sink) -> Vec<(&'static str, usize, usize, String)> {
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, h.span.start, h.span.end, h.explanation.clone()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The runs found in the pass over the words, and the search on from the first one past
+        /// those it holds, find what one search over every word finds.
+        #[test]
+        fn spaced_runs_find_what_the_whole_search_finds(pieces in proptest::collection::vec(
+            "(f|u|c|k|s|h|i|t|a| |\\.|-|  |\\*|5|ab|fuck| \\. |\n)", 0..200)) {
+            let d = detector();
+            let text = pieces.concat();
+            let scan = Scan::new(&text);
+            let mut whole = crate::detect::Sink::default();
+            d.spaced(&scan, 0, &mut whole);
+            let mut runs = crate::detect::Sink::default();
+            d.spaced_runs(&scan, &super::runs(&scan).0, &mut runs);
+            proptest::prop_assert_eq!(found(&runs), found(&whole));
+        }
+
+        /// The word flood found from the first run of equal hashes is the one a search from the
+        /// first word finds.
+        #[test]
+        fn word_flood_from_the_first_run_of_equal_hashes(pieces in proptest::collection::vec(
+            "(la |la|ha |spam |x |a |  |\\.|lala )", 0..60)) {
+            let text = pieces.concat();
+            let scan = Scan::new(&text);
+            let mut whole = crate::detect::Sink::default();
+            super::flood(&scan, Some(0), &mut whole);
+            let mut from_run = crate::detect::Sink::default();
+            super::flood(&scan, super::runs(&scan).1, &mut from_run);
+            proptest::prop_assert_eq!(found(&from_run), found(&whole));
+        }
+
+        /// Stopping once capitals can no longer reach their share gives the count's answer.
+        #[test]
+        fn shouting_stops_early_with_the_counts_answer(pieces in proptest::collection::vec(
+            "(A|b|É|é|中|ß| |ABC DEF |hello |1|\\.)", 0..400)) {
+            let text = pieces.concat();
+            let (letters, upper) = text.chars().filter(|c| c.is_alphabetic()).fold(
+                (0usize, 0usize),
+                |(l, u), c| (l + 1, u + usize::from(c.is_uppercase())),
+            );
+            proptest::prop_assert_eq!(
+                super::shouting(&text),
+                letters >= 20 && upper * 10 >= letters * 7
+            );
+        }
+    }
+
+    #[test]
+    fn spaced_letters_past_the_runs_held() {
+        let got = hits(&"f u c k, ".repeat(12));
+        let n = got
+            .iter()
+            .filter(|(r, m)| r == "abuse.profanity" && m == "f u c k")
+            .count();
+        assert_eq!(n, 12, "{got:?}");
     }
 
     #[test]
