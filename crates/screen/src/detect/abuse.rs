@@ -27,7 +27,7 @@ use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
 
 use super::ascii_regex as regex;
-use super::links;
+use super::links::Url;
 use super::{Ctx, Hit, NEAR, PrefixMasks, Sink, find_near, starts_with_at};
 
 /// The abuse and spam rules.
@@ -1062,7 +1062,6 @@ impl Detector {
             ));
             },
         );
-        self.links(scan, sink);
         flood(scan, flood_from, sink);
         self.blocked_terms(scan, sink);
     }
@@ -1465,51 +1464,6 @@ impl Detector {
         }
     }
 
-    /// Repeated links, and capitals with several links.
-    fn links(&self, scan: &Scan<'_>, sink: &mut Sink) {
-        if memchr::memchr(b'.', scan.norm.as_bytes()).is_none() {
-            return;
-        }
-        let mut seen: Vec<Range<usize>> = Vec::new();
-        let mut count = 0usize;
-        let mut last_end = 0;
-        let mut repeated = None;
-        for url in links::urls(&scan.norm).filter(|u| u.known) {
-            count += 1;
-            let text = scan.norm.get(url.range.clone()).unwrap_or_default();
-            if repeated.is_none() && seen.iter().any(|r| scan.norm.get(r.clone()) == Some(text)) {
-                repeated = Some(url.range.clone());
-            }
-            // Comparing against the first few links finds any real repetition without going quadratic.
-            if seen.len() < 32 {
-                seen.push(url.range.clone());
-            }
-            last_end = url.range.end;
-        }
-        if let Some(r) = repeated {
-            let found = scan.orig_text(r.clone());
-            sink.push(Hit::new(
-                REPEATED_LINKS,
-                scan.orig(r),
-                format!("The link \"{found}\" is posted more than once, a typical spam pattern."),
-            ));
-        } else if let (true, Some(first)) = (count >= 4, seen.first()) {
-            let r = first.start..last_end;
-            sink.push(Hit::new(
-                REPEATED_LINKS,
-                scan.orig(r),
-                format!("{count} links in one message is a typical spam pattern."),
-            ));
-        }
-        if count >= 2 && shouting(scan.text) {
-            sink.push(Hit::new(
-                CAPS_LINKS,
-                scan.orig(0..scan.norm.len()),
-                format!("The message is written in capitals and carries {count} links, a typical spam pattern."),
-            ));
-        }
-    }
-
     /// The policy's blocked terms, as whole words.
     fn blocked_terms(&self, scan: &Scan<'_>, sink: &mut Sink) {
         let Some(ac) = &self.blocked else { return };
@@ -1522,6 +1476,73 @@ impl Detector {
                     format!("\"{found}\" is on the organization's blocked-terms list."),
                 ));
             }
+        }
+    }
+}
+
+/// What the spam link rules need from the links of one message. The link detector's pass over
+/// the links fills it, so that one pass serves both detectors.
+#[derive(Default)]
+pub(crate) struct LinkTally {
+    /// The first links (up to 32): comparing against them finds any real repetition without
+    /// going quadratic.
+    seen: Vec<Range<usize>>,
+    count: usize,
+    last_end: usize,
+    repeated: Option<Range<usize>>,
+}
+
+impl LinkTally {
+    /// Count `url`, one of the message's links in text order.
+    pub fn add(&mut self, scan: &Scan<'_>, url: &Url) {
+        if !url.known {
+            return;
+        }
+        self.count += 1;
+        let text = scan.norm.get(url.range.clone()).unwrap_or_default();
+        if self.repeated.is_none()
+            && self
+                .seen
+                .iter()
+                .any(|r| scan.norm.get(r.clone()) == Some(text))
+        {
+            self.repeated = Some(url.range.clone());
+        }
+        if self.seen.len() < 32 {
+            self.seen.push(url.range.clone());
+        }
+        self.last_end = url.range.end;
+    }
+
+    /// Repeated links, and capitals with several links.
+    pub fn report(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        if let Some(r) = &self.repeated {
+            let found = scan.orig_text(r.clone());
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r.clone()),
+                format!("The link \"{found}\" is posted more than once, a typical spam pattern."),
+            ));
+        } else if let (true, Some(first)) = (self.count >= 4, self.seen.first()) {
+            let r = first.start..self.last_end;
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r),
+                format!(
+                    "{} links in one message is a typical spam pattern.",
+                    self.count
+                ),
+            ));
+        }
+        if self.count >= 2 && shouting(scan.text) {
+            sink.push(Hit::new(
+                CAPS_LINKS,
+                scan.orig(0..scan.norm.len()),
+                format!(
+                    "The message is written in capitals and carries {} links, a typical spam pattern.",
+                    self.count
+                ),
+            ));
         }
     }
 }
@@ -1775,14 +1796,13 @@ fn char_flood(text: &str) -> Option<Hit> {
 }
 
 /// The offset of the first eight-byte word of `b` on the grid of multiples of 8, at or after
-/// `from`, that repeats with a period of two, three or four bytes (one byte is a period of two).
-/// Every run long enough to report holds one: it repeats a character of one to four bytes at
-/// least eight times and is at least 15 bytes long, so a grid word lies wholly inside it.
+/// `from`, that repeats with a period of three or four bytes (a period of one or two bytes is
+/// also one of four). Every run long enough to report holds one: it repeats a character of one
+/// to four bytes at least eight times and is at least 15 bytes long, so a grid word lies wholly
+/// inside it.
 fn next_periodic_word(b: &[u8], from: usize) -> Option<usize> {
     let at = from.next_multiple_of(8);
-    let periodic = |w: u64| {
-        ((w ^ (w >> 16)) << 16 == 0) | ((w ^ (w >> 24)) << 24 == 0) | ((w ^ (w >> 32)) << 32 == 0)
-    };
+    let periodic = |w: u64| ((w ^ (w >> 32)) << 32 == 0) | ((w ^ (w >> 24)) << 24 == 0);
     let found = b
         .get(at..)?
         .chunks_exact(8)
