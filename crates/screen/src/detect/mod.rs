@@ -104,14 +104,14 @@ const PREFIX_LEN: usize = 4;
 /// with ("buy"), itself and each way letters or digits can follow it. An entry can start a word
 /// only where its bit is set, so a clear bit skips the exact check without missing anything.
 pub(crate) struct PrefixMasks {
-    masks: Box<[u8]>,
+    masks: Box<[u8; PREFIX_SLOTS]>,
 }
 
 impl PrefixMasks {
     /// An empty table.
     pub fn new() -> Self {
         PrefixMasks {
-            masks: vec![0u8; PREFIX_SLOTS].into_boxed_slice(),
+            masks: Box::new([0u8; PREFIX_SLOTS]),
         }
     }
 
