@@ -541,35 +541,6 @@ impl SpacedRuns {
     }
 }
 
-/// The runs of one-letter words typed apart, and the first token of the first run of five
-/// neighbouring words with the same hash (where a word flood can start), which nearly no
-/// message has: one pass over the words, with the rare one-letter words handled out of line.
-fn runs(scan: &Scan<'_>) -> (SpacedRuns, Option<usize>) {
-    let tokens = &scan.tokens;
-    let mut spaced = SpacedRuns::default();
-    // Unequal to the first word's hash, so that the first word starts a run of one.
-    let mut prev = !tokens.first().map_or(0, |t| t.hash);
-    let (mut same, mut flood_from) = (0usize, None);
-    for (k, t) in tokens.iter().enumerate() {
-        if t.end - t.start == 1 {
-            spaced.single(scan, k);
-        } else if spaced.open.is_some() {
-            spaced.close();
-        }
-        if t.hash == prev {
-            same += 1;
-            if same == 4 && flood_from.is_none() {
-                flood_from = Some(k - 4);
-            }
-        } else {
-            same = 0;
-        }
-        prev = t.hash;
-    }
-    spaced.close();
-    (spaced, flood_from)
-}
-
 /// Token `j` is one ASCII letter.
 fn single_letter(scan: &Scan<'_>, j: usize) -> bool {
     scan.tokens.get(j).is_some_and(|t| {
@@ -988,8 +959,7 @@ impl Detector {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
-        let words = self.words(scan, sink);
-        let (spaced, flood_from) = runs(scan);
+        let (words, spaced, flood_from) = self.words(scan, sink);
         let Words {
             phrases,
             insult,
@@ -1080,11 +1050,18 @@ impl Detector {
     }
 
     /// The pass over the words of one message: one probe per word answers every gate, and the
-    /// exact checks run only where it says "maybe". Kept out of line, with the rare checks out
-    /// of line too, so that the loop's few values stay in registers.
+    /// exact checks run only where it says "maybe". The same pass finds the runs of one-letter
+    /// words typed apart, and the first token of the first run of five neighbouring words with
+    /// the same hash (where a word flood can start), which nearly no message has. Kept out of
+    /// line, with the rare checks out of line too, so that the loop's values stay in registers.
     #[inline(never)]
-    fn words(&self, scan: &Scan<'_>, sink: &mut Sink) -> Words {
+    fn words(&self, scan: &Scan<'_>, sink: &mut Sink) -> (Words, SpacedRuns, Option<usize>) {
         let bytes = scan.norm.as_bytes();
+        let tokens = &scan.tokens;
+        let mut spaced = SpacedRuns::default();
+        // Unequal to the first word's hash, so that the first word starts a run of one.
+        let mut prev = !tokens.first().map_or(0, |t| t.hash);
+        let (mut same, mut flood_from) = (0usize, None);
         let mut words = Words {
             phrases: Vec::new(),
             // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
@@ -1093,7 +1070,21 @@ impl Detector {
             n_you: 0,
             near: Default::default(),
         };
-        for t in &scan.tokens {
+        for (k, t) in tokens.iter().enumerate() {
+            if t.end - t.start == 1 {
+                spaced.single(scan, k);
+            } else if spaced.open.is_some() {
+                spaced.close();
+            }
+            if t.hash == prev {
+                same += 1;
+                if same == 4 && flood_from.is_none() {
+                    flood_from = Some(k - 4);
+                }
+            } else {
+                same = 0;
+            }
+            prev = t.hash;
             if t.shape.apostrophe {
                 self.pieces(scan, t.start..t.end, &mut words, sink);
                 continue;
@@ -1103,7 +1094,8 @@ impl Detector {
                 self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
             }
         }
-        words
+        spaced.close();
+        (words, spaced, flood_from)
     }
 
     /// [`Detector::words`] at a word with inner apostrophes: each piece on its own.
@@ -2138,7 +2130,8 @@ mod tests {
             let mut whole = crate::detect::Sink::default();
             d.spaced(&scan, 0, &mut whole);
             let mut runs = crate::detect::Sink::default();
-            d.spaced_runs(&scan, &super::runs(&scan).0, &mut runs);
+            let (_, spaced, _) = d.words(&scan, &mut crate::detect::Sink::default());
+            d.spaced_runs(&scan, &spaced, &mut runs);
             proptest::prop_assert_eq!(found(&runs), found(&whole));
         }
 
@@ -2151,8 +2144,9 @@ mod tests {
             let scan = Scan::new(&text);
             let mut whole = crate::detect::Sink::default();
             super::flood(&scan, Some(0), &mut whole);
+            let (_, _, from) = detector().words(&scan, &mut crate::detect::Sink::default());
             let mut from_run = crate::detect::Sink::default();
-            super::flood(&scan, super::runs(&scan).1, &mut from_run);
+            super::flood(&scan, from, &mut from_run);
             proptest::prop_assert_eq!(found(&from_run), found(&whole));
         }
 
