@@ -578,8 +578,8 @@ pub(crate) struct Detector {
     phrase_gate: WordGate,
     /// The longest phrase, in bytes.
     phrase_len: usize,
-    /// Lexicon terms without a letter or digit, which no gate word announces.
-    symbols: Vec<&'static str>,
+    /// Finders of the lexicon terms without a letter or digit, which no gate word announces.
+    symbols: Vec<memchr::memmem::Finder<'static>>,
     /// First words of the group words and hate verbs that anchor the hate patterns.
     hate_gate: WordGate,
     /// [`INSULT_WORDS`].
@@ -804,7 +804,7 @@ impl Detector {
             }
             match gate_word(term, false) {
                 Some(w) => gate_words.push(w),
-                None => symbols.push(term),
+                None => symbols.push(memchr::memmem::Finder::new(term.as_bytes())),
             }
             patterns.push(term.to_owned());
             entries.push(Entry::Word(kind));
@@ -967,12 +967,7 @@ impl Detector {
             n_you,
             near,
         } = words;
-        if !scan.is_ascii()
-            && self
-                .symbols
-                .iter()
-                .any(|t| memchr::memmem::find(bytes, t.as_bytes()).is_some())
-        {
+        if !scan.is_ascii() && self.symbols.iter().any(|t| t.find(bytes).is_some()) {
             // A symbol term ("🖕") has no gate word.
             self.phrases(scan, 0..norm.len(), sink);
         } else {
