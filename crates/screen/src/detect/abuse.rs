@@ -486,6 +486,26 @@ struct Words {
     n_you: usize,
     /// Spam trigger positions, by [`Family`].
     near: [Vec<usize>; 3],
+    /// The runs of one-letter words typed apart.
+    spaced: SpacedRuns,
+    /// The first token of the first run of five neighbouring words with the same hash.
+    flood_from: Option<usize>,
+}
+
+impl Words {
+    /// Nothing found yet in `scan`.
+    fn new(scan: &Scan<'_>) -> Self {
+        Words {
+            phrases: Vec::new(),
+            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
+            insult: !scan.is_ascii(),
+            you: [0; 8],
+            n_you: 0,
+            near: Default::default(),
+            spaced: SpacedRuns::default(),
+            flood_from: None,
+        }
+    }
 }
 
 /// How many runs of one-letter words [`SpacedRuns`] holds; a message with more is searched on
@@ -959,13 +979,16 @@ impl Detector {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
-        let (words, spaced, flood_from) = self.words(scan, sink);
+        let mut words = Words::new(scan);
+        self.words(scan, &mut words, sink);
         let Words {
             phrases,
             insult,
             you,
             n_you,
             near,
+            spaced,
+            flood_from,
         } = words;
         if !scan.is_ascii() && self.symbols.iter().any(|t| t.find(bytes).is_some()) {
             // A symbol term ("🖕") has no gate word.
@@ -1050,21 +1073,13 @@ impl Detector {
     /// the same hash (where a word flood can start), which nearly no message has. Kept out of
     /// line, with the rare checks out of line too, so that the loop's values stay in registers.
     #[inline(never)]
-    fn words(&self, scan: &Scan<'_>, sink: &mut Sink) -> (Words, SpacedRuns, Option<usize>) {
+    fn words(&self, scan: &Scan<'_>, words: &mut Words, sink: &mut Sink) {
         let bytes = scan.norm.as_bytes();
         let tokens = &scan.tokens;
-        let mut spaced = SpacedRuns::default();
         // Unequal to the first word's hash, so that the first word starts a run of one.
         let mut prev = !tokens.first().map_or(0, |t| t.hash);
         let (mut same, mut flood_from) = (0usize, None);
-        let mut words = Words {
-            phrases: Vec::new(),
-            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
-            insult: !scan.is_ascii(),
-            you: [0; 8],
-            n_you: 0,
-            near: Default::default(),
-        };
+        let mut spaced = SpacedRuns::default();
         for (k, t) in tokens.iter().enumerate() {
             if t.end - t.start == 1 {
                 spaced.single(scan, k);
@@ -1081,16 +1096,17 @@ impl Detector {
             }
             prev = t.hash;
             if t.shape.apostrophe {
-                self.pieces(scan, t.start..t.end, &mut words, sink);
+                self.pieces(scan, t.start..t.end, words, sink);
                 continue;
             }
             let mask = self.starts.mask_at(bytes, t.start, t.end);
             if mask != 0 {
-                self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
+                self.word(scan, t.start..t.end, t.hash, mask, words, sink);
             }
         }
         spaced.close();
-        (words, spaced, flood_from)
+        words.spaced = spaced;
+        words.flood_from = flood_from;
     }
 
     /// [`Detector::words`] at a word with inner apostrophes: each piece on its own.
@@ -2125,8 +2141,9 @@ mod tests {
             let mut whole = crate::detect::Sink::default();
             d.spaced(&scan, 0, &mut whole);
             let mut runs = crate::detect::Sink::default();
-            let (_, spaced, _) = d.words(&scan, &mut crate::detect::Sink::default());
-            d.spaced_runs(&scan, &spaced, &mut runs);
+            let mut words = super::Words::new(&scan);
+            d.words(&scan, &mut words, &mut crate::detect::Sink::default());
+            d.spaced_runs(&scan, &words.spaced, &mut runs);
             proptest::prop_assert_eq!(found(&runs), found(&whole));
         }
 
@@ -2139,9 +2156,10 @@ mod tests {
             let scan = Scan::new(&text);
             let mut whole = crate::detect::Sink::default();
             super::flood(&scan, Some(0), &mut whole);
-            let (_, _, from) = detector().words(&scan, &mut crate::detect::Sink::default());
+            let mut words = super::Words::new(&scan);
+            detector().words(&scan, &mut words, &mut crate::detect::Sink::default());
             let mut from_run = crate::detect::Sink::default();
-            super::flood(&scan, from, &mut from_run);
+            super::flood(&scan, words.flood_from, &mut from_run);
             proptest::prop_assert_eq!(found(&from_run), found(&whole));
         }
 
