@@ -14,7 +14,7 @@
 //! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
@@ -27,7 +27,7 @@ use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
 
 use super::ascii_regex as regex;
-use super::links;
+use super::links::Url;
 use super::{Ctx, Hit, NEAR, PrefixMasks, Sink, find_near, starts_with_at};
 
 /// The abuse and spam rules.
@@ -486,6 +486,107 @@ struct Words {
     n_you: usize,
     /// Spam trigger positions, by [`Family`].
     near: [Vec<usize>; 3],
+    /// The runs of one-letter words typed apart.
+    spaced: SpacedRuns,
+    /// The first token of the first run of five neighbouring words with the same hash.
+    flood_from: Option<usize>,
+}
+
+impl Words {
+    /// Nothing found yet in `scan`.
+    fn new(scan: &Scan<'_>) -> Self {
+        Words {
+            phrases: Vec::new(),
+            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
+            insult: !scan.is_ascii(),
+            you: [0; 8],
+            n_you: 0,
+            near: Default::default(),
+            spaced: SpacedRuns::default(),
+            flood_from: None,
+        }
+    }
+}
+
+/// How many runs of one-letter words [`SpacedRuns`] holds; a message with more is searched on
+/// from the first one left out.
+const SPACED_RUNS: usize = 8;
+
+/// The runs of three or more one-letter words, each joined to the one before by one or two
+/// spaces or marks ("f u c k", "s.h.i.t"), that the pass over the words finds.
+#[derive(Default)]
+struct SpacedRuns {
+    /// Token ranges of the first runs.
+    runs: [(usize, usize); SPACED_RUNS],
+    n: usize,
+    /// The first token of the first run past [`SPACED_RUNS`].
+    rest: Option<usize>,
+    /// The run under way, as a token range.
+    open: Option<(usize, usize)>,
+}
+
+impl SpacedRuns {
+    /// Token `k`, a word of one byte, extends the run under way or starts one.
+    #[inline(never)]
+    fn single(&mut self, scan: &Scan<'_>, k: usize) {
+        if !single_letter(scan, k) {
+            self.close();
+            return;
+        }
+        match self.open {
+            Some((first, _)) if joined(scan, k) => self.open = Some((first, k + 1)),
+            _ => {
+                self.close();
+                self.open = Some((k, k + 1));
+            }
+        }
+    }
+
+    /// The run under way ends.
+    #[inline(never)]
+    fn close(&mut self) {
+        if let Some((first, end)) = self.open.take()
+            && end - first >= 3
+        {
+            match self.runs.get_mut(self.n) {
+                Some(slot) => {
+                    *slot = (first, end);
+                    self.n += 1;
+                }
+                None => {
+                    self.rest.get_or_insert(first);
+                }
+            }
+        }
+    }
+}
+
+/// Token `j` is one ASCII letter.
+fn single_letter(scan: &Scan<'_>, j: usize) -> bool {
+    scan.tokens.get(j).is_some_and(|t| {
+        t.end - t.start == 1
+            && scan
+                .norm
+                .as_bytes()
+                .get(t.start)
+                .is_some_and(u8::is_ascii_alphabetic)
+    })
+}
+
+/// Token `j` follows token `j - 1` after one or two spaces or marks.
+fn joined(scan: &Scan<'_>, j: usize) -> bool {
+    let (Some(p), Some(t)) = (
+        j.checked_sub(1).and_then(|i| scan.tokens.get(i)),
+        scan.tokens.get(j),
+    ) else {
+        return false;
+    };
+    let gap = scan.norm.as_bytes().get(p.end..t.start).unwrap_or_default();
+    !gap.is_empty()
+        && gap.len() <= 2
+        && gap
+            .iter()
+            .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
 }
 
 /// The compiled abuse and spam detector.
@@ -497,8 +598,8 @@ pub(crate) struct Detector {
     phrase_gate: WordGate,
     /// The longest phrase, in bytes.
     phrase_len: usize,
-    /// Lexicon terms without a letter or digit, which no gate word announces.
-    symbols: Vec<&'static str>,
+    /// Finders of the lexicon terms without a letter or digit, which no gate word announces.
+    symbols: Vec<memchr::memmem::Finder<'static>>,
     /// First words of the group words and hate verbs that anchor the hate patterns.
     hate_gate: WordGate,
     /// [`INSULT_WORDS`].
@@ -625,6 +726,17 @@ static CLASS: [u8; 256] = {
 /// Branch-free (vectorizable) pre-check for `next_suspect`: some digit or symbol touches a
 /// letter, or three equal bytes follow each other.
 fn may_be_obfuscated(b: &[u8]) -> bool {
+    // A whole block's window (every one but the first and the last) has a known length, which
+    // lets the lanes compile to straight vector code without a loop tail.
+    match <&[u8; BLOCK + 3]>::try_from(b) {
+        Ok(window) => obfuscation_lanes(window),
+        Err(_) => obfuscation_lanes(b),
+    }
+}
+
+/// [`may_be_obfuscated`] over the lanes of `b`.
+#[inline(always)]
+fn obfuscation_lanes(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(2);
     let (Some(x), Some(y), Some(z)) = (b.get(..n), b.get(1..n + 1), b.get(2..n + 2)) else {
         return false;
@@ -712,7 +824,7 @@ impl Detector {
             }
             match gate_word(term, false) {
                 Some(w) => gate_words.push(w),
-                None => symbols.push(term),
+                None => symbols.push(memchr::memmem::Finder::new(term.as_bytes())),
             }
             patterns.push(term.to_owned());
             entries.push(Entry::Word(kind));
@@ -860,63 +972,25 @@ impl Detector {
         })
     }
 
-    /// Append hits for one message.
+    /// Append hits for one message. Kept out of line so that its cost shows on its own in a
+    /// profile (a call per message costs nothing measurable).
+    #[inline(never)]
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
-        let mut words = Words {
-            phrases: Vec::new(),
-            // ASCII `\b` ends an insult word at a non-ASCII letter, where no word of `Scan` ends.
-            insult: !scan.is_ascii(),
-            you: [0; 8],
-            n_you: 0,
-            near: Default::default(),
-        };
-        // One probe per word answers every gate; the exact checks run only where it says "maybe".
-        for t in &scan.tokens {
-            if t.shape.apostrophe {
-                let mut start = t.start;
-                for piece in bytes
-                    .get(t.start..t.end)
-                    .unwrap_or_default()
-                    .split(|&b| b == b'\'')
-                {
-                    let mask = self.starts.mask(piece);
-                    if mask != 0 {
-                        self.word(
-                            scan,
-                            start..start + piece.len(),
-                            hash_bytes(piece),
-                            mask,
-                            &mut words,
-                            sink,
-                        );
-                    }
-                    start += piece.len() + 1;
-                }
-                continue;
-            }
-            let mask = self
-                .starts
-                .mask(bytes.get(t.start..t.end).unwrap_or_default());
-            if mask != 0 {
-                self.word(scan, t.start..t.end, t.hash, mask, &mut words, sink);
-            }
-        }
+        let mut words = Words::new(scan);
+        self.words(scan, &mut words, sink);
         let Words {
             phrases,
             insult,
             you,
             n_you,
             near,
+            spaced,
+            flood_from,
         } = words;
-        if !scan.is_ascii()
-            && self
-                .symbols
-                .iter()
-                .any(|t| memchr::memmem::find(bytes, t.as_bytes()).is_some())
-        {
+        if !scan.is_ascii() && self.symbols.iter().any(|t| t.find(bytes).is_some()) {
             // A symbol term ("🖕") has no gate word.
             self.phrases(scan, 0..norm.len(), sink);
         } else {
@@ -949,7 +1023,7 @@ impl Detector {
                 self.anchored(scan, at, true, sink);
             }
         }
-        self.obfuscated(scan, sink);
+        self.obfuscated(scan, &spaced, sink);
         find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
             let found = scan.orig_text(range.clone());
             sink.push(
@@ -989,13 +1063,81 @@ impl Detector {
             ));
             },
         );
-        self.links(scan, sink);
-        flood(scan, sink);
+        flood(scan, flood_from, sink);
         self.blocked_terms(scan, sink);
+    }
+
+    /// The pass over the words of one message: one probe per word answers every gate, and the
+    /// exact checks run only where it says "maybe". The same pass finds the runs of one-letter
+    /// words typed apart, and the first token of the first run of five neighbouring words with
+    /// the same hash (where a word flood can start), which nearly no message has. Kept out of
+    /// line, with the rare checks out of line too, so that the loop's values stay in registers.
+    #[inline(never)]
+    fn words(&self, scan: &Scan<'_>, words: &mut Words, sink: &mut Sink) {
+        let bytes = scan.norm.as_bytes();
+        let tokens = &scan.tokens;
+        // Unequal to the first word's hash, so that the first word starts a run of one.
+        let mut prev = !tokens.first().map_or(0, |t| t.hash);
+        let (mut same, mut flood_from) = (0usize, None);
+        let mut spaced = SpacedRuns::default();
+        for (k, t) in tokens.iter().enumerate() {
+            if t.end - t.start == 1 {
+                spaced.single(scan, k);
+            } else if spaced.open.is_some() {
+                spaced.close();
+            }
+            if t.hash == prev {
+                same += 1;
+                if same == 4 && flood_from.is_none() {
+                    flood_from = Some(k - 4);
+                }
+            } else {
+                same = 0;
+            }
+            prev = t.hash;
+            if t.shape.apostrophe {
+                self.pieces(scan, t.start..t.end, words, sink);
+                continue;
+            }
+            let mask = self.starts.mask_at(bytes, t.start, t.end);
+            if mask != 0 {
+                self.word(scan, t.start..t.end, t.hash, mask, words, sink);
+            }
+        }
+        spaced.close();
+        words.spaced = spaced;
+        words.flood_from = flood_from;
+    }
+
+    /// [`Detector::words`] at a word with inner apostrophes: each piece on its own.
+    #[inline(never)]
+    fn pieces(&self, scan: &Scan<'_>, range: Range<usize>, words: &mut Words, sink: &mut Sink) {
+        let mut start = range.start;
+        for piece in scan
+            .norm
+            .as_bytes()
+            .get(range)
+            .unwrap_or_default()
+            .split(|&b| b == b'\'')
+        {
+            let mask = self.starts.mask(piece);
+            if mask != 0 {
+                self.word(
+                    scan,
+                    start..start + piece.len(),
+                    hash_bytes(piece),
+                    mask,
+                    words,
+                    sink,
+                );
+            }
+            start += piece.len() + 1;
+        }
     }
 
     /// The exact checks at one word (an alphanumeric run of `norm`, `hash` its word hash) whose
     /// probe of [`Detector::starts`] gave `mask`.
+    #[inline(never)]
     fn word(
         &self,
         scan: &Scan<'_>,
@@ -1173,8 +1315,9 @@ impl Detector {
         Some(end)
     }
 
-    /// Leetspeak, masked, spaced and stretched spellings.
-    fn obfuscated(&self, scan: &Scan<'_>, sink: &mut Sink) {
+    /// Leetspeak, masked, spaced and stretched spellings; `spaced` holds the runs of one-letter
+    /// words that the pass over the words found.
+    fn obfuscated(&self, scan: &Scan<'_>, spaced: &SpacedRuns, sink: &mut Sink) {
         let norm = scan.norm.as_bytes();
         let mut pos = 0;
         while pos < norm.len() {
@@ -1203,7 +1346,17 @@ impl Detector {
             self.chunk(scan, start, end, sink);
             pos = end.max(at + 1);
         }
-        self.spaced(scan, sink);
+        self.spaced_runs(scan, spaced, sink);
+    }
+
+    /// The words that the runs of one-letter words spell, if they are abuse.
+    fn spaced_runs(&self, scan: &Scan<'_>, spaced: &SpacedRuns, sink: &mut Sink) {
+        for &(i, j) in spaced.runs.get(..spaced.n).unwrap_or_default() {
+            self.spaced_word(scan, i..j, sink);
+        }
+        if let Some(from) = spaced.rest {
+            self.spaced(scan, from, sink);
+        }
     }
 
     /// Rebuild one whitespace-separated chunk that mixes letters with leetspeak or stretches letters.
@@ -1296,96 +1449,34 @@ impl Detector {
         collapsed.map(|(w, k)| (w.clone(), *k))
     }
 
-    /// Letters typed apart: "f u c k", "s.h.i.t".
-    fn spaced(&self, scan: &Scan<'_>, sink: &mut Sink) {
-        let tokens = &scan.tokens;
-        // Three one-byte words in a row are rare, and a test of lengths alone finds them.
-        if !tokens
-            .windows(3)
-            .any(|w| w.iter().all(|t| t.end - t.start == 1))
-        {
-            return;
-        }
-        let norm = scan.norm.as_bytes();
-        let single = |j: usize| {
-            tokens.get(j).is_some_and(|t| {
-                t.end - t.start == 1 && norm.get(t.start).is_some_and(u8::is_ascii_alphabetic)
-            })
-        };
-        let joined = |j: usize| {
-            let (Some(p), Some(t)) = (tokens.get(j - 1), tokens.get(j)) else {
-                return false;
-            };
-            let gap = norm.get(p.end..t.start).unwrap_or_default();
-            !gap.is_empty()
-                && gap.len() <= 2
-                && gap
-                    .iter()
-                    .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
-        };
-        let mut i = 0;
-        while i < tokens.len() {
-            if !single(i) {
+    /// Letters typed apart ("f u c k", "s.h.i.t") from token `from` on, a token where no run of
+    /// them is under way.
+    fn spaced(&self, scan: &Scan<'_>, from: usize, sink: &mut Sink) {
+        let mut i = from;
+        while i < scan.tokens.len() {
+            if !single_letter(scan, i) {
                 i += 1;
                 continue;
             }
             let mut j = i + 1;
-            while single(j) && joined(j) {
+            while single_letter(scan, j) && joined(scan, j) {
                 j += 1;
             }
             if j - i >= 3 {
-                let word: String = (i..j).map(|k| scan.tok(k)).collect();
-                if let Some((w, kind)) = self.lookup(&word) {
-                    let range = tokens[i].start..tokens[j - 1].end;
-                    sink.push(word_hit(scan, range, kind, Some(w)));
-                }
+                self.spaced_word(scan, i..j, sink);
             }
             i = j;
         }
     }
 
-    /// Repeated links, and capitals with several links.
-    fn links(&self, scan: &Scan<'_>, sink: &mut Sink) {
-        if memchr::memchr(b'.', scan.norm.as_bytes()).is_none() {
-            return;
-        }
-        let mut seen: Vec<Range<usize>> = Vec::new();
-        let mut count = 0usize;
-        let mut last_end = 0;
-        let mut repeated = None;
-        for url in links::urls(&scan.norm).filter(|u| u.known) {
-            count += 1;
-            let text = scan.norm.get(url.range.clone()).unwrap_or_default();
-            if repeated.is_none() && seen.iter().any(|r| scan.norm.get(r.clone()) == Some(text)) {
-                repeated = Some(url.range.clone());
-            }
-            // Comparing against the first few links finds any real repetition without going quadratic.
-            if seen.len() < 32 {
-                seen.push(url.range.clone());
-            }
-            last_end = url.range.end;
-        }
-        if let Some(r) = repeated {
-            let found = scan.orig_text(r.clone());
-            sink.push(Hit::new(
-                REPEATED_LINKS,
-                scan.orig(r),
-                format!("The link \"{found}\" is posted more than once, a typical spam pattern."),
-            ));
-        } else if let (true, Some(first)) = (count >= 4, seen.first()) {
-            let r = first.start..last_end;
-            sink.push(Hit::new(
-                REPEATED_LINKS,
-                scan.orig(r),
-                format!("{count} links in one message is a typical spam pattern."),
-            ));
-        }
-        if count >= 2 && shouting(scan.text) {
-            sink.push(Hit::new(
-                CAPS_LINKS,
-                scan.orig(0..scan.norm.len()),
-                format!("The message is written in capitals and carries {count} links, a typical spam pattern."),
-            ));
+    /// The word that the one-letter tokens `run` (at least three) spell, if it is abuse.
+    fn spaced_word(&self, scan: &Scan<'_>, run: Range<usize>, sink: &mut Sink) {
+        let word: String = run.clone().map(|k| scan.tok(k)).collect();
+        if let Some((w, kind)) = self.lookup(&word)
+            && let (Some(first), Some(last)) =
+                (scan.tokens.get(run.start), scan.tokens.get(run.end - 1))
+        {
+            sink.push(word_hit(scan, first.start..last.end, kind, Some(w)));
         }
     }
 
@@ -1401,6 +1492,73 @@ impl Detector {
                     format!("\"{found}\" is on the organization's blocked-terms list."),
                 ));
             }
+        }
+    }
+}
+
+/// What the spam link rules need from the links of one message. The link detector's pass over
+/// the links fills it, so that one pass serves both detectors.
+#[derive(Default)]
+pub(crate) struct LinkTally {
+    /// The first links (up to 32): comparing against them finds any real repetition without
+    /// going quadratic.
+    seen: Vec<Range<usize>>,
+    count: usize,
+    last_end: usize,
+    repeated: Option<Range<usize>>,
+}
+
+impl LinkTally {
+    /// Count `url`, one of the message's links in text order.
+    pub fn add(&mut self, scan: &Scan<'_>, url: &Url) {
+        if !url.known {
+            return;
+        }
+        self.count += 1;
+        let text = scan.norm.get(url.range.clone()).unwrap_or_default();
+        if self.repeated.is_none()
+            && self
+                .seen
+                .iter()
+                .any(|r| scan.norm.get(r.clone()) == Some(text))
+        {
+            self.repeated = Some(url.range.clone());
+        }
+        if self.seen.len() < 32 {
+            self.seen.push(url.range.clone());
+        }
+        self.last_end = url.range.end;
+    }
+
+    /// Repeated links, and capitals with several links.
+    pub fn report(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        if let Some(r) = &self.repeated {
+            let found = scan.orig_text(r.clone());
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r.clone()),
+                format!("The link \"{found}\" is posted more than once, a typical spam pattern."),
+            ));
+        } else if let (true, Some(first)) = (self.count >= 4, self.seen.first()) {
+            let r = first.start..self.last_end;
+            sink.push(Hit::new(
+                REPEATED_LINKS,
+                scan.orig(r),
+                format!(
+                    "{} links in one message is a typical spam pattern.",
+                    self.count
+                ),
+            ));
+        }
+        if self.count >= 2 && shouting(scan.text) {
+            sink.push(Hit::new(
+                CAPS_LINKS,
+                scan.orig(0..scan.norm.len()),
+                format!(
+                    "The message is written in capitals and carries {} links, a typical spam pattern.",
+                    self.count
+                ),
+            ));
         }
     }
 }
@@ -1516,15 +1674,32 @@ fn shouting(text: &str) -> bool {
                 upper += usize::from(c.is_uppercase());
             }
         }
+        // Even if every byte still to come were a capital, the share could not reach 70%: most
+        // text is known not to shout after its first third.
+        let rest = bytes.len().saturating_sub((at + 1) * BLOCK);
+        if upper * 10 + rest * 3 < letters * 7 {
+            return false;
+        }
     }
     letters >= 20 && upper * 10 >= letters * 7
 }
 
-/// One character, emoji or word repeated far past emphasis.
-fn flood(scan: &Scan<'_>, sink: &mut Sink) {
-    if maybe_char_flood(scan.text.as_bytes()) && char_flood(scan.text, sink) {
+/// One character, emoji or word repeated far past emphasis; `from` is the first token of the
+/// first run of five neighbouring words with the same hash, where a word flood can start.
+fn flood(scan: &Scan<'_>, from: Option<usize>, sink: &mut Sink) {
+    // The byte test is the character rule's gate (a run of two-byte characters that it does not
+    // pass is not reported), but it costs more than the search for a run: it is asked only once
+    // a run is found, which is rare.
+    // A run of one-byte characters passes the test by itself, so the rest of the text need not.
+    let bytes = scan.text.as_bytes();
+    if let Some(hit) = char_flood(scan.text)
+        && (repeats(bytes.get(hit.span.start..hit.span.end).unwrap_or_default())
+            || maybe_char_flood(bytes))
+    {
+        sink.push(hit);
         return;
     }
+    let Some(mut i) = from else { return };
     let tokens = &scan.tokens;
     let norm = scan.norm.as_bytes();
     // Tokens compared by word hash first: neighbours nearly always differ there, where lengths
@@ -1532,7 +1707,6 @@ fn flood(scan: &Scan<'_>, sink: &mut Sink) {
     let same = |a: &crate::text::Token, b: &crate::text::Token| {
         a.hash == b.hash && norm.get(a.start..a.end) == norm.get(b.start..b.end)
     };
-    let mut i = 0;
     while i + 4 < tokens.len() {
         let first = &tokens[i];
         let mut j = i + 1;
@@ -1615,10 +1789,10 @@ fn repeats(b: &[u8]) -> bool {
     false
 }
 
-/// Report the first run of one character long enough to be a flood. Runs are counted exactly only
-/// from a little before each word that can lie inside one, so that a long text pays one load and a
-/// few operations per eight bytes.
-fn char_flood(text: &str, sink: &mut Sink) -> bool {
+/// The hit for the first run of one character long enough to be a flood. Runs are counted exactly
+/// only from a little before each word that can lie inside one, so that a long text pays one load
+/// and a few operations per eight bytes.
+fn char_flood(text: &str) -> Option<Hit> {
     let mut from = 0;
     while let Some(word) = next_periodic_word(text.as_bytes(), from) {
         // A reportable run that starts at or after `from` holds a grid word that is periodic and
@@ -1629,23 +1803,22 @@ fn char_flood(text: &str, sink: &mut Sink) -> bool {
         while !text.is_char_boundary(start) {
             start -= 1;
         }
-        match count_runs(text, start, word.saturating_add(8), sink) {
-            Some(next) => from = next,
-            None => return true,
+        match count_runs(text, start, word.saturating_add(8)) {
+            ControlFlow::Continue(next) => from = next,
+            ControlFlow::Break(hit) => return Some(hit),
         }
     }
-    false
+    None
 }
 
 /// The offset of the first eight-byte word of `b` on the grid of multiples of 8, at or after
-/// `from`, that repeats with a period of two, three or four bytes (one byte is a period of two).
-/// Every run long enough to report holds one: it repeats a character of one to four bytes at
-/// least eight times and is at least 15 bytes long, so a grid word lies wholly inside it.
+/// `from`, that repeats with a period of three or four bytes (a period of one or two bytes is
+/// also one of four). Every run long enough to report holds one: it repeats a character of one
+/// to four bytes at least eight times and is at least 15 bytes long, so a grid word lies wholly
+/// inside it.
 fn next_periodic_word(b: &[u8], from: usize) -> Option<usize> {
     let at = from.next_multiple_of(8);
-    let periodic = |w: u64| {
-        ((w ^ (w >> 16)) << 16 == 0) | ((w ^ (w >> 24)) << 24 == 0) | ((w ^ (w >> 32)) << 32 == 0)
-    };
+    let periodic = |w: u64| ((w ^ (w >> 32)) << 32 == 0) | ((w ^ (w >> 24)) << 24 == 0);
     let found = b
         .get(at..)?
         .chunks_exact(8)
@@ -1654,10 +1827,10 @@ fn next_periodic_word(b: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The exact run count of [`char_flood`] from `start`, a character boundary where no run that
-/// could be reported is under way: reports the first run long enough to be a flood (`None`), or
-/// stops at the first run start at or after `past`, where counting may start afresh, and returns
-/// it (the end of the text when there is none).
-fn count_runs(text: &str, start: usize, past: usize, sink: &mut Sink) -> Option<usize> {
+/// could be reported is under way: breaks with the hit for the first run long enough to be a
+/// flood, or stops at the first run start at or after `past`, where counting may start afresh,
+/// and continues from it (the end of the text when there is none).
+fn count_runs(text: &str, start: usize, past: usize) -> ControlFlow<Hit, usize> {
     let b = text.as_bytes();
     let mut run_start = start;
     let mut run_len = 0usize;
@@ -1678,32 +1851,29 @@ fn count_runs(text: &str, start: usize, past: usize, sink: &mut Sink) -> Option<
             i = next;
             continue;
         }
-        if run_len >= 8 && report_run(text, run_start, i, run_len, prev, sink) {
-            return None;
+        if run_len >= 8
+            && let Some(hit) = report_run(text, run_start, i, run_len, prev)
+        {
+            return ControlFlow::Break(hit);
         }
         if i >= past {
-            return Some(i);
+            return ControlFlow::Continue(i);
         }
         run_start = i;
         run_len = 1;
         prev = Some(c);
         i = next;
     }
-    if run_len >= 8 && report_run(text, run_start, text.len(), run_len, prev, sink) {
-        return None;
+    if run_len >= 8
+        && let Some(hit) = report_run(text, run_start, text.len(), run_len, prev)
+    {
+        return ControlFlow::Break(hit);
     }
-    Some(text.len())
+    ControlFlow::Continue(text.len())
 }
 
-fn report_run(
-    text: &str,
-    start: usize,
-    end: usize,
-    len: usize,
-    c: Option<char>,
-    sink: &mut Sink,
-) -> bool {
-    let Some(c) = c else { return false };
+fn report_run(text: &str, start: usize, end: usize, len: usize, c: Option<char>) -> Option<Hit> {
+    let c = c?;
     // Stretched letters ("soooo") are emphasis long before they are a flood.
     let limit = if c.is_alphabetic() {
         20
@@ -1714,21 +1884,21 @@ fn report_run(
     };
     if len < limit || c.is_whitespace() || c.is_ascii_digit() || matches!(c, '-' | '=' | '_' | '.')
     {
-        return false;
+        return None;
     }
-    sink.push(Hit::new(
+    Some(Hit::new(
         FLOOD,
         crate::report::Span::new(start, end),
         format!(
             "\"{}\" is repeated {len} times in a row, a flooding pattern.",
             text.get(start..start + c.len_utf8()).unwrap_or_default()
         ),
-    ));
-    true
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::text::Scan;
     use crate::{Message, Policy, Screener};
 
     fn screener() -> Screener {
@@ -1867,23 +2037,25 @@ mod tests {
 
     /// The run count [`super::char_flood`] skips ahead in, over the whole text.
     fn char_flood_by_every_char(text: &str) -> Option<(usize, usize, String)> {
-        let mut sink = crate::detect::Sink::default();
         let (mut run_start, mut run_len, mut prev) = (0, 0usize, None);
+        let mut hit = None;
         for (i, c) in text.char_indices() {
             if Some(c) == prev {
                 run_len += 1;
                 continue;
             }
-            if run_len >= 8 && super::report_run(text, run_start, i, run_len, prev, &mut sink) {
-                break;
+            if run_len >= 8 {
+                hit = super::report_run(text, run_start, i, run_len, prev);
+                if hit.is_some() {
+                    break;
+                }
             }
             (run_start, run_len, prev) = (i, 1, Some(c));
         }
-        if sink.hits.is_empty() && run_len >= 8 {
-            super::report_run(text, run_start, text.len(), run_len, prev, &mut sink);
+        if hit.is_none() && run_len >= 8 {
+            hit = super::report_run(text, run_start, text.len(), run_len, prev);
         }
-        let h = sink.hits.first()?;
-        Some((h.span.start, h.span.end, h.explanation.clone()))
+        hit.map(|h| (h.span.start, h.span.end, h.explanation))
     }
 
     /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
@@ -1926,11 +2098,7 @@ mod tests {
     fn char_flood_finds_the_run_a_count_of_every_char_finds() {
         let mut found = 0;
         for text in repeated_pieces() {
-            let mut sink = crate::detect::Sink::default();
-            let got = super::char_flood(&text, &mut sink).then(|| {
-                let h = &sink.hits[0];
-                (h.span.start, h.span.end, h.explanation.clone())
-            });
+            let got = super::char_flood(&text).map(|h| (h.span.start, h.span.end, h.explanation));
             found += usize::from(got.is_some());
             assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
         }
@@ -1946,6 +2114,79 @@ mod tests {
             assert_eq!(super::maybe_char_flood(text.as_bytes()), want, "{text:?}");
         }
         assert!(open > 500 && open < 2900, "{open}");
+    }
+
+    fn detector() -> super::Detector {
+        super::Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn found(sink: &crate::detect::Sink) -> Vec<(&'static str, usize, usize, String)> {
+        sink.hits
+            .iter()
+            .map(|h| (h.rule.id, h.span.start, h.span.end, h.explanation.clone()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The runs found in the pass over the words, and the search on from the first one past
+        /// those it holds, find what one search over every word finds.
+        #[test]
+        fn spaced_runs_find_what_the_whole_search_finds(pieces in proptest::collection::vec(
+            "(f|u|c|k|s|h|i|t|a| |\\.|-|  |\\*|5|ab|fuck| \\. |\n)", 0..200)) {
+            let d = detector();
+            let text = pieces.concat();
+            let scan = Scan::new(&text);
+            let mut whole = crate::detect::Sink::default();
+            d.spaced(&scan, 0, &mut whole);
+            let mut runs = crate::detect::Sink::default();
+            let mut words = super::Words::new(&scan);
+            d.words(&scan, &mut words, &mut crate::detect::Sink::default());
+            d.spaced_runs(&scan, &words.spaced, &mut runs);
+            proptest::prop_assert_eq!(found(&runs), found(&whole));
+        }
+
+        /// The word flood found from the first run of equal hashes is the one a search from the
+        /// first word finds.
+        #[test]
+        fn word_flood_from_the_first_run_of_equal_hashes(pieces in proptest::collection::vec(
+            "(la |la|ha |spam |x |a |  |\\.|lala )", 0..60)) {
+            let text = pieces.concat();
+            let scan = Scan::new(&text);
+            let mut whole = crate::detect::Sink::default();
+            super::flood(&scan, Some(0), &mut whole);
+            let mut words = super::Words::new(&scan);
+            detector().words(&scan, &mut words, &mut crate::detect::Sink::default());
+            let mut from_run = crate::detect::Sink::default();
+            super::flood(&scan, words.flood_from, &mut from_run);
+            proptest::prop_assert_eq!(found(&from_run), found(&whole));
+        }
+
+        /// Stopping once capitals can no longer reach their share gives the count's answer.
+        #[test]
+        fn shouting_stops_early_with_the_counts_answer(pieces in proptest::collection::vec(
+            "(A|b|É|é|中|ß| |ABC DEF |hello |1|\\.)", 0..400)) {
+            let text = pieces.concat();
+            let (letters, upper) = text.chars().filter(|c| c.is_alphabetic()).fold(
+                (0usize, 0usize),
+                |(l, u), c| (l + 1, u + usize::from(c.is_uppercase())),
+            );
+            proptest::prop_assert_eq!(
+                super::shouting(&text),
+                letters >= 20 && upper * 10 >= letters * 7
+            );
+        }
+    }
+
+    #[test]
+    fn spaced_letters_past_the_runs_held() {
+        let got = hits(&"f u c k, ".repeat(12));
+        let n = got
+            .iter()
+            .filter(|(r, m)| r == "abuse.profanity" && m == "f u c k")
+            .count();
+        assert_eq!(n, 12, "{got:?}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
 
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Hit, Sink, abuse};
 
 /// The link rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -226,7 +226,10 @@ fn parse(b: &[u8], mut start: usize, mut end: usize) -> Option<Url> {
         end -= 1;
     }
     let chunk = b.get(start..end)?;
-    let (scheme, mut host_start) = match memchr::memmem::find(chunk, b"://") {
+    // Candidates are short and few carry a ':', so one memchr beats building a substring finder.
+    let scheme_end =
+        memchr::memchr_iter(b':', chunk).find(|&i| chunk.get(i + 1..i + 3) == Some(b"//"));
+    let (scheme, mut host_start) = match scheme_end {
         Some(i) if i > 0 && chunk[..i].iter().all(u8::is_ascii_alphabetic) => (true, start + i + 3),
         Some(_) => return None,
         None => (false, start),
@@ -431,9 +434,13 @@ impl Detector {
     /// Append hits for one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
         let scan = cx.scan;
+        // The abuse detector's link spam rules read the same links, so this pass serves both.
+        let mut tally = abuse::LinkTally::default();
         for url in urls(&scan.norm) {
             self.check(scan, &url, sink);
+            tally.add(scan, &url);
         }
+        tally.report(scan, sink);
     }
 
     fn check(&self, scan: &Scan<'_>, url: &Url, sink: &mut Sink) {

@@ -104,14 +104,14 @@ const PREFIX_LEN: usize = 4;
 /// with ("buy"), itself and each way letters or digits can follow it. An entry can start a word
 /// only where its bit is set, so a clear bit skips the exact check without missing anything.
 pub(crate) struct PrefixMasks {
-    masks: Box<[u8]>,
+    masks: Box<[u8; PREFIX_SLOTS]>,
 }
 
 impl PrefixMasks {
     /// An empty table.
     pub fn new() -> Self {
         PrefixMasks {
-            masks: vec![0u8; PREFIX_SLOTS].into_boxed_slice(),
+            masks: Box::new([0u8; PREFIX_SLOTS]),
         }
     }
 
@@ -173,12 +173,42 @@ impl PrefixMasks {
                 k | (n as u64) << 40
             }
         };
+        Self::slot(packed)
+    }
+
+    /// The slot of a word's first bytes (at most [`PREFIX_LEN`]) packed with their count.
+    fn slot(packed: u64) -> usize {
         (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
     }
 
     /// The bits of the lists that may have an entry starting at `word`.
     pub fn mask(&self, word: &[u8]) -> u8 {
         self.masks.get(Self::key(word)).copied().unwrap_or(0)
+    }
+
+    /// [`PrefixMasks::mask`] of the word `b[start..end]`, an alphanumeric run of `Scan::norm`
+    /// without apostrophes. Where four bytes of text follow its start (nearly every word), they
+    /// are read with one load and masked to the word: words shorter than the probe, which are
+    /// most words, would otherwise be assembled a byte at a time.
+    pub fn mask_at(&self, b: &[u8], start: usize, end: usize) -> u8 {
+        let len = end.saturating_sub(start);
+        let fast = b
+            .get(start..)
+            .and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
+            .filter(|_| len > 0)
+            .map(|w| {
+                let n = len.min(PREFIX_LEN);
+                (
+                    u32::from_le_bytes(*w) & (u32::MAX >> (32 - 8 * n)),
+                    n as u64,
+                )
+            })
+            .filter(|(k, _)| k & 0x8080_8080 == 0);
+        let key = match fast {
+            Some((k, n)) => Self::slot(u64::from(k) | n << 40),
+            None => Self::key(b.get(start..end).unwrap_or_default()),
+        };
+        self.masks.get(key).copied().unwrap_or(0)
     }
 }
 
