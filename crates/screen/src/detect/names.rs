@@ -100,8 +100,8 @@ const POPULAR: u32 = 1 << 14;
 const STREET: u32 = 1 << 15;
 /// A phrase of two or more words that begins a longer gazetteer phrase ("rio de").
 const PLACE_PREFIX: u32 = 1 << 23;
-/// A clinical credential written as one: all upper case ("RN") or with its inner capital ("PhD").
-/// [`Facts::fill`] drops the flag from a word written otherwise ("Ma", "do").
+/// A clinical credential (see [`CREDENTIALS`]); it counts only where written as one
+/// ([`credential_shape`]).
 const CREDENTIAL: u32 = 1 << 27;
 /// A credential right after a person's name (or after such a credential): never a name or place.
 const CREDITED: u32 = 1 << 28;
@@ -774,9 +774,6 @@ impl Facts<'_, '_> {
             self.lex.get_hashed(t.hash, word)
         };
         let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
-        if flags & CREDENTIAL != 0 && !t.shape.all_upper && !inner_capital(scan, t) {
-            flags &= !CREDENTIAL;
-        }
         if possessive {
             flags |= POSSESSIVE;
         }
@@ -1011,10 +1008,6 @@ impl Detector {
             } else {
                 patient_near |= toks.flags(i) & PATIENT != 0;
             }
-            if credential_after(scan, toks, i, name_end == i) {
-                i += 1;
-                continue;
-            }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
                 None => self
@@ -1027,6 +1020,12 @@ impl Detector {
                         toks.mark(k, COVERED);
                     }
                     i = next.max(i + 1);
+                    // Skip the credentials right after a name ("Sara Diaz, MD, PhD").
+                    if name_end == i {
+                        while credential_after(scan, toks, i, name_end == i) {
+                            i += 1;
+                        }
+                    }
                 }
                 None => i += 1,
             }
@@ -1068,17 +1067,23 @@ impl Detector {
     ) {
         let scan = cx.scan;
         let mut open: Option<(usize, usize, Label)> = None;
+        let mut credited_end = usize::MAX;
         for i in 0..toks.len() {
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
-            let after_person = matches!(open, Some((_, e, Label::Person)) if e == i);
-            let predicted = if (cap || weak_caps)
-                && !credential_after(scan, toks, i, after_person)
-                && Self::model_candidate(toks.flags(i), weak_caps)
+            let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
-                let mut s = Scores::default();
-                self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
-                model.decide(s, MODEL_MARGIN)
+                let after_person = matches!(open, Some((_, e, Label::Person)) if e == i);
+                if (after_person || credited_end == i)
+                    && credential_after(scan, toks, i, after_person)
+                {
+                    credited_end = i + 1;
+                    None
+                } else {
+                    let mut s = Scores::default();
+                    self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
+                    model.decide(s, MODEL_MARGIN)
+                }
             } else {
                 None
             };
@@ -1464,6 +1469,10 @@ impl Detector {
                     None => break,
                 }
             }
+            // A credential ends the name ("John Smith PharmD"); one in capitals never continues it.
+            if g & CREDENTIAL != 0 && credential_shape(scan, end) {
+                break;
+            }
             let initial = is_initial(g, weak_caps);
             if !(initial && joins_next
                 || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0))
@@ -1539,38 +1548,43 @@ fn continues_name(g: u32, weak_caps: bool) -> bool {
     if weak_caps {
         return g & (FIRST | LAST) != 0 && g & COMMON == 0;
     }
-    g & CAP != 0
-        && g & (UPPER | CREDENTIAL) == 0
-        && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+    g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
 }
 
-/// Whether token `t` has an upper-case letter after its first character in the original text
-/// ("PhD", "PharmD"), as credentials written in mixed case do.
-fn inner_capital(scan: &Scan<'_>, t: &Token) -> bool {
-    scan.orig_text(t.start..t.end)
-        .chars()
-        .skip(1)
-        .any(char::is_uppercase)
+/// Whether credential word `i` is written as a credential: all upper case ("RN") or with an
+/// upper-case letter after its first ("PhD", "PharmD"), unlike the names "Ma" and "Do".
+#[cold]
+#[inline(never)]
+fn credential_shape(scan: &Scan<'_>, i: usize) -> bool {
+    scan.tokens.get(i).is_some_and(|t| {
+        t.shape.all_upper
+            || scan
+                .orig_text(t.start..t.end)
+                .chars()
+                .skip(1)
+                .any(char::is_uppercase)
+    })
 }
 
 /// Token `i` is a credential right after a person's name (`name_before`: a name ends at `i`),
 /// after a space or a comma, or right after another such credential ("MD, PhD", "PA-C"); marks it
-/// `CREDITED` when it is. Costs one flag test for any other token.
+/// `CREDITED` when it is. Callers ask only next to a name or a credential.
+#[inline]
 fn credential_after(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, name_before: bool) -> bool {
     let f = toks.flags(i);
-    if f & CREDENTIAL == 0 {
-        return false;
-    }
-    if f & CREDITED != 0 {
-        return true;
-    }
+    f & CREDENTIAL != 0 && (f & CREDITED != 0 || credits(scan, toks, i, name_before))
+}
+
+/// The rest of [`credential_after`] for a credential word not yet marked.
+#[inline(never)]
+fn credits(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, name_before: bool) -> bool {
     let Some(p) = i.checked_sub(1) else {
         return false;
     };
     let gap = gap_before(scan, i);
     let spaced = gap == b" " || trims_to(gap, ",");
     let chained = toks.flags(p) & CREDITED != 0 && (spaced || gap == b"-");
-    if name_before && spaced || chained {
+    if (name_before && spaced || chained) && credential_shape(scan, i) {
         toks.mark(i, CREDITED);
         return true;
     }
