@@ -289,8 +289,9 @@ impl<'a> Scan<'a> {
         let next = self.map.get(end).map_or(self.text.len(), |&m| m as usize);
         let orig = self.text.as_bytes().get(from..to).filter(|_| next == to)?;
         let (raw, any, all) = word_bits(orig);
+        let first = orig.first().map_or(0, |&b| class(b));
         raw.is_ascii()
-            .then(|| shape_from_bits(orig, any, all, apostrophe))
+            .then(|| shape_from_bits(first, any, all, apostrophe, || orig))
     }
 
     fn shape_of(&self, r: Range<usize>) -> Shape {
@@ -498,31 +499,63 @@ fn token_capacity(len: usize) -> usize {
     len / 4 + 2
 }
 
-/// The shape of an ASCII word from its bytes' [`CLASS`] bits, or-ed (`any`) and and-ed (`all`,
-/// over every byte, apostrophes included), as [`Scan::shape_of`] reads it from characters.
-fn shape_from_bits(word: &[u8], any: u8, all: u8, apostrophe: bool) -> Shape {
-    // "Every letter upper case and at least two": counted only for words without a lower-case
-    // letter, which are rare.
-    let all_upper = any & LOWER == 0
-        && any & ALPHA != 0
-        && word
+/// The shape of an ASCII word from its first byte's [`CLASS`] bits (`first`) and its bytes'
+/// bits or-ed (`any`) and and-ed (`all`, over every byte, apostrophes included), as
+/// [`Scan::shape_of`] reads it from characters. `word` gives the word's bytes; it is read only
+/// for words without a lower-case letter, which are rare.
+fn shape_from_bits<'w>(
+    first: u8,
+    any: u8,
+    all: u8,
+    apostrophe: bool,
+    word: impl FnOnce() -> &'w [u8],
+) -> Shape {
+    let key = usize::from(first & UPPER) >> 2
+        | usize::from(any & DIGIT) >> 2
+        | usize::from(all & DIGIT) >> 1
+        | usize::from(apostrophe) << 3;
+    let mut shape = SHAPES.get(key).copied().unwrap_or_default();
+    // "Every letter upper case and at least two".
+    if any & (LOWER | ALPHA) == ALPHA {
+        shape.all_upper = word()
             .iter()
             .filter(|&&b| class(b) & ALPHA != 0)
             .nth(1)
             .is_some();
-    Shape {
-        capitalized: word.first().is_some_and(|&b| class(b) & UPPER != 0),
-        all_upper,
-        has_digit: any & DIGIT != 0,
-        all_digit: any & all & DIGIT != 0,
-        apostrophe,
     }
+    shape
 }
+
+/// Every word shape but `all_upper`, indexed by the key [`shape_from_bits`] packs: bit 0
+/// capitalized, bit 1 has a digit, bit 2 all digits, bit 3 apostrophe. One table load stands in
+/// for packing four flags into a `Shape` one by one, which every word of every text pays for.
+const SHAPES: [Shape; 16] = {
+    let mut t = [Shape {
+        capitalized: false,
+        all_upper: false,
+        has_digit: false,
+        all_digit: false,
+        apostrophe: false,
+    }; 16];
+    let mut k = 0;
+    while k < 16 {
+        t[k] = Shape {
+            capitalized: k & 1 != 0,
+            all_upper: false,
+            has_digit: k & 2 != 0,
+            all_digit: k & 4 != 0,
+            apostrophe: k & 8 != 0,
+        };
+        k += 1;
+    }
+    t
+};
 
 /// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
 fn ascii_shape(word: &[u8]) -> Shape {
     let (_, any, all) = word_bits(word);
-    shape_from_bits(word, any, all, word.contains(&b'\''))
+    let first = word.first().map_or(0, |&b| class(b));
+    shape_from_bits(first, any, all, word.contains(&b'\''), || word)
 }
 
 /// The bytes of `word` or-ed, and their [`CLASS`] bits or-ed and and-ed: what [`shape_from_bits`]
@@ -560,42 +593,58 @@ fn ascii_words(
     let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
     while i < orig.len() {
-        let c = class_at(i);
-        if c & ALNUM == 0 {
+        let first = class_at(i);
+        if first & ALNUM == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        let (mut any, mut all) = (c, c);
-        let mut apostrophe = false;
+        let (mut any, mut all) = (first, first);
         i += 1;
-        // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         loop {
             let c = class_at(i);
-            if c & ALNUM != 0 {
-                any |= c;
-                all &= c;
-                i += 1;
-            } else if orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0 {
-                apostrophe = true;
-                all = 0;
-                i += 1;
-            } else {
+            if c & ALNUM == 0 {
                 break;
             }
+            any |= c;
+            all &= c;
+            i += 1;
+        }
+        // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
+        let apostrophe = orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0;
+        if apostrophe {
+            (i, any) = past_apostrophes(orig, i, any);
+            all = 0;
         }
         if !closed && i + 2 > orig.len() {
             return start;
         }
-        let word = orig.get(start..i).unwrap_or_default();
         tokens.push(Token {
             start: at + start,
             end: at + i,
-            shape: shape_from_bits(word, any, all, apostrophe),
+            shape: shape_from_bits(first, any, all, apostrophe, || {
+                orig.get(start..i).unwrap_or_default()
+            }),
             hash: hash_span(norm, at + start, at + i),
         });
     }
     orig.len()
+}
+
+/// The end of the word that goes on with an apostrophe and a letter at `orig[i]`, and `any` with
+/// the [`CLASS`] bits of the bytes added: [`ascii_words`]' rare case, kept out of its loop.
+#[cold]
+fn past_apostrophes(orig: &[u8], mut i: usize, mut any: u8) -> (usize, u8) {
+    let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
+    loop {
+        let c = class_at(i);
+        if c & ALNUM != 0 {
+            any |= c;
+        } else if orig.get(i) != Some(&b'\'') || class_at(i + 1) & ALPHA == 0 {
+            return (i, any);
+        }
+        i += 1;
+    }
 }
 
 /// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
