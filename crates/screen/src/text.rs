@@ -37,8 +37,8 @@ pub(crate) struct Token {
     pub end: usize,
     /// Shape of the original text under the token.
     pub shape: Shape,
-    /// [`hash_bytes`] of the normalized word, computed once here for every detector that looks
-    /// words up by hash.
+    /// [`hash_bytes`] of the normalized word, computed once here (after the words are found) for
+    /// every detector that looks words up by hash.
     pub hash: u64,
 }
 
@@ -190,15 +190,15 @@ impl<'a> Scan<'a> {
         let mut tokens = std::mem::take(&mut self.tokens);
         tokens.reserve(token_capacity(self.norm.len()));
         if self.map.is_empty() {
-            ascii_words(
-                self.text.as_bytes(),
-                self.norm.as_bytes(),
-                0,
-                true,
-                &mut tokens,
-            );
+            ascii_words(self.text.as_bytes(), 0, true, &mut tokens);
         } else {
             self.tokenize_general(runs, &mut tokens);
+        }
+        // Hashed in a pass of their own: in the loops that find the words, the hash's values
+        // would compete for registers with the byte scan's (measured: fewer instructions so).
+        let norm = self.norm.as_bytes();
+        for t in &mut tokens {
+            t.hash = hash_span(norm, t.start, t.end);
         }
         self.tokens = tokens;
     }
@@ -221,7 +221,7 @@ impl<'a> Scan<'a> {
                 let from = r.orig + (i - r.norm);
                 let orig = text.get(from..r.orig + r.len).unwrap_or_default();
                 let closed = r.norm + r.len == norm.len() && r.orig + r.len == text.len();
-                let done = ascii_words(orig, norm, i, closed, tokens);
+                let done = ascii_words(orig, i, closed, tokens);
                 if done > 0 {
                     i += done;
                     continue;
@@ -272,7 +272,7 @@ impl<'a> Scan<'a> {
                 start,
                 end,
                 shape,
-                hash: hash_span(norm, start, end),
+                hash: 0,
             });
         }
     }
@@ -578,18 +578,13 @@ fn alnum_run(b: &[u8]) -> usize {
         .unwrap_or(b.len())
 }
 
-/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, in one pass
-/// over the bytes: the same tokens and shapes as the general path, which short social messages
-/// (nearly all ASCII) would otherwise pay for per character. Return how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
-/// start of a word that reaches the last two bytes, where the bytes after `orig` decide where it
-/// ends. `orig` must not start inside a word.
-fn ascii_words(
-    orig: &[u8],
-    norm: &[u8],
-    at: usize,
-    closed: bool,
-    tokens: &mut Vec<Token>,
-) -> usize {
+/// Push the tokens (hash not yet set) of the ASCII bytes `orig`, whose lower-case copy starts at
+/// `norm[at]`, in one pass over the bytes: the same tokens and shapes as the general path, which
+/// short social messages (nearly all ASCII) would otherwise pay for per character. Return how far
+/// they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the start
+/// of a word that reaches the last two bytes, where the bytes after `orig` decide where it ends.
+/// `orig` must not start inside a word.
+fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) -> usize {
     let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
     while i < orig.len() {
@@ -625,7 +620,7 @@ fn ascii_words(
             shape: shape_from_bits(first, any, all, apostrophe, || {
                 orig.get(start..i).unwrap_or_default()
             }),
-            hash: hash_span(norm, at + start, at + i),
+            hash: 0,
         });
     }
     orig.len()
