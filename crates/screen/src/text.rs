@@ -37,8 +37,8 @@ pub(crate) struct Token {
     pub end: usize,
     /// Shape of the original text under the token.
     pub shape: Shape,
-    /// [`hash_bytes`] of the normalized word, computed once here for every detector that looks
-    /// words up by hash.
+    /// [`hash_bytes`] of the normalized word, computed once here (after the words are found) for
+    /// every detector that looks words up by hash.
     pub hash: u64,
 }
 
@@ -190,15 +190,15 @@ impl<'a> Scan<'a> {
         let mut tokens = std::mem::take(&mut self.tokens);
         tokens.reserve(token_capacity(self.norm.len()));
         if self.map.is_empty() {
-            ascii_words(
-                self.text.as_bytes(),
-                self.norm.as_bytes(),
-                0,
-                true,
-                &mut tokens,
-            );
+            ascii_words(self.text.as_bytes(), 0, true, &mut tokens);
         } else {
             self.tokenize_general(runs, &mut tokens);
+        }
+        // Hashed in a pass of their own: in the loops that find the words, the hash's values
+        // would compete for registers with the byte scan's (measured: fewer instructions so).
+        let norm = self.norm.as_bytes();
+        for t in &mut tokens {
+            t.hash = hash_span(norm, t.start, t.end);
         }
         self.tokens = tokens;
     }
@@ -221,7 +221,7 @@ impl<'a> Scan<'a> {
                 let from = r.orig + (i - r.norm);
                 let orig = text.get(from..r.orig + r.len).unwrap_or_default();
                 let closed = r.norm + r.len == norm.len() && r.orig + r.len == text.len();
-                let done = ascii_words(orig, norm, i, closed, tokens);
+                let done = ascii_words(orig, i, closed, tokens);
                 if done > 0 {
                     i += done;
                     continue;
@@ -272,7 +272,7 @@ impl<'a> Scan<'a> {
                 start,
                 end,
                 shape,
-                hash: hash_span(norm, start, end),
+                hash: 0,
             });
         }
     }
@@ -289,8 +289,9 @@ impl<'a> Scan<'a> {
         let next = self.map.get(end).map_or(self.text.len(), |&m| m as usize);
         let orig = self.text.as_bytes().get(from..to).filter(|_| next == to)?;
         let (raw, any, all) = word_bits(orig);
+        let first = orig.first().map_or(0, |&b| class(b));
         raw.is_ascii()
-            .then(|| shape_from_bits(orig, any, all, apostrophe))
+            .then(|| shape_from_bits(first, any, all, apostrophe, || orig))
     }
 
     fn shape_of(&self, r: Range<usize>) -> Shape {
@@ -498,31 +499,63 @@ fn token_capacity(len: usize) -> usize {
     len / 4 + 2
 }
 
-/// The shape of an ASCII word from its bytes' [`CLASS`] bits, or-ed (`any`) and and-ed (`all`,
-/// over every byte, apostrophes included), as [`Scan::shape_of`] reads it from characters.
-fn shape_from_bits(word: &[u8], any: u8, all: u8, apostrophe: bool) -> Shape {
-    // "Every letter upper case and at least two": counted only for words without a lower-case
-    // letter, which are rare.
-    let all_upper = any & LOWER == 0
-        && any & ALPHA != 0
-        && word
+/// The shape of an ASCII word from its first byte's [`CLASS`] bits (`first`) and its bytes'
+/// bits or-ed (`any`) and and-ed (`all`, over every byte, apostrophes included), as
+/// [`Scan::shape_of`] reads it from characters. `word` gives the word's bytes; it is read only
+/// for words without a lower-case letter, which are rare.
+fn shape_from_bits<'w>(
+    first: u8,
+    any: u8,
+    all: u8,
+    apostrophe: bool,
+    word: impl FnOnce() -> &'w [u8],
+) -> Shape {
+    let key = usize::from(first & UPPER) >> 2
+        | usize::from(any & DIGIT) >> 2
+        | usize::from(all & DIGIT) >> 1
+        | usize::from(apostrophe) << 3;
+    let mut shape = SHAPES.get(key).copied().unwrap_or_default();
+    // "Every letter upper case and at least two".
+    if any & (LOWER | ALPHA) == ALPHA {
+        shape.all_upper = word()
             .iter()
             .filter(|&&b| class(b) & ALPHA != 0)
             .nth(1)
             .is_some();
-    Shape {
-        capitalized: word.first().is_some_and(|&b| class(b) & UPPER != 0),
-        all_upper,
-        has_digit: any & DIGIT != 0,
-        all_digit: any & all & DIGIT != 0,
-        apostrophe,
     }
+    shape
 }
+
+/// Every word shape but `all_upper`, indexed by the key [`shape_from_bits`] packs: bit 0
+/// capitalized, bit 1 has a digit, bit 2 all digits, bit 3 apostrophe. One table load stands in
+/// for packing four flags into a `Shape` one by one, which every word of every text pays for.
+const SHAPES: [Shape; 16] = {
+    let mut t = [Shape {
+        capitalized: false,
+        all_upper: false,
+        has_digit: false,
+        all_digit: false,
+        apostrophe: false,
+    }; 16];
+    let mut k = 0;
+    while k < 16 {
+        t[k] = Shape {
+            capitalized: k & 1 != 0,
+            all_upper: false,
+            has_digit: k & 2 != 0,
+            all_digit: k & 4 != 0,
+            apostrophe: k & 8 != 0,
+        };
+        k += 1;
+    }
+    t
+};
 
 /// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
 fn ascii_shape(word: &[u8]) -> Shape {
     let (_, any, all) = word_bits(word);
-    shape_from_bits(word, any, all, word.contains(&b'\''))
+    let first = word.first().map_or(0, |&b| class(b));
+    shape_from_bits(first, any, all, word.contains(&b'\''), || word)
 }
 
 /// The bytes of `word` or-ed, and their [`CLASS`] bits or-ed and and-ed: what [`shape_from_bits`]
@@ -545,57 +578,68 @@ fn alnum_run(b: &[u8]) -> usize {
         .unwrap_or(b.len())
 }
 
-/// Push the tokens of the ASCII bytes `orig`, whose lower-case copy is `norm[at..]`, in one pass
-/// over the bytes: the same tokens and shapes as the general path, which short social messages
-/// (nearly all ASCII) would otherwise pay for per character. Return how far they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the
-/// start of a word that reaches the last two bytes, where the bytes after `orig` decide where it
-/// ends. `orig` must not start inside a word.
-fn ascii_words(
-    orig: &[u8],
-    norm: &[u8],
-    at: usize,
-    closed: bool,
-    tokens: &mut Vec<Token>,
-) -> usize {
+/// Push the tokens (hash not yet set) of the ASCII bytes `orig`, whose lower-case copy starts at
+/// `norm[at]`, in one pass over the bytes: the same tokens and shapes as the general path, which
+/// short social messages (nearly all ASCII) would otherwise pay for per character. Return how far
+/// they are done: `orig.len()`, or, unless `closed` (`orig` ends where the text does), the start
+/// of a word that reaches the last two bytes, where the bytes after `orig` decide where it ends.
+/// `orig` must not start inside a word.
+fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) -> usize {
     let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
     let mut i = 0;
     while i < orig.len() {
-        let c = class_at(i);
-        if c & ALNUM == 0 {
+        let first = class_at(i);
+        if first & ALNUM == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        let (mut any, mut all) = (c, c);
-        let mut apostrophe = false;
+        let (mut any, mut all) = (first, first);
         i += 1;
-        // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         loop {
             let c = class_at(i);
-            if c & ALNUM != 0 {
-                any |= c;
-                all &= c;
-                i += 1;
-            } else if orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0 {
-                apostrophe = true;
-                all = 0;
-                i += 1;
-            } else {
+            if c & ALNUM == 0 {
                 break;
             }
+            any |= c;
+            all &= c;
+            i += 1;
+        }
+        // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
+        let apostrophe = orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0;
+        if apostrophe {
+            (i, any) = past_apostrophes(orig, i, any);
+            all = 0;
         }
         if !closed && i + 2 > orig.len() {
             return start;
         }
-        let word = orig.get(start..i).unwrap_or_default();
         tokens.push(Token {
             start: at + start,
             end: at + i,
-            shape: shape_from_bits(word, any, all, apostrophe),
-            hash: hash_span(norm, at + start, at + i),
+            shape: shape_from_bits(first, any, all, apostrophe, || {
+                orig.get(start..i).unwrap_or_default()
+            }),
+            hash: 0,
         });
     }
     orig.len()
+}
+
+/// The end of the word that goes on with an apostrophe and a letter at `orig[i]`, and `any` with
+/// the [`CLASS`] bits of the bytes added: [`ascii_words`]' rare case, kept out of its loop.
+#[cold]
+fn past_apostrophes(orig: &[u8], mut i: usize, mut any: u8) -> (usize, u8) {
+    let class_at = |i: usize| orig.get(i).map_or(0, |&b| class(b));
+    loop {
+        let c = class_at(i);
+        if c & ALNUM != 0 {
+            any |= c;
+        } else if orig.get(i) != Some(&b'\'') || class_at(i + 1) & ALPHA == 0 {
+            return (i, any);
+        }
+        i += 1;
+    }
 }
 
 /// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
