@@ -7,6 +7,7 @@
 //! what follows as long as it reads like the rest of an address: a unit, a postal code, or
 //! capitalized place words up to the end of the line, a comma or a sentence break.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use super::Claims;
@@ -354,6 +355,9 @@ struct View<'s, 'a> {
     /// The message has no upper-case letters, so capitalization says nothing.
     lower_text: bool,
     claimed: &'s Claims,
+    /// Where the last claim lookup ended ([`Claims::overlaps_after`]): the finder asks about
+    /// tokens mostly in text order.
+    claim_hint: Cell<usize>,
 }
 
 impl View<'_, '_> {
@@ -365,16 +369,15 @@ impl View<'_, '_> {
             .unwrap_or_default()
     }
 
+    /// A house number or code of at most `max_len` bytes: it opens with a digit and has at most
+    /// one other byte (so no ordinal, which has two).
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit)
-            && !self.is_ordinal(i)
-            && self.scan.tokens.get(i).is_some_and(|t| {
-                let w = self.word(i);
-                w.len() <= max_len
-                    && w.first().is_some_and(u8::is_ascii_digit)
-                    && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
-                    && t.shape.has_digit
-            })
+        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit) && {
+            let w = self.word(i);
+            w.len() <= max_len
+                && w.first().is_some_and(u8::is_ascii_digit)
+                && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
+        }
     }
 
     fn is_alpha(&self, i: usize) -> bool {
@@ -424,10 +427,10 @@ impl View<'_, '_> {
     }
 
     fn is_claimed(&self, i: usize) -> bool {
-        self.scan
-            .tokens
-            .get(i)
-            .is_some_and(|t| self.claimed.overlaps(&(t.start..t.end)))
+        self.scan.tokens.get(i).is_some_and(|t| {
+            self.claimed
+                .overlaps_after(&(t.start..t.end), &self.claim_hint)
+        })
     }
 
     /// The text between tokens `i - 1` and `i`.
@@ -443,13 +446,22 @@ impl View<'_, '_> {
 
     /// Tokens `i - 1` and `i` sit on one line with only spaces (and an abbreviation dot) between.
     fn inline(&self, i: usize) -> bool {
-        let g = self.gap(i);
-        let short_word = i
-            .checked_sub(1)
-            .is_some_and(|p| self.is_alpha(p) && self.word(p).len() <= 4);
+        let (Some(a), Some(b)) = (
+            i.checked_sub(1).and_then(|p| self.scan.tokens.get(p)),
+            self.scan.tokens.get(i),
+        ) else {
+            return true;
+        };
+        let g = self
+            .scan
+            .norm
+            .as_bytes()
+            .get(a.end..b.start)
+            .unwrap_or_default();
+        // Most gaps are one space: the word before matters only for a dot.
         g.len() <= 3
-            && g.bytes()
-                .all(|b| b == b' ' || b == b'\t' || (b == b'.' && short_word))
+            && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
+            && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
     }
 
     /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
@@ -836,6 +848,7 @@ pub(super) fn find(
         scan,
         lower_text,
         claimed,
+        claim_hint: Cell::new(0),
     };
     let n = scan.tokens.len();
     let tokens = &scan.tokens;
