@@ -2243,6 +2243,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The hinted lookup the address finder uses answers as the binary search does, for
+        /// queries in any order (the finder's mostly move forward, some step back).
+        #[test]
+        fn claims_hinted_lookup_agrees(
+            claims in proptest::collection::vec((0usize..400, 1usize..12), 0..30),
+            queries in proptest::collection::vec((0usize..420, 0usize..12), 1..60),
+        ) {
+            let mut c = super::Claims::default();
+            for (start, len) in claims {
+                c.insert(start..start + len);
+            }
+            let hint = std::cell::Cell::new(0);
+            for (start, len) in queries {
+                let r = start..start + len;
+                proptest::prop_assert_eq!(c.overlaps_after(&r, &hint), c.overlaps(&r), "{:?}", r);
+            }
+        }
+    }
+
+    proptest::proptest! {
         #[test]
         fn windows_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 60..400)) {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
