@@ -7,326 +7,328 @@
 //! what follows as long as it reads like the rest of an address: a unit, a postal code, or
 //! capitalized place words up to the end of the line, a comma or a sentence break.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use super::Claims;
 use crate::text::Scan;
 
 /// Street-type words that end a US-style street name after a house number.
-fn is_suffix(w: &str) -> bool {
+fn is_suffix(w: &[u8]) -> bool {
     matches!(
         w,
-        "street"
-            | "st"
-            | "avenue"
-            | "ave"
-            | "av"
-            | "road"
-            | "rd"
-            | "boulevard"
-            | "blvd"
-            | "lane"
-            | "ln"
-            | "drive"
-            | "dr"
-            | "way"
-            | "court"
-            | "ct"
-            | "place"
-            | "pl"
-            | "terrace"
-            | "ter"
-            | "circle"
-            | "cir"
-            | "parkway"
-            | "pkwy"
-            | "highway"
-            | "hwy"
-            | "square"
-            | "sq"
-            | "trail"
-            | "trl"
-            | "crescent"
-            | "close"
-            | "row"
-            | "plaza"
-            | "alley"
-            | "path"
-            | "pass"
-            | "loop"
-            | "walk"
-            | "heights"
-            | "gardens"
-            | "grove"
-            | "mews"
-            | "pike"
-            | "turnpike"
-            | "route"
-            | "rte"
-            | "expressway"
-            | "freeway"
-            | "broadway"
+        b"street"
+            | b"st"
+            | b"avenue"
+            | b"ave"
+            | b"av"
+            | b"road"
+            | b"rd"
+            | b"boulevard"
+            | b"blvd"
+            | b"lane"
+            | b"ln"
+            | b"drive"
+            | b"dr"
+            | b"way"
+            | b"court"
+            | b"ct"
+            | b"place"
+            | b"pl"
+            | b"terrace"
+            | b"ter"
+            | b"circle"
+            | b"cir"
+            | b"parkway"
+            | b"pkwy"
+            | b"highway"
+            | b"hwy"
+            | b"square"
+            | b"sq"
+            | b"trail"
+            | b"trl"
+            | b"crescent"
+            | b"close"
+            | b"row"
+            | b"plaza"
+            | b"alley"
+            | b"path"
+            | b"pass"
+            | b"loop"
+            | b"walk"
+            | b"heights"
+            | b"gardens"
+            | b"grove"
+            | b"mews"
+            | b"pike"
+            | b"turnpike"
+            | b"route"
+            | b"rte"
+            | b"expressway"
+            | b"freeway"
+            | b"broadway"
     )
 }
 
 /// Words that open a box or ship address ("PO Box 12", "PSC 4 Box 9", "USNS Comfort FPO"),
 /// which `View::core` reads on its own terms.
-fn is_box_word(w: &str) -> bool {
+fn is_box_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "po" | "pob" | "p" | "psc" | "cmr" | "unit" | "usns" | "usnv" | "uss" | "uscgc"
+        b"po" | b"pob" | b"p" | b"psc" | b"cmr" | b"unit" | b"usns" | b"usnv" | b"uss" | b"uscgc"
     )
 }
 
 /// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
-fn is_prefix_marker(w: &str) -> bool {
+fn is_prefix_marker(w: &[u8]) -> bool {
     matches!(
         w,
-        "rue"
-            | "via"
-            | "viale"
-            | "vicolo"
-            | "piazza"
-            | "piazzetta"
-            | "calle"
-            | "avenida"
-            | "rua"
-            | "travessa"
-            | "estrada"
-            | "praça"
-            | "praca"
-            | "largo"
-            | "ul"
-            | "ulica"
-            | "utca"
-            | "strada"
-            | "chaussee"
-            | "allee"
-            | "quai"
-            | "camino"
-            | "carrera"
-            | "paseo"
-            | "avinguda"
-            | "carrer"
-            | "rambla"
-            | "corso"
-            | "avenue"
-            | "boulevard"
-            | "paso"
+        b"rue"
+            | b"via"
+            | b"viale"
+            | b"vicolo"
+            | b"piazza"
+            | b"piazzetta"
+            | b"calle"
+            | b"avenida"
+            | b"rua"
+            | b"travessa"
+            | b"estrada"
+            | b"pra\xc3\xa7a"
+            | b"praca"
+            | b"largo"
+            | b"ul"
+            | b"ulica"
+            | b"utca"
+            | b"strada"
+            | b"chaussee"
+            | b"allee"
+            | b"quai"
+            | b"camino"
+            | b"carrera"
+            | b"paseo"
+            | b"avinguda"
+            | b"carrer"
+            | b"rambla"
+            | b"corso"
+            | b"avenue"
+            | b"boulevard"
+            | b"paso"
     )
 }
 
 /// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej"),
 /// by their last two bytes: a word is compared only with the endings it could have, and most
 /// words end in none of them.
-fn endings_in(tail: &[u8]) -> &'static [&'static str] {
+fn endings_in(tail: &[u8]) -> &'static [&'static [u8]] {
     match tail {
-        b"se" => &["strasse", "gasse"],
-        b"\x9fe" => &["straße"],
-        b"tr" => &["str"],
-        b"eg" => &["weg", "steeg"],
-        b"tz" => &["platz"],
-        b"ee" => &["allee", "tee"],
-        b"mm" => &["damm"],
-        b"er" => &["ufer", "ter"],
-        b"ej" => &["vej"],
-        b"de" => &["gade", "kade"],
-        b"ta" => &["gata"],
-        b"an" => &["gatan", "laan", "baan"],
-        b"en" => &["vagen", "veien", "vegen"],
-        b"ag" => &["vag"],
-        b"tu" => &["katu"],
-        b"ja" => &["kuja", "utja"],
-        b"ie" => &["tie"],
-        b"at" => &["straat"],
-        b"ht" => &["gracht"],
-        b"in" => &["plein"],
-        b"ef" => &["dreef"],
-        b"et" => &["street"],
-        b"ue" => &["avenue"],
-        b"ad" => &["road"],
-        b"ne" => &["lane"],
-        b"ak" => &["sokak"],
-        b"si" => &["caddesi"],
-        b"ei" => &["vei"],
-        b"kp" => &["rkp"],
-        b"oz" => &["koz"],
-        b"ss" => &["bypass"],
+        b"se" => &[b"strasse", b"gasse"],
+        b"\x9fe" => &[b"stra\xc3\x9fe"],
+        b"tr" => &[b"str"],
+        b"eg" => &[b"weg", b"steeg"],
+        b"tz" => &[b"platz"],
+        b"ee" => &[b"allee", b"tee"],
+        b"mm" => &[b"damm"],
+        b"er" => &[b"ufer", b"ter"],
+        b"ej" => &[b"vej"],
+        b"de" => &[b"gade", b"kade"],
+        b"ta" => &[b"gata"],
+        b"an" => &[b"gatan", b"laan", b"baan"],
+        b"en" => &[b"vagen", b"veien", b"vegen"],
+        b"ag" => &[b"vag"],
+        b"tu" => &[b"katu"],
+        b"ja" => &[b"kuja", b"utja"],
+        b"ie" => &[b"tie"],
+        b"at" => &[b"straat"],
+        b"ht" => &[b"gracht"],
+        b"in" => &[b"plein"],
+        b"ef" => &[b"dreef"],
+        b"et" => &[b"street"],
+        b"ue" => &[b"avenue"],
+        b"ad" => &[b"road"],
+        b"ne" => &[b"lane"],
+        b"ak" => &[b"sokak"],
+        b"si" => &[b"caddesi"],
+        b"ei" => &[b"vei"],
+        b"kp" => &[b"rkp"],
+        b"oz" => &[b"koz"],
+        b"ss" => &[b"bypass"],
         _ => &[],
     }
 }
 
 /// Unit designators that continue an address ("Apt. 864", "Suite 245").
-fn is_unit_word(w: &str) -> bool {
+fn is_unit_word(w: &[u8]) -> bool {
     matches!(
         w,
-        "apt"
-            | "apartment"
-            | "suite"
-            | "ste"
-            | "unit"
-            | "floor"
-            | "fl"
-            | "bldg"
-            | "building"
-            | "flat"
-            | "box"
+        b"apt"
+            | b"apartment"
+            | b"suite"
+            | b"ste"
+            | b"unit"
+            | b"floor"
+            | b"fl"
+            | b"bldg"
+            | b"building"
+            | b"flat"
+            | b"box"
     )
 }
 
 /// Lower-case words inside street and place names ("rue du Centre", "Saint Kitts and Nevis").
-fn is_connector(w: &str) -> bool {
+fn is_connector(w: &[u8]) -> bool {
     matches!(
         w,
-        "de" | "du"
-            | "del"
-            | "da"
-            | "do"
-            | "das"
-            | "dos"
-            | "di"
-            | "la"
-            | "le"
-            | "les"
-            | "van"
-            | "von"
-            | "der"
-            | "den"
-            | "of"
-            | "y"
-            | "e"
-            | "and"
-            | "the"
-            | "san"
-            | "santa"
+        b"de"
+            | b"du"
+            | b"del"
+            | b"da"
+            | b"do"
+            | b"das"
+            | b"dos"
+            | b"di"
+            | b"la"
+            | b"le"
+            | b"les"
+            | b"van"
+            | b"von"
+            | b"der"
+            | b"den"
+            | b"of"
+            | b"y"
+            | b"e"
+            | b"and"
+            | b"the"
+            | b"san"
+            | b"santa"
     )
 }
 
 /// Words that end an address when the extension reaches them, whatever their case.
-fn is_stopword(w: &str) -> bool {
+fn is_stopword(w: &[u8]) -> bool {
     matches!(
         w,
-        "for"
-            | "in"
-            | "on"
-            | "at"
-            | "to"
-            | "a"
-            | "an"
-            | "is"
-            | "are"
-            | "was"
-            | "were"
-            | "be"
-            | "i"
-            | "we"
-            | "you"
-            | "he"
-            | "she"
-            | "it"
-            | "they"
-            | "my"
-            | "your"
-            | "his"
-            | "her"
-            | "our"
-            | "their"
-            | "this"
-            | "that"
-            | "after"
-            | "before"
-            | "last"
-            | "next"
-            | "if"
-            | "please"
-            | "thanks"
-            | "thank"
-            | "with"
-            | "from"
-            | "by"
-            | "near"
-            | "since"
-            | "until"
-            | "when"
-            | "where"
-            | "which"
-            | "who"
-            | "so"
-            | "but"
-            | "or"
-            | "as"
-            | "then"
-            | "there"
-            | "here"
-            | "today"
-            | "tomorrow"
-            | "tonight"
-            | "yesterday"
-            | "now"
-            | "the"
-            | "fax"
-            | "office"
-            | "mobile"
-            | "phone"
-            | "tel"
-            | "email"
-            | "e-mail"
-            | "call"
-            | "website"
-            | "name"
-            | "address"
-            | "card"
-            | "it's"
-            | "i'm"
-            | "we'll"
-            | "i'll"
-            | "can"
-            | "will"
-            | "would"
-            | "could"
+        b"for"
+            | b"in"
+            | b"on"
+            | b"at"
+            | b"to"
+            | b"a"
+            | b"an"
+            | b"is"
+            | b"are"
+            | b"was"
+            | b"were"
+            | b"be"
+            | b"i"
+            | b"we"
+            | b"you"
+            | b"he"
+            | b"she"
+            | b"it"
+            | b"they"
+            | b"my"
+            | b"your"
+            | b"his"
+            | b"her"
+            | b"our"
+            | b"their"
+            | b"this"
+            | b"that"
+            | b"after"
+            | b"before"
+            | b"last"
+            | b"next"
+            | b"if"
+            | b"please"
+            | b"thanks"
+            | b"thank"
+            | b"with"
+            | b"from"
+            | b"by"
+            | b"near"
+            | b"since"
+            | b"until"
+            | b"when"
+            | b"where"
+            | b"which"
+            | b"who"
+            | b"so"
+            | b"but"
+            | b"or"
+            | b"as"
+            | b"then"
+            | b"there"
+            | b"here"
+            | b"today"
+            | b"tomorrow"
+            | b"tonight"
+            | b"yesterday"
+            | b"now"
+            | b"the"
+            | b"fax"
+            | b"office"
+            | b"mobile"
+            | b"phone"
+            | b"tel"
+            | b"email"
+            | b"e-mail"
+            | b"call"
+            | b"website"
+            | b"name"
+            | b"address"
+            | b"card"
+            | b"it's"
+            | b"i'm"
+            | b"we'll"
+            | b"i'll"
+            | b"can"
+            | b"will"
+            | b"would"
+            | b"could"
     )
 }
 
 /// Month and weekday names: "March 4" and "Friday 13" are dates, not streets.
-fn is_calendar(w: &str) -> bool {
+fn is_calendar(w: &[u8]) -> bool {
     matches!(
         w,
-        "january"
-            | "february"
-            | "march"
-            | "april"
-            | "may"
-            | "june"
-            | "july"
-            | "august"
-            | "september"
-            | "october"
-            | "november"
-            | "december"
-            | "jan"
-            | "feb"
-            | "mar"
-            | "apr"
-            | "jun"
-            | "jul"
-            | "aug"
-            | "sep"
-            | "sept"
-            | "oct"
-            | "nov"
-            | "dec"
-            | "monday"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
+        b"january"
+            | b"february"
+            | b"march"
+            | b"april"
+            | b"may"
+            | b"june"
+            | b"july"
+            | b"august"
+            | b"september"
+            | b"october"
+            | b"november"
+            | b"december"
+            | b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"sept"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"monday"
+            | b"tuesday"
+            | b"wednesday"
+            | b"thursday"
+            | b"friday"
+            | b"saturday"
+            | b"sunday"
     )
 }
 
 /// A word that a street name cannot run over: [`View::core`] stops its name there.
-fn ends_name(w: &str) -> bool {
+fn ends_name(w: &[u8]) -> bool {
     is_stopword(w) && !is_connector(w) || is_calendar(w) || is_unit_word(w)
 }
 
@@ -335,13 +337,10 @@ const MAX_TOKENS: usize = 32;
 
 /// Short endings match inside a longer word only for these ("Schaarsteinweg", "Ringvej"); others
 /// ("ter", "tie") would match "Twitter" and "Katie", so they count only as whole words.
-const SHORT_ENDINGS: &[&str] = &["weg", "vej", "vei", "vag"];
+const SHORT_ENDINGS: &[&[u8]] = &[b"weg", b"vej", b"vei", b"vag"];
 
-fn has_ending_marker(w: &str) -> bool {
-    let tail = w
-        .as_bytes()
-        .get(w.len().saturating_sub(2)..)
-        .unwrap_or_default();
+fn has_ending_marker(w: &[u8]) -> bool {
+    let tail = w.get(w.len().saturating_sub(2)..).unwrap_or_default();
     endings_in(tail).iter().any(|m| {
         w == *m
             || (m.len() >= 4 || SHORT_ENDINGS.contains(m))
@@ -356,27 +355,29 @@ struct View<'s, 'a> {
     /// The message has no upper-case letters, so capitalization says nothing.
     lower_text: bool,
     claimed: &'s Claims,
+    /// Where the last claim lookup ended ([`Claims::overlaps_after`]): the finder asks about
+    /// tokens mostly in text order.
+    claim_hint: Cell<usize>,
 }
 
 impl View<'_, '_> {
-    fn word(&self, i: usize) -> &str {
+    fn word(&self, i: usize) -> &[u8] {
         self.scan
             .tokens
             .get(i)
-            .and_then(|t| self.scan.norm.get(t.start..t.end))
+            .and_then(|t| self.scan.norm.as_bytes().get(t.start..t.end))
             .unwrap_or_default()
     }
 
+    /// A house number or code of at most `max_len` bytes: it opens with a digit and has at most
+    /// one other byte (so no ordinal, which has two).
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit)
-            && !self.is_ordinal(i)
-            && self.scan.tokens.get(i).is_some_and(|t| {
-                let w = self.word(i).as_bytes();
-                w.len() <= max_len
-                    && w.first().is_some_and(u8::is_ascii_digit)
-                    && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
-                    && t.shape.has_digit
-            })
+        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit) && {
+            let w = self.word(i);
+            w.len() <= max_len
+                && w.first().is_some_and(u8::is_ascii_digit)
+                && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
+        }
     }
 
     fn is_alpha(&self, i: usize) -> bool {
@@ -386,8 +387,8 @@ impl View<'_, '_> {
     /// "40th", "1st": a street name word, not a house number.
     fn is_ordinal(&self, i: usize) -> bool {
         let w = self.word(i);
-        let digits = w.bytes().take_while(u8::is_ascii_digit).count();
-        digits > 0 && matches!(w.get(digits..), Some("st" | "nd" | "rd" | "th"))
+        let digits = w.iter().take_while(|b| b.is_ascii_digit()).count();
+        digits > 0 && matches!(w.get(digits..), Some(b"st" | b"nd" | b"rd" | b"th"))
     }
 
     /// A unit designator with its number ("Apt. 864") starts at token `i`.
@@ -426,10 +427,10 @@ impl View<'_, '_> {
     }
 
     fn is_claimed(&self, i: usize) -> bool {
-        self.scan
-            .tokens
-            .get(i)
-            .is_some_and(|t| self.claimed.overlaps(&(t.start..t.end)))
+        self.scan.tokens.get(i).is_some_and(|t| {
+            self.claimed
+                .overlaps_after(&(t.start..t.end), &self.claim_hint)
+        })
     }
 
     /// The text between tokens `i - 1` and `i`.
@@ -445,13 +446,22 @@ impl View<'_, '_> {
 
     /// Tokens `i - 1` and `i` sit on one line with only spaces (and an abbreviation dot) between.
     fn inline(&self, i: usize) -> bool {
-        let g = self.gap(i);
-        let short_word = i
-            .checked_sub(1)
-            .is_some_and(|p| self.is_alpha(p) && self.word(p).len() <= 4);
+        let (Some(a), Some(b)) = (
+            i.checked_sub(1).and_then(|p| self.scan.tokens.get(p)),
+            self.scan.tokens.get(i),
+        ) else {
+            return true;
+        };
+        let g = self
+            .scan
+            .norm
+            .as_bytes()
+            .get(a.end..b.start)
+            .unwrap_or_default();
+        // Most gaps are one space: the word before matters only for a dot.
         g.len() <= 3
-            && g.bytes()
-                .all(|b| b == b' ' || b == b'\t' || (b == b'.' && short_word))
+            && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
+            && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
     }
 
     /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
@@ -474,32 +484,32 @@ impl View<'_, '_> {
     /// `cued` (an address cue just before) is asked only when the shape leaves it open.
     fn core(&self, i: usize, cued: impl Fn() -> bool) -> Option<(usize, usize)> {
         let w = self.word(i);
-        if w == "corner" || (w == "the" && self.word(i + 1) == "corner") {
+        if w == b"corner" || (w == b"the" && self.word(i + 1) == b"corner") {
             return self.corner(i);
         }
-        if (w == "po" || w == "pob") && self.word(i + 1) == "box" && self.is_number(i + 2, 8) {
+        if (w == b"po" || w == b"pob") && self.word(i + 1) == b"box" && self.is_number(i + 2, 8) {
             return Some((i, i + 2));
         }
-        if w == "p"
-            && self.word(i + 1) == "o"
-            && self.word(i + 2) == "box"
+        if w == b"p"
+            && self.word(i + 1) == b"o"
+            && self.word(i + 2) == b"box"
             && self.is_number(i + 3, 8)
         {
             return Some((i, i + 3));
         }
-        if matches!(w, "psc" | "cmr" | "unit")
+        if matches!(w, b"psc" | b"cmr" | b"unit")
             && self.is_number(i + 1, 6)
-            && self.word(i + 2) == "box"
+            && self.word(i + 2) == b"box"
             && self.is_number(i + 3, 6)
         {
             return Some((i, i + 3));
         }
-        if matches!(w, "usns" | "usnv" | "uss" | "uscgc")
+        if matches!(w, b"usns" | b"usnv" | b"uss" | b"uscgc")
             && self.is_alpha(i + 1)
             && self.inline(i + 1)
         {
             let next = self.word(i + 2);
-            if matches!(next, "apo" | "fpo" | "dpo") {
+            if matches!(next, b"apo" | b"fpo" | b"dpo") {
                 return Some((i, i + 1));
             }
         }
@@ -589,11 +599,11 @@ impl View<'_, '_> {
 
     /// "the corner of Hochstrasse 63 and Henriksen Street": two street names joined by "and".
     fn corner(&self, i: usize) -> Option<(usize, usize)> {
-        let c = if self.word(i) == "the" { i + 1 } else { i };
-        if self.word(c) != "corner" || self.word(c + 1) != "of" {
+        let c = if self.word(i) == b"the" { i + 1 } else { i };
+        if self.word(c) != b"corner" || self.word(c + 1) != b"of" {
             return None;
         }
-        let and = (c + 3..c + 9).find(|&k| self.word(k) == "and")?;
+        let and = (c + 3..c + 9).find(|&k| self.word(k) == b"and")?;
         let mut last = and;
         let mut k = and + 1;
         while k < and + 6 && self.inline(k) && !self.is_claimed(k) {
@@ -811,13 +821,13 @@ impl View<'_, '_> {
 
     /// "the 70s": a decade, not a house number.
     fn is_decade(&self, i: usize) -> bool {
-        let w = self.word(i).as_bytes();
+        let w = self.word(i);
         w.len() >= 3 && w.ends_with(b"0s")
     }
 
     fn abbreviation(&self, i: usize) -> bool {
         let w = self.word(i);
-        w.len() <= 4 && (is_suffix(w) || is_unit_word(w) || is_prefix_marker(w) || w == "str")
+        w.len() <= 4 && (is_suffix(w) || is_unit_word(w) || is_prefix_marker(w) || w == b"str")
     }
 }
 
@@ -838,6 +848,7 @@ pub(super) fn find(
         scan,
         lower_text,
         claimed,
+        claim_hint: Cell::new(0),
     };
     let n = scan.tokens.len();
     let tokens = &scan.tokens;
@@ -848,7 +859,7 @@ pub(super) fn find(
     // Every token carries its word's hash: one compare rules out all but "corner" itself.
     let corner = crate::model::hash_bytes(b"corner");
     let is_corner =
-        |k: usize| tokens.get(k).is_some_and(|t| t.hash == corner) && view.word(k) == "corner";
+        |k: usize| tokens.get(k).is_some_and(|t| t.hash == corner) && view.word(k) == b"corner";
     // For the number token `q` at `next_num`: (q, whether a core can reach it, the first token
     // from which every gap up to `q` is inline).
     let mut house: Option<(usize, bool, usize)> = None;
@@ -863,7 +874,7 @@ pub(super) fn find(
         if q > i + 5 {
             // Far from numbers only "corner of" or "the corner of" opens a core.
             let near = q - 5;
-            while i < near && !is_corner(i) && !(is_corner(i + 1) && view.word(i) == "the") {
+            while i < near && !is_corner(i) && !(is_corner(i + 1) && view.word(i) == b"the") {
                 i += 1;
             }
             if i == near {
@@ -878,10 +889,10 @@ pub(super) fn find(
             // that ends at a number on its line (see `View::core`): it must reach `q` over
             // inline gaps. "The" opens only "the corner of".
             let may_open = if reachable && i >= from {
-                view.word(i) != "the" || is_corner(i + 1)
+                view.word(i) != b"the" || is_corner(i + 1)
             } else {
                 let w = view.word(i);
-                is_box_word(w) || w == "corner" || w == "the" && is_corner(i + 1)
+                is_box_word(w) || w == b"corner" || w == b"the" && is_corner(i + 1)
             };
             if !may_open {
                 i += 1;
