@@ -74,18 +74,23 @@ const HYP_REACH: usize = 8;
 /// Size of a drug-key filter in 64-bit words (128 KiB).
 const KEY_WORDS: usize = 1 << 14;
 
-/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it. The filter
+/// A drug-key filter: its fixed size lets every probe index it without a bounds check.
+type KeyFilter = Box<[u64; KEY_WORDS]>;
+
+/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it, all from one
+/// product (the word from its top 14 bits, the three bits from the 18 below them). The filter
 /// is probed for every token, and bits spread over two words cost two cache misses a token where
 /// one word costs one. With 36k names about six bits of a word are set, so a word that is no key
 /// passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
+#[inline(always)]
 fn key_slot(h: u64) -> (usize, u64) {
-    let b = h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    let bits = 1 << (b >> 58) | 1 << (b >> 52 & 63) | 1 << (b >> 46 & 63);
-    ((h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize, bits)
+    let b = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let bits = 1 << (b >> 44 & 63) | 1 << (b >> 38 & 63) | 1 << (b >> 32 & 63);
+    ((b >> 50) as usize, bits)
 }
 
 /// Add word hash `h` to a drug-key filter.
-fn key_add(filter: &mut [u64], h: u64) {
+fn key_add(filter: &mut KeyFilter, h: u64) {
     let (w, bits) = key_slot(h);
     if let Some(x) = filter.get_mut(w) {
         *x |= bits;
@@ -93,7 +98,8 @@ fn key_add(filter: &mut [u64], h: u64) {
 }
 
 /// Word hash `h` may be in a drug-key filter (false hits are rare, misses impossible).
-fn key_maybe(filter: &[u64], h: u64) -> bool {
+#[inline(always)]
+fn key_maybe(filter: &KeyFilter, h: u64) -> bool {
     let (w, bits) = key_slot(h);
     filter.get(w).is_some_and(|x| x & bits == bits)
 }
@@ -106,13 +112,17 @@ const MAX_RUNS: usize = 2 * MAX_SEG;
 /// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
 
+/// A word bit set of [`GATE_BITS`] bits; its fixed size lets a probe skip the bounds check.
+type WordBits = Box<[u64; GATE_BITS / 64]>;
+
 /// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
+#[inline(always)]
 fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
 
 /// Add word hash `h` to a word bit set.
-fn bit_add(set: &mut [u64], h: u64) {
+fn bit_add(set: &mut WordBits, h: u64) {
     let i = gate_bit(h);
     if let Some(w) = set.get_mut(i / 64) {
         *w |= 1 << (i % 64);
@@ -121,7 +131,7 @@ fn bit_add(set: &mut [u64], h: u64) {
 
 /// Word hash `h` may be in a word bit set (one probe; misses impossible).
 #[inline(always)]
-fn bit_maybe(set: &[u64], h: u64) -> bool {
+fn bit_maybe(set: &WordBits, h: u64) -> bool {
     let i = gate_bit(h);
     set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
@@ -290,7 +300,7 @@ pub(crate) struct Lexicon {
     drugs: AhoCorasick,
     /// Drug-key filter ([`key_slot`]) over the hashes of the longest (last longest) word of every
     /// drug name ("doz" of "no doz"): the drug automaton only runs on a segment that has such a word.
-    drug_keys: Vec<u64>,
+    drug_keys: KeyFilter,
     /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
     /// sorted by the hash of its longest run, which comes first.
     drug_runs: Vec<Box<[u64]>>,
@@ -298,7 +308,7 @@ pub(crate) struct Lexicon {
     /// array rather than one heap allocation per probe.
     drug_heads: Vec<u64>,
     /// Drug-key filter over the longest-run hashes of `drug_runs`.
-    run_keys: Vec<u64>,
+    run_keys: KeyFilter,
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
     runless: bool,
     products: Vec<ProductName>,
@@ -359,7 +369,7 @@ impl Lexicon {
                 own: false,
             });
         }
-        let mut drug_keys = vec![0u64; KEY_WORDS];
+        let mut drug_keys: KeyFilter = Box::new([0; KEY_WORDS]);
         for p in &patterns {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
@@ -370,7 +380,7 @@ impl Lexicon {
             }
         }
         let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
-        let mut run_keys = vec![0u64; KEY_WORDS];
+        let mut run_keys: KeyFilter = Box::new([0; KEY_WORDS]);
         let mut runless = false;
         for p in &patterns {
             let mut runs: Vec<&str> = p
@@ -742,10 +752,10 @@ pub(crate) struct Detector {
     persons: Vec<u64>,
     /// Bit set (one probe, 4096 bits) over `persons`, which nearly every word fails: a probe
     /// costs less than the binary search it spares.
-    person_words: Vec<u64>,
+    person_words: WordBits,
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
-    gate_words: Vec<u64>,
+    gate_words: WordBits,
 }
 
 impl Detector {
@@ -759,11 +769,11 @@ impl Detector {
             .map(|w| hash_bytes(w.as_bytes()))
             .collect();
         persons.sort_unstable();
-        let mut person_words = vec![0u64; GATE_BITS / 64];
+        let mut person_words: WordBits = Box::new([0; GATE_BITS / 64]);
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
-        let mut gate_words = vec![0u64; GATE_BITS / 64];
+        let mut gate_words: WordBits = Box::new([0; GATE_BITS / 64]);
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
@@ -859,8 +869,7 @@ impl Detector {
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
-            let word = norm.get(t.start..t.end).unwrap_or_default();
-            *f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            *f = TokFeat::of_token(norm, t);
             f.cue = self.model.is_event_cue(f);
             let drug = self.lex.may_be_drug(t.hash);
             maybe_drug |= drug;
