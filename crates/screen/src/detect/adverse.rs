@@ -616,6 +616,22 @@ impl Lexicon {
         if self.runless || tokens.len() > MAX_RUNS {
             return true;
         }
+        // The runs of the tokens as a 256-bit set: a candidate name's other runs are searched for
+        // among the tokens only once each is in it, and most names keyed by a common word ("day")
+        // fail there without a pass over the tokens.
+        let mut seen = [0u64; 4];
+        let run_bit = |r: u64| ((r >> 62) as usize, 1u64 << (r >> 56 & 63));
+        any_run(scan, tokens, |r| {
+            let (w, bit) = run_bit(r);
+            if let Some(x) = seen.get_mut(w) {
+                *x |= bit;
+            }
+            false
+        });
+        let maybe_seen = |r: u64| {
+            let (w, bit) = run_bit(r);
+            seen.get(w).is_some_and(|x| x & bit != 0)
+        };
         let mut present = |r: u64| {
             if !key_maybe(&self.run_keys, r) {
                 return false;
@@ -631,7 +647,7 @@ impl Lexicon {
                     d.get(1..)
                         .unwrap_or_default()
                         .iter()
-                        .all(|&h| any_run(scan, tokens, |x| x == h))
+                        .all(|&h| maybe_seen(h) && any_run(scan, tokens, |x| x == h))
                 })
         };
         any_run(scan, tokens, &mut present)
