@@ -77,16 +77,46 @@ const KEY_WORDS: usize = 1 << 14;
 /// A drug-key filter: its fixed size lets every probe index it without a bounds check.
 type KeyFilter = Box<[u64; KEY_WORDS]>;
 
-/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it, all from one
-/// product (the word from its top 14 bits, the three bits from the 18 below them). The filter
-/// is probed for every token, and bits spread over two words cost two cache misses a token where
-/// one word costs one. With 36k names about six bits of a word are set, so a word that is no key
-/// passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
+/// How many three-bit patterns [`KEY_PATTERNS`] holds (a power of two).
+const KEY_PATTERN_COUNT: usize = 1 << 10;
+
+/// Three distinct bits of a 64-bit word per entry, drawn once by a fixed xorshift sequence: a
+/// probe reads its bits from this table with one load where shifting three ones into place costs
+/// about ten instructions a token.
+const KEY_PATTERNS: [u64; KEY_PATTERN_COUNT] = key_patterns();
+
+/// Build [`KEY_PATTERNS`].
+const fn key_patterns() -> [u64; KEY_PATTERN_COUNT] {
+    let mut out = [0u64; KEY_PATTERN_COUNT];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut i = 0;
+    while i < KEY_PATTERN_COUNT {
+        let mut bits = 0u64;
+        while bits.count_ones() < 3 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bits |= 1 << (x >> 58);
+        }
+        out[i] = bits;
+        i += 1;
+    }
+    out
+}
+
+/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it, both from
+/// one product (the word from its top 14 bits, the bits' pattern from the 10 below them). The
+/// filter is probed for every token, and bits spread over two words cost two cache misses a token
+/// where one word costs one. With 36k names about six bits of a word are set, so a word that is
+/// no key passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
 #[inline(always)]
 fn key_slot(h: u64) -> (usize, u64) {
     let b = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let bits = 1 << (b >> 44 & 63) | 1 << (b >> 38 & 63) | 1 << (b >> 32 & 63);
-    ((b >> 50) as usize, bits)
+    let pattern = (b >> 40) as usize % KEY_PATTERN_COUNT;
+    (
+        (b >> 50) as usize,
+        KEY_PATTERNS.get(pattern).copied().unwrap_or(u64::MAX),
+    )
 }
 
 /// Add word hash `h` to a drug-key filter.
