@@ -1353,6 +1353,26 @@ mod tests {
     }
 
     #[test]
+    fn key_patterns_hold_three_bits() {
+        assert!(KEY_PATTERNS.iter().all(|p| p.count_ones() == 3));
+    }
+
+    #[test]
+    fn drug_runs_need_every_run_of_a_name() {
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let runs = |text: &str| {
+            let scan = Scan::new(text);
+            lex.drug_runs_present(&scan, &scan.tokens)
+        };
+        assert!(runs("I had some no doz"));
+        assert!(runs("doz, I said, and then no more"));
+        assert!(runs("the st. john's wort tea"));
+        assert!(runs("wort from st john's"));
+        assert!(!runs("a wort from st"));
+        assert!(!runs("the doz was there"));
+    }
+
+    #[test]
     fn lexicons_compile() {
         assert!(Lexicon::new(&Policy::default()).is_ok());
         assert!(AdrModel::from_bytes(MODEL).is_ok());
