@@ -13,7 +13,7 @@
 
 use crate::ScreenError;
 use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
-use crate::text::Scan;
+use crate::text::{Scan, Token};
 
 /// log2 of the number of weights in each table.
 const BITS: u32 = 16;
@@ -180,6 +180,25 @@ impl TokFeat {
         }
     }
 
+    /// [`TokFeat::new`] of token `t` of the normalized text `norm` (no flags), reading the word's
+    /// bytes only for the long words whose prefix is a feature.
+    #[inline(always)]
+    pub fn of_token(norm: &[u8], t: &Token) -> Self {
+        let (word, prefix) = if t.shape.has_digit {
+            (NUM_WORD, 0)
+        } else if t.end.saturating_sub(t.start) > 6 && norm.get(t.start..t.end).is_some() {
+            (t.hash, hash_span(norm, t.start, t.start + 5))
+        } else {
+            (t.hash, 0)
+        };
+        TokFeat {
+            word,
+            prefix,
+            flags: 0,
+            cue: false,
+        }
+    }
+
     /// Make this the token of a drug name: every drug shares one word hash and has no prefix.
     /// `cue` is [`AdrModel::drug_is_cue`] (false in training, where cues come per fold).
     pub fn make_drug(&mut self, cue: bool) {
@@ -267,8 +286,9 @@ pub(crate) struct AdrModel {
     token: Linear,
     /// Log-odds above which a segment reports an adverse reaction (chosen by cross-validation).
     threshold: f32,
-    /// Bit set of words (and 5-byte prefixes) typical of reaction phrases in the training spans.
-    cues: Vec<u8>,
+    /// Bit set of words (and 5-byte prefixes) typical of reaction phrases in the training spans;
+    /// its fixed size lets the probe of every token skip the bounds check.
+    cues: Box<[u8; CUE_BYTES]>,
     /// The shared drug-name word is an event cue.
     drug_cue: bool,
 }
@@ -290,13 +310,17 @@ impl AdrModel {
         let threshold = r.f32()?;
         let segment = r.linear()?;
         let token = r.linear()?;
-        let cues = r.take((1 << CUE_BITS) / 8)?.to_vec();
+        let cues: Box<[u8; CUE_BYTES]> = Box::new(
+            r.take(CUE_BYTES)?
+                .try_into()
+                .map_err(|_| BadModel("truncated"))?,
+        );
         if r.pos != b.len() {
             return Err(BadModel("trailing bytes"));
         }
         let mut drug = TokFeat::default();
         drug.make_drug(false);
-        let drug_cue = is_cue(&cues, &drug);
+        let drug_cue = is_cue(&cues[..], &drug);
         Ok(AdrModel {
             segment,
             token,
@@ -316,7 +340,7 @@ impl AdrModel {
     /// True when the token is a word (or shares the prefix of a word) typical of reaction phrases.
     #[inline(always)]
     pub fn is_event_cue(&self, t: &TokFeat) -> bool {
-        is_cue(&self.cues, t)
+        is_cue(&self.cues[..], t)
     }
 
     /// [`AdrModel::is_event_cue`] of every drug-name token.
@@ -338,6 +362,8 @@ impl AdrModel {
 
 /// log2 of the size of the event-cue bit set; two probes per word keep false hits near 0.1%.
 const CUE_BITS: u32 = 18;
+/// Size of the event-cue bit set in bytes.
+const CUE_BYTES: usize = (1 << CUE_BITS) / 8;
 const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
@@ -355,10 +381,12 @@ fn passes_gate(cues: &[u8], toks: &[TokFeat]) -> bool {
         .any(|t| t.flags & GATE_FLAGS != 0 || is_cue(cues, t))
 }
 
+#[inline(always)]
 fn is_cue(cues: &[u8], t: &TokFeat) -> bool {
     cue_bit(cues, t.word) || (t.prefix != 0 && cue_bit(cues, t.prefix))
 }
 
+#[inline(always)]
 fn cue_bit(bits: &[u8], h: u64) -> bool {
     let on = |i: usize| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
     // Probed one after the other: the first probe already fails for most words.

@@ -74,18 +74,53 @@ const HYP_REACH: usize = 8;
 /// Size of a drug-key filter in 64-bit words (128 KiB).
 const KEY_WORDS: usize = 1 << 14;
 
-/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it. The filter
-/// is probed for every token, and bits spread over two words cost two cache misses a token where
-/// one word costs one. With 36k names about six bits of a word are set, so a word that is no key
-/// passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
+/// A drug-key filter: its fixed size lets every probe index it without a bounds check.
+type KeyFilter = Box<[u64; KEY_WORDS]>;
+
+/// How many three-bit patterns [`KEY_PATTERNS`] holds (a power of two).
+const KEY_PATTERN_COUNT: usize = 1 << 10;
+
+/// Three distinct bits of a 64-bit word per entry, drawn once by a fixed xorshift sequence: a
+/// probe reads its bits from this table with one load where shifting three ones into place costs
+/// about ten instructions a token.
+const KEY_PATTERNS: [u64; KEY_PATTERN_COUNT] = key_patterns();
+
+/// Build [`KEY_PATTERNS`].
+const fn key_patterns() -> [u64; KEY_PATTERN_COUNT] {
+    let mut out = [0u64; KEY_PATTERN_COUNT];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut i = 0;
+    while i < KEY_PATTERN_COUNT {
+        let mut bits = 0u64;
+        while bits.count_ones() < 3 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bits |= 1 << (x >> 58);
+        }
+        out[i] = bits;
+        i += 1;
+    }
+    out
+}
+
+/// Where a word hash sits in a drug-key filter: one 64-bit word and three bits of it, both from
+/// one product (the word from its top 14 bits, the bits' pattern from the 10 below them). The
+/// filter is probed for every token, and bits spread over two words cost two cache misses a token
+/// where one word costs one. With 36k names about six bits of a word are set, so a word that is
+/// no key passes about once in a thousand and ordinary messages rarely pay for the drug automaton.
+#[inline(always)]
 fn key_slot(h: u64) -> (usize, u64) {
-    let b = h.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    let bits = 1 << (b >> 58) | 1 << (b >> 52 & 63) | 1 << (b >> 46 & 63);
-    ((h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize, bits)
+    let b = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let pattern = (b >> 40) as usize % KEY_PATTERN_COUNT;
+    (
+        (b >> 50) as usize,
+        KEY_PATTERNS.get(pattern).copied().unwrap_or(u64::MAX),
+    )
 }
 
 /// Add word hash `h` to a drug-key filter.
-fn key_add(filter: &mut [u64], h: u64) {
+fn key_add(filter: &mut KeyFilter, h: u64) {
     let (w, bits) = key_slot(h);
     if let Some(x) = filter.get_mut(w) {
         *x |= bits;
@@ -93,7 +128,8 @@ fn key_add(filter: &mut [u64], h: u64) {
 }
 
 /// Word hash `h` may be in a drug-key filter (false hits are rare, misses impossible).
-fn key_maybe(filter: &[u64], h: u64) -> bool {
+#[inline(always)]
+fn key_maybe(filter: &KeyFilter, h: u64) -> bool {
     let (w, bits) = key_slot(h);
     filter.get(w).is_some_and(|x| x & bits == bits)
 }
@@ -106,13 +142,17 @@ const MAX_RUNS: usize = 2 * MAX_SEG;
 /// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
 
+/// A word bit set of [`GATE_BITS`] bits; its fixed size lets a probe skip the bounds check.
+type WordBits = Box<[u64; GATE_BITS / 64]>;
+
 /// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
+#[inline(always)]
 fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
 
 /// Add word hash `h` to a word bit set.
-fn bit_add(set: &mut [u64], h: u64) {
+fn bit_add(set: &mut WordBits, h: u64) {
     let i = gate_bit(h);
     if let Some(w) = set.get_mut(i / 64) {
         *w |= 1 << (i % 64);
@@ -121,7 +161,7 @@ fn bit_add(set: &mut [u64], h: u64) {
 
 /// Word hash `h` may be in a word bit set (one probe; misses impossible).
 #[inline(always)]
-fn bit_maybe(set: &[u64], h: u64) -> bool {
+fn bit_maybe(set: &WordBits, h: u64) -> bool {
     let i = gate_bit(h);
     set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
@@ -290,7 +330,7 @@ pub(crate) struct Lexicon {
     drugs: AhoCorasick,
     /// Drug-key filter ([`key_slot`]) over the hashes of the longest (last longest) word of every
     /// drug name ("doz" of "no doz"): the drug automaton only runs on a segment that has such a word.
-    drug_keys: Vec<u64>,
+    drug_keys: KeyFilter,
     /// Every drug name's alphanumeric runs ("st. john's wort": st, john, s, wort) as word hashes,
     /// sorted by the hash of its longest run, which comes first.
     drug_runs: Vec<Box<[u64]>>,
@@ -298,7 +338,7 @@ pub(crate) struct Lexicon {
     /// array rather than one heap allocation per probe.
     drug_heads: Vec<u64>,
     /// Drug-key filter over the longest-run hashes of `drug_runs`.
-    run_keys: Vec<u64>,
+    run_keys: KeyFilter,
     /// Some drug name has no alphanumeric run, so runs cannot rule a match out.
     runless: bool,
     products: Vec<ProductName>,
@@ -359,7 +399,7 @@ impl Lexicon {
                 own: false,
             });
         }
-        let mut drug_keys = vec![0u64; KEY_WORDS];
+        let mut drug_keys: KeyFilter = Box::new([0; KEY_WORDS]);
         for p in &patterns {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
@@ -370,7 +410,7 @@ impl Lexicon {
             }
         }
         let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
-        let mut run_keys = vec![0u64; KEY_WORDS];
+        let mut run_keys: KeyFilter = Box::new([0; KEY_WORDS]);
         let mut runless = false;
         for p in &patterns {
             let mut runs: Vec<&str> = p
@@ -606,6 +646,22 @@ impl Lexicon {
         if self.runless || tokens.len() > MAX_RUNS {
             return true;
         }
+        // The runs of the tokens as a 256-bit set: a candidate name's other runs are searched for
+        // among the tokens only once each is in it, and most names keyed by a common word ("day")
+        // fail there without a pass over the tokens.
+        let mut seen = [0u64; 4];
+        let run_bit = |r: u64| ((r >> 62) as usize, 1u64 << (r >> 56 & 63));
+        any_run(scan, tokens, |r| {
+            let (w, bit) = run_bit(r);
+            if let Some(x) = seen.get_mut(w) {
+                *x |= bit;
+            }
+            false
+        });
+        let maybe_seen = |r: u64| {
+            let (w, bit) = run_bit(r);
+            seen.get(w).is_some_and(|x| x & bit != 0)
+        };
         let mut present = |r: u64| {
             if !key_maybe(&self.run_keys, r) {
                 return false;
@@ -621,7 +677,7 @@ impl Lexicon {
                     d.get(1..)
                         .unwrap_or_default()
                         .iter()
-                        .all(|&h| any_run(scan, tokens, |x| x == h))
+                        .all(|&h| maybe_seen(h) && any_run(scan, tokens, |x| x == h))
                 })
         };
         any_run(scan, tokens, &mut present)
@@ -742,10 +798,10 @@ pub(crate) struct Detector {
     persons: Vec<u64>,
     /// Bit set (one probe, 4096 bits) over `persons`, which nearly every word fails: a probe
     /// costs less than the binary search it spares.
-    person_words: Vec<u64>,
+    person_words: WordBits,
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
-    gate_words: Vec<u64>,
+    gate_words: WordBits,
 }
 
 impl Detector {
@@ -759,11 +815,11 @@ impl Detector {
             .map(|w| hash_bytes(w.as_bytes()))
             .collect();
         persons.sort_unstable();
-        let mut person_words = vec![0u64; GATE_BITS / 64];
+        let mut person_words: WordBits = Box::new([0; GATE_BITS / 64]);
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
-        let mut gate_words = vec![0u64; GATE_BITS / 64];
+        let mut gate_words: WordBits = Box::new([0; GATE_BITS / 64]);
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
@@ -859,8 +915,7 @@ impl Detector {
         let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
-            let word = norm.get(t.start..t.end).unwrap_or_default();
-            *f = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            *f = TokFeat::of_token(norm, t);
             f.cue = self.model.is_event_cue(f);
             let drug = self.lex.may_be_drug(t.hash);
             maybe_drug |= drug;
@@ -1295,6 +1350,26 @@ mod tests {
             .filter(|f| f.category == Category::AdverseEvent)
             .map(|f| (f.rule_id.clone(), f.matched.clone()))
             .collect()
+    }
+
+    #[test]
+    fn key_patterns_hold_three_bits() {
+        assert!(KEY_PATTERNS.iter().all(|p| p.count_ones() == 3));
+    }
+
+    #[test]
+    fn drug_runs_need_every_run_of_a_name() {
+        let lex = Lexicon::base().unwrap_or_else(|e| panic!("{e}"));
+        let runs = |text: &str| {
+            let scan = Scan::new(text);
+            lex.drug_runs_present(&scan, &scan.tokens)
+        };
+        assert!(runs("I had some no doz"));
+        assert!(runs("doz, I said, and then no more"));
+        assert!(runs("the st. john's wort tea"));
+        assert!(runs("wort from st john's"));
+        assert!(!runs("a wort from st"));
+        assert!(!runs("the doz was there"));
     }
 
     #[test]
