@@ -17,7 +17,14 @@ pub(crate) fn run(shared: Option<PathBuf>, write: Option<&Path>) -> anyhow::Resu
         .with_context(|| format!("evaluation over {} failed", shared.display()))?;
     print!("{}", table(&rows, false));
     if let Some(path) = write {
-        let doc = markdown(&rows, &today(), git_commit().as_deref(), path);
+        let mut doc = markdown(&rows, &today(), git_commit().as_deref(), path);
+        // The page's own sections after the table ("How to read this") are written by people:
+        // a re-measure replaces the table and keeps them.
+        match std::fs::read_to_string(path) {
+            Ok(old) => doc.push_str(notes_after_table(&old)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
         std::fs::write(path, doc).with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -141,6 +148,12 @@ fn markdown(rows: &[Row], date: &str, commit: Option<&str>, path: &Path) -> Stri
     out
 }
 
+/// The sections of an accuracy page after its generated part: from its first second-level
+/// heading on, with the blank line before it; empty when it has none.
+fn notes_after_table(page: &str) -> &str {
+    page.find("\n## ").map_or("", |i| &page[i..])
+}
+
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 fn today() -> String {
     let secs = std::time::SystemTime::now()
@@ -239,6 +252,18 @@ mod tests {
             Some("abc123"),
             Path::new("docs/accuracy.md")
         ));
+    }
+
+    #[test]
+    fn a_re_measure_keeps_the_notes_after_the_table() {
+        let old = markdown(&rows(), "2026-11-01", Some("old"), Path::new("a.md"))
+            + "\n## How to read this\n\n- a note\n";
+        assert_eq!(
+            notes_after_table(&old),
+            "\n## How to read this\n\n- a note\n"
+        );
+        let bare = markdown(&rows(), "2026-11-01", Some("old"), Path::new("a.md"));
+        assert_eq!(notes_after_table(&bare), "");
     }
 
     #[test]
