@@ -100,11 +100,6 @@ const POPULAR: u32 = 1 << 14;
 const STREET: u32 = 1 << 15;
 /// A phrase of two or more words that begins a longer gazetteer phrase ("rio de").
 const PLACE_PREFIX: u32 = 1 << 23;
-/// A clinical credential (see [`CREDENTIALS`]); it counts only where written as one
-/// ([`credential_shape`]).
-const CREDENTIAL: u32 = 1 << 27;
-/// A credential right after a person's name (or after such a credential): never a name or place.
-const CREDITED: u32 = 1 << 28;
 // Per-message flags, read from the text around the token.
 const CAP: u32 = 1 << 16;
 const SENT_START: u32 = 1 << 17;
@@ -175,24 +170,6 @@ const TITLES: &[&str] = &[
     "lady",
     "saint",
     "dj",
-];
-
-/// Post-nominal credentials of US clinicians ("Sara Diaz, MD, PhD"): licences, degrees,
-/// certifications and fellowships as they follow a name on a badge, a byline or a signature.
-const CREDENTIALS: &[&str] = &[
-    // Physicians, dentists, pharmacists and other doctorates.
-    "md", "do", "mbbs", "mbchb", "dds", "dmd", "dpm", "od", "dc", "pharmd", "rph", "aud", "dpt",
-    "otd", "psyd", "phd", "edd", "drph", "scd", "dnp", "dnsc",
-    // Nursing licences, advanced practice and certifications.
-    "rn", "bsn", "msn", "lpn", "lvn", "cna", "aprn", "np", "fnp", "anp", "agnp", "acnp", "pnp",
-    "pmhnp", "whnp", "nnp", "cns", "crna", "cnm", "cnl", "ccrn", "cen", "ocn", "rnc", "bc",
-    // Physician assistants, therapists, dietitians, technicians, social workers, counsellors.
-    "pa", "pt", "ot", "otr", "cota", "slp", "ccc", "rrt", "crt", "rd", "rdn", "ld", "cde", "cdces",
-    "ibclc", "emt", "nrp", "atc", "rdh", "lcsw", "lmsw", "lpc", "lmft", "lmhc", "msw",
-    // Master's degrees common in clinicians' signatures.
-    "mph", "mha", "ms", "msc", "ma", // Fellowships of the specialty colleges.
-    "facs", "facp", "facc", "faap", "facog", "faafp", "facep", "fccp", "fasn", "fache", "faan",
-    "frcs", "frcp", "frcpc",
 ];
 
 /// Lower-case surname particles ("van der Voet", "da Silva").
@@ -644,8 +621,6 @@ const _: () = assert!(
         | POPULAR
         | STREET
         | PLACE_PREFIX
-        | CREDENTIAL
-        | CREDITED
         | CAP
         | SENT_START
         | POSSESSIVE
@@ -901,8 +876,7 @@ impl Detector {
             }
             lex.add(&phrase, PLACE, Some(kind));
         }
-        let small: [(&[&str], u32); 10] = [
-            (CREDENTIALS, CREDENTIAL),
+        let small: [(&[&str], u32); 9] = [
             (STREET_WORDS, STREET),
             (TITLES, TITLE),
             (PARTICLES, PARTICLE),
@@ -1020,12 +994,6 @@ impl Detector {
                         toks.mark(k, COVERED);
                     }
                     i = next.max(i + 1);
-                    // Skip the credentials right after a name ("Sara Diaz, MD, PhD").
-                    if name_end == i {
-                        while credential_after(scan, toks, i, name_end == i) {
-                            i += 1;
-                        }
-                    }
                 }
                 None => i += 1,
             }
@@ -1046,7 +1014,6 @@ impl Detector {
                 | TITLE
                 | ORG
                 | COVERED
-                | CREDITED
                 | GREETING
                 | SPEECH
                 | PATIENT
@@ -1067,23 +1034,14 @@ impl Detector {
     ) {
         let scan = cx.scan;
         let mut open: Option<(usize, usize, Label)> = None;
-        let mut credited_end = usize::MAX;
         for i in 0..toks.len() {
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
-                let after_person = matches!(open, Some((_, e, Label::Person)) if e == i);
-                if (after_person || credited_end == i)
-                    && credential_after(scan, toks, i, after_person)
-                {
-                    credited_end = i + 1;
-                    None
-                } else {
-                    let mut s = Scores::default();
-                    self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
-                    model.decide(s, MODEL_MARGIN)
-                }
+                let mut s = Scores::default();
+                self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
+                model.decide(s, MODEL_MARGIN)
             } else {
                 None
             };
@@ -1469,10 +1427,6 @@ impl Detector {
                     None => break,
                 }
             }
-            // A credential ends the name ("John Smith PharmD"); one in capitals never continues it.
-            if g & CREDENTIAL != 0 && credential_shape(scan, end) {
-                break;
-            }
             let initial = is_initial(g, weak_caps);
             if !(initial && joins_next
                 || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0))
@@ -1549,46 +1503,6 @@ fn continues_name(g: u32, weak_caps: bool) -> bool {
         return g & (FIRST | LAST) != 0 && g & COMMON == 0;
     }
     g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
-}
-
-/// Whether credential word `i` is written as a credential: all upper case ("RN") or with an
-/// upper-case letter after its first ("PhD", "PharmD"), unlike the names "Ma" and "Do".
-#[cold]
-#[inline(never)]
-fn credential_shape(scan: &Scan<'_>, i: usize) -> bool {
-    scan.tokens.get(i).is_some_and(|t| {
-        t.shape.all_upper
-            || scan
-                .orig_text(t.start..t.end)
-                .chars()
-                .skip(1)
-                .any(char::is_uppercase)
-    })
-}
-
-/// Token `i` is a credential right after a person's name (`name_before`: a name ends at `i`),
-/// after a space or a comma, or right after another such credential ("MD, PhD", "PA-C"); marks it
-/// `CREDITED` when it is. Callers ask only next to a name or a credential.
-#[inline]
-fn credential_after(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, name_before: bool) -> bool {
-    let f = toks.flags(i);
-    f & CREDENTIAL != 0 && (f & CREDITED != 0 || credits(scan, toks, i, name_before))
-}
-
-/// The rest of [`credential_after`] for a credential word not yet marked.
-#[inline(never)]
-fn credits(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, name_before: bool) -> bool {
-    let Some(p) = i.checked_sub(1) else {
-        return false;
-    };
-    let gap = gap_before(scan, i);
-    let spaced = gap == b" " || trims_to(gap, ",");
-    let chained = toks.flags(p) & CREDITED != 0 && (spaced || gap == b"-");
-    if (name_before && spaced || chained) && credential_shape(scan, i) {
-        toks.mark(i, CREDITED);
-        return true;
-    }
-    false
 }
 
 /// Builds the name model's training rows: the tokens the rules leave to the model, with features.
@@ -2031,45 +1945,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn credentials_after_a_name_are_neither_names_nor_places() {
-        assert_eq!(
-            hits("Jane Doe, RN, says the Xarelto dose was fine"),
-            [("phi.name", "Jane Doe".to_owned())]
-        );
-        let text = "Talked with Mark Lee RN and Sara Diaz, MD about bed 4";
-        assert_eq!(names(text), ["Mark Lee", "Sara Diaz"]);
-        assert!(places(text).is_empty());
-        // Chains of credentials, hyphenated ones, and mixed-case degrees that would otherwise
-        // extend the name.
-        assert_eq!(
-            hits("Please welcome Sara Diaz, MD, PhD to the team"),
-            [("phi.name", "Sara Diaz".to_owned())]
-        );
-        assert_eq!(
-            hits("We thank Tomas Lee, PA-C and Ana Ruiz, FNP-BC"),
-            [
-                ("phi.name", "Tomas Lee".to_owned()),
-                ("phi.name", "Ana Ruiz".to_owned())
-            ]
-        );
-        assert_eq!(names("Ask John Smith PharmD about it"), ["John Smith"]);
-    }
-
-    #[test]
-    fn credential_words_elsewhere_keep_their_reading() {
-        // Not after a name: a state after a city is still a place, and "Anh Do" a full name.
-        assert_eq!(
-            places("She lives in Baltimore, MD now"),
-            ["Baltimore", "MD"]
-        );
-        assert_eq!(names("I saw Anh Do yesterday"), ["Anh Do"]);
-        // Written as an ordinary word, a credential is not one ("Ma" is a name here).
-        assert_eq!(names("Thanks, Jack Ma"), ["Jack Ma"]);
-        // A name that follows a credential is still found.
-        assert_eq!(names("Our RN Sara Diaz said hi"), ["Sara Diaz"]);
     }
 
     #[test]
