@@ -342,7 +342,8 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 
 /// Several lexicons searched in one automaton pass over the text instead of one pass each: the
 /// pass costs about ten instructions per byte whatever the number of patterns, and these lexicons
-/// (PHI, crisis, advice; confirmation and promotion on outgoing posts) are searched on every message.
+/// (PHI, crisis, advice; the adverse-event cues on incoming messages, confirmation and promotion on
+/// outgoing posts) are searched on every message.
 ///
 /// The automaton reports every occurrence of every pattern, overlapping; each lexicon's matches are
 /// then chosen as a leftmost-longest search would choose them (by start, the longest first, each
