@@ -412,7 +412,9 @@ impl<const N: usize> Lexicons<N> {
             sid = dfa.next_state(anchored, sc, d);
             if dfa.is_special(sa) | dfa.is_special(sb) | dfa.is_special(sc) | dfa.is_special(sid) {
                 for (k, s) in [sa, sb, sc, sid].into_iter().enumerate() {
-                    self.push(&mut out, s, end + k + 1);
+                    if dfa.is_special(s) {
+                        self.push(&mut out, s, end + k + 1);
+                    }
                 }
             }
             end += 4;
