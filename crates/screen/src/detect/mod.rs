@@ -481,6 +481,30 @@ pub(crate) fn leftmost_longest(list: &mut Vec<Lexeme>) {
     });
 }
 
+/// `spans` sorted by start, each one's end made the furthest end of it and the spans before it,
+/// for [`overlaps_any`]: a long text names many products and has many name hits, which would
+/// otherwise each be compared with every product.
+fn reach(spans: &mut [Span]) -> &[Span] {
+    spans.sort_unstable_by_key(|p| p.start);
+    let mut furthest = 0;
+    for p in spans.iter_mut() {
+        furthest = furthest.max(p.end);
+        p.end = furthest;
+    }
+    spans
+}
+
+/// Whether some span that [`reach`] prepared overlaps `s` ([`Span::overlaps`]): the spans that
+/// start before `s` ends are a prefix, and one of them overlaps `s` exactly when the furthest
+/// end among them is past its start.
+fn overlaps_any(reach: &[Span], s: &Span) -> bool {
+    let before = reach.partition_point(|p| p.start < s.end);
+    before
+        .checked_sub(1)
+        .and_then(|last| reach.get(last))
+        .is_some_and(|p| p.end > s.start)
+}
+
 /// All detectors, compiled once from a policy.
 pub(crate) struct Detectors {
     /// The lexicons searched in every incoming message, in one pass: PHI, crisis, advice and the
@@ -566,10 +590,10 @@ impl Detectors {
         // A product is not a person or a place ("my mom took Xarelto"): the name rules read a
         // capitalized word from its context, and only the drug lexicon knows it is a medicine.
         if !sink.products.is_empty() {
-            let products = std::mem::take(&mut sink.products);
+            let mut products = std::mem::take(&mut sink.products);
+            let products = reach(&mut products);
             sink.hits.retain(|h| {
-                !(names::RULES.iter().any(|r| r.id == h.rule.id)
-                    && products.iter().any(|p| p.overlaps(&h.span)))
+                !(names::RULES.iter().any(|r| r.id == h.rule.id) && overlaps_any(products, &h.span))
             });
         }
         identified::run(cx.scan.text, sink);
@@ -598,6 +622,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn reach_answers_what_a_comparison_with_every_span_answers(
+            spans in proptest::collection::vec((0usize..40, 0usize..8), 0..12),
+            probe in (0usize..40, 0usize..8),
+        ) {
+            let spans: Vec<Span> = spans.into_iter().map(|(s, l)| Span::new(s, s + l)).collect();
+            let probe = Span::new(probe.0, probe.0 + probe.1);
+            let every = spans.iter().any(|p| p.overlaps(&probe));
+            let mut prepared = spans.clone();
+            prop_assert_eq!(overlaps_any(reach(&mut prepared), &probe), every);
+        }
+
         #[test]
         fn shared_pass_finds_what_a_pass_per_lexicon_finds(
             a in proptest::collection::hash_set("[abc ]{1,4}", 1..8),
