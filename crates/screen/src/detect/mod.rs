@@ -401,6 +401,7 @@ impl<const N: usize> Lexicons<N> {
         let Ok(mut sid) = dfa.start_state(anchored) else {
             return out;
         };
+        let start = sid;
         let bytes = norm.as_bytes();
         let mut quads = bytes.chunks_exact(4);
         let mut end = 0;
@@ -422,7 +423,14 @@ impl<const N: usize> Lexicons<N> {
         for &b in quads.remainder() {
             sid = dfa.next_state(anchored, sid, b);
             end += 1;
-            self.push(&mut out, sid, end);
+            if dfa.is_special(sid) {
+                self.push(&mut out, sid, end);
+            }
+        }
+        // Only an empty pattern makes the start a match state: the crate reports it at offset 0
+        // too (filed last, the sort puts it in its place).
+        if dfa.is_special(start) {
+            self.push(&mut out, start, 0);
         }
         out.iter_mut().for_each(|list| sort_by_start(list));
         out
@@ -622,6 +630,28 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn occurrences_are_the_crates_overlapping_matches(
+            a in proptest::collection::hash_set("[ab ]{0,3}", 1..6),
+            b in proptest::collection::hash_set("[ab ]{0,3}", 1..6),
+            text in "[ab ]{0,30}",
+        ) {
+            let a: Vec<String> = a.into_iter().collect();
+            let b: Vec<String> = b.into_iter().collect();
+            let shared = Lexicons::new([&a, &b]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let all: Vec<&String> = a.iter().chain(&b).collect();
+            let ac = aho_corasick::AhoCorasick::new(&all)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut want: [Vec<Lexeme>; 2] = [Vec::new(), Vec::new()];
+            for m in ac.find_overlapping_iter(&text) {
+                let id = m.pattern().as_usize();
+                let (lexicon, pattern) = if id < a.len() { (0, id) } else { (1, id - a.len()) };
+                want[lexicon].push(Lexeme { pattern, range: m.range() });
+            }
+            want.iter_mut().for_each(|list| sort_by_start(list));
+            prop_assert_eq!(shared.occurrences(&text), want);
+        }
+
         #[test]
         fn reach_answers_what_a_comparison_with_every_span_answers(
             spans in proptest::collection::vec((0usize..40, 0usize..8), 0..12),
