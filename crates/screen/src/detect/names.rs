@@ -344,18 +344,22 @@ impl Hasher for PassThrough {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// One FNV-1a step: byte `b` into state `h`.
+const fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(FNV_PRIME)
+}
+
 /// FNV-1a of `bytes` continued from state `h`, four bytes a step where it can (the same sums: the
 /// model's feature ids depend on them).
 fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
     let mut quads = bytes.chunks_exact(4);
     for q in &mut quads {
         if let Ok([a, b, c, d]) = <[u8; 4]>::try_from(q) {
-            h = step(step(step(step(h, a), b), c), d);
+            h = fnv_step(fnv_step(fnv_step(fnv_step(h, a), b), c), d);
         }
     }
     for &b in quads.remainder() {
-        h = step(h, b);
+        h = fnv_step(h, b);
     }
     h
 }
@@ -368,11 +372,144 @@ const KIND_SEEDS: [u64; KINDS] = {
     let mut seeds = [0u64; KINDS];
     let mut k = 0;
     while k < KINDS {
-        seeds[k] = (FNV_OFFSET ^ k as u64).wrapping_mul(FNV_PRIME);
+        seeds[k] = fnv_step(FNV_OFFSET, k as u8);
         k += 1;
     }
     seeds
 };
+
+/// The id of a feature of `kind` whose value is the one byte `b`.
+const fn byte_feature(kind: usize, b: u8) -> u32 {
+    fnv_step(KIND_SEEDS[kind], b) as u32
+}
+
+/// The id of the bias feature (kind 0, no value). This and the tables below hold the ids of the
+/// features that take one of a few values, hashed once here instead of once per token.
+const BIAS_FEATURE: u32 = KIND_SEEDS[0] as u32;
+
+/// Ids of "capitals are weak in this message" (kind 2), by `usize::from(weak_caps)`.
+const WEAK_CAPS_FEATURES: [u32; 2] = [byte_feature(2, 0), byte_feature(2, 1)];
+
+/// Ids of each of the token's own flag bits (kind 3), by bit number.
+const OWN_BIT_FEATURES: [u32; 32] = {
+    let mut ids = [0u32; 32];
+    let mut b = 0;
+    while b < 32 {
+        ids[b] = byte_feature(3, b as u8);
+        b += 1;
+    }
+    ids
+};
+
+/// Ids of the word's length in bytes, capped at 12 (kind 6).
+const LENGTH_FEATURES: [u32; 13] = {
+    let mut ids = [0u32; 13];
+    let mut n = 0;
+    while n < 13 {
+        ids[n] = byte_feature(6, n as u8);
+        n += 1;
+    }
+    ids
+};
+
+/// Ids of a neighbour past either end of the message (kinds 7, 9, 11, 13: the tokens one and two
+/// before, one and two after).
+const EDGE_FEATURES: [u32; 4] = {
+    let mut ids = [0u32; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut h = KIND_SEEDS[7 + 2 * k];
+        let mut at = 0;
+        while at < b"edge".len() {
+            h = fnv_step(h, b"edge"[at]);
+            at += 1;
+        }
+        ids[k] = h as u32;
+        k += 1;
+    }
+    ids
+};
+
+/// The id of a feature of `kind` with value `value`.
+#[inline]
+fn feature(kind: usize, value: &[u8]) -> u32 {
+    fnv(KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET), value) as u32
+}
+
+/// Receives the feature ids of one token as they are made.
+trait FeatureSink {
+    /// Take feature `id`.
+    fn put(&mut self, id: u32);
+}
+
+/// Training collects the ids.
+impl FeatureSink for Vec<u32> {
+    fn put(&mut self, id: u32) {
+        self.push(id);
+    }
+}
+
+/// The detector sums the model's weights of the ids.
+struct ScoreSink<'m> {
+    model: &'m Model,
+    scores: Scores,
+}
+
+impl<'m> ScoreSink<'m> {
+    fn new(model: &'m Model) -> Self {
+        ScoreSink {
+            model,
+            scores: Scores::default(),
+        }
+    }
+}
+
+impl FeatureSink for ScoreSink<'_> {
+    #[inline]
+    fn put(&mut self, id: u32) {
+        self.scores = self.model.add(self.scores, id);
+    }
+}
+
+/// The features of neighbour `j` of a token (`edge` when there is none): its flags of kind `kind`
+/// and, for an ordinary word, the word itself (`kind + 1`). Written out per neighbour: in a loop the
+/// running scores stayed in memory.
+#[inline(always)]
+fn neighbour<S: FeatureSink>(
+    scan: &Scan<'_>,
+    toks: &Facts<'_, '_>,
+    out: &mut S,
+    kind: usize,
+    j: Option<usize>,
+    edge: u32,
+) {
+    match j {
+        Some(j) => {
+            let g = toks.flags(j);
+            out.put(feature(kind, &(g & CONTEXT_MASK).to_le_bytes()));
+            if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
+                out.put(feature(kind + 1, word(scan, toks, j)));
+            }
+        }
+        None => out.put(edge),
+    }
+}
+
+/// The last `n` characters of `w` (all of a shorter word): each starts at a byte that does not
+/// continue a UTF-8 sequence. Nearly every word ends in `n` such bytes, which are then the answer.
+fn tail(w: &[u8], n: usize) -> &[u8] {
+    if let Some(t) = w.len().checked_sub(n).and_then(|s| w.get(s..))
+        && t.iter().all(|&b| b & 0xC0 != 0x80)
+    {
+        return t;
+    }
+    w.iter()
+        .enumerate()
+        .rev()
+        .filter(|&(_, &b)| b & 0xC0 != 0x80)
+        .nth(n.saturating_sub(1))
+        .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
+}
 
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1039,9 +1176,8 @@ impl Detector {
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
-                let mut s = Scores::default();
-                self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
-                model.decide(s, MODEL_MARGIN)
+                let s = self.features(scan, toks, i, weak_caps, ScoreSink::new(model));
+                model.decide(s.scores, MODEL_MARGIN)
             } else {
                 None
             };
@@ -1095,64 +1231,56 @@ impl Detector {
         }
     }
 
-    /// Hashed features of token `i` for the model, each handed to `emit` as it is made (the
+    /// Hashed features of token `i` for the model, each handed to `out` as it is made (the
     /// detector adds its weights at once; training collects them). Kept out of line: few tokens
-    /// are candidates, and inlined it bloats the loops over every token.
+    /// are candidates, and inlined it bloats the loops over every token. `out` is taken and given
+    /// back by value so that the detector's running scores stay in a register.
     #[inline(never)]
-    fn features(
+    fn features<S: FeatureSink>(
         &self,
         scan: &Scan<'_>,
         toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
-        emit: &mut impl FnMut(u32),
-    ) {
-        let mut put = |kind: u8, bytes: &[u8]| {
-            if let Some(&seed) = KIND_SEEDS.get(usize::from(kind)) {
-                emit(fnv(seed, bytes) as u32);
-            }
-        };
+        mut out: S,
+    ) -> S {
         let f = toks.flags(i);
         let w = word(scan, toks, i);
-        put(0, b"");
-        put(1, &(f & OWN_MASK).to_le_bytes());
-        put(2, &[u8::from(weak_caps)]);
+        out.put(BIAS_FEATURE);
+        out.put(feature(1, &(f & OWN_MASK).to_le_bytes()));
+        out.put(WEAK_CAPS_FEATURES[usize::from(weak_caps)]);
         // Set bits in ascending order, as the model was trained.
         let mut own = f & OWN_MASK;
         while own != 0 {
-            put(3, &[own.trailing_zeros() as u8]);
+            if let Some(&id) = OWN_BIT_FEATURES.get(own.trailing_zeros() as usize) {
+                out.put(id);
+            }
             own &= own - 1;
         }
-        // The last `n` characters (all of a shorter word): each starts at a byte that does not
-        // continue a UTF-8 sequence.
-        let tail = |n: usize| {
-            w.iter()
-                .enumerate()
-                .rev()
-                .filter(|&(_, &b)| b & 0xC0 != 0x80)
-                .nth(n - 1)
-                .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
-        };
-        put(4, tail(3));
-        put(5, tail(2));
-        put(6, &[w.len().min(12) as u8]);
-        for (kind, j) in [
-            (7u8, i.checked_sub(1)),
-            (9, i.checked_sub(2)),
-            (11, i.checked_add(1).filter(|&j| j < toks.len())),
-            (13, i.checked_add(2).filter(|&j| j < toks.len())),
-        ] {
-            match j {
-                Some(j) => {
-                    let g = toks.flags(j);
-                    put(kind, &(g & CONTEXT_MASK).to_le_bytes());
-                    if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                        put(kind + 1, word(scan, toks, j));
-                    }
-                }
-                None => put(kind, b"edge"),
-            }
+        out.put(feature(4, tail(w, 3)));
+        out.put(feature(5, tail(w, 2)));
+        if let Some(&id) = LENGTH_FEATURES.get(w.len().min(12)) {
+            out.put(id);
         }
+        let [before, before2, after, after2] = EDGE_FEATURES;
+        neighbour(scan, toks, &mut out, 7, i.checked_sub(1), before);
+        neighbour(scan, toks, &mut out, 9, i.checked_sub(2), before2);
+        neighbour(
+            scan,
+            toks,
+            &mut out,
+            11,
+            Some(i + 1).filter(|&j| j < toks.len()),
+            after,
+        );
+        neighbour(
+            scan,
+            toks,
+            &mut out,
+            13,
+            Some(i + 2).filter(|&j| j < toks.len()),
+            after2,
+        );
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
         #[expect(
             clippy::manual_contains,
@@ -1164,9 +1292,10 @@ impl Detector {
                 u8::from(g.iter().any(|&b| b == b'\n')),
             ]
         };
-        put(15, &gap_class(gap_before(scan, i)));
+        out.put(feature(15, &gap_class(gap_before(scan, i))));
         let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
-        put(16, &gap_class(after));
+        out.put(feature(16, &gap_class(after)));
+        out
     }
 
     /// A place starting at token `i`: returns the index after it when one was reported.
@@ -1546,9 +1675,7 @@ impl NameFeaturizer {
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks.flags(i), weak_caps) {
-                let mut features = Vec::new();
-                self.det
-                    .features(&scan, &toks, i, weak_caps, &mut |f| features.push(f));
+                let features = self.det.features(&scan, &toks, i, weak_caps, Vec::new());
                 out.push(NameCandidate {
                     span: scan.orig(t.start..t.end),
                     features,
