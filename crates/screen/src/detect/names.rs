@@ -557,8 +557,33 @@ impl PlaceKind {
 /// One word or phrase of the lexicon.
 struct Entry {
     text: Box<str>,
+    /// [`head`] of `text`: a word of at most eight bytes is compared by it alone.
+    head: u64,
     flags: u32,
     place: Option<PlaceKind>,
+}
+
+/// The first eight bytes of `text` (all of a shorter one) as a little-endian integer, zero-padded.
+fn head(text: &[u8]) -> u64 {
+    text.iter()
+        .take(8)
+        .rev()
+        .fold(0, |v, &b| v << 8 | u64::from(b))
+}
+
+/// [`head`] of `norm[start..start + len]`, from one load and a mask where eight bytes of text
+/// follow `start` (nearly every word).
+#[inline]
+fn head_at(norm: &[u8], start: usize, len: usize) -> u64 {
+    match norm.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) if len <= 8 => {
+            u64::from_le_bytes(*w) & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0)
+        }
+        _ => head(
+            norm.get(start..start.saturating_add(len))
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// All words and phrases the detector knows, keyed by the `hash_bytes` hash of their lower-case text
@@ -627,6 +652,7 @@ impl Lexicon {
             .entry(hash_bytes(text.as_bytes()))
             .or_insert_with(|| Entry {
                 text: text.into(),
+                head: head(text.as_bytes()),
                 flags: 0,
                 place: None,
             });
@@ -700,13 +726,20 @@ impl Lexicon {
     }
 
     fn get(&self, text: &[u8]) -> Option<Known> {
-        self.get_hashed(hash_bytes(text), text)
+        self.get_hashed(hash_bytes(text), text, head(text))
     }
 
-    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
-    fn get_hashed(&self, hash: u64, text: &[u8]) -> Option<Known> {
+    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash` and [`head`] is `head`.
+    /// Words of at most eight bytes (nearly all) are told apart by their head, without a call to
+    /// compare bytes.
+    #[inline]
+    fn get_hashed(&self, hash: u64, text: &[u8], head: u64) -> Option<Known> {
         self.by_hash(hash)
-            .filter(|e| e.text.as_bytes() == text)
+            .filter(|e| {
+                e.text.len() == text.len()
+                    && e.head == head
+                    && (text.len() <= 8 || e.text.as_bytes() == text)
+            })
             .map(|e| Known {
                 flags: e.flags,
                 place: e.place,
@@ -883,7 +916,8 @@ impl Facts<'_, '_> {
         let entry = if possessive {
             self.lex.get(word)
         } else {
-            self.lex.get_hashed(t.hash, word)
+            self.lex
+                .get_hashed(t.hash, word, head_at(norm, t.start, word.len()))
         };
         let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
         if possessive {
@@ -1892,7 +1926,7 @@ mod tests {
         for e in &lex.entries {
             let h = hash_bytes(e.text.as_bytes());
             let got = lex
-                .get_hashed(h, e.text.as_bytes())
+                .get_hashed(h, e.text.as_bytes(), e.head)
                 .map(|k| (k.flags, k.place));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
             if e.flags & LOWER_FLAGS != 0 {
@@ -1918,6 +1952,30 @@ mod tests {
         );
         assert!(lex.get(b"the").is_some_and(|k| k.flags & COMMON != 0));
         assert!(lex.get(b"qzxwv").is_none());
+        // Same length, hash and first eight bytes: only the full comparison tells them apart.
+        let long = lex
+            .entries
+            .iter()
+            .find(|e| e.text.len() > 8)
+            .expect("a long entry");
+        let mut other = long.text.as_bytes().to_vec();
+        if let Some(last) = other.last_mut() {
+            *last ^= 1;
+        }
+        let h = hash_bytes(long.text.as_bytes());
+        assert!(lex.get_hashed(h, &other, long.head).is_none());
+    }
+
+    #[test]
+    fn heads_read_in_place_match_heads_of_the_word() {
+        let norm = b"ab abcdefgh abcdefghij x";
+        for (start, len) in [(0, 2), (3, 8), (12, 10), (23, 1), (0, 0), (20, 4)] {
+            assert_eq!(
+                head_at(norm, start, len),
+                head(&norm[start..start + len]),
+                "{start}..+{len}"
+            );
+        }
     }
 
     fn hits(text: &str) -> Vec<(&'static str, String)> {
