@@ -1114,19 +1114,9 @@ impl Detector {
     fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
-        let (mut alpha, mut caps) = (0usize, 0usize);
         let norm = scan.norm.as_bytes();
-        for t in scan.tokens.iter().take(n) {
-            // Words of two or more bytes count, a possessive without its "'s": of those only
-            // "x's" is shorter, so only three-byte tokens need the possessive test.
-            let len = t.end.saturating_sub(t.start);
-            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
-                alpha += 1;
-                caps += usize::from(t.shape.capitalized);
-            }
-        }
         // Capitalization says nothing when the message is all lower case or Title Case.
-        let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
+        let weak_caps = weak_caps(norm, scan.tokens.get(..n).unwrap_or_default());
         let mut patient_near = false;
         let mut name_end = usize::MAX;
         let mut i = 0;
@@ -1615,6 +1605,34 @@ impl Detector {
     }
 }
 
+/// Whether capitalization says nothing in a message with these tokens: none of its words is
+/// capitalized, or (with six words or more) at least 70% are. Words are tokens of two or more bytes
+/// without a digit, a possessive counted without its "'s".
+fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
+    /// Tokens counted between two looks at whether the rest can still change the answer.
+    const BLOCK: usize = 64;
+    let (mut alpha, mut caps) = (0usize, 0usize);
+    let mut rest = tokens.len();
+    for block in tokens.chunks(BLOCK) {
+        for t in block {
+            // Of the words, only "x's" is shorter than two bytes without its "'s", so only
+            // three-byte tokens need the possessive test.
+            let len = t.end.saturating_sub(t.start);
+            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
+                alpha += 1;
+                caps += usize::from(t.shape.capitalized);
+            }
+        }
+        rest = rest.saturating_sub(block.len());
+        // Even if every later token were a capitalized word, fewer than 70% would be: the
+        // answer is known (long mixed-case texts stop about halfway).
+        if caps > 0 && caps * 10 + rest * 3 < alpha * 7 {
+            return false;
+        }
+    }
+    caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7)
+}
+
 /// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
 /// that completes them, if there is one.
 fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<usize> {
@@ -1975,6 +1993,53 @@ mod tests {
                 head(&norm[start..start + len]),
                 "{start}..+{len}"
             );
+        }
+    }
+
+    #[test]
+    fn weak_caps_stops_early_only_when_the_answer_is_known() {
+        // Every count of capitalized words among 0..=400 words, in runs placed early and late.
+        let naive = |scan: &Scan<'_>| {
+            let words: Vec<&Token> = scan
+                .tokens
+                .iter()
+                .filter(|t| {
+                    let w = &scan.norm[t.start..t.end];
+                    let stem = w.strip_suffix("'s").unwrap_or(w);
+                    !t.shape.has_digit && stem.len() >= 2
+                })
+                .collect();
+            let caps = words.iter().filter(|t| t.shape.capitalized).count();
+            caps == 0 || (words.len() >= 6 && caps * 10 >= words.len() * 7)
+        };
+        for total in [1usize, 5, 6, 63, 64, 65, 130, 400] {
+            for caps in (0..=total).step_by(total.div_ceil(23)) {
+                for caps_first in [false, true] {
+                    let text: Vec<&str> = (0..total)
+                        .map(|k| {
+                            let cap = if caps_first {
+                                k < caps
+                            } else {
+                                k >= total - caps
+                            };
+                            match (cap, k % 5) {
+                                (true, 0) => "Ann's",
+                                (true, _) => "Word",
+                                (false, 1) => "x's",
+                                (false, 2) => "b2",
+                                (false, _) => "word",
+                            }
+                        })
+                        .collect();
+                    let text = text.join(" ");
+                    let scan = Scan::new(&text);
+                    assert_eq!(
+                        weak_caps(scan.norm.as_bytes(), &scan.tokens),
+                        naive(&scan),
+                        "{total} words, {caps} capitalized, first: {caps_first}"
+                    );
+                }
+            }
         }
     }
 
