@@ -108,6 +108,9 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const COVERED: u32 = 1 << 22;
+/// A word that, with the one before it, can introduce a name ("name", "names", "i'm", "is", "me",
+/// "am", "was"): see [`name_cue`].
+const INTRO: u32 = 1 << 27;
 /// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
 const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
@@ -271,6 +274,10 @@ const STREET_WORDS: &[&str] = &[
     "court",
     "square",
 ];
+
+/// The words before a name that [`name_cue`] reads as introducing it, alone or after another word
+/// ("i'm", "name is", "call me"); "name" stands for "name's" too, looked up without its "'s".
+const INTRO_WORDS: &[&str] = &["i'm", "im", "name", "names", "is", "me", "am", "was"];
 
 /// Months, weekdays and holidays: capitalized, sometimes names, never people here.
 const CALENDAR_WORDS: &[&str] = &[
@@ -798,6 +805,7 @@ const _: () = assert!(
         | SHORT
         | UPPER
         | COVERED
+        | INTRO
         | KNOWN)
         & PLACE_BITS
         == 0
@@ -1047,7 +1055,7 @@ impl Detector {
             }
             lex.add(&phrase, PLACE, Some(kind));
         }
-        let small: [(&[&str], u32); 9] = [
+        let small: [(&[&str], u32); 10] = [
             (STREET_WORDS, STREET),
             (TITLES, TITLE),
             (PARTICLES, PARTICLE),
@@ -1057,6 +1065,7 @@ impl Detector {
             (PLACE_CUES, PLACE_CUE),
             (RESIDE_WORDS, RESIDES),
             (CALENDAR_WORDS, CALENDAR),
+            (INTRO_WORDS, INTRO),
         ];
         for (list, flag) in small {
             for w in list {
@@ -1780,6 +1789,11 @@ fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
 fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
+    let pf = toks.flags(p);
+    // Every cue below starts at a word with one of these flags; most words have none.
+    if pf & (TITLE | PATIENT | GREETING | SPEECH | INTRO) == 0 {
+        return None;
+    }
     let gap = gap_before(scan, i);
     // One look at each byte of the gap (a few bytes; `contains` would call memchr per question):
     // which of ":?,." it holds, and whether it holds anything but those and spaces.
@@ -1802,7 +1816,6 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
     if !tight {
         return None;
     }
-    let pf = toks.flags(p);
     if pf & TITLE != 0 && !comma {
         let patient = p
             .checked_sub(1)
@@ -1819,6 +1832,9 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
     if pf & (GREETING | SPEECH) != 0 && !dot {
         return Some(NameWhy::Addressed);
     }
+    if pf & INTRO == 0 || dot {
+        return None;
+    }
     let prev = scan.tok(p);
     let before = p.checked_sub(1).map(|q| scan.tok(q));
     let introduced = matches!(prev, "i'm" | "im" | "name's" | "names")
@@ -1831,7 +1847,7 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
                 | (Some("named"), "is")
                 | (Some("name"), "was")
         );
-    (introduced && !dot).then_some(NameWhy::Introduced)
+    introduced.then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
