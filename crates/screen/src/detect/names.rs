@@ -765,6 +765,10 @@ fn words(phrase: &str) -> impl Iterator<Item = &str> {
 pub(crate) struct Detector {
     lex: Lexicon,
     model: Option<Model>,
+    /// What a name hit's explanation says after the quoted name, by [`NameWhy`]; a place hit's,
+    /// by [`place_tail_index`]. Worded once here, so that each explanation joins three pieces.
+    name_tails: [String; NAME_WHYS],
+    place_tails: [String; PLACE_TAILS],
 }
 
 /// Facts about one token of the message being screened; all zero until filled. A message's cells
@@ -970,6 +974,7 @@ impl Facts<'_, '_> {
 
 /// Which evidence made a span a name; worded into the explanation.
 #[derive(Clone, Copy)]
+#[repr(usize)]
 enum NameWhy {
     Title,
     Introduced,
@@ -981,7 +986,60 @@ enum NameWhy {
     Listed,
 }
 
+/// How many [`NameWhy`] there are.
+const NAME_WHYS: usize = NameWhy::Listed as usize + 1;
+
+/// How many place explanations there are: five kinds (none included), tied to someone or not.
+const PLACE_TAILS: usize = 10;
+
+/// The index in [`Detector::place_tails`] of a place of `kind`, `tied` to where someone lives.
+fn place_tail_index(kind: Option<PlaceKind>, tied: bool) -> usize {
+    PlaceKind::code(kind) as usize * 2 + usize::from(tied)
+}
+
+/// What a place hit's explanation says after the quoted place.
+fn place_tail(kind: Option<PlaceKind>, tied: bool) -> String {
+    let small = kind.is_none_or(PlaceKind::is_subdivision);
+    let what = match kind {
+        Some(PlaceKind::Country) => "a country",
+        Some(PlaceKind::State) => "a state or province",
+        Some(PlaceKind::Region) => "a region",
+        Some(PlaceKind::City) => "a city or neighbourhood",
+        None => {
+            "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
+        }
+    };
+    let why = if small {
+        "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
+    } else {
+        "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
+    };
+    let person = if tied {
+        " and is tied to where someone lives or comes from"
+    } else {
+        ""
+    };
+    ["\" is ", what, person, "; ", why, "."].concat()
+}
+
 impl NameWhy {
+    /// Every reason, in the order of their numbers.
+    const ALL: [NameWhy; NAME_WHYS] = [
+        NameWhy::Title,
+        NameWhy::Introduced,
+        NameWhy::Addressed,
+        NameWhy::Patient,
+        NameWhy::FirstName,
+        NameWhy::FullName,
+        NameWhy::Possessive,
+        NameWhy::Listed,
+    ];
+
+    /// What a name hit's explanation says after the quoted name.
+    fn tail(self) -> String {
+        ["\" looks like a person's name: it ", self.words(), "; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat()
+    }
+
     fn words(self) -> &'static str {
         match self {
             NameWhy::Title => "follows a title such as Dr. or Mrs.",
@@ -1085,9 +1143,26 @@ impl Detector {
             }
         }
         lex.seal();
+        let kinds = [
+            None,
+            Some(PlaceKind::Country),
+            Some(PlaceKind::State),
+            Some(PlaceKind::City),
+            Some(PlaceKind::Region),
+        ];
+        let mut place_tails: [String; PLACE_TAILS] = Default::default();
+        for kind in kinds {
+            for tied in [false, true] {
+                if let Some(t) = place_tails.get_mut(place_tail_index(kind, tied)) {
+                    *t = place_tail(kind, tied);
+                }
+            }
+        }
         Ok(Detector {
             lex,
             model: Model::parse(NAME_MODEL),
+            name_tails: NameWhy::ALL.map(NameWhy::tail),
+            place_tails,
         })
     }
 
@@ -1470,26 +1545,11 @@ impl Detector {
         let text = scan.orig_text(first.start..last_end);
         let tied = cue == Some(Cue::Resides);
         let small = kind.is_none_or(PlaceKind::is_subdivision);
-        let what = match kind {
-            Some(PlaceKind::Country) => "a country",
-            Some(PlaceKind::State) => "a state or province",
-            Some(PlaceKind::Region) => "a region",
-            Some(PlaceKind::City) => "a city or neighbourhood",
-            None => {
-                "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
-            }
-        };
-        let why = if small {
-            "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
-        } else {
-            "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
-        };
-        let person = if tied {
-            " and is tied to where someone lives or comes from"
-        } else {
-            ""
-        };
-        let hit = Hit::new(LOCATION, span, ["\"", text, "\" is ", what, person, "; ", why, "."].concat())
+        let tail = self
+            .place_tails
+            .get(place_tail_index(kind, tied))
+            .map_or("", String::as_str);
+        let hit = Hit::new(LOCATION, span, ["\"", text, tail].concat())
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
             .boost(u8::from(tied && small));
@@ -1602,7 +1662,8 @@ impl Detector {
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
-        let hit = Hit::new(NAME, span, ["\"", text, "\" looks like a person's name: it ", why.words(), "; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
+        let tail = self.name_tails.get(why as usize).map_or("", String::as_str);
+        let hit = Hit::new(NAME, span, ["\"", text, tail].concat())
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
@@ -1938,6 +1999,20 @@ mod tests {
         assert!(sink_for("Saw the patient today. Great!", &Policy::default()).health_context);
         assert!(sink_for("Read the patient's chart. Great!", &Policy::default()).health_context);
         assert!(!sink_for("Saw the patio today. Great!", &Policy::default()).health_context);
+    }
+
+    #[test]
+    fn explanation_tails_are_in_their_places() {
+        for (k, why) in NameWhy::ALL.into_iter().enumerate() {
+            assert_eq!(why as usize, k);
+            assert!(detector().name_tails[k].contains(why.words()));
+        }
+        let det = detector();
+        assert!(det.place_tails.iter().all(|t| !t.is_empty()));
+        assert!(
+            det.place_tails[place_tail_index(Some(PlaceKind::State), true)]
+                .contains("a state or province and is tied")
+        );
     }
 
     #[test]
