@@ -1723,6 +1723,11 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Op
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
 fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: bool) -> bool {
+    // In mixed-case text a surname and an initial are capitalized: a lower-case word after `i`
+    // is neither, and needs no lookup.
+    if !weak_caps && !scan.tokens.get(i + 1).is_some_and(|t| t.shape.capitalized) {
+        return false;
+    }
     let Some(g) = toks.get(i + 1) else {
         return false;
     };
