@@ -610,7 +610,16 @@ struct Lexicon {
     /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
     /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
     /// bit spares the lookup of such a word.
-    lower: Box<[u64]>,
+    lower: Box<LowerBits>,
+}
+
+/// The bits of [`Lexicon::lower`], of a fixed size so that reading one needs no bounds check.
+struct LowerBits([u64; 1 << (LOWER_BITS - 6)]);
+
+impl Default for LowerBits {
+    fn default() -> Self {
+        LowerBits([0; 1 << (LOWER_BITS - 6)])
+    }
 }
 
 /// One slot of [`Lexicon::slots`].
@@ -647,9 +656,10 @@ fn slot_of(h: u64, bits: u32) -> usize {
         .unwrap_or(0) as usize
 }
 
-/// The bit of a word hash in [`Lexicon::lower`].
+/// The bit of a word hash in [`Lexicon::lower`]: its low bits, which the word hash's last step
+/// mixes from all of its product (where its top bits come mostly from a word's first bytes).
 fn lower_bit(h: u64) -> usize {
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOWER_BITS)) as usize
+    (h & ((1 << LOWER_BITS) - 1)) as usize
 }
 
 impl Lexicon {
@@ -683,12 +693,12 @@ impl Lexicon {
             };
             1 << bits
         ];
-        let mut lower = vec![0u64; 1 << (LOWER_BITS - 6)];
+        let mut lower = Box::<LowerBits>::default();
         self.entries = Vec::with_capacity(map.len());
         for (hash, e) in map {
             if e.flags & LOWER_FLAGS != 0 {
                 let b = lower_bit(hash);
-                if let Some(w) = lower.get_mut(b / 64) {
+                if let Some(w) = lower.0.get_mut(b / 64) {
                     *w |= 1 << (b % 64);
                 }
             }
@@ -704,7 +714,7 @@ impl Lexicon {
         }
         self.slots = slots.into_boxed_slice();
         self.slot_bits = bits;
-        self.lower = lower.into_boxed_slice();
+        self.lower = lower;
     }
 
     /// The entry whose text hashes to `hash`, if any (the map kept one entry per hash).
@@ -728,6 +738,7 @@ impl Lexicon {
     fn may_matter_lower(&self, hash: u64) -> bool {
         let b = lower_bit(hash);
         self.lower
+            .0
             .get(b / 64)
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
@@ -2059,7 +2070,7 @@ mod tests {
                 }
             }
         }
-        let set = lex.lower.iter().map(|w| w.count_ones()).sum::<u32>();
+        let set = lex.lower.0.iter().map(|w| w.count_ones()).sum::<u32>();
         assert!(
             set * 10 < (1 << LOWER_BITS),
             "{set} lower bits set: too many to skip words"
