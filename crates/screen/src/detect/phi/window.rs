@@ -300,7 +300,8 @@ impl Reach {
 /// A merged window and the digit-like bytes of the runs anchoring it.
 type Window = (Range<usize>, usize);
 
-/// The runs of digit-like bytes of one text and the windows around them, found once and shared
+/// The runs of digit-like bytes of one text that hold a digit (ASCII or any numeric character,
+/// a superset of what Unicode `\d` takes) and the windows around them, found once and shared
 /// by all its patterns. A text of at most `WHOLE` bytes has none and is searched whole.
 pub(super) struct Runs {
     long: bool,
@@ -321,9 +322,24 @@ impl Runs {
         if long {
             let mut i = 0;
             while i < bytes.len() {
-                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole, and
-                // go straight to the first digit-like byte of a block that holds one.
-                if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                // Most blocks of prose hold no digit-like byte: skip 32 bytes at a time while
+                // none of their four words holds one, and go straight to the first digit-like
+                // byte of a block that holds one (eight bytes at a time near the end).
+                if let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+                    let (words, _) = wide.as_chunks::<8>();
+                    let masks: [u64; 4] = std::array::from_fn(|k| {
+                        words
+                            .get(k)
+                            .map_or(0, |w| digit_like_mask(u64::from_le_bytes(*w)))
+                    });
+                    match masks.iter().position(|&m| m != 0) {
+                        Some(k) => i += 8 * k + (masks[k].trailing_zeros() / 8) as usize,
+                        None => {
+                            i += 32;
+                            continue;
+                        }
+                    }
+                } else if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
                     let mask = digit_like_mask(u64::from_le_bytes(block));
                     if mask == 0 {
                         i += 8;
@@ -336,7 +352,16 @@ impl Runs {
                     while i < bytes.len() && maybe_digit(bytes[i]) {
                         i += 1;
                     }
-                    runs.push(start..i);
+                    // Accented letters and other non-ASCII characters make runs too; one
+                    // without a digit anchors no match, and a window around it would be
+                    // built and searched for nothing.
+                    let digit = bytes[start].is_ascii_digit()
+                        || hay.get(start..i).is_some_and(|r| {
+                            r.chars().any(|c| c.is_ascii_digit() || c.is_numeric())
+                        });
+                    if digit {
+                        runs.push(start..i);
+                    }
                 } else {
                     i += 1;
                 }
