@@ -637,9 +637,18 @@ impl MonthHashes {
 
 /// The first byte at or after `from` that is not ASCII, or `bytes.len()`.
 fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
+    // Non-ASCII bytes are rare: skip 32 ASCII bytes at a time, then find the byte in eights.
+    while let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        let (words, _) = wide.as_chunks::<8>();
+        if words.iter().any(|w| u64::from_le_bytes(*w) & HIGH != 0) {
+            break;
+        }
+        i += 32;
+    }
     while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let high = u64::from_le_bytes(block) & 0x8080_8080_8080_8080;
+        let high = u64::from_le_bytes(block) & HIGH;
         if high != 0 {
             return i + (high.trailing_zeros() / 8) as usize;
         }
