@@ -170,6 +170,15 @@ fn digit_like_mask(x: u64) -> u64 {
     (x | (at_least_0 & !above_9)) & HIGH
 }
 
+/// The four little-endian words of a 32-byte block, for the scans that skip 32 bytes at a time.
+fn words_of(wide: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|k| {
+        wide.get(8 * k..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map_or(0, |w| u64::from_le_bytes(*w))
+    })
+}
+
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
 fn free(b: u8) -> bool {
     FREE[usize::from(b)]
@@ -300,6 +309,9 @@ impl Reach {
 /// A merged window and the digit-like bytes of the runs anchoring it.
 type Window = (Range<usize>, usize);
 
+/// The (start, end, digit-like bytes) of the window being grown for one shape, if any.
+type Growing = Option<(usize, usize, usize)>;
+
 /// The runs of digit-like bytes of one text that hold a digit (ASCII or any numeric character,
 /// a superset of what Unicode `\d` takes) and the windows around them, found once and shared
 /// by all its patterns. A text of at most `WHOLE` bytes has none and is searched whole.
@@ -326,12 +338,7 @@ impl Runs {
                 // none of their four words holds one, and go straight to the first digit-like
                 // byte of a block that holds one (eight bytes at a time near the end).
                 if let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
-                    let (words, _) = wide.as_chunks::<8>();
-                    let masks: [u64; 4] = std::array::from_fn(|k| {
-                        words
-                            .get(k)
-                            .map_or(0, |w| digit_like_mask(u64::from_le_bytes(*w)))
-                    });
+                    let masks = words_of(wide).map(digit_like_mask);
                     match masks.iter().position(|&m| m != 0) {
                         Some(k) => i += 8 * k + (masks[k].trailing_zeros() / 8) as usize,
                         None => {
@@ -416,10 +423,8 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
         .iter()
         .filter(|s| walked(s))
         .fold((0, 0), |(b, a), s| (b.max(s.before), a.max(s.after)));
-    // Per shape: whether its bounds come from the walk, and the (start, end, digits) of the
-    // window being grown.
-    let mut open: Vec<(bool, Option<(usize, usize, usize)>)> =
-        shapes.iter().map(|s| (walked(s), None)).collect();
+    // Per shape: whether its bounds come from the walk, and the window being grown.
+    let mut open: Vec<(bool, Growing)> = shapes.iter().map(|s| (walked(s), None)).collect();
     let mut bounds = Bounds::new();
     for (k, run) in runs.iter().enumerate() {
         let floor = k
@@ -641,8 +646,7 @@ fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
     let mut i = from;
     // Non-ASCII bytes are rare: skip 32 ASCII bytes at a time, then find the byte in eights.
     while let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
-        let (words, _) = wide.as_chunks::<8>();
-        if words.iter().any(|w| u64::from_le_bytes(*w) & HIGH != 0) {
+        if words_of(wide).iter().any(|w| w & HIGH != 0) {
             break;
         }
         i += 32;
