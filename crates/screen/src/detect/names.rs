@@ -108,6 +108,9 @@ const DIGIT: u32 = 1 << 19;
 const SHORT: u32 = 1 << 20;
 const UPPER: u32 = 1 << 21;
 const COVERED: u32 = 1 << 22;
+/// A word that, with the one before it, can introduce a name ("name", "names", "i'm", "is", "me",
+/// "am", "was"): see [`name_cue`].
+const INTRO: u32 = 1 << 27;
 /// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
 const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
@@ -272,6 +275,10 @@ const STREET_WORDS: &[&str] = &[
     "square",
 ];
 
+/// The words before a name that [`name_cue`] reads as introducing it, alone or after another word
+/// ("i'm", "name is", "call me"); "name" stands for "name's" too, looked up without its "'s".
+const INTRO_WORDS: &[&str] = &["i'm", "im", "name", "names", "is", "me", "am", "was"];
+
 /// Months, weekdays and holidays: capitalized, sometimes names, never people here.
 const CALENDAR_WORDS: &[&str] = &[
     "january",
@@ -344,18 +351,22 @@ impl Hasher for PassThrough {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// One FNV-1a step: byte `b` into state `h`.
+const fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(FNV_PRIME)
+}
+
 /// FNV-1a of `bytes` continued from state `h`, four bytes a step where it can (the same sums: the
 /// model's feature ids depend on them).
 fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
     let mut quads = bytes.chunks_exact(4);
     for q in &mut quads {
         if let Ok([a, b, c, d]) = <[u8; 4]>::try_from(q) {
-            h = step(step(step(step(h, a), b), c), d);
+            h = fnv_step(fnv_step(fnv_step(fnv_step(h, a), b), c), d);
         }
     }
     for &b in quads.remainder() {
-        h = step(h, b);
+        h = fnv_step(h, b);
     }
     h
 }
@@ -368,11 +379,144 @@ const KIND_SEEDS: [u64; KINDS] = {
     let mut seeds = [0u64; KINDS];
     let mut k = 0;
     while k < KINDS {
-        seeds[k] = (FNV_OFFSET ^ k as u64).wrapping_mul(FNV_PRIME);
+        seeds[k] = fnv_step(FNV_OFFSET, k as u8);
         k += 1;
     }
     seeds
 };
+
+/// The id of a feature of `kind` whose value is the one byte `b`.
+const fn byte_feature(kind: usize, b: u8) -> u32 {
+    fnv_step(KIND_SEEDS[kind], b) as u32
+}
+
+/// The id of the bias feature (kind 0, no value). This and the tables below hold the ids of the
+/// features that take one of a few values, hashed once here instead of once per token.
+const BIAS_FEATURE: u32 = KIND_SEEDS[0] as u32;
+
+/// Ids of "capitals are weak in this message" (kind 2), by `usize::from(weak_caps)`.
+const WEAK_CAPS_FEATURES: [u32; 2] = [byte_feature(2, 0), byte_feature(2, 1)];
+
+/// Ids of each of the token's own flag bits (kind 3), by bit number.
+const OWN_BIT_FEATURES: [u32; 32] = {
+    let mut ids = [0u32; 32];
+    let mut b = 0;
+    while b < 32 {
+        ids[b] = byte_feature(3, b as u8);
+        b += 1;
+    }
+    ids
+};
+
+/// Ids of the word's length in bytes, capped at 12 (kind 6).
+const LENGTH_FEATURES: [u32; 13] = {
+    let mut ids = [0u32; 13];
+    let mut n = 0;
+    while n < 13 {
+        ids[n] = byte_feature(6, n as u8);
+        n += 1;
+    }
+    ids
+};
+
+/// Ids of a neighbour past either end of the message (kinds 7, 9, 11, 13: the tokens one and two
+/// before, one and two after).
+const EDGE_FEATURES: [u32; 4] = {
+    let mut ids = [0u32; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut h = KIND_SEEDS[7 + 2 * k];
+        let mut at = 0;
+        while at < b"edge".len() {
+            h = fnv_step(h, b"edge"[at]);
+            at += 1;
+        }
+        ids[k] = h as u32;
+        k += 1;
+    }
+    ids
+};
+
+/// The id of a feature of `kind` with value `value`.
+#[inline]
+fn feature(kind: usize, value: &[u8]) -> u32 {
+    fnv(KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET), value) as u32
+}
+
+/// Receives the feature ids of one token as they are made.
+trait FeatureSink {
+    /// Take feature `id`.
+    fn put(&mut self, id: u32);
+}
+
+/// Training collects the ids.
+impl FeatureSink for Vec<u32> {
+    fn put(&mut self, id: u32) {
+        self.push(id);
+    }
+}
+
+/// The detector sums the model's weights of the ids.
+struct ScoreSink<'m> {
+    model: &'m Model,
+    scores: Scores,
+}
+
+impl<'m> ScoreSink<'m> {
+    fn new(model: &'m Model) -> Self {
+        ScoreSink {
+            model,
+            scores: Scores::default(),
+        }
+    }
+}
+
+impl FeatureSink for ScoreSink<'_> {
+    #[inline]
+    fn put(&mut self, id: u32) {
+        self.scores = self.model.add(self.scores, id);
+    }
+}
+
+/// The features of neighbour `j` of a token (`edge` when there is none): its flags of kind `kind`
+/// and, for an ordinary word, the word itself (`kind + 1`). Written out per neighbour: in a loop the
+/// running scores stayed in memory.
+#[inline(always)]
+fn neighbour<S: FeatureSink>(
+    scan: &Scan<'_>,
+    toks: &Facts<'_, '_>,
+    out: &mut S,
+    kind: usize,
+    j: Option<usize>,
+    edge: u32,
+) {
+    match j {
+        Some(j) => {
+            let g = toks.flags(j);
+            out.put(feature(kind, &(g & CONTEXT_MASK).to_le_bytes()));
+            if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
+                out.put(feature(kind + 1, word(scan, toks, j)));
+            }
+        }
+        None => out.put(edge),
+    }
+}
+
+/// The last `n` characters of `w` (all of a shorter word): each starts at a byte that does not
+/// continue a UTF-8 sequence. Nearly every word ends in `n` such bytes, which are then the answer.
+fn tail(w: &[u8], n: usize) -> &[u8] {
+    if let Some(t) = w.len().checked_sub(n).and_then(|s| w.get(s..))
+        && t.iter().all(|&b| b & 0xC0 != 0x80)
+    {
+        return t;
+    }
+    w.iter()
+        .enumerate()
+        .rev()
+        .filter(|&(_, &b)| b & 0xC0 != 0x80)
+        .nth(n.saturating_sub(1))
+        .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
+}
 
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,8 +564,33 @@ impl PlaceKind {
 /// One word or phrase of the lexicon.
 struct Entry {
     text: Box<str>,
+    /// [`head`] of `text`: a word of at most eight bytes is compared by it alone.
+    head: u64,
     flags: u32,
     place: Option<PlaceKind>,
+}
+
+/// The first eight bytes of `text` (all of a shorter one) as a little-endian integer, zero-padded.
+fn head(text: &[u8]) -> u64 {
+    text.iter()
+        .take(8)
+        .rev()
+        .fold(0, |v, &b| v << 8 | u64::from(b))
+}
+
+/// [`head`] of `norm[start..start + len]`, from one load and a mask where eight bytes of text
+/// follow `start` (nearly every word).
+#[inline]
+fn head_at(norm: &[u8], start: usize, len: usize) -> u64 {
+    match norm.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) if len <= 8 => {
+            u64::from_le_bytes(*w) & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0)
+        }
+        _ => head(
+            norm.get(start..start.saturating_add(len))
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// All words and phrases the detector knows, keyed by the `hash_bytes` hash of their lower-case text
@@ -441,7 +610,16 @@ struct Lexicon {
     /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
     /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
     /// bit spares the lookup of such a word.
-    lower: Box<[u64]>,
+    lower: Box<LowerBits>,
+}
+
+/// The bits of [`Lexicon::lower`], of a fixed size so that reading one needs no bounds check.
+struct LowerBits([u64; 1 << (LOWER_BITS - 6)]);
+
+impl Default for LowerBits {
+    fn default() -> Self {
+        LowerBits([0; 1 << (LOWER_BITS - 6)])
+    }
 }
 
 /// One slot of [`Lexicon::slots`].
@@ -478,9 +656,10 @@ fn slot_of(h: u64, bits: u32) -> usize {
         .unwrap_or(0) as usize
 }
 
-/// The bit of a word hash in [`Lexicon::lower`].
+/// The bit of a word hash in [`Lexicon::lower`]: its low bits, which the word hash's last step
+/// mixes from all of its product (where its top bits come mostly from a word's first bytes).
 fn lower_bit(h: u64) -> usize {
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOWER_BITS)) as usize
+    (h & ((1 << LOWER_BITS) - 1)) as usize
 }
 
 impl Lexicon {
@@ -490,6 +669,7 @@ impl Lexicon {
             .entry(hash_bytes(text.as_bytes()))
             .or_insert_with(|| Entry {
                 text: text.into(),
+                head: head(text.as_bytes()),
                 flags: 0,
                 place: None,
             });
@@ -513,12 +693,12 @@ impl Lexicon {
             };
             1 << bits
         ];
-        let mut lower = vec![0u64; 1 << (LOWER_BITS - 6)];
+        let mut lower = Box::<LowerBits>::default();
         self.entries = Vec::with_capacity(map.len());
         for (hash, e) in map {
             if e.flags & LOWER_FLAGS != 0 {
                 let b = lower_bit(hash);
-                if let Some(w) = lower.get_mut(b / 64) {
+                if let Some(w) = lower.0.get_mut(b / 64) {
                     *w |= 1 << (b % 64);
                 }
             }
@@ -534,7 +714,7 @@ impl Lexicon {
         }
         self.slots = slots.into_boxed_slice();
         self.slot_bits = bits;
-        self.lower = lower.into_boxed_slice();
+        self.lower = lower;
     }
 
     /// The entry whose text hashes to `hash`, if any (the map kept one entry per hash).
@@ -558,18 +738,26 @@ impl Lexicon {
     fn may_matter_lower(&self, hash: u64) -> bool {
         let b = lower_bit(hash);
         self.lower
+            .0
             .get(b / 64)
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
     fn get(&self, text: &[u8]) -> Option<Known> {
-        self.get_hashed(hash_bytes(text), text)
+        self.get_hashed(hash_bytes(text), text, head(text))
     }
 
-    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`.
-    fn get_hashed(&self, hash: u64, text: &[u8]) -> Option<Known> {
+    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash` and [`head`] is `head`.
+    /// Words of at most eight bytes (nearly all) are told apart by their head, without a call to
+    /// compare bytes.
+    #[inline]
+    fn get_hashed(&self, hash: u64, text: &[u8], head: u64) -> Option<Known> {
         self.by_hash(hash)
-            .filter(|e| e.text.as_bytes() == text)
+            .filter(|e| {
+                e.text.len() == text.len()
+                    && e.head == head
+                    && (text.len() <= 8 || e.text.as_bytes() == text)
+            })
             .map(|e| Known {
                 flags: e.flags,
                 place: e.place,
@@ -588,6 +776,10 @@ fn words(phrase: &str) -> impl Iterator<Item = &str> {
 pub(crate) struct Detector {
     lex: Lexicon,
     model: Option<Model>,
+    /// What a name hit's explanation says after the quoted name, by [`NameWhy`]; a place hit's,
+    /// by [`place_tail_index`]. Worded once here, so that each explanation joins three pieces.
+    name_tails: [String; NAME_WHYS],
+    place_tails: [String; PLACE_TAILS],
 }
 
 /// Facts about one token of the message being screened; all zero until filled. A message's cells
@@ -628,6 +820,7 @@ const _: () = assert!(
         | SHORT
         | UPPER
         | COVERED
+        | INTRO
         | KNOWN)
         & PLACE_BITS
         == 0
@@ -746,7 +939,8 @@ impl Facts<'_, '_> {
         let entry = if possessive {
             self.lex.get(word)
         } else {
-            self.lex.get_hashed(t.hash, word)
+            self.lex
+                .get_hashed(t.hash, word, head_at(norm, t.start, word.len()))
         };
         let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
         if possessive {
@@ -791,6 +985,7 @@ impl Facts<'_, '_> {
 
 /// Which evidence made a span a name; worded into the explanation.
 #[derive(Clone, Copy)]
+#[repr(usize)]
 enum NameWhy {
     Title,
     Introduced,
@@ -802,7 +997,60 @@ enum NameWhy {
     Listed,
 }
 
+/// How many [`NameWhy`] there are.
+const NAME_WHYS: usize = NameWhy::Listed as usize + 1;
+
+/// How many place explanations there are: five kinds (none included), tied to someone or not.
+const PLACE_TAILS: usize = 10;
+
+/// The index in [`Detector::place_tails`] of a place of `kind`, `tied` to where someone lives.
+fn place_tail_index(kind: Option<PlaceKind>, tied: bool) -> usize {
+    PlaceKind::code(kind) as usize * 2 + usize::from(tied)
+}
+
+/// What a place hit's explanation says after the quoted place.
+fn place_tail(kind: Option<PlaceKind>, tied: bool) -> String {
+    let small = kind.is_none_or(PlaceKind::is_subdivision);
+    let what = match kind {
+        Some(PlaceKind::Country) => "a country",
+        Some(PlaceKind::State) => "a state or province",
+        Some(PlaceKind::Region) => "a region",
+        Some(PlaceKind::City) => "a city or neighbourhood",
+        None => {
+            "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
+        }
+    };
+    let why = if small {
+        "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
+    } else {
+        "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
+    };
+    let person = if tied {
+        " and is tied to where someone lives or comes from"
+    } else {
+        ""
+    };
+    ["\" is ", what, person, "; ", why, "."].concat()
+}
+
 impl NameWhy {
+    /// Every reason, in the order of their numbers.
+    const ALL: [NameWhy; NAME_WHYS] = [
+        NameWhy::Title,
+        NameWhy::Introduced,
+        NameWhy::Addressed,
+        NameWhy::Patient,
+        NameWhy::FirstName,
+        NameWhy::FullName,
+        NameWhy::Possessive,
+        NameWhy::Listed,
+    ];
+
+    /// What a name hit's explanation says after the quoted name.
+    fn tail(self) -> String {
+        ["\" looks like a person's name: it ", self.words(), "; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat()
+    }
+
     fn words(self) -> &'static str {
         match self {
             NameWhy::Title => "follows a title such as Dr. or Mrs.",
@@ -876,7 +1124,7 @@ impl Detector {
             }
             lex.add(&phrase, PLACE, Some(kind));
         }
-        let small: [(&[&str], u32); 9] = [
+        let small: [(&[&str], u32); 10] = [
             (STREET_WORDS, STREET),
             (TITLES, TITLE),
             (PARTICLES, PARTICLE),
@@ -886,6 +1134,7 @@ impl Detector {
             (PLACE_CUES, PLACE_CUE),
             (RESIDE_WORDS, RESIDES),
             (CALENDAR_WORDS, CALENDAR),
+            (INTRO_WORDS, INTRO),
         ];
         for (list, flag) in small {
             for w in list {
@@ -905,9 +1154,26 @@ impl Detector {
             }
         }
         lex.seal();
+        let kinds = [
+            None,
+            Some(PlaceKind::Country),
+            Some(PlaceKind::State),
+            Some(PlaceKind::City),
+            Some(PlaceKind::Region),
+        ];
+        let mut place_tails: [String; PLACE_TAILS] = Default::default();
+        for kind in kinds {
+            for tied in [false, true] {
+                if let Some(t) = place_tails.get_mut(place_tail_index(kind, tied)) {
+                    *t = place_tail(kind, tied);
+                }
+            }
+        }
         Ok(Detector {
             lex,
             model: Model::parse(NAME_MODEL),
+            name_tails: NameWhy::ALL.map(NameWhy::tail),
+            place_tails,
         })
     }
 
@@ -943,19 +1209,9 @@ impl Detector {
     fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
-        let (mut alpha, mut caps) = (0usize, 0usize);
         let norm = scan.norm.as_bytes();
-        for t in scan.tokens.iter().take(n) {
-            // Words of two or more bytes count, a possessive without its "'s": of those only
-            // "x's" is shorter, so only three-byte tokens need the possessive test.
-            let len = t.end.saturating_sub(t.start);
-            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
-                alpha += 1;
-                caps += usize::from(t.shape.capitalized);
-            }
-        }
         // Capitalization says nothing when the message is all lower case or Title Case.
-        let weak_caps = caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7);
+        let weak_caps = weak_caps(norm, scan.tokens.get(..n).unwrap_or_default());
         let mut patient_near = false;
         let mut name_end = usize::MAX;
         let mut i = 0;
@@ -1039,9 +1295,8 @@ impl Detector {
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
-                let mut s = Scores::default();
-                self.features(scan, toks, i, weak_caps, &mut |f| model.add(&mut s, f));
-                model.decide(s, MODEL_MARGIN)
+                let s = self.features(scan, toks, i, weak_caps, ScoreSink::new(model));
+                model.decide(s.scores, MODEL_MARGIN)
             } else {
                 None
             };
@@ -1095,64 +1350,56 @@ impl Detector {
         }
     }
 
-    /// Hashed features of token `i` for the model, each handed to `emit` as it is made (the
+    /// Hashed features of token `i` for the model, each handed to `out` as it is made (the
     /// detector adds its weights at once; training collects them). Kept out of line: few tokens
-    /// are candidates, and inlined it bloats the loops over every token.
+    /// are candidates, and inlined it bloats the loops over every token. `out` is taken and given
+    /// back by value so that the detector's running scores stay in a register.
     #[inline(never)]
-    fn features(
+    fn features<S: FeatureSink>(
         &self,
         scan: &Scan<'_>,
         toks: &Facts<'_, '_>,
         i: usize,
         weak_caps: bool,
-        emit: &mut impl FnMut(u32),
-    ) {
-        let mut put = |kind: u8, bytes: &[u8]| {
-            if let Some(&seed) = KIND_SEEDS.get(usize::from(kind)) {
-                emit(fnv(seed, bytes) as u32);
-            }
-        };
+        mut out: S,
+    ) -> S {
         let f = toks.flags(i);
         let w = word(scan, toks, i);
-        put(0, b"");
-        put(1, &(f & OWN_MASK).to_le_bytes());
-        put(2, &[u8::from(weak_caps)]);
+        out.put(BIAS_FEATURE);
+        out.put(feature(1, &(f & OWN_MASK).to_le_bytes()));
+        out.put(WEAK_CAPS_FEATURES[usize::from(weak_caps)]);
         // Set bits in ascending order, as the model was trained.
         let mut own = f & OWN_MASK;
         while own != 0 {
-            put(3, &[own.trailing_zeros() as u8]);
+            if let Some(&id) = OWN_BIT_FEATURES.get(own.trailing_zeros() as usize) {
+                out.put(id);
+            }
             own &= own - 1;
         }
-        // The last `n` characters (all of a shorter word): each starts at a byte that does not
-        // continue a UTF-8 sequence.
-        let tail = |n: usize| {
-            w.iter()
-                .enumerate()
-                .rev()
-                .filter(|&(_, &b)| b & 0xC0 != 0x80)
-                .nth(n - 1)
-                .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
-        };
-        put(4, tail(3));
-        put(5, tail(2));
-        put(6, &[w.len().min(12) as u8]);
-        for (kind, j) in [
-            (7u8, i.checked_sub(1)),
-            (9, i.checked_sub(2)),
-            (11, i.checked_add(1).filter(|&j| j < toks.len())),
-            (13, i.checked_add(2).filter(|&j| j < toks.len())),
-        ] {
-            match j {
-                Some(j) => {
-                    let g = toks.flags(j);
-                    put(kind, &(g & CONTEXT_MASK).to_le_bytes());
-                    if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                        put(kind + 1, word(scan, toks, j));
-                    }
-                }
-                None => put(kind, b"edge"),
-            }
+        out.put(feature(4, tail(w, 3)));
+        out.put(feature(5, tail(w, 2)));
+        if let Some(&id) = LENGTH_FEATURES.get(w.len().min(12)) {
+            out.put(id);
         }
+        let [before, before2, after, after2] = EDGE_FEATURES;
+        neighbour(scan, toks, &mut out, 7, i.checked_sub(1), before);
+        neighbour(scan, toks, &mut out, 9, i.checked_sub(2), before2);
+        neighbour(
+            scan,
+            toks,
+            &mut out,
+            11,
+            Some(i + 1).filter(|&j| j < toks.len()),
+            after,
+        );
+        neighbour(
+            scan,
+            toks,
+            &mut out,
+            13,
+            Some(i + 2).filter(|&j| j < toks.len()),
+            after2,
+        );
         // The first byte that is not a space (a space when there is none), and whether it breaks a line.
         #[expect(
             clippy::manual_contains,
@@ -1164,9 +1411,10 @@ impl Detector {
                 u8::from(g.iter().any(|&b| b == b'\n')),
             ]
         };
-        put(15, &gap_class(gap_before(scan, i)));
+        out.put(feature(15, &gap_class(gap_before(scan, i))));
         let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
-        put(16, &gap_class(after));
+        out.put(feature(16, &gap_class(after)));
+        out
     }
 
     /// A place starting at token `i`: returns the index after it when one was reported.
@@ -1308,26 +1556,11 @@ impl Detector {
         let text = scan.orig_text(first.start..last_end);
         let tied = cue == Some(Cue::Resides);
         let small = kind.is_none_or(PlaceKind::is_subdivision);
-        let what = match kind {
-            Some(PlaceKind::Country) => "a country",
-            Some(PlaceKind::State) => "a state or province",
-            Some(PlaceKind::Region) => "a region",
-            Some(PlaceKind::City) => "a city or neighbourhood",
-            None => {
-                "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
-            }
-        };
-        let why = if small {
-            "places smaller than a state are HIPAA Safe Harbor identifiers (B)"
-        } else {
-            "a place larger than a state is not a Safe Harbor identifier on its own, but next to a name or a condition it narrows down who someone is"
-        };
-        let person = if tied {
-            " and is tied to where someone lives or comes from"
-        } else {
-            ""
-        };
-        let hit = Hit::new(LOCATION, span, ["\"", text, "\" is ", what, person, "; ", why, "."].concat())
+        let tail = self
+            .place_tails
+            .get(place_tail_index(kind, tied))
+            .map_or("", String::as_str);
+        let hit = Hit::new(LOCATION, span, ["\"", text, tail].concat())
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
             .boost(u8::from(tied && small));
@@ -1440,7 +1673,8 @@ impl Detector {
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
-        let hit = Hit::new(NAME, span, ["\"", text, "\" looks like a person's name: it ", why.words(), "; names identify people and are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
+        let tail = self.name_tails.get(why as usize).map_or("", String::as_str);
+        let hit = Hit::new(NAME, span, ["\"", text, tail].concat())
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
@@ -1450,6 +1684,34 @@ impl Detector {
         }
         Some(end)
     }
+}
+
+/// Whether capitalization says nothing in a message with these tokens: none of its words is
+/// capitalized, or (with six words or more) at least 70% are. Words are tokens of two or more bytes
+/// without a digit, a possessive counted without its "'s".
+fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
+    /// Tokens counted between two looks at whether the rest can still change the answer.
+    const BLOCK: usize = 64;
+    let (mut alpha, mut caps) = (0usize, 0usize);
+    let mut rest = tokens.len();
+    for block in tokens.chunks(BLOCK) {
+        for t in block {
+            // Of the words, only "x's" is shorter than two bytes without its "'s", so only
+            // three-byte tokens need the possessive test.
+            let len = t.end.saturating_sub(t.start);
+            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
+                alpha += 1;
+                caps += usize::from(t.shape.capitalized);
+            }
+        }
+        rest = rest.saturating_sub(block.len());
+        // Even if every later token were a capitalized word, fewer than 70% would be: the
+        // answer is known (long mixed-case texts stop about halfway).
+        if caps > 0 && caps * 10 + rest * 3 < alpha * 7 {
+            return false;
+        }
+    }
+    caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7)
 }
 
 /// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
@@ -1472,6 +1734,11 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Op
 
 /// True when the token after `i` can be a surname (a capitalized name word, or an initial and one).
 fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: bool) -> bool {
+    // In mixed-case text a surname and an initial are capitalized: a lower-case word after `i`
+    // is neither, and needs no lookup.
+    if !weak_caps && !scan.tokens.get(i + 1).is_some_and(|t| t.shape.capitalized) {
+        return false;
+    }
     let Some(g) = toks.get(i + 1) else {
         return false;
     };
@@ -1546,9 +1813,7 @@ impl NameFeaturizer {
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks.flags(i), weak_caps) {
-                let mut features = Vec::new();
-                self.det
-                    .features(&scan, &toks, i, weak_caps, &mut |f| features.push(f));
+                let features = self.det.features(&scan, &toks, i, weak_caps, Vec::new());
                 out.push(NameCandidate {
                     span: scan.orig(t.start..t.end),
                     features,
@@ -1601,6 +1866,11 @@ fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
 fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
+    let pf = toks.flags(p);
+    // Every cue below starts at a word with one of these flags; most words have none.
+    if pf & (TITLE | PATIENT | GREETING | SPEECH | INTRO) == 0 {
+        return None;
+    }
     let gap = gap_before(scan, i);
     // One look at each byte of the gap (a few bytes; `contains` would call memchr per question):
     // which of ":?,." it holds, and whether it holds anything but those and spaces.
@@ -1623,7 +1893,6 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
     if !tight {
         return None;
     }
-    let pf = toks.flags(p);
     if pf & TITLE != 0 && !comma {
         let patient = p
             .checked_sub(1)
@@ -1640,6 +1909,9 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
     if pf & (GREETING | SPEECH) != 0 && !dot {
         return Some(NameWhy::Addressed);
     }
+    if pf & INTRO == 0 || dot {
+        return None;
+    }
     let prev = scan.tok(p);
     let before = p.checked_sub(1).map(|q| scan.tok(q));
     let introduced = matches!(prev, "i'm" | "im" | "name's" | "names")
@@ -1652,7 +1924,7 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
                 | (Some("named"), "is")
                 | (Some("name"), "was")
         );
-    (introduced && !dot).then_some(NameWhy::Introduced)
+    introduced.then_some(NameWhy::Introduced)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
@@ -1746,6 +2018,20 @@ mod tests {
     }
 
     #[test]
+    fn explanation_tails_are_in_their_places() {
+        for (k, why) in NameWhy::ALL.into_iter().enumerate() {
+            assert_eq!(why as usize, k);
+            assert!(detector().name_tails[k].contains(why.words()));
+        }
+        let det = detector();
+        assert!(det.place_tails.iter().all(|t| !t.is_empty()));
+        assert!(
+            det.place_tails[place_tail_index(Some(PlaceKind::State), true)]
+                .contains("a state or province and is tied")
+        );
+    }
+
+    #[test]
     fn place_kinds_survive_their_code() {
         for kind in [
             None,
@@ -1765,7 +2051,7 @@ mod tests {
         for e in &lex.entries {
             let h = hash_bytes(e.text.as_bytes());
             let got = lex
-                .get_hashed(h, e.text.as_bytes())
+                .get_hashed(h, e.text.as_bytes(), e.head)
                 .map(|k| (k.flags, k.place));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
             if e.flags & LOWER_FLAGS != 0 {
@@ -1784,13 +2070,84 @@ mod tests {
                 }
             }
         }
-        let set = lex.lower.iter().map(|w| w.count_ones()).sum::<u32>();
+        let set = lex.lower.0.iter().map(|w| w.count_ones()).sum::<u32>();
         assert!(
             set * 10 < (1 << LOWER_BITS),
             "{set} lower bits set: too many to skip words"
         );
         assert!(lex.get(b"the").is_some_and(|k| k.flags & COMMON != 0));
         assert!(lex.get(b"qzxwv").is_none());
+        // Same length, hash and first eight bytes: only the full comparison tells them apart.
+        let long = lex
+            .entries
+            .iter()
+            .find(|e| e.text.len() > 8)
+            .expect("a long entry");
+        let mut other = long.text.as_bytes().to_vec();
+        if let Some(last) = other.last_mut() {
+            *last ^= 1;
+        }
+        let h = hash_bytes(long.text.as_bytes());
+        assert!(lex.get_hashed(h, &other, long.head).is_none());
+    }
+
+    #[test]
+    fn heads_read_in_place_match_heads_of_the_word() {
+        let norm = b"ab abcdefgh abcdefghij x";
+        for (start, len) in [(0, 2), (3, 8), (12, 10), (23, 1), (0, 0), (20, 4)] {
+            assert_eq!(
+                head_at(norm, start, len),
+                head(&norm[start..start + len]),
+                "{start}..+{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn weak_caps_stops_early_only_when_the_answer_is_known() {
+        // Every count of capitalized words among 0..=400 words, in runs placed early and late.
+        let naive = |scan: &Scan<'_>| {
+            let words: Vec<&Token> = scan
+                .tokens
+                .iter()
+                .filter(|t| {
+                    let w = &scan.norm[t.start..t.end];
+                    let stem = w.strip_suffix("'s").unwrap_or(w);
+                    !t.shape.has_digit && stem.len() >= 2
+                })
+                .collect();
+            let caps = words.iter().filter(|t| t.shape.capitalized).count();
+            caps == 0 || (words.len() >= 6 && caps * 10 >= words.len() * 7)
+        };
+        for total in [1usize, 5, 6, 63, 64, 65, 130, 400] {
+            for caps in (0..=total).step_by(total.div_ceil(23)) {
+                for caps_first in [false, true] {
+                    let text: Vec<&str> = (0..total)
+                        .map(|k| {
+                            let cap = if caps_first {
+                                k < caps
+                            } else {
+                                k >= total - caps
+                            };
+                            match (cap, k % 5) {
+                                (true, 0) => "Ann's",
+                                (true, _) => "Word",
+                                (false, 1) => "x's",
+                                (false, 2) => "b2",
+                                (false, _) => "word",
+                            }
+                        })
+                        .collect();
+                    let text = text.join(" ");
+                    let scan = Scan::new(&text);
+                    assert_eq!(
+                        weak_caps(scan.norm.as_bytes(), &scan.tokens),
+                        naive(&scan),
+                        "{total} words, {caps} capitalized, first: {caps_first}"
+                    );
+                }
+            }
+        }
     }
 
     fn hits(text: &str) -> Vec<(&'static str, String)> {

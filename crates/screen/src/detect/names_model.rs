@@ -16,15 +16,65 @@ pub const LABELS: usize = 3;
 
 const MAGIC: &[u8; 4] = b"RNM1";
 
-/// Class scores of one token, summed over its features: one per class, and a fourth that stays 0
-/// so that a row is four lanes wide (one load and one vector add per feature).
-pub(crate) type Scores = [i32; 4];
+/// Bits of a packed row that hold one class's weight: a biased weight is below 2^16, so that
+/// [`PACKED_MAX`] of them sum to below 2^21 and three classes fit in one `u64`.
+const LANE_BITS: u32 = 21;
 
-/// The embedded weights: `LABELS` i16 per bucket, and the factor that turns them back into floats.
+/// Added to each weight in a packed row, so that a lane never goes below zero and adding rows
+/// never borrows from the next lane.
+const WEIGHT_BIAS: u64 = 1 << 15;
+
+/// How many packed rows can be summed before a lane could carry into the next.
+const PACKED_MAX: u32 = 1 << (LANE_BITS - 16);
+
+/// The packed row of a feature without weight (what a bucket outside the table would add).
+const ZERO_ROW: u64 = WEIGHT_BIAS | WEIGHT_BIAS << LANE_BITS | WEIGHT_BIAS << (2 * LANE_BITS);
+
+/// Class scores of one token, summed over its features. Up to [`PACKED_MAX`] features are summed
+/// as packed rows, one `u64` add each (where three sign extensions and adds would be needed
+/// otherwise); [`Scores::unpacked`] turns them back into one sum per class, exactly.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scores {
+    /// Sums of the rows unpacked so far, one per class.
+    sums: [i64; LABELS],
+    /// Lane-wise sum of the rows added since, each lane holding `packed_count` biased weights.
+    packed: u64,
+    packed_count: u32,
+}
+
+impl Scores {
+    /// Add a packed row.
+    #[inline]
+    fn add_row(mut self, row: u64) -> Self {
+        if self.packed_count == PACKED_MAX {
+            self = self.unpacked();
+        }
+        self.packed += row;
+        self.packed_count += 1;
+        self
+    }
+
+    /// The same scores with nothing left packed.
+    fn unpacked(self) -> Self {
+        let lane_mask = (1u64 << LANE_BITS) - 1;
+        let bias = i64::from(self.packed_count) * WEIGHT_BIAS as i64;
+        let mut sums = self.sums;
+        for (k, sum) in sums.iter_mut().enumerate() {
+            let lane = (self.packed >> (LANE_BITS as usize * k)) & lane_mask;
+            *sum += lane as i64 - bias;
+        }
+        Scores {
+            sums,
+            ..Scores::default()
+        }
+    }
+}
+
+/// The embedded weights, one packed row per bucket (`LABELS` biased i16 weights in lanes of
+/// [`LANE_BITS`]), and the factor that turns weights back into floats.
 pub(crate) struct Model {
-    /// One row per bucket, padded with a zero to four lanes, so that a feature costs one bounds
-    /// check, one load and one add.
-    weights: Vec<[i16; 4]>,
+    /// Fixed length, so that a bucket index needs no bounds check.
+    rows: Box<[u64; BUCKETS]>,
     scale: f32,
 }
 
@@ -46,37 +96,45 @@ impl Model {
         if rest.len() != BUCKETS * LABELS * 2 || !(scale.is_finite() && scale > 0.0) {
             return None;
         }
-        let weights = rest
+        let rows: Vec<u64> = rest
             .chunks_exact(2 * LABELS)
             .map(|row| {
-                std::array::from_fn(|k| {
-                    row.get(2 * k..2 * k + 2)
-                        .map_or(0, |w| i16::from_le_bytes([w[0], w[1]]))
-                })
+                row.chunks_exact(2)
+                    .zip(0..)
+                    .fold(0u64, |packed, (w, k): (&[u8], u32)| {
+                        let w = w.try_into().map_or(0, i16::from_le_bytes);
+                        let biased = (i64::from(w) + WEIGHT_BIAS as i64) as u64;
+                        packed | biased << (LANE_BITS * k)
+                    })
             })
             .collect();
-        Some(Model { weights, scale })
+        Some(Model {
+            rows: rows.into_boxed_slice().try_into().ok()?,
+            scale,
+        })
     }
 
-    /// Add the weights of feature `f` to the scores of a token.
+    /// The scores of a token `s` with the weights of feature `f` added.
     #[inline]
-    pub fn add(&self, s: &mut Scores, f: u32) {
-        if let Some(row) = self.weights.get(f as usize % BUCKETS) {
-            for (acc, &w) in s.iter_mut().zip(row) {
-                *acc += i32::from(w);
-            }
-        }
+    pub fn add(&self, s: Scores, f: u32) -> Scores {
+        s.add_row(
+            self.rows
+                .get(f as usize % BUCKETS)
+                .copied()
+                .unwrap_or(ZERO_ROW),
+        )
     }
 
     /// The predicted class of a token with summed scores `s`, when its margin over "neither"
     /// beats `min`.
     pub fn decide(&self, s: Scores, min: f32) -> Option<Label> {
-        let (label, best) = if s[1] >= s[2] {
-            (Label::Person, s[1])
+        let [none, person, place] = s.unpacked().sums;
+        let (label, best) = if person >= place {
+            (Label::Person, person)
         } else {
-            (Label::Place, s[2])
+            (Label::Place, place)
         };
-        let margin = (best - s[0]) as f32 / self.scale;
+        let margin = (best - none) as f32 / self.scale;
         (margin > min).then_some(label)
     }
 }
@@ -112,15 +170,38 @@ mod tests {
         let mut w = vec![0f32; BUCKETS * LABELS];
         w[7 * LABELS + 1] = 2.0;
         let m = Model::parse(&encode(&w)).expect("encoded model parses");
-        let predict = |f: u32| {
-            let mut s = Scores::default();
-            m.add(&mut s, f);
-            m.decide(s, 0.5)
-        };
+        let predict = |f: u32| m.decide(m.add(Scores::default(), f), 0.5);
         assert_eq!(predict(7), Some(Label::Person));
         assert_eq!(predict(8), None);
         assert_eq!(predict(7 + BUCKETS as u32), Some(Label::Person));
         assert!(Model::parse(b"RNM1").is_none());
         assert!(Model::parse(&[]).is_none());
+    }
+
+    #[test]
+    fn packed_sums_are_exact_past_the_packing_limit() {
+        // Extreme weights in every class, more features than one packed sum holds.
+        let mut w = vec![0f32; BUCKETS * LABELS];
+        w[..3].copy_from_slice(&[-1.0, 1.0, -1.0]);
+        w[3..6].copy_from_slice(&[1.0, -1.0, 0.5]);
+        let m = Model::parse(&encode(&w)).expect("encoded model parses");
+        for n in [0usize, 1, 31, 32, 33, 64, 65, 100] {
+            let mut s = Scores::default();
+            for k in 0..n {
+                s = m.add(s, (k % 2) as u32);
+            }
+            let (lo, hi) = (n.div_ceil(2) as i64, (n / 2) as i64);
+            let max = i64::from(i16::MAX);
+            let half = (0.5f32 * f32::from(i16::MAX)).round() as i64;
+            assert_eq!(
+                s.unpacked().sums,
+                [
+                    -max * lo + max * hi,
+                    max * lo - max * hi,
+                    -max * lo + half * hi
+                ],
+                "{n} features"
+            );
+        }
     }
 }

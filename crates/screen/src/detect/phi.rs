@@ -43,16 +43,13 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
 /// "+1 (555) 201-3344 extension 12".
-const REACH_NANP: Reach = reach(1, 10, 10, |w| window::digit_run(w, 4));
+const REACH_NANP: Reach = reach(1, 10, 10, window::exchange_and_line);
 /// Intl and grouped phones are kept only with 6 to 15 digits.
 const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
 const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
-/// "1EG4-TE5-MK73": up to three letters and a dash between digits; a digit then a letter first.
-const REACH_MBI: Reach = reach(0, 4, 5, |w| {
-    w.windows(2)
-        .any(|p| matches!(p[0], b'1'..=b'9') && p[1].is_ascii_lowercase())
-});
+/// "1EG4-TE5-MK73": up to three letters and a dash between digits.
+const REACH_MBI: Reach = reach(0, 4, 5, window::mbi_start);
 const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
 const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
 const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
@@ -71,7 +68,8 @@ const REACH_IBAN: Reach = Reach {
     need: window::anything,
 };
 
-/// Every reach searched through windows: their windows are found together, in one walk per run.
+/// Every reach searched through windows.
+#[cfg(test)]
 const WINDOWED: &[Reach] = &[
     REACH_IPV4,
     REACH_NANP,
@@ -1032,7 +1030,7 @@ impl Detector {
         out: &mut Out<'_, '_, '_>,
     ) {
         let bytes = norm.as_bytes();
-        let runs = Runs::new(norm, WINDOWED);
+        let runs = Runs::new(norm, || self.reaches(bytes, digits, cues));
         if digits >= 4 {
             self.ips(norm, &runs, out);
         }
@@ -1119,6 +1117,32 @@ impl Detector {
         if cues.any(Cue::Room) {
             self.rooms(norm, &runs, health, out);
         }
+    }
+
+    /// The reaches whose searches the gates in [`Detector::numbers`] may run, each at most
+    /// once: their windows are found together, in one walk per run, and a window shape no
+    /// search asks for is not built. A reach left out would be searched whole, so each gate
+    /// here lets through at least what the search's own gate does.
+    fn reaches(&self, bytes: &[u8], digits: usize, cues: &Cues) -> Vec<Reach> {
+        let separated = memchr::memchr3(b'/', b'-', b'.', bytes).is_some();
+        [
+            (REACH_IPV4, digits >= 4 && at_least(bytes, b'.', 3)),
+            (REACH_NANP, digits >= 7),
+            (REACH_IBAN, digits >= 8),
+            (REACH_CARD, digits >= 12),
+            (REACH_SSN, digits >= 9),
+            (REACH_MBI, digits >= 4),
+            (REACH_DEA, digits >= 4),
+            (REACH_NPI, digits >= 10 && cues.any(Cue::Npi)),
+            (REACH_NUM_DATE, digits >= 3 && separated),
+            (REACH_SHORT_DATE, cues.any(Cue::PersonDate)),
+            (REACH_STATE_ZIP, digits >= 5),
+            (REACH_AGE, cues.any(Cue::Age)),
+            (REACH_ROOM_BED, cues.any(Cue::Room)),
+        ]
+        .into_iter()
+        .filter_map(|(r, wanted)| wanted.then_some(r))
+        .collect()
     }
 
     fn phone(&self, r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
@@ -2268,7 +2292,7 @@ mod tests {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
             let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
             let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
-            let runs = super::Runs::new(&text, super::WINDOWED);
+            let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.

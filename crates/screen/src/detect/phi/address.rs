@@ -860,26 +860,46 @@ pub(super) fn find(
     let corner = crate::model::hash_bytes(b"corner");
     let is_corner =
         |k: usize| tokens.get(k).is_some_and(|t| t.hash == corner) && view.word(k) == b"corner";
+    let the = crate::model::hash_bytes(b"the");
+    let is_the = |k: usize| tokens.get(k).is_some_and(|t| t.hash == the) && view.word(k) == b"the";
+    // The first "corner" at or after `i`, found by a walk that moves forward with `i` like
+    // `next_num`, so that the tokens far from numbers are each read once.
+    let mut next_corner = 0;
     // For the number token `q` at `next_num`: (q, whether a core can reach it, the first token
     // from which every gap up to `q` is inline).
     let mut house: Option<(usize, bool, usize)> = None;
     while i < n {
-        while next_num < n && (next_num < i || !tokens[next_num].shape.has_digit) {
-            next_num += 1;
-        }
+        next_num = next_num.max(i);
+        next_num += tokens
+            .get(next_num..)
+            .unwrap_or_default()
+            .iter()
+            .position(|t| t.shape.has_digit)
+            .unwrap_or(n);
         if next_num >= n {
             break;
         }
         let q = next_num;
         if q > i + 5 {
-            // Far from numbers only "corner of" or "the corner of" opens a core.
+            // Far from numbers only "corner of" or "the corner of" opens a core: at the first
+            // "corner" from `i`, or at a "the" just before it.
             let near = q - 5;
-            while i < near && !is_corner(i) && !(is_corner(i + 1) && view.word(i) == b"the") {
-                i += 1;
+            if next_corner < i {
+                next_corner = i;
             }
-            if i == near {
+            while next_corner < near + 1 && !is_corner(next_corner) {
+                next_corner += 1;
+            }
+            let opens = if next_corner > i && is_the(next_corner - 1) {
+                next_corner - 1
+            } else {
+                next_corner
+            };
+            if opens >= near {
+                i = near;
                 continue;
             }
+            i = opens;
         } else {
             let (_, reachable, from) = match house {
                 Some(h) if h.0 == q => h,

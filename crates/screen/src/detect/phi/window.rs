@@ -170,6 +170,15 @@ fn digit_like_mask(x: u64) -> u64 {
     (x | (at_least_0 & !above_9)) & HIGH
 }
 
+/// The four little-endian words of a 32-byte block, for the scans that skip 32 bytes at a time.
+fn words_of(wide: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|k| {
+        wide.get(8 * k..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map_or(0, |w| u64::from_le_bytes(*w))
+    })
+}
+
 /// Bytes a pattern's unbounded parts may repeat: `\s` and anything non-ASCII.
 fn free(b: u8) -> bool {
     FREE[usize::from(b)]
@@ -241,22 +250,31 @@ impl Bounds {
         }
     }
 
-    /// Walk once each way from `run`, back to `floor` and on to `ceiling` at most.
-    fn walk(&mut self, bytes: &[u8], run: &Range<usize>, floor: usize, ceiling: usize) {
+    /// Walk once each way from `run`, back to `floor` and on to `ceiling` at most, as far as
+    /// `before` and `after` significant bytes (at most [`MAX_BEFORE`] and [`MAX_AFTER`]).
+    fn walk(
+        &mut self,
+        bytes: &[u8],
+        run: &Range<usize>,
+        (floor, ceiling): (usize, usize),
+        (before, after): (usize, usize),
+    ) {
         let (mut i, mut seen) = (run.start, 0);
         self.starts[0] = i;
-        while seen < MAX_BEFORE && i > floor {
+        while seen < before && i > floor {
             i -= 1;
             if !bytes.get(i).copied().is_some_and(free) {
                 seen += 1;
                 self.starts[seen] = i;
             }
         }
-        self.starts[seen + 1..].fill(floor);
+        if let Some(rest) = self.starts.get_mut(seen + 1..=before) {
+            rest.fill(floor);
+        }
         let ceiling = ceiling.min(bytes.len());
         let (mut i, mut seen) = (run.end, 0);
         self.ends[0] = i;
-        while seen < MAX_AFTER && i < ceiling {
+        while seen < after && i < ceiling {
             let Some(&b) = bytes.get(i) else { break };
             i += 1;
             if !free(b) {
@@ -264,7 +282,9 @@ impl Bounds {
                 self.ends[seen] = i;
             }
         }
-        self.ends[seen + 1..].fill(ceiling);
+        if let Some(rest) = self.ends.get_mut(seen + 1..=after) {
+            rest.fill(ceiling);
+        }
     }
 }
 
@@ -289,7 +309,11 @@ impl Reach {
 /// A merged window and the digit-like bytes of the runs anchoring it.
 type Window = (Range<usize>, usize);
 
-/// The runs of digit-like bytes of one text and the windows around them, found once and shared
+/// The (start, end, digit-like bytes) of the window being grown for one shape, if any.
+type Growing = Option<(usize, usize, usize)>;
+
+/// The runs of digit-like bytes of one text that hold a digit (ASCII or any numeric character,
+/// a superset of what Unicode `\d` takes) and the windows around them, found once and shared
 /// by all its patterns. A text of at most `WHOLE` bytes has none and is searched whole.
 pub(super) struct Runs {
     long: bool,
@@ -301,17 +325,28 @@ pub(super) struct Runs {
 }
 
 impl Runs {
-    /// Index `hay` if it is long enough for windows to pay off, with the windows of `reaches`.
-    pub(super) fn new(hay: &str, reaches: &[Reach]) -> Self {
+    /// Index `hay` if it is long enough for windows to pay off, with the windows of the reaches
+    /// that `reaches` lists (asked only then).
+    pub(super) fn new(hay: &str, reaches: impl FnOnce() -> Vec<Reach>) -> Self {
         let bytes = hay.as_bytes();
         let mut runs = Vec::new();
         let long = bytes.len() > WHOLE;
         if long {
             let mut i = 0;
             while i < bytes.len() {
-                // Most eight-byte blocks of prose hold no digit-like byte: skip them whole, and
-                // go straight to the first digit-like byte of a block that holds one.
-                if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                // Most blocks of prose hold no digit-like byte: skip 32 bytes at a time while
+                // none of their four words holds one, and go straight to the first digit-like
+                // byte of a block that holds one (eight bytes at a time near the end).
+                if let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+                    let masks = words_of(wide).map(digit_like_mask);
+                    match masks.iter().position(|&m| m != 0) {
+                        Some(k) => i += 8 * k + (masks[k].trailing_zeros() / 8) as usize,
+                        None => {
+                            i += 32;
+                            continue;
+                        }
+                    }
+                } else if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
                     let mask = digit_like_mask(u64::from_le_bytes(block));
                     if mask == 0 {
                         i += 8;
@@ -324,7 +359,16 @@ impl Runs {
                     while i < bytes.len() && maybe_digit(bytes[i]) {
                         i += 1;
                     }
-                    runs.push(start..i);
+                    // Accented letters and other non-ASCII characters make runs too; one
+                    // without a digit anchors no match, and a window around it would be
+                    // built and searched for nothing.
+                    let digit = bytes[start].is_ascii_digit()
+                        || hay.get(start..i).is_some_and(|r| {
+                            r.chars().any(|c| c.is_ascii_digit() || c.is_numeric())
+                        });
+                    if digit {
+                        runs.push(start..i);
+                    }
                 } else {
                     i += 1;
                 }
@@ -332,7 +376,7 @@ impl Runs {
         }
         let windows = if long {
             let mut shapes: Vec<Shape> = Vec::new();
-            for r in reaches {
+            for r in reaches() {
                 if !shapes.contains(&r.shape()) {
                     shapes.push(r.shape());
                 }
@@ -365,15 +409,22 @@ impl Runs {
 
 /// The merged windows of every shape around `runs`. Each window spans from `before` significant
 /// bytes ahead of an anchor to `after` past it, and windows that touch are merged; the bounds of
-/// every digit-anchored shape are read from one [`Bounds`] walk per run.
+/// every digit-anchored shape are read from one [`Bounds`] walk per run, which goes only as far
+/// as the widest of them.
 fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Shape, Vec<Window>)> {
     // A shape has at most one window per run: sized once, no list is copied as it grows.
     let mut out: Vec<(Shape, Vec<Window>)> = shapes
         .iter()
         .map(|&s| (s, Vec::with_capacity(runs.len())))
         .collect();
-    // (start, end, digits) of the window being grown, per shape.
-    let mut open: Vec<Option<(usize, usize, usize)>> = vec![None; shapes.len()];
+    let walked =
+        |s: &Shape| s.anchor == Anchor::Digit && s.before <= MAX_BEFORE && s.after <= MAX_AFTER;
+    let reach = shapes
+        .iter()
+        .filter(|s| walked(s))
+        .fold((0, 0), |(b, a), s| (b.max(s.before), a.max(s.after)));
+    // Per shape: whether its bounds come from the walk, and the window being grown.
+    let mut open: Vec<(bool, Growing)> = shapes.iter().map(|s| (walked(s), None)).collect();
     let mut bounds = Bounds::new();
     for (k, run) in runs.iter().enumerate() {
         let floor = k
@@ -381,17 +432,14 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
             .and_then(|p| runs.get(p))
             .map_or(0, |r| r.end);
         let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
-        bounds.walk(bytes, run, floor, ceiling);
-        for ((shape, done), open) in out.iter_mut().zip(open.iter_mut()) {
-            let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
-                continue;
-            };
-            let walked = shape.anchor == Anchor::Digit
-                && shape.before <= MAX_BEFORE
-                && shape.after <= MAX_AFTER;
-            let (start, end) = if walked {
+        bounds.walk(bytes, run, (floor, ceiling), reach);
+        for ((shape, done), (walked, open)) in out.iter_mut().zip(open.iter_mut()) {
+            let (start, end) = if *walked {
                 (bounds.starts[shape.before], bounds.ends[shape.after])
             } else {
+                let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
+                    continue;
+                };
                 let floor = open.map_or(0, |(_, end, _)| end);
                 (
                     back(bytes, lo, shape.before, floor),
@@ -413,7 +461,7 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
             }
         }
     }
-    for ((_, done), open) in out.iter_mut().zip(open) {
+    for ((_, done), (_, open)) in out.iter_mut().zip(open) {
         if let Some((s, e, digits)) = open {
             done.push((s..e, digits));
         }
@@ -594,9 +642,17 @@ impl MonthHashes {
 
 /// The first byte at or after `from` that is not ASCII, or `bytes.len()`.
 fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
+    // Non-ASCII bytes are rare: skip 32 ASCII bytes at a time, then find the byte in eights.
+    while let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        if words_of(wide).iter().any(|w| w & HIGH != 0) {
+            break;
+        }
+        i += 32;
+    }
     while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let high = u64::from_le_bytes(block) & 0x8080_8080_8080_8080;
+        let high = u64::from_le_bytes(block) & HIGH;
         if high != 0 {
             return i + (high.trailing_zeros() / 8) as usize;
         }
@@ -845,6 +901,28 @@ pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
     }
 }
 
+/// Some run of at least three digit-like bytes, then one of ` .-`, then a run of at least four:
+/// the `\d{3}[ .\-]\d{4}` that ends every US phone number (a Unicode digit is several bytes).
+/// Years and counts near a number open no search.
+pub(super) fn exchange_and_line(w: &[u8]) -> bool {
+    let run = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| maybe_digit(b)));
+    // Windows are short: a byte loop costs less than setting up a vector search.
+    (3..w.len()).any(|i| {
+        matches!(w[i], b' ' | b'.' | b'-') && run(w.get(i - 3..i)) && run(w.get(i + 1..i + 5))
+    })
+}
+
+/// An MBI may start in `w`: a digit 1-9, a lower-case letter, a letter or digit, then a
+/// digit-like byte, as every MBI opens ("1eg4"); "2nd", "10am" and "5mg" open no search.
+pub(super) fn mbi_start(w: &[u8]) -> bool {
+    w.windows(4).any(|p| {
+        matches!(p[0], b'1'..=b'9')
+            && p[1].is_ascii_lowercase()
+            && (p[2].is_ascii_lowercase() || p[2].is_ascii_digit())
+            && maybe_digit(p[3])
+    })
+}
+
 /// No test: any text may hold a match.
 pub(super) fn anything(_: &[u8]) -> bool {
     true
@@ -907,6 +985,16 @@ pub(super) fn age_shape(w: &[u8]) -> bool {
     let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
     let mut i = 0;
     while i < w.len() {
+        // Windows are mostly words: skip eight bytes without a digit at a time (on ASCII bytes
+        // the mask marks exactly the digits).
+        if let Some(&block) = w.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let mask = digit_like_mask(u64::from_le_bytes(block));
+            if mask == 0 {
+                i += 8;
+                continue;
+            }
+            i += (mask.trailing_zeros() / 8) as usize;
+        }
         if !w[i].is_ascii_digit() {
             i += 1;
             continue;
