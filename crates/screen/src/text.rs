@@ -622,6 +622,8 @@ fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) ->
             }),
             hash: 0,
         });
+        // The byte that ended the word cannot start one.
+        i += 1;
     }
     orig.len()
 }

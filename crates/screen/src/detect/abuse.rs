@@ -1648,34 +1648,32 @@ fn shouting(text: &str) -> bool {
     let (mut letters, mut upper) = (0usize, 0usize);
     let bytes = text.as_bytes();
     for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
-        if chunk.is_ascii() {
-            // Branch-free counts in byte lanes (a block has at most 64 letters), which vectorize
-            // sixteen bytes to an instruction; nearly all text takes this path.
-            letters += usize::from(chunk.iter().fold(0u8, |n, &b| {
-                n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
-            }));
-            upper += usize::from(
-                chunk
-                    .iter()
-                    .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
-            );
-            continue;
-        }
-        // Other characters are decoded at their lead byte; continuation bytes are skipped.
-        for (k, &b) in chunk.iter().enumerate() {
-            if b < 0x80 {
-                letters += usize::from(b.is_ascii_alphabetic());
-                upper += usize::from(b.is_ascii_uppercase());
-            } else if b >= 0xC0
-                && let Some(c) = text.get(at * BLOCK + k..).and_then(|s| s.chars().next())
-                && c.is_alphabetic()
-            {
-                letters += 1;
-                upper += usize::from(c.is_uppercase());
+        // Branch-free counts of the ASCII letters in byte lanes (a block has at most 64), which
+        // vectorize sixteen bytes to an instruction; no byte of another character passes either
+        // test, so they count a block with other characters too.
+        letters += usize::from(chunk.iter().fold(0u8, |n, &b| {
+            n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
+        }));
+        upper += usize::from(
+            chunk
+                .iter()
+                .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
+        );
+        if !chunk.is_ascii() {
+            // Other characters are decoded at their lead byte; continuation bytes are skipped.
+            for (k, &b) in chunk.iter().enumerate() {
+                if b >= 0xC0
+                    && let Some(c) = text.get(at * BLOCK + k..).and_then(|s| s.chars().next())
+                    && c.is_alphabetic()
+                {
+                    letters += 1;
+                    upper += usize::from(c.is_uppercase());
+                }
             }
         }
         // Even if every byte still to come were a capital, the share could not reach 70%: most
-        // text is known not to shout after its first third.
+        // text is known not to shout after its first third (a long text with several links is
+        // asked, so the whole of it must not be counted).
         let rest = bytes.len().saturating_sub((at + 1) * BLOCK);
         if upper * 10 + rest * 3 < letters * 7 {
             return false;

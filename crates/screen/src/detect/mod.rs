@@ -341,7 +341,7 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 }
 
 /// Several lexicons searched in one automaton pass over the text instead of one pass each: the
-/// pass costs about ten instructions per byte whatever the number of patterns, and these lexicons
+/// pass costs a few instructions per byte whatever the number of patterns, and these lexicons
 /// (PHI, crisis, advice; the adverse-event cues on incoming messages, confirmation and promotion on
 /// outgoing posts) are searched on every message.
 ///
@@ -349,7 +349,7 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 /// then chosen as a leftmost-longest search would choose them (by start, the longest first, each
 /// after the end of the one before), which is what the detectors were written against.
 pub(crate) struct Lexicons<const N: usize> {
-    ac: aho_corasick::AhoCorasick,
+    dfa: aho_corasick::dfa::DFA,
     /// `firsts[i]` is the automaton's index of lexicon `i`'s first pattern.
     firsts: [usize; N],
 }
@@ -363,16 +363,16 @@ impl<const N: usize> Lexicons<N> {
             *first = all.len();
             all.extend(lexicon.iter().map(String::as_str));
         }
-        let ac = aho_corasick::AhoCorasick::builder()
+        let dfa = aho_corasick::dfa::DFA::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .start_kind(aho_corasick::StartKind::Unanchored)
             .prefilter(false)
             .build(&all)
             .map_err(|e| ScreenError::Compile {
                 what: "shared lexicon automaton".to_owned(),
                 message: e.to_string(),
             })?;
-        Ok(Lexicons { ac, firsts })
+        Ok(Lexicons { dfa, firsts })
     }
 
     /// Each lexicon's leftmost-longest matches in `norm`, in text order.
@@ -385,20 +385,76 @@ impl<const N: usize> Lexicons<N> {
     /// Every occurrence of each lexicon's patterns in `norm`, overlapping, sorted by start and the
     /// longest first: what a lexicon searched piece by piece (the adverse cues, per sentence) needs
     /// to rebuild each piece's leftmost-longest matches.
+    ///
+    /// The DFA is walked here rather than through the crate's overlapping iterator, which keeps
+    /// its position in a state struct and stops for every match, and the walk is a function of
+    /// its own so that its few live values stay in registers. Matches are rare (about one in fifty
+    /// bytes), so the walk takes four bytes a step and asks once whether any of the four states
+    /// is a match state.
+    #[inline(never)]
     pub fn occurrences(&self, norm: &str) -> [Vec<Lexeme>; N] {
+        use aho_corasick::automaton::Automaton;
         let mut out: [Vec<Lexeme>; N] = std::array::from_fn(|_| Vec::new());
-        for m in self.ac.find_overlapping_iter(norm) {
-            let id = m.pattern().as_usize();
+        let dfa = &self.dfa;
+        let anchored = aho_corasick::Anchored::No;
+        // Only an automaton built without unanchored searches lacks this start.
+        let Ok(mut sid) = dfa.start_state(anchored) else {
+            return out;
+        };
+        let start = sid;
+        let bytes = norm.as_bytes();
+        let mut quads = bytes.chunks_exact(4);
+        let mut end = 0;
+        for quad in &mut quads {
+            let &[a, b, c, d] = quad else { continue };
+            let sa = dfa.next_state(anchored, sid, a);
+            let sb = dfa.next_state(anchored, sa, b);
+            let sc = dfa.next_state(anchored, sb, c);
+            sid = dfa.next_state(anchored, sc, d);
+            if dfa.is_special(sa) | dfa.is_special(sb) | dfa.is_special(sc) | dfa.is_special(sid) {
+                for (k, s) in [sa, sb, sc, sid].into_iter().enumerate() {
+                    if dfa.is_special(s) {
+                        self.push(&mut out, s, end + k + 1);
+                    }
+                }
+            }
+            end += 4;
+        }
+        for &b in quads.remainder() {
+            sid = dfa.next_state(anchored, sid, b);
+            end += 1;
+            if dfa.is_special(sid) {
+                self.push(&mut out, sid, end);
+            }
+        }
+        // Only an empty pattern makes the start a match state: the crate reports it at offset 0
+        // too (filed last, the sort puts it in its place).
+        if dfa.is_special(start) {
+            self.push(&mut out, start, 0);
+        }
+        out.iter_mut().for_each(|list| sort_by_start(list));
+        out
+    }
+
+    /// File each pattern that the automaton's state `sid` says ends at `end` under its lexicon.
+    #[inline(never)]
+    fn push(&self, out: &mut [Vec<Lexeme>; N], sid: aho_corasick::automaton::StateID, end: usize) {
+        use aho_corasick::automaton::Automaton;
+        if !self.dfa.is_match(sid) {
+            return;
+        }
+        for k in 0..self.dfa.match_len(sid) {
+            let id = self.dfa.match_pattern(sid, k);
+            let len = self.dfa.pattern_len(id);
+            let id = id.as_usize();
             let lexicon = self.firsts.partition_point(|&f| f <= id).saturating_sub(1);
             if let (Some(list), Some(&first)) = (out.get_mut(lexicon), self.firsts.get(lexicon)) {
                 list.push(Lexeme {
                     pattern: id - first,
-                    range: m.range(),
+                    range: end.saturating_sub(len)..end,
                 });
             }
         }
-        out.iter_mut().for_each(|list| sort_by_start(list));
-        out
     }
 }
 
@@ -431,6 +487,30 @@ pub(crate) fn leftmost_longest(list: &mut Vec<Lexeme>) {
         }
         keep
     });
+}
+
+/// `spans` sorted by start, each one's end made the furthest end of it and the spans before it,
+/// for [`overlaps_any`]: a long text names many products and has many name hits, which would
+/// otherwise each be compared with every product.
+fn reach(spans: &mut [Span]) -> &[Span] {
+    spans.sort_unstable_by_key(|p| p.start);
+    let mut furthest = 0;
+    for p in spans.iter_mut() {
+        furthest = furthest.max(p.end);
+        p.end = furthest;
+    }
+    spans
+}
+
+/// Whether some span that [`reach`] prepared overlaps `s` ([`Span::overlaps`]): the spans that
+/// start before `s` ends are a prefix, and one of them overlaps `s` exactly when the furthest
+/// end among them is past its start.
+fn overlaps_any(reach: &[Span], s: &Span) -> bool {
+    let before = reach.partition_point(|p| p.start < s.end);
+    before
+        .checked_sub(1)
+        .and_then(|last| reach.get(last))
+        .is_some_and(|p| p.end > s.start)
 }
 
 /// All detectors, compiled once from a policy.
@@ -518,10 +598,10 @@ impl Detectors {
         // A product is not a person or a place ("my mom took Xarelto"): the name rules read a
         // capitalized word from its context, and only the drug lexicon knows it is a medicine.
         if !sink.products.is_empty() {
-            let products = std::mem::take(&mut sink.products);
+            let mut products = std::mem::take(&mut sink.products);
+            let products = reach(&mut products);
             sink.hits.retain(|h| {
-                !(names::RULES.iter().any(|r| r.id == h.rule.id)
-                    && products.iter().any(|p| p.overlaps(&h.span)))
+                !(names::RULES.iter().any(|r| r.id == h.rule.id) && overlaps_any(products, &h.span))
             });
         }
         identified::run(cx.scan.text, sink);
@@ -550,6 +630,40 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn occurrences_are_the_crates_overlapping_matches(
+            a in proptest::collection::hash_set("[ab ]{0,3}", 1..6),
+            b in proptest::collection::hash_set("[ab ]{0,3}", 1..6),
+            text in "[ab ]{0,30}",
+        ) {
+            let a: Vec<String> = a.into_iter().collect();
+            let b: Vec<String> = b.into_iter().collect();
+            let shared = Lexicons::new([&a, &b]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let all: Vec<&String> = a.iter().chain(&b).collect();
+            let ac = aho_corasick::AhoCorasick::new(&all)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut want: [Vec<Lexeme>; 2] = [Vec::new(), Vec::new()];
+            for m in ac.find_overlapping_iter(&text) {
+                let id = m.pattern().as_usize();
+                let (lexicon, pattern) = if id < a.len() { (0, id) } else { (1, id - a.len()) };
+                want[lexicon].push(Lexeme { pattern, range: m.range() });
+            }
+            want.iter_mut().for_each(|list| sort_by_start(list));
+            prop_assert_eq!(shared.occurrences(&text), want);
+        }
+
+        #[test]
+        fn reach_answers_what_a_comparison_with_every_span_answers(
+            spans in proptest::collection::vec((0usize..40, 0usize..8), 0..12),
+            probe in (0usize..40, 0usize..8),
+        ) {
+            let spans: Vec<Span> = spans.into_iter().map(|(s, l)| Span::new(s, s + l)).collect();
+            let probe = Span::new(probe.0, probe.0 + probe.1);
+            let every = spans.iter().any(|p| p.overlaps(&probe));
+            let mut prepared = spans.clone();
+            prop_assert_eq!(overlaps_any(reach(&mut prepared), &probe), every);
+        }
+
         #[test]
         fn shared_pass_finds_what_a_pass_per_lexicon_finds(
             a in proptest::collection::hash_set("[abc ]{1,4}", 1..8),
