@@ -474,21 +474,14 @@ impl Rng {
 
 const EPOCHS: usize = 12;
 const SEED: u64 = 0x0AD2_2026;
-/// L2 penalty of the segment model, applied to a weight each time its feature occurs (so it also
-/// pulls harder on frequent features). Strong on purpose: 4,200 sentences and hundreds of
-/// thousands of sparse features overfit without it; 0.2 maximized 5-fold CV F1 on train
-/// (0.1-0.3 all gain over 1e-6, whatever the shuffle seed).
-const SEGMENT_L2: f32 = 0.2;
-/// L2 penalty of the token model (its choice is not measured by the segment CV, so unchanged).
-const TOKEN_L2: f32 = 1e-6;
 
-/// Logistic regression by SGD over sparse hashed rows with L2 penalty `l2` per feature
-/// occurrence; returns full-precision weights and bias.
-fn fit(rows: &[(Vec<u32>, bool)], l2: f32) -> (Vec<f32>, f32) {
+/// Logistic regression by SGD over sparse hashed rows; returns full-precision weights and bias.
+fn fit(rows: &[(Vec<u32>, bool)]) -> (Vec<f32>, f32) {
     let mut w = vec![0f32; TABLE];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let mut rng = Rng(SEED);
+    let l2 = 1e-6f32;
     for epoch in 0..EPOCHS {
         rng.shuffle(&mut order);
         let lr = 0.05 / (1.0 + epoch as f32 * 0.5);
@@ -712,7 +705,7 @@ impl Folds {
     fn cross_validate(&self) -> (f32, f64) {
         let mut scored = Vec::with_capacity(self.toks.len());
         for k in 0..FOLDS {
-            let (w, b) = fit(&self.training_rows(Some(k)), SEGMENT_L2);
+            let (w, b) = fit(&self.training_rows(Some(k)));
             let cues = self.cues(1 << k);
             for (toks, &y) in self.toks.iter().zip(&self.labels).skip(k).step_by(FOLDS) {
                 let z = if passes_gate(cues, toks) {
@@ -749,9 +742,9 @@ pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec
     let cues = event_cues(&lex, spans);
     let folds = Folds::new(&lex, sentences, spans);
     let (threshold, _) = folds.cross_validate();
-    let (sw, sb) = fit(&folds.training_rows(None), SEGMENT_L2);
+    let (sw, sb) = fit(&folds.training_rows(None));
     let trows = token_rows(&lex, spans);
-    let (tw, tb) = fit(&trows, TOKEN_L2);
+    let (tw, tb) = fit(&trows);
     let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
     out.extend_from_slice(MAGIC);
     out.push(BITS as u8);
