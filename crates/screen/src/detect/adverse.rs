@@ -971,7 +971,8 @@ impl Detector {
                 continue;
             }
             if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
-                pushed |= self.push_event(scan, seg, toks, run, margin, events);
+                pushed |= leads_into_listed(scan, seg, events, &run)
+                    || self.push_event(scan, seg, toks, run, margin, events);
             }
         }
         if pushed || negated_any {
@@ -1268,6 +1269,25 @@ fn known_events(
     }
 }
 
+/// True when the tokens `run` of `seg` end where a listed event of the segment begins (`events`
+/// holds them: [`known_events`] put them there just before): a listed event ("the ER") is exact,
+/// and a phrase the model marked that runs into it ("Crazy night in" before "the ER") is the same
+/// event seen through the model's approximate edges, not another one. A phrase that overlaps a
+/// listed event ("constant nausea") or comes right after one ("in the hospital with seizures")
+/// stays.
+fn leads_into_listed(scan: &Scan<'_>, seg: Segment, events: &[Event], run: &Range<usize>) -> bool {
+    events
+        .iter()
+        .rev()
+        .take_while(|e| e.seg == seg)
+        .filter(|e| e.listed)
+        .any(|e| {
+            scan.token_at_or_after(e.norm.start)
+                .saturating_sub(seg.first)
+                == run.end
+        })
+}
+
 /// True when the segment ends with a question mark.
 fn ends_with_question_mark(scan: &Scan<'_>, seg: Segment) -> bool {
     scan.tokens.get(seg.end.saturating_sub(1)).is_some_and(|t| {
@@ -1439,6 +1459,22 @@ mod tests {
             patient_of("Jane Doe, RN, says Xarelto gave her patient a rash"),
             None
         );
+    }
+
+    #[test]
+    fn a_model_phrase_running_into_a_listed_event_is_that_event() {
+        assert_eq!(
+            ae(
+                "Crazy night in the ER — John Miller (DOB 3/4/1961) in bed 4 came in after his Xarelto dose"
+            ),
+            [("adverse_event.report".to_owned(), "the ER".to_owned())]
+        );
+        let both = ae("Zoloft gave me terrible headaches and I ended up in the hospital");
+        assert!(
+            both.iter().any(|(_, t)| t.contains("headaches")),
+            "{both:?}"
+        );
+        assert!(both.iter().any(|(_, t)| t == "in the hospital"), "{both:?}");
     }
 
     #[test]
