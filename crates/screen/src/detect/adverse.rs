@@ -1184,7 +1184,8 @@ impl Detector {
 }
 
 /// True when the name at `span` of `text` is a clinician's: a title just before or just after it
-/// ("Dr. Smith", "Jane Doe, RN"), or a title read as a name on its own.
+/// ("Dr. Smith"), a credential ending it (the names rules take one into the name: "Jane Doe, RN"),
+/// or a title read as a name on its own.
 fn clinician(text: &str, span: Span) -> bool {
     let is_title = |w: &str| CLINICIAN.iter().any(|c| c.eq_ignore_ascii_case(w));
     // A title is a word away: a few dozen bytes each side keep this constant-time on long text.
@@ -1205,7 +1206,11 @@ fn clinician(text: &str, span: Span) -> bool {
             .find(|w| !w.is_empty())
     });
     let itself = text.get(span.start..span.end);
-    [before, after, itself].into_iter().flatten().any(is_title)
+    let last = itself.and_then(|s| s.rsplit(|c: char| !c.is_alphanumeric()).next());
+    [before, after, itself, last]
+        .into_iter()
+        .flatten()
+        .any(is_title)
 }
 
 /// An age that describes a person ("a 67-year-old man", "my 80 year old mother"): the span from

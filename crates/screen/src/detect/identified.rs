@@ -64,8 +64,15 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
     );
 }
 
-/// The word before the name is a clinician's title, or the word after it a credential.
+/// The word before the name is a clinician's title, or the name's last word (the names rules take
+/// a credential into the name: "Jane Smith, RN") or the word after it a credential.
 fn is_clinician(text: &str, start: usize, end: usize) -> bool {
+    let last = text
+        .get(start..end)
+        .unwrap_or("")
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
     let before = text
         .get(..start)
         .unwrap_or("")
@@ -82,7 +89,9 @@ fn is_clinician(text: &str, start: usize, end: usize) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .next()
         .unwrap_or("");
-    TITLES_BEFORE.iter().any(|t| title.eq_ignore_ascii_case(t)) || is_credential(credential)
+    TITLES_BEFORE.iter().any(|t| title.eq_ignore_ascii_case(t))
+        || is_credential(last)
+        || is_credential(credential)
 }
 
 /// A word written as a clinical credential ("RN", "MD", "PhD"); the names rules can read one as a name.

@@ -111,6 +111,9 @@ const COVERED: u32 = 1 << 22;
 /// A word that, with the one before it, can introduce a name ("name", "names", "i'm", "is", "me",
 /// "am", "was"): see [`name_cue`].
 const INTRO: u32 = 1 << 27;
+/// A clinical credential (see [`CREDENTIALS`]); it counts only where written as one
+/// ([`credential_shape`]).
+const CREDENTIAL: u32 = 1 << 28;
 /// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
 const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
@@ -173,6 +176,24 @@ const TITLES: &[&str] = &[
     "lady",
     "saint",
     "dj",
+];
+
+/// Post-nominal credentials of US clinicians ("Sara Diaz, MD, PhD"): licences, degrees,
+/// certifications and fellowships as they follow a name on a badge, a byline or a signature.
+const CREDENTIALS: &[&str] = &[
+    // Physicians, dentists, pharmacists and other doctorates.
+    "md", "do", "mbbs", "mbchb", "dds", "dmd", "dpm", "od", "dc", "pharmd", "rph", "aud", "dpt",
+    "otd", "psyd", "phd", "edd", "drph", "scd", "dnp", "dnsc",
+    // Nursing licences, advanced practice and certifications.
+    "rn", "bsn", "msn", "lpn", "lvn", "cna", "aprn", "np", "fnp", "anp", "agnp", "acnp", "pnp",
+    "pmhnp", "whnp", "nnp", "cns", "crna", "cnm", "cnl", "ccrn", "cen", "ocn", "rnc", "bc",
+    // Physician assistants, therapists, dietitians, technicians, social workers, counsellors.
+    "pa", "pt", "ot", "otr", "cota", "slp", "ccc", "rrt", "crt", "rd", "rdn", "ld", "cde", "cdces",
+    "ibclc", "emt", "nrp", "atc", "rdh", "lcsw", "lmsw", "lpc", "lmft", "lmhc", "msw",
+    // Master's degrees common in clinicians' signatures.
+    "mph", "mha", "ms", "msc", "ma", // Fellowships of the specialty colleges.
+    "facs", "facp", "facc", "faap", "facog", "faafp", "facep", "fccp", "fasn", "fache", "faan",
+    "frcs", "frcp", "frcpc",
 ];
 
 /// Lower-case surname particles ("van der Voet", "da Silva").
@@ -821,6 +842,7 @@ const _: () = assert!(
         | UPPER
         | COVERED
         | INTRO
+        | CREDENTIAL
         | KNOWN)
         & PLACE_BITS
         == 0
@@ -1124,7 +1146,8 @@ impl Detector {
             }
             lex.add(&phrase, PLACE, Some(kind));
         }
-        let small: [(&[&str], u32); 10] = [
+        let small: [(&[&str], u32); 11] = [
+            (CREDENTIALS, CREDENTIAL),
             (STREET_WORDS, STREET),
             (TITLES, TITLE),
             (PARTICLES, PARTICLE),
@@ -1290,7 +1313,19 @@ impl Detector {
     ) {
         let scan = cx.scan;
         let mut open: Option<(usize, usize, Label)> = None;
-        for i in 0..toks.len() {
+        let mut i = 0;
+        while i < toks.len() {
+            // The credentials right after a name the model read join it ("Ana Ruiz, RN").
+            if let Some((s, e, Label::Person)) = open
+                && e == i
+            {
+                let end = credentials_after(scan, toks, i);
+                if end > i {
+                    open = Some((s, end, Label::Person));
+                    i = end;
+                    continue;
+                }
+            }
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
@@ -1316,6 +1351,7 @@ impl Detector {
                     open = p.map(|label| (i, i + 1, label));
                 }
             }
+            i += 1;
         }
         if let Some(o) = open {
             self.push_model_hit(cx, sink, toks, o);
@@ -1660,6 +1696,10 @@ impl Detector {
                     None => break,
                 }
             }
+            // A credential ends the name words ("John Smith PharmD"); it joins the span below.
+            if g & CREDENTIAL != 0 && credential_shape(scan, end) {
+                break;
+            }
             let initial = is_initial(g, weak_caps);
             if !(initial && joins_next
                 || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0))
@@ -1668,6 +1708,7 @@ impl Detector {
             }
             end += 1;
         }
+        let end = credentials_after(scan, toks, end);
         let first = scan.tokens.get(i)?;
         let last_end = toks.word_end(end - 1)?;
         let span = scan.orig(first.start..last_end);
@@ -1770,6 +1811,53 @@ fn continues_name(g: u32, weak_caps: bool) -> bool {
         return g & (FIRST | LAST) != 0 && g & COMMON == 0;
     }
     g & CAP != 0 && g & UPPER == 0 && (g & COMMON == 0 || g & LAST != 0 && g & SENT_START == 0)
+}
+
+/// Whether token `i` is written as a credential: all upper case ("RN") or with an upper-case
+/// letter after its first ("PhD", "PharmD"), unlike the names "Ma" and "Do".
+#[cold]
+#[inline(never)]
+fn credential_shape(scan: &Scan<'_>, i: usize) -> bool {
+    scan.tokens.get(i).is_some_and(|t| {
+        t.shape.all_upper
+            || scan
+                .orig_text(t.start..t.end)
+                .chars()
+                .skip(1)
+                .any(char::is_uppercase)
+    })
+}
+
+/// The index past the credentials that follow a name ending before token `end` ("Jane Doe, RN",
+/// "Sara Diaz, MD, PhD", "Tomas Lee, PA-C"); `end` when there are none. The first comes after a
+/// space or a comma, the next after one of those or a hyphen (where a capital letter, as in
+/// "PA-C", counts too).
+fn credentials_after(scan: &Scan<'_>, toks: &Facts<'_, '_>, end: usize) -> usize {
+    let mut k = end;
+    // Every credential starts with a capital: a lower-case word after a name needs no lookup.
+    while scan.tokens.get(k).is_some_and(|t| t.shape.capitalized) {
+        let Some(p) = k.checked_sub(1) else {
+            break;
+        };
+        let g = toks.flags(k);
+        let gap = gap_before(scan, k);
+        let spaced = gap == b" " || trims_to(gap, ",");
+        let suffix = k > end && gap == b"-";
+        // A word a rule already reported (a place the model's name runs into) stays its own.
+        if g & COVERED != 0 || !(spaced || suffix) || toks.flags(p) & POSSESSIVE != 0 {
+            break;
+        }
+        let credential = if g & CREDENTIAL != 0 {
+            credential_shape(scan, k)
+        } else {
+            suffix && g & SHORT != 0
+        };
+        if !credential {
+            break;
+        }
+        k += 1;
+    }
+    k
 }
 
 /// Builds the name model's training rows: the tokens the rules leave to the model, with features.
@@ -2302,6 +2390,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn credentials_after_a_name_join_its_span() {
+        let text = "Jane Doe, RN, says the dose was fine";
+        assert_eq!(hits(text), [("phi.name", "Jane Doe, RN".to_owned())]);
+        let text = "Talked with Mark Lee RN and Sara Diaz, MD about bed 4";
+        assert_eq!(names(text), ["Mark Lee RN", "Sara Diaz, MD"]);
+        assert!(places(text).is_empty());
+        // Chains of credentials, hyphenated ones, and mixed-case degrees.
+        assert_eq!(
+            hits("Please welcome Sara Diaz, MD, PhD to the team"),
+            [("phi.name", "Sara Diaz, MD, PhD".to_owned())]
+        );
+        assert_eq!(
+            hits("We thank Tomas Lee, PA-C and Ana Ruiz, FNP-BC"),
+            [
+                ("phi.name", "Tomas Lee, PA-C".to_owned()),
+                ("phi.name", "Ana Ruiz, FNP-BC".to_owned())
+            ]
+        );
+        assert_eq!(
+            names("Ask John Smith PharmD about it"),
+            ["John Smith PharmD"]
+        );
+        assert_eq!(
+            names("Thanks to Dr. Patel, MD for the visit"),
+            ["Patel, MD"]
+        );
+    }
+
+    #[test]
+    fn credential_words_elsewhere_keep_their_reading() {
+        // Not after a name: "Anh Do" is a full name, and a credential alone is no name.
+        assert_eq!(names("I saw Anh Do yesterday"), ["Anh Do"]);
+        assert!(names("The RN on call said the MD was busy").is_empty());
+        // Written as an ordinary word, a credential is not one ("Ma" is a name here).
+        assert_eq!(names("Thanks, Jack Ma"), ["Jack Ma"]);
+        // A possessive or a full stop ends the name before the credential.
+        assert!(names("Ask Sara Diaz. MD offices close at 5").contains(&"Sara Diaz".to_owned()));
+        assert_eq!(names("It was Sara Diaz's RN who called"), ["Sara Diaz"]);
+        // A name that follows a credential is still found, without it.
+        assert_eq!(names("Our RN Sara Diaz said hi"), ["Sara Diaz"]);
+        // A credential does not swallow the name after it.
+        assert_eq!(
+            names("We thank Tomas Lee, PA and Cara Diaz"),
+            ["Tomas Lee, PA", "Cara Diaz"]
+        );
     }
 
     #[test]
