@@ -418,27 +418,22 @@ const BIAS_FEATURE: u32 = KIND_SEEDS[0] as u32;
 /// Ids of "capitals are weak in this message" (kind 2), by `usize::from(weak_caps)`.
 const WEAK_CAPS_FEATURES: [u32; 2] = [byte_feature(2, 0), byte_feature(2, 1)];
 
-/// Ids of each of the token's own flag bits (kind 3), by bit number.
-const OWN_BIT_FEATURES: [u32; 32] = {
-    let mut ids = [0u32; 32];
+/// Ids of a feature of `kind` for each one-byte value below `N`.
+const fn byte_features<const N: usize>(kind: usize) -> [u32; N] {
+    let mut ids = [0u32; N];
     let mut b = 0;
-    while b < 32 {
-        ids[b] = byte_feature(3, b as u8);
+    while b < N {
+        ids[b] = byte_feature(kind, b as u8);
         b += 1;
     }
     ids
-};
+}
+
+/// Ids of each of the token's own flag bits (kind 3), by bit number.
+const OWN_BIT_FEATURES: [u32; 32] = byte_features(3);
 
 /// Ids of the word's length in bytes, capped at 12 (kind 6).
-const LENGTH_FEATURES: [u32; 13] = {
-    let mut ids = [0u32; 13];
-    let mut n = 0;
-    while n < 13 {
-        ids[n] = byte_feature(6, n as u8);
-        n += 1;
-    }
-    ids
-};
+const LENGTH_FEATURES: [u32; 13] = byte_features(6);
 
 /// Ids of a neighbour past either end of the message (kinds 7, 9, 11, 13: the tokens one and two
 /// before, one and two after).
