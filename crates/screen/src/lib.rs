@@ -74,6 +74,7 @@ impl Screener {
     pub fn new(policy: Policy) -> Result<Self, ScreenError> {
         policy.validate("")?;
         let detectors = Detectors::new(&policy)?;
+        text::prepare();
         let effective = rules::all().map(|r| (r.id, policy.effective(r))).collect();
         let allowed = policy
             .terms

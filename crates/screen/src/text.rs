@@ -720,6 +720,12 @@ fn fold_char(c: char, out: &mut String) {
 /// instructions, and the same few accented letters recur in every text that has any.
 const FOLD_TABLE_CHARS: u32 = 0x800;
 
+/// Build the table of folded characters now: [`crate::Screener::new`] calls this so that the first
+/// accented draft a user types is not the one that waits for it (about a millisecond).
+pub(crate) fn prepare() {
+    folded_table();
+}
+
 /// [`fold_char`] of every character below [`FOLD_TABLE_CHARS`], indexed by code point.
 fn folded_table() -> &'static [Box<str>] {
     static TABLE: std::sync::OnceLock<Box<[Box<str>]>> = std::sync::OnceLock::new();
