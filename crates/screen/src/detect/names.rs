@@ -415,9 +415,6 @@ const fn byte_feature(kind: usize, b: u8) -> u32 {
 /// features that take one of a few values, hashed once here instead of once per token.
 const BIAS_FEATURE: u32 = KIND_SEEDS[0] as u32;
 
-/// Ids of "capitals are weak in this message" (kind 2), by `usize::from(weak_caps)`.
-const WEAK_CAPS_FEATURES: [u32; 2] = [byte_feature(2, 0), byte_feature(2, 1)];
-
 /// Ids of a feature of `kind` for each one-byte value below `N`.
 const fn byte_features<const N: usize>(kind: usize) -> [u32; N] {
     let mut ids = [0u32; N];
@@ -428,6 +425,9 @@ const fn byte_features<const N: usize>(kind: usize) -> [u32; N] {
     }
     ids
 }
+
+/// Ids of "capitals are weak in this message" (kind 2), by `usize::from(weak_caps)`.
+const WEAK_CAPS_FEATURES: [u32; 2] = byte_features(2);
 
 /// Ids of each of the token's own flag bits (kind 3), by bit number.
 const OWN_BIT_FEATURES: [u32; 32] = byte_features(3);
