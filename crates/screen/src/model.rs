@@ -12,7 +12,7 @@
 //! module); it is deterministic, so the committed `models/adr.bin` can be rebuilt byte for byte.
 
 use crate::ScreenError;
-use crate::detect::adverse::{Lexicon, MAX_SEG, Segment};
+use crate::detect::adverse::{Detector, Lexicon, MAX_SEG, Segment};
 use crate::text::{Scan, Token};
 
 /// log2 of the number of weights in each table.
@@ -475,13 +475,17 @@ impl Rng {
 const EPOCHS: usize = 12;
 const SEED: u64 = 0x0AD2_2026;
 
-/// Logistic regression by SGD over sparse hashed rows; returns full-precision weights and bias.
-fn fit(rows: &[(Vec<u32>, bool)]) -> (Vec<f32>, f32) {
+/// L2 penalty of both models, applied to a weight each time its feature occurs.
+const L2: f32 = 1e-6;
+
+/// Logistic regression by SGD over sparse hashed rows with L2 penalty `l2` per feature
+/// occurrence, examples shuffled by a generator seeded with `seed`; returns full-precision
+/// weights and bias.
+fn fit(rows: &[(Vec<u32>, bool)], l2: f32, seed: u64) -> (Vec<f32>, f32) {
     let mut w = vec![0f32; TABLE];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    let mut rng = Rng(SEED);
-    let l2 = 1e-6f32;
+    let mut rng = Rng(seed);
     for epoch in 0..EPOCHS {
         rng.shuffle(&mut order);
         let lr = 0.05 / (1.0 + epoch as f32 * 0.5);
@@ -632,6 +636,8 @@ pub fn sentence_key(text: &str) -> String {
 struct Folds {
     toks: Vec<Vec<TokFeat>>,
     labels: Vec<bool>,
+    /// The folds whose sentences each phrase example belongs to, as a bit mask.
+    span_folds: Vec<u32>,
     /// Event-cue sets keyed by the bit mask of the folds left out (one or two folds).
     cues: std::collections::BTreeMap<u32, Vec<u8>>,
 }
@@ -674,6 +680,7 @@ impl Folds {
                 .map(|ex| featurize(lex, &ex.text).1)
                 .collect(),
             labels: sentences.iter().map(|ex| ex.adr).collect(),
+            span_folds,
             cues,
         }
     }
@@ -705,7 +712,7 @@ impl Folds {
     fn cross_validate(&self) -> (f32, f64) {
         let mut scored = Vec::with_capacity(self.toks.len());
         for k in 0..FOLDS {
-            let (w, b) = fit(&self.training_rows(Some(k)));
+            let (w, b) = fit(&self.training_rows(Some(k)), L2, SEED);
             let cues = self.cues(1 << k);
             for (toks, &y) in self.toks.iter().zip(&self.labels).skip(k).step_by(FOLDS) {
                 let z = if passes_gate(cues, toks) {
@@ -724,13 +731,91 @@ impl Folds {
     }
 }
 
-/// The 5-fold cross-validated F1 of the gated segment model on `sentences` (for reports).
-pub fn cross_validated_f1(
+impl Folds {
+    /// F1 of the whole detector over 5-fold out-of-fold predictions on `sentences`: each fold is
+    /// screened by a detector whose segment model, token model and event cues were trained
+    /// without it, with the decision threshold `threshold`. Unlike the segment model's CV this
+    /// also judges what the detector adds: the listed reactions, the question and negation
+    /// checks, and the need for a reaction phrase in a positive segment.
+    fn detector_f1(
+        &self,
+        lex: &Lexicon,
+        sentences: &[SentenceExample],
+        spans: &[SpanExample],
+        threshold: f32,
+    ) -> Result<f64, ScreenError> {
+        let (mut tp, mut fp, mut fn_) = (0u32, 0u32, 0u32);
+        for k in 0..FOLDS {
+            let (sw, sb) = fit(&self.training_rows(Some(k)), L2, SEED);
+            let kept: Vec<SpanExample> = spans
+                .iter()
+                .zip(&self.span_folds)
+                .filter(|(_, m)| **m & (1 << k) == 0)
+                .map(|(s, _)| s.clone())
+                .collect();
+            let (tw, tb) = fit(&token_rows(lex, &kept), L2, SEED);
+            let bytes = model_bytes(threshold, (&sw, sb), (&tw, tb), self.cues(1 << k));
+            let model = AdrModel::from_bytes(&bytes).map_err(|e| ScreenError::Compile {
+                what: "adverse-reaction model of a fold".to_owned(),
+                message: e.0.to_owned(),
+            })?;
+            let detector = Detector::with_model(&crate::Policy::default(), model)?;
+            for ex in sentences.iter().skip(k).step_by(FOLDS) {
+                match (detector.finds_event(&ex.text), ex.adr) {
+                    (true, true) => tp += 1,
+                    (true, false) => fp += 1,
+                    (false, true) => fn_ += 1,
+                    (false, false) => {}
+                }
+            }
+        }
+        let found = 2 * tp + fp + fn_;
+        Ok(if found == 0 {
+            0.0
+        } else {
+            f64::from(2 * tp) / f64::from(found)
+        })
+    }
+}
+
+/// The weights file: threshold, segment and token models (weights, bias) and event cues.
+fn model_bytes(
+    threshold: f32,
+    segment: (&[f32], f32),
+    token: (&[f32], f32),
+    cues: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
+    out.extend_from_slice(MAGIC);
+    out.push(BITS as u8);
+    out.extend_from_slice(&threshold.to_le_bytes());
+    quantize(segment.0, segment.1, &mut out);
+    quantize(token.0, token.1, &mut out);
+    out.extend_from_slice(cues);
+    out
+}
+
+/// Cross-validated F1 on the training sentences (for reports and model choices).
+#[derive(Debug, Clone, Copy)]
+pub struct CrossValidation {
+    /// The gated segment model's, at the threshold that maximizes it.
+    pub segment_f1: f64,
+    /// The whole detector's, at that threshold.
+    pub detector_f1: f64,
+}
+
+/// 5-fold cross-validation on `sentences` of the gated segment model and of the whole detector.
+pub fn cross_validate(
     sentences: &[SentenceExample],
     spans: &[SpanExample],
-) -> Result<f64, ScreenError> {
+) -> Result<CrossValidation, ScreenError> {
     let lex = Lexicon::base()?;
-    Ok(Folds::new(&lex, sentences, spans).cross_validate().1)
+    let folds = Folds::new(&lex, sentences, spans);
+    let (threshold, segment_f1) = folds.cross_validate();
+    Ok(CrossValidation {
+        segment_f1,
+        detector_f1: folds.detector_f1(&lex, sentences, spans, threshold)?,
+    })
 }
 
 /// Train both models and return the weights file (`models/adr.bin`).
@@ -742,17 +827,9 @@ pub fn train(sentences: &[SentenceExample], spans: &[SpanExample]) -> Result<Vec
     let cues = event_cues(&lex, spans);
     let folds = Folds::new(&lex, sentences, spans);
     let (threshold, _) = folds.cross_validate();
-    let (sw, sb) = fit(&folds.training_rows(None));
-    let trows = token_rows(&lex, spans);
-    let (tw, tb) = fit(&trows);
-    let mut out = Vec::with_capacity(9 + 2 * (8 + TABLE) + (1 << CUE_BITS) / 8);
-    out.extend_from_slice(MAGIC);
-    out.push(BITS as u8);
-    out.extend_from_slice(&threshold.to_le_bytes());
-    quantize(&sw, sb, &mut out);
-    quantize(&tw, tb, &mut out);
-    out.extend(cues);
-    Ok(out)
+    let (sw, sb) = fit(&folds.training_rows(None), L2, SEED);
+    let (tw, tb) = fit(&token_rows(&lex, spans), L2, SEED);
+    Ok(model_bytes(threshold, (&sw, sb), (&tw, tb), &cues))
 }
 
 #[cfg(test)]

@@ -809,6 +809,12 @@ impl Detector {
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
         let model = AdrModel::from_bytes(MODEL)
             .map_err(|e| compile_error("adverse-reaction model", e.0))?;
+        Detector::with_model(policy, model)
+    }
+
+    /// Compile for `policy` with `model` in place of the shipped one (training cross-validates the
+    /// whole detector with each fold's model).
+    pub(crate) fn with_model(policy: &Policy, model: AdrModel) -> Result<Self, ScreenError> {
         let mut persons: Vec<u64> = FIRST_PERSON
             .iter()
             .chain(RELATION_NOUNS)
@@ -855,6 +861,41 @@ impl Detector {
         }
         let mut found: Vec<(Found, Segment)> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
+        self.find_events(scan, cues, &mut found, &mut events);
+        for (f, _) in &found {
+            if let Found::Drug(_, start, end) = f {
+                sink.products.push(scan.orig(*start..*end));
+                sink.health_context = true;
+            }
+        }
+        if events.is_empty() {
+            return;
+        }
+        sink.health_context = true;
+        self.report(scan, cues, &found, &events, sink);
+    }
+
+    /// True when the detector finds a reaction in `text` read as an incoming message, for
+    /// cross-validating the whole detector in training (which has no shared lexicon pass).
+    pub(crate) fn finds_event(&self, text: &str) -> bool {
+        let scan = Scan::new(text);
+        let [cues] = self.lex.cues.occurrences(&scan.norm);
+        let mut found = Vec::new();
+        let mut events = Vec::new();
+        self.find_events(&scan, &cues, &mut found, &mut events);
+        !events.is_empty()
+    }
+
+    /// Push what the lexicons find in each segment worth scoring to `found`, and the reaction
+    /// phrases (listed ones and those the models mark) to `events`.
+    #[inline(always)]
+    fn find_events(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        found: &mut Vec<(Found, Segment)>,
+        events: &mut Vec<Event>,
+    ) {
         // Most messages are short: the inputs of their segments fit a smaller array, which costs
         // less to set up for every message.
         let mut short = [TokFeat::default(); SHORT_SEG];
@@ -881,7 +922,7 @@ impl Detector {
                     found.push((f, seg))
                 });
             if let Some(new) = found.get(before..) {
-                known_events(scan, seg, toks, new, &mut events);
+                known_events(scan, seg, toks, new, events);
             }
             // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
             // it only gets a say when a reaction word, a drug or an implied medicine is present.
@@ -890,20 +931,9 @@ impl Detector {
             }
             let margin = self.model.segment_margin(toks);
             if margin > 0.0 && !general_question(scan, seg) {
-                self.reaction_phrases(scan, seg, toks, margin, &mut events);
+                self.reaction_phrases(scan, seg, toks, margin, events);
             }
         });
-        for (f, _) in &found {
-            if let Found::Drug(_, start, end) = f {
-                sink.products.push(scan.orig(*start..*end));
-                sink.health_context = true;
-            }
-        }
-        if events.is_empty() {
-            return;
-        }
-        sink.health_context = true;
-        self.report(scan, cues, &found, &events, sink);
     }
 
     /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
