@@ -27,7 +27,7 @@ use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, Token};
 
-use super::names_model::{Label, Model, Scores};
+use super::names_model::{Label, Model, PACKED_MAX};
 use super::{Ctx, Hit, Sink};
 
 const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
@@ -377,19 +377,13 @@ const fn fnv_step(h: u64, b: u8) -> u64 {
     (h ^ b as u64).wrapping_mul(FNV_PRIME)
 }
 
-/// FNV-1a of `bytes` continued from state `h`, four bytes a step where it can (the same sums: the
-/// model's feature ids depend on them).
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut quads = bytes.chunks_exact(4);
-    for q in &mut quads {
-        if let Ok([a, b, c, d]) = <[u8; 4]>::try_from(q) {
-            h = fnv_step(fnv_step(fnv_step(fnv_step(h, a), b), c), d);
-        }
-    }
-    for &b in quads.remainder() {
-        h = fnv_step(h, b);
-    }
-    h
+/// The low 32 bits of FNV-1a of `bytes` continued from state `h`, which is all a feature id
+/// keeps: they depend only on the low 32 bits of the state and of the prime, so the sums are
+/// done in 32 bits (the same ids: the model's weights depend on them).
+fn fnv32(h: u32, bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u32::from(b)).wrapping_mul(FNV_PRIME as u32))
 }
 
 /// Feature kinds, one byte hashed before each feature's value.
@@ -456,8 +450,17 @@ const EDGE_FEATURES: [u32; 4] = {
 /// The id of a feature of `kind` with value `value`.
 #[inline]
 fn feature(kind: usize, value: &[u8]) -> u32 {
-    fnv(KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET), value) as u32
+    fnv32(
+        KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET) as u32,
+        value,
+    )
 }
+
+/// The most features a token has: the bias, its flags, the weak-capitals feature, one per own
+/// flag bit, two suffixes, its length, two per neighbour and two gaps. Fewer than
+/// [`PACKED_MAX`], so that its weights sum in one packed `u64`.
+const MAX_FEATURES: u32 = 9 + OWN_MASK.count_ones() + 8;
+const _: () = assert!(MAX_FEATURES <= PACKED_MAX);
 
 /// Receives the feature ids of one token as they are made.
 trait FeatureSink {
@@ -472,25 +475,22 @@ impl FeatureSink for Vec<u32> {
     }
 }
 
-/// The detector sums the model's weights of the ids.
+/// The detector sums the model's packed weight rows of the ids (at most [`MAX_FEATURES`]).
 struct ScoreSink<'m> {
     model: &'m Model,
-    scores: Scores,
+    sum: u64,
 }
 
 impl<'m> ScoreSink<'m> {
     fn new(model: &'m Model) -> Self {
-        ScoreSink {
-            model,
-            scores: Scores::default(),
-        }
+        ScoreSink { model, sum: 0 }
     }
 }
 
 impl FeatureSink for ScoreSink<'_> {
     #[inline]
     fn put(&mut self, id: u32) {
-        self.scores = self.model.add(self.scores, id);
+        self.sum += self.model.row(id);
     }
 }
 
@@ -1326,7 +1326,7 @@ impl Detector {
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
                 let s = self.features(scan, toks, i, weak_caps, ScoreSink::new(model));
-                model.decide(s.scores, MODEL_MARGIN)
+                model.decide(s.sum, MODEL_MARGIN)
             } else {
                 None
             };
@@ -2383,6 +2383,31 @@ mod tests {
                 for h in &sink.hits {
                     proptest::prop_assert!(t.get(h.span.start..h.span.end).is_some_and(|m| !m.is_empty()));
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn feature_hash_in_32_bits_is_the_64_bit_hash_cut(
+            kind in 0..KINDS,
+            value in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+        ) {
+            let wide = value.iter().fold(KIND_SEEDS[kind], |h, &b| fnv_step(h, b));
+            proptest::prop_assert_eq!(feature(kind, &value), wide as u32);
+        }
+    }
+
+    #[test]
+    fn no_token_has_more_features_than_a_packed_sum_holds() {
+        let f = NameFeaturizer::new().expect("lexicons compile");
+        for text in [
+            "Dr. Mary O'Brien's patient Tomomi moved to Zuoz from Paris, said Felix",
+            "thanks maria and jose lopez's kids in paris",
+            "Hi Anna! MARY SMITH lives in Rio de Janeiro. Felix's Sao Paulo",
+        ] {
+            for c in f.candidates(text) {
+                assert!(c.features.len() <= MAX_FEATURES as usize, "{text}");
             }
         }
     }
