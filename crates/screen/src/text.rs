@@ -288,10 +288,10 @@ impl<'a> Scan<'a> {
         let to = from.checked_add(end - start)?;
         let next = self.map.get(end).map_or(self.text.len(), |&m| m as usize);
         let orig = self.text.as_bytes().get(from..to).filter(|_| next == to)?;
-        let (raw, any, all) = word_bits(orig);
+        let (raw, any) = word_bits(orig);
         let first = orig.first().map_or(0, |&b| class(b));
         raw.is_ascii()
-            .then(|| shape_from_bits(first, any, all, apostrophe, || orig))
+            .then(|| shape_from_bits(first, any, apostrophe, || orig))
     }
 
     fn shape_of(&self, r: Range<usize>) -> Shape {
@@ -299,30 +299,34 @@ impl<'a> Scan<'a> {
         if orig.is_ascii() {
             return ascii_shape(orig.as_bytes());
         }
-        let mut chars = orig.chars();
-        let first = chars.next();
-        let mut letters = 0usize;
-        let mut upper = 0usize;
-        let mut digits = 0usize;
-        let mut total = 0usize;
-        for c in orig.chars() {
-            total += 1;
-            if c.is_alphabetic() {
-                letters += 1;
-                if c.is_uppercase() {
-                    upper += 1;
-                }
-            } else if c.is_ascii_digit() {
-                digits += 1;
+        char_shape(orig)
+    }
+}
+
+/// The shape of a word read from its characters, without `apostrophe` (which the tokenizer
+/// knows): what every faster reading of a shape must agree with.
+fn char_shape(orig: &str) -> Shape {
+    let mut letters = 0usize;
+    let mut upper = 0usize;
+    let mut digits = 0usize;
+    let mut total = 0usize;
+    for c in orig.chars() {
+        total += 1;
+        if c.is_alphabetic() {
+            letters += 1;
+            if c.is_uppercase() {
+                upper += 1;
             }
+        } else if c.is_ascii_digit() {
+            digits += 1;
         }
-        Shape {
-            capitalized: first.is_some_and(char::is_uppercase),
-            all_upper: letters >= 2 && upper == letters,
-            has_digit: digits > 0,
-            all_digit: digits > 0 && digits == total,
-            apostrophe: false,
-        }
+    }
+    Shape {
+        capitalized: orig.chars().next().is_some_and(char::is_uppercase),
+        all_upper: letters >= 2 && upper == letters,
+        has_digit: digits > 0,
+        all_digit: digits > 0 && digits == total,
+        apostrophe: false,
     }
 }
 
@@ -499,52 +503,70 @@ fn token_capacity(len: usize) -> usize {
     len / 4 + 2
 }
 
-/// The shape of an ASCII word from its first byte's [`CLASS`] bits (`first`) and its bytes'
-/// bits or-ed (`any`) and and-ed (`all`, over every byte, apostrophes included), as
-/// [`Scan::shape_of`] reads it from characters. `word` gives the word's bytes; it is read only
-/// for words without a lower-case letter, which are rare.
+/// The shape of an ASCII word from its first byte's [`CLASS`] bits (`first`), its bytes' bits
+/// or-ed (`any`) and whether an apostrophe joins its pieces, as [`Scan::shape_of`] reads it from
+/// characters. `word` gives the word's bytes; it is read only for words without a lower-case
+/// letter, which are rare.
 fn shape_from_bits<'w>(
     first: u8,
     any: u8,
-    all: u8,
     apostrophe: bool,
     word: impl FnOnce() -> &'w [u8],
 ) -> Shape {
-    let key = usize::from(first & UPPER) >> 2
-        | usize::from(any & DIGIT) >> 2
-        | usize::from(all & DIGIT) >> 1
-        | usize::from(apostrophe) << 3;
-    let mut shape = SHAPES.get(key).copied().unwrap_or_default();
-    // "Every letter upper case and at least two".
-    if any & (LOWER | ALPHA) == ALPHA {
-        shape.all_upper = word()
-            .iter()
-            .filter(|&&b| class(b) & ALPHA != 0)
-            .nth(1)
-            .is_some();
+    let mut shape = SHAPES
+        .get(shape_key(first, any, apostrophe))
+        .copied()
+        .unwrap_or_default();
+    if may_be_all_upper(any) {
+        shape.all_upper = two_letters(word());
     }
     shape
 }
 
-/// Every word shape but `all_upper`, indexed by the key [`shape_from_bits`] packs: bit 0
-/// capitalized, bit 1 has a digit, bit 2 all digits, bit 3 apostrophe. One table load stands in
-/// for packing four flags into a `Shape` one by one, which every word of every text pays for.
-const SHAPES: [Shape; 16] = {
+/// The index in [`SHAPES`] of a word's shape: bit 0 an apostrophe, and the [`CLASS`] bits
+/// `ALPHA`, `DIGIT` and `LOWER` of any byte and `UPPER` of the first, each in its own place.
+#[inline]
+fn shape_key(first: u8, any: u8, apostrophe: bool) -> usize {
+    usize::from(any & (ALPHA | DIGIT | LOWER) | first & UPPER | u8::from(apostrophe))
+}
+
+/// A word with these [`CLASS`] bits or-ed has letters, none lower case: it is all upper case if
+/// it has two letters ([`two_letters`]).
+#[inline]
+fn may_be_all_upper(any: u8) -> bool {
+    any & (LOWER | ALPHA) == ALPHA
+}
+
+/// At least two bytes of `word` are ASCII letters.
+#[cold]
+fn two_letters(word: &[u8]) -> bool {
+    word.iter()
+        .filter(|&&b| class(b) & ALPHA != 0)
+        .nth(1)
+        .is_some()
+}
+
+/// Every word shape but `all_upper`, indexed by [`shape_key`]. A word is all digits when it
+/// has no letter and no apostrophe, as its other bytes are letters and digits. One table load
+/// stands in for packing four flags into a `Shape` one by one, which every word of every text
+/// pays for.
+const SHAPES: [Shape; 32] = {
     let mut t = [Shape {
         capitalized: false,
         all_upper: false,
         has_digit: false,
         all_digit: false,
         apostrophe: false,
-    }; 16];
+    }; 32];
     let mut k = 0;
-    while k < 16 {
+    while k < 32 {
+        let key = k as u8;
         t[k] = Shape {
-            capitalized: k & 1 != 0,
+            capitalized: key & UPPER != 0,
             all_upper: false,
-            has_digit: k & 2 != 0,
-            all_digit: k & 4 != 0,
-            apostrophe: k & 8 != 0,
+            has_digit: key & DIGIT != 0,
+            all_digit: key & (ALPHA | 1) == 0,
+            apostrophe: key & 1 != 0,
         };
         k += 1;
     }
@@ -553,22 +575,20 @@ const SHAPES: [Shape; 16] = {
 
 /// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
 fn ascii_shape(word: &[u8]) -> Shape {
-    let (_, any, all) = word_bits(word);
+    let (_, any) = word_bits(word);
     let first = word.first().map_or(0, |&b| class(b));
-    shape_from_bits(first, any, all, word.contains(&b'\''), || word)
+    shape_from_bits(first, any, word.contains(&b'\''), || word)
 }
 
-/// The bytes of `word` or-ed, and their [`CLASS`] bits or-ed and and-ed: what [`shape_from_bits`]
-/// needs, in a loop without branches.
-fn word_bits(word: &[u8]) -> (u8, u8, u8) {
-    let (mut raw, mut any, mut all) = (0u8, 0u8, u8::MAX);
+/// The bytes of `word` or-ed, and their [`CLASS`] bits or-ed: what [`shape_from_bits`] needs, in
+/// a loop without branches.
+fn word_bits(word: &[u8]) -> (u8, u8) {
+    let (mut raw, mut any) = (0u8, 0u8);
     for &b in word {
-        let c = class(b);
         raw |= b;
-        any |= c;
-        all &= c;
+        any |= class(b);
     }
-    (raw, any, all)
+    (raw, any)
 }
 
 /// The length of the run of ASCII letters and digits that `b` starts with.
@@ -594,22 +614,22 @@ fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) ->
             continue;
         }
         let start = i;
-        let (mut any, mut all) = (first, first);
+        let mut any = first;
         i += 1;
         loop {
+            // The byte that ends the word adds no bits: it has none of the letter or digit
+            // classes that are or-ed here.
             let c = class_at(i);
+            any |= c;
             if c & ALNUM == 0 {
                 break;
             }
-            any |= c;
-            all &= c;
             i += 1;
         }
         // A word ends at its last letter or digit: an apostrophe is taken only before a letter.
         let apostrophe = orig.get(i) == Some(&b'\'') && class_at(i + 1) & ALPHA != 0;
         if apostrophe {
             (i, any) = past_apostrophes(orig, i, any);
-            all = 0;
         }
         if !closed && i + 2 > orig.len() {
             return start;
@@ -617,11 +637,18 @@ fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) ->
         tokens.push(Token {
             start: at + start,
             end: at + i,
-            shape: shape_from_bits(first, any, all, apostrophe, || {
-                orig.get(start..i).unwrap_or_default()
-            }),
+            shape: SHAPES
+                .get(shape_key(first, any, apostrophe))
+                .copied()
+                .unwrap_or_default(),
             hash: 0,
         });
+        // Set apart from the push, so that the pushed shape is the table's, copied whole.
+        if may_be_all_upper(any)
+            && let Some(t) = tokens.last_mut()
+        {
+            t.shape.all_upper = two_letters(orig.get(start..i).unwrap_or_default());
+        }
         // The byte that ended the word cannot start one.
         i += 1;
     }
@@ -924,6 +951,31 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn ascii_words_tokenize_as_the_char_loop(
+            text in "([A-Z]{1,3}|[a-z]{1,3}|[0-9]{1,3}|[Aa0]'[a-zA-Z0-9]|'|[ .,-]){0,24}",
+        ) {
+            // The byte loop on ASCII text against the char loop, and its shapes against the
+            // shapes read from chars.
+            let fast = Scan::new(&text);
+            let mut slow = Scan {
+                text: &text,
+                norm: text.to_ascii_lowercase(),
+                map: (0..text.len() as u32).collect(),
+                tokens: Vec::new(),
+            };
+            slow.tokenize(&[]);
+            proptest::prop_assert_eq!(&fast.tokens, &slow.tokens);
+            for t in &fast.tokens {
+                let word = &text[t.start..t.end];
+                let want = Shape {
+                    apostrophe: word.contains('\''),
+                    ..char_shape(word)
+                };
+                proptest::prop_assert_eq!(t.shape, want, "{}", word);
+            }
+        }
+
         #[test]
         fn ascii_runs_tokenize_as_the_general_loop(
             text in "[a-zA-Z0-9' .\u{e9}\u{c4}\u{3a3}\u{2019}\u{200b}\u{1f602}-]{0,60}",

@@ -27,7 +27,7 @@ use crate::report::{Action, Category, SafeHarbor, Severity, Span};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, Token};
 
-use super::names_model::{Label, Model, Scores};
+use super::names_model::{Label, Model, PACKED_MAX};
 use super::{Ctx, Hit, Sink};
 
 const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
@@ -377,19 +377,13 @@ const fn fnv_step(h: u64, b: u8) -> u64 {
     (h ^ b as u64).wrapping_mul(FNV_PRIME)
 }
 
-/// FNV-1a of `bytes` continued from state `h`, four bytes a step where it can (the same sums: the
-/// model's feature ids depend on them).
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut quads = bytes.chunks_exact(4);
-    for q in &mut quads {
-        if let Ok([a, b, c, d]) = <[u8; 4]>::try_from(q) {
-            h = fnv_step(fnv_step(fnv_step(fnv_step(h, a), b), c), d);
-        }
-    }
-    for &b in quads.remainder() {
-        h = fnv_step(h, b);
-    }
-    h
+/// The low 32 bits of FNV-1a of `bytes` continued from state `h`, which is all a feature id
+/// keeps: they depend only on the low 32 bits of the state and of the prime, so the sums are
+/// done in 32 bits (the same ids: the model's weights depend on them).
+fn fnv32(h: u32, bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u32::from(b)).wrapping_mul(FNV_PRIME as u32))
 }
 
 /// Feature kinds, one byte hashed before each feature's value.
@@ -456,8 +450,17 @@ const EDGE_FEATURES: [u32; 4] = {
 /// The id of a feature of `kind` with value `value`.
 #[inline]
 fn feature(kind: usize, value: &[u8]) -> u32 {
-    fnv(KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET), value) as u32
+    fnv32(
+        KIND_SEEDS.get(kind).copied().unwrap_or(FNV_OFFSET) as u32,
+        value,
+    )
 }
+
+/// The most features a token has: the bias, its flags, the weak-capitals feature, one per own
+/// flag bit, two suffixes, its length, two per neighbour and two gaps. Fewer than
+/// [`PACKED_MAX`], so that its weights sum in one packed `u64`.
+const MAX_FEATURES: u32 = 9 + OWN_MASK.count_ones() + 8;
+const _: () = assert!(MAX_FEATURES <= PACKED_MAX);
 
 /// Receives the feature ids of one token as they are made.
 trait FeatureSink {
@@ -472,25 +475,22 @@ impl FeatureSink for Vec<u32> {
     }
 }
 
-/// The detector sums the model's weights of the ids.
+/// The detector sums the model's packed weight rows of the ids (at most [`MAX_FEATURES`]).
 struct ScoreSink<'m> {
     model: &'m Model,
-    scores: Scores,
+    sum: u64,
 }
 
 impl<'m> ScoreSink<'m> {
     fn new(model: &'m Model) -> Self {
-        ScoreSink {
-            model,
-            scores: Scores::default(),
-        }
+        ScoreSink { model, sum: 0 }
     }
 }
 
 impl FeatureSink for ScoreSink<'_> {
     #[inline]
     fn put(&mut self, id: u32) {
-        self.scores = self.model.add(self.scores, id);
+        self.sum += self.model.row(id);
     }
 }
 
@@ -580,33 +580,8 @@ impl PlaceKind {
 /// One word or phrase of the lexicon.
 struct Entry {
     text: Box<str>,
-    /// [`head`] of `text`: a word of at most eight bytes is compared by it alone.
-    head: u64,
     flags: u32,
     place: Option<PlaceKind>,
-}
-
-/// The first eight bytes of `text` (all of a shorter one) as a little-endian integer, zero-padded.
-fn head(text: &[u8]) -> u64 {
-    text.iter()
-        .take(8)
-        .rev()
-        .fold(0, |v, &b| v << 8 | u64::from(b))
-}
-
-/// [`head`] of `norm[start..start + len]`, from one load and a mask where eight bytes of text
-/// follow `start` (nearly every word).
-#[inline]
-fn head_at(norm: &[u8], start: usize, len: usize) -> u64 {
-    match norm.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(w) if len <= 8 => {
-            u64::from_le_bytes(*w) & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0)
-        }
-        _ => head(
-            norm.get(start..start.saturating_add(len))
-                .unwrap_or_default(),
-        ),
-    }
 }
 
 /// All words and phrases the detector knows, keyed by the `hash_bytes` hash of their lower-case text
@@ -638,29 +613,31 @@ impl Default for LowerBits {
     }
 }
 
-/// One slot of [`Lexicon::slots`].
+/// One slot of [`Lexicon::slots`]: what a lookup needs of an entry, so that a word of at most
+/// eight bytes (nearly every word) is answered without reading the entry itself.
 #[derive(Clone, Copy)]
 struct Slot {
     hash: u64,
-    /// Index in [`Lexicon::entries`], `EMPTY` for a free slot.
-    entry: u32,
+    /// The entry's facts as a token's cell holds them ([`Tok::pack`]).
+    facts: u32,
+    /// The entry's index in [`Lexicon::entries`] shifted left by eight, over its length in bytes
+    /// (255 for 255 or more); `EMPTY` for a free slot.
+    tag: u32,
 }
 
-/// [`Slot::entry`] of a free slot.
+/// [`Slot::tag`] of a free slot.
 const EMPTY: u32 = u32::MAX;
+
+/// The [`Slot::tag`] of entry `entry`, whose text is `len` bytes long.
+fn slot_tag(entry: u32, len: usize) -> u32 {
+    entry << 8 | len.min(0xFF) as u32
+}
 
 /// Hash bits indexing [`Lexicon::lower`]: 64 Ki bits (8 KiB) for about 2,000 words.
 const LOWER_BITS: u32 = 16;
 
 /// Flags that make a lower-case word worth a lookup in mixed-case text.
 const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
-
-/// What the lexicon knows of one word.
-#[derive(Clone, Copy)]
-struct Known {
-    flags: u32,
-    place: Option<PlaceKind>,
-}
 
 /// The first slot to probe for a word hash in a table of `2^bits` slots.
 #[inline]
@@ -685,7 +662,6 @@ impl Lexicon {
             .entry(hash_bytes(text.as_bytes()))
             .or_insert_with(|| Entry {
                 text: text.into(),
-                head: head(text.as_bytes()),
                 flags: 0,
                 place: None,
             });
@@ -705,7 +681,8 @@ impl Lexicon {
         let mut slots = vec![
             Slot {
                 hash: 0,
-                entry: EMPTY,
+                facts: 0,
+                tag: EMPTY,
             };
             1 << bits
         ];
@@ -719,12 +696,23 @@ impl Lexicon {
                 }
             }
             let mut at = slot_of(hash, bits);
-            while slots.get(at).is_some_and(|s| s.entry != EMPTY) {
+            while slots.get(at).is_some_and(|s| s.tag != EMPTY) {
                 at = (at + 1) & (slots.len() - 1);
             }
-            if let (Some(slot), Ok(entry)) = (slots.get_mut(at), u32::try_from(self.entries.len()))
-            {
-                *slot = Slot { hash, entry };
+            // An index that does not fit the tag's 24 bits would need 16 million entries.
+            if let (Some(slot), Ok(entry)) = (
+                slots.get_mut(at),
+                u32::try_from(self.entries.len()).map(|n| n.min(EMPTY >> 8)),
+            ) {
+                *slot = Slot {
+                    hash,
+                    facts: Tok {
+                        flags: e.flags,
+                        place: PlaceKind::code(e.place),
+                    }
+                    .pack(),
+                    tag: slot_tag(entry, e.text.len()),
+                };
                 self.entries.push(e);
             }
         }
@@ -733,21 +721,27 @@ impl Lexicon {
         self.lower = lower;
     }
 
-    /// The entry whose text hashes to `hash`, if any (the map kept one entry per hash).
+    /// The slot of the entry whose text hashes to `hash`, if any (the map kept one entry per
+    /// hash).
     #[inline]
-    fn by_hash(&self, hash: u64) -> Option<&Entry> {
+    fn by_hash(&self, hash: u64) -> Option<Slot> {
         let mask = self.slots.len().wrapping_sub(1);
         let mut at = slot_of(hash, self.slot_bits);
         loop {
-            let slot = self.slots.get(at)?;
-            if slot.entry == EMPTY {
+            let slot = *self.slots.get(at)?;
+            if slot.tag == EMPTY {
                 return None;
             }
             if slot.hash == hash {
-                return self.entries.get(slot.entry as usize);
+                return Some(slot);
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// The entry of a slot.
+    fn entry(&self, slot: Slot) -> Option<&Entry> {
+        self.entries.get((slot.tag >> 8) as usize)
     }
 
     /// False when no word with this hash is a place, a place head or a patient word.
@@ -759,25 +753,25 @@ impl Lexicon {
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
     }
 
-    fn get(&self, text: &[u8]) -> Option<Known> {
-        self.get_hashed(hash_bytes(text), text, head(text))
+    /// What the lexicon knows of `text`, as [`Tok::pack`]ed facts.
+    #[cfg(test)]
+    fn get(&self, text: &[u8]) -> Option<u32> {
+        self.get_hashed(hash_bytes(text), text)
     }
 
-    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash` and [`head`] is `head`.
-    /// Words of at most eight bytes (nearly all) are told apart by their head, without a call to
-    /// compare bytes.
+    /// What the lexicon knows of `text`, whose [`hash_bytes`] is `hash`, as [`Tok::pack`]ed
+    /// facts. Texts of one length up to eight bytes have distinct hashes (the hash of such a
+    /// text is a bijection of its bytes read as one integer), so for those (nearly every word)
+    /// an equal hash and length is an equal text, told without reading the entry.
     #[inline]
-    fn get_hashed(&self, hash: u64, text: &[u8], head: u64) -> Option<Known> {
-        self.by_hash(hash)
-            .filter(|e| {
-                e.text.len() == text.len()
-                    && e.head == head
-                    && (text.len() <= 8 || e.text.as_bytes() == text)
-            })
-            .map(|e| Known {
-                flags: e.flags,
-                place: e.place,
-            })
+    fn get_hashed(&self, hash: u64, text: &[u8]) -> Option<u32> {
+        let slot = self.by_hash(hash)?;
+        let same = if text.len() <= 8 {
+            (slot.tag & 0xFF) as usize == text.len()
+        } else {
+            self.entry(slot).is_some_and(|e| e.text.as_bytes() == text)
+        };
+        same.then_some(slot.facts)
     }
 }
 
@@ -883,27 +877,29 @@ impl Facts<'_, '_> {
         self.cells.len()
     }
 
+    /// The [`Tok::pack`]ed facts of token `i`, `None` past the end.
+    #[inline]
+    fn packed(&self, i: usize) -> Option<u32> {
+        let cell = self.cells.get(i)?;
+        let v = cell.get();
+        if v & KNOWN != 0 {
+            return Some(v);
+        }
+        let v = self.fill(i, v);
+        cell.set(v);
+        Some(v)
+    }
+
     /// The facts of token `i`, `None` past the end.
     #[inline]
     fn tok(&self, i: usize) -> Option<Tok> {
-        let cell = self.cells.get(i)?;
-        let t = Tok::unpack(cell.get());
-        if t.flags & KNOWN != 0 {
-            return Some(t);
-        }
-        let t = self.fill(i, t.flags);
-        cell.set(t.pack());
-        Some(t)
+        self.packed(i).map(Tok::unpack)
     }
 
     /// The flags of token `i`, `None` past the end.
     #[inline]
     fn get(&self, i: usize) -> Option<u32> {
-        let v = self.cells.get(i)?.get();
-        if v & KNOWN != 0 {
-            return Some(v & !PLACE_BITS);
-        }
-        self.tok(i).map(|t| t.flags)
+        self.packed(i).map(|v| v & !PLACE_BITS)
     }
 
     /// The flags of token `i` (none past the end, where callers never ask).
@@ -919,14 +915,8 @@ impl Facts<'_, '_> {
 
     /// Add `bits` to the flags of token `i`.
     fn mark(&self, i: usize, bits: u32) {
-        if let (Some(t), Some(cell)) = (self.tok(i), self.cells.get(i)) {
-            cell.set(
-                Tok {
-                    flags: t.flags | bits,
-                    ..t
-                }
-                .pack(),
-            );
+        if let (Some(v), Some(cell)) = (self.packed(i), self.cells.get(i)) {
+            cell.set(v | bits);
         }
     }
 
@@ -942,24 +932,20 @@ impl Facts<'_, '_> {
     }
 
     /// Look token `i` up and read its shape; `marks` are flags set before it was filled.
+    /// Returns the [`Tok::pack`]ed facts.
     #[inline(never)]
-    fn fill(&self, i: usize, marks: u32) -> Tok {
+    fn fill(&self, i: usize, marks: u32) -> u32 {
         let scan = self.scan;
         let Some(t) = scan.tokens.get(i) else {
-            return Tok::default();
+            return 0;
         };
         let norm = scan.norm.as_bytes();
         let possessive = is_possessive(norm, t);
         let stem_end = t.end.saturating_sub(2 * usize::from(possessive));
         let word = norm.get(t.start..stem_end).unwrap_or_default();
         // The scan hashed every word once; only a possessive's stem needs hashing again.
-        let entry = if possessive {
-            self.lex.get(word)
-        } else {
-            self.lex
-                .get_hashed(t.hash, word, head_at(norm, t.start, word.len()))
-        };
-        let mut flags = entry.map_or(0, |e| e.flags) | marks | KNOWN;
+        let hash = if possessive { hash_bytes(word) } else { t.hash };
+        let mut flags = self.lex.get_hashed(hash, word).unwrap_or(0) | marks | KNOWN;
         if possessive {
             flags |= POSSESSIVE;
         }
@@ -993,10 +979,7 @@ impl Facts<'_, '_> {
         }) {
             flags |= SENT_START;
         }
-        Tok {
-            flags,
-            place: PlaceKind::code(entry.and_then(|e| e.place)),
-        }
+        flags
     }
 }
 
@@ -1310,6 +1293,16 @@ impl Detector {
         let mut open: Option<(usize, usize, Label)> = None;
         let mut i = 0;
         while i < toks.len() {
+            // In mixed-case text a lower-case word is no candidate, and with no span open it
+            // changes nothing: the words up to the next capital are passed over in a loop that
+            // reads one byte of each.
+            if open.is_none() && !weak_caps {
+                let rest = scan.tokens.get(i..).unwrap_or_default();
+                match rest.iter().position(|t| t.shape.capitalized) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
             // The credentials right after a name the model read join it ("Ana Ruiz, RN").
             if let Some((s, e, Label::Person)) = open
                 && e == i
@@ -1326,7 +1319,7 @@ impl Detector {
             let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
             {
                 let s = self.features(scan, toks, i, weak_caps, ScoreSink::new(model));
-                model.decide(s.scores, MODEL_MARGIN)
+                model.decide(s.sum, MODEL_MARGIN)
             } else {
                 None
             };
@@ -1552,15 +1545,16 @@ impl Detector {
             len += 1 + w.len();
             let h = hash_bytes(phrase.get(..len).unwrap_or_default());
             // No longer phrase can match once the words so far begin none.
-            let Some(e) = self.lex.by_hash(h) else {
+            let Some(slot) = self.lex.by_hash(h) else {
                 break;
             };
-            if let Some(kind) = e.place
+            if let Some(e) = self.lex.entry(slot)
+                && let Some(kind) = e.place
                 && words(&e.text).eq((i..=j).map(|k| scan.tok(k)))
             {
                 best = Some((j + 1, kind));
             }
-            if e.flags & PLACE_PREFIX == 0 {
+            if slot.facts & PLACE_PREFIX == 0 {
                 break;
             }
         }
@@ -2134,8 +2128,8 @@ mod tests {
         for e in &lex.entries {
             let h = hash_bytes(e.text.as_bytes());
             let got = lex
-                .get_hashed(h, e.text.as_bytes(), e.head)
-                .map(|k| (k.flags, k.place));
+                .get_hashed(h, e.text.as_bytes())
+                .map(|v| (v & !PLACE_BITS, PlaceKind::from_code(Tok::unpack(v).place)));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
             if e.flags & LOWER_FLAGS != 0 {
                 assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
@@ -2146,7 +2140,7 @@ mod tests {
                     let prefix = parts[..k].join(" ");
                     assert!(
                         lex.get(prefix.as_bytes())
-                            .is_some_and(|p| p.flags & PLACE_PREFIX != 0),
+                            .is_some_and(|p| p & PLACE_PREFIX != 0),
                         "{prefix} does not begin {}",
                         e.text
                     );
@@ -2158,9 +2152,9 @@ mod tests {
             set * 10 < (1 << LOWER_BITS),
             "{set} lower bits set: too many to skip words"
         );
-        assert!(lex.get(b"the").is_some_and(|k| k.flags & COMMON != 0));
+        assert!(lex.get(b"the").is_some_and(|k| k & COMMON != 0));
         assert!(lex.get(b"qzxwv").is_none());
-        // Same length, hash and first eight bytes: only the full comparison tells them apart.
+        // Same length and hash: past eight bytes only the full comparison tells them apart.
         let long = lex
             .entries
             .iter()
@@ -2171,18 +2165,32 @@ mod tests {
             *last ^= 1;
         }
         let h = hash_bytes(long.text.as_bytes());
-        assert!(lex.get_hashed(h, &other, long.head).is_none());
+        assert!(lex.get_hashed(h, &other).is_none());
+        // Up to eight bytes, the hash and the length are the text: a word of another length
+        // with the same hash is not the entry.
+        let short = lex
+            .entries
+            .iter()
+            .find(|e| e.text.len() == 5)
+            .expect("a five-byte entry");
+        let h = hash_bytes(short.text.as_bytes());
+        assert!(lex.get_hashed(h, b"abcd").is_none());
+        assert!(lex.get_hashed(h, b"abcdef").is_none());
     }
 
-    #[test]
-    fn heads_read_in_place_match_heads_of_the_word() {
-        let norm = b"ab abcdefgh abcdefghij x";
-        for (start, len) in [(0, 2), (3, 8), (12, 10), (23, 1), (0, 0), (20, 4)] {
-            assert_eq!(
-                head_at(norm, start, len),
-                head(&norm[start..start + len]),
-                "{start}..+{len}"
-            );
+    proptest::proptest! {
+        #[test]
+        fn words_of_one_length_up_to_eight_bytes_have_distinct_hashes(
+            a in proptest::collection::vec(1u8.., 1..=8),
+            flip in 0usize..64,
+        ) {
+            // The word hash of such a word is a bijection of the word read as one integer: it
+            // is undone step by step, so changing any bit of the word changes the hash.
+            let mut b = a.clone();
+            if let Some(byte) = b.get_mut(flip / 8 % a.len()) {
+                *byte ^= 1 << (flip % 8);
+            }
+            proptest::prop_assert_eq!(hash_bytes(&a) == hash_bytes(&b), a == b);
         }
     }
 
@@ -2383,6 +2391,31 @@ mod tests {
                 for h in &sink.hits {
                     proptest::prop_assert!(t.get(h.span.start..h.span.end).is_some_and(|m| !m.is_empty()));
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn feature_hash_in_32_bits_is_the_64_bit_hash_cut(
+            kind in 0..KINDS,
+            value in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+        ) {
+            let wide = value.iter().fold(KIND_SEEDS[kind], |h, &b| fnv_step(h, b));
+            proptest::prop_assert_eq!(feature(kind, &value), wide as u32);
+        }
+    }
+
+    #[test]
+    fn no_token_has_more_features_than_a_packed_sum_holds() {
+        let f = NameFeaturizer::new().expect("lexicons compile");
+        for text in [
+            "Dr. Mary O'Brien's patient Tomomi moved to Zuoz from Paris, said Felix",
+            "thanks maria and jose lopez's kids in paris",
+            "Hi Anna! MARY SMITH lives in Rio de Janeiro. Felix's Sao Paulo",
+        ] {
+            for c in f.candidates(text) {
+                assert!(c.features.len() <= MAX_FEATURES as usize, "{text}");
             }
         }
     }

@@ -24,50 +24,19 @@ const LANE_BITS: u32 = 21;
 /// never borrows from the next lane.
 const WEIGHT_BIAS: u64 = 1 << 15;
 
-/// How many packed rows can be summed before a lane could carry into the next.
-const PACKED_MAX: u32 = 1 << (LANE_BITS - 16);
+/// How many packed rows can be summed before a lane could carry into the next: a token has
+/// fewer features than this (see `MAX_FEATURES` in `names.rs`), so its rows are summed in one
+/// `u64` with no check on the way.
+pub(crate) const PACKED_MAX: u32 = 1 << (LANE_BITS - 16);
 
 /// The packed row of a feature without weight (what a bucket outside the table would add).
 const ZERO_ROW: u64 = WEIGHT_BIAS | WEIGHT_BIAS << LANE_BITS | WEIGHT_BIAS << (2 * LANE_BITS);
 
-/// Class scores of one token, summed over its features. Up to [`PACKED_MAX`] features are summed
-/// as packed rows, one `u64` add each (where three sign extensions and adds would be needed
-/// otherwise); [`Scores::unpacked`] turns them back into one sum per class, exactly.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Scores {
-    /// Sums of the rows unpacked so far, one per class.
-    sums: [i64; LABELS],
-    /// Lane-wise sum of the rows added since, each lane holding `packed_count` biased weights.
-    packed: u64,
-    packed_count: u32,
-}
-
-impl Scores {
-    /// Add a packed row.
-    #[inline]
-    fn add_row(mut self, row: u64) -> Self {
-        if self.packed_count == PACKED_MAX {
-            self = self.unpacked();
-        }
-        self.packed += row;
-        self.packed_count += 1;
-        self
-    }
-
-    /// The same scores with nothing left packed.
-    fn unpacked(self) -> Self {
-        let lane_mask = (1u64 << LANE_BITS) - 1;
-        let bias = i64::from(self.packed_count) * WEIGHT_BIAS as i64;
-        let mut sums = self.sums;
-        for (k, sum) in sums.iter_mut().enumerate() {
-            let lane = (self.packed >> (LANE_BITS as usize * k)) & lane_mask;
-            *sum += lane as i64 - bias;
-        }
-        Scores {
-            sums,
-            ..Scores::default()
-        }
-    }
+/// The weight of class `k` in a sum of at most [`PACKED_MAX`] packed rows, offset by the number of
+/// rows times [`WEIGHT_BIAS`]: the offset is the same in every class, so differences between
+/// classes are exact.
+fn lane(sum: u64, k: u32) -> i64 {
+    ((sum >> (LANE_BITS * k)) & ((1u64 << LANE_BITS) - 1)) as i64
 }
 
 /// The embedded weights, one packed row per bucket (`LABELS` biased i16 weights in lanes of
@@ -114,21 +83,19 @@ impl Model {
         })
     }
 
-    /// The scores of a token `s` with the weights of feature `f` added.
+    /// The packed row of feature `f`: summed with `+` over at most [`PACKED_MAX`] features.
     #[inline]
-    pub fn add(&self, s: Scores, f: u32) -> Scores {
-        s.add_row(
-            self.rows
-                .get(f as usize % BUCKETS)
-                .copied()
-                .unwrap_or(ZERO_ROW),
-        )
+    pub fn row(&self, f: u32) -> u64 {
+        self.rows
+            .get(f as usize % BUCKETS)
+            .copied()
+            .unwrap_or(ZERO_ROW)
     }
 
-    /// The predicted class of a token with summed scores `s`, when its margin over "neither"
-    /// beats `min`.
-    pub fn decide(&self, s: Scores, min: f32) -> Option<Label> {
-        let [none, person, place] = s.unpacked().sums;
+    /// The predicted class of a token whose features' rows add up to `sum`, when its margin over
+    /// "neither" beats `min`.
+    pub fn decide(&self, sum: u64, min: f32) -> Option<Label> {
+        let [none, person, place] = [0, 1, 2].map(|k| lane(sum, k));
         let (label, best) = if person >= place {
             (Label::Person, person)
         } else {
@@ -170,7 +137,7 @@ mod tests {
         let mut w = vec![0f32; BUCKETS * LABELS];
         w[7 * LABELS + 1] = 2.0;
         let m = Model::parse(&encode(&w)).expect("encoded model parses");
-        let predict = |f: u32| m.decide(m.add(Scores::default(), f), 0.5);
+        let predict = |f: u32| m.decide(m.row(f), 0.5);
         assert_eq!(predict(7), Some(Label::Person));
         assert_eq!(predict(8), None);
         assert_eq!(predict(7 + BUCKETS as u32), Some(Label::Person));
@@ -179,27 +146,26 @@ mod tests {
     }
 
     #[test]
-    fn packed_sums_are_exact_past_the_packing_limit() {
-        // Extreme weights in every class, more features than one packed sum holds.
+    fn packed_sums_are_exact_up_to_the_packing_limit() {
+        // Extreme weights in every class, as many features as one packed sum holds.
         let mut w = vec![0f32; BUCKETS * LABELS];
         w[..3].copy_from_slice(&[-1.0, 1.0, -1.0]);
         w[3..6].copy_from_slice(&[1.0, -1.0, 0.5]);
         let m = Model::parse(&encode(&w)).expect("encoded model parses");
-        for n in [0usize, 1, 31, 32, 33, 64, 65, 100] {
-            let mut s = Scores::default();
-            for k in 0..n {
-                s = m.add(s, (k % 2) as u32);
-            }
+        let max = i64::from(i16::MAX);
+        let half = (0.5f32 * f32::from(i16::MAX)).round() as i64;
+        for n in 0..=PACKED_MAX as usize {
+            let sum = (0..n).map(|k| m.row((k % 2) as u32)).sum::<u64>();
             let (lo, hi) = (n.div_ceil(2) as i64, (n / 2) as i64);
-            let max = i64::from(i16::MAX);
-            let half = (0.5f32 * f32::from(i16::MAX)).round() as i64;
+            let want = [
+                -max * lo + max * hi,
+                max * lo - max * hi,
+                -max * lo + half * hi,
+            ];
+            let offset = n as i64 * WEIGHT_BIAS as i64;
             assert_eq!(
-                s.unpacked().sums,
-                [
-                    -max * lo + max * hi,
-                    max * lo - max * hi,
-                    -max * lo + half * hi
-                ],
+                [0, 1, 2].map(|k| lane(sum, k) - offset),
+                want,
                 "{n} features"
             );
         }
