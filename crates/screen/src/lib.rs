@@ -16,6 +16,7 @@ mod report;
 pub mod rules;
 mod text;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -244,7 +245,7 @@ impl Screener {
                 continue;
             };
             findings.push(Finding {
-                rule_id: hit.rule.id.to_owned(),
+                rule_id: Cow::Borrowed(hit.rule.id),
                 category: hit.rule.category,
                 severity,
                 action,

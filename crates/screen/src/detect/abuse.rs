@@ -2053,7 +2053,7 @@ mod tests {
         if hit.is_none() && run_len >= 8 {
             hit = super::report_run(text, run_start, text.len(), run_len, prev);
         }
-        hit.map(|h| (h.span.start, h.span.end, h.explanation))
+        hit.map(|h| (h.span.start, h.span.end, h.explanation.into_owned()))
     }
 
     /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
@@ -2096,7 +2096,8 @@ mod tests {
     fn char_flood_finds_the_run_a_count_of_every_char_finds() {
         let mut found = 0;
         for text in repeated_pieces() {
-            let got = super::char_flood(&text).map(|h| (h.span.start, h.span.end, h.explanation));
+            let got = super::char_flood(&text)
+                .map(|h| (h.span.start, h.span.end, h.explanation.into_owned()));
             found += usize::from(got.is_some());
             assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
         }
@@ -2121,7 +2122,14 @@ mod tests {
     fn found(sink: &crate::detect::Sink) -> Vec<(&'static str, usize, usize, String)> {
         sink.hits
             .iter()
-            .map(|h| (h.rule.id, h.span.start, h.span.end, h.explanation.clone()))
+            .map(|h| {
+                (
+                    h.rule.id,
+                    h.span.start,
+                    h.span.end,
+                    h.explanation.to_string(),
+                )
+            })
             .collect()
     }
 

@@ -1,6 +1,8 @@
 //! The detectors. Each module owns one family of rules: its `RULES` table, its compiled
 //! lexicons and patterns (built once in `new`), and a `run` that appends hits for one message.
 
+use std::borrow::Cow;
+
 use crate::ScreenError;
 use crate::message::{Direction, Message};
 use crate::policy::Policy;
@@ -246,9 +248,9 @@ pub(crate) struct Hit {
     /// Span in the original text.
     pub span: Span,
     /// One sentence: why this fired here.
-    pub explanation: String,
+    pub explanation: Cow<'static, str>,
     /// What to do instead, if there is something better than "remove it".
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Cow<'static, str>>,
     /// Safe Harbor category for PHI rules.
     pub phi: Option<SafeHarbor>,
     /// Severity levels to add to the rule's base (context made it worse).
@@ -257,7 +259,11 @@ pub(crate) struct Hit {
 
 impl Hit {
     /// A hit with no suggestion, no PHI category and no boost.
-    pub fn new(rule: &'static RuleInfo, span: Span, explanation: impl Into<String>) -> Self {
+    pub fn new(
+        rule: &'static RuleInfo,
+        span: Span,
+        explanation: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Hit {
             rule,
             span,
@@ -269,7 +275,7 @@ impl Hit {
     }
 
     /// Attach a suggested fix.
-    pub fn suggest(mut self, s: impl Into<String>) -> Self {
+    pub fn suggest(mut self, s: impl Into<Cow<'static, str>>) -> Self {
         self.suggestion = Some(s.into());
         self
     }

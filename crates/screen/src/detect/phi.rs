@@ -654,8 +654,8 @@ impl Out<'_, '_, '_> {
         rule: &'static RuleInfo,
         r: Range<usize>,
         harbor: Option<SafeHarbor>,
-        why: &str,
-        fix: &str,
+        why: &'static str,
+        fix: &'static str,
     ) {
         let mut hit = Hit::new(rule, self.scan.orig(r.clone()), why).suggest(fix);
         if let Some(h) = harbor {
