@@ -14,17 +14,18 @@
 //! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::ops::{ControlFlow, Range};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
-use crate::ScreenError;
 use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
+use crate::{IdHasher, ScreenError};
 
 use super::ascii_regex as regex;
 use super::links::Url;
@@ -589,6 +590,10 @@ fn joined(scan: &Scan<'_>, j: usize) -> bool {
             .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
 }
 
+/// A table of lexicon words, looked up once per candidate word: hashed by [`IdHasher`], for which
+/// SipHash's keyed hashing would cost more than the rest of a lookup.
+type WordMap<V> = HashMap<String, V, BuildHasherDefault<IdHasher>>;
+
 /// The compiled abuse and spam detector.
 pub(crate) struct Detector {
     /// Several-word lexicon terms and symbols, then the harassment and hate phrases.
@@ -607,7 +612,7 @@ pub(crate) struct Detector {
     /// Which of the checks [`YOU`], [`KEYWORD`], [`TERM`] and [`SPAM`] a word may need.
     starts: PrefixMasks,
     /// One-word lexicon terms.
-    single: HashMap<String, Kind>,
+    single: WordMap<Kind>,
     /// Sorted word hashes of the one-word terms, alone and with each suffix in [`SUFFIXES`].
     forms: Vec<u64>,
     /// The group words and hate verbs.
@@ -616,9 +621,9 @@ pub(crate) struct Detector {
     /// under every [`PrefixGate::key`] of a word it can start, sorted by key.
     spam_triggers: Vec<(usize, &'static str, Family)>,
     /// Single words (spaces and hyphens removed) for rebuilt obfuscated chunks.
-    words: HashMap<String, Kind>,
+    words: WordMap<Kind>,
     /// Words with every letter run collapsed to one letter, for stretched spellings.
-    collapsed: HashMap<String, (String, Kind)>,
+    collapsed: WordMap<(String, Kind)>,
     harass_you: Regex,
     hate_group: Regex,
     hate_verb: Regex,
@@ -789,9 +794,9 @@ impl Detector {
         let mut entries = Vec::new();
         let mut gate_words: Vec<&str> = Vec::new();
         let mut symbols = Vec::new();
-        let mut single = HashMap::new();
-        let mut words = HashMap::new();
-        let mut collapsed = HashMap::new();
+        let mut single = WordMap::default();
+        let mut words = WordMap::default();
+        let mut collapsed = WordMap::default();
         let lexicon = LEXICON
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
