@@ -394,7 +394,7 @@ mod tests {
             action,
             span: Span::new(start, start + needle.len()),
             matched: needle.to_owned(),
-            explanation: format!("Explanation of {rule}."),
+            explanation: format!("Explanation of {rule}.").into(),
             suggestion: None,
             phi_category: None,
             field: Field::Text,

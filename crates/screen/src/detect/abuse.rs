@@ -1917,7 +1917,7 @@ mod tests {
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("abuse.") || f.rule_id.starts_with("spam."))
-            .map(|f| (f.rule_id, f.matched))
+            .map(|f| (f.rule_id.into_owned(), f.matched))
             .collect()
     }
 
