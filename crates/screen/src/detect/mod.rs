@@ -623,12 +623,8 @@ impl Detectors {
     /// [`Detectors::run`] with the shared pass's lexeme lists in `lists`.
     fn run_with(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, lists: &mut Lists) {
         let norm = &cx.scan.norm;
-        let ([phi, crisis, advice], confirm, promotion, cues): (
-            [&[Lexeme]; 3],
-            &[Lexeme],
-            &[Lexeme],
-            &[Lexeme],
-        ) = match cx.msg.direction {
+        let [phi, crisis, advice, confirm, promotion, cues]: [&[Lexeme]; 6] = match cx.msg.direction
+        {
             Direction::Incoming => {
                 // The adverse cues are searched per sentence: that detector rebuilds each
                 // sentence's matches from every occurrence.
@@ -637,13 +633,13 @@ impl Detectors {
                 for list in [&mut *phi, &mut *crisis, &mut *advice] {
                     leftmost_longest(list);
                 }
-                ([&*phi, &*crisis, &*advice], &[], &[], &*cues)
+                [phi, crisis, advice, &[], &[], cues]
             }
             Direction::Outgoing => {
                 self.outgoing.occurrences_into(norm, &mut lists.outgoing);
                 lists.outgoing.iter_mut().for_each(leftmost_longest);
                 let [phi, crisis, advice, confirm, promotion] = &lists.outgoing;
-                ([phi, crisis, advice], confirm, promotion, &[][..])
+                [phi, crisis, advice, confirm, promotion, &[]]
             }
         };
         self.phi.run(cx, sink, phi);
