@@ -388,13 +388,13 @@ mod tests {
             .find(needle)
             .unwrap_or_else(|| panic!("{needle} not in {text}"));
         Finding {
-            rule_id: rule.to_owned(),
+            rule_id: rule.to_owned().into(),
             category,
             severity,
             action,
             span: Span::new(start, start + needle.len()),
             matched: needle.to_owned(),
-            explanation: format!("Explanation of {rule}."),
+            explanation: format!("Explanation of {rule}.").into(),
             suggestion: None,
             phi_category: None,
             field: Field::Text,
@@ -431,7 +431,7 @@ mod tests {
             "555-201-3344",
         );
         phone.phi_category = Some(SafeHarbor::D);
-        phone.suggestion = Some("Move the conversation to a private, secure channel.".to_owned());
+        phone.suggestion = Some("Move the conversation to a private, secure channel.".into());
         let mut name = finding(
             "phi.name",
             Category::Phi,

@@ -114,7 +114,7 @@ impl Output for Sarif<'_> {
                     "line": item.line,
                 },
             });
-            if let Some(&i) = self.rule_index.get(f.rule_id.as_str()) {
+            if let Some(&i) = self.rule_index.get(&*f.rule_id) {
                 result["ruleIndex"] = json!(i);
             }
             if let Some(id) = item.id {

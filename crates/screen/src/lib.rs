@@ -16,6 +16,7 @@ mod report;
 pub mod rules;
 mod text;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -244,7 +245,7 @@ impl Screener {
                 continue;
             };
             findings.push(Finding {
-                rule_id: hit.rule.id.to_owned(),
+                rule_id: Cow::Borrowed(hit.rule.id),
                 category: hit.rule.category,
                 severity,
                 action,
@@ -293,11 +294,13 @@ fn hit_order(hits: &[Hit]) -> Vec<u32> {
     keyed.into_iter().map(|k| k.1).collect()
 }
 
-/// The hasher of the per-rule settings map, which is read once per finding: rule ids are short,
-/// fixed strings that no input chooses, so a word hash serves where SipHash would cost more than
-/// the rest of the lookup.
+/// The hasher of the per-rule settings map, which is read once per finding, and of the abuse
+/// detector's word tables: their keys are short, fixed strings that no input chooses (an input
+/// only looks them up, and a lookup in a table that does not change probes no further than the
+/// table's own entries make it), so a word hash serves where SipHash would cost more than the rest
+/// of the lookup.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {

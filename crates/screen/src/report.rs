@@ -1,5 +1,6 @@
 //! The output of the engine: findings, a decision and structured extractions.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -307,8 +308,9 @@ impl SafeHarbor {
 /// One rule that fired on one stretch of text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Stable rule identifier, e.g. `phi.phone`.
-    pub rule_id: String,
+    /// Stable rule identifier, e.g. `phi.phone` (borrowed from the rule catalogue, so a finding
+    /// costs no allocation for it).
+    pub rule_id: Cow<'static, str>,
     /// The family the rule belongs to.
     pub category: Category,
     /// How serious this occurrence is (context may raise the rule's default).
@@ -319,10 +321,10 @@ pub struct Finding {
     pub span: Span,
     /// The original text under the span.
     pub matched: String,
-    /// One sentence saying why this fired.
-    pub explanation: String,
-    /// What the author could do instead.
-    pub suggestion: Option<String>,
+    /// One sentence saying why this fired (fixed text is borrowed rather than copied).
+    pub explanation: Cow<'static, str>,
+    /// What the author could do instead (most are fixed text, borrowed rather than copied).
+    pub suggestion: Option<Cow<'static, str>>,
     /// For PHI findings, the Safe Harbor category.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub phi_category: Option<SafeHarbor>,

@@ -18,7 +18,7 @@ fn actions(s: &Screener, msg: &Message) -> Vec<(String, Action)> {
     report
         .findings
         .into_iter()
-        .map(|f| (f.rule_id, f.action))
+        .map(|f| (f.rule_id.into_owned(), f.action))
         .collect()
 }
 

@@ -28,7 +28,7 @@ fn check(table: &str, name: &str) {
         let report = s
             .screen(&Message::incoming(text))
             .unwrap_or_else(|e| panic!("{name}:{}: {e}", n + 1));
-        let fired: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        let fired: Vec<&str> = report.findings.iter().map(|f| &*f.rule_id).collect();
         let ok = match expect {
             "fire" => fired.contains(&rule),
             "none" => !fired

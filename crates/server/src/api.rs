@@ -704,14 +704,14 @@ async fn post_detail(
             .iter()
             .filter(|f| f.field.is_text())
             .map(|f| FindingOut {
-                rule: f.rule_id.clone(),
+                rule: f.rule_id.to_string(),
                 severity: f.severity.as_str().to_owned(),
                 action: f.action.as_str().to_owned(),
                 start: f.span.start,
                 end: f.span.end,
                 matched: f.matched.clone(),
-                explanation: f.explanation.clone(),
-                suggestion: f.suggestion.clone(),
+                explanation: f.explanation.to_string(),
+                suggestion: f.suggestion.as_deref().map(str::to_owned),
             })
             .collect(),
         body: post.body,

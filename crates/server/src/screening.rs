@@ -84,13 +84,13 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
         .findings
         .iter()
         .map(|f| FindingRow {
-            rule: f.rule_id.clone(),
+            rule: f.rule_id.to_string(),
             category: f.category.as_str(),
             severity: f.severity.as_str(),
             action: f.action.as_str(),
             matched: f.matched.clone(),
-            explanation: f.explanation.clone(),
-            suggestion: f.suggestion.clone().unwrap_or_default(),
+            explanation: f.explanation.to_string(),
+            suggestion: f.suggestion.as_deref().unwrap_or_default().to_owned(),
             safe_harbor: f
                 .phi_category
                 .map(|c| c.label().to_owned())
@@ -122,7 +122,7 @@ pub(crate) fn shape(text: &str, report: &Report) -> Screened {
             .map_or("", severity_class);
         let rules = covering
             .iter()
-            .map(|f| f.rule_id.as_str())
+            .map(|f| &*f.rule_id)
             .collect::<Vec<_>>()
             .join(", ");
         segments.push(Segment {

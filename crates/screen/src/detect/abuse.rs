@@ -14,17 +14,18 @@
 //! harassment and hate phrases), whose overlapping automaton runs only around their gate words.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::ops::{ControlFlow, Range};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
-use crate::ScreenError;
 use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
 use crate::rules::RuleInfo;
 use crate::text::{Scan, WordGate};
+use crate::{IdHasher, ScreenError};
 
 use super::ascii_regex as regex;
 use super::links::Url;
@@ -589,6 +590,10 @@ fn joined(scan: &Scan<'_>, j: usize) -> bool {
             .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
 }
 
+/// A table of lexicon words, looked up once per candidate word: hashed by [`IdHasher`], for which
+/// SipHash's keyed hashing would cost more than the rest of a lookup.
+type WordMap<V> = HashMap<String, V, BuildHasherDefault<IdHasher>>;
+
 /// The compiled abuse and spam detector.
 pub(crate) struct Detector {
     /// Several-word lexicon terms and symbols, then the harassment and hate phrases.
@@ -607,7 +612,7 @@ pub(crate) struct Detector {
     /// Which of the checks [`YOU`], [`KEYWORD`], [`TERM`] and [`SPAM`] a word may need.
     starts: PrefixMasks,
     /// One-word lexicon terms.
-    single: HashMap<String, Kind>,
+    single: WordMap<Kind>,
     /// Sorted word hashes of the one-word terms, alone and with each suffix in [`SUFFIXES`].
     forms: Vec<u64>,
     /// The group words and hate verbs.
@@ -616,9 +621,9 @@ pub(crate) struct Detector {
     /// under every [`PrefixGate::key`] of a word it can start, sorted by key.
     spam_triggers: Vec<(usize, &'static str, Family)>,
     /// Single words (spaces and hyphens removed) for rebuilt obfuscated chunks.
-    words: HashMap<String, Kind>,
+    words: WordMap<Kind>,
     /// Words with every letter run collapsed to one letter, for stretched spellings.
-    collapsed: HashMap<String, (String, Kind)>,
+    collapsed: WordMap<(String, Kind)>,
     harass_you: Regex,
     hate_group: Regex,
     hate_verb: Regex,
@@ -789,9 +794,9 @@ impl Detector {
         let mut entries = Vec::new();
         let mut gate_words: Vec<&str> = Vec::new();
         let mut symbols = Vec::new();
-        let mut single = HashMap::new();
-        let mut words = HashMap::new();
-        let mut collapsed = HashMap::new();
+        let mut single = WordMap::default();
+        let mut words = WordMap::default();
+        let mut collapsed = WordMap::default();
         let lexicon = LEXICON
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -1912,7 +1917,7 @@ mod tests {
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("abuse.") || f.rule_id.starts_with("spam."))
-            .map(|f| (f.rule_id, f.matched))
+            .map(|f| (f.rule_id.into_owned(), f.matched))
             .collect()
     }
 
@@ -2053,7 +2058,7 @@ mod tests {
         if hit.is_none() && run_len >= 8 {
             hit = super::report_run(text, run_start, text.len(), run_len, prev);
         }
-        hit.map(|h| (h.span.start, h.span.end, h.explanation))
+        hit.map(|h| (h.span.start, h.span.end, h.explanation.into_owned()))
     }
 
     /// Texts of repeated pieces from a fixed pseudo-random walk, so that runs start and end at
@@ -2096,7 +2101,8 @@ mod tests {
     fn char_flood_finds_the_run_a_count_of_every_char_finds() {
         let mut found = 0;
         for text in repeated_pieces() {
-            let got = super::char_flood(&text).map(|h| (h.span.start, h.span.end, h.explanation));
+            let got = super::char_flood(&text)
+                .map(|h| (h.span.start, h.span.end, h.explanation.into_owned()));
             found += usize::from(got.is_some());
             assert_eq!(got, char_flood_by_every_char(&text), "{text:?}");
         }
@@ -2121,7 +2127,14 @@ mod tests {
     fn found(sink: &crate::detect::Sink) -> Vec<(&'static str, usize, usize, String)> {
         sink.hits
             .iter()
-            .map(|h| (h.rule.id, h.span.start, h.span.end, h.explanation.clone()))
+            .map(|h| {
+                (
+                    h.rule.id,
+                    h.span.start,
+                    h.span.end,
+                    h.explanation.to_string(),
+                )
+            })
             .collect()
     }
 

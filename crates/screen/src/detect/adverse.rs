@@ -1403,7 +1403,7 @@ mod tests {
         r.findings
             .iter()
             .filter(|f| f.category == Category::AdverseEvent)
-            .map(|f| (f.rule_id.clone(), f.matched.clone()))
+            .map(|f| (f.rule_id.to_string(), f.matched.clone()))
             .collect()
     }
 

@@ -524,7 +524,7 @@ mod tests {
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("crisis."))
-            .map(|f| (f.rule_id, f.matched))
+            .map(|f| (f.rule_id.into_owned(), f.matched))
             .collect()
     }
 

@@ -584,7 +584,7 @@ mod tests {
         r.findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("link."))
-            .map(|f| (f.rule_id, f.matched))
+            .map(|f| (f.rule_id.into_owned(), f.matched))
             .collect()
     }
 

@@ -1,6 +1,8 @@
 //! The detectors. Each module owns one family of rules: its `RULES` table, its compiled
 //! lexicons and patterns (built once in `new`), and a `run` that appends hits for one message.
 
+use std::borrow::Cow;
+
 use crate::ScreenError;
 use crate::message::{Direction, Message};
 use crate::policy::Policy;
@@ -246,9 +248,9 @@ pub(crate) struct Hit {
     /// Span in the original text.
     pub span: Span,
     /// One sentence: why this fired here.
-    pub explanation: String,
+    pub explanation: Cow<'static, str>,
     /// What to do instead, if there is something better than "remove it".
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Cow<'static, str>>,
     /// Safe Harbor category for PHI rules.
     pub phi: Option<SafeHarbor>,
     /// Severity levels to add to the rule's base (context made it worse).
@@ -257,7 +259,11 @@ pub(crate) struct Hit {
 
 impl Hit {
     /// A hit with no suggestion, no PHI category and no boost.
-    pub fn new(rule: &'static RuleInfo, span: Span, explanation: impl Into<String>) -> Self {
+    pub fn new(
+        rule: &'static RuleInfo,
+        span: Span,
+        explanation: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Hit {
             rule,
             span,
@@ -269,7 +275,7 @@ impl Hit {
     }
 
     /// Attach a suggested fix.
-    pub fn suggest(mut self, s: impl Into<String>) -> Self {
+    pub fn suggest(mut self, s: impl Into<Cow<'static, str>>) -> Self {
         self.suggestion = Some(s.into());
         self
     }
@@ -350,17 +356,36 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 /// after the end of the one before), which is what the detectors were written against.
 pub(crate) struct Lexicons<const N: usize> {
     dfa: aho_corasick::dfa::DFA,
-    /// `firsts[i]` is the automaton's index of lexicon `i`'s first pattern.
-    firsts: [usize; N],
+    /// For each of the automaton's patterns, its lexicon and its index in that lexicon's list.
+    owners: Box<[(u32, u32)]>,
+}
+
+/// A kept lexeme list's largest capacity: a long paste must not pin its matches' memory.
+const SPARE_LEXEMES: usize = 1 << 10;
+
+/// The lexeme lists of both passes, kept from one message to the next on a thread: a short
+/// message with a match would otherwise pay a malloc and a free for each lexicon it matches.
+struct Lists {
+    incoming: [Vec<Lexeme>; 4],
+    outgoing: [Vec<Lexeme>; 5],
+}
+
+thread_local! {
+    static LISTS: std::cell::RefCell<Lists> = const {
+        std::cell::RefCell::new(Lists {
+            incoming: [const { Vec::new() }; 4],
+            outgoing: [const { Vec::new() }; 5],
+        })
+    };
 }
 
 impl<const N: usize> Lexicons<N> {
     /// One automaton over the patterns of every lexicon, in order.
     pub fn new(lexicons: [&[String]; N]) -> Result<Self, ScreenError> {
-        let mut firsts = [0; N];
+        let mut owners = Vec::new();
         let mut all: Vec<&str> = Vec::new();
-        for (first, lexicon) in firsts.iter_mut().zip(lexicons) {
-            *first = all.len();
+        for (k, lexicon) in (0u32..).zip(lexicons) {
+            owners.extend((0u32..).zip(lexicon).map(|(i, _)| (k, i)));
             all.extend(lexicon.iter().map(String::as_str));
         }
         let dfa = aho_corasick::dfa::DFA::builder()
@@ -372,10 +397,14 @@ impl<const N: usize> Lexicons<N> {
                 what: "shared lexicon automaton".to_owned(),
                 message: e.to_string(),
             })?;
-        Ok(Lexicons { dfa, firsts })
+        Ok(Lexicons {
+            dfa,
+            owners: owners.into_boxed_slice(),
+        })
     }
 
     /// Each lexicon's leftmost-longest matches in `norm`, in text order.
+    #[cfg(test)]
     pub fn find(&self, norm: &str) -> [Vec<Lexeme>; N] {
         let mut out = self.occurrences(norm);
         out.iter_mut().for_each(leftmost_longest);
@@ -391,15 +420,22 @@ impl<const N: usize> Lexicons<N> {
     /// its own so that its few live values stay in registers. Matches are rare (about one in fifty
     /// bytes), so the walk takes four bytes a step and asks once whether any of the four states
     /// is a match state.
-    #[inline(never)]
     pub fn occurrences(&self, norm: &str) -> [Vec<Lexeme>; N] {
-        use aho_corasick::automaton::Automaton;
         let mut out: [Vec<Lexeme>; N] = std::array::from_fn(|_| Vec::new());
+        self.occurrences_into(norm, &mut out);
+        out
+    }
+
+    /// [`Lexicons::occurrences`] into `out`, whose lists are cleared first.
+    #[inline(never)]
+    fn occurrences_into(&self, norm: &str, out: &mut [Vec<Lexeme>; N]) {
+        use aho_corasick::automaton::Automaton;
+        out.iter_mut().for_each(Vec::clear);
         let dfa = &self.dfa;
         let anchored = aho_corasick::Anchored::No;
         // Only an automaton built without unanchored searches lacks this start.
         let Ok(mut sid) = dfa.start_state(anchored) else {
-            return out;
+            return;
         };
         let start = sid;
         let bytes = norm.as_bytes();
@@ -414,7 +450,7 @@ impl<const N: usize> Lexicons<N> {
             if dfa.is_special(sa) | dfa.is_special(sb) | dfa.is_special(sc) | dfa.is_special(sid) {
                 for (k, s) in [sa, sb, sc, sid].into_iter().enumerate() {
                     if dfa.is_special(s) {
-                        self.push(&mut out, s, end + k + 1);
+                        self.push(out, s, end + k + 1);
                     }
                 }
             }
@@ -424,16 +460,15 @@ impl<const N: usize> Lexicons<N> {
             sid = dfa.next_state(anchored, sid, b);
             end += 1;
             if dfa.is_special(sid) {
-                self.push(&mut out, sid, end);
+                self.push(out, sid, end);
             }
         }
         // Only an empty pattern makes the start a match state: the crate reports it at offset 0
         // too (filed last, the sort puts it in its place).
         if dfa.is_special(start) {
-            self.push(&mut out, start, 0);
+            self.push(out, start, 0);
         }
         out.iter_mut().for_each(|list| sort_by_start(list));
-        out
     }
 
     /// File each pattern that the automaton's state `sid` says ends at `end` under its lexicon.
@@ -446,11 +481,12 @@ impl<const N: usize> Lexicons<N> {
         for k in 0..self.dfa.match_len(sid) {
             let id = self.dfa.match_pattern(sid, k);
             let len = self.dfa.pattern_len(id);
-            let id = id.as_usize();
-            let lexicon = self.firsts.partition_point(|&f| f <= id).saturating_sub(1);
-            if let (Some(list), Some(&first)) = (out.get_mut(lexicon), self.firsts.get(lexicon)) {
+            let Some(&(lexicon, pattern)) = self.owners.get(id.as_usize()) else {
+                continue;
+            };
+            if let Some(list) = out.get_mut(lexicon as usize) {
                 list.push(Lexeme {
-                    pattern: id - first,
+                    pattern: pattern as usize,
                     range: end.saturating_sub(len)..end,
                 });
             }
@@ -570,29 +606,49 @@ impl Detectors {
 
     /// Run every detector over one message.
     pub fn run(&self, cx: &Ctx<'_, '_>, sink: &mut Sink) {
+        LISTS.with(|lists| match lists.try_borrow_mut() {
+            Ok(mut lists) => self.run_with(cx, sink, &mut lists),
+            // Only a detector that screened another message on this thread would get here.
+            Err(_) => self.run_with(
+                cx,
+                sink,
+                &mut Lists {
+                    incoming: Default::default(),
+                    outgoing: Default::default(),
+                },
+            ),
+        });
+    }
+
+    /// [`Detectors::run`] with the shared pass's lexeme lists in `lists`.
+    fn run_with(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, lists: &mut Lists) {
         let norm = &cx.scan.norm;
-        let ([phi, crisis, advice], confirm, promotion, cues) = match cx.msg.direction {
+        let [phi, crisis, advice, confirm, promotion, cues]: [&[Lexeme]; 6] = match cx.msg.direction
+        {
             Direction::Incoming => {
                 // The adverse cues are searched per sentence: that detector rebuilds each
                 // sentence's matches from every occurrence.
-                let [mut phi, mut crisis, mut advice, cues] = self.incoming.occurrences(norm);
-                for list in [&mut phi, &mut crisis, &mut advice] {
+                self.incoming.occurrences_into(norm, &mut lists.incoming);
+                let [phi, crisis, advice, cues] = &mut lists.incoming;
+                for list in [&mut *phi, &mut *crisis, &mut *advice] {
                     leftmost_longest(list);
                 }
-                ([phi, crisis, advice], Vec::new(), Vec::new(), cues)
+                [phi, crisis, advice, &[], &[], cues]
             }
             Direction::Outgoing => {
-                let [phi, crisis, advice, confirm, promotion] = self.outgoing.find(norm);
-                ([phi, crisis, advice], confirm, promotion, Vec::new())
+                self.outgoing.occurrences_into(norm, &mut lists.outgoing);
+                lists.outgoing.iter_mut().for_each(leftmost_longest);
+                let [phi, crisis, advice, confirm, promotion] = &lists.outgoing;
+                [phi, crisis, advice, confirm, promotion, &[]]
             }
         };
-        self.phi.run(cx, sink, &phi);
+        self.phi.run(cx, sink, phi);
         self.names.run(cx, sink);
-        self.confirm.run(cx, sink, &confirm);
-        self.adverse.run(cx, sink, &cues);
-        self.promotion.run(cx, sink, &promotion);
-        self.advice.run(cx, sink, &advice);
-        self.crisis.run(cx, sink, &crisis);
+        self.confirm.run(cx, sink, confirm);
+        self.adverse.run(cx, sink, cues);
+        self.promotion.run(cx, sink, promotion);
+        self.advice.run(cx, sink, advice);
+        self.crisis.run(cx, sink, crisis);
         self.abuse.run(cx, sink);
         self.links.run(cx, sink);
         // A product is not a person or a place ("my mom took Xarelto"): the name rules read a
@@ -605,6 +661,11 @@ impl Detectors {
             });
         }
         identified::run(cx.scan.text, sink);
+        for list in lists.incoming.iter_mut().chain(&mut lists.outgoing) {
+            if list.capacity() > SPARE_LEXEMES {
+                *list = Vec::new();
+            }
+        }
     }
 }
 

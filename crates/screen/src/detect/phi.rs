@@ -654,8 +654,8 @@ impl Out<'_, '_, '_> {
         rule: &'static RuleInfo,
         r: Range<usize>,
         harbor: Option<SafeHarbor>,
-        why: &str,
-        fix: &str,
+        why: &'static str,
+        fix: &'static str,
     ) {
         let mut hit = Hit::new(rule, self.scan.orig(r.clone()), why).suggest(fix);
         if let Some(h) = harbor {
@@ -1720,7 +1720,7 @@ mod tests {
             .findings
             .into_iter()
             .filter(|f| f.rule_id.starts_with("phi."))
-            .map(|f| (f.rule_id, f.matched))
+            .map(|f| (f.rule_id.into_owned(), f.matched))
             .collect()
     }
 
@@ -1753,7 +1753,7 @@ mod tests {
         let got: Vec<(&str, &str)> = report
             .findings
             .iter()
-            .map(|f| (f.rule_id.as_str(), f.matched.as_str()))
+            .map(|f| (&*f.rule_id, f.matched.as_str()))
             .collect();
         assert!(got.contains(&("phi.personal_date", "3/4/1961")), "{got:?}");
         assert!(got.contains(&("phi.room_bed", "bed 4")), "{got:?}");
@@ -2049,7 +2049,7 @@ mod tests {
                 "Join us March 3 at 100 Main St for our health fair",
             ))
             .expect("screens");
-        let rules: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        let rules: Vec<&str> = report.findings.iter().map(|f| &*f.rule_id).collect();
         assert!(
             rules.contains(&"phi.date") && rules.contains(&"phi.address"),
             "{rules:?}"

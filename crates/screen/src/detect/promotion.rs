@@ -1141,7 +1141,7 @@ mod tests {
             .hits
             .iter()
             .find(|h| h.rule.id == "promotion.off_label")
-            .map(|h| h.explanation.as_str());
+            .map(|h| &*h.explanation);
         assert_eq!(
             off,
             Some(

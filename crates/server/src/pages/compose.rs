@@ -381,7 +381,7 @@ pub(crate) async fn submit_checked(
         let rules = report
             .findings
             .iter()
-            .map(|f| f.rule_id.as_str())
+            .map(|f| &*f.rule_id)
             .collect::<Vec<_>>()
             .join(", ");
         match reason {
