@@ -1201,6 +1201,32 @@ mod tests {
         assert_eq!(found, ["may", "june", "dec"]);
     }
 
+    proptest::proptest! {
+        /// The walk lands where `back` and `forward` land, on text with spaces, control bytes,
+        /// digits and non-ASCII bytes, near both ends of the text and of its neighbours.
+        #[test]
+        fn walk_lands_where_back_and_forward_do(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" \t\n\x0b\x0c\r\x08\x0e\x1f!09az_\x7f\x80\xa0\xc3\xff".to_vec()), 1..80),
+            at in 0usize..80, len in 1usize..6, floor_back in 0usize..30, ceiling_on in 0usize..30,
+            before in 0..=MAX_BEFORE, after in 0..=MAX_AFTER,
+        ) {
+            let start = at % bytes.len();
+            let end = (start + len).min(bytes.len()).max(start + 1);
+            let floor = start.saturating_sub(floor_back);
+            let ceiling = end + ceiling_on;
+            let mut bounds = Bounds::new();
+            bounds.walk(&bytes, &(start..end), (floor, ceiling), (before, after));
+            for n in 0..=before {
+                proptest::prop_assert_eq!(bounds.starts[n], back(&bytes, start, n, floor), "start {}", n);
+            }
+            for n in 1..=after {
+                let want = forward(&bytes, end - 1, n).min(ceiling.min(bytes.len()));
+                proptest::prop_assert_eq!(bounds.ends[n], want, "end {}", n);
+            }
+        }
+    }
+
     #[test]
     fn next_non_ascii_finds_the_first_high_byte() {
         let text = "plain ascii text, then é and ü";
