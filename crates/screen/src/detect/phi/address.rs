@@ -634,36 +634,23 @@ impl View<'_, '_> {
         let mut inline_words = 0usize;
         while last + 1 < n && last + 1 - first < MAX_TOKENS {
             let k = last + 1;
-            let gap = self.gap(k);
-            // Sentence punctuation ends the address, except in a line prefix ("??? Suite 574").
-            let before_break = gap.split('\n').next().unwrap_or_default();
-            if before_break.bytes().any(|b| {
-                matches!(
-                    b,
-                    b'?' | b'!'
-                        | b';'
-                        | b':'
-                        | b'@'
-                        | b'/'
-                        | b'|'
-                        | b'"'
-                        | b'['
-                        | b']'
-                        | b'~'
-                        | b'*'
-                        | b'&'
-                        | b'='
-                )
-            }) {
+            // One pass over the gap reads its punctuation, line breaks, commas and dots.
+            let (mut punct, mut newlines, mut commas, mut dot) = (false, 0usize, 0usize, false);
+            for &c in self.gap(k).as_bytes() {
+                match c {
+                    b'\n' => newlines += 1,
+                    b',' => commas += 1,
+                    b'.' => dot = true,
+                    // Sentence punctuation ends the address, except in a line prefix ("??? Suite 574").
+                    b'?' | b'!' | b';' | b':' | b'@' | b'/' | b'|' | b'"' | b'[' | b']' | b'~'
+                    | b'*' | b'&' | b'=' => punct |= newlines == 0,
+                    _ => {}
+                }
+            }
+            if punct || newlines > 2 || commas > 1 {
                 break;
             }
-            let newlines = gap.bytes().filter(|&b| b == b'\n').count();
-            let commas = gap.bytes().filter(|&b| b == b',').count();
-            if newlines > 2 || commas > 1 {
-                break;
-            }
-            let dot_break =
-                gap.contains('.') && newlines == 0 && !self.abbreviation(last) && !self.is_unit(k);
+            let dot_break = dot && newlines == 0 && !self.abbreviation(last) && !self.is_unit(k);
             if dot_break || self.is_claimed(k) {
                 break;
             }

@@ -140,11 +140,16 @@ impl Anchor {
             Anchor::Iban => {
                 let i = run.start.checked_sub(2)?;
                 let letter = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_lowercase);
+                // The byte before the digits first: in prose it is nearly always a space, and
+                // the other tests are not worth making.
+                if !letter(i + 1) || !letter(i) {
+                    return None;
+                }
                 let bounded = i
                     .checked_sub(1)
                     .and_then(|k| bytes.get(k))
                     .is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'));
-                (letter(i) && letter(i + 1) && bounded).then_some((i, i))
+                bounded.then_some((i, i))
             }
         }
     }
@@ -156,11 +161,13 @@ fn maybe_digit(b: u8) -> bool {
     b.is_ascii_digit() || b >= 0x80
 }
 
+/// The high bit of every byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
 /// The high bit of each byte of the eight in `x` (little-endian) that is digit-like (see
 /// [`maybe_digit`]), and no other bit: exact per byte, so the lowest set bit says where the
 /// first digit-like byte is.
 fn digit_like_mask(x: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
     let ascii = x & !HIGH;
     // Per byte b < 0x80, neither sum carries into the next byte: b + 0x50 sets the high bit
@@ -318,8 +325,9 @@ type Growing = Option<(usize, usize, usize)>;
 pub(super) struct Runs {
     long: bool,
     runs: Vec<Range<usize>>,
-    /// The windows of each shape, in text order.
-    windows: Vec<(Shape, Vec<Window>)>,
+    /// The windows of each shape, in text order, with the fewest digit-like bytes any reach of
+    /// that shape needs: no window with fewer is kept.
+    windows: Vec<(Shape, usize, Vec<Window>)>,
     /// The whole text as one window.
     whole: [Window; 1],
 }
@@ -356,8 +364,20 @@ impl Runs {
                 }
                 if maybe_digit(bytes[i]) {
                     let start = i;
-                    while i < bytes.len() && maybe_digit(bytes[i]) {
-                        i += 1;
+                    // The run ends at the first byte that is not digit-like, found eight bytes
+                    // at a time from the same mask (byte by byte in the last seven).
+                    while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                        let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
+                        if other != 0 {
+                            i += (other.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        i += 8;
+                    }
+                    if bytes.len() - i < 8 {
+                        while i < bytes.len() && maybe_digit(bytes[i]) {
+                            i += 1;
+                        }
                     }
                     // Accented letters and other non-ASCII characters make runs too; one
                     // without a digit anchors no match, and a window around it would be
@@ -375,10 +395,11 @@ impl Runs {
             }
         }
         let windows = if long {
-            let mut shapes: Vec<Shape> = Vec::new();
+            let mut shapes: Vec<(Shape, usize)> = Vec::new();
             for r in reaches() {
-                if !shapes.contains(&r.shape()) {
-                    shapes.push(r.shape());
+                match shapes.iter_mut().find(|(s, _)| *s == r.shape()) {
+                    Some((_, least)) => *least = (*least).min(r.min_digits),
+                    None => shapes.push((r.shape(), r.min_digits)),
                 }
             }
             windows_of(bytes, &runs, &shapes)
@@ -394,37 +415,74 @@ impl Runs {
     }
 
     /// The merged windows of `reach` with enough digits to matter, in text order. A reach whose
-    /// shape was not given to `new` is searched in one window, the whole text.
+    /// shape was not given to `new`, or given only with more digits, is searched in one window,
+    /// the whole text.
     fn windows(&self, reach: Reach) -> impl Iterator<Item = Range<usize>> + '_ {
         let shape = reach.shape();
         self.windows
             .iter()
-            .find(|(s, _)| *s == shape)
-            .map_or(&self.whole[..], |(_, ws)| ws)
+            .find(|(s, least, _)| *s == shape && *least <= reach.min_digits)
+            .map_or(&self.whole[..], |(_, _, ws)| ws)
             .iter()
             .filter(move |(_, digits)| *digits >= reach.min_digits)
             .map(|(w, _)| w.clone())
     }
 }
 
-/// The merged windows of every shape around `runs`. Each window spans from `before` significant
-/// bytes ahead of an anchor to `after` past it, and windows that touch are merged; the bounds of
-/// every digit-anchored shape are read from one [`Bounds`] walk per run, which goes only as far
-/// as the widest of them.
-fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Shape, Vec<Window>)> {
-    // A shape has at most one window per run: sized once, no list is copied as it grows.
-    let mut out: Vec<(Shape, Vec<Window>)> = shapes
-        .iter()
-        .map(|&s| (s, Vec::with_capacity(runs.len())))
-        .collect();
+/// One digit-anchored shape's windows while [`windows_of`] grows them: its reach, the fewest
+/// digit-like bytes a window must hold to be kept, the window being grown (start, end,
+/// digit-like bytes) and the windows kept.
+struct Lane {
+    before: usize,
+    after: usize,
+    least: usize,
+    open: (usize, usize, usize),
+    done: Vec<Window>,
+}
+
+impl Lane {
+    /// Keep the open window if it holds enough digits, and open `next`.
+    fn close(&mut self, next: (usize, usize, usize)) {
+        let (s, e, d) = std::mem::replace(&mut self.open, next);
+        if d >= self.least {
+            self.done.push((s..e, d));
+        }
+    }
+}
+
+/// The merged windows of every shape around `runs`, each listed with the fewest digits its
+/// reaches need, and keeping only windows with that many. Each window spans from `before`
+/// significant bytes ahead of an anchor to `after` past it, and windows that touch are merged;
+/// the bounds of every digit-anchored shape are read from one [`Bounds`] walk per run, which
+/// goes only as far as the widest of them. Those shapes are grown side by side in one array,
+/// with the first run opening each one's first window, so the step per run and shape is a
+/// compare and a store. Most windows hold one short number ("2", "2019"), too few digits for a
+/// phone, card or ZIP search, and are never stored for those.
+fn windows_of(
+    bytes: &[u8],
+    runs: &[Range<usize>],
+    shapes: &[(Shape, usize)],
+) -> Vec<(Shape, usize, Vec<Window>)> {
     let walked =
         |s: &Shape| s.anchor == Anchor::Digit && s.before <= MAX_BEFORE && s.after <= MAX_AFTER;
     let reach = shapes
         .iter()
-        .filter(|s| walked(s))
-        .fold((0, 0), |(b, a), s| (b.max(s.before), a.max(s.after)));
-    // Per shape: whether its bounds come from the walk, and the window being grown.
-    let mut open: Vec<(bool, Growing)> = shapes.iter().map(|s| (walked(s), None)).collect();
+        .filter(|(s, _)| walked(s))
+        .fold((0, 0), |(b, a), (s, _)| (b.max(s.before), a.max(s.after)));
+    // A shape has at most one window per run: sized once, no list is copied as it grows.
+    let mut lanes: Vec<Lane> = shapes
+        .iter()
+        .filter(|(s, _)| walked(s))
+        .map(|&(s, least)| Lane {
+            before: s.before,
+            after: s.after,
+            // A window holds at least its anchoring run, so the empty window a lane starts
+            // with is never kept.
+            least: least.max(1),
+            open: (0, 0, 0),
+            done: Vec::with_capacity(runs.len()),
+        })
+        .collect();
     let mut bounds = Bounds::new();
     for (k, run) in runs.iter().enumerate() {
         let floor = k
@@ -433,40 +491,66 @@ fn windows_of(bytes: &[u8], runs: &[Range<usize>], shapes: &[Shape]) -> Vec<(Sha
             .map_or(0, |r| r.end);
         let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
         bounds.walk(bytes, run, (floor, ceiling), reach);
-        for ((shape, done), (walked, open)) in out.iter_mut().zip(open.iter_mut()) {
-            let (start, end) = if *walked {
-                (bounds.starts[shape.before], bounds.ends[shape.after])
+        let digits = run.len();
+        for lane in &mut lanes {
+            let start = bounds.starts.get(lane.before).copied().unwrap_or(floor);
+            let end = bounds.ends.get(lane.after).copied().unwrap_or(ceiling);
+            let (_, e, d) = &mut lane.open;
+            // A start before the open window's end is where `back` would have stopped at that
+            // end (its floor): the window merges either way.
+            if k > 0 && start <= *e {
+                *e = (*e).max(end);
+                *d += digits;
             } else {
-                let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
-                    continue;
-                };
-                let floor = open.map_or(0, |(_, end, _)| end);
-                (
-                    back(bytes, lo, shape.before, floor),
-                    forward(bytes, hi, shape.after),
-                )
-            };
-            match open {
-                // A start before the open window's end is where `back` would have stopped at
-                // that end (its floor): the window merges either way.
-                Some((_, e, digits)) if start <= *e => {
-                    *e = (*e).max(end);
-                    *digits += run.len();
-                }
-                _ => {
-                    if let Some((s, e, digits)) = open.replace((start, end, run.len())) {
-                        done.push((s..e, digits));
-                    }
+                lane.close((start, end, digits));
+            }
+        }
+    }
+    let mut lanes = lanes.into_iter();
+    shapes
+        .iter()
+        .filter_map(|&(shape, least)| {
+            if walked(&shape) {
+                let mut lane = lanes.next()?;
+                lane.close((0, 0, 0));
+                Some((shape, lane.least, lane.done))
+            } else {
+                Some((shape, least, anchored_windows(bytes, runs, shape)))
+            }
+        })
+        .collect()
+}
+
+/// The merged windows of a shape that the walk does not cover (IBANs), each anchored where
+/// [`Anchor::of_run`] says: few runs give such an anchor, so they get a pass of their own.
+fn anchored_windows(bytes: &[u8], runs: &[Range<usize>], shape: Shape) -> Vec<Window> {
+    let mut done = Vec::new();
+    let mut open: Growing = None;
+    for run in runs {
+        let Some((lo, hi)) = shape.anchor.of_run(bytes, run) else {
+            continue;
+        };
+        let floor = open.map_or(0, |(_, end, _)| end);
+        let (start, end) = (
+            back(bytes, lo, shape.before, floor),
+            forward(bytes, hi, shape.after),
+        );
+        match &mut open {
+            Some((_, e, d)) if start <= *e => {
+                *e = (*e).max(end);
+                *d += run.len();
+            }
+            _ => {
+                if let Some((s, e, d)) = open.replace((start, end, run.len())) {
+                    done.push((s..e, d));
                 }
             }
         }
     }
-    for ((_, done), (_, open)) in out.iter_mut().zip(open) {
-        if let Some((s, e, digits)) = open {
-            done.push((s..e, digits));
-        }
+    if let Some((s, e, d)) = open {
+        done.push((s..e, d));
     }
-    out
+    done
 }
 
 /// Call `f` on the span of every match of `re` in `hay`, as `re.find_iter(hay)` with the
@@ -642,7 +726,6 @@ impl MonthHashes {
 
 /// The first byte at or after `from` that is not ASCII, or `bytes.len()`.
 fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     // Non-ASCII bytes are rare: skip 32 ASCII bytes at a time, then find the byte in eights.
     while let Some(wide) = bytes.get(i..).and_then(<[u8]>::first_chunk::<32>) {
@@ -1116,6 +1199,32 @@ mod tests {
             .filter(|w| is_month(w.as_bytes()))
             .collect();
         assert_eq!(found, ["may", "june", "dec"]);
+    }
+
+    proptest::proptest! {
+        /// The walk lands where `back` and `forward` land, on text with spaces, control bytes,
+        /// digits and non-ASCII bytes, near both ends of the text and of its neighbours.
+        #[test]
+        fn walk_lands_where_back_and_forward_do(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" \t\n\x0b\x0c\r\x08\x0e\x1f!09az_\x7f\x80\xa0\xc3\xff".to_vec()), 1..80),
+            at in 0usize..80, len in 1usize..6, floor_back in 0usize..30, ceiling_on in 0usize..30,
+            before in 0..=MAX_BEFORE, after in 0..=MAX_AFTER,
+        ) {
+            let start = at % bytes.len();
+            let end = (start + len).min(bytes.len()).max(start + 1);
+            let floor = start.saturating_sub(floor_back);
+            let ceiling = end + ceiling_on;
+            let mut bounds = Bounds::new();
+            bounds.walk(&bytes, &(start..end), (floor, ceiling), (before, after));
+            for n in 0..=before {
+                proptest::prop_assert_eq!(bounds.starts[n], back(&bytes, start, n, floor), "start {}", n);
+            }
+            for n in 1..=after {
+                let want = forward(&bytes, end - 1, n).min(ceiling.min(bytes.len()));
+                proptest::prop_assert_eq!(bounds.ends[n], want, "end {}", n);
+            }
+        }
     }
 
     #[test]
