@@ -68,6 +68,10 @@ const NAME_SUGGESTION: &str = "Remove the name unless it is a staff member or th
 /// Tokens whose facts live on the stack; longer messages allocate one small vector.
 const STACK_TOKENS: usize = 96;
 
+/// Tokens whose facts live in a smaller stack array, which is zeroed with a few stores where the
+/// larger one costs a `memset` call: nearly every short message (96% of the short corpus) fits.
+const SMALL_TOKENS: usize = 32;
+
 /// First names this common (by Census rank) win over a city of the same name ("Austin", "Charlotte")
 /// unless a place cue comes before them.
 const POPULAR_FIRST_NAMES: usize = 400;
@@ -596,8 +600,9 @@ struct Lexicon {
     /// probe is a shift and a load, where the general map's group probe cost about three times
     /// as many instructions, and every token a rule asks about pays one.
     slots: Box<[Slot]>,
-    /// `slots` has `2^slot_bits` slots.
-    slot_bits: u32,
+    /// `slots` has `2^(64 - slot_shift)` slots: a hash's slot is its spread bits shifted right by
+    /// this (at most 63, as the table has at least two slots).
+    slot_shift: u32,
     /// One bit per [`LOWER_BITS`]-bit slice of a word hash, set for the words that matter even
     /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
     /// bit spares the lookup of such a word.
@@ -639,14 +644,12 @@ const LOWER_BITS: u32 = 16;
 /// Flags that make a lower-case word worth a lookup in mixed-case text.
 const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
 
-/// The first slot to probe for a word hash in a table of `2^bits` slots.
+/// The first slot to probe for a word hash in a table of `2^(64 - shift)` slots.
 #[inline]
-fn slot_of(h: u64, bits: u32) -> usize {
+fn slot_of(h: u64, shift: u32) -> usize {
     // The top bits of a word hash depend mostly on its first bytes: a multiply spreads them all
-    // there. A table of one slot takes none of them.
-    h.wrapping_mul(0xD6E8_FEB8_6659_FD93)
-        .checked_shr(64 - bits)
-        .unwrap_or(0) as usize
+    // there. The shift is one instruction: every lookup pays for it.
+    h.wrapping_mul(0xD6E8_FEB8_6659_FD93).wrapping_shr(shift) as usize
 }
 
 /// The bit of a word hash in [`Lexicon::lower`]: its low bits, which the word hash's last step
@@ -695,7 +698,7 @@ impl Lexicon {
                     *w |= 1 << (b % 64);
                 }
             }
-            let mut at = slot_of(hash, bits);
+            let mut at = slot_of(hash, 64 - bits);
             while slots.get(at).is_some_and(|s| s.tag != EMPTY) {
                 at = (at + 1) & (slots.len() - 1);
             }
@@ -717,7 +720,7 @@ impl Lexicon {
             }
         }
         self.slots = slots.into_boxed_slice();
-        self.slot_bits = bits;
+        self.slot_shift = 64 - bits;
         self.lower = lower;
     }
 
@@ -726,7 +729,7 @@ impl Lexicon {
     #[inline]
     fn by_hash(&self, hash: u64) -> Option<Slot> {
         let mask = self.slots.len().wrapping_sub(1);
-        let mut at = slot_of(hash, self.slot_bits);
+        let mut at = slot_of(hash, self.slot_shift);
         loop {
             let slot = *self.slots.get(at)?;
             if slot.tag == EMPTY {
@@ -1184,14 +1187,17 @@ impl Detector {
         if n == 0 {
             return;
         }
-        let mut stack = [0u32; STACK_TOKENS];
+        let mut small = [0u32; SMALL_TOKENS];
+        let mut stack;
         let mut heap;
-        let zeros: &mut [u32] = match stack.get_mut(..n) {
-            Some(cells) => cells,
-            None => {
-                heap = vec![0u32; n];
-                &mut heap
-            }
+        let zeros: &mut [u32] = if let Some(cells) = small.get_mut(..n) {
+            cells
+        } else if n <= STACK_TOKENS {
+            stack = [0u32; STACK_TOKENS];
+            stack.get_mut(..n).unwrap_or_default()
+        } else {
+            heap = vec![0u32; n];
+            &mut heap
         };
         let cells = Cell::from_mut(zeros).as_slice_of_cells();
         let toks = Facts {
