@@ -164,52 +164,47 @@ impl Screener {
         if hits.is_empty() {
             return;
         }
-        // The kept hits' indices, in hit order (see `hit_order`).
-        let mut kept = hit_order(&hits);
+        // The admitted hits with what the policy makes of them, in hit order (see `hit_order`);
+        // hits are dropped from the list in place, so that a message costs one list.
+        let mut admitted = hit_order(&hits);
         // Hits come sorted by start, so a hit overlaps an earlier one of its rule exactly when it
         // starts before the furthest end seen for that rule; there are few rules, many hits.
-        let mut rule_ends: Vec<(&'static str, usize)> = Vec::new();
+        let mut rule_ends = RuleEnds::default();
         let dedup = hits.len() > 1;
-        kept.retain(|&i| {
+        // What the policy makes of each kept hit, in hit order: PHI entities are chosen in this
+        // order (the longest at a start first).
+        let mut has_ae = false;
+        let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
+        let mut kept = 0;
+        for next in 0..admitted.len() {
+            let Some(&(i, ..)) = admitted.get(next) else {
+                break;
+            };
             let Some(hit) = hits.get(i as usize) else {
-                return false;
+                continue;
             };
             if hit.span.end > text.len()
                 || hit.span.is_empty()
                 || !text.is_char_boundary(hit.span.start)
                 || !text.is_char_boundary(hit.span.end)
             {
-                return false;
-            }
-            if dedup {
-                match rule_ends.iter_mut().find(|(id, _)| *id == hit.rule.id) {
-                    Some((_, end)) if hit.span.start < *end => return false,
-                    Some((_, end)) => *end = hit.span.end,
-                    None => rule_ends.push((hit.rule.id, hit.span.end)),
-                }
-            }
-            true
-        });
-        // What the policy makes of each kept hit, in hit order: PHI entities are chosen in this
-        // order (the longest at a start first).
-        let mut has_ae = false;
-        let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
-        let mut admitted: Vec<(u32, Action, Severity)> = Vec::with_capacity(kept.len());
-        for &i in &kept {
-            let Some(hit) = hits.get(i as usize) else {
                 continue;
-            };
+            }
+            if dedup && rule_ends.overlaps(hit.rule.id, hit.span.start, hit.span.end) {
+                continue;
+            }
             let Some(eff) = self.effective.get(hit.rule.id) else {
                 continue;
             };
             if !eff.enabled {
                 continue;
             }
-            let action = match msg.direction {
+            let Some(act) = (match msg.direction {
                 Direction::Incoming => eff.incoming,
                 Direction::Outgoing => eff.outgoing,
+            }) else {
+                continue;
             };
-            let Some(action) = action else { continue };
             let matched = &text[hit.span.start..hit.span.end];
             if !self.allowed.is_empty()
                 && self
@@ -234,8 +229,12 @@ impl Screener {
                 });
             }
             has_ae |= hit.rule.category == Category::AdverseEvent;
-            admitted.push((i, action, severity));
+            if let Some(slot) = admitted.get_mut(kept) {
+                *slot = (i, act, severity);
+            }
+            kept += 1;
         }
+        admitted.truncate(kept);
         // Findings read by span, the shortest at a start first; the sort is stable and moves
         // small entries, not findings.
         admitted.sort_by_key(|&(i, ..)| hits.get(i as usize).map(|h| (h.span.start, h.span.end)));
@@ -266,9 +265,10 @@ impl Screener {
 
 /// The order the engine reads a field's hits in: by start, the longest first, then by rule id, then
 /// as the detectors pushed them (what a stable sort by the first three gives). Returned as indices
-/// into `hits`, so that sorting moves four bytes per hit instead of a whole hit; hits that are
-/// already in order (a short message's one or two) are not sorted at all.
-fn hit_order(hits: &[Hit]) -> Vec<u32> {
+/// into `hits`, so that sorting moves a few bytes per hit instead of a whole hit, each with room
+/// for its action and severity (placeholders until the policy is applied); hits that are already
+/// in order (a short message's one or two) are not sorted at all.
+fn hit_order(hits: &[Hit]) -> Vec<(u32, Action, Severity)> {
     // Spans of a message that passed the size check fit in 32 bits; one that does not is dropped
     // later as out of range, wherever it sorts.
     let key = |h: &Hit| {
@@ -279,8 +279,9 @@ fn hit_order(hits: &[Hit]) -> Vec<u32> {
         (start << 32) | u64::from(u32::MAX - end)
     };
     let before = |a: &Hit, b: &Hit| key(a).cmp(&key(b)).then_with(|| a.rule.id.cmp(b.rule.id));
+    let entry = |i: u32| (i, Action::Flag, Severity::Low);
     if hits.is_sorted_by(|a, b| before(a, b).is_le()) {
-        return (0..hits.len()).map(|i| i as u32).collect();
+        return (0..hits.len()).map(|i| entry(i as u32)).collect();
     }
     let mut keyed: Vec<(u64, u32)> = hits.iter().zip(0..).map(|(h, i)| (key(h), i)).collect();
     // Stable, because each detector pushes its hits in order: the sort merges a few sorted runs.
@@ -291,7 +292,44 @@ fn hit_order(hits: &[Hit]) -> Vec<u32> {
                 _ => std::cmp::Ordering::Equal,
             })
     });
-    keyed.into_iter().map(|k| k.1).collect()
+    keyed.into_iter().map(|k| entry(k.1)).collect()
+}
+
+/// How many rules [`RuleEnds`] holds on the stack: a message's hits come from a few rules.
+const RULE_ENDS: usize = 16;
+
+/// The furthest end of the kept hits of each rule seen so far in a field.
+#[derive(Default)]
+struct RuleEnds {
+    first: [(&'static str, usize); RULE_ENDS],
+    n: usize,
+    /// Rules past the first [`RULE_ENDS`].
+    more: Vec<(&'static str, usize)>,
+}
+
+impl RuleEnds {
+    /// A hit of rule `id` over `start..end`, in hit order, overlaps an earlier kept hit of its
+    /// rule; if not, it is kept and its end recorded.
+    fn overlaps(&mut self, id: &'static str, start: usize, end: usize) -> bool {
+        let first = self.first.get_mut(..self.n).unwrap_or_default();
+        let seen = match first.iter().position(|(rule, _)| *rule == id) {
+            Some(k) => first.get_mut(k),
+            None if self.n == RULE_ENDS => self.more.iter_mut().find(|(rule, _)| *rule == id),
+            None => None,
+        };
+        match seen {
+            Some((_, furthest)) if start < *furthest => return true,
+            Some((_, furthest)) => *furthest = end,
+            None => match self.first.get_mut(self.n) {
+                Some(slot) => {
+                    *slot = (id, end);
+                    self.n += 1;
+                }
+                None => self.more.push((id, end)),
+            },
+        }
+        false
+    }
 }
 
 /// The hasher of the per-rule settings map, which is read once per finding, and of the abuse

@@ -590,6 +590,54 @@ fn joined(scan: &Scan<'_>, j: usize) -> bool {
             .all(|b| matches!(b, b' ' | b'.' | b'-' | b'_' | b'*'))
 }
 
+/// The pairs of bytes that the collapsed table words ([`collapse`]) open with, a bit each.
+///
+/// Every word of [`Detector::words`] has its collapsed form among the keys of
+/// [`Detector::collapsed`], and a stem's collapsed form opens its word's; so a rebuilt
+/// spelling whose collapsed form opens with a pair no key opens with is none of the words, none
+/// of their inflections and no stretched spelling of one. Nearly every rebuilt chunk is a
+/// mention or a hashtag ("@name", "#tag"), which the test turns away before any table lookup.
+struct Openings {
+    /// One bit per pair of bytes; `None` when some key is shorter than two bytes, which opens
+    /// with no pair, so that the test must always pass.
+    bits: Option<Box<[u64]>>,
+}
+
+impl Openings {
+    /// The pairs that `keys`, collapsed words, open with.
+    fn new<'k>(keys: impl IntoIterator<Item = &'k String>) -> Self {
+        let mut bits = vec![0u64; (1 << 16) / 64].into_boxed_slice();
+        for key in keys {
+            let Some(&[a, b]) = key.as_bytes().first_chunk::<2>() else {
+                return Openings { bits: None };
+            };
+            let i = usize::from(a) << 8 | usize::from(b);
+            if let Some(w) = bits.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+        Openings { bits: Some(bits) }
+    }
+
+    /// Some table word may be `word` (never false for one that is), or an inflection or a
+    /// stretched spelling of one. Only ASCII words are tested: [`collapse`] merges characters,
+    /// not bytes.
+    fn may_start(&self, word: &str) -> bool {
+        let Some(bits) = &self.bits else { return true };
+        let b = word.as_bytes();
+        let Some(&first) = b.first() else { return true };
+        // The second byte of the collapsed word is the first one that differs from the first.
+        let Some(&second) = b.iter().find(|&&x| x != first) else {
+            return true;
+        };
+        if !word.is_ascii() {
+            return true;
+        }
+        let i = usize::from(first) << 8 | usize::from(second);
+        bits.get(i / 64).is_none_or(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
 /// A table of lexicon words, looked up once per candidate word: hashed by [`IdHasher`], for which
 /// SipHash's keyed hashing would cost more than the rest of a lookup.
 type WordMap<V> = HashMap<String, V, BuildHasherDefault<IdHasher>>;
@@ -624,6 +672,8 @@ pub(crate) struct Detector {
     words: WordMap<Kind>,
     /// Words with every letter run collapsed to one letter, for stretched spellings.
     collapsed: WordMap<(String, Kind)>,
+    /// [`Detector::lookup`]'s first test: the two bytes every key of `collapsed` opens with.
+    openings: Openings,
     harass_you: Regex,
     hate_group: Regex,
     hate_verb: Regex,
@@ -951,6 +1001,7 @@ impl Detector {
                     .map_err(|e| compile_err("policy terms.blocked", e))?,
             )
         };
+        let openings = Openings::new(collapsed.keys());
         Ok(Detector {
             phrases,
             entries,
@@ -966,6 +1017,7 @@ impl Detector {
             spam_triggers,
             words,
             collapsed,
+            openings,
             harass_you,
             hate_group,
             hate_verb,
@@ -1431,6 +1483,14 @@ impl Detector {
                 self.words.get(*word).copied().unwrap_or(Kind::Profanity),
             ));
         }
+        if !self.openings.may_start(rebuilt) {
+            return None;
+        }
+        self.lookup_tables(rebuilt)
+    }
+
+    /// [`Detector::lookup`] of an unmasked spelling, in the word tables.
+    fn lookup_tables(&self, rebuilt: &str) -> Option<(String, Kind)> {
         if let Some(kind) = self.words.get(rebuilt) {
             return Some((rebuilt.to_owned(), *kind));
         }
@@ -2174,6 +2234,17 @@ mod tests {
             proptest::prop_assert_eq!(found(&from_run), found(&whole));
         }
 
+        /// A spelling turned away by its opening pair is none that the word tables find.
+        #[test]
+        fn openings_turn_away_only_what_the_tables_miss(pieces in proptest::collection::vec(
+            "(f|u|c|k|s|h|i|t|a|b|e|d|n|r|o|g|y|ing|er|head|fuck|shit|ass|bitch|tw|at|@|#)", 1..8)) {
+            let d = detector();
+            let word = pieces.concat();
+            if !d.openings.may_start(&word) {
+                proptest::prop_assert!(d.lookup_tables(&word).is_none());
+            }
+        }
+
         /// Stopping once capitals can no longer reach their share gives the count's answer.
         #[test]
         fn shouting_stops_early_with_the_counts_answer(pieces in proptest::collection::vec(
@@ -2198,6 +2269,17 @@ mod tests {
             .filter(|(r, m)| r == "abuse.profanity" && m == "f u c k")
             .count();
         assert_eq!(n, 12, "{got:?}");
+    }
+
+    #[test]
+    fn openings_let_every_table_word_through() {
+        let d = detector();
+        for w in d.words.keys().chain(d.collapsed.keys()) {
+            assert!(d.openings.may_start(w), "{w}");
+            for s in super::SUFFIXES {
+                assert!(d.openings.may_start(&format!("{w}{s}")), "{w}{s}");
+            }
+        }
     }
 
     #[test]
