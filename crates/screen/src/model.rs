@@ -343,6 +343,31 @@ impl AdrModel {
         is_cue(&self.cues[..], t)
     }
 
+    /// True when word (or prefix) hash `h` is in the event-cue set.
+    #[inline(always)]
+    pub fn is_cue_hash(&self, h: u64) -> bool {
+        cue_bit(&self.cues[..], h)
+    }
+
+    /// A word filter that passes every word hash the event-cue set holds (and about as many others
+    /// as that set's first probe does): each cue bit becomes the eight filter bits under it.
+    pub fn cue_word_filter(&self) -> WordFilter {
+        let mut out: WordFilter = vec![0u64; WORD_FILTER_WORDS]
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| Box::new([0; WORD_FILTER_WORDS]));
+        // Filter bit `i` sits under cue bit `i >> 3`, so cue byte `k` is filter word `k`, one byte
+        // lane of it per cue bit.
+        for (w, &byte) in out.iter_mut().zip(self.cues.iter()) {
+            for b in 0..8 {
+                if byte & (1 << b) != 0 {
+                    *w |= 0xFF << (8 * b);
+                }
+            }
+        }
+        out
+    }
+
     /// [`AdrModel::is_event_cue`] of every drug-name token.
     pub fn drug_is_cue(&self) -> bool {
         self.drug_cue
@@ -365,6 +390,23 @@ const CUE_BITS: u32 = 18;
 /// Size of the event-cue bit set in bytes.
 const CUE_BYTES: usize = (1 << CUE_BITS) / 8;
 const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
+
+/// log2 of the size of a word filter ([`AdrModel::cue_word_filter`]).
+const WORD_FILTER_BITS: u32 = CUE_BITS + 3;
+/// Size of a word filter in 64-bit words (256 KiB).
+pub(crate) const WORD_FILTER_WORDS: usize = 1 << (WORD_FILTER_BITS - 6);
+
+/// A bit set over word hashes at [`word_filter_bit`]; its fixed size lets a probe skip the bounds
+/// check.
+pub(crate) type WordFilter = Box<[u64; WORD_FILTER_WORDS]>;
+
+/// The bit of word hash `h` in a word filter: the event-cue set's first probe with three more bits
+/// of the same product, so a filter bit always lies under the cue bit of the same hash.
+#[inline(always)]
+pub(crate) fn word_filter_bit(h: u64) -> usize {
+    let [s0, _] = CUE_SALTS;
+    (mix(h, s0).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - WORD_FILTER_BITS)) as usize
+}
 
 fn cue_probes(h: u64) -> impl Iterator<Item = usize> {
     CUE_SALTS.into_iter().map(move |s| cue_probe(h, s))

@@ -18,7 +18,9 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::ScreenError;
 use crate::message::Direction;
-use crate::model::{AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, hash_bytes};
+use crate::model::{
+    AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, WordFilter, hash_bytes, word_filter_bit,
+};
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity, Span};
 use crate::rules::RuleInfo;
@@ -157,6 +159,21 @@ fn bit_add(set: &mut WordBits, h: u64) {
     if let Some(w) = set.get_mut(i / 64) {
         *w |= 1 << (i % 64);
     }
+}
+
+/// Add word hash `h` to a word filter.
+fn filter_add(filter: &mut WordFilter, h: u64) {
+    let i = word_filter_bit(h);
+    if let Some(w) = filter.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+/// Word hash `h` may be in a word filter (one probe; misses impossible).
+#[inline(always)]
+fn filter_maybe(filter: &WordFilter, h: u64) -> bool {
+    let i = word_filter_bit(h);
+    filter.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 /// Word hash `h` may be in a word bit set (one probe; misses impossible).
@@ -361,6 +378,11 @@ fn compile_error(what: &str, e: impl std::fmt::Display) -> ScreenError {
 impl Lexicon {
     /// The built-in lexicons with the organization's products added.
     pub fn new(policy: &Policy) -> Result<Self, ScreenError> {
+        Lexicon::with_keys(policy).map(|(lex, _)| lex)
+    }
+
+    /// [`Lexicon::new`], and the hash of every drug name's key word (those `drug_keys` holds).
+    fn with_keys(policy: &Policy) -> Result<(Self, Vec<u64>), ScreenError> {
         let stop: HashSet<&str> = DRUG_STOPLIST
             .lines()
             .map(str::trim)
@@ -400,13 +422,13 @@ impl Lexicon {
             });
         }
         let mut drug_keys: KeyFilter = Box::new([0; KEY_WORDS]);
+        let mut key_hashes: Vec<u64> = Vec::with_capacity(patterns.len());
         for p in &patterns {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                key_add(
-                    &mut drug_keys,
-                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
-                );
+                let h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+                key_add(&mut drug_keys, h);
+                key_hashes.push(h);
             }
         }
         let mut drug_runs: Vec<Box<[u64]>> = Vec::with_capacity(patterns.len());
@@ -478,7 +500,7 @@ impl Lexicon {
             }
         }
         let cues = Lexicons::new([&cue_patterns])?;
-        Ok(Lexicon {
+        let lex = Lexicon {
             drugs,
             drug_keys,
             drug_runs,
@@ -489,7 +511,8 @@ impl Lexicon {
             cue_patterns,
             cue_kinds,
             cues,
-        })
+        };
+        Ok((lex, key_hashes))
     }
 
     /// The built-in lexicons alone, as used for training.
@@ -802,6 +825,11 @@ pub(crate) struct Detector {
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
     gate_words: WordBits,
+    /// One probe that every drug key, `gate_words` word and event-cue word passes, and about two
+    /// words in a hundred besides: most words then skip the three exact probes.
+    words: WordFilter,
+    /// The word hash every token with a digit shares is an event cue.
+    num_cue: bool,
 }
 
 impl Detector {
@@ -825,22 +853,29 @@ impl Detector {
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
+        let (lex, key_hashes) = Lexicon::with_keys(policy)?;
+        let mut words = model.cue_word_filter();
         let mut gate_words: WordBits = Box::new([0; GATE_BITS / 64]);
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {
-                bit_add(
-                    &mut gate_words,
-                    hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default()),
-                );
+                let h = hash_bytes(scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default());
+                bit_add(&mut gate_words, h);
+                filter_add(&mut words, h);
             }
         }
+        for h in key_hashes {
+            filter_add(&mut words, h);
+        }
+        let num_cue = model.is_event_cue(&TokFeat::new(b"0", 0, true, 0));
         Ok(Detector {
-            lex: Lexicon::new(policy)?,
+            lex,
             model,
             persons,
             person_words,
             gate_words,
+            words,
+            num_cue,
         })
     }
 
@@ -946,11 +981,22 @@ impl Detector {
         let (mut worth, mut maybe_drug) = (false, false);
         for (f, t) in feats.iter_mut().zip(toks) {
             *f = TokFeat::of_token(norm, t);
-            f.cue = self.model.is_event_cue(f);
-            let drug = self.lex.may_be_drug(t.hash);
+            let (mut drug, mut gate, mut word_cue) = (false, false, false);
+            // Most words fail the one probe, and need none of the exact ones.
+            if filter_maybe(&self.words, t.hash) {
+                drug = self.lex.may_be_drug(t.hash);
+                gate = bit_maybe(&self.gate_words, t.hash);
+                word_cue = self.model.is_cue_hash(t.hash);
+            }
+            // A token with a digit stands for its class in the model, whose cue bit is fixed.
+            let word_cue = if t.shape.has_digit {
+                self.num_cue
+            } else {
+                word_cue
+            };
+            f.cue = word_cue || (f.prefix != 0 && self.model.is_cue_hash(f.prefix));
             maybe_drug |= drug;
-            // Most segments are worth it, and usually by an early word.
-            worth = worth || drug || f.cue || bit_maybe(&self.gate_words, t.hash);
+            worth |= drug || gate || f.cue;
         }
         Prepared { worth, maybe_drug }
     }
@@ -1430,6 +1476,34 @@ mod tests {
         assert!(!runs("St. John's birthday"));
         assert!(!runs("a long day at work"));
         assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
+    }
+
+    #[test]
+    fn word_filter_passes_every_drug_key_gate_word_and_event_cue() {
+        let policy = Policy::default();
+        let d = Detector::new(&policy).unwrap_or_else(|e| panic!("{e}"));
+        let (_, keys) = Lexicon::with_keys(&policy).unwrap_or_else(|e| panic!("{e}"));
+        assert!(keys.iter().all(|&h| filter_maybe(&d.words, h)));
+        for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
+            let scan = Scan::new(p);
+            assert!(
+                scan.tokens.iter().all(|t| {
+                    !bit_maybe(&d.gate_words, t.hash) || filter_maybe(&d.words, t.hash)
+                })
+            );
+        }
+        // Cue words are known only by their bits: random hashes that the cue set holds.
+        let (mut x, mut cues) = (0x9E37_79B9_7F4A_7C15u64, 0);
+        for _ in 0..2_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if d.model.is_cue_hash(x) {
+                cues += 1;
+                assert!(filter_maybe(&d.words, x), "{x:#x}");
+            }
+        }
+        assert!(cues > 0);
     }
 
     #[test]
