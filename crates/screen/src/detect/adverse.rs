@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
+use super::names::{CLINICIAN_TITLES, is_credential_word};
 use crate::ScreenError;
 use crate::message::Direction;
 use crate::model::{
@@ -260,19 +261,6 @@ const KNOWN_EVENTS: &[&str] = &[
 
 /// Pronouns that point to a third person, who may be the patient a name identifies.
 const THIRD_PERSON: &[&str] = &["he", "she", "him", "his", "her", "he's", "she's"];
-
-/// Words that, written just before or after a name, make it a clinician's rather than a patient's.
-const CLINICIAN: &[&str] = &[
-    "dr",
-    "doctor",
-    "nurse",
-    "prof",
-    "professor",
-    "pharmacist",
-    "md",
-    "rn",
-    "np",
-];
 
 /// People an age describes ("a 67-year-old man"), so that the age identifies a patient.
 const AGE_PERSONS: &[&str] = &[
@@ -1263,7 +1251,9 @@ impl Detector {
 /// ("Dr. Smith"), a credential ending it (the names rules take one into the name: "Jane Doe, RN"),
 /// or a title read as a name on its own.
 fn clinician(text: &str, span: Span) -> bool {
-    let is_title = |w: &str| CLINICIAN.iter().any(|c| c.eq_ignore_ascii_case(w));
+    let is_title = |w: &str| {
+        CLINICIAN_TITLES.iter().any(|c| c.eq_ignore_ascii_case(w)) || is_credential_word(w)
+    };
     // A title is a word away: a few dozen bytes each side keep this constant-time on long text.
     let mut from = span.start.saturating_sub(32);
     while !text.is_char_boundary(from) {

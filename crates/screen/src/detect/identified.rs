@@ -10,6 +10,7 @@
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
 
+use super::names::{CLINICIAN_TITLES, is_credential_word};
 use super::{Hit, Sink};
 
 /// The identified-patient rule.
@@ -24,12 +25,6 @@ pub(crate) const RULES: &[RuleInfo] = &[RuleInfo {
 
 const IDENTIFIED: &RuleInfo = &RULES[0];
 
-/// Titles and credentials that mark a name as a clinician's, written before or after it.
-const TITLES_BEFORE: &[&str] = &["dr", "doctor", "nurse", "prof", "professor"];
-const CREDENTIALS_AFTER: &[&str] = &[
-    "md", "rn", "np", "pa", "phd", "dds", "dnp", "pharmd", "lpn", "crna", "facs",
-];
-
 /// Add one hit on the first patient name when the other PHI hits and the health context make
 /// the person identifiable; runs after every other detector.
 pub(crate) fn run(text: &str, sink: &mut Sink) {
@@ -43,7 +38,9 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
             Some(SafeHarbor::A)
                 if name.is_none()
                     && !is_clinician(text, hit.span.start, hit.span.end)
-                    && !is_credential(text.get(hit.span.start..hit.span.end).unwrap_or("")) =>
+                    && !is_credential_word(
+                        text.get(hit.span.start..hit.span.end).unwrap_or(""),
+                    ) =>
             {
                 name = Some(hit.span);
             }
@@ -89,18 +86,11 @@ fn is_clinician(text: &str, start: usize, end: usize) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .next()
         .unwrap_or("");
-    TITLES_BEFORE.iter().any(|t| title.eq_ignore_ascii_case(t))
-        || is_credential(last)
-        || is_credential(credential)
-}
-
-/// A word written as a clinical credential ("RN", "MD", "PhD"); the names rules can read one as a name.
-fn is_credential(word: &str) -> bool {
-    word.len() >= 2
-        && word.chars().any(|c| c.is_ascii_uppercase())
-        && CREDENTIALS_AFTER
-            .iter()
-            .any(|t| word.eq_ignore_ascii_case(t))
+    CLINICIAN_TITLES
+        .iter()
+        .any(|t| title.eq_ignore_ascii_case(t))
+        || is_credential_word(last)
+        || is_credential_word(credential)
 }
 
 /// The second identifier in words, for the explanation.
@@ -173,6 +163,9 @@ mod tests {
         for text in [
             "Meet Dr. Jane Smith, our new cardiologist. Book a visit at 555-201-3344.",
             "Jane Smith, RN, leads our diabetes class. Call 555-201-3344 to sign up.",
+            // Any credential the names rules know marks a clinician, not only the common ones.
+            "Jane Smith, FNP, leads our diabetes class. Call 555-201-3344 to sign up.",
+            "Omar Haddad, PharmD, answers questions on your diabetes medicines at 555-201-3344.",
             "Flu shots for everyone on Saturday: call 555-201-3344.",
             "Congratulations to Maria Lopez on winning the 5K! Call 555-201-3344 for next year's race.",
         ] {

@@ -182,6 +182,20 @@ const TITLES: &[&str] = &[
     "dj",
 ];
 
+/// Titles written before a clinician's name ("Dr. Smith", "Nurse Jackie"), shared with the
+/// detectors that must tell a clinician from a patient.
+pub(crate) const CLINICIAN_TITLES: &[&str] =
+    &["dr", "doctor", "nurse", "prof", "professor", "pharmacist"];
+
+/// Whether `word` is a clinical credential as written after a name: one of [`CREDENTIALS`], in
+/// a credential's shape (all upper case, or an upper-case letter after the first: "RN", "PhD"),
+/// so that the names "Ma" and "Do" stay names.
+pub(crate) fn is_credential_word(word: &str) -> bool {
+    let shaped = word.chars().all(|c| !c.is_lowercase()) && word.chars().any(char::is_uppercase)
+        || word.chars().skip(1).any(char::is_uppercase);
+    shaped && word.len() <= 8 && CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(word))
+}
+
 /// Post-nominal credentials of US clinicians ("Sara Diaz, MD, PhD"): licences, degrees,
 /// certifications and fellowships as they follow a name on a badge, a byline or a signature.
 const CREDENTIALS: &[&str] = &[
@@ -2453,6 +2467,17 @@ mod tests {
             names("Thanks to Dr. Patel, MD for the visit"),
             ["Patel, MD"]
         );
+    }
+
+    #[test]
+    fn a_credential_word_needs_a_credential_shape() {
+        for w in ["RN", "MD", "PhD", "PharmD", "FNP", "PA"] {
+            assert!(super::is_credential_word(w), "{w}");
+        }
+        // Names and ordinary words that share a credential's letters.
+        for w in ["Ma", "Do", "md", "rn", "Ms", "Pt", "CEO", ""] {
+            assert!(!super::is_credential_word(w), "{w}");
+        }
     }
 
     #[test]
