@@ -154,34 +154,39 @@ fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
 
-/// Add word hash `h` to a word bit set.
-fn bit_add(set: &mut WordBits, h: u64) {
-    let i = gate_bit(h);
+/// Set bit `i` of a fixed-size bit set (the word bit sets and the word filter).
+fn set_bit<const W: usize>(set: &mut [u64; W], i: usize) {
     if let Some(w) = set.get_mut(i / 64) {
         *w |= 1 << (i % 64);
     }
 }
 
-/// Add word hash `h` to a word filter.
-fn filter_add(filter: &mut WordFilter, h: u64) {
-    let i = word_filter_bit(h);
-    if let Some(w) = filter.get_mut(i / 64) {
-        *w |= 1 << (i % 64);
-    }
+/// Bit `i` of a fixed-size bit set.
+#[inline(always)]
+fn has_bit<const W: usize>(set: &[u64; W], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
-/// Word hash `h` may be in a word filter (one probe; misses impossible).
-#[inline(always)]
-fn filter_maybe(filter: &WordFilter, h: u64) -> bool {
-    let i = word_filter_bit(h);
-    filter.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+/// Add word hash `h` to a word bit set.
+fn bit_add(set: &mut WordBits, h: u64) {
+    set_bit(set, gate_bit(h));
 }
 
 /// Word hash `h` may be in a word bit set (one probe; misses impossible).
 #[inline(always)]
 fn bit_maybe(set: &WordBits, h: u64) -> bool {
-    let i = gate_bit(h);
-    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    has_bit(set, gate_bit(h))
+}
+
+/// Add word hash `h` to a word filter.
+fn filter_add(filter: &mut WordFilter, h: u64) {
+    set_bit(filter, word_filter_bit(h));
+}
+
+/// Word hash `h` may be in a word filter (one probe; misses impossible).
+#[inline(always)]
+fn filter_maybe(filter: &WordFilter, h: u64) -> bool {
+    has_bit(filter, word_filter_bit(h))
 }
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
