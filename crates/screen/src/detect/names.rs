@@ -621,9 +621,13 @@ struct Lexicon {
     /// when written in lower case in mixed-case text (places, place heads, patient words); a clear
     /// bit spares the lookup of such a word.
     lower: Box<LowerBits>,
+    /// The same bits for the words with any of [`CUE_FLAGS`]: a clear bit answers whether a
+    /// word before a capitalized one is a cue without looking the word up.
+    cues: Box<LowerBits>,
 }
 
-/// The bits of [`Lexicon::lower`], of a fixed size so that reading one needs no bounds check.
+/// The bits of [`Lexicon::lower`] and [`Lexicon::cues`], of a fixed size so that reading one
+/// needs no bounds check.
 struct LowerBits([u64; 1 << (LOWER_BITS - 6)]);
 
 impl Default for LowerBits {
@@ -657,6 +661,10 @@ const LOWER_BITS: u32 = 16;
 
 /// Flags that make a lower-case word worth a lookup in mixed-case text.
 const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
+
+/// Flags of the few words that cue a place or a name ("in", "street", "Dr", "said"): the rules
+/// ask whether the word before a capitalized one has them, and most such words have none.
+const CUE_FLAGS: u32 = PLACE_CUE | STREET | RESIDES | TITLE | PATIENT | GREETING | SPEECH | INTRO;
 
 /// The first slot to probe for a word hash in a table of `2^(64 - shift)` slots.
 #[inline]
@@ -704,11 +712,14 @@ impl Lexicon {
             1 << bits
         ];
         let mut lower = Box::<LowerBits>::default();
+        let mut cues = Box::<LowerBits>::default();
         self.entries = Vec::with_capacity(map.len());
         for (hash, e) in map {
-            if e.flags & LOWER_FLAGS != 0 {
-                let b = lower_bit(hash);
-                if let Some(w) = lower.0.get_mut(b / 64) {
+            let b = lower_bit(hash);
+            for (bits, flags) in [(&mut lower, LOWER_FLAGS), (&mut cues, CUE_FLAGS)] {
+                if e.flags & flags != 0
+                    && let Some(w) = bits.0.get_mut(b / 64)
+                {
                     *w |= 1 << (b % 64);
                 }
             }
@@ -736,6 +747,7 @@ impl Lexicon {
         self.slots = slots.into_boxed_slice();
         self.slot_shift = 64 - bits;
         self.lower = lower;
+        self.cues = cues;
     }
 
     /// The slot of the entry whose text hashes to `hash`, if any (the map kept one entry per
@@ -765,6 +777,16 @@ impl Lexicon {
     fn may_matter_lower(&self, hash: u64) -> bool {
         let b = lower_bit(hash);
         self.lower
+            .0
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+    }
+
+    /// False when no word with this hash has any of [`CUE_FLAGS`].
+    #[inline]
+    fn may_be_cue(&self, hash: u64) -> bool {
+        let b = lower_bit(hash);
+        self.cues
             .0
             .get(b / 64)
             .is_some_and(|w| w & (1 << (b % 64)) != 0)
@@ -928,6 +950,22 @@ impl Facts<'_, '_> {
     /// Gazetteer kind of token `i` when the word alone is a place.
     fn place(&self, i: usize) -> Option<PlaceKind> {
         self.tok(i).and_then(|t| PlaceKind::from_code(t.place))
+    }
+
+    /// Whether token `i` has any of the flags `cues` (some of [`CUE_FLAGS`]). A token not yet
+    /// filled whose word the lexicon's cue bits rule out has none, and stays unfilled: most
+    /// words before a capitalized one are no cue, and a rule that asks about no more of them
+    /// spares their lookup. A possessive is looked up by its stem, so it is filled.
+    #[inline]
+    fn has_cue(&self, i: usize, cues: u32) -> bool {
+        if let (Some(cell), Some(t)) = (self.cells.get(i), self.scan.tokens.get(i))
+            && cell.get() & KNOWN == 0
+            && !t.shape.apostrophe
+            && !self.lex.may_be_cue(t.hash)
+        {
+            return false;
+        }
+        self.flags(i) & cues != 0
     }
 
     /// Add `bits` to the flags of token `i`.
@@ -1506,9 +1544,10 @@ impl Detector {
         }
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
         // on the town line of a postal address ("Apt. 297\n Zalakaros").
-        if i.checked_sub(1)
-            .is_none_or(|p| toks.flags(p) & (PLACE_CUE | DIGIT | STREET) == 0)
-        {
+        if i.checked_sub(1).is_none_or(|p| {
+            !scan.tokens.get(p).is_some_and(|t| t.shape.has_digit)
+                && !toks.has_cue(p, PLACE_CUE | STREET)
+        }) {
             return None;
         }
         let cue = place_cue(scan, toks, i).or_else(|| address_city(scan, toks, i))?;
@@ -1933,12 +1972,12 @@ enum Cue {
 /// The place cue right before token `i`, if any.
 fn place_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> {
     let p = i.checked_sub(1)?;
-    if toks.flags(p) & PLACE_CUE == 0 || !plain_gap(scan, i) {
+    if !toks.has_cue(p, PLACE_CUE) || !plain_gap(scan, i) {
         return None;
     }
     let tied = scan.tok(p) == "from"
         || p.checked_sub(1)
-            .is_some_and(|q| toks.flags(q) & RESIDES != 0 && plain_gap(scan, p));
+            .is_some_and(|q| toks.has_cue(q, RESIDES) && plain_gap(scan, p));
     Some(if tied { Cue::Resides } else { Cue::Plain })
 }
 
@@ -1963,11 +2002,11 @@ fn address_city(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<Cue> 
 /// The name cue right before token `i` ("Dr.", "my name is", "thanks,", "said"), if any.
 fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> {
     let p = i.checked_sub(1)?;
-    let pf = toks.flags(p);
     // Every cue below starts at a word with one of these flags; most words have none.
-    if pf & (TITLE | PATIENT | GREETING | SPEECH | INTRO) == 0 {
+    if !toks.has_cue(p, TITLE | PATIENT | GREETING | SPEECH | INTRO) {
         return None;
     }
+    let pf = toks.flags(p);
     let gap = gap_before(scan, i);
     // One look at each byte of the gap (a few bytes; `contains` would call memchr per question):
     // which of ":?,." it holds, and whether it holds anything but those and spaces.
@@ -2154,6 +2193,9 @@ mod tests {
             if e.flags & LOWER_FLAGS != 0 {
                 assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
             }
+            if e.flags & CUE_FLAGS != 0 {
+                assert!(lex.may_be_cue(h), "{} has no cue bit", e.text);
+            }
             let parts: Vec<&str> = words(&e.text).collect();
             if e.place.is_some() && parts.len() > 2 {
                 for k in 2..parts.len() {
@@ -2275,6 +2317,44 @@ mod tests {
             .iter()
             .map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn cue_bits_answer_as_the_filled_flags() {
+        let det = detector();
+        for text in [
+            "Dr. Smith said hi to Nurse Jane in Boston",
+            "thanks, Grace! my name is Omar, patient of Dr O'Brien's clinic",
+            "moved to Dayton from 12 Elm Street\nSpringfield, lives in Ohio",
+            "STREET in ON at Ave, PT Mr. said hello",
+        ] {
+            let scan = Scan::new(text);
+            let (cells, filled) = (
+                vec![Cell::new(0u32); scan.tokens.len()],
+                vec![Cell::new(0u32); scan.tokens.len()],
+            );
+            // One set of cells asked only through the cue bits, the other filled.
+            let cues = Facts {
+                scan: &scan,
+                lex: &det.lex,
+                cells: &cells,
+            };
+            let full = Facts {
+                scan: &scan,
+                lex: &det.lex,
+                cells: &filled,
+            };
+            for i in 0..scan.tokens.len() {
+                for flag in (0..32).map(|b| 1u32 << b).filter(|f| f & CUE_FLAGS != 0) {
+                    assert_eq!(
+                        cues.has_cue(i, flag),
+                        full.flags(i) & flag != 0,
+                        "{} in {text:?}",
+                        scan.tok(i)
+                    );
+                }
+            }
+        }
     }
 
     fn names(text: &str) -> Vec<String> {
