@@ -141,6 +141,9 @@ fn key_maybe(filter: &KeyFilter, h: u64) -> bool {
 /// so that the test stays linear on long text.
 const MAX_RUNS: usize = 2 * MAX_SEG;
 
+/// How many candidate longest runs [`Lexicon::drug_runs_present`] keeps from its first pass.
+const DRUG_HEADS: usize = 8;
+
 /// Size of a word bit set (the gate words, the person words: 50 to 60 words each; false hits near
 /// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
@@ -664,13 +667,22 @@ impl Lexicon {
         }
         // The runs of the tokens as a 256-bit set: a candidate name's other runs are searched for
         // among the tokens only once each is in it, and most names keyed by a common word ("day")
-        // fail there without a pass over the tokens.
+        // fail there without a pass over the tokens. The same pass keeps the runs that may be a
+        // name's longest run (few), so that only they are looked up afterwards.
         let mut seen = [0u64; 4];
         let run_bit = |r: u64| ((r >> 62) as usize, 1u64 << (r >> 56 & 63));
+        let mut heads = [0u64; DRUG_HEADS];
+        let mut n_heads = 0;
         any_run(scan, tokens, |r| {
             let (w, bit) = run_bit(r);
             if let Some(x) = seen.get_mut(w) {
                 *x |= bit;
+            }
+            if key_maybe(&self.run_keys, r) {
+                if let Some(h) = heads.get_mut(n_heads) {
+                    *h = r;
+                }
+                n_heads += 1;
             }
             false
         });
@@ -678,10 +690,7 @@ impl Lexicon {
             let (w, bit) = run_bit(r);
             seen.get(w).is_some_and(|x| x & bit != 0)
         };
-        let mut present = |r: u64| {
-            if !key_maybe(&self.run_keys, r) {
-                return false;
-            }
+        let present = |r: u64| {
             let from = self.drug_heads.partition_point(|&h| h < r);
             let heads = self.drug_heads.get(from..).unwrap_or_default();
             let names = self.drug_runs.get(from..).unwrap_or_default();
@@ -696,7 +705,11 @@ impl Lexicon {
                         .all(|&h| maybe_seen(h) && any_run(scan, tokens, |x| x == h))
                 })
         };
-        any_run(scan, tokens, &mut present)
+        match heads.get(..n_heads) {
+            Some(kept) => kept.iter().any(|&r| present(r)),
+            // More candidates than were kept: look them up again in a second pass.
+            None => any_run(scan, tokens, |r| key_maybe(&self.run_keys, r) && present(r)),
+        }
     }
 }
 
@@ -744,27 +757,20 @@ fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
         .for_each(|t| t.flags |= bit);
 }
 
-/// Call `f` with each sentence-like segment of the scan, in order.
-fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
-    let toks = &scan.tokens;
-    let norm = scan.norm.as_bytes();
-    let mut first = 0;
-    for (i, pair) in toks.windows(2).enumerate() {
-        let [a, b] = pair else { continue };
-        if i + 1 - first >= MAX_SEG
-            || (b.start - a.end != 1 || norm.get(a.end) != Some(&b' '))
-                && ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
-        {
-            f(Segment { first, end: i + 1 });
-            first = i + 1;
-        }
+/// True when a segment of `len` tokens ends after its last token `a`, whose successor in the text
+/// is `next`: it holds [`MAX_SEG`] tokens, or the gap before the next token ends a sentence, or no
+/// token follows.
+#[inline(always)]
+fn ends_segment(norm: &[u8], a: &Token, next: Option<&Token>, len: usize) -> bool {
+    let Some(b) = next else { return true };
+    if len >= MAX_SEG {
+        return true;
     }
-    if first < toks.len() {
-        f(Segment {
-            first,
-            end: toks.len(),
-        });
+    // Most gaps are one space.
+    if b.start.wrapping_sub(a.end) == 1 && norm.get(a.end) == Some(&b' ') {
+        return false;
     }
+    ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
 }
 
 /// True when the text between two tokens ends a sentence: it holds `!`, `?`, `;` or a line break,
@@ -794,16 +800,6 @@ struct Event {
     margin: f32,
     /// A listed reaction or serious outcome ([`KNOWN_EVENTS`]), not a phrase the model marked.
     listed: bool,
-}
-
-/// What [`Detector::prepare`] learned about a segment before any automaton runs.
-struct Prepared {
-    /// The segment can pass the model's gate: a word may be a drug name, is the key word of a
-    /// medicine-implying or unspecified-reaction phrase, or is an event cue (everything the gate
-    /// accepts passes this test).
-    worth: bool,
-    /// Some word may be a drug's key word.
-    maybe_drug: bool,
 }
 
 /// The compiled adverse-event detector.
@@ -926,72 +922,127 @@ impl Detector {
     ) {
         // Most messages are short: the inputs of their segments fit a smaller array, which costs
         // less to set up for every message.
-        let mut short = [TokFeat::default(); SHORT_SEG];
-        let mut long;
-        let feats: &mut [TokFeat] = if scan.tokens.len() <= SHORT_SEG {
-            &mut short
+        if scan.tokens.len() <= SHORT_SEG {
+            let mut feats = [TokFeat::default(); SHORT_SEG];
+            self.walk(scan, cues, &mut feats, found, events);
         } else {
-            long = [TokFeat::default(); MAX_SEG];
-            &mut long
-        };
-        let drug_cue = self.model.drug_is_cue();
-        for_each_segment(scan, |seg| {
-            let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            let Prepared { worth, maybe_drug } = self.prepare(scan, seg, feats);
-            if !worth {
-                return;
-            }
-            let Some(toks) = feats.get_mut(..n) else {
-                return;
-            };
-            let before = found.len();
-            self.lex
-                .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
-                    found.push((f, seg))
-                });
-            if let Some(new) = found.get(before..) {
-                known_events(scan, seg, toks, new, events);
-            }
-            // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
-            // it only gets a say when a reaction word, a drug or an implied medicine is present.
-            if !self.model.passes_gate(toks) {
-                return;
-            }
-            let margin = self.model.segment_margin(toks);
-            if margin > 0.0 && !general_question(scan, seg) {
-                self.reaction_phrases(scan, seg, toks, margin, events);
-            }
-        });
+            let mut feats = [TokFeat::default(); MAX_SEG];
+            self.walk(scan, cues, &mut feats, found, events);
+        }
     }
 
-    /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
-    /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
-    /// automaton. A segment with nothing to score still needs every word's tests, and those
-    /// build most of its model inputs (the event-cue bit), so one pass serves both kinds.
-    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat]) -> Prepared {
+    /// [`Detector::find_events`] with the model inputs of a segment in `feats`, which holds every
+    /// segment of the scan (`N` is at least [`MAX_SEG`] or the number of tokens).
+    #[inline(always)]
+    fn walk<const N: usize>(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        feats: &mut [TokFeat; N],
+        found: &mut Vec<(Found, Segment)>,
+        events: &mut Vec<Event>,
+    ) {
         let norm = scan.norm.as_bytes();
-        let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let (mut worth, mut maybe_drug) = (false, false);
-        for (f, t) in feats.iter_mut().zip(toks) {
-            *f = TokFeat::of_token(norm, t);
-            let (mut drug, mut gate, mut word_cue) = (false, false, false);
-            // Most words fail the one probe, and need none of the exact ones.
-            if filter_maybe(&self.words, t.hash) {
-                drug = self.lex.may_be_drug(t.hash);
-                gate = bit_maybe(&self.gate_words, t.hash);
-                word_cue = self.model.is_cue_hash(t.hash);
+        let toks = scan.tokens.as_slice();
+        // One walk over the words builds each segment's model inputs and finds where it ends; a
+        // segment is scored once its last word is in.
+        let (mut first, mut worth, mut maybe_drug) = (0, false, false);
+        for (i, t) in toks.iter().enumerate() {
+            let k = i - first;
+            // A segment never holds more than `N` tokens: the remainder only spares a bounds check.
+            if let Some(f) = feats.get_mut(k % N) {
+                // Most words have no digit and fail the one probe: their inputs are the word hash
+                // and, for a long word, its prefix, which alone can make the word an event cue.
+                if !t.shape.has_digit && !filter_maybe(&self.words, t.hash) {
+                    let prefix = TokFeat::prefix_of(norm, t);
+                    let cue = prefix != 0 && self.model.is_cue_hash(prefix);
+                    *f = TokFeat {
+                        word: t.hash,
+                        prefix,
+                        flags: 0,
+                        cue,
+                    };
+                    worth |= cue;
+                } else {
+                    let (drug, pass) = self.word_inputs(norm, t, f);
+                    maybe_drug |= drug;
+                    worth |= pass;
+                }
             }
-            // A token with a digit stands for its class in the model, whose cue bit is fixed.
-            let word_cue = if t.shape.has_digit {
-                self.num_cue
-            } else {
-                word_cue
-            };
-            f.cue = word_cue || (f.prefix != 0 && self.model.is_cue_hash(f.prefix));
-            maybe_drug |= drug;
-            worth |= drug || gate || f.cue;
+            if ends_segment(norm, t, toks.get(i + 1), k + 1) {
+                if worth {
+                    let seg = Segment { first, end: i + 1 };
+                    self.score_segment(scan, cues, seg, maybe_drug, feats, found, events);
+                }
+                (first, worth, maybe_drug) = (i + 1, false, false);
+            }
         }
-        Prepared { worth, maybe_drug }
+    }
+
+    /// The model inputs of word `t` into `f` (flags empty, event-cue bit set), and the cheap tests
+    /// that come before any automaton: whether it may be a drug's key word, and whether it lets its
+    /// segment be worth scoring (it may be a drug name, is the key word of a medicine-implying or
+    /// unspecified-reaction phrase, or is an event cue: everything the model's gate accepts
+    /// passes). A segment with nothing to score still needs every word's tests, and those build
+    /// most of its model inputs (the event-cue bit), so one pass serves both kinds. Out of line:
+    /// [`Detector::find_events`] answers the common word itself.
+    #[inline(never)]
+    fn word_inputs(&self, norm: &[u8], t: &Token, f: &mut TokFeat) -> (bool, bool) {
+        let probe = filter_maybe(&self.words, t.hash);
+        *f = TokFeat::of_token(norm, t);
+        let (mut drug, mut gate, mut word_cue) = (false, false, false);
+        if probe {
+            drug = self.lex.may_be_drug(t.hash);
+            gate = bit_maybe(&self.gate_words, t.hash);
+            word_cue = self.model.is_cue_hash(t.hash);
+        }
+        // A token with a digit stands for its class in the model, whose cue bit is fixed.
+        let word_cue = if t.shape.has_digit {
+            self.num_cue
+        } else {
+            word_cue
+        };
+        f.cue = word_cue || (f.prefix != 0 && self.model.is_cue_hash(f.prefix));
+        (drug, drug || gate || f.cue)
+    }
+
+    /// Mark and score segment `seg`, whose model inputs `feats` holds (at most [`MAX_SEG`]), as
+    /// [`Detector::find_events`] does for a segment worth scoring; `maybe_drug` says whether some
+    /// word may be a drug's key word.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn score_segment(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        seg: Segment,
+        maybe_drug: bool,
+        feats: &mut [TokFeat],
+        found: &mut Vec<(Found, Segment)>,
+        events: &mut Vec<Event>,
+    ) {
+        let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
+        let Some(toks) = feats.get_mut(..n) else {
+            return;
+        };
+        let before = found.len();
+        let drug_cue = self.model.drug_is_cue();
+        self.lex
+            .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
+                found.push((f, seg))
+            });
+        if let Some(new) = found.get(before..) {
+            known_events(scan, seg, toks, new, events);
+        }
+        // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
+        // it only gets a say when a reaction word, a drug or an implied medicine is present.
+        if !self.model.passes_gate(toks) {
+            return;
+        }
+        let margin = self.model.segment_margin(toks);
+        if margin > 0.0 && !general_question(scan, seg) {
+            self.reaction_phrases(scan, seg, toks, margin, events);
+        }
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
@@ -1473,6 +1524,82 @@ mod tests {
         assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
     }
 
+    /// The built-in lexicons, compiled once for the property tests.
+    fn base_lexicon() -> &'static Lexicon {
+        static LEX: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+        LEX.get_or_init(|| Lexicon::base().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// The detector for the default policy, compiled once for the property tests.
+    fn detector() -> &'static Detector {
+        static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DET.get_or_init(|| Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// [`Lexicon::drug_runs_present`] as it was before it kept candidates from its first pass:
+    /// every run looked up in a second pass.
+    fn drug_runs_two_passes(lex: &Lexicon, scan: &Scan<'_>, tokens: &[Token]) -> bool {
+        if lex.runless || tokens.len() > MAX_RUNS {
+            return true;
+        }
+        let present = |r: u64| {
+            key_maybe(&lex.run_keys, r)
+                && lex
+                    .drug_heads
+                    .iter()
+                    .zip(&lex.drug_runs)
+                    .filter(|(h, _)| **h == r)
+                    .any(|(_, d)| d.iter().skip(1).all(|&h| any_run(scan, tokens, |x| x == h)))
+        };
+        any_run(scan, tokens, present)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn drug_runs_agree_with_a_lookup_of_every_run(
+            words in proptest::collection::vec("(no|doz|st\\.|john's|wort|zoloft|prozac|day|first|aid|vitamin|d|b12|the|and|tea|co-codamol|ibuprofen|sertraline|lexapro|x|of)", 0..40),
+        ) {
+            let lex = base_lexicon();
+            let text = words.join(" ");
+            let scan = Scan::new(&text);
+            for n in [scan.tokens.len(), scan.tokens.len() / 2] {
+                let tokens = scan.tokens.get(..n).unwrap_or_default();
+                proptest::prop_assert_eq!(
+                    lex.drug_runs_present(&scan, tokens),
+                    drug_runs_two_passes(lex, &scan, tokens)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn a_word_answered_in_the_walk_gets_the_inputs_of_the_general_path(
+            text in "[a-z0-9' ]{0,200}",
+            words in proptest::collection::vec("(zoloft|dizzy|nausea|side|effects|headaches|the|medication|withdrawal|2mg|and|terrible|insomnia|sleepless)", 0..30),
+        ) {
+            let det = detector();
+            let text = [text, words.join(" ")].join(" ");
+            let scan = Scan::new(&text);
+            let norm = scan.norm.as_bytes();
+            for t in &scan.tokens {
+                let mut general = TokFeat::default();
+                let (drug, pass) = det.word_inputs(norm, t, &mut general);
+                if t.shape.has_digit || filter_maybe(&det.words, t.hash) {
+                    continue;
+                }
+                let prefix = TokFeat::prefix_of(norm, t);
+                let cue = prefix != 0 && det.model.is_cue_hash(prefix);
+                proptest::prop_assert_eq!(
+                    (general.word, general.prefix, general.flags, general.cue, drug, pass),
+                    (t.hash, prefix, 0, cue, false, cue)
+                );
+            }
+        }
+    }
+
     #[test]
     fn word_filter_passes_every_drug_key_gate_word_and_event_cue() {
         let policy = Policy::default();
@@ -1781,11 +1908,24 @@ mod tests {
         }
     }
 
+    /// The segments of a scan as `(first, end)` token ranges, cut where `find_events` cuts them.
+    fn segments(scan: &Scan<'_>) -> Vec<(usize, usize)> {
+        let norm = scan.norm.as_bytes();
+        let mut segs = Vec::new();
+        let mut first = 0;
+        for (i, t) in scan.tokens.iter().enumerate() {
+            if ends_segment(norm, t, scan.tokens.get(i + 1), i - first + 1) {
+                segs.push((first, i + 1));
+                first = i + 1;
+            }
+        }
+        segs
+    }
+
     #[test]
     fn segments_split_on_sentence_punctuation() {
         let scan = Scan::new("Took 2.5 mg. Felt sick! ok");
-        let mut segs = Vec::new();
-        for_each_segment(&scan, |s| segs.push((s.first, s.end)));
+        let segs = segments(&scan);
         assert_eq!(segs, vec![(0, 4), (4, 6), (6, 7)]);
     }
 
