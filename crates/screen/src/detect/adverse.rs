@@ -1048,6 +1048,9 @@ impl Detector {
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
     /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
     /// Phrases wholly negated or hypothetical are dropped.
+    ///
+    /// Only the runs around a reaction word can become phrases, so words are scored as those runs
+    /// need them; the whole segment is scored only when none of them gives a phrase.
     fn reaction_phrases(
         &self,
         scan: &Scan<'_>,
@@ -1056,46 +1059,65 @@ impl Detector {
         margin: f32,
         events: &mut Vec<Event>,
     ) {
-        let mut scores = [0f32; MAX_SEG];
-        for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
-            // The person is the patient element, never part of the event.
-            let person = toks.get(j).is_some_and(|t| {
-                bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
-            });
-            *s = if person {
-                f32::NEG_INFINITY
-            } else {
-                self.model.token_score(toks, j)
-            };
-        }
-        let scores = &scores[..toks.len()];
+        let toks = toks.get(..MAX_SEG).unwrap_or(toks);
+        let n = toks.len();
+        let mut scores = Scores {
+            of: [0.0; MAX_SEG],
+            known: 0,
+        };
+        let reaction = |j: usize| toks.get(j).is_some_and(|t| t.cue || t.flags & GENERIC != 0);
+        let negated = |run: &Range<usize>| {
+            toks.get(run.clone())
+                .is_some_and(|r| r.iter().all(|t| t.flags & (NEG | HYP) != 0))
+        };
         let mut negated_any = false;
         let mut pushed = false;
-        // Each run of accepted tokens, in order.
+        // Each run of accepted tokens that holds a reaction word, in order.
         let mut j = 0;
-        while j < scores.len() {
+        while j < n {
+            if !reaction(j) || scores.get(self, toks, j) <= 0.0 {
+                j += 1;
+                continue;
+            }
+            let mut start = j;
+            while start > 0 && scores.get(self, toks, start - 1) > 0.0 {
+                start -= 1;
+            }
+            let mut end = j + 1;
+            while end < n && scores.get(self, toks, end) > 0.0 {
+                end += 1;
+            }
+            let run = start..end;
+            j = end;
+            if negated(&run) {
+                negated_any = true;
+                continue;
+            }
+            pushed |= leads_into_listed(scan, seg, events, &run)
+                || self.push_event(scan, seg, toks, run, margin, events);
+        }
+        if pushed || negated_any {
+            return;
+        }
+        // No phrase yet: a wholly negated run without a reaction word still says the segment's
+        // reaction is denied, and the anchor below compares every reaction word.
+        for j in 0..n {
+            scores.get(self, toks, j);
+        }
+        let scores = scores.of.get(..n).unwrap_or_default();
+        let mut j = 0;
+        while j < n && !negated_any {
             let start = j;
-            while j < scores.len() && scores[j] > 0.0 {
+            while scores.get(j).is_some_and(|&s| s > 0.0) {
                 j += 1;
             }
             if j == start {
                 j += 1;
                 continue;
             }
-            let run = start..j;
-            let Some(run_toks) = toks.get(run.clone()) else {
-                continue;
-            };
-            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
-                negated_any = true;
-                continue;
-            }
-            if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
-                pushed |= leads_into_listed(scan, seg, events, &run)
-                    || self.push_event(scan, seg, toks, run, margin, events);
-            }
+            negated_any = negated(&(start..j));
         }
-        if pushed || negated_any {
+        if negated_any {
             return;
         }
         // The segment reads as a reaction but the token model found no phrase with a reaction word:
@@ -1111,6 +1133,19 @@ impl Detector {
             .map(|(j, _)| j);
         if let Some(j) = anchor {
             self.push_event(scan, seg, toks, j..j + 1, margin, events);
+        }
+    }
+
+    /// Log-odds that token `j` of `toks` is part of the reaction phrase; minus infinity for a
+    /// person, who is the patient element, never part of the event.
+    fn token_score(&self, toks: &[TokFeat], j: usize) -> f32 {
+        let person = toks.get(j).is_some_and(|t| {
+            bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
+        });
+        if person {
+            f32::NEG_INFINITY
+        } else {
+            self.model.token_score(toks, j)
         }
     }
 
@@ -1449,6 +1484,28 @@ fn general_question(scan: &Scan<'_>, seg: Segment) -> bool {
         && !(seg.first..seg.end).any(|i| FIRST_PERSON.contains(&word(i)))
 }
 
+/// The token scores of a segment, each computed when first asked for.
+struct Scores {
+    /// Score of each token, where `known` has its bit.
+    of: [f32; MAX_SEG],
+    /// Bit `j` is set once token `j` is scored.
+    known: u64,
+}
+
+impl Scores {
+    /// [`Detector::token_score`] of token `j` (at most [`MAX_SEG`] tokens), computed once.
+    fn get(&mut self, det: &Detector, toks: &[TokFeat], j: usize) -> f32 {
+        let bit = 1u64 << (j % MAX_SEG);
+        if self.known & bit == 0 {
+            if let Some(s) = self.of.get_mut(j) {
+                *s = det.token_score(toks, j);
+            }
+            self.known |= bit;
+        }
+        self.of.get(j).copied().unwrap_or(0.0)
+    }
+}
+
 /// A product mention: what it is, its normalized byte range, its segment.
 type DrugMention<'a> = (&'a ProductName, Range<usize>, Segment);
 
@@ -1597,6 +1654,91 @@ mod tests {
                     (t.hash, prefix, 0, cue, false, cue)
                 );
             }
+        }
+    }
+
+    /// [`Detector::reaction_phrases`] as it was before it scored words as runs need them: every
+    /// word scored first.
+    fn reaction_phrases_scoring_all(
+        det: &Detector,
+        scan: &Scan<'_>,
+        seg: Segment,
+        toks: &[TokFeat],
+        margin: f32,
+        events: &mut Vec<Event>,
+    ) {
+        let scores: Vec<f32> = (0..toks.len()).map(|j| det.token_score(toks, j)).collect();
+        let (mut negated_any, mut pushed) = (false, false);
+        let mut j = 0;
+        while j < scores.len() {
+            let start = j;
+            while j < scores.len() && scores[j] > 0.0 {
+                j += 1;
+            }
+            if j == start {
+                j += 1;
+                continue;
+            }
+            let run = start..j;
+            let run_toks = &toks[run.clone()];
+            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
+                negated_any = true;
+                continue;
+            }
+            if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
+                pushed |= leads_into_listed(scan, seg, events, &run)
+                    || det.push_event(scan, seg, toks, run, margin, events);
+            }
+        }
+        if pushed || negated_any {
+            return;
+        }
+        let anchor = toks
+            .iter()
+            .zip(&scores)
+            .enumerate()
+            .filter(|(_, (t, s))| {
+                s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
+            })
+            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
+            .map(|(j, _)| j);
+        if let Some(j) = anchor {
+            det.push_event(scan, seg, toks, j..j + 1, margin, events);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        #[test]
+        fn reaction_phrases_are_those_of_scoring_every_word(
+            words in proptest::collection::vec("(i|felt|dizzy|nausea|and|headache|no|side|effects|terrible|insomnia|weight|gain|my|mom|zoloft|made|me|very|tired|not|sleep|couldn't|the|rash|after|it|was|great|pain|anxiety|worse)", 1..40),
+            flags in proptest::collection::vec(0u8..8, 40),
+            listed in proptest::option::of(0usize..40),
+        ) {
+            let det = detector();
+            let text = words.join(" ");
+            let scan = Scan::new(&text);
+            let seg = Segment { first: 0, end: scan.tokens.len().min(MAX_SEG) };
+            let mut buf = [TokFeat::default(); MAX_SEG];
+            det.lex.token_feats(&scan, seg, &mut buf);
+            let toks = &mut buf[..seg.end];
+            for (t, f) in toks.iter_mut().zip(&flags) {
+                t.cue = det.model.is_event_cue(t);
+                // Scope and unspecified-reaction marks the lexicons could have set.
+                t.flags |= [0, NEG, HYP, GENERIC, NEG | GENERIC, 0, 0, 0][usize::from(*f)];
+            }
+            let mut start: Vec<Event> = Vec::new();
+            if let Some(t) = listed.and_then(|j| scan.tokens.get(j)) {
+                start.push(Event { norm: t.start..t.end, seg, margin: 0.0, listed: true });
+            }
+            let (mut lazy, mut all) = (start.clone(), start);
+            det.reaction_phrases(&scan, seg, toks, 1.5, &mut lazy);
+            reaction_phrases_scoring_all(det, &scan, seg, toks, 1.5, &mut all);
+            let key = |e: &Event| (e.norm.clone(), e.seg, e.listed, e.margin.to_bits());
+            proptest::prop_assert_eq!(
+                lazy.iter().map(key).collect::<Vec<_>>(),
+                all.iter().map(key).collect::<Vec<_>>()
+            );
         }
     }
 
