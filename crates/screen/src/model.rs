@@ -202,10 +202,13 @@ impl TokFeat {
     #[inline(always)]
     pub fn prefix_of(norm: &[u8], t: &Token) -> u64 {
         // Most words are short: their length alone answers.
-        if t.end.wrapping_sub(t.start) <= 6 || norm.get(t.start..t.end).is_none() {
+        if t.end.wrapping_sub(t.start) <= 6 {
             return 0;
         }
-        hash_span(norm, t.start, t.start + 5)
+        match norm.get(t.start..t.end) {
+            Some(_) => hash_span(norm, t.start, t.start + 5),
+            None => 0,
+        }
     }
 
     /// Make this the token of a drug name: every drug shares one word hash and has no prefix.

@@ -946,10 +946,10 @@ impl Detector {
         let toks = scan.tokens.as_slice();
         // One walk over the words builds each segment's model inputs and finds where it ends; a
         // segment is scored once its last word is in.
-        let (mut first, mut worth, mut maybe_drug) = (0, false, false);
+        let (mut first, mut k, mut worth, mut maybe_drug) = (0, 0, false, false);
         for (i, t) in toks.iter().enumerate() {
-            let k = i - first;
-            // A segment never holds more than `N` tokens: the remainder only spares a bounds check.
+            // Token `k` of the segment: a segment never holds more than `N` tokens, and the
+            // remainder only spares a bounds check.
             if let Some(f) = feats.get_mut(k % N) {
                 // Most words have no digit and fail the one probe: their inputs are the word hash
                 // and, for a long word, its prefix, which alone can make the word an event cue.
@@ -969,12 +969,13 @@ impl Detector {
                     worth |= pass;
                 }
             }
-            if ends_segment(norm, t, toks.get(i + 1), k + 1) {
+            k += 1;
+            if ends_segment(norm, t, toks.get(i + 1), k) {
                 if worth {
                     let seg = Segment { first, end: i + 1 };
                     self.score_segment(scan, cues, seg, maybe_drug, feats, found, events);
                 }
-                (first, worth, maybe_drug) = (i + 1, false, false);
+                (first, k, worth, maybe_drug) = (i + 1, 0, false, false);
             }
         }
     }
