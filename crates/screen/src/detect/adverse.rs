@@ -1236,32 +1236,33 @@ impl Detector {
                         "not yet a complete report"
                     };
                     if info.own {
-                        Hit::new(OWN, event_span, [
+                        Hit::new(OWN, event_span, join(&[
                             "\"", event_text, "\" is described after taking ", named, ", one of your products (", completeness, "; ", &who,
                             "): an adverse-event report that starts the pharmacovigilance reporting clock.",
-                        ].concat())
+                        ]))
                         .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
                     } else {
-                        let canonical = if info.canonical.eq_ignore_ascii_case(named) {
-                            String::new()
+                        let (open, canonical, close) = if info.canonical.eq_ignore_ascii_case(named)
+                        {
+                            ("", "", "")
                         } else {
-                            [" (", &info.canonical, ")"].concat()
+                            (" (", info.canonical.as_str(), ")")
                         };
-                        Hit::new(REPORT, event_span, [
-                            "\"", event_text, "\" is described with ", named, &canonical, ", a possible adverse drug reaction (", completeness, "; ", &who,
+                        Hit::new(REPORT, event_span, join(&[
+                            "\"", event_text, "\" is described with ", named, open, canonical, close, ", a possible adverse drug reaction (", completeness, "; ", &who,
                             ") that should reach the manufacturer or the FDA MedWatch programme.",
-                        ].concat())
+                        ]))
                         .suggest("Review it, forward it to pharmacovigilance or point the author to MedWatch, and reply privately rather than in public.")
                     }
                 }
                 None => {
-                    let hint = implied.as_ref().map_or_else(String::new, |r| {
-                        [" (\"", scan.orig_text(r.clone()), "\" implies one)"].concat()
+                    let (open, hint, close) = implied.as_ref().map_or(("", "", ""), |r| {
+                        (" (\"", scan.orig_text(r.clone()), "\" implies one)")
                     });
-                    let hit = Hit::new(POSSIBLE, event_span, [
-                        "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", &hint,
+                    let hit = Hit::new(POSSIBLE, event_span, join(&[
+                        "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", open, hint, close,
                         ", so it may be an adverse event that needs the product asked for.",
-                    ].concat())
+                    ]))
                     .suggest("Ask privately which medicine was involved before treating it as an adverse-event report.");
                     if implied.is_some() { hit.boost(1) } else { hit }
                 }
@@ -1505,6 +1506,15 @@ impl Scores {
         }
         self.of.get(j).copied().unwrap_or(0.0)
     }
+}
+
+/// The pieces of an explanation in one string, allocated once at its full length.
+fn join(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// A product mention: what it is, its normalized byte range, its segment.
