@@ -186,16 +186,28 @@ impl TokFeat {
     pub fn of_token(norm: &[u8], t: &Token) -> Self {
         let (word, prefix) = if t.shape.has_digit {
             (NUM_WORD, 0)
-        } else if t.end.saturating_sub(t.start) > 6 && norm.get(t.start..t.end).is_some() {
-            (t.hash, hash_span(norm, t.start, t.start + 5))
         } else {
-            (t.hash, 0)
+            (t.hash, TokFeat::prefix_of(norm, t))
         };
         TokFeat {
             word,
             prefix,
             flags: 0,
             cue: false,
+        }
+    }
+
+    /// The prefix feature of token `t` (no digit) of the normalized text `norm`: the hash of the
+    /// first five bytes of a word longer than six bytes, else 0.
+    #[inline(always)]
+    pub fn prefix_of(norm: &[u8], t: &Token) -> u64 {
+        // Most words are short: their length alone answers.
+        if t.end.wrapping_sub(t.start) <= 6 {
+            return 0;
+        }
+        match norm.get(t.start..t.end) {
+            Some(_) => hash_span(norm, t.start, t.start + 5),
+            None => 0,
         }
     }
 
@@ -267,7 +279,8 @@ fn token_features(toks: &[TokFeat], j: usize, mut f: impl FnMut(usize)) {
 
 /// One linear model: quantized weights, their scale, and a bias.
 struct Linear {
-    weights: Vec<i8>,
+    /// One weight per feature slot; the fixed size lets a look-up skip the bounds check.
+    weights: Box<[i8; TABLE]>,
     scale: f32,
     bias: f32,
 }
@@ -275,7 +288,7 @@ struct Linear {
 impl Linear {
     fn dot(&self, feats: impl FnOnce(&mut dyn FnMut(usize))) -> f32 {
         let mut sum: i32 = 0;
-        feats(&mut |i| sum += i32::from(self.weights.get(i).copied().unwrap_or(0)));
+        feats(&mut |i| sum += i32::from(self.weights.get(i % TABLE).copied().unwrap_or(0)));
         self.bias + self.scale * sum as f32
     }
 }
@@ -458,7 +471,11 @@ impl<'a> Reader<'a> {
     fn linear(&mut self) -> Result<Linear, BadModel> {
         let scale = self.f32()?;
         let bias = self.f32()?;
-        let weights = self.take(TABLE)?.iter().map(|&x| x as i8).collect();
+        let weights: Vec<i8> = self.take(TABLE)?.iter().map(|&x| x as i8).collect();
+        let weights = weights
+            .into_boxed_slice()
+            .try_into()
+            .map_err(|_| BadModel("truncated"))?;
         Ok(Linear {
             weights,
             scale,

@@ -141,6 +141,9 @@ fn key_maybe(filter: &KeyFilter, h: u64) -> bool {
 /// so that the test stays linear on long text.
 const MAX_RUNS: usize = 2 * MAX_SEG;
 
+/// How many candidate longest runs [`Lexicon::drug_runs_present`] keeps from its first pass.
+const DRUG_HEADS: usize = 8;
+
 /// Size of a word bit set (the gate words, the person words: 50 to 60 words each; false hits near
 /// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
@@ -664,13 +667,22 @@ impl Lexicon {
         }
         // The runs of the tokens as a 256-bit set: a candidate name's other runs are searched for
         // among the tokens only once each is in it, and most names keyed by a common word ("day")
-        // fail there without a pass over the tokens.
+        // fail there without a pass over the tokens. The same pass keeps the runs that may be a
+        // name's longest run (few), so that only they are looked up afterwards.
         let mut seen = [0u64; 4];
         let run_bit = |r: u64| ((r >> 62) as usize, 1u64 << (r >> 56 & 63));
+        let mut heads = [0u64; DRUG_HEADS];
+        let mut n_heads = 0;
         any_run(scan, tokens, |r| {
             let (w, bit) = run_bit(r);
             if let Some(x) = seen.get_mut(w) {
                 *x |= bit;
+            }
+            if key_maybe(&self.run_keys, r) {
+                if let Some(h) = heads.get_mut(n_heads) {
+                    *h = r;
+                }
+                n_heads += 1;
             }
             false
         });
@@ -678,10 +690,7 @@ impl Lexicon {
             let (w, bit) = run_bit(r);
             seen.get(w).is_some_and(|x| x & bit != 0)
         };
-        let mut present = |r: u64| {
-            if !key_maybe(&self.run_keys, r) {
-                return false;
-            }
+        let present = |r: u64| {
             let from = self.drug_heads.partition_point(|&h| h < r);
             let heads = self.drug_heads.get(from..).unwrap_or_default();
             let names = self.drug_runs.get(from..).unwrap_or_default();
@@ -696,7 +705,11 @@ impl Lexicon {
                         .all(|&h| maybe_seen(h) && any_run(scan, tokens, |x| x == h))
                 })
         };
-        any_run(scan, tokens, &mut present)
+        match heads.get(..n_heads) {
+            Some(kept) => kept.iter().any(|&r| present(r)),
+            // More candidates than were kept: look them up again in a second pass.
+            None => any_run(scan, tokens, |r| key_maybe(&self.run_keys, r) && present(r)),
+        }
     }
 }
 
@@ -744,27 +757,20 @@ fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
         .for_each(|t| t.flags |= bit);
 }
 
-/// Call `f` with each sentence-like segment of the scan, in order.
-fn for_each_segment(scan: &Scan<'_>, mut f: impl FnMut(Segment)) {
-    let toks = &scan.tokens;
-    let norm = scan.norm.as_bytes();
-    let mut first = 0;
-    for (i, pair) in toks.windows(2).enumerate() {
-        let [a, b] = pair else { continue };
-        if i + 1 - first >= MAX_SEG
-            || (b.start - a.end != 1 || norm.get(a.end) != Some(&b' '))
-                && ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
-        {
-            f(Segment { first, end: i + 1 });
-            first = i + 1;
-        }
+/// True when a segment of `len` tokens ends after its last token `a`, whose successor in the text
+/// is `next`: it holds [`MAX_SEG`] tokens, or the gap before the next token ends a sentence, or no
+/// token follows.
+#[inline(always)]
+fn ends_segment(norm: &[u8], a: &Token, next: Option<&Token>, len: usize) -> bool {
+    let Some(b) = next else { return true };
+    if len >= MAX_SEG {
+        return true;
     }
-    if first < toks.len() {
-        f(Segment {
-            first,
-            end: toks.len(),
-        });
+    // Most gaps are one space.
+    if b.start.wrapping_sub(a.end) == 1 && norm.get(a.end) == Some(&b' ') {
+        return false;
     }
+    ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
 }
 
 /// True when the text between two tokens ends a sentence: it holds `!`, `?`, `;` or a line break,
@@ -794,16 +800,6 @@ struct Event {
     margin: f32,
     /// A listed reaction or serious outcome ([`KNOWN_EVENTS`]), not a phrase the model marked.
     listed: bool,
-}
-
-/// What [`Detector::prepare`] learned about a segment before any automaton runs.
-struct Prepared {
-    /// The segment can pass the model's gate: a word may be a drug name, is the key word of a
-    /// medicine-implying or unspecified-reaction phrase, or is an event cue (everything the gate
-    /// accepts passes this test).
-    worth: bool,
-    /// Some word may be a drug's key word.
-    maybe_drug: bool,
 }
 
 /// The compiled adverse-event detector.
@@ -926,77 +922,136 @@ impl Detector {
     ) {
         // Most messages are short: the inputs of their segments fit a smaller array, which costs
         // less to set up for every message.
-        let mut short = [TokFeat::default(); SHORT_SEG];
-        let mut long;
-        let feats: &mut [TokFeat] = if scan.tokens.len() <= SHORT_SEG {
-            &mut short
+        if scan.tokens.len() <= SHORT_SEG {
+            let mut feats = [TokFeat::default(); SHORT_SEG];
+            self.walk(scan, cues, &mut feats, found, events);
         } else {
-            long = [TokFeat::default(); MAX_SEG];
-            &mut long
-        };
-        let drug_cue = self.model.drug_is_cue();
-        for_each_segment(scan, |seg| {
-            let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
-            let Prepared { worth, maybe_drug } = self.prepare(scan, seg, feats);
-            if !worth {
-                return;
-            }
-            let Some(toks) = feats.get_mut(..n) else {
-                return;
-            };
-            let before = found.len();
-            self.lex
-                .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
-                    found.push((f, seg))
-                });
-            if let Some(new) = found.get(before..) {
-                known_events(scan, seg, toks, new, events);
-            }
-            // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
-            // it only gets a say when a reaction word, a drug or an implied medicine is present.
-            if !self.model.passes_gate(toks) {
-                return;
-            }
-            let margin = self.model.segment_margin(toks);
-            if margin > 0.0 && !general_question(scan, seg) {
-                self.reaction_phrases(scan, seg, toks, margin, events);
-            }
-        });
+            let mut feats = [TokFeat::default(); MAX_SEG];
+            self.walk(scan, cues, &mut feats, found, events);
+        }
     }
 
-    /// Fill `feats` with the model inputs of `seg`'s words (at most [`MAX_SEG`], flags empty,
-    /// event-cue bit set) and, in the same pass, run the cheap tests that come before any
-    /// automaton. A segment with nothing to score still needs every word's tests, and those
-    /// build most of its model inputs (the event-cue bit), so one pass serves both kinds.
-    fn prepare(&self, scan: &Scan<'_>, seg: Segment, feats: &mut [TokFeat]) -> Prepared {
+    /// [`Detector::find_events`] with the model inputs of a segment in `feats`, which holds every
+    /// segment of the scan (`N` is at least [`MAX_SEG`] or the number of tokens).
+    #[inline(always)]
+    fn walk<const N: usize>(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        feats: &mut [TokFeat; N],
+        found: &mut Vec<(Found, Segment)>,
+        events: &mut Vec<Event>,
+    ) {
         let norm = scan.norm.as_bytes();
-        let toks = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
-        let (mut worth, mut maybe_drug) = (false, false);
-        for (f, t) in feats.iter_mut().zip(toks) {
-            *f = TokFeat::of_token(norm, t);
-            let (mut drug, mut gate, mut word_cue) = (false, false, false);
-            // Most words fail the one probe, and need none of the exact ones.
-            if filter_maybe(&self.words, t.hash) {
-                drug = self.lex.may_be_drug(t.hash);
-                gate = bit_maybe(&self.gate_words, t.hash);
-                word_cue = self.model.is_cue_hash(t.hash);
+        let toks = scan.tokens.as_slice();
+        // One walk over the words builds each segment's model inputs and finds where it ends; a
+        // segment is scored once its last word is in.
+        let (mut first, mut k, mut worth, mut maybe_drug) = (0, 0, false, false);
+        for (i, t) in toks.iter().enumerate() {
+            // Token `k` of the segment: a segment never holds more than `N` tokens, and the
+            // remainder only spares a bounds check.
+            if let Some(f) = feats.get_mut(k % N) {
+                // Most words have no digit and fail the one probe: their inputs are the word hash
+                // and, for a long word, its prefix, which alone can make the word an event cue.
+                if !t.shape.has_digit && !filter_maybe(&self.words, t.hash) {
+                    let prefix = TokFeat::prefix_of(norm, t);
+                    let cue = prefix != 0 && self.model.is_cue_hash(prefix);
+                    *f = TokFeat {
+                        word: t.hash,
+                        prefix,
+                        flags: 0,
+                        cue,
+                    };
+                    worth |= cue;
+                } else {
+                    let (drug, pass) = self.word_inputs(norm, t, f);
+                    maybe_drug |= drug;
+                    worth |= pass;
+                }
             }
-            // A token with a digit stands for its class in the model, whose cue bit is fixed.
-            let word_cue = if t.shape.has_digit {
-                self.num_cue
-            } else {
-                word_cue
-            };
-            f.cue = word_cue || (f.prefix != 0 && self.model.is_cue_hash(f.prefix));
-            maybe_drug |= drug;
-            worth |= drug || gate || f.cue;
+            k += 1;
+            if ends_segment(norm, t, toks.get(i + 1), k) {
+                if worth {
+                    let seg = Segment { first, end: i + 1 };
+                    self.score_segment(scan, cues, seg, maybe_drug, feats, found, events);
+                }
+                (first, k, worth, maybe_drug) = (i + 1, 0, false, false);
+            }
         }
-        Prepared { worth, maybe_drug }
+    }
+
+    /// The model inputs of word `t` into `f` (flags empty, event-cue bit set), and the cheap tests
+    /// that come before any automaton: whether it may be a drug's key word, and whether it lets its
+    /// segment be worth scoring (it may be a drug name, is the key word of a medicine-implying or
+    /// unspecified-reaction phrase, or is an event cue: everything the model's gate accepts
+    /// passes). A segment with nothing to score still needs every word's tests, and those build
+    /// most of its model inputs (the event-cue bit), so one pass serves both kinds. Out of line:
+    /// [`Detector::find_events`] answers the common word itself.
+    #[inline(never)]
+    fn word_inputs(&self, norm: &[u8], t: &Token, f: &mut TokFeat) -> (bool, bool) {
+        let probe = filter_maybe(&self.words, t.hash);
+        *f = TokFeat::of_token(norm, t);
+        let (mut drug, mut gate, mut word_cue) = (false, false, false);
+        if probe {
+            drug = self.lex.may_be_drug(t.hash);
+            gate = bit_maybe(&self.gate_words, t.hash);
+            word_cue = self.model.is_cue_hash(t.hash);
+        }
+        // A token with a digit stands for its class in the model, whose cue bit is fixed.
+        let word_cue = if t.shape.has_digit {
+            self.num_cue
+        } else {
+            word_cue
+        };
+        f.cue = word_cue || (f.prefix != 0 && self.model.is_cue_hash(f.prefix));
+        (drug, drug || gate || f.cue)
+    }
+
+    /// Mark and score segment `seg`, whose model inputs `feats` holds (at most [`MAX_SEG`]), as
+    /// [`Detector::find_events`] does for a segment worth scoring; `maybe_drug` says whether some
+    /// word may be a drug's key word.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn score_segment(
+        &self,
+        scan: &Scan<'_>,
+        cues: &[Lexeme],
+        seg: Segment,
+        maybe_drug: bool,
+        feats: &mut [TokFeat],
+        found: &mut Vec<(Found, Segment)>,
+        events: &mut Vec<Event>,
+    ) {
+        let n = seg.end.saturating_sub(seg.first).min(MAX_SEG);
+        let Some(toks) = feats.get_mut(..n) else {
+            return;
+        };
+        let before = found.len();
+        let drug_cue = self.model.drug_is_cue();
+        self.lex
+            .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
+                found.push((f, seg))
+            });
+        if let Some(new) = found.get(before..) {
+            known_events(scan, seg, toks, new, events);
+        }
+        // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
+        // it only gets a say when a reaction word, a drug or an implied medicine is present.
+        if !self.model.passes_gate(toks) {
+            return;
+        }
+        let margin = self.model.segment_margin(toks);
+        if margin > 0.0 && !general_question(scan, seg) {
+            self.reaction_phrases(scan, seg, toks, margin, events);
+        }
     }
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
     /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
     /// Phrases wholly negated or hypothetical are dropped.
+    ///
+    /// Only the runs around a reaction word can become phrases, so words are scored as those runs
+    /// need them; the whole segment is scored only when none of them gives a phrase.
     fn reaction_phrases(
         &self,
         scan: &Scan<'_>,
@@ -1005,46 +1060,65 @@ impl Detector {
         margin: f32,
         events: &mut Vec<Event>,
     ) {
-        let mut scores = [0f32; MAX_SEG];
-        for (j, s) in scores.iter_mut().enumerate().take(toks.len()) {
-            // The person is the patient element, never part of the event.
-            let person = toks.get(j).is_some_and(|t| {
-                bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
-            });
-            *s = if person {
-                f32::NEG_INFINITY
-            } else {
-                self.model.token_score(toks, j)
-            };
-        }
-        let scores = &scores[..toks.len()];
+        let toks = toks.get(..MAX_SEG).unwrap_or(toks);
+        let n = toks.len();
+        let mut scores = Scores {
+            of: [0.0; MAX_SEG],
+            known: 0,
+        };
+        let reaction = |j: usize| toks.get(j).is_some_and(|t| t.cue || t.flags & GENERIC != 0);
+        let negated = |run: &Range<usize>| {
+            toks.get(run.clone())
+                .is_some_and(|r| r.iter().all(|t| t.flags & (NEG | HYP) != 0))
+        };
         let mut negated_any = false;
         let mut pushed = false;
-        // Each run of accepted tokens, in order.
+        // Each run of accepted tokens that holds a reaction word, in order.
         let mut j = 0;
-        while j < scores.len() {
+        while j < n {
+            if !reaction(j) || scores.get(self, toks, j) <= 0.0 {
+                j += 1;
+                continue;
+            }
+            let mut start = j;
+            while start > 0 && scores.get(self, toks, start - 1) > 0.0 {
+                start -= 1;
+            }
+            let mut end = j + 1;
+            while end < n && scores.get(self, toks, end) > 0.0 {
+                end += 1;
+            }
+            let run = start..end;
+            j = end;
+            if negated(&run) {
+                negated_any = true;
+                continue;
+            }
+            pushed |= leads_into_listed(scan, seg, events, &run)
+                || self.push_event(scan, seg, toks, run, margin, events);
+        }
+        if pushed || negated_any {
+            return;
+        }
+        // No phrase yet: a wholly negated run without a reaction word still says the segment's
+        // reaction is denied, and the anchor below compares every reaction word.
+        for j in 0..n {
+            scores.get(self, toks, j);
+        }
+        let scores = scores.of.get(..n).unwrap_or_default();
+        let mut j = 0;
+        while j < n && !negated_any {
             let start = j;
-            while j < scores.len() && scores[j] > 0.0 {
+            while scores.get(j).is_some_and(|&s| s > 0.0) {
                 j += 1;
             }
             if j == start {
                 j += 1;
                 continue;
             }
-            let run = start..j;
-            let Some(run_toks) = toks.get(run.clone()) else {
-                continue;
-            };
-            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
-                negated_any = true;
-                continue;
-            }
-            if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
-                pushed |= leads_into_listed(scan, seg, events, &run)
-                    || self.push_event(scan, seg, toks, run, margin, events);
-            }
+            negated_any = negated(&(start..j));
         }
-        if pushed || negated_any {
+        if negated_any {
             return;
         }
         // The segment reads as a reaction but the token model found no phrase with a reaction word:
@@ -1060,6 +1134,19 @@ impl Detector {
             .map(|(j, _)| j);
         if let Some(j) = anchor {
             self.push_event(scan, seg, toks, j..j + 1, margin, events);
+        }
+    }
+
+    /// Log-odds that token `j` of `toks` is part of the reaction phrase; minus infinity for a
+    /// person, who is the patient element, never part of the event.
+    fn token_score(&self, toks: &[TokFeat], j: usize) -> f32 {
+        let person = toks.get(j).is_some_and(|t| {
+            bit_maybe(&self.person_words, t.word) && self.persons.binary_search(&t.word).is_ok()
+        });
+        if person {
+            f32::NEG_INFINITY
+        } else {
+            self.model.token_score(toks, j)
         }
     }
 
@@ -1149,32 +1236,33 @@ impl Detector {
                         "not yet a complete report"
                     };
                     if info.own {
-                        Hit::new(OWN, event_span, [
+                        Hit::new(OWN, event_span, join(&[
                             "\"", event_text, "\" is described after taking ", named, ", one of your products (", completeness, "; ", &who,
                             "): an adverse-event report that starts the pharmacovigilance reporting clock.",
-                        ].concat())
+                        ]))
                         .suggest("Escalate to pharmacovigilance now; reply privately to ask for contact details, and do not discuss the case publicly.")
                     } else {
-                        let canonical = if info.canonical.eq_ignore_ascii_case(named) {
-                            String::new()
+                        let (open, canonical, close) = if info.canonical.eq_ignore_ascii_case(named)
+                        {
+                            ("", "", "")
                         } else {
-                            [" (", &info.canonical, ")"].concat()
+                            (" (", info.canonical.as_str(), ")")
                         };
-                        Hit::new(REPORT, event_span, [
-                            "\"", event_text, "\" is described with ", named, &canonical, ", a possible adverse drug reaction (", completeness, "; ", &who,
+                        Hit::new(REPORT, event_span, join(&[
+                            "\"", event_text, "\" is described with ", named, open, canonical, close, ", a possible adverse drug reaction (", completeness, "; ", &who,
                             ") that should reach the manufacturer or the FDA MedWatch programme.",
-                        ].concat())
+                        ]))
                         .suggest("Review it, forward it to pharmacovigilance or point the author to MedWatch, and reply privately rather than in public.")
                     }
                 }
                 None => {
-                    let hint = implied.as_ref().map_or_else(String::new, |r| {
-                        [" (\"", scan.orig_text(r.clone()), "\" implies one)"].concat()
+                    let (open, hint, close) = implied.as_ref().map_or(("", "", ""), |r| {
+                        (" (\"", scan.orig_text(r.clone()), "\" implies one)")
                     });
-                    let hit = Hit::new(POSSIBLE, event_span, [
-                        "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", &hint,
+                    let hit = Hit::new(POSSIBLE, event_span, join(&[
+                        "\"", event_text, "\" reads as a side effect or reaction but no medicine is named", open, hint, close,
                         ", so it may be an adverse event that needs the product asked for.",
-                    ].concat())
+                    ]))
                     .suggest("Ask privately which medicine was involved before treating it as an adverse-event report.");
                     if implied.is_some() { hit.boost(1) } else { hit }
                 }
@@ -1398,6 +1486,37 @@ fn general_question(scan: &Scan<'_>, seg: Segment) -> bool {
         && !(seg.first..seg.end).any(|i| FIRST_PERSON.contains(&word(i)))
 }
 
+/// The token scores of a segment, each computed when first asked for.
+struct Scores {
+    /// Score of each token, where `known` has its bit.
+    of: [f32; MAX_SEG],
+    /// Bit `j` is set once token `j` is scored.
+    known: u64,
+}
+
+impl Scores {
+    /// [`Detector::token_score`] of token `j` (at most [`MAX_SEG`] tokens), computed once.
+    fn get(&mut self, det: &Detector, toks: &[TokFeat], j: usize) -> f32 {
+        let bit = 1u64 << (j % MAX_SEG);
+        if self.known & bit == 0 {
+            if let Some(s) = self.of.get_mut(j) {
+                *s = det.token_score(toks, j);
+            }
+            self.known |= bit;
+        }
+        self.of.get(j).copied().unwrap_or(0.0)
+    }
+}
+
+/// The pieces of an explanation in one string, allocated once at its full length.
+fn join(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 /// A product mention: what it is, its normalized byte range, its segment.
 type DrugMention<'a> = (&'a ProductName, Range<usize>, Segment);
 
@@ -1471,6 +1590,167 @@ mod tests {
         assert!(!runs("St. John's birthday"));
         assert!(!runs("a long day at work"));
         assert!(lex.drug_spans(&Scan::new("St. John's Wort helps"), &mut Vec::new()));
+    }
+
+    /// The built-in lexicons, compiled once for the property tests.
+    fn base_lexicon() -> &'static Lexicon {
+        static LEX: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+        LEX.get_or_init(|| Lexicon::base().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// The detector for the default policy, compiled once for the property tests.
+    fn detector() -> &'static Detector {
+        static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DET.get_or_init(|| Detector::new(&Policy::default()).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// [`Lexicon::drug_runs_present`] as it was before it kept candidates from its first pass:
+    /// every run looked up in a second pass.
+    fn drug_runs_two_passes(lex: &Lexicon, scan: &Scan<'_>, tokens: &[Token]) -> bool {
+        if lex.runless || tokens.len() > MAX_RUNS {
+            return true;
+        }
+        let present = |r: u64| {
+            key_maybe(&lex.run_keys, r)
+                && lex
+                    .drug_heads
+                    .iter()
+                    .zip(&lex.drug_runs)
+                    .filter(|(h, _)| **h == r)
+                    .any(|(_, d)| d.iter().skip(1).all(|&h| any_run(scan, tokens, |x| x == h)))
+        };
+        any_run(scan, tokens, present)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn drug_runs_agree_with_a_lookup_of_every_run(
+            words in proptest::collection::vec("(no|doz|st\\.|john's|wort|zoloft|prozac|day|first|aid|vitamin|d|b12|the|and|tea|co-codamol|ibuprofen|sertraline|lexapro|x|of)", 0..40),
+        ) {
+            let lex = base_lexicon();
+            let text = words.join(" ");
+            let scan = Scan::new(&text);
+            for n in [scan.tokens.len(), scan.tokens.len() / 2] {
+                let tokens = scan.tokens.get(..n).unwrap_or_default();
+                proptest::prop_assert_eq!(
+                    lex.drug_runs_present(&scan, tokens),
+                    drug_runs_two_passes(lex, &scan, tokens)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn a_word_answered_in_the_walk_gets_the_inputs_of_the_general_path(
+            text in "[a-z0-9' ]{0,200}",
+            words in proptest::collection::vec("(zoloft|dizzy|nausea|side|effects|headaches|the|medication|withdrawal|2mg|and|terrible|insomnia|sleepless)", 0..30),
+        ) {
+            let det = detector();
+            let text = [text, words.join(" ")].join(" ");
+            let scan = Scan::new(&text);
+            let norm = scan.norm.as_bytes();
+            for t in &scan.tokens {
+                let mut general = TokFeat::default();
+                let (drug, pass) = det.word_inputs(norm, t, &mut general);
+                if t.shape.has_digit || filter_maybe(&det.words, t.hash) {
+                    continue;
+                }
+                let prefix = TokFeat::prefix_of(norm, t);
+                let cue = prefix != 0 && det.model.is_cue_hash(prefix);
+                proptest::prop_assert_eq!(
+                    (general.word, general.prefix, general.flags, general.cue, drug, pass),
+                    (t.hash, prefix, 0, cue, false, cue)
+                );
+            }
+        }
+    }
+
+    /// [`Detector::reaction_phrases`] as it was before it scored words as runs need them: every
+    /// word scored first.
+    fn reaction_phrases_scoring_all(
+        det: &Detector,
+        scan: &Scan<'_>,
+        seg: Segment,
+        toks: &[TokFeat],
+        margin: f32,
+        events: &mut Vec<Event>,
+    ) {
+        let scores: Vec<f32> = (0..toks.len()).map(|j| det.token_score(toks, j)).collect();
+        let (mut negated_any, mut pushed) = (false, false);
+        let mut j = 0;
+        while j < scores.len() {
+            let start = j;
+            while j < scores.len() && scores[j] > 0.0 {
+                j += 1;
+            }
+            if j == start {
+                j += 1;
+                continue;
+            }
+            let run = start..j;
+            let run_toks = &toks[run.clone()];
+            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
+                negated_any = true;
+                continue;
+            }
+            if run_toks.iter().any(|t| t.cue || t.flags & GENERIC != 0) {
+                pushed |= leads_into_listed(scan, seg, events, &run)
+                    || det.push_event(scan, seg, toks, run, margin, events);
+            }
+        }
+        if pushed || negated_any {
+            return;
+        }
+        let anchor = toks
+            .iter()
+            .zip(&scores)
+            .enumerate()
+            .filter(|(_, (t, s))| {
+                s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
+            })
+            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
+            .map(|(j, _)| j);
+        if let Some(j) = anchor {
+            det.push_event(scan, seg, toks, j..j + 1, margin, events);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        #[test]
+        fn reaction_phrases_are_those_of_scoring_every_word(
+            words in proptest::collection::vec("(i|felt|dizzy|nausea|and|headache|no|side|effects|terrible|insomnia|weight|gain|my|mom|zoloft|made|me|very|tired|not|sleep|couldn't|the|rash|after|it|was|great|pain|anxiety|worse)", 1..40),
+            flags in proptest::collection::vec(0u8..8, 40),
+            listed in proptest::option::of(0usize..40),
+        ) {
+            let det = detector();
+            let text = words.join(" ");
+            let scan = Scan::new(&text);
+            let seg = Segment { first: 0, end: scan.tokens.len().min(MAX_SEG) };
+            let mut buf = [TokFeat::default(); MAX_SEG];
+            det.lex.token_feats(&scan, seg, &mut buf);
+            let toks = &mut buf[..seg.end];
+            for (t, f) in toks.iter_mut().zip(&flags) {
+                t.cue = det.model.is_event_cue(t);
+                // Scope and unspecified-reaction marks the lexicons could have set.
+                t.flags |= [0, NEG, HYP, GENERIC, NEG | GENERIC, 0, 0, 0][usize::from(*f)];
+            }
+            let mut start: Vec<Event> = Vec::new();
+            if let Some(t) = listed.and_then(|j| scan.tokens.get(j)) {
+                start.push(Event { norm: t.start..t.end, seg, margin: 0.0, listed: true });
+            }
+            let (mut lazy, mut all) = (start.clone(), start);
+            det.reaction_phrases(&scan, seg, toks, 1.5, &mut lazy);
+            reaction_phrases_scoring_all(det, &scan, seg, toks, 1.5, &mut all);
+            let key = |e: &Event| (e.norm.clone(), e.seg, e.listed, e.margin.to_bits());
+            proptest::prop_assert_eq!(
+                lazy.iter().map(key).collect::<Vec<_>>(),
+                all.iter().map(key).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
@@ -1781,11 +2061,24 @@ mod tests {
         }
     }
 
+    /// The segments of a scan as `(first, end)` token ranges, cut where `find_events` cuts them.
+    fn segments(scan: &Scan<'_>) -> Vec<(usize, usize)> {
+        let norm = scan.norm.as_bytes();
+        let mut segs = Vec::new();
+        let mut first = 0;
+        for (i, t) in scan.tokens.iter().enumerate() {
+            if ends_segment(norm, t, scan.tokens.get(i + 1), i - first + 1) {
+                segs.push((first, i + 1));
+                first = i + 1;
+            }
+        }
+        segs
+    }
+
     #[test]
     fn segments_split_on_sentence_punctuation() {
         let scan = Scan::new("Took 2.5 mg. Felt sick! ok");
-        let mut segs = Vec::new();
-        for_each_segment(&scan, |s| segs.push((s.first, s.end)));
+        let segs = segments(&scan);
         assert_eq!(segs, vec![(0, 4), (4, 6), (6, 7)]);
     }
 
