@@ -180,7 +180,7 @@ impl PrefixMasks {
 
     /// The slot of a word's first bytes (at most [`PREFIX_LEN`]) packed with their count.
     fn slot(packed: u64) -> usize {
-        (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+        usize::from((packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as u16)
     }
 
     /// The bits of the lists that may have an entry starting at `word`.
@@ -192,25 +192,21 @@ impl PrefixMasks {
     /// without apostrophes. Where four bytes of text follow its start (nearly every word), they
     /// are read with one load and masked to the word: words shorter than the probe, which are
     /// most words, would otherwise be assembled a byte at a time.
+    #[inline(always)]
     pub fn mask_at(&self, b: &[u8], start: usize, end: usize) -> u8 {
-        let len = end.saturating_sub(start);
-        let fast = b
-            .get(start..)
-            .and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
-            .filter(|_| len > 0)
-            .map(|w| {
-                let n = len.min(PREFIX_LEN);
-                (
-                    u32::from_le_bytes(*w) & (u32::MAX >> (32 - 8 * n)),
-                    n as u64,
-                )
-            })
-            .filter(|(k, _)| k & 0x8080_8080 == 0);
-        let key = match fast {
-            Some((k, n)) => Self::slot(u64::from(k) | n << 40),
-            None => Self::key(b.get(start..end).unwrap_or_default()),
-        };
-        self.masks.get(key).copied().unwrap_or(0)
+        /// The low bytes of a load that a word of each length up to [`PREFIX_LEN`] covers.
+        const COVERED: [u32; PREFIX_LEN + 1] = [0, 0xFF, 0xFFFF, 0xFF_FFFF, u32::MAX];
+        let len = end.wrapping_sub(start);
+        if let Some(w) = b.get(start..).and_then(<[u8]>::first_chunk::<PREFIX_LEN>) {
+            let n = len.min(PREFIX_LEN);
+            // Both indices are in range (a slot is 16 bits), so neither `get` costs a test.
+            let k = u32::from_le_bytes(*w) & COVERED.get(n).copied().unwrap_or(0);
+            if k & 0x8080_8080 == 0 && n > 0 {
+                let slot = Self::slot(u64::from(k) | (n as u64) << 40);
+                return self.masks.get(slot).copied().unwrap_or(0);
+            }
+        }
+        self.mask(b.get(start..end).unwrap_or_default())
     }
 }
 
