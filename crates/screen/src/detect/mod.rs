@@ -362,6 +362,10 @@ pub(crate) struct Lexicons<const N: usize> {
     shift: u32,
 }
 
+/// What [`Lexicons::files`] builds: [`Lexicons::filed`], [`Lexicons::files`] and
+/// [`Lexicons::shift`].
+type Filing = (Box<[(u32, u32)]>, Box<[(u32, u32, u32)]>, u32);
+
 /// A kept lexeme list's largest capacity: a long paste must not pin its matches' memory.
 const SPARE_LEXEMES: usize = 1 << 10;
 
@@ -410,12 +414,7 @@ impl<const N: usize> Lexicons<N> {
 
     /// The per-match-state lists of [`Lexicons::filed`] and [`Lexicons::files`], and the shift
     /// that turns a state id into its index, for the automaton of `patterns`.
-    #[allow(clippy::type_complexity)]
-    fn files(
-        dfa: &aho_corasick::dfa::DFA,
-        patterns: &[&str],
-        owners: &[(u32, u32)],
-    ) -> (Box<[(u32, u32)]>, Box<[(u32, u32, u32)]>, u32) {
+    fn files(dfa: &aho_corasick::dfa::DFA, patterns: &[&str], owners: &[(u32, u32)]) -> Filing {
         use aho_corasick::automaton::Automaton;
         let anchored = aho_corasick::Anchored::No;
         let Ok(start) = dfa.start_state(anchored) else {
