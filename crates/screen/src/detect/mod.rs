@@ -180,7 +180,7 @@ impl PrefixMasks {
 
     /// The slot of a word's first bytes (at most [`PREFIX_LEN`]) packed with their count.
     fn slot(packed: u64) -> usize {
-        (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+        usize::from((packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as u16)
     }
 
     /// The bits of the lists that may have an entry starting at `word`.
@@ -192,25 +192,21 @@ impl PrefixMasks {
     /// without apostrophes. Where four bytes of text follow its start (nearly every word), they
     /// are read with one load and masked to the word: words shorter than the probe, which are
     /// most words, would otherwise be assembled a byte at a time.
+    #[inline(always)]
     pub fn mask_at(&self, b: &[u8], start: usize, end: usize) -> u8 {
-        let len = end.saturating_sub(start);
-        let fast = b
-            .get(start..)
-            .and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
-            .filter(|_| len > 0)
-            .map(|w| {
-                let n = len.min(PREFIX_LEN);
-                (
-                    u32::from_le_bytes(*w) & (u32::MAX >> (32 - 8 * n)),
-                    n as u64,
-                )
-            })
-            .filter(|(k, _)| k & 0x8080_8080 == 0);
-        let key = match fast {
-            Some((k, n)) => Self::slot(u64::from(k) | n << 40),
-            None => Self::key(b.get(start..end).unwrap_or_default()),
-        };
-        self.masks.get(key).copied().unwrap_or(0)
+        /// The low bytes of a load that a word of each length up to [`PREFIX_LEN`] covers.
+        const COVERED: [u32; PREFIX_LEN + 1] = [0, 0xFF, 0xFFFF, 0xFF_FFFF, u32::MAX];
+        let len = end.wrapping_sub(start);
+        if let Some(w) = b.get(start..).and_then(<[u8]>::first_chunk::<PREFIX_LEN>) {
+            let n = len.min(PREFIX_LEN);
+            // Both indices are in range (a slot is 16 bits), so neither `get` costs a test.
+            let k = u32::from_le_bytes(*w) & COVERED.get(n).copied().unwrap_or(0);
+            if k & 0x8080_8080 == 0 && n > 0 {
+                let slot = Self::slot(u64::from(k) | (n as u64) << 40);
+                return self.masks.get(slot).copied().unwrap_or(0);
+            }
+        }
+        self.mask(b.get(start..end).unwrap_or_default())
     }
 }
 
@@ -356,9 +352,19 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 /// after the end of the one before), which is what the detectors were written against.
 pub(crate) struct Lexicons<const N: usize> {
     dfa: aho_corasick::dfa::DFA,
-    /// For each of the automaton's patterns, its lexicon and its index in that lexicon's list.
-    owners: Box<[(u32, u32)]>,
+    /// For each match state, by its id shifted right by [`Lexicons::shift`], where its entries
+    /// in [`Lexicons::files`] start and how many there are: filing a match then reads one flat
+    /// list instead of asking the automaton for each pattern, its length and its owner.
+    filed: Box<[(u32, u32)]>,
+    /// The patterns each match state ends, as (lexicon, index in that lexicon's list, length).
+    files: Box<[(u32, u32, u32)]>,
+    /// State ids are multiples of `1 << shift`.
+    shift: u32,
 }
+
+/// What [`Lexicons::files`] builds: [`Lexicons::filed`], [`Lexicons::files`] and
+/// [`Lexicons::shift`].
+type Filing = (Box<[(u32, u32)]>, Box<[(u32, u32, u32)]>, u32);
 
 /// A kept lexeme list's largest capacity: a long paste must not pin its matches' memory.
 const SPARE_LEXEMES: usize = 1 << 10;
@@ -397,10 +403,65 @@ impl<const N: usize> Lexicons<N> {
                 what: "shared lexicon automaton".to_owned(),
                 message: e.to_string(),
             })?;
+        let (filed, files, shift) = Self::files(&dfa, &all, &owners);
         Ok(Lexicons {
             dfa,
-            owners: owners.into_boxed_slice(),
+            filed,
+            files,
+            shift,
         })
+    }
+
+    /// The per-match-state lists of [`Lexicons::filed`] and [`Lexicons::files`], and the shift
+    /// that turns a state id into its index, for the automaton of `patterns`.
+    fn files(dfa: &aho_corasick::dfa::DFA, patterns: &[&str], owners: &[(u32, u32)]) -> Filing {
+        use aho_corasick::automaton::Automaton;
+        let anchored = aho_corasick::Anchored::No;
+        let Ok(start) = dfa.start_state(anchored) else {
+            return (Box::default(), Box::default(), 0);
+        };
+        // Every state is the trie node of some prefix of a pattern, which a walk over the
+        // pattern from the start reaches (the longest suffix in the trie of a prefix is itself).
+        let mut states = vec![start];
+        for p in patterns {
+            let mut sid = start;
+            for &b in p.as_bytes() {
+                sid = dfa.next_state(anchored, sid, b);
+                states.push(sid);
+            }
+        }
+        states.sort_unstable();
+        states.dedup();
+        // Ids are multiples of the automaton's stride: shifted right by the fewest trailing
+        // zeros among them, distinct ids stay distinct.
+        let shift = states
+            .iter()
+            .map(|s| s.as_usize())
+            .filter(|&s| s != 0)
+            .map(usize::trailing_zeros)
+            .min()
+            .unwrap_or(0);
+        let matches: Vec<_> = states.into_iter().filter(|&s| dfa.is_match(s)).collect();
+        let slots = matches.last().map_or(0, |s| (s.as_usize() >> shift) + 1);
+        let mut filed = vec![(0u32, 0u32); slots];
+        let mut files = Vec::new();
+        for sid in matches {
+            let from = files.len();
+            for k in 0..dfa.match_len(sid) {
+                let id = dfa.match_pattern(sid, k);
+                if let Some(&(lexicon, pattern)) = owners.get(id.as_usize()) {
+                    let len = u32::try_from(dfa.pattern_len(id)).unwrap_or(u32::MAX);
+                    files.push((lexicon, pattern, len));
+                }
+            }
+            if let Some(slot) = filed.get_mut(sid.as_usize() >> shift) {
+                *slot = (
+                    u32::try_from(from).unwrap_or(u32::MAX),
+                    u32::try_from(files.len() - from).unwrap_or(0),
+                );
+            }
+        }
+        (filed.into_boxed_slice(), files.into_boxed_slice(), shift)
     }
 
     /// Each lexicon's leftmost-longest matches in `norm`, in text order.
@@ -474,20 +535,15 @@ impl<const N: usize> Lexicons<N> {
     /// File each pattern that the automaton's state `sid` says ends at `end` under its lexicon.
     #[inline(never)]
     fn push(&self, out: &mut [Vec<Lexeme>; N], sid: aho_corasick::automaton::StateID, end: usize) {
-        use aho_corasick::automaton::Automaton;
-        if !self.dfa.is_match(sid) {
+        let Some(&(from, n)) = self.filed.get(sid.as_usize() >> self.shift) else {
             return;
-        }
-        for k in 0..self.dfa.match_len(sid) {
-            let id = self.dfa.match_pattern(sid, k);
-            let len = self.dfa.pattern_len(id);
-            let Some(&(lexicon, pattern)) = self.owners.get(id.as_usize()) else {
-                continue;
-            };
+        };
+        let (from, n) = (from as usize, n as usize);
+        for &(lexicon, pattern, len) in self.files.get(from..from + n).unwrap_or_default() {
             if let Some(list) = out.get_mut(lexicon as usize) {
                 list.push(Lexeme {
                     pattern: pattern as usize,
-                    range: end.saturating_sub(len)..end,
+                    range: end.saturating_sub(len as usize)..end,
                 });
             }
         }
