@@ -26,7 +26,7 @@ use crate::text::Scan;
 
 use super::{Ctx, Hit, Lexeme, Sink};
 use parse::Groups;
-use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
+use window::{Anchor, Reach, RunNeed, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
 /// most significant bytes before the first digit (`before`), one more than the most between two
@@ -39,6 +39,22 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         after,
         min_digits,
         need,
+        runs: None,
+    }
+}
+
+/// [`reach`] whose windows are told by their runs (see [`RunNeed`]) instead of `need`: some
+/// run of `longest` bytes, and unless `joined` is 0, two runs one byte apart with that byte.
+const fn run_reach(
+    before: usize,
+    after: usize,
+    min_digits: usize,
+    need: fn(&[u8]) -> bool,
+    (longest, joined): (usize, u8),
+) -> Reach {
+    Reach {
+        runs: Some(RunNeed { longest, joined }),
+        ..reach(before, after, min_digits, need)
     }
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
@@ -47,18 +63,30 @@ const REACH_NANP: Reach = reach(1, 10, 10, window::exchange_and_line);
 /// Intl and grouped phones are kept only with 6 to 15 digits.
 const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
-const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
+const REACH_SSN: Reach = run_reach(0, 2, 9, |w| window::digit_run(w, 4), (4, 0));
 /// "1EG4-TE5-MK73": up to three letters and a dash between digits.
 const REACH_MBI: Reach = reach(0, 4, 5, window::mbi_start);
-const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
-const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
-const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
-const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
+const REACH_DEA: Reach = run_reach(2, 1, 7, |w| window::digit_run(w, 7), (7, 0));
+const REACH_NPI: Reach = run_reach(0, 1, 10, |w| window::digit_run(w, 10), (10, 0));
+const REACH_NUM_DATE: Reach = run_reach(
+    0,
+    2,
+    4,
+    |w| window::digit_sep_digit(w, b"/.-"),
+    (1, window::JOIN_SLASH | window::JOIN_DASH | window::JOIN_DOT),
+);
+const REACH_SHORT_DATE: Reach = run_reach(
+    0,
+    2,
+    2,
+    |w| window::digit_sep_digit(w, b"/"),
+    (1, window::JOIN_SLASH),
+);
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
 const REACH_AGE: Reach = reach(12, 13, 1, window::age_shape);
 /// "trauma exam room number 12b".
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
-const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
+const REACH_STATE_ZIP: Reach = run_reach(3, 2, 5, |w| window::digit_run(w, 5), (5, 0));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
 const REACH_IBAN: Reach = Reach {
     anchor: Anchor::Iban,
@@ -66,6 +94,7 @@ const REACH_IBAN: Reach = Reach {
     after: 35,
     min_digits: 1,
     need: window::anything,
+    runs: None,
 };
 
 /// Every reach searched through windows.
@@ -1073,13 +1102,9 @@ impl Detector {
             let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c))
                 || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
             // (pattern, whether its matches start with "+")
-            let searches: &[(&Twin, bool)] = if cue_or_lead {
-                &[(&self.intl, true), (&self.grouped, false)]
-            } else {
-                &[]
-            };
-            for &(re, plus) in searches {
-                window::find_in_groups(re, norm, &runs, PHONE_DIGITS, plus, |m| {
+            let searches: &[(&Twin, bool)] = &[(&self.intl, true), (&self.grouped, false)];
+            if cue_or_lead {
+                window::find_in_groups(searches, norm, &runs, PHONE_DIGITS, |_, m| {
                     let r = trim_parens(bytes, m);
                     let n = bytes
                         .get(r.clone())
@@ -2327,18 +2352,19 @@ mod tests {
             let mut found = Vec::new();
             super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
             proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
-            for (twin, plus) in [(&d.intl, true), (&d.grouped, false)] {
+            let phones = [(&d.intl, true), (&d.grouped, false)];
+            let mut found = vec![Vec::new(); phones.len()];
+            // The phone checks count ASCII digits only.
+            let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+            super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
+                if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
+                    f.push(m);
+                }
+            });
+            for ((twin, _), found) in phones.iter().zip(&found) {
                 let re = twin.unicode();
-                // The phone checks count ASCII digits only.
-                let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
                 let whole: Vec<_> = re.find_iter(&text).map(|m| m.range()).filter(kept).collect();
-                let mut found = Vec::new();
-                super::window::find_in_groups(twin, &text, &runs, super::PHONE_DIGITS, plus, |m| {
-                    if kept(&m) {
-                        found.push(m);
-                    }
-                });
-                proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?}", re.as_str(), text);
+                proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
             }
         }
     }
