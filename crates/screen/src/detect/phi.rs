@@ -620,49 +620,153 @@ impl Cues {
 /// queries are a binary search even on long text with many numbers.
 #[derive(Debug, Default)]
 pub(super) struct Claims {
+    /// Sorted, and merged where they touch or overlap.
     ranges: Vec<Range<usize>>,
+    /// The claims recorded since `ranges` was last brought up to date, kept the same way and
+    /// at most [`FRESH`] long. Each pattern family claims its matches in text order, so a claim
+    /// nearly always lands at the end of this short list, instead of shifting the rest of a
+    /// long one at every claim as the families take turns.
+    fresh: Vec<Range<usize>>,
+}
+
+/// The most claims [`Claims`] keeps apart from the settled ones.
+const FRESH: usize = 64;
+
+/// Some range of `ranges` (sorted, disjoint) shares a byte with `r`.
+fn overlaps_in(ranges: &[Range<usize>], r: &Range<usize>) -> bool {
+    let i = ranges.partition_point(|c| c.end <= r.start);
+    ranges.get(i).is_some_and(|c| c.start < r.end)
+}
+
+/// Insert `r` into `ranges` (sorted, merged where they touch), merging it with what it touches.
+fn insert_merged(ranges: &mut Vec<Range<usize>>, r: Range<usize>) {
+    let lo = ranges.partition_point(|c| c.end < r.start);
+    let hi = ranges.partition_point(|c| c.start <= r.end);
+    match (
+        ranges.get(lo),
+        hi.checked_sub(1).and_then(|h| ranges.get(h)),
+    ) {
+        (Some(first), Some(last)) if lo < hi => {
+            let merged = r.start.min(first.start)..r.end.max(last.end);
+            ranges.splice(lo..hi, [merged]);
+        }
+        _ => ranges.insert(lo.min(ranges.len()), r),
+    }
 }
 
 impl Claims {
-    /// Record `r`, merging it with any claims it touches.
+    /// Record `r`, merging it with any claims it touches. Up to [`FRESH`] claims go straight
+    /// into `ranges`, as a short message's few do.
     fn insert(&mut self, r: Range<usize>) {
-        let lo = self.ranges.partition_point(|c| c.end < r.start);
-        let hi = self.ranges.partition_point(|c| c.start <= r.end);
-        if lo >= hi {
-            self.ranges.insert(lo, r);
+        if self.fresh.is_empty() && self.ranges.len() < FRESH {
+            insert_merged(&mut self.ranges, r);
             return;
         }
-        let start = r.start.min(self.ranges[lo].start);
-        let end = r.end.max(self.ranges[hi - 1].end);
-        self.ranges[lo] = start..end;
-        self.ranges.drain(lo + 1..hi);
+        let room = self.fresh.len() < FRESH;
+        match self.fresh.last_mut() {
+            // The last fresh claim starts at or before `r`, and every other one ends before
+            // the last starts, so `r` can touch only the last.
+            Some(last) if r.start >= last.start => {
+                if r.start > last.end {
+                    self.fresh.push(r);
+                } else {
+                    last.end = last.end.max(r.end);
+                }
+            }
+            Some(_) if room => insert_merged(&mut self.fresh, r),
+            Some(_) => {
+                self.settle();
+                self.fresh.push(r);
+            }
+            None => self.fresh.push(r),
+        }
+    }
+
+    /// Merge the fresh claims into `ranges`.
+    fn settle(&mut self) {
+        if !self.fresh.is_empty() {
+            self.merge_fresh();
+        }
+    }
+
+    /// One sweep by start over both sorted lists, joining what touches, gives the list that
+    /// inserting each claim in turn gives.
+    #[inline(never)]
+    fn merge_fresh(&mut self) {
+        if self.ranges.is_empty() {
+            std::mem::swap(&mut self.ranges, &mut self.fresh);
+            return;
+        }
+        // Claims past every settled one (the first family's, mostly) only join the end.
+        if let (Some(last), Some(first)) = (self.ranges.last(), self.fresh.first()) {
+            if first.start > last.end {
+                self.ranges.append(&mut self.fresh);
+                return;
+            }
+        }
+        let mut merged: Vec<Range<usize>> =
+            Vec::with_capacity(self.ranges.len() + self.fresh.len());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let r = match (self.ranges.get(i), self.fresh.get(j)) {
+                (Some(x), Some(y)) if y.start < x.start => {
+                    j += 1;
+                    y
+                }
+                (Some(x), _) => {
+                    i += 1;
+                    x
+                }
+                (None, Some(y)) => {
+                    j += 1;
+                    y
+                }
+                (None, None) => break,
+            };
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r.clone()),
+            }
+        }
+        self.ranges = merged;
+        self.fresh.clear();
+    }
+
+    /// Every claim, sorted and merged.
+    pub(super) fn settled(&mut self) -> &[Range<usize>] {
+        self.settle();
+        &self.ranges
     }
 
     /// Some claim shares a byte with `r`.
     pub(super) fn overlaps(&self, r: &Range<usize>) -> bool {
-        let i = self.ranges.partition_point(|c| c.end <= r.start);
-        self.ranges.get(i).is_some_and(|c| c.start < r.end)
+        overlaps_in(&self.ranges, r) || !self.fresh.is_empty() && overlaps_in(&self.fresh, r)
     }
+}
 
-    /// [`Claims::overlaps`] for a caller whose ranges mostly move forward: `hint` keeps, between
-    /// calls, how many claims end at or before the last range's start, and is walked forward
-    /// from there instead of searching all claims again (a range behind it searches).
-    pub(super) fn overlaps_after(&self, r: &Range<usize>, hint: &Cell<usize>) -> bool {
-        let mut i = hint.get();
-        let behind = i > self.ranges.len()
-            || i.checked_sub(1)
-                .and_then(|p| self.ranges.get(p))
-                .is_some_and(|c| c.end > r.start);
-        if behind {
-            i = self.ranges.partition_point(|c| c.end <= r.start);
-        } else {
-            while self.ranges.get(i).is_some_and(|c| c.end <= r.start) {
-                i += 1;
-            }
+/// [`Claims::overlaps`] on settled claims (see [`Claims::settled`]) for a caller whose ranges
+/// mostly move forward: `hint` keeps, between calls, how many claims end at or before the last
+/// range's start, and is walked forward from there instead of searching all claims again (a
+/// range behind it searches).
+pub(super) fn overlaps_after(
+    ranges: &[Range<usize>],
+    r: &Range<usize>,
+    hint: &Cell<usize>,
+) -> bool {
+    let mut i = hint.get();
+    let behind = i > ranges.len()
+        || i.checked_sub(1)
+            .and_then(|p| ranges.get(p))
+            .is_some_and(|c| c.end > r.start);
+    if behind {
+        i = ranges.partition_point(|c| c.end <= r.start);
+    } else {
+        while ranges.get(i).is_some_and(|c| c.end <= r.start) {
+            i += 1;
         }
-        hint.set(i);
-        self.ranges.get(i).is_some_and(|c| c.start < r.end)
     }
+    hint.set(i);
+    ranges.get(i).is_some_and(|c| c.start < r.end)
 }
 
 /// Collects hits and the normalized ranges already taken, so that one number is reported once
@@ -1008,7 +1112,7 @@ impl Detector {
         // count towards the gates that decide which number patterns run.
         let claimed_digits: usize = out
             .claimed
-            .ranges
+            .settled()
             .iter()
             .map(|r| bytes.get(r.clone()).map_or(0, count_digits))
             .sum();
@@ -1126,7 +1230,7 @@ impl Detector {
         let mut found = Vec::new();
         address::find(
             out.scan,
-            &out.claimed,
+            out.claimed.settled(),
             |pos| cues.before(&[Cue::Address], pos, 24),
             &mut found,
         );
@@ -2306,8 +2410,38 @@ mod tests {
             let hint = std::cell::Cell::new(0);
             for (start, len) in queries {
                 let r = start..start + len;
-                proptest::prop_assert_eq!(c.overlaps_after(&r, &hint), c.overlaps(&r), "{:?}", r);
+                let after = super::overlaps_after(c.settled(), &r, &hint);
+                proptest::prop_assert_eq!(after, c.overlaps(&r), "{:?}", r);
             }
+        }
+
+        /// Claims recorded in any order, with overlap queries between them, answer and settle
+        /// as one sorted list does that merges each claim where it lands.
+        #[test]
+        fn claims_agree_with_one_merged_list(
+            ops in proptest::collection::vec((0usize..300, 0usize..12, proptest::bool::ANY), 0..80),
+        ) {
+            let mut c = super::Claims::default();
+            let mut list: Vec<std::ops::Range<usize>> = Vec::new();
+            for (start, len, query) in ops {
+                let r = start..start + len;
+                if query {
+                    let i = list.partition_point(|x| x.end <= r.start);
+                    let want = list.get(i).is_some_and(|x| x.start < r.end);
+                    proptest::prop_assert_eq!(c.overlaps(&r), want, "{:?}", r);
+                    continue;
+                }
+                c.insert(r.clone());
+                let lo = list.partition_point(|x| x.end < r.start);
+                let hi = list.partition_point(|x| x.start <= r.end);
+                if lo >= hi {
+                    list.insert(lo, r);
+                } else {
+                    let merged = r.start.min(list[lo].start)..r.end.max(list[hi - 1].end);
+                    list.splice(lo..hi, [merged]);
+                }
+            }
+            proptest::prop_assert_eq!(c.settled(), &list[..]);
         }
     }
 
