@@ -740,7 +740,26 @@ impl Claims {
 
     /// Some claim shares a byte with `r`.
     pub(super) fn overlaps(&self, r: &Range<usize>) -> bool {
-        overlaps_in(&self.ranges, r) || !self.fresh.is_empty() && overlaps_in(&self.fresh, r)
+        overlaps_in(&self.ranges, r)
+            || !self.fresh.is_empty() && (overlaps_in(&self.fresh, r) || self.joined_at(r))
+    }
+
+    /// `r` is empty and one claim ends at it where one of the other list starts: the settled
+    /// list would hold the two as one claim, which such an `r` lies inside.
+    #[cold]
+    fn joined_at(&self, r: &Range<usize>) -> bool {
+        let p = r.start;
+        let ends_at = |ranges: &[Range<usize>]| {
+            let i = ranges.partition_point(|c| c.end < p);
+            ranges.get(i).is_some_and(|c| c.end == p && c.start < p)
+        };
+        let starts_at = |ranges: &[Range<usize>]| {
+            let i = ranges.partition_point(|c| c.start < p);
+            ranges.get(i).is_some_and(|c| c.start == p && c.end > p)
+        };
+        r.is_empty()
+            && (ends_at(&self.ranges) && starts_at(&self.fresh)
+                || ends_at(&self.fresh) && starts_at(&self.ranges))
     }
 }
 
