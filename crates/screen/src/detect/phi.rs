@@ -26,7 +26,7 @@ use crate::text::Scan;
 
 use super::{Ctx, Hit, Lexeme, Sink};
 use parse::Groups;
-use window::{Anchor, Reach, Runs, Twin, captures_each, find_each};
+use window::{Anchor, Reach, RunNeed, Runs, Twin, captures_each, find_each};
 
 /// Where each number pattern's matches can lie, from the pattern's shape (see `window.rs`): the
 /// most significant bytes before the first digit (`before`), one more than the most between two
@@ -39,6 +39,22 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         after,
         min_digits,
         need,
+        runs: None,
+    }
+}
+
+/// [`reach`] whose windows are told by their runs (see [`RunNeed`]) instead of `need`: some
+/// run of `longest` bytes, and unless `joined` is 0, two runs one byte apart with that byte.
+const fn run_reach(
+    before: usize,
+    after: usize,
+    min_digits: usize,
+    need: fn(&[u8]) -> bool,
+    (longest, joined): (usize, u8),
+) -> Reach {
+    Reach {
+        runs: Some(RunNeed { longest, joined }),
+        ..reach(before, after, min_digits, need)
     }
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
@@ -47,18 +63,30 @@ const REACH_NANP: Reach = reach(1, 10, 10, window::exchange_and_line);
 /// Intl and grouped phones are kept only with 6 to 15 digits.
 const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
-const REACH_SSN: Reach = reach(0, 2, 9, |w| window::digit_run(w, 4));
+const REACH_SSN: Reach = run_reach(0, 2, 9, |w| window::digit_run(w, 4), (4, 0));
 /// "1EG4-TE5-MK73": up to three letters and a dash between digits.
 const REACH_MBI: Reach = reach(0, 4, 5, window::mbi_start);
-const REACH_DEA: Reach = reach(2, 1, 7, |w| window::digit_run(w, 7));
-const REACH_NPI: Reach = reach(0, 1, 10, |w| window::digit_run(w, 10));
-const REACH_NUM_DATE: Reach = reach(0, 2, 4, |w| window::digit_sep_digit(w, b"/.-"));
-const REACH_SHORT_DATE: Reach = reach(0, 2, 2, |w| window::digit_sep_digit(w, b"/"));
+const REACH_DEA: Reach = run_reach(2, 1, 7, |w| window::digit_run(w, 7), (7, 0));
+const REACH_NPI: Reach = run_reach(0, 1, 10, |w| window::digit_run(w, 10), (10, 0));
+const REACH_NUM_DATE: Reach = run_reach(
+    0,
+    2,
+    4,
+    |w| window::digit_sep_digit(w, b"/.-"),
+    (1, window::JOIN_SLASH | window::JOIN_DASH | window::JOIN_DOT),
+);
+const REACH_SHORT_DATE: Reach = run_reach(
+    0,
+    2,
+    2,
+    |w| window::digit_sep_digit(w, b"/"),
+    (1, window::JOIN_SLASH),
+);
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
 const REACH_AGE: Reach = reach(12, 13, 1, window::age_shape);
 /// "trauma exam room number 12b".
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
-const REACH_STATE_ZIP: Reach = reach(3, 2, 5, |w| window::digit_run(w, 5));
+const REACH_STATE_ZIP: Reach = run_reach(3, 2, 5, |w| window::digit_run(w, 5), (5, 0));
 /// An IBAN starts with its two-letter country code and holds at most 35 significant bytes.
 const REACH_IBAN: Reach = Reach {
     anchor: Anchor::Iban,
@@ -66,6 +94,7 @@ const REACH_IBAN: Reach = Reach {
     after: 35,
     min_digits: 1,
     need: window::anything,
+    runs: None,
 };
 
 /// Every reach searched through windows.
@@ -591,49 +620,172 @@ impl Cues {
 /// queries are a binary search even on long text with many numbers.
 #[derive(Debug, Default)]
 pub(super) struct Claims {
+    /// Sorted, and merged where they touch or overlap.
     ranges: Vec<Range<usize>>,
+    /// The claims recorded since `ranges` was last brought up to date, kept the same way and
+    /// at most [`FRESH`] long. Each pattern family claims its matches in text order, so a claim
+    /// nearly always lands at the end of this short list, instead of shifting the rest of a
+    /// long one at every claim as the families take turns.
+    fresh: Vec<Range<usize>>,
+}
+
+/// The most claims [`Claims`] keeps apart from the settled ones.
+const FRESH: usize = 64;
+
+/// Some range of `ranges` (sorted, disjoint) shares a byte with `r`.
+fn overlaps_in(ranges: &[Range<usize>], r: &Range<usize>) -> bool {
+    let i = ranges.partition_point(|c| c.end <= r.start);
+    ranges.get(i).is_some_and(|c| c.start < r.end)
+}
+
+/// Insert `r` into `ranges` (sorted, merged where they touch), merging it with what it touches.
+fn insert_merged(ranges: &mut Vec<Range<usize>>, r: Range<usize>) {
+    let lo = ranges.partition_point(|c| c.end < r.start);
+    let hi = ranges.partition_point(|c| c.start <= r.end);
+    match (
+        ranges.get(lo),
+        hi.checked_sub(1).and_then(|h| ranges.get(h)),
+    ) {
+        (Some(first), Some(last)) if lo < hi => {
+            let merged = r.start.min(first.start)..r.end.max(last.end);
+            ranges.splice(lo..hi, [merged]);
+        }
+        _ => ranges.insert(lo.min(ranges.len()), r),
+    }
 }
 
 impl Claims {
-    /// Record `r`, merging it with any claims it touches.
+    /// Record `r`, merging it with any claims it touches. Up to [`FRESH`] claims go straight
+    /// into `ranges`, as a short message's few do.
     fn insert(&mut self, r: Range<usize>) {
-        let lo = self.ranges.partition_point(|c| c.end < r.start);
-        let hi = self.ranges.partition_point(|c| c.start <= r.end);
-        if lo >= hi {
-            self.ranges.insert(lo, r);
+        if self.fresh.is_empty() && self.ranges.len() < FRESH {
+            insert_merged(&mut self.ranges, r);
             return;
         }
-        let start = r.start.min(self.ranges[lo].start);
-        let end = r.end.max(self.ranges[hi - 1].end);
-        self.ranges[lo] = start..end;
-        self.ranges.drain(lo + 1..hi);
+        let room = self.fresh.len() < FRESH;
+        match self.fresh.last_mut() {
+            // The last fresh claim starts at or before `r`, and every other one ends before
+            // the last starts, so `r` can touch only the last.
+            Some(last) if r.start >= last.start => {
+                if r.start > last.end {
+                    self.fresh.push(r);
+                } else {
+                    last.end = last.end.max(r.end);
+                }
+            }
+            Some(_) if room => insert_merged(&mut self.fresh, r),
+            Some(_) => {
+                self.settle();
+                self.fresh.push(r);
+            }
+            None => self.fresh.push(r),
+        }
+    }
+
+    /// Merge the fresh claims into `ranges`.
+    fn settle(&mut self) {
+        if !self.fresh.is_empty() {
+            self.merge_fresh();
+        }
+    }
+
+    /// One sweep by start over both sorted lists, joining what touches, gives the list that
+    /// inserting each claim in turn gives.
+    #[inline(never)]
+    fn merge_fresh(&mut self) {
+        if self.ranges.is_empty() {
+            std::mem::swap(&mut self.ranges, &mut self.fresh);
+            return;
+        }
+        // Claims past every settled one (the first family's, mostly) only join the end.
+        if let (Some(last), Some(first)) = (self.ranges.last(), self.fresh.first()) {
+            if first.start > last.end {
+                self.ranges.append(&mut self.fresh);
+                return;
+            }
+        }
+        let mut merged: Vec<Range<usize>> =
+            Vec::with_capacity(self.ranges.len() + self.fresh.len());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let r = match (self.ranges.get(i), self.fresh.get(j)) {
+                (Some(x), Some(y)) if y.start < x.start => {
+                    j += 1;
+                    y
+                }
+                (Some(x), _) => {
+                    i += 1;
+                    x
+                }
+                (None, Some(y)) => {
+                    j += 1;
+                    y
+                }
+                (None, None) => break,
+            };
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r.clone()),
+            }
+        }
+        self.ranges = merged;
+        self.fresh.clear();
+    }
+
+    /// Every claim, sorted and merged.
+    pub(super) fn settled(&mut self) -> &[Range<usize>] {
+        self.settle();
+        &self.ranges
     }
 
     /// Some claim shares a byte with `r`.
     pub(super) fn overlaps(&self, r: &Range<usize>) -> bool {
-        let i = self.ranges.partition_point(|c| c.end <= r.start);
-        self.ranges.get(i).is_some_and(|c| c.start < r.end)
+        overlaps_in(&self.ranges, r)
+            || !self.fresh.is_empty() && (overlaps_in(&self.fresh, r) || self.joined_at(r))
     }
 
-    /// [`Claims::overlaps`] for a caller whose ranges mostly move forward: `hint` keeps, between
-    /// calls, how many claims end at or before the last range's start, and is walked forward
-    /// from there instead of searching all claims again (a range behind it searches).
-    pub(super) fn overlaps_after(&self, r: &Range<usize>, hint: &Cell<usize>) -> bool {
-        let mut i = hint.get();
-        let behind = i > self.ranges.len()
-            || i.checked_sub(1)
-                .and_then(|p| self.ranges.get(p))
-                .is_some_and(|c| c.end > r.start);
-        if behind {
-            i = self.ranges.partition_point(|c| c.end <= r.start);
-        } else {
-            while self.ranges.get(i).is_some_and(|c| c.end <= r.start) {
-                i += 1;
-            }
-        }
-        hint.set(i);
-        self.ranges.get(i).is_some_and(|c| c.start < r.end)
+    /// `r` is empty and one claim ends at it where one of the other list starts: the settled
+    /// list would hold the two as one claim, which such an `r` lies inside.
+    #[cold]
+    fn joined_at(&self, r: &Range<usize>) -> bool {
+        let p = r.start;
+        let ends_at = |ranges: &[Range<usize>]| {
+            let i = ranges.partition_point(|c| c.end < p);
+            ranges.get(i).is_some_and(|c| c.end == p && c.start < p)
+        };
+        let starts_at = |ranges: &[Range<usize>]| {
+            let i = ranges.partition_point(|c| c.start < p);
+            ranges.get(i).is_some_and(|c| c.start == p && c.end > p)
+        };
+        r.is_empty()
+            && (ends_at(&self.ranges) && starts_at(&self.fresh)
+                || ends_at(&self.fresh) && starts_at(&self.ranges))
     }
+}
+
+/// [`Claims::overlaps`] on settled claims (see [`Claims::settled`]) for a caller whose ranges
+/// mostly move forward: `hint` keeps, between calls, how many claims end at or before the last
+/// range's start, and is walked forward from there instead of searching all claims again (a
+/// range behind it searches).
+pub(super) fn overlaps_after(
+    ranges: &[Range<usize>],
+    r: &Range<usize>,
+    hint: &Cell<usize>,
+) -> bool {
+    let mut i = hint.get();
+    let behind = i > ranges.len()
+        || i.checked_sub(1)
+            .and_then(|p| ranges.get(p))
+            .is_some_and(|c| c.end > r.start);
+    if behind {
+        i = ranges.partition_point(|c| c.end <= r.start);
+    } else {
+        while ranges.get(i).is_some_and(|c| c.end <= r.start) {
+            i += 1;
+        }
+    }
+    hint.set(i);
+    ranges.get(i).is_some_and(|c| c.start < r.end)
 }
 
 /// Collects hits and the normalized ranges already taken, so that one number is reported once
@@ -979,7 +1131,7 @@ impl Detector {
         // count towards the gates that decide which number patterns run.
         let claimed_digits: usize = out
             .claimed
-            .ranges
+            .settled()
             .iter()
             .map(|r| bytes.get(r.clone()).map_or(0, count_digits))
             .sum();
@@ -1073,13 +1225,9 @@ impl Detector {
             let cue_or_lead = PHONE_CUES.iter().any(|&c| cues.any(c))
                 || memchr::memchr3(b'+', b'0', b'(', bytes).is_some();
             // (pattern, whether its matches start with "+")
-            let searches: &[(&Twin, bool)] = if cue_or_lead {
-                &[(&self.intl, true), (&self.grouped, false)]
-            } else {
-                &[]
-            };
-            for &(re, plus) in searches {
-                window::find_in_groups(re, norm, &runs, PHONE_DIGITS, plus, |m| {
+            let searches: &[(&Twin, bool)] = &[(&self.intl, true), (&self.grouped, false)];
+            if cue_or_lead {
+                window::find_in_groups(searches, norm, &runs, PHONE_DIGITS, |_, m| {
                     let r = trim_parens(bytes, m);
                     let n = bytes
                         .get(r.clone())
@@ -1101,7 +1249,7 @@ impl Detector {
         let mut found = Vec::new();
         address::find(
             out.scan,
-            &out.claimed,
+            out.claimed.settled(),
             |pos| cues.before(&[Cue::Address], pos, 24),
             &mut found,
         );
@@ -2281,8 +2429,41 @@ mod tests {
             let hint = std::cell::Cell::new(0);
             for (start, len) in queries {
                 let r = start..start + len;
-                proptest::prop_assert_eq!(c.overlaps_after(&r, &hint), c.overlaps(&r), "{:?}", r);
+                let after = super::overlaps_after(c.settled(), &r, &hint);
+                proptest::prop_assert_eq!(after, c.overlaps(&r), "{:?}", r);
             }
+        }
+
+        /// Claims recorded in any order, with overlap queries between them, answer and settle
+        /// as one sorted list does that merges each claim where it lands: families of claims in
+        /// text order, one after another, enough of them to fill the fresh list many times.
+        #[test]
+        fn claims_agree_with_one_merged_list(
+            mut ops in proptest::collection::vec((0usize..6000, 0usize..12, 0u8..4), 0..700),
+            family in 1usize..60,
+        ) {
+            ops.chunks_mut(family).for_each(|f| f.sort_unstable());
+            let mut c = super::Claims::default();
+            let mut list: Vec<std::ops::Range<usize>> = Vec::new();
+            for (start, len, kind) in ops {
+                let r = start..start + len;
+                if kind == 0 {
+                    let i = list.partition_point(|x| x.end <= r.start);
+                    let want = list.get(i).is_some_and(|x| x.start < r.end);
+                    proptest::prop_assert_eq!(c.overlaps(&r), want, "{:?}", r);
+                    continue;
+                }
+                c.insert(r.clone());
+                let lo = list.partition_point(|x| x.end < r.start);
+                let hi = list.partition_point(|x| x.start <= r.end);
+                if lo >= hi {
+                    list.insert(lo, r);
+                } else {
+                    let merged = r.start.min(list[lo].start)..r.end.max(list[hi - 1].end);
+                    list.splice(lo..hi, [merged]);
+                }
+            }
+            proptest::prop_assert_eq!(c.settled(), &list[..]);
         }
     }
 
@@ -2327,18 +2508,19 @@ mod tests {
             let mut found = Vec::new();
             super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
             proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
-            for (twin, plus) in [(&d.intl, true), (&d.grouped, false)] {
+            let phones = [(&d.intl, true), (&d.grouped, false)];
+            let mut found = vec![Vec::new(); phones.len()];
+            // The phone checks count ASCII digits only.
+            let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+            super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
+                if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
+                    f.push(m);
+                }
+            });
+            for ((twin, _), found) in phones.iter().zip(&found) {
                 let re = twin.unicode();
-                // The phone checks count ASCII digits only.
-                let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
                 let whole: Vec<_> = re.find_iter(&text).map(|m| m.range()).filter(kept).collect();
-                let mut found = Vec::new();
-                super::window::find_in_groups(twin, &text, &runs, super::PHONE_DIGITS, plus, |m| {
-                    if kept(&m) {
-                        found.push(m);
-                    }
-                });
-                proptest::prop_assert_eq!(&whole, &found, "{:?} on {:?}", re.as_str(), text);
+                proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
             }
         }
     }

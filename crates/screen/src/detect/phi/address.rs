@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-use super::Claims;
+use super::overlaps_after;
 use crate::text::Scan;
 
 /// Street-type words that end a US-style street name after a house number.
@@ -354,8 +354,8 @@ struct View<'s, 'a> {
     scan: &'s Scan<'a>,
     /// The message has no upper-case letters, so capitalization says nothing.
     lower_text: bool,
-    claimed: &'s Claims,
-    /// Where the last claim lookup ended ([`Claims::overlaps_after`]): the finder asks about
+    claimed: &'s [Range<usize>],
+    /// Where the last claim lookup ended ([`overlaps_after`]): the finder asks about
     /// tokens mostly in text order.
     claim_hint: Cell<usize>,
 }
@@ -427,10 +427,10 @@ impl View<'_, '_> {
     }
 
     fn is_claimed(&self, i: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| {
-            self.claimed
-                .overlaps_after(&(t.start..t.end), &self.claim_hint)
-        })
+        self.scan
+            .tokens
+            .get(i)
+            .is_some_and(|t| overlaps_after(self.claimed, &(t.start..t.end), &self.claim_hint))
     }
 
     /// The text between tokens `i - 1` and `i`.
@@ -785,12 +785,21 @@ impl View<'_, '_> {
     /// street name ([`ends_name`]). A core that opens with a street name needs all three: its
     /// name runs inline up to a number on the same line over no such word, and the first token
     /// with a digit after the name is that number, or an ordinal in the name.
-    fn house(&self, q: usize) -> (usize, bool, usize) {
+    ///
+    /// The first token is looked for no further back than `lowest`, the earliest start still
+    /// to be tried, nor at all when `q` cannot be reached: the caller compares it only with
+    /// starts from `lowest` on, and only when `q` is reachable.
+    fn house(&self, q: usize, lowest: usize) -> (usize, bool, usize) {
         let reachable = self.is_ordinal(q) || self.is_number(q, 5);
         let bytes = self.scan.norm.as_bytes();
         let tokens = &self.scan.tokens;
         let mut from = q;
-        while from > q.saturating_sub(5) {
+        let stop = if reachable {
+            q.saturating_sub(5).max(lowest)
+        } else {
+            q
+        };
+        while from > stop {
             let (Some(a), Some(b)) = (tokens.get(from - 1), tokens.get(from)) else {
                 break;
             };
@@ -818,11 +827,12 @@ impl View<'_, '_> {
     }
 }
 
-/// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges.
+/// Normalized byte ranges of the street addresses in `scan`, skipping `claimed` ranges (sorted
+/// and merged, see `Claims::settled`).
 /// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
 pub(super) fn find(
     scan: &Scan<'_>,
-    claimed: &Claims,
+    claimed: &[Range<usize>],
     cued_at: impl Fn(usize) -> bool,
     out: &mut Vec<Range<usize>>,
 ) {
@@ -890,7 +900,7 @@ pub(super) fn find(
         } else {
             let (_, reachable, from) = match house {
                 Some(h) if h.0 == q => h,
-                _ => *house.insert(view.house(q)),
+                _ => *house.insert(view.house(q, i)),
             };
             // Without a house number at `i` or a box or ship word, a core is a street name
             // that ends at a number on its line (see `View::core`): it must reach `q` over

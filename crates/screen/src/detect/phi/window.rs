@@ -120,6 +120,46 @@ pub(super) struct Reach {
     /// A cheap test that the bytes of every match pass, and so does any text holding one: a
     /// window (or short text) that fails it is not searched.
     pub need: fn(&[u8]) -> bool,
+    /// What every match's digit runs show, tested on a window's runs instead of `need` on its
+    /// bytes (digit-anchored reaches only).
+    pub runs: Option<RunNeed>,
+}
+
+/// What the digit runs of any window holding a match show. Each digit of a match lies in a
+/// maximal run of digit-like bytes that holds a digit, so in one of the runs that anchor the
+/// window searched (a window ends before the next run and starts after the previous one), and
+/// two runs are one byte apart in the text only if they are neighbours in the window too.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RunNeed {
+    /// Some anchoring run is at least this many bytes long (`\d{n}` takes n digits in a row).
+    pub longest: usize,
+    /// Unless 0, two anchoring runs are one byte apart and that byte is one of these (a mask of
+    /// [`JOIN_SLASH`], [`JOIN_DASH`] and [`JOIN_DOT`]), as in every numeric date.
+    pub joined: u8,
+}
+
+/// A '/' between two runs.
+pub(super) const JOIN_SLASH: u8 = 1;
+/// A '-' between two runs.
+pub(super) const JOIN_DASH: u8 = 2;
+/// A '.' between two runs.
+pub(super) const JOIN_DOT: u8 = 4;
+
+/// The join bit of a byte between two runs, or 0.
+fn join_of(b: u8) -> u8 {
+    match b {
+        b'/' => JOIN_SLASH,
+        b'-' => JOIN_DASH,
+        b'.' => JOIN_DOT,
+        _ => 0,
+    }
+}
+
+impl RunNeed {
+    /// A window whose runs have these facts may hold a match.
+    fn passes(&self, facts: &Facts) -> bool {
+        facts.longest >= self.longest && (self.joined == 0 || facts.joins & self.joined != 0)
+    }
 }
 
 /// What anchors a match.
@@ -313,11 +353,41 @@ impl Reach {
     }
 }
 
-/// A merged window and the digit-like bytes of the runs anchoring it.
-type Window = (Range<usize>, usize);
+/// What a window's anchoring runs show, for the gates that need not read its bytes.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    /// Their digit-like bytes.
+    digits: usize,
+    /// The length of the longest.
+    longest: usize,
+    /// The join bits of the bytes between neighbouring runs one byte apart.
+    joins: u8,
+}
 
-/// The (start, end, digit-like bytes) of the window being grown for one shape, if any.
-type Growing = Option<(usize, usize, usize)>;
+impl Facts {
+    /// The facts of a window anchored by one run `len` bytes long.
+    fn of(len: usize) -> Self {
+        Facts {
+            digits: len,
+            longest: len,
+            joins: 0,
+        }
+    }
+
+    /// Add the next run, `len` bytes long, with the join bit of the byte between it and the
+    /// previous run if that is all that lies between them (else 0).
+    fn add(&mut self, len: usize, join: u8) {
+        self.digits += len;
+        self.longest = self.longest.max(len);
+        self.joins |= join;
+    }
+}
+
+/// A merged window and what its anchoring runs show.
+type Window = (Range<usize>, Facts);
+
+/// The (start, end, facts) of the window being grown for one shape, if any.
+type Growing = Option<(usize, usize, Facts)>;
 
 /// The runs of digit-like bytes of one text that hold a digit (ASCII or any numeric character,
 /// a superset of what Unicode `\d` takes) and the windows around them, found once and shared
@@ -410,13 +480,20 @@ impl Runs {
             long,
             runs,
             windows,
-            whole: [(0..bytes.len(), usize::MAX)],
+            whole: [(
+                0..bytes.len(),
+                Facts {
+                    digits: usize::MAX,
+                    longest: usize::MAX,
+                    joins: u8::MAX,
+                },
+            )],
         }
     }
 
-    /// The merged windows of `reach` with enough digits to matter, in text order. A reach whose
-    /// shape was not given to `new`, or given only with more digits, is searched in one window,
-    /// the whole text.
+    /// The merged windows of `reach` with enough digits to matter and runs that pass its
+    /// [`RunNeed`], in text order. A reach whose shape was not given to `new`, or given only
+    /// with more digits, is searched in one window, the whole text.
     fn windows(&self, reach: Reach) -> impl Iterator<Item = Range<usize>> + '_ {
         let shape = reach.shape();
         self.windows
@@ -424,28 +501,30 @@ impl Runs {
             .find(|(s, least, _)| *s == shape && *least <= reach.min_digits)
             .map_or(&self.whole[..], |(_, _, ws)| ws)
             .iter()
-            .filter(move |(_, digits)| *digits >= reach.min_digits)
+            .filter(move |(_, facts)| {
+                facts.digits >= reach.min_digits && reach.runs.is_none_or(|n| n.passes(facts))
+            })
             .map(|(w, _)| w.clone())
     }
 }
 
 /// One digit-anchored shape's windows while [`windows_of`] grows them: its reach, the fewest
-/// digit-like bytes a window must hold to be kept, the window being grown (start, end,
-/// digit-like bytes) and the windows kept.
+/// digit-like bytes a window must hold to be kept, the window being grown (start, end, facts)
+/// and the windows kept.
 struct Lane {
     before: usize,
     after: usize,
     least: usize,
-    open: (usize, usize, usize),
+    open: (usize, usize, Facts),
     done: Vec<Window>,
 }
 
 impl Lane {
     /// Keep the open window if it holds enough digits, and open `next`.
-    fn close(&mut self, next: (usize, usize, usize)) {
-        let (s, e, d) = std::mem::replace(&mut self.open, next);
-        if d >= self.least {
-            self.done.push((s..e, d));
+    fn close(&mut self, next: (usize, usize, Facts)) {
+        let (s, e, f) = std::mem::replace(&mut self.open, next);
+        if f.digits >= self.least {
+            self.done.push((s..e, f));
         }
     }
 }
@@ -479,7 +558,7 @@ fn windows_of(
             // A window holds at least its anchoring run, so the empty window a lane starts
             // with is never kept.
             least: least.max(1),
-            open: (0, 0, 0),
+            open: (0, 0, Facts::of(0)),
             done: Vec::with_capacity(runs.len()),
         })
         .collect();
@@ -489,20 +568,27 @@ fn windows_of(
             .checked_sub(1)
             .and_then(|p| runs.get(p))
             .map_or(0, |r| r.end);
+        // The join counts only where the previous run is in the same window, that is when the
+        // run merges into the open one, which holds the previous run.
+        let join = if k > 0 && floor + 1 == run.start {
+            bytes.get(floor).map_or(0, |&b| join_of(b))
+        } else {
+            0
+        };
         let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
         bounds.walk(bytes, run, (floor, ceiling), reach);
         let digits = run.len();
         for lane in &mut lanes {
             let start = bounds.starts.get(lane.before).copied().unwrap_or(floor);
             let end = bounds.ends.get(lane.after).copied().unwrap_or(ceiling);
-            let (_, e, d) = &mut lane.open;
+            let (_, e, f) = &mut lane.open;
             // A start before the open window's end is where `back` would have stopped at that
             // end (its floor): the window merges either way.
             if k > 0 && start <= *e {
                 *e = (*e).max(end);
-                *d += digits;
+                f.add(digits, join);
             } else {
-                lane.close((start, end, digits));
+                lane.close((start, end, Facts::of(digits)));
             }
         }
     }
@@ -512,7 +598,7 @@ fn windows_of(
         .filter_map(|&(shape, least)| {
             if walked(&shape) {
                 let mut lane = lanes.next()?;
-                lane.close((0, 0, 0));
+                lane.close((0, 0, Facts::of(0)));
                 Some((shape, lane.least, lane.done))
             } else {
                 Some((shape, least, anchored_windows(bytes, runs, shape)))
@@ -522,7 +608,8 @@ fn windows_of(
 }
 
 /// The merged windows of a shape that the walk does not cover (IBANs), each anchored where
-/// [`Anchor::of_run`] says: few runs give such an anchor, so they get a pass of their own.
+/// [`Anchor::of_run`] says: few runs give such an anchor, so they get a pass of their own. Their
+/// joins are not tracked (all set), as only digit-anchored reaches have a [`RunNeed`].
 fn anchored_windows(bytes: &[u8], runs: &[Range<usize>], shape: Shape) -> Vec<Window> {
     let mut done = Vec::new();
     let mut open: Growing = None;
@@ -536,19 +623,23 @@ fn anchored_windows(bytes: &[u8], runs: &[Range<usize>], shape: Shape) -> Vec<Wi
             forward(bytes, hi, shape.after),
         );
         match &mut open {
-            Some((_, e, d)) if start <= *e => {
+            Some((_, e, f)) if start <= *e => {
                 *e = (*e).max(end);
-                *d += run.len();
+                f.add(run.len(), u8::MAX);
             }
             _ => {
-                if let Some((s, e, d)) = open.replace((start, end, run.len())) {
-                    done.push((s..e, d));
+                let f = Facts {
+                    joins: u8::MAX,
+                    ..Facts::of(run.len())
+                };
+                if let Some((s, e, f)) = open.replace((start, end, f)) {
+                    done.push((s..e, f));
                 }
             }
         }
     }
-    if let Some((s, e, d)) = open {
-        done.push((s..e, d));
+    if let Some((s, e, f)) = open {
+        done.push((s..e, f));
     }
     done
 }
@@ -572,7 +663,11 @@ pub(super) fn find_each(
         let Some(part) = hay.get(..w.end) else {
             continue;
         };
-        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
+        let Some(span) = part
+            .as_bytes()
+            .get(w.start..)
+            .filter(|s| reach.runs.is_some() || (reach.need)(s))
+        else {
             continue;
         };
         re.spans_from(span, part, w.start, &mut f);
@@ -639,7 +734,11 @@ pub(super) fn captures_each(
         let Some(part) = hay.get(..w.end) else {
             continue;
         };
-        let Some(span) = part.as_bytes().get(w.start..).filter(|s| (reach.need)(s)) else {
+        let Some(span) = part
+            .as_bytes()
+            .get(w.start..)
+            .filter(|s| reach.runs.is_some() || (reach.need)(s))
+        else {
             continue;
         };
         re.groups_from(span, part, w.start, &mut f);
@@ -875,20 +974,24 @@ fn joiner(b: u8) -> bool {
     matches!(b, b' ' | b'.' | b'-' | b'(' | b')')
 }
 
-/// Call `f` on every match of `re` in `hay` with at least `n` ASCII digits, as `re.find_iter(hay)`
-/// would yield them, for a pattern without `\b` or other assertions whose matches are digits
-/// joined by at most three of ` .-()` at a time, after at most one leading `(` or `+` (the grouped
-/// and international phone patterns). Such a match lies inside one group of digit-like bytes and
+/// Call `f(k, m)` on every match `m` of the `k`-th of `searches` in `hay` with at least `n` ASCII
+/// digits, for patterns without `\b` or other assertions whose matches are digits joined by at
+/// most three of ` .-()` at a time, after at most one leading `(` or `+` (the grouped and
+/// international phone patterns). Such a match lies inside one group of digit-like bytes and
 /// their joiners, so each group with `n` ASCII digits is searched on its own: long text is mostly
-/// words, and a search over all of it costs far more than a few short ones. With `plus`, only
-/// groups led by `+` are searched. `runs` are `hay`'s digit runs when it is long.
+/// words, and a search over all of it costs far more than a few short ones. A search whose flag
+/// is set (`plus`) looks only at groups led by `+`. `runs` are `hay`'s digit runs when it is long.
+///
+/// The groups are found once for all the searches, and each group is searched by each of them
+/// in turn; one search's matches come in the order `re.find_iter(hay)` yields them. Matches of
+/// different groups never overlap, so only their interleaving differs from one whole search
+/// after another.
 pub(super) fn find_in_groups(
-    re: &Twin,
+    searches: &[(&Twin, bool)],
     hay: &str,
     runs: &Runs,
     n: usize,
-    plus: bool,
-    mut f: impl FnMut(Range<usize>),
+    mut f: impl FnMut(usize, Range<usize>),
 ) {
     let bytes = hay.as_bytes();
     let ascii_digits = |r: Range<usize>| {
@@ -897,12 +1000,13 @@ pub(super) fn find_in_groups(
             .map_or(0, |b| b.iter().filter(|c| c.is_ascii_digit()).count())
     };
     let mut search = |first: usize, last_end: usize, digits: usize| {
-        let lead = first
-            .checked_sub(1)
-            .filter(|&p| matches!(bytes[p], b'(' | b'+'));
-        if digits < n || plus && lead.is_none_or(|p| bytes[p] != b'+') {
+        if digits < n {
             return;
         }
+        let lead = first
+            .checked_sub(1)
+            .filter(|&p| matches!(bytes.get(p), Some(b'(' | b'+')));
+        let plus_led = lead.is_some_and(|p| bytes.get(p) == Some(&b'+'));
         // Up to three joiners after the last digit stay in: a closing parenthesis may end a match.
         let tail = bytes
             .get(last_end..)
@@ -915,12 +1019,13 @@ pub(super) fn find_in_groups(
             return;
         };
         let at = lead.unwrap_or(first);
-        re.spans_from(
-            bytes.get(at..part.len()).unwrap_or_default(),
-            part,
-            at,
-            &mut f,
-        );
+        let span = bytes.get(at..part.len()).unwrap_or_default();
+        for (k, &(re, plus)) in searches.iter().enumerate() {
+            if plus && !plus_led {
+                continue;
+            }
+            re.spans_from(span, part, at, &mut |m| f(k, m));
+        }
     };
     let joined = |end: usize, next: usize| {
         bytes
