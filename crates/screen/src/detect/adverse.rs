@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
-use super::names::{CLINICIAN_TITLES, is_credential_word};
+use super::names::{CLINICIAN_TITLES, ends_with_credential, is_credential_word};
 use crate::ScreenError;
 use crate::message::Direction;
 use crate::model::{
@@ -1366,10 +1366,11 @@ fn clinician(text: &str, span: Span) -> bool {
     });
     let itself = text.get(span.start..span.end);
     let last = itself.and_then(|s| s.rsplit(|c: char| !c.is_alphanumeric()).next());
-    [before, after, itself, last]
-        .into_iter()
-        .flatten()
-        .any(is_title)
+    itself.is_some_and(ends_with_credential)
+        || [before, after, itself, last]
+            .into_iter()
+            .flatten()
+            .any(is_title)
 }
 
 /// An age that describes a person ("a 67-year-old man", "my 80 year old mother"): the span from
@@ -1841,6 +1842,10 @@ mod tests {
         assert_eq!(patient_of("Dr. Smith said Xarelto gave him a rash"), None);
         assert_eq!(
             patient_of("Jane Doe, RN, says Xarelto gave her patient a rash"),
+            None
+        );
+        assert_eq!(
+            patient_of("Tomas Lee, PA-C, says Xarelto gave his patient a rash"),
             None
         );
     }

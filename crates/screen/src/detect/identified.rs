@@ -10,7 +10,7 @@
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
 
-use super::names::{CLINICIAN_TITLES, is_credential_word};
+use super::names::{CLINICIAN_TITLES, ends_with_credential, is_credential_word};
 use super::{Hit, Sink};
 
 /// The identified-patient rule.
@@ -64,12 +64,6 @@ pub(crate) fn run(text: &str, sink: &mut Sink) {
 /// The word before the name is a clinician's title, or the name's last word (the names rules take
 /// a credential into the name: "Jane Smith, RN") or the word after it a credential.
 fn is_clinician(text: &str, start: usize, end: usize) -> bool {
-    let last = text
-        .get(start..end)
-        .unwrap_or("")
-        .rsplit(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("");
     let before = text
         .get(..start)
         .unwrap_or("")
@@ -89,7 +83,7 @@ fn is_clinician(text: &str, start: usize, end: usize) -> bool {
     CLINICIAN_TITLES
         .iter()
         .any(|t| title.eq_ignore_ascii_case(t))
-        || is_credential_word(last)
+        || ends_with_credential(text.get(start..end).unwrap_or(""))
         || is_credential_word(credential)
 }
 
@@ -166,6 +160,9 @@ mod tests {
             // Any credential the names rules know marks a clinician, not only the common ones.
             "Jane Smith, FNP, leads our diabetes class. Call 555-201-3344 to sign up.",
             "Omar Haddad, PharmD, answers questions on your diabetes medicines at 555-201-3344.",
+            // A credential with a hyphenated suffix: the name's last word is "PA-C", not "C".
+            "Tomas Lee, PA-C, sees diabetes patients on Tuesdays. Call 555-201-3344 to book.",
+            "Ana Ruiz, FNP-BC, runs our diabetes clinic. Call 555-201-3344 to book.",
             "Flu shots for everyone on Saturday: call 555-201-3344.",
             "Congratulations to Maria Lopez on winning the 5K! Call 555-201-3344 for next year's race.",
         ] {

@@ -196,6 +196,17 @@ pub(crate) fn is_credential_word(word: &str) -> bool {
     shaped && word.len() <= 8 && CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(word))
 }
 
+/// Whether a name as the names rules report it ends in credentials ("Tomas Lee, PA-C", "Jane
+/// Doe, RN"): its last word, or that word's first hyphen-joined part, is a credential.
+pub(crate) fn ends_with_credential(name: &str) -> bool {
+    let last = name
+        .rsplit(|c: char| c == ',' || c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.');
+    is_credential_word(last) || last.split('-').next().is_some_and(is_credential_word)
+}
+
 /// Post-nominal credentials of US clinicians ("Sara Diaz, MD, PhD"): licences, degrees,
 /// certifications and fellowships as they follow a name on a badge, a byline or a signature.
 const CREDENTIALS: &[&str] = &[
