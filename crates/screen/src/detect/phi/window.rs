@@ -796,30 +796,28 @@ const MONTH_WORDS: [&str; 24] = [
     "december",
 ];
 
-/// A 256-bit filter of the word hashes of [`MONTH_WORDS`]: a token whose hash misses it is no
-/// month name, which one bit test tells for most words instead of comparing their bytes.
-pub(super) struct MonthHashes([u64; 4]);
+/// A 256-slot filter of the word hashes of [`MONTH_WORDS`]: a token whose hash misses it is no
+/// month name, which one table read tells for most words instead of comparing their bytes. A
+/// byte per slot, not a bit: the filter is read once per token of the text.
+pub(super) struct MonthHashes([bool; 256]);
 
 impl MonthHashes {
     /// The filter, built from the same word hash the tokenizer gives every token.
     pub(super) fn new() -> Self {
-        let mut bits = [0; 4];
+        let mut slots = [false; 256];
         for m in MONTH_WORDS {
-            let (k, bit) = Self::slot(crate::model::hash_bytes(m.as_bytes()));
-            bits[k] |= bit;
+            slots[Self::slot(crate::model::hash_bytes(m.as_bytes()))] = true;
         }
-        MonthHashes(bits)
+        MonthHashes(slots)
     }
 
-    fn slot(h: u64) -> (usize, u64) {
-        let i = (h >> 56) as usize;
-        (i >> 6, 1 << (i & 63))
+    fn slot(h: u64) -> usize {
+        (h >> 56) as usize
     }
 
     /// A word with hash `h` may be a month name (never false for one that is).
     fn may_hold(&self, h: u64) -> bool {
-        let (k, bit) = Self::slot(h);
-        self.0.get(k).is_some_and(|w| w & bit != 0)
+        self.0.get(Self::slot(h)).copied().unwrap_or(true)
     }
 }
 
@@ -942,11 +940,15 @@ pub(super) fn month_captures_each(
             anchor(t.start, t.end);
             continue;
         }
+        // Most tokens are plain ASCII words: the next non-ASCII byte lies past them.
+        if non_ascii >= t.end && !t.shape.apostrophe {
+            continue;
+        }
         if non_ascii < t.start {
             non_ascii = next_non_ascii(bytes, t.start);
-        }
-        if !t.shape.apostrophe && non_ascii >= t.end {
-            continue;
+            if !t.shape.apostrophe && non_ascii >= t.end {
+                continue;
+            }
         }
         let word = bytes.get(t.start..t.end).unwrap_or_default();
         let mut piece = t.start;
