@@ -578,14 +578,27 @@ fn windows_of(
         let ceiling = runs.get(k + 1).map_or(bytes.len(), |r| r.start);
         bounds.walk(bytes, run, (floor, ceiling), reach);
         let digits = run.len();
+        let first = k == 0;
         for lane in &mut lanes {
-            let start = bounds.starts.get(lane.before).copied().unwrap_or(floor);
-            let end = bounds.ends.get(lane.after).copied().unwrap_or(ceiling);
+            // Every lane's reach is within the walk's (see `walked`): the clamps only let the
+            // compiler drop the fallbacks.
+            let start = bounds
+                .starts
+                .get(lane.before.min(MAX_BEFORE))
+                .copied()
+                .unwrap_or(floor);
+            let end = bounds
+                .ends
+                .get(lane.after.min(MAX_AFTER))
+                .copied()
+                .unwrap_or(ceiling);
             let (_, e, f) = &mut lane.open;
             // A start before the open window's end is where `back` would have stopped at that
-            // end (its floor): the window merges either way.
-            if k > 0 && start <= *e {
-                *e = (*e).max(end);
+            // end (its floor): the window merges either way. The open window ends no later than
+            // this run's start, as the previous run's walk stops there, so the merged one ends
+            // where this run's reach ends.
+            if start <= *e && !first {
+                *e = end;
                 f.add(digits, join);
             } else {
                 lane.close((start, end, Facts::of(digits)));
