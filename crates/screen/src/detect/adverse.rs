@@ -1123,16 +1123,7 @@ impl Detector {
         }
         // The segment reads as a reaction but the token model found no phrase with a reaction word:
         // anchor the phrase on the best-scoring reaction word that is not negated.
-        let anchor = toks
-            .iter()
-            .zip(scores)
-            .enumerate()
-            .filter(|(_, (t, s))| {
-                s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
-            })
-            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
-            .map(|(j, _)| j);
-        if let Some(j) = anchor {
+        if let Some(j) = reaction_anchor(toks, scores) {
             self.push_event(scan, seg, toks, j..j + 1, margin, events);
         }
     }
@@ -1338,6 +1329,19 @@ impl Detector {
         }
         named.or_else(|| aged_person(scan, hits))
     }
+}
+
+/// The best-scoring reaction word of a segment that is neither negated nor hypothetical: where a
+/// phrase is anchored when the token model found none.
+fn reaction_anchor(toks: &[TokFeat], scores: &[f32]) -> Option<usize> {
+    toks.iter()
+        .zip(scores)
+        .enumerate()
+        .filter(|(_, (t, s))| {
+            s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
+        })
+        .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
+        .map(|(j, _)| j)
 }
 
 /// True when the name at `span` of `text` is a clinician's: a title just before or just after it
@@ -1705,16 +1709,7 @@ mod tests {
         if pushed || negated_any {
             return;
         }
-        let anchor = toks
-            .iter()
-            .zip(&scores)
-            .enumerate()
-            .filter(|(_, (t, s))| {
-                s.is_finite() && t.flags & (NEG | HYP) == 0 && (t.cue || t.flags & GENERIC != 0)
-            })
-            .max_by(|a, b| (a.1).1.total_cmp((b.1).1))
-            .map(|(j, _)| j);
-        if let Some(j) = anchor {
+        if let Some(j) = reaction_anchor(toks, &scores) {
             det.push_event(scan, seg, toks, j..j + 1, margin, events);
         }
     }
