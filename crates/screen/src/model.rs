@@ -365,10 +365,7 @@ impl AdrModel {
     /// A word filter that passes every word hash the event-cue set holds (and about as many others
     /// as that set's first probe does): each cue bit becomes the eight filter bits under it.
     pub fn cue_word_filter(&self) -> WordFilter {
-        let mut out: WordFilter = vec![0u64; WORD_FILTER_WORDS]
-            .into_boxed_slice()
-            .try_into()
-            .unwrap_or_else(|_| Box::new([0; WORD_FILTER_WORDS]));
+        let mut out: WordFilter = Box::new([0; WORD_FILTER_WORDS]);
         // Filter bit `i` sits under cue bit `i >> 3`, so cue byte `k` is filter word `k`, one byte
         // lane of it per cue bit.
         for (w, &byte) in out.iter_mut().zip(self.cues.iter()) {
