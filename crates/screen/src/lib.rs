@@ -8,6 +8,7 @@
 //! The engine does no I/O and never panics: lexicons are compiled into the binary, and every input
 //! is valid (texts over [`MAX_MESSAGE_BYTES`] are refused with an error instead of screened slowly).
 
+mod bits;
 mod detect;
 mod message;
 pub mod model;

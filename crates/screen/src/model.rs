@@ -12,6 +12,7 @@
 //! module); it is deterministic, so the committed `models/adr.bin` can be rebuilt byte for byte.
 
 use crate::ScreenError;
+use crate::bits::Bits;
 use crate::detect::adverse::{Detector, Lexicon, MAX_SEG, Segment};
 use crate::text::{Scan, Token};
 
@@ -364,11 +365,11 @@ impl AdrModel {
 
     /// A word filter that passes every word hash the event-cue set holds (and about as many others
     /// as that set's first probe does): each cue bit becomes the eight filter bits under it.
-    pub fn cue_word_filter(&self) -> WordFilter {
-        let mut out: WordFilter = Box::new([0; WORD_FILTER_WORDS]);
+    pub(crate) fn cue_word_filter(&self) -> WordFilter {
+        let mut out = Bits::boxed();
         // Filter bit `i` sits under cue bit `i >> 3`, so cue byte `k` is filter word `k`, one byte
         // lane of it per cue bit.
-        for (w, &byte) in out.iter_mut().zip(self.cues.iter()) {
+        for (w, &byte) in out.words_mut().iter_mut().zip(self.cues.iter()) {
             for b in 0..8 {
                 if byte & (1 << b) != 0 {
                     *w |= 0xFF << (8 * b);
@@ -404,11 +405,10 @@ const CUE_SALTS: [u64; 2] = [0xC0E5_0001, 0xC0E5_0002];
 /// log2 of the size of a word filter ([`AdrModel::cue_word_filter`]).
 const WORD_FILTER_BITS: u32 = CUE_BITS + 3;
 /// Size of a word filter in 64-bit words (256 KiB).
-pub(crate) const WORD_FILTER_WORDS: usize = 1 << (WORD_FILTER_BITS - 6);
+const WORD_FILTER_WORDS: usize = 1 << (WORD_FILTER_BITS - 6);
 
-/// A bit set over word hashes at [`word_filter_bit`]; its fixed size lets a probe skip the bounds
-/// check.
-pub(crate) type WordFilter = Box<[u64; WORD_FILTER_WORDS]>;
+/// A bit set over word hashes at [`word_filter_bit`].
+pub(crate) type WordFilter = Box<Bits<WORD_FILTER_WORDS>>;
 
 /// The bit of word hash `h` in a word filter: the event-cue set's first probe with three more bits
 /// of the same product, so a filter bit always lies under the cue bit of the same hash.

@@ -20,6 +20,7 @@ use std::ops::{ControlFlow, Range};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
+use crate::bits::Bits;
 use crate::model::hash_bytes;
 use crate::policy::Policy;
 use crate::report::{Action, Category, Severity};
@@ -600,21 +601,18 @@ fn joined(scan: &Scan<'_>, j: usize) -> bool {
 struct Openings {
     /// One bit per pair of bytes; `None` when some key is shorter than two bytes, which opens
     /// with no pair, so that the test must always pass.
-    bits: Option<Box<[u64]>>,
+    bits: Option<Box<Bits<{ (1 << 16) / 64 }>>>,
 }
 
 impl Openings {
     /// The pairs that `keys`, collapsed words, open with.
     fn new<'k>(keys: impl IntoIterator<Item = &'k String>) -> Self {
-        let mut bits = vec![0u64; (1 << 16) / 64].into_boxed_slice();
+        let mut bits = Bits::boxed();
         for key in keys {
             let Some(&[a, b]) = key.as_bytes().first_chunk::<2>() else {
                 return Openings { bits: None };
             };
-            let i = usize::from(a) << 8 | usize::from(b);
-            if let Some(w) = bits.get_mut(i / 64) {
-                *w |= 1 << (i % 64);
-            }
+            bits.insert(usize::from(a) << 8 | usize::from(b));
         }
         Openings { bits: Some(bits) }
     }
@@ -633,8 +631,7 @@ impl Openings {
         if !word.is_ascii() {
             return true;
         }
-        let i = usize::from(first) << 8 | usize::from(second);
-        bits.get(i / 64).is_none_or(|w| w & (1 << (i % 64)) != 0)
+        bits.contains(usize::from(first) << 8 | usize::from(second))
     }
 }
 

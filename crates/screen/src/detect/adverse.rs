@@ -18,6 +18,7 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use super::names::{CLINICIAN_TITLES, ends_with_credential, is_credential_word};
 use crate::ScreenError;
+use crate::bits::Bits;
 use crate::message::Direction;
 use crate::model::{
     AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, WordFilter, hash_bytes, word_filter_bit,
@@ -148,8 +149,8 @@ const DRUG_HEADS: usize = 8;
 /// 1.5% per word).
 const GATE_BITS: usize = 1 << 12;
 
-/// A word bit set of [`GATE_BITS`] bits; its fixed size lets a probe skip the bounds check.
-type WordBits = Box<[u64; GATE_BITS / 64]>;
+/// A word bit set of [`GATE_BITS`] bits.
+type WordBits = Box<Bits<{ GATE_BITS / 64 }>>;
 
 /// The bit of a word hash in a word bit set of [`GATE_BITS`] bits.
 #[inline(always)]
@@ -157,39 +158,26 @@ fn gate_bit(h: u64) -> usize {
     (h.wrapping_mul(0xA076_1D64_78BD_642F) >> 52) as usize
 }
 
-/// Set bit `i` of a fixed-size bit set (the word bit sets and the word filter).
-fn set_bit<const W: usize>(set: &mut [u64; W], i: usize) {
-    if let Some(w) = set.get_mut(i / 64) {
-        *w |= 1 << (i % 64);
-    }
-}
-
-/// Bit `i` of a fixed-size bit set.
-#[inline(always)]
-fn has_bit<const W: usize>(set: &[u64; W], i: usize) -> bool {
-    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-}
-
 /// Add word hash `h` to a word bit set.
 fn bit_add(set: &mut WordBits, h: u64) {
-    set_bit(set, gate_bit(h));
+    set.insert(gate_bit(h));
 }
 
 /// Word hash `h` may be in a word bit set (one probe; misses impossible).
 #[inline(always)]
 fn bit_maybe(set: &WordBits, h: u64) -> bool {
-    has_bit(set, gate_bit(h))
+    set.contains(gate_bit(h))
 }
 
 /// Add word hash `h` to a word filter.
 fn filter_add(filter: &mut WordFilter, h: u64) {
-    set_bit(filter, word_filter_bit(h));
+    filter.insert(word_filter_bit(h));
 }
 
 /// Word hash `h` may be in a word filter (one probe; misses impossible).
 #[inline(always)]
 fn filter_maybe(filter: &WordFilter, h: u64) -> bool {
-    has_bit(filter, word_filter_bit(h))
+    filter.contains(word_filter_bit(h))
 }
 
 const DRUGS_TSV: &str = include_str!("../../lexicons/en/drugs/drugs.tsv");
@@ -838,13 +826,13 @@ impl Detector {
             .map(|w| hash_bytes(w.as_bytes()))
             .collect();
         persons.sort_unstable();
-        let mut person_words: WordBits = Box::new([0; GATE_BITS / 64]);
+        let mut person_words: WordBits = Bits::boxed();
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
         let (lex, key_hashes) = Lexicon::with_keys(policy)?;
         let mut words = model.cue_word_filter();
-        let mut gate_words: WordBits = Box::new([0; GATE_BITS / 64]);
+        let mut gate_words: WordBits = Bits::boxed();
         for p in IMPLIED_PHRASES.iter().chain(GENERIC_EVENTS) {
             let scan = Scan::new(p);
             if let Some(t) = scan.tokens.iter().max_by_key(|t| t.end - t.start) {

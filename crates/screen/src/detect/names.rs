@@ -20,6 +20,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use crate::ScreenError;
+use crate::bits::Bits;
 use crate::message::Message;
 use crate::model::hash_bytes;
 use crate::policy::Policy;
@@ -637,15 +638,8 @@ struct Lexicon {
     cues: Box<LowerBits>,
 }
 
-/// The bits of [`Lexicon::lower`] and [`Lexicon::cues`], of a fixed size so that reading one
-/// needs no bounds check.
-struct LowerBits([u64; 1 << (LOWER_BITS - 6)]);
-
-impl Default for LowerBits {
-    fn default() -> Self {
-        LowerBits([0; 1 << (LOWER_BITS - 6)])
-    }
-}
+/// The bits of [`Lexicon::lower`] and [`Lexicon::cues`], one per [`lower_bit`].
+type LowerBits = Bits<{ 1 << (LOWER_BITS - 6) }>;
 
 /// One slot of [`Lexicon::slots`]: what a lookup needs of an entry, so that a word of at most
 /// eight bytes (nearly every word) is answered without reading the entry itself.
@@ -722,16 +716,14 @@ impl Lexicon {
             };
             1 << bits
         ];
-        let mut lower = Box::<LowerBits>::default();
-        let mut cues = Box::<LowerBits>::default();
+        let mut lower = LowerBits::boxed();
+        let mut cues = LowerBits::boxed();
         self.entries = Vec::with_capacity(map.len());
         for (hash, e) in map {
             let b = lower_bit(hash);
             for (bits, flags) in [(&mut lower, LOWER_FLAGS), (&mut cues, CUE_FLAGS)] {
-                if e.flags & flags != 0
-                    && let Some(w) = bits.0.get_mut(b / 64)
-                {
-                    *w |= 1 << (b % 64);
+                if e.flags & flags != 0 {
+                    bits.insert(b);
                 }
             }
             let mut at = slot_of(hash, 64 - bits);
@@ -786,21 +778,13 @@ impl Lexicon {
 
     /// False when no word with this hash is a place, a place head or a patient word.
     fn may_matter_lower(&self, hash: u64) -> bool {
-        let b = lower_bit(hash);
-        self.lower
-            .0
-            .get(b / 64)
-            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        self.lower.contains(lower_bit(hash))
     }
 
     /// False when no word with this hash has any of [`CUE_FLAGS`].
     #[inline]
     fn may_be_cue(&self, hash: u64) -> bool {
-        let b = lower_bit(hash);
-        self.cues
-            .0
-            .get(b / 64)
-            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        self.cues.contains(lower_bit(hash))
     }
 
     /// What the lexicon knows of `text`, as [`Tok::pack`]ed facts.
@@ -2220,7 +2204,7 @@ mod tests {
                 }
             }
         }
-        let set = lex.lower.0.iter().map(|w| w.count_ones()).sum::<u32>();
+        let set = lex.lower.len();
         assert!(
             set * 10 < (1 << LOWER_BITS),
             "{set} lower bits set: too many to skip words"
