@@ -280,18 +280,10 @@ fn hit_order(hits: &[Hit]) -> Vec<(u32, Action, Severity)> {
     let mut keyed: Vec<(u64, u32)> = hits.iter().zip(0u32..).map(|(h, i)| (key(h), i)).collect();
     keyed.sort_by_key(|k| k.0);
     let rule = |i: u32| hits.get(i as usize).map(|h| h.rule.id);
-    let mut from = 0;
-    while let Some(&(span, _)) = keyed.get(from) {
-        let len = keyed
-            .get(from..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|k| k.0 == span)
-            .count();
-        if let Some(same) = keyed.get_mut(from..from + len).filter(|s| s.len() > 1) {
+    for same in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
+        if same.len() > 1 {
             same.sort_unstable_by_key(|&(_, i)| (rule(i), i));
         }
-        from += len.max(1);
     }
     keyed.into_iter().map(|(_, i)| entry(i)).collect()
 }
@@ -321,22 +313,11 @@ fn shortest_first(admitted: &mut [(u32, Action, Severity)], hits: &[Hit]) {
     }) {
         return;
     }
-    let mut from = 0;
-    while let Some(first) = admitted.get(from).map(span) {
-        let len = admitted
-            .get(from..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|e| span(e).start == first.start)
-            .count()
-            .max(1);
-        if let Some(run) = admitted.get_mut(from..from + len).filter(|r| r.len() > 1) {
-            run.reverse();
-            for group in run.chunk_by_mut(|a, b| span(a).end == span(b).end) {
-                group.reverse();
-            }
+    for run in admitted.chunk_by_mut(|a, b| span(a).start == span(b).start) {
+        run.reverse();
+        for group in run.chunk_by_mut(|a, b| span(a).end == span(b).end) {
+            group.reverse();
         }
-        from += len;
     }
 }
 
