@@ -833,8 +833,6 @@ pub(crate) struct Detector {
     pub words: Vec<String>,
     /// What each of `words` is.
     patterns: Vec<Pattern>,
-    /// "://", "www." and ".com/": a link may be present.
-    link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
     email: Regex,
     url: Regex,
@@ -976,7 +974,6 @@ impl Detector {
         Ok(Detector {
             words,
             patterns,
-            link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy
                 .organization
                 .domains
@@ -1124,7 +1121,7 @@ impl Detector {
         if memchr::memchr(b'@', bytes).is_some() {
             self.emails(norm, &mut out);
         }
-        if self.link_markers.iter().any(|f| f.find(bytes).is_some()) {
+        if has_link_marker(bytes) {
             self.urls(norm, &mut out);
         }
         // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
@@ -1732,6 +1729,20 @@ fn count_digits(bytes: &[u8]) -> usize {
             )
         })
         .sum()
+}
+
+/// `bytes` holds "://", "www." or ".com/": a link may be present. Each marker holds a '/' or
+/// '.' whose neighbours say which, so one search for those two bytes stands for three
+/// substring searches (a short message holds few of either).
+fn has_link_marker(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(b'/', b'.', bytes).any(|i| {
+        let before = |n: usize| i.checked_sub(n).and_then(|s| bytes.get(s..i));
+        if bytes.get(i) == Some(&b'/') {
+            before(1) == Some(b":") && bytes.get(i + 1) == Some(&b'/') || before(4) == Some(b".com")
+        } else {
+            before(3) == Some(b"www")
+        }
+    })
 }
 
 /// `bytes` holds `b` at least `n` times: a search that stops at the `n`-th, since long text
@@ -2415,6 +2426,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one search for '/' and '.' finds a link marker where a search for each does.
+        #[test]
+        fn link_marker_test_agrees_with_substring_search(text in "([:/.wcom]|www|://|\\.com/|[a-z ]){0,40}") {
+            let bytes = text.as_bytes();
+            let want = [b"://".as_slice(), b"www.", b".com/"]
+                .iter()
+                .any(|m| bytes.windows(m.len()).any(|w| w == *m));
+            proptest::prop_assert_eq!(super::has_link_marker(bytes), want, "{:?}", text);
+        }
+
         /// The hinted lookup the address finder uses answers as the binary search does, for
         /// queries in any order (the finder's mostly move forward, some step back).
         #[test]
