@@ -2491,15 +2491,46 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn windows_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 60..400)) {
+            searches_agree(&parts)?;
+        }
+
+        /// A short text is searched whole, behind the gates its runs' facts answer.
+        #[test]
+        fn short_texts_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 1..24)) {
+            searches_agree(&parts)?;
+        }
+    }
+
+    /// Every windowed search over the text made of `parts` finds what one search of the pattern
+    /// as written over all of it finds.
+    fn searches_agree(
+        parts: &[(usize, usize)],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
+            let d = DETECTOR
+                .get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts
+                .iter()
+                .flat_map(|&(p, g)| [PIECES[p], GLUE[g]])
+                .collect();
             let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
-                let kept = |r: &std::ops::Range<usize>| text.get(r.clone()).unwrap_or_default().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
-                let whole: Vec<_> = re.captures_iter(&text).map(|c| groups(&c)).filter(|g| g[0].as_ref().is_some_and(kept)).collect();
+                let kept = |r: &std::ops::Range<usize>| {
+                    text.get(r.clone())
+                        .unwrap_or_default()
+                        .bytes()
+                        .filter(|b| b.is_ascii_digit() || *b >= 0x80)
+                        .count()
+                        >= reach.min_digits
+                };
+                let whole: Vec<_> = re
+                    .captures_iter(&text)
+                    .map(|c| groups(&c))
+                    .filter(|g| g[0].as_ref().is_some_and(kept))
+                    .collect();
                 let mut windowed = Vec::new();
                 super::captures_each(twin, &text, &runs, reach, |g| {
                     if g[0].as_ref().is_some_and(kept) {
@@ -2517,11 +2548,21 @@ mod tests {
                 proptest::prop_assert_eq!(starts, found);
             }
             let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(|c| groups(&c)).collect();
+            let whole: Vec<_> = d
+                .month_date
+                .unicode()
+                .captures_iter(&scan.norm)
+                .map(|c| groups(&c))
+                .collect();
             let mut found = Vec::new();
             super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
-            let whole: Vec<_> = d.vin.unicode().find_iter(&scan.norm).map(|m| m.range()).collect();
+            let whole: Vec<_> = d
+                .vin
+                .unicode()
+                .find_iter(&scan.norm)
+                .map(|m| m.range())
+                .collect();
             let mut found = Vec::new();
             super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
             proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
@@ -2532,7 +2573,14 @@ mod tests {
             let phones = [(&d.intl, true), (&d.grouped, false)];
             let mut found = vec![Vec::new(); phones.len()];
             // The phone checks count ASCII digits only.
-            let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+            let kept = |m: &std::ops::Range<usize>| {
+                text.get(m.clone())
+                    .unwrap_or_default()
+                    .bytes()
+                    .filter(u8::is_ascii_digit)
+                    .count()
+                    >= super::PHONE_DIGITS
+            };
             super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
                 if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
                     f.push(m);
@@ -2540,10 +2588,15 @@ mod tests {
             });
             for ((twin, _), found) in phones.iter().zip(&found) {
                 let re = twin.unicode();
-                let whole: Vec<_> = re.find_iter(&text).map(|m| m.range()).filter(kept).collect();
+                let whole: Vec<_> = re
+                    .find_iter(&text)
+                    .map(|m| m.range())
+                    .filter(kept)
+                    .collect();
                 proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
             }
         }
+        Ok(())
     }
 
     proptest::proptest! {

@@ -383,6 +383,48 @@ impl Facts {
     }
 }
 
+/// What every run of digit-like bytes of `bytes` shows, those without a digit too, and whether
+/// an IBAN anchor opens one, in one pass that skips eight bytes at a time where none is
+/// digit-like. Over all such runs, `longest >= n` says what `digit_run(bytes, n)` says, and a
+/// join bit what `digit_sep_digit` says for its separator: a separator between two digit-like
+/// bytes is one byte between two runs.
+fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
+    let mut facts = Facts {
+        digits: usize::MAX,
+        longest: 0,
+        joins: 0,
+    };
+    let mut iban = false;
+    // Where the previous run ended, if one did.
+    let mut last_end = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let mask = digit_like_mask(u64::from_le_bytes(block));
+            if mask == 0 {
+                i += 8;
+                continue;
+            }
+            i += (mask.trailing_zeros() / 8) as usize;
+        }
+        if !bytes.get(i).copied().is_some_and(maybe_digit) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).copied().is_some_and(maybe_digit) {
+            i += 1;
+        }
+        facts.longest = facts.longest.max(i - start);
+        if last_end.is_some_and(|e: usize| e + 1 == start) {
+            facts.joins |= bytes.get(start - 1).map_or(0, |&b| join_of(b));
+        }
+        last_end = Some(i);
+        iban = iban || Anchor::Iban.of_run(bytes, &(start..i)).is_some();
+    }
+    (facts, iban)
+}
+
 /// A merged window and what its anchoring runs show.
 type Window = (Range<usize>, Facts);
 
@@ -398,8 +440,12 @@ pub(super) struct Runs {
     /// The windows of each shape, in text order, with the fewest digit-like bytes any reach of
     /// that shape needs: no window with fewer is kept.
     windows: Vec<(Shape, usize, Vec<Window>)>,
-    /// The whole text as one window.
+    /// The whole text as one window. A short text's window has the facts of all its runs of
+    /// digit-like bytes, those without a digit too, so its [`RunNeed`] tests answer as the
+    /// `need` of the same reach on its bytes does (see [`whole_facts`]).
     whole: [Window; 1],
+    /// A short text: an IBAN may start in it (see [`Anchor::Iban`]).
+    iban: bool,
 }
 
 impl Runs {
@@ -476,18 +522,32 @@ impl Runs {
         } else {
             Vec::new()
         };
+        let (facts, iban) = if long {
+            let any = Facts {
+                digits: usize::MAX,
+                longest: usize::MAX,
+                joins: u8::MAX,
+            };
+            (any, true)
+        } else {
+            whole_facts(bytes)
+        };
         Runs {
             long,
             runs,
             windows,
-            whole: [(
-                0..bytes.len(),
-                Facts {
-                    digits: usize::MAX,
-                    longest: usize::MAX,
-                    joins: u8::MAX,
-                },
-            )],
+            whole: [(0..bytes.len(), facts)],
+            iban,
+        }
+    }
+
+    /// A short text, searched whole, may hold a match of `reach`: read from its runs where the
+    /// reach has a [`RunNeed`] or an IBAN anchor, else from `need` on its bytes.
+    fn whole_may_hold(&self, reach: Reach, bytes: &[u8]) -> bool {
+        match reach.runs {
+            Some(n) => n.passes(&self.whole[0].1),
+            None if reach.anchor == Anchor::Iban => self.iban,
+            None => (reach.need)(bytes),
         }
     }
 
@@ -667,7 +727,7 @@ pub(super) fn find_each(
     mut f: impl FnMut(Range<usize>),
 ) {
     if !runs.long {
-        if (reach.need)(hay.as_bytes()) {
+        if runs.whole_may_hold(reach, hay.as_bytes()) {
             re.spans_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
@@ -738,7 +798,7 @@ pub(super) fn captures_each(
     mut f: impl FnMut(Groups),
 ) {
     if !runs.long {
-        if (reach.need)(hay.as_bytes()) {
+        if runs.whole_may_hold(reach, hay.as_bytes()) {
             re.groups_from(hay.as_bytes(), hay, 0, &mut f);
         }
         return;
@@ -1344,6 +1404,33 @@ mod tests {
                 let want = forward(&bytes, end - 1, n).min(ceiling.min(bytes.len()));
                 proptest::prop_assert_eq!(bounds.ends[n], want, "end {}", n);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// A short text's facts answer as the byte tests they stand for: `digit_run`,
+        /// `digit_sep_digit` and an IBAN's opening (two lower-case letters after a word
+        /// boundary, then a digit-like byte).
+        #[test]
+        fn whole_facts_answer_as_the_byte_tests_do(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" /-.,_09aAzZ\x80\xc3\xa9".to_vec()), 0..90),
+        ) {
+            let (facts, iban) = whole_facts(&bytes);
+            for n in 1..12 {
+                proptest::prop_assert_eq!(facts.longest >= n, digit_run(&bytes, n), "run {}", n);
+            }
+            for (sep, bit) in [(b'/', JOIN_SLASH), (b'-', JOIN_DASH), (b'.', JOIN_DOT)] {
+                proptest::prop_assert_eq!(facts.joins & bit != 0, digit_sep_digit(&bytes, &[sep]), "{}", sep);
+            }
+            let opens = (0..bytes.len()).any(|p| {
+                let at = |k: usize| bytes.get(k).copied();
+                at(p).is_some_and(|b| b.is_ascii_lowercase())
+                    && at(p + 1).is_some_and(|b| b.is_ascii_lowercase())
+                    && at(p + 2).is_some_and(maybe_digit)
+                    && (p == 0 || at(p - 1).is_some_and(|b| !word_byte(b)))
+            });
+            proptest::prop_assert_eq!(iban, opens);
         }
     }
 
