@@ -13,6 +13,7 @@
 //! Every pattern is searched through its [`Twin`]: the ASCII-class copy wherever the span searched
 //! is ASCII, the pattern as written elsewhere.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
@@ -399,21 +400,44 @@ fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
     let mut last_end = None;
     let mut i = 0;
     while i < bytes.len() {
+        let start;
         if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
             let mask = digit_like_mask(u64::from_le_bytes(block));
             if mask == 0 {
                 i += 8;
                 continue;
             }
-            i += (mask.trailing_zeros() / 8) as usize;
-        }
-        if !bytes.get(i).copied().is_some_and(maybe_digit) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while bytes.get(i).copied().is_some_and(maybe_digit) {
-            i += 1;
+            let skip = mask.trailing_zeros() / 8;
+            start = i + skip as usize;
+            // The run's end, from the same mask when it ends inside this block.
+            let other = (!mask & HIGH) >> (8 * skip);
+            if other != 0 {
+                i = start + (other.trailing_zeros() / 8) as usize;
+            } else {
+                i += 8;
+                while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                    let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
+                    if other != 0 {
+                        i += (other.trailing_zeros() / 8) as usize;
+                        break;
+                    }
+                    i += 8;
+                }
+                if bytes.len() - i < 8 {
+                    while bytes.get(i).copied().is_some_and(maybe_digit) {
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            if !bytes.get(i).copied().is_some_and(maybe_digit) {
+                i += 1;
+                continue;
+            }
+            start = i;
+            while bytes.get(i).copied().is_some_and(maybe_digit) {
+                i += 1;
+            }
         }
         facts.longest = facts.longest.max(i - start);
         if last_end.is_some_and(|e: usize| e + 1 == start) {
@@ -440,12 +464,13 @@ pub(super) struct Runs {
     /// The windows of each shape, in text order, with the fewest digit-like bytes any reach of
     /// that shape needs: no window with fewer is kept.
     windows: Vec<(Shape, usize, Vec<Window>)>,
-    /// The whole text as one window. A short text's window has the facts of all its runs of
-    /// digit-like bytes, those without a digit too, so its [`RunNeed`] tests answer as the
-    /// `need` of the same reach on its bytes does (see [`whole_facts`]).
+    /// The whole text as one window.
     whole: [Window; 1],
-    /// A short text: an IBAN may start in it (see [`Anchor::Iban`]).
-    iban: bool,
+    /// A short text's facts, read from all its runs of digit-like bytes (those without a digit
+    /// too, so that a [`RunNeed`] answers as the `need` of the same reach on its bytes does),
+    /// and whether an IBAN may start in it (see [`whole_facts`]): read when a search first
+    /// asks, as a message with few digits runs none that does.
+    short: OnceCell<(Facts, bool)>,
 }
 
 impl Runs {
@@ -522,31 +547,29 @@ impl Runs {
         } else {
             Vec::new()
         };
-        let (facts, iban) = if long {
-            let any = Facts {
-                digits: usize::MAX,
-                longest: usize::MAX,
-                joins: u8::MAX,
-            };
-            (any, true)
-        } else {
-            whole_facts(bytes)
-        };
         Runs {
             long,
             runs,
             windows,
-            whole: [(0..bytes.len(), facts)],
-            iban,
+            whole: [(
+                0..bytes.len(),
+                Facts {
+                    digits: usize::MAX,
+                    longest: usize::MAX,
+                    joins: u8::MAX,
+                },
+            )],
+            short: OnceCell::new(),
         }
     }
 
     /// A short text, searched whole, may hold a match of `reach`: read from its runs where the
     /// reach has a [`RunNeed`] or an IBAN anchor, else from `need` on its bytes.
     fn whole_may_hold(&self, reach: Reach, bytes: &[u8]) -> bool {
+        let short = || self.short.get_or_init(|| whole_facts(bytes));
         match reach.runs {
-            Some(n) => n.passes(&self.whole[0].1),
-            None if reach.anchor == Anchor::Iban => self.iban,
+            Some(n) => n.passes(&short().0),
+            None if reach.anchor == Anchor::Iban => short().1,
             None => (reach.need)(bytes),
         }
     }
