@@ -384,20 +384,10 @@ impl Facts {
     }
 }
 
-/// What every run of digit-like bytes of `bytes` shows, those without a digit too, and whether
-/// an IBAN anchor opens one, in one pass that skips eight bytes at a time where none is
-/// digit-like. Over all such runs, `longest >= n` says what `digit_run(bytes, n)` says, and a
-/// join bit what `digit_sep_digit` says for its separator: a separator between two digit-like
-/// bytes is one byte between two runs.
-fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
-    let mut facts = Facts {
-        digits: usize::MAX,
-        longest: 0,
-        joins: 0,
-    };
-    let mut iban = false;
-    // Where the previous run ended, if one did.
-    let mut last_end = None;
+/// Call `f` on each maximal run of digit-like bytes of `bytes` in order until it returns true,
+/// and say whether it did: eight bytes at a time where none is digit-like, with each run's end
+/// found from the mask that found its start.
+fn any_run(bytes: &[u8], mut f: impl FnMut(Range<usize>) -> bool) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         let start;
@@ -439,13 +429,35 @@ fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
                 i += 1;
             }
         }
-        facts.longest = facts.longest.max(i - start);
-        if last_end.is_some_and(|e: usize| e + 1 == start) {
-            facts.joins |= bytes.get(start - 1).map_or(0, |&b| join_of(b));
+        if f(start..i) {
+            return true;
         }
-        last_end = Some(i);
-        iban = iban || Anchor::Iban.of_run(bytes, &(start..i)).is_some();
     }
+    false
+}
+
+/// What every run of digit-like bytes of `bytes` shows, those without a digit too, and whether
+/// an IBAN anchor opens one, in one pass. Over all such runs, `longest >= n` says what
+/// `digit_run(bytes, n)` says, and a join bit what `digit_sep_digit` says for its separator: a
+/// separator between two digit-like bytes is one byte between two runs.
+fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
+    let mut facts = Facts {
+        digits: usize::MAX,
+        longest: 0,
+        joins: 0,
+    };
+    let mut iban = false;
+    // Where the previous run ended, if one did.
+    let mut last_end = None;
+    any_run(bytes, |run| {
+        facts.longest = facts.longest.max(run.len());
+        if last_end.is_some_and(|e: usize| e + 1 == run.start) {
+            facts.joins |= bytes.get(run.start - 1).map_or(0, |&b| join_of(b));
+        }
+        last_end = Some(run.end);
+        iban = iban || Anchor::Iban.of_run(bytes, &run).is_some();
+        false
+    });
     (facts, iban)
 }
 
@@ -1144,26 +1156,25 @@ pub(super) fn find_in_groups(
         }
         return;
     }
-    // A short text has no runs indexed: find its groups byte by byte.
-    let mut i = 0;
-    while i < bytes.len() {
-        if !maybe_digit(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let first = i;
-        let (mut last_end, mut digits) = (i, 0);
-        while i < bytes.len() {
-            if maybe_digit(bytes[i]) {
-                digits += usize::from(bytes[i].is_ascii_digit());
-                i += 1;
-                last_end = i;
-            } else if joiner(bytes[i]) && i - last_end < 3 {
-                i += 1;
-            } else {
-                break;
+    // A short text has no runs indexed: its groups are joined from all its runs of digit-like
+    // bytes, those without a digit too, as a group takes in every digit-like byte.
+    let mut group: Option<(usize, usize, usize)> = None;
+    any_run(bytes, |run| {
+        let d = ascii_digits(run.clone());
+        match &mut group {
+            Some((_, last_end, digits)) if joined(*last_end, run.start) => {
+                *last_end = run.end;
+                *digits += d;
+            }
+            _ => {
+                if let Some((first, last_end, digits)) = group.replace((run.start, run.end, d)) {
+                    search(first, last_end, digits);
+                }
             }
         }
+        false
+    });
+    if let Some((first, last_end, digits)) = group {
         search(first, last_end, digits);
     }
 }
@@ -1191,10 +1202,14 @@ pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
 /// the `\d{3}[ .\-]\d{4}` that ends every US phone number (a Unicode digit is several bytes).
 /// Years and counts near a number open no search.
 pub(super) fn exchange_and_line(w: &[u8]) -> bool {
-    let run = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| maybe_digit(b)));
-    // Windows are short: a byte loop costs less than setting up a vector search.
-    (3..w.len()).any(|i| {
-        matches!(w[i], b' ' | b'.' | b'-') && run(w.get(i - 3..i)) && run(w.get(i + 1..i + 5))
+    // The separator is the one byte between two runs: three digits end one, four open the next.
+    let mut exchange: Option<usize> = None;
+    any_run(w, |run| {
+        let line = exchange.is_some_and(|end| {
+            end + 1 == run.start && run.len() >= 4 && matches!(w.get(end), Some(b' ' | b'.' | b'-'))
+        });
+        exchange = (run.len() >= 3).then_some(run.end);
+        line
     })
 }
 
@@ -1433,9 +1448,9 @@ mod tests {
     proptest::proptest! {
         /// A short text's facts answer as the byte tests they stand for: `digit_run`,
         /// `digit_sep_digit` and an IBAN's opening (two lower-case letters after a word
-        /// boundary, then a digit-like byte).
+        /// boundary, then a digit-like byte); so does the phone gate read from runs.
         #[test]
-        fn whole_facts_answer_as_the_byte_tests_do(
+        fn run_facts_answer_as_the_byte_tests_do(
             bytes in proptest::collection::vec(proptest::sample::select(
                 b" /-.,_09aAzZ\x80\xc3\xa9".to_vec()), 0..90),
         ) {
@@ -1454,6 +1469,12 @@ mod tests {
                     && (p == 0 || at(p - 1).is_some_and(|b| !word_byte(b)))
             });
             proptest::prop_assert_eq!(iban, opens);
+            // Three digit-like bytes, one of ` .-`, four digit-like bytes.
+            let phone = (3..bytes.len()).any(|i| {
+                let run = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| maybe_digit(b)));
+                matches!(bytes[i], b' ' | b'.' | b'-') && run(bytes.get(i - 3..i)) && run(bytes.get(i + 1..i + 5))
+            });
+            proptest::prop_assert_eq!(exchange_and_line(&bytes), phone);
         }
     }
 
