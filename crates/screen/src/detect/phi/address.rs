@@ -775,7 +775,7 @@ impl View<'_, '_> {
     /// ending. A bare "Road 2" is not enough, so suffix words alone do not count.
     fn marker_word(&self, k: usize, first: bool) -> bool {
         let w = self.word(k);
-        first && is_prefix_marker(w) || !is_suffix(w) && has_ending_marker(w)
+        first && is_prefix_marker(w) || has_ending_marker(w) && !is_suffix(w)
     }
 
     /// For the first token `q` with a digit after some candidate start: whether a core that does

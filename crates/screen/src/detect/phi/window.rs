@@ -57,24 +57,24 @@ impl Twin {
     }
 
     /// Call `f` on the span of every match in `part` that starts at or after `at`, where
-    /// `span` (the bytes searched) decides which copy runs.
-    fn spans_from(&self, span: &[u8], part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
-        if self.parse.is_some() && span.is_ascii() {
-            self.groups_from(span, part, at, &mut |g: Groups| {
+    /// `ascii` (the bytes searched are ASCII) decides which copy runs.
+    fn spans_from(&self, ascii: bool, part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
+        if self.parse.is_some() && ascii {
+            self.groups_from(ascii, part, at, &mut |g: Groups| {
                 if let Some(m) = g[0].clone() {
                     f(m);
                 }
             });
         } else {
-            matches_from(self.on(span), part, at, &mut |m: Match<'_>| f(m.range()));
+            matches_from(self.on(ascii), part, at, &mut |m: Match<'_>| f(m.range()));
         }
     }
 
     /// Call `f` on every match in `part` that starts at or after `at`, with its groups, where
-    /// `span` (the bytes searched) decides which copy runs.
-    fn groups_from(&self, span: &[u8], part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
-        let Some(parse) = self.parse.filter(|_| span.is_ascii()) else {
-            captures_from(self.on(span), part, at, f);
+    /// `ascii` (the bytes searched are ASCII) decides which copy runs.
+    fn groups_from(&self, ascii: bool, part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
+        let Some(parse) = self.parse.filter(|_| ascii) else {
+            captures_from(self.on(ascii), part, at, f);
             return;
         };
         // Every parsed pattern's matches hold a digit, so the search always moves on.
@@ -87,13 +87,9 @@ impl Twin {
         }
     }
 
-    /// The copy to search `span` with.
-    fn on(&self, span: &[u8]) -> &Regex {
-        if span.is_ascii() {
-            &self.ascii
-        } else {
-            &self.unicode
-        }
+    /// The copy to search bytes with, ASCII or not.
+    fn on(&self, ascii: bool) -> &Regex {
+        if ascii { &self.ascii } else { &self.unicode }
     }
 
     /// The pattern as written, whose matches every search here reproduces.
@@ -483,6 +479,8 @@ pub(super) struct Runs {
     /// and whether an IBAN may start in it (see [`whole_facts`]): read when a search first
     /// asks, as a message with few digits runs none that does.
     short: OnceCell<(Facts, bool)>,
+    /// A short text is ASCII, so its searches run the ASCII copies: read when one first asks.
+    ascii: OnceCell<bool>,
 }
 
 impl Runs {
@@ -572,7 +570,13 @@ impl Runs {
                 },
             )],
             short: OnceCell::new(),
+            ascii: OnceCell::new(),
         }
+    }
+
+    /// `hay`, the short text, is ASCII.
+    fn whole_ascii(&self, hay: &str) -> bool {
+        *self.ascii.get_or_init(|| hay.is_ascii())
     }
 
     /// A short text, searched whole, may hold a match of `reach`: read from its runs where the
@@ -763,7 +767,7 @@ pub(super) fn find_each(
 ) {
     if !runs.long {
         if runs.whole_may_hold(reach, hay.as_bytes()) {
-            re.spans_from(hay.as_bytes(), hay, 0, &mut f);
+            re.spans_from(runs.whole_ascii(hay), hay, 0, &mut f);
         }
         return;
     }
@@ -778,7 +782,7 @@ pub(super) fn find_each(
         else {
             continue;
         };
-        re.spans_from(span, part, w.start, &mut f);
+        re.spans_from(span.is_ascii(), part, w.start, &mut f);
     }
 }
 
@@ -806,7 +810,7 @@ pub(super) fn find_in_tokens(
         let (Some(part), Some(span)) = (hay.get(..view), bytes.get(t.start..t.end)) else {
             continue;
         };
-        re.spans_from(span, part, t.start, &mut f);
+        re.spans_from(span.is_ascii(), part, t.start, &mut f);
     }
 }
 
@@ -834,7 +838,7 @@ pub(super) fn captures_each(
 ) {
     if !runs.long {
         if runs.whole_may_hold(reach, hay.as_bytes()) {
-            re.groups_from(hay.as_bytes(), hay, 0, &mut f);
+            re.groups_from(runs.whole_ascii(hay), hay, 0, &mut f);
         }
         return;
     }
@@ -849,7 +853,7 @@ pub(super) fn captures_each(
         else {
             continue;
         };
-        re.groups_from(span, part, w.start, &mut f);
+        re.groups_from(span.is_ascii(), part, w.start, &mut f);
     }
 }
 
@@ -1013,7 +1017,7 @@ pub(super) fn month_captures_each(
             return;
         };
         let Some(part) = hay.get(..w.end) else { return };
-        captures_from(re.on(span), part, w.start, &mut f);
+        captures_from(re.on(span.is_ascii()), part, w.start, &mut f);
     };
     let mut open: Option<Range<usize>> = None;
     let mut anchor = |start: usize, end: usize| {
@@ -1130,11 +1134,12 @@ pub(super) fn find_in_groups(
         };
         let at = lead.unwrap_or(first);
         let span = bytes.get(at..part.len()).unwrap_or_default();
+        let ascii = span.is_ascii();
         for (k, &(re, plus)) in searches.iter().enumerate() {
             if plus && !plus_led {
                 continue;
             }
-            re.spans_from(span, part, at, &mut |m| f(k, m));
+            re.spans_from(ascii, part, at, &mut |m| f(k, m));
         }
     };
     let joined = |end: usize, next: usize| {
