@@ -1358,7 +1358,17 @@ impl Detector {
         let bytes = norm.as_bytes();
         find_each(&self.card, norm, runs, REACH_CARD, |r| {
             let Some(m) = Group::of(norm, r) else { return };
-            let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
+            // A match holds at most 19 digits, gathered on the stack; more could not pass the
+            // length test below.
+            let mut held = [0u8; 19];
+            let mut n = 0;
+            for d in m.as_str().bytes().filter(u8::is_ascii_digit) {
+                if let Some(slot) = held.get_mut(n) {
+                    *slot = d;
+                }
+                n += 1;
+            }
+            let Some(ds) = held.get(..n) else { return };
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
             // 12-digit Maestro cards look like any long number: only with "card" just before.
@@ -1372,7 +1382,7 @@ impl Detector {
                 && ds.len() <= 19
                 && (issuer || ds.len() == 12)
                 && varied
-                && checks::luhn(&ds)
+                && checks::luhn(ds)
                 && digit_bounded(bytes, m.range())
                 && out.free(&m.range())
             {

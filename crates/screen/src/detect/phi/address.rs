@@ -836,7 +836,9 @@ pub(super) fn find(
     cued_at: impl Fn(usize) -> bool,
     out: &mut Vec<Range<usize>>,
 ) {
-    let lower_text = if scan.text.is_ascii() {
+    // An ASCII text (an empty byte map) needs no character decoding; either test gives the
+    // same answer on it.
+    let lower_text = if scan.is_ascii() {
         !scan.text.bytes().any(|b| b.is_ascii_uppercase())
     } else {
         !scan.text.chars().any(char::is_uppercase)
