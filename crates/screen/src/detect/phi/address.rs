@@ -836,8 +836,9 @@ pub(super) fn find(
     cued_at: impl Fn(usize) -> bool,
     out: &mut Vec<Range<usize>>,
 ) {
-    // An ASCII text (an empty byte map) needs no character decoding; either test gives the
-    // same answer on it.
+    // The scan's own ASCII flag (no byte map) picks the byte test: both tests agree on ASCII
+    // text, and a text with no byte map and some token is ASCII (without tokens nothing is
+    // found either way).
     let lower_text = if scan.is_ascii() {
         !scan.text.bytes().any(|b| b.is_ascii_uppercase())
     } else {
