@@ -833,8 +833,6 @@ pub(crate) struct Detector {
     pub words: Vec<String>,
     /// What each of `words` is.
     patterns: Vec<Pattern>,
-    /// "://", "www." and ".com/": a link may be present.
-    link_markers: [memchr::memmem::Finder<'static>; 3],
     org_domains: Vec<String>,
     email: Regex,
     url: Regex,
@@ -976,7 +974,6 @@ impl Detector {
         Ok(Detector {
             words,
             patterns,
-            link_markers: [b"://".as_slice(), b"www.", b".com/"].map(memchr::memmem::Finder::new),
             org_domains: policy
                 .organization
                 .domains
@@ -1124,7 +1121,7 @@ impl Detector {
         if memchr::memchr(b'@', bytes).is_some() {
             self.emails(norm, &mut out);
         }
-        if self.link_markers.iter().any(|f| f.find(bytes).is_some()) {
+        if has_link_marker(bytes) {
             self.urls(norm, &mut out);
         }
         // Digits inside links (t.co ids, dated paths) say nothing about identifiers, so they do not
@@ -1361,7 +1358,17 @@ impl Detector {
         let bytes = norm.as_bytes();
         find_each(&self.card, norm, runs, REACH_CARD, |r| {
             let Some(m) = Group::of(norm, r) else { return };
-            let ds: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_digit).collect();
+            // A match holds at most 19 digits, gathered on the stack; more could not pass the
+            // length test below.
+            let mut held = [0u8; 19];
+            let mut n = 0;
+            for d in m.as_str().bytes().filter(u8::is_ascii_digit) {
+                if let Some(slot) = held.get_mut(n) {
+                    *slot = d;
+                }
+                n += 1;
+            }
+            let Some(ds) = held.get(..n) else { return };
             let issuer = matches!(ds.first(), Some(b'2'..=b'6')) || ds.starts_with(b"1800");
             let varied = ds.iter().any(|d| Some(d) != ds.first());
             // 12-digit Maestro cards look like any long number: only with "card" just before.
@@ -1375,7 +1382,7 @@ impl Detector {
                 && ds.len() <= 19
                 && (issuer || ds.len() == 12)
                 && varied
-                && checks::luhn(&ds)
+                && checks::luhn(ds)
                 && digit_bounded(bytes, m.range())
                 && out.free(&m.range())
             {
@@ -1732,6 +1739,20 @@ fn count_digits(bytes: &[u8]) -> usize {
             )
         })
         .sum()
+}
+
+/// `bytes` holds "://", "www." or ".com/": a link may be present. Each marker holds a '/' or
+/// '.' whose neighbours say which, so one search for those two bytes stands for three
+/// substring searches (a short message holds few of either).
+fn has_link_marker(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(b'/', b'.', bytes).any(|i| {
+        let before = |n: usize| i.checked_sub(n).and_then(|s| bytes.get(s..i));
+        if bytes.get(i) == Some(&b'/') {
+            before(1) == Some(b":") && bytes.get(i + 1) == Some(&b'/') || before(4) == Some(b".com")
+        } else {
+            before(3) == Some(b"www")
+        }
+    })
 }
 
 /// `bytes` holds `b` at least `n` times: a search that stops at the `n`-th, since long text
@@ -2415,6 +2436,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one search for '/' and '.' finds a link marker where a search for each does.
+        #[test]
+        fn link_marker_test_agrees_with_substring_search(text in "([:/.wcom]|www|://|\\.com/|[a-z ]){0,40}") {
+            let bytes = text.as_bytes();
+            let want = [b"://".as_slice(), b"www.", b".com/"]
+                .iter()
+                .any(|m| bytes.windows(m.len()).any(|w| w == *m));
+            proptest::prop_assert_eq!(super::has_link_marker(bytes), want, "{:?}", text);
+        }
+
         /// The hinted lookup the address finder uses answers as the binary search does, for
         /// queries in any order (the finder's mostly move forward, some step back).
         #[test]
@@ -2470,15 +2501,46 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn windows_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 60..400)) {
+            searches_agree(&parts)?;
+        }
+
+        /// A short text is searched whole, behind the gates its runs' facts answer.
+        #[test]
+        fn short_texts_find_what_a_whole_text_search_finds(parts in proptest::collection::vec((0..PIECES.len(), 0..GLUE.len()), 1..24)) {
+            searches_agree(&parts)?;
+        }
+    }
+
+    /// Every windowed search over the text made of `parts` finds what one search of the pattern
+    /// as written over all of it finds.
+    fn searches_agree(
+        parts: &[(usize, usize)],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        {
             static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let text: String = parts.iter().flat_map(|&(p, g)| [PIECES[p], GLUE[g]]).collect();
+            let d = DETECTOR
+                .get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts
+                .iter()
+                .flat_map(|&(p, g)| [PIECES[p], GLUE[g]])
+                .collect();
             let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
             for (twin, reach) in searches(d) {
                 let re = twin.unicode();
                 // Matches with fewer digits than the pattern's checks need may be skipped.
-                let kept = |r: &std::ops::Range<usize>| text.get(r.clone()).unwrap_or_default().bytes().filter(|b| b.is_ascii_digit() || *b >= 0x80).count() >= reach.min_digits;
-                let whole: Vec<_> = re.captures_iter(&text).map(|c| groups(&c)).filter(|g| g[0].as_ref().is_some_and(kept)).collect();
+                let kept = |r: &std::ops::Range<usize>| {
+                    text.get(r.clone())
+                        .unwrap_or_default()
+                        .bytes()
+                        .filter(|b| b.is_ascii_digit() || *b >= 0x80)
+                        .count()
+                        >= reach.min_digits
+                };
+                let whole: Vec<_> = re
+                    .captures_iter(&text)
+                    .map(|c| groups(&c))
+                    .filter(|g| g[0].as_ref().is_some_and(kept))
+                    .collect();
                 let mut windowed = Vec::new();
                 super::captures_each(twin, &text, &runs, reach, |g| {
                     if g[0].as_ref().is_some_and(kept) {
@@ -2496,11 +2558,21 @@ mod tests {
                 proptest::prop_assert_eq!(starts, found);
             }
             let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d.month_date.unicode().captures_iter(&scan.norm).map(|c| groups(&c)).collect();
+            let whole: Vec<_> = d
+                .month_date
+                .unicode()
+                .captures_iter(&scan.norm)
+                .map(|c| groups(&c))
+                .collect();
             let mut found = Vec::new();
             super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
             proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
-            let whole: Vec<_> = d.vin.unicode().find_iter(&scan.norm).map(|m| m.range()).collect();
+            let whole: Vec<_> = d
+                .vin
+                .unicode()
+                .find_iter(&scan.norm)
+                .map(|m| m.range())
+                .collect();
             let mut found = Vec::new();
             super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
             proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
@@ -2511,7 +2583,14 @@ mod tests {
             let phones = [(&d.intl, true), (&d.grouped, false)];
             let mut found = vec![Vec::new(); phones.len()];
             // The phone checks count ASCII digits only.
-            let kept = |m: &std::ops::Range<usize>| text.get(m.clone()).unwrap_or_default().bytes().filter(u8::is_ascii_digit).count() >= super::PHONE_DIGITS;
+            let kept = |m: &std::ops::Range<usize>| {
+                text.get(m.clone())
+                    .unwrap_or_default()
+                    .bytes()
+                    .filter(u8::is_ascii_digit)
+                    .count()
+                    >= super::PHONE_DIGITS
+            };
             super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
                 if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
                     f.push(m);
@@ -2519,10 +2598,15 @@ mod tests {
             });
             for ((twin, _), found) in phones.iter().zip(&found) {
                 let re = twin.unicode();
-                let whole: Vec<_> = re.find_iter(&text).map(|m| m.range()).filter(kept).collect();
+                let whole: Vec<_> = re
+                    .find_iter(&text)
+                    .map(|m| m.range())
+                    .filter(kept)
+                    .collect();
                 proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
             }
         }
+        Ok(())
     }
 
     proptest::proptest! {

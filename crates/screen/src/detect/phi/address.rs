@@ -775,7 +775,7 @@ impl View<'_, '_> {
     /// ending. A bare "Road 2" is not enough, so suffix words alone do not count.
     fn marker_word(&self, k: usize, first: bool) -> bool {
         let w = self.word(k);
-        first && is_prefix_marker(w) || !is_suffix(w) && has_ending_marker(w)
+        first && is_prefix_marker(w) || has_ending_marker(w) && !is_suffix(w)
     }
 
     /// For the first token `q` with a digit after some candidate start: whether a core that does
@@ -836,7 +836,10 @@ pub(super) fn find(
     cued_at: impl Fn(usize) -> bool,
     out: &mut Vec<Range<usize>>,
 ) {
-    let lower_text = if scan.text.is_ascii() {
+    // The scan's own ASCII flag (no byte map) picks the byte test: both tests agree on ASCII
+    // text, and a text with no byte map and some token is ASCII (without tokens nothing is
+    // found either way).
+    let lower_text = if scan.is_ascii() {
         !scan.text.bytes().any(|b| b.is_ascii_uppercase())
     } else {
         !scan.text.chars().any(char::is_uppercase)

@@ -13,6 +13,7 @@
 //! Every pattern is searched through its [`Twin`]: the ASCII-class copy wherever the span searched
 //! is ASCII, the pattern as written elsewhere.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use regex::{Captures, Match, Regex};
@@ -56,24 +57,24 @@ impl Twin {
     }
 
     /// Call `f` on the span of every match in `part` that starts at or after `at`, where
-    /// `span` (the bytes searched) decides which copy runs.
-    fn spans_from(&self, span: &[u8], part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
-        if self.parse.is_some() && span.is_ascii() {
-            self.groups_from(span, part, at, &mut |g: Groups| {
+    /// `ascii` (the bytes searched are ASCII) decides which copy runs.
+    fn spans_from(&self, ascii: bool, part: &str, at: usize, f: &mut impl FnMut(Range<usize>)) {
+        if self.parse.is_some() && ascii {
+            self.groups_from(ascii, part, at, &mut |g: Groups| {
                 if let Some(m) = g[0].clone() {
                     f(m);
                 }
             });
         } else {
-            matches_from(self.on(span), part, at, &mut |m: Match<'_>| f(m.range()));
+            matches_from(self.on(ascii), part, at, &mut |m: Match<'_>| f(m.range()));
         }
     }
 
     /// Call `f` on every match in `part` that starts at or after `at`, with its groups, where
-    /// `span` (the bytes searched) decides which copy runs.
-    fn groups_from(&self, span: &[u8], part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
-        let Some(parse) = self.parse.filter(|_| span.is_ascii()) else {
-            captures_from(self.on(span), part, at, f);
+    /// `ascii` (the bytes searched are ASCII) decides which copy runs.
+    fn groups_from(&self, ascii: bool, part: &str, mut at: usize, f: &mut impl FnMut(Groups)) {
+        let Some(parse) = self.parse.filter(|_| ascii) else {
+            captures_from(self.on(ascii), part, at, f);
             return;
         };
         // Every parsed pattern's matches hold a digit, so the search always moves on.
@@ -86,13 +87,9 @@ impl Twin {
         }
     }
 
-    /// The copy to search `span` with.
-    fn on(&self, span: &[u8]) -> &Regex {
-        if span.is_ascii() {
-            &self.ascii
-        } else {
-            &self.unicode
-        }
+    /// The copy to search bytes with, ASCII or not.
+    fn on(&self, ascii: bool) -> &Regex {
+        if ascii { &self.ascii } else { &self.unicode }
     }
 
     /// The pattern as written, whose matches every search here reproduces.
@@ -383,6 +380,83 @@ impl Facts {
     }
 }
 
+/// Call `f` on each maximal run of digit-like bytes of `bytes` in order until it returns true,
+/// and say whether it did: eight bytes at a time where none is digit-like, with each run's end
+/// found from the mask that found its start.
+fn any_run(bytes: &[u8], mut f: impl FnMut(Range<usize>) -> bool) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        let start;
+        if let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let mask = digit_like_mask(u64::from_le_bytes(block));
+            if mask == 0 {
+                i += 8;
+                continue;
+            }
+            let skip = mask.trailing_zeros() / 8;
+            start = i + skip as usize;
+            // The run's end, from the same mask when it ends inside this block.
+            let other = (!mask & HIGH) >> (8 * skip);
+            if other != 0 {
+                i = start + (other.trailing_zeros() / 8) as usize;
+            } else {
+                i += 8;
+                while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                    let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
+                    if other != 0 {
+                        i += (other.trailing_zeros() / 8) as usize;
+                        break;
+                    }
+                    i += 8;
+                }
+                if bytes.len() - i < 8 {
+                    while bytes.get(i).copied().is_some_and(maybe_digit) {
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            if !bytes.get(i).copied().is_some_and(maybe_digit) {
+                i += 1;
+                continue;
+            }
+            start = i;
+            while bytes.get(i).copied().is_some_and(maybe_digit) {
+                i += 1;
+            }
+        }
+        if f(start..i) {
+            return true;
+        }
+    }
+    false
+}
+
+/// What every run of digit-like bytes of `bytes` shows, those without a digit too, and whether
+/// an IBAN anchor opens one, in one pass. Over all such runs, `longest >= n` says what
+/// `digit_run(bytes, n)` says, and a join bit what `digit_sep_digit` says for its separator: a
+/// separator between two digit-like bytes is one byte between two runs.
+fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
+    let mut facts = Facts {
+        digits: usize::MAX,
+        longest: 0,
+        joins: 0,
+    };
+    let mut iban = false;
+    // Where the previous run ended, if one did.
+    let mut last_end = None;
+    any_run(bytes, |run| {
+        facts.longest = facts.longest.max(run.len());
+        if last_end.is_some_and(|e: usize| e + 1 == run.start) {
+            facts.joins |= bytes.get(run.start - 1).map_or(0, |&b| join_of(b));
+        }
+        last_end = Some(run.end);
+        iban = iban || Anchor::Iban.of_run(bytes, &run).is_some();
+        false
+    });
+    (facts, iban)
+}
+
 /// A merged window and what its anchoring runs show.
 type Window = (Range<usize>, Facts);
 
@@ -400,6 +474,13 @@ pub(super) struct Runs {
     windows: Vec<(Shape, usize, Vec<Window>)>,
     /// The whole text as one window.
     whole: [Window; 1],
+    /// A short text's facts, read from all its runs of digit-like bytes (those without a digit
+    /// too, so that a [`RunNeed`] answers as the `need` of the same reach on its bytes does),
+    /// and whether an IBAN may start in it (see [`whole_facts`]): read when a search first
+    /// asks, as a message with few digits runs none that does.
+    short: OnceCell<(Facts, bool)>,
+    /// A short text is ASCII, so its searches run the ASCII copies: read when one first asks.
+    ascii: OnceCell<bool>,
 }
 
 impl Runs {
@@ -488,6 +569,24 @@ impl Runs {
                     joins: u8::MAX,
                 },
             )],
+            short: OnceCell::new(),
+            ascii: OnceCell::new(),
+        }
+    }
+
+    /// `hay`, the short text, is ASCII.
+    fn whole_ascii(&self, hay: &str) -> bool {
+        *self.ascii.get_or_init(|| hay.is_ascii())
+    }
+
+    /// A short text, searched whole, may hold a match of `reach`: read from its runs where the
+    /// reach has a [`RunNeed`] or an IBAN anchor, else from `need` on its bytes.
+    fn whole_may_hold(&self, reach: Reach, bytes: &[u8]) -> bool {
+        let short = || self.short.get_or_init(|| whole_facts(bytes));
+        match reach.runs {
+            Some(n) => n.passes(&short().0),
+            None if reach.anchor == Anchor::Iban => short().1,
+            None => (reach.need)(bytes),
         }
     }
 
@@ -667,8 +766,8 @@ pub(super) fn find_each(
     mut f: impl FnMut(Range<usize>),
 ) {
     if !runs.long {
-        if (reach.need)(hay.as_bytes()) {
-            re.spans_from(hay.as_bytes(), hay, 0, &mut f);
+        if runs.whole_may_hold(reach, hay.as_bytes()) {
+            re.spans_from(runs.whole_ascii(hay), hay, 0, &mut f);
         }
         return;
     }
@@ -683,7 +782,7 @@ pub(super) fn find_each(
         else {
             continue;
         };
-        re.spans_from(span, part, w.start, &mut f);
+        re.spans_from(span.is_ascii(), part, w.start, &mut f);
     }
 }
 
@@ -711,7 +810,7 @@ pub(super) fn find_in_tokens(
         let (Some(part), Some(span)) = (hay.get(..view), bytes.get(t.start..t.end)) else {
             continue;
         };
-        re.spans_from(span, part, t.start, &mut f);
+        re.spans_from(span.is_ascii(), part, t.start, &mut f);
     }
 }
 
@@ -738,8 +837,8 @@ pub(super) fn captures_each(
     mut f: impl FnMut(Groups),
 ) {
     if !runs.long {
-        if (reach.need)(hay.as_bytes()) {
-            re.groups_from(hay.as_bytes(), hay, 0, &mut f);
+        if runs.whole_may_hold(reach, hay.as_bytes()) {
+            re.groups_from(runs.whole_ascii(hay), hay, 0, &mut f);
         }
         return;
     }
@@ -754,7 +853,7 @@ pub(super) fn captures_each(
         else {
             continue;
         };
-        re.groups_from(span, part, w.start, &mut f);
+        re.groups_from(span.is_ascii(), part, w.start, &mut f);
     }
 }
 
@@ -918,7 +1017,7 @@ pub(super) fn month_captures_each(
             return;
         };
         let Some(part) = hay.get(..w.end) else { return };
-        captures_from(re.on(span), part, w.start, &mut f);
+        captures_from(re.on(span.is_ascii()), part, w.start, &mut f);
     };
     let mut open: Option<Range<usize>> = None;
     let mut anchor = |start: usize, end: usize| {
@@ -1035,11 +1134,12 @@ pub(super) fn find_in_groups(
         };
         let at = lead.unwrap_or(first);
         let span = bytes.get(at..part.len()).unwrap_or_default();
+        let ascii = span.is_ascii();
         for (k, &(re, plus)) in searches.iter().enumerate() {
             if plus && !plus_led {
                 continue;
             }
-            re.spans_from(span, part, at, &mut |m| f(k, m));
+            re.spans_from(ascii, part, at, &mut |m| f(k, m));
         }
     };
     let joined = |end: usize, next: usize| {
@@ -1061,26 +1161,25 @@ pub(super) fn find_in_groups(
         }
         return;
     }
-    // A short text has no runs indexed: find its groups byte by byte.
-    let mut i = 0;
-    while i < bytes.len() {
-        if !maybe_digit(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let first = i;
-        let (mut last_end, mut digits) = (i, 0);
-        while i < bytes.len() {
-            if maybe_digit(bytes[i]) {
-                digits += usize::from(bytes[i].is_ascii_digit());
-                i += 1;
-                last_end = i;
-            } else if joiner(bytes[i]) && i - last_end < 3 {
-                i += 1;
-            } else {
-                break;
+    // A short text has no runs indexed: its groups are joined from all its runs of digit-like
+    // bytes, those without a digit too, as a group takes in every digit-like byte.
+    let mut group: Option<(usize, usize, usize)> = None;
+    any_run(bytes, |run| {
+        let d = ascii_digits(run.clone());
+        match &mut group {
+            Some((_, last_end, digits)) if joined(*last_end, run.start) => {
+                *last_end = run.end;
+                *digits += d;
+            }
+            _ => {
+                if let Some((first, last_end, digits)) = group.replace((run.start, run.end, d)) {
+                    search(first, last_end, digits);
+                }
             }
         }
+        false
+    });
+    if let Some((first, last_end, digits)) = group {
         search(first, last_end, digits);
     }
 }
@@ -1108,10 +1207,14 @@ pub(super) fn digit_sep_digit(w: &[u8], seps: &[u8]) -> bool {
 /// the `\d{3}[ .\-]\d{4}` that ends every US phone number (a Unicode digit is several bytes).
 /// Years and counts near a number open no search.
 pub(super) fn exchange_and_line(w: &[u8]) -> bool {
-    let run = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| maybe_digit(b)));
-    // Windows are short: a byte loop costs less than setting up a vector search.
-    (3..w.len()).any(|i| {
-        matches!(w[i], b' ' | b'.' | b'-') && run(w.get(i - 3..i)) && run(w.get(i + 1..i + 5))
+    // The separator is the one byte between two runs: three digits end one, four open the next.
+    let mut exchange: Option<usize> = None;
+    any_run(w, |run| {
+        let line = exchange.is_some_and(|end| {
+            end + 1 == run.start && run.len() >= 4 && matches!(w.get(end), Some(b' ' | b'.' | b'-'))
+        });
+        exchange = (run.len() >= 3).then_some(run.end);
+        line
     })
 }
 
@@ -1344,6 +1447,39 @@ mod tests {
                 let want = forward(&bytes, end - 1, n).min(ceiling.min(bytes.len()));
                 proptest::prop_assert_eq!(bounds.ends[n], want, "end {}", n);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// A short text's facts answer as the byte tests they stand for: `digit_run`,
+        /// `digit_sep_digit` and an IBAN's opening (two lower-case letters after a word
+        /// boundary, then a digit-like byte); so does the phone gate read from runs.
+        #[test]
+        fn run_facts_answer_as_the_byte_tests_do(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" /-.,_09aAzZ\x80\xc3\xa9".to_vec()), 0..90),
+        ) {
+            let (facts, iban) = whole_facts(&bytes);
+            for n in 1..12 {
+                proptest::prop_assert_eq!(facts.longest >= n, digit_run(&bytes, n), "run {}", n);
+            }
+            for (sep, bit) in [(b'/', JOIN_SLASH), (b'-', JOIN_DASH), (b'.', JOIN_DOT)] {
+                proptest::prop_assert_eq!(facts.joins & bit != 0, digit_sep_digit(&bytes, &[sep]), "{}", sep);
+            }
+            let opens = (0..bytes.len()).any(|p| {
+                let at = |k: usize| bytes.get(k).copied();
+                at(p).is_some_and(|b| b.is_ascii_lowercase())
+                    && at(p + 1).is_some_and(|b| b.is_ascii_lowercase())
+                    && at(p + 2).is_some_and(maybe_digit)
+                    && (p == 0 || at(p - 1).is_some_and(|b| !word_byte(b)))
+            });
+            proptest::prop_assert_eq!(iban, opens);
+            // Three digit-like bytes, one of ` .-`, four digit-like bytes.
+            let phone = (3..bytes.len()).any(|i| {
+                let run = |r: Option<&[u8]>| r.is_some_and(|r| r.iter().all(|&b| maybe_digit(b)));
+                matches!(bytes[i], b' ' | b'.' | b'-') && run(bytes.get(i - 3..i)) && run(bytes.get(i + 1..i + 5))
+            });
+            proptest::prop_assert_eq!(exchange_and_line(&bytes), phone);
         }
     }
 
