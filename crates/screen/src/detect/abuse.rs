@@ -1062,17 +1062,10 @@ impl Detector {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
+        // Read in place: the pass's findings are a few hundred bytes, which a move would copy.
         let mut words = Words::new(scan);
         self.words(scan, &mut words, sink);
-        let Words {
-            phrases,
-            insult,
-            you,
-            n_you,
-            near,
-            spaced,
-            flood_from,
-        } = words;
+        let phrases = &words.phrases;
         if !scan.is_ascii() && self.symbols.iter().any(|t| t.find(bytes).is_some()) {
             // A symbol term ("🖕") has no gate word.
             self.phrases(scan, 0..norm.len(), sink);
@@ -1101,23 +1094,28 @@ impl Detector {
                 self.phrases(scan, lo..hi, sink);
             }
         }
-        if insult {
-            for &at in you.get(..n_you).unwrap_or_default() {
+        if words.insult {
+            for &at in words.you.get(..words.n_you).unwrap_or_default() {
                 self.anchored(scan, at, true, sink);
             }
         }
-        self.obfuscated(scan, &spaced, sink);
-        find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
-            let found = scan.orig_text(range.clone());
-            sink.push(
+        self.obfuscated(scan, &words.spaced, sink);
+        find_near(
+            &self.scam,
+            norm,
+            &words.near[Family::Scam as usize],
+            |range| {
+                let found = scan.orig_text(range.clone());
+                sink.push(
                 Hit::new(SCAM, scan.orig(range), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
                     .suggest("Hide the comment and report the account to the platform."),
             );
-        });
+            },
+        );
         find_near(
             &self.pharmacy,
             norm,
-            &near[Family::Pharmacy as usize],
+            &words.near[Family::Pharmacy as usize],
             |range| {
                 let context = self.pharmacy_context.is_match(around(norm, &range));
                 if context {
@@ -1136,7 +1134,7 @@ impl Detector {
         find_near(
             &self.followers,
             norm,
-            &near[Family::Followers as usize],
+            &words.near[Family::Followers as usize],
             |range| {
                 let found = scan.orig_text(range.clone());
                 sink.push(Hit::new(
@@ -1146,7 +1144,7 @@ impl Detector {
             ));
             },
         );
-        flood(scan, flood_from, sink);
+        flood(scan, words.flood_from, sink);
         self.blocked_terms(scan, sink);
     }
 
@@ -1162,12 +1160,13 @@ impl Detector {
         // Unequal to the first word's hash, so that the first word starts a run of one.
         let mut prev = !tokens.first().map_or(0, |t| t.hash);
         let (mut same, mut flood_from) = (0usize, None);
-        let mut spaced = SpacedRuns::default();
         for (k, t) in tokens.iter().enumerate() {
+            // The runs are kept in `words` itself: the pass's own copy would be copied there
+            // whole at the end.
             if t.end - t.start == 1 {
-                spaced.single(scan, k);
-            } else if spaced.open.is_some() {
-                spaced.close();
+                words.spaced.single(scan, k);
+            } else if words.spaced.open.is_some() {
+                words.spaced.close();
             }
             if t.hash == prev {
                 same += 1;
@@ -1187,8 +1186,7 @@ impl Detector {
                 self.word(scan, t.start..t.end, t.hash, mask, words, sink);
             }
         }
-        spaced.close();
-        words.spaced = spaced;
+        words.spaced.close();
         words.flood_from = flood_from;
     }
 
