@@ -60,7 +60,22 @@ pub(crate) const NEAR: usize = 160;
 /// Run `re` only over the parts of `norm` within [`NEAR`] bytes of the sorted trigger positions,
 /// calling `f` with each match's range in `norm`. Short messages are searched whole; a long text
 /// is searched around its triggers instead of end to end once per pattern.
+#[inline(always)]
 pub(crate) fn find_near(
+    re: &regex::Regex,
+    norm: &str,
+    triggers: &[usize],
+    f: impl FnMut(std::ops::Range<usize>),
+) {
+    // Nearly every message has no trigger for most patterns: it costs a test, not a call.
+    if !triggers.is_empty() {
+        search_near(re, norm, triggers, f);
+    }
+}
+
+/// [`find_near`] with some trigger.
+#[inline(never)]
+fn search_near(
     re: &regex::Regex,
     norm: &str,
     triggers: &[usize],
