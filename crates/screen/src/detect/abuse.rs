@@ -1722,39 +1722,59 @@ fn drop_dead_praise(scan: &Scan<'_>, range: Range<usize>) -> bool {
 fn shouting(text: &str) -> bool {
     let (mut letters, mut upper) = (0usize, 0usize);
     let bytes = text.as_bytes();
-    for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
-        // Branch-free counts of the ASCII letters in byte lanes (a block has at most 64), which
-        // vectorize sixteen bytes to an instruction; no byte of another character passes either
-        // test, so they count a block with other characters too.
-        letters += usize::from(chunk.iter().fold(0u8, |n, &b| {
-            n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
-        }));
-        upper += usize::from(
-            chunk
-                .iter()
-                .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
-        );
-        if !chunk.is_ascii() {
-            // Other characters are decoded at their lead byte; continuation bytes are skipped.
-            for (k, &b) in chunk.iter().enumerate() {
-                if b >= 0xC0
-                    && let Some(c) = text.get(at * BLOCK + k..).and_then(|s| s.chars().next())
-                    && c.is_alphabetic()
-                {
-                    letters += 1;
-                    upper += usize::from(c.is_uppercase());
-                }
-            }
+    // Whole blocks are counted as fixed-size arrays, which compile to vector code without a
+    // loop tail; only the last, shorter piece is counted as a slice.
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut at = 0;
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
+            let (l, u) = letter_counts(text, at, block);
+            letters += l;
+            upper += u;
         }
+        at += BLOCK;
         // Even if every byte still to come were a capital, the share could not reach 70%: most
         // text is known not to shout after its first third (a long text with several links is
         // asked, so the whole of it must not be counted).
-        let rest = bytes.len().saturating_sub((at + 1) * BLOCK);
+        let rest = bytes.len() - at;
         if upper * 10 + rest * 3 < letters * 7 {
             return false;
         }
     }
+    let (l, u) = letter_counts(text, at, blocks.remainder());
+    letters += l;
+    upper += u;
     letters >= 20 && upper * 10 >= letters * 7
+}
+
+/// The letters and the capitals among them in `chunk` (at most [`BLOCK`] bytes of `text`,
+/// from byte `at`).
+#[inline(always)]
+fn letter_counts(text: &str, at: usize, chunk: &[u8]) -> (usize, usize) {
+    // Branch-free counts of the ASCII letters in byte lanes (a block has at most 64), which
+    // vectorize sixteen bytes to an instruction; no byte of another character passes either
+    // test, so they count a block with other characters too.
+    let mut letters = usize::from(chunk.iter().fold(0u8, |n, &b| {
+        n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
+    }));
+    let mut upper = usize::from(
+        chunk
+            .iter()
+            .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
+    );
+    if !chunk.is_ascii() {
+        // Other characters are decoded at their lead byte; continuation bytes are skipped.
+        for (k, &b) in chunk.iter().enumerate() {
+            if b >= 0xC0
+                && let Some(c) = text.get(at + k..).and_then(|s| s.chars().next())
+                && c.is_alphabetic()
+            {
+                letters += 1;
+                upper += usize::from(c.is_uppercase());
+            }
+        }
+    }
+    (letters, upper)
 }
 
 /// One character, emoji or word repeated far past emphasis; `from` is the first token of the
