@@ -782,8 +782,35 @@ fn may_be_obfuscated(b: &[u8]) -> bool {
     // lets the lanes compile to straight vector code without a loop tail.
     match <&[u8; BLOCK + 3]>::try_from(b) {
         Ok(window) => obfuscation_lanes(window),
-        Err(_) => obfuscation_lanes(b),
+        Err(_) => obfuscation_pieces(b),
     }
+}
+
+/// Lanes the check of a shorter window (a short message, a text's last block) takes at a time.
+const LANES: usize = 16;
+
+/// [`may_be_obfuscated`] of a window of any length: [`LANES`] lanes at a time, the last piece
+/// overlapping the one before it, so that every piece compiles to straight vector code. A
+/// loop over the whole window would leave up to fifteen lanes to a narrower loop and a byte
+/// loop, which cost more than one more piece.
+fn obfuscation_pieces(b: &[u8]) -> bool {
+    let n = b.len().saturating_sub(2);
+    let piece = |at: usize| {
+        b.get(at..at + LANES + 2)
+            .and_then(|w| <&[u8; LANES + 2]>::try_from(w).ok())
+            .is_some_and(|w| obfuscation_lanes(w))
+    };
+    let Some(last) = n.checked_sub(LANES) else {
+        return obfuscation_lanes(b);
+    };
+    let mut at = 0;
+    while at < last {
+        if piece(at) {
+            return true;
+        }
+        at += LANES;
+    }
+    piece(last)
 }
 
 /// [`may_be_obfuscated`] over the lanes of `b`. Each test of [`next_suspect`] is written with
