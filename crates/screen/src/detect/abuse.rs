@@ -815,7 +815,8 @@ fn obfuscation_pieces(b: &[u8]) -> bool {
 
 /// [`may_be_obfuscated`] over the lanes of `b`. Each test of [`next_suspect`] is written with
 /// each class computed once: a digit needs a letter after it and a letter or no digit before
-/// it, a symbol a letter before it or no digit before and a letter after it.
+/// it, a symbol a letter before it or no digit before and a letter after it; a byte typed
+/// three times is a letter when the equal byte before it is.
 #[inline(always)]
 fn obfuscation_lanes(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(2);
@@ -830,7 +831,7 @@ fn obfuscation_lanes(b: &[u8]) -> bool {
         let (lp, lq, free) = (letter(p), letter(q), !digit(p));
         acc |= (digit(c) & lq & (lp | free))
             | (symbol(c) & (lp | (free & lq)))
-            | ((p == c) & (c == q) & letter(c));
+            | ((p == c) & (c == q) & lp);
     }
     acc
 }
