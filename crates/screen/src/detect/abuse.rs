@@ -777,11 +777,12 @@ static CLASS: [u8; 256] = {
 
 /// Branch-free (vectorizable) pre-check for `next_suspect` over the positions of `b` but its
 /// first and last: some digit or symbol touches a letter, or three equal bytes follow each other.
-fn may_be_obfuscated(b: &[u8]) -> bool {
+/// `Some` with the first lane (position less one) that may hold one, or an earlier one.
+fn may_be_obfuscated(b: &[u8]) -> Option<usize> {
     // A whole block's window (every one but the first and the last) has a known length, which
     // lets the lanes compile to straight vector code without a loop tail.
     match <&[u8; BLOCK + 3]>::try_from(b) {
-        Ok(window) => obfuscation_lanes(window),
+        Ok(window) => obfuscation_lanes(window).then_some(0),
         Err(_) => obfuscation_pieces(b),
     }
 }
@@ -792,8 +793,9 @@ const LANES: usize = 16;
 /// [`may_be_obfuscated`] of a window of any length: [`LANES`] lanes at a time, the last piece
 /// overlapping the one before it, so that every piece compiles to straight vector code. A
 /// loop over the whole window would leave up to fifteen lanes to a narrower loop and a byte
-/// loop, which cost more than one more piece.
-fn obfuscation_pieces(b: &[u8]) -> bool {
+/// loop, which cost more than one more piece. The answer is the first lane of the first piece
+/// that may hold a suspect, so that the byte test starts there.
+fn obfuscation_pieces(b: &[u8]) -> Option<usize> {
     let n = b.len().saturating_sub(2);
     let piece = |at: usize| {
         b.get(at..at + LANES + 2)
@@ -801,16 +803,16 @@ fn obfuscation_pieces(b: &[u8]) -> bool {
             .is_some_and(|w| obfuscation_lanes(w))
     };
     let Some(last) = n.checked_sub(LANES) else {
-        return obfuscation_lanes(b);
+        return obfuscation_lanes(b).then_some(0);
     };
     let mut at = 0;
     while at < last {
         if piece(at) {
-            return true;
+            return Some(at);
         }
         at += LANES;
     }
-    piece(last)
+    piece(last).then_some(last)
 }
 
 /// [`may_be_obfuscated`] over the lanes of `b`. Each test of [`next_suspect`] is written with
@@ -856,8 +858,15 @@ fn first_suspect(b: &[u8], mut pos: usize) -> Option<usize> {
         let window = b
             .get(pos.saturating_sub(1)..block_end.saturating_add(2).min(b.len()))
             .unwrap_or_default();
-        if ((pos == 0 && opens_obfuscated(b)) || may_be_obfuscated(window))
-            && let Some(at) = next_suspect(b, pos, block_end)
+        // Lane `k` of the window is the position after the window's `k`th byte.
+        let first = pos.saturating_sub(1) + 1;
+        let from = if pos == 0 && opens_obfuscated(b) {
+            Some(pos)
+        } else {
+            may_be_obfuscated(window).map(|lane| (first + lane).max(pos))
+        };
+        if let Some(from) = from
+            && let Some(at) = next_suspect(b, from, block_end)
         {
             return Some(at);
         }
