@@ -1643,7 +1643,18 @@ impl LinkTally {
     }
 
     /// Repeated links, and capitals with several links.
+    #[inline(always)]
     pub fn report(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        // Every rule here needs two links (a repeated link is a second one): nearly every
+        // message has fewer, and costs a test instead of a call.
+        if self.count >= 2 {
+            self.report_links(scan, sink);
+        }
+    }
+
+    /// [`LinkTally::report`] of a message with two links or more.
+    #[inline(never)]
+    fn report_links(&self, scan: &Scan<'_>, sink: &mut Sink) {
         if let Some(r) = &self.repeated {
             let found = scan.orig_text(r.clone());
             sink.push(Hit::new(
