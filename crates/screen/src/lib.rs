@@ -18,6 +18,7 @@ pub mod rules;
 mod text;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -108,16 +109,21 @@ impl Screener {
                 max: MAX_MESSAGE_BYTES,
             });
         }
-        let mut findings = Vec::new();
-        let mut phi = Vec::new();
-        let mut adverse_event = None;
+        // Filled in place: the report is large (its adverse-event candidate is four elements of
+        // text), and a field's findings and candidate are written straight into it.
+        let mut report = Report {
+            decision: Decision::Allow,
+            findings: Vec::new(),
+            phi: Vec::new(),
+            adverse_event: None,
+        };
         self.screen_field(
             msg,
             &msg.text,
             Field::Text,
-            &mut findings,
-            &mut phi,
-            &mut adverse_event,
+            &mut report.findings,
+            &mut report.phi,
+            &mut report.adverse_event,
         );
         if let Some(alt) = msg.attachments.alt_text.as_deref() {
             let mut alt_msg_phi = Vec::new();
@@ -126,25 +132,21 @@ impl Screener {
                 msg,
                 alt,
                 Field::AltText,
-                &mut findings,
+                &mut report.findings,
                 &mut alt_msg_phi,
                 &mut alt_ae,
             );
-            if adverse_event.is_none() {
-                adverse_event = alt_ae;
+            if report.adverse_event.is_none() {
+                report.adverse_event = alt_ae;
             }
         }
-        let decision = findings
+        report.decision = report
+            .findings
             .iter()
             .map(|f| Decision::from_action(f.action))
             .max()
             .unwrap_or(Decision::Allow);
-        Ok(Report {
-            decision,
-            findings,
-            phi,
-            adverse_event,
-        })
+        Ok(report)
     }
 
     fn screen_field(
@@ -158,121 +160,167 @@ impl Screener {
     ) {
         let scan = text::Scan::new(text);
         let cx = Ctx { msg, scan: &scan };
-        let mut sink = Sink::default();
+        let Lists {
+            hits,
+            order: mut admitted,
+        } = LISTS.with(Cell::take);
+        let mut sink = Sink {
+            hits,
+            ..Sink::default()
+        };
         self.detectors.run(&cx, &mut sink);
         scan.recycle();
         let mut hits = std::mem::take(&mut sink.hits);
-        if hits.is_empty() {
-            return;
-        }
-        // The admitted hits with what the policy makes of them, in hit order (see `hit_order`);
-        // hits are dropped from the list in place, so that a message costs one list.
-        let mut admitted = hit_order(&hits);
-        // Hits come sorted by start, so a hit overlaps an earlier one of its rule exactly when it
-        // starts before the furthest end seen for that rule; there are few rules, many hits.
-        let mut rule_ends = RuleEnds::default();
-        let dedup = hits.len() > 1;
-        // What the policy makes of each kept hit, in hit order: PHI entities are chosen in this
-        // order (the longest at a start first).
-        let mut has_ae = false;
-        let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
-        let mut kept = 0;
-        for next in 0..admitted.len() {
-            let Some(&(i, ..)) = admitted.get(next) else {
-                break;
-            };
-            let Some(hit) = hits.get(i as usize) else {
-                continue;
-            };
-            if hit.span.end > text.len()
-                || hit.span.is_empty()
-                || !text.is_char_boundary(hit.span.start)
-                || !text.is_char_boundary(hit.span.end)
-            {
-                continue;
+        'admit: {
+            if hits.is_empty() {
+                break 'admit;
             }
-            if dedup && rule_ends.overlaps(hit.rule.id, hit.span.start, hit.span.end) {
-                continue;
+            // The admitted hits with what the policy makes of them, in hit order (see
+            // `hit_order`); hits are dropped from the list in place, so that a message costs
+            // one list.
+            hit_order(&hits, &mut admitted);
+            // Hits come sorted by start, so a hit overlaps an earlier one of its rule exactly
+            // when it starts before the furthest end seen for that rule; there are few rules,
+            // many hits.
+            let mut rule_ends = RuleEnds::default();
+            let dedup = hits.len() > 1;
+            // What the policy makes of each kept hit, in hit order: PHI entities are chosen in
+            // this order (the longest at a start first).
+            let mut has_ae = false;
+            let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
+            let mut kept = 0;
+            for next in 0..admitted.len() {
+                let Some(&(i, ..)) = admitted.get(next) else {
+                    break;
+                };
+                let Some(hit) = hits.get(i as usize) else {
+                    continue;
+                };
+                if hit.span.end > text.len()
+                    || hit.span.is_empty()
+                    || !text.is_char_boundary(hit.span.start)
+                    || !text.is_char_boundary(hit.span.end)
+                {
+                    continue;
+                }
+                if dedup && rule_ends.overlaps(hit.rule.id, hit.span.start, hit.span.end) {
+                    continue;
+                }
+                let Some(eff) = self.effective.get(hit.rule.id) else {
+                    continue;
+                };
+                if !eff.enabled {
+                    continue;
+                }
+                let Some(act) = (match msg.direction {
+                    Direction::Incoming => eff.incoming,
+                    Direction::Outgoing => eff.outgoing,
+                }) else {
+                    continue;
+                };
+                let matched = &text[hit.span.start..hit.span.end];
+                if !self.allowed.is_empty()
+                    && self
+                        .allowed
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(matched.trim()))
+                {
+                    continue;
+                }
+                let context_boost = u8::from(hit.phi.is_some() && sink.health_context);
+                let severity = eff.severity.raised(hit.boost.saturating_add(context_boost));
+                if let Some(category) = hit.phi
+                    && field == Field::Text
+                    && hit.span.start >= phi_end
+                {
+                    phi_end = hit.span.end;
+                    phi.push(PhiEntity {
+                        category,
+                        span: hit.span,
+                        text: matched.to_owned(),
+                        health_context: sink.health_context,
+                    });
+                }
+                has_ae |= hit.rule.category == Category::AdverseEvent;
+                if let Some(slot) = admitted.get_mut(kept) {
+                    *slot = (i, act, severity);
+                }
+                kept += 1;
             }
-            let Some(eff) = self.effective.get(hit.rule.id) else {
-                continue;
-            };
-            if !eff.enabled {
-                continue;
-            }
-            let Some(act) = (match msg.direction {
-                Direction::Incoming => eff.incoming,
-                Direction::Outgoing => eff.outgoing,
-            }) else {
-                continue;
-            };
-            let matched = &text[hit.span.start..hit.span.end];
-            if !self.allowed.is_empty()
-                && self
-                    .allowed
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(matched.trim()))
-            {
-                continue;
-            }
-            let context_boost = u8::from(hit.phi.is_some() && sink.health_context);
-            let severity = eff.severity.raised(hit.boost.saturating_add(context_boost));
-            if let Some(category) = hit.phi
-                && field == Field::Text
-                && hit.span.start >= phi_end
-            {
-                phi_end = hit.span.end;
-                phi.push(PhiEntity {
-                    category,
+            admitted.truncate(kept);
+            shortest_first(&mut admitted, &hits);
+            findings.reserve(admitted.len());
+            for &(i, action, severity) in &admitted {
+                let Some(hit) = hits.get_mut(i as usize) else {
+                    continue;
+                };
+                findings.push(Finding {
+                    rule_id: Cow::Borrowed(hit.rule.id),
+                    category: hit.rule.category,
+                    severity,
+                    action,
                     span: hit.span,
-                    text: matched.to_owned(),
-                    health_context: sink.health_context,
+                    matched: text[hit.span.start..hit.span.end].to_owned(),
+                    explanation: std::mem::take(&mut hit.explanation),
+                    suggestion: hit.suggestion.take(),
+                    phi_category: hit.phi,
+                    field,
                 });
             }
-            has_ae |= hit.rule.category == Category::AdverseEvent;
-            if let Some(slot) = admitted.get_mut(kept) {
-                *slot = (i, act, severity);
+            phi.sort_by_key(|p| p.span.start);
+            if has_ae {
+                *adverse_event = sink.adverse_event;
             }
-            kept += 1;
         }
-        admitted.truncate(kept);
-        shortest_first(&mut admitted, &hits);
-        findings.reserve(admitted.len());
-        for (i, action, severity) in admitted {
-            let Some(hit) = hits.get_mut(i as usize) else {
-                continue;
-            };
-            findings.push(Finding {
-                rule_id: Cow::Borrowed(hit.rule.id),
-                category: hit.rule.category,
-                severity,
-                action,
-                span: hit.span,
-                matched: text[hit.span.start..hit.span.end].to_owned(),
-                explanation: std::mem::take(&mut hit.explanation),
-                suggestion: hit.suggestion.take(),
-                phi_category: hit.phi,
-                field,
+        hits.clear();
+        admitted.clear();
+        if hits.capacity() <= SPARE_HITS && admitted.capacity() <= SPARE_HITS {
+            LISTS.with(|lists| {
+                lists.set(Lists {
+                    hits,
+                    order: admitted,
+                });
             });
-        }
-        phi.sort_by_key(|p| p.span.start);
-        if has_ae {
-            *adverse_event = sink.adverse_event;
         }
     }
 }
 
+/// The lists a field's hits are gathered and ordered in, kept from one field to the next on a
+/// thread: a message with a hit would otherwise pay a malloc and a free for each.
+#[derive(Default)]
+struct Lists {
+    /// The detectors' hits.
+    hits: Vec<Hit>,
+    /// The admitted hits' order, actions and severities (see [`hit_order`]).
+    order: Vec<(u32, Action, Severity)>,
+}
+
+/// The largest [`Lists`] capacity kept: a long paste's many hits must not pin their memory.
+const SPARE_HITS: usize = 64;
+
+thread_local! {
+    static LISTS: Cell<Lists> = const {
+        Cell::new(Lists {
+            hits: Vec::new(),
+            order: Vec::new(),
+        })
+    };
+}
+
 /// The order the engine reads a field's hits in: by start, the longest first, then by rule id, then
-/// as the detectors pushed them (what a stable sort by the first three gives). Returned as indices
-/// into `hits`, so that sorting moves a few bytes per hit instead of a whole hit, each with room
-/// for its action and severity (placeholders until the policy is applied); hits that are already
-/// in order (a short message's one or two) are not sorted at all.
-fn hit_order(hits: &[Hit]) -> Vec<(u32, Action, Severity)> {
+/// as the detectors pushed them (what a stable sort by the first three gives). Written to `order`
+/// (its old entries replaced) as indices into `hits`, so that sorting moves a few bytes per hit
+/// instead of a whole hit, each with room for its action and severity (placeholders until the
+/// policy is applied); hits that are already in order (a short message's one or two) are not
+/// sorted at all.
+fn hit_order(hits: &[Hit], order: &mut Vec<(u32, Action, Severity)>) {
     let key = |h: &Hit| order_key(&h.span);
     let before = |a: &Hit, b: &Hit| key(a).cmp(&key(b)).then_with(|| a.rule.id.cmp(b.rule.id));
     let entry = |i: u32| (i, Action::Flag, Severity::Low);
+    order.clear();
     if hits.is_sorted_by(|a, b| before(a, b).is_le()) {
-        return (0..hits.len()).map(|i| entry(i as u32)).collect();
+        order.extend((0..hits.len()).map(|i| entry(i as u32)));
+        return;
     }
     // A stable sort by the span key alone leaves hits of one span in index order; those few
     // runs (hits of one span from different rules) are put in rule order after. Comparing only
@@ -285,7 +333,7 @@ fn hit_order(hits: &[Hit]) -> Vec<(u32, Action, Severity)> {
             same.sort_unstable_by_key(|&(_, i)| (rule(i), i));
         }
     }
-    keyed.into_iter().map(|(_, i)| entry(i)).collect()
+    order.extend(keyed.into_iter().map(|(_, i)| entry(i)));
 }
 
 /// A span's place in hit order: by start, the longest first. Spans of a message that passed the
@@ -412,9 +460,13 @@ mod tests {
                     .cmp(&order_key(&y.span))
                     .then_with(|| x.rule.id.cmp(y.rule.id))
             });
-            let order: Vec<u32> = hit_order(&hits).iter().map(|e| e.0).collect();
+            let mut order = Vec::new();
+            hit_order(&hits, &mut order);
+            let order: Vec<u32> = order.iter().map(|e| e.0).collect();
             prop_assert_eq!(&order, &expected);
-            let mut admitted: Vec<(u32, Action, Severity)> = hit_order(&hits)
+            let mut all = Vec::new();
+            hit_order(&hits, &mut all);
+            let mut admitted: Vec<(u32, Action, Severity)> = all
                 .into_iter()
                 .zip(&keep)
                 .filter(|(_, k)| **k)

@@ -5,6 +5,7 @@
 //! normalized byte remembers which original byte it came from, so a match in `norm` always maps back
 //! to a span of whole characters in the original text.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use unicode_normalization::UnicodeNormalization;
@@ -85,7 +86,7 @@ const SPARE_MAX_BYTES: usize = 1 << 14;
 thread_local! {
     /// The buffers of the last [`Scan::recycle`]d scan on this thread: screening a message then
     /// allocates nothing for its normalized text and tokens, which cost a malloc and a free each.
-    static SPARE: std::cell::Cell<Option<Spare>> = const { std::cell::Cell::new(None) };
+    static SPARE: Cell<Option<Spare>> = const { Cell::new(None) };
 }
 
 impl<'a> Scan<'a> {
@@ -95,7 +96,7 @@ impl<'a> Scan<'a> {
             mut norm,
             mut map,
             mut tokens,
-        } = SPARE.take().unwrap_or_default();
+        } = SPARE.with(Cell::take).unwrap_or_default();
         norm.clear();
         map.clear();
         tokens.clear();
@@ -119,11 +120,14 @@ impl<'a> Scan<'a> {
     /// Hand this scan's buffers to the next [`Scan::new`] on this thread.
     pub fn recycle(self) {
         if self.norm.capacity() <= SPARE_MAX_BYTES {
-            SPARE.set(Some(Spare {
+            let spare = Spare {
                 norm: self.norm,
                 map: self.map,
                 tokens: self.tokens,
-            }));
+            };
+            // Through `with`: `LocalKey::set` takes a longer path that also serves a key not
+            // yet initialized.
+            SPARE.with(|s| s.set(Some(spare)));
         }
     }
 

@@ -777,18 +777,48 @@ static CLASS: [u8; 256] = {
 
 /// Branch-free (vectorizable) pre-check for `next_suspect` over the positions of `b` but its
 /// first and last: some digit or symbol touches a letter, or three equal bytes follow each other.
-fn may_be_obfuscated(b: &[u8]) -> bool {
+/// `Some` with the first lane (position less one) that may hold one, or an earlier one.
+fn may_be_obfuscated(b: &[u8]) -> Option<usize> {
     // A whole block's window (every one but the first and the last) has a known length, which
     // lets the lanes compile to straight vector code without a loop tail.
     match <&[u8; BLOCK + 3]>::try_from(b) {
-        Ok(window) => obfuscation_lanes(window),
-        Err(_) => obfuscation_lanes(b),
+        Ok(window) => obfuscation_lanes(window).then_some(0),
+        Err(_) => obfuscation_pieces(b),
     }
+}
+
+/// Lanes the check of a shorter window (a short message, a text's last block) takes at a time.
+const LANES: usize = 16;
+
+/// [`may_be_obfuscated`] of a window of any length: [`LANES`] lanes at a time, the last piece
+/// overlapping the one before it, so that every piece compiles to straight vector code. A
+/// loop over the whole window would leave up to fifteen lanes to a narrower loop and a byte
+/// loop, which cost more than one more piece. The answer is the first lane of the first piece
+/// that may hold a suspect, so that the byte test starts there.
+fn obfuscation_pieces(b: &[u8]) -> Option<usize> {
+    let n = b.len().saturating_sub(2);
+    let piece = |at: usize| {
+        b.get(at..at + LANES + 2)
+            .and_then(|w| <&[u8; LANES + 2]>::try_from(w).ok())
+            .is_some_and(|w| obfuscation_lanes(w))
+    };
+    let Some(last) = n.checked_sub(LANES) else {
+        return obfuscation_lanes(b).then_some(0);
+    };
+    let mut at = 0;
+    while at < last {
+        if piece(at) {
+            return Some(at);
+        }
+        at += LANES;
+    }
+    piece(last).then_some(last)
 }
 
 /// [`may_be_obfuscated`] over the lanes of `b`. Each test of [`next_suspect`] is written with
 /// each class computed once: a digit needs a letter after it and a letter or no digit before
-/// it, a symbol a letter before it or no digit before and a letter after it.
+/// it, a symbol a letter before it or no digit before and a letter after it; a byte typed
+/// three times is a letter when the equal byte before it is.
 #[inline(always)]
 fn obfuscation_lanes(b: &[u8]) -> bool {
     let n = b.len().saturating_sub(2);
@@ -803,7 +833,7 @@ fn obfuscation_lanes(b: &[u8]) -> bool {
         let (lp, lq, free) = (letter(p), letter(q), !digit(p));
         acc |= (digit(c) & lq & (lp | free))
             | (symbol(c) & (lp | (free & lq)))
-            | ((p == c) & (c == q) & letter(c));
+            | ((p == c) & (c == q) & lp);
     }
     acc
 }
@@ -828,8 +858,15 @@ fn first_suspect(b: &[u8], mut pos: usize) -> Option<usize> {
         let window = b
             .get(pos.saturating_sub(1)..block_end.saturating_add(2).min(b.len()))
             .unwrap_or_default();
-        if ((pos == 0 && opens_obfuscated(b)) || may_be_obfuscated(window))
-            && let Some(at) = next_suspect(b, pos, block_end)
+        // Lane `k` of the window is the position after the window's `k`th byte.
+        let first = pos.saturating_sub(1) + 1;
+        let from = if pos == 0 && opens_obfuscated(b) {
+            Some(pos)
+        } else {
+            may_be_obfuscated(window).map(|lane| (first + lane).max(pos))
+        };
+        if let Some(from) = from
+            && let Some(at) = next_suspect(b, from, block_end)
         {
             return Some(at);
         }
@@ -1062,17 +1099,10 @@ impl Detector {
         let scan = cx.scan;
         let norm = scan.norm.as_str();
         let bytes = norm.as_bytes();
+        // Read in place: the pass's findings are a few hundred bytes, which a move would copy.
         let mut words = Words::new(scan);
         self.words(scan, &mut words, sink);
-        let Words {
-            phrases,
-            insult,
-            you,
-            n_you,
-            near,
-            spaced,
-            flood_from,
-        } = words;
+        let phrases = &words.phrases;
         if !scan.is_ascii() && self.symbols.iter().any(|t| t.find(bytes).is_some()) {
             // A symbol term ("🖕") has no gate word.
             self.phrases(scan, 0..norm.len(), sink);
@@ -1101,23 +1131,28 @@ impl Detector {
                 self.phrases(scan, lo..hi, sink);
             }
         }
-        if insult {
-            for &at in you.get(..n_you).unwrap_or_default() {
+        if words.insult {
+            for &at in words.you.get(..words.n_you).unwrap_or_default() {
                 self.anchored(scan, at, true, sink);
             }
         }
-        self.obfuscated(scan, &spaced, sink);
-        find_near(&self.scam, norm, &near[Family::Scam as usize], |range| {
-            let found = scan.orig_text(range.clone());
-            sink.push(
+        self.obfuscated(scan, &words.spaced, sink);
+        find_near(
+            &self.scam,
+            norm,
+            &words.near[Family::Scam as usize],
+            |range| {
+                let found = scan.orig_text(range.clone());
+                sink.push(
                 Hit::new(SCAM, scan.orig(range), format!("\"{found}\" reads like a money or crypto scam, which preys on followers of the page."))
                     .suggest("Hide the comment and report the account to the platform."),
             );
-        });
+            },
+        );
         find_near(
             &self.pharmacy,
             norm,
-            &near[Family::Pharmacy as usize],
+            &words.near[Family::Pharmacy as usize],
             |range| {
                 let context = self.pharmacy_context.is_match(around(norm, &range));
                 if context {
@@ -1136,7 +1171,7 @@ impl Detector {
         find_near(
             &self.followers,
             norm,
-            &near[Family::Followers as usize],
+            &words.near[Family::Followers as usize],
             |range| {
                 let found = scan.orig_text(range.clone());
                 sink.push(Hit::new(
@@ -1146,7 +1181,7 @@ impl Detector {
             ));
             },
         );
-        flood(scan, flood_from, sink);
+        flood(scan, words.flood_from, sink);
         self.blocked_terms(scan, sink);
     }
 
@@ -1162,12 +1197,13 @@ impl Detector {
         // Unequal to the first word's hash, so that the first word starts a run of one.
         let mut prev = !tokens.first().map_or(0, |t| t.hash);
         let (mut same, mut flood_from) = (0usize, None);
-        let mut spaced = SpacedRuns::default();
         for (k, t) in tokens.iter().enumerate() {
+            // The runs are kept in `words` itself: the pass's own copy would be copied there
+            // whole at the end.
             if t.end - t.start == 1 {
-                spaced.single(scan, k);
-            } else if spaced.open.is_some() {
-                spaced.close();
+                words.spaced.single(scan, k);
+            } else if words.spaced.open.is_some() {
+                words.spaced.close();
             }
             if t.hash == prev {
                 same += 1;
@@ -1187,8 +1223,7 @@ impl Detector {
                 self.word(scan, t.start..t.end, t.hash, mask, words, sink);
             }
         }
-        spaced.close();
-        words.spaced = spaced;
+        words.spaced.close();
         words.flood_from = flood_from;
     }
 
@@ -1608,7 +1643,18 @@ impl LinkTally {
     }
 
     /// Repeated links, and capitals with several links.
+    #[inline(always)]
     pub fn report(&self, scan: &Scan<'_>, sink: &mut Sink) {
+        // Every rule here needs two links (a repeated link is a second one): nearly every
+        // message has fewer, and costs a test instead of a call.
+        if self.count >= 2 {
+            self.report_links(scan, sink);
+        }
+    }
+
+    /// [`LinkTally::report`] of a message with two links or more.
+    #[inline(never)]
+    fn report_links(&self, scan: &Scan<'_>, sink: &mut Sink) {
         if let Some(r) = &self.repeated {
             let found = scan.orig_text(r.clone());
             sink.push(Hit::new(
@@ -1724,39 +1770,59 @@ fn drop_dead_praise(scan: &Scan<'_>, range: Range<usize>) -> bool {
 fn shouting(text: &str) -> bool {
     let (mut letters, mut upper) = (0usize, 0usize);
     let bytes = text.as_bytes();
-    for (at, chunk) in bytes.chunks(BLOCK).enumerate() {
-        // Branch-free counts of the ASCII letters in byte lanes (a block has at most 64), which
-        // vectorize sixteen bytes to an instruction; no byte of another character passes either
-        // test, so they count a block with other characters too.
-        letters += usize::from(chunk.iter().fold(0u8, |n, &b| {
-            n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
-        }));
-        upper += usize::from(
-            chunk
-                .iter()
-                .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
-        );
-        if !chunk.is_ascii() {
-            // Other characters are decoded at their lead byte; continuation bytes are skipped.
-            for (k, &b) in chunk.iter().enumerate() {
-                if b >= 0xC0
-                    && let Some(c) = text.get(at * BLOCK + k..).and_then(|s| s.chars().next())
-                    && c.is_alphabetic()
-                {
-                    letters += 1;
-                    upper += usize::from(c.is_uppercase());
-                }
-            }
+    // Whole blocks are counted as fixed-size arrays, which compile to vector code without a
+    // loop tail; only the last, shorter piece is counted as a slice.
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut at = 0;
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
+            let (l, u) = letter_counts(text, at, block);
+            letters += l;
+            upper += u;
         }
+        at += BLOCK;
         // Even if every byte still to come were a capital, the share could not reach 70%: most
         // text is known not to shout after its first third (a long text with several links is
         // asked, so the whole of it must not be counted).
-        let rest = bytes.len().saturating_sub((at + 1) * BLOCK);
+        let rest = bytes.len() - at;
         if upper * 10 + rest * 3 < letters * 7 {
             return false;
         }
     }
+    let (l, u) = letter_counts(text, at, blocks.remainder());
+    letters += l;
+    upper += u;
     letters >= 20 && upper * 10 >= letters * 7
+}
+
+/// The letters and the capitals among them in `chunk` (at most [`BLOCK`] bytes of `text`,
+/// from byte `at`).
+#[inline(always)]
+fn letter_counts(text: &str, at: usize, chunk: &[u8]) -> (usize, usize) {
+    // Branch-free counts of the ASCII letters in byte lanes (a block has at most 64), which
+    // vectorize sixteen bytes to an instruction; no byte of another character passes either
+    // test, so they count a block with other characters too.
+    let mut letters = usize::from(chunk.iter().fold(0u8, |n, &b| {
+        n + u8::from((b | 0x20).wrapping_sub(b'a') < 26)
+    }));
+    let mut upper = usize::from(
+        chunk
+            .iter()
+            .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(b'A') < 26)),
+    );
+    if !chunk.is_ascii() {
+        // Other characters are decoded at their lead byte; continuation bytes are skipped.
+        for (k, &b) in chunk.iter().enumerate() {
+            if b >= 0xC0
+                && let Some(c) = text.get(at + k..).and_then(|s| s.chars().next())
+                && c.is_alphabetic()
+            {
+                letters += 1;
+                upper += usize::from(c.is_uppercase());
+            }
+        }
+    }
+    (letters, upper)
 }
 
 /// One character, emoji or word repeated far past emphasis; `from` is the first token of the

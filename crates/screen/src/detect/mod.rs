@@ -60,7 +60,22 @@ pub(crate) const NEAR: usize = 160;
 /// Run `re` only over the parts of `norm` within [`NEAR`] bytes of the sorted trigger positions,
 /// calling `f` with each match's range in `norm`. Short messages are searched whole; a long text
 /// is searched around its triggers instead of end to end once per pattern.
+#[inline(always)]
 pub(crate) fn find_near(
+    re: &regex::Regex,
+    norm: &str,
+    triggers: &[usize],
+    f: impl FnMut(std::ops::Range<usize>),
+) {
+    // Nearly every message has no trigger for most patterns: it costs a test, not a call.
+    if !triggers.is_empty() {
+        search_near(re, norm, triggers, f);
+    }
+}
+
+/// [`find_near`] with some trigger.
+#[inline(never)]
+fn search_near(
     re: &regex::Regex,
     norm: &str,
     triggers: &[usize],
@@ -197,11 +212,19 @@ impl PrefixMasks {
         /// The low bytes of a load that a word of each length up to [`PREFIX_LEN`] covers.
         const COVERED: [u32; PREFIX_LEN + 1] = [0, 0xFF, 0xFFFF, 0xFF_FFFF, u32::MAX];
         let len = end.wrapping_sub(start);
-        if let Some(w) = b.get(start..).and_then(<[u8]>::first_chunk::<PREFIX_LEN>) {
+        // One comparison where `first_chunk` of the rest would first take the rest's length.
+        let within = start.wrapping_add(PREFIX_LEN) <= b.len();
+        if let Some(w) = b
+            .get(start..start.wrapping_add(PREFIX_LEN))
+            .and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
+            .filter(|_| within)
+        {
             let n = len.min(PREFIX_LEN);
-            // Both indices are in range (a slot is 16 bits), so neither `get` costs a test.
+            // Both indices are in range (a slot is 16 bits), so neither `get` costs a test. An
+            // empty word (never a token) would probe the slot `mask` gives it too: no test of
+            // `n` is needed.
             let k = u32::from_le_bytes(*w) & COVERED.get(n).copied().unwrap_or(0);
-            if k & 0x8080_8080 == 0 && n > 0 {
+            if k & 0x8080_8080 == 0 {
                 let slot = Self::slot(u64::from(k) | (n as u64) << 40);
                 return self.masks.get(slot).copied().unwrap_or(0);
             }
