@@ -9,7 +9,7 @@
 //! word that no lexicon knows.
 //!
 //! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
-//! are not ordinary words, judged from their shape, first and last letters and neighbours.
+//! are not ordinary words, judged from their shape, suffix and neighbours.
 //!
 //! A token costs at most one hash lookup in a single table built in `new`, made the first time a rule
 //! asks about it; in mixed-case text most lower-case words are never asked about. Nothing is allocated
@@ -439,7 +439,7 @@ fn fnv32(h: u32, bytes: &[u8]) -> u32 {
 }
 
 /// Feature kinds, one byte hashed before each feature's value.
-const KINDS: usize = 18;
+const KINDS: usize = 17;
 
 /// The FNV-1a state after each feature kind's byte, so that a feature hashes only its value.
 const KIND_SEEDS: [u64; KINDS] = {
@@ -509,9 +509,9 @@ fn feature(kind: usize, value: &[u8]) -> u32 {
 }
 
 /// The most features a token has: the bias, its flags, the weak-capitals feature, one per own
-/// flag bit, a prefix, two suffixes, its length, two per neighbour and two gaps. Fewer than
+/// flag bit, two suffixes, its length, two per neighbour and two gaps. Fewer than
 /// [`PACKED_MAX`], so that its weights sum in one packed `u64`.
-const MAX_FEATURES: u32 = 10 + OWN_MASK.count_ones() + 8;
+const MAX_FEATURES: u32 = 9 + OWN_MASK.count_ones() + 8;
 const _: () = assert!(MAX_FEATURES <= PACKED_MAX);
 
 /// Receives the feature ids of one token as they are made.
@@ -568,17 +568,6 @@ fn neighbour<S: FeatureSink>(
         }
         None => out.put(edge),
     }
-}
-
-/// The first `n` characters of `w` (all of a shorter word).
-fn head(w: &[u8], n: usize) -> &[u8] {
-    let end = w
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b & 0xC0 != 0x80)
-        .nth(n)
-        .map_or(w.len(), |(k, _)| k);
-    w.get(..end).unwrap_or(w)
 }
 
 /// The last `n` characters of `w` (all of a shorter word): each starts at a byte that does not
@@ -1525,7 +1514,6 @@ impl Detector {
             }
             own &= own - 1;
         }
-        out.put(feature(17, head(w, 3)));
         out.put(feature(4, tail(w, 3)));
         out.put(feature(5, tail(w, 2)));
         if let Some(&id) = LENGTH_FEATURES.get(w.len().min(12)) {

@@ -2,9 +2,8 @@
 //! foreign first names outside the Census lists, surnames in lists, towns known only from their
 //! context ("Tomomi is from Zuoz"). It scores only capitalized (or, in
 //! lower-case text, unknown) tokens the rules left alone, from features of the token and its
-//! neighbours: lexicon membership, shape, its first and last letters, and the identity of ordinary
-//! context words (never the whole candidate word, so it cannot memorise the names it was trained
-//! on).
+//! neighbours: lexicon membership, shape, suffix, and the identity of ordinary context words (never
+//! of the candidate name itself, so it cannot memorise the names it was trained on).
 //!
 //! Weights are trained offline by `rounds_eval::wnut::train_names` (averaged perceptron on WNUT-17
 //! train and the even templates of presidio-synthetic) and embedded as `models/names.bin`.
