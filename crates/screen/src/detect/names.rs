@@ -2548,6 +2548,22 @@ mod tests {
     }
 
     #[test]
+    fn handles_are_no_names_and_rank_titles_join_them() {
+        assert!(names("@Harry_Styles hello, followback please").is_empty());
+        assert!(names("RT @Louis_Tomlinson: what a day").is_empty());
+        assert_eq!(names("Happy birthday Harry from all of us"), ["Harry"]);
+        assert_eq!(names("Pope Benedict visited the ward"), ["Pope Benedict"]);
+        assert_eq!(names("Mrs. Diana Usamov is in bed 4"), ["Diana Usamov"]);
+    }
+
+    #[test]
+    fn names_at_a_sentence_start_in_capitals_and_with_a_closing_initial() {
+        assert_eq!(names("Tom Brady runs out again"), ["Tom Brady"]);
+        assert_eq!(names("we saw KRISTEN BELL today"), ["KRISTEN BELL"]);
+        assert_eq!(names("he does Teddy P proud"), ["Teddy P"]);
+    }
+
+    #[test]
     fn full_names_with_initials_particles_and_possessives() {
         assert_eq!(names("Donald van der Voet called"), ["Donald van der Voet"]);
         assert_eq!(names("Stephan M Urner"), ["Stephan M Urner"]);
