@@ -4,8 +4,9 @@
 //! first-name and surname lists, capitalization (discounted at sentence starts, in all-lower-case
 //! text and in Title Case headlines), and cues before the word ("Dr.", "my name is", "thanks",
 //! "patient"). Words that are names but usually ordinary words (Will, May, Hope, Long, White) need a
-//! cue or a surname after them. Places come from a hand-written gazetteer, or from a place cue ("lives
-//! in", "from", "moved to") before a capitalized word that no lexicon knows.
+//! cue or a surname after them. The words of an @-handle are never a name. Places come from a
+//! hand-written gazetteer, or from a place cue ("lives in", "from", "moved to") before a capitalized
+//! word that no lexicon knows.
 //!
 //! What the rules leave, the small model in `names_model.rs` may still label: capitalized words that
 //! are not ordinary words, judged from their shape, suffix and neighbours.
@@ -119,6 +120,9 @@ const INTRO: u32 = 1 << 27;
 /// A clinical credential (see [`CREDENTIALS`]); it counts only where written as one
 /// ([`credential_shape`]).
 const CREDENTIAL: u32 = 1 << 28;
+/// Part of an @-handle ("@Harry_Styles"): an account name, which names a person no more often
+/// than a brand or a fan page, and is never a name span of its own.
+const HANDLE: u32 = 1 << 29;
 /// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
 const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
@@ -140,6 +144,24 @@ const CONTEXT_MASK: u32 = OWN_MASK
 /// Neighbours whose own word the model sees: ordinary words and cues, never a possible name.
 const CONTEXT_WORD: u32 =
     COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
+
+/// Titles that belong to the name they come before ("Pope Francis", "DJ Khaled", "Lady Gaga"),
+/// reported with it; see [`TITLES`].
+const RANK_TITLES: &[&[u8]] = &[
+    b"dj",
+    b"pope",
+    b"lady",
+    b"lord",
+    b"coach",
+    b"president",
+    b"senator",
+    b"governor",
+    b"captain",
+    b"judge",
+    b"sir",
+    b"dame",
+    b"saint",
+];
 
 /// Honorifics and roles written before a name.
 const TITLES: &[&str] = &[
@@ -866,6 +888,7 @@ const _: () = assert!(
         | COVERED
         | INTRO
         | CREDENTIAL
+        | HANDLE
         | KNOWN)
         & PLACE_BITS
         == 0
@@ -1029,9 +1052,46 @@ impl Facts<'_, '_> {
         }) {
             flags |= SENT_START;
         }
+        // Only a token right after "@", "_" or another word's end can be in a handle.
+        let before = t.start.checked_sub(1).and_then(|b| norm.get(b));
+        if matches!(before, Some(b'@' | b'_')) || prev_end == Some(t.start) {
+            flags |= in_handle(scan, i);
+        }
         flags
     }
 }
+
+/// [`HANDLE`] when token `i` is part of an @-handle: the "@" starts it (at the start of the text or
+/// after a byte that is no letter or digit, unlike an e-mail address), and its words are joined by
+/// "_" or nothing.
+#[cold]
+#[inline(never)]
+fn in_handle(scan: &Scan<'_>, i: usize) -> u32 {
+    let norm = scan.norm.as_bytes();
+    let mut k = i;
+    loop {
+        let gap = gap_before(scan, k);
+        if gap.is_empty() || gap == b"_" {
+            match k.checked_sub(1) {
+                Some(p) if i - p < MAX_HANDLE_TOKENS => k = p,
+                _ => return 0,
+            }
+            continue;
+        }
+        let Some(at) = scan.tokens.get(k).and_then(|t| t.start.checked_sub(1)) else {
+            return 0;
+        };
+        let opens = norm.get(at) == Some(&b'@')
+            && at
+                .checked_sub(1)
+                .and_then(|b| norm.get(b))
+                .is_none_or(|b| !b.is_ascii_alphanumeric());
+        return if opens { HANDLE } else { 0 };
+    }
+}
+
+/// The most tokens looked back over for the "@" of a handle.
+const MAX_HANDLE_TOKENS: usize = 8;
 
 /// Which evidence made a span a name; worded into the explanation.
 #[derive(Clone, Copy)]
@@ -1329,7 +1389,8 @@ impl Detector {
                 | PATIENT
                 | PLACE_CUE
                 | RESIDES
-                | SHORT)
+                | SHORT
+                | HANDLE)
                 == 0
     }
 
@@ -1658,6 +1719,9 @@ impl Detector {
     ) -> Option<usize> {
         let scan = cx.scan;
         let f = toks.flags(i);
+        if f & HANDLE != 0 {
+            return None;
+        }
         let cap = f & CAP != 0;
         // Only lexicon names can start a name in lower-case or Title Case text.
         let ordinary = f & COMMON != 0 && (f & (FIRST | LAST) == 0 || weak_caps)
@@ -1709,7 +1773,12 @@ impl Detector {
                     NameWhy::FirstName
                 }
             }
-            _ if (f & FIRST != 0 && mid || unknown && cap && !weak_caps) && next_surname() => {
+            // A popular first name that is also a word opens a full name at a sentence start too
+            // ("Tom Brady runs"), where its capital says nothing.
+            _ if (f & FIRST != 0 && (mid || cap && !weak_caps && f & POPULAR != 0)
+                || unknown && cap && !weak_caps)
+                && next_surname() =>
+            {
                 NameWhy::FullName
             }
             _ if mid && f & (COMMON | PLACE | UPPER) == 0 && listed_after(scan, i, name_end) => {
@@ -1744,15 +1813,45 @@ impl Detector {
                 break;
             }
             let initial = is_initial(g, weak_caps);
+            // A closing initial after a first name ("Teddy P proud", "Deborah L"), never the
+            // words "I" and "A".
+            let trailing = initial
+                && end == i + 1
+                && f & FIRST != 0
+                && g & CAP != 0
+                && !joins_next
+                && !matches!(word(scan, toks, end), b"i" | b"a")
+                && scan
+                    .tokens
+                    .get(end + 1)
+                    .is_none_or(|t| !t.shape.capitalized);
+            // An ordinary word may be the surname after a first name ("Will"), but a third word
+            // that is one ends the name: a headline goes on ("Lindsay Lohan Just Failed").
+            let third_word = end > i + 1 && g & COMMON != 0;
             if !(initial && joins_next
-                || continues_name(g, weak_caps) && (g & COMMON == 0 || f & FIRST != 0))
+                || trailing
+                || continues_name(g, weak_caps)
+                    && (g & COMMON == 0 || f & FIRST != 0)
+                    && !third_word
+                || end == i + 1 && upper_pair(f, g))
             {
                 break;
             }
             end += 1;
         }
         let end = credentials_after(scan, toks, end);
-        let first = scan.tokens.get(i)?;
+        // A rank or stage title is part of how the person is named ("Pope Benedict", "DJ Khaled",
+        // "Lady Gaga", "Coach Dantonio"); an honorific ("Dr.", "Mrs.") stays outside the span.
+        let opens = i
+            .checked_sub(1)
+            .filter(|&p| {
+                matches!(cue, Some(NameWhy::Title))
+                    && gap_before(scan, i) == b" "
+                    && toks.flags(p) & CAP != 0
+                    && RANK_TITLES.contains(&word(scan, toks, p))
+            })
+            .unwrap_or(i);
+        let first = scan.tokens.get(opens)?;
         let last_end = toks.word_end(end - 1)?;
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
@@ -1835,7 +1934,17 @@ fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: b
             .is_some_and(|h| h & CAP != 0 && continues_name(h, weak_caps))
             && name_gap(scan, toks, i + 2);
     }
-    continues_name(g, weak_caps) && g & LAST != 0 && g & COMMON == 0
+    (continues_name(g, weak_caps) || upper_pair(toks.flags(i), g))
+        && g & LAST != 0
+        && g & COMMON == 0
+}
+
+/// Whether `g` continues an all-capitals name whose first word has flags `f` ("KRISTEN BELL").
+fn upper_pair(f: u32, g: u32) -> bool {
+    f & g & UPPER != 0
+        && f & FIRST != 0
+        && g & (FIRST | LAST) != 0
+        && g & (COMMON | CALENDAR | TITLE | ORG | DIGIT | SHORT | HANDLE | PLACE) == 0
 }
 
 /// A single letter that can be a middle initial: capitalized, or any letter in lower-case text.
@@ -1845,7 +1954,7 @@ fn is_initial(g: u32, weak_caps: bool) -> bool {
 
 /// Whether a token with flags `g` can continue a name already started.
 fn continues_name(g: u32, weak_caps: bool) -> bool {
-    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT) != 0
+    if g & (CALENDAR | TITLE | ORG | DIGIT | GREETING | SPEECH | PATIENT | SHORT | HANDLE) != 0
         || g & PLACE != 0 && g & (FIRST | LAST) == 0
     {
         return false;
@@ -1923,6 +2032,46 @@ impl NameFeaturizer {
         Ok(NameFeaturizer {
             det: Detector::new(&Policy::default())?,
         })
+    }
+
+    /// The same, scoring with the model in `bytes` (the embedded format) instead of the shipped
+    /// one, so that a model trained on part of the data can be judged on the rest.
+    pub fn with_model(bytes: &[u8]) -> Result<Self, ScreenError> {
+        let mut det = Detector::new(&Policy::default())?;
+        det.model = Some(Model::parse(bytes).ok_or_else(|| ScreenError::Compile {
+            what: "name model".to_owned(),
+            message: "not a name model".to_owned(),
+        })?);
+        Ok(NameFeaturizer { det })
+    }
+
+    /// The person-name spans the names detector alone reports in `text` (as an incoming message).
+    pub fn person_spans(&self, text: &str) -> Vec<Span> {
+        self.spans(text, false)
+            .into_iter()
+            .filter_map(|(s, person)| person.then_some(s))
+            .collect()
+    }
+
+    /// The name (`true`) and place (`false`) spans the names detector alone reports in `text`.
+    pub fn spans(&self, text: &str, outgoing: bool) -> Vec<(Span, bool)> {
+        let msg = if outgoing {
+            Message::outgoing(text)
+        } else {
+            Message::incoming(text)
+        };
+        let scan = Scan::new(text);
+        let cx = Ctx {
+            msg: &msg,
+            scan: &scan,
+        };
+        let mut sink = Sink::default();
+        self.det.run(&cx, &mut sink);
+        sink.hits
+            .iter()
+            .filter(|h| RULES.iter().any(|r| r.id == h.rule.id))
+            .map(|h| (h.span, h.rule.id == NAME.id))
+            .collect()
     }
 
     /// The candidate tokens of `text` and their features, as the detector sees them.
@@ -2396,6 +2545,22 @@ mod tests {
             ["Felix", "Linda"]
         );
         assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
+    }
+
+    #[test]
+    fn handles_are_no_names_and_rank_titles_join_them() {
+        assert!(names("@Harry_Styles hello, followback please").is_empty());
+        assert!(names("RT @Louis_Tomlinson: what a day").is_empty());
+        assert_eq!(names("Happy birthday Harry from all of us"), ["Harry"]);
+        assert_eq!(names("Pope Benedict visited the ward"), ["Pope Benedict"]);
+        assert_eq!(names("Mrs. Diana Usamov is in bed 4"), ["Diana Usamov"]);
+    }
+
+    #[test]
+    fn names_at_a_sentence_start_in_capitals_and_with_a_closing_initial() {
+        assert_eq!(names("Tom Brady runs out again"), ["Tom Brady"]);
+        assert_eq!(names("we saw KRISTEN BELL today"), ["KRISTEN BELL"]);
+        assert_eq!(names("he does Teddy P proud"), ["Teddy P"]);
     }
 
     #[test]
