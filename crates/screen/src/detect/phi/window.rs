@@ -1058,6 +1058,46 @@ fn month_may_date(bytes: &[u8], start: usize, end: usize) -> bool {
         .is_some_and(|&b| maybe_digit(b))
 }
 
+/// The groups of a match `m` of the month-name date pattern in ASCII `bytes`, read from its
+/// digit runs. Weekday and month words hold no digit, so the first run is the day before the
+/// month (group 1) when a month word follows it past its suffix, else the day after the month
+/// (group 3) when it has at most two digits, else a lone year (group 5); a second run ends the
+/// match as the first's year (group 2 or 4).
+fn month_groups(bytes: &[u8], m: Range<usize>) -> Groups {
+    let hay = bytes.get(m.clone()).unwrap_or_default();
+    let run = |from: usize| -> Option<Range<usize>> {
+        let s = from + hay.get(from..)?.iter().position(u8::is_ascii_digit)?;
+        let len = hay
+            .get(s..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        Some(s..s + len)
+    };
+    let mut g: Groups = Default::default();
+    g[0] = Some(m.clone());
+    let Some(first) = run(0) else { return g };
+    let second = run(first.end);
+    let after = hay.get(first.end..).unwrap_or_default();
+    let suffix = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let month_after = after
+        .get(suffix..)
+        .is_some_and(|rest| rest.iter().any(u8::is_ascii_alphabetic));
+    let (day, year) = if month_after {
+        (1, 2)
+    } else if first.len() <= 2 {
+        (3, 4)
+    } else {
+        (5, 5)
+    };
+    let shift = |r: Range<usize>| m.start + r.start..m.start + r.end;
+    if let Some(y) = second {
+        g[year] = Some(shift(y));
+    }
+    g[day] = Some(shift(first));
+    g
+}
+
 /// Call `f` on every match of the month-name date pattern `re` in `scan.norm` with its groups,
 /// as `re.captures_iter` would, searching only around month names. The pattern reads its month
 /// between word boundaries, so every match holds a month name as a whole ASCII word, with at most
@@ -1082,19 +1122,27 @@ pub(super) fn month_captures_each(
             return;
         };
         let Some(part) = hay.get(..w.end) else { return };
-        let re = re.on(span.is_ascii());
+        let ascii = span.is_ascii();
+        let re = re.on(ascii);
         let mut at = w.start;
         // Every match holds a month name that anchored a window, so once a match ends past
         // the window's last month no other can follow, and the failing search is skipped.
         while at <= last {
-            let Some(c) = re.captures_at(part, at) else {
-                break;
+            // On ASCII bytes a match's span tells its groups, which a plain search finds for
+            // less than a search for captures.
+            let (m, g) = if ascii {
+                let Some(m) = re.find_at(part, at) else { break };
+                (m.range(), month_groups(bytes, m.range()))
+            } else {
+                let Some(c) = re.captures_at(part, at) else {
+                    break;
+                };
+                let Some(m) = c.get(0) else { break };
+                (m.range(), groups(&c))
             };
-            let Some(m) = c.get(0) else { break };
-            at = m.end();
-            let empty = m.is_empty();
-            f(groups(&c));
-            if empty {
+            at = m.end;
+            f(g);
+            if m.is_empty() {
                 break;
             }
         }
