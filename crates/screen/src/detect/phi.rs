@@ -2609,6 +2609,64 @@ mod tests {
         Ok(())
     }
 
+    /// Month words and what may stand around them in a month-name date, and near misses; the
+    /// non-ASCII pieces come last, after [`MONTH_ASCII_PIECES`] ASCII ones.
+    const MONTH_PIECES: &[&str] = &[
+        "may", "mar", "march", "sept", "dec", "jun", "marble", "mayor", "monday ", "wed.", "the ",
+        "5", "12", "123", "2024", "th", "st", "nd", "of", "f", " of ", ".", ",", "'", "x", "_",
+        "-", ":", "sat, ", "1", "’", "é", "١٢",
+    ];
+    /// How many of [`MONTH_PIECES`] are ASCII.
+    const MONTH_ASCII_PIECES: usize = 30;
+    /// Glue between [`MONTH_PIECES`]: ASCII spaces, vertical tab and nothing, then Unicode spaces.
+    const MONTH_GLUE: &[&str] = &[
+        "", " ", "  ", "\n", "\u{b}", ", ", ". ", "\u{a0}", "\u{3000}",
+    ];
+    /// How many of [`MONTH_GLUE`] are ASCII.
+    const MONTH_ASCII_GLUE: usize = 7;
+
+    proptest::proptest! {
+        /// The month-name date search, which passes over month words that have no digit where
+        /// a date needs one, finds what one search of its pattern over the whole text finds.
+        #[test]
+        fn month_dates_are_found_as_a_whole_text_search_finds_them(parts in proptest::collection::vec((0..MONTH_PIECES.len(), 0..MONTH_GLUE.len()), 1..40)) {
+            month_searches_agree(&parts)?;
+        }
+
+        /// As above on ASCII text, whose groups are read from each match's span.
+        #[test]
+        fn ascii_month_dates_are_found_as_a_whole_text_search_finds_them(parts in proptest::collection::vec((0..MONTH_ASCII_PIECES, 0..MONTH_ASCII_GLUE), 1..40)) {
+            month_searches_agree(&parts)?;
+        }
+    }
+
+    /// The month-name date search over the text made of `parts` finds what one search of its
+    /// pattern over all of it finds, with the same groups.
+    fn month_searches_agree(
+        parts: &[(usize, usize)],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        {
+            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+            let d = DETECTOR
+                .get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let text: String = parts
+                .iter()
+                .flat_map(|&(p, g)| [MONTH_PIECES[p], MONTH_GLUE[g]])
+                .collect();
+            let scan = crate::text::Scan::new(&text);
+            let whole: Vec<_> = d
+                .month_date
+                .unicode()
+                .captures_iter(&scan.norm)
+                .map(|c| groups(&c))
+                .collect();
+            let mut found = Vec::new();
+            super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
+            proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         /// Each hand-written matcher finds what its pattern finds, with the same groups, on
         /// ASCII text dense with digits and the separators the patterns read.

@@ -49,22 +49,32 @@ fn leftmost(hay: &[u8], at: usize, at_start: impl Fn(usize) -> Option<Groups>) -
 
 /// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN.
 pub(super) fn ssn(hay: &[u8], at: usize) -> Option<Groups> {
-    leftmost(hay, at, |p| {
-        let sep = |i: usize| i + usize::from(matches!(hay.get(i), Some(b'-' | b' ')));
-        (digits(hay, p, 3) == 3).then_some(())?;
-        let s1 = sep(p + 3);
-        (digits(hay, s1, 2) == 2).then_some(())?;
-        let s2 = sep(s1 + 2);
-        (digits(hay, s2, 4) == 4).then_some(())?;
-        Some([
-            Some(p..s2 + 4),
-            Some(p..p + 3),
-            Some(p + 3..s1),
-            Some(s1..s1 + 2),
-            Some(s1 + 2..s2),
-            Some(s2..s2 + 4),
-        ])
-    })
+    let sep = |i: usize| i + usize::from(matches!(hay.get(i), Some(b'-' | b' ')));
+    let mut p = at;
+    while let Some(d) = next_digit(hay, p) {
+        let first = digits(hay, d, 3);
+        if first < 3 {
+            // No start inside a run shorter than three digits has three digits either.
+            p = d + first + 1;
+            continue;
+        }
+        let s1 = sep(d + 3);
+        if digits(hay, s1, 2) == 2 {
+            let s2 = sep(s1 + 2);
+            if digits(hay, s2, 4) == 4 {
+                return Some([
+                    Some(d..s2 + 4),
+                    Some(d..d + 3),
+                    Some(d + 3..s1),
+                    Some(s1..s1 + 2),
+                    Some(s1 + 2..s2),
+                    Some(s2..s2 + 4),
+                ]);
+            }
+        }
+        p = d + 1;
+    }
+    None
 }
 
 /// `(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})`: a numeric date.

@@ -994,6 +994,110 @@ const MONTH_BEFORE: usize = 20;
 /// a four-digit year.
 const MONTH_AFTER: usize = 11;
 
+/// A byte that `\s` may match or belong to: ASCII whitespace as the pattern reads it (with
+/// vertical tab), or any non-ASCII byte, which may be part of Unicode whitespace.
+fn maybe_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') || b >= 0x80
+}
+
+/// Whether the month name at `start..end` may be the month of a month-name date: every such
+/// date holds a day before its month (`\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?\s+`) or a day or year
+/// after it (`\.?,?\s+\d`). A non-ASCII byte on either path may be a Unicode space or digit,
+/// so it lets the month pass. Most month words ("may" above all) are followed by a word and
+/// have none before them, and this rejects them without a regex search.
+fn month_may_date(bytes: &[u8], start: usize, end: usize) -> bool {
+    let mut i = end;
+    i += usize::from(bytes.get(i) == Some(&b'.'));
+    i += usize::from(bytes.get(i) == Some(&b','));
+    let spaces = i;
+    while let Some(&b) = bytes.get(i).filter(|&&b| maybe_space(b)) {
+        if !b.is_ascii() {
+            return true;
+        }
+        i += 1;
+    }
+    if i > spaces && bytes.get(i).is_some_and(|&b| maybe_digit(b)) {
+        return true;
+    }
+    // Back over the spaces before the month, then "of" and its spaces, then a day's suffix.
+    let spaces_before = |to: usize| -> Option<usize> {
+        let mut j = to;
+        while let Some(&b) = j.checked_sub(1).and_then(|k| bytes.get(k)) {
+            if !maybe_space(b) {
+                break;
+            }
+            if !b.is_ascii() {
+                return None;
+            }
+            j -= 1;
+        }
+        Some(j)
+    };
+    let Some(mut j) = spaces_before(start) else {
+        return true;
+    };
+    if j == start {
+        return false;
+    }
+    if let Some(k) = j.checked_sub(2).filter(|&k| bytes.get(k..j) == Some(b"of")) {
+        let Some(m) = spaces_before(k) else {
+            return true;
+        };
+        if m < k {
+            j = m;
+        }
+    }
+    if let Some(k) = j
+        .checked_sub(2)
+        .filter(|&k| matches!(bytes.get(k..j), Some(b"st" | b"nd" | b"rd" | b"th")))
+    {
+        j = k;
+    }
+    j.checked_sub(1)
+        .and_then(|k| bytes.get(k))
+        .is_some_and(|&b| maybe_digit(b))
+}
+
+/// The groups of a match `m` of the month-name date pattern in ASCII `bytes`, read from its
+/// digit runs. Weekday and month words hold no digit, so the first run is the day before the
+/// month (group 1) when a month word follows it past its suffix, else the day after the month
+/// (group 3) when it has at most two digits, else a lone year (group 5); a second run ends the
+/// match as the first's year (group 2 or 4).
+fn month_groups(bytes: &[u8], m: Range<usize>) -> Groups {
+    let hay = bytes.get(m.clone()).unwrap_or_default();
+    let run = |from: usize| -> Option<Range<usize>> {
+        let s = from + hay.get(from..)?.iter().position(u8::is_ascii_digit)?;
+        let len = hay
+            .get(s..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        Some(s..s + len)
+    };
+    let mut g: Groups = Default::default();
+    g[0] = Some(m.clone());
+    let Some(first) = run(0) else { return g };
+    let second = run(first.end);
+    let after = hay.get(first.end..).unwrap_or_default();
+    let suffix = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let month_after = after
+        .get(suffix..)
+        .is_some_and(|rest| rest.iter().any(u8::is_ascii_alphabetic));
+    let (day, year) = if month_after {
+        (1, 2)
+    } else if first.len() <= 2 {
+        (3, 4)
+    } else {
+        (5, 5)
+    };
+    let shift = |r: Range<usize>| m.start + r.start..m.start + r.end;
+    if let Some(y) = second {
+        g[year] = Some(shift(y));
+    }
+    g[day] = Some(shift(first));
+    g
+}
+
 /// Call `f` on every match of the month-name date pattern `re` in `scan.norm` with its groups,
 /// as `re.captures_iter` would, searching only around month names. The pattern reads its month
 /// between word boundaries, so every match holds a month name as a whole ASCII word, with at most
@@ -1008,7 +1112,8 @@ pub(super) fn month_captures_each(
 ) {
     let hay = scan.norm.as_str();
     let bytes = hay.as_bytes();
-    let mut search = |w: Range<usize>| {
+    // `last` is where the window's last month name starts.
+    let mut search = |w: Range<usize>, last: usize| {
         // Every match holds a day or a year.
         let Some(span) = bytes
             .get(w.clone())
@@ -1017,21 +1122,50 @@ pub(super) fn month_captures_each(
             return;
         };
         let Some(part) = hay.get(..w.end) else { return };
-        captures_from(re.on(span.is_ascii()), part, w.start, &mut f);
+        let ascii = span.is_ascii();
+        let re = re.on(ascii);
+        let mut at = w.start;
+        // Every match holds a month name that anchored a window, so once a match ends past
+        // the window's last month no other can follow, and the failing search is skipped.
+        while at <= last {
+            // On ASCII bytes a match's span tells its groups, which a plain search finds for
+            // less than a search for captures.
+            let (m, g) = if ascii {
+                let Some(m) = re.find_at(part, at) else { break };
+                (m.range(), month_groups(bytes, m.range()))
+            } else {
+                let Some(c) = re.captures_at(part, at) else {
+                    break;
+                };
+                let Some(m) = c.get(0) else { break };
+                (m.range(), groups(&c))
+            };
+            at = m.end;
+            f(g);
+            if m.is_empty() {
+                break;
+            }
+        }
     };
-    let mut open: Option<Range<usize>> = None;
+    let mut open: Option<(Range<usize>, usize)> = None;
     let mut anchor = |start: usize, end: usize| {
-        let floor = open.as_ref().map_or(0, |w| w.end);
+        if !month_may_date(bytes, start, end) {
+            return;
+        }
+        let floor = open.as_ref().map_or(0, |(w, _)| w.end);
         let from = back(bytes, start, MONTH_BEFORE, floor);
         let mut to = forward(bytes, end.saturating_sub(1), MONTH_AFTER);
         while to < bytes.len() && word_byte(bytes[to]) {
             to += 1;
         }
         match &mut open {
-            Some(w) if from <= w.end => w.end = w.end.max(to),
+            Some((w, last)) if from <= w.end => {
+                w.end = w.end.max(to);
+                *last = start;
+            }
             _ => {
-                if let Some(w) = open.replace(from..to) {
-                    search(w);
+                if let Some((w, last)) = open.replace((from..to, start)) {
+                    search(w, last);
                 }
             }
         }
@@ -1078,8 +1212,8 @@ pub(super) fn month_captures_each(
             }
         }
     }
-    if let Some(w) = open {
-        search(w);
+    if let Some((w, last)) = open {
+        search(w, last);
     }
 }
 
