@@ -31,9 +31,6 @@ pub(crate) const DRUG: u8 = 4;
 pub(crate) const GENERIC: u8 = 8;
 /// The token is part of a phrase that implies a medicine ("this med", "since taking").
 pub(crate) const IMPLIED: u8 = 16;
-/// The token is within two words of a negation trigger: the detector's test for a denied phrase
-/// reads it, the models do not.
-pub(crate) const CLOSE: u8 = 32;
 /// Flags that let a segment through the gate whatever its words.
 const GATE_FLAGS: u8 = DRUG | GENERIC | IMPLIED;
 
@@ -152,7 +149,7 @@ pub(crate) struct TokFeat {
     pub word: u64,
     /// Hash of the first five bytes of a long word; 0 for short words.
     pub prefix: u64,
-    /// `NEG | HYP | DRUG | GENERIC | IMPLIED | CLOSE` bits.
+    /// `NEG | HYP | DRUG` bits.
     pub flags: u8,
     /// The shipped model's event cues hold the word or its prefix ([`AdrModel::is_event_cue`]),
     /// found once per token so that the gate, the segment features and the phrase picking read
@@ -275,10 +272,9 @@ fn token_features(toks: &[TokFeat], j: usize, mut f: impl FnMut(usize)) {
     f(slot(mix(n2, T_NEXT2)));
     f(slot(mix(mix(p1, t.word), T_BIL)));
     f(slot(mix(mix(t.word, n1), T_BIR)));
-    let flags = t.flags & !CLOSE;
-    if flags != 0 {
-        f(slot(mix(u64::from(flags), T_FLAG)));
-        f(slot(mix(mix(t.word, u64::from(flags)), T_FLAG)));
+    if t.flags != 0 {
+        f(slot(mix(u64::from(t.flags), T_FLAG)));
+        f(slot(mix(mix(t.word, u64::from(t.flags)), T_FLAG)));
     }
 }
 

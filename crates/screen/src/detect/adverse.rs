@@ -21,8 +21,7 @@ use crate::ScreenError;
 use crate::bits::Bits;
 use crate::message::Direction;
 use crate::model::{
-    AdrModel, CLOSE, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, WordFilter, hash_bytes,
-    word_filter_bit,
+    AdrModel, DRUG, GENERIC, HYP, IMPLIED, NEG, TokFeat, WordFilter, hash_bytes, word_filter_bit,
 };
 use crate::policy::Policy;
 use crate::report::{Action, AdverseEventCandidate, Category, Element, Severity, Span};
@@ -73,12 +72,6 @@ const SHORT_SEG: usize = 32;
 const NEG_REACH: usize = 5;
 /// How many tokens a following negation trigger reaches back.
 const POST_REACH: usize = 3;
-/// How many tokens a negation trigger reaches, either way, to deny a phrase: the wider scopes above
-/// suit the model's features, but a reaction four or five words on is mostly not what the trigger
-/// denies ("didn't eat much due to nausea", "cannot deal with the sweating"). Chosen by 5-fold
-/// cross-validation of the whole detector on the PsyTAR train split (1 to 5 words: 0.7772, 0.7776,
-/// 0.7774, 0.7751, 0.7744).
-const CLOSE_REACH: usize = 2;
 /// How many tokens a hypothetical trigger reaches.
 const HYP_REACH: usize = 8;
 
@@ -238,41 +231,28 @@ const RELATION_NOUNS: &[&str] = &[
     "stepfather",
 ];
 
-/// Well-known reactions and serious outcomes that the reviews the model learned from name rarely
-/// (each in fewer than ten sentences of the PsyTAR train split), so the model can miss them: next to
-/// a named or implied medicine in the same sentence, and not negated, hypothetical or asked about,
-/// each is an event on its own. "brain zaps" is here although the reviews name it often: they file
-/// it under withdrawal, which this engine reports as a reaction (see [`GENERIC_EVENTS`]).
+/// Well-known reactions and serious outcomes. The model learned from psychiatric-drug reviews and
+/// can miss these; next to a named or implied medicine in the same sentence, and not negated,
+/// hypothetical or asked about, each is an event on its own.
 #[rustfmt::skip]
 const KNOWN_EVENTS: &[&str] = &[
     "rash", "hives", "itching", "itchy", "swelling", "swollen", "anaphylaxis", "anaphylactic shock",
     "stroke", "heart attack", "seizure", "seizures", "fainted", "passed out", "blacked out",
-    "the er", "emergency room", "in the hospital", "to the hospital", "hospitalized",
-    "hospitalised", "icu", "died", "bleeding", "blood clot", "blood clots", "chest pain",
-    "heart racing", "shortness of breath", "trouble breathing", "couldn't breathe", "nauseous",
-    "nauseated", "vomiting", "threw up", "throwing up", "migraine", "couldn't sleep", "can't sleep",
-    "hair falling out", "gained weight", "tremor", "shaking", "confused", "confusion",
-    "blurry vision", "diarrhoea", "exhausted", "drowsy", "muscle pain", "joint pain", "jaundice",
-    "liver damage", "kidney damage", "hallucinations", "hallucinating", "fever", "brain zaps",
+    "the er", "emergency room", "in the hospital", "to the hospital", "hospitalized", "hospitalised",
+    "icu", "died", "bleeding", "blood clot", "blood clots", "chest pain", "palpitations",
+    "heart racing", "shortness of breath", "trouble breathing", "couldn't breathe", "dizzy",
+    "dizziness", "vertigo", "nausea", "nauseous", "nauseated", "vomiting", "threw up", "throwing up",
+    "headache", "headaches", "migraine", "migraines", "insomnia", "couldn't sleep", "can't sleep",
+    "hair loss", "hair falling out", "weight gain", "gained weight", "weight loss", "tremor",
+    "tremors", "shaking", "confused", "confusion", "memory loss", "blurred vision", "blurry vision",
+    "diarrhea", "diarrhoea", "constipation", "fatigue", "exhausted", "drowsy", "drowsiness",
+    "numbness", "tingling", "muscle pain", "joint pain", "jaundice", "liver damage", "kidney damage",
+    "hallucinations", "hallucinating", "nightmares", "night sweats", "sweating", "fever",
+    "suicidal thoughts", "brain zaps", "mood swings", "panic attacks", "anxiety attacks",
     "nosebleed", "nosebleeds", "nose bleeds", "bruising", "bruises easily", "blood in my urine",
-    "blood in my stool", "black stools", "coughing up blood", "allergic reaction",
-    "injection site reaction", "swollen ankles", "dry cough", "muscle cramps", "stomach pain",
-    "abdominal pain", "pancreatitis", "low blood sugar", "kidney failure", "liver failure",
-    "irregular heartbeat",
-];
-
-/// Well-known reactions the reviews name often (each in at least ten train sentences), as often for
-/// the illness treated, for what withdrawal did or for what the medicine cured as for a reaction:
-/// the model has learned to tell these apart, so they are events only in a segment it reads as a
-/// reaction (in 5-fold cross-validation on the train split, 28 of the 31 sentences that these
-/// alone made positive were not reactions).
-#[rustfmt::skip]
-const COMMON_EVENTS: &[&str] = &[
-    "palpitations", "dizzy", "dizziness", "vertigo", "nausea", "headache", "headaches", "migraines",
-    "insomnia", "hair loss", "weight gain", "weight loss", "tremors", "memory loss",
-    "blurred vision", "diarrhea", "constipation", "fatigue", "drowsiness", "numbness", "tingling",
-    "nightmares", "night sweats", "sweating", "suicidal thoughts", "mood swings", "panic attacks",
-    "anxiety attacks", "dry mouth",
+    "blood in my stool", "black stools", "coughing up blood", "allergic reaction", "injection site reaction",
+    "swollen ankles", "dry cough", "muscle cramps", "stomach pain", "abdominal pain", "pancreatitis",
+    "low blood sugar", "kidney failure", "liver failure", "irregular heartbeat", "dry mouth",
 ];
 
 /// Pronouns that point to a third person, who may be the patient a name identifies.
@@ -314,7 +294,6 @@ enum Cue {
     Implied,
     Generic,
     Known,
-    Common,
     Relation,
 }
 
@@ -334,9 +313,8 @@ enum Found {
     Drug(usize, usize, usize),
     /// A phrase implying a medicine: normalized byte range.
     Implied(usize, usize),
-    /// A well-known reaction: normalized byte range, and whether it is one of [`COMMON_EVENTS`]
-    /// (else [`KNOWN_EVENTS`]).
-    Known(usize, usize, bool),
+    /// A well-known reaction ([`KNOWN_EVENTS`]): normalized byte range.
+    Known(usize, usize),
 }
 
 /// A product the automaton can match.
@@ -498,7 +476,6 @@ impl Lexicon {
             (IMPLIED_PHRASES, Cue::Implied),
             (GENERIC_EVENTS, Cue::Generic),
             (KNOWN_EVENTS, Cue::Known),
-            (COMMON_EVENTS, Cue::Common),
         ];
         for (phrases, kind) in built_in {
             for &r in phrases {
@@ -573,19 +550,13 @@ impl Lexicon {
                 .copied()
                 .unwrap_or(Cue::Pseudo);
             match kind {
-                Cue::Pre => {
-                    set(flags, after..(after + NEG_REACH).min(n), NEG);
-                    set(flags, after..(after + CLOSE_REACH).min(n), CLOSE);
-                }
-                Cue::Post => {
-                    set(flags, begin.saturating_sub(POST_REACH)..begin, NEG);
-                    set(flags, begin.saturating_sub(CLOSE_REACH)..begin, CLOSE);
-                }
+                Cue::Pre => set(flags, after..(after + NEG_REACH).min(n), NEG),
+                Cue::Post => set(flags, begin.saturating_sub(POST_REACH)..begin, NEG),
                 Cue::Hyp => set(flags, after..(after + HYP_REACH).min(n), HYP),
                 Cue::Term => flags
                     .iter_mut()
                     .skip(begin)
-                    .for_each(|f| f.flags &= !(NEG | HYP | CLOSE)),
+                    .for_each(|f| f.flags &= !(NEG | HYP)),
                 Cue::Pseudo => {}
                 Cue::Implied => {
                     set(flags, begin..after, IMPLIED);
@@ -596,8 +567,7 @@ impl Lexicon {
                     found(Found::Implied(start, end));
                 }
                 Cue::Relation => {}
-                Cue::Known => found(Found::Known(start, end, false)),
-                Cue::Common => found(Found::Known(start, end, true)),
+                Cue::Known => found(Found::Known(start, end)),
             }
         }
         let drug_matches = (maybe_drug && self.drug_runs_present(scan, tokens))
@@ -816,8 +786,7 @@ struct Event {
     seg: Segment,
     /// How sure the segment model is (log-odds over threshold).
     margin: f32,
-    /// A listed reaction or serious outcome ([`KNOWN_EVENTS`], [`COMMON_EVENTS`]), not a phrase
-    /// the model marked.
+    /// A listed reaction or serious outcome ([`KNOWN_EVENTS`]), not a phrase the model marked.
     listed: bool,
 }
 
@@ -1051,17 +1020,15 @@ impl Detector {
             .mark(scan, seg, cues, maybe_drug, drug_cue, toks, &mut |f| {
                 found.push((f, seg))
             });
+        if let Some(new) = found.get(before..) {
+            known_events(scan, seg, toks, new, events);
+        }
         // The model learned from drug reviews, where every sentence is about a medicine: elsewhere
-        // it only gets a say when a reaction word, a drug or an implied medicine is present. A
-        // listed reaction counts only next to a medicine, which passes the gate, so a segment that
-        // fails it has nothing to find.
+        // it only gets a say when a reaction word, a drug or an implied medicine is present.
         if !self.model.passes_gate(toks) {
             return;
         }
         let margin = self.model.segment_margin(toks);
-        if let Some(new) = found.get(before..) {
-            known_events(scan, seg, toks, new, margin > 0.0, events);
-        }
         if margin > 0.0 && !general_question(scan, seg) {
             self.reaction_phrases(scan, seg, toks, margin, events);
         }
@@ -1069,8 +1036,7 @@ impl Detector {
 
     /// Push the reaction phrases of a positive segment: runs of tokens the token model accepts that
     /// hold a word typical of reactions (which rules out bare drug names), else the best such word.
-    /// Phrases wholly negated (every word within [`CLOSE_REACH`] of a negation trigger) or
-    /// hypothetical are dropped.
+    /// Phrases wholly negated or hypothetical are dropped.
     ///
     /// Only the runs around a reaction word can become phrases, so words are scored as those runs
     /// need them; the whole segment is scored only when none of them gives a phrase.
@@ -1091,7 +1057,7 @@ impl Detector {
         let reaction = |j: usize| toks.get(j).is_some_and(|t| t.cue || t.flags & GENERIC != 0);
         let negated = |run: &Range<usize>| {
             toks.get(run.clone())
-                .is_some_and(|r| r.iter().all(|t| t.flags & (CLOSE | HYP) != 0))
+                .is_some_and(|r| r.iter().all(|t| t.flags & (NEG | HYP) != 0))
         };
         let mut negated_any = false;
         let mut pushed = false;
@@ -1423,31 +1389,27 @@ fn aged_person(scan: &Scan<'_>, hits: &[Hit]) -> Option<Element> {
         })
 }
 
-/// Push the listed reactions of a segment that names or implies a medicine, unless the segment is
-/// a general question or the reaction is negated or hypothetical ("Anyone else get brain
-/// zaps coming off Effexor?" still counts: the author implies having them). One of
-/// [`COMMON_EVENTS`] counts only in a segment the segment model reads as a reaction (`model_yes`).
+/// Push the [`KNOWN_EVENTS`] of a segment that names or implies a medicine, unless the segment is a
+/// general question or the reaction is negated or hypothetical ("Anyone else get brain zaps coming
+/// off Effexor?" still counts: the author implies having them).
 fn known_events(
     scan: &Scan<'_>,
     seg: Segment,
     toks: &[TokFeat],
     found: &[(Found, Segment)],
-    model_yes: bool,
     events: &mut Vec<Event>,
 ) {
     let medicine = found
         .iter()
         .any(|(f, _)| matches!(f, Found::Drug(..) | Found::Implied(..)));
-    if !medicine || general_question(scan, seg) {
+    if !medicine {
+        return;
+    }
+    if general_question(scan, seg) {
         return;
     }
     for (f, _) in found {
-        let Found::Known(s, e, common) = *f else {
-            continue;
-        };
-        if common && !model_yes {
-            continue;
-        }
+        let Found::Known(s, e) = *f else { continue };
         let first = scan.token_at_or_after(s).saturating_sub(seg.first);
         let last = scan.token_at_or_after(e).saturating_sub(seg.first);
         let free = toks
@@ -1723,7 +1685,7 @@ mod tests {
             }
             let run = start..j;
             let run_toks = &toks[run.clone()];
-            if run_toks.iter().all(|t| t.flags & (CLOSE | HYP) != 0) {
+            if run_toks.iter().all(|t| t.flags & (NEG | HYP) != 0) {
                 negated_any = true;
                 continue;
             }
@@ -1758,7 +1720,7 @@ mod tests {
             for (t, f) in toks.iter_mut().zip(&flags) {
                 t.cue = det.model.is_event_cue(t);
                 // Scope and unspecified-reaction marks the lexicons could have set.
-                t.flags |= [0, NEG, HYP, GENERIC, NEG | GENERIC, NEG | CLOSE, 0, 0][usize::from(*f)];
+                t.flags |= [0, NEG, HYP, GENERIC, NEG | GENERIC, 0, 0, 0][usize::from(*f)];
             }
             let mut start: Vec<Event> = Vec::new();
             if let Some(t) = listed.and_then(|j| scan.tokens.get(j)) {
