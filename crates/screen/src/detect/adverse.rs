@@ -965,6 +965,7 @@ impl Detector {
                     *f = TokFeat {
                         word: t.hash,
                         prefix,
+                        stem: 0,
                         flags: 0,
                         cue,
                     };
@@ -1044,6 +1045,14 @@ impl Detector {
         // fails it has nothing to find.
         if !self.model.passes_gate(toks) {
             return;
+        }
+        // Stems are segment features only, so the walk leaves them to the few segments scored.
+        let norm = scan.norm.as_bytes();
+        let tokens = scan.tokens.get(seg.first..).unwrap_or_default();
+        for (f, t) in toks.iter_mut().zip(tokens) {
+            if f.flags & DRUG == 0 && !t.shape.has_digit {
+                f.stem = TokFeat::stem_of(norm, t);
+            }
         }
         let margin = self.model.segment_margin(toks);
         if let Some(new) = found.get(before..) {
