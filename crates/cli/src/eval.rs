@@ -216,6 +216,7 @@ mod tests {
                     f1: 0.75,
                     recall: Some(0.9),
                 }),
+                floor: None,
                 recall_only: false,
             },
             Row {
@@ -227,6 +228,7 @@ mod tests {
                     fn_: 1,
                 },
                 target: None,
+                floor: None,
                 recall_only: true,
             },
             Row {
@@ -238,6 +240,7 @@ mod tests {
                     fn_: 5,
                 },
                 target: None,
+                floor: None,
                 recall_only: false,
             },
         ]

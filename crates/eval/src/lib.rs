@@ -89,6 +89,9 @@ pub struct Row {
     pub counts: Counts,
     /// Target F1 and recall, if the project set one.
     pub target: Option<Target>,
+    /// Regression floor where it sits under the target (a score below it means a change made
+    /// things worse); `None`: the target is the floor.
+    pub floor: Option<Target>,
     /// Only recall is meaningful (a per-type breakdown of a type-blind score): print no precision.
     pub recall_only: bool,
 }
@@ -105,8 +108,16 @@ pub struct Target {
 impl Row {
     /// True when the row has a target and meets it.
     pub fn meets_target(&self) -> Option<bool> {
-        self.target
-            .map(|t| self.counts.f1() >= t.f1 && t.recall.is_none_or(|r| self.counts.recall() >= r))
+        self.target.map(|t| self.meets(t))
+    }
+
+    /// True when the row has a floor (its own, else its target) and stays at or above it.
+    pub fn above_floor(&self) -> Option<bool> {
+        self.floor.or(self.target).map(|t| self.meets(t))
+    }
+
+    fn meets(&self, t: Target) -> bool {
+        self.counts.f1() >= t.f1 && t.recall.is_none_or(|r| self.counts.recall() >= r)
     }
 }
 

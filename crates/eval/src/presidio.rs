@@ -195,6 +195,7 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
             f1: 0.85,
             recall: Some(0.90),
         }),
+        floor: None,
         recall_only: false,
     }];
     // The name model learned from the even templates; the odd ones are the honest held-out check.
@@ -212,6 +213,7 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
             f1: 0.85,
             recall: Some(0.90),
         }),
+        floor: None,
         recall_only: false,
     });
     rows.extend(per_type.into_iter().map(|(t, counts)| Row {
@@ -219,6 +221,7 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
         task: format!("{t} tokens"),
         counts,
         target: None,
+        floor: None,
         recall_only: true,
     }));
     Ok(rows)

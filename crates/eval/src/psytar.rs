@@ -266,6 +266,14 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
                 f1: 0.80,
                 recall: None,
             }),
+            // Under the target on purpose: dev's ~600 sentences cannot tell 0.799 from 0.80 (one
+            // sentence), so dev checks for regressions only. The model is chosen by 5-fold CV on
+            // the 4,200 train sentences, where the shipped detector gains +0.018 over the one
+            // that read 0.801 here.
+            floor: Some(Target {
+                f1: 0.79,
+                recall: None,
+            }),
             recall_only: false,
         },
         Row {
@@ -273,6 +281,7 @@ pub fn evaluate(shared: &Path, screener: &Screener) -> Result<Vec<Row>, EvalErro
             task: "ADR phrases, unseen sentences (span overlap)".to_owned(),
             counts: span_counts(&shared.join(SPANS_DEV), screener, &train)?,
             target: None,
+            floor: None,
             recall_only: false,
         },
     ])
@@ -304,17 +313,24 @@ mod tests {
             return;
         };
         let (sentences, spans) = training_data(&shared).unwrap_or_else(|e| panic!("{e}"));
-        let cv =
-            screen::model::cross_validate(&sentences, &spans).unwrap_or_else(|e| panic!("{e}"));
-        println!(
-            "5-fold CV F1 on train: segment model {:.4}, whole detector {:.4}",
-            cv.segment_f1, cv.detector_f1
-        );
+        // One SGD run's figure moves by about 0.002 with its shuffle seed: the mean of three is
+        // what model choices compare.
+        let (mut segment, mut detector) = (0.0, 0.0);
+        for run in 0..3 {
+            let cv = screen::model::cross_validate(&sentences, &spans, run)
+                .unwrap_or_else(|e| panic!("{e}"));
+            println!(
+                "5-fold CV F1 on train, seed {run}: segment model {:.4}, whole detector {:.4}",
+                cv.segment_f1, cv.detector_f1
+            );
+            segment += cv.segment_f1 / 3.0;
+            detector += cv.detector_f1 / 3.0;
+        }
+        println!("mean of seeds 0-2: segment model {segment:.4}, whole detector {detector:.4}");
         assert!(
-            cv.segment_f1 >= 0.78 && cv.detector_f1 >= 0.77,
-            "5-fold CV F1 on train fell to {:.4} / {:.4} (shipped model: 0.7805 / 0.7711)",
-            cv.segment_f1,
-            cv.detector_f1
+            segment >= 0.79 && detector >= 0.78,
+            "5-fold CV F1 on train (mean of seeds 0-2) fell to {segment:.4} / {detector:.4} \
+             (shipped model: 0.7899 / 0.7865)"
         );
     }
 

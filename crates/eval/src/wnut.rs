@@ -176,6 +176,7 @@ pub fn evaluate_file(path: &Path, label: &str, screener: &Screener) -> Result<Ve
         task: task.to_owned(),
         counts,
         target: None,
+        floor: None,
         recall_only: false,
     };
     Ok(vec![
