@@ -2511,100 +2511,102 @@ mod tests {
         }
     }
 
+    /// The default policy's detector, built once for every property test.
+    fn detector() -> &'static super::Detector {
+        static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
+        DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"))
+    }
+
     /// Every windowed search over the text made of `parts` finds what one search of the pattern
     /// as written over all of it finds.
     fn searches_agree(
         parts: &[(usize, usize)],
     ) -> Result<(), proptest::test_runner::TestCaseError> {
-        {
-            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR
-                .get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let text: String = parts
-                .iter()
-                .flat_map(|&(p, g)| [PIECES[p], GLUE[g]])
-                .collect();
-            let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
-            for (twin, reach) in searches(d) {
-                let re = twin.unicode();
-                // Matches with fewer digits than the pattern's checks need may be skipped.
-                let kept = |r: &std::ops::Range<usize>| {
-                    text.get(r.clone())
-                        .unwrap_or_default()
-                        .bytes()
-                        .filter(|b| b.is_ascii_digit() || *b >= 0x80)
-                        .count()
-                        >= reach.min_digits
-                };
-                let whole: Vec<_> = re
-                    .captures_iter(&text)
-                    .map(|c| groups(&c))
-                    .filter(|g| g[0].as_ref().is_some_and(kept))
-                    .collect();
-                let mut windowed = Vec::new();
-                super::captures_each(twin, &text, &runs, reach, |g| {
-                    if g[0].as_ref().is_some_and(kept) {
-                        windowed.push(g);
-                    }
-                });
-                proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
-                let mut found = Vec::new();
-                super::find_each(twin, &text, &runs, reach, |m| {
-                    if kept(&m) {
-                        found.push(Some(m));
-                    }
-                });
-                let starts: Vec<_> = whole.iter().map(|g| g[0].clone()).collect();
-                proptest::prop_assert_eq!(starts, found);
-            }
-            let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d
-                .month_date
-                .unicode()
-                .captures_iter(&scan.norm)
-                .map(|c| groups(&c))
-                .collect();
-            let mut found = Vec::new();
-            super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
-            proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
-            let whole: Vec<_> = d
-                .vin
-                .unicode()
-                .find_iter(&scan.norm)
-                .map(|m| m.range())
-                .collect();
-            let mut found = Vec::new();
-            super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
-            proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
-            let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
-            let mut found = Vec::new();
-            super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
-            proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
-            let phones = [(&d.intl, true), (&d.grouped, false)];
-            let mut found = vec![Vec::new(); phones.len()];
-            // The phone checks count ASCII digits only.
-            let kept = |m: &std::ops::Range<usize>| {
-                text.get(m.clone())
+        let d = detector();
+        let text: String = parts
+            .iter()
+            .flat_map(|&(p, g)| [PIECES[p], GLUE[g]])
+            .collect();
+        let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
+        for (twin, reach) in searches(d) {
+            let re = twin.unicode();
+            // Matches with fewer digits than the pattern's checks need may be skipped.
+            let kept = |r: &std::ops::Range<usize>| {
+                text.get(r.clone())
                     .unwrap_or_default()
                     .bytes()
-                    .filter(u8::is_ascii_digit)
+                    .filter(|b| b.is_ascii_digit() || *b >= 0x80)
                     .count()
-                    >= super::PHONE_DIGITS
+                    >= reach.min_digits
             };
-            super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
-                if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
-                    f.push(m);
+            let whole: Vec<_> = re
+                .captures_iter(&text)
+                .map(|c| groups(&c))
+                .filter(|g| g[0].as_ref().is_some_and(kept))
+                .collect();
+            let mut windowed = Vec::new();
+            super::captures_each(twin, &text, &runs, reach, |g| {
+                if g[0].as_ref().is_some_and(kept) {
+                    windowed.push(g);
                 }
             });
-            for ((twin, _), found) in phones.iter().zip(&found) {
-                let re = twin.unicode();
-                let whole: Vec<_> = re
-                    .find_iter(&text)
-                    .map(|m| m.range())
-                    .filter(kept)
-                    .collect();
-                proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
+            proptest::prop_assert_eq!(&whole, &windowed, "{:?} on {:?}", re.as_str(), text);
+            let mut found = Vec::new();
+            super::find_each(twin, &text, &runs, reach, |m| {
+                if kept(&m) {
+                    found.push(Some(m));
+                }
+            });
+            let starts: Vec<_> = whole.iter().map(|g| g[0].clone()).collect();
+            proptest::prop_assert_eq!(starts, found);
+        }
+        let scan = crate::text::Scan::new(&text);
+        let whole: Vec<_> = d
+            .month_date
+            .unicode()
+            .captures_iter(&scan.norm)
+            .map(|c| groups(&c))
+            .collect();
+        let mut found = Vec::new();
+        super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
+        proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+        let whole: Vec<_> = d
+            .vin
+            .unicode()
+            .find_iter(&scan.norm)
+            .map(|m| m.range())
+            .collect();
+        let mut found = Vec::new();
+        super::window::find_in_tokens(&d.vin, &scan, 17, |m| found.push(m));
+        proptest::prop_assert_eq!(&whole, &found, "vins on {:?}", text);
+        let whole: Vec<_> = d.ipv6.find_iter(&text).map(|m| m.range()).collect();
+        let mut found = Vec::new();
+        super::window::find_in_colon_runs(&d.ipv6, &text, |m| found.push(m.range()));
+        proptest::prop_assert_eq!(&whole, &found, "ipv6 on {:?}", text);
+        let phones = [(&d.intl, true), (&d.grouped, false)];
+        let mut found = vec![Vec::new(); phones.len()];
+        // The phone checks count ASCII digits only.
+        let kept = |m: &std::ops::Range<usize>| {
+            text.get(m.clone())
+                .unwrap_or_default()
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .count()
+                >= super::PHONE_DIGITS
+        };
+        super::window::find_in_groups(&phones, &text, &runs, super::PHONE_DIGITS, |k, m| {
+            if let Some(f) = found.get_mut(k).filter(|_| kept(&m)) {
+                f.push(m);
             }
+        });
+        for ((twin, _), found) in phones.iter().zip(&found) {
+            let re = twin.unicode();
+            let whole: Vec<_> = re
+                .find_iter(&text)
+                .map(|m| m.range())
+                .filter(kept)
+                .collect();
+            proptest::prop_assert_eq!(&whole, found, "{:?} on {:?}", re.as_str(), text);
         }
         Ok(())
     }
@@ -2645,25 +2647,21 @@ mod tests {
     fn month_searches_agree(
         parts: &[(usize, usize)],
     ) -> Result<(), proptest::test_runner::TestCaseError> {
-        {
-            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR
-                .get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
-            let text: String = parts
-                .iter()
-                .flat_map(|&(p, g)| [MONTH_PIECES[p], MONTH_GLUE[g]])
-                .collect();
-            let scan = crate::text::Scan::new(&text);
-            let whole: Vec<_> = d
-                .month_date
-                .unicode()
-                .captures_iter(&scan.norm)
-                .map(|c| groups(&c))
-                .collect();
-            let mut found = Vec::new();
-            super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
-            proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
-        }
+        let d = detector();
+        let text: String = parts
+            .iter()
+            .flat_map(|&(p, g)| [MONTH_PIECES[p], MONTH_GLUE[g]])
+            .collect();
+        let scan = crate::text::Scan::new(&text);
+        let whole: Vec<_> = d
+            .month_date
+            .unicode()
+            .captures_iter(&scan.norm)
+            .map(|c| groups(&c))
+            .collect();
+        let mut found = Vec::new();
+        super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
+        proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
         Ok(())
     }
 
@@ -2672,8 +2670,7 @@ mod tests {
         /// ASCII text dense with digits and the separators the patterns read.
         #[test]
         fn parsers_find_what_their_patterns_find(text in "[0-9./ _a-]{0,48}|[0-9 .()-]{0,48}|[0-9 iqz_.-]{0,60}|[0-9a-z -]{10,40}|((ny|ca|x|a|,| |-|_|12345|6789|1)){0,12}", at in 0usize..8) {
-            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let d = detector();
             let parsed: [(&super::Twin, super::parse::Parser); 8] = [
                 (&d.grouped, super::parse::grouped),
                 (&d.state_zip, super::parse::state_zip),
@@ -2707,8 +2704,7 @@ mod tests {
         /// The age matcher finds what the age pattern finds, on text made of its words.
         #[test]
         fn age_parser_finds_what_the_age_pattern_finds(parts in proptest::collection::vec(0..AGE_PIECES.len(), 0..14), at in 0usize..6) {
-            static DETECTOR: std::sync::OnceLock<super::Detector> = std::sync::OnceLock::new();
-            let d = DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"));
+            let d = detector();
             let text: String = parts.iter().map(|&p| AGE_PIECES[p]).collect();
             let at = (0..=at.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
             let re = d.age.unicode();

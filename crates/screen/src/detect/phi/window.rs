@@ -380,6 +380,22 @@ impl Facts {
     }
 }
 
+/// The end of the run of digit-like bytes that reaches `i`: the first byte at or after `i` that is
+/// not digit-like, found eight bytes at a time (byte by byte in the last seven).
+fn run_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).copied().is_some_and(maybe_digit) {
+        i += 1;
+    }
+    i
+}
+
 /// Call `f` on each maximal run of digit-like bytes of `bytes` in order until it returns true,
 /// and say whether it did: eight bytes at a time where none is digit-like, with each run's end
 /// found from the mask that found its start.
@@ -400,20 +416,7 @@ fn any_run(bytes: &[u8], mut f: impl FnMut(Range<usize>) -> bool) -> bool {
             if other != 0 {
                 i = start + (other.trailing_zeros() / 8) as usize;
             } else {
-                i += 8;
-                while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-                    let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
-                    if other != 0 {
-                        i += (other.trailing_zeros() / 8) as usize;
-                        break;
-                    }
-                    i += 8;
-                }
-                if bytes.len() - i < 8 {
-                    while bytes.get(i).copied().is_some_and(maybe_digit) {
-                        i += 1;
-                    }
-                }
+                i = run_end(bytes, i + 8);
             }
         } else {
             if !bytes.get(i).copied().is_some_and(maybe_digit) {
@@ -515,21 +518,7 @@ impl Runs {
                 }
                 if maybe_digit(bytes[i]) {
                     let start = i;
-                    // The run ends at the first byte that is not digit-like, found eight bytes
-                    // at a time from the same mask (byte by byte in the last seven).
-                    while let Some(&block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-                        let other = !digit_like_mask(u64::from_le_bytes(block)) & HIGH;
-                        if other != 0 {
-                            i += (other.trailing_zeros() / 8) as usize;
-                            break;
-                        }
-                        i += 8;
-                    }
-                    if bytes.len() - i < 8 {
-                        while i < bytes.len() && maybe_digit(bytes[i]) {
-                            i += 1;
-                        }
-                    }
+                    i = run_end(bytes, i);
                     // Accented letters and other non-ASCII characters make runs too; one
                     // without a digit anchors no match, and a window around it would be
                     // built and searched for nothing.
