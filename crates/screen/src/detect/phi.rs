@@ -2561,15 +2561,7 @@ mod tests {
             proptest::prop_assert_eq!(starts, found);
         }
         let scan = crate::text::Scan::new(&text);
-        let whole: Vec<_> = d
-            .month_date
-            .unicode()
-            .captures_iter(&scan.norm)
-            .map(|c| groups(&c))
-            .collect();
-        let mut found = Vec::new();
-        super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
-        proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+        month_dates_agree(d, &scan)?;
         let whole: Vec<_> = d
             .vin
             .unicode()
@@ -2642,6 +2634,24 @@ mod tests {
         }
     }
 
+    /// The month-name date search over `scan` finds what one search of its pattern over the whole
+    /// normalized text finds, with the same groups.
+    fn month_dates_agree(
+        d: &super::Detector,
+        scan: &crate::text::Scan<'_>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let whole: Vec<_> = d
+            .month_date
+            .unicode()
+            .captures_iter(&scan.norm)
+            .map(|c| groups(&c))
+            .collect();
+        let mut found = Vec::new();
+        super::window::month_captures_each(&d.month_date, &d.months, scan, |g| found.push(g));
+        proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", scan.text);
+        Ok(())
+    }
+
     /// The month-name date search over the text made of `parts` finds what one search of its
     /// pattern over all of it finds, with the same groups.
     fn month_searches_agree(
@@ -2652,16 +2662,7 @@ mod tests {
             .iter()
             .flat_map(|&(p, g)| [MONTH_PIECES[p], MONTH_GLUE[g]])
             .collect();
-        let scan = crate::text::Scan::new(&text);
-        let whole: Vec<_> = d
-            .month_date
-            .unicode()
-            .captures_iter(&scan.norm)
-            .map(|c| groups(&c))
-            .collect();
-        let mut found = Vec::new();
-        super::window::month_captures_each(&d.month_date, &d.months, &scan, |g| found.push(g));
-        proptest::prop_assert_eq!(&whole, &found, "month dates on {:?}", text);
+        month_dates_agree(d, &crate::text::Scan::new(&text))?;
         Ok(())
     }
 
