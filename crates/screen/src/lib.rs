@@ -171,10 +171,7 @@ impl Screener {
         self.detectors.run(&cx, &mut sink);
         scan.recycle();
         let mut hits = std::mem::take(&mut sink.hits);
-        'admit: {
-            if hits.is_empty() {
-                break 'admit;
-            }
+        if !hits.is_empty() {
             // The admitted hits with what the policy makes of them, in hit order (see
             // `hit_order`); hits are dropped from the list in place, so that a message costs
             // one list.
