@@ -116,6 +116,19 @@ pub struct Scored {
 
 /// Screen one sample (as an outgoing draft) and mark its tokens.
 pub fn score(sample: &Sample, screener: &Screener) -> Result<Scored, EvalError> {
+    let report = screener.screen(&Message::outgoing(sample.full_text.clone()))?;
+    let found: Vec<(usize, usize)> = report
+        .findings
+        .iter()
+        .filter(|f| f.phi_category.is_some() && f.field.is_text())
+        .map(|f| (f.span.start, f.span.end))
+        .collect();
+    Ok(mark(sample, &found))
+}
+
+/// Mark the tokens of `sample` with their counted gold type and as predicted where one of the
+/// `found` byte spans overlaps them.
+pub fn mark(sample: &Sample, found: &[(usize, usize)]) -> Scored {
     let text = &sample.full_text;
     let toks = tokens(text);
     let gold_spans: Vec<(usize, usize, &str)> = sample
@@ -129,13 +142,6 @@ pub fn score(sample: &Sample, screener: &Screener) -> Result<Scored, EvalError> 
                 s.entity_type.as_str(),
             )
         })
-        .collect();
-    let report = screener.screen(&Message::outgoing(text.clone()))?;
-    let found: Vec<(usize, usize)> = report
-        .findings
-        .iter()
-        .filter(|f| f.phi_category.is_some() && f.field.is_text())
-        .map(|f| (f.span.start, f.span.end))
         .collect();
     let overlaps = |(a, b): (usize, usize), (c, d): (usize, usize)| a < d && c < b;
     let gold = toks
@@ -151,11 +157,11 @@ pub fn score(sample: &Sample, screener: &Screener) -> Result<Scored, EvalError> 
         .iter()
         .map(|&t| found.iter().any(|&f| overlaps(t, f)))
         .collect();
-    Ok(Scored {
+    Scored {
         tokens: toks,
         gold,
         predicted,
-    })
+    }
 }
 
 /// Token counts overall and recall counts per entity type.
