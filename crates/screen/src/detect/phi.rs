@@ -40,6 +40,7 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         min_digits,
         need,
         runs: None,
+        line: false,
     }
 }
 
@@ -59,7 +60,10 @@ const fn run_reach(
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
 /// "+1 (555) 201-3344 extension 12".
-const REACH_NANP: Reach = reach(1, 10, 10, window::exchange_and_line);
+const REACH_NANP: Reach = Reach {
+    line: true,
+    ..reach(1, 10, 10, window::exchange_and_line)
+};
 /// Intl and grouped phones are kept only with 6 to 15 digits.
 const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
@@ -95,6 +99,7 @@ const REACH_IBAN: Reach = Reach {
     min_digits: 1,
     need: window::anything,
     runs: None,
+    line: false,
 };
 
 /// Every reach searched through windows.

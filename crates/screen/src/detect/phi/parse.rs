@@ -47,32 +47,43 @@ fn leftmost(hay: &[u8], at: usize, at_start: impl Fn(usize) -> Option<Groups>) -
     None
 }
 
-/// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN.
+/// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN, read run by run. Within a run of digits
+/// only three starts can match, in this order: the run's first digit when nine follow in a row;
+/// five digits before its end, when a separator and four digits follow; and three before its
+/// end, when a separator, two digits and then either four more in a row or a separator and
+/// four follow. Every other start reads a non-digit where its pattern wants a digit.
 pub(super) fn ssn(hay: &[u8], at: usize) -> Option<Groups> {
-    let sep = |i: usize| i + usize::from(matches!(hay.get(i), Some(b'-' | b' ')));
+    let sep = |i: usize| matches!(hay.get(i), Some(b'-' | b' '));
+    // The match from `a`, whose two-digit group starts at `g` and four-digit one at `s`.
+    let groups = |a: usize, g: usize, s: usize| {
+        Some([
+            Some(a..s + 4),
+            Some(a..a + 3),
+            Some(a + 3..g),
+            Some(g..g + 2),
+            Some(g + 2..s),
+            Some(s..s + 4),
+        ])
+    };
     let mut p = at;
     while let Some(d) = next_digit(hay, p) {
-        let first = digits(hay, d, 3);
-        if first < 3 {
-            // No start inside a run shorter than three digits has three digits either.
-            p = d + first + 1;
-            continue;
+        let e = d + digits(hay, d, usize::MAX);
+        if e - d >= 9 {
+            return groups(d, d + 3, d + 5);
         }
-        let s1 = sep(d + 3);
-        if digits(hay, s1, 2) == 2 {
-            let s2 = sep(s1 + 2);
-            if digits(hay, s2, 4) == 4 {
-                return Some([
-                    Some(d..s2 + 4),
-                    Some(d..d + 3),
-                    Some(d + 3..s1),
-                    Some(s1..s1 + 2),
-                    Some(s1 + 2..s2),
-                    Some(s2..s2 + 4),
-                ]);
+        if e - d >= 5 && sep(e) && digits(hay, e + 1, 4) == 4 {
+            return groups(e - 5, e - 2, e + 1);
+        }
+        if e - d >= 3 && sep(e) {
+            match digits(hay, e + 1, 6) {
+                6 => return groups(e - 3, e + 1, e + 3),
+                2 if sep(e + 3) && digits(hay, e + 4, 4) == 4 => {
+                    return groups(e - 3, e + 1, e + 4);
+                }
+                _ => {}
             }
         }
-        p = d + 1;
+        p = e;
     }
     None
 }
