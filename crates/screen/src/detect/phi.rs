@@ -858,6 +858,8 @@ pub(crate) struct Detector {
     month_date: Twin,
     /// The word hashes of month names, for the month-name date search.
     months: window::MonthHashes,
+    /// The street-address finder's word-list filter.
+    address_words: address::Words,
     time_after: Regex,
     id_after: Regex,
     state_zip: Twin,
@@ -1047,6 +1049,7 @@ impl Detector {
                 parse::short_date,
             )?,
             months: window::MonthHashes::new(),
+            address_words: address::Words::new(),
             month_date: compile_twin(
                 "month date",
                 &format!(
@@ -1251,6 +1254,7 @@ impl Detector {
         let mut found = Vec::new();
         address::find(
             out.scan,
+            &self.address_words,
             out.claimed.settled(),
             |pos| cues.before(&[Cue::Address], pos, 24),
             &mut found,
