@@ -331,9 +331,10 @@ impl View<'_, '_> {
             .get(a.end..b.start)
             .unwrap_or_default();
         // Most gaps are one space: the word before matters only for a dot.
-        g.len() <= 3
-            && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
-            && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
+        g == b" "
+            || g.len() <= 3
+                && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
+                && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
     }
 
     /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
