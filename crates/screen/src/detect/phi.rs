@@ -40,6 +40,7 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         min_digits,
         need,
         runs: None,
+        line: false,
     }
 }
 
@@ -59,7 +60,10 @@ const fn run_reach(
 }
 const REACH_IPV4: Reach = reach(0, 2, 4, |w| at_least(w, b'.', 3));
 /// "+1 (555) 201-3344 extension 12".
-const REACH_NANP: Reach = reach(1, 10, 10, window::exchange_and_line);
+const REACH_NANP: Reach = Reach {
+    line: true,
+    ..reach(1, 10, 10, window::exchange_and_line)
+};
 /// Intl and grouped phones are kept only with 6 to 15 digits.
 const PHONE_DIGITS: usize = 6;
 const REACH_CARD: Reach = reach(0, 2, 12, window::anything);
@@ -95,6 +99,7 @@ const REACH_IBAN: Reach = Reach {
     min_digits: 1,
     need: window::anything,
     runs: None,
+    line: false,
 };
 
 /// Every reach searched through windows.
@@ -853,6 +858,8 @@ pub(crate) struct Detector {
     month_date: Twin,
     /// The word hashes of month names, for the month-name date search.
     months: window::MonthHashes,
+    /// The street-address finder's word-list filter.
+    address_words: address::Words,
     time_after: Regex,
     id_after: Regex,
     state_zip: Twin,
@@ -1042,6 +1049,7 @@ impl Detector {
                 parse::short_date,
             )?,
             months: window::MonthHashes::new(),
+            address_words: address::Words::new(),
             month_date: compile_twin(
                 "month date",
                 &format!(
@@ -1246,6 +1254,7 @@ impl Detector {
         let mut found = Vec::new();
         address::find(
             out.scan,
+            &self.address_words,
             out.claimed.settled(),
             |pos| cues.before(&[Cue::Address], pos, 24),
             &mut found,

@@ -13,108 +13,100 @@ use std::ops::Range;
 use super::overlaps_after;
 use crate::text::Scan;
 
-/// Street-type words that end a US-style street name after a house number.
-fn is_suffix(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"street"
-            | b"st"
-            | b"avenue"
-            | b"ave"
-            | b"av"
-            | b"road"
-            | b"rd"
-            | b"boulevard"
-            | b"blvd"
-            | b"lane"
-            | b"ln"
-            | b"drive"
-            | b"dr"
-            | b"way"
-            | b"court"
-            | b"ct"
-            | b"place"
-            | b"pl"
-            | b"terrace"
-            | b"ter"
-            | b"circle"
-            | b"cir"
-            | b"parkway"
-            | b"pkwy"
-            | b"highway"
-            | b"hwy"
-            | b"square"
-            | b"sq"
-            | b"trail"
-            | b"trl"
-            | b"crescent"
-            | b"close"
-            | b"row"
-            | b"plaza"
-            | b"alley"
-            | b"path"
-            | b"pass"
-            | b"loop"
-            | b"walk"
-            | b"heights"
-            | b"gardens"
-            | b"grove"
-            | b"mews"
-            | b"pike"
-            | b"turnpike"
-            | b"route"
-            | b"rte"
-            | b"expressway"
-            | b"freeway"
-            | b"broadway"
-    )
+/// A word list, written once: as a test (`$test`, a compare chain that the compiler turns into a
+/// switch on length and a few compares) and as an array (`$all`) for [`Words`], which files its
+/// words under `$bit`.
+macro_rules! word_list {
+    ($(#[$doc:meta])* $test:ident, $all:ident, $bit:ident: $($w:literal)|+) => {
+        $(#[$doc])*
+        fn $test(w: &[u8]) -> bool {
+            matches!(w, $($w)|+)
+        }
+
+        const $all: List = ($bit, &[$($w),+]);
+    };
 }
 
-/// Words that open a box or ship address ("PO Box 12", "PSC 4 Box 9", "USNS Comfort FPO"),
-/// which `View::core` reads on its own terms.
-fn is_box_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"po" | b"pob" | b"p" | b"psc" | b"cmr" | b"unit" | b"usns" | b"usnv" | b"uss" | b"uscgc"
-    )
+/// A word list's bit in a [`Words`] slot, and its words.
+type List = (u8, &'static [&'static [u8]]);
+
+/// The bit of [`is_suffix`] in a [`Words`] slot.
+const SUFFIX: u8 = 1;
+/// The bit of [`is_box_word`].
+const BOX: u8 = 2;
+/// The bit of [`is_prefix_marker`].
+const PREFIX: u8 = 4;
+/// The bit of [`is_unit_word`].
+const UNIT: u8 = 8;
+/// The bit of [`is_connector`].
+const CONNECTOR: u8 = 16;
+/// The bit of [`is_stopword`].
+const STOP: u8 = 32;
+/// The bit of [`is_calendar`].
+const CALENDAR: u8 = 64;
+
+/// Which word lists a word may be in, by ten bits of its hash (the tokenizer gives every token
+/// its word's hash): a word whose slot lacks a list's bit is not in that list, which one table
+/// read tells for most words instead of the list's compare chain.
+pub(super) struct Words([u8; 1024]);
+
+impl Words {
+    /// The filter of every word list here.
+    pub(super) fn new() -> Self {
+        let mut slots = [0; 1024];
+        for (bit, words) in [
+            SUFFIX_WORDS,
+            BOX_WORDS,
+            PREFIX_WORDS,
+            UNIT_WORDS,
+            CONNECTOR_WORDS,
+            STOP_WORDS,
+            CALENDAR_WORDS,
+        ] {
+            for w in words {
+                if let Some(slot) = slots.get_mut(Self::slot(crate::model::hash_bytes(w))) {
+                    *slot |= bit;
+                }
+            }
+        }
+        Words(slots)
+    }
+
+    fn slot(h: u64) -> usize {
+        (h >> 54) as usize
+    }
+
+    /// The bits of the lists a word with hash `h` may be in (never short of one it is in).
+    fn of(&self, h: u64) -> u8 {
+        self.0.get(Self::slot(h)).copied().unwrap_or(u8::MAX)
+    }
 }
 
-/// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
-fn is_prefix_marker(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"rue"
-            | b"via"
-            | b"viale"
-            | b"vicolo"
-            | b"piazza"
-            | b"piazzetta"
-            | b"calle"
-            | b"avenida"
-            | b"rua"
-            | b"travessa"
-            | b"estrada"
-            | b"pra\xc3\xa7a"
-            | b"praca"
-            | b"largo"
-            | b"ul"
-            | b"ulica"
-            | b"utca"
-            | b"strada"
-            | b"chaussee"
-            | b"allee"
-            | b"quai"
-            | b"camino"
-            | b"carrera"
-            | b"paseo"
-            | b"avinguda"
-            | b"carrer"
-            | b"rambla"
-            | b"corso"
-            | b"avenue"
-            | b"boulevard"
-            | b"paso"
-    )
+word_list! {
+    /// Street-type words that end a US-style street name after a house number.
+    is_suffix, SUFFIX_WORDS, SUFFIX:
+    b"street" | b"st" | b"avenue" | b"ave" | b"av" | b"road" | b"rd" | b"boulevard" | b"blvd" |
+    b"lane" | b"ln" | b"drive" | b"dr" | b"way" | b"court" | b"ct" | b"place" | b"pl" |
+    b"terrace" | b"ter" | b"circle" | b"cir" | b"parkway" | b"pkwy" | b"highway" | b"hwy" |
+    b"square" | b"sq" | b"trail" | b"trl" | b"crescent" | b"close" | b"row" | b"plaza" | b"alley" |
+    b"path" | b"pass" | b"loop" | b"walk" | b"heights" | b"gardens" | b"grove" | b"mews" |
+    b"pike" | b"turnpike" | b"route" | b"rte" | b"expressway" | b"freeway" | b"broadway"
+}
+
+word_list! {
+    /// Words that open a box or ship address ("PO Box 12", "PSC 4 Box 9", "USNS Comfort FPO"),
+    /// which `View::core` reads on its own terms.
+    is_box_word, BOX_WORDS, BOX:
+    b"po" | b"pob" | b"p" | b"psc" | b"cmr" | b"unit" | b"usns" | b"usnv" | b"uss" | b"uscgc"
+}
+
+word_list! {
+    /// Words that open a street name in many languages ("rue du Centre 320", "ul. Grochowa 80").
+    is_prefix_marker, PREFIX_WORDS, PREFIX:
+    b"rue" | b"via" | b"viale" | b"vicolo" | b"piazza" | b"piazzetta" | b"calle" | b"avenida" |
+    b"rua" | b"travessa" | b"estrada" | b"pra\xc3\xa7a" | b"praca" | b"largo" | b"ul" | b"ulica" |
+    b"utca" | b"strada" | b"chaussee" | b"allee" | b"quai" | b"camino" | b"carrera" | b"paseo" |
+    b"avinguda" | b"carrer" | b"rambla" | b"corso" | b"avenue" | b"boulevard" | b"paso"
 }
 
 /// Endings of street names in Germanic, Nordic and Finnish languages ("Strickstrasse", "Ringvej"),
@@ -157,174 +149,41 @@ fn endings_in(tail: &[u8]) -> &'static [&'static [u8]] {
     }
 }
 
-/// Unit designators that continue an address ("Apt. 864", "Suite 245").
-fn is_unit_word(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"apt"
-            | b"apartment"
-            | b"suite"
-            | b"ste"
-            | b"unit"
-            | b"floor"
-            | b"fl"
-            | b"bldg"
-            | b"building"
-            | b"flat"
-            | b"box"
-    )
+word_list! {
+    /// Unit designators that continue an address ("Apt. 864", "Suite 245").
+    is_unit_word, UNIT_WORDS, UNIT:
+    b"apt" | b"apartment" | b"suite" | b"ste" | b"unit" | b"floor" | b"fl" | b"bldg" |
+    b"building" | b"flat" | b"box"
 }
 
-/// Lower-case words inside street and place names ("rue du Centre", "Saint Kitts and Nevis").
-fn is_connector(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"de"
-            | b"du"
-            | b"del"
-            | b"da"
-            | b"do"
-            | b"das"
-            | b"dos"
-            | b"di"
-            | b"la"
-            | b"le"
-            | b"les"
-            | b"van"
-            | b"von"
-            | b"der"
-            | b"den"
-            | b"of"
-            | b"y"
-            | b"e"
-            | b"and"
-            | b"the"
-            | b"san"
-            | b"santa"
-    )
+word_list! {
+    /// Lower-case words inside street and place names ("rue du Centre", "Saint Kitts and Nevis").
+    is_connector, CONNECTOR_WORDS, CONNECTOR:
+    b"de" | b"du" | b"del" | b"da" | b"do" | b"das" | b"dos" | b"di" | b"la" | b"le" | b"les" |
+    b"van" | b"von" | b"der" | b"den" | b"of" | b"y" | b"e" | b"and" | b"the" | b"san" | b"santa"
 }
 
-/// Words that end an address when the extension reaches them, whatever their case.
-fn is_stopword(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"for"
-            | b"in"
-            | b"on"
-            | b"at"
-            | b"to"
-            | b"a"
-            | b"an"
-            | b"is"
-            | b"are"
-            | b"was"
-            | b"were"
-            | b"be"
-            | b"i"
-            | b"we"
-            | b"you"
-            | b"he"
-            | b"she"
-            | b"it"
-            | b"they"
-            | b"my"
-            | b"your"
-            | b"his"
-            | b"her"
-            | b"our"
-            | b"their"
-            | b"this"
-            | b"that"
-            | b"after"
-            | b"before"
-            | b"last"
-            | b"next"
-            | b"if"
-            | b"please"
-            | b"thanks"
-            | b"thank"
-            | b"with"
-            | b"from"
-            | b"by"
-            | b"near"
-            | b"since"
-            | b"until"
-            | b"when"
-            | b"where"
-            | b"which"
-            | b"who"
-            | b"so"
-            | b"but"
-            | b"or"
-            | b"as"
-            | b"then"
-            | b"there"
-            | b"here"
-            | b"today"
-            | b"tomorrow"
-            | b"tonight"
-            | b"yesterday"
-            | b"now"
-            | b"the"
-            | b"fax"
-            | b"office"
-            | b"mobile"
-            | b"phone"
-            | b"tel"
-            | b"email"
-            | b"e-mail"
-            | b"call"
-            | b"website"
-            | b"name"
-            | b"address"
-            | b"card"
-            | b"it's"
-            | b"i'm"
-            | b"we'll"
-            | b"i'll"
-            | b"can"
-            | b"will"
-            | b"would"
-            | b"could"
-    )
+word_list! {
+    /// Words that end an address when the extension reaches them, whatever their case.
+    is_stopword, STOP_WORDS, STOP:
+    b"for" | b"in" | b"on" | b"at" | b"to" | b"a" | b"an" | b"is" | b"are" | b"was" | b"were" |
+    b"be" | b"i" | b"we" | b"you" | b"he" | b"she" | b"it" | b"they" | b"my" | b"your" | b"his" |
+    b"her" | b"our" | b"their" | b"this" | b"that" | b"after" | b"before" | b"last" | b"next" |
+    b"if" | b"please" | b"thanks" | b"thank" | b"with" | b"from" | b"by" | b"near" | b"since" |
+    b"until" | b"when" | b"where" | b"which" | b"who" | b"so" | b"but" | b"or" | b"as" | b"then" |
+    b"there" | b"here" | b"today" | b"tomorrow" | b"tonight" | b"yesterday" | b"now" | b"the" |
+    b"fax" | b"office" | b"mobile" | b"phone" | b"tel" | b"email" | b"e-mail" | b"call" |
+    b"website" | b"name" | b"address" | b"card" | b"it's" | b"i'm" | b"we'll" | b"i'll" | b"can" |
+    b"will" | b"would" | b"could"
 }
 
-/// Month and weekday names: "March 4" and "Friday 13" are dates, not streets.
-fn is_calendar(w: &[u8]) -> bool {
-    matches!(
-        w,
-        b"january"
-            | b"february"
-            | b"march"
-            | b"april"
-            | b"may"
-            | b"june"
-            | b"july"
-            | b"august"
-            | b"september"
-            | b"october"
-            | b"november"
-            | b"december"
-            | b"jan"
-            | b"feb"
-            | b"mar"
-            | b"apr"
-            | b"jun"
-            | b"jul"
-            | b"aug"
-            | b"sep"
-            | b"sept"
-            | b"oct"
-            | b"nov"
-            | b"dec"
-            | b"monday"
-            | b"tuesday"
-            | b"wednesday"
-            | b"thursday"
-            | b"friday"
-            | b"saturday"
-            | b"sunday"
-    )
+word_list! {
+    /// Month and weekday names: "March 4" and "Friday 13" are dates, not streets.
+    is_calendar, CALENDAR_WORDS, CALENDAR:
+    b"january" | b"february" | b"march" | b"april" | b"may" | b"june" | b"july" | b"august" |
+    b"september" | b"october" | b"november" | b"december" | b"jan" | b"feb" | b"mar" | b"apr" |
+    b"jun" | b"jul" | b"aug" | b"sep" | b"sept" | b"oct" | b"nov" | b"dec" | b"monday" |
+    b"tuesday" | b"wednesday" | b"thursday" | b"friday" | b"saturday" | b"sunday"
 }
 
 /// A word that a street name cannot run over: [`View::core`] stops its name there.
@@ -352,6 +211,7 @@ fn has_ending_marker(w: &[u8]) -> bool {
 /// Token facts the address finder needs, read once per candidate.
 struct View<'s, 'a> {
     scan: &'s Scan<'a>,
+    words: &'s Words,
     /// The message has no upper-case letters, so capitalization says nothing.
     lower_text: bool,
     claimed: &'s [Range<usize>],
@@ -361,6 +221,17 @@ struct View<'s, 'a> {
 }
 
 impl View<'_, '_> {
+    /// The bits of the word lists token `i`'s word may be in (see [`Words`]); none past the
+    /// last token, whose word is empty.
+    fn kinds(&self, i: usize) -> u8 {
+        self.scan.tokens.get(i).map_or(0, |t| self.words.of(t.hash))
+    }
+
+    /// Token `i`'s word ends a street name ([`ends_name`]).
+    fn ends_name(&self, i: usize) -> bool {
+        self.kinds(i) & (STOP | CALENDAR | UNIT) != 0 && ends_name(self.word(i))
+    }
+
     fn word(&self, i: usize) -> &[u8] {
         self.scan
             .tokens
@@ -393,7 +264,8 @@ impl View<'_, '_> {
 
     /// A unit designator with its number ("Apt. 864") starts at token `i`.
     fn is_unit(&self, i: usize) -> bool {
-        is_unit_word(self.word(i))
+        self.kinds(i) & UNIT != 0
+            && is_unit_word(self.word(i))
             && self
                 .scan
                 .tokens
@@ -459,9 +331,10 @@ impl View<'_, '_> {
             .get(a.end..b.start)
             .unwrap_or_default();
         // Most gaps are one space: the word before matters only for a dot.
-        g.len() <= 3
-            && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
-            && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
+        g == b" "
+            || g.len() <= 3
+                && g.iter().all(|&c| c == b' ' || c == b'\t' || c == b'.')
+                && (!g.contains(&b'.') || self.is_alpha(i - 1) && self.word(i - 1).len() <= 4)
     }
 
     /// Token `i` is part of a bigger number or a time ("3,000", "08:32", "189/5"); `look_back`
@@ -487,30 +360,34 @@ impl View<'_, '_> {
         if w == b"corner" || (w == b"the" && self.word(i + 1) == b"corner") {
             return self.corner(i);
         }
-        if (w == b"po" || w == b"pob") && self.word(i + 1) == b"box" && self.is_number(i + 2, 8) {
-            return Some((i, i + 2));
-        }
-        if w == b"p"
-            && self.word(i + 1) == b"o"
-            && self.word(i + 2) == b"box"
-            && self.is_number(i + 3, 8)
-        {
-            return Some((i, i + 3));
-        }
-        if matches!(w, b"psc" | b"cmr" | b"unit")
-            && self.is_number(i + 1, 6)
-            && self.word(i + 2) == b"box"
-            && self.is_number(i + 3, 6)
-        {
-            return Some((i, i + 3));
-        }
-        if matches!(w, b"usns" | b"usnv" | b"uss" | b"uscgc")
-            && self.is_alpha(i + 1)
-            && self.inline(i + 1)
-        {
-            let next = self.word(i + 2);
-            if matches!(next, b"apo" | b"fpo" | b"dpo") {
-                return Some((i, i + 1));
+        // Box and ship cores open with a box word.
+        if self.kinds(i) & BOX != 0 {
+            if (w == b"po" || w == b"pob") && self.word(i + 1) == b"box" && self.is_number(i + 2, 8)
+            {
+                return Some((i, i + 2));
+            }
+            if w == b"p"
+                && self.word(i + 1) == b"o"
+                && self.word(i + 2) == b"box"
+                && self.is_number(i + 3, 8)
+            {
+                return Some((i, i + 3));
+            }
+            if matches!(w, b"psc" | b"cmr" | b"unit")
+                && self.is_number(i + 1, 6)
+                && self.word(i + 2) == b"box"
+                && self.is_number(i + 3, 6)
+            {
+                return Some((i, i + 3));
+            }
+            if matches!(w, b"usns" | b"usnv" | b"uss" | b"uscgc")
+                && self.is_alpha(i + 1)
+                && self.inline(i + 1)
+            {
+                let next = self.word(i + 2);
+                if matches!(next, b"apo" | b"fpo" | b"dpo") {
+                    return Some((i, i + 1));
+                }
             }
         }
         let mut j = i;
@@ -532,19 +409,21 @@ impl View<'_, '_> {
         let mut all_caps = true;
         while j < first_word + 5 && self.is_alpha(j) && (j == i || self.inline(j)) {
             let w = self.word(j);
-            if ends_name(w) {
+            let kinds = self.kinds(j);
+            if kinds & (STOP | CALENDAR | UNIT) != 0 && ends_name(w) {
                 break;
             }
-            if j == first_word && is_connector(w) {
+            let connector = kinds & CONNECTOR != 0 && is_connector(w);
+            if j == first_word && connector {
                 break;
             }
-            let connector = j > first_word && is_connector(w);
+            let connector = j > first_word && connector;
             // Lower-case text gives no capitalization evidence either way.
             let shouted = self.scan.tokens.get(j).is_some_and(|t| t.shape.all_upper);
             if !connector && (self.lower_text || shouted || !self.is_capitalized(j)) {
                 all_caps = false;
             }
-            if j > first_word && is_suffix(w) {
+            if j > first_word && kinds & SUFFIX != 0 && is_suffix(w) {
                 last_suffix = Some(j);
             }
             j += 1;
@@ -663,6 +542,7 @@ impl View<'_, '_> {
                 break;
             }
             let w = self.word(k);
+            let kinds = self.kinds(k);
             if self.is_unit(k) {
                 last = k + 1;
                 continue;
@@ -702,7 +582,9 @@ impl View<'_, '_> {
                 .tokens
                 .get(k)
                 .is_some_and(|t| t.shape.all_upper && t.end - t.start == 2);
-            if self.is_alpha(k) && (code || !is_stopword(w)) && !is_calendar(w) {
+            let stopword = kinds & STOP != 0 && is_stopword(w);
+            if self.is_alpha(k) && (code || !stopword) && !(kinds & CALENDAR != 0 && is_calendar(w))
+            {
                 let place = if self.lower_text {
                     separated || self.run_after_unit(first, last)
                 } else {
@@ -712,7 +594,8 @@ impl View<'_, '_> {
                     last = k;
                     continue;
                 }
-                if is_connector(w)
+                if kinds & CONNECTOR != 0
+                    && is_connector(w)
                     && self.is_alpha(k + 1)
                     && self.inline(k + 1)
                     && !self.lower_text
@@ -725,7 +608,7 @@ impl View<'_, '_> {
             // One unrecognized word between address parts ("Oeschenbach, n/a 12282") is bridged
             // when a postal code follows it.
             if self.is_alpha(k)
-                && !is_stopword(w)
+                && !stopword
                 && !self.is_claimed(k + 1)
                 && self.is_number(k + 1, 6)
                 && self.word(k + 1).len() >= 3
@@ -775,7 +658,9 @@ impl View<'_, '_> {
     /// ending. A bare "Road 2" is not enough, so suffix words alone do not count.
     fn marker_word(&self, k: usize, first: bool) -> bool {
         let w = self.word(k);
-        first && is_prefix_marker(w) || has_ending_marker(w) && !is_suffix(w)
+        let kinds = self.kinds(k);
+        first && kinds & PREFIX != 0 && is_prefix_marker(w)
+            || has_ending_marker(w) && !(kinds & SUFFIX != 0 && is_suffix(w))
     }
 
     /// For the first token `q` with a digit after some candidate start: whether a core that does
@@ -807,7 +692,7 @@ impl View<'_, '_> {
             if gap.len() > 3 || !gap.iter().all(|&c| matches!(c, b' ' | b'\t' | b'.')) {
                 break;
             }
-            if ends_name(self.word(from - 1)) {
+            if self.ends_name(from - 1) {
                 break;
             }
             from -= 1;
@@ -832,6 +717,7 @@ impl View<'_, '_> {
 /// `cued_at` says whether an address cue ("address", "lives at") ends just before a position.
 pub(super) fn find(
     scan: &Scan<'_>,
+    words: &Words,
     claimed: &[Range<usize>],
     cued_at: impl Fn(usize) -> bool,
     out: &mut Vec<Range<usize>>,
@@ -846,6 +732,7 @@ pub(super) fn find(
     };
     let view = View {
         scan,
+        words,
         lower_text,
         claimed,
         claim_hint: Cell::new(0),
@@ -912,7 +799,9 @@ pub(super) fn find(
                 view.word(i) != b"the" || is_corner(i + 1)
             } else {
                 let w = view.word(i);
-                is_box_word(w) || w == b"corner" || w == b"the" && is_corner(i + 1)
+                view.kinds(i) & BOX != 0 && is_box_word(w)
+                    || w == b"corner"
+                    || w == b"the" && is_corner(i + 1)
             };
             if !may_open {
                 i += 1;
@@ -929,6 +818,42 @@ pub(super) fn find(
             i = last + 1;
         } else {
             i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every listed word passes its test and, hashed as the tokenizer hashes a token, its
+    /// list's bit in the filter: the filter never turns away a word its list holds.
+    #[test]
+    fn the_word_filter_passes_every_listed_word() {
+        let words = Words::new();
+        let lists = [
+            (is_suffix as fn(&[u8]) -> bool, SUFFIX_WORDS),
+            (is_box_word, BOX_WORDS),
+            (is_prefix_marker, PREFIX_WORDS),
+            (is_unit_word, UNIT_WORDS),
+            (is_connector, CONNECTOR_WORDS),
+            (is_stopword, STOP_WORDS),
+            (is_calendar, CALENDAR_WORDS),
+        ];
+        for (test, (bit, list)) in lists {
+            for w in list {
+                assert!(test(w), "{}", String::from_utf8_lossy(w));
+                let h = crate::model::hash_bytes(w);
+                assert_ne!(words.of(h) & bit, 0, "{}", String::from_utf8_lossy(w));
+            }
+        }
+        let text = "Call 12 Main Street";
+        let scan = crate::text::Scan::new(text);
+        for t in &scan.tokens {
+            assert_eq!(
+                t.hash,
+                crate::model::hash_bytes(&scan.norm.as_bytes()[t.start..t.end])
+            );
         }
     }
 }

@@ -35,52 +35,74 @@ fn word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// The leftmost digit at or after `at` where `at_start` matches.
-fn leftmost(hay: &[u8], at: usize, at_start: impl Fn(usize) -> Option<Groups>) -> Option<Groups> {
+/// The leftmost match at or after `at` that `at_start` finds, trying one start in each run of
+/// digits: `start(d, e)` for the run `d..e`, the leftmost start of the run that can match (each
+/// caller says why the others cannot).
+fn leftmost(
+    hay: &[u8],
+    at: usize,
+    start: impl Fn(usize, usize) -> usize,
+    at_start: impl Fn(usize) -> Option<Groups>,
+) -> Option<Groups> {
     let mut p = at;
     while let Some(d) = next_digit(hay, p) {
-        if let Some(g) = at_start(d) {
+        let e = d + digits(hay, d, usize::MAX);
+        if let Some(g) = at_start(start(d, e)) {
             return Some(g);
         }
-        p = d + 1;
+        p = e;
     }
     None
 }
 
-/// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN.
+/// `(\d{3})([\- ]?)(\d{2})([\- ]?)(\d{4})`: an SSN, read run by run. Within a run of digits
+/// only three starts can match, in this order: the run's first digit when nine follow in a row;
+/// five digits before its end, when a separator and four digits follow; and three before its
+/// end, when a separator, two digits and then either four more in a row or a separator and
+/// four follow. Every other start reads a non-digit where its pattern wants a digit.
 pub(super) fn ssn(hay: &[u8], at: usize) -> Option<Groups> {
-    let sep = |i: usize| i + usize::from(matches!(hay.get(i), Some(b'-' | b' ')));
+    let sep = |i: usize| matches!(hay.get(i), Some(b'-' | b' '));
+    // The match from `a`, whose two-digit group starts at `g` and four-digit one at `s`.
+    let groups = |a: usize, g: usize, s: usize| {
+        Some([
+            Some(a..s + 4),
+            Some(a..a + 3),
+            Some(a + 3..g),
+            Some(g..g + 2),
+            Some(g + 2..s),
+            Some(s..s + 4),
+        ])
+    };
     let mut p = at;
     while let Some(d) = next_digit(hay, p) {
-        let first = digits(hay, d, 3);
-        if first < 3 {
-            // No start inside a run shorter than three digits has three digits either.
-            p = d + first + 1;
-            continue;
+        let e = d + digits(hay, d, usize::MAX);
+        if e - d >= 9 {
+            return groups(d, d + 3, d + 5);
         }
-        let s1 = sep(d + 3);
-        if digits(hay, s1, 2) == 2 {
-            let s2 = sep(s1 + 2);
-            if digits(hay, s2, 4) == 4 {
-                return Some([
-                    Some(d..s2 + 4),
-                    Some(d..d + 3),
-                    Some(d + 3..s1),
-                    Some(s1..s1 + 2),
-                    Some(s1 + 2..s2),
-                    Some(s2..s2 + 4),
-                ]);
+        if e - d >= 5 && sep(e) && digits(hay, e + 1, 4) == 4 {
+            return groups(e - 5, e - 2, e + 1);
+        }
+        if e - d >= 3 && sep(e) {
+            match digits(hay, e + 1, 6) {
+                6 => return groups(e - 3, e + 1, e + 3),
+                2 if sep(e + 3) && digits(hay, e + 4, 4) == 4 => {
+                    return groups(e - 3, e + 1, e + 4);
+                }
+                _ => {}
             }
         }
-        p = d + 1;
+        p = e;
     }
     None
 }
 
 /// `(\d{1,4})([/.\-])(\d{1,2})([/.\-])(\d{2,4})`: a numeric date.
+/// A start with five digits after it in its run fails; the last four starts of a run read the
+/// same separator and what follows it, so the first of them matches if any does.
 pub(super) fn num_date(hay: &[u8], at: usize) -> Option<Groups> {
     let sep = |i: usize| matches!(hay.get(i), Some(b'/' | b'.' | b'-'));
-    leftmost(hay, at, |p| {
+    let start = |d: usize, e: usize| d.max(e.saturating_sub(4));
+    leftmost(hay, at, start, |p| {
         let a = digits(hay, p, 5);
         ((1..=4).contains(&a) && sep(p + a)).then_some(())?;
         let q = p + a + 1;
@@ -100,9 +122,11 @@ pub(super) fn num_date(hay: &[u8], at: usize) -> Option<Groups> {
     })
 }
 
-/// `(\d{1,2})/(\d{1,2})`: a month/day date.
+/// `(\d{1,2})/(\d{1,2})`: a month/day date. As for [`num_date`], only the first of the last two
+/// starts of a run can be the leftmost match.
 pub(super) fn short_date(hay: &[u8], at: usize) -> Option<Groups> {
-    leftmost(hay, at, |p| {
+    let start = |d: usize, e: usize| d.max(e.saturating_sub(2));
+    leftmost(hay, at, start, |p| {
         let a = digits(hay, p, 3);
         ((1..=2).contains(&a) && hay.get(p + a) == Some(&b'/')).then_some(())?;
         let q = p + a + 1;
@@ -119,53 +143,65 @@ pub(super) fn short_date(hay: &[u8], at: usize) -> Option<Groups> {
     })
 }
 
-/// `\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b`: an IPv4 address.
+/// `\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b`: an IPv4 address. Only a run's first digit
+/// can have `\b` before it.
 pub(super) fn ipv4(hay: &[u8], at: usize) -> Option<Groups> {
-    leftmost(hay, at, |p| {
-        let bounded = p
-            .checked_sub(1)
-            .and_then(|k| hay.get(k))
-            .is_none_or(|&b| !word_byte(b));
-        bounded.then_some(())?;
-        let mut g: Groups = Default::default();
-        let mut i = p;
-        for (octet, group) in g.iter_mut().enumerate().take(5).skip(1) {
-            let n = digits(hay, i, 4);
-            (1..=3).contains(&n).then_some(())?;
-            *group = Some(i..i + n);
-            i += n;
-            let next = hay.get(i).copied();
-            if octet < 4 {
-                (next == Some(b'.')).then_some(())?;
-                i += 1;
-            } else {
-                next.is_none_or(|b| !word_byte(b)).then_some(())?;
+    leftmost(
+        hay,
+        at,
+        |d, _| d,
+        |p| {
+            let bounded = p
+                .checked_sub(1)
+                .and_then(|k| hay.get(k))
+                .is_none_or(|&b| !word_byte(b));
+            bounded.then_some(())?;
+            let mut g: Groups = Default::default();
+            let mut i = p;
+            for (octet, group) in g.iter_mut().enumerate().take(5).skip(1) {
+                let n = digits(hay, i, 4);
+                (1..=3).contains(&n).then_some(())?;
+                *group = Some(i..i + n);
+                i += n;
+                let next = hay.get(i).copied();
+                if octet < 4 {
+                    (next == Some(b'.')).then_some(())?;
+                    i += 1;
+                } else {
+                    next.is_none_or(|b| !word_byte(b)).then_some(())?;
+                }
             }
-        }
-        g[0] = Some(p..i);
-        Some(g)
-    })
+            g[0] = Some(p..i);
+            Some(g)
+        },
+    )
 }
 
 /// `\d(?:[ \-]?\d){11,18}`: a payment card number. Each repeat takes a separator only when a
 /// digit follows it, so the greedy repeat runs to the 18th digit after the first or to the
-/// group's end, and a start with fewer than 11 digits after it fails.
+/// group's end, and a start with fewer than 11 digits after it fails. A later start in the same
+/// run stops where the run's first digit stops, with fewer repeats, so only that one is tried.
 pub(super) fn card(hay: &[u8], at: usize) -> Option<Groups> {
-    leftmost(hay, at, |p| {
-        let digit = |i: usize| hay.get(i).is_some_and(u8::is_ascii_digit);
-        let (mut end, mut repeats) = (p + 1, 0);
-        while repeats < 18 {
-            if digit(end) {
-                end += 1;
-            } else if matches!(hay.get(end), Some(b' ' | b'-')) && digit(end + 1) {
-                end += 2;
-            } else {
-                break;
+    leftmost(
+        hay,
+        at,
+        |d, _| d,
+        |p| {
+            let digit = |i: usize| hay.get(i).is_some_and(u8::is_ascii_digit);
+            let (mut end, mut repeats) = (p + 1, 0);
+            while repeats < 18 {
+                if digit(end) {
+                    end += 1;
+                } else if matches!(hay.get(end), Some(b' ' | b'-')) && digit(end + 1) {
+                    end += 2;
+                } else {
+                    break;
+                }
+                repeats += 1;
             }
-            repeats += 1;
-        }
-        (repeats >= 11).then_some([Some(p..end), None, None, None, None, None])
-    })
+            (repeats >= 11).then_some([Some(p..end), None, None, None, None, None])
+        },
+    )
 }
 
 /// `\b[a-hj-npr-z0-9]{17}\b`: a VIN, which is a whole run of 17 word bytes, each a digit or a
@@ -339,13 +375,63 @@ pub(super) fn age(hay: &[u8], at: usize) -> Option<Groups> {
     })
 }
 
-/// The two-letter state codes of the state-and-ZIP pattern.
-const STATES: [&[u8; 2]; 51] = [
-    b"al", b"ak", b"az", b"ar", b"ca", b"co", b"ct", b"de", b"dc", b"fl", b"ga", b"hi", b"id",
-    b"il", b"in", b"ia", b"ks", b"ky", b"la", b"me", b"md", b"ma", b"mi", b"mn", b"ms", b"mo",
-    b"mt", b"ne", b"nv", b"nh", b"nj", b"nm", b"ny", b"nc", b"nd", b"oh", b"ok", b"or", b"pa",
-    b"ri", b"sc", b"sd", b"tn", b"tx", b"ut", b"vt", b"va", b"wa", b"wv", b"wi", b"wy",
-];
+/// One of the two-letter state codes of the state-and-ZIP pattern.
+fn is_state(code: &[u8]) -> bool {
+    matches!(
+        code,
+        b"al"
+            | b"ak"
+            | b"az"
+            | b"ar"
+            | b"ca"
+            | b"co"
+            | b"ct"
+            | b"de"
+            | b"dc"
+            | b"fl"
+            | b"ga"
+            | b"hi"
+            | b"id"
+            | b"il"
+            | b"in"
+            | b"ia"
+            | b"ks"
+            | b"ky"
+            | b"la"
+            | b"me"
+            | b"md"
+            | b"ma"
+            | b"mi"
+            | b"mn"
+            | b"ms"
+            | b"mo"
+            | b"mt"
+            | b"ne"
+            | b"nv"
+            | b"nh"
+            | b"nj"
+            | b"nm"
+            | b"ny"
+            | b"nc"
+            | b"nd"
+            | b"oh"
+            | b"ok"
+            | b"or"
+            | b"pa"
+            | b"ri"
+            | b"sc"
+            | b"sd"
+            | b"tn"
+            | b"tx"
+            | b"ut"
+            | b"vt"
+            | b"va"
+            | b"wa"
+            | b"wv"
+            | b"wi"
+            | b"wy"
+    )
+}
 
 /// The first ASCII digit at or after `from`, found eight bytes at a time.
 fn next_digit(hay: &[u8], from: usize) -> Option<usize> {
@@ -378,6 +464,9 @@ pub(super) fn state_zip(hay: &[u8], at: usize) -> Option<Groups> {
     let mut d = at;
     while let Some(i) = next_digit(hay, d) {
         d = i + digits(hay, i, usize::MAX);
+        if d - i < 5 {
+            continue;
+        }
         let Some(c) = i.checked_sub(1).filter(|&c| hay.get(c) == Some(&b' ')) else {
             continue;
         };
@@ -393,7 +482,7 @@ pub(super) fn state_zip(hay: &[u8], at: usize) -> Option<Groups> {
         };
         let bounded = p.checked_sub(1).is_none_or(|q| !word_at(hay, q));
         let code = hay.get(p..code_end).unwrap_or_default();
-        if !bounded || !STATES.iter().any(|s| s[..] == *code) || digits(hay, i, 5) < 5 {
+        if !bounded || !is_state(code) {
             continue;
         }
         let five = i + 5;

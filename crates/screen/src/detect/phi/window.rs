@@ -120,6 +120,8 @@ pub(super) struct Reach {
     /// What every match's digit runs show, tested on a window's runs instead of `need` on its
     /// bytes (digit-anchored reaches only).
     pub runs: Option<RunNeed>,
+    /// `need` is [`exchange_and_line`], which a short text's runs answer without its bytes.
+    pub line: bool,
 }
 
 /// What the digit runs of any window holding a match show. Each digit of a match lies in a
@@ -435,29 +437,46 @@ fn any_run(bytes: &[u8], mut f: impl FnMut(Range<usize>) -> bool) -> bool {
     false
 }
 
-/// What every run of digit-like bytes of `bytes` shows, those without a digit too, and whether
-/// an IBAN anchor opens one, in one pass. Over all such runs, `longest >= n` says what
-/// `digit_run(bytes, n)` says, and a join bit what `digit_sep_digit` says for its separator: a
-/// separator between two digit-like bytes is one byte between two runs.
-fn whole_facts(bytes: &[u8]) -> (Facts, bool) {
-    let mut facts = Facts {
-        digits: usize::MAX,
-        longest: 0,
-        joins: 0,
+/// What a short text's runs of digit-like bytes show, read in one pass (see [`whole_facts`]).
+struct Whole {
+    /// Over all its runs, those without a digit too.
+    facts: Facts,
+    /// An IBAN anchor opens a run.
+    iban: bool,
+    /// What [`exchange_and_line`] says of the text.
+    line: bool,
+}
+
+/// What every run of digit-like bytes of `bytes` shows, those without a digit too, whether an
+/// IBAN anchor opens one, and whether a run of three and one of four sit one of ` .-` apart, in
+/// one pass. Over all such runs, `longest >= n` says what `digit_run(bytes, n)` says, and a join
+/// bit what `digit_sep_digit` says for its separator: a separator between two digit-like bytes
+/// is one byte between two runs.
+fn whole_facts(bytes: &[u8]) -> Whole {
+    let mut whole = Whole {
+        facts: Facts {
+            digits: usize::MAX,
+            longest: 0,
+            joins: 0,
+        },
+        iban: false,
+        line: false,
     };
-    let mut iban = false;
-    // Where the previous run ended, if one did.
-    let mut last_end = None;
+    // Where the previous run ended and how long it was, if one did.
+    let mut last: Option<(usize, usize)> = None;
     any_run(bytes, |run| {
+        let facts = &mut whole.facts;
         facts.longest = facts.longest.max(run.len());
-        if last_end.is_some_and(|e: usize| e + 1 == run.start) {
-            facts.joins |= bytes.get(run.start - 1).map_or(0, |&b| join_of(b));
+        if let Some((end, len)) = last.filter(|&(e, _)| e + 1 == run.start) {
+            let b = bytes.get(end).copied().unwrap_or_default();
+            facts.joins |= join_of(b);
+            whole.line |= len >= 3 && run.len() >= 4 && matches!(b, b' ' | b'.' | b'-');
         }
-        last_end = Some(run.end);
-        iban = iban || Anchor::Iban.of_run(bytes, &run).is_some();
+        last = Some((run.end, run.len()));
+        whole.iban = whole.iban || Anchor::Iban.of_run(bytes, &run).is_some();
         false
     });
-    (facts, iban)
+    whole
 }
 
 /// A merged window and what its anchoring runs show.
@@ -481,7 +500,7 @@ pub(super) struct Runs {
     /// too, so that a [`RunNeed`] answers as the `need` of the same reach on its bytes does),
     /// and whether an IBAN may start in it (see [`whole_facts`]): read when a search first
     /// asks, as a message with few digits runs none that does.
-    short: OnceCell<(Facts, bool)>,
+    short: OnceCell<Whole>,
     /// A short text is ASCII, so its searches run the ASCII copies: read when one first asks.
     ascii: OnceCell<bool>,
 }
@@ -569,12 +588,13 @@ impl Runs {
     }
 
     /// A short text, searched whole, may hold a match of `reach`: read from its runs where the
-    /// reach has a [`RunNeed`] or an IBAN anchor, else from `need` on its bytes.
+    /// reach has a [`RunNeed`], an IBAN anchor or the phone gate, else from `need` on its bytes.
     fn whole_may_hold(&self, reach: Reach, bytes: &[u8]) -> bool {
         let short = || self.short.get_or_init(|| whole_facts(bytes));
         match reach.runs {
-            Some(n) => n.passes(&short().0),
-            None if reach.anchor == Anchor::Iban => short().1,
+            Some(n) => n.passes(&short().facts),
+            None if reach.anchor == Anchor::Iban => short().iban,
+            None if reach.line => short().line,
             None => (reach.need)(bytes),
         }
     }
@@ -1344,12 +1364,33 @@ pub(super) fn exchange_and_line(w: &[u8]) -> bool {
 /// An MBI may start in `w`: a digit 1-9, a lower-case letter, a letter or digit, then a
 /// digit-like byte, as every MBI opens ("1eg4"); "2nd", "10am" and "5mg" open no search.
 pub(super) fn mbi_start(w: &[u8]) -> bool {
-    w.windows(4).any(|p| {
-        matches!(p[0], b'1'..=b'9')
-            && p[1].is_ascii_lowercase()
-            && (p[2].is_ascii_lowercase() || p[2].is_ascii_digit())
-            && maybe_digit(p[3])
-    })
+    let opens = |p: &[u8]| match *p {
+        [a, b, c, d, ..] => {
+            matches!(a, b'1'..=b'9')
+                && b.is_ascii_lowercase()
+                && (c.is_ascii_lowercase() || c.is_ascii_digit())
+                && maybe_digit(d)
+        }
+        _ => false,
+    };
+    // Most bytes of a short text are no digit: only the digit-like ones, found eight bytes at a
+    // time, are read on. A window holds a few bytes around one run and is read byte by byte.
+    let mut i = 0;
+    if w.len() >= 32 {
+        while let Some(&block) = w.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let mut mask = digit_like_mask(u64::from_le_bytes(block));
+            while mask != 0 {
+                if w.get(i + (mask.trailing_zeros() / 8) as usize..)
+                    .is_some_and(opens)
+                {
+                    return true;
+                }
+                mask &= mask - 1;
+            }
+            i += 8;
+        }
+    }
+    w.get(i..).unwrap_or_default().windows(4).any(opens)
 }
 
 /// No test: any text may hold a match.
@@ -1582,7 +1623,7 @@ mod tests {
             bytes in proptest::collection::vec(proptest::sample::select(
                 b" /-.,_09aAzZ\x80\xc3\xa9".to_vec()), 0..90),
         ) {
-            let (facts, iban) = whole_facts(&bytes);
+            let Whole { facts, iban, line } = whole_facts(&bytes);
             for n in 1..12 {
                 proptest::prop_assert_eq!(facts.longest >= n, digit_run(&bytes, n), "run {}", n);
             }
@@ -1603,6 +1644,24 @@ mod tests {
                 matches!(bytes[i], b' ' | b'.' | b'-') && run(bytes.get(i - 3..i)) && run(bytes.get(i + 1..i + 5))
             });
             proptest::prop_assert_eq!(exchange_and_line(&bytes), phone);
+            proptest::prop_assert_eq!(line, phone);
+        }
+    }
+
+    proptest::proptest! {
+        /// The MBI opening test finds what a walk over every four bytes finds.
+        #[test]
+        fn mbi_start_agrees_with_a_walk_over_every_byte(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" -019aez\x80\xc3".to_vec()), 0..80),
+        ) {
+            let walk = bytes.windows(4).any(|p| {
+                matches!(p[0], b'1'..=b'9')
+                    && p[1].is_ascii_lowercase()
+                    && (p[2].is_ascii_lowercase() || p[2].is_ascii_digit())
+                    && maybe_digit(p[3])
+            });
+            proptest::prop_assert_eq!(mbi_start(&bytes), walk);
         }
     }
 
