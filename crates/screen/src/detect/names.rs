@@ -824,19 +824,11 @@ impl Lexicon {
     /// an equal hash and length is an equal text, told without reading the entry.
     #[inline]
     fn get_hashed(&self, hash: u64, text: &[u8]) -> Option<u32> {
-        self.get_with(hash, text.len(), || text)
-    }
-
-    /// [`Lexicon::get_hashed`] of a text of `len` bytes that `text` gives: it is read only when
-    /// longer than eight bytes.
-    #[inline]
-    fn get_with<'t>(&self, hash: u64, len: usize, text: impl FnOnce() -> &'t [u8]) -> Option<u32> {
         let slot = self.by_hash(hash)?;
-        let same = if len <= 8 {
-            (slot.tag & 0xFF) as usize == len
+        let same = if text.len() <= 8 {
+            (slot.tag & 0xFF) as usize == text.len()
         } else {
-            self.entry(slot)
-                .is_some_and(|e| e.text.as_bytes() == text())
+            self.entry(slot).is_some_and(|e| e.text.as_bytes() == text)
         };
         same.then_some(slot.facts)
     }
@@ -998,16 +990,10 @@ impl Facts<'_, '_> {
         if t.shape.apostrophe {
             return self.flags(i);
         }
-        let len = t.end.saturating_sub(t.start);
+        let word = self.scan.norm.as_bytes().get(t.start..t.end);
         let v = self
             .lex
-            .get_with(t.hash, len, || {
-                self.scan
-                    .norm
-                    .as_bytes()
-                    .get(t.start..t.end)
-                    .unwrap_or_default()
-            })
+            .get_hashed(t.hash, word.unwrap_or_default())
             .unwrap_or(0);
         cell.set(v | LEXED);
         v
