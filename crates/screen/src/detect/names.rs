@@ -123,6 +123,9 @@ const CREDENTIAL: u32 = 1 << 28;
 /// Part of an @-handle ("@Harry_Styles"): an account name, which names a person no more often
 /// than a brand or a fan page, and is never a name span of its own.
 const HANDLE: u32 = 1 << 29;
+/// Set once a token's lexicon facts alone are in its cell ([`Facts::lexical`]); the rest are
+/// filled in when a rule asks.
+const LEXED: u32 = 1 << 30;
 /// Set once a token's lexicon and shape facts are filled in (see [`Facts`]).
 const KNOWN: u32 = 1 << 31;
 /// Facts about the token itself that the model sees.
@@ -889,6 +892,7 @@ const _: () = assert!(
         | INTRO
         | CREDENTIAL
         | HANDLE
+        | LEXED
         | KNOWN)
         & PLACE_BITS
         == 0
@@ -970,6 +974,38 @@ impl Facts<'_, '_> {
         self.tok(i).and_then(|t| PlaceKind::from_code(t.place))
     }
 
+    /// The lexicon's facts of token `i` (all of its facts when already filled; none past the
+    /// end). Most words a rule starts at need only these to be passed over, so they are
+    /// looked up and kept ([`LEXED`]) without reading their shape and surroundings. A
+    /// possessive is looked up by its stem, so it is filled.
+    #[inline(always)]
+    fn lexical(&self, i: usize) -> u32 {
+        let (Some(cell), Some(t)) = (self.cells.get(i), self.scan.tokens.get(i)) else {
+            return 0;
+        };
+        let v = cell.get();
+        if v & (KNOWN | LEXED) != 0 {
+            return v;
+        }
+        if t.shape.apostrophe {
+            return self.flags(i);
+        }
+        let word = self.scan.norm.as_bytes().get(t.start..t.end);
+        let v = self
+            .lex
+            .get_hashed(t.hash, word.unwrap_or_default())
+            .unwrap_or(0);
+        cell.set(v | LEXED);
+        v
+    }
+
+    /// The facts known of token `i` so far without filling it: its lexicon facts once
+    /// [`LEXED`] or [`KNOWN`], else none.
+    #[inline]
+    fn so_far(&self, i: usize) -> u32 {
+        self.cells.get(i).map_or(0, Cell::get)
+    }
+
     /// Whether token `i` has any of the flags `cues` (some of [`CUE_FLAGS`]). A token not yet
     /// filled whose word the lexicon's cue bits rule out has none, and stays unfilled: most
     /// words before a capitalized one are no cue, and a rule that asks about no more of them
@@ -1004,8 +1040,8 @@ impl Facts<'_, '_> {
         Some(t.end.saturating_sub(stem))
     }
 
-    /// Look token `i` up and read its shape; `marks` are flags set before it was filled.
-    /// Returns the [`Tok::pack`]ed facts.
+    /// Look token `i` up and read its shape; `marks` is what its cell held before, its lexicon
+    /// facts when [`LEXED`]. Returns the [`Tok::pack`]ed facts.
     #[inline(never)]
     fn fill(&self, i: usize, marks: u32) -> u32 {
         let scan = self.scan;
@@ -1017,8 +1053,12 @@ impl Facts<'_, '_> {
         let stem_end = t.end.saturating_sub(2 * usize::from(possessive));
         let word = norm.get(t.start..stem_end).unwrap_or_default();
         // The scan hashed every word once; only a possessive's stem needs hashing again.
-        let hash = if possessive { hash_bytes(word) } else { t.hash };
-        let mut flags = self.lex.get_hashed(hash, word).unwrap_or(0) | marks | KNOWN;
+        let mut flags = if marks & LEXED != 0 {
+            marks & !LEXED
+        } else {
+            let hash = if possessive { hash_bytes(word) } else { t.hash };
+            self.lex.get_hashed(hash, word).unwrap_or(0) | marks
+        } | KNOWN;
         if possessive {
             flags |= POSSESSIVE;
         }
@@ -1329,17 +1369,14 @@ impl Detector {
         let mut patient_near = false;
         let mut name_end = usize::MAX;
         let mut i = 0;
-        while i < n {
+        while let Some(t) = scan.tokens.get(i).filter(|_| i < n) {
             // In mixed-case text a lower-case word starts nothing unless it is a place right after a
             // place cue ("moved to boston"): `place_at` needs the cue there and `name_at` a capital.
             // Most words of a message are such, and the lexicon's `lower` bits rule out nearly all
             // of them (all but places, place heads and patient words) without a lookup.
-            if !weak_caps
-                && let Some(t) = scan.tokens.get(i)
-                && !t.shape.capitalized
-            {
+            if !weak_caps && !t.shape.capitalized {
                 if is_possessive(norm, t) || self.lex.may_matter_lower(t.hash) {
-                    let f = toks.flags(i);
+                    let f = toks.lexical(i);
                     patient_near |= f & PATIENT != 0;
                     if f & (PLACE | PLACE_HEAD) == 0 || place_cue(scan, toks, i).is_none() {
                         i += 1;
@@ -1350,7 +1387,12 @@ impl Detector {
                     continue;
                 }
             } else {
-                patient_near |= toks.flags(i) & PATIENT != 0;
+                let f = toks.lexical(i);
+                patient_near |= f & PATIENT != 0;
+                if inert(f, t) {
+                    i += 1;
+                    continue;
+                }
             }
             let found = match self.place_at(cx, sink, toks, i, weak_caps) {
                 Some(next) => Some(next),
@@ -1430,7 +1472,9 @@ impl Detector {
             }
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
             let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
-            let predicted = if (cap || weak_caps) && Self::model_candidate(toks.flags(i), weak_caps)
+            let predicted = if (cap || weak_caps)
+                && !ruled_out(toks.so_far(i), scan.tokens.get(i))
+                && Self::model_candidate(toks.flags(i), weak_caps)
             {
                 let s = self.features(scan, toks, i, weak_caps, ScoreSink::new(model));
                 model.decide(s.sum, MODEL_MARGIN)
@@ -1869,6 +1913,28 @@ impl Detector {
     }
 }
 
+/// Whether no rule can start at token `t`, whose lexicon facts are `f`: an ordinary word, a
+/// calendar word, a title or one of the organization's own words, or a number or a single
+/// letter, that is no name, place or patient word. Neither `place_at` nor `name_at` reports
+/// one, and the model takes none, so it needs no shape facts.
+#[inline]
+fn inert(f: u32, t: &Token) -> bool {
+    f & (FIRST | LAST | PLACE | PLACE_HEAD | PATIENT) == 0
+        && (f & (COMMON | CALENDAR | TITLE | ORG) != 0
+            || t.shape.has_digit
+            || t.end.saturating_sub(t.start) <= 1)
+}
+
+/// Whether the model's candidate test is already known to fail for token `t` from the facts
+/// known of it so far (`so_far`: its lexicon facts or none) and its shape: a word with a flag
+/// that [`Detector::model_candidate`] excludes, a number ([`DIGIT`]) or a single byte
+/// ([`SHORT`]).
+#[inline]
+fn ruled_out(so_far: u32, t: Option<&Token>) -> bool {
+    so_far & (COMMON | CALENDAR | TITLE | ORG) != 0
+        || t.is_none_or(|t| t.shape.has_digit || t.end.saturating_sub(t.start) <= 1)
+}
+
 /// Whether capitalization says nothing in a message with these tokens: none of its words is
 /// capitalized, or (with six words or more) at least 70% are. Words are tokens of two or more bytes
 /// without a digit, a possessive counted without its "'s".
@@ -2280,6 +2346,48 @@ mod tests {
     fn detector() -> &'static Detector {
         static DET: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
         DET.get_or_init(|| Detector::new(&Policy::default()).expect("lexicons compile"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn no_rule_and_no_model_takes_a_word_passed_over(
+            words in proptest::collection::vec("(The|the|WHAT|May|may|Dr|dr|Monday|I|a|J|5|2nd|In|From|John|JOHN|Smith|Will|will|Paris|paris|New|York|new|patient|Patient|Thanks|said|is|Name|my|x|Mr|Jan|van|RN|Koskikatu)", 0..30),
+            gaps in proptest::collection::vec("( |, |\\. |\n| - |: |'s |@|_)", 0..30),
+        ) {
+            let det = detector();
+            let text: String = words
+                .iter()
+                .zip(gaps.iter().chain(std::iter::repeat(&" ".to_owned())))
+                .flat_map(|(w, g)| [w.as_str(), g.as_str()])
+                .collect();
+            let msg = Message::incoming(&text);
+            let scan = Scan::new(&text);
+            let cx = Ctx { msg: &msg, scan: &scan };
+            let cells = vec![Cell::new(0u32); scan.tokens.len()];
+            let toks = Facts { scan: &scan, lex: &det.lex, cells: &cells };
+            let weak = weak_caps(scan.norm.as_bytes(), &scan.tokens);
+            for (i, t) in scan.tokens.iter().enumerate() {
+                let so_far = toks.so_far(i);
+                let f = toks.flags(i);
+                if ruled_out(so_far, Some(t)) {
+                    proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
+                }
+                if inert(f, t) {
+                    let mut sink = Sink::default();
+                    proptest::prop_assert!(f & PATIENT == 0);
+                    proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
+                    proptest::prop_assert!(det.place_at(&cx, &mut sink, &toks, i, weak).is_none());
+                    for name_end in [usize::MAX, i, i.wrapping_sub(1)] {
+                        proptest::prop_assert!(
+                            det.name_at(&cx, &mut sink, &toks, i, weak, name_end).is_none(),
+                            "{text:?} {i}"
+                        );
+                    }
+                    proptest::prop_assert!(sink.hits.is_empty());
+                }
+            }
+        }
     }
 
     #[test]
