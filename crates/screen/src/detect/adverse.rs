@@ -820,6 +820,9 @@ pub(crate) struct Detector {
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
     gate_words: WordBits,
+    /// Bit set (one probe, 4096 bits) over [`FIRST_PERSON`] and [`THIRD_PERSON`]: the patient
+    /// search compares a word's bytes with those lists only when its hash passes.
+    pronoun_words: WordBits,
     /// One probe that every drug key, `gate_words` word and event-cue word passes, and about two
     /// words in a hundred besides: most words then skip the three exact probes.
     words: WordFilter,
@@ -848,6 +851,10 @@ impl Detector {
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
+        let mut pronoun_words: WordBits = Bits::boxed();
+        for w in FIRST_PERSON.iter().chain(THIRD_PERSON) {
+            bit_add(&mut pronoun_words, hash_bytes(w.as_bytes()));
+        }
         let (lex, key_hashes) = Lexicon::with_keys(policy)?;
         let mut words = model.cue_word_filter();
         let mut gate_words: WordBits = Bits::boxed();
@@ -869,6 +876,7 @@ impl Detector {
             persons,
             person_words,
             gate_words,
+            pronoun_words,
             words,
             num_cue,
         })
@@ -1321,9 +1329,11 @@ impl Detector {
         }
         let has = |words: &[&str]| {
             scan.tokens.iter().find(|t| {
-                scan.norm
-                    .get(t.start..t.end)
-                    .is_some_and(|w| words.contains(&w))
+                bit_maybe(&self.pronoun_words, t.hash)
+                    && scan
+                        .norm
+                        .get(t.start..t.end)
+                        .is_some_and(|w| words.contains(&w))
             })
         };
         let named = hits
