@@ -764,34 +764,48 @@ fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
 
 /// True when a segment of `len` tokens ends after its last token `a`, whose successor in the text
 /// is `next`: it holds [`MAX_SEG`] tokens, or the gap before the next token ends a sentence, or no
-/// token follows.
+/// token follows. The walk answers the common gap, one space, before it asks.
 #[inline(always)]
 fn ends_segment(norm: &[u8], a: &Token, next: Option<&Token>, len: usize) -> bool {
     let Some(b) = next else { return true };
-    if len >= MAX_SEG {
-        return true;
-    }
-    // Most gaps are one space.
-    if b.start.wrapping_sub(a.end) == 1 && norm.get(a.end) == Some(&b' ') {
-        return false;
-    }
-    ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
+    len >= MAX_SEG || ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
 }
 
 /// True when the text between two tokens ends a sentence: it holds `!`, `?`, `;` or a line break,
-/// or a period and some white space ("2.5 mg" and "e.g." do not end one). One pass, as most gaps
-/// are a single space.
+/// or a period and some white space ("2.5 mg" and "e.g." do not end one).
 fn ends_sentence(gap: &[u8]) -> bool {
-    let (mut dot, mut space) = (false, false);
-    for &c in gap {
-        match c {
-            b'!' | b'?' | b'\n' | b';' => return true,
-            b'.' => dot = true,
-            c if c.is_ascii_whitespace() => space = true,
-            _ => {}
-        }
+    let class = gap.iter().fold(0, |c, &b| {
+        c | GAP_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+    });
+    class & GAP_END != 0 || class & (GAP_DOT | GAP_SPACE) == GAP_DOT | GAP_SPACE
+}
+
+/// [`GAP_CLASS`] bit: the byte ends a sentence on its own (`!`, `?`, `;`, a line break).
+const GAP_END: u8 = 1;
+/// [`GAP_CLASS`] bit: a period.
+const GAP_DOT: u8 = 2;
+/// [`GAP_CLASS`] bit: ASCII white space.
+const GAP_SPACE: u8 = 4;
+
+/// What each byte of a gap says to [`ends_sentence`]: one load and an or per byte, where tests
+/// in turn cost a branch each.
+const GAP_CLASS: [u8; 256] = gap_classes();
+
+/// Build [`GAP_CLASS`].
+const fn gap_classes() -> [u8; 256] {
+    let mut out = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        out[b] = match c {
+            b'!' | b'?' | b'\n' | b';' => GAP_END,
+            b'.' => GAP_DOT,
+            _ if c.is_ascii_whitespace() => GAP_SPACE,
+            _ => 0,
+        };
+        b += 1;
     }
-    dot && space
+    out
 }
 
 /// One reaction phrase found in a positive segment.
@@ -957,11 +971,12 @@ impl Detector {
         events: &mut Vec<Event>,
     ) {
         let norm = scan.norm.as_bytes();
-        let toks = scan.tokens.as_slice();
         // One walk over the words builds each segment's model inputs and finds where it ends; a
-        // segment is scored once its last word is in.
+        // segment is scored once its last word is in. The segment is `first..first + k`.
         let (mut first, mut k, mut worth, mut maybe_drug) = (0, 0, false, false);
-        for (i, t) in toks.iter().enumerate() {
+        let mut rest = scan.tokens.as_slice();
+        while let Some((t, after)) = rest.split_first() {
+            rest = after;
             // Token `k` of the segment: a segment never holds more than `N` tokens, and the
             // remainder only spares a bounds check.
             if let Some(f) = feats.get_mut(k % N) {
@@ -985,12 +1000,25 @@ impl Detector {
                 }
             }
             k += 1;
-            if ends_segment(norm, t, toks.get(i + 1), k) {
+            let next = after.first();
+            // Most gaps are one space inside a segment with room left: the next token read
+            // through the rest of the walk, and one byte.
+            if let Some(b) = next
+                && k < MAX_SEG
+                && b.start.wrapping_sub(t.end) == 1
+                && norm.get(t.end) == Some(&b' ')
+            {
+                continue;
+            }
+            if ends_segment(norm, t, next, k) {
                 if worth {
-                    let seg = Segment { first, end: i + 1 };
+                    let seg = Segment {
+                        first,
+                        end: first + k,
+                    };
                     self.score_segment(scan, cues, seg, maybe_drug, feats, found, events);
                 }
-                (first, k, worth, maybe_drug) = (i + 1, 0, false, false);
+                (first, k, worth, maybe_drug) = (first + k, 0, false, false);
             }
         }
     }
@@ -2104,6 +2132,32 @@ mod tests {
             }
         }
         segs
+    }
+
+    /// [`ends_sentence`] as a test of each byte in turn, before the class table.
+    fn ends_sentence_bytewise(gap: &[u8]) -> bool {
+        let (mut dot, mut space) = (false, false);
+        for &c in gap {
+            match c {
+                b'!' | b'?' | b'\n' | b';' => return true,
+                b'.' => dot = true,
+                c if c.is_ascii_whitespace() => space = true,
+                _ => {}
+            }
+        }
+        dot && space
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sentence_ends_by_class_table_are_those_byte_by_byte(
+            gap in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b" .!?;,\n\t\r-'\"".to_vec()),
+                proptest::num::u8::ANY,
+            ], 0..6),
+        ) {
+            proptest::prop_assert_eq!(ends_sentence(&gap), ends_sentence_bytewise(&gap));
+        }
     }
 
     #[test]
