@@ -11,6 +11,7 @@
 //! are dropped ("no side effects", "worried it might cause a rash"). The four FDA elements
 //! (identifiable patient, reporter, product, event) are then filled in.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -65,8 +66,21 @@ const POSSIBLE: &RuleInfo = &RULES[2];
 /// The most tokens one segment holds; longer sentences are cut into pieces of this size.
 pub(crate) const MAX_SEG: usize = 64;
 
-/// The most tokens of a message whose segments' model inputs go in a smaller array.
-const SHORT_SEG: usize = 32;
+/// Blank model inputs, what a thread's [`FEATS`] starts as.
+const BLANK: TokFeat = TokFeat {
+    word: 0,
+    prefix: 0,
+    stem: 0,
+    flags: 0,
+    cue: false,
+};
+
+thread_local! {
+    /// The model inputs of the segments of the message under way on this thread. The walk reads
+    /// only inputs it has written for the same segment, so the buffer is never cleared: a fresh
+    /// array cost every message 64 stores (128 past 32 tokens).
+    static FEATS: RefCell<[TokFeat; MAX_SEG]> = const { RefCell::new([BLANK; MAX_SEG]) };
+}
 
 /// How many tokens a preceding negation trigger reaches (NegEx uses five words).
 const NEG_REACH: usize = 5;
@@ -948,25 +962,21 @@ impl Detector {
         found: &mut Vec<(Found, Segment)>,
         events: &mut Vec<Event>,
     ) {
-        // Most messages are short: the inputs of their segments fit a smaller array, which costs
-        // less to set up for every message.
-        if scan.tokens.len() <= SHORT_SEG {
-            let mut feats = [TokFeat::default(); SHORT_SEG];
-            self.walk(scan, cues, &mut feats, found, events);
-        } else {
-            let mut feats = [TokFeat::default(); MAX_SEG];
-            self.walk(scan, cues, &mut feats, found, events);
-        }
+        FEATS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut feats) => self.walk(scan, cues, &mut feats, found, events),
+            // Not reached: nothing the walk calls screens another message on this thread.
+            Err(_) => self.walk(scan, cues, &mut [BLANK; MAX_SEG], found, events),
+        });
     }
 
     /// [`Detector::find_events`] with the model inputs of a segment in `feats`, which holds every
-    /// segment of the scan (`N` is at least [`MAX_SEG`] or the number of tokens).
+    /// segment of the scan (none is longer than [`MAX_SEG`]).
     #[inline(always)]
-    fn walk<const N: usize>(
+    fn walk(
         &self,
         scan: &Scan<'_>,
         cues: &[Lexeme],
-        feats: &mut [TokFeat; N],
+        feats: &mut [TokFeat; MAX_SEG],
         found: &mut Vec<(Found, Segment)>,
         events: &mut Vec<Event>,
     ) {
@@ -977,9 +987,9 @@ impl Detector {
         let mut rest = scan.tokens.as_slice();
         while let Some((t, after)) = rest.split_first() {
             rest = after;
-            // Token `k` of the segment: a segment never holds more than `N` tokens, and the
+            // Token `k` of the segment: a segment never holds more than `MAX_SEG` tokens, and the
             // remainder only spares a bounds check.
-            if let Some(f) = feats.get_mut(k % N) {
+            if let Some(f) = feats.get_mut(k % MAX_SEG) {
                 // Most words have no digit and fail the one probe: their inputs are the word hash
                 // and, for a long word, its prefix, which alone can make the word an event cue.
                 if !t.shape.has_digit && !filter_maybe(&self.words, t.hash) {
