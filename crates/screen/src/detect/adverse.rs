@@ -11,6 +11,7 @@
 //! are dropped ("no side effects", "worried it might cause a rash"). The four FDA elements
 //! (identifiable patient, reporter, product, event) are then filled in.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::Range;
@@ -1266,12 +1267,13 @@ impl Detector {
             span: None,
             text: None,
         });
-        let who = match patient.as_ref().and_then(|p| p.text.as_deref()) {
-            Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
-                "the author is the patient and the reporter".to_owned()
-            }
-            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
-            None => "no identifiable patient or reporter yet".to_owned(),
+        // A string of its own only for a named patient: the author and no one are fixed text.
+        let who: Cow<'static, str> = match patient.as_ref().and_then(|p| p.text.as_deref()) {
+            Some(t) if is_first_person(t) => "the author is the patient and the reporter".into(),
+            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"]
+                .concat()
+                .into(),
+            None => "no identifiable patient or reporter yet".into(),
         };
         let mut best: Option<(AdverseEventCandidate, (bool, bool, f32))> = None;
         for ev in events {
@@ -1394,6 +1396,13 @@ impl Detector {
         }
         named.or_else(|| aged_person(scan, hits))
     }
+}
+
+/// `word` (as written) is one of [`FIRST_PERSON`] in any case. Those words are ASCII without a
+/// "k", and no other character lower-cases to an ASCII letter but the Kelvin sign ("k"), so an
+/// ASCII comparison ignoring case says what lower-casing the word would, without a new string.
+fn is_first_person(word: &str) -> bool {
+    FIRST_PERSON.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// The best-scoring reaction word of a segment that is neither negated nor hypothetical: where a
@@ -1816,6 +1825,27 @@ mod tests {
                 all.iter().map(key).collect::<Vec<_>>()
             );
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_person_by_ascii_case_is_first_person_lower_cased(
+            word in "(?i)(i|me|my|myself|i'm|im|i've|ive|i'd|i'll|mine|mime|k|\u{212A}|\u{130}|\u{131}|'|’|\\PC){0,3}",
+        ) {
+            proptest::prop_assert_eq!(
+                is_first_person(&word),
+                FIRST_PERSON.contains(&word.to_lowercase().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn first_person_words_hold_no_k() {
+        assert!(
+            FIRST_PERSON
+                .iter()
+                .all(|w| w.is_ascii() && !w.contains('k'))
+        );
     }
 
     #[test]
