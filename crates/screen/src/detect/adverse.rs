@@ -473,8 +473,13 @@ impl Lexicon {
             .iter()
             .map(|d| d.first().copied().unwrap_or_default())
             .collect();
+        // States of the first three bytes of a name hold a full transition table (two by
+        // default): a search spends most of its bytes there, and a dense state answers in one
+        // load where a sparse one is searched. Depth 3 costs 0.35 MiB; depth 4 and 6 gained
+        // little more for 1.6 and 6 MiB.
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .dense_depth(3)
             .build(&patterns)
             .map_err(|e| compile_error("drug lexicon", e))?;
 
