@@ -222,8 +222,10 @@ impl TokFeat {
         if t.end.wrapping_sub(t.start) <= 6 {
             return 0;
         }
+        // Hashed from the rest of the text, whose start is fixed: the length is then a constant
+        // and the five bytes come from one load.
         match norm.get(t.start..t.end) {
-            Some(_) => hash_span(norm, t.start, t.start + 5),
+            Some(_) => norm.get(t.start..).map_or(0, |rest| hash_span(rest, 0, 5)),
             None => 0,
         }
     }
@@ -235,8 +237,11 @@ impl TokFeat {
         if t.end.wrapping_sub(t.start) < STEM_MIN {
             return 0;
         }
+        // As in `prefix_of`: a fixed start makes the length a constant.
         match norm.get(t.start..t.end) {
-            Some(_) => hash_span(norm, t.start, t.start + STEM) as u32,
+            Some(_) => norm
+                .get(t.start..)
+                .map_or(0, |rest| hash_span(rest, 0, STEM) as u32),
             None => 0,
         }
     }

@@ -11,6 +11,8 @@
 //! are dropped ("no side effects", "worried it might cause a rash"). The four FDA elements
 //! (identifiable patient, reporter, product, event) are then filled in.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -65,8 +67,21 @@ const POSSIBLE: &RuleInfo = &RULES[2];
 /// The most tokens one segment holds; longer sentences are cut into pieces of this size.
 pub(crate) const MAX_SEG: usize = 64;
 
-/// The most tokens of a message whose segments' model inputs go in a smaller array.
-const SHORT_SEG: usize = 32;
+/// Blank model inputs, what a thread's [`FEATS`] starts as.
+const BLANK: TokFeat = TokFeat {
+    word: 0,
+    prefix: 0,
+    stem: 0,
+    flags: 0,
+    cue: false,
+};
+
+thread_local! {
+    /// The model inputs of the segments of the message under way on this thread. The walk reads
+    /// only inputs it has written for the same segment, so the buffer is never cleared: a fresh
+    /// array cost every message 64 stores (128 past 32 tokens).
+    static FEATS: RefCell<[TokFeat; MAX_SEG]> = const { RefCell::new([BLANK; MAX_SEG]) };
+}
 
 /// How many tokens a preceding negation trigger reaches (NegEx uses five words).
 const NEG_REACH: usize = 5;
@@ -458,8 +473,13 @@ impl Lexicon {
             .iter()
             .map(|d| d.first().copied().unwrap_or_default())
             .collect();
+        // States of the first three bytes of a name hold a full transition table (two by
+        // default): a search spends most of its bytes there, and a dense state answers in one
+        // load where a sparse one is searched. Depth 3 costs 0.35 MiB; depth 4 and 6 gained
+        // little more for 1.6 and 6 MiB.
         let drugs = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .dense_depth(3)
             .build(&patterns)
             .map_err(|e| compile_error("drug lexicon", e))?;
 
@@ -764,34 +784,48 @@ fn set(toks: &mut [TokFeat], r: Range<usize>, bit: u8) {
 
 /// True when a segment of `len` tokens ends after its last token `a`, whose successor in the text
 /// is `next`: it holds [`MAX_SEG`] tokens, or the gap before the next token ends a sentence, or no
-/// token follows.
+/// token follows. The walk answers the common gap, one space, before it asks.
 #[inline(always)]
 fn ends_segment(norm: &[u8], a: &Token, next: Option<&Token>, len: usize) -> bool {
     let Some(b) = next else { return true };
-    if len >= MAX_SEG {
-        return true;
-    }
-    // Most gaps are one space.
-    if b.start.wrapping_sub(a.end) == 1 && norm.get(a.end) == Some(&b' ') {
-        return false;
-    }
-    ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
+    len >= MAX_SEG || ends_sentence(norm.get(a.end..b.start).unwrap_or_default())
 }
 
 /// True when the text between two tokens ends a sentence: it holds `!`, `?`, `;` or a line break,
-/// or a period and some white space ("2.5 mg" and "e.g." do not end one). One pass, as most gaps
-/// are a single space.
+/// or a period and some white space ("2.5 mg" and "e.g." do not end one).
 fn ends_sentence(gap: &[u8]) -> bool {
-    let (mut dot, mut space) = (false, false);
-    for &c in gap {
-        match c {
-            b'!' | b'?' | b'\n' | b';' => return true,
-            b'.' => dot = true,
-            c if c.is_ascii_whitespace() => space = true,
-            _ => {}
-        }
+    let class = gap.iter().fold(0, |c, &b| {
+        c | GAP_CLASS.get(usize::from(b)).copied().unwrap_or(0)
+    });
+    class & GAP_END != 0 || class & (GAP_DOT | GAP_SPACE) == GAP_DOT | GAP_SPACE
+}
+
+/// [`GAP_CLASS`] bit: the byte ends a sentence on its own (`!`, `?`, `;`, a line break).
+const GAP_END: u8 = 1;
+/// [`GAP_CLASS`] bit: a period.
+const GAP_DOT: u8 = 2;
+/// [`GAP_CLASS`] bit: ASCII white space.
+const GAP_SPACE: u8 = 4;
+
+/// What each byte of a gap says to [`ends_sentence`]: one load and an or per byte, where tests
+/// in turn cost a branch each.
+const GAP_CLASS: [u8; 256] = gap_classes();
+
+/// Build [`GAP_CLASS`].
+const fn gap_classes() -> [u8; 256] {
+    let mut out = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        out[b] = match c {
+            b'!' | b'?' | b'\n' | b';' => GAP_END,
+            b'.' => GAP_DOT,
+            _ if c.is_ascii_whitespace() => GAP_SPACE,
+            _ => 0,
+        };
+        b += 1;
     }
-    dot && space
+    out
 }
 
 /// One reaction phrase found in a positive segment.
@@ -820,6 +854,9 @@ pub(crate) struct Detector {
     /// Bit set (one probe, 4096 bits) over the longest word of each medicine-implying or
     /// unspecified-reaction phrase.
     gate_words: WordBits,
+    /// Bit set (one probe, 4096 bits) over [`FIRST_PERSON`] and [`THIRD_PERSON`]: the patient
+    /// search compares a word's bytes with those lists only when its hash passes.
+    pronoun_words: WordBits,
     /// One probe that every drug key, `gate_words` word and event-cue word passes, and about two
     /// words in a hundred besides: most words then skip the three exact probes.
     words: WordFilter,
@@ -848,6 +885,10 @@ impl Detector {
         for &h in &persons {
             bit_add(&mut person_words, h);
         }
+        let mut pronoun_words: WordBits = Bits::boxed();
+        for w in FIRST_PERSON.iter().chain(THIRD_PERSON) {
+            bit_add(&mut pronoun_words, hash_bytes(w.as_bytes()));
+        }
         let (lex, key_hashes) = Lexicon::with_keys(policy)?;
         let mut words = model.cue_word_filter();
         let mut gate_words: WordBits = Bits::boxed();
@@ -869,6 +910,7 @@ impl Detector {
             persons,
             person_words,
             gate_words,
+            pronoun_words,
             words,
             num_cue,
         })
@@ -926,37 +968,34 @@ impl Detector {
         found: &mut Vec<(Found, Segment)>,
         events: &mut Vec<Event>,
     ) {
-        // Most messages are short: the inputs of their segments fit a smaller array, which costs
-        // less to set up for every message.
-        if scan.tokens.len() <= SHORT_SEG {
-            let mut feats = [TokFeat::default(); SHORT_SEG];
-            self.walk(scan, cues, &mut feats, found, events);
-        } else {
-            let mut feats = [TokFeat::default(); MAX_SEG];
-            self.walk(scan, cues, &mut feats, found, events);
-        }
+        FEATS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut feats) => self.walk(scan, cues, &mut feats, found, events),
+            // Not reached: nothing the walk calls screens another message on this thread.
+            Err(_) => self.walk(scan, cues, &mut [BLANK; MAX_SEG], found, events),
+        });
     }
 
     /// [`Detector::find_events`] with the model inputs of a segment in `feats`, which holds every
-    /// segment of the scan (`N` is at least [`MAX_SEG`] or the number of tokens).
+    /// segment of the scan (none is longer than [`MAX_SEG`]).
     #[inline(always)]
-    fn walk<const N: usize>(
+    fn walk(
         &self,
         scan: &Scan<'_>,
         cues: &[Lexeme],
-        feats: &mut [TokFeat; N],
+        feats: &mut [TokFeat; MAX_SEG],
         found: &mut Vec<(Found, Segment)>,
         events: &mut Vec<Event>,
     ) {
         let norm = scan.norm.as_bytes();
-        let toks = scan.tokens.as_slice();
         // One walk over the words builds each segment's model inputs and finds where it ends; a
-        // segment is scored once its last word is in.
+        // segment is scored once its last word is in. The segment is `first..first + k`.
         let (mut first, mut k, mut worth, mut maybe_drug) = (0, 0, false, false);
-        for (i, t) in toks.iter().enumerate() {
-            // Token `k` of the segment: a segment never holds more than `N` tokens, and the
+        let mut rest = scan.tokens.as_slice();
+        while let Some((t, after)) = rest.split_first() {
+            rest = after;
+            // Token `k` of the segment: a segment never holds more than `MAX_SEG` tokens, and the
             // remainder only spares a bounds check.
-            if let Some(f) = feats.get_mut(k % N) {
+            if let Some(f) = feats.get_mut(k % MAX_SEG) {
                 // Most words have no digit and fail the one probe: their inputs are the word hash
                 // and, for a long word, its prefix, which alone can make the word an event cue.
                 if !t.shape.has_digit && !filter_maybe(&self.words, t.hash) {
@@ -977,12 +1016,25 @@ impl Detector {
                 }
             }
             k += 1;
-            if ends_segment(norm, t, toks.get(i + 1), k) {
+            let next = after.first();
+            // Most gaps are one space inside a segment with room left: the next token read
+            // through the rest of the walk, and one byte.
+            if let Some(b) = next
+                && k < MAX_SEG
+                && b.start.wrapping_sub(t.end) == 1
+                && norm.get(t.end) == Some(&b' ')
+            {
+                continue;
+            }
+            if ends_segment(norm, t, next, k) {
                 if worth {
-                    let seg = Segment { first, end: i + 1 };
+                    let seg = Segment {
+                        first,
+                        end: first + k,
+                    };
                     self.score_segment(scan, cues, seg, maybe_drug, feats, found, events);
                 }
-                (first, k, worth, maybe_drug) = (i + 1, 0, false, false);
+                (first, k, worth, maybe_drug) = (first + k, 0, false, false);
             }
         }
     }
@@ -1220,12 +1272,13 @@ impl Detector {
             span: None,
             text: None,
         });
-        let who = match patient.as_ref().and_then(|p| p.text.as_deref()) {
-            Some(t) if FIRST_PERSON.contains(&t.to_lowercase().as_str()) => {
-                "the author is the patient and the reporter".to_owned()
-            }
-            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"].concat(),
-            None => "no identifiable patient or reporter yet".to_owned(),
+        // A string of its own only for a named patient: the author and no one are fixed text.
+        let who: Cow<'static, str> = match patient.as_ref().and_then(|p| p.text.as_deref()) {
+            Some(t) if is_first_person(t) => "the author is the patient and the reporter".into(),
+            Some(t) => ["the patient is \"", t, "\" and the author is the reporter"]
+                .concat()
+                .into(),
+            None => "no identifiable patient or reporter yet".into(),
         };
         let mut best: Option<(AdverseEventCandidate, (bool, bool, f32))> = None;
         for ev in events {
@@ -1321,9 +1374,11 @@ impl Detector {
         }
         let has = |words: &[&str]| {
             scan.tokens.iter().find(|t| {
-                scan.norm
-                    .get(t.start..t.end)
-                    .is_some_and(|w| words.contains(&w))
+                bit_maybe(&self.pronoun_words, t.hash)
+                    && scan
+                        .norm
+                        .get(t.start..t.end)
+                        .is_some_and(|w| words.contains(&w))
             })
         };
         let named = hits
@@ -1346,6 +1401,13 @@ impl Detector {
         }
         named.or_else(|| aged_person(scan, hits))
     }
+}
+
+/// `word` (as written) is one of [`FIRST_PERSON`] in any case. Those words are ASCII without a
+/// "k", and no other character lower-cases to an ASCII letter but the Kelvin sign ("k"), so an
+/// ASCII comparison ignoring case says what lower-casing the word would, without a new string.
+fn is_first_person(word: &str) -> bool {
+    FIRST_PERSON.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// The best-scoring reaction word of a segment that is neither negated nor hypothetical: where a
@@ -1770,6 +1832,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn first_person_by_ascii_case_is_first_person_lower_cased(
+            word in "(?i)(i|me|my|myself|i'm|im|i've|ive|i'd|i'll|mine|mime|k|\u{212A}|\u{130}|\u{131}|'|’|\\PC){0,3}",
+        ) {
+            proptest::prop_assert_eq!(
+                is_first_person(&word),
+                FIRST_PERSON.contains(&word.to_lowercase().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn first_person_words_hold_no_k() {
+        assert!(
+            FIRST_PERSON
+                .iter()
+                .all(|w| w.is_ascii() && !w.contains('k'))
+        );
+    }
+
     #[test]
     fn word_filter_passes_every_drug_key_gate_word_and_event_cue() {
         let policy = Policy::default();
@@ -2094,6 +2177,32 @@ mod tests {
             }
         }
         segs
+    }
+
+    /// [`ends_sentence`] as a test of each byte in turn, before the class table.
+    fn ends_sentence_bytewise(gap: &[u8]) -> bool {
+        let (mut dot, mut space) = (false, false);
+        for &c in gap {
+            match c {
+                b'!' | b'?' | b'\n' | b';' => return true,
+                b'.' => dot = true,
+                c if c.is_ascii_whitespace() => space = true,
+                _ => {}
+            }
+        }
+        dot && space
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sentence_ends_by_class_table_are_those_byte_by_byte(
+            gap in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b" .!?;,\n\t\r-'\"".to_vec()),
+                proptest::num::u8::ANY,
+            ], 0..6),
+        ) {
+            proptest::prop_assert_eq!(ends_sentence(&gap), ends_sentence_bytewise(&gap));
+        }
     }
 
     #[test]
