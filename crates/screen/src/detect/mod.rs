@@ -511,18 +511,28 @@ impl<const N: usize> Lexicons<N> {
     /// [`MATCH`].
     fn table(dfa: &aho_corasick::dfa::DFA, fixed: usize) -> Option<Built> {
         use aho_corasick::automaton::{Automaton, StateID};
-        use std::collections::HashMap;
         let anchored = aho_corasick::Anchored::No;
         let next = |s: StateID, b: u8| dfa.next_state(anchored, s, b);
         let start = dfa.start_state(anchored).ok()?;
+        // Lists indexed by the crate's state ids, which are multiples of its stride: sparse,
+        // but they live only while the table is built, and spare the hashing of every one of
+        // the states' 256 transitions.
+        let mut seen: Vec<bool> = Vec::new();
+        let mut first_sight = |s: StateID| {
+            let i = s.as_usize();
+            if i >= seen.len() {
+                seen.resize(i + 1, false);
+            }
+            seen.get_mut(i).is_some_and(|x| !std::mem::replace(x, true))
+        };
+        first_sight(start);
         let mut states = vec![start];
-        let mut seen = std::collections::HashSet::from([start]);
         let mut i = 0;
         while let Some(&s) = states.get(i) {
             i += 1;
             for b in 0..=255 {
                 let t = next(s, b);
-                if seen.insert(t) {
+                if first_sight(t) {
                     states.push(t);
                 }
             }
@@ -530,24 +540,29 @@ impl<const N: usize> Lexicons<N> {
         // Match states first, so that a match state's index is its slot in `filed`.
         states.sort_by_key(|&s| !dfa.is_match(s));
         // Bytes whose transitions agree in every state share a class.
-        let mut columns: HashMap<Vec<StateID>, u8> = HashMap::new();
+        let mut columns: Vec<Vec<StateID>> = Vec::new();
         let mut classes = [0u8; 256];
         let mut first_byte = Vec::new();
         for (b, class) in (0..=255).zip(classes.iter_mut()) {
             let column: Vec<StateID> = states.iter().map(|&s| next(s, b)).collect();
-            let fresh = u8::try_from(columns.len()).ok()?;
-            *class = *columns.entry(column).or_insert_with(|| {
+            let known = columns.iter().position(|c| *c == column);
+            *class = u8::try_from(known.unwrap_or(columns.len())).ok()?;
+            if known.is_none() {
+                columns.push(column);
                 first_byte.push(b);
-                fresh
-            });
+            }
         }
         let stride = first_byte.len();
         let len = states.len().checked_mul(stride)?;
         u32::try_from(len).ok().filter(|&n| n < MATCH)?;
-        let index: HashMap<StateID, usize> =
-            states.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+        let mut index = vec![0u32; states.iter().map(|s| s.as_usize() + 1).max().unwrap_or(0)];
+        for (k, s) in (0u32..).zip(&states) {
+            if let Some(at) = index.get_mut(s.as_usize()) {
+                *at = k;
+            }
+        }
         let entry = |s: StateID| -> u32 {
-            let at = index.get(&s).map_or(0, |&i| i * stride);
+            let at = index.get(s.as_usize()).map_or(0, |&k| k as usize * stride);
             u32::try_from(at).unwrap_or(0) | if dfa.is_match(s) { MATCH } else { 0 }
         };
         let mut rows = vec![0u32; if len <= fixed { FIXED } else { len }];
