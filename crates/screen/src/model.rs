@@ -107,22 +107,56 @@ pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
+/// The low bytes of a load that a word of each length up to eight covers.
+const COVERED: [u64; 9] = {
+    let mut m = [0u64; 9];
+    let mut n = 1;
+    while n < 9 {
+        m[n] = u64::MAX >> (64 - 8 * n);
+        n += 1;
+    }
+    m
+};
+
 /// [`hash_bytes`] of `b[start..end]`. A word of at most eight bytes with eight bytes of text from
 /// its start (nearly every word, as the tokenizer meets them) is read with one load and a mask,
 /// where `hash_bytes` assembles the bytes from up to three loads.
-#[inline]
+#[inline(always)]
 pub(crate) fn hash_span(b: &[u8], start: usize, end: usize) -> u64 {
-    let len = end.saturating_sub(start);
+    // Wrapping: an empty or reversed span fails the length test and takes the general path.
+    let len = end.wrapping_sub(start);
     match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(w) if (1..=8).contains(&len) => {
-            let h = word_step(
-                word_seed(len),
-                u64::from_le_bytes(*w) & (u64::MAX >> (64 - 8 * len)),
-            );
+        // `len` is at most eight here, so the mask's index needs no test.
+        Some(w) if len.wrapping_sub(1) < 8 => {
+            let v = u64::from_le_bytes(*w) & COVERED.get(len).copied().unwrap_or(0);
+            let h = word_step(word_seed(len), v);
             h ^ (h >> 31)
         }
-        _ => hash_bytes(b.get(start..end).unwrap_or_default()),
+        _ => hash_span_general(b, start, end),
     }
+}
+
+/// [`hash_span`] of a long word or one near the end of the text: kept out of line so that the
+/// common case's loop keeps its values in registers. A word of nine to sixteen bytes with sixteen
+/// bytes of text from its start (most long words) is read with two loads and a mask.
+#[inline(never)]
+fn hash_span_general(b: &[u8], start: usize, end: usize) -> u64 {
+    let len = end.wrapping_sub(start);
+    if len.wrapping_sub(9) < 8
+        && let Some((lo, hi)) = b
+            .get(start..)
+            .and_then(<[u8]>::first_chunk::<16>)
+            .and_then(|w| w.split_first_chunk::<8>())
+            .and_then(|(lo, rest)| Some((lo, rest.first_chunk::<8>()?)))
+    {
+        let h = word_step(word_seed(len), u64::from_le_bytes(*lo));
+        let h = word_step(
+            h,
+            u64::from_le_bytes(*hi) & COVERED.get(len - 8).copied().unwrap_or(0),
+        );
+        return h ^ (h >> 31);
+    }
+    hash_bytes(b.get(start..end).unwrap_or_default())
 }
 
 /// The bytes of `rest` (fewer than eight) as a little-endian integer, zero-padded: assembled in a

@@ -997,6 +997,17 @@ mod tests {
             scan.tokenize_general(&[], &mut by_chars);
             proptest::prop_assert_eq!(by_runs, by_chars);
         }
+
+        #[test]
+        fn hash_span_is_hash_bytes_of_any_span(
+            text in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            start in 0usize..44,
+            end in 0usize..44,
+        ) {
+            // Reversed and out-of-range spans included: they hash as the empty word.
+            let want = hash_bytes(text.get(start..end).unwrap_or_default());
+            proptest::prop_assert_eq!(hash_span(&text, start, end), want);
+        }
     }
 
     #[test]

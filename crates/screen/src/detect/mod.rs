@@ -373,21 +373,82 @@ pub(crate) fn lexemes(patterns: &[String], norm: &str) -> Vec<Lexeme> {
 /// The automaton reports every occurrence of every pattern, overlapping; each lexicon's matches are
 /// then chosen as a leftmost-longest search would choose them (by start, the longest first, each
 /// after the end of the one before), which is what the detectors were written against.
+///
+/// The aho-corasick crate builds the automaton; its transitions are then copied into a [`Table`]
+/// of our own, which the walk reads without the crate's bounds check on every byte and which
+/// marks match states in the entry itself.
 pub(crate) struct Lexicons<const N: usize> {
-    dfa: aho_corasick::dfa::DFA,
-    /// For each match state, by its id shifted right by [`Lexicons::shift`], where its entries
-    /// in [`Lexicons::files`] start and how many there are: filing a match then reads one flat
-    /// list instead of asking the automaton for each pattern, its length and its owner.
+    /// The automaton's transitions.
+    table: Table,
+    /// Each byte's class: the column of a state's row that the byte's transition is in.
+    classes: [u8; 256],
+    /// The start state's entry.
+    start: u32,
+    /// Entries in a state's row (the number of byte classes): an entry without [`MATCH`],
+    /// divided by it, is its state's index, which for a match state is its slot in `filed`.
+    stride: u32,
+    /// For each match state, where its entries in [`Lexicons::files`] start and how many there
+    /// are: filing a match then reads one flat list instead of asking the automaton for each
+    /// pattern, its length and its owner.
     filed: Box<[(u32, u32)]>,
     /// The patterns each match state ends, as (lexicon, index in that lexicon's list, length).
     files: Box<[(u32, u32, u32)]>,
-    /// State ids are multiples of `1 << shift`.
-    shift: u32,
 }
 
-/// What [`Lexicons::files`] builds: [`Lexicons::filed`], [`Lexicons::files`] and
-/// [`Lexicons::shift`].
-type Filing = (Box<[(u32, u32)]>, Box<[(u32, u32, u32)]>, u32);
+/// Set in a [`Table`] entry whose state ends some pattern.
+const MATCH: u32 = 1 << 31;
+
+/// Entries of a [`Table::Fixed`]: room for twice the default lexicons' automata (about 6,800
+/// states of 32 byte classes, 6,000 of 36).
+const FIXED: usize = 1 << 19;
+
+/// A shared automaton's transitions, a row of [`Lexicons::stride`] entries per state. A state
+/// is named by its entry: its index times the stride (where its row starts), with [`MATCH`] set
+/// when it is a match state. The entry at a state's entry plus a byte's class is the entry of
+/// the state that the byte leads to.
+enum Table {
+    /// A table whose length is a power of two: an index masked to it needs no bounds check, and
+    /// the mask drops [`MATCH`] too.
+    Fixed(Box<[u32; FIXED]>),
+    /// An automaton too large for [`Table::Fixed`] (a policy naming thousands of products).
+    Any(Box<[u32]>),
+}
+
+/// One transition in a kind of [`Table`].
+trait Step {
+    /// The entry of the state that a byte of `class` leads to from the state of `entry`.
+    fn step(&self, entry: u32, class: u8) -> u32;
+}
+
+impl Step for [u32; FIXED] {
+    #[inline(always)]
+    fn step(&self, entry: u32, class: u8) -> u32 {
+        // A row's end is below FIXED, so adding the class never reaches MATCH.
+        let at = entry.wrapping_add(u32::from(class)) as usize & (FIXED - 1);
+        self.get(at).copied().unwrap_or(0)
+    }
+}
+
+impl Step for [u32] {
+    #[inline(always)]
+    fn step(&self, entry: u32, class: u8) -> u32 {
+        let at = (entry & !MATCH).wrapping_add(u32::from(class)) as usize;
+        self.get(at).copied().unwrap_or(0)
+    }
+}
+
+/// What [`Lexicons::table`] builds: the table, the byte classes, the start entry, the stride,
+/// and the crate's ids of the match states in slot order.
+type Built = (
+    Table,
+    [u8; 256],
+    u32,
+    u32,
+    Vec<aho_corasick::automaton::StateID>,
+);
+
+/// What [`Lexicons::files`] builds: [`Lexicons::filed`] and [`Lexicons::files`].
+type Filing = (Box<[(u32, u32)]>, Box<[(u32, u32, u32)]>);
 
 /// A kept lexeme list's largest capacity: a long paste must not pin its matches' memory.
 const SPARE_LEXEMES: usize = 1 << 10;
@@ -411,64 +472,133 @@ thread_local! {
 impl<const N: usize> Lexicons<N> {
     /// One automaton over the patterns of every lexicon, in order.
     pub fn new(lexicons: [&[String]; N]) -> Result<Self, ScreenError> {
+        Self::build(lexicons, FIXED)
+    }
+
+    /// [`Lexicons::new`] with a [`Table::Fixed`] only for an automaton of at most `fixed`
+    /// entries (tests pass 0 to try [`Table::Any`]).
+    fn build(lexicons: [&[String]; N], fixed: usize) -> Result<Self, ScreenError> {
         let mut owners = Vec::new();
         let mut all: Vec<&str> = Vec::new();
         for (k, lexicon) in (0u32..).zip(lexicons) {
             owners.extend((0u32..).zip(lexicon).map(|(i, _)| (k, i)));
             all.extend(lexicon.iter().map(String::as_str));
         }
+        let compile = |message: String| ScreenError::Compile {
+            what: "shared lexicon automaton".to_owned(),
+            message,
+        };
         let dfa = aho_corasick::dfa::DFA::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
             .start_kind(aho_corasick::StartKind::Unanchored)
             .prefilter(false)
             .build(&all)
-            .map_err(|e| ScreenError::Compile {
-                what: "shared lexicon automaton".to_owned(),
-                message: e.to_string(),
-            })?;
-        let (filed, files, shift) = Self::files(&dfa, &all, &owners);
+            .map_err(|e| compile(e.to_string()))?;
+        let (table, classes, start, stride, matches) =
+            Self::table(&dfa, fixed).ok_or_else(|| compile("too many states".to_owned()))?;
+        let (filed, files) = Self::files(&dfa, &matches, &owners);
         Ok(Lexicons {
-            dfa,
+            table,
+            classes,
+            start,
+            stride,
             filed,
             files,
-            shift,
         })
     }
 
-    /// The per-match-state lists of [`Lexicons::filed`] and [`Lexicons::files`], and the shift
-    /// that turns a state id into its index, for the automaton of `patterns`.
-    fn files(dfa: &aho_corasick::dfa::DFA, patterns: &[&str], owners: &[(u32, u32)]) -> Filing {
-        use aho_corasick::automaton::Automaton;
+    /// The automaton's [`Table`] and what reads it; `None` when its entries do not fit below
+    /// [`MATCH`].
+    fn table(dfa: &aho_corasick::dfa::DFA, fixed: usize) -> Option<Built> {
+        use aho_corasick::automaton::{Automaton, StateID};
         let anchored = aho_corasick::Anchored::No;
-        let Ok(start) = dfa.start_state(anchored) else {
-            return (Box::default(), Box::default(), 0);
+        let next = |s: StateID, b: u8| dfa.next_state(anchored, s, b);
+        let start = dfa.start_state(anchored).ok()?;
+        // Lists indexed by the crate's state ids, which are multiples of its stride: sparse,
+        // but they live only while the table is built, and spare the hashing of every one of
+        // the states' 256 transitions.
+        let mut seen: Vec<bool> = Vec::new();
+        let mut first_sight = |s: StateID| {
+            let i = s.as_usize();
+            if i >= seen.len() {
+                seen.resize(i + 1, false);
+            }
+            seen.get_mut(i).is_some_and(|x| !std::mem::replace(x, true))
         };
-        // Every state is the trie node of some prefix of a pattern, which a walk over the
-        // pattern from the start reaches (the longest suffix in the trie of a prefix is itself).
+        first_sight(start);
         let mut states = vec![start];
-        for p in patterns {
-            let mut sid = start;
-            for &b in p.as_bytes() {
-                sid = dfa.next_state(anchored, sid, b);
-                states.push(sid);
+        let mut i = 0;
+        while let Some(&s) = states.get(i) {
+            i += 1;
+            for b in 0..=255 {
+                let t = next(s, b);
+                if first_sight(t) {
+                    states.push(t);
+                }
             }
         }
-        states.sort_unstable();
-        states.dedup();
-        // Ids are multiples of the automaton's stride: shifted right by the fewest trailing
-        // zeros among them, distinct ids stay distinct.
-        let shift = states
-            .iter()
-            .map(|s| s.as_usize())
-            .filter(|&s| s != 0)
-            .map(usize::trailing_zeros)
-            .min()
-            .unwrap_or(0);
-        let matches: Vec<_> = states.into_iter().filter(|&s| dfa.is_match(s)).collect();
-        let slots = matches.last().map_or(0, |s| (s.as_usize() >> shift) + 1);
-        let mut filed = vec![(0u32, 0u32); slots];
+        // Match states first, so that a match state's index is its slot in `filed`.
+        states.sort_by_key(|&s| !dfa.is_match(s));
+        // Bytes whose transitions agree in every state share a class.
+        let mut columns: Vec<Vec<StateID>> = Vec::new();
+        let mut classes = [0u8; 256];
+        let mut first_byte = Vec::new();
+        for (b, class) in (0..=255).zip(classes.iter_mut()) {
+            let column: Vec<StateID> = states.iter().map(|&s| next(s, b)).collect();
+            let known = columns.iter().position(|c| *c == column);
+            *class = u8::try_from(known.unwrap_or(columns.len())).ok()?;
+            if known.is_none() {
+                columns.push(column);
+                first_byte.push(b);
+            }
+        }
+        let stride = first_byte.len();
+        let len = states.len().checked_mul(stride)?;
+        u32::try_from(len).ok().filter(|&n| n < MATCH)?;
+        let mut index = vec![0u32; states.iter().map(|s| s.as_usize() + 1).max().unwrap_or(0)];
+        for (k, s) in (0u32..).zip(&states) {
+            if let Some(at) = index.get_mut(s.as_usize()) {
+                *at = k;
+            }
+        }
+        let entry = |s: StateID| -> u32 {
+            let at = index.get(s.as_usize()).map_or(0, |&k| k as usize * stride);
+            u32::try_from(at).unwrap_or(0) | if dfa.is_match(s) { MATCH } else { 0 }
+        };
+        let mut rows = vec![0u32; if len <= fixed { FIXED } else { len }];
+        for (row, &s) in rows.chunks_exact_mut(stride).zip(&states) {
+            for (slot, &b) in row.iter_mut().zip(&first_byte) {
+                *slot = entry(next(s, b));
+            }
+        }
+        let table = match <Box<[u32; FIXED]>>::try_from(rows.into_boxed_slice()) {
+            Ok(rows) => Table::Fixed(rows),
+            Err(rows) => Table::Any(rows),
+        };
+        let matches = states
+            .into_iter()
+            .take_while(|&s| dfa.is_match(s))
+            .collect();
+        Some((
+            table,
+            classes,
+            entry(start),
+            u32::try_from(stride).ok()?,
+            matches,
+        ))
+    }
+
+    /// [`Lexicons::filed`] and [`Lexicons::files`] for the automaton's match states `matches`,
+    /// in slot order.
+    fn files(
+        dfa: &aho_corasick::dfa::DFA,
+        matches: &[aho_corasick::automaton::StateID],
+        owners: &[(u32, u32)],
+    ) -> Filing {
+        use aho_corasick::automaton::Automaton;
+        let mut filed = Vec::with_capacity(matches.len());
         let mut files = Vec::new();
-        for sid in matches {
+        for &sid in matches {
             let from = files.len();
             for k in 0..dfa.match_len(sid) {
                 let id = dfa.match_pattern(sid, k);
@@ -477,14 +607,12 @@ impl<const N: usize> Lexicons<N> {
                     files.push((lexicon, pattern, len));
                 }
             }
-            if let Some(slot) = filed.get_mut(sid.as_usize() >> shift) {
-                *slot = (
-                    u32::try_from(from).unwrap_or(u32::MAX),
-                    u32::try_from(files.len() - from).unwrap_or(0),
-                );
-            }
+            filed.push((
+                u32::try_from(from).unwrap_or(u32::MAX),
+                u32::try_from(files.len() - from).unwrap_or(0),
+            ));
         }
-        (filed.into_boxed_slice(), files.into_boxed_slice(), shift)
+        (filed.into_boxed_slice(), files.into_boxed_slice())
     }
 
     /// Each lexicon's leftmost-longest matches in `norm`, in text order.
@@ -498,12 +626,6 @@ impl<const N: usize> Lexicons<N> {
     /// Every occurrence of each lexicon's patterns in `norm`, overlapping, sorted by start and the
     /// longest first: what a lexicon searched piece by piece (the adverse cues, per sentence) needs
     /// to rebuild each piece's leftmost-longest matches.
-    ///
-    /// The DFA is walked here rather than through the crate's overlapping iterator, which keeps
-    /// its position in a state struct and stops for every match, and the walk is a function of
-    /// its own so that its few live values stay in registers. Matches are rare (about one in fifty
-    /// bytes), so the walk takes four bytes a step and asks once whether any of the four states
-    /// is a match state.
     pub fn occurrences(&self, norm: &str) -> [Vec<Lexeme>; N] {
         let mut out: [Vec<Lexeme>; N] = std::array::from_fn(|_| Vec::new());
         self.occurrences_into(norm, &mut out);
@@ -513,27 +635,39 @@ impl<const N: usize> Lexicons<N> {
     /// [`Lexicons::occurrences`] into `out`, whose lists are cleared first.
     #[inline(never)]
     fn occurrences_into(&self, norm: &str, out: &mut [Vec<Lexeme>; N]) {
-        use aho_corasick::automaton::Automaton;
         out.iter_mut().for_each(Vec::clear);
-        let dfa = &self.dfa;
-        let anchored = aho_corasick::Anchored::No;
-        // Only an automaton built without unanchored searches lacks this start.
-        let Ok(mut sid) = dfa.start_state(anchored) else {
-            return;
-        };
-        let start = sid;
-        let bytes = norm.as_bytes();
+        match &self.table {
+            Table::Fixed(table) => self.walk(&**table, norm.as_bytes(), out),
+            Table::Any(table) => self.walk(&**table, norm.as_bytes(), out),
+        }
+        // Only an empty pattern makes the start a match state: the crate reports it at offset 0
+        // too (filed last, the sort puts it in its place).
+        if self.start & MATCH != 0 {
+            self.push(out, self.start, 0);
+        }
+        out.iter_mut().for_each(|list| sort_by_start(list));
+    }
+
+    /// File every occurrence in `bytes` under its lexicon, in the order of their ends.
+    ///
+    /// The walk is a function of its own so that its few live values stay in registers. Matches
+    /// are rare (about one in fifty bytes), so it takes four bytes a step and asks once whether
+    /// any of the four entries is marked [`MATCH`].
+    #[inline(never)]
+    fn walk<T: Step + ?Sized>(&self, table: &T, bytes: &[u8], out: &mut [Vec<Lexeme>; N]) {
+        let classes = &self.classes;
+        let mut sid = self.start;
         let mut quads = bytes.chunks_exact(4);
         let mut end = 0;
         for quad in &mut quads {
             let &[a, b, c, d] = quad else { continue };
-            let sa = dfa.next_state(anchored, sid, a);
-            let sb = dfa.next_state(anchored, sa, b);
-            let sc = dfa.next_state(anchored, sb, c);
-            sid = dfa.next_state(anchored, sc, d);
-            if dfa.is_special(sa) | dfa.is_special(sb) | dfa.is_special(sc) | dfa.is_special(sid) {
+            let sa = table.step(sid, classes[usize::from(a)]);
+            let sb = table.step(sa, classes[usize::from(b)]);
+            let sc = table.step(sb, classes[usize::from(c)]);
+            sid = table.step(sc, classes[usize::from(d)]);
+            if (sa | sb | sc | sid) & MATCH != 0 {
                 for (k, s) in [sa, sb, sc, sid].into_iter().enumerate() {
-                    if dfa.is_special(s) {
+                    if s & MATCH != 0 {
                         self.push(out, s, end + k + 1);
                     }
                 }
@@ -541,24 +675,19 @@ impl<const N: usize> Lexicons<N> {
             end += 4;
         }
         for &b in quads.remainder() {
-            sid = dfa.next_state(anchored, sid, b);
+            sid = table.step(sid, classes[usize::from(b)]);
             end += 1;
-            if dfa.is_special(sid) {
+            if sid & MATCH != 0 {
                 self.push(out, sid, end);
             }
         }
-        // Only an empty pattern makes the start a match state: the crate reports it at offset 0
-        // too (filed last, the sort puts it in its place).
-        if dfa.is_special(start) {
-            self.push(out, start, 0);
-        }
-        out.iter_mut().for_each(|list| sort_by_start(list));
     }
 
-    /// File each pattern that the automaton's state `sid` says ends at `end` under its lexicon.
+    /// File each pattern that the match state of `entry` says ends at `end` under its lexicon.
     #[inline(never)]
-    fn push(&self, out: &mut [Vec<Lexeme>; N], sid: aho_corasick::automaton::StateID, end: usize) {
-        let Some(&(from, n)) = self.filed.get(sid.as_usize() >> self.shift) else {
+    fn push(&self, out: &mut [Vec<Lexeme>; N], entry: u32, end: usize) {
+        let slot = (entry & !MATCH).checked_div(self.stride).unwrap_or(0) as usize;
+        let Some(&(from, n)) = self.filed.get(slot) else {
             return;
         };
         let (from, n) = (from as usize, n as usize);
@@ -769,6 +898,52 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Every occurrence of each lexicon's patterns as the crate's overlapping iterator finds
+    /// them, sorted as [`Lexicons::occurrences`] sorts them.
+    fn crate_occurrences(lexicons: &[&[String]], text: &str) -> Vec<Vec<Lexeme>> {
+        let all: Vec<&String> = lexicons.iter().copied().flatten().collect();
+        let owners: Vec<(usize, usize)> = (0..)
+            .zip(lexicons)
+            .flat_map(|(k, l)| (0..l.len()).map(move |i| (k, i)))
+            .collect();
+        let ac = aho_corasick::AhoCorasick::new(&all).unwrap_or_else(|e| panic!("{e}"));
+        let mut want = vec![Vec::new(); lexicons.len()];
+        for m in ac.find_overlapping_iter(text) {
+            let (lexicon, pattern) = owners[m.pattern().as_usize()];
+            want[lexicon].push(Lexeme {
+                pattern,
+                range: m.range(),
+            });
+        }
+        want.iter_mut().for_each(|list| sort_by_start(list));
+        want
+    }
+
+    /// The default policy's lexicons (PHI, crisis, incoming advice, adverse cues, outgoing
+    /// advice, confirmation, promotion) and the two shared automata built from them.
+    static DEFAULT: std::sync::LazyLock<([Vec<String>; 7], Lexicons<4>, Lexicons<5>)> =
+        std::sync::LazyLock::new(|| {
+            fn ok<T>(r: Result<T, ScreenError>) -> T {
+                r.unwrap_or_else(|e| panic!("{e}"))
+            }
+            let policy = Policy::default();
+            let advice = ok(advice::Detector::new(&policy));
+            let lexicons = [
+                ok(phi::Detector::new(&policy)).words,
+                ok(crisis::Detector::new(&policy)).patterns,
+                advice.side(Direction::Incoming).triggers.clone(),
+                ok(adverse::Detector::new(&policy)).cue_patterns().to_vec(),
+                advice.side(Direction::Outgoing).triggers.clone(),
+                ok(confirm::Detector::new(&policy)).patterns,
+                ok(promotion::Detector::new(&policy)).patterns,
+            ];
+            let [phi, crisis, advice_in, cues, advice_out, confirm, promotion] =
+                lexicons.each_ref().map(Vec::as_slice);
+            let incoming = ok(Lexicons::new([phi, crisis, advice_in, cues]));
+            let outgoing = ok(Lexicons::new([phi, crisis, advice_out, confirm, promotion]));
+            (lexicons, incoming, outgoing)
+        });
+
     proptest! {
         #[test]
         fn occurrences_are_the_crates_overlapping_matches(
@@ -778,18 +953,42 @@ mod tests {
         ) {
             let a: Vec<String> = a.into_iter().collect();
             let b: Vec<String> = b.into_iter().collect();
-            let shared = Lexicons::new([&a, &b]).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let all: Vec<&String> = a.iter().chain(&b).collect();
-            let ac = aho_corasick::AhoCorasick::new(&all)
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let mut want: [Vec<Lexeme>; 2] = [Vec::new(), Vec::new()];
-            for m in ac.find_overlapping_iter(&text) {
-                let id = m.pattern().as_usize();
-                let (lexicon, pattern) = if id < a.len() { (0, id) } else { (1, id - a.len()) };
-                want[lexicon].push(Lexeme { pattern, range: m.range() });
+            let want = crate_occurrences(&[&a, &b], &text);
+            for fixed in [FIXED, 0] {
+                let shared = Lexicons::build([&a, &b], fixed)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(shared.occurrences(&text).to_vec(), want.clone());
             }
-            want.iter_mut().for_each(|list| sort_by_start(list));
-            prop_assert_eq!(shared.occurrences(&text), want);
+        }
+
+        #[test]
+        fn the_default_lexicons_find_what_the_crate_finds(
+            pieces in proptest::collection::vec(
+                (any::<proptest::sample::Index>(), "[a-z0-9 .,'\n-]{0,4}|\\PC{0,2}"),
+                0..24,
+            ),
+        ) {
+            let (lexicons, incoming, outgoing) = &*DEFAULT;
+            let [phi, crisis, advice_in, cues, advice_out, confirm, promotion] =
+                lexicons.each_ref().map(Vec::as_slice);
+            let incoming_lists = [phi, crisis, advice_in, cues];
+            let outgoing_lists = [phi, crisis, advice_out, confirm, promotion];
+            let every: Vec<&String> = lexicons.iter().flatten().collect();
+            let mut text = String::new();
+            for (pick, tail) in &pieces {
+                if let Some(p) = every.get(pick.index(every.len())) {
+                    text.push_str(p);
+                }
+                text.push_str(tail);
+            }
+            prop_assert_eq!(
+                incoming.occurrences(&text).to_vec(),
+                crate_occurrences(&incoming_lists, &text)
+            );
+            prop_assert_eq!(
+                outgoing.occurrences(&text).to_vec(),
+                crate_occurrences(&outgoing_lists, &text)
+            );
         }
 
         #[test]
