@@ -30,7 +30,7 @@ use crate::{IdHasher, ScreenError};
 
 use super::ascii_regex as regex;
 use super::links::Url;
-use super::{Ctx, Hit, NEAR, PrefixMasks, Sink, find_near, starts_with_at};
+use super::{Ctx, Hit, NEAR, PREFIX_LEN, PrefixMasks, Sink, find_near, starts_with_at};
 
 /// The abuse and spam rules.
 pub(crate) const RULES: &[RuleInfo] = &[
@@ -1193,6 +1193,28 @@ impl Detector {
     #[inline(never)]
     fn words(&self, scan: &Scan<'_>, words: &mut Words, sink: &mut Sink) {
         let bytes = scan.norm.as_bytes();
+        // A copy of the loop for texts of four bytes or more, where the probe's test of the
+        // text's length is known true and folds away.
+        if bytes.len() >= PREFIX_LEN {
+            self.words_with(scan, words, sink, |start, end| {
+                self.starts.mask_at(bytes, start, end)
+            });
+        } else {
+            self.words_with(scan, words, sink, |start, end| {
+                self.starts.mask(bytes.get(start..end).unwrap_or_default())
+            });
+        }
+    }
+
+    /// [`Detector::words`] with `probe` giving the mask of the word `norm[start..end]`.
+    #[inline(always)]
+    fn words_with(
+        &self,
+        scan: &Scan<'_>,
+        words: &mut Words,
+        sink: &mut Sink,
+        probe: impl Fn(usize, usize) -> u8,
+    ) {
         let tokens = &scan.tokens;
         // Unequal to the first word's hash, so that the first word starts a run of one.
         let mut prev = !tokens.first().map_or(0, |t| t.hash);
@@ -1218,7 +1240,7 @@ impl Detector {
                 self.pieces(scan, t.start..t.end, words, sink);
                 continue;
             }
-            let mask = self.starts.mask_at(bytes, t.start, t.end);
+            let mask = probe(t.start, t.end);
             if mask != 0 {
                 self.word(scan, t.start..t.end, t.hash, mask, words, sink);
             }

@@ -176,26 +176,34 @@ impl PrefixMasks {
             .first_chunk::<PREFIX_LEN>()
             .map(|c| u32::from_le_bytes(*c))
         {
-            Some(k) if k & 0x8080_8080 == 0 => u64::from(k) | (PREFIX_LEN as u64) << 40,
+            Some(k) if k & 0x8080_8080 == 0 => k,
             _ => {
-                let mut k = 0u64;
+                let mut k = 0u32;
                 let mut n = 0;
                 while let Some(&b) = word
                     .get(n)
                     .filter(|b| n < PREFIX_LEN && b.is_ascii_alphanumeric())
                 {
-                    k |= u64::from(b) << (8 * n);
+                    k |= u32::from(b) << (8 * n);
                     n += 1;
                 }
-                k | (n as u64) << 40
+                Self::top(k, n)
             }
         };
         Self::slot(packed)
     }
 
-    /// The slot of a word's first bytes (at most [`PREFIX_LEN`]) packed with their count.
-    fn slot(packed: u64) -> usize {
-        usize::from((packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as u16)
+    /// The low `n` (at most [`PREFIX_LEN`]) bytes of `k` moved to its top. No byte of a word is
+    /// zero, so the zero bytes left below tell its length: the probe needs no count beside it.
+    #[inline(always)]
+    fn top(k: u32, n: usize) -> u32 {
+        // Shifted as a u64 so that an empty word (a shift by 32) gives 0 without a test.
+        (u64::from(k) << (8 * PREFIX_LEN.saturating_sub(n))) as u32
+    }
+
+    /// The slot of a word's first bytes (at most [`PREFIX_LEN`]), as [`PrefixMasks::top`] packs them.
+    fn slot(packed: u32) -> usize {
+        usize::from((u64::from(packed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as u16)
     }
 
     /// The bits of the lists that may have an entry starting at `word`.
@@ -205,28 +213,20 @@ impl PrefixMasks {
 
     /// [`PrefixMasks::mask`] of the word `b[start..end]`, an alphanumeric run of `Scan::norm`
     /// without apostrophes. Where four bytes of text follow its start (nearly every word), they
-    /// are read with one load and masked to the word: words shorter than the probe, which are
+    /// are read with one load and shifted to the word: words shorter than the probe, which are
     /// most words, would otherwise be assembled a byte at a time.
     #[inline(always)]
     pub fn mask_at(&self, b: &[u8], start: usize, end: usize) -> u8 {
-        /// The low bytes of a load that a word of each length up to [`PREFIX_LEN`] covers.
-        const COVERED: [u32; PREFIX_LEN + 1] = [0, 0xFF, 0xFFFF, 0xFF_FFFF, u32::MAX];
-        let len = end.wrapping_sub(start);
-        // One comparison where `first_chunk` of the rest would first take the rest's length.
-        let within = start.wrapping_add(PREFIX_LEN) <= b.len();
-        if let Some(w) = b
-            .get(start..start.wrapping_add(PREFIX_LEN))
-            .and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
-            .filter(|_| within)
+        // Against the last start with four bytes after it the slice's own two tests fold away,
+        // which they do not against a bound that is only their sum.
+        if let Some(last) = b.len().checked_sub(PREFIX_LEN)
+            && start <= last
+            && let Some(w) = b.get(start..).and_then(<[u8]>::first_chunk::<PREFIX_LEN>)
         {
-            let n = len.min(PREFIX_LEN);
-            // Both indices are in range (a slot is 16 bits), so neither `get` costs a test. An
-            // empty word (never a token) would probe the slot `mask` gives it too: no test of
-            // `n` is needed.
-            let k = u32::from_le_bytes(*w) & COVERED.get(n).copied().unwrap_or(0);
+            let k = Self::top(u32::from_le_bytes(*w), end.wrapping_sub(start));
             if k & 0x8080_8080 == 0 {
-                let slot = Self::slot(u64::from(k) | (n as u64) << 40);
-                return self.masks.get(slot).copied().unwrap_or(0);
+                // A slot is 16 bits, so the index is always in range.
+                return self.masks.get(Self::slot(k)).copied().unwrap_or(0);
             }
         }
         self.mask(b.get(start..end).unwrap_or_default())
@@ -989,6 +989,40 @@ mod tests {
                 outgoing.occurrences(&text).to_vec(),
                 crate_occurrences(&outgoing_lists, &text)
             );
+        }
+
+        #[test]
+        fn a_probe_at_a_word_answers_what_a_probe_of_the_word_answers(
+            entries in proptest::collection::vec("[a-c0-9é]{1,5}( [a-c]{1,2})?", 1..8),
+            text in "[a-c0-9é ,']{0,24}",
+        ) {
+            let mut table = PrefixMasks::new();
+            for (i, e) in entries.iter().enumerate() {
+                let _ = table.add(e, 1 << (i % 8));
+            }
+            let b = text.as_bytes();
+            let mut start = 0;
+            for run in b.split(|c| matches!(c, b' ' | b',' | b'\'')) {
+                let end = start + run.len();
+                if !run.is_empty() {
+                    prop_assert_eq!(table.mask_at(b, start, end), table.mask(run));
+                    // Where an ASCII entry can start at this word, the probe keeps its bit.
+                    for (i, e) in entries.iter().enumerate() {
+                        let first = e.split(' ').next().unwrap_or_default().as_bytes();
+                        let starts = if first.len() >= PREFIX_LEN {
+                            run.starts_with(first.get(..PREFIX_LEN).unwrap_or_default())
+                        } else if first.len() < e.len() {
+                            run == first
+                        } else {
+                            first.len() > 1 && run.starts_with(first)
+                        };
+                        if e.is_ascii() && starts {
+                            prop_assert!(table.mask_at(b, start, end) & 1 << (i % 8) != 0);
+                        }
+                    }
+                }
+                start = end + 1;
+            }
         }
 
         #[test]
