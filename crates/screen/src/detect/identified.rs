@@ -153,6 +153,27 @@ mod tests {
     }
 
     #[test]
+    fn a_surname_written_like_a_credential_is_still_a_patient() {
+        // "Do" and "Ma" are credentials only written as one ("DO", "MA").
+        for (text, name) in [
+            (
+                "Prayers for Anh Do after her knee surgery! Call her at 555-201-3344 to say hi.",
+                "Anh Do",
+            ),
+            (
+                "Get well soon Wei Ma, recovering from a hip fracture. Cards to 555-201-3344.",
+                "Wei Ma",
+            ),
+        ] {
+            let found = rules(text);
+            assert!(
+                found.contains(&format!("phi.identified_patient {name}")),
+                "{text}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
     fn staff_names_health_topics_alone_and_names_without_health_stay_quiet() {
         for text in [
             "Meet Dr. Jane Smith, our new cardiologist. Book a visit at 555-201-3344.",
@@ -163,6 +184,10 @@ mod tests {
             // A credential with a hyphenated suffix: the name's last word is "PA-C", not "C".
             "Tomas Lee, PA-C, sees diabetes patients on Tuesdays. Call 555-201-3344 to book.",
             "Ana Ruiz, FNP-BC, runs our diabetes clinic. Call 555-201-3344 to book.",
+            // Other credentials: a chain of them, a certification after a licence, no comma.
+            "Li Wei, MD, PhD, answers your diabetes questions at 555-201-3344.",
+            "Priya Nair, DNP, APRN-BC, runs our asthma clinic. Call 555-201-3344 to book.",
+            "Sam Ortiz CRNA explains anesthesia before your surgery: 555-201-3344.",
             "Flu shots for everyone on Saturday: call 555-201-3344.",
             "Congratulations to Maria Lopez on winning the 5K! Call 555-201-3344 for next year's race.",
         ] {

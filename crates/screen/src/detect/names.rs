@@ -689,7 +689,8 @@ fn slot_tag(entry: u32, len: usize) -> u32 {
 /// Hash bits indexing [`Lexicon::lower`]: 64 Ki bits (8 KiB) for about 2,000 words.
 const LOWER_BITS: u32 = 16;
 
-/// Flags that make a lower-case word worth a lookup in mixed-case text.
+/// Flags that make a lower-case word worth a lookup in mixed-case text (as does
+/// [`lower_first_name`]).
 const LOWER_FLAGS: u32 = PLACE | PLACE_HEAD | PATIENT;
 
 /// Flags of the few words that cue a place or a name ("in", "street", "Dr", "said"): the rules
@@ -746,10 +747,11 @@ impl Lexicon {
         self.entries = Vec::with_capacity(map.len());
         for (hash, e) in map {
             let b = lower_bit(hash);
-            for (bits, flags) in [(&mut lower, LOWER_FLAGS), (&mut cues, CUE_FLAGS)] {
-                if e.flags & flags != 0 {
-                    bits.insert(b);
-                }
+            if e.flags & LOWER_FLAGS != 0 || lower_first_name(e.flags) {
+                lower.insert(b);
+            }
+            if e.flags & CUE_FLAGS != 0 {
+                cues.insert(b);
             }
             let mut at = slot_of(hash, 64 - bits);
             while slots.get(at).is_some_and(|s| s.tag != EMPTY) {
@@ -801,7 +803,8 @@ impl Lexicon {
         self.entries.get((slot.tag >> 8) as usize)
     }
 
-    /// False when no word with this hash is a place, a place head or a patient word.
+    /// False when no word with this hash is a place, a place head, a patient word or a
+    /// [`lower_first_name`].
     fn may_matter_lower(&self, hash: u64) -> bool {
         self.lower.contains(lower_bit(hash))
     }
@@ -1371,14 +1374,17 @@ impl Detector {
         let mut i = 0;
         while let Some(t) = scan.tokens.get(i).filter(|_| i < n) {
             // In mixed-case text a lower-case word starts nothing unless it is a place right after a
-            // place cue ("moved to boston"): `place_at` needs the cue there and `name_at` a capital.
-            // Most words of a message are such, and the lexicon's `lower` bits rule out nearly all
-            // of them (all but places, place heads and patient words) without a lookup.
+            // place cue ("moved to boston") or a popular first name ("with george"): `place_at`
+            // needs the cue there and `name_at` a capital or such a name. Most words of a message
+            // are neither, and the lexicon's `lower` bits rule out nearly all of them (all but
+            // places, place heads, patient words and those names) without a lookup.
             if !weak_caps && !t.shape.capitalized {
                 if is_possessive(norm, t) || self.lex.may_matter_lower(t.hash) {
                     let f = toks.lexical(i);
                     patient_near |= f & PATIENT != 0;
-                    if f & (PLACE | PLACE_HEAD) == 0 || place_cue(scan, toks, i).is_none() {
+                    let cued_place =
+                        f & (PLACE | PLACE_HEAD) != 0 && place_cue(scan, toks, i).is_some();
+                    if !cued_place && !lower_first_name(f) {
                         i += 1;
                         continue;
                     }
@@ -1782,7 +1788,7 @@ impl Detector {
             }
         } else if ordinary
             || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0
-            || !cap && !weak_caps
+            || !(cap || weak_caps || lower_first_name(f) && spaced_before(scan, i))
         {
             return None;
         }
@@ -1833,8 +1839,15 @@ impl Detector {
             }
             _ => return None,
         };
+        let lower = !cap && !weak_caps;
         let mut end = i + 1;
-        while end < toks.len() && end - i < MAX_NAME_TOKENS && toks.flags(end - 1) & POSSESSIVE == 0
+        if lower && lower_surname_follows(scan, toks, i) {
+            end += 1;
+        }
+        while !lower
+            && end < toks.len()
+            && end - i < MAX_NAME_TOKENS
+            && toks.flags(end - 1) & POSSESSIVE == 0
         {
             if !name_gap(scan, toks, end) {
                 break;
@@ -1961,6 +1974,66 @@ fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
         }
     }
     caps == 0 || (alpha >= 6 && caps * 10 >= alpha * 7)
+}
+
+/// Whether a lower-case word with lexicon facts `f` is read as a first name in mixed-case text:
+/// one of the popular first names that is no ordinary, calendar, place or cue word ("with
+/// george", "justin bieber"), where a casual writer skips the capital. The names that are also
+/// words ("will", "mark", "rose") are ordinary words here.
+#[inline]
+fn lower_first_name(f: u32) -> bool {
+    f & (POPULAR
+        | COMMON
+        | CALENDAR
+        | PLACE
+        | PLACE_HEAD
+        | TITLE
+        | ORG
+        | PARTICLE
+        | GREETING
+        | SPEECH
+        | PATIENT
+        | PLACE_CUE
+        | RESIDES
+        | STREET
+        | INTRO
+        | HANDLE)
+        == POPULAR
+}
+
+/// Whether token `i` opens the text or follows white space: not a word glued to a "#", "@" or
+/// "_" ("#margaret", "@__nancy"), which tags a topic or an account.
+fn spaced_before(scan: &Scan<'_>, i: usize) -> bool {
+    gap_before(scan, i)
+        .last()
+        .is_none_or(|b| b.is_ascii_whitespace())
+}
+
+/// Whether the word after a lower-case first name at `i` is a lower-case surname that is no
+/// ordinary or place word ("justin bieber"), in the same run of words.
+fn lower_surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> bool {
+    scan.tokens
+        .get(i + 1)
+        .is_some_and(|t| !t.shape.capitalized && !t.shape.has_digit)
+        && toks.flags(i) & POSSESSIVE == 0
+        && name_gap(scan, toks, i + 1)
+        && toks.get(i + 1).is_some_and(|g| {
+            g & LAST != 0
+                && g & (COMMON
+                    | CALENDAR
+                    | PLACE
+                    | TITLE
+                    | ORG
+                    | SHORT
+                    | HANDLE
+                    | GREETING
+                    | SPEECH
+                    | PATIENT
+                    | PLACE_CUE
+                    | RESIDES
+                    | INTRO)
+                    == 0
+        })
 }
 
 /// After lower-case particles starting at `i` ("van der"), the index past the capitalized surname
@@ -2442,7 +2515,7 @@ mod tests {
                 .get_hashed(h, e.text.as_bytes())
                 .map(|v| (v & !PLACE_BITS, PlaceKind::from_code(Tok::unpack(v).place)));
             assert_eq!(got, Some((e.flags, e.place)), "{}", e.text);
-            if e.flags & LOWER_FLAGS != 0 {
+            if e.flags & LOWER_FLAGS != 0 || lower_first_name(e.flags) {
                 assert!(lex.may_matter_lower(h), "{} has no lower bit", e.text);
             }
             if e.flags & CUE_FLAGS != 0 {
@@ -2669,6 +2742,21 @@ mod tests {
         assert_eq!(names("Tom Brady runs out again"), ["Tom Brady"]);
         assert_eq!(names("we saw KRISTEN BELL today"), ["KRISTEN BELL"]);
         assert_eq!(names("he does Teddy P proud"), ["Teddy P"]);
+    }
+
+    #[test]
+    fn popular_first_names_written_in_lower_case_in_mixed_case_text() {
+        assert_eq!(
+            names("Had lunch with george and his dog. So fun!"),
+            ["george"]
+        );
+        // A lower-case surname that is no ordinary word joins it.
+        assert_eq!(names("Saw kevin costner at the Airport"), ["kevin costner"]);
+        assert_eq!(names("Can I ask brian about it? OK"), ["brian"]);
+        // Names that are also words, tags and handles stay quiet.
+        assert!(names("I will mark the bill. May be Late").is_empty());
+        assert!(names("Loved the #jessica mug. Wow").is_empty());
+        assert!(names("Thanks @__kevin for the link. Wow").is_empty());
     }
 
     #[test]
