@@ -1788,7 +1788,9 @@ impl Detector {
             }
         } else if ordinary
             || f & (CALENDAR | TITLE | ORG | DIGIT | SHORT) != 0
-            || !(cap || weak_caps || lower_first_name(f) && spaced_before(scan, i))
+            || !(cap
+                || weak_caps
+                || lower_first_name(f) && spaced_before(scan, i) && !after_determiner(scan, i))
         {
             return None;
         }
@@ -2007,6 +2009,21 @@ fn spaced_before(scan: &Scan<'_>, i: usize) -> bool {
     gap_before(scan, i)
         .last()
         .is_none_or(|b| b.is_ascii_whitespace())
+}
+
+/// Determiners, which stand before a common noun and not before a bare first name ("the jack of
+/// all trades", "a grace period").
+const DETERMINERS: [&str; 13] = [
+    "the", "a", "an", "this", "that", "these", "those", "every", "each", "any", "some", "no",
+    "another",
+];
+
+/// Whether token `i` follows a [`DETERMINERS`] word.
+fn after_determiner(scan: &Scan<'_>, i: usize) -> bool {
+    i.checked_sub(1)
+        .and_then(|p| scan.tokens.get(p))
+        .and_then(|t| scan.norm.get(t.start..t.end))
+        .is_some_and(|w| DETERMINERS.iter().any(|d| w.eq_ignore_ascii_case(d)))
 }
 
 /// Whether the word after a lower-case first name at `i` is a lower-case surname that is no
@@ -2757,6 +2774,9 @@ mod tests {
         assert!(names("I will mark the bill. May be Late").is_empty());
         assert!(names("Loved the #jessica mug. Wow").is_empty());
         assert!(names("Thanks @__kevin for the link. Wow").is_empty());
+        // After a determiner such a word is a common noun.
+        assert!(names("She is the jack of all trades. Wow").is_empty());
+        assert!(names("There is a jack in the Trunk").is_empty());
     }
 
     #[test]
