@@ -1502,7 +1502,7 @@ fn known_events(
         let Found::Known(s, e, common) = *f else {
             continue;
         };
-        if common && !model_yes {
+        if common && !model_yes || names_a_drug_class(scan.norm.as_bytes(), s) {
             continue;
         }
         let first = scan.token_at_or_after(s).saturating_sub(seg.first);
@@ -1519,6 +1519,19 @@ fn known_events(
             });
         }
     }
+}
+
+/// True when the reaction word at byte `s` of `norm` follows "anti-" or "anti " ("an
+/// anti-seizure drug", "anti nausea meds"): it names what a medicine is for, not what it did.
+fn names_a_drug_class(norm: &[u8], s: usize) -> bool {
+    let Some(before) = s.checked_sub(5).and_then(|a| norm.get(a..s)) else {
+        return false;
+    };
+    let opens = s
+        .checked_sub(6)
+        .and_then(|a| norm.get(a))
+        .is_none_or(|b| !b.is_ascii_alphanumeric());
+    opens && matches!(before, b"anti-" | b"anti ")
 }
 
 /// True when the tokens `run` of `seg` end where a listed event of the segment begins (`events`
@@ -1975,6 +1988,27 @@ mod tests {
         let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
         assert_eq!(c.event.text.as_deref(), Some("the ER"));
         assert!(c.reportable);
+    }
+
+    #[test]
+    fn a_drug_class_named_for_a_reaction_is_no_event() {
+        for text in [
+            "Lamictal is an anti-seizure drug that I take.",
+            "I take Keppra, an anti seizure medication.",
+        ] {
+            let r = screener()
+                .screen(&Message::incoming(text))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(r.adverse_event.is_none(), "{text}");
+        }
+        // The reaction it caused is still one.
+        let text = "Keppra, my anti-seizure drug, gave me a seizure.";
+        let r = screener()
+            .screen(&Message::incoming(text))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = r.adverse_event.unwrap_or_else(|| panic!("no candidate"));
+        let at = text.rfind("seizure");
+        assert_eq!(c.event.span.map(|s| s.start), at);
     }
 
     #[test]
