@@ -1934,10 +1934,7 @@ impl Detector {
 /// one, and the model takes none, so it needs no shape facts.
 #[inline]
 fn inert(f: u32, t: &Token) -> bool {
-    f & (FIRST | LAST | PLACE | PLACE_HEAD | PATIENT) == 0
-        && (f & (COMMON | CALENDAR | TITLE | ORG) != 0
-            || t.shape.has_digit
-            || t.end.saturating_sub(t.start) <= 1)
+    f & (FIRST | LAST | PLACE | PLACE_HEAD | PATIENT) == 0 && ruled_out(f, Some(t))
 }
 
 /// Whether the model's candidate test is already known to fail for token `t` from the facts
