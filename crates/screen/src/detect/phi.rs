@@ -2526,16 +2526,21 @@ mod tests {
         DETECTOR.get_or_init(|| super::Detector::new(&Policy::default()).expect("compiles"))
     }
 
+    /// The text made of `parts`: each a piece and the glue after it, by their indices.
+    fn joined(parts: &[(usize, usize)], pieces: &[&str], glue: &[&str]) -> String {
+        parts
+            .iter()
+            .flat_map(|&(p, g)| [pieces[p], glue[g]])
+            .collect()
+    }
+
     /// Every windowed search over the text made of `parts` finds what one search of the pattern
     /// as written over all of it finds.
     fn searches_agree(
         parts: &[(usize, usize)],
     ) -> Result<(), proptest::test_runner::TestCaseError> {
         let d = detector();
-        let text: String = parts
-            .iter()
-            .flat_map(|&(p, g)| [PIECES[p], GLUE[g]])
-            .collect();
+        let text = joined(parts, PIECES, GLUE);
         let runs = super::Runs::new(&text, || super::WINDOWED.to_vec());
         for (twin, reach) in searches(d) {
             let re = twin.unicode();
@@ -2667,10 +2672,7 @@ mod tests {
         parts: &[(usize, usize)],
     ) -> Result<(), proptest::test_runner::TestCaseError> {
         let d = detector();
-        let text: String = parts
-            .iter()
-            .flat_map(|&(p, g)| [MONTH_PIECES[p], MONTH_GLUE[g]])
-            .collect();
+        let text = joined(parts, MONTH_PIECES, MONTH_GLUE);
         month_dates_agree(d, &crate::text::Scan::new(&text))?;
         Ok(())
     }
