@@ -309,16 +309,21 @@ fn segment_features(toks: &[TokFeat], is_cue: impl Fn(&TokFeat) -> bool, mut f: 
         if t.stem != 0 {
             f(slot(mix(u64::from(t.stem), S_STEM)));
         }
-        if t.flags & NEG != 0 {
-            f(slot(mix(t.word, S_NEG)));
-        }
-        if t.flags & HYP != 0 {
-            f(slot(mix(t.word, S_HYP)));
-        }
-        if t.flags & DRUG != 0 {
-            f(slot(S_DRUGF));
+        // Most tokens have none of these flags: one test passes over all three.
+        if t.flags & (NEG | HYP | DRUG) != 0 {
+            if t.flags & NEG != 0 {
+                f(slot(mix(t.word, S_NEG)));
+            }
+            if t.flags & HYP != 0 {
+                f(slot(mix(t.word, S_HYP)));
+            }
+            if t.flags & DRUG != 0 {
+                f(slot(S_DRUGF));
+            } else if is_cue(t) {
+                f(slot(mix(u64::from(t.flags & (NEG | HYP)), S_CUE)));
+            }
         } else if is_cue(t) {
-            f(slot(mix(u64::from(t.flags & (NEG | HYP)), S_CUE)));
+            f(slot(mix(0, S_CUE)));
         }
         f(slot(mix(mix(prev, t.word), S_BI)));
         f(slot(mix(mix(prev2, t.word), S_SKIP)));

@@ -998,7 +998,8 @@ impl Detector {
             if let Some(f) = feats.get_mut(k % MAX_SEG) {
                 // Most words have no digit and fail the one probe: their inputs are the word hash
                 // and, for a long word, its prefix, which alone can make the word an event cue.
-                if !t.shape.has_digit && !filter_maybe(&self.words, t.hash) {
+                let probe = filter_maybe(&self.words, t.hash);
+                if !t.shape.has_digit && !probe {
                     let prefix = TokFeat::prefix_of(norm, t);
                     let cue = prefix != 0 && self.model.is_cue_hash(prefix);
                     *f = TokFeat {
@@ -1010,7 +1011,7 @@ impl Detector {
                     };
                     worth |= cue;
                 } else {
-                    let (drug, pass) = self.word_inputs(norm, t, f);
+                    let (drug, pass) = self.word_inputs(norm, t, probe, f);
                     maybe_drug |= drug;
                     worth |= pass;
                 }
@@ -1039,16 +1040,15 @@ impl Detector {
         }
     }
 
-    /// The model inputs of word `t` into `f` (flags empty, event-cue bit set), and the cheap tests
-    /// that come before any automaton: whether it may be a drug's key word, and whether it lets its
+    /// The model inputs of word `t` into `f` (flags empty, event-cue bit set), given whether its
+    /// hash passes the word filter (`probe`), and the cheap tests that come before any automaton: whether it may be a drug's key word, and whether it lets its
     /// segment be worth scoring (it may be a drug name, is the key word of a medicine-implying or
     /// unspecified-reaction phrase, or is an event cue: everything the model's gate accepts
     /// passes). A segment with nothing to score still needs every word's tests, and those build
     /// most of its model inputs (the event-cue bit), so one pass serves both kinds. Out of line:
     /// [`Detector::find_events`] answers the common word itself.
     #[inline(never)]
-    fn word_inputs(&self, norm: &[u8], t: &Token, f: &mut TokFeat) -> (bool, bool) {
-        let probe = filter_maybe(&self.words, t.hash);
+    fn word_inputs(&self, norm: &[u8], t: &Token, probe: bool, f: &mut TokFeat) -> (bool, bool) {
         *f = TokFeat::of_token(norm, t);
         let (mut drug, mut gate, mut word_cue) = (false, false, false);
         if probe {
@@ -1755,8 +1755,9 @@ mod tests {
             let norm = scan.norm.as_bytes();
             for t in &scan.tokens {
                 let mut general = TokFeat::default();
-                let (drug, pass) = det.word_inputs(norm, t, &mut general);
-                if t.shape.has_digit || filter_maybe(&det.words, t.hash) {
+                let probe = filter_maybe(&det.words, t.hash);
+                let (drug, pass) = det.word_inputs(norm, t, probe, &mut general);
+                if t.shape.has_digit || probe {
                     continue;
                 }
                 let prefix = TokFeat::prefix_of(norm, t);
