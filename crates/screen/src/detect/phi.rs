@@ -41,6 +41,7 @@ const fn reach(before: usize, after: usize, min_digits: usize, need: fn(&[u8]) -
         need,
         runs: None,
         line: false,
+        ascii_runs: None,
     }
 }
 
@@ -87,7 +88,10 @@ const REACH_SHORT_DATE: Reach = run_reach(
     (1, window::JOIN_SLASH),
 );
 /// "when they were 45"; "45 - years - of age", "45 y/o", "45yo".
-const REACH_AGE: Reach = reach(12, 13, 1, window::age_shape);
+const REACH_AGE: Reach = Reach {
+    ascii_runs: Some(window::age_runs),
+    ..reach(12, 13, 1, window::age_shape)
+};
 /// "trauma exam room number 12b".
 const REACH_ROOM_BED: Reach = reach(20, 2, 1, window::room_word);
 const REACH_STATE_ZIP: Reach = run_reach(3, 2, 5, |w| window::digit_run(w, 5), (5, 0));
@@ -100,6 +104,7 @@ const REACH_IBAN: Reach = Reach {
     need: window::anything,
     runs: None,
     line: false,
+    ascii_runs: None,
 };
 
 /// Every reach searched through windows.
@@ -1126,7 +1131,7 @@ impl Detector {
             sink,
             claimed: Claims::default(),
         };
-        if memchr::memchr(b'@', bytes).is_some() {
+        if may_hold_email(bytes) {
             self.emails(norm, &mut out);
         }
         if has_link_marker(bytes) {
@@ -1761,6 +1766,23 @@ fn has_link_marker(bytes: &[u8]) -> bool {
         } else {
             before(3) == Some(b"www")
         }
+    })
+}
+
+/// Some '@' in `bytes` may be an email address's: a byte of the local part before it, then a
+/// domain label, a dot and a byte of the next label or top-level domain after it, as every
+/// match of the email pattern holds (its first label runs up to the dot, which no label
+/// holds). "@mentions" open no search.
+fn may_hold_email(bytes: &[u8]) -> bool {
+    let label = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    memchr::memchr_iter(b'@', bytes).any(|p| {
+        let local = p
+            .checked_sub(1)
+            .and_then(|k| bytes.get(k))
+            .is_some_and(|&b| label(b) || matches!(b, b'.' | b'_' | b'%' | b'+'));
+        let rest = bytes.get(p + 1..).unwrap_or_default();
+        let n = rest.iter().take_while(|&&b| label(b)).count();
+        local && n > 0 && rest.get(n) == Some(&b'.') && rest.get(n + 1).is_some_and(|&b| label(b))
     })
 }
 
@@ -2453,6 +2475,14 @@ mod tests {
                 .iter()
                 .any(|m| bytes.windows(m.len()).any(|w| w == *m));
             proptest::prop_assert_eq!(super::has_link_marker(bytes), want, "{:?}", text);
+        }
+
+        /// A text where the email pattern finds a match passes the '@' test before it.
+        #[test]
+        fn email_test_passes_every_email(text in "([a-z0-9]|[._%+@ -]|\\.com|co){0,40}") {
+            if detector().email.is_match(&text) {
+                proptest::prop_assert!(super::may_hold_email(text.as_bytes()), "{:?}", text);
+            }
         }
 
         /// The hinted lookup the address finder uses answers as the binary search does, for

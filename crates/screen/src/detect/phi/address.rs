@@ -243,12 +243,15 @@ impl View<'_, '_> {
     /// A house number or code of at most `max_len` bytes: it opens with a digit and has at most
     /// one other byte (so no ordinal, which has two).
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| t.shape.has_digit) && {
-            let w = self.word(i);
-            w.len() <= max_len
-                && w.first().is_some_and(u8::is_ascii_digit)
-                && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1
-        }
+        let Some(t) = self.scan.tokens.get(i).filter(|t| t.shape.has_digit) else {
+            return false;
+        };
+        let w = self.word(i);
+        // Most numbers are digits only, which the shape says without reading them.
+        w.len() <= max_len
+            && (t.shape.all_digit
+                || w.first().is_some_and(u8::is_ascii_digit)
+                    && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1)
     }
 
     fn is_alpha(&self, i: usize) -> bool {
@@ -854,6 +857,19 @@ mod tests {
                 t.hash,
                 crate::model::hash_bytes(&scan.norm.as_bytes()[t.start..t.end])
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// A token whose shape says it is all digits is all ASCII digits in the normalized
+        /// text, which [`View::is_number`] takes from the shape instead of reading its bytes.
+        #[test]
+        fn all_digit_tokens_are_ascii_digits(text in "([0-9]|[a-z]|[A-Z]|[ ,./'-]|\u{ff11}|\u{b2}|\u{200b}|\u{e9}|\u{661}){0,40}") {
+            let scan = crate::text::Scan::new(&text);
+            for t in scan.tokens.iter().filter(|t| t.shape.all_digit) {
+                let w = &scan.norm.as_bytes()[t.start..t.end];
+                proptest::prop_assert!(w.iter().all(u8::is_ascii_digit), "{:?} in {:?}", w, text);
+            }
         }
     }
 }

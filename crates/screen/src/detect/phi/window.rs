@@ -122,7 +122,15 @@ pub(super) struct Reach {
     pub runs: Option<RunNeed>,
     /// `need` is [`exchange_and_line`], which a short text's runs answer without its bytes.
     pub line: bool,
+    /// What `need` says of an ASCII window of a long text, read from the window's digit runs
+    /// instead of its bytes (see [`AsciiRuns`]).
+    pub ascii_runs: Option<AsciiRuns>,
 }
+
+/// A test of an ASCII window `w` of `bytes` from the digit runs that anchor it, which
+/// start with the first of `runs` and end before `w.end` (runs further on may follow in
+/// `runs`). Every digit of an ASCII window lies in one of these runs, each whole inside it.
+pub(super) type AsciiRuns = fn(bytes: &[u8], w: &Range<usize>, runs: &[Range<usize>]) -> bool;
 
 /// What the digit runs of any window holding a match show. Each digit of a match lies in a
 /// maximal run of digit-like bytes that holds a digit, so in one of the runs that anchor the
@@ -614,6 +622,46 @@ impl Runs {
             })
             .map(|(w, _)| w.clone())
     }
+
+    /// Call `f(ascii, part, at)` on every window of `reach` in the long text `hay` that may
+    /// hold a match: the text up to the window's end, where it starts, and whether its bytes
+    /// are ASCII. A window passes the reach's [`RunNeed`] (see [`Runs::windows`]), else its
+    /// [`AsciiRuns`] test where it is ASCII, else `need` on its bytes.
+    // Out of line: the searches inline it into the short-text path otherwise, which costs
+    // short messages more than the call costs long text.
+    #[inline(never)]
+    fn each_window(&self, hay: &str, reach: Reach, mut f: impl FnMut(bool, &str, usize)) {
+        let bytes = hay.as_bytes();
+        // The first run of the windows still to come: windows come in text order.
+        let mut next = 0;
+        for w in self.windows(reach) {
+            let (Some(part), Some(span)) = (hay.get(..w.end), bytes.get(w.clone())) else {
+                continue;
+            };
+            let ascii = match reach.ascii_runs {
+                _ if reach.runs.is_some() => span.is_ascii(),
+                Some(test) => {
+                    // Few runs lie between windows (none between those of most shapes).
+                    while self.runs.get(next).is_some_and(|r| r.end <= w.start) {
+                        next += 1;
+                    }
+                    let ascii = span.is_ascii();
+                    let pass = if ascii {
+                        test(bytes, &w, self.runs.get(next..).unwrap_or_default())
+                    } else {
+                        (reach.need)(span)
+                    };
+                    if !pass {
+                        continue;
+                    }
+                    ascii
+                }
+                None if (reach.need)(span) => span.is_ascii(),
+                None => continue,
+            };
+            f(ascii, part, w.start);
+        }
+    }
 }
 
 /// One digit-anchored shape's windows while [`windows_of`] grows them: its reach, the fewest
@@ -780,19 +828,9 @@ pub(super) fn find_each(
         }
         return;
     }
-    for w in runs.windows(reach) {
-        let Some(part) = hay.get(..w.end) else {
-            continue;
-        };
-        let Some(span) = part
-            .as_bytes()
-            .get(w.start..)
-            .filter(|s| reach.runs.is_some() || (reach.need)(s))
-        else {
-            continue;
-        };
-        re.spans_from(span.is_ascii(), part, w.start, &mut f);
-    }
+    runs.each_window(hay, reach, |ascii, part, at| {
+        re.spans_from(ascii, part, at, &mut f)
+    });
 }
 
 /// Call `f` on the span of every match of `re` in `scan.norm`, as `re.find_iter` with the
@@ -851,19 +889,9 @@ pub(super) fn captures_each(
         }
         return;
     }
-    for w in runs.windows(reach) {
-        let Some(part) = hay.get(..w.end) else {
-            continue;
-        };
-        let Some(span) = part
-            .as_bytes()
-            .get(w.start..)
-            .filter(|s| reach.runs.is_some() || (reach.need)(s))
-        else {
-            continue;
-        };
-        re.groups_from(span.is_ascii(), part, w.start, &mut f);
-    }
+    runs.each_window(hay, reach, |ascii, part, at| {
+        re.groups_from(ascii, part, at, &mut f)
+    });
 }
 
 /// The spans of `c`'s match and groups.
@@ -1511,6 +1539,53 @@ pub(super) fn age_shape(w: &[u8]) -> bool {
     false
 }
 
+/// What [`age_shape`] says of the ASCII window `w` of `bytes`, read from the digit runs that
+/// anchor it (see [`AsciiRuns`]) instead of finding them in its bytes: the same tests around
+/// each run of one to three digits, bounded by the window as `age_shape` is by its slice.
+pub(super) fn age_runs(bytes: &[u8], w: &Range<usize>, runs: &[Range<usize>]) -> bool {
+    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
+    let at = |k: usize| bytes.get(k).copied().unwrap_or_default();
+    for run in runs.iter().take_while(|r| r.start < w.end) {
+        if run.len() > 3 {
+            continue;
+        }
+        let mut k = run.end;
+        while k < w.end && (space(at(k)) || at(k) == b'-') {
+            k += 1;
+        }
+        if k < w.end && at(k) == b'y' {
+            return true;
+        }
+        let mut k = run.start;
+        while k > w.start && space(at(k - 1)) {
+            k -= 1;
+        }
+        let mut j = k;
+        while j > w.start && word_byte(at(j - 1)) {
+            j -= 1;
+        }
+        if k < run.start
+            && matches!(
+                bytes.get(j..k),
+                Some(
+                    b"age"
+                        | b"aged"
+                        | b"of"
+                        | b"turn"
+                        | b"turns"
+                        | b"turned"
+                        | b"turning"
+                        | b"was"
+                        | b"were"
+                )
+            )
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
 /// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
 pub(super) fn room_word(w: &[u8]) -> bool {
@@ -1662,6 +1737,46 @@ mod tests {
                     && maybe_digit(p[3])
             });
             proptest::prop_assert_eq!(mbi_start(&bytes), walk);
+        }
+    }
+
+    proptest::proptest! {
+        /// The age gate read from a window's digit runs says what the byte test says of the
+        /// window, for windows that hold their runs whole, as every window does.
+        #[test]
+        fn age_runs_agree_with_the_byte_test(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b" \t\x0b-_.,09yagedofturnswaswre".to_vec()), 0..80),
+            from in 0usize..80, len in 0usize..80,
+        ) {
+            let mut runs = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                let start = i;
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                if i > start {
+                    runs.push(start..i);
+                } else {
+                    i += 1;
+                }
+            }
+            // A window neither starts nor ends inside a run.
+            let whole = |mut k: usize, back: bool| {
+                k = k.min(bytes.len());
+                while k > 0 && k < bytes.len() && bytes[k - 1].is_ascii_digit() && bytes[k].is_ascii_digit() {
+                    k = if back { k - 1 } else { k + 1 };
+                }
+                k
+            };
+            let start = whole(from, true);
+            let end = whole(start + len, false);
+            let first = runs.partition_point(|r| r.end <= start);
+            proptest::prop_assert_eq!(
+                age_runs(&bytes, &(start..end), &runs[first..]),
+                age_shape(&bytes[start..end])
+            );
         }
     }
 
