@@ -1087,12 +1087,14 @@ impl Facts<'_, '_> {
             .checked_sub(1)
             .and_then(|p| scan.tokens.get(p))
             .map(|p| p.end);
-        if prev_end.is_none_or(|e| {
-            scan.norm
-                .as_bytes()
-                .get(e..t.start)
-                .is_some_and(starts_sentence)
-        }) {
+        // Most words follow one space, which neither ends a sentence nor joins a handle.
+        if let Some(e) = prev_end
+            && e + 1 == t.start
+            && norm.get(e) == Some(&b' ')
+        {
+            return flags;
+        }
+        if prev_end.is_none_or(|e| norm.get(e..t.start).is_some_and(starts_sentence)) {
             flags |= SENT_START;
         }
         // Only a token right after "@", "_" or another word's end can be in a handle.
