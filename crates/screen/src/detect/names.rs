@@ -502,6 +502,32 @@ const EDGE_FEATURES: [u32; 4] = {
     ids
 };
 
+/// Ids of the gap features before and after a token (kinds 15 and 16) when the gap is one space
+/// or none, as most are: its class is a space that breaks no line (see [`gap_feature`]).
+const SPACE_GAP_FEATURES: [u32; 2] = [
+    fnv_step(fnv_step(KIND_SEEDS[15], b' '), 0) as u32,
+    fnv_step(fnv_step(KIND_SEEDS[16], b' '), 0) as u32,
+];
+
+/// The id of the gap feature of `kind` for `gap`: its first byte that is not a space (a space
+/// when there is none), and whether it breaks a line. `space` is the id of an empty or one-space
+/// gap's class, hashed once.
+#[inline]
+fn gap_feature(kind: usize, space: u32, gap: &[u8]) -> u32 {
+    if matches!(gap, b"" | b" ") {
+        return space;
+    }
+    #[expect(
+        clippy::manual_contains,
+        reason = "gaps are a few bytes: a loop, where `contains` would call memchr"
+    )]
+    let class = [
+        gap.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+        u8::from(gap.iter().any(|&b| b == b'\n')),
+    ];
+    feature(kind, &class)
+}
+
 /// The id of a feature of `kind` with value `value`.
 #[inline]
 fn feature(kind: usize, value: &[u8]) -> u32 {
@@ -566,7 +592,7 @@ fn neighbour<S: FeatureSink>(
             let g = toks.flags(j);
             out.put(feature(kind, &(g & CONTEXT_MASK).to_le_bytes()));
             if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                out.put(feature(kind + 1, word(scan, toks, j)));
+                out.put(feature(kind + 1, stem(scan, j, g)));
             }
         }
         None => out.put(edge),
@@ -1572,7 +1598,7 @@ impl Detector {
         mut out: S,
     ) -> S {
         let f = toks.flags(i);
-        let w = word(scan, toks, i);
+        let w = stem(scan, i, f);
         out.put(BIAS_FEATURE);
         out.put(feature(1, &(f & OWN_MASK).to_le_bytes()));
         out.put(WEAK_CAPS_FEATURES[usize::from(weak_caps)]);
@@ -1608,20 +1634,10 @@ impl Detector {
             Some(i + 2).filter(|&j| j < toks.len()),
             after2,
         );
-        // The first byte that is not a space (a space when there is none), and whether it breaks a line.
-        #[expect(
-            clippy::manual_contains,
-            reason = "gaps are a few bytes: a loop, where `contains` would call memchr"
-        )]
-        let gap_class = |g: &[u8]| -> [u8; 2] {
-            [
-                g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
-                u8::from(g.iter().any(|&b| b == b'\n')),
-            ]
-        };
-        out.put(feature(15, &gap_class(gap_before(scan, i))));
+        let [space_before, space_after] = SPACE_GAP_FEATURES;
+        out.put(gap_feature(15, space_before, gap_before(scan, i)));
         let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
-        out.put(feature(16, &gap_class(after)));
+        out.put(gap_feature(16, space_after, after));
         out
     }
 
@@ -2382,10 +2398,18 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
 fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s [u8] {
+    stem(scan, i, toks.flags(i))
+}
+
+/// Token `i` without a possessive "'s", read from its flags `g` when the caller has them.
+#[inline]
+fn stem<'s>(scan: &'s Scan<'_>, i: usize, g: u32) -> &'s [u8] {
     let Some(t) = scan.tokens.get(i) else {
         return &[];
     };
-    let end = toks.word_end(i).unwrap_or(t.start);
+    let end = t
+        .end
+        .saturating_sub(if g & POSSESSIVE != 0 { 2 } else { 0 });
     scan.norm.as_bytes().get(t.start..end).unwrap_or_default()
 }
 
