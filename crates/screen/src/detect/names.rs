@@ -615,6 +615,19 @@ fn tail(w: &[u8], n: usize) -> &[u8] {
         .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
 }
 
+/// The ids of the features of the last three and last two characters of `w` (kinds 4 and 5).
+/// Nearly every word ends in three bytes that each start a character: both are hashed from
+/// them with the lengths known, where the general path hashes each [`tail`] in a loop.
+#[inline]
+fn suffix_features(w: &[u8]) -> [u32; 2] {
+    if let Some(&[a, b, c]) = w.len().checked_sub(3).and_then(|s| w.get(s..))
+        && [a, b, c].iter().all(|&x| x & 0xC0 != 0x80)
+    {
+        return [feature(4, &[a, b, c]), feature(5, &[b, c])];
+    }
+    [feature(4, tail(w, 3)), feature(5, tail(w, 2))]
+}
+
 /// What kind of place a gazetteer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -1610,8 +1623,9 @@ impl Detector {
             }
             own &= own - 1;
         }
-        out.put(feature(4, tail(w, 3)));
-        out.put(feature(5, tail(w, 2)));
+        let [suffix3, suffix2] = suffix_features(w);
+        out.put(suffix3);
+        out.put(suffix2);
         if let Some(&id) = LENGTH_FEATURES.get(w.len().min(12)) {
             out.put(id);
         }
@@ -2517,6 +2531,30 @@ mod tests {
                     }
                     proptest::prop_assert!(sink.hits.is_empty());
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn suffix_features_are_the_tails_hashed(w in "(\\PC|[a-z'])*") {
+            let w = w.as_bytes();
+            proptest::prop_assert_eq!(
+                suffix_features(w),
+                [feature(4, tail(w, 3)), feature(5, tail(w, 2))]
+            );
+        }
+
+        #[test]
+        fn gap_features_are_the_gap_classes_hashed(gap in "[ \n,.:\"@_-]{0,4}|\\PC{0,3}") {
+            let gap = gap.as_bytes();
+            let class = [
+                gap.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+                u8::from(gap.contains(&b'\n')),
+            ];
+            for (kind, space) in [15, 16].into_iter().zip(SPACE_GAP_FEATURES) {
+                proptest::prop_assert_eq!(gap_feature(kind, space, gap), feature(kind, &class));
             }
         }
     }
