@@ -1410,15 +1410,31 @@ impl Detector {
             lex: &self.lex,
             cells,
         };
-        let weak_caps = self.rules(cx, sink, &toks);
+        let mut small_left = [0u64; STACK_TOKENS.div_ceil(64)];
+        let mut heap_left;
+        let left: &mut [u64] = if n <= STACK_TOKENS {
+            &mut small_left
+        } else {
+            heap_left = vec![0u64; n.div_ceil(64)];
+            &mut heap_left
+        };
+        let weak_caps = self.rules(cx, sink, &toks, left);
         if let Some(model) = &self.model {
-            self.model_pass(cx, sink, &toks, weak_caps, model);
+            self.model_pass(cx, sink, &toks, weak_caps, model, left);
         }
     }
 
-    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Returns whether
-    /// capitalization is uninformative in this message.
-    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
+    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Sets the bit of
+    /// each token they tried and left in `left` (one bit per token, from the low bit of the first
+    /// word up): the only tokens the model may label (see [`Detector::model_pass`]). Returns
+    /// whether capitalization is uninformative in this message.
+    fn rules(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &Facts<'_, '_>,
+        left: &mut [u64],
+    ) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let norm = scan.norm.as_bytes();
@@ -1468,7 +1484,12 @@ impl Detector {
                     }
                     i = next.max(i + 1);
                 }
-                None => i += 1,
+                None => {
+                    if let Some(w) = left.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
+                    i += 1;
+                }
             }
         }
         if patient_near {
@@ -1498,6 +1519,10 @@ impl Detector {
     }
 
     /// Let the model label what the rules left, merging neighbouring tokens of the same class.
+    /// `left` holds the tokens the rules tried and left ([`Detector::rules`]); no other token is
+    /// a candidate: the rules pass over no capitalized word (nor, in lower-case or Title Case
+    /// text, any word) that the candidate test does not rule out, and mark what they report
+    /// `COVERED`.
     fn model_pass(
         &self,
         cx: &Ctx<'_, '_>,
@@ -1505,18 +1530,17 @@ impl Detector {
         toks: &Facts<'_, '_>,
         weak_caps: bool,
         model: &Model,
+        left: &[u64],
     ) {
         let scan = cx.scan;
         let mut open: Option<(usize, usize, Label)> = None;
         let mut i = 0;
         while i < toks.len() {
-            // In mixed-case text a lower-case word is no candidate, and with no span open it
-            // changes nothing: the words up to the next capital are passed over in a loop that
-            // reads one byte of each.
-            if open.is_none() && !weak_caps {
-                let rest = scan.tokens.get(i..).unwrap_or_default();
-                match rest.iter().position(|t| t.shape.capitalized) {
-                    Some(k) => i += k,
+            // A word the rules did not leave is no candidate, and with no span open it changes
+            // nothing: the pass goes on at the next word they left.
+            if open.is_none() {
+                match next_left(left, i) {
+                    Some(k) => i = k,
                     None => break,
                 }
             }
@@ -1978,6 +2002,20 @@ impl Detector {
     }
 }
 
+/// The first token at or after `i` whose bit is set in `left` (see [`Detector::rules`]).
+#[inline]
+fn next_left(left: &[u64], i: usize) -> Option<usize> {
+    let mut w = i / 64;
+    let mut bits = left.get(w)? & (u64::MAX << (i % 64));
+    loop {
+        if bits != 0 {
+            return Some(w * 64 + bits.trailing_zeros() as usize);
+        }
+        w += 1;
+        bits = *left.get(w)?;
+    }
+}
+
 /// Whether no rule can start at token `t`, whose lexicon facts are `f`: an ordinary word, a
 /// calendar word, a title or one of the organization's own words, or a number or a single
 /// letter, that is no name, place or patient word. Neither `place_at` nor `name_at` reports
@@ -2292,7 +2330,8 @@ impl NameFeaturizer {
             lex: &self.det.lex,
             cells: &cells,
         };
-        let weak_caps = self.det.rules(&cx, &mut sink, &toks);
+        let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
+        let weak_caps = self.det.rules(&cx, &mut sink, &toks, &mut left);
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks.flags(i), weak_caps) {
@@ -2530,6 +2569,37 @@ mod tests {
                         );
                     }
                     proptest::prop_assert!(sink.hits.is_empty());
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn every_model_candidate_is_a_word_the_rules_left(
+            words in proptest::collection::vec("(The|the|WHAT|May|may|Dr|dr|Monday|I|a|J|5|2nd|In|From|John|JOHN|Smith|Will|will|Paris|paris|New|York|new|patient|Patient|Thanks|said|is|Name|my|x|Mr|Jan|van|RN|MD|Koskikatu|Zorblat|zorblat|Ana|george|bieber)", 0..30),
+            gaps in proptest::collection::vec("( |, |\\. |\n| - |: |'s |@|_|-)", 0..30),
+        ) {
+            let det = detector();
+            let text: String = words
+                .iter()
+                .zip(gaps.iter().chain(std::iter::repeat(&" ".to_owned())))
+                .flat_map(|(w, g)| [w.as_str(), g.as_str()])
+                .collect();
+            let msg = Message::incoming(&text);
+            let scan = Scan::new(&text);
+            let cx = Ctx { msg: &msg, scan: &scan };
+            let cells = vec![Cell::new(0u32); scan.tokens.len()];
+            let toks = Facts { scan: &scan, lex: &det.lex, cells: &cells };
+            let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
+            let weak = det.rules(&cx, &mut Sink::default(), &toks, &mut left);
+            for (i, t) in scan.tokens.iter().enumerate() {
+                let candidate = (t.shape.capitalized || weak)
+                    && !ruled_out(toks.so_far(i), Some(t))
+                    && Detector::model_candidate(toks.flags(i), weak);
+                if candidate {
+                    proptest::prop_assert_eq!(next_left(&left, i), Some(i), "{:?} {}", text, i);
                 }
             }
         }
