@@ -2090,8 +2090,9 @@ fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
     for block in tokens.chunks(BLOCK) {
         for t in block {
             // Of the words, only "x's" is shorter than two bytes without its "'s", so only
-            // three-byte tokens need the possessive test.
-            let len = t.end.saturating_sub(t.start);
+            // three-byte tokens need the possessive test. A token ends after it starts: its
+            // length needs no clamp.
+            let len = t.end.wrapping_sub(t.start);
             if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
