@@ -217,10 +217,54 @@ pub(crate) const CLINICIAN_TITLES: &[&str] =
 /// a credential's shape (all upper case, or an upper-case letter after the first: "RN", "PhD"),
 /// so that the names "Ma" and "Do" stay names.
 pub(crate) fn is_credential_word(word: &str) -> bool {
-    let shaped = word.chars().all(|c| !c.is_lowercase()) && word.chars().any(char::is_uppercase)
-        || word.chars().skip(1).any(char::is_uppercase);
-    shaped && word.len() <= 8 && CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(word))
+    let listed = word.len() <= 8
+        && word.is_ascii()
+        && CREDENTIAL_KEYS
+            .binary_search(&lower_key(word.as_bytes()))
+            .is_ok();
+    listed
+        && (word.chars().all(|c| !c.is_lowercase()) && word.chars().any(char::is_uppercase)
+            || word.chars().skip(1).any(char::is_uppercase))
 }
+
+/// The bytes of a word of up to eight bytes, in ASCII lower case, as one integer from its low
+/// byte up: such words are equal ignoring ASCII case when their keys are.
+const fn lower_key(w: &[u8]) -> u64 {
+    let mut key = 0;
+    let mut at = 0;
+    while at < w.len() && at < 8 {
+        key |= (w[at].to_ascii_lowercase() as u64) << (8 * at);
+        at += 1;
+    }
+    key
+}
+
+/// The [`lower_key`]s of [`CREDENTIALS`] (all lower case, none over eight bytes), sorted: a word
+/// is one of them when its lower-cased key is found by a binary search, where comparing it with
+/// each credential in turn cost about 180 instructions a word.
+const CREDENTIAL_KEYS: [u64; CREDENTIALS.len()] = {
+    let mut keys = [0u64; CREDENTIALS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        let c = CREDENTIALS[i].as_bytes();
+        assert!(c.len() <= 8);
+        keys[i] = lower_key(c);
+        i += 1;
+    }
+    // Insertion sort: a few thousand steps, once, when the crate is compiled.
+    let mut i = 1;
+    while i < keys.len() {
+        let mut j = i;
+        while j > 0 && keys[j - 1] > keys[j] {
+            let t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    keys
+};
 
 /// Whether a name as the names rules report it ends in credentials ("Tomas Lee, PA-C", "Jane
 /// Doe, RN"): its last word, or that word's first hyphen-joined part, is a credential.
@@ -502,6 +546,32 @@ const EDGE_FEATURES: [u32; 4] = {
     ids
 };
 
+/// Ids of the gap features before and after a token (kinds 15 and 16) when the gap is one space
+/// or none, as most are: its class is a space that breaks no line (see [`gap_feature`]).
+const SPACE_GAP_FEATURES: [u32; 2] = [
+    fnv_step(fnv_step(KIND_SEEDS[15], b' '), 0) as u32,
+    fnv_step(fnv_step(KIND_SEEDS[16], b' '), 0) as u32,
+];
+
+/// The id of the gap feature of `kind` for `gap`: its first byte that is not a space (a space
+/// when there is none), and whether it breaks a line. `space` is the id of an empty or one-space
+/// gap's class, hashed once.
+#[inline]
+fn gap_feature(kind: usize, space: u32, gap: &[u8]) -> u32 {
+    if matches!(gap, b"" | b" ") {
+        return space;
+    }
+    #[expect(
+        clippy::manual_contains,
+        reason = "gaps are a few bytes: a loop, where `contains` would call memchr"
+    )]
+    let class = [
+        gap.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+        u8::from(gap.iter().any(|&b| b == b'\n')),
+    ];
+    feature(kind, &class)
+}
+
 /// The id of a feature of `kind` with value `value`.
 #[inline]
 fn feature(kind: usize, value: &[u8]) -> u32 {
@@ -566,7 +636,7 @@ fn neighbour<S: FeatureSink>(
             let g = toks.flags(j);
             out.put(feature(kind, &(g & CONTEXT_MASK).to_le_bytes()));
             if g & CONTEXT_WORD != 0 || g & (FIRST | LAST | PLACE) == 0 && g & DIGIT == 0 {
-                out.put(feature(kind + 1, word(scan, toks, j)));
+                out.put(feature(kind + 1, stem(scan, j, g)));
             }
         }
         None => out.put(edge),
@@ -587,6 +657,19 @@ fn tail(w: &[u8], n: usize) -> &[u8] {
         .filter(|&(_, &b)| b & 0xC0 != 0x80)
         .nth(n.saturating_sub(1))
         .map_or(w, |(b, _)| w.get(b..).unwrap_or_default())
+}
+
+/// The ids of the features of the last three and last two characters of `w` (kinds 4 and 5).
+/// Nearly every word ends in three bytes that each start a character: both are hashed from
+/// them with the lengths known, where the general path hashes each [`tail`] in a loop.
+#[inline]
+fn suffix_features(w: &[u8]) -> [u32; 2] {
+    if let Some(&[a, b, c]) = w.len().checked_sub(3).and_then(|s| w.get(s..))
+        && [a, b, c].iter().all(|&x| x & 0xC0 != 0x80)
+    {
+        return [feature(4, &[a, b, c]), feature(5, &[b, c])];
+    }
+    [feature(4, tail(w, 3)), feature(5, tail(w, 2))]
 }
 
 /// What kind of place a gazetteer entry is.
@@ -1087,12 +1170,14 @@ impl Facts<'_, '_> {
             .checked_sub(1)
             .and_then(|p| scan.tokens.get(p))
             .map(|p| p.end);
-        if prev_end.is_none_or(|e| {
-            scan.norm
-                .as_bytes()
-                .get(e..t.start)
-                .is_some_and(starts_sentence)
-        }) {
+        // Most words follow one space, which neither ends a sentence nor joins a handle.
+        if let Some(e) = prev_end
+            && e + 1 == t.start
+            && norm.get(e) == Some(&b' ')
+        {
+            return flags;
+        }
+        if prev_end.is_none_or(|e| norm.get(e..t.start).is_some_and(starts_sentence)) {
             flags |= SENT_START;
         }
         // Only a token right after "@", "_" or another word's end can be in a handle.
@@ -1159,6 +1244,20 @@ const PLACE_TAILS: usize = 10;
 /// The index in [`Detector::place_tails`] of a place of `kind`, `tied` to where someone lives.
 fn place_tail_index(kind: Option<PlaceKind>, tied: bool) -> usize {
     PlaceKind::code(kind) as usize * 2 + usize::from(tied)
+}
+
+/// What a name hit's explanation says after the quoted name when the model found it.
+const MODEL_NAME_TAIL: &str = "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient.";
+
+/// A hit's explanation: `text` in an opening quote, then `tail` (which closes it). Written into
+/// one string of its final size, where `concat` first walks the pieces for their length and
+/// copies each through its general loop (about 100 instructions a hit).
+fn quoted(text: &str, tail: &str) -> String {
+    let mut s = String::with_capacity(1 + text.len() + tail.len());
+    s.push('"');
+    s.push_str(text);
+    s.push_str(tail);
+    s
 }
 
 /// What a place hit's explanation says after the quoted place.
@@ -1355,15 +1454,31 @@ impl Detector {
             lex: &self.lex,
             cells,
         };
-        let weak_caps = self.rules(cx, sink, &toks);
+        let mut small_left = [0u64; STACK_TOKENS.div_ceil(64)];
+        let mut heap_left;
+        let left: &mut [u64] = if n <= STACK_TOKENS {
+            &mut small_left
+        } else {
+            heap_left = vec![0u64; n.div_ceil(64)];
+            &mut heap_left
+        };
+        let weak_caps = self.rules(cx, sink, &toks, left);
         if let Some(model) = &self.model {
-            self.model_pass(cx, sink, &toks, weak_caps, model);
+            self.model_pass(cx, sink, &toks, weak_caps, model, left);
         }
     }
 
-    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Returns whether
-    /// capitalization is uninformative in this message.
-    fn rules(&self, cx: &Ctx<'_, '_>, sink: &mut Sink, toks: &Facts<'_, '_>) -> bool {
+    /// Run the rules over `toks`, and mark the tokens they reported as `COVERED`. Sets the bit of
+    /// each token they tried and left in `left` (one bit per token, from the low bit of the first
+    /// word up): the only tokens the model may label (see [`Detector::model_pass`]). Returns
+    /// whether capitalization is uninformative in this message.
+    fn rules(
+        &self,
+        cx: &Ctx<'_, '_>,
+        sink: &mut Sink,
+        toks: &Facts<'_, '_>,
+        left: &mut [u64],
+    ) -> bool {
         let scan = cx.scan;
         let n = toks.len().min(scan.tokens.len());
         let norm = scan.norm.as_bytes();
@@ -1413,7 +1528,12 @@ impl Detector {
                     }
                     i = next.max(i + 1);
                 }
-                None => i += 1,
+                None => {
+                    if let Some(w) = left.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
+                    i += 1;
+                }
             }
         }
         if patient_near {
@@ -1443,6 +1563,10 @@ impl Detector {
     }
 
     /// Let the model label what the rules left, merging neighbouring tokens of the same class.
+    /// `left` holds the tokens the rules tried and left ([`Detector::rules`]); no other token is
+    /// a candidate: the rules pass over no capitalized word (nor, in lower-case or Title Case
+    /// text, any word) that the candidate test does not rule out, and mark what they report
+    /// `COVERED`.
     fn model_pass(
         &self,
         cx: &Ctx<'_, '_>,
@@ -1450,18 +1574,17 @@ impl Detector {
         toks: &Facts<'_, '_>,
         weak_caps: bool,
         model: &Model,
+        left: &[u64],
     ) {
         let scan = cx.scan;
         let mut open: Option<(usize, usize, Label)> = None;
         let mut i = 0;
         while i < toks.len() {
-            // In mixed-case text a lower-case word is no candidate, and with no span open it
-            // changes nothing: the words up to the next capital are passed over in a loop that
-            // reads one byte of each.
-            if open.is_none() && !weak_caps {
-                let rest = scan.tokens.get(i..).unwrap_or_default();
-                match rest.iter().position(|t| t.shape.capitalized) {
-                    Some(k) => i += k,
+            // A word the rules did not leave is no candidate, and with no span open it changes
+            // nothing: the pass goes on at the next word they left.
+            if open.is_none() {
+                match next_left(left, i) {
+                    Some(k) => i = k,
                     None => break,
                 }
             }
@@ -1530,9 +1653,13 @@ impl Detector {
                 };
                 let text = scan.orig_text(first.start..last_end);
                 sink.hits.push(
-                    Hit::new(NAME, scan.orig(first.start..last_end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
-                        .suggest(NAME_SUGGESTION)
-                        .phi(SafeHarbor::A),
+                    Hit::new(
+                        NAME,
+                        scan.orig(first.start..last_end),
+                        quoted(text, MODEL_NAME_TAIL),
+                    )
+                    .suggest(NAME_SUGGESTION)
+                    .phi(SafeHarbor::A),
                 );
             }
         }
@@ -1552,7 +1679,7 @@ impl Detector {
         mut out: S,
     ) -> S {
         let f = toks.flags(i);
-        let w = word(scan, toks, i);
+        let w = stem(scan, i, f);
         out.put(BIAS_FEATURE);
         out.put(feature(1, &(f & OWN_MASK).to_le_bytes()));
         out.put(WEAK_CAPS_FEATURES[usize::from(weak_caps)]);
@@ -1564,8 +1691,9 @@ impl Detector {
             }
             own &= own - 1;
         }
-        out.put(feature(4, tail(w, 3)));
-        out.put(feature(5, tail(w, 2)));
+        let [suffix3, suffix2] = suffix_features(w);
+        out.put(suffix3);
+        out.put(suffix2);
         if let Some(&id) = LENGTH_FEATURES.get(w.len().min(12)) {
             out.put(id);
         }
@@ -1588,20 +1716,10 @@ impl Detector {
             Some(i + 2).filter(|&j| j < toks.len()),
             after2,
         );
-        // The first byte that is not a space (a space when there is none), and whether it breaks a line.
-        #[expect(
-            clippy::manual_contains,
-            reason = "gaps are a few bytes: a loop, where `contains` would call memchr"
-        )]
-        let gap_class = |g: &[u8]| -> [u8; 2] {
-            [
-                g.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
-                u8::from(g.iter().any(|&b| b == b'\n')),
-            ]
-        };
-        out.put(feature(15, &gap_class(gap_before(scan, i))));
+        let [space_before, space_after] = SPACE_GAP_FEATURES;
+        out.put(gap_feature(15, space_before, gap_before(scan, i)));
         let after = toks.get(i + 1).map_or(&[][..], |_| gap_before(scan, i + 1));
-        out.put(feature(16, &gap_class(after)));
+        out.put(gap_feature(16, space_after, after));
         out
     }
 
@@ -1750,7 +1868,7 @@ impl Detector {
             .place_tails
             .get(place_tail_index(kind, tied))
             .map_or("", String::as_str);
-        let hit = Hit::new(LOCATION, span, ["\"", text, tail].concat())
+        let hit = Hit::new(LOCATION, span, quoted(text, tail))
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
             .boost(u8::from(tied && small));
@@ -1916,7 +2034,7 @@ impl Detector {
         let text = scan.orig_text(first.start..last_end);
         let patient = matches!(why, NameWhy::Patient);
         let tail = self.name_tails.get(why as usize).map_or("", String::as_str);
-        let hit = Hit::new(NAME, span, ["\"", text, tail].concat())
+        let hit = Hit::new(NAME, span, quoted(text, tail))
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
@@ -1925,6 +2043,20 @@ impl Detector {
             sink.health_context = true;
         }
         Some(end)
+    }
+}
+
+/// The first token at or after `i` whose bit is set in `left` (see [`Detector::rules`]).
+#[inline]
+fn next_left(left: &[u64], i: usize) -> Option<usize> {
+    let mut w = i / 64;
+    let mut bits = left.get(w)? & (u64::MAX << (i % 64));
+    loop {
+        if bits != 0 {
+            return Some(w * 64 + bits.trailing_zeros() as usize);
+        }
+        w += 1;
+        bits = *left.get(w)?;
     }
 }
 
@@ -1958,8 +2090,9 @@ fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
     for block in tokens.chunks(BLOCK) {
         for t in block {
             // Of the words, only "x's" is shorter than two bytes without its "'s", so only
-            // three-byte tokens need the possessive test.
-            let len = t.end.saturating_sub(t.start);
+            // three-byte tokens need the possessive test. A token ends after it starts: its
+            // length needs no clamp.
+            let len = t.end.wrapping_sub(t.start);
             if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
                 alpha += 1;
                 caps += usize::from(t.shape.capitalized);
@@ -2242,7 +2375,8 @@ impl NameFeaturizer {
             lex: &self.det.lex,
             cells: &cells,
         };
-        let weak_caps = self.det.rules(&cx, &mut sink, &toks);
+        let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
+        let weak_caps = self.det.rules(&cx, &mut sink, &toks, &mut left);
         let mut out = Vec::new();
         for (i, t) in scan.tokens.iter().enumerate() {
             if Detector::model_candidate(toks.flags(i), weak_caps) {
@@ -2362,10 +2496,18 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
 fn word<'s>(scan: &'s Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> &'s [u8] {
+    stem(scan, i, toks.flags(i))
+}
+
+/// Token `i` without a possessive "'s", read from its flags `g` when the caller has them.
+#[inline]
+fn stem<'s>(scan: &'s Scan<'_>, i: usize, g: u32) -> &'s [u8] {
     let Some(t) = scan.tokens.get(i) else {
         return &[];
     };
-    let end = toks.word_end(i).unwrap_or(t.start);
+    let end = t
+        .end
+        .saturating_sub(if g & POSSESSIVE != 0 { 2 } else { 0 });
     scan.norm.as_bytes().get(t.start..end).unwrap_or_default()
 }
 
@@ -2473,6 +2615,72 @@ mod tests {
                     }
                     proptest::prop_assert!(sink.hits.is_empty());
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn every_model_candidate_is_a_word_the_rules_left(
+            words in proptest::collection::vec("(The|the|WHAT|May|may|Dr|dr|Monday|I|a|J|5|2nd|In|From|John|JOHN|Smith|Will|will|Paris|paris|New|York|new|patient|Patient|Thanks|said|is|Name|my|x|Mr|Jan|van|RN|MD|Koskikatu|Zorblat|zorblat|Ana|george|bieber)", 0..30),
+            gaps in proptest::collection::vec("( |, |\\. |\n| - |: |'s |@|_|-)", 0..30),
+        ) {
+            let det = detector();
+            let text: String = words
+                .iter()
+                .zip(gaps.iter().chain(std::iter::repeat(&" ".to_owned())))
+                .flat_map(|(w, g)| [w.as_str(), g.as_str()])
+                .collect();
+            let msg = Message::incoming(&text);
+            let scan = Scan::new(&text);
+            let cx = Ctx { msg: &msg, scan: &scan };
+            let cells = vec![Cell::new(0u32); scan.tokens.len()];
+            let toks = Facts { scan: &scan, lex: &det.lex, cells: &cells };
+            let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
+            let weak = det.rules(&cx, &mut Sink::default(), &toks, &mut left);
+            for (i, t) in scan.tokens.iter().enumerate() {
+                let candidate = (t.shape.capitalized || weak)
+                    && !ruled_out(toks.so_far(i), Some(t))
+                    && Detector::model_candidate(toks.flags(i), weak);
+                if candidate {
+                    proptest::prop_assert_eq!(next_left(&left, i), Some(i), "{:?} {}", text, i);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn suffix_features_are_the_tails_hashed(w in "(\\PC|[a-z'])*") {
+            let w = w.as_bytes();
+            proptest::prop_assert_eq!(
+                suffix_features(w),
+                [feature(4, tail(w, 3)), feature(5, tail(w, 2))]
+            );
+        }
+
+        #[test]
+        fn credential_words_are_the_listed_ones_in_a_credentials_shape(
+            w in "(MD|md|Md|mD|PhD|PHD|phd|RN|Rn|PA|FNP|fnp|Ma|MA|Do|DO|CRNA|Pharmd|PharmD|DNP|frcpc|FRCPC)?[a-zA-Zé\\-]{0,3}",
+        ) {
+            let old = (w.chars().all(|c| !c.is_lowercase()) && w.chars().any(char::is_uppercase)
+                || w.chars().skip(1).any(char::is_uppercase))
+                && w.len() <= 8
+                && CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(&w));
+            proptest::prop_assert_eq!(is_credential_word(&w), old, "{:?}", w);
+        }
+
+        #[test]
+        fn gap_features_are_the_gap_classes_hashed(gap in "[ \n,.:\"@_-]{0,4}|\\PC{0,3}") {
+            let gap = gap.as_bytes();
+            let class = [
+                gap.iter().copied().find(|&b| b != b' ').unwrap_or(b' '),
+                u8::from(gap.contains(&b'\n')),
+            ];
+            for (kind, space) in [15, 16].into_iter().zip(SPACE_GAP_FEATURES) {
+                proptest::prop_assert_eq!(gap_feature(kind, space, gap), feature(kind, &class));
             }
         }
     }
