@@ -1769,7 +1769,8 @@ impl Detector {
     ) -> Option<usize> {
         let scan = cx.scan;
         let f = toks.flags(i);
-        if f & HANDLE != 0 {
+        // A word that introduces a name is not part of it ("I'm Kate", "Hi, I'm Kate Smith").
+        if f & (HANDLE | INTRO) != 0 {
             return None;
         }
         let cap = f & CAP != 0;
@@ -1855,9 +1856,12 @@ impl Detector {
                 break;
             }
             let g = toks.flags(end);
+            let initial = is_initial(g, weak_caps);
+            let middle = initial && !matches!(word(scan, toks, end), b"i" | b"a");
             let joins_next = end + 1 < toks.len()
                 && name_gap(scan, toks, end + 1)
-                && continues_name(toks.flags(end + 1), weak_caps);
+                && (continues_name(toks.flags(end + 1), weak_caps)
+                    || middle && surname_after_initial(toks.flags(end + 1), weak_caps));
             if g & PARTICLE != 0 && g & CAP == 0 {
                 match particles_then_surname(scan, toks, end) {
                     Some(next) => {
@@ -1871,7 +1875,6 @@ impl Detector {
             if g & CREDENTIAL != 0 && credential_shape(scan, end) {
                 break;
             }
-            let initial = is_initial(g, weak_caps);
             // A closing initial after a first name ("Teddy P proud", "Deborah L"), never the
             // words "I" and "A".
             let trailing = initial
@@ -1886,8 +1889,14 @@ impl Detector {
                     .is_none_or(|t| !t.shape.capitalized);
             // An ordinary word may be the surname after a first name ("Will"), but a third word
             // that is one ends the name: a headline goes on ("Lindsay Lohan Just Failed").
+            // After a middle initial comes the surname, ordinary word or not ("Katie E Miles").
+            let after_middle = end > i + 1
+                && is_initial(toks.flags(end - 1), weak_caps)
+                && !matches!(word(scan, toks, end - 1), b"i" | b"a")
+                && surname_after_initial(g, weak_caps);
             let third_word = end > i + 1 && g & COMMON != 0;
             if !(initial && joins_next
+                || after_middle
                 || trailing
                 || continues_name(g, weak_caps)
                     && (g & COMMON == 0 || f & FIRST != 0)
@@ -2103,6 +2112,26 @@ fn upper_pair(f: u32, g: u32) -> bool {
 /// A single letter that can be a middle initial: capitalized, or any letter in lower-case text.
 fn is_initial(g: u32, weak_caps: bool) -> bool {
     g & SHORT != 0 && g & DIGIT == 0 && (g & CAP != 0 || weak_caps)
+}
+
+/// Whether a token with flags `g` can be the surname after a first name and a middle initial:
+/// in mixed-case text, any capitalized word that is no calendar, title or organization word
+/// ("Jildau S Bouts", "Katie E Miles"), ordinary words included.
+fn surname_after_initial(g: u32, weak_caps: bool) -> bool {
+    !weak_caps
+        && g & CAP != 0
+        && g & (CALENDAR
+            | TITLE
+            | ORG
+            | DIGIT
+            | GREETING
+            | SPEECH
+            | PATIENT
+            | SHORT
+            | HANDLE
+            | UPPER)
+            == 0
+        && (g & PLACE == 0 || g & (FIRST | LAST) != 0)
 }
 
 /// Whether a token with flags `g` can continue a name already started.
@@ -2785,6 +2814,17 @@ mod tests {
         assert_eq!(names("judy said the pain was worse"), ["judy"]);
         assert_eq!(names("Follow up with Jan Kowalski soon"), ["Jan Kowalski"]);
         assert!(names("See you on Jan 5").is_empty());
+        // After a middle initial, a capitalized ordinary word is the surname.
+        assert_eq!(names("I met Katie E Miles today"), ["Katie E Miles"]);
+        assert_eq!(names("Her name is Jildau S Bouts"), ["Jildau S Bouts"]);
+        assert_eq!(names("Katie I Love you"), ["Katie"]);
+    }
+
+    #[test]
+    fn an_introduction_is_not_part_of_the_name() {
+        assert_eq!(names("I'm Kate, from the clinic"), ["Kate"]);
+        assert_eq!(names("I'm Katie Miles."), ["Katie Miles"]);
+        assert_eq!(names("Hi, I\u{2019}m Kate Smith"), ["Kate Smith"]);
     }
 
     #[test]
