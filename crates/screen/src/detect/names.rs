@@ -1070,6 +1070,18 @@ impl Facts<'_, '_> {
         }
         if t.shape.all_upper {
             flags |= UPPER;
+            // "ER" and "ED" in capitals after "the", "in", "to", "at", "from" or "our" are the
+            // emergency department ("stuck in the ER"), not the name "Ed" ("ED SHEERAN").
+            if matches!(word, b"er" | b"ed")
+                && i.checked_sub(1).is_some_and(|p| {
+                    matches!(
+                        scan.tok(p).as_bytes(),
+                        b"the" | b"in" | b"to" | b"at" | b"from" | b"our"
+                    )
+                })
+            {
+                flags |= COMMON;
+            }
         }
         if t.shape.has_digit {
             flags |= DIGIT;
@@ -2836,6 +2848,27 @@ mod tests {
         assert!(names("I'm tired today").is_empty());
         assert!(names("Dear Doctor, thank you").is_empty());
         assert!(hits("Take your pills with food").is_empty());
+    }
+
+    #[test]
+    fn care_settings_are_neither_places_nor_names() {
+        for text in [
+            "My dad is in ICU",
+            "She is in NICU since Monday",
+            "back in PICU again",
+            "Our team in Cardiology is the best",
+            "Grandma is in Hospice now",
+            "see you at Labor and Delivery",
+            "stuck in the ER for 6 hours",
+            "Went to the ED last night",
+        ] {
+            assert!(hits(text).is_empty(), "{text}: {:?}", hits(text));
+        }
+        assert_eq!(
+            names("ED SHEERAN and KATY PERRY"),
+            ["ED SHEERAN", "KATY PERRY"]
+        );
+        assert_eq!(names("Ed Sheeran played in Boston"), ["Ed Sheeran"]);
     }
 
     #[test]
