@@ -1540,6 +1540,9 @@ impl Detector {
                 else {
                     return;
                 };
+                if in_saint_name(scan, s) {
+                    return;
+                }
                 let text = scan.orig_text(first.start..last_end);
                 sink.hits.push(
                     Hit::new(NAME, scan.orig(first.start..last_end), ["\"", text, "\" looks like a person's name: the name model reads it so from its spelling and the words around it; names are HIPAA Safe Harbor identifiers (A) when they point to a patient."].concat())
@@ -1754,6 +1757,10 @@ impl Detector {
         ) else {
             return;
         };
+        // A gazetteer place keeps its saint ("St. Louis"); a place read from context does not.
+        if kind.is_none() && in_saint_name(scan, r.start) {
+            return;
+        }
         let span = scan.orig(first.start..last_end);
         let text = scan.orig_text(first.start..last_end);
         let tied = cue == Some(Cue::Resides);
@@ -1941,7 +1948,10 @@ impl Detector {
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient));
-        sink.hits.push(hit);
+        // Taken (the model does not see these words) but not reported: see `in_saint_name`.
+        if !in_saint_name(scan, opens) {
+            sink.hits.push(hit);
+        }
         if patient {
             sink.health_context = true;
         }
@@ -2431,6 +2441,26 @@ fn gap_before<'s>(scan: &'s Scan<'_>, i: usize) -> &'s [u8] {
     scan.norm.as_bytes().get(start..end).unwrap_or_default()
 }
 
+/// Whether token `i` is "St", "St." or "Saint" before a capitalized word: a saint's name, which
+/// names a hospital, a church, a school or a holiday ("St. Jude", "St Mary's", "St. Patrick's
+/// Day"), not a person or a town.
+fn saint_pair(scan: &Scan<'_>, i: usize) -> bool {
+    let (Some(t), Some(next)) = (scan.tokens.get(i), scan.tokens.get(i + 1)) else {
+        return false;
+    };
+    t.shape.capitalized
+        && next.shape.capitalized
+        && matches!(scan.tok(i).as_bytes(), b"st" | b"saint")
+        && matches!(gap_before(scan, i + 1), b" " | b". " | b".")
+}
+
+/// Whether a name or a place read from context that starts at token `first` is part of a saint's
+/// name ([`saint_pair`]): the rules and the model still take its words, so that what they see
+/// does not change, but it is not reported.
+fn in_saint_name(scan: &Scan<'_>, first: usize) -> bool {
+    saint_pair(scan, first) || first.checked_sub(1).is_some_and(|p| saint_pair(scan, p))
+}
+
 /// Whether `gap` with its (Unicode) white space trimmed is `s`.
 fn trims_to(gap: &[u8], s: &str) -> bool {
     std::str::from_utf8(gap).is_ok_and(|g| g.trim() == s)
@@ -2848,6 +2878,21 @@ mod tests {
         assert!(names("I'm tired today").is_empty());
         assert!(names("Dear Doctor, thank you").is_empty());
         assert!(hits("Take your pills with food").is_empty());
+    }
+
+    #[test]
+    fn saints_names_are_neither_people_nor_towns() {
+        for text in [
+            "Congrats to the team at St. Jude",
+            "my son is at St. Luke's for chemo",
+            "Happy St. Patrick's Day from all of us",
+            "We love St Mary's nurses",
+            "A tour of Saint Francis hospital",
+        ] {
+            assert!(hits(text).is_empty(), "{text}: {:?}", hits(text));
+        }
+        assert_eq!(places("she lives in St. Louis"), ["St. Louis"]);
+        assert_eq!(names("Mary Smith works at St. Jude"), ["Mary Smith"]);
     }
 
     #[test]
