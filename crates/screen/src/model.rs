@@ -234,7 +234,7 @@ impl TokFeat {
     /// left 0: only segments that pass the gate need it ([`TokFeat::stem_of`]).
     #[inline(always)]
     pub fn of_token(norm: &[u8], t: &Token) -> Self {
-        let (word, prefix) = if t.shape.has_digit {
+        let (word, prefix) = if t.shape.has_digit() {
             (NUM_WORD, 0)
         } else {
             (t.hash, TokFeat::prefix_of(norm, t))

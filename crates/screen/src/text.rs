@@ -14,19 +14,60 @@ use unicode_normalization::char::is_combining_mark;
 use crate::model::{hash_bytes, hash_span};
 use crate::report::Span;
 
-/// Token shape facts, read from the original (not lower-cased) text.
+/// Token shape facts, read from the original (not lower-cased) text, packed in one byte: the
+/// tokenizer writes one per word of every text, and five separate flags cost it a store each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Shape {
+pub(crate) struct Shape(u8);
+
+/// [`Shape`] bit: an inner apostrophe joins pieces of the word. The same bit as the tokenizer's
+/// apostrophe in [`shape_key`].
+const SHAPE_APOSTROPHE: u8 = 1;
+/// [`Shape`] bit: some character is not an ASCII digit. In an ASCII word that is a letter, so
+/// this is [`CLASS`]'s `ALPHA`.
+const SHAPE_NOT_DIGIT: u8 = ALPHA;
+/// [`Shape`] bit: the first character is an upper-case letter ([`CLASS`]'s `UPPER`).
+const SHAPE_CAPITALIZED: u8 = UPPER;
+/// [`Shape`] bit: at least one ASCII digit ([`CLASS`]'s `DIGIT`).
+const SHAPE_HAS_DIGIT: u8 = DIGIT;
+/// [`Shape`] bit: every letter is upper case and there are at least two. [`CLASS`]'s `LOWER`
+/// place, which a shape does not keep.
+const SHAPE_ALL_UPPER: u8 = LOWER;
+
+impl Shape {
     /// The first character is an upper-case letter.
-    pub capitalized: bool,
+    pub fn capitalized(self) -> bool {
+        self.0 & SHAPE_CAPITALIZED != 0
+    }
+
     /// Every letter is upper case and there are at least two.
-    pub all_upper: bool,
+    pub fn all_upper(self) -> bool {
+        self.0 & SHAPE_ALL_UPPER != 0
+    }
+
     /// At least one ASCII digit.
-    pub has_digit: bool,
+    pub fn has_digit(self) -> bool {
+        self.0 & SHAPE_HAS_DIGIT != 0
+    }
+
     /// Every character is an ASCII digit.
-    pub all_digit: bool,
+    pub fn all_digit(self) -> bool {
+        self.0 & (SHAPE_NOT_DIGIT | SHAPE_APOSTROPHE) == 0
+    }
+
     /// An inner apostrophe joins pieces of the word ("don't"), which are runs of their own.
-    pub apostrophe: bool,
+    pub fn apostrophe(self) -> bool {
+        self.0 & SHAPE_APOSTROPHE != 0
+    }
+
+    /// This shape with its apostrophe fact set to `apostrophe`.
+    fn with_apostrophe(self, apostrophe: bool) -> Shape {
+        Shape(self.0 & !SHAPE_APOSTROPHE | u8::from(apostrophe))
+    }
+
+    /// This shape with its all-upper fact set to `all_upper`.
+    fn with_all_upper(self, all_upper: bool) -> Shape {
+        Shape(self.0 & !SHAPE_ALL_UPPER | if all_upper { SHAPE_ALL_UPPER } else { 0 })
+    }
 }
 
 /// One word or number: a maximal run of alphanumerics (with inner apostrophes) in `norm`.
@@ -268,10 +309,7 @@ impl<'a> Scan<'a> {
             let shape = plain
                 .then(|| self.plain_shape(start, end, apostrophe))
                 .flatten()
-                .unwrap_or_else(|| Shape {
-                    apostrophe,
-                    ..self.shape_of(start..end)
-                });
+                .unwrap_or_else(|| self.shape_of(start..end).with_apostrophe(apostrophe));
             tokens.push(Token {
                 start,
                 end,
@@ -316,22 +354,27 @@ fn char_shape(orig: &str) -> Shape {
     let mut total = 0usize;
     for c in orig.chars() {
         total += 1;
-        if c.is_alphabetic() {
+        let k = char_class(c);
+        if k & ALPHA != 0 {
             letters += 1;
-            if c.is_uppercase() {
+            if k & UPPER != 0 {
                 upper += 1;
             }
         } else if c.is_ascii_digit() {
             digits += 1;
         }
     }
-    Shape {
-        capitalized: orig.chars().next().is_some_and(char::is_uppercase),
-        all_upper: letters >= 2 && upper == letters,
-        has_digit: digits > 0,
-        all_digit: digits > 0 && digits == total,
-        apostrophe: false,
-    }
+    let flag = |fact: bool, bit: u8| if fact { bit } else { 0 };
+    Shape(
+        flag(
+            orig.chars()
+                .next()
+                .is_some_and(|c| char_class(c) & UPPER != 0),
+            SHAPE_CAPITALIZED,
+        ) | flag(letters >= 2 && upper == letters, SHAPE_ALL_UPPER)
+            | flag(digits > 0, SHAPE_HAS_DIGIT)
+            | flag(digits == 0 || digits != total, SHAPE_NOT_DIGIT),
+    )
 }
 
 /// How far sentence lookups scan each way, so that text without punctuation stays linear.
@@ -460,8 +503,47 @@ fn alnum_at(s: &str, i: usize) -> (bool, usize) {
         _ => s
             .get(i..)
             .and_then(|rest| rest.chars().next())
-            .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+            .map_or((false, 1), |c| (char_class(c) & ALNUM != 0, c.len_utf8())),
     }
+}
+
+/// The [`CLASS`] bits `ALNUM`, `ALPHA` and `UPPER` of any character, as `char::is_alphanumeric`,
+/// `is_alphabetic` and `is_uppercase` answer: a table load below [`FOLD_TABLE_CHARS`], where each
+/// of those is a search of Unicode's ranges (about 250 instructions) for every accented or Greek
+/// letter of a text.
+fn char_class(c: char) -> u8 {
+    if let Ok(b) = u8::try_from(c)
+        && b.is_ascii()
+    {
+        return class(b);
+    }
+    match char_classes().get(c as usize) {
+        Some(&k) => k,
+        None => unicode_class(c),
+    }
+}
+
+/// [`char_class`] without the table.
+fn unicode_class(c: char) -> u8 {
+    // Unicode's upper-case letters are alphabetic, and the alphanumerics are the alphabetic and
+    // numeric characters, so most characters take one search of ranges, not three.
+    if c.is_alphabetic() {
+        ALNUM | ALPHA | if c.is_uppercase() { UPPER } else { 0 }
+    } else if c.is_numeric() {
+        ALNUM
+    } else {
+        0
+    }
+}
+
+/// [`unicode_class`] of every character below [`FOLD_TABLE_CHARS`], indexed by code point.
+fn char_classes() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..FOLD_TABLE_CHARS)
+            .map(|u| char::from_u32(u).map_or(0, unicode_class))
+            .collect()
+    })
 }
 
 /// [`CLASS`] bit: an ASCII letter or digit.
@@ -517,21 +599,19 @@ fn shape_from_bits<'w>(
     apostrophe: bool,
     word: impl FnOnce() -> &'w [u8],
 ) -> Shape {
-    let mut shape = SHAPES
-        .get(shape_key(first, any, apostrophe))
-        .copied()
-        .unwrap_or_default();
+    let shape = shape_key(first, any, apostrophe);
     if may_be_all_upper(any) {
-        shape.all_upper = two_letters(word());
+        return shape.with_all_upper(two_letters(word()));
     }
     shape
 }
 
-/// The index in [`SHAPES`] of a word's shape: bit 0 an apostrophe, and the [`CLASS`] bits
-/// `ALPHA`, `DIGIT` and `LOWER` of any byte and `UPPER` of the first, each in its own place.
+/// An ASCII word's shape but for `all_upper`, from its bytes' [`CLASS`] bits: each fact's bit is
+/// the class bit that tells it (a word without a letter is all digits, as its other bytes are
+/// digits and apostrophes only come before a letter), so the shape is two masks and an or.
 #[inline]
-fn shape_key(first: u8, any: u8, apostrophe: bool) -> usize {
-    usize::from(any & (ALPHA | DIGIT | LOWER) | first & UPPER | u8::from(apostrophe))
+fn shape_key(first: u8, any: u8, apostrophe: bool) -> Shape {
+    Shape(any & (ALPHA | DIGIT) | first & UPPER | u8::from(apostrophe))
 }
 
 /// A word with these [`CLASS`] bits or-ed has letters, none lower case: it is all upper case if
@@ -549,33 +629,6 @@ fn two_letters(word: &[u8]) -> bool {
         .nth(1)
         .is_some()
 }
-
-/// Every word shape but `all_upper`, indexed by [`shape_key`]. A word is all digits when it
-/// has no letter and no apostrophe, as its other bytes are letters and digits. One table load
-/// stands in for packing four flags into a `Shape` one by one, which every word of every text
-/// pays for.
-const SHAPES: [Shape; 32] = {
-    let mut t = [Shape {
-        capitalized: false,
-        all_upper: false,
-        has_digit: false,
-        all_digit: false,
-        apostrophe: false,
-    }; 32];
-    let mut k = 0;
-    while k < 32 {
-        let key = k as u8;
-        t[k] = Shape {
-            capitalized: key & UPPER != 0,
-            all_upper: false,
-            has_digit: key & DIGIT != 0,
-            all_digit: key & (ALPHA | 1) == 0,
-            apostrophe: key & 1 != 0,
-        };
-        k += 1;
-    }
-    t
-};
 
 /// The shape of an ASCII word, as [`Scan::shape_of`] reads it from characters.
 fn ascii_shape(word: &[u8]) -> Shape {
@@ -638,21 +691,15 @@ fn ascii_words(orig: &[u8], at: usize, closed: bool, tokens: &mut Vec<Token>) ->
         if !closed && i + 2 > orig.len() {
             return start;
         }
+        let shape = shape_from_bits(first, any, apostrophe, || {
+            orig.get(start..i).unwrap_or_default()
+        });
         tokens.push(Token {
             start: at + start,
             end: at + i,
-            shape: SHAPES
-                .get(shape_key(first, any, apostrophe))
-                .copied()
-                .unwrap_or_default(),
+            shape,
             hash: 0,
         });
-        // Set apart from the push, so that the pushed shape is the table's, copied whole.
-        if may_be_all_upper(any)
-            && let Some(t) = tokens.last_mut()
-        {
-            t.shape.all_upper = two_letters(orig.get(start..i).unwrap_or_default());
-        }
         // The byte that ended the word cannot start one.
         i += 1;
     }
@@ -675,13 +722,21 @@ fn past_apostrophes(orig: &[u8], mut i: usize, mut any: u8) -> (usize, u8) {
     }
 }
 
-/// The length of the ASCII prefix of `b`, eight bytes at a time: mostly-ASCII text has long runs.
+/// The length of the ASCII prefix of `b`, 32 bytes at a time and then eight: mostly-ASCII text
+/// has long runs (about 200 bytes between non-ASCII characters in pasted text).
 fn ascii_prefix(b: &[u8]) -> usize {
-    let mut chunks = b.chunks_exact(8);
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |c: &[u8]| c.try_into().map_or(u64::MAX, u64::from_ne_bytes);
     let mut n = 0;
-    for c in &mut chunks {
-        let w = c.try_into().map_or(u64::MAX, u64::from_ne_bytes);
-        if w & 0x8080_8080_8080_8080 != 0 {
+    for block in b.chunks_exact(32) {
+        // The high bits of four words or-ed: one test per block.
+        if block.chunks_exact(8).fold(0, |w, c| w | word(c)) & HIGH != 0 {
+            break;
+        }
+        n += 32;
+    }
+    for c in b.get(n..).unwrap_or_default().chunks_exact(8) {
+        if word(c) & HIGH != 0 {
             break;
         }
         n += 8;
@@ -755,6 +810,7 @@ const FOLD_TABLE_CHARS: u32 = 0x800;
 /// accented draft a user types is not the one that waits for it (about a millisecond).
 pub(crate) fn prepare() {
     folded_table();
+    char_classes();
 }
 
 /// [`fold_char`] of every character below [`FOLD_TABLE_CHARS`], indexed by code point.
@@ -823,8 +879,8 @@ mod tests {
         let s = Scan::new("Call John at 555");
         assert_eq!(s.norm, "call john at 555");
         assert_eq!(s.tokens.len(), 4);
-        assert!(s.tokens[1].shape.capitalized);
-        assert!(s.tokens[3].shape.all_digit);
+        assert!(s.tokens[1].shape.capitalized());
+        assert!(s.tokens[3].shape.all_digit());
         assert_eq!(s.orig_text(5..9), "John");
     }
 
@@ -920,10 +976,9 @@ mod tests {
             let scan = Scan::new(text);
             assert!(!scan.is_ascii(), "{text}");
             for t in &scan.tokens {
-                let want = Shape {
-                    apostrophe: t.shape.apostrophe,
-                    ..scan.shape_of(t.start..t.end)
-                };
+                let want = scan
+                    .shape_of(t.start..t.end)
+                    .with_apostrophe(t.shape.apostrophe());
                 assert_eq!(
                     t.shape,
                     want,
@@ -931,6 +986,17 @@ mod tests {
                     scan.orig_text(t.start..t.end)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn char_classes_answer_as_unicode() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let bit = |fact: bool, bit: u8| if fact { bit } else { 0 };
+            let want = bit(c.is_alphanumeric(), ALNUM)
+                | bit(c.is_alphabetic(), ALPHA)
+                | bit(c.is_uppercase(), UPPER);
+            assert_eq!(char_class(c) & (ALNUM | ALPHA | UPPER), want, "{c:?}");
         }
     }
 
@@ -945,6 +1011,9 @@ mod tests {
             "é",
             "0123456789abcdef\u{2019}",
             "x\u{2019}abcdefghijk",
+            "0123456789abcdef0123456789abcdef0123456789\u{e9}",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefxy",
+            "0123456789abcdef0123456789a\u{e9}0123456789abcdef0123456789abcdef",
         ] {
             let want = text
                 .bytes()
@@ -972,10 +1041,7 @@ mod tests {
             proptest::prop_assert_eq!(&fast.tokens, &slow.tokens);
             for t in &fast.tokens {
                 let word = &text[t.start..t.end];
-                let want = Shape {
-                    apostrophe: word.contains('\''),
-                    ..char_shape(word)
-                };
+                let want = char_shape(word).with_apostrophe(word.contains('\''));
                 proptest::prop_assert_eq!(t.shape, want, "{}", word);
             }
         }

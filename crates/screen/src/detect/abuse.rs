@@ -1236,7 +1236,7 @@ impl Detector {
                 same = 0;
             }
             prev = t.hash;
-            if t.shape.apostrophe {
+            if t.shape.apostrophe() {
                 self.pieces(scan, t.start..t.end, words, sink);
                 continue;
             }
@@ -1441,7 +1441,7 @@ impl Detector {
         // "Dick Smith", "Dick Van Dyke": a capitalized word next to another one is a name.
         if NAME_LIKE.contains(&word) {
             let i = scan.token_at_or_after(range.start);
-            let capitalized = |j: usize| scan.tokens.get(j).is_some_and(|t| t.shape.capitalized);
+            let capitalized = |j: usize| scan.tokens.get(j).is_some_and(|t| t.shape.capitalized());
             let possessive = tail.starts_with('\'')
                 || scan
                     .tokens

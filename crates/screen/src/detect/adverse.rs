@@ -632,7 +632,7 @@ impl Lexicon {
         let tokens = scan.tokens.get(seg.first..seg.end).unwrap_or_default();
         for (slot, t) in out.iter_mut().zip(tokens) {
             let word = scan.norm.as_bytes().get(t.start..t.end).unwrap_or_default();
-            *slot = TokFeat::new(word, t.hash, t.shape.has_digit, 0);
+            *slot = TokFeat::new(word, t.hash, t.shape.has_digit(), 0);
         }
         let n = tokens.len().min(out.len());
         let tokens = tokens.get(..n).unwrap_or_default();
@@ -762,7 +762,7 @@ fn leftmost_longest_within(cues: &[Lexeme], range: Range<usize>) -> impl Iterato
 /// for a word with apostrophes ("john's") the hash of each piece between them.
 fn any_run(scan: &Scan<'_>, tokens: &[Token], mut f: impl FnMut(u64) -> bool) -> bool {
     tokens.iter().any(|t| {
-        if !t.shape.apostrophe {
+        if !t.shape.apostrophe() {
             return f(t.hash);
         }
         scan.norm
@@ -999,7 +999,7 @@ impl Detector {
                 // Most words have no digit and fail the one probe: their inputs are the word hash
                 // and, for a long word, its prefix, which alone can make the word an event cue.
                 let probe = filter_maybe(&self.words, t.hash);
-                if !t.shape.has_digit && !probe {
+                if !t.shape.has_digit() && !probe {
                     let prefix = TokFeat::prefix_of(norm, t);
                     let cue = prefix != 0 && self.model.is_cue_hash(prefix);
                     *f = TokFeat {
@@ -1057,7 +1057,7 @@ impl Detector {
             word_cue = self.model.is_cue_hash(t.hash);
         }
         // A token with a digit stands for its class in the model, whose cue bit is fixed.
-        let word_cue = if t.shape.has_digit {
+        let word_cue = if t.shape.has_digit() {
             self.num_cue
         } else {
             word_cue
@@ -1102,7 +1102,7 @@ impl Detector {
         let norm = scan.norm.as_bytes();
         let tokens = scan.tokens.get(seg.first..).unwrap_or_default();
         for (f, t) in toks.iter_mut().zip(tokens) {
-            if f.flags & DRUG == 0 && !t.shape.has_digit {
+            if f.flags & DRUG == 0 && !t.shape.has_digit() {
                 f.stem = TokFeat::stem_of(norm, t);
             }
         }
@@ -1757,7 +1757,7 @@ mod tests {
                 let mut general = TokFeat::default();
                 let probe = filter_maybe(&det.words, t.hash);
                 let (drug, pass) = det.word_inputs(norm, t, probe, &mut general);
-                if t.shape.has_digit || probe {
+                if t.shape.has_digit() || probe {
                     continue;
                 }
                 let prefix = TokFeat::prefix_of(norm, t);

@@ -509,7 +509,7 @@ fn accidental(scan: &Scan<'_>, range: std::ops::Range<usize>) -> bool {
 
 fn previous_token_is_number(scan: &Scan<'_>, start: usize) -> bool {
     let i = scan.token_at_or_after(start);
-    i > 0 && scan.tokens.get(i - 1).is_some_and(|t| t.shape.all_digit)
+    i > 0 && scan.tokens.get(i - 1).is_some_and(|t| t.shape.all_digit())
 }
 
 #[cfg(test)]

@@ -1004,7 +1004,7 @@ impl Tok {
 /// inner apostrophe can, which spares most tokens the look at their last bytes.
 #[inline]
 fn is_possessive(norm: &[u8], t: &Token) -> bool {
-    t.shape.apostrophe
+    t.shape.apostrophe()
         && t.end.saturating_sub(t.start) > 2
         && t.end.checked_sub(2).and_then(|s| norm.get(s..t.end)) == Some(b"'s")
 }
@@ -1073,7 +1073,7 @@ impl Facts<'_, '_> {
         if v & (KNOWN | LEXED) != 0 {
             return v;
         }
-        if t.shape.apostrophe {
+        if t.shape.apostrophe() {
             return self.flags(i);
         }
         let word = self.scan.norm.as_bytes().get(t.start..t.end);
@@ -1100,7 +1100,7 @@ impl Facts<'_, '_> {
     fn has_cue(&self, i: usize, cues: u32) -> bool {
         if let (Some(cell), Some(t)) = (self.cells.get(i), self.scan.tokens.get(i))
             && cell.get() & KNOWN == 0
-            && !t.shape.apostrophe
+            && !t.shape.apostrophe()
             && !self.lex.may_be_cue(t.hash)
         {
             return false;
@@ -1148,10 +1148,10 @@ impl Facts<'_, '_> {
         if possessive {
             flags |= POSSESSIVE;
         }
-        if t.shape.capitalized {
+        if t.shape.capitalized() {
             flags |= CAP;
         }
-        if t.shape.all_upper {
+        if t.shape.all_upper() {
             flags |= UPPER;
             // "ER" and "ED" in capitals after "the", "in", "to", "at", "from" or "our" are the
             // emergency department ("stuck in the ER"), not the name "Ed" ("ED SHEERAN").
@@ -1166,7 +1166,7 @@ impl Facts<'_, '_> {
                 flags |= COMMON;
             }
         }
-        if t.shape.has_digit {
+        if t.shape.has_digit() {
             flags |= DIGIT;
         }
         // One character: at most four bytes, all but the first continuing its UTF-8 sequence.
@@ -1505,7 +1505,7 @@ impl Detector {
             // needs the cue there and `name_at` a capital or such a name. Most words of a message
             // are neither, and the lexicon's `lower` bits rule out nearly all of them (all but
             // places, place heads, patient words and those names) without a lookup.
-            if !weak_caps && !t.shape.capitalized {
+            if !weak_caps && !t.shape.capitalized() {
                 if is_possessive(norm, t) || self.lex.may_matter_lower(t.hash) {
                     let f = toks.lexical(i);
                     patient_near |= f & PATIENT != 0;
@@ -1612,7 +1612,7 @@ impl Detector {
                 }
             }
             // Only capitalized words are candidates in mixed-case text: the others need no lookup.
-            let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized);
+            let cap = scan.tokens.get(i).is_some_and(|t| t.shape.capitalized());
             let predicted = if (cap || weak_caps)
                 && !ruled_out(toks.so_far(i), scan.tokens.get(i))
                 && Self::model_candidate(toks.flags(i), weak_caps)
@@ -1784,7 +1784,7 @@ impl Detector {
         // A capitalized word no lexicon knows, right after a place cue ("arrived at Bauru") or
         // on the town line of a postal address ("Apt. 297\n Zalakaros").
         if i.checked_sub(1).is_none_or(|p| {
-            !scan.tokens.get(p).is_some_and(|t| t.shape.has_digit)
+            !scan.tokens.get(p).is_some_and(|t| t.shape.has_digit())
                 && !toks.has_cue(p, PLACE_CUE | STREET)
         }) {
             return None;
@@ -2023,7 +2023,7 @@ impl Detector {
                 && scan
                     .tokens
                     .get(end + 1)
-                    .is_none_or(|t| !t.shape.capitalized);
+                    .is_none_or(|t| !t.shape.capitalized());
             // An ordinary word may be the surname after a first name ("Will"), but a third word
             // that is one ends the name: a headline goes on ("Lindsay Lohan Just Failed").
             // After a middle initial comes the surname, ordinary word or not ("Katie E Miles").
@@ -2107,7 +2107,7 @@ fn inert(f: u32, t: &Token) -> bool {
 #[inline]
 fn ruled_out(so_far: u32, t: Option<&Token>) -> bool {
     so_far & (COMMON | CALENDAR | TITLE | ORG) != 0
-        || t.is_none_or(|t| t.shape.has_digit || t.end.saturating_sub(t.start) <= 1)
+        || t.is_none_or(|t| t.shape.has_digit() || t.end.saturating_sub(t.start) <= 1)
 }
 
 /// Whether capitalization says nothing in a message with these tokens: none of its words is
@@ -2124,9 +2124,9 @@ fn weak_caps(norm: &[u8], tokens: &[Token]) -> bool {
             // three-byte tokens need the possessive test. A token ends after it starts: its
             // length needs no clamp.
             let len = t.end.wrapping_sub(t.start);
-            if !t.shape.has_digit && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
+            if !t.shape.has_digit() && len >= 2 && (len != 3 || !is_possessive(norm, t)) {
                 alpha += 1;
-                caps += usize::from(t.shape.capitalized);
+                caps += usize::from(t.shape.capitalized());
             }
         }
         rest = rest.saturating_sub(block.len());
@@ -2192,7 +2192,7 @@ fn after_determiner(scan: &Scan<'_>, i: usize) -> bool {
 fn lower_surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> bool {
     scan.tokens
         .get(i + 1)
-        .is_some_and(|t| !t.shape.capitalized && !t.shape.has_digit)
+        .is_some_and(|t| !t.shape.capitalized() && !t.shape.has_digit())
         && toks.flags(i) & POSSESSIVE == 0
         && name_gap(scan, toks, i + 1)
         && toks.get(i + 1).is_some_and(|g| {
@@ -2236,7 +2236,12 @@ fn particles_then_surname(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Op
 fn surname_follows(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize, weak_caps: bool) -> bool {
     // In mixed-case text a surname and an initial are capitalized: a lower-case word after `i`
     // is neither, and needs no lookup.
-    if !weak_caps && !scan.tokens.get(i + 1).is_some_and(|t| t.shape.capitalized) {
+    if !weak_caps
+        && !scan
+            .tokens
+            .get(i + 1)
+            .is_some_and(|t| t.shape.capitalized())
+    {
         return false;
     }
     let Some(g) = toks.get(i + 1) else {
@@ -2308,7 +2313,7 @@ fn continues_name(g: u32, weak_caps: bool) -> bool {
 #[inline(never)]
 fn credential_shape(scan: &Scan<'_>, i: usize) -> bool {
     scan.tokens.get(i).is_some_and(|t| {
-        t.shape.all_upper
+        t.shape.all_upper()
             || scan
                 .orig_text(t.start..t.end)
                 .chars()
@@ -2324,7 +2329,7 @@ fn credential_shape(scan: &Scan<'_>, i: usize) -> bool {
 fn credentials_after(scan: &Scan<'_>, toks: &Facts<'_, '_>, end: usize) -> usize {
     let mut k = end;
     // Every credential starts with a capital: a lower-case word after a name needs no lookup.
-    while scan.tokens.get(k).is_some_and(|t| t.shape.capitalized) {
+    while scan.tokens.get(k).is_some_and(|t| t.shape.capitalized()) {
         let Some(p) = k.checked_sub(1) else {
             break;
         };
@@ -2590,8 +2595,8 @@ fn saint_pair(scan: &Scan<'_>, i: usize) -> bool {
     let (Some(t), Some(next)) = (scan.tokens.get(i), scan.tokens.get(i + 1)) else {
         return false;
     };
-    t.shape.capitalized
-        && next.shape.capitalized
+    t.shape.capitalized()
+        && next.shape.capitalized()
         && matches!(scan.tok(i).as_bytes(), b"st" | b"saint")
         && matches!(gap_before(scan, i + 1), b" " | b". " | b".")
 }
@@ -2711,7 +2716,7 @@ mod tests {
             let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
             let weak = det.rules(&cx, &mut Sink::default(), &toks, &mut left);
             for (i, t) in scan.tokens.iter().enumerate() {
-                let candidate = (t.shape.capitalized || weak)
+                let candidate = (t.shape.capitalized() || weak)
                     && !ruled_out(toks.so_far(i), Some(t))
                     && Detector::model_candidate(toks.flags(i), weak);
                 if candidate {
@@ -2884,10 +2889,10 @@ mod tests {
                 .filter(|t| {
                     let w = &scan.norm[t.start..t.end];
                     let stem = w.strip_suffix("'s").unwrap_or(w);
-                    !t.shape.has_digit && stem.len() >= 2
+                    !t.shape.has_digit() && stem.len() >= 2
                 })
                 .collect();
-            let caps = words.iter().filter(|t| t.shape.capitalized).count();
+            let caps = words.iter().filter(|t| t.shape.capitalized()).count();
             caps == 0 || (words.len() >= 6 && caps * 10 >= words.len() * 7)
         };
         for total in [1usize, 5, 6, 63, 64, 65, 130, 400] {

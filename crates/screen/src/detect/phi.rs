@@ -1219,7 +1219,7 @@ impl Detector {
                 .scan
                 .tokens
                 .iter()
-                .any(|t| t.shape.has_digit && !t.shape.all_digit && out.free(&(t.start..t.end)))
+                .any(|t| t.shape.has_digit() && !t.shape.all_digit() && out.free(&(t.start..t.end)))
         {
             self.codes(norm, &runs, cues, out);
         }

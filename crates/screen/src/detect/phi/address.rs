@@ -243,19 +243,23 @@ impl View<'_, '_> {
     /// A house number or code of at most `max_len` bytes: it opens with a digit and has at most
     /// one other byte (so no ordinal, which has two).
     fn is_number(&self, i: usize, max_len: usize) -> bool {
-        let Some(t) = self.scan.tokens.get(i).filter(|t| t.shape.has_digit) else {
+        let Some(t) = self.scan.tokens.get(i).filter(|t| t.shape.has_digit()) else {
             return false;
         };
         let w = self.word(i);
         // Most numbers are digits only, which the shape says without reading them.
         w.len() <= max_len
-            && (t.shape.all_digit
+            && (t.shape.all_digit()
                 || w.first().is_some_and(u8::is_ascii_digit)
                     && w.iter().filter(|b| !b.is_ascii_digit()).count() <= 1)
     }
 
     fn is_alpha(&self, i: usize) -> bool {
-        self.scan.tokens.get(i).is_some_and(|t| !t.shape.has_digit) || self.is_ordinal(i)
+        self.scan
+            .tokens
+            .get(i)
+            .is_some_and(|t| !t.shape.has_digit())
+            || self.is_ordinal(i)
     }
 
     /// "40th", "1st": a street name word, not a house number.
@@ -273,7 +277,7 @@ impl View<'_, '_> {
                 .scan
                 .tokens
                 .get(i + 1)
-                .is_some_and(|t| t.shape.has_digit)
+                .is_some_and(|t| t.shape.has_digit())
     }
 
     /// What follows token `i` confirms an address: a unit, or (with `line_break`) a line break
@@ -297,7 +301,11 @@ impl View<'_, '_> {
 
     fn is_capitalized(&self, i: usize) -> bool {
         self.lower_text
-            || self.scan.tokens.get(i).is_some_and(|t| t.shape.capitalized)
+            || self
+                .scan
+                .tokens
+                .get(i)
+                .is_some_and(|t| t.shape.capitalized())
             || self.is_ordinal(i)
     }
 
@@ -422,7 +430,7 @@ impl View<'_, '_> {
             }
             let connector = j > first_word && connector;
             // Lower-case text gives no capitalization evidence either way.
-            let shouted = self.scan.tokens.get(j).is_some_and(|t| t.shape.all_upper);
+            let shouted = self.scan.tokens.get(j).is_some_and(|t| t.shape.all_upper());
             if !connector && (self.lower_text || shouted || !self.is_capitalized(j)) {
                 all_caps = false;
             }
@@ -492,7 +500,7 @@ impl View<'_, '_> {
             let w = self.word(k);
             if is_stopword(w)
                 || !(self.is_capitalized(k)
-                    || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit))
+                    || self.scan.tokens.get(k).is_some_and(|t| t.shape.has_digit()))
             {
                 break;
             }
@@ -584,7 +592,7 @@ impl View<'_, '_> {
                 .scan
                 .tokens
                 .get(k)
-                .is_some_and(|t| t.shape.all_upper && t.end - t.start == 2);
+                .is_some_and(|t| t.shape.all_upper() && t.end - t.start == 2);
             let stopword = kinds & STOP != 0 && is_stopword(w);
             if self.is_alpha(k) && (code || !stopword) && !(kinds & CALENDAR != 0 && is_calendar(w))
             {
@@ -764,7 +772,7 @@ pub(super) fn find(
             .get(next_num..)
             .unwrap_or_default()
             .iter()
-            .position(|t| t.shape.has_digit)
+            .position(|t| t.shape.has_digit())
             .unwrap_or(n);
         if next_num >= n {
             break;
@@ -866,7 +874,7 @@ mod tests {
         #[test]
         fn all_digit_tokens_are_ascii_digits(text in "([0-9]|[a-z]|[A-Z]|[ ,./'-]|\u{ff11}|\u{b2}|\u{200b}|\u{e9}|\u{661}){0,40}") {
             let scan = crate::text::Scan::new(&text);
-            for t in scan.tokens.iter().filter(|t| t.shape.all_digit) {
+            for t in scan.tokens.iter().filter(|t| t.shape.all_digit()) {
                 let w = &scan.norm.as_bytes()[t.start..t.end];
                 proptest::prop_assert!(w.iter().all(u8::is_ascii_digit), "{:?} in {:?}", w, text);
             }

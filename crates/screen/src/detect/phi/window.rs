@@ -1224,12 +1224,12 @@ pub(super) fn month_captures_each(
             continue;
         }
         // Most tokens are plain ASCII words: the next non-ASCII byte lies past them.
-        if non_ascii >= t.end && !t.shape.apostrophe {
+        if non_ascii >= t.end && !t.shape.apostrophe() {
             continue;
         }
         if non_ascii < t.start {
             non_ascii = next_non_ascii(bytes, t.start);
-            if !t.shape.apostrophe && non_ascii >= t.end {
+            if !t.shape.apostrophe() && non_ascii >= t.end {
                 continue;
             }
         }
