@@ -16,7 +16,7 @@ use crate::report::Span;
 
 /// Token shape facts, read from the original (not lower-cased) text, packed in one byte: the
 /// tokenizer writes one per word of every text, and five separate flags cost it a store each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shape(u8);
 
 /// [`Shape`] bit: an inner apostrophe joins pieces of the word. The same bit as the tokenizer's
