@@ -2653,6 +2653,44 @@ mod tests {
         DET.get_or_init(|| Detector::new(&Policy::default()).expect("lexicons compile"))
     }
 
+    /// The text of a property case: each word followed by its gap (a space once the gaps run out).
+    fn joined(words: &[String], gaps: &[String]) -> String {
+        words
+            .iter()
+            .zip(
+                gaps.iter()
+                    .map(String::as_str)
+                    .chain(std::iter::repeat(" ")),
+            )
+            .flat_map(|(w, g)| [w.as_str(), g])
+            .collect()
+    }
+
+    /// Call `f` with the detector, the context and the (unfilled) facts of `text`.
+    fn with_facts(
+        text: &str,
+        f: impl FnOnce(
+            &Detector,
+            &Ctx<'_, '_>,
+            &Facts<'_, '_>,
+        ) -> Result<(), proptest::test_runner::TestCaseError>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let det = detector();
+        let msg = Message::incoming(text);
+        let scan = Scan::new(text);
+        let cx = Ctx {
+            msg: &msg,
+            scan: &scan,
+        };
+        let cells = vec![Cell::new(0u32); scan.tokens.len()];
+        let toks = Facts {
+            scan: &scan,
+            lex: &det.lex,
+            cells: &cells,
+        };
+        f(det, &cx, &toks)
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         #[test]
@@ -2660,69 +2698,54 @@ mod tests {
             words in proptest::collection::vec("(The|the|WHAT|May|may|Dr|dr|Monday|I|a|J|5|2nd|In|From|John|JOHN|Smith|Will|will|Paris|paris|New|York|new|patient|Patient|Thanks|said|is|Name|my|x|Mr|Jan|van|RN|Koskikatu)", 0..30),
             gaps in proptest::collection::vec("( |, |\\. |\n| - |: |'s |@|_)", 0..30),
         ) {
-            let det = detector();
-            let text: String = words
-                .iter()
-                .zip(gaps.iter().chain(std::iter::repeat(&" ".to_owned())))
-                .flat_map(|(w, g)| [w.as_str(), g.as_str()])
-                .collect();
-            let msg = Message::incoming(&text);
-            let scan = Scan::new(&text);
-            let cx = Ctx { msg: &msg, scan: &scan };
-            let cells = vec![Cell::new(0u32); scan.tokens.len()];
-            let toks = Facts { scan: &scan, lex: &det.lex, cells: &cells };
-            let weak = weak_caps(scan.norm.as_bytes(), &scan.tokens);
-            for (i, t) in scan.tokens.iter().enumerate() {
-                let so_far = toks.so_far(i);
-                let f = toks.flags(i);
-                if ruled_out(so_far, Some(t)) {
-                    proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
-                }
-                if inert(f, t) {
-                    let mut sink = Sink::default();
-                    proptest::prop_assert!(f & PATIENT == 0);
-                    proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
-                    proptest::prop_assert!(det.place_at(&cx, &mut sink, &toks, i, weak).is_none());
-                    for name_end in [usize::MAX, i, i.wrapping_sub(1)] {
-                        proptest::prop_assert!(
-                            det.name_at(&cx, &mut sink, &toks, i, weak, name_end).is_none(),
-                            "{text:?} {i}"
-                        );
+            let text = joined(&words, &gaps);
+            with_facts(&text, |det, cx, toks| {
+                let scan = cx.scan;
+                let weak = weak_caps(scan.norm.as_bytes(), &scan.tokens);
+                for (i, t) in scan.tokens.iter().enumerate() {
+                    let so_far = toks.so_far(i);
+                    let f = toks.flags(i);
+                    if ruled_out(so_far, Some(t)) {
+                        proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
                     }
-                    proptest::prop_assert!(sink.hits.is_empty());
+                    if inert(f, t) {
+                        let mut sink = Sink::default();
+                        proptest::prop_assert!(f & PATIENT == 0);
+                        proptest::prop_assert!(!Detector::model_candidate(f, weak), "{text:?} {i}");
+                        proptest::prop_assert!(det.place_at(cx, &mut sink, toks, i, weak).is_none());
+                        for name_end in [usize::MAX, i, i.wrapping_sub(1)] {
+                            proptest::prop_assert!(
+                                det.name_at(cx, &mut sink, toks, i, weak, name_end).is_none(),
+                                "{text:?} {i}"
+                            );
+                        }
+                        proptest::prop_assert!(sink.hits.is_empty());
+                    }
                 }
-            }
+                Ok(())
+            })?;
         }
-    }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         #[test]
         fn every_model_candidate_is_a_word_the_rules_left(
             words in proptest::collection::vec("(The|the|WHAT|May|may|Dr|dr|Monday|I|a|J|5|2nd|In|From|John|JOHN|Smith|Will|will|Paris|paris|New|York|new|patient|Patient|Thanks|said|is|Name|my|x|Mr|Jan|van|RN|MD|Koskikatu|Zorblat|zorblat|Ana|george|bieber)", 0..30),
             gaps in proptest::collection::vec("( |, |\\. |\n| - |: |'s |@|_|-)", 0..30),
         ) {
-            let det = detector();
-            let text: String = words
-                .iter()
-                .zip(gaps.iter().chain(std::iter::repeat(&" ".to_owned())))
-                .flat_map(|(w, g)| [w.as_str(), g.as_str()])
-                .collect();
-            let msg = Message::incoming(&text);
-            let scan = Scan::new(&text);
-            let cx = Ctx { msg: &msg, scan: &scan };
-            let cells = vec![Cell::new(0u32); scan.tokens.len()];
-            let toks = Facts { scan: &scan, lex: &det.lex, cells: &cells };
-            let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
-            let weak = det.rules(&cx, &mut Sink::default(), &toks, &mut left);
-            for (i, t) in scan.tokens.iter().enumerate() {
-                let candidate = (t.shape.capitalized() || weak)
-                    && !ruled_out(toks.so_far(i), Some(t))
-                    && Detector::model_candidate(toks.flags(i), weak);
-                if candidate {
-                    proptest::prop_assert_eq!(next_left(&left, i), Some(i), "{:?} {}", text, i);
+            let text = joined(&words, &gaps);
+            with_facts(&text, |det, cx, toks| {
+                let scan = cx.scan;
+                let mut left = vec![0u64; scan.tokens.len().div_ceil(64)];
+                let weak = det.rules(cx, &mut Sink::default(), toks, &mut left);
+                for (i, t) in scan.tokens.iter().enumerate() {
+                    let candidate = (t.shape.capitalized() || weak)
+                        && !ruled_out(toks.so_far(i), Some(t))
+                        && Detector::model_candidate(toks.flags(i), weak);
+                    if candidate {
+                        proptest::prop_assert_eq!(next_left(&left, i), Some(i), "{:?} {}", text, i);
+                    }
                 }
-            }
+                Ok(())
+            })?;
         }
     }
 

@@ -1480,7 +1480,6 @@ pub(super) fn age_shape(w: &[u8]) -> bool {
     if !w.is_ascii() {
         return age_word(w);
     }
-    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
     let mut i = 0;
     while i < w.len() {
         // Windows are mostly words: skip eight bytes without a digit at a time (on ASCII bytes
@@ -1501,38 +1500,7 @@ pub(super) fn age_shape(w: &[u8]) -> bool {
         while i < w.len() && w[i].is_ascii_digit() {
             i += 1;
         }
-        if i - start > 3 {
-            continue;
-        }
-        let mut k = i;
-        while k < w.len() && (space(w[k]) || w[k] == b'-') {
-            k += 1;
-        }
-        if w.get(k) == Some(&b'y') {
-            return true;
-        }
-        let mut k = start;
-        while k > 0 && space(w[k - 1]) {
-            k -= 1;
-        }
-        let mut j = k;
-        while j > 0 && word_byte(w[j - 1]) {
-            j -= 1;
-        }
-        if k < start
-            && matches!(
-                &w[j..k],
-                b"age"
-                    | b"aged"
-                    | b"of"
-                    | b"turn"
-                    | b"turns"
-                    | b"turned"
-                    | b"turning"
-                    | b"was"
-                    | b"were"
-            )
-        {
+        if i - start <= 3 && age_around(w, 0..w.len(), start..i) {
             return true;
         }
     }
@@ -1543,47 +1511,47 @@ pub(super) fn age_shape(w: &[u8]) -> bool {
 /// anchor it (see [`AsciiRuns`]) instead of finding them in its bytes: the same tests around
 /// each run of one to three digits, bounded by the window as `age_shape` is by its slice.
 pub(super) fn age_runs(bytes: &[u8], w: &Range<usize>, runs: &[Range<usize>]) -> bool {
+    runs.iter()
+        .take_while(|r| r.start < w.end)
+        .any(|run| run.len() <= 3 && age_around(bytes, w.clone(), run.clone()))
+}
+
+/// Whether the run of one to three digits `run` of `bytes` reads as an age inside the window
+/// `w`: "y" ("yo", "years") after it, past spaces and hyphens, or "age", "aged", "of", "turn…",
+/// "was" or "were" before it, past spaces.
+fn age_around(bytes: &[u8], w: Range<usize>, run: Range<usize>) -> bool {
     let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
     let at = |k: usize| bytes.get(k).copied().unwrap_or_default();
-    for run in runs.iter().take_while(|r| r.start < w.end) {
-        if run.len() > 3 {
-            continue;
-        }
-        let mut k = run.end;
-        while k < w.end && (space(at(k)) || at(k) == b'-') {
-            k += 1;
-        }
-        if k < w.end && at(k) == b'y' {
-            return true;
-        }
-        let mut k = run.start;
-        while k > w.start && space(at(k - 1)) {
-            k -= 1;
-        }
-        let mut j = k;
-        while j > w.start && word_byte(at(j - 1)) {
-            j -= 1;
-        }
-        if k < run.start
-            && matches!(
-                bytes.get(j..k),
-                Some(
-                    b"age"
-                        | b"aged"
-                        | b"of"
-                        | b"turn"
-                        | b"turns"
-                        | b"turned"
-                        | b"turning"
-                        | b"was"
-                        | b"were"
-                )
-            )
-        {
-            return true;
-        }
+    let mut k = run.end;
+    while k < w.end && (space(at(k)) || at(k) == b'-') {
+        k += 1;
     }
-    false
+    if k < w.end && at(k) == b'y' {
+        return true;
+    }
+    let mut k = run.start;
+    while k > w.start && space(at(k - 1)) {
+        k -= 1;
+    }
+    let mut j = k;
+    while j > w.start && word_byte(at(j - 1)) {
+        j -= 1;
+    }
+    k < run.start
+        && matches!(
+            bytes.get(j..k),
+            Some(
+                b"age"
+                    | b"aged"
+                    | b"of"
+                    | b"turn"
+                    | b"turns"
+                    | b"turned"
+                    | b"turning"
+                    | b"was"
+                    | b"were"
+            )
+        )
 }
 
 /// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
