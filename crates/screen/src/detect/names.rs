@@ -1250,12 +1250,30 @@ enum NameWhy {
 /// How many [`NameWhy`] there are.
 const NAME_WHYS: usize = NameWhy::Listed as usize + 1;
 
-/// How many place explanations there are: five kinds (none included), tied to someone or not.
-const PLACE_TAILS: usize = 10;
+/// How many place explanations there are: five kinds (none included) and the model's, tied to
+/// someone or not.
+const PLACE_TAILS: usize = 12;
 
-/// The index in [`Detector::place_tails`] of a place of `kind`, `tied` to where someone lives.
-fn place_tail_index(kind: Option<PlaceKind>, tied: bool) -> usize {
-    PlaceKind::code(kind) as usize * 2 + usize::from(tied)
+/// How a place was found.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// In the gazetteer, as a place of this kind.
+    Listed(PlaceKind),
+    /// Read from its context: after a place cue or on an address's town line.
+    Context,
+    /// Labelled by the name model.
+    Model,
+}
+
+/// The index in [`Detector::place_tails`] of a place of `kind` (`None` for one read from its
+/// context, or found by the `model`), `tied` to where someone lives.
+fn place_tail_index(kind: Option<PlaceKind>, tied: bool, model: bool) -> usize {
+    let kind = if model {
+        5
+    } else {
+        PlaceKind::code(kind) as usize
+    };
+    kind * 2 + usize::from(tied)
 }
 
 /// What a name hit's explanation says after the quoted name when the model found it.
@@ -1273,13 +1291,16 @@ fn quoted(text: &str, tail: &str) -> String {
 }
 
 /// What a place hit's explanation says after the quoted place.
-fn place_tail(kind: Option<PlaceKind>, tied: bool) -> String {
+fn place_tail(kind: Option<PlaceKind>, tied: bool, model: bool) -> String {
     let small = kind.is_none_or(PlaceKind::is_subdivision);
     let what = match kind {
         Some(PlaceKind::Country) => "a country",
         Some(PlaceKind::State) => "a state or province",
         Some(PlaceKind::Region) => "a region",
         Some(PlaceKind::City) => "a city or neighbourhood",
+        None if model => {
+            "a place name, as the name model reads it from its spelling and the words around it"
+        }
         None => {
             "a place name read from its context (after \"in\", \"from\" or \"at\", or on the town line of an address)"
         }
@@ -1427,10 +1448,10 @@ impl Detector {
             Some(PlaceKind::Region),
         ];
         let mut place_tails: [String; PLACE_TAILS] = Default::default();
-        for kind in kinds {
+        for (kind, model) in kinds.map(|k| (k, false)).into_iter().chain([(None, true)]) {
             for tied in [false, true] {
-                if let Some(t) = place_tails.get_mut(place_tail_index(kind, tied)) {
-                    *t = place_tail(kind, tied);
+                if let Some(t) = place_tails.get_mut(place_tail_index(kind, tied, model)) {
+                    *t = place_tail(kind, tied, model);
                 }
             }
         }
@@ -1653,9 +1674,14 @@ impl Detector {
         (s, e, label): (usize, usize, Label),
     ) {
         match label {
-            Label::Place => {
-                self.push_place(cx, sink, toks, s..e, None, place_cue(cx.scan, toks, s))
-            }
+            Label::Place => self.push_place(
+                cx,
+                sink,
+                toks,
+                s..e,
+                Found::Model,
+                place_cue(cx.scan, toks, s),
+            ),
             Label::Person => {
                 let scan = cx.scan;
                 let (Some(first), Some(last_end)) =
@@ -1776,7 +1802,7 @@ impl Detector {
                     && name_cue(scan, toks, i).is_none()
             };
             if accept && f & ORG == 0 {
-                self.push_place(cx, sink, toks, i..end, Some(kind), cue);
+                self.push_place(cx, sink, toks, i..end, Found::Listed(kind), cue);
                 return Some(end);
             }
             return None;
@@ -1811,7 +1837,7 @@ impl Detector {
             }
             end += 1;
         }
-        self.push_place(cx, sink, toks, i..end, None, Some(cue));
+        self.push_place(cx, sink, toks, i..end, Found::Context, Some(cue));
         Some(end)
     }
 
@@ -1865,9 +1891,14 @@ impl Detector {
         sink: &mut Sink,
         toks: &Facts<'_, '_>,
         r: Range<usize>,
-        kind: Option<PlaceKind>,
+        found: Found,
         cue: Option<Cue>,
     ) {
+        let (kind, model) = match found {
+            Found::Listed(kind) => (Some(kind), false),
+            Found::Context => (None, false),
+            Found::Model => (None, true),
+        };
         let scan = cx.scan;
         let (Some(first), Some(last_end)) = (
             scan.tokens.get(r.start),
@@ -1885,7 +1916,7 @@ impl Detector {
         let small = kind.is_none_or(PlaceKind::is_subdivision);
         let tail = self
             .place_tails
-            .get(place_tail_index(kind, tied))
+            .get(place_tail_index(kind, tied, model))
             .map_or("", String::as_str);
         let hit = Hit::new(LOCATION, span, quoted(text, tail))
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
@@ -2808,7 +2839,7 @@ mod tests {
         let det = detector();
         assert!(det.place_tails.iter().all(|t| !t.is_empty()));
         assert!(
-            det.place_tails[place_tail_index(Some(PlaceKind::State), true)]
+            det.place_tails[place_tail_index(Some(PlaceKind::State), true, false)]
                 .contains("a state or province and is tied")
         );
     }
@@ -3114,6 +3145,34 @@ mod tests {
         assert!(names("I'm tired today").is_empty());
         assert!(names("Dear Doctor, thank you").is_empty());
         assert!(hits("Take your pills with food").is_empty());
+    }
+
+    #[test]
+    fn each_place_explanation_says_how_it_was_found() {
+        let explain = |text: &str, place: &str| {
+            let det = detector();
+            let msg = Message::incoming(text);
+            let scan = Scan::new(text);
+            let cx = Ctx {
+                msg: &msg,
+                scan: &scan,
+            };
+            let mut sink = Sink::default();
+            det.run(&cx, &mut sink);
+            sink.hits
+                .iter()
+                .find(|h| h.rule.id == "phi.location" && &text[h.span.start..h.span.end] == place)
+                .map(|h| h.explanation.to_string())
+                .unwrap_or_default()
+        };
+        assert!(explain("She lives in Dayton, Ohio.", "Dayton").contains("a city"));
+        assert!(
+            explain("We moved here from Zorbland last year", "Zorbland")
+                .contains("from its context")
+        );
+        let address =
+            "Satu Elomo\n\n45818 P.O. Box 242\n Suite 787\n Kangerlussuaq\n\n Greenlander 54005";
+        assert!(explain(address, "Kangerlussuaq").contains("the name model reads it"));
     }
 
     #[test]
