@@ -1041,12 +1041,13 @@ impl Detector {
     }
 
     /// The model inputs of word `t` into `f` (flags empty, event-cue bit set), given whether its
-    /// hash passes the word filter (`probe`), and the cheap tests that come before any automaton: whether it may be a drug's key word, and whether it lets its
-    /// segment be worth scoring (it may be a drug name, is the key word of a medicine-implying or
-    /// unspecified-reaction phrase, or is an event cue: everything the model's gate accepts
-    /// passes). A segment with nothing to score still needs every word's tests, and those build
-    /// most of its model inputs (the event-cue bit), so one pass serves both kinds. Out of line:
-    /// [`Detector::find_events`] answers the common word itself.
+    /// hash passes the word filter (`probe`), and the cheap tests that come before any automaton:
+    /// whether it may be a drug's key word, and whether it lets its segment be worth scoring (it
+    /// may be a drug name, is the key word of a medicine-implying or unspecified-reaction phrase,
+    /// or is an event cue: everything the model's gate accepts passes). A segment with nothing to
+    /// score still needs every word's tests, and those build most of its model inputs (the
+    /// event-cue bit), so one pass serves both kinds. Out of line: [`Detector::find_events`]
+    /// answers the common word itself.
     #[inline(never)]
     fn word_inputs(&self, norm: &[u8], t: &Token, probe: bool, f: &mut TokFeat) -> (bool, bool) {
         *f = TokFeat::of_token(norm, t);
