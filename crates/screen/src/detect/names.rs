@@ -2980,7 +2980,8 @@ mod tests {
         }
     }
 
-    fn hits(text: &str) -> Vec<(&'static str, String)> {
+    /// The names detector's hits on `text` as an incoming message.
+    fn run_on(text: &str) -> Vec<Hit> {
         let det = detector();
         let msg = Message::incoming(text);
         let scan = Scan::new(text);
@@ -2991,6 +2992,10 @@ mod tests {
         let mut sink = Sink::default();
         det.run(&cx, &mut sink);
         sink.hits
+    }
+
+    fn hits(text: &str) -> Vec<(&'static str, String)> {
+        run_on(text)
             .iter()
             .map(|h| (h.rule.id, text[h.span.start..h.span.end].to_owned()))
             .collect()
@@ -3150,16 +3155,7 @@ mod tests {
     #[test]
     fn each_place_explanation_says_how_it_was_found() {
         let explain = |text: &str, place: &str| {
-            let det = detector();
-            let msg = Message::incoming(text);
-            let scan = Scan::new(text);
-            let cx = Ctx {
-                msg: &msg,
-                scan: &scan,
-            };
-            let mut sink = Sink::default();
-            det.run(&cx, &mut sink);
-            sink.hits
+            run_on(text)
                 .iter()
                 .find(|h| h.rule.id == "phi.location" && &text[h.span.start..h.span.end] == place)
                 .map(|h| h.explanation.to_string())
