@@ -22,7 +22,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use detect::{Ctx, Detectors, Hit, Sink};
+use detect::{Ctx, Detectors, Exposure, Hit, Sink};
 
 /// Training support for the name model (features, weight encoding); used by `rounds-eval`.
 pub use detect::names_model::training as name_model;
@@ -186,6 +186,7 @@ impl Screener {
             let mut has_ae = false;
             let mut phi_end = phi.iter().map(|p| p.span.end).max().unwrap_or(0);
             let mut kept = 0;
+            let mut has_person = None;
             for next in 0..admitted.len() {
                 let Some(&(i, ..)) = admitted.get(next) else {
                     break;
@@ -209,11 +210,29 @@ impl Screener {
                 if !eff.enabled {
                     continue;
                 }
-                let Some(act) = (match msg.direction {
-                    Direction::Incoming => eff.incoming,
-                    Direction::Outgoing => eff.outgoing,
+                let (Some(act), outgoing) = (match msg.direction {
+                    Direction::Incoming => (eff.incoming, false),
+                    Direction::Outgoing => (eff.outgoing, true),
                 }) else {
                     continue;
+                };
+                // A post is held for a name that may be a patient's, not for staff, an office
+                // holder or a venue: holding every one of those buries the posts that matter.
+                let act = match hit.exposure {
+                    _ if !outgoing || !eff.default_actions => act,
+                    Exposure::Rule => act,
+                    Exposure::Low if act == Action::Review => Action::Flag,
+                    Exposure::InContext
+                        if act == Action::Flag
+                            && (sink.health_context
+                                || hit.boost > 0
+                                || *has_person.get_or_insert_with(|| {
+                                    hits.iter().any(|h| h.phi == Some(SafeHarbor::A))
+                                })) =>
+                    {
+                        Action::Review
+                    }
+                    Exposure::Low | Exposure::InContext => act,
                 };
                 let matched = &text[hit.span.start..hit.span.end];
                 if !self.allowed.is_empty()

@@ -65,6 +65,9 @@ pub struct Organization {
     pub kind: OrgKind,
     /// The organization's own domains, e.g. `examplehealth.org`; look-alikes of these are flagged.
     pub domains: Vec<String>,
+    /// The phone and fax numbers the organization publishes (main line, appointments, press); a
+    /// post giving one is not holding a person's number. Compared by their digits.
+    pub phones: Vec<String>,
 }
 
 /// A medicinal product the organization promotes or is responsible for.
@@ -187,6 +190,15 @@ impl Policy {
                 });
             }
         }
+        for (i, phone) in self.organization.phones.iter().enumerate() {
+            if !(7..=15).contains(&phone_digits(phone).len()) {
+                return Err(PolicyError::Invalid {
+                    key: format!("organization.phones[{i}]"),
+                    message: format!("{phone:?} is not a phone number (7 to 15 digits)"),
+                    line: line_of(source, "phones"),
+                });
+            }
+        }
         for (i, p) in self.products.iter().enumerate() {
             if p.name.trim().is_empty() {
                 return Err(PolicyError::Invalid {
@@ -219,6 +231,7 @@ impl Policy {
             severity,
             incoming: rule.incoming.map(|a| forced.unwrap_or(a)),
             outgoing: rule.outgoing.map(|a| forced.unwrap_or(a)),
+            default_actions: forced.is_none(),
         }
     }
 }
@@ -234,6 +247,19 @@ pub struct Effective {
     pub incoming: Option<Action>,
     /// Action on outgoing messages; `None` when the rule does not apply to them.
     pub outgoing: Option<Action>,
+    /// The policy sets no action for the rule, so its defaults stand, with their rise from flag
+    /// to review for a hit held in context (see `docs/rules.md`, "Directions").
+    pub default_actions: bool,
+}
+
+/// The digits of a phone number as dialled in its own country: a US or Canadian number loses its
+/// leading country code 1, so "+1 (555) 201-0000" and "555.201.0000" compare equal.
+pub fn phone_digits(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix('1') {
+        Some(rest) if rest.len() == 10 => rest.to_owned(),
+        _ => digits,
+    }
 }
 
 /// The category with this snake_case name.

@@ -70,7 +70,7 @@ fn identify(text: &str, sink: &mut Sink) {
 
 /// The word before the name is a clinician's title, or the name's last word (the names rules take
 /// a credential into the name: "Jane Smith, RN") or the word after it a credential.
-fn is_clinician(text: &str, start: usize, end: usize) -> bool {
+pub(crate) fn is_clinician(text: &str, start: usize, end: usize) -> bool {
     let before = text
         .get(..start)
         .unwrap_or("")

@@ -274,6 +274,23 @@ pub(crate) struct Hit {
     pub phi: Option<SafeHarbor>,
     /// Severity levels to add to the rule's base (context made it worse).
     pub boost: u8,
+    /// How likely the hit is to point to a patient, which moves an outgoing post's action under
+    /// a rule left at its default actions.
+    pub exposure: Exposure,
+}
+
+/// How likely a name or place is to point to a patient. Most hits keep their rule's action; a
+/// name after a clinician's or an official's title, or a place larger than a state, is flagged
+/// rather than held in an outgoing post; a smaller place is held only in context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exposure {
+    /// The rule's action stands.
+    Rule,
+    /// Staff, an office holder or a place larger than a state: review becomes flag.
+    Low,
+    /// A town or neighbourhood: flag becomes review in a message about health, with a person's
+    /// name, or tied to someone (a boost).
+    InContext,
 }
 
 impl Hit {
@@ -290,6 +307,7 @@ impl Hit {
             suggestion: None,
             phi: None,
             boost: 0,
+            exposure: Exposure::Rule,
         }
     }
 
@@ -308,6 +326,12 @@ impl Hit {
     /// Raise severity by `levels`.
     pub fn boost(mut self, levels: u8) -> Self {
         self.boost = self.boost.saturating_add(levels);
+        self
+    }
+
+    /// Set how likely the hit is to point to a patient; see [`Exposure`].
+    pub fn exposure(mut self, exposure: Exposure) -> Self {
+        self.exposure = exposure;
         self
     }
 }

@@ -30,7 +30,7 @@ use crate::rules::RuleInfo;
 use crate::text::{Scan, Token};
 
 use super::names_model::{Label, Model, PACKED_MAX};
-use super::{Ctx, Hit, Sink};
+use super::{Ctx, Exposure, Hit, Sink};
 
 const FIRST_NAMES: &str = include_str!("../../lexicons/en/names/first.txt");
 const SURNAMES: &str = include_str!("../../lexicons/en/names/last.txt");
@@ -56,7 +56,7 @@ pub(crate) const RULES: &[RuleInfo] = &[
         category: Category::Phi,
         severity: Severity::Low,
         incoming: Some(Action::Flag),
-        outgoing: Some(Action::Review),
+        outgoing: Some(Action::Flag),
         summary: "A city, town, neighbourhood or other place tied to a person (HIPAA Safe Harbor B).",
     },
 ];
@@ -158,7 +158,18 @@ const RANK_TITLES: &[&[u8]] = &[
     b"coach",
     b"president",
     b"senator",
+    b"sen",
     b"governor",
+    b"gov",
+    b"rep",
+    b"congressman",
+    b"congresswoman",
+    b"mayor",
+    b"councilman",
+    b"councilwoman",
+    b"councilor",
+    b"councillor",
+    b"sheriff",
     b"captain",
     b"judge",
     b"sir",
@@ -199,7 +210,18 @@ const TITLES: &[&str] = &[
     "officer",
     "judge",
     "senator",
+    "sen",
     "governor",
+    "gov",
+    "rep",
+    "congressman",
+    "congresswoman",
+    "mayor",
+    "councilman",
+    "councilwoman",
+    "councilor",
+    "councillor",
+    "sheriff",
     "president",
     "pope",
     "lord",
@@ -207,6 +229,35 @@ const TITLES: &[&str] = &[
     "saint",
     "dj",
 ];
+
+/// A name is staff's or an office holder's, so not likely a patient's, after a clinician's title
+/// or a rank, which the span may hold ("Dr. Lee", "Sen. Warren", "Mayor Johnson"), or with a
+/// credential ("Jane Doe, RN").
+fn name_exposure(text: &str, span: Span) -> Exposure {
+    let rank = |w: &str| {
+        RANK_TITLES
+            .iter()
+            .any(|t| w.as_bytes().eq_ignore_ascii_case(t))
+    };
+    let first = text
+        .get(span.start..span.end)
+        .unwrap_or("")
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    let title = text
+        .get(..span.start)
+        .unwrap_or("")
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '.')
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    if rank(first) || rank(title) || super::identified::is_clinician(text, span.start, span.end) {
+        Exposure::Low
+    } else {
+        Exposure::Rule
+    }
+}
 
 /// Titles written before a clinician's name ("Dr. Smith", "Nurse Jackie"), shared with the
 /// detectors that must tell a clinician from a patient.
@@ -1693,14 +1744,12 @@ impl Detector {
                     return;
                 }
                 let text = scan.orig_text(first.start..last_end);
+                let span = scan.orig(first.start..last_end);
                 sink.hits.push(
-                    Hit::new(
-                        NAME,
-                        scan.orig(first.start..last_end),
-                        quoted(text, MODEL_NAME_TAIL),
-                    )
-                    .suggest(NAME_SUGGESTION)
-                    .phi(SafeHarbor::A),
+                    Hit::new(NAME, span, quoted(text, MODEL_NAME_TAIL))
+                        .suggest(NAME_SUGGESTION)
+                        .phi(SafeHarbor::A)
+                        .exposure(name_exposure(scan.text, span)),
                 );
             }
         }
@@ -1921,7 +1970,12 @@ impl Detector {
         let hit = Hit::new(LOCATION, span, quoted(text, tail))
             .suggest("Leave the place out or make it broader (\"our region\") unless it is the organization's own location.")
             .phi(SafeHarbor::B)
-            .boost(u8::from(tied && small));
+            .boost(u8::from(tied && small))
+            .exposure(if small {
+                Exposure::InContext
+            } else {
+                Exposure::Low
+            });
         sink.hits.push(hit);
     }
 
@@ -2096,7 +2150,8 @@ impl Detector {
         let hit = Hit::new(NAME, span, quoted(text, tail))
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
-            .boost(u8::from(patient));
+            .boost(u8::from(patient))
+            .exposure(name_exposure(scan.text, span));
         // Taken (the model does not see these words) but not reported: see `in_saint_name`.
         if !in_saint_name(scan, opens) {
             sink.hits.push(hit);

@@ -19,7 +19,7 @@ use regex::Regex;
 
 use crate::ScreenError;
 use crate::message::Direction;
-use crate::policy::Policy;
+use crate::policy::{Policy, phone_digits};
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
 use crate::text::Scan;
@@ -124,6 +124,41 @@ const WINDOWED: &[Reach] = &[
     REACH_STATE_ZIP,
     REACH_IBAN,
 ];
+
+/// Rooms that a hospital's posts name for meetings and visitors, not patients: "Conference
+/// Room 2" in a support group's invitation is no patient's room, though the post talks of health.
+const PUBLIC_ROOMS: &[&str] = &[
+    "activity",
+    "board",
+    "break",
+    "class",
+    "community",
+    "computer",
+    "conference",
+    "dining",
+    "family",
+    "hotel",
+    "lecture",
+    "meeting",
+    "motel",
+    "multipurpose",
+    "prayer",
+    "quiet",
+    "reading",
+    "seminar",
+    "training",
+    "waiting",
+];
+
+/// Whether the word that ends `before` (normalized, lower-case text) names a public room.
+fn public_room(before: &str) -> bool {
+    let before = before.trim_end();
+    let word = before
+        .rsplit(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    PUBLIC_ROOMS.contains(&word)
+}
 
 const fn rule(
     id: &'static str,
@@ -844,6 +879,8 @@ pub(crate) struct Detector {
     /// What each of `words` is.
     patterns: Vec<Pattern>,
     org_domains: Vec<String>,
+    /// The organization's published numbers, as [`phone_digits`].
+    org_phones: Vec<String>,
     email: Regex,
     url: Regex,
     ipv4: Twin,
@@ -991,6 +1028,12 @@ impl Detector {
                 .domains
                 .iter()
                 .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+                .collect(),
+            org_phones: policy
+                .organization
+                .phones
+                .iter()
+                .map(|p| phone_digits(p))
                 .collect(),
             email: compile(
                 "email",
@@ -1306,6 +1349,13 @@ impl Detector {
 
     fn phone(&self, r: Range<usize>, cues: &Cues, out: &mut Out<'_, '_, '_>) {
         if !out.free(&r) {
+            return;
+        }
+        if !self.org_phones.is_empty()
+            && self
+                .org_phones
+                .contains(&phone_digits(out.scan.norm.get(r.clone()).unwrap_or("")))
+        {
             return;
         }
         let label = cues
@@ -1705,7 +1755,7 @@ impl Detector {
                 .is_some_and(|b| b.is_ascii_digit());
             let clinical = match kind.as_str() {
                 "bed" | "cubicle" => true,
-                _ => unit || health,
+                _ => unit || health && !public_room(norm.get(..m.start()).unwrap_or("")),
             };
             if clinical
                 && !listing
@@ -2023,6 +2073,31 @@ mod tests {
     }
 
     #[test]
+    fn phones_except_the_organizations_own() {
+        let policy = Policy::from_toml("[organization]\nphones = [\"+1 (202) 555-0100\"]\n")
+            .expect("policy");
+        let s = Screener::new(policy).expect("compiles");
+        let phones = |text: &str| -> Vec<String> {
+            s.screen(&Message::outgoing(text))
+                .expect("screens")
+                .findings
+                .into_iter()
+                .filter(|f| f.rule_id == "phi.phone")
+                .map(|f| f.matched)
+                .collect()
+        };
+        assert_eq!(phones("Book a mammogram: call 202-555-0100 today"), [""; 0]);
+        assert_eq!(phones("Appointments: 1 202 555 0100"), [""; 0]);
+        assert_eq!(
+            phones("Call 202-555-0100 or my cell 202-555-0143"),
+            ["202-555-0143"]
+        );
+        let err = Policy::from_toml("[organization]\nphones = [\"ext. 42\"]\n")
+            .expect_err("too few digits");
+        assert!(err.to_string().contains("organization.phones[0]"), "{err}");
+    }
+
+    #[test]
     fn ssns_with_valid_ranges_only() {
         has("Here's my SSN: 161-42-3291", "phi.ssn", "161-42-3291");
         has("ssn 161423291", "phi.ssn", "161423291");
@@ -2239,6 +2314,16 @@ mod tests {
         has("ICU bed 7 needs a nurse", "phi.room_bed", "ICU bed 7");
         has("the patient in room 12B", "phi.room_bed", "room 12B");
         lacks("our hotel room 12 was lovely", "phi.room_bed");
+        lacks(
+            "Join the Diabetes Support Group in Conference Room 2",
+            "phi.room_bed",
+        );
+        lacks("cancer survivors meet in the Family Room 3", "phi.room_bed");
+        has(
+            "the stroke patient in room 3 is asking for you",
+            "phi.room_bed",
+            "room 3",
+        );
         lacks("3 bed 2 bath flat for rent", "phi.room_bed");
     }
 

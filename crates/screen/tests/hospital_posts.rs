@@ -1,0 +1,168 @@
+//! Everyday posts of a hospital's social team: which are held for review, and which only carry a
+//! flag. A name that may be a patient's holds a post; staff, office holders, departments, events
+//! and venues do not, or the review queue fills with posts that never needed it.
+
+use screen::{Action, Decision, Message, Policy, Screener};
+
+fn screener(policy: Policy) -> Screener {
+    Screener::new(policy).unwrap_or_else(|e| panic!("policy compiles: {e}"))
+}
+
+/// The decision on an outgoing post and its findings as (rule, matched text, action).
+fn outgoing(s: &Screener, text: &str) -> (Decision, Vec<(String, String, Action)>) {
+    let report = s
+        .screen(&Message::outgoing(text))
+        .unwrap_or_else(|e| panic!("screens: {e}"));
+    let found = report
+        .findings
+        .into_iter()
+        .map(|f| (f.rule_id.into_owned(), f.matched, f.action))
+        .collect();
+    (report.decision, found)
+}
+
+fn found(rule: &str, matched: &str, action: Action) -> (String, String, Action) {
+    (rule.to_owned(), matched.to_owned(), action)
+}
+
+#[test]
+fn departments_events_and_meeting_rooms_are_not_identifiers() {
+    let s = screener(Policy::default());
+    for text in [
+        "Grand Rounds this week: Pain Management in Older Adults.",
+        "Shoutout to Housekeeping for keeping our units spotless during flu season!",
+        "Kudos to Respiratory Therapy for their hard work this winter.",
+        "The new Mercy building opens to patients on Monday.",
+        "The Women's Board raised $250,000 at the Holiday Gala for our Neonatal Intensive Care Unit.",
+        "Our Oncology Nurse Navigators walk with patients from diagnosis through survivorship.",
+        "Join the Diabetes Support Group on the first Tuesday of every month in Conference Room 2.",
+        "Patient Experience Week: thank you to our Patient Advocates and Interpreter Services team.",
+    ] {
+        assert_eq!(outgoing(&s, text), (Decision::Allow, vec![]), "{text}");
+    }
+}
+
+#[test]
+fn staff_and_office_holders_are_flagged_not_held() {
+    let s = screener(Policy::default());
+    for (text, name) in [
+        (
+            "Join us Thursday for Grand Rounds: Dr. Priya Patel on advances in heart failure care.",
+            "Priya Patel",
+        ),
+        (
+            "Please welcome Sarah Thompson, RN, our new Director of Nursing Quality.",
+            "Sarah Thompson, RN",
+        ),
+        (
+            "Sen. Warren visited our Cancer Center today to talk about research funding.",
+            "Warren",
+        ),
+        (
+            "Thank you to Mayor Johnson and the City Council for supporting our new clinic.",
+            "Mayor Johnson",
+        ),
+    ] {
+        assert_eq!(
+            outgoing(&s, text),
+            (Decision::Allow, vec![found("phi.name", name, Action::Flag)]),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_name_that_may_be_a_patients_holds_the_post() {
+    let s = screener(Policy::default());
+    for (text, name) in [
+        (
+            "So proud of our patient Marcus Reed, who rang the bell today after his last round of chemo.",
+            "Marcus Reed",
+        ),
+        (
+            "Volunteer Spotlight: Margaret has given 2,500 hours to our gift shop since 2009.",
+            "Margaret",
+        ),
+    ] {
+        assert_eq!(
+            outgoing(&s, text),
+            (
+                Decision::HoldForReview,
+                vec![found("phi.name", name, Action::Review)]
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_town_holds_the_post_only_with_a_person_or_health() {
+    let s = screener(Policy::default());
+    assert_eq!(
+        outgoing(&s, "Our food truck tour stops in Boston on Friday."),
+        (
+            Decision::Allow,
+            vec![found("phi.location", "Boston", Action::Flag)]
+        )
+    );
+    assert_eq!(
+        outgoing(
+            &s,
+            "Our food truck tour stops in Boston on Friday with Margaret."
+        ),
+        (
+            Decision::HoldForReview,
+            vec![
+                found("phi.location", "Boston", Action::Review),
+                found("phi.name", "Margaret", Action::Review),
+            ]
+        )
+    );
+    assert_eq!(
+        outgoing(&s, "A stroke patient from Boston went home today."),
+        (
+            Decision::HoldForReview,
+            vec![found("phi.location", "Boston", Action::Review)]
+        )
+    );
+    // A country is not a Safe Harbor identifier: flagged, even next to health.
+    assert_eq!(
+        outgoing(
+            &s,
+            "Proud to be one of America's best hospitals for cancer care."
+        ),
+        (
+            Decision::Allow,
+            vec![found("phi.location", "America", Action::Flag)]
+        )
+    );
+}
+
+#[test]
+fn an_action_set_by_the_policy_holds_every_name() {
+    let policy = Policy::from_toml("[rules.\"phi.name\"]\naction = \"review\"\n")
+        .unwrap_or_else(|e| panic!("policy parses: {e}"));
+    let s = screener(policy);
+    assert_eq!(
+        outgoing(&s, "Meet Dr. Priya Patel, our new cardiologist."),
+        (
+            Decision::HoldForReview,
+            vec![found("phi.name", "Priya Patel", Action::Review)]
+        )
+    );
+}
+
+#[test]
+fn incoming_comments_keep_their_actions() {
+    let s = screener(Policy::default());
+    let report = s
+        .screen(&Message::incoming("Dr. Priya Patel saved my dad in Boston"))
+        .unwrap_or_else(|e| panic!("screens: {e}"));
+    let actions: Vec<Action> = report.findings.iter().map(|f| f.action).collect();
+    assert_eq!(
+        actions,
+        [Action::Flag, Action::Flag],
+        "{:?}",
+        report.findings
+    );
+}
