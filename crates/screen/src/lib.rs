@@ -222,6 +222,11 @@ impl Screener {
                     _ if !outgoing || !eff.default_actions => act,
                     Exposure::Rule => act,
                     Exposure::Low if act == Action::Review => Action::Flag,
+                    Exposure::Person
+                        if act == Action::Review && detect::names::has_role(text, hit.span) =>
+                    {
+                        Action::Flag
+                    }
                     Exposure::InContext
                         if act == Action::Flag
                             && (sink.health_context
@@ -232,7 +237,7 @@ impl Screener {
                     {
                         Action::Review
                     }
-                    Exposure::Low | Exposure::InContext => act,
+                    Exposure::Low | Exposure::Person | Exposure::InContext => act,
                 };
                 let matched = &text[hit.span.start..hit.span.end];
                 if !self.allowed.is_empty()

@@ -62,6 +62,14 @@ fn staff_and_office_holders_are_flagged_not_held() {
             "Thank you to Mayor Johnson and the City Council for supporting our new clinic.",
             "Mayor Johnson",
         ),
+        (
+            "Congratulations to Nurse Manager Tamika Brooks on the DAISY Award!",
+            "Tamika Brooks",
+        ),
+        (
+            "Our CEO, Jane Whitfield, will speak at the cancer survivors' breakfast.",
+            "Jane Whitfield",
+        ),
     ] {
         assert_eq!(
             outgoing(&s, text),

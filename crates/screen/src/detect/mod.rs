@@ -280,14 +280,17 @@ pub(crate) struct Hit {
 }
 
 /// How likely a name or place is to point to a patient. Most hits keep their rule's action; a
-/// name after a clinician's or an official's title, or a place larger than a state, is flagged
-/// rather than held in an outgoing post; a smaller place is held only in context.
+/// name after a clinician's, a job's or an office holder's title, or a place larger than a state,
+/// is flagged rather than held in an outgoing post; a smaller place is held only in context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exposure {
     /// The rule's action stands.
     Rule,
-    /// Staff, an office holder or a place larger than a state: review becomes flag.
+    /// A place larger than a state: review becomes flag.
     Low,
+    /// A person's name: review becomes flag when [`names::has_role`] finds staff or an office
+    /// holder, which is read only when the action is at stake (an outgoing post).
+    Person,
     /// A town or neighbourhood: flag becomes review in a message about health, with a person's
     /// name, or tied to someone (a boost).
     InContext,

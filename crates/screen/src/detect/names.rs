@@ -148,35 +148,6 @@ const CONTEXT_MASK: u32 = OWN_MASK
 const CONTEXT_WORD: u32 =
     COMMON | TITLE | CALENDAR | GREETING | SPEECH | PATIENT | PLACE_CUE | RESIDES | PARTICLE;
 
-/// Titles that belong to the name they come before ("Pope Francis", "DJ Khaled", "Lady Gaga"),
-/// reported with it; see [`TITLES`].
-const RANK_TITLES: &[&[u8]] = &[
-    b"dj",
-    b"pope",
-    b"lady",
-    b"lord",
-    b"coach",
-    b"president",
-    b"senator",
-    b"sen",
-    b"governor",
-    b"gov",
-    b"rep",
-    b"congressman",
-    b"congresswoman",
-    b"mayor",
-    b"councilman",
-    b"councilwoman",
-    b"councilor",
-    b"councillor",
-    b"sheriff",
-    b"captain",
-    b"judge",
-    b"sir",
-    b"dame",
-    b"saint",
-];
-
 /// Honorifics and roles written before a name.
 const TITLES: &[&str] = &[
     "mr",
@@ -230,33 +201,71 @@ const TITLES: &[&str] = &[
     "dj",
 ];
 
-/// A name is staff's or an office holder's, so not likely a patient's, after a clinician's title
-/// or a rank, which the span may hold ("Dr. Lee", "Sen. Warren", "Mayor Johnson"), or with a
-/// credential ("Jane Doe, RN").
-fn name_exposure(text: &str, span: Span) -> Exposure {
-    let rank = |w: &str| {
-        RANK_TITLES
-            .iter()
-            .any(|t| w.as_bytes().eq_ignore_ascii_case(t))
-    };
-    let first = text
-        .get(span.start..span.end)
-        .unwrap_or("")
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("");
-    let title = text
-        .get(..span.start)
-        .unwrap_or("")
-        .trim_end_matches(|c: char| c.is_whitespace() || c == '.')
-        .rsplit(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("");
-    if rank(first) || rank(title) || super::identified::is_clinician(text, span.start, span.end) {
-        Exposure::Low
-    } else {
-        Exposure::Rule
+/// What a title says of the person it names: `Some(true)` for a rank or stage title that belongs
+/// to the name and is reported with it ("Pope Francis", "DJ Khaled", "Lady Gaga", "Mayor
+/// Johnson"; see [`TITLES`]), `Some(false)` for a clinician's or a job's title written before a
+/// staff member's name ("Dr. Lee", "Nurse Manager Tamika Brooks", "our CEO, Jane Smith"), which
+/// is no cue that a name follows: it only tells staff from patients once a name is found.
+fn title_role(word: &[u8]) -> Option<bool> {
+    let mut buf = [0u8; 16];
+    let low = buf.get_mut(..word.len())?;
+    low.copy_from_slice(word);
+    low.make_ascii_lowercase();
+    match &*low {
+        b"dj" | b"pope" | b"lady" | b"lord" | b"coach" | b"president" | b"senator" | b"sen"
+        | b"governor" | b"gov" | b"rep" | b"congressman" | b"congresswoman" | b"mayor"
+        | b"councilman" | b"councilwoman" | b"councilor" | b"councillor" | b"sheriff"
+        | b"captain" | b"judge" | b"sir" | b"dame" | b"saint" => Some(true),
+        b"dr" | b"doctor" | b"nurse" | b"prof" | b"professor" | b"pharmacist"
+        | b"administrator" | b"ceo" | b"cfo" | b"chair" | b"chaplain" | b"cmo" | b"cno"
+        | b"coo" | b"coordinator" | b"dean" | b"director" | b"manager" | b"midwife"
+        | b"paramedic" | b"physician" | b"supervisor" | b"surgeon" | b"technician"
+        | b"technologist" | b"therapist" => Some(false),
+        _ => None,
     }
+}
+
+/// Whether the name at `span` of `text` is staff's or an office holder's, so not likely a
+/// patient's: after a clinician's title, a job title or a rank, which the span may hold ("Dr.
+/// Lee", "Nurse Manager Tamika Brooks", "Sen. Warren", "Mayor Johnson"), or with a credential
+/// ("Jane Doe, RN", "Jane Doe RN").
+pub(crate) fn has_role(text: &str, span: Span) -> bool {
+    let bytes = text.as_bytes();
+    let name = bytes.get(span.start..span.end).unwrap_or_default();
+    let first = name
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .map_or(name, |n| name.get(..n).unwrap_or_default());
+    let before = bytes.get(..span.start).unwrap_or_default();
+    let end = before
+        .iter()
+        .rposition(|b| !(b.is_ascii_whitespace() || matches!(b, b'.' | b',')))
+        .map_or(0, |p| p + 1);
+    let before = before.get(..end).unwrap_or_default();
+    let title = before
+        .iter()
+        .rposition(|b| !b.is_ascii_alphanumeric())
+        .map_or(before, |p| before.get(p + 1..).unwrap_or_default());
+    let after = text
+        .get(span.end..)
+        .unwrap_or("")
+        .trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+    let next = after
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("");
+    // A credential has a capital after its first letter ("RN", "PhD", "PA-C"): most names' last
+    // word has none, and the full test costs about 500 instructions.
+    let last = name
+        .rsplit(|b| *b == b',' || b.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    let credential_shaped = last.iter().skip(1).any(u8::is_ascii_uppercase);
+    // A job title is only read before the span: "Dean Martin" is a name, "Dean Jane Ross" staff.
+    title_role(first) == Some(true)
+        || title_role(title).is_some()
+        || credential_shaped && ends_with_credential(text.get(span.start..span.end).unwrap_or(""))
+        || is_credential_word(next)
 }
 
 /// Titles written before a clinician's name ("Dr. Smith", "Nurse Jackie"), shared with the
@@ -1749,7 +1758,7 @@ impl Detector {
                     Hit::new(NAME, span, quoted(text, MODEL_NAME_TAIL))
                         .suggest(NAME_SUGGESTION)
                         .phi(SafeHarbor::A)
-                        .exposure(name_exposure(scan.text, span)),
+                        .exposure(Exposure::Person),
                 );
             }
         }
@@ -2138,7 +2147,7 @@ impl Detector {
                 matches!(cue, Some(NameWhy::Title))
                     && gap_before(scan, i) == b" "
                     && toks.flags(p) & CAP != 0
-                    && RANK_TITLES.contains(&word(scan, toks, p))
+                    && title_role(word(scan, toks, p)) == Some(true)
             })
             .unwrap_or(i);
         let first = scan.tokens.get(opens)?;
@@ -2151,7 +2160,7 @@ impl Detector {
             .suggest(NAME_SUGGESTION)
             .phi(SafeHarbor::A)
             .boost(u8::from(patient))
-            .exposure(name_exposure(scan.text, span));
+            .exposure(Exposure::Person);
         // Taken (the model does not see these words) but not reported: see `in_saint_name`.
         if !in_saint_name(scan, opens) {
             sink.hits.push(hit);
