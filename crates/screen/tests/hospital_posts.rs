@@ -1,6 +1,7 @@
 //! Everyday posts of a hospital's social team: which are held for review, and which only carry a
 //! flag. A name that may be a patient's holds a post; staff, office holders, departments, events
-//! and venues do not, or the review queue fills with posts that never needed it.
+//! and venues do not, or the review queue fills with posts that never needed it. An age given
+//! after a name between commas is read as one.
 
 use screen::{Action, Decision, Message, Policy, Screener};
 
@@ -172,5 +173,43 @@ fn incoming_comments_keep_their_actions() {
         [Action::Flag, Action::Flag],
         "{:?}",
         report.findings
+    );
+}
+
+#[test]
+fn a_patients_age_between_commas_makes_the_name_identifying() {
+    let s = screener(Policy::default());
+    assert_eq!(
+        outgoing(
+            &s,
+            "John Doe, 45, was admitted last night with chest pain and is in stable condition."
+        ),
+        (
+            Decision::Block,
+            vec![
+                found("phi.identified_patient", "John Doe", Action::Block),
+                found("phi.name", "John Doe", Action::Review),
+                found("phi.age", "45", Action::Flag),
+            ]
+        )
+    );
+    assert_eq!(
+        outgoing(
+            &s,
+            "Happy birthday to Rose Miller, 102, our oldest volunteer!"
+        )
+        .1,
+        vec![
+            found("phi.name", "Rose Miller", Action::Review),
+            found("phi.age_over_89", "102", Action::Block),
+        ]
+    );
+    // A house number is no age: no comma closes it.
+    assert_eq!(
+        outgoing(&s, "Drop off donations with Jane Ross, 45 Elm Street.").1,
+        vec![
+            found("phi.name", "Jane Ross", Action::Review),
+            found("phi.address", "45 Elm Street", Action::Review),
+        ]
     );
 }

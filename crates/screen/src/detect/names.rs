@@ -1760,6 +1760,7 @@ impl Detector {
                         .phi(SafeHarbor::A)
                         .exposure(Exposure::Person),
                 );
+                apposition_age(scan, e, sink);
             }
         }
     }
@@ -2164,11 +2165,41 @@ impl Detector {
         // Taken (the model does not see these words) but not reported: see `in_saint_name`.
         if !in_saint_name(scan, opens) {
             sink.hits.push(hit);
+            apposition_age(scan, end, sink);
         }
         if patient {
             sink.health_context = true;
         }
         Some(end)
+    }
+}
+
+/// An age written between commas after a name ends before token `next` ("John Doe, 45, was
+/// admitted"; "Tyler , 7 , is home"): how news and posts give a person's age, which `phi.age`
+/// reads only after words such as "aged" or "years old". One to three digits, 1 to 125.
+fn apposition_age(scan: &Scan<'_>, next: usize, sink: &mut Sink) {
+    // Most names are followed by a word: one test of the token's shape turns them away.
+    let Some(t) = scan.tokens.get(next).filter(|t| t.shape.all_digit()) else {
+        return;
+    };
+    let after = scan.norm.as_bytes().get(t.end..).unwrap_or_default();
+    let closes = after
+        .iter()
+        .position(|b| *b != b' ')
+        .is_some_and(|p| after.get(p) == Some(&b','));
+    if !(t.end - t.start <= 3 && gap_before(scan, next).trim_ascii() == b"," && closes) {
+        return;
+    }
+    let Some(Ok(age)) = scan.norm.get(t.start..t.end).map(str::parse::<u16>) else {
+        return;
+    };
+    if (1..=125).contains(&age) {
+        let (rule, why, fix) = super::phi::age_rule(age);
+        sink.hits.push(
+            Hit::new(rule, scan.orig(t.start..t.end), why)
+                .suggest(fix)
+                .phi(SafeHarbor::C),
+        );
     }
 }
 

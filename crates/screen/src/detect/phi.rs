@@ -160,6 +160,23 @@ fn public_room(before: &str) -> bool {
     PUBLIC_ROOMS.contains(&word)
 }
 
+/// The rule for an age of `age` years, with its explanation and suggested fix.
+pub(crate) fn age_rule(age: u16) -> (&'static RuleInfo, &'static str, &'static str) {
+    if age > 89 {
+        (
+            &AGE_OVER_89,
+            "An age over 89: HIPAA Safe Harbor (C) treats ages over 89 as identifiers because so few people are that old.",
+            "Write \"90 or older\" instead of the exact age.",
+        )
+    } else {
+        (
+            &AGE,
+            "An age: ages of 89 and under are not Safe Harbor identifiers alone, but with other details they narrow down who the person is.",
+            "Leave the age out if it is not needed.",
+        )
+    }
+}
+
 const fn rule(
     id: &'static str,
     severity: Severity,
@@ -1732,11 +1749,8 @@ impl Detector {
             if !(1..=125).contains(&age) || !out.free(&n.range()) {
                 return;
             }
-            if age > 89 {
-                out.push(&AGE_OVER_89, n.range(), Some(SafeHarbor::C), "An age over 89: HIPAA Safe Harbor (C) treats ages over 89 as identifiers because so few people are that old.", "Write \"90 or older\" instead of the exact age.");
-            } else {
-                out.push(&AGE, n.range(), Some(SafeHarbor::C), "An age: ages of 89 and under are not Safe Harbor identifiers alone, but with other details they narrow down who the person is.", "Leave the age out if it is not needed.");
-            }
+            let (rule, why, fix) = age_rule(age);
+            out.push(rule, n.range(), Some(SafeHarbor::C), why, fix);
         });
     }
 
