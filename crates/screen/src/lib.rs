@@ -22,6 +22,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use detect::names::Role;
 use detect::{Ctx, Detectors, Exposure, Hit, Sink};
 
 /// Training support for the name model (features, weight encoding); used by `rounds-eval`.
@@ -222,10 +223,12 @@ impl Screener {
                     _ if !outgoing || !eff.default_actions => act,
                     Exposure::Rule => act,
                     Exposure::Low if act == Action::Review => Action::Flag,
-                    Exposure::Person
-                        if act == Action::Review && detect::names::has_role(text, hit.span) =>
-                    {
-                        Action::Flag
+                    Exposure::Person if act == Action::Review => {
+                        match detect::names::role(text, hit.span) {
+                            Some(Role::Staff) => Action::Flag,
+                            Some(Role::Office) if !sink.health_context => Action::Flag,
+                            _ => act,
+                        }
                     }
                     Exposure::InContext
                         if act == Action::Flag

@@ -56,11 +56,11 @@ fn staff_and_office_holders_are_flagged_not_held() {
             "Sarah Thompson, RN",
         ),
         (
-            "Sen. Warren visited our Cancer Center today to talk about research funding.",
+            "Sen. Warren joined our volunteers at the winter coat drive today.",
             "Warren",
         ),
         (
-            "Thank you to Mayor Johnson and the City Council for supporting our new clinic.",
+            "Thank you to Mayor Johnson and the City Council for the new bus line to our campus.",
             "Mayor Johnson",
         ),
         (
@@ -84,6 +84,11 @@ fn staff_and_office_holders_are_flagged_not_held() {
 fn a_name_that_may_be_a_patients_holds_the_post() {
     let s = screener(Policy::default());
     for (text, name) in [
+        // An office holder's stay is as private as anyone's: with health talk, a reviewer looks.
+        (
+            "Sen. Warren visited our Cancer Center today to talk about research funding.",
+            "Warren",
+        ),
         (
             "So proud of our patient Marcus Reed, who rang the bell today after his last round of chemo.",
             "Marcus Reed",

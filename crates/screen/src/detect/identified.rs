@@ -4,13 +4,13 @@
 //! a health topic), which is why the single-identifier rules mostly hold for review. Together they
 //! single out a patient and say something about their care, the case HIPAA's Privacy Rule exists
 //! for, so the combination is a rule of its own whose default stops an outgoing post. A name after
-//! a clinician's title ("Dr. Jane Smith", "Jane Smith, RN") is staff, not a patient, and does not
-//! count.
+//! a clinician's or a job's title or with a credential ("Dr. Jane Smith", "Jane Smith, RN", "Nurse
+//! Manager Tamika Brooks") is staff, not a patient, and does not count; an office holder does.
 
 use crate::report::{Action, Category, SafeHarbor, Severity};
 use crate::rules::RuleInfo;
 
-use super::names::{CLINICIAN_TITLES, ends_with_credential, is_credential_word};
+use super::names::{Role, is_credential_word, role};
 use super::{Hit, Sink};
 
 /// The identified-patient rule.
@@ -44,7 +44,7 @@ fn identify(text: &str, sink: &mut Sink) {
         match hit.phi {
             Some(SafeHarbor::A)
                 if name.is_none()
-                    && !is_clinician(text, hit.span.start, hit.span.end)
+                    && role(text, hit.span) != Some(Role::Staff)
                     && !is_credential_word(
                         text.get(hit.span.start..hit.span.end).unwrap_or(""),
                     ) =>
@@ -66,32 +66,6 @@ fn identify(text: &str, sink: &mut Sink) {
         Hit::new(IDENTIFIED, span, explanation)
             .suggest("Remove the name or the other identifiers; if this is a staff member, or the patient signed an authorization, a manager can override with that reason."),
     );
-}
-
-/// The word before the name is a clinician's title, or the name's last word (the names rules take
-/// a credential into the name: "Jane Smith, RN") or the word after it a credential.
-pub(crate) fn is_clinician(text: &str, start: usize, end: usize) -> bool {
-    let before = text
-        .get(..start)
-        .unwrap_or("")
-        .trim_end_matches(|c: char| c.is_whitespace() || c == '.');
-    let title = before
-        .rsplit(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("");
-    let after = text
-        .get(end..)
-        .unwrap_or("")
-        .trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-    let credential = after
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("");
-    CLINICIAN_TITLES
-        .iter()
-        .any(|t| title.eq_ignore_ascii_case(t))
-        || ends_with_credential(text.get(start..end).unwrap_or(""))
-        || is_credential_word(credential)
 }
 
 /// The second identifier in words, for the explanation.

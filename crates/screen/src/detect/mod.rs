@@ -288,8 +288,8 @@ pub(crate) enum Exposure {
     Rule,
     /// A place larger than a state: review becomes flag.
     Low,
-    /// A person's name: review becomes flag when [`names::has_role`] finds staff or an office
-    /// holder, which is read only when the action is at stake (an outgoing post).
+    /// A person's name: review becomes flag when [`names::role`] finds staff, or an office holder
+    /// in a message with no health context; read only when the action is at stake (a post).
     Person,
     /// A town or neighbourhood: flag becomes review in a message about health, with a person's
     /// name, or tied to someone (a boost).

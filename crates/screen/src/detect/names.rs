@@ -49,7 +49,7 @@ pub(crate) const RULES: &[RuleInfo] = &[
         severity: Severity::Medium,
         incoming: Some(Action::Flag),
         outgoing: Some(Action::Review),
-        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context.",
+        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context; staff and office holders (Dr., RN, Mayor...) are only flagged in posts.",
     },
     RuleInfo {
         id: "phi.location",
@@ -57,7 +57,7 @@ pub(crate) const RULES: &[RuleInfo] = &[
         severity: Severity::Low,
         incoming: Some(Action::Flag),
         outgoing: Some(Action::Flag),
-        summary: "A city, town, neighbourhood or other place tied to a person (HIPAA Safe Harbor B).",
+        summary: "A city, town, neighbourhood or other place (HIPAA Safe Harbor B); a post is held for a town only next to a name or health information.",
     },
 ];
 
@@ -229,7 +229,7 @@ fn title_role(word: &[u8]) -> Option<bool> {
 /// patient's: after a clinician's title, a job title or a rank, which the span may hold ("Dr.
 /// Lee", "Nurse Manager Tamika Brooks", "Sen. Warren", "Mayor Johnson"), or with a credential
 /// ("Jane Doe, RN", "Jane Doe RN").
-pub(crate) fn has_role(text: &str, span: Span) -> bool {
+pub(crate) fn role(text: &str, span: Span) -> Option<Role> {
     let bytes = text.as_bytes();
     let name = bytes.get(span.start..span.end).unwrap_or_default();
     let first = name
@@ -262,10 +262,28 @@ pub(crate) fn has_role(text: &str, span: Span) -> bool {
         .unwrap_or_default();
     let credential_shaped = last.iter().skip(1).any(u8::is_ascii_uppercase);
     // A job title is only read before the span: "Dean Martin" is a name, "Dean Jane Ross" staff.
-    title_role(first) == Some(true)
-        || title_role(title).is_some()
-        || credential_shaped && ends_with_credential(text.get(span.start..span.end).unwrap_or(""))
-        || is_credential_word(next)
+    match (title_role(first), title_role(title)) {
+        (_, Some(false)) => Some(Role::Staff),
+        _ if credential_shaped
+            && ends_with_credential(text.get(span.start..span.end).unwrap_or(""))
+            || is_credential_word(next) =>
+        {
+            Some(Role::Staff)
+        }
+        (Some(true), _) | (_, Some(true)) => Some(Role::Office),
+        _ => None,
+    }
+}
+
+/// Who a name's title or credential says the person is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A clinician or another member of staff ("Dr. Lee", "Jane Doe, RN", "Nurse Manager
+    /// Tamika Brooks"): not the patient the post is about.
+    Staff,
+    /// An office holder or a public figure ("Sen. Warren", "Mayor Johnson"): not a patient in an
+    /// ordinary post, but their stay in a hospital is as private as anyone's.
+    Office,
 }
 
 /// Titles written before a clinician's name ("Dr. Smith", "Nurse Jackie"), shared with the
