@@ -44,66 +44,65 @@ fn departments_events_and_meeting_rooms_are_not_identifiers() {
 }
 
 #[test]
-fn staff_and_office_holders_are_flagged_not_held() {
+fn a_name_holds_a_post_only_when_it_may_be_a_patients() {
     let s = screener(Policy::default());
-    for (text, name) in [
+    let (flag, review) = (Action::Flag, Action::Review);
+    for (text, name, action) in [
         (
             "Join us Thursday for Grand Rounds: Dr. Priya Patel on advances in heart failure care.",
             "Priya Patel",
+            flag,
         ),
         (
             "Please welcome Sarah Thompson, RN, our new Director of Nursing Quality.",
             "Sarah Thompson, RN",
-        ),
-        (
-            "Sen. Warren joined our volunteers at the winter coat drive today.",
-            "Warren",
-        ),
-        (
-            "Thank you to Mayor Johnson and the City Council for the new bus line to our campus.",
-            "Mayor Johnson",
+            flag,
         ),
         (
             "Congratulations to Nurse Manager Tamika Brooks on the DAISY Award!",
             "Tamika Brooks",
+            flag,
         ),
         (
             "Our CEO, Jane Whitfield, will speak at the cancer survivors' breakfast.",
             "Jane Whitfield",
+            flag,
         ),
-    ] {
-        assert_eq!(
-            outgoing(&s, text),
-            (Decision::Allow, vec![found("phi.name", name, Action::Flag)]),
-            "{text}"
-        );
-    }
-}
-
-#[test]
-fn a_name_that_may_be_a_patients_holds_the_post() {
-    let s = screener(Policy::default());
-    for (text, name) in [
+        (
+            "Sen. Warren joined our volunteers at the winter coat drive today.",
+            "Warren",
+            flag,
+        ),
+        (
+            "Thank you to Mayor Johnson and the City Council for the new bus line to our campus.",
+            "Mayor Johnson",
+            flag,
+        ),
         // An office holder's stay is as private as anyone's: with health talk, a reviewer looks.
         (
             "Sen. Warren visited our Cancer Center today to talk about research funding.",
             "Warren",
+            review,
         ),
         (
             "So proud of our patient Marcus Reed, who rang the bell today after his last round of chemo.",
             "Marcus Reed",
+            review,
         ),
         (
             "Volunteer Spotlight: Margaret has given 2,500 hours to our gift shop since 2009.",
             "Margaret",
+            review,
         ),
     ] {
+        let decision = if action == flag {
+            Decision::Allow
+        } else {
+            Decision::HoldForReview
+        };
         assert_eq!(
             outgoing(&s, text),
-            (
-                Decision::HoldForReview,
-                vec![found("phi.name", name, Action::Review)]
-            ),
+            (decision, vec![found("phi.name", name, action)]),
             "{text}"
         );
     }
