@@ -247,8 +247,9 @@ pub struct Effective {
     pub incoming: Option<Action>,
     /// Action on outgoing messages; `None` when the rule does not apply to them.
     pub outgoing: Option<Action>,
-    /// The policy sets no action for the rule, so its defaults stand, with their rise from flag
-    /// to review for a hit held in context (see `docs/rules.md`, "Directions").
+    /// The policy sets no action for the rule, so its defaults stand, and a name or a place may
+    /// move them by what it says of a patient (staff flagged, a town held in context; see
+    /// `docs/rules.md`, "Names and places"); an action the policy sets applies to every hit.
     pub default_actions: bool,
 }
 

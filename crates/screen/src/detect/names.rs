@@ -49,7 +49,7 @@ pub(crate) const RULES: &[RuleInfo] = &[
         severity: Severity::Medium,
         incoming: Some(Action::Flag),
         outgoing: Some(Action::Review),
-        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context; staff and office holders (Dr., RN, Mayor...) are only flagged in posts.",
+        summary: "A person's name (HIPAA Safe Harbor A), raised when it is tied to a patient or health context; staff (Dr., RN, job titles) are only flagged in posts, office holders (Mayor...) when the post is not about health.",
     },
     RuleInfo {
         id: "phi.location",
@@ -225,10 +225,10 @@ fn title_role(word: &[u8]) -> Option<bool> {
     }
 }
 
-/// Whether the name at `span` of `text` is staff's or an office holder's, so not likely a
-/// patient's: after a clinician's title, a job title or a rank, which the span may hold ("Dr.
-/// Lee", "Nurse Manager Tamika Brooks", "Sen. Warren", "Mayor Johnson"), or with a credential
-/// ("Jane Doe, RN", "Jane Doe RN").
+/// Whose name stands at `span` of `text`, where its title or credential says: staff after a
+/// clinician's or a job's title or with a credential ("Dr. Lee", "Nurse Manager Tamika Brooks",
+/// "Jane Doe, RN"), an office holder after a rank, which the span may hold ("Sen. Warren",
+/// "Mayor Johnson"); `None` for anyone else, a patient among them.
 pub(crate) fn role(text: &str, span: Span) -> Option<Role> {
     let bytes = text.as_bytes();
     let name = bytes.get(span.start..span.end).unwrap_or_default();
