@@ -111,44 +111,35 @@ fn a_name_holds_a_post_only_when_it_may_be_a_patients() {
 #[test]
 fn a_town_holds_the_post_only_with_a_person_or_health() {
     let s = screener(Policy::default());
-    assert_eq!(
-        outgoing(&s, "Our food truck tour stops in Boston on Friday."),
+    let (flag, review) = (Action::Flag, Action::Review);
+    for (text, decision, expected) in [
         (
+            "Our food truck tour stops in Boston on Friday.",
             Decision::Allow,
-            vec![found("phi.location", "Boston", Action::Flag)]
-        )
-    );
-    assert_eq!(
-        outgoing(
-            &s,
-            "Our food truck tour stops in Boston on Friday with Margaret."
+            vec![found("phi.location", "Boston", flag)],
         ),
         (
+            "Our food truck tour stops in Boston on Friday with Margaret.",
             Decision::HoldForReview,
             vec![
-                found("phi.location", "Boston", Action::Review),
-                found("phi.name", "Margaret", Action::Review),
-            ]
-        )
-    );
-    assert_eq!(
-        outgoing(&s, "A stroke patient from Boston went home today."),
-        (
-            Decision::HoldForReview,
-            vec![found("phi.location", "Boston", Action::Review)]
-        )
-    );
-    // A country is not a Safe Harbor identifier: flagged, even next to health.
-    assert_eq!(
-        outgoing(
-            &s,
-            "Proud to be one of America's best hospitals for cancer care."
+                found("phi.location", "Boston", review),
+                found("phi.name", "Margaret", review),
+            ],
         ),
         (
+            "A stroke patient from Boston went home today.",
+            Decision::HoldForReview,
+            vec![found("phi.location", "Boston", review)],
+        ),
+        // A country is not a Safe Harbor identifier: flagged, even next to health.
+        (
+            "Proud to be one of America's best hospitals for cancer care.",
             Decision::Allow,
-            vec![found("phi.location", "America", Action::Flag)]
-        )
-    );
+            vec![found("phi.location", "America", flag)],
+        ),
+    ] {
+        assert_eq!(outgoing(&s, text), (decision, expected), "{text}");
+    }
 }
 
 #[test]
