@@ -199,6 +199,32 @@ fn a_patients_age_between_commas_makes_the_name_identifying() {
             found("phi.age_over_89", "102", Action::Block),
         ]
     );
+    // A town has no age: the name of a child in a story about their care.
+    assert_eq!(
+        outgoing(
+            &s,
+            "Tyler, 7, is heading home after three weeks in our PICU. Thank you, team!"
+        ),
+        (
+            Decision::Block,
+            vec![
+                found("phi.identified_patient", "Tyler", Action::Block),
+                found("phi.name", "Tyler", Action::Review),
+                found("phi.age", "7", Action::Flag),
+            ]
+        )
+    );
+    // A family word that is someone's names the person after it, listed name or not.
+    assert_eq!(
+        outgoing(
+            &s,
+            "So proud of my son Jayden, who rang the bell on his last day of chemo!"
+        ),
+        (
+            Decision::HoldForReview,
+            vec![found("phi.name", "Jayden", Action::Review)]
+        )
+    );
     // A house number is no age: no comma closes it.
     assert_eq!(
         outgoing(&s, "Drop off donations with Jane Ross, 45 Elm Street.").1,

@@ -1319,6 +1319,7 @@ enum NameWhy {
     Introduced,
     Addressed,
     Patient,
+    Relative,
     FirstName,
     FullName,
     Possessive,
@@ -1403,6 +1404,7 @@ impl NameWhy {
         NameWhy::Introduced,
         NameWhy::Addressed,
         NameWhy::Patient,
+        NameWhy::Relative,
         NameWhy::FirstName,
         NameWhy::FullName,
         NameWhy::Possessive,
@@ -1420,6 +1422,7 @@ impl NameWhy {
             NameWhy::Introduced => "is introduced as a name (\"my name is\", \"I'm\", \"call me\")",
             NameWhy::Addressed => "is someone addressed or quoted by name",
             NameWhy::Patient => "is given as a patient's name",
+            NameWhy::Relative => "follows a family word such as \"my son\" or \"her husband\"",
             NameWhy::FirstName => "is a common first name in the US Census lists",
             NameWhy::FullName => "is a first name followed by a surname",
             NameWhy::Possessive => "is a name used in the possessive",
@@ -1877,6 +1880,8 @@ impl Detector {
                         || (kind != PlaceKind::City || f & POPULAR == 0)
                             && !surname_follows(scan, toks, i, weak_caps))
                     && name_cue(scan, toks, i).is_none()
+                    // A town has no age: "Tyler, 7, is heading home" names a child.
+                    && age_between_commas(scan, i + 1).is_none()
             };
             if accept && f & ORG == 0 {
                 self.push_place(cx, sink, toks, i..end, Found::Listed(kind), cue);
@@ -2194,31 +2199,32 @@ impl Detector {
 
 /// An age written between commas after a name ends before token `next` ("John Doe, 45, was
 /// admitted"; "Tyler , 7 , is home"): how news and posts give a person's age, which `phi.age`
-/// reads only after words such as "aged" or "years old". One to three digits, 1 to 125.
+/// reads only after words such as "aged" or "years old".
 fn apposition_age(scan: &Scan<'_>, next: usize, sink: &mut Sink) {
+    if let Some((r, age)) = age_between_commas(scan, next) {
+        let (rule, why, fix) = super::phi::age_rule(age);
+        sink.hits.push(
+            Hit::new(rule, scan.orig(r), why)
+                .suggest(fix)
+                .phi(SafeHarbor::C),
+        );
+    }
+}
+
+/// Token `next` as an age between commas (one to three digits, 1 to 125), with its range.
+fn age_between_commas(scan: &Scan<'_>, next: usize) -> Option<(Range<usize>, u16)> {
     // Most names are followed by a word: one test of the token's shape turns them away.
-    let Some(t) = scan.tokens.get(next).filter(|t| t.shape.all_digit()) else {
-        return;
-    };
+    let t = scan.tokens.get(next).filter(|t| t.shape.all_digit())?;
     let after = scan.norm.as_bytes().get(t.end..).unwrap_or_default();
     let closes = after
         .iter()
         .position(|b| *b != b' ')
         .is_some_and(|p| after.get(p) == Some(&b','));
     if !(t.end - t.start <= 3 && gap_before(scan, next).trim_ascii() == b"," && closes) {
-        return;
+        return None;
     }
-    let Some(Ok(age)) = scan.norm.get(t.start..t.end).map(str::parse::<u16>) else {
-        return;
-    };
-    if (1..=125).contains(&age) {
-        let (rule, why, fix) = super::phi::age_rule(age);
-        sink.hits.push(
-            Hit::new(rule, scan.orig(t.start..t.end), why)
-                .suggest(fix)
-                .phi(SafeHarbor::C),
-        );
-    }
+    let age = scan.norm.get(t.start..t.end)?.parse::<u16>().ok()?;
+    (1..=125).contains(&age).then_some((t.start..t.end, age))
 }
 
 /// The first token at or after `i` whose bit is set in `left` (see [`Detector::rules`]).
@@ -2635,7 +2641,7 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
     let p = i.checked_sub(1)?;
     // Every cue below starts at a word with one of these flags; most words have none.
     if !toks.has_cue(p, TITLE | PATIENT | GREETING | SPEECH | INTRO) {
-        return None;
+        return relative_cue(scan, p, i);
     }
     let pf = toks.flags(p);
     let gap = gap_before(scan, i);
@@ -2692,6 +2698,91 @@ fn name_cue(scan: &Scan<'_>, toks: &Facts<'_, '_>, i: usize) -> Option<NameWhy> 
                 | (Some("name"), "was")
         );
     introduced.then_some(NameWhy::Introduced)
+}
+
+/// Family words and close relations, which name the person after them when they are someone's
+/// ("my son Jayden", "our daughter, Ava"): the names parents give today are often missing from
+/// the Census lists, and a relative's name next to their care identifies a patient as surely as
+/// the patient's own.
+const RELATIVES: &[&str] = &[
+    "son",
+    "sons",
+    "daughter",
+    "daughters",
+    "husband",
+    "wife",
+    "hubby",
+    "mom",
+    "mum",
+    "mommy",
+    "mother",
+    "dad",
+    "daddy",
+    "father",
+    "brother",
+    "sister",
+    "grandson",
+    "granddaughter",
+    "grandmother",
+    "grandfather",
+    "grandma",
+    "grandpa",
+    "granny",
+    "grandchild",
+    "grandbaby",
+    "aunt",
+    "auntie",
+    "uncle",
+    "niece",
+    "nephew",
+    "cousin",
+    "baby",
+    "twin",
+    "stepson",
+    "stepdaughter",
+    "stepmom",
+    "stepdad",
+    "stepmother",
+    "stepfather",
+    "boyfriend",
+    "girlfriend",
+    "fiance",
+    "fiancé",
+    "fiancee",
+    "fiancée",
+    "partner",
+    "friend",
+    "bestie",
+    "neighbor",
+    "neighbour",
+    "roommate",
+];
+
+/// A name cue read from the words before token `i`: a family word `p` that is someone's, right
+/// before it or after one modifier ("my youngest son Jayden", "her late husband, Robert"); not
+/// "Mother Teresa" or "a friend Tom made", which belong to no one in the text.
+fn relative_cue(scan: &Scan<'_>, p: usize, i: usize) -> Option<NameWhy> {
+    let gap = gap_before(scan, i);
+    if gap.is_empty() || gap.len() > 3 || gap.iter().any(|&b| b != b' ' && b != b',') {
+        return None;
+    }
+    // The owner is tested first: few words before a name follow "my" or "her", and the owner
+    // list is short where the family list is long.
+    let spaced = |k: usize| gap_before(scan, k).iter().all(|&b| b == b' ');
+    let owner = |k: usize| {
+        matches!(scan.tok(k), "my" | "our" | "his" | "her" | "your" | "their") && spaced(k + 1)
+    };
+    let q = p.checked_sub(1)?;
+    let owned = owner(q)
+        || q.checked_sub(1).is_some_and(|o| {
+            owner(o)
+                && spaced(p)
+                && scan
+                    .tokens
+                    .get(q)
+                    .is_some_and(|t| !t.shape.capitalized() && !t.shape.has_digit())
+        });
+    (owned && RELATIVES.contains(&scan.tok(p))).then_some(NameWhy::Relative)
 }
 
 /// Token `i` without a possessive "'s", as looked up in the lexicon.
@@ -3196,6 +3287,33 @@ mod tests {
             ["Felix", "Linda"]
         );
         assert_eq!(names("Name: Toshimi Arata"), ["Toshimi Arata"]);
+    }
+
+    #[test]
+    fn names_after_someones_family_word() {
+        // Names parents give today that the Census lists lack.
+        assert_eq!(
+            names("my son Jayden was in the PICU for a week"),
+            ["Jayden"]
+        );
+        assert_eq!(names("Thanks to my grandson Mateo for the ride"), ["Mateo"]);
+        assert_eq!(names("My youngest daughter Aaliyah loved it"), ["Aaliyah"]);
+        assert_eq!(names("her late husband, Ezekiel, was here"), ["Ezekiel"]);
+        // A family word that is no one's in the text, or an ordinary word after it.
+        assert!(names("a friend Zayden made at camp").is_empty());
+        assert!(names("my son Went to the ER").is_empty());
+        assert!(names("My son and I loved the staff").is_empty());
+        assert!(names("our son. Jaxon was next").is_empty());
+    }
+
+    #[test]
+    fn a_first_name_with_an_age_between_commas_is_no_town() {
+        assert_eq!(
+            names("Tyler, 7, is heading home after three weeks"),
+            ["Tyler"]
+        );
+        assert!(places("Tyler, 7, is heading home after three weeks").is_empty());
+        assert_eq!(places("We opened a clinic in Tyler last spring"), ["Tyler"]);
     }
 
     #[test]
