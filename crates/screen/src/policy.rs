@@ -68,6 +68,10 @@ pub struct Organization {
     /// The phone and fax numbers the organization publishes (main line, appointments, press); a
     /// post giving one is not holding a person's number. Compared by their digits.
     pub phones: Vec<String>,
+    /// The organization's own campuses, buildings, wings and clinics ("Lakeside Campus", "Harbor
+    /// Pavilion"): their words are never reported as a person's name or a place, as the
+    /// organization's name is not.
+    pub sites: Vec<String>,
 }
 
 /// A medicinal product the organization promotes or is responsible for.

@@ -234,3 +234,24 @@ fn a_patients_age_between_commas_makes_the_name_identifying() {
         ]
     );
 }
+
+#[test]
+fn the_organizations_own_sites_are_no_places_or_names() {
+    let post = "The Emergency Department at our Lakeside campus will be closed for renovation \
+                until January 15. Visit the Harbor Pavilion entrance instead.";
+    let plain = outgoing(&screener(Policy::default()), post);
+    assert!(
+        plain.1.iter().any(|(_, matched, _)| matched == "Lakeside"),
+        "{plain:?}"
+    );
+    let policy =
+        Policy::from_toml("[organization]\nsites = [\"Lakeside Campus\", \"Harbor Pavilion\"]\n")
+            .unwrap_or_else(|e| panic!("policy parses: {e}"));
+    assert_eq!(
+        outgoing(&screener(policy), post),
+        (
+            Decision::Allow,
+            vec![found("phi.date", "January 15", Action::Flag)]
+        )
+    );
+}

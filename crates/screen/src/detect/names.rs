@@ -1508,13 +1508,13 @@ impl Detector {
                 lex.add(w, flag, None);
             }
         }
-        let own = std::iter::once(policy.organization.name.as_str()).chain(
-            policy.products.iter().flat_map(|p| {
+        let own = std::iter::once(policy.organization.name.as_str())
+            .chain(policy.organization.sites.iter().map(String::as_str))
+            .chain(policy.products.iter().flat_map(|p| {
                 std::iter::once(p.name.as_str())
                     .chain(std::iter::once(p.generic.as_str()))
                     .chain(p.aliases.iter().map(String::as_str))
-            }),
-        );
+            }));
         for phrase in own {
             for w in words(&phrase.to_lowercase()) {
                 lex.add(w, ORG, None);
