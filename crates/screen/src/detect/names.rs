@@ -2762,6 +2762,12 @@ const RELATIVES: &[&str] = &[
 /// before it or after one modifier ("my youngest son Jayden", "her late husband, Robert"); not
 /// "Mother Teresa" or "a friend Tom made", which belong to no one in the text.
 fn relative_cue(scan: &Scan<'_>, p: usize, i: usize) -> Option<NameWhy> {
+    // A family word is read in lower case ("my Mom Linda" is left to the name lists) and is 3 to
+    // 13 bytes long: one look at the token turns most words away.
+    let t = scan.tokens.get(p)?;
+    if t.shape.capitalized() || !(3..=13).contains(&t.end.saturating_sub(t.start)) {
+        return None;
+    }
     let gap = gap_before(scan, i);
     if gap.is_empty() || gap.len() > 3 || gap.iter().any(|&b| b != b' ' && b != b',') {
         return None;
