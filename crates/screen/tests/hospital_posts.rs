@@ -174,20 +174,32 @@ fn incoming_comments_keep_their_actions() {
 #[test]
 fn a_patients_age_between_commas_makes_the_name_identifying() {
     let s = screener(Policy::default());
-    assert_eq!(
-        outgoing(
-            &s,
-            "John Doe, 45, was admitted last night with chest pain and is in stable condition."
+    // A town has no age: "Tyler" is a child in a story about their care.
+    for (post, name, age) in [
+        (
+            "John Doe, 45, was admitted last night with chest pain and is in stable condition.",
+            "John Doe",
+            "45",
         ),
         (
-            Decision::Block,
-            vec![
-                found("phi.identified_patient", "John Doe", Action::Block),
-                found("phi.name", "John Doe", Action::Review),
-                found("phi.age", "45", Action::Flag),
-            ]
-        )
-    );
+            "Tyler, 7, is heading home after three weeks in our PICU. Thank you, team!",
+            "Tyler",
+            "7",
+        ),
+    ] {
+        assert_eq!(
+            outgoing(&s, post),
+            (
+                Decision::Block,
+                vec![
+                    found("phi.identified_patient", name, Action::Block),
+                    found("phi.name", name, Action::Review),
+                    found("phi.age", age, Action::Flag),
+                ]
+            ),
+            "{post}"
+        );
+    }
     assert_eq!(
         outgoing(
             &s,
@@ -198,21 +210,6 @@ fn a_patients_age_between_commas_makes_the_name_identifying() {
             found("phi.name", "Rose Miller", Action::Review),
             found("phi.age_over_89", "102", Action::Block),
         ]
-    );
-    // A town has no age: the name of a child in a story about their care.
-    assert_eq!(
-        outgoing(
-            &s,
-            "Tyler, 7, is heading home after three weeks in our PICU. Thank you, team!"
-        ),
-        (
-            Decision::Block,
-            vec![
-                found("phi.identified_patient", "Tyler", Action::Block),
-                found("phi.name", "Tyler", Action::Review),
-                found("phi.age", "7", Action::Flag),
-            ]
-        )
     );
     // A family word that is someone's names the person after it, listed name or not.
     assert_eq!(
