@@ -203,7 +203,7 @@ const TITLES: &[&str] = &[
 
 /// What a title says of the person it names: `Some(true)` for a rank or stage title that belongs
 /// to the name and is reported with it ("Pope Francis", "DJ Khaled", "Lady Gaga", "Mayor
-/// Johnson"; see [`TITLES`]), `Some(false)` for a clinician's or a job's title written before a
+/// Johnson"; see [`TITLES`]), `Some(false)` for a clinician's ([`CLINICIAN_TITLES`]) or a job's title written before a
 /// staff member's name ("Dr. Lee", "Nurse Manager Tamika Brooks", "our CEO, Jane Smith"), which
 /// is no cue that a name follows: it only tells staff from patients once a name is found.
 fn title_role(word: &[u8]) -> Option<bool> {
@@ -216,11 +216,11 @@ fn title_role(word: &[u8]) -> Option<bool> {
         | b"governor" | b"gov" | b"rep" | b"congressman" | b"congresswoman" | b"mayor"
         | b"councilman" | b"councilwoman" | b"councilor" | b"councillor" | b"sheriff"
         | b"captain" | b"judge" | b"sir" | b"dame" | b"saint" => Some(true),
-        b"dr" | b"doctor" | b"nurse" | b"prof" | b"professor" | b"pharmacist"
-        | b"administrator" | b"ceo" | b"cfo" | b"chair" | b"chaplain" | b"cmo" | b"cno"
-        | b"coo" | b"coordinator" | b"dean" | b"director" | b"manager" | b"midwife"
-        | b"paramedic" | b"physician" | b"supervisor" | b"surgeon" | b"technician"
-        | b"technologist" | b"therapist" => Some(false),
+        _ if CLINICIAN_TITLES.iter().any(|t| t.as_bytes() == &*low) => Some(false),
+        b"administrator" | b"ceo" | b"cfo" | b"chair" | b"chaplain" | b"cmo" | b"cno" | b"coo"
+        | b"coordinator" | b"dean" | b"director" | b"manager" | b"midwife" | b"paramedic"
+        | b"physician" | b"supervisor" | b"surgeon" | b"technician" | b"technologist"
+        | b"therapist" => Some(false),
         _ => None,
     }
 }
