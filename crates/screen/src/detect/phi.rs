@@ -616,6 +616,7 @@ const CUES: &[(&str, Cue)] = &[
     ("room", Cue::Room),
     ("bay", Cue::Room),
     ("cubicle", Cue::Room),
+    ("resus", Cue::Room),
 ];
 
 /// What one automaton pattern means: a cue, a health-context term, or both.
@@ -1034,7 +1035,11 @@ impl Detector {
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            add(line, None, true);
+            // The automaton keeps the longest match, so "trauma bay" hides the cue "bay" that
+            // "trauma bay 2" needs: a term ending in a cue word carries that word's cue.
+            let last = line.rsplit(' ').next().unwrap_or(line);
+            let cue = CUES.iter().find(|(w, _)| *w == last).map(|(_, c)| *c);
+            add(line, cue, true);
         }
         let b = r"(?-u:\b)";
         Ok(Detector {
@@ -1146,7 +1151,7 @@ impl Detector {
             room_bed: compile_twin(
                 "room or bed",
                 &format!(
-                    r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"
+                    r"{b}(?:(icu|ccu|nicu|picu|pacu|er|ward|trauma|resus|unit|floor)\s+)?(bed|room|rm|bay|cubicle|exam room|resus)\s*(?:#|no\.?|number)?\s*(\d{{1,4}}[a-z]?){b}"
                 ),
             )?,
         })
@@ -1768,7 +1773,8 @@ impl Detector {
                 .and_then(|s| s.trim_end().bytes().next_back())
                 .is_some_and(|b| b.is_ascii_digit());
             let clinical = match kind.as_str() {
-                "bed" | "cubicle" => true,
+                // A resuscitation bay is in an emergency department wherever it is named.
+                "bed" | "cubicle" | "resus" => true,
                 _ => unit || health && !public_room(norm.get(..m.start()).unwrap_or("")),
             };
             if clinical
@@ -2339,6 +2345,18 @@ mod tests {
             "room 3",
         );
         lacks("3 bed 2 bath flat for rent", "phi.room_bed");
+        // Health terms that end in a room word still cue the number after them.
+        has(
+            "Saw a gunshot victim in trauma bay 2 tonight",
+            "phi.room_bed",
+            "trauma bay 2",
+        );
+        has("he is in emergency room 4", "phi.room_bed", "room 4");
+        has(
+            "17 year old overdose in resus 2, we lost him",
+            "phi.room_bed",
+            "resus 2",
+        );
     }
 
     #[test]

@@ -1554,11 +1554,17 @@ fn age_around(bytes: &[u8], w: Range<usize>, run: Range<usize>) -> bool {
         )
 }
 
-/// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay" or
-/// "cubicle" at the start of a word, so "form 12" or "harm" near a number opens no search.
+/// Some room or bed phrase may lie in `w`: every match holds "bed", "room", "rm", "bay",
+/// "cubicle" or "resus" at the start of a word, so "form 12" or "harm" near a number opens no
+/// search.
 pub(super) fn room_word(w: &[u8]) -> bool {
-    memchr::memchr3_iter(b'b', b'r', b'c', w)
-        .any(|p| word_at(w, p, &[b"bed", b"room", b"rm", b"bay", b"cubicle"]))
+    memchr::memchr3_iter(b'b', b'r', b'c', w).any(|p| {
+        word_at(
+            w,
+            p,
+            &[b"bed", b"room", b"rm", b"bay", b"cubicle", b"resus"],
+        )
+    })
 }
 
 /// A byte of an IPv6 address as the pattern spells it.
