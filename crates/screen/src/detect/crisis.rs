@@ -81,8 +81,62 @@ const EMERGENCY: &RuleInfo = &RULES[5];
 /// Trimmed Suicide Risk Lexicon: `tier<TAB>construct<TAB>term`.
 const LEXICON: &str = include_str!("../../lexicons/en/crisis/suicide_risk_lexicon.tsv");
 
-/// Rounds additions: plans, means and third-person ideation the lexicon lacks.
+/// Rounds additions: plans, means, third-person ideation, and going on with life (the lexicon's
+/// "don't want to go on" and "can't go on" also match "don't want to go on the trip", so only
+/// their forms about living are added).
 const ADDITIONS: &[(&str, &str, &str)] = &[
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't want to go on living",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't want to go on anymore",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "can't go on living",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "no point in going on",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "what's the point of going on",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "what's the point in going on",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't see the point in going on",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't see the point of going on",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't see the point in living",
+    ),
+    (
+        "ideation",
+        "passive suicidal ideation",
+        "don't see the point of living",
+    ),
+    ("risk", "hopelessness", "can't go on like this"),
+    ("risk", "hopelessness", "can't go on anymore"),
     ("ideation", "suicide plan or means", "saving up pills"),
     ("ideation", "suicide plan or means", "saving up my pills"),
     ("ideation", "suicide plan or means", "stockpiling pills"),
@@ -358,7 +412,9 @@ impl Detector {
             match entry {
                 Entry::Trigger(f) => near[*f as usize].push(m.range.start),
                 Entry::Phrase(tier, construct) => {
-                    if scan.at_word_boundaries(m.range.clone()) {
+                    if scan.at_word_boundaries(m.range.clone())
+                        && !goes_on_to_something(scan, m.range.end)
+                    {
                         self.phrase_hit(scan, m.range.clone(), *tier, construct, sink);
                     }
                 }
@@ -498,6 +554,31 @@ fn negated(scan: &Scan<'_>, start: usize) -> bool {
     false
 }
 
+/// True when a phrase ending at `end` in "going on" goes on to an object in the same clause
+/// ("the point of going on a diet"): going on with life is the phrase alone or followed by
+/// "anymore", "any longer", "like this" or "living".
+fn goes_on_to_something(scan: &Scan<'_>, end: usize) -> bool {
+    if !scan
+        .norm
+        .get(..end)
+        .is_some_and(|s| s.ends_with("going on"))
+    {
+        return false;
+    }
+    let i = scan.token_at_or_after(end);
+    let Some(next) = scan.tokens.get(i) else {
+        return false;
+    };
+    let gap = scan.norm.get(end..next.start).unwrap_or_default();
+    if gap
+        .bytes()
+        .any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?' | b':'))
+    {
+        return false;
+    }
+    !matches!(scan.tok(i), "anymore" | "any" | "like" | "living")
+}
+
 /// True when words around a self-injury phrase describe an accident.
 fn accidental(scan: &Scan<'_>, range: std::ops::Range<usize>) -> bool {
     let first = scan.token_at_or_after(range.start);
@@ -575,6 +656,38 @@ mod tests {
             "{:?}",
             r.findings
         );
+    }
+
+    #[test]
+    fn going_on_with_life_and_being_a_burden() {
+        fires(
+            "Honestly some days I don't see the point in going on anymore.",
+            "crisis.suicidal_ideation",
+            "don't see the point in going on",
+        );
+        fires(
+            "whats the point of going on",
+            "crisis.suicidal_ideation",
+            "whats the point of going on",
+        );
+        fires(
+            "I can't go on like this",
+            "crisis.risk_language",
+            "can't go on like this",
+        );
+        fires(
+            "everyone would be better off without me",
+            "crisis.risk_language",
+            "better off without me",
+        );
+        for idiom in [
+            "I don't want to go on the trip next week",
+            "We can't go on the ride, the kids are too short",
+            "What's the point of going on a diet before the holidays?",
+            "The team is better off without Jones",
+        ] {
+            assert!(rules(idiom).is_empty(), "{idiom}: {:?}", rules(idiom));
+        }
     }
 
     #[test]
