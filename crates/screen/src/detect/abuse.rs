@@ -1031,7 +1031,7 @@ impl Detector {
         )?;
         let scam = regex(
             "scam pattern",
-            r"\b(?:(?:dm|message|inbox|text|whatsapp|telegram)\s+(?:me|us)\b.{0,60}?\b(?:earn|make|profit|income|invest|bitcoin|btc|crypto|forex|\$\s?\d)|(?:earn|make|making)\s+(?:up\s+to\s+)?\$\s?\d[\d,.]*k?\s*(?:/|a|per|every|each)\s*(?:day|week|hour|month|daily|weekly)|send\s+(?:me\s+)?\d*\.?\d+\s*(?:btc|eth|bitcoin|ethereum|usdt|bnb|doge)\b|(?:double|triple|2x|10x)\s+your\s+(?:money|bitcoin|btc|crypto|investment|eth|income)|(?:crypto|bitcoin|btc|eth|nft|usdt)\s+giveaway|(?:recover|recovery\s+of)\s+(?:your\s+)?(?:lost|stolen|scammed)\s+(?:funds|crypto|bitcoin|money)|(?:claim\s+your|you\s+have\s+won|you've\s+won)\s+(?:a\s+|the\s+|your\s+)?(?:prize|reward|\$\s?\d|gift\s+card|iphone)|(?:contact|message|text|reach)\s+(?:me|him|her|us)\s+(?:on|via)\s+(?:whatsapp|telegram|wickr))",
+            r"\b(?:(?:dm|message|inbox|text|whatsapp|telegram)\s+(?:me|us)\b.{0,60}?\b(?:earn|make|profit|income|invest|bitcoin|btc|crypto|forex|\$\s?\d)|(?:earn|make|making)\s+(?:up\s+to\s+)?\$\s?\d[\d,.]*k?\s*(?:/|a|per|every|each)\s*(?:day|week|hour|month|daily|weekly)|send\s+(?:me\s+)?\d*\.?\d+\s*(?:btc|eth|bitcoin|ethereum|usdt|bnb|doge)\b|(?:double|triple|2x|10x)\s+your\s+(?:money|bitcoin|btc|crypto|investment|eth|income)|(?:crypto|bitcoin|btc|eth|nft|usdt)\s+giveaway|(?:recover|recovery\s+of)\s+(?:your\s+)?(?:lost|stolen|scammed)\s+(?:funds|crypto|bitcoin|money)|(?:claim\s+your|you\s+have\s+won|you've\s+won)\s+(?:a\s+|the\s+|your\s+)?(?:free\s+|new\s+|brand[\s-]new\s+)?(?:prize|reward|\$\s?\d|gift\s+card|iphone|ipad|macbook)|(?:contact|message|text|reach)\s+(?:me|him|her|us)\s+(?:on|via)\s+(?:whatsapp|telegram|wickr))",
         )?;
         let pharmacy = regex(
             "pharmacy pattern",
@@ -2183,6 +2183,12 @@ mod tests {
             "DM me to earn",
         );
         fires("send 0.1 BTC to get 1 back", "spam.scam", "send 0.1 BTC");
+        fires(
+            "Click here to claim your free iPhone!!! bit.ly/3xYz12",
+            "spam.scam",
+            "claim your free iPhone",
+        );
+        assert!(hits("Claim your free flu shot at any of our clinics").is_empty());
         fires(
             "buy oxycodone without prescription, fast shipping",
             "spam.pharmacy",
