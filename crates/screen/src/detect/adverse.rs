@@ -224,6 +224,9 @@ const IMPLIED_PHRASES: &[&str] = &[
     "started taking", "since taking", "after taking", "while taking", "stopped taking", "coming off",
     "the dose", "my dose", "the dosage", "his dose", "her dose", "his meds", "her meds",
     "his medication", "her medication",
+    // Said to the organization's page, "your" is its own medicine or vaccine.
+    "your drug", "your medication", "your medicine", "your meds", "your pill", "your pills",
+    "your vaccine", "your shot", "your injection",
 ];
 
 /// Words for an unspecified reaction: they imply a medicine and can stand for the event itself
@@ -2042,6 +2045,21 @@ mod tests {
                 .any(|(_, m)| m.contains("headaches") || m.contains("nausea")),
             "{hits:?}"
         );
+    }
+
+    #[test]
+    fn a_medicine_said_to_be_the_organizations_is_implied() {
+        let r = screener()
+            .screen(&Message::incoming(
+                "My mom had a terrible rash after her second dose of your vaccine.",
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rash = r
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "adverse_event.possible")
+            .unwrap_or_else(|| panic!("{:?}", r.findings));
+        assert_eq!(rash.severity, crate::Severity::Medium, "{rash:?}");
     }
 
     #[test]
