@@ -254,6 +254,29 @@ const ABSOLUTE_CLAIMS: &[&str] = &[
     "instant cure",
 ];
 
+/// Words that put children in a post: next to a product approved only in adults they present an
+/// unapproved population, as an unlisted condition presents an unapproved use.
+const CHILDREN: &[&str] = &[
+    "kids",
+    "kid",
+    "child",
+    "children",
+    "your child",
+    "pediatric",
+    "paediatric",
+    "teens",
+    "teenagers",
+    "adolescents",
+    "toddlers",
+    "infants",
+    "babies",
+    "whole family",
+];
+
+/// How a label speaks of children without presenting a use in them ("keep out of reach of
+/// children", "safety and effectiveness in children have not been established").
+const CHILDREN_FRAMING: &[&str] = &["out of reach", "not been established", "not recommended"];
+
 /// Forms of "cure", which are claims only when something is said to cure.
 const CURE: &[&str] = &["cure", "cures", "cured", "curing"];
 
@@ -381,6 +404,7 @@ enum Cue {
     Product(usize, NameKind),
     Indication(usize),
     Condition(usize),
+    Children,
     RiskUrl(usize),
     Benefit,
     Risk,
@@ -418,6 +442,8 @@ struct ProductInfo {
     approved: Vec<usize>,
     /// Whether the policy lists indications at all (without them off-label cannot be judged).
     has_indications: bool,
+    /// Every indication is "in adults": a post that presents it for children is off-label.
+    adults_only: bool,
     /// The generic name differs from the brand, so it must appear.
     needs_generic: bool,
 }
@@ -545,7 +571,8 @@ impl Detector {
                     );
                 }
             }
-            let lists: [(&[&str], Cue); 7] = [
+            let lists: [(&[&str], Cue); 8] = [
+                (CHILDREN, Cue::Children),
                 (BENEFIT, Cue::Benefit),
                 (RISK, Cue::Risk),
                 (RISK_REFERENCE, Cue::RiskReference),
@@ -710,6 +737,7 @@ impl Detector {
         for f in found {
             match f.cue {
                 Cue::Condition(g) => self.check_off_label(scan, mentions, f, g, sink),
+                Cue::Children => self.check_children(scan, mentions, f, sink),
                 Cue::Superiority if !substantiated && !negated(scan, f.start) => {
                     let Some(m) = nearest_mention(scan, mentions, f, false) else {
                         continue;
@@ -820,6 +848,41 @@ impl Detector {
         );
     }
 
+    /// Off-label by population: children named in the same sentence as a product approved only in
+    /// adults, unless the sentence warns about them.
+    fn check_children(&self, scan: &Scan<'_>, mentions: &[Found], f: &Found, sink: &mut Sink) {
+        let Some(m) = nearest_mention(scan, mentions, f, false) else {
+            return;
+        };
+        let Cue::Product(p, _) = m.cue else { return };
+        let Some(info) = self.products.get(p).filter(|i| i.adults_only) else {
+            return;
+        };
+        let sentence = scan.sentence_at(f.start);
+        let text = scan.norm.get(sentence).unwrap_or_default();
+        if RISK_FRAMING
+            .iter()
+            .chain(CHILDREN_FRAMING)
+            .any(|r| text.contains(r))
+            || negated(scan, f.start)
+        {
+            return;
+        }
+        let said = scan.orig_text(f.start..f.end);
+        sink.hits.push(
+            Hit::new(
+                OFF_LABEL,
+                scan.orig(f.start..f.end),
+                format!(
+                    "\"{said}\" presents {} for children, which is approved only for {}; promoting use in an \
+                     unapproved population is off-label promotion (21 CFR 202.1(e)(4)).",
+                    info.name, info.indications
+                ),
+            )
+            .suggest("Remove the reference to children; questions about use in children go to Medical Information, not a post."),
+        );
+    }
+
     /// "Cure" is a claim when a product in the same sentence or a treatment word before it is
     /// said to cure, and nothing negates it ("there is no cure", "we hope to find a cure").
     fn cure_is_claim(&self, scan: &Scan<'_>, f: &Found, mentions: &[Found]) -> bool {
@@ -866,6 +929,10 @@ fn product_info(p: &Product, groups: &[(&'static str, Vec<&'static str>)]) -> Pr
         needs_generic: !generic.is_empty() && !generic.eq_ignore_ascii_case(p.name.trim()),
         generic,
         has_indications: !indications.is_empty(),
+        adults_only: !indications.is_empty()
+            && indications
+                .iter()
+                .all(|i| contains_word(i, "adults") || contains_word(i, "adult")),
         indications: indications.join("; "),
         risk_info_url: p.risk_info_url.clone(),
         approved,
@@ -1121,6 +1188,30 @@ mod tests {
             "promotion.off_label",
         );
         silent("Weight loss tips for the new year!", "promotion.off_label");
+    }
+
+    #[test]
+    fn children_next_to_a_product_approved_in_adults_are_off_label() {
+        fires(
+            "Cardiquil (examplatan) is safe and effective for the whole family, even kids!",
+            "promotion.off_label",
+            "whole family",
+        );
+        fires(
+            "Healthy blood pressure for teens with Cardiquil (examplatan).",
+            "promotion.off_label",
+            "teens",
+        );
+        for text in [
+            "Cardiquil (examplatan) is not approved for children.",
+            "Keep Cardiquil (examplatan) out of reach of children.",
+            "Safety and effectiveness of Cardiquil (examplatan) in children have not been established.",
+            "Our pediatric clinic opens Monday.",
+            // Zelvora's indication names no population.
+            "Zelvora (zelvumab) for plaque psoriasis in teens. See Important Safety Information.",
+        ] {
+            silent(text, "promotion.off_label");
+        }
     }
 
     #[test]
