@@ -1011,10 +1011,12 @@ impl Detector {
         let insult = r"(?:idiots?|morons?|imbeciles?|dumbass(?:es)?|retards?|losers?|clowns?|scum|quacks?|butchers?|jerks?|bitch(?:es)?|bastards?|assholes?|cunts?|dicks?|whores?|sluts?|pricks?|twats?|wankers?|douche(?:bag)?s?|pigs?|freaks?|creeps?|cowards?|hacks?|liars?|frauds?|crooks?|trash|garbage|murderers?|criminals?)";
         let adjective = r"(?:stupid|dumb|retarded|useless|pathetic|incompetent|worthless|ignorant|disgusting|evil|a\s+joke|a\s+disgrace|a\s+waste\s+of\s+space|a\s+piece\s+of\s+(?:shit|crap|garbage|trash))";
         let filler = r"(?:(?:such|so|a|an|the|just|really|truly|total|complete|fucking|freaking|absolute|bunch\s+of|fat|lazy|little|big|damn|bloody|sorry|pathetic|useless|incompetent|worthless|stupid|dumb|ugly)\s+)";
+        // "Your ER staff are useless" insults people as surely as "you are useless".
+        let staff = r"(?:staff|nurses?|doctors?|docs?|receptionists?|employees|people|team|surgeons?|physicians?)";
         let harass_you = regex(
             "harassment pattern",
             &format!(
-                r"^(?:(?:you(?:'re|re|\s+are|\s+r)|u\s+r|ur)\s+{filler}{{0,3}}(?:{insult}|{adjective})|you\s+{filler}{{0,2}}{insult})\b"
+                r"^(?:(?:you(?:'re|re|\s+are|\s+r)|u\s+r|ur|you\s+(?:people|guys|lot|all)\s+are|your\s+(?:\w+\s+)?{staff}\s+(?:are|is))\s+{filler}{{0,3}}(?:{insult}|{adjective})|you\s+{filler}{{0,2}}{insult})\b"
             ),
         )?;
         let hate_group = regex(
@@ -2173,6 +2175,18 @@ mod tests {
         fires("gas the jews", "abuse.hate", "gas the jews");
         assert!(hits("Immigrants should be welcomed at every clinic").is_empty());
         assert!(hits("You are so kind, thank you!").is_empty());
+        fires(
+            "This hospital is a joke, you people are idiots",
+            "abuse.harassment",
+            "you people are idiots",
+        );
+        fires(
+            "Your ER staff are useless",
+            "abuse.harassment",
+            "Your ER staff are useless",
+        );
+        assert!(hits("Your nurses are angels, thank you").is_empty());
+        assert!(hits("you guys are the best").is_empty());
     }
 
     #[test]
