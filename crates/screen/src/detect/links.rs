@@ -60,6 +60,14 @@ pub(crate) const RULES: &[RuleInfo] = &[
         outgoing: Some(Action::Block),
         summary: "A link to a domain (or subdomain of one) listed in the policy's blocked domains.",
     },
+    RuleInfo {
+        id: "link.phishing",
+        category: Category::Link,
+        severity: Severity::High,
+        incoming: Some(Action::Hide),
+        outgoing: Some(Action::Review),
+        summary: "A link to another site in a message that asks readers to log in or verify an account or password.",
+    },
 ];
 
 const SHORTENER: &RuleInfo = &RULES[0];
@@ -67,6 +75,11 @@ const IP_LITERAL: &RuleInfo = &RULES[1];
 const LOOKALIKE: &RuleInfo = &RULES[2];
 const DOWNLOAD: &RuleInfo = &RULES[3];
 const BLOCKED: &RuleInfo = &RULES[4];
+const PHISHING: &RuleInfo = &RULES[5];
+
+/// What credential phishing asks of its reader: to sign in, or to verify, update or unlock an
+/// account, password or payment details, or that an account is suspended or locked.
+const CREDENTIAL_ASK: &str = r"\b(?:(?:log\s*in|sign\s*in|verify|confirm|update|validate|reset|unlock|restore|reactivate)\s+(?:to\s+|now\s+)?(?:your\s+)?(?:\w+\s+){0,2}(?:accounts?|password|credentials|login|identity|payment\s+(?:details|info|information))|(?:account|password)\s+(?:has\s+been\s+|was\s+|will\s+be\s+|is\s+)?(?:suspended|locked|disabled|compromised|expired|expiring))\b";
 
 /// Public URL-shortening services, hand-compiled from the services' own sites; platform short
 /// links that show their platform (youtu.be, amzn.to) are left out because the target is visible.
@@ -392,6 +405,7 @@ pub(crate) struct Detector {
     own: Vec<OwnDomain>,
     allowed: Vec<String>,
     blocked: Vec<String>,
+    credential_ask: regex::Regex,
 }
 
 impl Detector {
@@ -428,6 +442,7 @@ impl Detector {
             own,
             allowed,
             blocked,
+            credential_ask: super::ascii_regex("credential phishing pattern", CREDENTIAL_ASK)?,
         })
     }
 
@@ -436,16 +451,33 @@ impl Detector {
         let scan = cx.scan;
         // The abuse detector's link spam rules read the same links, so this pass serves both.
         let mut tally = abuse::LinkTally::default();
+        // The first link to a site that is neither the organization's nor allowed, and that no
+        // other link rule has explained (a look-alike already says phishing).
+        let mut foreign: Option<Range<usize>> = None;
         for url in urls(&scan.norm) {
-            self.check(scan, &url, sink);
+            let before = sink.hits.len();
+            if self.check(scan, &url, sink) && sink.hits.len() == before && foreign.is_none() {
+                foreign = Some(url.range.clone());
+            }
             tally.add(scan, &url);
         }
         tally.report(scan, sink);
+        if let Some(link) = foreign
+            && let Some(ask) = self.credential_ask.find(&scan.norm)
+        {
+            let shown = scan.orig_text(link.clone());
+            let asked = scan.orig_text(ask.range());
+            sink.push(
+                Hit::new(PHISHING, scan.orig(link), format!("\"{asked}\" asks readers to hand over account details, and \"{shown}\" is not one of the organization's sites: the shape of credential phishing."))
+                    .suggest("Do not follow the link; patients and staff sign in only on the organization's own domains."),
+            );
+        }
     }
 
-    fn check(&self, scan: &Scan<'_>, url: &Url, sink: &mut Sink) {
+    /// Check one link; true when it goes to a site that is neither the organization's nor allowed.
+    fn check(&self, scan: &Scan<'_>, url: &Url, sink: &mut Sink) -> bool {
         let Some(host) = scan.norm.get(url.host.clone()) else {
-            return;
+            return false;
         };
         let host = host.strip_prefix("www.").unwrap_or(host);
         // A host typed with look-alike Unicode folds to the real name in `norm`; it is not trusted.
@@ -454,11 +486,11 @@ impl Detector {
             && (self.own.iter().any(|o| within(host, &o.domain))
                 || self.allowed.iter().any(|d| within(host, d)))
         {
-            return;
+            return false;
         }
         let blocked = self.blocked.iter().find(|d| within(host, d));
         if !url.known && blocked.is_none() {
-            return;
+            return false;
         }
         let span = scan.orig(url.range.clone());
         let shown = scan.orig_text(url.range.clone());
@@ -492,6 +524,7 @@ impl Detector {
                 format!("Link \"{shown}\" downloads a .{ext} file directly, a common way to deliver malware."),
             ));
         }
+        true
     }
 
     /// Why `host` imitates one of the organization's domains, if it does.
