@@ -220,6 +220,8 @@ const CARE_DETAILS: &[&str] = &[
     "ultrasound",
     "x-ray",
     "xray",
+    "recovery",
+    "wait",
 ];
 
 /// Staff: "talk to your doctor" is advice, "your doctor here" is a confirmation.
@@ -476,7 +478,7 @@ fn your_care_end(scan: &Scan<'_>, your: Range<usize>, sentence: Range<usize>) ->
             end = end_of(i + 1)?;
             true
         }
-        (Some("with" | "at"), Some("us" | "our")) => {
+        (Some("with" | "at" | "in"), Some("us" | "our")) => {
             end = end_of(i + 2)?;
             true
         }
@@ -573,6 +575,16 @@ mod tests {
                 "your stay with us",
             ),
             (
+                "We're so sorry about your wait in our ER yesterday.",
+                "patient_confirmation.your_care",
+                "your wait in our",
+            ),
+            (
+                "We hope your recovery after surgery is going well, John!",
+                "patient_confirmation.your_care",
+                "your recovery",
+            ),
+            (
                 "Hope your surgery last week went well",
                 "patient_confirmation.your_care",
                 "your surgery",
@@ -651,6 +663,8 @@ mod tests {
             "Everyone who was admitted last year gets a survey.",
             "Did you know? Your annual checkup is covered by most insurance plans.",
             "Schedule your mammogram today: October is Breast Cancer Awareness Month.",
+            "Five tips for your recovery after knee surgery.",
+            "Your wait is over: our new urgent care opens Monday.",
         ] {
             assert!(hits(text).is_empty(), "{text}: {:?}", hits(text));
         }
