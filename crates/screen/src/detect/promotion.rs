@@ -739,11 +739,7 @@ impl Detector {
                 Cue::Condition(g) => self.check_off_label(scan, mentions, f, g, sink),
                 Cue::Children => self.check_children(scan, mentions, f, sink),
                 Cue::Superiority if !substantiated && !negated(scan, f.start) => {
-                    let Some(m) = nearest_mention(scan, mentions, f, false) else {
-                        continue;
-                    };
-                    let Cue::Product(p, _) = m.cue else { continue };
-                    let Some(info) = self.products.get(p) else {
+                    let Some(info) = self.nearest_product(scan, mentions, f) else {
                         continue;
                     };
                     let said = scan.orig_text(f.start..f.end);
@@ -803,11 +799,7 @@ impl Detector {
         group: usize,
         sink: &mut Sink,
     ) {
-        let Some(m) = nearest_mention(scan, mentions, f, false) else {
-            return;
-        };
-        let Cue::Product(p, _) = m.cue else { return };
-        let Some(info) = self.products.get(p) else {
+        let Some(info) = self.nearest_product(scan, mentions, f) else {
             return;
         };
         let said = scan.orig_text(f.start..f.end);
@@ -818,9 +810,7 @@ impl Detector {
         {
             return;
         }
-        let sentence = scan.sentence_at(f.start);
-        let text = scan.norm.get(sentence.clone()).unwrap_or_default();
-        if RISK_FRAMING.iter().any(|r| text.contains(r)) || negated(scan, f.start) {
+        if framed_as_warning(scan, f, &[]) {
             return;
         }
         let group_name = self
@@ -848,24 +838,29 @@ impl Detector {
         );
     }
 
+    /// The product mentioned nearest to `f` in its sentence.
+    fn nearest_product(
+        &self,
+        scan: &Scan<'_>,
+        mentions: &[Found],
+        f: &Found,
+    ) -> Option<&ProductInfo> {
+        match nearest_mention(scan, mentions, f, false)?.cue {
+            Cue::Product(p, _) => self.products.get(p),
+            _ => None,
+        }
+    }
+
     /// Off-label by population: children named in the same sentence as a product approved only in
     /// adults, unless the sentence warns about them.
     fn check_children(&self, scan: &Scan<'_>, mentions: &[Found], f: &Found, sink: &mut Sink) {
-        let Some(m) = nearest_mention(scan, mentions, f, false) else {
+        let Some(info) = self
+            .nearest_product(scan, mentions, f)
+            .filter(|i| i.adults_only)
+        else {
             return;
         };
-        let Cue::Product(p, _) = m.cue else { return };
-        let Some(info) = self.products.get(p).filter(|i| i.adults_only) else {
-            return;
-        };
-        let sentence = scan.sentence_at(f.start);
-        let text = scan.norm.get(sentence).unwrap_or_default();
-        if RISK_FRAMING
-            .iter()
-            .chain(CHILDREN_FRAMING)
-            .any(|r| text.contains(r))
-            || negated(scan, f.start)
-        {
+        if framed_as_warning(scan, f, CHILDREN_FRAMING) {
             return;
         }
         let said = scan.orig_text(f.start..f.end);
@@ -937,6 +932,13 @@ fn product_info(p: &Product, groups: &[(&'static str, Vec<&'static str>)]) -> Pr
         risk_info_url: p.risk_info_url.clone(),
         approved,
     }
+}
+
+/// True when the sentence of `f` frames it as a warning or limitation ([`RISK_FRAMING`] or
+/// `more`), or a negator precedes it.
+fn framed_as_warning(scan: &Scan<'_>, f: &Found, more: &[&str]) -> bool {
+    let text = scan.norm.get(scan.sentence_at(f.start)).unwrap_or_default();
+    RISK_FRAMING.iter().chain(more).any(|r| text.contains(r)) || negated(scan, f.start)
 }
 
 /// The paid-post check, spanning the whole post: the missing disclosure belongs to no single word.
